@@ -1,0 +1,50 @@
+# bcdtool: the two set-up commands are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+# Debian tools the tests use to build real images and to read our writes independently.
+DEB_TOOLS := dosfstools mtools ntfs-3g gdisk fdisk qemu-utils libwin-hivex-perl libhivex-bin e2fsprogs xz-utils
+PYTEST_ARGS ?=
+
+.PHONY: demo test deps-test debian-tools fuzz e2e bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) fixtures/demo.py
+
+debian-tools:
+	@missing=""; for t in mkfs.fat:dosfstools mcopy:mtools mkntfs:ntfs-3g sgdisk:gdisk sfdisk:fdisk \
+	    qemu-img:qemu-utils hivexregedit:libwin-hivex-perl hivexsh:libhivex-bin mkfs.ext4:e2fsprogs xz:xz-utils; do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "not root: tests needing$$missing will be skipped (install them with apt-get)"; fi; \
+	fi
+
+deps-test: $(VENV)/.installed-test debian-tools
+
+test: deps-test
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+fuzz: deps-test
+	BCDTOOL_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/fuzz
+
+e2e: deps-test
+	$(PY) -m pytest -q -m e2e tests/e2e
+
+bench: deps-test
+	$(PY) bench/run
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

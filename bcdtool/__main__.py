@@ -1,0 +1,5 @@
+"""`python -m bcdtool` entry point."""
+
+from bcdtool.cli import main
+
+main()

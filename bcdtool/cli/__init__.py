@@ -1,0 +1,70 @@
+"""Command line: a thin click layer over the library; the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+import click
+
+from bcdtool import __version__
+from bcdtool.errors import EXIT_INTERNAL, BcdToolError
+
+# Command name -> "module:attribute".  Commands load lazily so that `bcdtool enum` does not pay
+# for importing the Linux checks or the disk-image layer it does not use.
+COMMANDS: dict[str, str] = {
+    "hive": "bcdtool.cli.hive:hive",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(super().list_commands(ctx)))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module, _, attr = COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bcdtool")
+def cli() -> None:
+    """Edit Windows BCD stores and serial-console settings offline, from Linux.
+
+    Set BCDTOOL_DEBUG=1 to see a traceback for any error.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; map BcdToolError to its exit code with one line on stderr."""
+    try:
+        cli.main(args=argv, prog_name="bcdtool", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("bcdtool: aborted", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BcdToolError as exc:
+        if os.environ.get("BCDTOOL_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"bcdtool: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(EXIT_INTERNAL)
+    except Exception as exc:  # a bug: one line unless debugging
+        if os.environ.get("BCDTOOL_DEBUG"):
+            traceback.print_exc()
+        else:
+            click.echo(f"bcdtool: internal error: {type(exc).__name__}: {exc} "
+                       "(set BCDTOOL_DEBUG=1 for a traceback)", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(0)

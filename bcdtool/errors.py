@@ -1,0 +1,151 @@
+"""The one exception tree of bcdtool; the CLI maps each class to a stable exit code.
+
+Every error carries a message a user can act on, plus optional `path` (file, key or
+element path) and `offset` (byte offset in the file or hive) for context.  Codes are
+documented in README.md ("Exit codes") and must never be renumbered.
+"""
+
+from __future__ import annotations
+
+
+class BcdToolError(Exception):
+    """Root of all errors bcdtool raises on purpose."""
+
+    exit_code = 10
+
+    def __init__(self, message: str, *, path: str | None = None, offset: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.offset = offset
+
+    def __str__(self) -> str:
+        where = []
+        if self.path is not None:
+            where.append(str(self.path))
+        if self.offset is not None:
+            where.append(f"offset {self.offset:#x}")
+        return f"{self.message} ({', '.join(where)})" if where else self.message
+
+
+class FormatError(BcdToolError):
+    """Input is not in the expected format (bad signature, impossible layout)."""
+
+    exit_code = 11
+
+
+class ChecksumError(FormatError):
+    """A stored checksum does not match the data it covers."""
+
+    exit_code = 12
+
+
+class CorruptionError(BcdToolError):
+    """Structurally recognisable input whose pointers, counts or links are broken (incl. cycles)."""
+
+    exit_code = 13
+
+
+class DirtyHiveError(BcdToolError):
+    """A hive needs transaction-log recovery that cannot be done safely."""
+
+    exit_code = 14
+
+
+class NotFoundError(BcdToolError, KeyError):
+    """A key, value, object, element, file or store does not exist."""
+
+    exit_code = 15
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return BcdToolError.__str__(self)
+
+
+class ReadOnlyError(BcdToolError):
+    """A write was asked of something opened read-only (or of read-only media)."""
+
+    exit_code = 16
+
+
+class UnsupportedError(BcdToolError):
+    """Valid input that bcdtool deliberately does not handle (yet)."""
+
+    exit_code = 17
+
+
+class ImageError(BcdToolError):
+    """A disk image, partition table or block device is unusable."""
+
+    exit_code = 18
+
+
+class UnsafeVolumeError(BcdToolError):
+    """Writing would be unsafe: BitLocker, hibernated or dirty filesystem, in-use hive."""
+
+    exit_code = 19
+
+
+class BcdError(BcdToolError):
+    """A BCD-level problem (the store is a valid hive but the request makes no sense for it)."""
+
+    exit_code = 20
+
+
+class InvalidIdentifierError(BcdError):
+    """An object identifier is neither a GUID nor a known alias, or does not resolve."""
+
+    exit_code = 21
+
+
+class ElementError(BcdError):
+    """An element name or code is unknown, or does not apply to the object."""
+
+    exit_code = 22
+
+
+class InvalidArgumentError(BcdToolError):
+    """A command-line argument or value has the wrong syntax."""
+
+    exit_code = 24
+
+
+class WriteError(BcdToolError):
+    """An I/O error during a write; the original bytes were restored where possible."""
+
+    exit_code = 25
+
+
+class VerifyError(BcdToolError):
+    """What was written does not read back as planned; the original bytes were restored."""
+
+    exit_code = 26
+
+
+class InterruptedWriteError(BcdToolError):
+    """A previous write was interrupted; the message names the undo journal to restore."""
+
+    exit_code = 27
+
+
+class GuestError(BcdToolError):
+    """A Linux guest root is unusable or hostile (escaping symlink, oversized file, ...)."""
+
+    exit_code = 28
+
+
+#: Exit code of commands that ran fine but found problems (check, doctor, linux check).
+EXIT_PROBLEMS = 3
+#: Exit code of an unexpected internal error (a bug).
+EXIT_INTERNAL = 1
+
+
+def all_error_classes() -> list[type[BcdToolError]]:
+    """Every error class, root first; used to document and test the exit-code table."""
+    seen: list[type[BcdToolError]] = []
+    stack: list[type[BcdToolError]] = [BcdToolError]
+    while stack:
+        cls = stack.pop(0)
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(cls.__subclasses__())
+    return seen
