@@ -108,3 +108,95 @@ class RangeView(BlockDevice):
 
     def flush_device(self) -> None:
         self.parent.flush_device()
+
+
+class MappedDevice(BlockDevice):
+    """A virtual disk stored in `unit`-sized pieces of a container device (VHD, VHDX, qcow2, VMDK).
+
+    Subclasses say where one piece lives; this class splits requests at unit boundaries and,
+    for writes, locates *every* piece before writing any, so a refused write changes nothing.
+    """
+
+    def __init__(self, container: BlockDevice, size: int, unit: int, *, writable: bool,
+                 name: str = "") -> None:
+        super().__init__(size, writable=writable, name=name or container.name)
+        self.container = container
+        self.unit = unit
+
+    def _read_piece(self, index: int, within: int, length: int) -> bytes:
+        """Bytes `within..within+length` of unit `index` (zeros where nothing is stored)."""
+        raise NotImplementedError
+
+    def _write_target(self, index: int, within: int, length: int) -> int:
+        """Container offset where those bytes may be overwritten; UnsupportedError if they may not."""
+        raise ReadOnlyError("this device format cannot be written", path=self.name)
+
+    def _pieces(self, offset: int, length: int):
+        end = offset + length
+        while offset < end:
+            index, within = divmod(offset, self.unit)
+            step = min(self.unit - within, end - offset)
+            yield index, within, step
+            offset += step
+
+    def _read(self, offset: int, length: int) -> bytes:
+        return b"".join(self._read_piece(i, w, n) for i, w, n in self._pieces(offset, length))
+
+    def _write(self, offset: int, data: bytes) -> None:
+        targets = [(self._write_target(i, w, n), n) for i, w, n in self._pieces(offset, len(data))]
+        pos = 0
+        for where, n in targets:
+            self.container.write_at(where, data[pos:pos + n])
+            pos += n
+
+    def flush_device(self) -> None:
+        self.container.flush_device()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.container.close()
+        super().close()
+
+
+class EntryTable:
+    """Fixed-size integer entries of an on-disk table (BAT, L1/L2, grain table), read lazily.
+
+    Only the 4 KiB pages that hold requested entries are read, and at most `max_pages` are kept,
+    so a 100 GiB image costs a few pages, not its whole table.
+    """
+
+    PAGE = 4096
+
+    def __init__(self, container: BlockDevice, offset: int, count: int, entry_size: int, *,
+                 byteorder: str, what: str, max_pages: int = 64) -> None:
+        if offset < 0 or count < 0 or offset + count * entry_size > container.size:
+            raise ImageError(f"{what} ({count} entries at {offset:#x}) lies beyond the end of the "
+                             f"{container.size}-byte file", path=container.name, offset=offset)
+        self.container = container
+        self.offset = offset
+        self.count = count
+        self.entry_size = entry_size
+        self.byteorder = byteorder
+        self.what = what
+        self.max_pages = max_pages
+        self._pages: dict[int, bytes] = {}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> int:
+        if not 0 <= index < self.count:
+            raise ImageError(f"{self.what} index {index} outside its {self.count} entries",
+                             path=self.container.name)
+        pos = self.offset + index * self.entry_size
+        page_no, within = divmod(pos, self.PAGE)
+        page = self._pages.get(page_no)
+        if page is None:
+            start = page_no * self.PAGE
+            end = min(start + self.PAGE, self.offset + self.count * self.entry_size)
+            first = max(start, self.offset)
+            page = bytes(first - start) + self.container.read_at(first, end - first)
+            if len(self._pages) >= self.max_pages:
+                self._pages.pop(next(iter(self._pages)))
+            self._pages[page_no] = page
+        return int.from_bytes(page[within:within + self.entry_size], self.byteorder)

@@ -1,0 +1,100 @@
+"""Raw disk images and block devices, read and written with pread/pwrite on one descriptor."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+import struct
+
+from bcdtool.blockdev.base import BlockDevice
+from bcdtool.errors import ImageError, NotFoundError, ReadOnlyError, WriteError
+
+#: ioctl asking a Linux block device for its logical sector size.
+_BLKSSZGET = 0x1268
+
+
+class RawDevice(BlockDevice):
+    """A raw image file or block device; opened O_RDONLY unless `writable`."""
+
+    def __init__(self, path: str, *, writable: bool = False) -> None:
+        path = os.fspath(path)
+        flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            raise NotFoundError("no such image or device", path=path) from None
+        except PermissionError:
+            if writable:
+                raise ReadOnlyError("no permission to open for writing", path=path) from None
+            raise ImageError("no permission to read", path=path) from None
+        except OSError as exc:
+            if writable and exc.errno in (30,):  # EROFS: read-only media
+                raise ReadOnlyError("the medium is read-only", path=path) from None
+            raise ImageError(f"cannot open: {exc.strerror}", path=path) from None
+        self._fd = fd
+        try:
+            info = os.fstat(fd)
+            self.is_block_device = stat.S_ISBLK(info.st_mode)
+            if self.is_block_device:
+                size = os.lseek(fd, 0, os.SEEK_END)
+            elif stat.S_ISREG(info.st_mode):
+                size = info.st_size
+            else:
+                raise ImageError("not a regular file or block device", path=path)
+        except BaseException:
+            os.close(fd)
+            raise
+        super().__init__(size, writable=writable, name=path)
+        if self.is_block_device:
+            self.sector_size = _logical_sector_size(fd)
+
+    def _read(self, offset: int, length: int) -> bytes:
+        try:
+            data = os.pread(self._fd, length, offset)
+        except OSError as exc:
+            raise ImageError(f"read failed: {exc.strerror}", path=self.name, offset=offset) from None
+        if len(data) != length:
+            # pread may return short counts on devices; loop until done or at the real end.
+            parts = [data]
+            got = len(data)
+            while got < length:
+                more = os.pread(self._fd, length - got, offset + got)
+                if not more:
+                    raise ImageError("file ended early (truncated while open?)",
+                                     path=self.name, offset=offset + got)
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        return data
+
+    def _write(self, offset: int, data: bytes) -> None:
+        done = 0
+        try:
+            while done < len(data):
+                done += os.pwrite(self._fd, data[done:], offset + done)
+        except OSError as exc:
+            raise WriteError(f"write failed: {exc.strerror}", path=self.name,
+                             offset=offset + done) from None
+
+    def flush_device(self) -> None:
+        """fsync the file or device."""
+        if self._writable:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise WriteError(f"fsync failed: {exc.strerror}", path=self.name) from None
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def _logical_sector_size(fd: int) -> int:
+    try:
+        raw = fcntl.ioctl(fd, _BLKSSZGET, b"\0" * 4)
+    except OSError:
+        return 512
+    size = struct.unpack("i", raw)[0]
+    return size if size in (512, 1024, 2048, 4096) else 512

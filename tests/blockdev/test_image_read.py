@@ -1,0 +1,67 @@
+"""Reading any range of every image format through our devices equals the raw source bytes."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from blockdev_images import DATA_REGIONS, FORMATS, MiB, RAW_SIZE, raw_bytes
+from bcdtool.blockdev.detect import open_image, sniff
+from bcdtool.blockdev.raw import RawDevice
+
+#: Ranges that straddle data/hole edges and block, cluster and grain boundaries.
+EDGE_RANGES = [(0, 512), (MiB - 100, 200), (5 * MiB, 8192 + 4096), (5 * MiB + 4096 + 300 * 1024 - 7, 20),
+               (20 * MiB - 8192 - 1, 64 * 1024 + 2), (32 * MiB - 3, 2 * MiB + 6),
+               (RAW_SIZE - 1, 1), (RAW_SIZE - MiB - 511, MiB + 511), (2 * MiB - 1, 3)]
+
+
+def random_ranges(seed: int, n: int = 40):
+    rng = random.Random(seed)
+    for _ in range(n):
+        start = rng.randrange(RAW_SIZE)
+        yield start, rng.randrange(min(RAW_SIZE - start, 3 * MiB) + 1)
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_ranges_match_raw(images, fmt):
+    with open_image(images[fmt]) as dev:
+        assert dev.size == RAW_SIZE
+        assert not dev.writable()
+        for offset, length in EDGE_RANGES + list(random_ranges(hash(fmt) & 0xFFFF)):
+            assert dev.read_at(offset, length) == raw_bytes(offset, length), (offset, length)
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_whole_disk_matches_raw(images, raw_image, fmt):
+    expected = raw_image.read_bytes()
+    with open_image(images[fmt]) as dev:
+        for offset in range(0, RAW_SIZE, 4 * MiB):
+            assert dev.read_at(offset, 4 * MiB) == expected[offset:offset + 4 * MiB], offset
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_stream_interface(images, fmt):
+    start, size = DATA_REGIONS[1]
+    with open_image(images[fmt]) as dev:
+        dev.seek(start - 10)
+        assert dev.read(size + 20) == raw_bytes(start - 10, size + 20)
+        assert dev.seek(0, 2) == RAW_SIZE
+        assert dev.read(10) == b""
+
+
+def test_sniff_by_magic_not_name(images, tmp_path):
+    expected = {"vhd-fixed": "vhd", "vhd-dynamic": "vhd", "vhdx": "vhdx", "qcow2-v2": "qcow2",
+                "vmdk-sparse": "vmdk", "vmdk-flat": "vmdk-descriptor", "vmdk-stream": "vmdk"}
+    for fmt, kind in expected.items():
+        with RawDevice(images[fmt]) as dev:
+            assert sniff(dev) == kind, fmt
+
+
+def test_raw_is_opened_read_only(raw_image):
+    with open_image(raw_image) as dev:
+        assert type(dev) is RawDevice and not dev.writable()
+        with pytest.raises(Exception) as err:
+            dev.write_at(0, b"x")
+        assert type(err.value).__name__ == "ReadOnlyError"
+        assert dev.read_at(0, 16) == raw_bytes(0, 16)
