@@ -133,6 +133,12 @@ class GuestError(BcdToolError):
     exit_code = 28
 
 
+class HiveSpaceError(BcdToolError):
+    """The edited hive does not fit in the space it must keep (same-size, in-place writes)."""
+
+    exit_code = 29
+
+
 #: Exit code of commands that ran fine but found problems (check, doctor, linux check).
 EXIT_PROBLEMS = 3
 #: Exit code of an unexpected internal error (a bug).
