@@ -1,0 +1,423 @@
+"""Transaction-log recovery of dirty hives, in memory (layer: regf).
+
+Replays `NAME.LOG` / `NAME.LOG1` / `NAME.LOG2` the way Windows does (regf.md §9): the old format
+(base block + DIRT dirty vector + 512-byte pages, matched by timestamp) and the new format (HvLE
+entries with Marvin32 hashes and consecutive sequence numbers).  Nothing here touches the disk:
+`recover` takes bytes and returns a new image, or raises DirtyHiveError where recovery is
+impossible or doubtful.  References: Suhanov's regf specification ("Transaction log files",
+"Dirty state"); yarp `RegistryFile.py` (`apply_new_log_files`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bcdtool import _construct
+from bcdtool.errors import DirtyHiveError, FormatError
+from bcdtool.regf.checksums import marvin32, regf_checksum
+from bcdtool.regf.layout import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
+                                 BB_HIVE_BINS_DATA_SIZE, BB_LAST_WRITTEN, BB_PRIMARY_SEQUENCE,
+                                 BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED, HBIN_HEADER_SIZE,
+                                 LOG_ENTRY_HEADER_SIZE, LOG_FILE_TYPE_NEW, LOG_FILE_TYPE_OLD,
+                                 DirtyPageReference, DirtyVectorHeader, HbinHeader,
+                                 LogEntryHeader)
+
+log = logging.getLogger(__name__)
+
+#: Size of the base-block copy at the start of a log file (512 x clustering factor 1).
+LOG_BASE_BLOCK_SIZE = 512
+#: Granularity of dirty pages in both log formats.
+SECTOR = 512
+HBIN_ALIGN = 4096
+#: Bit 31 of a cell offset means volatile storage, so stable hive data never exceeds 2 GiB.
+MAX_HIVE_BINS_DATA = 0x80000000 - HBIN_ALIGN
+#: Largest log file we read; real logs are a few MiB, those of big SOFTWARE hives tens of MiB.
+MAX_LOG_SIZE = 512 * 1024 * 1024
+LOG_SUFFIXES = (".LOG", ".LOG1", ".LOG2")
+BB_FLAGS = 144
+#: Only bit 0 of the base-block flags (KTM pending) is carried by log entries.
+FLAG_KTM = 0x1
+
+_U32 = struct.Struct("<I")
+_PAGE_REF = struct.Struct("<II")
+assert _PAGE_REF.size == DirtyPageReference.sizeof()
+
+
+@dataclass(frozen=True)
+class AppliedEntry:
+    """One unit of log data replayed: a new-format entry, or a whole old-format log."""
+
+    log: str
+    sequence: int
+    pages: int
+    hive_bins_data_size: int
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """The recovered hive image, what was replayed from which logs, and notes for the user."""
+
+    data: bytes
+    applied: tuple[AppliedEntry, ...]
+    used_logs: tuple[str, ...]
+    notices: tuple[str, ...] = field(default=())
+
+    @property
+    def sequence(self) -> int:
+        """The (equal) sequence numbers of the recovered base block."""
+        return _U32.unpack_from(self.data, BB_PRIMARY_SEQUENCE)[0]
+
+
+# --- base blocks ---------------------------------------------------------------------------
+
+def _u32(data: bytes | bytearray, offset: int) -> int:
+    return _U32.unpack_from(data, offset)[0]
+
+
+def _base_block_valid(data: bytes | bytearray) -> bool:
+    """Signature and checksum of the first 512 bytes are right."""
+    return (len(data) >= LOG_BASE_BLOCK_SIZE and data[:4] == b"regf"
+            and regf_checksum(data[:CHECKSUM_COVERED]) == _u32(data, BB_CHECKSUM))
+
+
+def is_dirty(data: bytes | bytearray | memoryview) -> bool:
+    """True when a primary hive needs log recovery: bad checksum or Sequence1 != Sequence2."""
+    head = bytes(data[:LOG_BASE_BLOCK_SIZE])
+    if len(head) < LOG_BASE_BLOCK_SIZE or head[:4] != b"regf":
+        raise FormatError("not a registry hive (no 'regf' base block)")
+    if not _base_block_valid(head):
+        return True
+    return _u32(head, BB_PRIMARY_SEQUENCE) != _u32(head, BB_SECONDARY_SEQUENCE)
+
+
+def _seq_later(a: int, b: int) -> int:
+    """Signed distance a - b with 32-bit wrap-around (positive: a is later)."""
+    delta = (a - b) & 0xFFFFFFFF
+    return delta - 0x100000000 if delta >= 0x80000000 else delta
+
+
+# --- log files beside a hive ----------------------------------------------------------------
+
+def find_log_files(path: str | Path) -> list[Path]:
+    """`NAME.LOG`, `NAME.LOG1`, `NAME.LOG2` beside `path` (matched case-insensitively), in that order."""
+    hive = Path(path)
+    folder = hive.parent if str(hive.parent) else Path(".")
+    wanted = {(hive.name + suffix).upper(): rank for rank, suffix in enumerate(LOG_SUFFIXES)}
+    found: dict[int, Path] = {}
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        rank = wanted.get(entry.name.upper())
+        if rank is not None and rank not in found and entry.is_file():
+            found[rank] = entry
+    return [found[rank] for rank in sorted(found)]
+
+
+def read_log_files(path: str | Path, *, max_size: int = MAX_LOG_SIZE) -> list[tuple[str, bytes]]:
+    """The logs beside `path` as `(name, bytes)`; DirtyHiveError for one larger than `max_size`."""
+    logs = []
+    for log_path in find_log_files(path):
+        size = log_path.stat().st_size
+        if size > max_size:
+            raise DirtyHiveError(f"transaction log is implausibly large ({size} bytes)",
+                                 path=str(log_path))
+        logs.append((log_path.name, log_path.read_bytes()))
+    return logs
+
+
+# --- parsed logs ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Entry:
+    sequence: int
+    flags: int
+    hive_size: int
+    pages: tuple[tuple[int, int, int], ...]  # (hive-bins offset, size, offset in the log file)
+
+
+@dataclass
+class _NewLog:
+    name: str
+    data: bytes
+    sequence: int
+    entries: list[_Entry]
+    stop_reason: str
+
+
+@dataclass
+class _OldLog:
+    name: str
+    data: bytes
+    sequence: int
+    timestamp: int
+    hive_size: int
+    pages: list[tuple[int, int]]  # (hive-bins offset, offset in the log file)
+
+
+def _log_header_kind(name: str, data: bytes) -> int | None:
+    """File type of a usable log (valid, clean base-block copy), else None (logged)."""
+    if len(data) < LOG_BASE_BLOCK_SIZE:
+        if data:
+            log.info("%s: too short to be a transaction log", name)
+        return None
+    if not _base_block_valid(data):
+        log.info("%s: invalid base block (signature or checksum), ignored", name)
+        return None
+    if _u32(data, BB_PRIMARY_SEQUENCE) != _u32(data, BB_SECONDARY_SEQUENCE):
+        log.info("%s: base block copy is itself dirty, ignored", name)
+        return None
+    kind = _u32(data, BB_FILE_TYPE)
+    if kind not in LOG_FILE_TYPE_OLD and kind != LOG_FILE_TYPE_NEW:
+        log.info("%s: file type %d is not a log, ignored", name, kind)
+        return None
+    return kind
+
+
+def _parse_new_log(name: str, data: bytes, size_limit: int) -> _NewLog:
+    """The valid prefix of HvLE entries, consecutive from the log's base-block sequence."""
+    expected = _u32(data, BB_PRIMARY_SEQUENCE)
+    entries: list[_Entry] = []
+    pos = LOG_BASE_BLOCK_SIZE
+    reason = "end of file"
+    while pos + LOG_ENTRY_HEADER_SIZE <= len(data):
+        entry, reason = _parse_entry(data, pos, expected, size_limit)
+        if entry is None:
+            break
+        entries.append(entry)
+        pos += _u32(data, pos + 4)
+        expected = (expected + 1) & 0xFFFFFFFF
+    return _NewLog(name, data, _u32(data, BB_PRIMARY_SEQUENCE), entries, reason)
+
+
+def _parse_entry(data: bytes, pos: int, expected: int,
+                 size_limit: int) -> tuple[_Entry | None, str]:
+    """One HvLE entry at `pos`, or (None, why it ends the valid prefix)."""
+    if data[pos:pos + 4] != b"HvLE":
+        return None, "no further entry"
+    head = _construct.parse(LogEntryHeader, data, offset=pos, what="log entry")
+    size, count, hive_size = head.size, head.dirty_pages_count, head.hive_bins_data_size
+    if size < SECTOR or size % SECTOR or pos + size > len(data):
+        return None, f"entry at {pos:#x} has an invalid or truncated size {size:#x}"
+    if hive_size < HBIN_ALIGN or hive_size % HBIN_ALIGN or hive_size > size_limit:
+        return None, f"entry at {pos:#x} has an implausible hive size {hive_size:#x}"
+    if count == 0 or LOG_ENTRY_HEADER_SIZE + 8 * count > size:
+        return None, f"entry at {pos:#x} has an invalid page count {count}"
+    if marvin32(data[pos:pos + 32]) != head.hash_2 or \
+            marvin32(data[pos + LOG_ENTRY_HEADER_SIZE:pos + size]) != head.hash_1:
+        return None, f"entry at {pos:#x} fails its hash check"
+    if head.sequence_number != expected:
+        return None, (f"entry at {pos:#x} has sequence {head.sequence_number}, "
+                      f"expected {expected}")
+    pages = []
+    page_pos = pos + LOG_ENTRY_HEADER_SIZE + 8 * count
+    for index in range(count):
+        offset, length = _PAGE_REF.unpack_from(data, pos + LOG_ENTRY_HEADER_SIZE + 8 * index)
+        if (length == 0 or length % SECTOR or offset % SECTOR or offset + length > hive_size
+                or page_pos + length > pos + size):
+            return None, f"entry at {pos:#x} has an out-of-bounds page reference {index}"
+        pages.append((offset, length, page_pos))
+        page_pos += length
+    return _Entry(head.sequence_number, head.flags, hive_size, tuple(pages)), ""
+
+
+def _parse_old_log(name: str, data: bytes) -> _OldLog | None:
+    """Base block, DIRT bitmap and page list of an old-format log, or None if unusable."""
+    hive_size = _u32(data, BB_HIVE_BINS_DATA_SIZE)
+    if hive_size < HBIN_ALIGN or hive_size % HBIN_ALIGN or hive_size > MAX_HIVE_BINS_DATA:
+        log.info("%s: implausible hive size %#x, ignored", name, hive_size)
+        return None
+    bitmap_len = hive_size // HBIN_ALIGN  # one bit per 512-byte page
+    try:
+        _construct.parse(DirtyVectorHeader, data, offset=LOG_BASE_BLOCK_SIZE, what="dirty vector")
+    except FormatError:
+        log.info("%s: no DIRT dirty vector, ignored", name)
+        return None
+    bitmap_at = LOG_BASE_BLOCK_SIZE + 4
+    if bitmap_at + bitmap_len > len(data):
+        log.info("%s: truncated dirty vector, ignored", name)
+        return None
+    pages_at = -(-(bitmap_at + bitmap_len) // SECTOR) * SECTOR
+    bitmap = data[bitmap_at:bitmap_at + bitmap_len]
+    pages = []
+    for byte_index, byte in enumerate(bitmap):
+        for bit in range(8) if byte else ():
+            if byte >> bit & 1:
+                log_offset = pages_at + SECTOR * len(pages)
+                if log_offset + SECTOR > len(data):
+                    log.info("%s: dirty page %d is missing (truncated log), ignored", name,
+                             len(pages))
+                    return None
+                pages.append(((byte_index * 8 + bit) * SECTOR, log_offset))
+    return _OldLog(name, data, _u32(data, BB_PRIMARY_SEQUENCE), _u64(data, BB_LAST_WRITTEN),
+                   hive_size, pages)
+
+
+def _u64(data: bytes | bytearray, offset: int) -> int:
+    return struct.unpack_from("<Q", data, offset)[0]
+
+
+# --- recovery -------------------------------------------------------------------------------
+
+def recover(primary: bytes, logs: list[tuple[str, bytes]]) -> Recovery:
+    """Replay `logs` onto a dirty `primary` in memory, as Windows would; DirtyHiveError if unsafe."""
+    if len(primary) < LOG_BASE_BLOCK_SIZE or primary[:4] != b"regf":
+        raise FormatError("not a registry hive (no 'regf' base block)")
+    if not is_dirty(primary):
+        return Recovery(bytes(primary), (), ())
+    bins_available = max(len(primary) - BASE_BLOCK_SIZE, 0)
+    # Every byte beyond the primary's own must come from log pages: that bounds growth.
+    size_limit = min(MAX_HIVE_BINS_DATA,
+                     -(-(bins_available + sum(len(d) for _, d in logs)) // HBIN_ALIGN) * HBIN_ALIGN)
+    new_logs, old_logs = [], []
+    for name, data in logs:
+        kind = _log_header_kind(name, data)
+        if kind == LOG_FILE_TYPE_NEW:
+            new_logs.append(_parse_new_log(name, data, size_limit))
+        elif kind is not None:
+            parsed = _parse_old_log(name, data)
+            if parsed is not None:
+                old_logs.append(parsed)
+    primary_valid = _base_block_valid(primary)
+    if new_logs and any(log_.entries for log_ in new_logs):
+        if any(_old_applicable(primary, o, primary_valid) for o in old_logs):
+            raise DirtyHiveError("both old- and new-format transaction logs apply to this "
+                                 "dirty hive; refusing to guess which is current")
+        return _recover_new(primary, new_logs, primary_valid)
+    applicable = [o for o in old_logs if _old_applicable(primary, o, primary_valid)]
+    if applicable:
+        return _recover_old(primary, applicable, primary_valid)
+    names = ", ".join(name for name, _ in logs) or "none found"
+    raise DirtyHiveError("the hive is dirty (an interrupted write) and no usable transaction "
+                         f"log brings it to a consistent state (logs: {names})")
+
+
+def _later_first(a: _NewLog | _OldLog, b: _NewLog | _OldLog) -> int:
+    return _seq_later(b.sequence, a.sequence) or 0
+
+
+def _recover_new(primary: bytes, logs: list[_NewLog], primary_valid: bool) -> Recovery:
+    """Apply HvLE entries: oldest eligible log first, continued by the next consecutive one."""
+    if primary_valid:
+        floor = _u32(primary, BB_SECONDARY_SEQUENCE)
+        eligible = [lg for lg in logs if lg.entries and _seq_later(lg.sequence, floor) >= 0]
+        eligible.sort(key=functools.cmp_to_key(lambda a, b: -_later_first(a, b)))
+        chain: list[_NewLog] = []
+        for candidate in eligible:
+            if not chain or candidate.sequence == (chain[-1].entries[-1].sequence + 1) & 0xFFFFFFFF:
+                chain.append(candidate)
+        if not chain:
+            raise DirtyHiveError(
+                "the hive is dirty and its transaction logs hold only entries older than the "
+                f"primary (sequence {floor}); its state cannot be completed")
+        base = bytearray(primary[:BASE_BLOCK_SIZE])
+    else:
+        # Windows takes the base block from the log with the latest entries, and only that log.
+        candidates = sorted((lg for lg in logs if lg.entries),
+                            key=functools.cmp_to_key(_later_first))
+        chain = candidates[:1]
+        base = bytearray(BASE_BLOCK_SIZE)
+        base[:LOG_BASE_BLOCK_SIZE] = chain[0].data[:LOG_BASE_BLOCK_SIZE]
+        base[LOG_BASE_BLOCK_SIZE:] = primary[LOG_BASE_BLOCK_SIZE:BASE_BLOCK_SIZE].ljust(
+            BASE_BLOCK_SIZE - LOG_BASE_BLOCK_SIZE, b"\0")
+    image = bytearray(primary)
+    applied: list[AppliedEntry] = []
+    flags = _u32(base, BB_FLAGS)
+    hive_size = _u32(base, BB_HIVE_BINS_DATA_SIZE)
+    notices = []
+    for lg in chain:
+        for entry in lg.entries:
+            need = BASE_BLOCK_SIZE + entry.hive_size
+            if len(image) < need:
+                image.extend(bytes(need - len(image)))
+            for offset, length, log_offset in entry.pages:
+                start = BASE_BLOCK_SIZE + offset
+                image[start:start + length] = lg.data[log_offset:log_offset + length]
+            flags = (flags & ~FLAG_KTM) | (entry.flags & FLAG_KTM)
+            hive_size = entry.hive_size
+            applied.append(AppliedEntry(lg.name, entry.sequence, len(entry.pages),
+                                        entry.hive_size))
+        if lg.stop_reason and lg.stop_reason not in ("no further entry", "end of file"):
+            notices.append(f"{lg.name}: replay stopped, {lg.stop_reason}")
+    sequence = (applied[-1].sequence + 1) & 0xFFFFFFFF
+    struct.pack_into("<I", base, BB_FLAGS, flags)
+    notices += _repair_bins(image, hive_size)
+    return _finish(image, base, hive_size, sequence, applied, [lg.name for lg in chain], notices)
+
+
+def _old_applicable(primary: bytes, old: _OldLog, primary_valid: bool) -> bool:
+    """An old-format log applies when its timestamp matches the primary's (spec §9.2)."""
+    if primary_valid:
+        if _seq_later(old.sequence, _u32(primary, BB_SECONDARY_SEQUENCE)) < 0:
+            return False
+        return old.timestamp == _u64(primary, BB_LAST_WRITTEN)
+    # An invalid primary base block: the first hbin's timestamp is the backup copy.
+    if len(primary) < BASE_BLOCK_SIZE + HBIN_HEADER_SIZE or \
+            primary[BASE_BLOCK_SIZE:BASE_BLOCK_SIZE + 4] != b"hbin":
+        return False
+    return old.timestamp == _u64(primary, BASE_BLOCK_SIZE + 20)
+
+
+def _recover_old(primary: bytes, logs: list[_OldLog], primary_valid: bool) -> Recovery:
+    """Write the dirty 512-byte pages of the latest applicable old-format log."""
+    old = sorted(logs, key=functools.cmp_to_key(_later_first))[0]
+    if any(o is not old and o.sequence == old.sequence and o.data != old.data for o in logs):
+        raise DirtyHiveError("two different old-format logs claim the same write; "
+                             "refusing to guess which one is current")
+    image = bytearray(primary)
+    need = BASE_BLOCK_SIZE + old.hive_size
+    if len(image) < need:
+        image.extend(bytes(need - len(image)))
+    for offset, log_offset in old.pages:
+        start = BASE_BLOCK_SIZE + offset
+        image[start:start + SECTOR] = old.data[log_offset:log_offset + SECTOR]
+    base = bytearray(primary[:BASE_BLOCK_SIZE].ljust(BASE_BLOCK_SIZE, b"\0"))
+    base[:LOG_BASE_BLOCK_SIZE] = old.data[:LOG_BASE_BLOCK_SIZE]
+    sequence = (max(old.sequence, _u32(primary, BB_PRIMARY_SEQUENCE),
+                    _u32(primary, BB_SECONDARY_SEQUENCE), key=lambda s: _seq_later(s, old.sequence))
+                + 1) & 0xFFFFFFFF
+    applied = [AppliedEntry(old.name, old.sequence, len(old.pages), old.hive_size)]
+    notices = _repair_bins(image, old.hive_size)
+    return _finish(image, base, old.hive_size, sequence, applied, [old.name], notices)
+
+
+def _repair_bins(image: bytearray, hive_size: int) -> list[str]:
+    """Replace invalid hbins inside the hive bins data by dummy bins holding one free cell."""
+    notices = []
+    pos = 0
+    while pos < hive_size:
+        at = BASE_BLOCK_SIZE + pos
+        head = image[at:at + HBIN_HEADER_SIZE]
+        size = _u32(head, 8) if len(head) == HBIN_HEADER_SIZE else 0
+        if (head[:4] == b"hbin" and _u32(head, 4) == pos and size >= HBIN_ALIGN
+                and size % HBIN_ALIGN == 0 and pos + size <= hive_size):
+            pos += size
+            continue
+        dummy = bytearray(HBIN_ALIGN)
+        dummy[:HBIN_HEADER_SIZE] = _construct.build(HbinHeader, {
+            "offset": pos, "size": HBIN_ALIGN, "reserved": bytes(8), "timestamp": 0,
+            "spare": 0}, what="hbin header")
+        struct.pack_into("<i", dummy, HBIN_HEADER_SIZE, HBIN_ALIGN - HBIN_HEADER_SIZE)
+        image[at:at + HBIN_ALIGN] = dummy
+        notices.append(f"invalid hive bin at {pos:#x} after recovery replaced by an empty one")
+        pos += HBIN_ALIGN
+    return notices
+
+
+def _finish(image: bytearray, base: bytearray, hive_size: int, sequence: int,
+            applied: list[AppliedEntry], used: list[str], notices: list[str]) -> Recovery:
+    """Install a clean primary base block (file type 0, equal sequences, checksum)."""
+    struct.pack_into("<I", base, BB_PRIMARY_SEQUENCE, sequence)
+    struct.pack_into("<I", base, BB_SECONDARY_SEQUENCE, sequence)
+    struct.pack_into("<I", base, BB_FILE_TYPE, 0)
+    struct.pack_into("<I", base, BB_HIVE_BINS_DATA_SIZE, hive_size)
+    struct.pack_into("<I", base, BB_CHECKSUM, regf_checksum(base[:CHECKSUM_COVERED]))
+    image[:BASE_BLOCK_SIZE] = base
+    for note in notices:
+        log.warning("%s", note)
+    return Recovery(bytes(image), tuple(applied), tuple(used), tuple(notices))
