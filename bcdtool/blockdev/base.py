@@ -131,6 +131,9 @@ class MappedDevice(BlockDevice):
         """Container offset where those bytes may be overwritten; UnsupportedError if they may not."""
         raise ReadOnlyError("this device format cannot be written", path=self.name)
 
+    def _before_write(self) -> None:
+        """Called once the pieces of a write are known to be writable, before any byte is written."""
+
     def _pieces(self, offset: int, length: int):
         end = offset + length
         while offset < end:
@@ -144,6 +147,7 @@ class MappedDevice(BlockDevice):
 
     def _write(self, offset: int, data: bytes) -> None:
         targets = [(self._write_target(i, w, n), n) for i, w, n in self._pieces(offset, len(data))]
+        self._before_write()
         pos = 0
         for where, n in targets:
             self.container.write_at(where, data[pos:pos + n])

@@ -27,8 +27,11 @@ def sniff(container: BlockDevice) -> str:
     return "raw"
 
 
-def open_image(path: str, *, writable: bool = False) -> BlockDevice:
-    """Open an image file or block device; read-only opens never open anything for writing."""
+def open_image(path: str, *, writable: bool = False, depth: int = 0) -> BlockDevice:
+    """Open an image file or block device; read-only opens never open anything for writing.
+
+    `depth` counts backing files already followed (qcow2 chains are bounded).
+    """
     container = RawDevice(path, writable=writable)
     try:
         kind = sniff(container)
@@ -42,7 +45,7 @@ def open_image(path: str, *, writable: bool = False) -> BlockDevice:
             return VhdxDevice(container)
         if kind == "qcow2":
             from bcdtool.blockdev.qcow2 import Qcow2Device
-            return Qcow2Device(container)
+            return Qcow2Device(container, depth=depth)
         from bcdtool.blockdev.vmdk import open_vmdk
         return open_vmdk(container, descriptor=kind == "vmdk-descriptor")
     except BaseException:
