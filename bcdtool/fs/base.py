@@ -1,0 +1,164 @@
+"""Filesystem-layer common ground: a located file (FileRef), volume safety facts, extent helpers.
+
+A FileRef's extents are (byte offset on the volume's device, length) ranges that hold the file's
+data in order; writing the same number of bytes there changes the file and nothing else.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+from bcdtool.blockdev.base import BlockDevice
+from bcdtool.errors import CorruptionError, ReadOnlyError, UnsafeVolumeError, UnsupportedError
+
+Extent = tuple[int, int]
+#: First bytes of an active hiberfil.sys (Windows XP..11, incl. Fast Startup).
+HIBERNATION_SIGNATURES = (b"hibr", b"HIBR", b"wake", b"WAKE")
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file found on a volume: its path as stored, size, and data extents on the device.
+
+    `refusal` says why the file cannot be rewritten in place (compressed, resident, ...);
+    `content` holds the data of a file whose bytes are not plainly at extents (NTFS resident or
+    compressed), as the filesystem library read it.
+    """
+
+    path: str
+    size: int
+    extents: tuple[Extent, ...] = ()
+    refusal: str | None = None
+    content: bytes | None = field(default=None, repr=False)
+
+    def locate(self, offset: int, length: int) -> list[Extent]:
+        """Device ranges holding file bytes [offset, offset+length)."""
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise CorruptionError(f"range of {length} bytes at {offset} is outside the "
+                                  f"{self.size}-byte file", path=self.path)
+        out: list[Extent] = []
+        pos = 0
+        for dev_off, ext_len in self.extents:
+            lo, hi = max(offset, pos), min(offset + length, pos + ext_len)
+            if lo < hi:
+                out.append((dev_off + lo - pos, hi - lo))
+            pos += ext_len
+            if pos >= offset + length:
+                break
+        return out
+
+
+@dataclass(frozen=True)
+class VolumeFacts:
+    """What a volume says about its state; None means "could not tell"."""
+
+    fs: str
+    label: str | None = None
+    bitlocker: bool = False
+    hibernated: bool | None = False
+    dirty: bool | None = False
+    notes: tuple[str, ...] = ()
+
+    def unsafe_reasons(self) -> list[str]:
+        """Why writing to this volume would be unsafe (empty when it is fine)."""
+        reasons = []
+        if self.bitlocker:
+            reasons.append("the volume is BitLocker-encrypted")
+        if self.hibernated:
+            reasons.append("Windows is hibernated on this volume (hiberfil.sys is active); "
+                           "boot Windows and shut it down fully, or disable Fast Startup")
+        if self.dirty:
+            reasons.append("the volume is marked dirty (not cleanly unmounted); "
+                           "run chkdsk from Windows first")
+        return reasons
+
+
+def merge_extents(extents) -> tuple[Extent, ...]:
+    """Join adjacent (offset, length) ranges that follow each other on the device."""
+    out: list[list[int]] = []
+    for off, length in extents:
+        if length <= 0:
+            continue
+        if out and out[-1][0] + out[-1][1] == off:
+            out[-1][1] += length
+        else:
+            out.append([off, length])
+    return tuple((o, n) for o, n in out)
+
+
+def read_extents(dev: BlockDevice, ref: FileRef) -> bytes:
+    """The file's bytes, read through its extents (or the copy held in `content`)."""
+    if ref.content is not None:
+        return ref.content
+    data = b"".join(dev.read_at(off, length) for off, length in ref.extents)
+    if len(data) != ref.size:
+        raise CorruptionError(f"extents hold {len(data)} bytes, the file has {ref.size}",
+                              path=ref.path)
+    return data
+
+
+def write_extents(dev: BlockDevice, ref: FileRef, offset: int, data: bytes) -> list[Extent]:
+    """Write `data` at file offset `offset` through the extents; returns the device ranges written.
+
+    The caller has checked `require_writable`; the file's size never changes here.
+    """
+    pos = 0
+    written = []
+    for dev_off, length in ref.locate(offset, len(data)):
+        dev.write_at(dev_off, data[pos:pos + length])
+        written.append((dev_off, length))
+        pos += length
+    return written
+
+
+def require_writable(dev: BlockDevice, facts: VolumeFacts, ref: FileRef) -> None:
+    """Raise the error that forbids rewriting `ref` in place, if any."""
+    reasons = facts.unsafe_reasons()
+    if reasons:
+        raise UnsafeVolumeError("refusing to write: " + "; ".join(reasons), path=ref.path)
+    if ref.refusal:
+        raise UnsupportedError(f"cannot rewrite this file in place: {ref.refusal}", path=ref.path)
+    if not dev.writable():
+        raise ReadOnlyError("the volume is opened read-only", path=ref.path)
+
+
+def split_path(path: str) -> list[str]:
+    """Path components of a Windows or POSIX style path, without empty parts."""
+    return [p for p in path.replace("\\", "/").split("/") if p and p != "."]
+
+
+class ReadOnlyStream(io.RawIOBase):
+    """A read-only, non-closing stream over a device, for libraries that take a file object.
+
+    pyfatfs marks a FAT volume dirty the moment its file object is writable, and closes the file
+    object when it is garbage-collected; this view prevents both.
+    """
+
+    def __init__(self, dev: BlockDevice) -> None:
+        super().__init__()
+        self._dev = dev
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._dev.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        length = max(0, min(len(buffer), self._dev.size - self._pos))
+        buffer[:length] = self._dev.read_at(self._pos, length)
+        self._pos += length
+        return length

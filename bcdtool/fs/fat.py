@@ -1,0 +1,181 @@
+"""FAT12/16/32 volumes through pyfatfs' low-level PyFat: path lookup, cluster chains as extents.
+
+pyfatfs only ever sees a read-only, non-closing stream over our device (ReadOnlyStream): PyFat
+marks a volume dirty as soon as its file object is writable.  Cluster chains are walked by our own
+bounded, cycle-checked code, also for the directories pyfatfs parses.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import warnings
+
+from pyfatfs._exceptions import PyFATException
+from pyfatfs.PyFat import PyFat
+
+from bcdtool.blockdev.base import BlockDevice
+from bcdtool.errors import BcdToolError, CorruptionError, FormatError, NotFoundError
+from bcdtool.fs.base import (FileRef, ReadOnlyStream, VolumeFacts, merge_extents, read_extents,
+                             require_writable, split_path)
+from bcdtool.wintext import names_equal
+
+log = logging.getLogger(__name__)
+
+# What pyfatfs raises on malformed volumes besides its own exception class.
+_PYFAT_ERRORS = (PyFATException, NotADirectoryError, struct.error, ValueError, IndexError,
+                 KeyError, AssertionError, ArithmeticError, UnicodeError, TypeError)
+
+
+class _BoundedPyFat(PyFat):
+    """PyFat whose cluster chains (used for every directory it parses) are bounded and cycle-checked."""
+
+    def get_cluster_chain(self, first_cluster):  # noqa: D102 - pyfatfs API
+        yield from cluster_chain(self, first_cluster)
+
+
+def cluster_count(pf: PyFat) -> int:
+    """Number of data clusters the BPB describes (fatgen103: data sectors // sectors per cluster)."""
+    total = pf._get_total_sectors()  # noqa: SLF001 - pyfatfs exposes no public accessor
+    spc = pf.bpb_header["BPB_SecPerClus"]
+    return max(0, (total - pf.first_data_sector) // spc)
+
+
+def cluster_chain(pf: PyFat, first: int) -> list[int]:
+    """The clusters of a chain starting at `first`, bounded by the volume's cluster count."""
+    values = PyFat.FAT_CLUSTER_VALUES[pf.fat_type]
+    last_valid = min(cluster_count(pf) + 1, len(pf.fat) - 1)
+    chain: list[int] = []
+    seen: set[int] = set()
+    cluster = first
+    while True:
+        if not 2 <= cluster <= last_valid:
+            raise CorruptionError(f"cluster chain points to cluster {cluster:#x}, outside the "
+                                  f"volume's clusters 2..{last_valid:#x}")
+        if cluster in seen:
+            raise CorruptionError(f"cluster chain loops back to cluster {cluster:#x}")
+        seen.add(cluster)
+        chain.append(cluster)
+        nxt = pf.fat[cluster]
+        if values["END_OF_CLUSTER_MIN"] <= nxt <= values["END_OF_CLUSTER_MAX"] or (
+                pf.fat_type == PyFat.FAT_TYPE_FAT12 and nxt == PyFat.FAT12_SPECIAL_EOC):
+            return chain
+        if nxt == values["BAD_CLUSTER"]:
+            raise CorruptionError(f"cluster chain runs into bad cluster {cluster:#x}")
+        if nxt == values["FREE_CLUSTER"]:
+            raise CorruptionError(f"cluster chain runs into free cluster after {cluster:#x}")
+        cluster = nxt
+
+
+class FatVolume:
+    """A FAT volume on `dev` (usually a partition view); finds files and their extents."""
+
+    def __init__(self, dev: BlockDevice) -> None:
+        self.dev = dev
+        self._notes: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self._pf = self._guard(lambda: self._open(dev), "not a valid FAT volume")
+        self._notes += [str(w.message) for w in caught]
+
+    @staticmethod
+    def _open(dev: BlockDevice) -> PyFat:
+        pf = _BoundedPyFat(lazy_load=True)
+        pf.set_fp(ReadOnlyStream(dev))
+        return pf
+
+    def _guard(self, action, what: str):
+        try:
+            return action()
+        except BcdToolError:
+            raise
+        except _PYFAT_ERRORS as exc:
+            raise FormatError(f"{what}: {exc}", path=self.dev.name) from None
+
+    # -- facts --------------------------------------------------------------------------------
+    @property
+    def fat_type(self) -> str:
+        """'fat12', 'fat16' or 'fat32'."""
+        return f"fat{self._pf.fat_type}"
+
+    @property
+    def cluster_size(self) -> int:
+        """Bytes per cluster."""
+        return self._pf.bytes_per_cluster
+
+    def facts(self) -> VolumeFacts:
+        """Dirty flags (FAT[1] clean-shutdown bit, boot-sector NT flag), label and warnings."""
+        label = self._pf.bpb_header["BS_VolLab"]
+        if isinstance(label, bytes):
+            label = label.decode("ascii", "replace")
+        return VolumeFacts(fs=self.fat_type, label=label.strip() or None,
+                           dirty=bool(self._pf._is_dirty()),  # noqa: SLF001
+                           notes=tuple(self._notes))
+
+    # -- files --------------------------------------------------------------------------------
+    def find(self, path: str) -> FileRef:
+        """Locate a file by path (case-insensitive, long or short names) and map its clusters."""
+        parts = split_path(path)
+        if not parts:
+            raise NotFoundError("no file name given", path=path)
+        entry = self._pf.root_dir
+        found: list[str] = []
+        for i, name in enumerate(parts):
+            entry = self._guard(lambda e=entry, n=name: self._child(e, n), "unreadable directory")
+            if entry is None:
+                raise NotFoundError("no such file on the FAT volume", path="/".join(parts[:i + 1]))
+            found.append(_display_name(entry))
+            if i < len(parts) - 1 and not entry.is_directory():
+                raise NotFoundError("not a folder", path="/".join(found))
+        if entry.is_directory():
+            raise NotFoundError("is a folder, not a file", path="/".join(found))
+        return self._ref("/".join(found), entry)
+
+    @staticmethod
+    def _child(entry, name: str):
+        dirs, files, _ = entry.get_entries()
+        for child in dirs + files:
+            if any(names_equal(n, name) for n in _names(child)):
+                return child
+        return None
+
+    def _ref(self, path: str, entry) -> FileRef:
+        size = entry.filesize
+        if size == 0:
+            return FileRef(path, 0, ())
+        bpc = self._pf.bytes_per_cluster
+        needed = -(-size // bpc)
+        chain = cluster_chain(self._pf, entry.get_cluster())
+        if len(chain) < needed:
+            raise CorruptionError(f"file of {size} bytes has only {len(chain)} clusters of {bpc}",
+                                  path=path)
+        if len(chain) > needed:
+            log.info("%s: cluster chain longer than the file needs (%d > %d)",
+                     path, len(chain), needed)
+        extents = []
+        for n, cluster in enumerate(chain[:needed]):
+            offset = self._pf.get_data_cluster_address(cluster)
+            if offset + bpc > self.dev.size:
+                raise CorruptionError(f"cluster {cluster:#x} lies beyond the end of the volume",
+                                      path=path)
+            extents.append((offset, min(bpc, size - n * bpc)))
+        return FileRef(path, size, merge_extents(extents))
+
+    def read(self, ref: FileRef) -> bytes:
+        """The file's bytes, through its extents."""
+        return read_extents(self.dev, ref)
+
+    def require_writable(self, ref: FileRef) -> None:
+        """Raise unless `ref` may be rewritten in place now (volume clean, device writable)."""
+        require_writable(self.dev, self.facts(), ref)
+
+
+def _names(entry) -> list[str]:
+    names = [entry.get_short_name()]
+    if entry.lfn_entry is not None:
+        names.insert(0, entry.get_long_name())
+    return names
+
+
+def _display_name(entry) -> str:
+    return _names(entry)[0]

@@ -1,0 +1,214 @@
+"""NTFS volumes through pytsk3: case-insensitive lookup, the unnamed $DATA runs as extents, safety facts.
+
+pytsk3 reads through an Img_Info subclass backed by our BlockDevice, so it never opens a file
+itself and never writes.  Files whose data is not plainly laid out in clusters (resident,
+compressed, encrypted, sparse) can be read but are refused for in-place writing.
+"""
+
+from __future__ import annotations
+
+import pytsk3
+
+from bcdtool.blockdev.base import BlockDevice
+from bcdtool.errors import (BcdToolError, CorruptionError, FormatError, NotFoundError,
+                            UnsafeVolumeError, UnsupportedError)
+from bcdtool.fs.base import (HIBERNATION_SIGNATURES, FileRef, VolumeFacts, merge_extents,
+                             read_extents, require_writable, split_path)
+from bcdtool.fs.probe import probe
+
+#: $Volume is MFT record 3; its $VOLUME_INFORMATION flags sit at byte 10; bit 0 = dirty.
+_VOLUME_INODE = 3
+_VOLUME_DIRTY = 0x0001
+_VOLUME_INFO_FLAGS = slice(10, 12)
+_RUN_SPARSE = 2  # TSK_FS_ATTR_RUN_FLAG_SPARSE; FILLER (1) marks runs TSK could not map
+
+
+class _TskImage(pytsk3.Img_Info):
+    """An Img_Info that reads from a BlockDevice (pytsk3 calls read/get_size back)."""
+
+    def __init__(self, dev: BlockDevice) -> None:
+        self._dev = dev
+        self.error: BcdToolError | None = None
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def read(self, offset: int, size: int) -> bytes:  # noqa: D102 - pytsk3 callback
+        size = max(0, min(size, self._dev.size - offset))
+        try:
+            return self._dev.read_at(offset, size)
+        except BcdToolError as exc:
+            self.error = exc
+            raise OSError(str(exc)) from None
+
+    def get_size(self) -> int:  # noqa: D102 - pytsk3 callback
+        return self._dev.size
+
+    def close(self) -> None:  # noqa: D102 - the device belongs to the caller
+        pass
+
+
+class NtfsVolume:
+    """An NTFS volume on `dev` (usually a partition view)."""
+
+    def __init__(self, dev: BlockDevice) -> None:
+        self.dev = dev
+        kind = probe(dev)
+        if kind == "bitlocker":
+            raise UnsafeVolumeError("the volume is BitLocker-encrypted; unlock it first (for "
+                                    "example with dislocker)", path=dev.name)
+        if kind != "ntfs":
+            raise FormatError("not an NTFS volume", path=dev.name)
+        self._img = _TskImage(dev)
+        self._fs = self._tsk(lambda: pytsk3.FS_Info(self._img, offset=0,
+                                                    type=pytsk3.TSK_FS_TYPE_NTFS),
+                             FormatError, "unreadable NTFS volume")
+        self.cluster_size = int(self._fs.info.block_size)
+
+    def _tsk(self, action, error: type[BcdToolError], what: str, path: str | None = None):
+        self._img.error = None
+        try:
+            return action()
+        except OSError as exc:
+            if self._img.error is not None:
+                raise self._img.error from None
+            raise error(f"{what}: {_tsk_message(exc)}", path=path or self.dev.name) from None
+
+    # -- facts --------------------------------------------------------------------------------
+    def facts(self) -> VolumeFacts:
+        """Hibernation (hiberfil.sys signature) and the $Volume dirty flag."""
+        notes = []
+        dirty: bool | None
+        try:
+            info = self._attribute_bytes(self._tsk(lambda: self._fs.open_meta(inode=_VOLUME_INODE),
+                                                   CorruptionError, "cannot open $Volume"),
+                                         pytsk3.TSK_FS_ATTR_TYPE_NTFS_VINFO)
+            dirty = bool(int.from_bytes(info[_VOLUME_INFO_FLAGS], "little") & _VOLUME_DIRTY)
+        except BcdToolError as exc:
+            dirty = None
+            notes.append(f"dirty flag unknown: {exc}")
+        return VolumeFacts(fs="ntfs", label=self._label(), hibernated=self._hibernated(),
+                           dirty=dirty, notes=tuple(notes))
+
+    def _hibernated(self) -> bool:
+        try:
+            f = self._fs.open("/hiberfil.sys")
+        except OSError:
+            return False
+        size = int(f.info.meta.size or 0)
+        if size < 4:
+            return False
+        head = self._tsk(lambda: f.read_random(0, 4), CorruptionError, "unreadable hiberfil.sys")
+        return head in HIBERNATION_SIGNATURES
+
+    def _label(self) -> str | None:
+        try:
+            f = self._fs.open_meta(inode=_VOLUME_INODE)
+            raw = self._attribute_bytes(f, pytsk3.TSK_FS_ATTR_TYPE_NTFS_VNAME)
+        except (OSError, BcdToolError):
+            return None
+        return raw.decode("utf-16-le", "replace") or None
+
+    def _attribute_bytes(self, f, attr_type) -> bytes:
+        for attr in f:
+            if int(attr.info.type) == int(attr_type):
+                size = int(attr.info.size)
+                if size == 0:
+                    return b""
+                return self._tsk(lambda: f.read_random(0, size, attr.info.type, attr.info.id),
+                                 CorruptionError, "unreadable attribute")
+        raise NotFoundError(f"attribute {int(attr_type):#x} not found")
+
+    # -- files --------------------------------------------------------------------------------
+    def find(self, path: str) -> FileRef:
+        """Locate a file (case-insensitive) and map its unnamed $DATA attribute."""
+        parts = split_path(path)
+        if not parts:
+            raise NotFoundError("no file name given", path=path)
+        stored = []
+        f = None
+        for i in range(len(parts)):
+            prefix = "/" + "/".join(parts[:i + 1])
+            f = self._tsk(lambda p=prefix: self._fs.open(p), NotFoundError,
+                          "no such file on the NTFS volume", path=prefix)
+            name = f.info.name.name if f.info.name is not None else None
+            stored.append(name.decode("utf-8", "replace") if name else parts[i])
+        shown = "/".join(stored)
+        if f.info.meta is None or int(f.info.meta.type) != int(pytsk3.TSK_FS_META_TYPE_REG):
+            raise NotFoundError("not a regular file", path=shown)
+        return self._ref(shown, f)
+
+    def _ref(self, path: str, f) -> FileRef:
+        attr = next((a for a in f if int(a.info.type) == int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
+                     and not a.info.name), None)
+        if attr is None:
+            raise NotFoundError("file has no unnamed $DATA attribute", path=path)
+        size = int(attr.info.size)
+        flags = int(attr.info.flags)
+        refusal = _refusal(flags)
+        if refusal is None:
+            extents, refusal = self._runs(path, attr, size)
+            if refusal is None:
+                return FileRef(path, size, extents)
+        if flags & int(pytsk3.TSK_FS_ATTR_ENC):
+            return FileRef(path, size, (), refusal)
+        content = self._tsk(lambda: f.read_random(0, size, attr.info.type, attr.info.id)
+                            if size else b"", CorruptionError, "unreadable file data", path)
+        return FileRef(path, size, (), refusal, content)
+
+    def _runs(self, path: str, attr, size: int):
+        bs = self.cluster_size
+        extents = []
+        expected = 0
+        for run in attr:
+            if int(run.flags) & _RUN_SPARSE or int(run.offset) != expected:
+                return (), "the data is sparse"
+            if int(run.flags):
+                return (), "the data runs could not all be mapped"
+            expected += int(run.len)
+            extents.append((int(run.addr) * bs, int(run.len) * bs))
+        trimmed, left = [], size
+        for off, length in merge_extents(extents):
+            if left <= 0:
+                break
+            if off + length > self.dev.size:
+                raise CorruptionError("file data lies beyond the end of the volume", path=path,
+                                      offset=off)
+            trimmed.append((off, min(length, left)))
+            left -= min(length, left)
+        if left > 0:
+            raise CorruptionError(f"data runs cover {size - left} of {size} bytes", path=path)
+        return tuple(trimmed), None
+
+    def read(self, ref: FileRef) -> bytes:
+        """The file's bytes (through its extents, or the copy read by pytsk3)."""
+        if not ref.extents and ref.content is None and ref.size:
+            raise UnsupportedError(f"cannot read this file: {ref.refusal}", path=ref.path)
+        return read_extents(self.dev, ref)
+
+    def require_writable(self, ref: FileRef) -> None:
+        """Raise unless `ref` may be rewritten in place: volume safe, plain runs, extents verified."""
+        require_writable(self.dev, self.facts(), ref)
+        # NTFS reads zeros past a file's initialized size, which pytsk3 does not expose: make
+        # sure the extents hold exactly what NTFS returns for the file.
+        f = self._tsk(lambda: self._fs.open("/" + ref.path), NotFoundError, "file vanished",
+                      ref.path)
+        if ref.size and self._tsk(lambda: f.read_random(0, ref.size), CorruptionError,
+                                  "unreadable file data", ref.path) != read_extents(self.dev, ref):
+            raise UnsupportedError("the file's clusters do not hold its data as NTFS reads it "
+                                   "(initialized size smaller than file size?)", path=ref.path)
+
+
+def _refusal(flags: int) -> str | None:
+    if flags & int(pytsk3.TSK_FS_ATTR_ENC):
+        return "the file is encrypted (EFS)"
+    if flags & int(pytsk3.TSK_FS_ATTR_COMP):
+        return "the file is compressed"
+    if flags & int(pytsk3.TSK_FS_ATTR_SPARSE):
+        return "the file is sparse"
+    if flags & int(pytsk3.TSK_FS_ATTR_RES):
+        return "the data is resident (stored inside its MFT record)"
+    return None
+
+
+def _tsk_message(exc: OSError) -> str:
+    text = str(exc).strip()
+    return text.split(": ", 1)[-1] if ": " in text else text
