@@ -1,0 +1,403 @@
+"""BCD layer: pure parse, build and rendering of device element blobs (boot, partition, file,
+ramdisk, locate).  Unknown or irregular blobs are kept verbatim as `RawDevice`.
+
+Reference: ../shared/reference/bcd.md §4 (layouts) and §10.3 (how bcdedit prints devices).
+Every parse is checked by rebuilding: a blob whose rebuild differs from its bytes is returned as
+`RawDevice`, so re-encoding a decoded device is always byte-identical.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bcdtool import _construct
+from bcdtool.bcd import device_layout as L
+from bcdtool.bcd.objects import guid_from_bytes_le, guid_to_bytes_le, normalize_guid
+from bcdtool.errors import FormatError, InvalidArgumentError, UnsupportedError
+
+#: Nesting bound for hostile blobs (real devices nest at most twice: ramdisk -> partition).
+MAX_DEPTH = 4
+
+IdRenderer = Callable[[str], str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Device(ABC):
+    """A decoded device; `options` is the additional-options object GUID (None when zero)."""
+
+    options: str | None = None
+    flags: int = 0
+
+    kind = "device"
+
+    @abstractmethod
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+        """bcdedit's rendering offline (partitions are `unknown`); `detailed` names them."""
+
+    def to_json(self) -> dict:
+        """Structured form for JSON output."""
+        data = {"type": self.kind}
+        if self.options:
+            data["options"] = self.options
+        if self.flags:
+            data["flags"] = self.flags
+        return data
+
+    def _bracket(self, ident: IdRenderer, detailed: bool) -> str:
+        # inside [..] of file/ramdisk devices bcdedit prints `boot` or the volume (offline: unknown)
+        return self.text(ident, detailed=detailed)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootDevice(Device):
+    """The device the boot manager was loaded from."""
+
+    kind = "boot"
+
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+        return "boot"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartitionDevice(Device):
+    """A partition named by its disk: GPT disk and partition GUIDs, or MBR signature and offset."""
+
+    style: str                      # "gpt" or "mbr"
+    disk_guid: str | None = None
+    partition_guid: str | None = None
+    disk_signature: int | None = None
+    partition_offset: int | None = None
+
+    kind = "partition"
+
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+        if not detailed:
+            return "unknown"  # bcdedit cannot find the disk when the store is offline
+        return "partition=" + self.identity()
+
+    def _bracket(self, ident: IdRenderer, detailed: bool) -> str:
+        return self.identity() if detailed else "unknown"
+
+    def identity(self) -> str:
+        """Readable partition identity (disk and partition) for the offline view."""
+        if self.style == "gpt":
+            return f"<GPT disk {self.disk_guid} partition {self.partition_guid}>"
+        return (f"<MBR disk {self.disk_signature:08x} offset {self.partition_offset:#x}"
+                f" ({_human(self.partition_offset)})>")
+
+    def to_json(self) -> dict:
+        data = super().to_json()
+        data["style"] = self.style
+        if self.style == "gpt":
+            data.update(disk_guid=self.disk_guid, partition_guid=self.partition_guid)
+        else:
+            data.update(disk_signature=f"{self.disk_signature:08x}",
+                        partition_offset=self.partition_offset)
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileDevice(Device):
+    """A file (e.g. a VHD or WIM) on a parent device."""
+
+    parent: Device
+    path: str
+
+    kind = "file"
+
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+        return f"file=[{self.parent._bracket(ident, detailed)}]{self.path}"
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "parent": self.parent.to_json(), "path": self.path}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RamdiskDevice(Device):
+    """A ramdisk loaded from a WIM file on a parent device, with its options object."""
+
+    parent: Device
+    path: str
+    image_base: int = 0
+    image_size: int = 0
+    image_offset: int = 0
+
+    kind = "ramdisk"
+
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+        options = "," + ident(self.options) if self.options else ""
+        return f"ramdisk=[{self.parent._bracket(ident, detailed)}]{self.path}{options}"
+
+    def to_json(self) -> dict:
+        data = {**super().to_json(), "parent": self.parent.to_json(), "path": self.path}
+        for name in ("image_base", "image_size", "image_offset"):
+            if getattr(self, name):
+                data[name] = getattr(self, name)
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocateDevice(Device):
+    """A device found at boot time by searching for a file named by an element or a path."""
+
+    locate_type: int = 0
+    element_type: int = 0
+    path: str = ""
+
+    kind = "locate"
+
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+        if self.locate_type == 0 and self.element_type:
+            return f"locate=custom:{self.element_type:08x}"
+        return f"locate={self.path}" if self.path else "locate=unknown"
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "locate_type": self.locate_type,
+                "element_type": f"{self.element_type:08x}", "path": self.path}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawDevice(Device):
+    """A device blob bcdtool does not decode; kept byte for byte."""
+
+    raw: bytes = field(default=b"")
+
+    kind = "raw"
+
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+        return f"<device {self.raw.hex()}>" if detailed else "unknown"
+
+    def to_json(self) -> dict:
+        return {"type": "raw", "hex": self.raw.hex()}
+
+
+# --- parse -------------------------------------------------------------------------------------
+
+def parse_device_element(raw: bytes) -> Device:
+    """Decode a device element; irregular or unknown blobs come back as `RawDevice`.
+
+    Raises:
+        FormatError: when the blob is too short to be a device element at all.
+    """
+    raw = bytes(raw)
+    if len(raw) < L.OPTIONS_SIZE + L.HEADER_SIZE:
+        raise FormatError(f"device element of {len(raw)} bytes is too short")
+    options = raw[:L.OPTIONS_SIZE]
+    try:
+        device = _parse_descriptor(raw[L.OPTIONS_SIZE:], options=_guid_or_none(options), depth=0)
+        if _descriptor_size(raw[L.OPTIONS_SIZE:]) == len(raw) - L.OPTIONS_SIZE \
+                and build_device_element(device) == raw:
+            return device
+    except (FormatError, InvalidArgumentError, UnicodeDecodeError):
+        pass
+    return RawDevice(raw=raw)
+
+
+def _descriptor_size(data: bytes) -> int:
+    return _construct.parse(L.DeviceHeader, data, what="device header").size
+
+
+def _parse_descriptor(data: bytes, *, options: str | None, depth: int) -> Device:
+    if depth > MAX_DEPTH:
+        raise FormatError("device descriptors nest too deeply")
+    header = _construct.parse(L.DeviceHeader, data, what="device header")
+    if not L.HEADER_SIZE <= header.size <= len(data):
+        raise FormatError(f"device size {header.size} does not fit {len(data)} bytes")
+    body = data[L.HEADER_SIZE:header.size]
+    common = {"options": options, "flags": header.flags}
+    if header.device_type == L.TYPE_BOOT:
+        return BootDevice(**common)
+    if header.device_type == L.TYPE_PARTITION:
+        return _parse_partition(body, common)
+    if header.device_type == L.TYPE_LOCAL and len(body) >= 4:
+        local = int.from_bytes(body[:4], "little")
+        if local == L.LOCAL_FILE:
+            parent, path = _parse_path(body[4:], depth)
+            return FileDevice(parent=parent, path=path, **common)
+        if local == L.LOCAL_RAMDISK:
+            head = _construct.parse(L.RamdiskBody, body, offset=4, what="ramdisk body")
+            parent, path = _parse_path(body[4 + L.RAMDISK_BODY_SIZE:], depth)
+            return RamdiskDevice(parent=parent, path=path, image_base=head.image_base,
+                                 image_size=head.image_size, image_offset=head.image_offset,
+                                 **common)
+    if header.device_type == L.TYPE_LOCATE:
+        head = _construct.parse(L.LocateBody, body, what="locate body")
+        if head.parent_offset:
+            raise FormatError("locate device with a parent is not decoded")
+        return LocateDevice(locate_type=head.locate_type, element_type=head.element_type,
+                            path=_utf16z(body[L.LOCATE_BODY_SIZE:]), **common)
+    raise FormatError(f"device type {header.device_type} is not decoded")
+
+
+def _parse_partition(body: bytes, common: dict) -> PartitionDevice:
+    part = _construct.parse(L.PartitionBody, body, what="partition body")
+    if part.partition_style == L.STYLE_GPT:
+        return PartitionDevice(style="gpt", disk_guid=guid_from_bytes_le(part.disk_id),
+                               partition_guid=guid_from_bytes_le(part.partition_id), **common)
+    if part.partition_style == L.STYLE_MBR:
+        return PartitionDevice(style="mbr",
+                               disk_signature=int.from_bytes(part.disk_id[:4], "little"),
+                               partition_offset=int.from_bytes(part.partition_id[:8], "little"),
+                               **common)
+    raise FormatError(f"partition style {part.partition_style} is not decoded")
+
+
+def _parse_path(data: bytes, depth: int) -> tuple[Device, str]:
+    desc = _construct.parse(L.PathDescriptor, data, what="path descriptor")
+    if desc.length != len(data) or desc.version != 1:
+        raise FormatError("path descriptor length or version is irregular")
+    nested = data[L.PATH_DESCRIPTOR_SIZE:]
+    parent = _parse_descriptor(nested, options=None, depth=depth + 1)
+    return parent, _utf16z(nested[_descriptor_size(nested):])
+
+
+def _utf16z(data: bytes) -> str:
+    if len(data) < 2 or len(data) % 2 or data[-2:] != b"\0\0":
+        raise FormatError("device path is not NUL-terminated UTF-16")
+    text = data[:-2].decode("utf-16-le")
+    if "\0" in text:
+        raise FormatError("device path has data after its NUL")
+    return text
+
+
+def _guid_or_none(raw: bytes) -> str | None:
+    return None if raw == bytes(16) else guid_from_bytes_le(raw)
+
+
+# --- build -------------------------------------------------------------------------------------
+
+def build_device_element(device: Device) -> bytes:
+    """Encode a device element (options GUID + descriptor)."""
+    if isinstance(device, RawDevice):
+        return device.raw
+    options = guid_to_bytes_le(device.options) if device.options else bytes(16)
+    return options + _build_descriptor(device)
+
+
+def _build_descriptor(device: Device) -> bytes:
+    if isinstance(device, BootDevice):
+        return _wrap(L.TYPE_BOOT, device.flags, bytes(L.BOOT_BODY_SIZE))
+    if isinstance(device, PartitionDevice):
+        return _wrap(L.TYPE_PARTITION, device.flags, _build_partition(device))
+    if isinstance(device, FileDevice):
+        body = L.LOCAL_FILE.to_bytes(4, "little") + _build_path(device.parent, device.path)
+        return _wrap(L.TYPE_LOCAL, device.flags, body)
+    if isinstance(device, RamdiskDevice):
+        head = _construct.build(L.RamdiskBody, dict(
+            image_base=device.image_base, image_size=device.image_size,
+            image_offset=device.image_offset), what="ramdisk body")
+        body = L.LOCAL_RAMDISK.to_bytes(4, "little") + head + _build_path(device.parent,
+                                                                         device.path)
+        return _wrap(L.TYPE_LOCAL, device.flags, body)
+    if isinstance(device, LocateDevice):
+        head = _construct.build(L.LocateBody, dict(
+            locate_type=device.locate_type, element_type=device.element_type, parent_offset=0),
+            what="locate body")
+        return _wrap(L.TYPE_LOCATE, device.flags, head + _encode_path(device.path))
+    raise InvalidArgumentError(f"cannot nest a {device.kind} device")
+
+
+def _build_partition(device: PartitionDevice) -> bytes:
+    if device.style == "gpt":
+        fields = dict(partition_id=guid_to_bytes_le(device.partition_guid), reserved1=0,
+                      partition_style=L.STYLE_GPT, disk_id=guid_to_bytes_le(device.disk_guid),
+                      reserved2=bytes(16))
+    else:
+        fields = dict(partition_id=device.partition_offset.to_bytes(16, "little"), reserved1=0,
+                      partition_style=L.STYLE_MBR,
+                      disk_id=device.disk_signature.to_bytes(16, "little"), reserved2=bytes(16))
+    return _construct.build(L.PartitionBody, fields, what="partition body")
+
+
+def _build_path(parent: Device, path: str) -> bytes:
+    nested = _build_descriptor(parent) + _encode_path(path)
+    length = L.PATH_DESCRIPTOR_SIZE + len(nested)
+    return _construct.build(L.PathDescriptor, dict(version=1, length=length, path_type=5),
+                            what="path descriptor") + nested
+
+
+def _encode_path(path: str) -> bytes:
+    return path.encode("utf-16-le") + b"\0\0"
+
+
+def _wrap(device_type: int, flags: int, body: bytes) -> bytes:
+    header = _construct.build(L.DeviceHeader, dict(device_type=device_type, flags=flags,
+                                                   size=L.HEADER_SIZE + len(body), reserved=0),
+                              what="device header")
+    return header + body
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:g} {unit}" if unit == "B" else f"{size:.4g} {unit}"
+        size /= 1024
+    return str(size)
+
+
+# --- bcdedit syntax ----------------------------------------------------------------------------
+
+_PART_MBR = re.compile(r"^mbr:([0-9a-f]{1,8}):(0x[0-9a-f]+|\d+)$", re.IGNORECASE)
+_PART_GPT = re.compile(r"^gpt:(\{[0-9a-f-]{36}\}):(\{[0-9a-f-]{36}\})$", re.IGNORECASE)
+_BRACKET = re.compile(r"^\[([^\]]*)\](.+)$")
+
+
+def parse_device_text(text: str, resolve_id: Callable[[str], str]) -> Device:
+    """Parse a bcdedit device value: `boot`, `partition=…`, `file=[…]path`, `ramdisk=[…]path,{id}`,
+    `locate=custom:XXXXXXXX` or `locate=path`.
+
+    Offline there are no drive letters, so a partition is named `partition=mbr:SIGNATURE:OFFSET`
+    or `partition=gpt:{disk-guid}:{partition-guid}`.
+
+    Raises:
+        InvalidArgumentError: on bad syntax.
+        UnsupportedError: for forms that need the running system (drive letters, volumes).
+    """
+    kind, sep, rest = text.strip().partition("=")
+    kind = kind.lower()
+    if kind == "boot" and not sep:
+        return BootDevice()
+    if kind == "partition" and sep:
+        return _parse_partition_text(rest)
+    if kind == "file" and sep:
+        parent, path = _parse_bracket(rest)
+        return FileDevice(parent=parent, path=path)
+    if kind == "ramdisk" and sep:
+        location, comma, options = rest.rpartition(",")
+        if not comma:
+            raise InvalidArgumentError(f"ramdisk device needs ',{{options}}': {text!r}")
+        parent, path = _parse_bracket(location)
+        return RamdiskDevice(parent=parent, path=path, options=resolve_id(options), flags=1)
+    if kind == "locate" and sep:
+        if rest.lower().startswith("custom:"):
+            try:
+                code = int(rest[7:], 16)
+            except ValueError:
+                raise InvalidArgumentError(f"bad locate element {rest!r}") from None
+            return LocateDevice(element_type=code)
+        return LocateDevice(locate_type=1, path=rest)
+    raise InvalidArgumentError(f"The device specified is not valid: {text!r}")
+
+
+def _parse_partition_text(rest: str) -> PartitionDevice:
+    if m := _PART_MBR.match(rest):
+        return PartitionDevice(style="mbr", disk_signature=int(m.group(1), 16),
+                               partition_offset=int(m.group(2), 0))
+    if m := _PART_GPT.match(rest):
+        return PartitionDevice(style="gpt", disk_guid=normalize_guid(m.group(1)),
+                               partition_guid=normalize_guid(m.group(2)))
+    raise UnsupportedError(
+        f"partition={rest} names a volume of the running system; offline, name the partition "
+        "as partition=mbr:SIGNATURE:OFFSET or partition=gpt:{disk-guid}:{partition-guid}")
+
+
+def _parse_bracket(text: str) -> tuple[Device, str]:
+    m = _BRACKET.match(text)
+    if not m:
+        raise InvalidArgumentError(f"expected [device]path, got {text!r}")
+    inner = m.group(1)
+    parent = BootDevice() if inner.lower() == "boot" else _parse_partition_text(inner)
+    return parent, m.group(2)
