@@ -72,10 +72,13 @@ class Journal:
     diff: list = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    #: Identifies the store being written; while writing, a marker under `<state>/pending/` lets
+    #: the next open of the same store notice an interrupted write (see `interrupted`).
+    target_key: str = ""
 
     @classmethod
     def start(cls, target: str, operation: str, *, backup_dir: str | os.PathLike | None = None,
-              diff: list | None = None) -> "Journal":
+              diff: list | None = None, target_key: str = "") -> "Journal":
         """Create a new journal folder (under `backup_dir`, else the state folder)."""
         now = _dt.datetime.now(_dt.timezone.utc)
         jid = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
@@ -87,7 +90,7 @@ class Journal:
             raise WriteError(f"cannot create the undo journal folder: {exc.strerror}",
                              path=str(folder)) from None
         journal = cls(id=jid, dir=folder, target=str(target), operation=operation,
-                      created=now.isoformat(), diff=list(diff or []))
+                      created=now.isoformat(), diff=list(diff or []), target_key=target_key)
         journal.save()
         return journal
 
@@ -129,15 +132,22 @@ class Journal:
         self.save()
 
     def mark(self, state: str) -> None:
-        """Record progress (writing, done, restored) durably."""
+        """Record progress (writing, done, restored) durably; "writing" raises the pending marker."""
         self.state = state
         self.save()
+        if self.target_key:
+            if state == "writing":
+                _write_durably(_marker_path(self.target_key, create=True),
+                               json.dumps({"key": self.target_key,
+                                           "journal": str(self.path.resolve())}).encode())
+            else:
+                _marker_path(self.target_key).unlink(missing_ok=True)
 
     def save(self) -> None:
         """Write journal.json atomically."""
         doc = {"version": JOURNAL_VERSION, "id": self.id, "target": self.target,
                "operation": self.operation, "created": self.created, "state": self.state,
-               "diff": self.diff, "extra": self.extra,
+               "diff": self.diff, "extra": self.extra, "target_key": self.target_key,
                "entries": [asdict(e) for e in self.entries]}
         _write_durably(self.path, json.dumps(doc, indent=2).encode())
 
@@ -173,9 +183,36 @@ def load(path: str | os.PathLike) -> Journal:
         entries = [Entry(**e) for e in doc["entries"]]
         return Journal(id=doc["id"], dir=path.parent, target=doc["target"],
                        operation=doc["operation"], created=doc["created"], state=doc["state"],
-                       diff=doc.get("diff", []), entries=entries, extra=doc.get("extra", {}))
+                       diff=doc.get("diff", []), entries=entries, extra=doc.get("extra", {}),
+                       target_key=doc.get("target_key", ""))
     except (KeyError, TypeError, AttributeError) as exc:
         raise FormatError(f"malformed undo journal ({exc})", path=str(path)) from None
+
+
+def _marker_path(target_key: str, *, create: bool = False) -> Path:
+    folder = state_dir() / "pending"
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(f"cannot create the pending-write folder: {exc.strerror}",
+                             path=str(folder)) from None
+    return folder / (hashlib.sha256(target_key.encode()).hexdigest()[:32] + ".json")
+
+
+def interrupted(target_key: str) -> Journal | None:
+    """The journal of an unfinished write to the store `target_key`, if one was left behind."""
+    marker = _marker_path(target_key)
+    try:
+        if marker.stat().st_size > 64 * 1024:
+            return None
+        doc = json.loads(marker.read_bytes())
+        journal = load(doc["journal"])
+    except (OSError, ValueError, KeyError, TypeError, BcdToolError):
+        return None  # no marker, or one pointing at a journal that is gone: nothing to report
+    if journal.target_key != target_key or journal.state != "writing":
+        return None
+    return journal
 
 
 def undo(path: str | os.PathLike,

@@ -1,0 +1,40 @@
+"""What a TARGET argument names: a hive file, a directory, a block device or a disk image."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from bcdtool.errors import NotFoundError
+
+HIVE = "hive"
+DIRECTORY = "directory"
+DEVICE = "device"
+IMAGE = "image"
+
+
+def detect_kind(spec: str | os.PathLike) -> str:
+    """Classify `spec` by what it is and by its first bytes (never by its file name)."""
+    path = Path(spec)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise NotFoundError("no such file, directory or device", path=str(spec)) from None
+    except OSError as exc:
+        raise NotFoundError(f"cannot access: {exc.strerror}", path=str(spec)) from None
+    if stat.S_ISDIR(st.st_mode):
+        return DIRECTORY
+    if stat.S_ISBLK(st.st_mode):
+        return DEVICE
+    if not stat.S_ISREG(st.st_mode):
+        raise NotFoundError("not a file, directory or block device", path=str(spec))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise NotFoundError(f"cannot open: {exc.strerror}", path=str(spec)) from None
+    try:
+        magic = os.pread(fd, 4, 0)
+    finally:
+        os.close(fd)
+    return HIVE if magic == b"regf" else IMAGE

@@ -1,0 +1,111 @@
+"""A hive that is a plain file (a BCD file, or a hive found in a directory), and its commit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bcdtool import journal as journals
+from bcdtool.errors import BcdToolError, InterruptedWriteError, NotFoundError, ReadOnlyError, WriteError
+from bcdtool.regf.hive import Hive
+from bcdtool.regf.logs import find_log_files
+from bcdtool.target.handle import WriteResult
+
+def read_file(path: Path) -> bytes:
+    """The whole file, opened with O_RDONLY (forensic mode relies on every open being read-only)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise NotFoundError("no such file", path=str(path)) from None
+    except OSError as exc:
+        raise NotFoundError(f"cannot open: {exc.strerror}", path=str(path)) from None
+    try:
+        with os.fdopen(fd, "rb", closefd=True) as handle:
+            return handle.read()
+    except OSError as exc:
+        raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
+
+
+def interrupted_error(key: str, where: str) -> InterruptedWriteError | None:
+    """The error to raise when an earlier write to this store never finished, else None."""
+    journal = journals.interrupted(key)
+    if journal is None:
+        return None
+    return InterruptedWriteError(
+        f"an earlier write to this store was interrupted ({journal.operation or 'commit'}, "
+        f"{journal.created}); restore it with `bcdtool undo {journal.path}`", path=where)
+
+
+class HiveFile:
+    """A hive in a plain file; commits go through the regf layer's temp-file-and-rename writer."""
+
+    kind = "file"
+
+    def __init__(self, path: str | os.PathLike, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self.key = "file:" + os.path.realpath(self.path)
+
+    def load(self) -> tuple[Hive, bytes]:
+        """Read the hive and its logs (replayed in memory when the hive is dirty)."""
+        error = interrupted_error(self.key, str(self.path))
+        if error is not None:
+            raise error
+        data = read_file(self.path)
+        logs = [(p.name, read_file(p)) for p in find_log_files(self.path)]
+        return Hive.from_bytes(data, name=str(self.path), logs=logs), data
+
+    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
+               diff: list | None) -> tuple[WriteResult, Hive | None]:
+        """Plan, back up (journal), write via `write_hive_file`, re-read and verify."""
+        from bcdtool.target.plan import pages_in, plan_commit, verify_image
+
+        final, steps = plan_commit(original, new_image)
+        result = WriteResult(target=str(self.path), dry_run=dry_run, size=len(final),
+                             sha256_before=journals.sha256(original),
+                             sha256_after=journals.sha256(final),
+                             plan=[(off, len(data)) for off, data in steps],
+                             pages_written=0 if dry_run else pages_in(steps),
+                             bytes_written=0 if dry_run else sum(len(d) for _, d in steps))
+        if len(final) != len(original):
+            result.notices.append(f"the file grows from {len(original)} to {len(final)} bytes "
+                                  "and is rewritten whole")
+        if dry_run:
+            return result, None
+        self._check_writable()
+        if read_file(self.path) != original:
+            raise WriteError("the file changed since it was read; nothing was written",
+                             path=str(self.path))
+        from bcdtool.regf.commit import write_hive_file
+
+        journal = journals.Journal.start(str(self.path), operation, backup_dir=backup_dir, diff=diff,
+                                         target_key=self.key)
+        journal.extra.update(kind=self.kind, size=len(original))
+        journal.backup_file(self.path, after=final)
+        for log in find_log_files(self.path):
+            journal.backup_file(log)
+        result.journal = str(journal.path)
+        journal.mark("writing")
+        write_hive_file(self.path, new_image, original=original)
+        written = read_file(self.path)
+        try:
+            # The writer finalizes the header itself (its own timestamp): compare the bins exactly.
+            hive = verify_image(written, final if written[4096:] != final[4096:] else written,
+                                name=str(self.path))
+        except BcdToolError:
+            journals.undo(journal.path)
+            raise
+        result.sha256_after = journals.sha256(written)
+        journal.entries[0].sha256_after = result.sha256_after
+        journal.mark("done")
+        result.verified = True
+        return result, hive
+
+    def _check_writable(self) -> None:
+        for where in (self.path, self.path.parent):
+            if not os.access(where, os.W_OK):
+                raise ReadOnlyError("no write access (read-only media or permissions); "
+                                    "nothing was written", path=str(where))
+
+    def close(self) -> None:
+        """Nothing stays open between calls."""
