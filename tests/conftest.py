@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+REPO = Path(__file__).resolve().parents[1]
+# The image builders in fixtures/ are imported as the package `fixtures` (from fixtures import images).
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 
 def corpus_files(sub: str, pattern: str = "*") -> list[Path]:
