@@ -1,0 +1,119 @@
+"""Windows name rules (upcase table, lh hash, lf hint, order) against spec vectors and the corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+
+import pytest
+
+from bcdtool import wintext
+from bcdtool.errors import FormatError
+from bcdtool.regf.hive import Hive
+from conftest import corpus_hives
+
+# regf.md 5.4: hashes Windows wrote (Windows 10 upcase table).
+HASH_VECTORS = [
+    ("a", 0x00000041), ("A", 0x00000041), ("Software", 0xE9FE1463), ("software", 0xE9FE1463),
+    ("Description", 0xCEC53364), ("key_with_bigdata", 0xDF79B74B), ("ß2", 0x0000206D),
+    ("ÿ", 0x00000178), ("Привет", 0x81C3D610),
+]
+
+
+@pytest.mark.parametrize("name,expected", HASH_VECTORS)
+def test_lh_hash_vectors(name, expected):
+    assert wintext.lh_hash(name) == expected
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("key", b"key\0"), ("ëigenaardig", b"\xebige"), ("Привет", b"\0\0\0\0"),
+    ("Objects", b"Obje"), ("a", b"a\0\0\0"), ("abЖd", b"\0\0\0d"),
+])
+def test_lf_hint_vectors(name, expected):
+    assert wintext.lf_hint(name) == expected
+
+
+@pytest.mark.parametrize("char", ["ß", "µ", "ı", "ſ", "ς", "ǅ", "\ud800", "\udfff"])
+def test_upcase_keeps_windows_exceptions(char):
+    assert wintext.upcase(char) == char
+
+
+@pytest.mark.parametrize("char,upper", [("a", "A"), ("ÿ", "Ÿ"), ("ж", "Ж"), ("ǆ", "Ǆ"),
+                                        ("ƀ", "Ƀ"), ("σ", "Σ"), ("_", "_")])
+def test_upcase_maps_letters(char, upper):
+    assert wintext.upcase(char) == upper
+
+
+def test_upcase_table_covers_every_code_unit():
+    assert len(wintext.UPCASE) == 0x10000
+    assert all(wintext.UPCASE[u] == u for u in range(0xD800, 0xE000))
+
+
+def test_sort_order_is_windows_order():
+    # yarp's UpcaseHive: Windows order is ss1, SS3, ß2; underscore sorts after letters.
+    assert sorted(["ß2", "SS3", "ss1"], key=wintext.name_sort_key) == ["ss1", "SS3", "ß2"]
+    assert sorted(["a_", "ab", "A"], key=wintext.name_sort_key) == ["A", "ab", "a_"]
+    # Code-unit order: a supplementary character (surrogates) sorts before U+E000.
+    assert wintext.name_sort_key("\U0001F600") < wintext.name_sort_key("\ue000")
+
+
+def test_names_equal_is_case_insensitive_the_windows_way():
+    assert wintext.names_equal("Objects", "OBJECTS")
+    assert not wintext.names_equal("ß", "SS")
+
+
+def test_name_codec_round_trip():
+    assert wintext.encode_name("Objects") == (b"Objects", True)
+    raw, compressed = wintext.encode_name("тест")
+    assert not compressed and wintext.decode_name(raw, False) == "тест"
+    assert wintext.decode_name(b"\xe9t\xe9", True) == "été"
+    assert wintext.decode_name("\ud800x".encode("utf-16-le", "surrogatepass"), False) == "\ud800x"
+    with pytest.raises(FormatError):
+        wintext.decode_name(b"abc", False)
+
+
+def test_filetime_round_trip():
+    when = dt.datetime(2024, 2, 29, 12, 34, 56, 789012, tzinfo=dt.timezone.utc)
+    ft = wintext.datetime_to_filetime(when)
+    assert ft == (int(when.timestamp()) + 11644473600) * 10_000_000 + 7890120
+    assert wintext.filetime_to_datetime(ft) == when
+    assert wintext.filetime_to_datetime(0) == dt.datetime(1601, 1, 1, tzinfo=dt.timezone.utc)
+    assert wintext.filetime_to_datetime(0xFFFFFFFFFFFFFFFF) is None
+
+
+def test_guid_round_trip():
+    text = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
+    raw = wintext.guid_to_bytes_le(text)
+    assert raw[:4] == bytes.fromhex("2c86ea9d")
+    assert wintext.guid_from_bytes_le(raw) == text
+    with pytest.raises(FormatError):
+        wintext.guid_to_bytes_le("{not-a-guid}")
+
+
+def _corpus_hive(path) -> Hive:
+    return Hive.open(path, allow_dirty=True)
+
+
+@pytest.mark.parametrize("path", corpus_hives(), ids=lambda p: p.name)
+def test_corpus_hashes_hints_and_order(path):
+    """Every lh hash, lf hint and sibling order Windows wrote agrees with our rules."""
+    hive = _corpus_hive(path)
+    checked = keys_seen = 0
+    for key in hive.walk():
+        keys_seen += 1
+        children = {child.offset: child.name for child in key.subkeys()}
+        for _, signature, payload, count in hive._leaves(key):
+            if signature == b"li":
+                checked += count
+                continue
+            for i in range(count):
+                offset, stored = struct.unpack_from("<I4s", payload, 4 + 8 * i)
+                name = children[offset]
+                if signature == b"lh":
+                    assert struct.unpack("<I", stored)[0] == wintext.lh_hash(name), name
+                else:
+                    assert stored == wintext.lf_hint(name), name
+                checked += 1
+        keys = [wintext.name_sort_key(n) for n in children.values()]
+        assert all(a < b for a, b in zip(keys, keys[1:])), (key.path, list(children.values()))
+    assert checked == keys_seen - 1  # every key but the root was checked through its parent
