@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from bcdtool import journal as journals
-from bcdtool.errors import BcdToolError, InterruptedWriteError, NotFoundError, ReadOnlyError, WriteError
+from bcdtool.errors import (BcdToolError, InterruptedWriteError, NotFoundError, ReadOnlyError,
+                            VerifyError, WriteError)
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import find_log_files
 from bcdtool.target.handle import WriteResult
@@ -58,7 +59,7 @@ class HiveFile:
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
                diff: list | None) -> tuple[WriteResult, Hive | None]:
         """Plan, back up (journal), write via `write_hive_file`, re-read and verify."""
-        from bcdtool.target.plan import pages_in, plan_commit, verify_image
+        from bcdtool.target.plan import PAGE, pages_in, plan_commit, verify_image
 
         final, steps = plan_commit(original, new_image)
         result = WriteResult(target=str(self.path), dry_run=dry_run, size=len(final),
@@ -86,12 +87,13 @@ class HiveFile:
             journal.backup_file(log)
         result.journal = str(journal.path)
         journal.mark("writing")
-        write_hive_file(self.path, new_image, original=original)
+        write_hive_file(self.path, new_image, original=original)   # verifies and restores itself
         written = read_file(self.path)
         try:
-            # The writer finalizes the header itself (its own timestamp): compare the bins exactly.
-            hive = verify_image(written, final if written[4096:] != final[4096:] else written,
-                                name=str(self.path))
+            # The writer finalizes the base block itself (its own timestamp); the rest is ours.
+            if written[PAGE:] != final[PAGE:]:
+                raise VerifyError("the hive file does not hold the planned content", path=str(self.path))
+            hive = verify_image(written, written, name=str(self.path))
         except BcdToolError:
             journals.undo(journal.path)
             raise

@@ -1,0 +1,1 @@
+"""Recipes built from the layers below: serial console, doctor, batch, undo."""

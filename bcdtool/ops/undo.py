@@ -1,0 +1,72 @@
+"""Undo a write: put back the original bytes an undo journal saved, after checking it is safe."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from bcdtool import journal as journals
+from bcdtool.errors import BcdToolError, VerifyError
+
+
+@dataclass
+class UndoResult:
+    """What `undo` restored."""
+
+    journal: str
+    target: str
+    operation: str
+    entries: int
+    sha256: str | None = None          # the store's sha256 after restoring (disk journals)
+    notices: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dictionary."""
+        return dict(self.__dict__)
+
+
+def undo(path: str | os.PathLike, *, force: bool = False) -> UndoResult:
+    """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote them."""
+    journal = journals.load(path)
+    notices = []
+    if journal.state == "restored":
+        notices.append("this journal was already restored once; restoring again")
+    changed = [e for e in journal.entries if _current_sha(e) not in (e.sha256_after, e.sha256_before)]
+    if changed and not force:
+        raise BcdToolError(f"{changed[0].path} changed after bcdtool wrote it; undoing would discard "
+                           "those changes (use --force to restore anyway)", path=str(journal.path))
+    from bcdtool.target.disk import restore
+
+    restore(journal.path)
+    result = UndoResult(journal=str(journal.path), target=journal.target,
+                        operation=journal.operation, entries=len(journal.entries), notices=notices)
+    expected = journal.extra.get("sha256_before")
+    if expected and journal.extra.get("location"):
+        result.sha256 = _store_sha(journal.extra["location"])
+        if result.sha256 != expected:
+            raise VerifyError("after undo the store does not read back as the original "
+                              f"(sha256 {result.sha256[:16]}, expected {expected[:16]})",
+                              path=journal.target)
+    return result
+
+
+def _current_sha(entry: journals.Entry) -> str | None:
+    if entry.kind == "file":
+        try:
+            with open(entry.path, "rb") as handle:
+                return journals.sha256(handle.read())
+        except FileNotFoundError:
+            return journals.sha256(b"") if not entry.existed else None
+    from bcdtool.blockdev.detect import open_image
+
+    with open_image(entry.path, writable=False) as dev:
+        return journals.sha256(dev.read_at(entry.offset, entry.length))
+
+
+def _store_sha(location: dict) -> str:
+    """sha256 of the store, re-found from scratch the way the journal's location describes it."""
+    from bcdtool.target import open_hive
+
+    with open_hive(location["target"], partition=location.get("partition"),
+                   path=location["path"], read_only=True, kind="hive") as handle:
+        return journals.sha256(handle.hive.original)

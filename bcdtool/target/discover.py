@@ -1,0 +1,127 @@
+"""Find the BCD store (or a named hive) on a disk: partitions, filesystems, and firmware's choice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bcdtool.blockdev.base import BlockDevice
+from bcdtool.blockdev.partitions import Partition, read_partition_table
+from bcdtool.errors import CorruptionError, FormatError, InvalidArgumentError, NotFoundError, UnsafeVolumeError
+from bcdtool.regf.logs import LOG_SUFFIXES
+
+UEFI_STORE = "EFI/Microsoft/Boot/BCD"
+BIOS_STORE = "Boot/BCD"
+#: Partitions we look into at most (a hostile table may claim thousands).
+MAX_PARTITIONS = 128
+
+
+@dataclass
+class Located:
+    """A hive file found on a disk: where, how to reach its bytes, and why it was chosen."""
+
+    partition: Partition | None        # None: the device holds one filesystem, no partition table
+    scheme: str | None                 # "gpt", "mbr" or None
+    fs: str                            # "fat" or "ntfs"
+    volume: object                     # the bcdtool.fs volume the file was found on
+    ref: object                        # its FileRef (path, size, extents relative to the volume)
+    volume_size: int = 0
+    logs: list = field(default_factory=list)   # FileRefs of NAME.LOG, .LOG1, .LOG2 present
+    reason: str = ""
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def start(self) -> int:
+        """Byte offset of the volume on the disk."""
+        return self.partition.start if self.partition else 0
+
+    @property
+    def index(self) -> int:
+        """1-based partition number, 0 for a disk without a partition table."""
+        return self.partition.index if self.partition else 0
+
+
+def locate(dev: BlockDevice, *, partition: int | None = None, path: str | None = None,
+           kind: str = "bcd") -> Located:
+    """The store firmware would use (kind="bcd") or the hive at `path` (kind="hive") on `dev`."""
+    table = read_partition_table(dev)
+    parts = table.partitions[:MAX_PARTITIONS]
+    if partition is not None:
+        chosen = [p for p in parts if p.index == partition]
+        if not chosen and not (partition == 0 and not parts):
+            have = ", ".join(str(p.index) for p in parts) or "none"
+            raise InvalidArgumentError(f"no partition {partition} on this disk (partitions: {have})",
+                                       path=dev.name)
+        order = [(p, "chosen with --partition") for p in chosen] or [(None, "chosen with --partition")]
+    else:
+        order = _firmware_order(parts, table.scheme)
+    if kind == "hive" and path is None:
+        raise InvalidArgumentError("say which hive with --path (e.g. Windows/System32/config/SYSTEM)",
+                                   path=dev.name)
+    wanted = [(path, "chosen with --path")] if path is not None else \
+        [(UEFI_STORE, "UEFI system store"), (BIOS_STORE, "BIOS system store")]
+    skipped: list[str] = []
+    for part, why_part in order:
+        view = part.view(dev) if part else dev
+        fs, volume, note = _open_volume(view, part)
+        if note:
+            skipped.append(note)
+        if volume is None:
+            continue
+        for rel, why_path in wanted:
+            try:
+                ref = volume.find(rel)
+            except NotFoundError:
+                continue
+            where = f"partition {part.index}" if part else "the whole device"
+            reason = f"{why_path} on {where} ({fs}): {why_part}"
+            located = Located(part, table.scheme, fs, volume, ref, view.size, reason=reason,
+                              notices=list(table.notices) + skipped)
+            located.logs = [log for suffix in LOG_SUFFIXES
+                            if (log := _find_optional(volume, ref.path + suffix)) is not None]
+            return located
+    looked = ", ".join(rel for rel, _ in wanted)
+    detail = f"; {'; '.join(skipped)}" if skipped else ""
+    if any("BitLocker" in s for s in skipped) and partition is not None:
+        raise UnsafeVolumeError(f"partition {partition} is BitLocker-encrypted; bcdtool cannot "
+                                "read or write it", path=dev.name)
+    raise NotFoundError(f"no {looked} found on {len(order)} volume(s){detail}", path=dev.name)
+
+
+def _firmware_order(parts: list[Partition], scheme: str | None) -> list[tuple[Partition | None, str]]:
+    """Partitions in the order firmware would look for a store, each with the reason."""
+    if not parts:
+        return [(None, "the device holds a filesystem and no partition table")]
+    if scheme == "gpt":
+        first = [(p, "GPT disk: UEFI firmware boots from the EFI system partition")
+                 for p in parts if p.is_esp]
+    else:
+        first = [(p, "MBR disk: BIOS boots the active partition") for p in parts if p.active]
+        first += [(p, "MBR disk without an active store: EFI system partition")
+                  for p in parts if p.is_esp and not p.active]
+    seen = {p.index for p, _ in first}
+    rest = [(p, "no store on the partition firmware boots from; first other partition holding one")
+            for p in parts if p.index not in seen]
+    return first + rest
+
+
+def _open_volume(view: BlockDevice, part: Partition | None) -> tuple[str | None, object | None, str]:
+    """(filesystem, volume, note about why it was skipped) for one partition."""
+    from bcdtool.fs import open_volume, probe
+
+    where = f"partition {part.index}" if part else "device"
+    fs = probe(view)
+    if fs == "bitlocker":
+        return fs, None, f"{where} is BitLocker-encrypted (skipped)"
+    if fs in ("fat", "ntfs"):
+        try:
+            return fs, open_volume(view), ""
+        except (FormatError, CorruptionError) as exc:
+            return fs, None, f"{where}: unreadable {fs} volume ({exc.message})"
+    return fs, None, ""
+
+
+def _find_optional(volume, rel: str):
+    try:
+        return volume.find(rel)
+    except NotFoundError:
+        return None

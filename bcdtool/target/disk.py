@@ -1,0 +1,226 @@
+"""A hive inside a filesystem on a disk image or block device, read and written in place.
+
+The write path (design.md §3): the new image keeps the file's exact size, so only the file's
+data bytes change — through the extents the filesystem layer reported — and no filesystem
+metadata is touched.  Every original byte is saved in an undo journal before the first write;
+afterwards the target is re-opened from scratch and the store is read back and verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import PurePosixPath
+
+from bcdtool import journal as journals
+from bcdtool.blockdev.base import RangeView
+from bcdtool.blockdev.detect import open_image
+from bcdtool.errors import (BcdToolError, InterruptedWriteError, UnsafeVolumeError,
+                            UnsupportedError, VerifyError, WriteError)
+from bcdtool.fs.base import write_extents
+from bcdtool.regf.hive import Hive
+from bcdtool.regf.logs import is_dirty
+from bcdtool.target.discover import locate
+from bcdtool.target.handle import HiveHandle, WriteResult
+from bcdtool.target.hivefile import interrupted_error
+
+#: Granularity of the writes (and of the base-block copy at the head of a transaction log).
+PAGE = 512
+
+
+def open_on_disk(spec: str, *, device: bool, partition: int | None, path: str | None,
+                 read_only: bool, kind: str) -> HiveHandle:
+    """Open the store (or hive) found on disk image or block device `spec`."""
+    store = DiskStore(spec, device=device, partition=partition, path=path, read_only=read_only,
+                      kind=kind)
+    try:
+        return HiveHandle(store, description=store.description(), location=store.location())
+    except BaseException:
+        store.close()
+        raise
+
+
+class DiskStore:
+    """The bytes of one hive file on a disk, with its logs, and how to write them in place."""
+
+    def __init__(self, spec: str, *, device: bool, partition: int | None, path: str | None,
+                 read_only: bool, kind: str) -> None:
+        self.spec = spec
+        self.kind = "device" if device else "image"
+        self.read_only = read_only
+        # Reading always goes through a read-only open; a writable one exists only inside commit.
+        self.dev = open_image(spec, writable=False)
+        try:
+            self.loc = locate(self.dev, partition=partition, path=path, kind=kind)
+        except BaseException:
+            self.dev.close()
+            raise
+        self.key = f"disk:{os.path.realpath(spec)}#{self.loc.index}:{self.loc.ref.path.lower()}"
+
+    # -- what the handle shows ---------------------------------------------------------------------
+    def description(self) -> str:
+        """One line saying which store this is and why it was chosen."""
+        return f"{self.loc.ref.path} in {self.spec}: {self.loc.reason}"
+
+    def location(self) -> dict:
+        """Where the store is, for JSON output and the undo journal."""
+        loc = self.loc
+        return {"target": self.spec, "kind": self.kind, "format": type(self.dev).__name__,
+                "scheme": loc.scheme, "partition": loc.index, "partition_start": loc.start,
+                "filesystem": loc.fs, "path": loc.ref.path, "size": loc.ref.size,
+                "extents": [[loc.start + off, n] for off, n in loc.ref.extents],
+                "logs": [log.path for log in loc.logs], "reason": loc.reason,
+                "notices": list(loc.notices)}
+
+    # -- reading -----------------------------------------------------------------------------------
+    def load(self) -> tuple[Hive, bytes]:
+        """Read the hive and its logs through their extents; refuse one left half-written."""
+        error = interrupted_error(self.key, self.spec)
+        if error is not None:
+            raise error
+        loc = self.loc
+        data = loc.volume.read(loc.ref)
+        # Logs matter only to a dirty hive; a clean one is read without touching them.
+        logs = [(PurePosixPath(log.path).name, loc.volume.read(log))
+                for log in loc.logs] if is_dirty(data) else []
+        if is_dirty(data) and not any(raw[:4] == b"regf" for _, raw in logs):
+            raise InterruptedWriteError(
+                "the store was left half-written (its sequence numbers differ and no transaction "
+                f"log can repair it); restore it with `bcdtool undo` and the newest journal under "
+                f"{journals.state_dir() / 'journal'} (or your --backup-dir)", path=self.spec)
+        return Hive.from_bytes(data, name=f"{self.spec}:{loc.ref.path}", logs=logs), data
+
+    def _log_head(self, log) -> bytes:
+        return b"".join(self.loc.volume.dev.read_at(off, n)
+                        for off, n in log.locate(0, min(PAGE, log.size)))
+
+    # -- writing -----------------------------------------------------------------------------------
+    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
+               diff: list | None) -> tuple[WriteResult, Hive | None]:
+        """Plan, refuse if unsafe, back up, write changed pages in protocol order, verify."""
+        from bcdtool.target.plan import pages_in, plan_commit
+
+        loc = self.loc
+        if len(new_image) != len(original):
+            raise UnsupportedError(
+                f"the edited store is {len(new_image)} bytes but the file on the disk is "
+                f"{len(original)}; in-place writes keep the exact size (edit with same_size=True)",
+                path=self.spec)
+        final, steps = plan_commit(original, new_image)
+        # Like regf.commit: any log whose base block is not all zeros could be replayed later.
+        stale_logs = [(log, head) for log in loc.logs if log.size and log.extents
+                      and any(head := self._log_head(log))]
+        result = WriteResult(target=self.spec, dry_run=dry_run, size=len(final),
+                             sha256_before=journals.sha256(original),
+                             sha256_after=journals.sha256(final),
+                             plan=[(off, len(data)) for off, data in steps],
+                             pages_written=pages_in(steps) + len(stale_logs),
+                             bytes_written=sum(len(d) for _, d in steps)
+                             + sum(len(head) for _, head in stale_logs))
+        if stale_logs:
+            result.notices.append("makes stale transaction logs harmless (first 512 bytes zeroed): "
+                                  + ", ".join(log.path for log, _ in stale_logs))
+        if dry_run:
+            result.pages_written = result.bytes_written = 0
+            return result, None
+        self._refuse_unsafe()
+        if loc.volume.read(loc.ref) != original:
+            raise WriteError("the store changed since it was read; nothing was written",
+                             path=self.spec)
+        journal = self._back_up(original, final, stale_logs, backup_dir, operation, diff)
+        result.journal = str(journal.path)
+        journal.mark("writing")
+        try:
+            with contextlib.closing(open_image(self.spec, writable=True)) as wdev:
+                view = RangeView(wdev, loc.start, loc.volume_size)
+                for log, head in stale_logs:
+                    write_extents(view, log, 0, bytes(len(head)))
+                for number, (offset, data) in enumerate(steps):
+                    if number == len(steps) - 1 or number == 1:
+                        wdev.flush_device()  # base block (Sequence1 bumped) first, final one last
+                    write_extents(view, loc.ref, offset, data)
+                wdev.flush_device()
+            hive = self._verify(final)
+        except BaseException as exc:
+            restore(journal.path)
+            if isinstance(exc, VerifyError):
+                raise VerifyError(f"{exc.message}; the original bytes were restored",
+                                  path=exc.path, offset=exc.offset) from None
+            if isinstance(exc, BcdToolError):
+                raise WriteError(f"{exc}; the original bytes were restored",
+                                 path=self.spec) from None
+            raise
+        journal.mark("done")
+        result.verified = True
+        return result, hive
+
+    def _refuse_unsafe(self) -> None:
+        reasons = self.loc.volume.facts().unsafe_reasons()
+        if reasons:
+            raise UnsafeVolumeError(f"refusing to write to the {self.loc.fs} volume: "
+                                    + "; ".join(reasons) + "; nothing was written", path=self.spec)
+        for ref in [self.loc.ref] + self.loc.logs:
+            if ref.refusal:
+                raise UnsupportedError(f"cannot rewrite {ref.path} in place: {ref.refusal}; "
+                                       "nothing was written", path=self.spec)
+
+    def _back_up(self, original: bytes, final: bytes, stale_logs, backup_dir, operation: str,
+                 diff: list | None) -> journals.Journal:
+        loc = self.loc
+        journal = journals.Journal.start(self.spec, operation or "commit", backup_dir=backup_dir,
+                                         diff=diff, target_key=self.key)
+        journal.extra.update(location=self.location(), size=len(original),
+                             sha256_before=journals.sha256(original),
+                             sha256_after=journals.sha256(final))
+        device = {"partition": loc.index, "partition_start": loc.start, "kind": self.kind}
+        pos = 0
+        for off, n in loc.ref.extents:
+            journal.backup_extent(self.spec, loc.start + off, original[pos:pos + n],
+                                  after=final[pos:pos + n], device=dict(device, file=loc.ref.path))
+            pos += n
+        for log, head in stale_logs:
+            pos = 0
+            for off, n in log.locate(0, len(head)):
+                journal.backup_extent(self.spec, loc.start + off, head[pos:pos + n],
+                                      after=bytes(n), device=dict(device, file=log.path))
+                pos += n
+        return journal
+
+    def _verify(self, final: bytes) -> Hive:
+        """Re-open the target from scratch, find the store again, and check it is what we planned."""
+        from bcdtool.target.plan import verify_image
+
+        fresh_dev = open_image(self.spec, writable=False)
+        try:
+            fresh = locate(fresh_dev, partition=self.loc.index, path=self.loc.ref.path, kind="hive")
+            if fresh.ref.extents != self.loc.ref.extents:
+                raise VerifyError("the store moved on the disk while it was written", path=self.spec)
+            data = fresh.volume.read(fresh.ref)
+            hive = verify_image(data, final, name=f"{self.spec}:{fresh.ref.path}")
+        except BaseException:
+            fresh_dev.close()
+            raise
+        self.dev.close()
+        fresh.reason, fresh.notices = self.loc.reason, self.loc.notices
+        self.dev, self.loc = fresh_dev, fresh
+        return hive
+
+    def close(self) -> None:
+        """Close the device."""
+        self.dev.close()
+
+
+def restore(journal_path) -> journals.Journal:
+    """Put back every byte an undo journal saved, reopening each image writable once."""
+    devices: dict[str, object] = {}
+
+    def open_device(entry: journals.Entry):
+        if entry.path not in devices:
+            devices[entry.path] = open_image(entry.path, writable=True)
+        return devices[entry.path]
+
+    try:
+        return journals.undo(journal_path, open_device=open_device)
+    finally:
+        for dev in devices.values():
+            dev.close()
