@@ -16,6 +16,7 @@ from bcdtool.errors import EXIT_INTERNAL, BcdToolError
 # for importing the Linux checks or the disk-image layer it does not use.
 COMMANDS: dict[str, str] = {
     "hive": "bcdtool.cli.hive:hive",
+    "undo": "bcdtool.cli.undo:undo",
 }
 
 
