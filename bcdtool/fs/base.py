@@ -159,6 +159,8 @@ class ReadOnlyStream(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         length = max(0, min(len(buffer), self._dev.size - self._pos))
+        if length == 0:
+            return 0
         buffer[:length] = self._dev.read_at(self._pos, length)
         self._pos += length
         return length

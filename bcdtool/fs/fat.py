@@ -77,6 +77,10 @@ class FatVolume:
             warnings.simplefilter("always")
             self._pf = self._guard(lambda: self._open(dev), "not a valid FAT volume")
         self._notes += [str(w.message) for w in caught]
+        claimed = self._pf._get_total_sectors() * self._pf.bpb_header["BPB_BytsPerSec"]  # noqa: SLF001
+        if claimed > dev.size:
+            raise CorruptionError(f"the FAT volume claims {claimed} bytes but its partition holds "
+                                  f"{dev.size}", path=dev.name)
 
     @staticmethod
     def _open(dev: BlockDevice) -> PyFat:
