@@ -16,6 +16,7 @@ from bcdtool.errors import EXIT_INTERNAL, BcdToolError
 # for importing the Linux checks or the disk-image layer it does not use.
 COMMANDS: dict[str, str] = {
     "hive": "bcdtool.cli.hive:hive",
+    "linux": "bcdtool.cli.linux:linux",
     "undo": "bcdtool.cli.undo:undo",
 }
 
@@ -45,7 +46,8 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map BcdToolError to its exit code with one line on stderr."""
     try:
-        cli.main(args=argv, prog_name="bcdtool", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of raising it.
+        code = cli.main(args=argv, prog_name="bcdtool", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("bcdtool: aborted", err=True)
         sys.exit(EXIT_INTERNAL)
@@ -68,4 +70,4 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"bcdtool: internal error: {type(exc).__name__}: {exc} "
                        "(set BCDTOOL_DEBUG=1 for a traceback)", err=True)
         sys.exit(EXIT_INTERNAL)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

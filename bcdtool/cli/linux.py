@@ -1,0 +1,96 @@
+"""`bcdtool linux check|fix`: serial console of a Linux guest (mounted root or disk image)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from bcdtool.errors import EXIT_PROBLEMS, UnsupportedError
+
+
+@click.group()
+def linux() -> None:
+    """Check and fix the serial console of a Linux guest (mounted root or disk image)."""
+
+
+def _device(guest, device):
+    from bcdtool.linux.sources import default_device
+    return device or default_device(guest)
+
+
+@linux.command()
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: ok, distro, findings.")
+@click.option("--device", default=None, help="Serial port (default ttyS0; ttyAMA0 on Arm).")
+@click.option("--partition", type=int, default=None, help="Partition number inside an image.")
+@click.option("--backend", type=click.Choice(["auto", "native", "guestfs"]), default="auto",
+              help="How to read images (native ext2/3/4 via pytsk3, or libguestfs).")
+@click.pass_context
+def check(ctx, target, as_json, device, partition, backend) -> None:
+    """Report serial-console problems (exit 3 when there is one)."""
+    from bcdtool.linux.rules import evaluate
+    from bcdtool.linux.sources import read_guest
+    from bcdtool.linux.target import open_guest
+
+    root = open_guest(target, backend=backend, partition=partition)
+    guest = read_guest(root, device)
+    report = evaluate(guest, _device(guest, device))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(report.render_text())
+    if not report.ok:
+        ctx.exit(EXIT_PROBLEMS)
+
+
+@linux.command()
+@click.argument("target")
+@click.option("--dry-run", is_flag=True, help="Print the diff of every file; write nothing.")
+@click.option("--device", default=None, help="Serial port (default ttyS0; ttyAMA0 on Arm).")
+@click.option("--baud", type=int, default=115200, show_default=True, help="Serial speed.")
+@click.option("--backup-dir", default=None, help="Where the undo journal goes "
+              "(default: $XDG_STATE_HOME/bcdtool/journal).")
+@click.option("--backend", type=click.Choice(["auto", "native", "guestfs"]), default="auto")
+@click.pass_context
+def fix(ctx, target, dry_run, device, baud, backup_dir, backend) -> None:
+    """Turn the serial console on, keeping every other setting; journaled for `bcdtool undo`."""
+    import os
+
+    from bcdtool.linux.fix import apply_plan, plan_fix
+    from bcdtool.linux.rules import evaluate
+    from bcdtool.linux.sources import read_guest
+    from bcdtool.linux.target import open_guest
+
+    if baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600):
+        raise click.BadParameter(f"unsupported speed {baud}", param_hint="--baud")
+    if not os.path.isdir(target) and not dry_run:
+        if backend == "guestfs":
+            open_guest(target, backend=backend)
+        raise UnsupportedError("`linux fix` writes only into a mounted root directory: mount the "
+                               "guest's root (and /boot) and pass the folder, or use "
+                               "--backend guestfs (python3-guestfs)", path=target)
+    root = open_guest(target, backend=backend)
+    guest = read_guest(root, device)
+    dev = _device(guest, device)
+    plan = plan_fix(guest, dev, baud)
+    for change in plan.changes:
+        click.echo(change.diff(), nl=False)
+    for note in plan.notes:
+        click.echo(f"note: {note}", err=True)
+    if not plan.changes:
+        click.echo("nothing to change", err=True)
+    elif dry_run:
+        click.echo(f"dry run: {len(plan.changes)} file(s) would change; nothing written", err=True)
+    else:
+        journal = apply_plan(guest, plan, backup_dir=backup_dir)
+        click.echo(f"changed {len(plan.changes)} file(s); undo with: bcdtool undo {journal.path}",
+                   err=True)
+    if dry_run:
+        return
+    after = evaluate(read_guest(root, device), dev)
+    remaining = [f for f in after.findings if f.status == "problem"]
+    for f in remaining:
+        click.echo(f"still a problem: {f.id}: {f.message}", err=True)
+    if remaining:
+        ctx.exit(EXIT_PROBLEMS)

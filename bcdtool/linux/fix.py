@@ -1,0 +1,436 @@
+"""Plan and apply text-preserving edits that turn on a guest's serial console.
+
+Planning reads nothing but the `Guest` already read and returns `Change`s (old and new bytes of
+each file, or a symlink to create).  Applying backs every change up in an undo journal first,
+then writes each file through a temporary file and a rename inside the guest root.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+
+from bcdtool.errors import GuestError, UnsupportedError, WriteError
+from bcdtool.journal import Journal
+from bcdtool.linux import cmdline, shell
+from bcdtool.linux.sources import GRUB_DEFAULT, GRUBENV_SIZE, Guest, KernelLine, TextFile
+
+_SPEED_OPT = re.compile(r"--speed[= ](\d+)")
+_KERNELOPTS = re.compile(r"(^|\s)\$\{?kernelopts\}?(?=\s|$)")
+
+
+@dataclass
+class Change:
+    """One file to rewrite (before/after bytes) or symlink to create (link_target)."""
+
+    path: str
+    before: bytes | None
+    after: bytes | None = None
+    link_target: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def diff(self) -> str:
+        """A unified diff of this change (guest paths)."""
+        if self.link_target is not None:
+            return f"--- /dev/null\n+++ b{self.path}\n@@ new symlink @@\n+{self.path} -> " \
+                   f"{self.link_target}\n"
+        old = (self.before or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        new = (self.after or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        lines = difflib.unified_diff(old, new, f"a{self.path}", f"b{self.path}")
+        return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                       for line in lines)
+
+
+class _Edits:
+    """Span edits against the original text of one file, applied together."""
+
+    def __init__(self, tf: TextFile) -> None:
+        self.tf = tf
+        self.spans: list[tuple[int, int, str]] = []
+        self.appended: list[str] = []
+        self.notes: list[str] = []
+
+    def replace(self, start: int, end: int, text: str) -> None:
+        if self.tf.text[start:end] != text:
+            self.spans.append((start, end, text))
+
+    def result(self) -> str:
+        text = self.tf.text
+        last = len(text) + 1
+        for start, end, new in sorted(self.spans, key=lambda s: s[0], reverse=True):
+            if end > last:
+                raise GuestError("overlapping edits planned (a bug)", path=self.tf.path)
+            text = text[:start] + new + text[end:]
+            last = start
+        if self.appended:
+            if text and not text.endswith("\n"):
+                text += "\n"
+            text += "".join(self.appended)
+        return text
+
+
+@dataclass
+class Plan:
+    """Everything `fix` would change, with notes for the user."""
+
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class _Planner:
+    def __init__(self, guest: Guest, device: str, baud: int) -> None:
+        self.guest, self.device, self.baud = guest, device, baud
+        self.arm = guest.arch in ("aarch64", "arm") or device.startswith("ttyAMA")
+        self.edits: dict[str, _Edits] = {}
+        self.notes: list[str] = []
+        self.links: list[Change] = []
+
+    def edits_for(self, tf: TextFile) -> _Edits:
+        if tf.path not in self.edits:
+            self.edits[tf.path] = _Edits(tf)
+        return self.edits[tf.path]
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    # -- /etc/default/grub and grub.d ---------------------------------------------------------
+    def _file(self, path: str) -> TextFile:
+        return next(f for f in self.guest.grub_files if f.path == path)
+
+    def _assignment_text(self, a: shell.Assignment) -> str | None:
+        if a.word.quote == "mixed" or a.op == "+=" or a.word.unknown:
+            self.note(f"{a.file}:{a.line}: {a.name} is too complex to edit safely; left as is")
+            return None
+        start, end = a.inner
+        return self._file(a.file).text[start:end]
+
+    def _set_assignment(self, a: shell.Assignment, new_inner: str) -> None:
+        start, end = a.inner
+        if a.word.quote == "" and (not new_inner or re.search(r"\s", new_inner)):
+            start, end = a.word.start, a.word.end
+            new_inner = '"' + new_inner + '"'
+        self.edits_for(self._file(a.file)).replace(start, end, new_inner)
+
+    def _owner_file(self) -> TextFile | None:
+        env = self.guest.grub_env
+        for name in ("GRUB_TERMINAL", "GRUB_TERMINAL_OUTPUT", "GRUB_CMDLINE_LINUX"):
+            a = env.last(name)
+            if a is not None:
+                return self._file(a.file)
+        return next((f for f in self.guest.grub_files if f.path == GRUB_DEFAULT),
+                    self.guest.grub_files[0] if self.guest.grub_files else None)
+
+    def _add_line(self, tf: TextFile, line: str) -> None:
+        self.edits_for(tf).appended.append(line + "\n")
+
+    def plan_grub_defaults(self) -> None:
+        env = self.guest.grub_env
+        if not self.guest.grub_files:
+            return
+        lin, dflt = env.chain("GRUB_CMDLINE_LINUX"), env.chain("GRUB_CMDLINE_LINUX_DEFAULT")
+        chain = lin + dflt
+        texts = [self._assignment_text(a) for a in chain]
+        if any(t is None for t in texts):
+            return
+        if not chain:
+            self._add_line(self._owner_file(),
+                           f'GRUB_CMDLINE_LINUX="console=tty0 {cmdline.desired_arg(self.device, self.baud)}"')
+        else:
+            default_has_console = any(cmdline.consoles(cmdline.args_of(a.value or ""))
+                                      for a in dflt)
+            append_to = len(chain) - 1 if (default_has_console or not lin) else len(lin) - 1
+            new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
+                                                   append_to=append_to)
+            for a, old, text in zip(chain, texts, new):
+                if text != old:
+                    self._set_assignment(a, text)
+            for n in notes:
+                self.note(n)
+        if self.arm:
+            self.note("GRUB on Arm guests uses the firmware console; GRUB terminal left as is")
+            return
+        self._plan_grub_terminal()
+
+    def _plan_grub_terminal(self) -> None:
+        env = self.guest.grub_env
+        owner = self._owner_file()
+        term = env.last("GRUB_TERMINAL")
+        if term is not None and term.value:
+            if "serial" not in term.value.split():
+                text = self._assignment_text(term)
+                if text is not None:
+                    self._set_assignment(term, "serial " + text.strip())
+        else:
+            io = [env.last("GRUB_TERMINAL_INPUT"), env.last("GRUB_TERMINAL_OUTPUT")]
+            if all(a is None or not a.value for a in io):
+                self._add_line(owner, 'GRUB_TERMINAL="serial console"')
+            else:
+                for name, a in zip(("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"), io):
+                    if a is None or not a.value:
+                        self._add_line(owner, f'{name}="serial console"')
+                    elif "serial" not in a.value.split():
+                        text = self._assignment_text(a)
+                        if text is not None:
+                            self._set_assignment(a, "serial " + text.strip())
+        cmd = env.last("GRUB_SERIAL_COMMAND")
+        if cmd is None or not cmd.value:
+            self._add_line(owner, f'GRUB_SERIAL_COMMAND="{self._serial_command()}"')
+            return
+        text = self._assignment_text(cmd)
+        if text is not None:
+            self._set_assignment(cmd, _with_speed(text, self.baud))
+
+    def _serial_command(self) -> str:
+        m = re.match(r"ttyS(\d+)$", self.device)
+        unit = f" --unit={m.group(1)}" if m else ""
+        return f"serial{unit} --speed={self.baud}"
+
+    # -- generated files -----------------------------------------------------------------------
+    def _edit_kernel_line(self, line: KernelLine, kernelopts: str | None) -> None:
+        old = line.args_text
+        if kernelopts is not None and _KERNELOPTS.search(old):
+            new, notes = cmdline.plan_console_edit([kernelopts, old], self.device, self.baud,
+                                                   append_to=0)
+            new_line = new[1]
+        else:
+            new, notes = cmdline.plan_console_edit([old], self.device, self.baud, append_to=0)
+            new_line = new[0]
+        for n in notes:
+            self.note(n)
+        self.edits_for(line.file).replace(line.args_start, line.args_end, new_line)
+
+    def plan_kernelopts(self) -> str | None:
+        env = self.guest.grubenv
+        if env is None or "kernelopts" not in env.values:
+            return None
+        old = env.values["kernelopts"]
+        new, notes = cmdline.plan_console_edit([old], self.device, self.baud, append_to=0)
+        for n in notes:
+            self.note(n)
+        start, end = env.span("kernelopts")
+        self.edits_for(env.file).replace(start, end, new[0])
+        return new[0]
+
+    def plan_grub_cfg(self, tf: TextFile) -> None:
+        if self.arm:
+            return
+        lines = tf.text.split("\n")
+        offsets, pos = [], 0
+        for line in lines:
+            offsets.append(pos)
+            pos += len(line) + 1
+        edits = self.edits_for(tf)
+        first = {"serial": None, "terminal_input": None, "terminal_output": None}
+        for i, line in enumerate(lines):
+            words = line.split()
+            if not words or words[0] not in first:
+                continue
+            first[words[0]] = i if first[words[0]] is None else first[words[0]]
+            if words[0] == "serial":
+                new = _with_speed(line, self.baud)
+            elif "serial" not in words[1:]:
+                indent = line[:len(line) - len(line.lstrip())]
+                new = f"{indent}{words[0]} serial" + line[len(indent) + len(words[0]):]
+            else:
+                continue
+            edits.replace(offsets[i], offsets[i] + len(line), new)
+        missing = []
+        if first["serial"] is None:
+            missing.append(self._serial_command())
+        for cmd in ("terminal_input", "terminal_output"):
+            if first[cmd] is None:
+                missing.append(f"{cmd} serial console")
+        if not missing:
+            return
+        present = [i for i in first.values() if i is not None]
+        if first["serial"] is not None:
+            at = first["serial"] + 1
+        elif present:
+            at = min(present)
+        else:
+            at = next((i for i, l in enumerate(lines) if l.startswith("### END /etc/grub.d/00_header")),
+                      next((i for i, l in enumerate(lines) if l.lstrip().startswith(
+                          ("menuentry", "submenu", "blscfg"))), 0))
+        edits.replace(offsets[at], offsets[at], "".join(m + "\n" for m in missing))
+        self.note(f"{tf.path}: GRUB now also uses the serial terminal")
+
+    def plan_legacy(self) -> None:
+        tf = self.guest.legacy
+        if tf is None:
+            return
+        edits = self.edits_for(tf)
+        lines = tf.text.split("\n")
+        offsets, pos = [], 0
+        for line in lines:
+            offsets.append(pos)
+            pos += len(line) + 1
+        have_serial = have_terminal = False
+        for i, line in enumerate(lines):
+            words = line.split()
+            if not words:
+                continue
+            if words[0] == "serial":
+                have_serial = True
+                edits.replace(offsets[i], offsets[i] + len(line), _with_speed(line, self.baud))
+            elif words[0] == "terminal":
+                have_terminal = True
+                if "serial" not in words:
+                    edits.replace(offsets[i], offsets[i] + len(line), line.rstrip() + " serial")
+            elif words[0] == "splashimage":
+                edits.replace(offsets[i], offsets[i], "#")
+                self.note(f"{tf.path}: commented out splashimage (legacy GRUB's splash "
+                          "screen disables the serial terminal)")
+        missing = ([] if have_serial else [self._serial_command()]) + \
+                  ([] if have_terminal else ["terminal --timeout=5 serial console"])
+        if missing:
+            at = next((i for i, l in enumerate(lines) if l.lstrip().startswith("title")), 0)
+            edits.replace(offsets[at], offsets[at], "".join(m + "\n" for m in missing))
+
+    def plan_boot(self) -> None:
+        kernelopts = self.plan_kernelopts()
+        for line in self.guest.linux_lines + self.guest.bls_options + self.guest.legacy_kernels:
+            self._edit_kernel_line(line, kernelopts)
+        for tf in self.guest.grub_cfgs:
+            if any(k.file is tf for k in self.guest.linux_lines):
+                self.plan_grub_cfg(tf)
+        self.plan_legacy()
+
+    # -- login ---------------------------------------------------------------------------------
+    def plan_login(self) -> None:
+        g, dev = self.guest, self.device
+        if g.init == "systemd":
+            wants = f"/etc/systemd/system/getty.target.wants/serial-getty@{dev}.service"
+            masked = any(g.getty_links.get(f"/etc/systemd/system/{n}") == "/dev/null"
+                         for n in (f"serial-getty@{dev}.service", "serial-getty@.service"))
+            if masked:
+                self.note(f"serial-getty@{dev}.service is masked; remove the mask yourself "
+                          "if that was not deliberate")
+            elif not g.getty_links.get(wants):
+                if g.unit_path is None:
+                    self.note("serial-getty@.service not found in the guest; getty not enabled")
+                else:
+                    self.links.append(Change(wants, None, link_target=g.unit_path,
+                                             notes=[f"enable serial-getty@{dev}.service"]))
+        elif g.init == "sysv" and g.inittab is not None:
+            text = g.inittab.text
+            if not re.search(rf"^[^#:]*:[^:]*:respawn:.*getty.*\b{re.escape(dev)}\b", text, re.M):
+                ident = ("S" + dev[4:] if dev.startswith("ttyS") else "T" + dev[-1])[:4]
+                getty = "/sbin/agetty" if g.root.exists("/sbin/agetty") else "/sbin/getty"
+                self._add_line(g.inittab, f"{ident}:2345:respawn:{getty} -L {self.baud} {dev} vt100")
+        if g.securetty is not None and g.pam_securetty:
+            names = {ln.strip().removeprefix("/dev/") for ln in g.securetty.text.splitlines()}
+            if dev not in names:
+                self._add_line(g.securetty, dev)
+
+    def plan(self) -> Plan:
+        self.plan_grub_defaults()
+        self.plan_boot()
+        self.plan_login()
+        changes = []
+        for path, ed in self.edits.items():
+            new = ed.result()
+            if new != ed.tf.text:
+                after = new.encode("utf-8") if _is_utf8(ed.tf.data) else new.encode("latin-1")
+                if self.guest.grubenv is not None and path == self.guest.grubenv.file.path:
+                    after = _repad_grubenv(path, ed.tf.data, after)
+                changes.append(Change(path, ed.tf.data, after))
+        changes.extend(self.links)
+        return Plan(changes, self.notes)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _with_speed(text: str, baud: int) -> str:
+    """A `serial` command with `--speed=baud` (replaced in place, or appended)."""
+    if _SPEED_OPT.search(text):
+        return _SPEED_OPT.sub(lambda m: m.group(0)[:-len(m.group(1))] + str(baud), text, count=1)
+    m = re.search(r"\bserial\b", text)
+    return text[:m.end()] + f" --speed={baud}" + text[m.end():]
+
+
+def _repad_grubenv(path: str, before: bytes, after: bytes) -> bytes:
+    """Keep a grubenv block at its size: strip the old `#` padding and pad again."""
+    size = len(before) if len(before) >= GRUBENV_SIZE else GRUBENV_SIZE
+    body = after.rstrip(b"#")
+    if len(body) > size:
+        raise UnsupportedError(f"the new grubenv would not fit its {size}-byte block", path=path)
+    return body + b"#" * (size - len(body))
+
+
+def plan_fix(guest: Guest, device: str, baud: int = 115200) -> Plan:
+    """The changes that give `guest` a serial console on `device` at `baud`."""
+    return _Planner(guest, device, baud).plan()
+
+
+def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
+               operation: str = "linux fix") -> Journal:
+    """Back up and write every change of `plan` into a mounted guest root; return the journal."""
+    root = guest.root
+    targets = [(c, root.host_path(c.path, follow_last=c.link_target is None)) for c in plan.changes]
+    for change, host in targets:
+        current = _read_current(host) if change.link_target is None else None
+        if change.link_target is None and current != change.before:
+            raise WriteError("the file changed since it was read; nothing written", path=change.path)
+        if change.link_target is not None and os.path.lexists(host):
+            raise WriteError("the symlink to create already exists; nothing written", path=change.path)
+    journal = Journal.start(root.description, operation, backup_dir=backup_dir,
+                            diff=[{"path": c.path, "diff": c.diff()} for c in plan.changes])
+    journal.extra["guest_paths"] = {host: c.path for c, host in targets}
+    journal.mark("writing")
+    for change, host in targets:
+        if change.link_target is not None:
+            journal.backup_file(host)
+            try:
+                os.makedirs(os.path.dirname(host), exist_ok=True)
+                os.symlink(change.link_target, host)
+            except OSError as exc:
+                raise WriteError(f"cannot create symlink: {exc.strerror}", path=change.path) from None
+        else:
+            journal.backup_file(host, after=change.after)
+            _write_file(host, change.after)
+    journal.mark("done")
+    return journal
+
+
+def _read_current(host: str) -> bytes | None:
+    try:
+        with open(host, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise WriteError(f"cannot read file: {exc.strerror}", path=host) from None
+
+
+def _write_file(host: str, data: bytes) -> None:
+    """Replace a file's content via temp file + fsync + rename, keeping its mode and owner."""
+    tmp = os.path.join(os.path.dirname(host), f".{os.path.basename(host)}.bcdtool-tmp")
+    try:
+        st = os.stat(host)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchmod(fd, st.st_mode & 0o7777)
+            try:
+                os.fchown(fd, st.st_uid, st.st_gid)
+            except PermissionError:
+                pass
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, host)
+    except OSError as exc:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise WriteError(f"cannot write file: {exc.strerror}", path=host) from None

@@ -1,0 +1,141 @@
+"""Read a guest root straight from a disk image: ext2/3/4 through pytsk3, nothing mounted.
+
+The root is the ext partition that holds /etc/os-release (or /etc/fstab); a disk without a
+partition table is tried as one whole file system.  Read only: `linux fix` needs a mounted root.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bcdtool.errors import GuestError, ImageError, NotFoundError, UnsupportedError
+from bcdtool.linux.paths import MAX_DIR_ENTRIES, GuestRoot, Parts, join
+
+log = logging.getLogger(__name__)
+
+EXT_MAGIC_OFFSET = 1024 + 0x38
+EXT_MAGIC = b"\x53\xef"
+
+
+def _pytsk3():
+    try:
+        import pytsk3
+    except ImportError:
+        raise UnsupportedError("reading ext file systems inside images needs pytsk3 "
+                               "(pip install pytsk3)") from None
+    return pytsk3
+
+
+class TskFS:
+    """A GuestFS over an ext2/3/4 file system inside a block device (pytsk3)."""
+
+    def __init__(self, dev) -> None:
+        pytsk3 = _pytsk3()
+        self._t = pytsk3
+
+        class _Img(pytsk3.Img_Info):
+            def __init__(self) -> None:
+                super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+            def close(self) -> None:
+                pass
+
+            def read(self, offset: int, size: int) -> bytes:
+                size = max(0, min(size, dev.size - offset))
+                return dev.read_at(offset, size) if size else b""
+
+            def get_size(self) -> int:
+                return dev.size
+
+        self._img = _Img()
+        try:
+            self._fs = pytsk3.FS_Info(self._img)
+        except OSError as exc:
+            raise ImageError(f"cannot open the ext file system: {exc}", path=dev.name) from None
+
+    def _open(self, parts: Parts):
+        try:
+            return self._fs.open(join(parts))
+        except OSError:
+            return None
+
+    def kind(self, parts: Parts) -> str | None:
+        if not parts:
+            return "dir"
+        f = self._open(parts)
+        if f is None or f.info.meta is None:
+            return None
+        t = f.info.meta.type
+        if t == self._t.TSK_FS_META_TYPE_DIR:
+            return "dir"
+        if t == self._t.TSK_FS_META_TYPE_REG:
+            return "file"
+        if t == self._t.TSK_FS_META_TYPE_LNK:
+            return "link"
+        return "other"
+
+    def readlink(self, parts: Parts) -> str:
+        f = self._open(parts)
+        if f is None or f.info.meta is None:
+            raise GuestError("cannot read guest symlink", path=join(parts))
+        target = f.info.meta.link
+        if not target:
+            size = min(f.info.meta.size, 4096)
+            target = f.read_random(0, size) if size else b""
+        if isinstance(target, bytes):
+            target = target.decode("utf-8", "surrogateescape")
+        return target
+
+    def read(self, parts: Parts, limit: int) -> bytes:
+        f = self._open(parts)
+        if f is None or f.info.meta is None:
+            raise GuestError("cannot open guest file", path=join(parts))
+        size = min(f.info.meta.size, limit + 1)
+        try:
+            return f.read_random(0, size) if size else b""
+        except OSError as exc:
+            raise GuestError(f"cannot read guest file: {exc}", path=join(parts)) from None
+
+    def listdir(self, parts: Parts) -> list[str]:
+        try:
+            directory = self._fs.open_dir(join(parts))
+        except OSError:
+            return []
+        names = []
+        for entry in directory:
+            name = entry.info.name.name
+            names.append(name.decode("utf-8", "surrogateescape") if isinstance(name, bytes) else name)
+            if len(names) > MAX_DIR_ENTRIES:
+                break
+        return names
+
+
+def _is_ext(dev) -> bool:
+    return dev.size > EXT_MAGIC_OFFSET + 2 and dev.read_at(EXT_MAGIC_OFFSET, 2) == EXT_MAGIC
+
+
+def open_image_root(path: str, *, partition: int | None = None) -> GuestRoot:
+    """The guest root inside a disk image or block device (read only)."""
+    from bcdtool.blockdev.detect import open_image
+    from bcdtool.blockdev.partitions import read_partitions
+
+    dev = open_image(path, writable=False)
+    parts = read_partitions(dev)
+    candidates = [(p.index, p.view(dev)) for p in parts if partition in (None, p.index)]
+    if partition is not None and not candidates:
+        raise NotFoundError(f"no partition {partition} in the image", path=path)
+    if not parts:
+        candidates = [(0, dev)]
+    fallback = None
+    for index, view in candidates:
+        if not _is_ext(view):
+            continue
+        fs = TskFS(view)
+        root = GuestRoot(fs, description=f"{path} partition {index}" if index else path)
+        if partition is not None or root.exists("/etc/os-release") or root.exists("/etc/fstab"):
+            return root
+        fallback = fallback or root
+    if fallback is not None:
+        return fallback
+    raise UnsupportedError("no ext2/3/4 root file system found in the image; for XFS, Btrfs or "
+                           "LVM use --backend guestfs or mount the root", path=path)
