@@ -1,0 +1,348 @@
+"""BCD layer: `BcdStore`, the objects and elements of a BCD hive, with staged edits and a diff.
+
+Reference: ../shared/reference/bcd.md §1.3 (key layout), §7 (inheritance), §8 (identifiers).
+The store reads every object once (stores hold tens of objects), keeps an in-memory model, and
+mirrors each edit into a `HiveEditor`; `to_bytes()` gives the new hive image.  Nothing here knows
+where the bytes live: callers open and commit through the target layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+
+from bcdtool.bcd import codec, objects
+from bcdtool.bcd.elements import ElementDef, display_name, resolve
+from bcdtool.errors import BcdError, BcdToolError, InvalidIdentifierError, NotFoundError
+from bcdtool.regf.editor import HiveEditor
+from bcdtool.regf.hive import Hive, Key
+from bcdtool.regf.values import REG_DWORD
+
+log = logging.getLogger(__name__)
+
+INHERIT = 0x14000006
+DEFAULT_OBJECT = 0x23000003
+_ELEMENT_KEY = re.compile(r"^[0-9a-fA-F]{8}$")
+#: bcdedit's messages for an entry or element that is not there.
+REFERENCE_ERROR = ("An error occurred while attempting to reference the specified entry. "
+                   "The system cannot find the file specified.")
+ELEMENT_NOT_FOUND = "Element not found."
+
+
+@dataclass(frozen=True)
+class Element:
+    """One element of an object: its code and the registry data exactly as stored."""
+
+    code: int
+    raw: bytes
+    reg_type: int
+    key_name: str
+
+    def value(self) -> codec.Value:
+        """The decoded value (FormatError when the bytes do not fit the format)."""
+        return codec.decode(self.code, self.raw)
+
+
+@dataclass
+class BcdObject:
+    """One object: GUID (lowercase), key name as stored, type and elements by code."""
+
+    guid: str
+    key_name: str
+    type: int
+    elements: dict[int, Element] = field(default_factory=dict)
+
+    @property
+    def description(self) -> str | None:
+        """The `description` element, when present and readable."""
+        elem = self.elements.get(0x12000004)
+        if elem is None:
+            return None
+        try:
+            return str(elem.value())
+        except BcdToolError:
+            return None
+
+    def copy(self) -> BcdObject:
+        """An independent copy (elements are immutable)."""
+        return BcdObject(self.guid, self.key_name, self.type, dict(self.elements))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One semantic difference: an object created or deleted, or an element set or deleted."""
+
+    object: str
+    object_type: int
+    action: str                 # "create object", "delete object", "set", "delete"
+    code: int | None = None
+    old: Element | None = None
+    new: Element | None = None
+
+    @property
+    def element_name(self) -> str | None:
+        """bcdedit's name of the element, when the change is about one."""
+        return None if self.code is None else display_name(self.code, self.object_type)
+
+
+class BcdStore:
+    """The BCD objects of a hive, with staged edits through a `HiveEditor`."""
+
+    def __init__(self, hive: Hive) -> None:
+        self.hive = hive
+        self.notices: list[str] = []
+        try:
+            hive.root.subkey("Description")
+            objects_key = hive.root.subkey("Objects")
+        except NotFoundError:
+            raise BcdError("this hive is not a BCD store (its root has no Description and "
+                           "Objects keys)", path=hive.name or None) from None
+        self._objects: dict[str, BcdObject] = {}
+        for key in objects_key.subkeys():
+            obj = self._read_object(key)
+            if obj is not None:
+                self._objects[obj.guid] = obj
+        self._original = {guid: obj.copy() for guid, obj in self._objects.items()}
+        self._editor: HiveEditor | None = None
+
+    # --- reading ----------------------------------------------------------------------------
+    def _read_object(self, key: Key) -> BcdObject | None:
+        if not objects.is_guid(key.name):
+            self.notices.append(f"ignored object key {key.name!r}: not a GUID")
+            return None
+        try:
+            raw_type = key.subkey("Description").value("Type").raw
+        except NotFoundError:
+            self.notices.append(f"ignored object {key.name}: it has no Description\\Type")
+            return None
+        if len(raw_type) < 4:
+            self.notices.append(f"ignored object {key.name}: its Type value is too short")
+            return None
+        obj = BcdObject(key.name.lower(), key.name, int.from_bytes(raw_type[:4], "little"))
+        try:
+            elements = key.subkey("Elements").subkeys()
+        except NotFoundError:
+            self.notices.append(f"object {key.name} has no Elements key")
+            return obj
+        for elem_key in elements:
+            if not _ELEMENT_KEY.match(elem_key.name):
+                self.notices.append(f"ignored element key {key.name}\\{elem_key.name}")
+                continue
+            try:
+                value = elem_key.value("Element")
+            except NotFoundError:
+                self.notices.append(f"element {key.name}\\{elem_key.name} has no Element value")
+                continue
+            code = int(elem_key.name, 16)
+            obj.elements[code] = Element(code, value.raw, value.type, elem_key.name)
+        return obj
+
+    def objects(self) -> list[BcdObject]:
+        """Every object, sorted by type then GUID (bcdedit's `/enum all` order)."""
+        return sorted(self._objects.values(), key=lambda o: (o.type, o.guid))
+
+    def get(self, guid: str) -> BcdObject:
+        """The object with `guid` (a braced GUID); NotFoundError with bcdedit's message."""
+        obj = self._objects.get(guid.lower())
+        if obj is None:
+            raise NotFoundError(REFERENCE_ERROR, path=guid)
+        return obj
+
+    def has(self, guid: str) -> bool:
+        """True when an object with `guid` exists."""
+        return guid.lower() in self._objects
+
+    def default_guid(self) -> str | None:
+        """The GUID `{default}` stands for: {bootmgr}'s `default` element, when readable."""
+        bootmgr = self._objects.get(objects.ALIASES["{bootmgr}"])
+        elem = bootmgr.elements.get(DEFAULT_OBJECT) if bootmgr else None
+        if elem is None:
+            return None
+        try:
+            value = elem.value()
+        except BcdToolError:
+            return None
+        return value.lower() if isinstance(value, str) and objects.is_guid(value) else None
+
+    def resolve(self, identifier: str, *, must_exist: bool = True) -> str:
+        """The GUID of an identifier: a braced GUID, an alias, `{default}` or `{current}`.
+
+        `{current}` has no meaning offline (no running system); it maps to the default loader
+        and a notice says so.
+
+        Raises:
+            InvalidIdentifierError: for text that is no identifier.
+            NotFoundError: when the object does not exist (and `must_exist`).
+        """
+        text = identifier.strip().lower()
+        if text in ("{default}", "{current}"):
+            guid = self.default_guid()
+            if guid is None:
+                raise NotFoundError(REFERENCE_ERROR + " ({bootmgr} has no default entry)",
+                                    path=identifier)
+            if text == "{current}":
+                self._notice(f"{{current}} means the running system's entry; offline there is "
+                             f"none, so {{current}} was taken as {{default}} {guid}")
+        else:
+            guid = objects.alias_guid(text) or objects.normalize_guid(text)
+        if must_exist and guid not in self._objects:
+            raise NotFoundError(REFERENCE_ERROR, path=identifier)
+        return guid
+
+    def element_def(self, guid: str, name: str) -> ElementDef:
+        """The element called `name` (name, custom:XXXXXXXX or hex) on object `guid`."""
+        return resolve(name, self.get(guid).type)
+
+    def effective(self, guid: str, code: int) -> tuple[str, Element] | None:
+        """The element `code` as the boot code sees it: own value first, then the `inherit`
+        chain depth-first in list order (missing objects skipped, cycles cut); with its source."""
+        visited: set[str] = set()
+        stack = [guid.lower()]
+        while stack:
+            current = stack.pop()
+            if current in visited:
+                continue
+            visited.add(current)
+            obj = self._objects.get(current)
+            if obj is None:
+                continue
+            if code in obj.elements:
+                return current, obj.elements[code]
+            parents = self._inherit_list(obj)
+            stack.extend(reversed(parents))
+        return None
+
+    def _inherit_list(self, obj: BcdObject) -> list[str]:
+        elem = obj.elements.get(INHERIT)
+        if elem is None:
+            return []
+        try:
+            return [g.lower() for g in elem.value() if objects.is_guid(g)]
+        except BcdToolError:
+            return []
+
+    # --- editing ----------------------------------------------------------------------------
+    @property
+    def editor(self) -> HiveEditor:
+        """The hive editor holding staged changes (created on the first edit)."""
+        if self._editor is None:
+            self._editor = HiveEditor(self.hive)
+        return self._editor
+
+    @property
+    def changed(self) -> bool:
+        """True when staged changes differ from the store as read."""
+        return bool(self.diff())
+
+    def set_element(self, guid: str, code: int, value: codec.Value) -> Element:
+        """Set element `code` of object `guid` to `value` (encoded as bcdedit does)."""
+        return self.set_raw(guid, code, codec.encode(code, value))
+
+    def set_raw(self, guid: str, code: int, raw: bytes) -> Element:
+        """Set element `code` of object `guid` to exactly `raw`."""
+        obj = self.get(guid)
+        old = obj.elements.get(code)
+        key_name = old.key_name if old else f"{code:08x}"
+        elem = Element(code, bytes(raw), codec.registry_type(code), key_name)
+        path = self._element_path(obj, key_name)
+        if old is None:
+            self.editor.create_key(path)
+        self.editor.set_value(path, "Element", elem.reg_type, elem.raw)
+        obj.elements[code] = elem
+        return elem
+
+    def delete_element(self, guid: str, code: int) -> None:
+        """Delete element `code` of object `guid`; NotFoundError ("Element not found.")."""
+        obj = self.get(guid)
+        old = obj.elements.get(code)
+        if old is None:
+            raise NotFoundError(ELEMENT_NOT_FOUND, path=f"{guid} {code:08x}")
+        self.editor.delete_key(self._element_path(obj, old.key_name))
+        del obj.elements[code]
+
+    def create_object(self, guid: str, object_type: int) -> BcdObject:
+        """Create an empty object `guid` of `object_type`; BcdError when it exists."""
+        guid = objects.normalize_guid(guid)
+        if guid in self._objects:
+            raise BcdError("An object with the specified identifier already exists.", path=guid)
+        base = f"Objects\\{guid}"
+        self.editor.create_key(base + "\\Description")
+        self.editor.set_value(base + "\\Description", "Type", REG_DWORD,
+                              object_type.to_bytes(4, "little"))
+        self.editor.create_key(base + "\\Elements")
+        obj = BcdObject(guid, guid, object_type)
+        self._objects[guid] = obj
+        return obj
+
+    def copy_object(self, source: str, guid: str) -> BcdObject:
+        """Create `guid` as a copy of object `source` (type and every element, byte for byte)."""
+        src = self.get(source)
+        obj = self.create_object(guid, src.type)
+        for code, elem in sorted(src.elements.items()):
+            self.set_raw(obj.guid, code, elem.raw)
+        return obj
+
+    def delete_object(self, guid: str) -> None:
+        """Delete object `guid` and its keys."""
+        obj = self.get(guid)
+        self.editor.delete_key(f"Objects\\{obj.key_name}")
+        del self._objects[obj.guid]
+
+    def remove_references(self, guid: str) -> list[tuple[str, int]]:
+        """Drop `guid` from every object and object-list element; return what was touched."""
+        touched = []
+        target = guid.lower()
+        for obj in list(self._objects.values()):
+            for code, elem in sorted(obj.elements.items()):
+                try:
+                    value = elem.value()
+                except BcdToolError:
+                    continue
+                if isinstance(value, str) and value.lower() == target:
+                    self.delete_element(obj.guid, code)
+                    touched.append((obj.guid, code))
+                elif isinstance(value, list) and any(
+                        isinstance(v, str) and v.lower() == target for v in value):
+                    rest = [v for v in value if v.lower() != target]
+                    if rest:
+                        self.set_element(obj.guid, code, rest)
+                    else:
+                        self.delete_element(obj.guid, code)
+                    touched.append((obj.guid, code))
+        return touched
+
+    def _element_path(self, obj: BcdObject, key_name: str) -> str:
+        return f"Objects\\{obj.key_name}\\Elements\\{key_name}"
+
+    def _notice(self, text: str) -> None:
+        if text not in self.notices:
+            self.notices.append(text)
+            log.info(text)
+
+    # --- results ----------------------------------------------------------------------------
+    def diff(self) -> list[Change]:
+        """Semantic differences between the store as read and its staged state."""
+        changes: list[Change] = []
+        for guid in sorted(set(self._original) | set(self._objects)):
+            old, new = self._original.get(guid), self._objects.get(guid)
+            if new is None:
+                changes.append(Change(guid, old.type, "delete object"))
+                continue
+            if old is None:
+                changes.append(Change(guid, new.type, "create object"))
+                old = replace(new, elements={})
+            for code in sorted(set(old.elements) | set(new.elements)):
+                before, after = old.elements.get(code), new.elements.get(code)
+                if after is None:
+                    changes.append(Change(guid, new.type, "delete", code, before, None))
+                elif before is None or (before.raw, before.reg_type) != (after.raw,
+                                                                         after.reg_type):
+                    changes.append(Change(guid, new.type, "set", code, before, after))
+        return changes
+
+    def to_bytes(self, *, same_size: bool = False) -> bytes:
+        """The hive image with the staged changes (the original image when there are none)."""
+        if self._editor is None:
+            return bytes(self.hive.data)
+        return self._editor.to_bytes(same_size=same_size)
