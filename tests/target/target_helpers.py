@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
+
+#: The shared corpus, found the way tests/conftest.py finds it.
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+
 #: A real UEFI system store written by Windows 10 (it has {emssettings} and a default loader).
 STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
@@ -109,3 +117,73 @@ def open_modes(path) -> list[int]:
             continue
         modes.append(int(flags, 8) & os.O_ACCMODE)
     return modes
+
+
+# -- disk images ----------------------------------------------------------------------------------
+
+def need_tools(*names: str) -> None:
+    """Skip the test, naming the first missing external tool."""
+    for name in names:
+        if shutil.which(name) is None:
+            pytest.skip(f"{name} is not installed")
+
+
+#: Real stores with the logs Windows left beside them: (store, log suffixes) per firmware.
+DISK_STORES = {"uefi": ("win11-uefi-installed-2025.bcd", (".LOG", ".LOG1")),
+               "bios": ("win10-bios-installed-sysreserved.bcd", (".LOG",))}
+
+
+def build_disk(firmware: str, folder, corpus, **extra):
+    """A raw GPT+ESP (uefi) or MBR+System Reserved (bios) disk holding a real store and its logs."""
+    from fixtures import images
+
+    name, suffixes = DISK_STORES[firmware]
+    store = (corpus / "bcd" / name).read_bytes()
+    if firmware == "uefi":
+        logs = {f"EFI/Microsoft/Boot/BCD{s}": (corpus / "bcd" / (name + s)).read_bytes()
+                for s in suffixes}
+        return images.build_esp_disk(folder / "uefi.img", store, extra_files=logs, **extra)
+    logs = {f"Boot/BCD{s}": (corpus / "bcd" / (name + s)).read_bytes() for s in suffixes}
+    return images.build_mbr_disk(folder / "bios.img", store, extra_files=logs, **extra)
+
+
+def read_store_independently(raw, disk, rel: str, tmp) -> bytes:
+    """A file of the disk's store partition read by mtools or ntfs-3g (never by bcdtool)."""
+    from fixtures import images
+
+    part = disk.bcd_part
+    if part.fs == "fat":
+        return images.fat_get(raw, rel, offset=part.start)
+    volume = images.extract(raw, tmp / "ntfs-volume", part.start, part.length)
+    try:
+        return images.ntfs_get(volume, rel)
+    finally:
+        volume.unlink()
+
+
+def fs_check(raw, disk, tmp) -> tuple[int, str]:
+    """fsck.fat -n or ntfsfix -n on the store's partition."""
+    from fixtures import images
+
+    part = disk.bcd_part
+    if part.fs == "fat":
+        return images.fsck_fat(raw, offset=part.start, tmp=tmp)
+    volume = images.extract(raw, tmp / "ntfs-check", part.start, part.length)
+    try:
+        code, text = images.ntfsfix_check(volume)
+    finally:
+        volume.unlink()
+    return code, text.replace(str(volume), "VOLUME")
+
+
+def changed_sectors(a: bytes, b: bytes, unit: int = 512) -> list[int]:
+    """Offsets of the `unit`-byte blocks that differ between two equally long byte strings."""
+    assert len(a) == len(b)
+    ma, mb = memoryview(a), memoryview(b)
+    return [off for off in range(0, len(a), unit) if ma[off:off + unit] != mb[off:off + unit]]
+
+
+def sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
