@@ -57,3 +57,29 @@ def inside(ranges, extents, base: int = 0) -> bool:
     """Every changed range lies within the given (offset, length) extents shifted by `base`."""
     spans = [(base + o, base + o + n) for o, n in extents]
     return all(any(lo <= s and e <= hi for lo, hi in spans) for s, e in ranges)
+
+
+def ntfs_part_get(disk: images.DiskImage, part: images.PartInfo, rel: str, tmp: Path) -> bytes:
+    """A file's bytes read by ntfscat from a copy of the partition."""
+    vol = images.extract(disk.path, tmp / f"p{part.index}.ntfs", part.start, part.length)
+    try:
+        return images.ntfs_get(vol, rel)
+    finally:
+        vol.unlink()
+
+
+def ntfsfix_part(disk_path: Path, part: images.PartInfo, tmp: Path) -> tuple[int, str]:
+    """`ntfsfix -n` on a copy of one partition, with the copy's path removed from the output."""
+    vol = images.extract(disk_path, tmp / f"p{part.index}.fix", part.start, part.length)
+    try:
+        rc, out = images.ntfsfix_check(vol)
+        return rc, out.replace(str(vol), "VOLUME")
+    finally:
+        vol.unlink()
+
+
+def patch(path: Path, offset: int, data: bytes) -> None:
+    """Overwrite bytes of a file in place."""
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
