@@ -1,0 +1,168 @@
+"""regf cell allocator over a mutable hive image: bins, free cells, split, coalesce, growth.
+
+Layer: regf (below the editor).  Rules from ../shared/reference/regf.md §3-4: cells are
+round_up(payload + 4, 8) bytes, free cells are split (allocated part first) and coalesced with
+both neighbours in the same bin, new cells are zero-filled, and the hive grows by whole bins
+(round_up(cell + 32, 4096)) appended at `hive_bins_data_size`, into the file's slack when there
+is some.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+
+from bcdtool.errors import CorruptionError
+from bcdtool.regf.layout import BASE_BLOCK_SIZE, BB_HIVE_BINS_DATA_SIZE, HBIN_HEADER_SIZE
+
+_I32 = struct.Struct("<i")
+_U32 = struct.Struct("<I")
+BIN_ALIGN = 4096
+#: Stable cell offsets must stay below bit 31 (volatile storage), so the bins are < 2 GiB.
+MAX_HIVE_BINS = 0x7FFFF000
+
+
+def cell_size_for(payload: int) -> int:
+    """Total cell size (header included) for `payload` data bytes."""
+    return max(8, (payload + 4 + 7) & ~7)
+
+
+class CellAllocator:
+    """The cells of one hive image (`buf` includes the 4096-byte base block)."""
+
+    def __init__(self, buf: bytearray):
+        self.buf = buf
+        self.length = _U32.unpack_from(buf, BB_HIVE_BINS_DATA_SIZE)[0]
+        if self.length < BIN_ALIGN or self.length % BIN_ALIGN or \
+                BASE_BLOCK_SIZE + self.length > len(buf):
+            raise CorruptionError("hive bins data size is invalid", offset=BB_HIVE_BINS_DATA_SIZE)
+        self.bin_starts: list[int] = []
+        self.bin_ends: list[int] = []
+        self.free: dict[int, int] = {}        # free cell offset -> size
+        self.free_end: dict[int, int] = {}    # end of a free cell -> its offset
+        self.allocated: set[int] = set()
+        self._scan()
+
+    def _scan(self) -> None:
+        pos = 0
+        while pos < self.length:
+            base = BASE_BLOCK_SIZE + pos
+            if bytes(self.buf[base:base + 4]) != b"hbin":
+                raise CorruptionError("hbin signature expected", offset=base)
+            own, size = struct.unpack_from("<II", self.buf, base + 4)
+            if own != pos or size < BIN_ALIGN or size % BIN_ALIGN or pos + size > self.length:
+                raise CorruptionError("hbin header is inconsistent", offset=base)
+            self.bin_starts.append(pos)
+            self.bin_ends.append(pos + size)
+            cell = pos + HBIN_HEADER_SIZE
+            while cell < pos + size:
+                raw = _I32.unpack_from(self.buf, BASE_BLOCK_SIZE + cell)[0]
+                csize = abs(raw)
+                if csize < 8 or csize % 8 or cell + csize > pos + size:
+                    raise CorruptionError("cell size is invalid", offset=BASE_BLOCK_SIZE + cell)
+                if raw > 0:
+                    self._add_free(cell, csize)
+                else:
+                    self.allocated.add(cell)
+                cell += csize
+            pos += size
+
+    # --- bookkeeping --------------------------------------------------------------------------
+    def snapshot(self) -> tuple:
+        """Everything needed to undo later changes (the image itself included)."""
+        return (bytes(self.buf), self.length, list(self.bin_starts), list(self.bin_ends),
+                dict(self.free), dict(self.free_end), set(self.allocated))
+
+    def restore(self, state: tuple) -> None:
+        """Return to a state taken by `snapshot`."""
+        data, self.length, self.bin_starts, self.bin_ends, self.free, self.free_end, \
+            self.allocated = state
+        self.buf[:] = data
+
+    def _add_free(self, off: int, size: int) -> None:
+        self.free[off] = size
+        self.free_end[off + size] = off
+        _I32.pack_into(self.buf, BASE_BLOCK_SIZE + off, size)
+
+    def _drop_free(self, off: int) -> int:
+        size = self.free.pop(off)
+        del self.free_end[off + size]
+        return size
+
+    def bin_of(self, off: int) -> tuple[int, int]:
+        """(start, end) of the bin holding cell offset `off`."""
+        i = bisect.bisect_right(self.bin_starts, off) - 1
+        if i < 0 or off >= self.bin_ends[i]:
+            raise CorruptionError("cell offset outside the hive bins", offset=off)
+        return self.bin_starts[i], self.bin_ends[i]
+
+    def size(self, off: int) -> int:
+        """Size of the allocated cell at `off` (CorruptionError if it is not one)."""
+        if off not in self.allocated:
+            raise CorruptionError("pointer to a cell that is not allocated", offset=off)
+        return -_I32.unpack_from(self.buf, BASE_BLOCK_SIZE + off)[0]
+
+    # --- allocation ---------------------------------------------------------------------------
+    def alloc(self, payload: int) -> int:
+        """A zero-filled allocated cell for `payload` bytes; returns its cell offset."""
+        need = cell_size_for(payload)
+        best = None
+        for off, size in self.free.items():
+            if size >= need and (best is None or size < self.free[best]):
+                best = off
+                if size == need:
+                    break
+        if best is None:
+            best = self._grow(need)
+        size = self._drop_free(best)
+        if size - need >= 8:
+            self._add_free(best + need, size - need)
+        else:
+            need = size
+        pos = BASE_BLOCK_SIZE + best
+        self.buf[pos:pos + need] = bytes(need)
+        _I32.pack_into(self.buf, pos, -need)
+        self.allocated.add(best)
+        return best
+
+    def _grow(self, need: int) -> int:
+        bin_size = (need + HBIN_HEADER_SIZE + BIN_ALIGN - 1) & ~(BIN_ALIGN - 1)
+        start = self.length
+        if start + bin_size > MAX_HIVE_BINS:
+            raise CorruptionError("hive would exceed the 2 GiB limit of stable storage")
+        end_pos = BASE_BLOCK_SIZE + start + bin_size
+        if end_pos > len(self.buf):
+            self.buf.extend(bytes(end_pos - len(self.buf)))
+        pos = BASE_BLOCK_SIZE + start
+        self.buf[pos:end_pos] = bytes(bin_size)   # slack may hold old bytes
+        self.buf[pos:pos + 4] = b"hbin"
+        struct.pack_into("<II", self.buf, pos + 4, start, bin_size)
+        self.bin_starts.append(start)
+        self.bin_ends.append(start + bin_size)
+        self.length = start + bin_size
+        _U32.pack_into(self.buf, BB_HIVE_BINS_DATA_SIZE, self.length)
+        self._add_free(start + HBIN_HEADER_SIZE, bin_size - HBIN_HEADER_SIZE)
+        return start + HBIN_HEADER_SIZE
+
+    def free_cell(self, off: int) -> None:
+        """Free an allocated cell, zero its payload and coalesce it with free neighbours."""
+        size = self.size(off)
+        self.allocated.remove(off)
+        pos = BASE_BLOCK_SIZE + off
+        self.buf[pos + 4:pos + size] = bytes(size - 4)
+        start, end = self.bin_of(off)
+        nxt = off + size
+        if nxt < end and nxt in self.free:
+            size += self._drop_free(nxt)
+            self.buf[BASE_BLOCK_SIZE + nxt:BASE_BLOCK_SIZE + nxt + 4] = bytes(4)
+        prev = self.free_end.get(off)
+        if prev is not None and off != start:
+            psize = self._drop_free(prev)
+            self.buf[pos:pos + 4] = bytes(4)
+            off, size = prev, psize + size
+        self._add_free(off, size)
+
+    def used_bytes(self) -> int:
+        """Bytes of allocated cells (for deciding whether a compact rebuild can fit)."""
+        return sum(-_I32.unpack_from(self.buf, BASE_BLOCK_SIZE + off)[0]
+                   for off in self.allocated)
