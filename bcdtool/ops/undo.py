@@ -31,8 +31,11 @@ def undo(path: str | os.PathLike, *, force: bool = False) -> UndoResult:
     notices = []
     if journal.state == "restored":
         notices.append("this journal was already restored once; restoring again")
-    changed = [e for e in journal.entries if _current_sha(e) not in (e.sha256_after, e.sha256_before)]
-    if changed and not force:
+    # An interrupted write ("writing") leaves bytes that are neither before nor after: restoring
+    # them is the point.  After a finished write, other bytes mean someone edited since.
+    changed = [] if journal.state == "writing" or force else \
+        [e for e in journal.entries if _current_sha(e) not in (e.sha256_after, e.sha256_before)]
+    if changed:
         raise BcdToolError(f"{changed[0].path} changed after bcdtool wrote it; undoing would discard "
                            "those changes (use --force to restore anyway)", path=str(journal.path))
     from bcdtool.target.disk import restore

@@ -1,0 +1,299 @@
+"""The write path's promises on disk images: dry run, read-only, refusals, interrupted writes,
+verification failures and write errors leave the image exactly as it was (or restored)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import bcdtool.target.disk as disk_module
+from bcdtool import journal as journals
+from bcdtool.errors import (InterruptedWriteError, InvalidArgumentError, NotFoundError,
+                            ReadOnlyError, UnsafeVolumeError, UnsupportedError, VerifyError,
+                            WriteError)
+from bcdtool.target import open_hive
+from target_helpers import (CORPUS, WriteWatch, build_disk, need_tools, open_modes,
+                            registry_elements, sac_edit, sha)
+
+REPO = CORPUS.parent.parent / "main"
+
+
+@pytest.fixture(scope="module")
+def disks(tmp_path_factory):
+    """Raw base disks: UEFI (GPT + FAT32 ESP) and BIOS (MBR + NTFS), with Windows' logs."""
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is absent")
+    need_tools("sgdisk", "sfdisk", "mkfs.fat", "mcopy", "mkntfs", "ntfscp")
+    folder = tmp_path_factory.mktemp("safety")
+    return {fw: build_disk(fw, folder, CORPUS) for fw in ("uefi", "bios")}
+
+
+@pytest.fixture
+def image(disks, tmp_path, request):
+    """A private copy of the UEFI disk (or the one named by the test's `firmware` param)."""
+    firmware = getattr(request, "param", "uefi")
+    dest = tmp_path / f"{firmware}.img"
+    shutil.copyfile(disks[firmware].path, dest)
+    return dest
+
+
+def _digest(path) -> str:
+    return sha(path.read_bytes())
+
+
+@pytest.mark.parametrize("image", ["uefi", "bios"], indirect=True)
+def test_dry_run_plans_and_writes_nothing(image, state):
+    before = _digest(image)
+    watch = WriteWatch(image, image.parent)
+    try:
+        with open_hive(image) as handle:
+            new_image, _ = sac_edit(handle.hive)
+            result = handle.commit(new_image, dry_run=True)
+        assert watch.events() == []
+    finally:
+        watch.close()
+    assert result.dry_run and result.plan and result.journal is None
+    assert result.plan[0] == (0, 512) and result.plan[-1] == (0, 512)
+    assert result.pages_written == 0 and result.sha256_after != result.sha256_before
+    assert any("transaction logs" in n for n in result.notices)
+    assert _digest(image) == before
+    assert not (state / "bcdtool" / "journal").exists()
+
+
+def test_read_only_never_opens_for_writing(image):
+    before = _digest(image)
+    watch = WriteWatch(image, image.parent)
+    try:
+        with open_hive(image, read_only=True) as handle:
+            assert open_modes(image) and all(mode == os.O_RDONLY for mode in open_modes(image))
+            new_image, _ = sac_edit(handle.hive)
+            with pytest.raises(ReadOnlyError):
+                handle.commit(new_image)
+        assert watch.events() == []
+    finally:
+        watch.close()
+    assert _digest(image) == before
+
+
+def test_size_change_is_refused(image):
+    before = _digest(image)
+    with open_hive(image) as handle:
+        grown = handle.hive.original + bytes(4096)
+        with pytest.raises(UnsupportedError, match="same_size"):
+            handle.commit(grown)
+    assert _digest(image) == before
+
+
+def test_read_only_media_is_refused(image):
+    before = _digest(image)
+    if subprocess.run(["chattr", "+i", str(image)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported here")
+    try:
+        with open_hive(image) as handle:
+            new_image, _ = sac_edit(handle.hive)
+            with pytest.raises(ReadOnlyError):
+                handle.commit(new_image)
+    finally:
+        subprocess.run(["chattr", "-i", str(image)], check=True)
+    assert _digest(image) == before
+
+
+def test_dirty_fat_volume_is_refused(image, disks):
+    start = disks["uefi"].bcd_part.start
+    with open(image, "r+b") as fh:     # FAT32 FAT[1] bit 27 clear = not cleanly unmounted
+        fh.seek(start)
+        boot = fh.read(512)
+        fat1 = start + int.from_bytes(boot[14:16], "little") * 512 + 4
+        fh.seek(fat1)
+        entry = int.from_bytes(fh.read(4), "little")
+        fh.seek(fat1)
+        fh.write((entry & ~0x08000000).to_bytes(4, "little"))
+    before = _digest(image)
+    with open_hive(image) as handle:
+        new_image, _ = sac_edit(handle.hive)
+        with pytest.raises(UnsafeVolumeError, match="dirty"):
+            handle.commit(new_image)
+    assert _digest(image) == before
+
+
+@pytest.fixture(scope="module")
+def windows_disk(tmp_path_factory, disks):
+    """MBR disk with System Reserved and a Windows NTFS partition holding a SYSTEM hive."""
+    from fixtures import images
+
+    folder = tmp_path_factory.mktemp("windows")
+    system = (CORPUS / "bcd" / "win10-bios-installed-sysreserved.bcd").read_bytes()
+    return build_disk("bios", folder, CORPUS,
+                      windows_files=images.windows_hive_files(system=system))
+
+
+def _edit_system(path):
+    from bcdtool.regf.editor import HiveEditor
+
+    handle = open_hive(path, kind="hive", path="windows/system32/config/system")
+    editor = HiveEditor(handle.hive)
+    editor.set_value("Description", "bcdtool-test", 4, (1).to_bytes(4, "little"))
+    return handle, editor.to_bytes(same_size=True)
+
+
+def test_hive_kind_on_windows_partition_and_overrides(windows_disk, tmp_path):
+    image = tmp_path / "win.img"
+    shutil.copyfile(windows_disk.path, image)
+    handle, new_image = _edit_system(image)
+    with handle:
+        assert handle.location["partition"] == 2 and handle.location["filesystem"] == "ntfs"
+        assert "--path" in handle.description
+        assert handle.commit(new_image).verified
+    with open_hive(image, partition=1) as handle:
+        assert handle.location["path"] == "Boot/BCD"
+    with pytest.raises(NotFoundError):
+        open_hive(image, partition=2)           # no store on the Windows partition
+    with pytest.raises(InvalidArgumentError):
+        open_hive(image, partition=7)
+    with pytest.raises(InvalidArgumentError):
+        open_hive(image, kind="hive")
+
+
+def test_hibernated_and_dirty_ntfs_are_refused(windows_disk, tmp_path):
+    from fixtures import images
+
+    part = windows_disk.partitions[1]
+    for case in ("hibernated", "dirty"):
+        image = tmp_path / f"{case}.img"
+        shutil.copyfile(windows_disk.path, image)
+        volume = images.extract(image, tmp_path / "vol", part.start, part.length)
+        if case == "hibernated":
+            images.ntfs_put(volume, {"hiberfil.sys": b"HIBR" + bytes(8188)})
+        else:
+            images.set_ntfs_volume_flags(volume, 0x0001)
+        images.copy_sparse(volume, image, part.start)
+        volume.unlink()
+        before = _digest(image)
+        handle, new_image = _edit_system(image)
+        with handle, pytest.raises(UnsafeVolumeError, match=case if case == "dirty" else "hibernat"):
+            handle.commit(new_image)
+        assert _digest(image) == before, case
+
+
+def test_bitlocker_partition_is_refused(windows_disk, tmp_path):
+    image = tmp_path / "bitlocker.img"
+    shutil.copyfile(windows_disk.path, image)
+    with open(image, "r+b") as fh:
+        fh.seek(windows_disk.partitions[1].start + 3)
+        fh.write(b"-FVE-FS-")
+    with open_hive(image) as handle:        # the store on System Reserved is still usable
+        assert handle.location["partition"] == 1
+    with pytest.raises(UnsafeVolumeError, match="BitLocker"):
+        open_hive(image, partition=2, kind="hive", path="Windows/System32/config/SYSTEM")
+
+
+def test_volume_without_partition_table(tmp_path, corpus):
+    from fixtures import images
+
+    need_tools("mkfs.fat", "mcopy")
+    store = (corpus / "bcd" / "win10-uefi-installed-systemd-boot.bcd").read_bytes()
+    volume = images.make_fat_volume(tmp_path / "esp.vol", {"EFI/Microsoft/Boot/BCD": store})
+    with open_hive(volume) as handle:
+        assert handle.location["partition"] == 0
+        new_image, elements = sac_edit(handle.hive)
+        handle.commit(new_image)
+    data = images.fat_get(volume, "EFI/Microsoft/Boot/BCD")
+    assert registry_elements(data, elements) == elements
+
+
+def _corrupting_writer(real):
+    def write(view, ref, offset, data):
+        if offset:                               # a page, not the base block: land a wrong byte
+            data = data[:-1] + bytes([data[-1] ^ 0xFF])
+        return real(view, ref, offset, data)
+    return write
+
+
+def test_verify_failure_restores_the_original(image, monkeypatch):
+    before = _digest(image)
+    monkeypatch.setattr(disk_module, "write_extents", _corrupting_writer(disk_module.write_extents))
+    with open_hive(image) as handle:
+        new_image, _ = sac_edit(handle.hive)
+        with pytest.raises(VerifyError, match="restored"):
+            handle.commit(new_image)
+    assert _digest(image) == before
+    (journal,) = (journals.state_dir() / "journal").iterdir()
+    assert journals.load(journal).state == "restored"
+    open_hive(image).close()                     # no interrupted-write marker is left
+
+
+def test_write_error_restores_the_original(image, monkeypatch):
+    before = _digest(image)
+    real, calls = disk_module.write_extents, []
+
+    def failing(view, ref, offset, data):
+        calls.append(offset)
+        if len(calls) == 4:
+            raise WriteError("simulated I/O error", path=str(image))
+        return real(view, ref, offset, data)
+
+    monkeypatch.setattr(disk_module, "write_extents", failing)
+    with open_hive(image) as handle:
+        new_image, _ = sac_edit(handle.hive)
+        with pytest.raises(WriteError, match="restored"):
+            handle.commit(new_image)
+    assert len(calls) == 4
+    assert _digest(image) == before
+
+
+CRASH = """
+import os, sys
+sys.path[:0] = [{repo!r}, {tests!r}]
+import bcdtool.target.disk as disk
+from bcdtool.target import open_hive
+from target_helpers import sac_edit
+real, calls = disk.write_extents, []
+def crashing(view, ref, offset, data):
+    real(view, ref, offset, data)
+    calls.append(offset)
+    if len(calls) == {after}:
+        os._exit(9)          # the process dies mid-commit, like a power cut for our purposes
+disk.write_extents = crashing
+handle = open_hive({image!r})
+handle.commit(sac_edit(handle.hive)[0], operation="crash test")
+"""
+
+
+def test_interrupted_write_is_detected_and_undone(image, tmp_path):
+    from click.testing import CliRunner
+
+    from bcdtool.cli import cli
+
+    before = _digest(image)
+    with open_hive(image) as handle:
+        logs = len(handle.location["logs"])
+    script = CRASH.format(repo=str(REPO), tests=str(REPO / "tests" / "target"), image=str(image),
+                          after=logs + 2)    # logs neutralised, dirty base block, one page
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
+                          env=dict(os.environ), timeout=60)
+    assert proc.returncode == 9, proc.stderr.decode()
+    assert _digest(image) != before
+    with pytest.raises(InterruptedWriteError) as info:
+        open_hive(image)
+    (journal,) = (journals.state_dir() / "journal").iterdir()
+    assert str(journal / "journal.json") in str(info.value)
+    assert json.loads((journal / "journal.json").read_text())["state"] == "writing"
+
+    # Without the pending marker (state folder lost), the half-written hive still gives it away.
+    for marker in (journals.state_dir() / "pending").iterdir():
+        marker.rename(tmp_path / marker.name)
+    with pytest.raises(InterruptedWriteError, match="half-written"):
+        open_hive(image)
+    for marker in tmp_path.glob("*.json"):
+        marker.rename(journals.state_dir() / "pending" / marker.name)
+
+    run = CliRunner().invoke(cli, ["undo", str(journal)])
+    assert run.exit_code == 0, run.output
+    assert _digest(image) == before
+    open_hive(image).close()
