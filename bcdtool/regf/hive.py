@@ -143,7 +143,7 @@ class Key:
         length, offset = self._f[_NK_CLASSLEN], self._f[_NK_CLASS]
         if length == 0 or offset in (L.NIL, 0):
             return None  # Windows resets the length when the offset is NIL
-        return bytes(self.hive.cells.payload(offset, f"class name of {self!r}", length)[:length])
+        return bytes(self.hive.cells.payload(offset, "class name", length)[:length])
 
     def subkeys(self) -> list["Key"]:
         """The subkeys in index order (Windows' sorted order in a valid hive)."""
@@ -360,7 +360,7 @@ class Hive:
         if offset == self.root_offset:
             raise CorruptionError(f"subkey index of {parent!r} points back to the root (cycle)",
                                   offset=offset)
-        fields, name = self._nk(offset, f"subkey of {parent!r}")
+        fields, name = self._nk(offset, "subkey index entry")
         if fields[_NK_PARENT] != parent.offset:
             raise CorruptionError(f"key {name!r} at {offset:#x} names {fields[_NK_PARENT]:#x} "
                                   f"as its parent, but is listed under {parent.offset:#x}",
@@ -372,7 +372,7 @@ class Hive:
         if key.subkey_count == 0:
             return []
         top = key._f[_NK_SUBLIST]
-        signature, payload, count = self._list(top, f"subkey index of {key!r}")
+        signature, payload, count = self._list(top, "subkey index")
         if signature in _LEAVES:
             return [(top, signature, payload, count)]
         if signature != b"ri":
@@ -380,7 +380,7 @@ class Hive:
                                   offset=top)
         leaves = []
         for leaf in struct.unpack_from(f"<{count}I", payload, 4):
-            sig, leaf_payload, leaf_count = self._list(leaf, f"index root of {key!r}")
+            sig, leaf_payload, leaf_count = self._list(leaf, "index root entry")
             if sig not in _LEAVES:
                 raise CorruptionError(f"index root of {key!r} points to a {sig!r} record",
                                       offset=leaf)
@@ -424,7 +424,7 @@ class Hive:
         count = key.value_count
         if count == 0:
             return ()
-        payload = self.cells.payload(key._f[_NK_VALLIST], f"value list of {key!r}", 4 * count)
+        payload = self.cells.payload(key._f[_NK_VALLIST], "value list", 4 * count)
         return struct.unpack_from(f"<{count}I", payload, 0)
 
     def _value(self, offset: int) -> Value:
@@ -466,7 +466,7 @@ class Hive:
             return offset.to_bytes(4, "little")[:size]
         if size == 0:
             return b""
-        what = f"data of value {value.name!r}"
+        what = "value data"
         if self.is_big_data(size):
             payload = self.cells.payload(offset, what)
             if payload[:2] == b"db":
@@ -482,14 +482,14 @@ class Hive:
             raise CorruptionError(f"big data of {size} bytes has {count} segments, needs {needed}",
                                   offset=offset)
         segments = struct.unpack_from(f"<{needed}I", self.cells.payload(
-            segments_offset, f"segment list of {what}", 4 * count), 0)
+            segments_offset, "big data segment list", 4 * count), 0)
         if len(set(segments)) != needed:
             raise CorruptionError("big data uses the same segment twice", offset=offset)
         chunks = []
         left = size
         for segment in segments:
             part = min(left, L.BIG_DATA_SEGMENT_SIZE)
-            chunks.append(self.cells.payload(segment, f"segment of {what}", part)[:part])
+            chunks.append(self.cells.payload(segment, "big data segment", part)[:part])
             left -= part
         return b"".join(chunks)
 
