@@ -1,4 +1,4 @@
-"""A mounted volume or a copy of one, as a folder: case-insensitive lookup that stays inside the root.
+"""A mounted volume or a copy of one, as a folder: case-insensitive lookup inside the root.
 
 The "device" of a file found here is the file itself: its one extent is (0, size) of that file.
 """
@@ -93,7 +93,7 @@ class DirectoryVolume:
             os.close(fd)
 
     def facts(self) -> VolumeFacts:
-        """Hibernation if the folder is a Windows volume root; the dirty flag cannot be known here."""
+        """Hibernation if the folder is a Windows volume root; the dirty flag is unknowable here."""
         hibernated = False
         try:
             hiber = self.find("hiberfil.sys")
@@ -102,4 +102,4 @@ class DirectoryVolume:
         except (NotFoundError, OSError):
             pass
         return VolumeFacts(fs="directory", hibernated=hibernated, dirty=None,
-                           notes=("the dirty flag of a mounted volume is not visible from a folder",))
+                           notes=("a folder does not show its volume's dirty flag",))

@@ -28,14 +28,14 @@ _PYFAT_ERRORS = (PyFATException, NotADirectoryError, struct.error, ValueError, I
 
 
 class _BoundedPyFat(PyFat):
-    """PyFat whose cluster chains (used for every directory it parses) are bounded and cycle-checked."""
+    """PyFat whose cluster chains (also those of directories) are bounded and cycle-checked."""
 
     def get_cluster_chain(self, first_cluster):  # noqa: D102 - pyfatfs API
         yield from cluster_chain(self, first_cluster)
 
 
 def cluster_count(pf: PyFat) -> int:
-    """Number of data clusters the BPB describes (fatgen103: data sectors // sectors per cluster)."""
+    """Data clusters the BPB describes (fatgen103: data sectors // sectors per cluster)."""
     total = pf._get_total_sectors()  # noqa: SLF001 - pyfatfs exposes no public accessor
     spc = pf.bpb_header["BPB_SecPerClus"]
     return max(0, (total - pf.first_data_sector) // spc)
@@ -77,7 +77,8 @@ class FatVolume:
             warnings.simplefilter("always")
             self._pf = self._guard(lambda: self._open(dev), "not a valid FAT volume")
         self._notes += [str(w.message) for w in caught]
-        claimed = self._pf._get_total_sectors() * self._pf.bpb_header["BPB_BytsPerSec"]  # noqa: SLF001
+        total = self._pf._get_total_sectors()  # noqa: SLF001
+        claimed = total * self._pf.bpb_header["BPB_BytsPerSec"]
         if claimed > dev.size:
             raise CorruptionError(f"the FAT volume claims {claimed} bytes but its partition holds "
                                   f"{dev.size}", path=dev.name)

@@ -1,4 +1,4 @@
-"""NTFS volumes through pytsk3: case-insensitive lookup, the unnamed $DATA runs as extents, safety facts.
+"""NTFS volumes through pytsk3: case-insensitive lookup, $DATA runs as extents, safety facts.
 
 pytsk3 reads through an Img_Info subclass backed by our BlockDevice, so it never opens a file
 itself and never writes.  Files whose data is not plainly laid out in clusters (resident,
@@ -185,7 +185,7 @@ class NtfsVolume:
         return read_extents(self.dev, ref)
 
     def require_writable(self, ref: FileRef) -> None:
-        """Raise unless `ref` may be rewritten in place: volume safe, plain runs, extents verified."""
+        """Raise unless `ref` may be rewritten in place (safe volume, plain runs, verified)."""
         require_writable(self.dev, self.facts(), ref)
         # NTFS reads zeros past a file's initialized size, which pytsk3 does not expose: make
         # sure the extents hold exactly what NTFS returns for the file.

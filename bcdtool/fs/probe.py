@@ -36,7 +36,8 @@ def is_fat_boot_sector(sector: bytes) -> bool:
         bpb = _construct.parse(L.BiosParameterBlock, sector, what="BIOS parameter block")
     except FormatError:
         return False
-    jump_ok = (bpb.bs_jmp_boot[0] == 0xEB and bpb.bs_jmp_boot[2] == 0x90) or bpb.bs_jmp_boot[0] == 0xE9
+    jump = bpb.bs_jmp_boot
+    jump_ok = (jump[0] == 0xEB and jump[2] == 0x90) or jump[0] == 0xE9
     return (jump_ok and sector[510:512] == L.BOOT_SIGNATURE
             and bpb.bpb_byts_per_sec in (512, 1024, 2048, 4096)
             and bpb.bpb_sec_per_clus in (1, 2, 4, 8, 16, 32, 64, 128)

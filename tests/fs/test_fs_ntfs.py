@@ -173,3 +173,35 @@ def test_damaged_volume_gives_clear_error(tmp_path, damage):
         dev = RangeView(dev, 0, 1 << 20)
     with pytest.raises(BcdToolError):
         NtfsVolume(dev).find("Boot/BCD")
+
+
+def test_sparse_file_refused(tmp_path):
+    path = tmp_path / "sparse.ntfs"
+    data = b"s" * 4096
+    built(images.make_ntfs_volume, path, {"Boot/x": b"x"}, sparse={"Boot/BCD": [(0, data),
+                                                                                (1 << 20, data)]})
+    info = subprocess.run(["ntfsinfo", "-F", "/Boot/BCD", str(path)], capture_output=True, text=True)
+    assert "Attribute flags:\t 0x8000" in info.stdout.split("$DATA (0x80)")[1]
+    vol = NtfsVolume(RawDevice(str(path), writable=True))
+    ref = vol.find("boot/bcd")
+    assert ref.extents == () and "sparse" in ref.refusal
+    expected = images.ntfs_get(path, "Boot/BCD")
+    assert len(expected) == (1 << 20) + 4096
+    assert vol.read(ref) == expected
+    with pytest.raises(UnsupportedError, match="sparse"):
+        vol.require_writable(ref)
+
+
+def test_encrypted_flag_refused(tmp_path):
+    path = tmp_path / "efs.ntfs"
+    built(images.make_ntfs_volume, path, {"Boot/BCD": b"e" * 20000})
+    images.set_ntfs_attribute_flags(path, "Boot/BCD", 0x4000)
+    info = subprocess.run(["ntfsinfo", "-F", "/Boot/BCD", str(path)], capture_output=True, text=True)
+    assert "Attribute flags:\t 0x4000" in info.stdout.split("$DATA (0x80)")[1]
+    vol = NtfsVolume(RawDevice(str(path), writable=True))
+    ref = vol.find("Boot/BCD")
+    assert "encrypted" in ref.refusal
+    with pytest.raises(UnsupportedError, match="encrypted"):
+        vol.read(ref)
+    with pytest.raises(UnsupportedError, match="encrypted"):
+        vol.require_writable(ref)
