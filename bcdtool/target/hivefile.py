@@ -69,8 +69,8 @@ class HiveFile:
                              pages_written=0 if dry_run else pages_in(steps),
                              bytes_written=0 if dry_run else sum(len(d) for _, d in steps))
         if len(final) != len(original):
-            result.notices.append(f"the file grows from {len(original)} to {len(final)} bytes "
-                                  "and is rewritten whole")
+            result.notices.append(f"the file changes size ({len(original)} -> {len(final)} "
+                                  "bytes) and is rewritten whole")
         if dry_run:
             return result, None
         self._check_writable()
@@ -82,23 +82,25 @@ class HiveFile:
         journal = journals.Journal.start(str(self.path), operation, backup_dir=backup_dir, diff=diff,
                                          target_key=self.key)
         journal.extra.update(kind=self.kind, size=len(original))
-        journal.backup_file(self.path, after=final)
+        journal.backup_file(self.path)
         for log in find_log_files(self.path):
             journal.backup_file(log)
         result.journal = str(journal.path)
         journal.mark("writing")
-        write_hive_file(self.path, new_image, original=original)   # verifies and restores itself
-        written = read_file(self.path)
         try:
+            write_hive_file(self.path, new_image, original=original)
+            written = read_file(self.path)
             # The writer finalizes the base block itself (its own timestamp); the rest is ours.
             if written[PAGE:] != final[PAGE:]:
-                raise VerifyError("the hive file does not hold the planned content", path=str(self.path))
+                raise VerifyError("the hive file does not hold the planned content",
+                                  path=str(self.path))
             hive = verify_image(written, written, name=str(self.path))
-        except BcdToolError:
-            journals.undo(journal.path)
+        except BaseException:
+            journals.undo(journal.path)       # the hive and the logs it neutralised
             raise
         result.sha256_after = journals.sha256(written)
-        journal.entries[0].sha256_after = result.sha256_after
+        for entry in journal.entries:       # what undo later expects to find (logs zeroed, ...)
+            entry.sha256_after = journals.sha256(read_file(Path(entry.path)))
         journal.mark("done")
         result.verified = True
         return result, hive

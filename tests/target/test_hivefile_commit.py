@@ -1,0 +1,97 @@
+"""Commits to plain hive files: journal first, stale logs neutralised, verified, undoable."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from bcdtool import journal as journals
+from bcdtool.cli import cli
+from bcdtool.errors import InterruptedWriteError, ReadOnlyError
+from bcdtool.target import open_hive
+from target_helpers import WriteWatch, registry_elements, sac_edit, sha
+
+NAME = "win11-uefi-installed-2025.bcd"
+
+
+@pytest.fixture
+def store(tmp_path, corpus):
+    """A real store with the two logs Windows left beside it."""
+    folder = tmp_path / "Boot"
+    folder.mkdir()
+    for suffix in ("", ".LOG", ".LOG1"):
+        (folder / f"BCD{suffix}").write_bytes((corpus / "bcd" / (NAME + suffix)).read_bytes())
+    return folder / "BCD"
+
+
+def _digests(folder) -> dict[str, str]:
+    return {p.name: sha(p.read_bytes()) for p in sorted(folder.iterdir())}
+
+
+def test_commit_journals_neutralises_logs_and_undoes(store, tmp_path):
+    before = _digests(store.parent)
+    backups = tmp_path / "backups"
+    with open_hive(store) as handle:
+        new_image, elements = sac_edit(handle.hive)
+        result = handle.commit(new_image, backup_dir=backups, operation="sac")
+        assert registry_elements(handle.hive.data, elements) == elements
+    assert result.verified and result.journal.startswith(str(backups))
+    data = store.read_bytes()
+    assert sha(data) == result.sha256_after and len(data) == result.size
+    assert registry_elements(data, elements) == elements
+    for log in ("BCD.LOG", "BCD.LOG1"):
+        assert (store.parent / log).read_bytes()[:512] == bytes(512)
+    journal = journals.load(result.journal)
+    assert journal.state == "done" and [e.kind for e in journal.entries] == ["file"] * 3
+
+    run = CliRunner().invoke(cli, ["undo", result.journal])
+    assert run.exit_code == 0, run.output
+    assert _digests(store.parent) == before
+
+
+def test_dry_run_and_read_only_write_nothing(store, state):
+    before = _digests(store.parent)
+    watch = WriteWatch(store.parent)
+    try:
+        with open_hive(store) as handle:
+            new_image, _ = sac_edit(handle.hive)
+            plan = handle.commit(new_image, dry_run=True)
+        with open_hive(store, read_only=True) as handle:
+            with pytest.raises(ReadOnlyError):
+                handle.commit(new_image)
+        assert watch.events() == []
+    finally:
+        watch.close()
+    assert plan.dry_run and plan.journal is None and plan.plan
+    assert _digests(store.parent) == before
+    assert not state.exists()
+
+
+def test_undo_refuses_to_clobber_later_changes(store):
+    with open_hive(store) as handle:
+        result = handle.commit(sac_edit(handle.hive)[0])
+    with open_hive(store) as handle:      # a second, later edit
+        from bcdtool.regf.editor import HiveEditor
+        editor = HiveEditor(handle.hive)
+        editor.set_value("Description", "later", 4, bytes(4))
+        handle.commit(editor.to_bytes())
+    later = sha(store.read_bytes())
+    run = CliRunner().invoke(cli, ["undo", result.journal])
+    assert run.exit_code != 0 and "--force" in str(run.exception)
+    assert sha(store.read_bytes()) == later
+    run = CliRunner().invoke(cli, ["undo", "--force", "--json", result.journal])
+    assert run.exit_code == 0, run.output
+    assert '"entries": 3' in run.output
+
+
+def test_unfinished_journal_blocks_the_next_open(store):
+    key = "file:" + os.path.realpath(store)
+    journal = journals.Journal.start(str(store), "crashed", target_key=key)
+    journal.mark("writing")
+    with pytest.raises(InterruptedWriteError) as info:
+        open_hive(store)
+    assert str(journal.path) in str(info.value)
+    journal.mark("done")
+    open_hive(store).close()
