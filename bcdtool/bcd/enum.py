@@ -13,7 +13,7 @@ from bcdtool.bcd.device import Device
 from bcdtool.bcd.elements import (FORMAT_NAMES, Format, display_name, element_format, is_hidden,
                                   lookup)
 from bcdtool.bcd.store import BcdObject, BcdStore, Change, Element
-from bcdtool.errors import BcdToolError, InvalidArgumentError
+from bcdtool.errors import BcdToolError
 
 NAME_WIDTH = 24
 SELECTORS = ("active", "all", "firmware", "bootapp", "bootmgr", "osloader", "resume", "inherit")
@@ -200,10 +200,3 @@ def _text(store: BcdStore, obj: BcdObject, elem: Element | None, view: View) -> 
     if elem is None:
         return "(absent)"
     return " ".join(value_lines(store, obj, elem, view))
-
-
-def parse_selector(text: str) -> str:
-    """Validate an `/enum` argument (a type keyword or an identifier)."""
-    if text.lower() in SELECTORS or objects.is_guid(text) or objects.alias_guid(text):
-        return text
-    raise InvalidArgumentError(f"The enumeration type or identifier {text!r} is not valid.")

@@ -15,6 +15,8 @@ from bcdtool.errors import EXIT_INTERNAL, BcdToolError
 # Command name -> "module:attribute".  Commands load lazily so that `bcdtool enum` does not pay
 # for importing the Linux checks or the disk-image layer it does not use.
 COMMANDS: dict[str, str] = {
+    "bcdedit": "bcdtool.cli.bcd:bcdedit",
+    "enum": "bcdtool.cli.bcd:enum",
     "hive": "bcdtool.cli.hive:hive",
     "linux": "bcdtool.cli.linux:linux",
     "undo": "bcdtool.cli.undo:undo",

@@ -1,0 +1,565 @@
+"""BCD layer: a paste-compatible `bcdedit` — argument parser and executor over a `BcdStore`.
+
+Reference: ../shared/reference/bcd.md §8 (identifiers), §9 (command semantics), §10 (`/enum`).
+Commands and identifiers are case-insensitive and `/store FILE` may stand anywhere.  Executing a
+command stages edits in the store; the caller commits them (or not) and prints the outcome.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bcdtool.bcd import enum, objects
+from bcdtool.bcd.device import parse_device_text
+from bcdtool.bcd.elements import ElementDef, Format, resolve
+from bcdtool.bcd.store import INHERIT, BcdStore
+from bcdtool.errors import (BcdError, BcdToolError, ElementError, InvalidArgumentError,
+                            InvalidIdentifierError, NotFoundError)
+from bcdtool.regf.editor import HiveEditor
+from bcdtool.regf.values import REG_SZ
+
+SUCCESS = "The operation completed successfully."
+HELP_HINT = 'Run "bcdedit /?" for command line assistance.'
+PARAMETER_INCORRECT = "The parameter is incorrect."
+
+#: Commands that only read the store.
+READ_ONLY = frozenset({"enum", "export"})
+#: Commands the caller carries out on files (`new_store_image`, `import_image`), not `execute`.
+FILE_COMMANDS = frozenset({"createstore", "import"})
+_ALL = frozenset({"enum", "set", "deletevalue", "ems", "bootems", "debug", "bootdebug",
+                  "emssettings", "dbgsettings", "timeout", "default", "displayorder",
+                  "toolsdisplayorder", "bootsequence", "create", "copy", "delete", "createstore",
+                  "export", "import"})
+_LIST_COMMANDS = {"displayorder": 0x24000001, "toolsdisplayorder": 0x24000010,
+                  "bootsequence": 0x24000002}
+_SWITCHES = {"ems": 0x260000b0, "bootems": 0x16000020, "debug": 0x260000a0,
+             "bootdebug": 0x16000010}
+_TRUE = {"1", "on", "yes", "true"}
+_FALSE = {"0", "off", "no", "false"}
+
+
+@dataclass
+class Command:
+    """A parsed bcdedit command line: the command, its arguments, `/store` and `/v`."""
+
+    name: str
+    args: list[str]
+    store: str | None = None
+    verbose: bool = False
+
+    @property
+    def writes(self) -> bool:
+        """True when the command may change the store."""
+        return self.name not in READ_ONLY
+
+
+@dataclass
+class Outcome:
+    """What a command produced: text for stdout, notices for stderr, files to write."""
+
+    lines: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    #: (path, bytes) of a file the command creates (/export); written by the caller.
+    new_file: tuple[str, bytes] | None = None
+
+
+def parse_args(argv: list[str]) -> Command:
+    """Split bcdedit arguments into a `Command` (`/store X` and `/v` anywhere, any case).
+
+    Raises:
+        InvalidArgumentError: for an unknown command or a missing `/store` file.
+    """
+    args: list[str] = []
+    store = None
+    verbose = False
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        word = items[i]
+        if word.lower() == "/store":
+            if i + 1 >= len(items) or store is not None:
+                raise InvalidArgumentError(f"/store needs exactly one file. {HELP_HINT}")
+            store = items[i + 1]
+            i += 2
+            continue
+        if word.lower() == "/v" and (not args or args[0].lower() == "/enum"):
+            verbose = True
+        else:
+            args.append(word)
+        i += 1
+    if not args:
+        return Command("enum", [], store, verbose)
+    head = args[0]
+    name = head[1:].lower() if head.startswith(("/", "-")) else ""
+    if name not in _ALL:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} Unknown command {head!r}. {HELP_HINT}")
+    return Command(name, args[1:], store, verbose)
+
+
+def execute(cmd: Command, store: BcdStore) -> Outcome:
+    """Run a store command, staging its edits in `store`.
+
+    Raises:
+        BcdToolError subclasses with bcdedit's messages; the store may hold partial staged
+        edits then, so the caller must not commit after an error.
+    """
+    out = Outcome()
+    handler = _HANDLERS.get(cmd.name)
+    if handler is None:
+        raise InvalidArgumentError(f"/{cmd.name} works on files, not on an opened store")
+    handler(cmd, store, out)
+    for notice in store.notices:
+        if notice not in out.notices:
+            out.notices.append(notice)
+    return out
+
+
+# --- /enum -------------------------------------------------------------------------------------
+
+def _enum(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    args = [a for a in cmd.args if a.lower() != "/v"]
+    verbose = cmd.verbose or len(args) != len(cmd.args)
+    if len(args) > 1:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+    chosen = enum.select(store, args[0] if args else "active")
+    out.lines.extend(enum.render(store, chosen, enum.View(verbose=verbose)).splitlines())
+
+
+# --- element commands --------------------------------------------------------------------------
+
+def _set(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    args = cmd.args
+    # bcdedit: /set [{id}] datatype value; without an id it means {current}
+    ident, rest = (args[0], args[1:]) if args and _looks_like_id(args[0]) else ("{current}", args)
+    if len(rest) < 2:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /set needs an identifier, an "
+                                   f"element and a value. {HELP_HINT}")
+    guid = store.resolve(ident)
+    row = store.element_def(guid, rest[0])
+    store.set_element(guid, row.code, parse_value(store, row, rest[1:]))
+    out.lines.append(SUCCESS)
+
+
+def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    args = cmd.args
+    if len(args) == 1:
+        args = ["{current}", *args]
+    if len(args) != 2:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+    guid = store.resolve(args[0])
+    row = store.element_def(guid, args[1])
+    try:
+        store.delete_element(guid, row.code)
+    except NotFoundError as exc:
+        raise NotFoundError("An error occurred while attempting to delete the specified data "
+                            "element. Element not found.", path=exc.path) from None
+    out.lines.append(SUCCESS)
+
+
+def _switch(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    args = cmd.args
+    if len(args) == 1:
+        args = ["{current}", *args]
+    if len(args) != 2:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /{cmd.name} takes an identifier and "
+                                   f"ON or OFF. {HELP_HINT}")
+    guid = store.resolve(args[0])
+    code = _SWITCHES[cmd.name]
+    row = resolve(f"custom:{code:08x}", store.get(guid).type)
+    if row.name is None:  # e.g. /ems on {bootmgr}: ems is an OS-loader element
+        raise ElementError(
+            "The element data type specified is not recognized, or does not apply to the "
+            "specified entry.", path=args[0])
+    word = args[1].lower()
+    if word not in ("on", "off"):
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /{cmd.name} takes ON or OFF, "
+                                   f"not {args[1]!r}. {HELP_HINT}")
+    store.set_element(guid, code, word == "on")
+    out.lines.append(SUCCESS)
+
+
+def _timeout(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    if len(cmd.args) != 1:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /timeout takes one number. {HELP_HINT}")
+    guid = store.resolve("{bootmgr}")
+    store.set_element(guid, 0x25000004, _integer(cmd.args[0], None))
+    out.lines.append(SUCCESS)
+
+
+def _default(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    if len(cmd.args) != 1:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /default takes one identifier. "
+                                   f"{HELP_HINT}")
+    target = store.resolve(cmd.args[0])
+    store.set_element(store.resolve("{bootmgr}"), 0x23000003, target)
+    out.lines.append(SUCCESS)
+
+
+def _list_command(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    code = _LIST_COMMANDS[cmd.name]
+    modes = [a.lower() for a in cmd.args if a.lower() in ("/addfirst", "/addlast", "/remove")]
+    ids = [a for a in cmd.args if a.lower() not in ("/addfirst", "/addlast", "/remove")]
+    if not ids or len(modes) > 1 or (modes and len(ids) != 1):
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /{cmd.name} takes identifiers, or one "
+                                   f"identifier with /addfirst, /addlast or /remove. {HELP_HINT}")
+    bootmgr = store.resolve("{bootmgr}")
+    elem = store.get(bootmgr).elements.get(code)
+    current = [g.lower() for g in elem.value()] if elem else []
+    if not modes:
+        new = _unique([store.resolve(i) for i in ids])
+    else:
+        guid = store.resolve(ids[0], must_exist=modes[0] != "/remove")
+        rest = [g for g in current if g != guid]
+        new = {"/addfirst": [guid] + rest, "/addlast": rest + [guid], "/remove": rest}[modes[0]]
+    if new == current and elem is not None:
+        out.lines.append(SUCCESS)
+        return
+    if new:
+        store.set_element(bootmgr, code, new)
+    elif elem is not None:
+        store.delete_element(bootmgr, code)  # bcdedit deletes a list that becomes empty
+    out.lines.append(SUCCESS)
+
+
+# --- settings objects --------------------------------------------------------------------------
+
+def _emssettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    words = [a.lower() for a in cmd.args]
+    if not words:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /emssettings needs BIOS or "
+                                   f"EMSPORT:n [EMSBAUDRATE:n]. {HELP_HINT}")
+    guid = ensure_settings(store, "{emssettings}", out)
+    if words == ["bios"]:
+        # BIOS: use the firmware's (SPCR) settings, i.e. no explicit port or speed.
+        for code in (0x15000022, 0x15000023):
+            if code in store.get(guid).elements:
+                store.delete_element(guid, code)
+        out.lines.append(SUCCESS)
+        return
+    params = _colon_params(cmd.args, {"emsport": 0x15000022, "emsbaudrate": 0x15000023})
+    for code, text in params.items():
+        store.set_element(guid, code, _integer(text, None))
+    out.lines.append(SUCCESS)
+
+
+_DEBUG_TYPES = {"serial": 0, "1394": 1, "usb": 2, "net": 3, "local": 4}
+_DEBUG_PARAMS = {"debugport": 0x15000013, "baudrate": 0x15000014, "channel": 0x15000015,
+                 "targetname": 0x12000016, "hostip": 0x1500001a, "port": 0x1500001b,
+                 "key": 0x1200001d, "busparams": 0x12000019}
+
+
+def _dbgsettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    args = list(cmd.args)
+    if not args or args[0].lower() not in _DEBUG_TYPES:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /dbgsettings needs SERIAL, 1394, USB, "
+                                   f"NET or LOCAL. {HELP_HINT}")
+    kind = args.pop(0).lower()
+    start = None
+    noumex = False
+    rest = []
+    while args:
+        word = args.pop(0)
+        if word.lower() == "/start" and args:
+            start = args.pop(0)
+        elif word.lower() == "/noumex":
+            noumex = True
+        else:
+            rest.append(word)
+    params = _colon_params(rest, _DEBUG_PARAMS)
+    guid = ensure_settings(store, "{dbgsettings}", out)
+    store.set_element(guid, 0x15000011, _DEBUG_TYPES[kind])
+    for code, text in params.items():
+        value = text if code >> 24 & 0xF == Format.STRING else (
+            _ipv4(text) if code == 0x1500001a else _integer(text, None))
+        store.set_element(guid, code, value)
+    if start is not None:
+        store.set_element(guid, 0x15000018, _integer(start, store.element_def(guid, "debugstart")))
+    if noumex:
+        store.set_element(guid, 0x16000017, True)
+    out.lines.append(SUCCESS)
+
+
+def ensure_settings(store: BcdStore, alias: str, out: Outcome) -> str:
+    """The GUID of well-known settings object `alias`, creating it as bcdboot would (type and
+    inheritance) and making it reachable from {bootmgr} and the OS loaders; says what it did."""
+    guid = objects.ALIASES[alias]
+    if store.has(guid):
+        return guid
+    object_type, parents = objects.SETTINGS_OBJECTS[alias]
+    store.create_object(guid, object_type)
+    inherit = [objects.ALIASES[p] for p in parents if store.has(objects.ALIASES[p])]
+    if inherit:
+        store.set_element(guid, INHERIT, inherit)
+    out.notices.append(f"created {alias} {guid} (type {object_type:#010x}), which the store "
+                       "lacked")
+    _make_reachable(store, alias, guid, out)
+    return guid
+
+
+def _make_reachable(store: BcdStore, alias: str, guid: str, out: Outcome) -> None:
+    """Link a new settings object the way bcdboot does: {globalsettings} inherits the library
+    settings objects, and {bootmgr} and OS loaders that cannot reach it inherit {globalsettings}."""
+    glob = objects.ALIASES["{globalsettings}"]
+    if alias in ("{emssettings}", "{dbgsettings}", "{badmemory}"):
+        if store.has(glob):
+            _append_inherit(store, glob, guid, out)
+        else:
+            ensure_settings(store, "{globalsettings}", out)
+    if alias not in ("{emssettings}", "{dbgsettings}", "{badmemory}", "{globalsettings}"):
+        return
+    for obj in store.objects():
+        if obj.type in (objects.BOOTMGR, objects.OSLOADER) and not _reaches(store, obj.guid, guid):
+            _append_inherit(store, obj.guid, glob, out)
+
+
+def _reaches(store: BcdStore, start: str, target: str) -> bool:
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        current = stack.pop()
+        if current == target:
+            return True
+        if current in seen or not store.has(current):
+            continue
+        seen.add(current)
+        elem = store.get(current).elements.get(INHERIT)
+        try:
+            stack.extend(g.lower() for g in (elem.value() if elem else []))
+        except BcdToolError:
+            pass
+    return False
+
+
+def _append_inherit(store: BcdStore, guid: str, parent: str, out: Outcome) -> None:
+    elem = store.get(guid).elements.get(INHERIT)
+    current = list(elem.value()) if elem else []
+    if parent in (g.lower() for g in current):
+        return
+    store.set_element(guid, INHERIT, current + [parent])
+    out.notices.append(f"added {enum.identifier(store, parent, enum.View())} to the inherit list "
+                       f"of {enum.identifier(store, guid, enum.View(better=True))}")
+
+
+# --- objects -----------------------------------------------------------------------------------
+
+_WELL_KNOWN_TYPES = {"{bootmgr}": objects.BOOTMGR, "{fwbootmgr}": objects.FWBOOTMGR,
+                     "{memdiag}": objects.MEMDIAG, "{ntldr}": objects.NTLDR,
+                     "{legacy}": objects.NTLDR}
+
+
+def _create(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    args = list(cmd.args)
+    ident = args.pop(0) if args and not args[0].startswith("/") else None
+    description, kind, kind_arg = None, None, None
+    while args:
+        word = args.pop(0).lower()
+        if word == "/d" and args:
+            description = args.pop(0)
+        elif word in ("/application", "/inherit", "/device") and kind is None:
+            kind = word
+            if args and not args[0].startswith("/"):
+                kind_arg = args.pop(0).lower()
+        else:
+            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+    object_type = _object_type(ident, kind, kind_arg)
+    if kind == "/application" and description is None:
+        raise InvalidArgumentError(f"A description must be specified for the new entry (/d). "
+                                   f"{HELP_HINT}")
+    if ident is None:
+        guid = objects.new_guid()
+    elif ident.lower() in ("{current}", "{default}"):
+        raise InvalidIdentifierError(objects.INVALID_IDENTIFIER, path=ident)
+    else:
+        guid = objects.alias_guid(ident) or objects.normalize_guid(ident)
+    store.create_object(guid, object_type)
+    if description is not None:
+        store.set_element(guid, 0x12000004, description)
+    if ident and ident.lower() in objects.SETTINGS_OBJECTS:
+        parents = objects.SETTINGS_OBJECTS[ident.lower()][1]
+        inherit = [objects.ALIASES[p] for p in parents if store.has(objects.ALIASES[p])]
+        if inherit:
+            store.set_element(guid, INHERIT, inherit)
+    shown = enum.identifier(store, guid, enum.View())
+    out.lines.append(f"The entry {shown} was successfully created.")
+
+
+def _object_type(ident: str | None, kind: str | None, kind_arg: str | None) -> int:
+    key = ident.lower() if ident else None
+    if kind is None:
+        if key in _WELL_KNOWN_TYPES:
+            return _WELL_KNOWN_TYPES[key]
+        if key in objects.SETTINGS_OBJECTS:
+            return objects.SETTINGS_OBJECTS[key][0]
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /create needs /application, /inherit "
+                                   f"or /device. {HELP_HINT}")
+    if kind == "/application":
+        if kind_arg not in objects.APPLICATION_TYPES:
+            raise InvalidArgumentError(f"The application type {kind_arg!r} is not valid "
+                                       f"(BOOTSECTOR, OSLOADER, RESUME, STARTUP). {HELP_HINT}")
+        return objects.APPLICATION_TYPES[kind_arg]
+    if kind == "/inherit":
+        if kind_arg is None:
+            return objects.INHERIT_ANY
+        if kind_arg == "device":
+            return 0x20300000
+        if kind_arg not in objects.INHERIT_TYPES:
+            raise InvalidArgumentError(f"The inherit type {kind_arg!r} is not valid. {HELP_HINT}")
+        return objects.INHERIT_TYPES[kind_arg]
+    if kind_arg is not None:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+    return objects.DEVICE_OPTIONS
+
+
+def _copy(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    args = cmd.args
+    if len(args) != 3 or args[1].lower() != "/d":
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /copy takes an identifier and "
+                                   f"/d description. {HELP_HINT}")
+    source = store.resolve(args[0])
+    guid = objects.new_guid()
+    store.copy_object(source, guid)
+    store.set_element(guid, 0x12000004, args[2])
+    out.lines.append(f"The entry was successfully copied to {guid}.")
+
+
+def _delete(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    flags = {a.lower() for a in cmd.args if a.startswith("/")}
+    ids = [a for a in cmd.args if not a.startswith("/")]
+    if len(ids) != 1 or not flags <= {"/f", "/cleanup", "/nocleanup"}:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /delete takes one identifier and "
+                                   f"/f, /cleanup or /nocleanup. {HELP_HINT}")
+    guid = store.resolve(ids[0])
+    well_known = objects.alias_of(guid) is not None
+    if well_known and "/f" not in flags:
+        raise BcdError("The specified entry is a well-known identifier; specify /f to delete "
+                       "it.", path=ids[0])
+    store.delete_object(guid)
+    if "/nocleanup" not in flags:
+        for obj, code in store.remove_references(guid):
+            out.notices.append(f"removed {guid} from element {code:08x} of {obj}")
+    out.lines.append(SUCCESS)
+
+
+# --- whole stores ------------------------------------------------------------------------------
+
+def _export(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    if len(cmd.args) != 1:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /export takes one file. {HELP_HINT}")
+    out.new_file = (cmd.args[0], bytes(store.hive.data))
+    out.lines.append(SUCCESS)
+
+
+def new_store_image() -> bytes:
+    """An empty store as `bcdedit /createstore` makes it (NewStoreRoot, Description, Objects)."""
+    editor = HiveEditor.new(minor=3, root_name="NewStoreRoot")
+    editor.create_key("Description")
+    editor.set_value("Description", "KeyName", REG_SZ,
+                     "BCD00000001".encode("utf-16-le") + b"\0\0")
+    editor.create_key("Objects")
+    return editor.to_bytes()
+
+
+def import_image(data: bytes) -> bytes:
+    """Check that `data` is a BCD store before `/import` replaces a store with it."""
+    from bcdtool.regf.hive import Hive
+
+    BcdStore(Hive.from_bytes(data, name="import file"))
+    return bytes(data)
+
+
+# --- value parsing -----------------------------------------------------------------------------
+
+def parse_value(store: BcdStore, row: ElementDef, words: list[str]):
+    """Parse `/set` value words for element `row` as bcdedit does.
+
+    Raises:
+        InvalidArgumentError / InvalidIdentifierError / UnsupportedError: on bad values.
+    """
+    fmt = row.format
+    if fmt in (Format.OBJECT_LIST, Format.INTEGER_LIST):
+        if not words:
+            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+        if fmt == Format.OBJECT_LIST:
+            return [store.resolve(w, must_exist=False) for w in words]
+        return [_integer(w, None) for w in words]
+    if len(words) != 1:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {row.display_name} takes one value. "
+                                   f"{HELP_HINT}")
+    word = words[0]
+    if fmt == Format.BOOLEAN:
+        if word.lower() in _TRUE:
+            return True
+        if word.lower() in _FALSE:
+            return False
+        raise InvalidArgumentError(f"The boolean value {word!r} is not valid as specified "
+                                   "(use Yes/No, On/Off, True/False, 1/0).")
+    if fmt == Format.INTEGER:
+        return _integer(word, row)
+    if fmt == Format.STRING:
+        return word
+    if fmt == Format.OBJECT:
+        return store.resolve(word, must_exist=False)
+    if fmt == Format.DEVICE:
+        return parse_device_text(word, lambda text: store.resolve(text, must_exist=False))
+    raise InvalidArgumentError(f"element {row.display_name} has a format bcdtool cannot set")
+
+
+def _integer(word: str, row: ElementDef | None) -> int:
+    if row is not None:
+        for name, value in row.values.items():
+            if name.lower() == word.lower():
+                return value
+    text = word.strip().lower()
+    try:
+        value = int(text, 16) if text.startswith("0x") else int(text, 10)
+    except ValueError:
+        names = f" (or one of {', '.join(row.values)})" if row is not None and row.values else ""
+        raise InvalidArgumentError(f"The integer data {word!r} is not valid as specified"
+                                   f"{names}.") from None
+    if not 0 <= value < 1 << 64:
+        raise InvalidArgumentError(f"The integer data {word!r} is out of range.")
+    return value
+
+
+def _ipv4(word: str) -> int:
+    parts = word.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
+        raise InvalidArgumentError(f"{word!r} is not an IPv4 address")
+    # stored in network order in memory, i.e. the first octet in the lowest byte
+    return int.from_bytes(bytes(int(p) for p in parts), "little")
+
+
+def _colon_params(words: list[str], known: dict[str, int]) -> dict[int, str]:
+    params: dict[int, str] = {}
+    for word in words:
+        name, colon, value = word.partition(":")
+        if not colon or name.lower() not in known or not value:
+            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} Unexpected {word!r}. {HELP_HINT}")
+        params[known[name.lower()]] = value
+    return params
+
+
+_ID_RE = re.compile(r"^\{[^{}]+\}$")
+
+
+def _looks_like_id(word: str) -> bool:
+    return bool(_ID_RE.match(word.strip()))
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+_HANDLERS = {
+    "enum": _enum, "set": _set, "deletevalue": _deletevalue, "ems": _switch,
+    "bootems": _switch, "debug": _switch, "bootdebug": _switch, "emssettings": _emssettings,
+    "dbgsettings": _dbgsettings, "timeout": _timeout, "default": _default,
+    "displayorder": _list_command, "toolsdisplayorder": _list_command,
+    "bootsequence": _list_command, "create": _create, "copy": _copy, "delete": _delete,
+    "export": _export,
+}
