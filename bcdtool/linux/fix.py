@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -312,7 +313,11 @@ class _Planner:
                 if g.unit_path is None:
                     self.note("serial-getty@.service not found in the guest; getty not enabled")
                 else:
-                    self.links.append(Change(wants, None, link_target=g.unit_path,
+                    # Relative, unlike systemctl's absolute link: on the rescue host an
+                    # absolute target would name the host's own unit file to every tool
+                    # that follows it (undo's checks included).  systemd resolves both alike.
+                    up = "../" * (wants.count("/") - 1)
+                    self.links.append(Change(wants, None, link_target=up + g.unit_path.lstrip("/"),
                                              notes=[f"enable serial-getty@{dev}.service"]))
         elif g.init == "sysv" and g.inittab is not None:
             text = g.inittab.text
@@ -388,7 +393,10 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
     journal.mark("writing")
     for change, host in targets:
         if change.link_target is not None:
-            journal.backup_file(host)
+            # What reading the new link yields (the guest's unit file), for undo's checks.
+            unit = posixpath.normpath(posixpath.join(posixpath.dirname(change.path),
+                                                     change.link_target))
+            journal.backup_file(host, after=root.read(unit))
             try:
                 os.makedirs(os.path.dirname(host), exist_ok=True)
                 os.symlink(change.link_target, host)

@@ -44,7 +44,8 @@ def boot_views(guest: Guest) -> list[CmdlineView]:
         args = expand_line(guest, line)
         views.append(CmdlineView(args, Evidence(line.file.path, line.line, line.command),
                                  rescue=any(a in RESCUE_ARGS for a in args)
-                                 or "rescue" in line.file.path.rsplit("/", 1)[-1]))
+                                 or "rescue" in line.file.path.rsplit("/", 1)[-1]
+                                 or bool(re.search(r"recovery|rescue", line.title, re.I))))
     return views
 
 
@@ -185,17 +186,36 @@ def check_applied(guest: Guest) -> Finding:
                        "generated boot entries)", ())
 
     def sig(args):
-        return [a for a in args if a.startswith("console=")]
+        # What matters for the serial console: who owns /dev/console, at which speed, and
+        # which serial ports get kernel output.  (A VT console differing is not our business.)
+        last, serial = cmdline.serial_verdict(args)
+        return (last.device if last else None,
+                last.effective_speed if last and last.serial else None,
+                sorted(c.device for c in serial))
 
-    bad = [Evidence(v.evidence.file, v.evidence.line,
-                    "consoles: " + (" ".join(sig(v.args)) or "none"))
-           for v in boot if sig(v.args) not in (sig(full.args), sig(lin.args))]
+    def show(args):
+        return " ".join(a for a in args if a.startswith("console=")) or "no console="
+
+    def last_device(args):
+        last, _ = cmdline.serial_verdict(args)
+        return last.device if last else None
+
+    def agrees(v: CmdlineView) -> bool:
+        if sig(v.args) == sig(full.args):
+            return True
+        # grub-mkconfig gives rescue entries GRUB_CMDLINE_LINUX only; a rescue entry that
+        # (also) reaches the wanted console is fine.
+        return v.rescue and (sig(v.args) == sig(lin.args)
+                             or last_device(v.args) == last_device(full.args) is not None)
+
+    bad = [Evidence(v.evidence.file, v.evidence.line, "consoles: " + show(v.args))
+           for v in boot if not agrees(v)]
     fix = "bcdtool linux fix edits the generated files too (or run update-grub/grub2-mkconfig)"
     if bad:
         return Finding("grub.config-applied", "problem",
                        "the generated boot entries do not match /etc/default/grub (the edit was "
                        "never applied, or the boot entries were edited by hand): "
-                       "want " + (" ".join(sig(full.args)) or "no console="),
+                       "want " + show(full.args),
                        (full.evidence, *bad), fix)
     return Finding("grub.config-applied", "ok", "boot entries match /etc/default/grub",
                    (full.evidence,))

@@ -64,6 +64,7 @@ class KernelLine:
     command: str
     args_start: int       # offset in file.text
     args_end: int
+    title: str = ""       # the enclosing menuentry's (or legacy `title`) name
 
     @property
     def args_text(self) -> str:
@@ -141,12 +142,19 @@ def read_text(guest: Guest, path: str) -> TextFile | None:
     return TextFile(path, data, text)
 
 
+_TITLE = re.compile(r"""^\s*(?:menuentry\s+(?:'([^']*)'|"([^"]*)"|(\S+))|title\s+(.*))""")
+
+
 def _kernel_lines(tf: TextFile, pattern: re.Pattern) -> list[KernelLine]:
-    out, offset = [], 0
+    out, offset, title = [], 0, ""
     for lineno, line in enumerate(tf.text.split("\n"), 1):
+        t = _TITLE.match(line)
+        if t:
+            title = next(g for g in t.groups() if g is not None)
         m = pattern.match(line)
         if m and not line.lstrip().startswith("#"):
-            out.append(KernelLine(tf, lineno, m.group(2), offset + m.start(6), offset + m.end(6)))
+            out.append(KernelLine(tf, lineno, m.group(2), offset + m.start(6), offset + m.end(6),
+                                  title))
         offset += len(line) + 1
     return out
 
@@ -274,7 +282,12 @@ def read_legacy(guest: Guest) -> None:
 
 def read_init(guest: Guest, device: str) -> None:
     root = guest.root
-    for d in ("/lib/systemd/system", "/usr/lib/systemd/system"):
+    # systemctl on Debian-family guests links to /lib/systemd/system, elsewhere to /usr/lib.
+    family = (guest.os_release.get("ID", "") + " " + guest.os_release.get("ID_LIKE", "")).split()
+    dirs = ["/lib/systemd/system", "/usr/lib/systemd/system"]
+    if not {"debian", "ubuntu"} & set(family):
+        dirs.reverse()
+    for d in dirs:
         if root.kind(f"{d}/serial-getty@.service") == "file" and guest.unit_path is None:
             guest.unit_path = f"{d}/serial-getty@.service"
     has_systemd = any(root.exists(p) for p in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd"))
