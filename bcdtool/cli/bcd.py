@@ -69,8 +69,10 @@ def _target_options(func):
 @_target_options
 @click.option("--dry-run", is_flag=True, help="Show the changes without writing anything.")
 @click.option("--backup-dir", default=None, help="Folder for the undo journal and backups.")
+@click.option("--read-only", is_flag=True,
+              help="Forensic: open every file and device without write access; writes fail.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bcdedit(store_spec, partition, store_path, dry_run, backup_dir, args) -> None:
+def bcdedit(store_spec, partition, store_path, dry_run, backup_dir, read_only, args) -> None:
     """Run a bcdedit command line offline, e.g. `bcdedit /store BCD /ems {default} on`.
 
     Commands: /enum /set /deletevalue /ems /bootems /debug /bootdebug /emssettings
@@ -85,7 +87,7 @@ def bcdedit(store_spec, partition, store_path, dry_run, backup_dir, args) -> Non
         _createstore(cmd.args)
         return
     spec = _store_spec(store_spec, cmd.store)
-    handle, store = open_store(spec, read_only=not cmd.writes or dry_run,
+    handle, store = open_store(spec, read_only=read_only or not cmd.writes or dry_run,
                                partition=partition, path=store_path)
     with handle:
         if cmd.name == "import":

@@ -71,6 +71,8 @@ class HiveHandle:
                                           backup_dir=backup_dir, operation=operation, diff=diff)
         if hive is not None:
             self.hive, self._original = hive, hive.original
+        if result.journal:
+            result.notices.append(f"undo journal written; restore with `bcdtool undo {result.journal}`")
         return result
 
     def close(self) -> None:
