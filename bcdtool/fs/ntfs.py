@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import pytsk3
 
+from bcdtool import _construct
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import (BcdToolError, CorruptionError, FormatError, NotFoundError,
                             UnsafeVolumeError, UnsupportedError)
 from bcdtool.fs.base import (HIBERNATION_SIGNATURES, FileRef, VolumeFacts, merge_extents,
                              read_extents, require_writable, split_path)
+from bcdtool.fs import ntfs_layout as L
 from bcdtool.fs.probe import probe
 
 #: $Volume is MFT record 3; its $VOLUME_INFORMATION flags sit at byte 10; bit 0 = dirty.
@@ -146,6 +148,8 @@ class NtfsVolume:
         refusal = _refusal(flags)
         if refusal is None:
             extents, refusal = self._runs(path, attr, size)
+        if refusal is None:
+            refusal = self._initialized_refusal(path, int(f.info.meta.addr), size)
             if refusal is None:
                 return FileRef(path, size, extents)
         if flags & int(pytsk3.TSK_FS_ATTR_ENC):
@@ -178,6 +182,43 @@ class NtfsVolume:
             raise CorruptionError(f"data runs cover {size - left} of {size} bytes", path=path)
         return tuple(trimmed), None
 
+    def _initialized_refusal(self, path: str, addr: int, size: int) -> str | None:
+        """Why the clusters do not hold all of the data NTFS returns (pytsk3 hides this)."""
+        init = self._initialized_size(path, addr)
+        if init is None:
+            return "its $DATA is described in an attribute list (initialized size not checked)"
+        if init < size:
+            # NTFS returns zeros past the initialized size, whatever the clusters hold.
+            return f"only {init} of its {size} bytes are initialized"
+        return None
+
+    def _initialized_size(self, path: str, addr: int) -> int | None:
+        """Initialized size of the unnamed $DATA in the file's base MFT record (None: elsewhere)."""
+        code = int.from_bytes(self.dev.read_at(0x40, 1), "little", signed=True)
+        rec_size = 1 << -code if code < 0 else code * self.cluster_size
+        if not 256 <= rec_size <= 65536 or rec_size % L.FIXUP_STRIDE:
+            raise FormatError(f"impossible MFT record size {rec_size}", path=self.dev.name)
+        mft = self._tsk(lambda: self._fs.open_meta(inode=0), CorruptionError, "cannot open $MFT")
+        raw = self._tsk(lambda: mft.read_random(addr * rec_size, rec_size), CorruptionError,
+                        "unreadable MFT record", path)
+        rec = apply_fixups(raw, path)
+        header = _construct.parse(L.MftRecordHeader, rec, what="MFT record", path=path)
+        pos = header.attrs_offset
+        while pos + L.AttributeHeader.sizeof() <= len(rec):
+            if int.from_bytes(rec[pos:pos + 4], "little") == L.ATTRIBUTE_END:
+                break
+            attr = _construct.parse(L.AttributeHeader, rec, offset=pos, what="attribute", path=path)
+            if attr.length < L.AttributeHeader.sizeof() or pos + attr.length > len(rec):
+                raise CorruptionError("attribute overruns its MFT record", path=path, offset=pos)
+            if attr.type == L.ATTR_TYPE_DATA and attr.name_length == 0 and attr.non_resident:
+                nr = _construct.parse(L.NonResidentHeader, rec[:pos + attr.length],
+                                      offset=pos + L.NON_RESIDENT_OFFSET, what="attribute",
+                                      path=path)
+                if nr.lowest_vcn == 0:
+                    return nr.initialized_size
+            pos += attr.length
+        return None
+
     def read(self, ref: FileRef) -> bytes:
         """The file's bytes (through its extents, or the copy read by pytsk3)."""
         if not ref.extents and ref.content is None and ref.size:
@@ -185,16 +226,25 @@ class NtfsVolume:
         return read_extents(self.dev, ref)
 
     def require_writable(self, ref: FileRef) -> None:
-        """Raise unless `ref` may be rewritten in place (safe volume, plain runs, verified)."""
+        """Raise unless `ref` may be rewritten in place now (volume safe, device writable)."""
         require_writable(self.dev, self.facts(), ref)
-        # NTFS reads zeros past a file's initialized size, which pytsk3 does not expose: make
-        # sure the extents hold exactly what NTFS returns for the file.
-        f = self._tsk(lambda: self._fs.open("/" + ref.path), NotFoundError, "file vanished",
-                      ref.path)
-        if ref.size and self._tsk(lambda: f.read_random(0, ref.size), CorruptionError,
-                                  "unreadable file data", ref.path) != read_extents(self.dev, ref):
-            raise UnsupportedError("the file's clusters do not hold its data as NTFS reads it "
-                                   "(initialized size smaller than file size?)", path=ref.path)
+
+
+def apply_fixups(record: bytes, path: str = "") -> bytes:
+    """An MFT record with its update-sequence fixups undone (a torn record is corrupt)."""
+    header = _construct.parse(L.MftRecordHeader, record, what="MFT record", path=path)
+    stride = L.FIXUP_STRIDE
+    count = len(record) // stride
+    if header.usa_count != count + 1 or header.usa_ofs + 2 * (count + 1) > len(record):
+        raise CorruptionError("MFT record has an impossible update sequence", path=path)
+    usa = record[header.usa_ofs:header.usa_ofs + 2 * (count + 1)]
+    fixed = bytearray(record)
+    for i in range(1, count + 1):
+        end = i * stride - 2
+        if fixed[end:end + 2] != usa[0:2]:
+            raise CorruptionError("torn MFT record (update sequence mismatch)", path=path)
+        fixed[end:end + 2] = usa[2 * i:2 * i + 2]
+    return bytes(fixed)
 
 
 def _refusal(flags: int) -> str | None:

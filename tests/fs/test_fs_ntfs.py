@@ -195,7 +195,7 @@ def test_sparse_file_refused(tmp_path):
 def test_encrypted_flag_refused(tmp_path):
     path = tmp_path / "efs.ntfs"
     built(images.make_ntfs_volume, path, {"Boot/BCD": b"e" * 20000})
-    images.set_ntfs_attribute_flags(path, "Boot/BCD", 0x4000)
+    images.patch_ntfs_data_attribute(path, "Boot/BCD", flags=0x4000)
     info = subprocess.run(["ntfsinfo", "-F", "/Boot/BCD", str(path)], capture_output=True, text=True)
     assert "Attribute flags:\t 0x4000" in info.stdout.split("$DATA (0x80)")[1]
     vol = NtfsVolume(RawDevice(str(path), writable=True))
@@ -205,3 +205,34 @@ def test_encrypted_flag_refused(tmp_path):
         vol.read(ref)
     with pytest.raises(UnsupportedError, match="encrypted"):
         vol.require_writable(ref)
+
+
+def test_uninitialized_tail_refused(tmp_path):
+    """Bytes past the initialized size read as zeros, whatever the clusters hold: no extents."""
+    path = tmp_path / "init.ntfs"
+    data = random.Random(5).randbytes(20000)
+    built(images.make_ntfs_volume, path, {"Boot/BCD": data})
+    images.patch_ntfs_data_attribute(path, "Boot/BCD", initialized_size=8192)
+    expected = images.ntfs_get(path, "Boot/BCD")
+    assert expected == data[:8192] + bytes(20000 - 8192)  # ntfs-3g agrees on the zeros
+    vol = NtfsVolume(RawDevice(str(path), writable=True))
+    ref = vol.find("Boot/BCD")
+    assert ref.extents == () and "initialized" in ref.refusal
+    assert vol.read(ref) == expected
+    with pytest.raises(UnsupportedError, match="initialized"):
+        vol.require_writable(ref)
+
+
+def test_torn_mft_record_is_corrupt(mbr_disk):
+    from bcdtool.errors import CorruptionError
+    from bcdtool.fs.ntfs import apply_fixups
+
+    dev = open_part(mbr_disk.path, mbr_disk.bcd_part)
+    mft_offset = int.from_bytes(dev.read_at(0x30, 8), "little") * 4096
+    record = dev.read_at(mft_offset, 1024)  # record 0: $MFT itself
+    fixed = apply_fixups(record)
+    assert fixed[:4] == b"FILE" and fixed != record
+    torn = bytearray(record)
+    torn[1022] ^= 0xFF
+    with pytest.raises(CorruptionError, match="torn"):
+        apply_fixups(bytes(torn))

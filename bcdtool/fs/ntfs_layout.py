@@ -1,0 +1,51 @@
+"""NTFS on-disk declarations needed beside pytsk3: the MFT record and attribute headers (no logic).
+
+Reference: the Linux-NTFS project's "NTFS Documentation" (FILE record, attribute header) and
+ntfs-3g `layout.h` (MFT_RECORD, ATTR_RECORD).  Only what pytsk3 does not expose is declared:
+the initialized size of a non-resident attribute.
+"""
+
+from construct import Const, Int8ul, Int16ul, Int32ul, Int64ul, Struct
+
+#: Update-sequence (fixup) stride: every 512 bytes of a record, whatever the sector size.
+FIXUP_STRIDE = 512
+ATTRIBUTE_END = 0xFFFFFFFF
+ATTR_TYPE_DATA = 0x80
+
+# MFT_RECORD: the "FILE" record header.
+MftRecordHeader = Struct(
+    "magic" / Const(b"FILE"),
+    "usa_ofs" / Int16ul,
+    "usa_count" / Int16ul,
+    "lsn" / Int64ul,
+    "sequence_number" / Int16ul,
+    "link_count" / Int16ul,
+    "attrs_offset" / Int16ul,
+    "flags" / Int16ul,
+    "bytes_in_use" / Int32ul,
+    "bytes_allocated" / Int32ul,
+)
+
+# ATTR_RECORD: fields common to resident and non-resident attributes.
+AttributeHeader = Struct(
+    "type" / Int32ul,
+    "length" / Int32ul,
+    "non_resident" / Int8ul,
+    "name_length" / Int8ul,
+    "name_offset" / Int16ul,
+    "flags" / Int16ul,
+    "instance" / Int16ul,
+)
+
+# ATTR_RECORD, non-resident part (follows AttributeHeader at offset 16).
+NonResidentHeader = Struct(
+    "lowest_vcn" / Int64ul,
+    "highest_vcn" / Int64ul,
+    "mapping_pairs_offset" / Int16ul,
+    "compression_unit" / Int8ul,
+    "reserved" / Int8ul[5],
+    "allocated_size" / Int64ul,
+    "data_size" / Int64ul,
+    "initialized_size" / Int64ul,
+)
+NON_RESIDENT_OFFSET = 16
