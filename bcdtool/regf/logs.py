@@ -315,7 +315,7 @@ def _recover_new(primary: bytes, logs: list[_NewLog], primary_valid: bool) -> Re
             raise DirtyHiveError(
                 "the hive is dirty and its transaction logs hold only entries older than the "
                 f"primary (sequence {floor}); its state cannot be completed")
-        base = bytearray(primary[:BASE_BLOCK_SIZE])
+        base = bytearray(primary[:BASE_BLOCK_SIZE].ljust(BASE_BLOCK_SIZE, b"\0"))
     else:
         # Windows takes the base block from the log with the latest entries, and only that log.
         candidates = sorted((lg for lg in logs if lg.entries),

@@ -360,19 +360,31 @@ def test_ktm_flag_follows_the_last_entry(corpus):
 
 def test_truncations_and_bit_flips_only_raise_dirty_hive_error(corpus):
     primary, log1, log2 = new_dirty(corpus)
-    rng = random.Random(1234)
     outcomes = set()
     end = len(after_entries(log2))
-    for cut in range(0, end + 1024, 512):
+    for cut in range(0, end + 1024, 1024):
         for first in (log1, log1[:cut]):
             outcomes.add(_outcome(primary, [("L1", first), ("L2", log2[:cut])]))
-    for _ in range(120):
+    outcomes |= _flip_logs(primary, log1, log2, runs=30, seed=1234)
+    assert "refused" in outcomes and any(o.startswith("applied") for o in outcomes)
+
+
+@pytest.mark.slow
+def test_many_bit_flips_only_raise_dirty_hive_error(corpus):
+    outcomes = _flip_logs(*new_dirty(corpus), runs=600, seed=4321)
+    assert len(outcomes) > 3
+
+
+def _flip_logs(primary: bytes, log1: bytes, log2: bytes, *, runs: int, seed: int) -> set[str]:
+    rng = random.Random(seed)
+    outcomes = set()
+    for _ in range(runs):
         a, b = bytearray(log1), bytearray(log2)
         target = rng.choice((a, b))
         for _ in range(rng.randint(1, 4)):
             target[rng.randrange(min(len(target), 6144))] ^= 1 << rng.randrange(8)
         outcomes.add(_outcome(primary, [("L1", bytes(a)), ("L2", bytes(b))]))
-    assert "refused" in outcomes and any(o.startswith("applied") for o in outcomes)
+    return outcomes
 
 
 def test_hostile_old_logs_only_raise_dirty_hive_error(corpus):
@@ -382,7 +394,7 @@ def test_hostile_old_logs_only_raise_dirty_hive_error(corpus):
     rng = random.Random(99)
     for cut in range(0, len(log1) + 1, 512):
         _outcome(primary, [("L1", log1[:cut])])
-    for _ in range(200):
+    for _ in range(60):
         bad = bytearray(log1)
         bad[rng.randrange(1200)] ^= 1 << rng.randrange(8)
         _outcome(primary, [("L1", bytes(bad))])
@@ -412,3 +424,40 @@ def test_recovery_is_in_memory_only(corpus, tmp_path):
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     recover_beside(tmp_path / "yarp-NewDirtyHive")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_old_log_with_invalid_primary_base_block_matches_the_first_hbin_stamp(corpus):
+    hives = corpus / "hives"
+    primary = bytearray((hives / "yarp-OldDirtyHive").read_bytes())
+    log1 = (hives / "yarp-OldDirtyHive.LOG1").read_bytes()
+    primary[508] ^= 1  # the primary base block is now invalid
+    with pytest.raises(DirtyHiveError):  # its first hbin carries an older stamp than the log
+        logs.recover(bytes(primary), [("L1", log1)])
+    primary[4096 + 20:4096 + 28] = log1[12:20]
+    rec = logs.recover(bytes(primary), [("L1", log1)])
+    assert rec.used_logs == ("L1",) and not logs.is_dirty(rec.data)
+    windows = (hives / "yarp-OldDirtyHive-recovered-by-win7").read_bytes()
+    assert python_registry_view(rec.data) == python_registry_view(windows)
+
+
+def test_two_old_logs_for_the_same_write_must_agree(corpus):
+    hives = corpus / "hives"
+    primary = (hives / "yarp-OldDirtyHive").read_bytes()
+    log1 = (hives / "yarp-OldDirtyHive.LOG1").read_bytes()
+    same = logs.recover(primary, [("L1", log1), ("L2", log1)])
+    assert same.used_logs == ("L1",)
+    other = bytearray(log1)
+    other[-1] ^= 1
+    with pytest.raises(DirtyHiveError, match="same write"):
+        logs.recover(primary, [("L1", log1), ("L2", bytes(other))])
+
+
+def test_truncated_primaries_only_raise_our_errors(corpus):
+    primary, log1, log2 = new_dirty(corpus)
+    for cut in list(range(512, 8192, 512)) + [12288, 20480, 21000]:
+        try:
+            rec = logs.recover(primary[:cut], [("L1", log1), ("L2", log2)])
+        except (DirtyHiveError, FormatError):
+            continue
+        assert not logs.is_dirty(rec.data)
+        assert len(rec.data) >= 4096 + struct.unpack_from("<I", rec.data, 40)[0]
