@@ -236,3 +236,23 @@ def test_torn_mft_record_is_corrupt(mbr_disk):
     torn[1022] ^= 0xFF
     with pytest.raises(CorruptionError, match="torn"):
         apply_fixups(bytes(torn))
+
+
+def test_fragmented_file_write_across_runs(tmp_path):
+    path = tmp_path / "frag.ntfs"
+    built(images.make_ntfs_volume, path, {"Boot/x": b"x"})
+    data = random.Random(1).randbytes(12000)
+    images.ntfs_write(path, {"Boot/BCD": [(0, data[:5000])], "Boot/other": [(0, b"o" * 9000)]},
+                      create=["Boot/BCD", "Boot/other"])
+    images.ntfs_write(path, {"Boot/BCD": [(5000, data[5000:])]})
+    before = images.ntfsfix_check(path)
+    dev = RawDevice(str(path), writable=True)
+    vol = NtfsVolume(dev)
+    ref = vol.find("Boot/BCD")
+    assert len(ref.extents) == 2 and vol.read(ref) == data
+    vol.require_writable(ref)
+    write_extents(dev, ref, 7000, b"\x5a" * 3000)  # crosses from the first run into the second
+    dev.flush_device()
+    assert images.ntfs_get(path, "Boot/BCD") == data[:7000] + b"\x5a" * 3000 + data[10000:]
+    assert images.ntfs_get(path, "Boot/other") == b"o" * 9000
+    assert images.ntfsfix_check(path) == before
