@@ -1,0 +1,214 @@
+"""bcdedit command parsing and semantics on real stores (library level)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bcdtool.bcd import bcdedit as be
+from bcdtool.bcd import objects
+from bcdtool.bcd.store import BcdStore
+from bcdtool.errors import (BcdError, ElementError, InvalidArgumentError,
+                            InvalidIdentifierError, NotFoundError, UnsupportedError)
+from bcdtool.regf.hive import Hive
+
+BOOTMGR = objects.ALIASES["{bootmgr}"]
+EMS = objects.ALIASES["{emssettings}"]
+GLOBAL = objects.ALIASES["{globalsettings}"]
+
+
+@pytest.mark.parametrize("argv, name, args, store, verbose", [
+    (["/store", "X", "/ems", "{default}", "on"], "ems", ["{default}", "on"], "X", False),
+    (["/EMS", "{DEFAULT}", "ON", "/STORE", "X"], "ems", ["{DEFAULT}", "ON"], "X", False),
+    (["/store", "X"], "enum", [], "X", False),
+    (["/v"], "enum", [], None, True),
+    (["/enum", "all", "/v"], "enum", ["all"], None, True),
+    (["/set", "{bootmgr}", "timeout", "5"], "set", ["{bootmgr}", "timeout", "5"], None, False),
+])
+def test_parse_args(argv, name, args, store, verbose):
+    cmd = be.parse_args(argv)
+    assert (cmd.name, cmd.args, cmd.store, cmd.verbose) == (name, args, store, verbose)
+
+
+@pytest.mark.parametrize("argv", [["/frobnicate"], ["enum"], ["/store"], ["/store", "a", "/store",
+                                                                            "b", "/enum"]])
+def test_parse_args_errors(argv):
+    with pytest.raises(InvalidArgumentError):
+        be.parse_args(argv)
+
+
+def _run(store: BcdStore, line: str) -> be.Outcome:
+    return be.execute(be.parse_args(line.split()), store)
+
+
+@pytest.fixture
+def bios(corpus) -> BcdStore:
+    return BcdStore(Hive.open(corpus / "bcd" / "win10-bios-installed-sysreserved.bcd"))
+
+
+@pytest.fixture
+def minimal(corpus) -> BcdStore:
+    return BcdStore(Hive.open(corpus / "bcd" / "win10-uefi-minimal-windeploy.bcd"))
+
+
+@pytest.mark.parametrize("line, guid, code, raw", [
+    ("/set {bootmgr} timeout 0x1e", BOOTMGR, 0x25000004, (30).to_bytes(8, "little")),
+    ("/set {default} nx AlwaysOff", None, 0x25000020, (2).to_bytes(8, "little")),
+    ("/set {default} bootstatuspolicy ignoreallfailures", None, 0x250000e0,
+     (1).to_bytes(8, "little")),
+    ("/set {default} custom:250000c2 0", None, 0x250000c2, bytes(8)),
+    ("/set {default} onetimeadvancedoptions TRUE", None, 0x260000c3, b"\x01"),
+    ("/set {default} recoveryenabled 0", None, 0x16000009, b"\x00"),
+    ("/set {emssettings} bootems yes", EMS, 0x16000020, b"\x01"),
+    ("/set {default} description Rescue", None, 0x12000004, "Rescue\0".encode("utf-16-le")),
+    ("/set {bootmgr} default {memdiag}", BOOTMGR, 0x23000003,
+     (objects.ALIASES["{memdiag}"] + "\0").encode("utf-16-le")),
+    ("/set {bootmgr} device boot", BOOTMGR, 0x11000001,
+     bytes(16) + bytes.fromhex("05000000000000004800000000000000") + bytes(56)),
+    ("/set {default} badmemorylist 1 0x10", None, 0x1700000a,
+     (1).to_bytes(8, "little") + (16).to_bytes(8, "little")),
+    ("/timeout 7", BOOTMGR, 0x25000004, (7).to_bytes(8, "little")),
+    ("/ems {default} ON", None, 0x260000b0, b"\x01"),
+    ("/bootems {bootmgr} on", BOOTMGR, 0x16000020, b"\x01"),
+    ("/debug {default} off", None, 0x260000a0, b"\x00"),
+    ("/bootdebug {bootmgr} off", BOOTMGR, 0x16000010, b"\x00"),
+])
+def test_set_like_commands(bios, line, guid, code, raw):
+    out = _run(bios, line)
+    assert out.lines == [be.SUCCESS]
+    target = guid or bios.default_guid()
+    assert bios.get(target).elements[code].raw == raw
+
+
+@pytest.mark.parametrize("line, error", [
+    ("/set {bootmgr} ems on", ElementError),
+    ("/set {default} displaybootmenu yes", ElementError),
+    ("/set {default} nosuchelement 1", ElementError),
+    ("/set {default} ems maybe", InvalidArgumentError),
+    ("/set {default} nx 12abc", InvalidArgumentError),
+    ("/set {default} timeout 5", ElementError),
+    ("/set {bootmgr} timeout", InvalidArgumentError),
+    ("/set {nonsense} timeout 5", InvalidIdentifierError),
+    ("/set {00000000-0000-0000-0000-000000000001} bootems on", NotFoundError),
+    ("/set {default} osdevice partition=C:", UnsupportedError),
+    ("/ems {bootmgr} on", ElementError),
+    ("/ems {default} maybe", InvalidArgumentError),
+    ("/ems {ntldr} on", NotFoundError),
+    ("/deletevalue {default} ems", NotFoundError),
+    ("/default {00000000-0000-0000-0000-000000000001}", NotFoundError),
+    ("/displayorder {memdiag} /addfirst /remove", InvalidArgumentError),
+    ("/delete {memdiag}", BcdError),
+    ("/create /d x /application nonsense", InvalidArgumentError),
+    ("/create {bootmgr}", BcdError),
+    ("/copy {default}", InvalidArgumentError),
+    ("/emssettings EMSPORT", InvalidArgumentError),
+    ("/dbgsettings PIGEON", InvalidArgumentError),
+])
+def test_errors_stage_nothing_visible(bios, line, error):
+    with pytest.raises(error):
+        _run(bios, line)
+    assert bios.diff() == []
+
+
+def test_current_is_default_with_notice(bios):
+    out = _run(bios, "/ems on")  # id omitted: {current}
+    assert bios.get(bios.default_guid()).elements[0x260000b0].raw == b"\x01"
+    assert any("{current}" in n for n in out.notices)
+
+
+def test_deletevalue(bios):
+    _run(bios, "/deletevalue {bootmgr} toolsdisplayorder")
+    assert 0x24000010 not in bios.get(BOOTMGR).elements
+
+
+def test_displayorder_semantics(bios):
+    default = bios.default_guid()
+    memdiag = objects.ALIASES["{memdiag}"]
+    order = lambda: bios.get(BOOTMGR).elements[0x24000001].value()  # noqa: E731
+    _run(bios, "/displayorder {memdiag} /addlast")
+    assert order() == [default, memdiag]
+    _run(bios, "/displayorder {memdiag} /addfirst")
+    assert order() == [memdiag, default]
+    _run(bios, "/displayorder {default} {MEMDIAG} {default}")
+    assert order() == [default, memdiag]
+    _run(bios, "/displayorder {memdiag} /remove")
+    _run(bios, "/displayorder {default} /remove")
+    assert 0x24000001 not in bios.get(BOOTMGR).elements
+    _run(bios, "/toolsdisplayorder {default} /addlast")
+    assert bios.get(BOOTMGR).elements[0x24000010].value() == [memdiag, default]
+    _run(bios, "/bootsequence {default}")
+    assert bios.get(BOOTMGR).elements[0x24000002].value() == [default]
+
+
+def test_emssettings_on_existing_object(bios):
+    out = _run(bios, "/emssettings EMSPORT:1 EMSBAUDRATE:115200")
+    assert out.notices == []
+    elems = bios.get(EMS).elements
+    assert elems[0x15000022].raw == (1).to_bytes(8, "little")
+    assert elems[0x15000023].raw == bytes.fromhex("00c2010000000000")
+    _run(bios, "/emssettings BIOS")
+    assert 0x15000022 not in bios.get(EMS).elements and 0x15000023 not in bios.get(EMS).elements
+
+
+def test_emssettings_creates_missing_objects_and_links_them(minimal):
+    out = _run(minimal, "/emssettings emsport:2")
+    ems = minimal.get(EMS)
+    assert ems.type == 0x20100000 and ems.elements[0x15000022].value() == 2
+    assert minimal.get(GLOBAL).type == 0x20100000
+    assert minimal.get(GLOBAL).elements[0x14000006].value() == [EMS]
+    # {bootmgr} and the loader now reach emsport through {globalsettings}
+    assert minimal.effective(BOOTMGR, 0x15000022)[0] == EMS
+    assert minimal.effective(minimal.default_guid(), 0x15000022)[0] == EMS
+    assert any("created {emssettings}" in n for n in out.notices)
+    assert any("created {globalsettings}" in n for n in out.notices)
+
+
+def test_dbgsettings(bios):
+    _run(bios, "/dbgsettings SERIAL DEBUGPORT:2 BAUDRATE:57600 /noumex")
+    dbg = bios.get(objects.ALIASES["{dbgsettings}"]).elements
+    assert dbg[0x15000011].value() == 0 and dbg[0x15000013].value() == 2
+    assert dbg[0x15000014].value() == 57600 and dbg[0x16000017].value() is True
+    _run(bios, "/dbgsettings NET HOSTIP:10.0.0.1 PORT:50000 KEY:a.b.c.d")
+    dbg = bios.get(objects.ALIASES["{dbgsettings}"]).elements
+    assert dbg[0x15000011].value() == 3 and dbg[0x1500001a].raw[:4] == bytes([10, 0, 0, 1])
+    assert dbg[0x1500001b].value() == 50000 and dbg[0x1200001d].value() == "a.b.c.d"
+
+
+def test_create_copy_delete(bios):
+    out = _run(bios, "/create /d Tools /application osloader")
+    guid = out.lines[0].split()[2]
+    assert out.lines[0] == f"The entry {guid} was successfully created."
+    assert bios.get(guid).type == objects.OSLOADER and bios.get(guid).description == "Tools"
+    copied = _run(bios, "/copy {default} /d Second").lines[0].split()[-1].rstrip(".")
+    assert bios.get(copied).description == "Second"
+    assert bios.get(copied).elements[0x21000001] == bios.get(bios.default_guid()).elements[
+        0x21000001]
+    _run(bios, f"/displayorder {copied} /addlast")
+    _run(bios, f"/delete {copied}")
+    assert not bios.has(copied)
+    assert copied not in bios.get(BOOTMGR).elements[0x24000001].value()
+    _run(bios, "/create {ntldr} /d Legacy")
+    assert bios.get(objects.ALIASES["{ntldr}"]).type == objects.NTLDR
+    _run(bios, "/create /device")
+    _run(bios, "/create /inherit osloader")
+    _run(bios, "/delete {memdiag} /f")
+    assert not bios.has(objects.ALIASES["{memdiag}"])
+    assert 0x24000010 not in bios.get(BOOTMGR).elements  # its only entry was {memdiag}
+
+
+def test_enum_command(bios):
+    out = _run(bios, "/enum {emssettings}")
+    assert out.lines == ["", "EMS Settings", "-" * 12, "identifier              {emssettings}",
+                         "bootems                 No"]
+    assert _run(bios, "/enum BOOTMGR /v").lines[3].endswith(BOOTMGR)
+    with pytest.raises(InvalidIdentifierError):
+        _run(bios, "/enum nonsense")
+
+
+def test_export_gives_the_store_bytes(bios):
+    out = _run(bios, "/export /tmp/x.bcd")
+    assert out.new_file == ("/tmp/x.bcd", bytes(bios.hive.data))
+
+
+def test_new_store_image_is_an_empty_bcd_store():
+    store = BcdStore(Hive.from_bytes(be.new_store_image()))
+    assert store.objects() == [] and store.hive.root.name == "NewStoreRoot"
