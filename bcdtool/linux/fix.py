@@ -87,6 +87,8 @@ class _Planner:
         self.edits: dict[str, _Edits] = {}
         self.notes: list[str] = []
         self.links: list[Change] = []
+        #: Whether rescue entries get the console (they do when GRUB_CMDLINE_LINUX carries it).
+        self.rescue_console = True
 
     def edits_for(self, tf: TextFile) -> _Edits:
         if tf.path not in self.edits:
@@ -143,6 +145,7 @@ class _Planner:
             default_has_console = any(cmdline.consoles(cmdline.args_of(a.value or ""))
                                       for a in dflt)
             append_to = len(chain) - 1 if (default_has_console or not lin) else len(lin) - 1
+            self.rescue_console = append_to < len(lin)
             new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
                                                    append_to=append_to)
             for a, old, text in zip(chain, texts, new):
@@ -280,7 +283,7 @@ class _Planner:
                 have_terminal = True
                 if "serial" not in words:
                     edits.replace(offsets[i], offsets[i] + len(line), line.rstrip() + " serial")
-            elif words[0] == "splashimage":
+            elif words[0].split("=", 1)[0] == "splashimage":
                 edits.replace(offsets[i], offsets[i], "#")
                 self.note(f"{tf.path}: commented out splashimage (legacy GRUB's splash "
                           "screen disables the serial terminal)")
@@ -293,6 +296,8 @@ class _Planner:
     def plan_boot(self) -> None:
         kernelopts = self.plan_kernelopts()
         for line in self.guest.linux_lines + self.guest.bls_options + self.guest.legacy_kernels:
+            if line.rescue and not self.rescue_console and "console=" not in line.args_text:
+                continue  # as grub-mkconfig would write it: GRUB_CMDLINE_LINUX only
             self._edit_kernel_line(line, kernelopts)
         for tf in self.guest.grub_cfgs:
             if any(k.file is tf for k in self.guest.linux_lines):

@@ -6,13 +6,11 @@ import re
 from dataclasses import dataclass
 
 from bcdtool.linux import cmdline
-from bcdtool.linux.sources import Guest, KernelLine
+from bcdtool.linux.sources import RESCUE_ARGS, Guest, KernelLine
 from bcdtool.report import Evidence, Finding, Report
 
 _VAR_TOKEN = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 _SPEED = re.compile(r"(?:--speed[= ]|-s ?)(\d+)")
-#: Arguments that mark a rescue entry, which is not expected to carry the serial console.
-RESCUE_ARGS = ("single", "recovery", "emergency", "systemd.unit=rescue.target")
 
 
 @dataclass
@@ -43,9 +41,7 @@ def boot_views(guest: Guest) -> list[CmdlineView]:
     for line in guest.kernel_lines:
         args = expand_line(guest, line)
         views.append(CmdlineView(args, Evidence(line.file.path, line.line, line.command),
-                                 rescue=any(a in RESCUE_ARGS for a in args)
-                                 or "rescue" in line.file.path.rsplit("/", 1)[-1]
-                                 or bool(re.search(r"recovery|rescue", line.title, re.I))))
+                                 rescue=line.rescue or any(a in RESCUE_ARGS for a in args)))
     return views
 
 

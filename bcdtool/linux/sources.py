@@ -24,6 +24,8 @@ UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system"
 SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
                "/lib/sysctl.d")
 GRUBENV_SIZE = 1024
+#: Arguments that mark a rescue entry, which is not expected to carry the serial console.
+RESCUE_ARGS = ("single", "recovery", "emergency", "systemd.unit=rescue.target")
 MAX_EFI_VENDORS = 64
 
 _LINUX_CMD = re.compile(r"^([ \t]*)(linux|linux16|linuxefi)([ \t]+)(\S+)([ \t]*)(.*)$")
@@ -70,6 +72,13 @@ class KernelLine:
     def args_text(self) -> str:
         """The argument text as written (may hold `$var` references)."""
         return self.file.text[self.args_start:self.args_end]
+
+    @property
+    def rescue(self) -> bool:
+        """A recovery/rescue entry (grub-mkconfig gives it GRUB_CMDLINE_LINUX only)."""
+        return (any(a in RESCUE_ARGS for a in self.args_text.split())
+                or "rescue" in self.file.path.rsplit("/", 1)[-1]
+                or bool(re.search(r"recovery|rescue", self.title, re.I)))
 
 
 @dataclass
