@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 
 import pytest
@@ -56,3 +58,18 @@ def test_tiny_device(tmp_path):
     path.write_bytes(b"\xeb\x3c\x90" + bytes(100))
     assert probe(RawDevice(str(path))) is None
     assert probe(RangeView(RawDevice(str(path)), 0, 0)) is None
+
+
+def test_fixture_partition_tables_are_valid(esp_disk, mbr_disk):
+    """Independent readers accept the fixture disks' partition tables."""
+    if shutil.which("sgdisk"):
+        out = subprocess.run(["sgdisk", "-v", str(esp_disk.path)], capture_output=True, text=True)
+        assert "No problems found" in out.stdout, out.stdout
+        info = subprocess.run(["sgdisk", "-i", "1", str(esp_disk.path)], capture_output=True,
+                              text=True).stdout
+        assert "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" in info and "EFI system partition" in info
+    out = subprocess.run(["sfdisk", "-J", str(mbr_disk.path)], capture_output=True, text=True)
+    table = json.loads(out.stdout)["partitiontable"]
+    assert table["label"] == "dos"
+    assert [(p["start"], p.get("bootable", False), p["type"]) for p in table["partitions"]] == \
+        [(p.start // 512, p.index == 1, "7") for p in mbr_disk.partitions]
