@@ -15,7 +15,7 @@ from Registry import Registry
 from bcdtool.errors import BcdToolError, DirtyHiveError, FormatError
 from bcdtool.regf import logs
 from bcdtool.regf.checksums import marvin32, regf_checksum
-from conftest import corpus_files, corpus_hives, need_tool
+from corpus_data import corpus_files, corpus_hives, need_tool
 
 
 def python_registry_view(data: bytes) -> dict[str, list[tuple[str, int, bytes]]]:
@@ -371,18 +371,23 @@ def test_truncations_and_bit_flips_only_raise_dirty_hive_error(corpus):
 
 @pytest.mark.slow
 def test_many_bit_flips_only_raise_dirty_hive_error(corpus):
-    outcomes = _flip_logs(*new_dirty(corpus), runs=600, seed=4321)
-    assert len(outcomes) > 3
+    outcomes = _flip_logs(*new_dirty(corpus), runs=600, seed=4321, span=65536)
+    for outcome in outcomes - {"refused"}:
+        applied = [int(n) for n in outcome.split()[1].split(",")]
+        assert applied == list(range(applied[0], applied[0] + len(applied)))
+        assert 2 <= applied[0] and applied[-1] <= 5
+    assert len(outcomes) >= 3
 
 
-def _flip_logs(primary: bytes, log1: bytes, log2: bytes, *, runs: int, seed: int) -> set[str]:
+def _flip_logs(primary: bytes, log1: bytes, log2: bytes, *, runs: int, seed: int,
+               span: int = 6144) -> set[str]:
     rng = random.Random(seed)
     outcomes = set()
     for _ in range(runs):
         a, b = bytearray(log1), bytearray(log2)
         target = rng.choice((a, b))
         for _ in range(rng.randint(1, 4)):
-            target[rng.randrange(min(len(target), 6144))] ^= 1 << rng.randrange(8)
+            target[rng.randrange(min(len(target), span))] ^= 1 << rng.randrange(8)
         outcomes.add(_outcome(primary, [("L1", bytes(a)), ("L2", bytes(b))]))
     return outcomes
 
