@@ -44,8 +44,8 @@ def _open_in_directory(root: Path, *, partition, path, read_only, kind) -> HiveH
     if kind == "hive" and path is None:
         raise InvalidArgumentError("say which hive with --path (e.g. Windows/System32/config/SYSTEM)",
                                    path=str(root))
-    found, why = find_store(root, path=path)
-    return HiveHandle(HiveFile(found, read_only=read_only),
-                      description=f"{found} in folder {root}: {why}",
-                      location={"target": str(root), "kind": "directory",
-                                "path": str(found.relative_to(root)), "reason": why})
+    found, inside, why, volume = find_store(root, path=path)
+    return HiveHandle(HiveFile(found, read_only=read_only, facts=volume.facts),
+                      description=f"{inside} in folder {root}: {why}",
+                      location={"target": str(root), "kind": "directory", "path": inside,
+                                "reason": why})

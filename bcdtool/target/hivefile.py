@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from bcdtool import journal as journals
 from bcdtool.errors import (BcdToolError, InterruptedWriteError, NotFoundError, ReadOnlyError,
-                            VerifyError, WriteError)
+                            UnsafeVolumeError, VerifyError, WriteError)
+from bcdtool.fs.base import VolumeFacts
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import find_log_files
 from bcdtool.target.handle import WriteResult
@@ -42,9 +44,11 @@ class HiveFile:
 
     kind = "file"
 
-    def __init__(self, path: str | os.PathLike, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, *, read_only: bool = False,
+                 facts: Callable[[], VolumeFacts] | None = None) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self._facts = facts             # the folder's volume facts, when found in a folder
         self.key = "file:" + os.path.realpath(self.path)
 
     def load(self) -> tuple[Hive, bytes]:
@@ -74,6 +78,10 @@ class HiveFile:
         if dry_run:
             return result, None
         self._check_writable()
+        reasons = self._facts().unsafe_reasons() if self._facts else []
+        if reasons:
+            raise UnsafeVolumeError("refusing to write: " + "; ".join(reasons)
+                                    + "; nothing was written", path=str(self.path))
         if read_file(self.path) != original:
             raise WriteError("the file changed since it was read; nothing was written",
                              path=str(self.path))

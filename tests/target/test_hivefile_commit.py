@@ -95,3 +95,18 @@ def test_unfinished_journal_blocks_the_next_open(store):
     assert str(journal.path) in str(info.value)
     journal.mark("done")
     open_hive(store).close()
+
+
+def test_hibernated_windows_folder_is_refused(tmp_path, corpus):
+    from bcdtool.errors import UnsafeVolumeError
+
+    root = tmp_path / "C"
+    config = root / "Windows" / "System32" / "config"
+    config.mkdir(parents=True)
+    (config / "SYSTEM").write_bytes((corpus / "bcd" / NAME).read_bytes())
+    (root / "hiberfil.sys").write_bytes(b"HIBR" + bytes(4092))
+    before = _digests(config)
+    with open_hive(root, kind="hive", path="Windows/System32/config/SYSTEM") as handle:
+        with pytest.raises(UnsafeVolumeError, match="hibernated"):
+            handle.commit(sac_edit(handle.hive)[0])
+    assert _digests(config) == before

@@ -78,3 +78,14 @@ def test_read_only_opens_nothing_for_writing(tmp_path, store_bytes):
         assert watch.events() == []
     finally:
         watch.close()
+
+
+def test_folder_symlink_out_of_the_folder_is_refused(tmp_path, store_bytes):
+    from bcdtool.errors import GuestError
+
+    outside = _tree(tmp_path / "outside", {"Boot/BCD": store_bytes})
+    root = tmp_path / "vol"
+    root.mkdir()
+    (root / "Boot").symlink_to(outside / "Boot")
+    with pytest.raises(GuestError):
+        open_hive(root)
