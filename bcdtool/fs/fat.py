@@ -27,8 +27,62 @@ _PYFAT_ERRORS = (PyFATException, NotADirectoryError, struct.error, ValueError, I
                  KeyError, AssertionError, ArithmeticError, UnicodeError, TypeError)
 
 
+class _LazyFat:
+    """The first FAT, decoded entry by entry on demand, reading only the sectors touched.
+
+    pyfatfs would read every FAT copy and decode every entry at open: megabytes on a large ESP.
+    """
+
+    def __init__(self, dev: BlockDevice, offset: int, size: int, bits: int) -> None:
+        self._dev, self._offset, self._size, self._bits = dev, offset, size, bits
+        self._len = size * 8 // bits
+        self._sectors: dict[int, bytes] = {}
+
+    def __len__(self) -> int:
+        return self._len
+
+    def _bytes(self, pos: int, length: int) -> bytes:
+        out = b""
+        while length > 0:
+            index, within = divmod(pos, 512)
+            if index not in self._sectors:
+                start = index * 512
+                self._sectors[index] = self._dev.read_at(self._offset + start,
+                                                         min(512, self._size - start))
+            piece = self._sectors[index][within:within + length]
+            if not piece:
+                raise CorruptionError("FAT entry lies beyond the FAT", offset=self._offset + pos)
+            out += piece
+            pos += len(piece)
+            length -= len(piece)
+        return out
+
+    def __getitem__(self, cluster: int) -> int:
+        if not 0 <= cluster < self._len:
+            raise CorruptionError(f"cluster {cluster:#x} has no FAT entry")
+        if self._bits == 12:
+            raw = int.from_bytes(self._bytes(cluster * 3 // 2, 2), "little")
+            return raw >> 4 if cluster & 1 else raw & 0xFFF
+        raw = int.from_bytes(self._bytes(cluster * self._bits // 8, self._bits // 8), "little")
+        return raw & 0x0FFFFFFF if self._bits == 32 else raw
+
+
 class _BoundedPyFat(PyFat):
-    """PyFat whose cluster chains (also those of directories) are bounded and cycle-checked."""
+    """PyFat with a lazily read FAT and bounded, cycle-checked cluster chains (also for the
+    directories it parses)."""
+
+    def __init__(self, dev: BlockDevice) -> None:
+        super().__init__(lazy_load=True)
+        self._dev = dev
+
+    def _parse_fat(self) -> None:  # replaces pyfatfs' read-everything parser
+        bps = self.bpb_header["BPB_BytsPerSec"]
+        first = self.bpb_header["BPB_RsvdSecCnt"] * bps
+        size = self._fat_size * bps
+        if self.bpb_header["BPB_NumFATs"] < 1 or first + size > self._dev.size:
+            raise FormatError("the FAT lies outside the volume", path=self._dev.name)
+        self.bytes_per_cluster = bps * self.bpb_header["BPB_SecPerClus"]
+        self.fat = _LazyFat(self._dev, first, size, self.fat_type)
 
     def get_cluster_chain(self, first_cluster):  # noqa: D102 - pyfatfs API
         yield from cluster_chain(self, first_cluster)
@@ -85,7 +139,7 @@ class FatVolume:
 
     @staticmethod
     def _open(dev: BlockDevice) -> PyFat:
-        pf = _BoundedPyFat(lazy_load=True)
+        pf = _BoundedPyFat(dev)
         pf.set_fp(ReadOnlyStream(dev))
         return pf
 

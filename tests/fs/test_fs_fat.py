@@ -193,3 +193,16 @@ def test_bad_boot_sector(tmp_path, damage):
     with pytest.raises(BcdToolError) as info:
         FatVolume(RawDevice(str(vol_path))).find("BCD")
     assert isinstance(info.value, (FormatError, CorruptionError, NotFoundError))
+
+
+def test_large_esp_reads_only_what_it_needs(tmp_path):
+    """A 256 MiB FAT32 has 2 MiB FATs; finding and reading a file must not read them whole."""
+    vol_path = tmp_path / "big.img"
+    data = random.Random(9).randbytes(40960)
+    built(images.make_fat_volume, vol_path, {"EFI/Microsoft/Boot/BCD": data}, fat_bits=32,
+          size_mib=256)
+    dev = RawDevice(str(vol_path))
+    vol = FatVolume(dev)
+    assert vol.read(vol.find("efi/microsoft/boot/bcd")) == data
+    assert vol.facts().dirty is False
+    assert dev.bytes_read - len(data) < 16 * 1024, dev.bytes_read
