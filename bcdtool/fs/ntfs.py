@@ -64,6 +64,10 @@ class NtfsVolume:
                                                     type=pytsk3.TSK_FS_TYPE_NTFS),
                              FormatError, "unreadable NTFS volume")
         self.cluster_size = int(self._fs.info.block_size)
+        claimed = int(self._fs.info.block_count) * self.cluster_size
+        if claimed > dev.size:
+            raise CorruptionError(f"the NTFS volume claims {claimed} bytes but its partition "
+                                  f"holds {dev.size}", path=dev.name)
 
     def _tsk(self, action, error: type[BcdToolError], what: str, path: str | None = None):
         self._img.error = None

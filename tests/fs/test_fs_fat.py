@@ -206,3 +206,12 @@ def test_large_esp_reads_only_what_it_needs(tmp_path):
     assert vol.read(vol.find("efi/microsoft/boot/bcd")) == data
     assert vol.facts().dirty is False
     assert dev.bytes_read - len(data) < 16 * 1024, dev.bytes_read
+
+
+def test_volume_larger_than_partition(esp_disk):
+    from bcdtool.blockdev.base import RangeView
+
+    part = esp_disk.bcd_part
+    short = RangeView(RawDevice(str(esp_disk.path)), part.start, part.length - 4096)
+    with pytest.raises(CorruptionError, match="claims"):
+        FatVolume(short)

@@ -256,3 +256,12 @@ def test_fragmented_file_write_across_runs(tmp_path):
     assert images.ntfs_get(path, "Boot/BCD") == data[:7000] + b"\x5a" * 3000 + data[10000:]
     assert images.ntfs_get(path, "Boot/other") == b"o" * 9000
     assert images.ntfsfix_check(path) == before
+
+
+def test_volume_larger_than_partition(mbr_disk):
+    from bcdtool.errors import CorruptionError
+
+    part = mbr_disk.bcd_part
+    short = RangeView(RawDevice(str(mbr_disk.path)), part.start, part.length - (1 << 20))
+    with pytest.raises(CorruptionError, match="claims"):
+        NtfsVolume(short)
