@@ -317,7 +317,12 @@ class _Planner:
             elif not g.getty_links.get(wants):
                 if g.unit_path is None:
                     self.note("serial-getty@.service not found in the guest; getty not enabled")
+                elif g.root.kind("/etc/systemd/system") != "dir":
+                    self.note("the guest has no /etc/systemd/system; getty not enabled")
                 else:
+                    if g.root.kind("/etc/systemd/system/getty.target.wants") != "dir":
+                        self.note("creates /etc/systemd/system/getty.target.wants (undo leaves "
+                                  "the empty folder)")
                     # Relative, unlike systemctl's absolute link: on the rescue host an
                     # absolute target would name the host's own unit file to every tool
                     # that follows it (undo's checks included).  systemd resolves both alike.

@@ -387,4 +387,10 @@ def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
 
 def default_device(guest: Guest) -> str:
     """ttyAMA0 on Arm guests (PL011), ttyS0 elsewhere."""
+    if guest.arch is None:
+        # No readable ELF to tell: trust a PL011 console the configuration already names.
+        text = " ".join(v or "" for v in guest.grub_env.values.values())
+        text += " ".join(k.args_text for k in guest.kernel_lines)
+        if "console=ttyAMA" in text:
+            return "ttyAMA0"
     return "ttyAMA0" if guest.arch in ("aarch64", "arm") else "ttyS0"
