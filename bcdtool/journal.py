@@ -215,6 +215,23 @@ def interrupted(target_key: str) -> Journal | None:
     return journal
 
 
+def latest(target_key: str, *, limit: int = 1000) -> Journal | None:
+    """The newest journal in the state folder written for store `target_key` (newest `limit` seen)."""
+    folder = state_dir() / "journal"
+    try:
+        names = sorted((p.name for p in folder.iterdir()), reverse=True)[:limit]
+    except OSError:
+        return None
+    for name in names:     # ids start with a UTC timestamp, so names sort by age
+        try:
+            journal = load(folder / name)
+        except BcdToolError:
+            continue
+        if journal.target_key == target_key:
+            return journal
+    return None
+
+
 def undo(path: str | os.PathLike,
          open_device: Callable[[Entry], WritableDevice] | None = None) -> Journal:
     """Put back every backed-up file and extent of a journal, newest first, and verify."""

@@ -15,14 +15,14 @@ from pathlib import PurePosixPath
 from bcdtool import journal as journals
 from bcdtool.blockdev.base import RangeView
 from bcdtool.blockdev.detect import open_image
-from bcdtool.errors import (BcdToolError, InterruptedWriteError, UnsafeVolumeError,
+from bcdtool.errors import (BcdToolError, UnsafeVolumeError,
                             UnsupportedError, VerifyError, WriteError)
 from bcdtool.fs.base import write_extents
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
 from bcdtool.target.discover import locate
 from bcdtool.target.handle import HiveHandle, WriteResult
-from bcdtool.target.hivefile import interrupted_error
+from bcdtool.target.interrupted import check_not_interrupted
 
 #: Granularity of the writes (and of the base-block copy at the head of a transaction log).
 PAGE = 512
@@ -75,19 +75,13 @@ class DiskStore:
     # -- reading -----------------------------------------------------------------------------------
     def load(self) -> tuple[Hive, bytes]:
         """Read the hive and its logs through their extents; refuse one left half-written."""
-        error = interrupted_error(self.key, self.spec)
-        if error is not None:
-            raise error
         loc = self.loc
         data = loc.volume.read(loc.ref)
         # Logs matter only to a dirty hive; a clean one is read without touching them.
-        logs = [(PurePosixPath(log.path).name, loc.volume.read(log))
-                for log in loc.logs] if is_dirty(data) else []
-        if is_dirty(data) and not any(raw[:4] == b"regf" for _, raw in logs):
-            raise InterruptedWriteError(
-                "the store was left half-written (its sequence numbers differ and no transaction "
-                f"log can repair it); restore it with `bcdtool undo` and the newest journal under "
-                f"{journals.state_dir() / 'journal'} (or your --backup-dir)", path=self.spec)
+        dirty = len(data) >= PAGE and data[:4] == b"regf" and is_dirty(data)
+        logs = [(PurePosixPath(log.path).name, loc.volume.read(log)) for log in loc.logs] \
+            if dirty else []
+        check_not_interrupted(self.key, self.spec, data, logs)
         return Hive.from_bytes(data, name=f"{self.spec}:{loc.ref.path}", logs=logs), data
 
     def _log_head(self, log) -> bytes:

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Callable
 
 from bcdtool import journal as journals
-from bcdtool.errors import (BcdToolError, InterruptedWriteError, NotFoundError, ReadOnlyError,
+from bcdtool.errors import (BcdToolError, NotFoundError, ReadOnlyError,
                             UnsafeVolumeError, VerifyError, WriteError)
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import find_log_files
 from bcdtool.target.handle import WriteResult
+from bcdtool.target.interrupted import check_not_interrupted
 
 def read_file(path: Path) -> bytes:
     """The whole file, opened with O_RDONLY (forensic mode relies on every open being read-only)."""
@@ -29,16 +30,6 @@ def read_file(path: Path) -> bytes:
         raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
 
 
-def interrupted_error(key: str, where: str) -> InterruptedWriteError | None:
-    """The error to raise when an earlier write to this store never finished, else None."""
-    journal = journals.interrupted(key)
-    if journal is None:
-        return None
-    return InterruptedWriteError(
-        f"an earlier write to this store was interrupted ({journal.operation or 'commit'}, "
-        f"{journal.created}); restore it with `bcdtool undo {journal.path}`", path=where)
-
-
 class HiveFile:
     """A hive in a plain file; commits go through the regf layer's temp-file-and-rename writer."""
 
@@ -53,11 +44,9 @@ class HiveFile:
 
     def load(self) -> tuple[Hive, bytes]:
         """Read the hive and its logs (replayed in memory when the hive is dirty)."""
-        error = interrupted_error(self.key, str(self.path))
-        if error is not None:
-            raise error
         data = read_file(self.path)
         logs = [(p.name, read_file(p)) for p in find_log_files(self.path)]
+        check_not_interrupted(self.key, str(self.path), data, logs)
         return Hive.from_bytes(data, name=str(self.path), logs=logs), data
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,

@@ -288,8 +288,9 @@ def test_interrupted_write_is_detected_and_undone(image, tmp_path):
     # Without the pending marker (state folder lost), the half-written hive still gives it away.
     for marker in (journals.state_dir() / "pending").iterdir():
         marker.rename(tmp_path / marker.name)
-    with pytest.raises(InterruptedWriteError, match="half-written"):
+    with pytest.raises(InterruptedWriteError, match="half-written") as info:
         open_hive(image)
+    assert str(journal / "journal.json") in str(info.value)
     for marker in tmp_path.glob("*.json"):
         marker.rename(journals.state_dir() / "pending" / marker.name)
 
