@@ -23,6 +23,7 @@ from Registry import Registry
 
 from bcdtool.errors import BcdToolError, NotFoundError, VerifyError, WriteError
 from bcdtool.regf import logs as _logs
+from bcdtool.regf.check import check
 from bcdtool.regf.checksums import raw_xor32
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.layout import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE, BB_LAST_WRITTEN,
@@ -58,7 +59,7 @@ class VerifyReport:
 
     keys: int
     values: int
-    findings: tuple = ()
+    warnings: tuple = ()
 
 
 # --- base block -----------------------------------------------------------------------------
@@ -141,15 +142,7 @@ def our_view(image: bytes) -> tuple[View, tuple]:
     view: View = {}
     for key in hive.walk():
         view[key.path] = sorted((v.name, v.type, bytes(v.raw)) for v in key.values())
-    return view, tuple(_findings(hive))
-
-
-def _findings(hive) -> list:
-    try:
-        from bcdtool.regf.check import check
-    except ImportError:  # the validator is built by another layer and may not be there yet
-        return []
-    return [f for f in check(hive) if getattr(f, "severity", "error") == "error"]
+    return view, tuple(check(hive))
 
 
 def python_registry_view(image: bytes) -> View:
@@ -205,22 +198,25 @@ def verify_image(image: bytes, expected: bytes | None = None) -> VerifyReport:
         raise VerifyError("the hive is dirty or its base block is invalid")
     if raw_xor32(image[:CHECKSUM_COVERED]) in (0, 0xFFFFFFFF):
         raise VerifyError("the base-block checksum is one hivex would reject")
-    ours, findings = _checked_view(image)
+    ours, warnings = _checked_view(image)
     if expected is not None and expected != image and _checked_view(expected)[0] != ours:
         raise VerifyError("the hive does not hold the planned keys and values")
     _compare_with_python_registry(image, ours)
-    return VerifyReport(len(ours), sum(len(v) for v in ours.values()), findings)
+    return VerifyReport(len(ours), sum(len(v) for v in ours.values()), warnings)
 
 
 def _checked_view(image: bytes) -> tuple[View, tuple]:
-    """Our reader's view; VerifyError when it or the validator finds an error."""
+    """Our reader's view and the validator's warnings; VerifyError when either finds an error."""
     try:
         view, findings = our_view(image)
     except BcdToolError as exc:
         raise VerifyError(f"our reader rejects the hive: {exc}") from None
-    if findings:
-        raise VerifyError(f"the validator reports {len(findings)} error(s), first: "
-                          f"{getattr(findings[0], 'message', findings[0])}")
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        first = errors[0]
+        where = f" at {first.offset:#x}" if first.offset is not None else ""
+        raise VerifyError(f"the validator reports {len(errors)} error(s), first: "
+                          f"{first.code}{where}: {first.message}")
     return view, findings
 
 

@@ -16,7 +16,7 @@ from bcdtool.errors import DirtyHiveError, VerifyError, WriteError
 from bcdtool.regf import commit, logs
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import Hive
-from conftest import need_tool
+from corpus_data import need_tool
 
 REG_SZ = 1
 STORE = "win11-uefi-installed-2025.bcd"  # a clean store with stale .LOG and .LOG1 beside it
@@ -274,3 +274,15 @@ def test_verify_image_rejects_dirty_and_broken_images(corpus):
     with pytest.raises(VerifyError, match="planned"):
         other = (corpus / "bcd" / "win10-media-bios.bcd").read_bytes()
         commit.verify_image(data, expected=other)
+
+
+def test_verify_image_runs_the_validator(corpus):
+    data = bytearray((corpus / "bcd" / "empty-createstore.bcd").read_bytes())
+    hive = Hive.from_bytes(bytes(data))
+    leaf = 4096 + hive.root.fields["subkeys_list_offset"] + 4
+    assert data[leaf:leaf + 2] in (b"lf", b"lh")
+    data[leaf + 8] ^= 0x55  # the first lf hint / lh hash no longer matches the subkey's name
+    # Both readers still walk it (neither uses hashes to enumerate); only the validator objects.
+    assert commit.python_registry_view(bytes(data)) == commit.python_registry_view(hive.data)
+    with pytest.raises(VerifyError, match="validator"):
+        commit.verify_image(bytes(data))

@@ -466,3 +466,13 @@ def test_truncated_primaries_only_raise_our_errors(corpus):
             continue
         assert not logs.is_dirty(rec.data)
         assert len(rec.data) >= 4096 + struct.unpack_from("<I", rec.data, 40)[0]
+
+
+def test_recovered_hives_pass_our_validator(corpus):
+    check = pytest.importorskip("bcdtool.regf.check")
+    hive_mod = pytest.importorskip("bcdtool.regf.hive")
+    for name in ("yarp-NewDirtyHive", "yarp-OldDirtyHive", "NTUSER-dirty.DAT",
+                 "UsrClass-dirty.dat"):
+        rec = recover_beside(corpus / "hives" / name)
+        findings = check.check(hive_mod.Hive.from_bytes(rec.data))
+        assert not [f for f in findings if f.severity == "error"], name
