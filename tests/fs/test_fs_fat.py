@@ -128,11 +128,19 @@ def _patch(path, offset, data):
         fh.write(data)
 
 
-def test_dirty_volume_is_unsafe(tmp_path):
+@pytest.mark.parametrize("flag", ["nt", "fat1"])
+def test_dirty_volume_is_unsafe(tmp_path, flag):
     vol_path = tmp_path / "dirty.img"
     built(images.make_fat_volume, vol_path, {"BCD": b"z" * 9000}, fat_bits=32)
-    _patch(vol_path, 65, b"\x01")  # FAT32 BS_Reserved1: the NT "dirty" flag
-    assert "dirty" in images.fsck_fat(vol_path)[1].lower()
+    if flag == "nt":
+        _patch(vol_path, 65, b"\x01")  # FAT32 BS_Reserved1: the NT "dirty" flag
+        assert "dirty" in images.fsck_fat(vol_path)[1].lower()
+    else:  # FAT[1] bit 27 clear: "not cleanly unmounted" (DOS/Windows 9x style), in both FATs
+        vol = FatVolume(RawDevice(str(vol_path)))
+        fat_bytes = vol._pf._fat_size * 512
+        for n in range(2):
+            _patch(vol_path, _fat_entry_offset(vol, 1) + n * fat_bytes,
+                   (0x0FFFFFFF & ~0x08000000).to_bytes(4, "little"))
     vol = FatVolume(RawDevice(str(vol_path), writable=True))
     assert vol.facts().dirty is True
     with pytest.raises(UnsafeVolumeError):
