@@ -32,6 +32,7 @@ class TskFS:
     def __init__(self, dev) -> None:
         pytsk3 = _pytsk3()
         self._t = pytsk3
+        self.device = dev
 
         class _Img(pytsk3.Img_Info):
             def __init__(self) -> None:
@@ -49,7 +50,9 @@ class TskFS:
 
         self._img = _Img()
         try:
-            self._fs = pytsk3.FS_Info(self._img)
+            # Only ext: auto-detection probes every file system type (YAFFS2 alone reads
+            # hundreds of 64 KiB pages across the image).
+            self._fs = pytsk3.FS_Info(self._img, type=pytsk3.TSK_FS_TYPE_EXT_DETECT)
         except OSError as exc:
             raise ImageError(f"cannot open the ext file system: {exc}", path=dev.name) from None
 

@@ -1,0 +1,116 @@
+"""Guests inside disk images: ext4 built without root (mkfs.ext4 -d), read natively via pytsk3."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from bcdtool.cli import main
+from bcdtool.errors import UnsupportedError
+from bcdtool.linux.image import open_image_root
+from bcdtool.linux.rules import evaluate
+from bcdtool.linux.sources import read_guest
+from fixtures import linux_roots
+from tests.conftest import need_tool
+from tests.linux.linux_helpers import report_of
+
+MiB = 1024 * 1024
+
+
+def _ext4(root, image, size_mib=24):
+    need_tool("mkfs.ext4")
+    with open(image, "wb") as f:
+        f.truncate(size_mib * MiB)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(root), str(image)], check=True)
+    return image
+
+
+def _disk(fs_image, disk, table="gpt"):
+    """A partitioned disk holding `fs_image` as partition 2 (partition 1 is a small FAT-typed one)."""
+    need_tool("sfdisk")
+    data = fs_image.read_bytes()
+    sectors = len(data) // 512
+    with open(disk, "wb") as f:
+        f.truncate(4 * MiB + len(data) + MiB)
+        f.seek(4 * MiB)
+        f.write(data)
+    linux = "0FC63DAF-8483-4772-8E79-3D69D8477DE4" if table == "gpt" else "83"
+    esp = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" if table == "gpt" else "ef"
+    script = f"label: {table}\nstart=2048, size=4096, type={esp}\n" \
+             f"start=8192, size={sectors}, type={linux}\n"
+    subprocess.run(["sfdisk", "-q", str(disk)], input=script.encode(), check=True)
+    return disk
+
+
+def _run(capsys, *argv):
+    with pytest.raises(SystemExit) as exc:
+        main(list(argv))
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+@pytest.mark.parametrize("family, table", [("debian-12", "gpt"), ("rhel-8", "dos"),
+                                           ("centos-6", "gpt"), ("ubuntu-24.04-arm64", "dos")])
+def test_image_check_matches_directory(tmp_path, capsys, family, table):
+    root = linux_roots.build(family, "broken", tmp_path / "root")
+    disk = _disk(_ext4(root, tmp_path / "fs.img"), tmp_path / "disk.img", table)
+    code_dir, out_dir, _ = _run(capsys, "linux", "check", "--json", str(root))
+    code_img, out_img, _ = _run(capsys, "linux", "check", "--json", str(disk))
+    doc_dir, doc_img = json.loads(out_dir), json.loads(out_img)
+    assert code_dir == code_img == 3
+    assert doc_img["target"].endswith("partition 2")
+    doc_dir.pop("target"), doc_img.pop("target")
+    assert doc_img == doc_dir
+
+
+def test_whole_disk_filesystem_and_bytes_read(tmp_path):
+    root = linux_roots.build("rhel-9", "correct", tmp_path / "root")
+    image = _ext4(root, tmp_path / "fs.img", 64)
+    guest_root = open_image_root(str(image))
+    report = evaluate(read_guest(guest_root), "ttyS0")
+    assert report.ok
+    assert report.to_json()["findings"] == report_of(root).to_json()["findings"]
+    # only what is needed is read: metadata and a few small files, not the 64 MiB
+    assert guest_root.fs.device.bytes_read < 1 * MiB
+
+
+def test_qcow2_image(tmp_path, capsys):
+    qemu_img = need_tool("qemu-img")
+    root = linux_roots.build("ubuntu-22.04", "correct", tmp_path / "root")
+    disk = _disk(_ext4(root, tmp_path / "fs.img"), tmp_path / "disk.img")
+    qcow = tmp_path / "disk.qcow2"
+    subprocess.run([qemu_img, "convert", "-O", "qcow2", str(disk), str(qcow)], check=True)
+    code, out, _ = _run(capsys, "linux", "check", str(qcow))
+    assert code == 0 and "result: ok" in out
+
+
+def test_fix_on_an_image_says_what_it_needs(tmp_path, capsys):
+    root = linux_roots.build("debian-12", "broken", tmp_path / "root")
+    image = _ext4(root, tmp_path / "fs.img")
+    before = image.read_bytes()
+    code, out, err = _run(capsys, "linux", "fix", str(image))
+    assert code == UnsupportedError.exit_code
+    assert "mounted root" in err and "guestfs" in err
+    # a dry run works from the image itself (nothing is written)
+    code, out, err = _run(capsys, "linux", "fix", "--dry-run", str(image))
+    assert code == 0 and "+GRUB_TERMINAL=\"serial console\"" in out
+    assert image.read_bytes() == before
+
+
+def test_guestfs_backend_missing_is_explained(tmp_path, capsys):
+    try:
+        import guestfs  # noqa: F401
+        pytest.skip("python3-guestfs is installed here")
+    except ImportError:
+        pass
+    code, _, err = _run(capsys, "linux", "check", "--backend", "guestfs", str(tmp_path))
+    assert code == UnsupportedError.exit_code and "python3-guestfs" in err
+
+
+def test_no_linux_filesystem(tmp_path, capsys):
+    image = tmp_path / "blank.img"
+    image.write_bytes(b"\0" * 4 * MiB)
+    code, _, err = _run(capsys, "linux", "check", str(image))
+    assert code == UnsupportedError.exit_code and "ext2/3/4" in err
