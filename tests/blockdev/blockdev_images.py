@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import array
 import hashlib
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,9 +38,12 @@ QEMU_FMT = {"vhd": "vpc", "vhdx": "vhdx", "qcow2": "qcow2", "vmdk": "vmdk"}
 def pattern(offset: int, length: int) -> bytes:
     """Positional data: every 8-byte word holds its own offset (plus a tag), so misplaced reads show."""
     first = offset // 8
-    words = b"".join((((w * 8) << 8) | 0xA5).to_bytes(8, "big") for w in range(first, first + length // 8 + 2))
+    count = length // 8 + 2
+    words = array.array("Q", range(first * 2048 + 0xA5, (first + count) * 2048 + 0xA5, 2048))
+    if sys.byteorder == "little":
+        words.byteswap()
     skip = offset - first * 8
-    return words[skip:skip + length]
+    return words.tobytes()[skip:skip + length]
 
 
 def raw_bytes(offset: int, length: int) -> bytes:
@@ -103,3 +108,13 @@ def write_raw_source(path: Path) -> Path:
             f.seek(start)
             f.write(pattern(start, size))
     return path
+
+
+def crc32c_bitwise(data: bytes) -> int:
+    """An independent, bit-at-a-time CRC-32C for checking ours and patching test images."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF

@@ -65,3 +65,15 @@ def test_raw_is_opened_read_only(raw_image):
             dev.write_at(0, b"x")
         assert type(err.value).__name__ == "ReadOnlyError"
         assert dev.read_at(0, 16) == raw_bytes(0, 16)
+
+
+def test_crc32c_against_a_bitwise_reference():
+    import random as _random
+
+    from blockdev_images import crc32c_bitwise
+    from bcdtool.blockdev.vhdx import crc32c
+    assert crc32c(b"123456789") == 0xE3069283           # the standard check value
+    rng = _random.Random(7)
+    for n in (0, 1, 5, 100, 4096):
+        data = rng.randbytes(n) + bytes(rng.randrange(70000))
+        assert crc32c(data) == crc32c_bitwise(data)

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from blockdev_images import (FORMATS, MiB, WRITABLE, converted_raw, qemu_format, qemu_img,
-                             raw_bytes, sha256)
+from blockdev_images import (FORMATS, MiB, WRITABLE, converted_raw, crc32c_bitwise, qemu_format,
+                             qemu_img, raw_bytes, sha256)
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import ReadOnlyError, UnsupportedError
 
@@ -182,16 +182,6 @@ def test_qcow2_zero_cluster_reads_zero_refuses_write(fresh, tmp_path):
 
 
 # -- VHDX / VHD refusals ----------------------------------------------------------------------
-def crc32c_bitwise(data: bytes) -> int:
-    """An independent, bit-at-a-time CRC-32C for patching test images."""
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
-    return crc ^ 0xFFFFFFFF
-
-
 def test_vhdx_dirty_log_refuses_writes(fresh):
     path = fresh("vhdx")
     data = bytearray(path.read_bytes()[:192 * 1024])
