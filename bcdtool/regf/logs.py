@@ -226,10 +226,10 @@ def _parse_entry(data: bytes, pos: int, expected: int,
     return _Entry(head.sequence_number, head.flags, hive_size, tuple(pages)), ""
 
 
-def _parse_old_log(name: str, data: bytes) -> _OldLog | None:
+def _parse_old_log(name: str, data: bytes, size_limit: int) -> _OldLog | None:
     """Base block, DIRT bitmap and page list of an old-format log, or None if unusable."""
     hive_size = _u32(data, BB_HIVE_BINS_DATA_SIZE)
-    if hive_size < HBIN_ALIGN or hive_size % HBIN_ALIGN or hive_size > MAX_HIVE_BINS_DATA:
+    if hive_size < HBIN_ALIGN or hive_size % HBIN_ALIGN or hive_size > size_limit:
         log.info("%s: implausible hive size %#x, ignored", name, hive_size)
         return None
     bitmap_len = hive_size // HBIN_ALIGN  # one bit per 512-byte page
@@ -280,18 +280,25 @@ def recover(primary: bytes, logs: list[tuple[str, bytes]]) -> Recovery:
         if kind == LOG_FILE_TYPE_NEW:
             new_logs.append(_parse_new_log(name, data, size_limit))
         elif kind is not None:
-            parsed = _parse_old_log(name, data)
+            parsed = _parse_old_log(name, data, size_limit)
             if parsed is not None:
                 old_logs.append(parsed)
     primary_valid = _base_block_valid(primary)
-    if new_logs and any(log_.entries for log_ in new_logs):
-        if any(_old_applicable(primary, o, primary_valid) for o in old_logs):
-            raise DirtyHiveError("both old- and new-format transaction logs apply to this "
-                                 "dirty hive; refusing to guess which is current")
-        return _recover_new(primary, new_logs, primary_valid)
-    applicable = [o for o in old_logs if _old_applicable(primary, o, primary_valid)]
-    if applicable:
-        return _recover_old(primary, applicable, primary_valid)
+    floor = _u32(primary, BB_SECONDARY_SEQUENCE) if primary_valid else None
+    eligible_new = [lg for lg in new_logs
+                    if lg.entries and (floor is None or _seq_later(lg.sequence, floor) >= 0)]
+    applicable_old = [o for o in old_logs if _old_applicable(primary, o, primary_valid)]
+    if eligible_new and applicable_old:
+        raise DirtyHiveError("both old- and new-format transaction logs apply to this "
+                             "dirty hive; refusing to guess which is current")
+    if eligible_new:
+        return _recover_new(primary, eligible_new, primary_valid)
+    if applicable_old:
+        return _recover_old(primary, applicable_old, primary_valid)
+    if any(lg.entries for lg in new_logs):
+        raise DirtyHiveError(
+            "the hive is dirty and its transaction logs hold only entries older than the "
+            f"primary (sequence {floor}); its state cannot be completed")
     names = ", ".join(name for name, _ in logs) or "none found"
     raise DirtyHiveError("the hive is dirty (an interrupted write) and no usable transaction "
                          f"log brings it to a consistent state (logs: {names})")
@@ -302,19 +309,13 @@ def _later_first(a: _NewLog | _OldLog, b: _NewLog | _OldLog) -> int:
 
 
 def _recover_new(primary: bytes, logs: list[_NewLog], primary_valid: bool) -> Recovery:
-    """Apply HvLE entries: oldest eligible log first, continued by the next consecutive one."""
+    """Apply HvLE entries of the eligible `logs`: the oldest first, continued by consecutive ones."""
     if primary_valid:
-        floor = _u32(primary, BB_SECONDARY_SEQUENCE)
-        eligible = [lg for lg in logs if lg.entries and _seq_later(lg.sequence, floor) >= 0]
-        eligible.sort(key=functools.cmp_to_key(lambda a, b: -_later_first(a, b)))
+        ordered = sorted(logs, key=functools.cmp_to_key(lambda a, b: -_later_first(a, b)))
         chain: list[_NewLog] = []
-        for candidate in eligible:
+        for candidate in ordered:
             if not chain or candidate.sequence == (chain[-1].entries[-1].sequence + 1) & 0xFFFFFFFF:
                 chain.append(candidate)
-        if not chain:
-            raise DirtyHiveError(
-                "the hive is dirty and its transaction logs hold only entries older than the "
-                f"primary (sequence {floor}); its state cannot be completed")
         base = bytearray(primary[:BASE_BLOCK_SIZE].ljust(BASE_BLOCK_SIZE, b"\0"))
     else:
         # Windows takes the base block from the log with the latest entries, and only that log.

@@ -476,3 +476,14 @@ def test_recovered_hives_pass_our_validator(corpus):
         rec = recover_beside(corpus / "hives" / name)
         findings = check.check(hive_mod.Hive.from_bytes(rec.data))
         assert not [f for f in findings if f.severity == "error"], name
+
+
+def test_old_log_claiming_a_huge_hive_is_not_applied(corpus):
+    hives = corpus / "hives"
+    primary = (hives / "yarp-OldDirtyHive").read_bytes()
+    log1 = bytearray((hives / "yarp-OldDirtyHive.LOG1").read_bytes())
+    struct.pack_into("<I", log1, 40, 0x7FFFF000)  # Length: nearly 2 GiB of hive bins
+    struct.pack_into("<I", log1, 508, regf_checksum(bytes(log1[:508])))
+    log1 += bytes(0x7FFFF000 // 4096)  # a bitmap long enough for it
+    with pytest.raises(DirtyHiveError):
+        logs.recover(primary, [("L1", bytes(log1))])
