@@ -19,6 +19,8 @@ from bcdtool.linux import cmdline, shell
 from bcdtool.linux.sources import GRUB_DEFAULT, GRUBENV_SIZE, Guest, KernelLine, TextFile
 
 _SPEED_OPT = re.compile(r"--speed[= ](\d+)")
+#: GRUB terminals that work for input as well as output.
+_INPUT_TERMINALS = ("console", "serial", "at_keyboard", "usb_keyboard", "ofconsole")
 _KERNELOPTS = re.compile(r"(^|\s)\$\{?kernelopts\}?(?=\s|$)")
 
 
@@ -164,9 +166,15 @@ class _Planner:
         term = env.last("GRUB_TERMINAL")
         if term is not None and term.value:
             if "serial" not in term.value.split():
-                text = self._assignment_text(term)
-                if text is not None:
-                    self._set_assignment(term, "serial " + text.strip())
+                # GRUB_TERMINAL sets input *and* output: keep only terminals that can be both,
+                # or `terminal_input gfxterm` fails and takes the serial input with it.
+                words = [w for w in term.value.split() if w in _INPUT_TERMINALS] or ["console"]
+                dropped = [w for w in term.value.split() if w not in _INPUT_TERMINALS]
+                if dropped:
+                    self.note(f"{term.file}:{term.line}: GRUB_TERMINAL drops {' '.join(dropped)} "
+                              "(an output-only terminal cannot be an input)")
+                if self._assignment_text(term) is not None:
+                    self._set_assignment(term, " ".join(["serial"] + words))
         else:
             io = [env.last("GRUB_TERMINAL_INPUT"), env.last("GRUB_TERMINAL_OUTPUT")]
             if all(a is None or not a.value for a in io):
