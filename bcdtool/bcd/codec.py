@@ -65,7 +65,9 @@ def decode_with_layout(code: int, raw: bytes) -> tuple[Value, Layout]:
     if fmt == Format.BOOLEAN:
         if len(raw) != 1:
             raise FormatError(f"boolean element {code:08x} has {len(raw)} bytes, expected 1")
-        return raw != b"\0", CANONICAL
+        if raw[0] > 1:
+            raise FormatError(f"boolean element {code:08x} holds {raw[0]:#04x}, not 0 or 1")
+        return raw == b"\x01", CANONICAL
     if fmt == Format.INTEGER:
         if not 1 <= len(raw) <= 8:
             raise FormatError(f"integer element {code:08x} has {len(raw)} bytes, expected 1-8")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from bcdtool.bcd import codec, objects
 from bcdtool.bcd.elements import ElementDef, display_name, resolve
-from bcdtool.errors import BcdError, BcdToolError, InvalidIdentifierError, NotFoundError
+from bcdtool.errors import BcdError, BcdToolError, NotFoundError
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.hive import Hive, Key
 from bcdtool.regf.values import REG_DWORD

@@ -47,7 +47,7 @@ def test_short_integers_are_read_and_written_as_8_bytes(raw, value):
 
 
 @pytest.mark.parametrize("code, raw", [
-    (0x16000020, b""), (0x16000020, b"\x01\x00"),
+    (0x16000020, b""), (0x16000020, b"\x01\x00"), (0x16000020, b"\x02"),
     (0x25000004, b""), (0x25000004, bytes(9)),
     (0x17000077, b""), (0x17000077, bytes(7)),
     (0x14000006, "{x}".encode("utf-16-le")),  # an entry without its own NUL
