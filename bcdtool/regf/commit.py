@@ -244,11 +244,15 @@ def write_hive_file(path: str | os.PathLike, new_image: bytes, *, original: byte
     since).  Nothing is written when our reader or validator rejects the new image, and with
     `dry_run` nothing is opened for writing at all.
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # replace the file a symlink points at, not the link
     final = finalize(new_image, original)
     changed = sum(len(data) for _, data in commit_steps(original, final)[1:-1]) // SECTOR
     sequence = _u32(final, BB_PRIMARY_SEQUENCE)
-    stale_logs = [p for p in _logs.find_log_files(path) if _needs_neutralizing(p)]
+    try:
+        stale_logs = [p for p in _logs.find_log_files(path) if _needs_neutralizing(p)]
+    except OSError as exc:
+        raise WriteError(f"cannot read a transaction log beside the hive: {exc.strerror}",
+                         path=exc.filename) from None
     planned, _ = _checked_view(final)
     if dry_run:
         _compare_with_python_registry(final, planned)
@@ -257,17 +261,26 @@ def write_hive_file(path: str | os.PathLike, new_image: bytes, *, original: byte
                             ("dry run: nothing was written",) + tuple(
                                 f"{p.name}: would be neutralized" for p in stale_logs))
     _check_unchanged(path, original)
-    if backup is not None:
-        _write_backup(Path(backup), original)
-    neutralized = tuple(_neutralize(p) for p in stale_logs)
-    _replace(path, final)
+    try:
+        if backup is not None:
+            _write_backup(Path(backup), path, original)
+        neutralized = tuple(_neutralize(p) for p in stale_logs)
+        _replace(path, final)
+    except OSError as exc:
+        raise WriteError(f"cannot write: {exc.strerror or exc}", path=exc.filename or str(path)) \
+            from None
     try:
         on_disk = path.read_bytes()
         if on_disk != final:
             raise VerifyError("the file read back differs from what was written")
         _compare_with_python_registry(on_disk, planned)
     except (VerifyError, OSError) as exc:
-        _replace(path, original)
+        try:
+            _replace(path, original)
+        except OSError as failure:
+            raise WriteError(f"verification failed ({exc}) and restoring the original failed "
+                             f"too: {failure.strerror}; restore it from the backup",
+                             path=str(path)) from None
         raise VerifyError(f"{exc}; the original hive was restored", path=str(path)) from None
     notices = tuple(f"{name}: stale transaction log neutralized (first 512 bytes zeroed)"
                     for name in neutralized)
@@ -281,12 +294,16 @@ def _check_unchanged(path: Path, original: bytes) -> None:
     except FileNotFoundError:
         raise NotFoundError("the hive file disappeared before the write", path=str(path)) \
             from None
+    except OSError as exc:
+        raise WriteError(f"cannot read the hive again: {exc.strerror}", path=str(path)) from None
     if current != original:
         raise WriteError("the hive file changed since it was read; nothing was written",
                          path=str(path))
 
 
-def _write_backup(backup: Path, original: bytes) -> None:
+def _write_backup(backup: Path, target: Path, original: bytes) -> None:
+    if os.path.realpath(backup) == str(target):
+        raise WriteError("the backup cannot be the hive file itself", path=str(backup))
     if backup.exists() and backup.read_bytes() != original:
         raise WriteError("the backup file exists and holds something else; nothing was written",
                          path=str(backup))
@@ -317,21 +334,20 @@ def _neutralize(log_path: Path) -> str:
 def _replace(path: Path, data: bytes) -> None:
     """Atomically replace `path` by `data`: temp file in the same folder, fsync, rename."""
     folder = path.parent
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
+    before = path.stat()
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bcdtool-tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), before.st_mode & 0o7777)
+            if (before.st_uid, before.st_gid) != (os.geteuid(), os.getegid()):
+                os.fchown(handle.fileno(), before.st_uid, before.st_gid)
             os.fsync(handle.fileno())
-        os.chmod(temp, mode)
         os.replace(temp, path)
-    except OSError as exc:
+    except BaseException:
         Path(temp).unlink(missing_ok=True)
-        raise WriteError(f"cannot write the hive: {exc.strerror}", path=str(path)) from None
+        raise
     _fsync_dir(folder)
 
 

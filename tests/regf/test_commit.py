@@ -286,3 +286,32 @@ def test_verify_image_runs_the_validator(corpus):
     assert commit.python_registry_view(bytes(data)) == commit.python_registry_view(hive.data)
     with pytest.raises(VerifyError, match="validator"):
         commit.verify_image(bytes(data))
+
+
+def test_write_follows_symlinks_and_keeps_owner_and_mode(corpus, tmp_path):
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    real = copy_with_logs(corpus, "bcd", STORE, real_dir)
+    link = tmp_path / "BCD-link"
+    link.symlink_to(real)
+    if os.geteuid() == 0:
+        os.chown(real, 65534, 65534)
+    real.chmod(0o600)
+    hive = Hive.open(link)
+    result = commit.write_hive_file(link, edited(hive, "Description", "Via", "link"),
+                                    original=hive.original)
+    assert link.is_symlink() and result.path == str(real)
+    assert python_registry_value(real.read_bytes(), "Description", "Via") == sz("link")
+    assert real.stat().st_mode & 0o7777 == 0o600
+    if os.geteuid() == 0:
+        assert (real.stat().st_uid, real.stat().st_gid) == (65534, 65534)
+    assert len(result.neutralized_logs) == 2  # the logs beside the real file
+
+
+def test_backup_cannot_be_the_hive_itself(corpus, tmp_path):
+    path = copy_with_logs(corpus, "bcd", "empty-createstore.bcd", tmp_path)
+    hive = Hive.open(path)
+    with pytest.raises(WriteError, match="backup cannot be the hive"):
+        commit.write_hive_file(path, edited(hive, "", "X", "y"), original=hive.original,
+                               backup=path)
+    assert path.read_bytes() == hive.original
