@@ -217,11 +217,11 @@ def _region_table(container: BlockDevice) -> dict[uuid.UUID, tuple[int, int]]:
 def _metadata(container: BlockDevice, offset: int, length: int) -> dict[uuid.UUID, bytes]:
     if length < L.METADATA_TABLE_SIZE:
         raise FormatError("VHDX metadata region too small", path=container.name, offset=offset)
-    table = container.read_at(offset, L.METADATA_TABLE_SIZE)
-    hdr = _construct.parse(L.metadata_table_header, table, what="VHDX metadata table",
-                           path=container.name)
+    hdr = _construct.parse(L.metadata_table_header, container.read_at(offset, 32),
+                           what="VHDX metadata table", path=container.name)
     if hdr.entry_count > L.MAX_TABLE_ENTRIES:
         raise FormatError("VHDX metadata table has too many entries", path=container.name)
+    table = container.read_at(offset, 32 + 32 * hdr.entry_count)  # not the whole 64 KiB
     known = {L.FILE_PARAMETERS, L.VIRTUAL_DISK_SIZE, L.VIRTUAL_DISK_ID, L.LOGICAL_SECTOR_SIZE,
              L.PHYSICAL_SECTOR_SIZE, L.PARENT_LOCATOR}
     items = {}
