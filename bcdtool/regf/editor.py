@@ -194,8 +194,8 @@ class HiveEditor:
         """The `count` elements (each `width` bytes) of a list cell, bounds-checked."""
         head = 4 if sig is not None else 0
         p = self._cell(off, sig, head + count * width)
-        base = p + head
-        return [bytes(self._buf[base + i * width:base + (i + 1) * width]) for i in range(count)]
+        raw = bytes(self._buf[p + head:p + head + count * width])
+        return [raw[i:i + width] for i in range(0, count * width, width)]
 
     def _leaves(self, nk: int) -> tuple[int | None, list[int]]:
         """(ri offset or None, leaf offsets) of a key's subkey index."""
@@ -216,17 +216,26 @@ class HiveEditor:
                 raise CorruptionError("index root entry is not a leaf", offset=leaf)
         return idx, leaves
 
-    def _leaf(self, leaf: int) -> tuple[bytes, list[bytes]]:
-        """(signature, raw elements) of a leaf."""
+    def _leaf(self, leaf: int) -> tuple[bytes, bytes, int]:
+        """(signature, raw elements, element width) of a leaf."""
         p = self._cell(leaf, None, 4)
         sig = bytes(self._buf[p:p + 2])
         count = _U16.unpack_from(self._buf, p + 2)[0]
-        return sig, self._list(leaf, sig, count, L.LEAF_ELEMENT_SIZE[sig])
+        width = L.LEAF_ELEMENT_SIZE[sig]
+        self._cell(leaf, None, 4 + count * width)
+        return sig, bytes(self._buf[p + 4:p + 4 + count * width]), width
 
     def _children(self, nk: int) -> list[int]:
         """Offsets of a key's subkeys in index order."""
         _, leaves = self._leaves(nk)
-        result = [_U32.unpack_from(e)[0] for leaf in leaves for e in self._leaf(leaf)[1]]
+        result = []
+        for leaf in leaves:
+            p = self._cell(leaf, None, 4)
+            width = L.LEAF_ELEMENT_SIZE[bytes(self._buf[p:p + 2])]
+            count = _U16.unpack_from(self._buf, p + 2)[0]
+            self._cell(leaf, None, 4 + count * width)
+            result.extend(struct.unpack_from(f"<{count * width // 4}I", self._buf, p + 4)
+                          [::width // 4])
         if len(result) != self._r32(nk, L.NK_NUMBER_OF_SUBKEYS):
             raise CorruptionError("subkey count differs from the subkey index", offset=nk)
         return result
@@ -265,11 +274,13 @@ class HiveEditor:
             return struct.pack("<I", child) + lf_hint(name)
         return struct.pack("<I", child)
 
-    def _write_list(self, old: int | None, sig: bytes | None, elements: list[bytes]) -> int:
-        """Store a list cell (in place when it fits, else in a new cell); returns its offset."""
-        body = b"".join(elements)
+    def _write_list(self, old: int | None, sig: bytes | None, body: bytes, count: int = 0) -> int:
+        """Store a list cell (in place when it fits, else in a new cell); returns its offset.
+
+        `body` holds the elements; `count` goes into the header of signed lists.
+        """
         if sig is not None:
-            body = sig + _U16.pack(len(elements)) + body
+            body = sig + _U16.pack(count) + body
         if old is not None and self._alloc.size(old) - 4 >= len(body):
             p = self._pos(old)
             end = B + old + self._alloc.size(old)
@@ -311,22 +322,24 @@ class HiveEditor:
         ri, leaves = self._leaves(parent)
         if not leaves:
             sig = b"lh" if self._minor >= 5 else b"lf"
-            leaf = self._write_list(None, sig, [self._element(sig, child, name)])
+            leaf = self._write_list(None, sig, self._element(sig, child, name), 1)
             self._w32(parent, L.NK_SUBKEYS_LIST, leaf)
             return
         start = 0
         for i, leaf in enumerate(leaves):
-            sig, elements = self._leaf(leaf)
-            if pos < start + len(elements) or i == len(leaves) - 1:
+            sig, raw, width = self._leaf(leaf)
+            if pos < start + len(raw) // width or i == len(leaves) - 1:
                 break
-            start += len(elements)
-        elements.insert(pos - start, self._element(sig, child, name))
-        if len(elements) <= LEAF_MAX:
-            new_leaves = [self._write_list(leaf, sig, elements)]
+            start += len(raw) // width
+        at = (pos - start) * width
+        raw = raw[:at] + self._element(sig, child, name) + raw[at:]
+        count = len(raw) // width
+        if count <= LEAF_MAX:
+            new_leaves = [self._write_list(leaf, sig, raw, count)]
         else:
-            half = len(elements) // 2
-            new_leaves = [self._write_list(None, sig, elements[:half]),
-                          self._write_list(None, sig, elements[half:])]
+            half = count // 2
+            new_leaves = [self._write_list(None, sig, raw[:half * width], half),
+                          self._write_list(None, sig, raw[half * width:], count - half)]
             self._alloc.free_cell(leaf)
         if new_leaves == [leaf]:
             return
@@ -334,26 +347,25 @@ class HiveEditor:
             self._w32(parent, L.NK_SUBKEYS_LIST, new_leaves[0])
             return
         leaves[i:i + 1] = new_leaves
-        new_ri = self._write_list(ri, b"ri", [_U32.pack(x) for x in leaves])
+        new_ri = self._write_list(ri, b"ri", _pack(leaves), len(leaves))
         self._w32(parent, L.NK_SUBKEYS_LIST, new_ri)
 
     def _index_remove(self, parent: int, child: int) -> None:
         ri, leaves = self._leaves(parent)
         for i, leaf in enumerate(leaves):
-            sig, elements = self._leaf(leaf)
-            for j, element in enumerate(elements):
-                if _U32.unpack_from(element)[0] == child:
-                    break
-            else:
+            sig, raw, width = self._leaf(leaf)
+            offsets = struct.unpack(f"<{len(raw) // 4}I", raw)[::width // 4]
+            if child not in offsets:
                 continue
-            del elements[j]
-            if elements:
-                self._write_list(leaf, sig, elements)
+            at = offsets.index(child) * width
+            raw = raw[:at] + raw[at + width:]
+            if raw:
+                self._write_list(leaf, sig, raw, len(raw) // width)
             else:
                 self._alloc.free_cell(leaf)
                 del leaves[i]
                 if ri is not None and leaves:
-                    self._write_list(ri, b"ri", [_U32.pack(x) for x in leaves])
+                    self._write_list(ri, b"ri", _pack(leaves), len(leaves))
                 elif ri is not None:
                     self._alloc.free_cell(ri)
             break
@@ -480,7 +492,7 @@ class HiveEditor:
                 chunk = raw[start:start + L.BIG_DATA_SEGMENT_SIZE]
                 self._buf[self._pos(seg):self._pos(seg) + len(chunk)] = chunk
                 segs.append(seg)
-            seglist = self._write_list(None, None, [_U32.pack(s) for s in segs])
+            seglist = self._write_list(None, None, _pack(segs))
             db = self._alloc.alloc(12)
             struct.pack_into("<2sHI", self._buf, self._pos(db), b"db", len(segs), seglist)
             return n, db
@@ -565,7 +577,7 @@ class HiveEditor:
                 self._buf[p + L.VK_FIXED_SIZE:p + L.VK_FIXED_SIZE + len(name_raw)] = name_raw
                 count = self._r32(nk, L.NK_NUMBER_OF_VALUES)
                 old = self._r32(nk, L.NK_VALUES_LIST) if count else None
-                entries = [_U32.pack(v) for v in self._values(nk)] + [_U32.pack(vk)]
+                entries = _pack(self._values(nk) + [vk])
                 self._w32(nk, L.NK_VALUES_LIST, self._write_list(old, None, entries))
                 self._w32(nk, L.NK_NUMBER_OF_VALUES, count + 1)
             self._w32(vk, L.VK_DATA_SIZE, size)
@@ -588,7 +600,7 @@ class HiveEditor:
             del values[index]
             listed = self._r32(nk, L.NK_VALUES_LIST)
             if values:
-                self._write_list(listed, None, [_U32.pack(v) for v in values])
+                self._write_list(listed, None, _pack(values))
             else:
                 self._alloc.free_cell(listed)
                 self._w32(nk, L.NK_VALUES_LIST, NIL)
@@ -641,6 +653,10 @@ class HiveEditor:
         if fresh.allocated != self._alloc.allocated or fresh.free != self._alloc.free:
             self._poisoned = True
             raise CorruptionError("the editor's cell map is inconsistent; refusing to emit a hive")
+
+
+def _pack(offsets: list[int]) -> bytes:
+    return struct.pack(f"<{len(offsets)}I", *offsets)
 
 
 def _split_path(path: str) -> list[str]:
@@ -749,8 +765,9 @@ class _Compactor:
             size, where = dst._store_data(src._value_data(vk))
             dst._w32(new_vk, L.VK_DATA_SIZE, size)
             dst._w32(new_vk, L.VK_DATA_OFFSET, where)
-            values.append(_U32.pack(new_vk))
-        dst._w32(new, L.NK_VALUES_LIST, dst._write_list(None, None, values) if values else NIL)
+            values.append(new_vk)
+        dst._w32(new, L.NK_VALUES_LIST,
+                 dst._write_list(None, None, _pack(values)) if values else NIL)
         children = src._children(old)
         kids = [(self.copy_key(c, new, depth + 1), src._key_name(c)) for c in children]
         dst._w32(new, L.NK_SUBKEYS_LIST, self.index(kids) if kids else NIL)
@@ -771,7 +788,8 @@ class _Compactor:
         sig = b"lh" if self.dst._minor >= 5 else b"lf"
         elements = [self.dst._element(sig, off, name) for off, name in kids]
         if len(elements) <= LEAF_MAX:
-            return self.dst._write_list(None, sig, elements)
-        leaves = [self.dst._write_list(None, sig, elements[i:i + 512])
+            return self.dst._write_list(None, sig, b"".join(elements), len(elements))
+        leaves = [self.dst._write_list(None, sig, b"".join(elements[i:i + 512]),
+                                       len(elements[i:i + 512]))
                   for i in range(0, len(elements), 512)]
-        return self.dst._write_list(None, b"ri", [_U32.pack(x) for x in leaves])
+        return self.dst._write_list(None, b"ri", _pack(leaves), len(leaves))

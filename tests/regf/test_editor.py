@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from conftest import corpus_files, need_tool
+from corpus_data import corpus_files, need_tool
 from editor_oracles import ExpectedHive, assert_all_readers, ours, python_registry
 
 from bcdtool.errors import (CorruptionError, DirtyHiveError, HiveSpaceError,
