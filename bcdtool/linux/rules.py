@@ -176,6 +176,12 @@ def check_applied(guest: Guest) -> Finding:
     """/etc/default/grub, grub.cfg, BLS entries and grubenv agree on the consoles."""
     full, lin, unknown = default_views(guest)
     boot = boot_views(guest)
+    if full is not None and not boot:
+        return Finding("grub.config-applied", "warning",
+                       "no generated boot entries found (grub.cfg, BLS entries): is /boot a "
+                       "separate partition that is not mounted? Edits of /etc/default/grub take "
+                       "effect only after update-grub/grub2-mkconfig", (full.evidence,),
+                       "mount /boot inside the root and run bcdtool linux fix again")
     if full is None or not boot:
         return Finding("grub.config-applied", "unknown" if unknown else "ok",
                        unknown or "nothing to compare (no /etc/default/grub command line or no "

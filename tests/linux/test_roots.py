@@ -189,3 +189,12 @@ def test_masked_getty_is_a_problem_fix_leaves_it(tmp_path):
     guest = guest_of(root)
     plan = plan_fix(guest, "ttyS0")
     assert plan.changes == [] and any("masked" in n for n in plan.notes)
+
+
+def test_unmounted_boot_is_a_warning(tmp_path):
+    root = linux_roots.build("debian-12", "correct", tmp_path / "root")
+    (root / "boot/grub/grub.cfg").unlink()
+    report = report_of(root)
+    assert statuses(report)["grub.config-applied"] == "warning"
+    assert "not mounted" in next(f.message for f in report.findings
+                                 if f.id == "grub.config-applied")
