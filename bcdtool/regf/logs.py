@@ -419,6 +419,9 @@ def _finish(image: bytearray, base: bytearray, hive_size: int, sequence: int,
     struct.pack_into("<I", base, BB_HIVE_BINS_DATA_SIZE, hive_size)
     struct.pack_into("<I", base, BB_CHECKSUM, regf_checksum(base[:CHECKSUM_COVERED]))
     image[:BASE_BLOCK_SIZE] = base
+    if _u32(base, BB_FLAGS) & FLAG_KTM:
+        notices.append("the recovered hive has KTM transactions pending (base-block flag 0x1); "
+                       "their logs (config\\TxR) are not replayed")
     for note in notices:
         log.warning("%s", note)
     return Recovery(bytes(image), tuple(applied), tuple(used), tuple(notices))

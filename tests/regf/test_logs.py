@@ -355,6 +355,7 @@ def test_ktm_flag_follows_the_last_entry(corpus):
     flagged = make_entry(6, 0x5000, [(0, primary[4096:4096 + 512])], flags=1)
     rec = logs.recover(primary, [("L1", log1), ("L2", after_entries(log2, flagged))])
     assert struct.unpack_from("<I", rec.data, 144)[0] & 1 == 1
+    assert any("KTM" in n for n in rec.notices)
     assert regf_checksum(rec.data[:508]) == struct.unpack_from("<I", rec.data, 508)[0]
 
 
