@@ -25,8 +25,6 @@ PARAMETER_INCORRECT = "The parameter is incorrect."
 
 #: Commands that only read the store.
 READ_ONLY = frozenset({"enum", "export"})
-#: Commands the caller carries out on files (`new_store_image`, `import_image`), not `execute`.
-FILE_COMMANDS = frozenset({"createstore", "import"})
 _ALL = frozenset({"enum", "set", "deletevalue", "ems", "bootems", "debug", "bootdebug",
                   "emssettings", "dbgsettings", "timeout", "default", "displayorder",
                   "toolsdisplayorder", "bootsequence", "create", "copy", "delete", "createstore",
@@ -434,11 +432,34 @@ def _delete(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if well_known and "/f" not in flags:
         raise BcdError("The specified entry is a well-known identifier; specify /f to delete "
                        "it.", path=ids[0])
+    resume = _resume_object(store, guid)
     store.delete_object(guid)
     if "/nocleanup" not in flags:
-        for obj, code in store.remove_references(guid):
-            out.notices.append(f"removed {guid} from element {code:08x} of {obj}")
+        _cleanup(store, guid, out)
+        # bcdedit also deletes the loader's resume object when no other loader uses it
+        if resume and store.has(resume) and not any(
+                _resume_object(store, o.guid) == resume for o in store.objects()):
+            store.delete_object(resume)
+            out.notices.append(f"deleted the resume object {resume} of the deleted entry")
+            _cleanup(store, resume, out)
     out.lines.append(SUCCESS)
+
+
+def _cleanup(store: BcdStore, guid: str, out: Outcome) -> None:
+    for obj, code in store.remove_references(guid):
+        out.notices.append(f"removed {guid} from element {code:08x} of {obj}")
+
+
+def _resume_object(store: BcdStore, guid: str) -> str | None:
+    obj = store.get(guid)
+    elem = obj.elements.get(0x23000003)
+    if obj.type != objects.OSLOADER or elem is None:
+        return None
+    try:
+        value = elem.value()
+    except BcdToolError:
+        return None
+    return value.lower() if objects.is_guid(value) else None
 
 
 # --- whole stores ------------------------------------------------------------------------------

@@ -428,11 +428,6 @@ def resolve(name: str, object_type: int) -> ElementDef:
     raise ElementError(NOT_RECOGNIZED, path=text)
 
 
-def by_name(name: str, scope: str) -> ElementDef:
-    """The row named `name` in `scope` (a programming aid for fixed names such as `ems`)."""
-    return _BY_SCOPE_NAME[(scope, name.lower())]
-
-
 #: bcdedit's message for an element that is unknown or does not apply to the entry.
 NOT_RECOGNIZED = ("The element data type specified is not recognized, or does not apply to the "
                   "specified entry.")

@@ -58,7 +58,6 @@ ALIASES: dict[str, str] = {
     "{resumeloadersettings}": "{1afa9c49-16ab-4a5c-901b-212802da9460}",
     "{ramdiskoptions}": "{ae5534e0-a924-466c-b836-758539a3ee3a}",
 }
-VIRTUAL = frozenset({"{current}", "{default}"})
 
 _ALIAS_OF: dict[str, str] = {}
 for _alias, _guid in ALIASES.items():

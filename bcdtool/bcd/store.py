@@ -230,11 +230,6 @@ class BcdStore:
             self._editor = HiveEditor(self.hive)
         return self._editor
 
-    @property
-    def changed(self) -> bool:
-        """True when staged changes differ from the store as read."""
-        return bool(self.diff())
-
     def set_element(self, guid: str, code: int, value: codec.Value) -> Element:
         """Set element `code` of object `guid` to `value` (encoded as bcdedit does)."""
         return self.set_raw(guid, code, codec.encode(code, value))

@@ -212,3 +212,23 @@ def test_export_gives_the_store_bytes(bios):
 def test_new_store_image_is_an_empty_bcd_store():
     store = BcdStore(Hive.from_bytes(be.new_store_image()))
     assert store.objects() == [] and store.hive.root.name == "NewStoreRoot"
+
+
+def test_delete_loader_removes_unshared_resume_object(bios):
+    default = bios.default_guid()
+    resume = bios.get(default).elements[0x23000003].value().lower()
+    copy = _run(bios, "/copy {default} /d Twin").lines[0].split()[-1].rstrip(".")
+    _run(bios, f"/delete {default}")
+    assert bios.has(resume)                      # the copy still uses it
+    out = _run(bios, f"/delete {copy}")
+    assert not bios.has(resume)
+    assert any("resume object" in n for n in out.notices)
+    assert 0x23000006 not in bios.get(BOOTMGR).elements  # {bootmgr} resumeobject cleaned up
+    assert not bios.has(default) and bios.default_guid() is None
+
+
+def test_delete_nocleanup_keeps_references(bios):
+    default = bios.default_guid()
+    _run(bios, "/delete {default} /nocleanup")
+    assert not bios.has(default)
+    assert bios.get(BOOTMGR).elements[0x24000001].value() == [default]

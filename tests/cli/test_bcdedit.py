@@ -240,3 +240,38 @@ def test_create_then_set_then_delete(corpus, tmp_path, capsys):
     found = elements(store)
     assert not any(k[0] == guid for k in found)
     assert guid.encode("utf-16-le") not in found[(BOOTMGR, "24000001")][1]
+
+
+@pytest.mark.parametrize("firmware, name", [("uefi", "win11-uefi-installed-2025.bcd"),
+                                            ("bios", "win10-bios-installed-sysreserved.bcd")])
+def test_recipe_inside_a_disk_image(corpus, tmp_path, capsys, firmware, name):
+    """The same recipe through `--store disk.img`, read back with mtools / ntfscat."""
+    from fixtures import images
+
+    tools = ("sfdisk", "mkfs.fat", "mcopy", "mmd") if firmware == "uefi" else \
+        ("sfdisk", "mkntfs", "ntfscp", "ntfscat")
+    if images.missing_tools(tools):
+        pytest.skip(f"missing {images.missing_tools(tools)}")
+    source = corpus / "bcd" / name
+    disk = tmp_path / "disk.img"
+    built = (images.build_esp_disk if firmware == "uefi" else images.build_mbr_disk)(
+        disk, source.read_bytes())
+    for line in RECIPE:
+        code, out, err = run(capsys, "bcdedit", "--store", str(disk), *line.split())
+        assert code == 0, err
+    part = built.bcd_part
+    if firmware == "uefi":
+        data = images.fat_get(disk, built.bcd_path, offset=part.start)
+    else:
+        volume = images.extract(disk, tmp_path / "part.ntfs", part.start, part.length)
+        data = images.ntfs_get(volume, built.bcd_path)
+    written = tmp_path / "BCD.read-back"
+    written.write_bytes(data)
+    assert len(data) == source.stat().st_size
+    found = elements(written)
+    loader = default_loader(written)
+    assert found[(loader, "260000b0")] == (3, b"\x01")
+    assert found[(EMS, "15000023")] == (3, bytes.fromhex("00c2010000000000"))
+    assert found[(BOOTMGR, "25000004")] == (3, bytes.fromhex("0500000000000000"))
+    code, out, _ = run(capsys, "enum", str(disk))
+    assert code == 0 and "ems                     Yes" in out.splitlines()
