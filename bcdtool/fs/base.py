@@ -58,6 +58,8 @@ class VolumeFacts:
     bitlocker: bool = False
     hibernated: bool | None = False
     dirty: bool | None = False
+    #: NTFS: whether $LogFile was closed cleanly (informational: file data is not journaled).
+    log_clean: bool | None = None
     notes: tuple[str, ...] = ()
 
     def unsafe_reasons(self) -> list[str]:

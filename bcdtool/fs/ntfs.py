@@ -20,6 +20,7 @@ from bcdtool.fs.probe import probe
 
 #: $Volume is MFT record 3; its $VOLUME_INFORMATION flags sit at byte 10; bit 0 = dirty.
 _VOLUME_INODE = 3
+_LOGFILE_INODE = 2
 _VOLUME_DIRTY = 0x0001
 _VOLUME_INFO_FLAGS = slice(10, 12)
 _RUN_SPARSE = 2  # TSK_FS_ATTR_RUN_FLAG_SPARSE; FILLER (1) marks runs TSK could not map
@@ -91,8 +92,54 @@ class NtfsVolume:
         except BcdToolError as exc:
             dirty = None
             notes.append(f"dirty flag unknown: {exc}")
+        log_clean = self._log_clean()
+        if log_clean is False:
+            notes.append("the NTFS journal ($LogFile) was not closed cleanly: Windows crashed or "
+                         "was cut off; bcdtool writes only file data, which the journal does "
+                         "not cover")
         return VolumeFacts(fs="ntfs", label=self._label(), hibernated=self._hibernated(),
-                           dirty=dirty, notes=tuple(notes))
+                           dirty=dirty, log_clean=log_clean, notes=tuple(notes))
+
+    def _log_clean(self) -> bool | None:
+        """Whether $LogFile's newest restart area says the volume was closed cleanly."""
+        try:
+            f = self._fs.open_meta(inode=_LOGFILE_INODE)
+            size = int(f.info.meta.size or 0)
+            head = self._tsk(lambda: f.read_random(0, min(size, 2 * 65536)), CorruptionError,
+                             "unreadable $LogFile")
+        except (OSError, BcdToolError):
+            return None
+        if head[:4] == L.EMPTY_LOG_MAGIC:
+            return True  # emptied by chkdsk, mkntfs or ntfs-3g: nothing to replay
+        newest: tuple[int, bool] | None = None
+        offset = 0
+        for _ in range(2):
+            area = self._restart_area(head, offset)
+            if area is None:
+                break
+            lsn, clean, page_size = area
+            if newest is None or lsn > newest[0]:
+                newest = (lsn, clean)
+            offset += page_size
+        return None if newest is None else newest[1]
+
+    @staticmethod
+    def _restart_area(head: bytes, offset: int) -> tuple[int, bool, int] | None:
+        try:
+            page = _construct.parse(L.RestartPageHeader, head, offset=offset, what="restart page")
+            size = page.system_page_size
+            if (page.magic not in L.RESTART_MAGICS or size < 512 or size & (size - 1)
+                    or offset + size > len(head)):
+                return None
+            fixed = undo_fixups(head[offset:offset + size], page.usa_ofs, page.usa_count,
+                                "restart page")
+            area = _construct.parse(L.RestartArea, fixed, offset=page.restart_area_offset,
+                                    what="restart area")
+        except BcdToolError:
+            return None
+        clean = (area.client_in_use_list == L.LOGFILE_NO_CLIENT
+                 or bool(area.flags & L.RESTART_VOLUME_IS_CLEAN))
+        return area.current_lsn, clean, size
 
     def _hibernated(self) -> bool:
         try:
@@ -237,16 +284,21 @@ class NtfsVolume:
 def apply_fixups(record: bytes, path: str = "") -> bytes:
     """An MFT record with its update-sequence fixups undone (a torn record is corrupt)."""
     header = _construct.parse(L.MftRecordHeader, record, what="MFT record", path=path)
+    return undo_fixups(record, header.usa_ofs, header.usa_count, "MFT record", path)
+
+
+def undo_fixups(page: bytes, usa_ofs: int, usa_count: int, what: str, path: str = "") -> bytes:
+    """A multi-sector NTFS structure with the update-sequence values put back in place."""
     stride = L.FIXUP_STRIDE
-    count = len(record) // stride
-    if header.usa_count != count + 1 or header.usa_ofs + 2 * (count + 1) > len(record):
-        raise CorruptionError("MFT record has an impossible update sequence", path=path)
-    usa = record[header.usa_ofs:header.usa_ofs + 2 * (count + 1)]
-    fixed = bytearray(record)
+    count = len(page) // stride
+    if usa_count != count + 1 or usa_ofs + 2 * (count + 1) > len(page):
+        raise CorruptionError(f"{what} has an impossible update sequence", path=path)
+    usa = page[usa_ofs:usa_ofs + 2 * (count + 1)]
+    fixed = bytearray(page)
     for i in range(1, count + 1):
         end = i * stride - 2
         if fixed[end:end + 2] != usa[0:2]:
-            raise CorruptionError("torn MFT record (update sequence mismatch)", path=path)
+            raise CorruptionError(f"torn {what} (update sequence mismatch)", path=path)
         fixed[end:end + 2] = usa[2 * i:2 * i + 2]
     return bytes(fixed)
 

@@ -5,7 +5,7 @@ ntfs-3g `layout.h` (MFT_RECORD, ATTR_RECORD).  Only what pytsk3 does not expose 
 the initialized size of a non-resident attribute.
 """
 
-from construct import Const, Int8ul, Int16ul, Int32ul, Int64ul, Struct
+from construct import Bytes, Const, Int8ul, Int16sl, Int16ul, Int32ul, Int64ul, Struct
 
 #: Update-sequence (fixup) stride: every 512 bytes of a record, whatever the sector size.
 FIXUP_STRIDE = 512
@@ -49,3 +49,29 @@ NonResidentHeader = Struct(
     "initialized_size" / Int64ul,
 )
 NON_RESIDENT_OFFSET = 16
+
+# $LogFile RESTART_PAGE_HEADER (ntfs-3g logfile.h): two copies at the start of $LogFile.
+RESTART_MAGICS = (b"RSTR", b"CHKD")
+EMPTY_LOG_MAGIC = b"\xff\xff\xff\xff"
+RestartPageHeader = Struct(
+    "magic" / Bytes(4),
+    "usa_ofs" / Int16ul,
+    "usa_count" / Int16ul,
+    "chkdsk_lsn" / Int64ul,
+    "system_page_size" / Int32ul,
+    "log_page_size" / Int32ul,
+    "restart_area_offset" / Int16ul,
+    "minor_ver" / Int16sl,
+    "major_ver" / Int16sl,
+)
+
+# RESTART_AREA: "clean" when no client is in use or the volume-is-clean flag is set.
+RestartArea = Struct(
+    "current_lsn" / Int64ul,
+    "log_clients" / Int16ul,
+    "client_free_list" / Int16ul,
+    "client_in_use_list" / Int16ul,
+    "flags" / Int16ul,
+)
+LOGFILE_NO_CLIENT = 0xFFFF
+RESTART_VOLUME_IS_CLEAN = 0x0002

@@ -265,3 +265,24 @@ def test_volume_larger_than_partition(mbr_disk):
     short = RangeView(RawDevice(str(mbr_disk.path)), part.start, part.length - (1 << 20))
     with pytest.raises(CorruptionError, match="claims"):
         NtfsVolume(short)
+
+
+@pytest.mark.parametrize("pages,expected", [
+    ([], True),                                       # mkntfs leaves $LogFile empty (0xFF)
+    ([(True, 1000), (True, 10)], True),
+    ([(False, 1000), (True, 10)], False),
+    ([(True, 10), (False, 1000)], False),             # the newer restart area wins
+    ([(False, 10), (True, 1000)], True),
+])
+def test_logfile_state(tmp_path, pages, expected):
+    """Restart pages crafted after ntfs-3g's logfile.h (no independent tool reports this state)."""
+    path = tmp_path / "log.ntfs"
+    built(images.make_ntfs_volume, path, {"Boot/BCD": b"b" * 8192})
+    if pages:
+        images.ntfs_write(path, {"$LogFile": [
+            (n * 4096, images.ntfs_restart_page(clean=clean, lsn=lsn))
+            for n, (clean, lsn) in enumerate(pages)]})
+    facts = NtfsVolume(RawDevice(str(path))).facts()
+    assert facts.log_clean is expected
+    assert facts.unsafe_reasons() == []  # informational: file data is not journaled
+    assert any("journal" in n for n in facts.notes) is (not expected)
