@@ -123,7 +123,7 @@ class DiskStore:
                              path=self.spec)
         journal = self._back_up(original, final, stale_logs, backup_dir, operation, diff)
         result.journal = str(journal.path)
-        journal.mark("writing")
+        journal.mark("writing")         # journal.json with every saved range is durable first
         try:
             with contextlib.closing(open_image(self.spec, writable=True)) as wdev:
                 view = RangeView(wdev, loc.start, loc.volume_size)
@@ -170,13 +170,15 @@ class DiskStore:
         pos = 0
         for off, n in loc.ref.extents:
             journal.backup_extent(self.spec, loc.start + off, original[pos:pos + n],
-                                  after=final[pos:pos + n], device=dict(device, file=loc.ref.path))
+                                  after=final[pos:pos + n], device=dict(device, file=loc.ref.path),
+                                  save=False)
             pos += n
         for log, head in stale_logs:
             pos = 0
             for off, n in log.locate(0, len(head)):
                 journal.backup_extent(self.spec, loc.start + off, head[pos:pos + n],
-                                      after=bytes(n), device=dict(device, file=log.path))
+                                      after=bytes(n), device=dict(device, file=log.path),
+                                      save=False)
                 pos += n
         return journal
 
