@@ -21,6 +21,8 @@ from bcdtool.fs.probe import probe
 #: $Volume is MFT record 3; its $VOLUME_INFORMATION flags sit at byte 10; bit 0 = dirty.
 _VOLUME_INODE = 3
 _LOGFILE_INODE = 2
+#: The two $LogFile restart pages lie in its first 2 x 64 KiB at most.
+_LOG_HEAD_MAX = 2 * 65536
 _VOLUME_DIRTY = 0x0001
 _VOLUME_INFO_FLAGS = slice(10, 12)
 _RUN_SPARSE = 2  # TSK_FS_ATTR_RUN_FLAG_SPARSE; FILLER (1) marks runs TSK could not map
@@ -81,7 +83,7 @@ class NtfsVolume:
 
     # -- facts --------------------------------------------------------------------------------
     def facts(self) -> VolumeFacts:
-        """Hibernation (hiberfil.sys signature) and the $Volume dirty flag."""
+        """Hibernation (hiberfil.sys signature), the $Volume dirty flag, $LogFile state."""
         notes = []
         dirty: bool | None
         try:
@@ -104,9 +106,12 @@ class NtfsVolume:
         """Whether $LogFile's newest restart area says the volume was closed cleanly."""
         try:
             f = self._fs.open_meta(inode=_LOGFILE_INODE)
-            size = int(f.info.meta.size or 0)
-            head = self._tsk(lambda: f.read_random(0, min(size, 2 * 65536)), CorruptionError,
-                             "unreadable $LogFile")
+            size = min(int(f.info.meta.size or 0), _LOG_HEAD_MAX)
+
+            def head_of(length: int) -> bytes:
+                return self._tsk(lambda: f.read_random(0, min(size, length)), CorruptionError,
+                                 "unreadable $LogFile")
+            head = head_of(8192)  # both restart pages, with the usual 4 KiB page size
         except (OSError, BcdToolError):
             return None
         if head[:4] == L.EMPTY_LOG_MAGIC:
@@ -114,6 +119,12 @@ class NtfsVolume:
         newest: tuple[int, bool] | None = None
         offset = 0
         for _ in range(2):
+            page_size = int.from_bytes(head[offset + 16:offset + 20], "little")
+            if len(head) < min(size, offset + page_size) <= _LOG_HEAD_MAX:
+                try:
+                    head = head_of(offset + page_size)
+                except BcdToolError:
+                    break
             area = self._restart_area(head, offset)
             if area is None:
                 break
