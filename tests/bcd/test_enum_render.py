@@ -94,3 +94,14 @@ def test_every_store_enumerates_and_json_matches_registry(path):
             assert "error" not in elem and "text" in elem
             seen[(obj["guid"], elem["code"])] = elem["raw"]
     assert seen.keys() == raw.keys()
+
+
+def test_undecodable_element_is_shown_not_fatal(corpus):
+    store = _store(corpus / "bcd" / "win10-bios-installed-sysreserved.bcd")
+    bootmgr = objects.ALIASES["{bootmgr}"]
+    store.set_raw(bootmgr, 0x26000020, b"\x01\x02")     # a boolean of two bytes
+    lines = enum.render(store, enum.select(store)).splitlines()
+    assert "displaybootmenu         <invalid boolean: 0102>" in lines
+    elem = next(e for e in enum.to_json(store, [store.get(bootmgr)])["objects"][0]["elements"]
+                if e["code"] == "0x26000020")
+    assert elem["value"] is None and "2 bytes" in elem["error"] and elem["raw"] == "0102"

@@ -167,3 +167,13 @@ def test_hostile_object_keys_are_reported_not_fatal():
     store = BcdStore(Hive.from_bytes(editor.to_bytes()))
     assert store.objects() == []
     assert len(store.notices) == 3
+
+
+@pytest.mark.parametrize("path", corpus_stores(), ids=lambda p: p.name)
+def test_every_element_read_by_our_reader_reencodes(path):
+    from bcdtool.bcd import codec
+
+    for obj in _store(path).objects():
+        for code, elem in obj.elements.items():
+            value, layout = codec.decode_with_layout(code, elem.raw)
+            assert codec.encode(code, value, layout=layout) == elem.raw, (obj.guid, hex(code))
