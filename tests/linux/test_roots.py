@@ -198,3 +198,31 @@ def test_unmounted_boot_is_a_warning(tmp_path):
     assert statuses(report)["grub.config-applied"] == "warning"
     assert "not mounted" in next(f.message for f in report.findings
                                  if f.id == "grub.config-applied")
+
+
+def test_grub_tools_read_what_fix_wrote(tmp_path, family):
+    """GRUB's own tools are the independent readers: grub-script-check and grub-editenv."""
+    import subprocess
+
+    from tests.conftest import need_tool
+
+    check = need_tool("grub-script-check")
+    editenv = need_tool("grub-editenv")
+    root = linux_roots.build(family, "broken", tmp_path / "root")
+    guest = guest_of(root)
+    apply_plan(guest, plan_fix(guest, default_device(guest)), backup_dir=str(tmp_path / "j"))
+    for cfg in [*root.glob("boot/grub*/grub.cfg"), *root.glob("boot/efi/EFI/*/grub.cfg")]:
+        proc = subprocess.run([check, str(cfg)], capture_output=True, text=True)
+        assert proc.returncode == 0, (cfg, proc.stdout, proc.stderr)
+    for env in root.glob("boot/grub*/grubenv"):
+        proc = subprocess.run([editenv, str(env), "list"], capture_output=True, text=True,
+                              check=True)
+        values = dict(line.split("=", 1) for line in proc.stdout.splitlines())
+        assert values["saved_entry"] and values["boot_success"] == "1"
+        if "kernelopts" in values:
+            args = values["kernelopts"].split()
+            assert [a for a in args if a.startswith("console=")][-1] == "console=ttyS0,115200n8"
+            assert "rd.lvm.lv=rhel/root" in args and "crashkernel=auto" in args
+        # GRUB's tool can still write the block we rewrote
+        subprocess.run([editenv, str(env), "set", "boot_success=0"], check=True)
+        assert env.stat().st_size == 1024
