@@ -198,7 +198,8 @@ class NtfsVolume:
         shown = "/".join(stored)
         if f.info.meta is None or int(f.info.meta.type) != int(pytsk3.TSK_FS_META_TYPE_REG):
             raise NotFoundError("not a regular file", path=shown)
-        return self._ref(shown, f)
+        return self._tsk(lambda: self._ref(shown, f), CorruptionError, "unreadable file record",
+                         shown)
 
     def _ref(self, path: str, f) -> FileRef:
         attr = next((a for a in f if int(a.info.type) == int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
