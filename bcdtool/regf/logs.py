@@ -103,7 +103,7 @@ def _seq_later(a: int, b: int) -> int:
 # --- log files beside a hive ----------------------------------------------------------------
 
 def find_log_files(path: str | Path) -> list[Path]:
-    """`NAME.LOG`, `NAME.LOG1`, `NAME.LOG2` beside `path` (matched case-insensitively), in that order."""
+    """`NAME.LOG`, `NAME.LOG1`, `NAME.LOG2` beside `path`, matched case-insensitively, in order."""
     hive = Path(path)
     folder = hive.parent if str(hive.parent) else Path(".")
     wanted = {(hive.name + suffix).upper(): rank for rank, suffix in enumerate(LOG_SUFFIXES)}
@@ -265,7 +265,7 @@ def _u64(data: bytes | bytearray, offset: int) -> int:
 # --- recovery -------------------------------------------------------------------------------
 
 def recover(primary: bytes, logs: list[tuple[str, bytes]]) -> Recovery:
-    """Replay `logs` onto a dirty `primary` in memory, as Windows would; DirtyHiveError if unsafe."""
+    """Replay `logs` onto a dirty `primary` in memory as Windows would; DirtyHiveError if unsafe."""
     if len(primary) < LOG_BASE_BLOCK_SIZE or primary[:4] != b"regf":
         raise FormatError("not a registry hive (no 'regf' base block)")
     if not is_dirty(primary):
@@ -309,7 +309,7 @@ def _later_first(a: _NewLog | _OldLog, b: _NewLog | _OldLog) -> int:
 
 
 def _recover_new(primary: bytes, logs: list[_NewLog], primary_valid: bool) -> Recovery:
-    """Apply HvLE entries of the eligible `logs`: the oldest first, continued by consecutive ones."""
+    """Apply HvLE entries of the eligible `logs`: oldest first, continued by consecutive ones."""
     if primary_valid:
         ordered = sorted(logs, key=functools.cmp_to_key(lambda a, b: -_later_first(a, b)))
         chain: list[_NewLog] = []
