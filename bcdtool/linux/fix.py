@@ -13,8 +13,9 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from bcdtool.errors import GuestError, UnsupportedError, WriteError
+from bcdtool.errors import BcdToolError, GuestError, UnsupportedError, WriteError
 from bcdtool.journal import Journal
+from bcdtool.journal import undo as undo_journal
 from bcdtool.linux import cmdline, shell
 from bcdtool.linux.sources import GRUB_DEFAULT, GRUBENV_SIZE, Guest, KernelLine, TextFile
 
@@ -132,9 +133,16 @@ class _Planner:
         self.edits_for(tf).appended.append(line + "\n")
 
     def plan_grub_defaults(self) -> None:
-        env = self.guest.grub_env
         if not self.guest.grub_files:
             return
+        self._plan_grub_cmdline()
+        if self.arm:
+            self.note("GRUB on Arm guests uses the firmware console; GRUB terminal left as is")
+            return
+        self._plan_grub_terminal()
+
+    def _plan_grub_cmdline(self) -> None:
+        env = self.guest.grub_env
         lin, dflt = env.chain("GRUB_CMDLINE_LINUX"), env.chain("GRUB_CMDLINE_LINUX_DEFAULT")
         chain = lin + dflt
         texts = [self._assignment_text(a) for a in chain]
@@ -155,10 +163,6 @@ class _Planner:
                     self._set_assignment(a, text)
             for n in notes:
                 self.note(n)
-        if self.arm:
-            self.note("GRUB on Arm guests uses the firmware console; GRUB terminal left as is")
-            return
-        self._plan_grub_terminal()
 
     def _plan_grub_terminal(self) -> None:
         env = self.guest.grub_env
@@ -409,22 +413,37 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
                             diff=[{"path": c.path, "diff": c.diff()} for c in plan.changes])
     journal.extra["guest_paths"] = {host: c.path for c, host in targets}
     journal.mark("writing")
-    for change, host in targets:
-        if change.link_target is not None:
-            # What reading the new link yields (the guest's unit file), for undo's checks.
-            unit = posixpath.normpath(posixpath.join(posixpath.dirname(change.path),
-                                                     change.link_target))
-            journal.backup_file(host, after=root.read(unit))
-            try:
-                os.makedirs(os.path.dirname(host), exist_ok=True)
-                os.symlink(change.link_target, host)
-            except OSError as exc:
-                raise WriteError(f"cannot create symlink: {exc.strerror}", path=change.path) from None
-        else:
-            journal.backup_file(host, after=change.after)
-            _write_file(host, change.after)
+    try:
+        for change, host in targets:
+            _apply_one(root, journal, change, host)
+    except BcdToolError as exc:
+        # Never leave half a fix behind: put back what was already written.
+        try:
+            undo_journal(journal.path)
+        except BcdToolError as again:
+            raise WriteError(f"{exc.message}; restoring the files written so far failed too "
+                             f"({again.message}): run `bcdtool undo {journal.path}`",
+                             path=exc.path) from None
+        raise WriteError(f"{exc.message}; every file written so far was restored",
+                         path=exc.path) from None
     journal.mark("done")
     return journal
+
+
+def _apply_one(root, journal: Journal, change: Change, host: str) -> None:
+    if change.link_target is not None:
+        # What reading the new link yields (the guest's unit file), for undo's checks.
+        unit = posixpath.normpath(posixpath.join(posixpath.dirname(change.path),
+                                                 change.link_target))
+        journal.backup_file(host, after=root.read(unit))
+        try:
+            os.makedirs(os.path.dirname(host), exist_ok=True)
+            os.symlink(change.link_target, host)
+        except OSError as exc:
+            raise WriteError(f"cannot create symlink: {exc.strerror}", path=change.path) from None
+    else:
+        journal.backup_file(host, after=change.after)
+        _write_file(host, change.after)
 
 
 def _read_current(host: str) -> bytes | None:

@@ -1,0 +1,83 @@
+"""Edits of unusual /etc/default/grub files, and a failed write that must leave nothing behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from bcdtool.errors import WriteError
+from bcdtool.linux import fix as fixmod
+from bcdtool.linux.fix import apply_plan, plan_fix
+from fixtures import linux_roots
+from tests.linux.linux_helpers import guest_of, report_of, snapshot, statuses
+
+
+def _with_default(tmp_path, text):
+    root = linux_roots.build("debian-12", "broken", tmp_path / "root")
+    (root / "etc/default/grub").write_text(text)
+    return root
+
+
+def _fixed_default(tmp_path, text):
+    root = _with_default(tmp_path, text)
+    guest = guest_of(root)
+    plan = plan_fix(guest, "ttyS0")
+    apply_plan(guest, plan, backup_dir=str(tmp_path / "j"))
+    return (root / "etc/default/grub").read_text(), plan
+
+
+@pytest.mark.parametrize("before, after", [
+    ("GRUB_CMDLINE_LINUX=quiet\n", 'GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200n8"\n'),
+    ("GRUB_CMDLINE_LINUX='ro  rd.lvm.lv=vg/root'  # keep me\n",
+     "GRUB_CMDLINE_LINUX='ro  rd.lvm.lv=vg/root console=tty0 console=ttyS0,115200n8'  # keep me\n"),
+    ('export GRUB_CMDLINE_LINUX="crashkernel=auto"\n',
+     'export GRUB_CMDLINE_LINUX="crashkernel=auto console=tty0 console=ttyS0,115200n8"\n'),
+])
+def test_quoting_styles(tmp_path, before, after):
+    text, _ = _fixed_default(tmp_path, before + 'GRUB_TERMINAL="serial console"\n'
+                             'GRUB_SERIAL_COMMAND="serial --speed=115200"\n')
+    assert text.startswith(after)
+
+
+def test_unknown_values_are_left_alone_with_a_note(tmp_path):
+    before = 'GRUB_CMDLINE_LINUX="`cat /proc/cmdline`"\nGRUB_TERMINAL=console\n'
+    text, plan = _fixed_default(tmp_path, before)
+    assert text.startswith('GRUB_CMDLINE_LINUX="`cat /proc/cmdline`"\n')
+    assert any("too complex" in n for n in plan.notes)
+    assert 'GRUB_TERMINAL="serial console"' in text
+
+
+def test_plus_equals_is_reported_unknown(tmp_path):
+    root = _with_default(tmp_path, 'GRUB_CMDLINE_LINUX="ro"\nGRUB_CMDLINE_LINUX+=" quiet"\n')
+    st = statuses(report_of(root))
+    # the generated grub.cfg is still judged; /etc/default/grub's value cannot be
+    assert st["grub.config-applied"] == "unknown"
+
+
+def test_serial_command_speed_replaced_in_place(tmp_path):
+    text, _ = _fixed_default(tmp_path, 'GRUB_CMDLINE_LINUX="console=ttyS0,9600"\n'
+                             'GRUB_TERMINAL=serial\nGRUB_SERIAL_COMMAND="serial --speed=9600 '
+                             '--unit=0 --word=8 --parity=no --stop=1"\n')
+    assert 'GRUB_SERIAL_COMMAND="serial --speed=115200 --unit=0 --word=8 --parity=no --stop=1"' \
+        in text
+    assert 'GRUB_CMDLINE_LINUX="console=ttyS0,115200n8"' in text
+
+
+def test_failed_write_restores_everything(tmp_path, monkeypatch):
+    root = linux_roots.build("rhel-8", "broken", tmp_path / "root")
+    before = snapshot(root)
+    guest = guest_of(root)
+    plan = plan_fix(guest, "ttyS0")
+    assert len(plan.changes) >= 3
+    real = fixmod._write_file
+    calls = []
+
+    def failing(host, data):
+        calls.append(host)
+        if len(calls) == 2:
+            raise WriteError("disk full (injected)", path=host)
+        real(host, data)
+
+    monkeypatch.setattr(fixmod, "_write_file", failing)
+    with pytest.raises(WriteError, match="restored"):
+        apply_plan(guest, plan, backup_dir=str(tmp_path / "j"))
+    assert snapshot(root) == before
