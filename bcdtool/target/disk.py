@@ -121,32 +121,52 @@ class DiskStore:
         if loc.volume.read(loc.ref) != original:
             raise WriteError("the store changed since it was read; nothing was written",
                              path=self.spec)
-        journal = self._back_up(original, final, stale_logs, backup_dir, operation, diff)
-        result.journal = str(journal.path)
-        journal.mark("writing")         # journal.json with every saved range is durable first
+        # Commit protocol order, with a flush between phases: stale log headers zeroed, base
+        # block with Sequence1 bumped, the changed pages, then the final base block.
+        phases = [[(log, 0, bytes(len(head))) for log, head in stale_logs],
+                  [(loc.ref, *steps[0])],
+                  [(loc.ref, offset, data) for offset, data in steps[1:-1]],
+                  [(loc.ref, *steps[-1])]]
+        with contextlib.closing(open_image(self.spec, writable=True)) as wdev:
+            view = RangeView(wdev, loc.start, loc.volume_size)
+            self._preflight(wdev, [w for phase in phases for w in phase])
+            journal = self._back_up(original, final, stale_logs, backup_dir, operation, diff)
+            result.journal = str(journal.path)
+            journal.mark("writing")     # journal.json with every saved range is durable first
+            try:
+                for phase in phases:
+                    for ref, offset, data in phase:
+                        write_extents(view, ref, offset, data)
+                    wdev.flush_device()
+            except BaseException as exc:
+                self._fail(journal, exc)
         try:
-            with contextlib.closing(open_image(self.spec, writable=True)) as wdev:
-                view = RangeView(wdev, loc.start, loc.volume_size)
-                for log, head in stale_logs:
-                    write_extents(view, log, 0, bytes(len(head)))
-                for number, (offset, data) in enumerate(steps):
-                    if number == len(steps) - 1 or number == 1:
-                        wdev.flush_device()  # base block (Sequence1 bumped) first, final one last
-                    write_extents(view, loc.ref, offset, data)
-                wdev.flush_device()
             hive = self._verify(final)
         except BaseException as exc:
-            restore(journal.path)
-            if isinstance(exc, VerifyError):
-                raise VerifyError(f"{exc.message}; the original bytes were restored",
-                                  path=exc.path, offset=exc.offset) from None
-            if isinstance(exc, BcdToolError):
-                raise WriteError(f"{exc}; the original bytes were restored",
-                                 path=self.spec) from None
-            raise
+            self._fail(journal, exc)
         journal.mark("done")
         result.verified = True
         return result, hive
+
+    def _preflight(self, wdev, writes) -> None:
+        """Let the image format refuse (snapshot-shared, compressed or unallocated blocks) before
+        anything is backed up or written."""
+        check = getattr(wdev, "check_write", None)     # only mapped formats can refuse
+        if check is None:
+            return
+        for ref, offset, data in writes:
+            for off, n in ref.locate(offset, len(data)):
+                check(self.loc.start + off, n)
+
+    def _fail(self, journal: journals.Journal, exc: BaseException) -> None:
+        """Restore the original bytes, then re-raise saying so."""
+        restore(journal.path)
+        if isinstance(exc, VerifyError):
+            raise VerifyError(f"{exc.message}; the original bytes were restored",
+                              path=exc.path, offset=exc.offset) from None
+        if isinstance(exc, BcdToolError):
+            raise WriteError(f"{exc}; the original bytes were restored", path=self.spec) from None
+        raise exc
 
     def _refuse_unsafe(self) -> None:
         reasons = self.loc.volume.facts().unsafe_reasons()

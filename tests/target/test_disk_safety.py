@@ -298,3 +298,19 @@ def test_interrupted_write_is_detected_and_undone(image, tmp_path):
     assert run.exit_code == 0, run.output
     assert _digest(image) == before
     open_hive(image).close()
+
+
+def test_image_format_refusal_comes_before_any_backup_or_write(disks, tmp_path, state):
+    from fixtures import images
+
+    need_tools("qemu-img")
+    image = images.convert(disks["uefi"].path, "qcow2", tmp_path)
+    subprocess.run(["qemu-img", "snapshot", "-c", "before-repair", str(image)], check=True,
+                   capture_output=True)
+    before = _digest(image)
+    with open_hive(image) as handle:
+        new_image, _ = sac_edit(handle.hive)
+        with pytest.raises(UnsupportedError, match="snapshot"):
+            handle.commit(new_image)
+    assert _digest(image) == before
+    assert not (state / "bcdtool" / "journal").exists()
