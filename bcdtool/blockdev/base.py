@@ -145,6 +145,17 @@ class MappedDevice(BlockDevice):
     def _read(self, offset: int, length: int) -> bytes:
         return b"".join(self._read_piece(i, w, n) for i, w, n in self._pieces(offset, length))
 
+    def check_write(self, offset: int, length: int) -> list[tuple[int, int]]:
+        """Where a write of `length` bytes at `offset` would land: (container offset, length) pairs.
+
+        Raises (UnsupportedError, ReadOnlyError, ImageError) exactly as write_at would, without
+        writing, so callers spanning several devices can validate every part first.
+        """
+        if not self._writable:
+            raise ReadOnlyError("device is opened read-only", path=self.name)
+        self._check_range(offset, length)
+        return [(self._write_target(i, w, n), n) for i, w, n in self._pieces(offset, length)]
+
     def _write(self, offset: int, data: bytes) -> None:
         targets = [(self._write_target(i, w, n), n) for i, w, n in self._pieces(offset, len(data))]
         self._before_write()

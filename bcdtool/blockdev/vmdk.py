@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 MAX_EXTENTS = 1024
 MAX_GRAIN_SECTORS = 2048          # 1 MiB grains; VMware uses 128 sectors
 MAX_CAPACITY_SECTORS = 1 << 47    # 64 PiB
+#: Stands in for the device of a NOACCESS extent (reads and writes are refused).
+_NO_ACCESS = object()
 _EXTENT = re.compile(r'^(RW|RDONLY|NOACCESS)\s+(\d+)\s+([A-Z]+)(?:\s+"([^"]*)"(?:\s+(\d+))?)?\s*$')
 
 
@@ -95,6 +97,8 @@ class SparseVmdk(MappedDevice):
         self.gtes = hdr.num_gtes_per_gt
         self.zeroed_gte = bool(hdr.flags & L.FLAG_ZEROED_GRAIN_GTE)
         self.unclean = bool(hdr.unclean_shutdown)
+        if self.unclean:
+            log.warning("%s: VMDK was not shut down cleanly; it will not be written", name)
         grains = -(-hdr.capacity // gs)
         self.gd = EntryTable(container, hdr.gd_offset * L.SECTOR, -(-grains // self.gtes), 4,
                              byteorder="little", what="VMDK grain directory")
@@ -175,7 +179,7 @@ class DescriptorVmdk(BlockDevice):
     def __init__(self, path: str, text: str, *, writable: bool) -> None:
         _refuse_child(text, path)
         folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-        self.extents: list[tuple[int, int, BlockDevice | None, int, bool]] = []
+        self.extents: list[tuple[int, int, BlockDevice | object | None, int, bool]] = []
         starts: list[int] = []
         pos = 0
         try:
@@ -201,7 +205,9 @@ class DescriptorVmdk(BlockDevice):
         self._starts = starts
 
     def _open_extent(self, path, folder, access, kind, fname, offset, length, writable):
-        if access == "NOACCESS" or kind == "ZERO":
+        if access == "NOACCESS":
+            return _NO_ACCESS, 0
+        if kind == "ZERO":
             return None, 0
         if kind not in ("FLAT", "VMFS", "SPARSE"):
             raise UnsupportedError(f"VMDK extent type {kind}", path=path)
@@ -237,15 +243,19 @@ class DescriptorVmdk(BlockDevice):
     def _read(self, offset: int, length: int) -> bytes:
         parts = []
         for dev, where, n, _ in self._spans(offset, length):
+            if dev is _NO_ACCESS:
+                raise ImageError("VMDK extent is marked NOACCESS", path=self.name, offset=offset)
             parts.append(bytes(n) if dev is None else dev.read_at(where, n))
         return b"".join(parts)
 
     def _write(self, offset: int, data: bytes) -> None:
         spans = list(self._spans(offset, len(data)))
-        for dev, where, _, rw in spans:
-            if dev is None or not rw:
+        for dev, where, n, rw in spans:   # validate every extent before writing any
+            if dev is None or dev is _NO_ACCESS or not rw:
                 raise ReadOnlyError("VMDK extent is ZERO, NOACCESS or read-only", path=self.name,
                                     offset=offset)
+            if isinstance(dev, SparseVmdk):
+                dev.check_write(where, n)
         pos = 0
         for dev, where, n, _ in spans:
             dev.write_at(where, data[pos:pos + n])
@@ -253,12 +263,12 @@ class DescriptorVmdk(BlockDevice):
 
     def flush_device(self) -> None:
         for _, _, dev, _, rw in self.extents:
-            if dev is not None and rw:
+            if dev is not None and dev is not _NO_ACCESS and rw:
                 dev.flush_device()
 
     def _close_extents(self) -> None:
         for _, _, dev, _, _ in self.extents:
-            if dev is not None:
+            if dev is not None and dev is not _NO_ACCESS:
                 dev.close()
 
     def close(self) -> None:

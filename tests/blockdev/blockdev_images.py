@@ -23,11 +23,13 @@ FORMATS = {
     "vhd-dynamic": ["-O", "vpc", "-o", "subformat=dynamic,force_size=on"],
     "vhdx": ["-O", "vhdx", "-o", "block_size=1M"],
     "vhdx-default": ["-O", "vhdx"],
+    "vhdx-fixed": ["-O", "vhdx", "-o", "subformat=fixed"],
     "qcow2-v2": ["-O", "qcow2", "-o", "compat=0.10"],
     "qcow2-v3": ["-O", "qcow2", "-o", "compat=1.1"],
     "qcow2-v3-4k": ["-O", "qcow2", "-o", "compat=1.1,cluster_size=4096"],
     "vmdk-sparse": ["-O", "vmdk", "-o", "subformat=monolithicSparse"],
     "vmdk-flat": ["-O", "vmdk", "-o", "subformat=monolithicFlat"],
+    "vmdk-split": ["-O", "vmdk", "-o", "subformat=twoGbMaxExtentSparse"],
     "vmdk-stream": ["-O", "vmdk", "-o", "subformat=streamOptimized"],
 }
 #: Formats whose allocated blocks we write in place (streamOptimized is read-only by design).

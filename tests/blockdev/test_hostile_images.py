@@ -40,7 +40,7 @@ def patch(path, offset: int, data: bytes) -> None:
         f.write(data)
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "vmdk-flat"])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("vmdk-flat", "vhdx-fixed")])
 def test_truncated_images(images, tmp_path, fmt):
     src = images[fmt].read_bytes()
     for size in sorted({0, 7, 100, 511, 512, 1024, 4096, 65536, 200 * 1024, 300 * 1024,
@@ -50,7 +50,7 @@ def test_truncated_images(images, tmp_path, fmt):
         open_and_read(path, measure=size < 1024 * 1024)
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "vmdk-flat"])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("vmdk-flat", "vhdx-fixed")])
 def test_random_metadata_corruption(fresh, fmt):
     """Bytes of headers and tables overwritten at random, patched in place and restored."""
     rng = random.Random(fmt)
@@ -61,7 +61,7 @@ def test_random_metadata_corruption(fresh, fmt):
         for _ in range(60):
             saved = []
             for _ in range(rng.randint(1, 6)):
-                pos = min(size - 8, rng.choice(hot) + rng.randrange(512))
+                pos = max(0, min(size - 8, rng.choice(hot) + rng.randrange(512)))
                 f.seek(pos)
                 saved.append((pos, f.read(8)))
                 f.seek(pos)

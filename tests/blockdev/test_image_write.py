@@ -268,3 +268,65 @@ def test_vhd_clear_bitmap_bit_refuses_write(fresh):
         assert sha256(path) == before
         dev.write_at(offset + 8 * 512 * 2, b"y")  # a sector two bitmap bytes further is fine
     assert sha256(path) != before
+
+
+def test_vhdx_differencing_refused(fresh):
+    path = fresh("vhdx")
+    raw = path.read_bytes()[:4 * MiB]
+    count = struct.unpack_from("<I", raw, 192 * 1024 + 8)[0]
+    meta_guid = bytes.fromhex("06a27c8b90479a4bb8fe575f050f886e")
+    for i in range(count):
+        entry = 192 * 1024 + 16 + 32 * i
+        if raw[entry:entry + 16] == meta_guid:
+            meta = struct.unpack_from("<Q", raw, entry + 16)[0]
+    params_guid = bytes.fromhex("3767a1ca36fa434db3b633f0aa44e76b")
+    entries = struct.unpack_from("<H", raw, meta + 10)[0]
+    for i in range(entries):
+        entry = meta + 32 + 32 * i
+        if raw[entry:entry + 16] == params_guid:
+            params = meta + struct.unpack_from("<I", raw, entry + 16)[0]
+    with open(path, "r+b") as f:
+        f.seek(params + 4)
+        f.write(struct.pack("<I", 2))                  # HasParent
+    with pytest.raises(UnsupportedError, match="differencing"):
+        open_image(path)
+
+
+@pytest.mark.parametrize("bits", [1, 64])
+def test_qcow2_unusual_refcount_widths(raw_image, tmp_path, bits):
+    path = tmp_path / "rc.qcow2"
+    qemu_img("convert", "-f", "raw", "-O", "qcow2", "-o", f"compat=1.1,refcount_bits={bits}",
+             raw_image, path)
+    expected = bytearray(raw_bytes(0, 64 * MiB))
+    with open_image(path, writable=True) as dev:
+        for offset, length in WRITES:
+            dev.write_at(offset, new_bytes(offset, length))
+            expected[offset:offset + length] = new_bytes(offset, length)
+    qemu_check(path, "qcow2")
+    assert converted_raw(path, "qcow2", tmp_path) == bytes(expected)
+    if bits > 1:                                     # 1-bit refcounts cannot count a snapshot
+        qemu_img("snapshot", "-c", "s", path)
+        with open_image(path, writable=True) as dev, pytest.raises(UnsupportedError, match="shared"):
+            dev.write_at(WRITES[0][0], b"x")
+
+
+def test_qcow2_external_data_file_refused(raw_image, tmp_path):
+    path = tmp_path / "ext.qcow2"
+    qemu_img("convert", "-f", "raw", "-O", "qcow2", "-o", f"data_file={tmp_path / 'data.raw'}",
+             raw_image, path)
+    with pytest.raises(UnsupportedError, match="incompatible"):
+        open_image(path)
+
+
+def test_vhd_fixed_without_force_size_uses_footer_size(raw_image, tmp_path):
+    """qemu rounds the disk up to a CHS geometry; Hyper-V and we use the footer's current size."""
+    path = tmp_path / "chs.vhd"
+    qemu_img("convert", "-f", "raw", "-O", "vpc", "-o", "subformat=fixed", raw_image, path)
+    footer = path.read_bytes()[-512:]
+    current = struct.unpack_from(">Q", footer, 48)[0]
+    cylinders, heads, sectors = struct.unpack_from(">HBB", footer, 56)
+    assert current == cylinders * heads * sectors * 512 > 64 * MiB
+    with open_image(path) as dev:
+        assert dev.size == current
+        assert dev.read_at(0, 64 * MiB) == raw_bytes(0, 64 * MiB)
+        assert dev.read_at(64 * MiB, current - 64 * MiB) == bytes(current - 64 * MiB)
