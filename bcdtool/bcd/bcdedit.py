@@ -135,7 +135,11 @@ def _set(cmd: Command, store: BcdStore, out: Outcome) -> None:
                                    f"element and a value. {HELP_HINT}")
     guid = store.resolve(ident)
     row = store.element_def(guid, rest[0])
-    store.set_element(guid, row.code, parse_value(store, row, rest[1:]))
+    if row.format == Format.OBJECT_LIST and any(w.lower() in _LIST_MODES for w in rest[1:]):
+        # e.g. /set {fwbootmgr} displayorder {bootmgr} /addfirst
+        update_list(store, guid, row.code, rest[1:], f"/set {row.display_name}")
+    else:
+        store.set_element(guid, row.code, parse_value(store, row, rest[1:]))
     out.lines.append(SUCCESS)
 
 
@@ -194,15 +198,24 @@ def _default(cmd: Command, store: BcdStore, out: Outcome) -> None:
     out.lines.append(SUCCESS)
 
 
+_LIST_MODES = ("/addfirst", "/addlast", "/remove")
+
+
 def _list_command(cmd: Command, store: BcdStore, out: Outcome) -> None:
-    code = _LIST_COMMANDS[cmd.name]
-    modes = [a.lower() for a in cmd.args if a.lower() in ("/addfirst", "/addlast", "/remove")]
-    ids = [a for a in cmd.args if a.lower() not in ("/addfirst", "/addlast", "/remove")]
+    update_list(store, store.resolve("{bootmgr}"), _LIST_COMMANDS[cmd.name], cmd.args,
+                f"/{cmd.name}")
+    out.lines.append(SUCCESS)
+
+
+def update_list(store: BcdStore, owner: str, code: int, words: list[str], what: str) -> None:
+    """bcdedit's object-list semantics: replace with `ids`, or one id with /addfirst, /addlast
+    or /remove (moving it if present; a list that becomes empty is deleted)."""
+    modes = [w.lower() for w in words if w.lower() in _LIST_MODES]
+    ids = [w for w in words if w.lower() not in _LIST_MODES]
     if not ids or len(modes) > 1 or (modes and len(ids) != 1):
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /{cmd.name} takes identifiers, or one "
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {what} takes identifiers, or one "
                                    f"identifier with /addfirst, /addlast or /remove. {HELP_HINT}")
-    bootmgr = store.resolve("{bootmgr}")
-    elem = store.get(bootmgr).elements.get(code)
+    elem = store.get(owner).elements.get(code)
     current = [g.lower() for g in elem.value()] if elem else []
     if not modes:
         new = _unique([store.resolve(i) for i in ids])
@@ -211,13 +224,11 @@ def _list_command(cmd: Command, store: BcdStore, out: Outcome) -> None:
         rest = [g for g in current if g != guid]
         new = {"/addfirst": [guid] + rest, "/addlast": rest + [guid], "/remove": rest}[modes[0]]
     if new == current and elem is not None:
-        out.lines.append(SUCCESS)
         return
     if new:
-        store.set_element(bootmgr, code, new)
+        store.set_element(owner, code, new)
     elif elem is not None:
-        store.delete_element(bootmgr, code)  # bcdedit deletes a list that becomes empty
-    out.lines.append(SUCCESS)
+        store.delete_element(owner, code)
 
 
 # --- settings objects --------------------------------------------------------------------------

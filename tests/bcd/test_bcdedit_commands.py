@@ -232,3 +232,14 @@ def test_delete_nocleanup_keeps_references(bios):
     _run(bios, "/delete {default} /nocleanup")
     assert not bios.has(default)
     assert bios.get(BOOTMGR).elements[0x24000001].value() == [default]
+
+
+def test_set_object_list_with_list_modes(corpus):
+    store = BcdStore(Hive.open(corpus / "bcd" / "win11-uefi-installed-many-fw-entries.bcd"))
+    fw = objects.ALIASES["{fwbootmgr}"]
+    before = store.get(fw).elements[0x24000001].value()
+    _run(store, "/set {fwbootmgr} displayorder {bootmgr} /addlast")
+    after = store.get(fw).elements[0x24000001].value()
+    assert after[-1] == BOOTMGR and sorted(after) == sorted(g.lower() for g in before)
+    _run(store, "/set {fwbootmgr} displayorder {bootmgr} /addfirst")
+    assert store.get(fw).elements[0x24000001].value()[0] == BOOTMGR
