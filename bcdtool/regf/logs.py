@@ -78,6 +78,10 @@ def _u32(data: bytes | bytearray, offset: int) -> int:
     return _U32.unpack_from(data, offset)[0]
 
 
+def _u64(data: bytes | bytearray, offset: int) -> int:
+    return struct.unpack_from("<Q", data, offset)[0]
+
+
 def _base_block_valid(data: bytes | bytearray) -> bool:
     """Signature and checksum of the first 512 bytes are right."""
     return (len(data) >= LOG_BASE_BLOCK_SIZE and data[:4] == b"regf"
@@ -123,11 +127,16 @@ def read_log_files(path: str | Path, *, max_size: int = MAX_LOG_SIZE) -> list[tu
     """The logs beside `path` as `(name, bytes)`; DirtyHiveError for one larger than `max_size`."""
     logs = []
     for log_path in find_log_files(path):
-        size = log_path.stat().st_size
-        if size > max_size:
-            raise DirtyHiveError(f"transaction log is implausibly large ({size} bytes)",
+        try:
+            with open(log_path, "rb") as handle:
+                data = handle.read(max_size + 1)
+        except OSError as exc:
+            raise DirtyHiveError(f"cannot read a transaction log: {exc.strerror}",
+                                 path=str(log_path)) from None
+        if len(data) > max_size:
+            raise DirtyHiveError(f"transaction log is implausibly large (over {max_size} bytes)",
                                  path=str(log_path))
-        logs.append((log_path.name, log_path.read_bytes()))
+        logs.append((log_path.name, data))
     return logs
 
 
@@ -256,10 +265,6 @@ def _parse_old_log(name: str, data: bytes, size_limit: int) -> _OldLog | None:
                 pages.append(((byte_index * 8 + bit) * SECTOR, log_offset))
     return _OldLog(name, data, _u32(data, BB_PRIMARY_SEQUENCE), _u64(data, BB_LAST_WRITTEN),
                    hive_size, pages)
-
-
-def _u64(data: bytes | bytearray, offset: int) -> int:
-    return struct.unpack_from("<Q", data, offset)[0]
 
 
 # --- recovery -------------------------------------------------------------------------------
