@@ -215,3 +215,202 @@ def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
         click.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         ctx.exit(3)
+
+
+# --- writing commands: set, rm, new ------------------------------------------------------------
+_WRITE_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ",
+                "REG_NONE")
+
+
+def _write_options(func):
+    func = click.option("--backup", "backup", default=None, metavar="PATH",
+                        help="Save the hive's original bytes to PATH before writing.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Print the write plan/result "
+                        "as JSON.")(func)
+    return click.option("--dry-run", is_flag=True,
+                        help="Plan the write and print it; change nothing.")(func)
+
+
+def parse_data(type_name: str, items: tuple[str, ...]) -> tuple[int, bytes]:
+    """(type code, raw bytes) from `--type` and the `--data` arguments (issue 2's contract)."""
+    from bcdtool.errors import InvalidArgumentError
+    from bcdtool.regf import values as V
+
+    code = V.TYPES_BY_NAME[type_name]
+    if code == V.REG_MULTI_SZ:
+        return code, V.encode_value(code, list(items))
+    if code in (V.REG_BINARY, V.REG_NONE) and len(items) <= 1:
+        text = "".join(items[0].replace(",", " ").replace(":", " ").split()) if items else ""
+        try:
+            return code, bytes.fromhex(text)
+        except ValueError:
+            raise InvalidArgumentError(f"{type_name} data must be hex bytes, not {items[0]!r}") \
+                from None
+    if len(items) != 1:
+        raise InvalidArgumentError(f"{type_name} takes exactly one --data")
+    if code in (V.REG_DWORD, V.REG_QWORD):
+        text = items[0].strip()
+        try:
+            number = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
+        except ValueError:
+            raise InvalidArgumentError(f"{type_name} data must be decimal or 0x-hex, "
+                                       f"not {text!r}") from None
+        return code, V.encode_value(code, number)
+    return code, V.encode_value(code, items[0])
+
+
+def _save_backup(backup: str, original: bytes) -> None:
+    import os
+    from pathlib import Path
+
+    from bcdtool.errors import WriteError
+
+    path = Path(backup)
+    if path.exists() and path.read_bytes() != original:
+        raise WriteError("the backup file exists and holds something else; nothing was written",
+                         path=backup)
+    try:
+        with open(path, "wb") as handle:
+            handle.write(original)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise WriteError(f"cannot write the backup: {exc.strerror}", path=backup) from None
+
+
+def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *, dry_run: bool,
+                     backup: str | None, as_json: bool, operation: str, edit) -> None:
+    """Open the target, apply `edit(editor)`, then plan/back up/write/verify through the handle."""
+    from bcdtool.regf.editor import HiveEditor
+
+    handle = _open(file, partition=partition, path=hive_path, read_only=dry_run)
+    try:
+        _echo_notices(handle.hive)
+        editor = HiveEditor(handle.hive)
+        edit(editor)
+        # Inside a filesystem or disk image the file must keep its size (written in place);
+        # a plain file may grow instead of being rebuilt.
+        grows = handle.location.get("kind") in ("file", "directory")
+        image = editor.to_bytes(same_size=not grows)
+        if backup and not dry_run:
+            _save_backup(backup, handle.hive.original)
+        result = handle.commit(image, dry_run=dry_run, operation=operation)
+    finally:
+        handle.close()
+    for notice in result.notices:
+        click.echo(f"bcdtool: note: {notice}", err=True)
+    if as_json:
+        _json_out(dict(result.to_dict(), operation=operation, backup=backup))
+    elif dry_run:
+        click.echo(f"dry run: {operation}: {len(result.plan)} write(s) planned, nothing written")
+    else:
+        click.echo(f"{operation}: {result.pages_written} page(s) written, verified")
+
+
+@hive.command("set")
+@click.argument("file")
+@click.argument("keypath")
+@click.argument("name")
+@click.option("--type", "type_name", required=True, type=click.Choice(_WRITE_TYPES),
+              help="Value type.")
+@click.option("--data", "data", multiple=True, help="Data: REG_BINARY as hex, DWORD/QWORD "
+              "decimal or 0x-hex, REG_MULTI_SZ one --data per string.")
+@_write_options
+@_target_options
+def set_(file: str, keypath: str, name: str, type_name: str, data: tuple[str, ...],
+         dry_run: bool, as_json: bool, backup: str | None, partition: int | None,
+         hive_path: str | None) -> None:
+    """Set value NAME of KEYPATH ("" = default value), creating missing keys."""
+    code, raw = parse_data(type_name, data)
+
+    def edit(editor) -> None:
+        editor.create_key(keypath)
+        editor.set_value(keypath, name, code, raw)
+
+    _edit_and_commit(file, partition, hive_path, dry_run=dry_run, backup=backup, as_json=as_json,
+                     operation=f"set {keypath}\\{name or '(default)'} {type_name}", edit=edit)
+
+
+@hive.command("rm")
+@click.argument("file")
+@click.argument("keypath")
+@click.argument("name", required=False, default=None)
+@_write_options
+@_target_options
+def rm(file: str, keypath: str, name: str | None, dry_run: bool, as_json: bool,
+       backup: str | None, partition: int | None, hive_path: str | None) -> None:
+    """Delete value NAME of KEYPATH, or (no NAME) the key KEYPATH with its whole subtree."""
+    def edit(editor) -> None:
+        if name is None:
+            editor.delete_key(keypath)
+        else:
+            editor.delete_value(keypath, name)
+
+    what = f"value {keypath}\\{name or '(default)'}" if name is not None else f"key {keypath}"
+    _edit_and_commit(file, partition, hive_path, dry_run=dry_run, backup=backup, as_json=as_json,
+                     operation=f"rm {what}", edit=edit)
+
+
+@hive.command("new")
+@click.argument("file")
+@click.option("--minor", type=click.Choice(["3", "4", "5", "6"]), default="5", show_default=True,
+              help="Format version 1.x (3 for BCD-style stores).")
+@click.option("--root-name", default="ROOT", show_default=True, help="Name of the root key.")
+@_write_options
+def new(file: str, minor: str, root_name: str, dry_run: bool, as_json: bool,
+        backup: str | None) -> None:
+    """Create FILE as a new, empty hive (refuses to overwrite an existing file)."""
+    from pathlib import Path
+
+    from bcdtool.errors import InvalidArgumentError
+    from bcdtool.regf.commit import verify_image
+    from bcdtool.regf.editor import HiveEditor
+
+    path = Path(file)
+    if path.exists() or path.is_symlink():
+        raise InvalidArgumentError("the file exists; `hive new` never overwrites", path=file)
+    image = HiveEditor.new(int(minor), name=path.name, root_name=root_name).to_bytes()
+    verify_image(image)
+    if backup:
+        click.echo("bcdtool: note: --backup has nothing to save for a new file", err=True)
+    if not dry_run:
+        _create_exclusive(path, image)
+    doc = {"target": file, "dry_run": dry_run, "size": len(image), "minor": int(minor)}
+    if as_json:
+        _json_out(doc)
+    else:
+        click.echo(f"{'dry run: would create' if dry_run else 'created'} {file} "
+                   f"({len(image)} bytes, regf 1.{minor})")
+
+
+def _create_exclusive(path, image: bytes) -> None:
+    """Write a new file atomically: temp file, fsync, then link into place only if absent."""
+    import os
+    import tempfile
+
+    from bcdtool.errors import InvalidArgumentError, WriteError
+
+    folder = path.parent if str(path.parent) else "."
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bcdtool-tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(image)
+                handle.flush()
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(handle.fileno(), 0o666 & ~umask)   # mkstemp makes it 0600
+                os.fsync(handle.fileno())
+            os.link(temp, path)
+        finally:
+            os.unlink(temp)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except FileExistsError:
+        raise InvalidArgumentError("the file exists; `hive new` never overwrites",
+                                   path=str(path)) from None
+    except OSError as exc:
+        raise WriteError(f"cannot create the hive: {exc.strerror}", path=str(path)) from None

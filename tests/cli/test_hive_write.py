@@ -1,0 +1,122 @@
+"""`bcdtool hive set/rm/new` as a user runs them, checked with python-registry and hivexregedit."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from conftest import need_tool
+from editor_oracles import ExpectedHive, assert_all_readers, ours
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path, monkeypatch):
+    need_tool("hivexregedit")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))   # undo journals go here
+
+
+def bcdtool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)], capture_output=True,
+                          timeout=120, env=os.environ)
+
+
+def _seq(data: bytes) -> tuple[int, int]:
+    return struct.unpack_from("<II", data, 4)
+
+
+def test_new_then_set_every_type_then_rm(tmp_path):
+    hive = tmp_path / "new.hiv"
+    run = bcdtool("hive", "new", hive)
+    assert run.returncode == 0, run.stderr
+    expected = ExpectedHive({(): []})
+    cases = [("REG_SZ", ["hello wörld"], 1, "hello wörld\0".encode("utf-16-le")),
+             ("REG_EXPAND_SZ", ["%SystemRoot%\\x"], 2, "%SystemRoot%\\x\0".encode("utf-16-le")),
+             ("REG_BINARY", ["01 02,ff"], 3, b"\x01\x02\xff"),
+             ("REG_DWORD", ["0x10"], 4, b"\x10\0\0\0"),
+             ("REG_DWORD", ["4294967295"], 4, b"\xff\xff\xff\xff"),
+             ("REG_QWORD", ["123456789012"], 11, (123456789012).to_bytes(8, "little")),
+             ("REG_MULTI_SZ", ["a", "bc"], 7, "a\0bc\0\0".encode("utf-16-le")),
+             ("REG_NONE", [], 0, b"")]
+    for i, (type_name, data, code, raw) in enumerate(cases):
+        key = "Soft\\Ware" if i % 2 else "Soft"
+        name = f"v{i}" if i else ""
+        args = [a for d in data for a in ("--data", d)]
+        run = bcdtool("hive", "set", hive, key, name, "--type", type_name, *args)
+        assert run.returncode == 0, run.stderr
+        expected.create_key(tuple(key.split("\\")))
+        expected.set_value(tuple(key.split("\\")), name, code, raw)
+    image = hive.read_bytes()
+    assert _seq(image)[0] == _seq(image)[1] > 1
+    assert_all_readers(image, expected.model(), tmp_path)
+    assert bcdtool("hive", "rm", hive, "Soft", "v2").returncode == 0
+    expected.delete_value(("Soft",), "v2")
+    assert bcdtool("hive", "rm", hive, "soft\\WARE").returncode == 0
+    expected.delete_key(("Soft", "Ware"))
+    assert_all_readers(hive.read_bytes(), expected.model(), tmp_path)
+    run = bcdtool("hive", "check", hive)
+    assert run.returncode == 0 and b"0 error(s)" in run.stdout
+
+
+def test_new_refuses_an_existing_file_and_dry_run_creates_nothing(tmp_path):
+    hive = tmp_path / "x.hiv"
+    run = bcdtool("hive", "new", hive, "--dry-run")
+    assert run.returncode == 0 and not hive.exists()
+    assert bcdtool("hive", "new", hive, "--minor", "3").returncode == 0
+    before = hive.read_bytes()
+    assert struct.unpack_from("<I", before, 24)[0] == 3
+    run = bcdtool("hive", "new", hive)
+    assert run.returncode == 24 and len(run.stderr.splitlines()) == 1
+    assert hive.read_bytes() == before
+
+
+def test_dry_run_and_backup_on_a_corpus_store(corpus, tmp_path):
+    store = tmp_path / "BCD"
+    shutil.copyfile(corpus / "bcd" / "win10-uefi-installed-systemd-boot.bcd", store)
+    original = store.read_bytes()
+    digest = hashlib.sha256(original).hexdigest()
+    key = "Objects\\{733b62e5-f608-11eb-825c-c112f60133ab}\\Elements\\16000020"
+    run = bcdtool("hive", "set", store, key, "Element", "--type", "REG_BINARY", "--data", "01",
+                  "--dry-run", "--backup", tmp_path / "never")
+    assert run.returncode == 0, run.stderr
+    assert b"nothing written" in run.stdout and not (tmp_path / "never").exists()
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
+    run = bcdtool("hive", "set", store, key, "Element", "--type", "REG_BINARY", "--data", "01",
+                  "--backup", tmp_path / "BCD.bak")
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "BCD.bak").read_bytes() == original
+    written = store.read_bytes()
+    assert len(written) == len(original)      # the edit fits the store's own slack
+    assert _seq(written) == (_seq(original)[0] + 1,) * 2
+    expected = ExpectedHive(ours(original))
+    expected.create_key(tuple(key.split("\\")))
+    expected.set_value(tuple(key.split("\\")), "Element", 3, b"\x01")
+    assert_all_readers(written, expected.model(), tmp_path, original=original)
+
+
+@pytest.mark.parametrize("args,code", [
+    (["set", "K", "v", "--type", "REG_DWORD", "--data", "zz"], 24),
+    (["set", "K", "v", "--type", "REG_DWORD", "--data", "1", "--data", "2"], 24),
+    (["set", "K", "v", "--type", "REG_QWORD", "--data", "-1"], 24),
+    (["set", "K", "v", "--type", "REG_BINARY", "--data", "0g"], 24),
+    (["set", "K", "v", "--type", "REG_SZ"], 24),
+    (["set", "K\\\\x", "v", "--type", "REG_SZ", "--data", "s"], 24),
+    (["rm", "Missing"], 15),
+    (["rm", "Present", "missing-value"], 15),
+    (["rm", ""], 24),
+])
+def test_bad_requests_change_nothing(tmp_path, args, code):
+    hive = tmp_path / "h.hiv"
+    assert bcdtool("hive", "new", hive).returncode == 0
+    assert bcdtool("hive", "set", hive, "Present", "x", "--type", "REG_DWORD",
+                   "--data", "1").returncode == 0
+    before = hive.read_bytes()
+    run = bcdtool("hive", args[0], hive, *args[1:])
+    assert run.returncode == code, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and b"Traceback" not in run.stderr
+    assert hive.read_bytes() == before
