@@ -24,7 +24,7 @@ from Registry import Registry
 from bcdtool.errors import BcdToolError, NotFoundError, VerifyError, WriteError
 from bcdtool.regf import logs as _logs
 from bcdtool.regf.check import check
-from bcdtool.regf.checksums import raw_xor32
+from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.layout import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE, BB_LAST_WRITTEN,
                                  BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED)
@@ -109,9 +109,7 @@ def _first_sector_dirty(original: bytes, final: bytes) -> bytes:
     """The original first 512 bytes with only Sequence1 moved to the final value."""
     head = bytearray(original[:SECTOR])
     struct.pack_into("<I", head, BB_PRIMARY_SEQUENCE, _u32(final, BB_PRIMARY_SEQUENCE))
-    checksum = raw_xor32(head[:CHECKSUM_COVERED])
-    struct.pack_into("<I", head, BB_CHECKSUM, {0: 1, 0xFFFFFFFF: 0xFFFFFFFE}.get(checksum,
-                                                                               checksum))
+    struct.pack_into("<I", head, BB_CHECKSUM, regf_checksum(head[:CHECKSUM_COVERED]))
     return bytes(head)
 
 
