@@ -182,10 +182,22 @@ class DirectoryFS:
         except OSError as exc:
             raise GuestError(f"cannot read guest symlink: {exc.strerror}", path=join(parts)) from None
 
-    def read(self, parts: Parts, limit: int) -> bytes:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    def _open(self, parts: Parts) -> int:
+        """Open a file one component at a time, never following a symlink (no race to the host)."""
+        nofollow = os.O_NOFOLLOW | os.O_NONBLOCK
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            fd = os.open(self.host_path(parts), flags)
+            for name in parts[:-1]:
+                nxt = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+            return os.open(parts[-1], os.O_RDONLY | nofollow, dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    def read(self, parts: Parts, limit: int) -> bytes:
+        try:
+            fd = self._open(parts)
         except OSError as exc:
             raise GuestError(f"cannot open guest file: {exc.strerror}", path=join(parts)) from None
         try:

@@ -22,7 +22,9 @@ def opened(monkeypatch):
     real_os_open, real_open = os.open, builtins.open
 
     def spy_os_open(path, *a, **k):
-        seen.append(os.path.realpath(path) if not isinstance(path, int) else str(path))
+        base = f"/proc/self/fd/{k['dir_fd']}" if k.get("dir_fd") is not None else None
+        full = os.path.join(os.readlink(base), path) if base else path
+        seen.append(os.path.realpath(full))
         return real_os_open(path, *a, **k)
 
     def spy_open(file, *a, **k):
@@ -142,3 +144,17 @@ def test_shadow_symlinked_to_host_is_not_read(tmp_path, opened):
     report = report_of(root)
     assert statuses(report)["login.password"] == "unknown"
     assert str(host) not in opened and "HOSTHASH" not in repr(report.to_json())
+
+
+def test_backend_never_follows_a_symlink_swapped_in_after_resolution(tmp_path):
+    """If a folder becomes a symlink between resolving and opening, the open fails."""
+    from bcdtool.linux.paths import DirectoryFS
+
+    host = _host_secret(tmp_path)
+    root = tmp_path / "g"
+    (root / "etc").mkdir(parents=True)
+    fs = DirectoryFS(str(root))
+    (root / "etc").rmdir()
+    os.symlink(str(host / "etc"), root / "etc")       # the swap
+    with pytest.raises(GuestError):
+        fs.read(("etc", "default", "grub"), 1 << 20)
