@@ -9,13 +9,15 @@ afterwards the target is re-opened from scratch and the store is read back and v
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import struct
 from pathlib import PurePosixPath
 
 from bcdtool import journal as journals
 from bcdtool.blockdev.base import RangeView
 from bcdtool.blockdev.detect import open_image
-from bcdtool.errors import (BcdToolError, UnsafeVolumeError,
+from bcdtool.errors import (BcdToolError, ReadOnlyError, UnsafeVolumeError,
                             UnsupportedError, VerifyError, WriteError)
 from bcdtool.fs.base import write_extents
 from bcdtool.regf.hive import Hive
@@ -24,6 +26,8 @@ from bcdtool.target.discover import locate
 from bcdtool.target.handle import HiveHandle, WriteResult
 from bcdtool.target.interrupted import check_not_interrupted
 
+#: ioctl returning a Linux block device's read-only flag.
+_BLKROGET = 0x125E
 #: Granularity of the writes (and of the base-block copy at the head of a transaction log).
 PAGE = 512
 
@@ -149,8 +153,11 @@ class DiskStore:
         return result, hive
 
     def _preflight(self, wdev, writes) -> None:
-        """Let the image format refuse (snapshot-shared, compressed or unallocated blocks) before
-        anything is backed up or written."""
+        """Let the device refuse (write-protected block device) and the image format refuse
+        (snapshot-shared, compressed or unallocated blocks) before anything is backed up."""
+        if self.kind == "device" and _block_device_read_only(self.spec):
+            raise ReadOnlyError("the block device is read-only (write-protected); nothing was "
+                                "written", path=self.spec)
         check = getattr(wdev, "check_write", None)     # only mapped formats can refuse
         if check is None:
             return
@@ -224,6 +231,17 @@ class DiskStore:
     def close(self) -> None:
         """Close the device."""
         self.dev.close()
+
+
+def _block_device_read_only(path: str) -> bool:
+    """The kernel's read-only flag of a block device (BLKROGET); O_RDWR opens succeed regardless."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, _BLKROGET, bytes(4)))[0] != 0
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def restore(journal_path) -> journals.Journal:

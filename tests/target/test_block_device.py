@@ -1,0 +1,63 @@
+"""Block devices (Linux loop devices over a disk image): found, edited in place, undone; a
+read-only device is refused.  Skipped where loop devices cannot be attached."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+
+import pytest
+
+from bcdtool.errors import ReadOnlyError
+from bcdtool.ops.undo import undo
+from bcdtool.target import open_hive
+from target_helpers import CORPUS, build_disk, need_tools, registry_elements, sac_edit, sha
+
+
+@contextlib.contextmanager
+def loop_device(image, *, read_only: bool = False):
+    """Attach `image` to a free loop device for the duration of the block."""
+    args = ["losetup", "-f", "--show"] + (["-r"] if read_only else []) + [str(image)]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
+    device = proc.stdout.strip()
+    try:
+        yield device
+    finally:
+        subprocess.run(["losetup", "-d", device], check=True)
+
+
+@pytest.fixture
+def image(tmp_path):
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is absent")
+    need_tools("losetup", "sgdisk", "mkfs.fat", "mcopy")
+    return build_disk("uefi", tmp_path, CORPUS)
+
+
+def test_edit_through_a_block_device_and_undo(image):
+    from fixtures import images
+
+    before = sha(image.path.read_bytes())
+    with loop_device(image.path) as device:
+        with open_hive(device) as handle:
+            assert handle.location["kind"] == "device" and handle.location["partition"] == 1
+            new_image, elements = sac_edit(handle.hive)
+            result = handle.commit(new_image)
+        assert result.verified
+        store = images.fat_get(image.path, image.bcd_path, offset=image.bcd_part.start)
+        assert registry_elements(store, elements) == elements
+        undo(result.journal)
+    assert sha(image.path.read_bytes()) == before
+
+
+def test_read_only_block_device_is_refused(image):
+    before = sha(image.path.read_bytes())
+    with loop_device(image.path, read_only=True) as device:
+        with open_hive(device) as handle:
+            new_image, _ = sac_edit(handle.hive)
+            with pytest.raises(ReadOnlyError):
+                handle.commit(new_image)
+    assert sha(image.path.read_bytes()) == before
