@@ -315,3 +315,26 @@ def test_backup_cannot_be_the_hive_itself(corpus, tmp_path):
         commit.write_hive_file(path, edited(hive, "", "X", "y"), original=hive.original,
                                backup=path)
     assert path.read_bytes() == hive.original
+
+
+def bcd_stores() -> list[Path]:
+    return [p for p in corpus_files("bcd") if ".LOG" not in p.name.upper()]
+
+
+@pytest.mark.parametrize("store", bcd_stores(), ids=lambda p: p.name)
+def test_every_corpus_store_commits_cleanly(store, tmp_path):
+    for path in store.parent.glob(store.name + "*"):
+        shutil.copy(path, tmp_path / path.name)
+    path = tmp_path / store.name
+    hive = Hive.open(path)
+    old = max(seqs(hive.original))
+    text = f"edited {store.name}"
+    result = commit.write_hive_file(path, edited(hive, "Description", "BcdToolNote", text),
+                                    original=hive.original)
+    data = path.read_bytes()
+    assert seqs(data) == (old + 1, old + 1) and not logs.is_dirty(data)
+    assert python_registry_value(data, "Description", "BcdToolNote") == sz(text)
+    assert "BcdToolNote" in hivexsh_lsval(path, "Description")
+    for log_path in logs.find_log_files(path):
+        assert log_path.read_bytes()[:512] == bytes(512)
+    assert len(result.neutralized_logs) == len(logs.find_log_files(path))
