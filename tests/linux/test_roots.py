@@ -226,3 +226,20 @@ def test_grub_tools_read_what_fix_wrote(tmp_path, family):
         # GRUB's tool can still write the block we rewrote
         subprocess.run([editenv, str(env), "set", "boot_success=0"], check=True)
         assert env.stat().st_size == 1024
+
+
+def test_sysrq_and_competing_consoles(tmp_path):
+    ubuntu = linux_roots.build("ubuntu-22.04", "correct", tmp_path / "u")
+    sysrq = next(f for f in report_of(ubuntu).findings if f.id == "kernel.sysrq")
+    assert sysrq.status == "warning" and sysrq.evidence[0].file == "/etc/sysctl.d/10-magic-sysrq.conf"
+    debian = linux_roots.build("debian-12", "correct", tmp_path / "d")
+    assert statuses(report_of(debian))["kernel.sysrq"] == "ok"
+    # /etc/sysctl.conf is applied last and wins
+    (debian / "etc/sysctl.conf").write_text("kernel.sysrq=0\n")
+    assert statuses(report_of(debian))["kernel.sysrq"] == "warning"
+    cfg = debian / "boot/grub/grub.cfg"
+    cfg.write_text(cfg.read_text().replace("console=tty0 console=ttyS0,115200",
+                                           "console=ttyS1,9600 console=ttyS0,115200"))
+    report = report_of(debian)
+    st = statuses(report)
+    assert st["kernel.serial-competing"] == "warning" and st["grub.config-applied"] == "problem"
