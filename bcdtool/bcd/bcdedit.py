@@ -11,8 +11,10 @@ import re
 from dataclasses import dataclass, field
 
 from bcdtool.bcd import enum, objects
-from bcdtool.bcd.device import parse_device_text
-from bcdtool.bcd.elements import ElementDef, Format, resolve
+from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
+                                   parse_ipv4, parse_value)
+from bcdtool.bcd.elements import Format, resolve
+from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import INHERIT, BcdStore
 from bcdtool.errors import (BcdError, BcdToolError, ElementError, InvalidArgumentError,
                             InvalidIdentifierError, NotFoundError)
@@ -20,8 +22,6 @@ from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.values import REG_SZ
 
 SUCCESS = "The operation completed successfully."
-HELP_HINT = 'Run "bcdedit /?" for command line assistance.'
-PARAMETER_INCORRECT = "The parameter is incorrect."
 
 #: Commands that only read the store.
 READ_ONLY = frozenset({"enum", "export"})
@@ -33,8 +33,6 @@ _LIST_COMMANDS = {"displayorder": 0x24000001, "toolsdisplayorder": 0x24000010,
                   "bootsequence": 0x24000002}
 _SWITCHES = {"ems": 0x260000b0, "bootems": 0x16000020, "debug": 0x260000a0,
              "bootdebug": 0x16000010}
-_TRUE = {"1", "on", "yes", "true"}
-_FALSE = {"0", "off", "no", "false"}
 
 
 @dataclass
@@ -185,7 +183,7 @@ def _timeout(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(cmd.args) != 1:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /timeout takes one number. {HELP_HINT}")
     guid = store.resolve("{bootmgr}")
-    store.set_element(guid, 0x25000004, _integer(cmd.args[0], None))
+    store.set_element(guid, 0x25000004, parse_integer(cmd.args[0], None))
     out.lines.append(SUCCESS)
 
 
@@ -238,7 +236,7 @@ def _emssettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if not words:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /emssettings needs BIOS or "
                                    f"EMSPORT:n [EMSBAUDRATE:n]. {HELP_HINT}")
-    guid = ensure_settings(store, "{emssettings}", out)
+    guid = ensure_settings(store, "{emssettings}", out.notices)
     if words == ["bios"]:
         # BIOS: use the firmware's (SPCR) settings, i.e. no explicit port or speed.
         for code in (0x15000022, 0x15000023):
@@ -246,9 +244,9 @@ def _emssettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
                 store.delete_element(guid, code)
         out.lines.append(SUCCESS)
         return
-    params = _colon_params(cmd.args, {"emsport": 0x15000022, "emsbaudrate": 0x15000023})
+    params = colon_params(cmd.args, {"emsport": 0x15000022, "emsbaudrate": 0x15000023})
     for code, text in params.items():
-        store.set_element(guid, code, _integer(text, None))
+        store.set_element(guid, code, parse_integer(text, None))
     out.lines.append(SUCCESS)
 
 
@@ -275,79 +273,18 @@ def _dbgsettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
             noumex = True
         else:
             rest.append(word)
-    params = _colon_params(rest, _DEBUG_PARAMS)
-    guid = ensure_settings(store, "{dbgsettings}", out)
+    params = colon_params(rest, _DEBUG_PARAMS)
+    guid = ensure_settings(store, "{dbgsettings}", out.notices)
     store.set_element(guid, 0x15000011, _DEBUG_TYPES[kind])
     for code, text in params.items():
         value = text if code >> 24 & 0xF == Format.STRING else (
-            _ipv4(text) if code == 0x1500001a else _integer(text, None))
+            parse_ipv4(text) if code == 0x1500001a else parse_integer(text, None))
         store.set_element(guid, code, value)
     if start is not None:
-        store.set_element(guid, 0x15000018, _integer(start, store.element_def(guid, "debugstart")))
+        store.set_element(guid, 0x15000018, parse_integer(start, store.element_def(guid, "debugstart")))
     if noumex:
         store.set_element(guid, 0x16000017, True)
     out.lines.append(SUCCESS)
-
-
-def ensure_settings(store: BcdStore, alias: str, out: Outcome) -> str:
-    """The GUID of well-known settings object `alias`, creating it as bcdboot would (type and
-    inheritance) and making it reachable from {bootmgr} and the OS loaders; says what it did."""
-    guid = objects.ALIASES[alias]
-    if store.has(guid):
-        return guid
-    object_type, parents = objects.SETTINGS_OBJECTS[alias]
-    store.create_object(guid, object_type)
-    inherit = [objects.ALIASES[p] for p in parents if store.has(objects.ALIASES[p])]
-    if inherit:
-        store.set_element(guid, INHERIT, inherit)
-    out.notices.append(f"created {alias} {guid} (type {object_type:#010x}), which the store "
-                       "lacked")
-    _make_reachable(store, alias, guid, out)
-    return guid
-
-
-def _make_reachable(store: BcdStore, alias: str, guid: str, out: Outcome) -> None:
-    """Link a new settings object the way bcdboot does: {globalsettings} inherits the library
-    settings objects, and {bootmgr} and OS loaders that cannot reach it inherit {globalsettings}."""
-    glob = objects.ALIASES["{globalsettings}"]
-    if alias in ("{emssettings}", "{dbgsettings}", "{badmemory}"):
-        if store.has(glob):
-            _append_inherit(store, glob, guid, out)
-        else:
-            ensure_settings(store, "{globalsettings}", out)
-    if alias not in ("{emssettings}", "{dbgsettings}", "{badmemory}", "{globalsettings}"):
-        return
-    for obj in store.objects():
-        if obj.type in (objects.BOOTMGR, objects.OSLOADER) and not _reaches(store, obj.guid, guid):
-            _append_inherit(store, obj.guid, glob, out)
-
-
-def _reaches(store: BcdStore, start: str, target: str) -> bool:
-    seen: set[str] = set()
-    stack = [start]
-    while stack:
-        current = stack.pop()
-        if current == target:
-            return True
-        if current in seen or not store.has(current):
-            continue
-        seen.add(current)
-        elem = store.get(current).elements.get(INHERIT)
-        try:
-            stack.extend(g.lower() for g in (elem.value() if elem else []))
-        except BcdToolError:
-            pass
-    return False
-
-
-def _append_inherit(store: BcdStore, guid: str, parent: str, out: Outcome) -> None:
-    elem = store.get(guid).elements.get(INHERIT)
-    current = list(elem.value()) if elem else []
-    if parent in (g.lower() for g in current):
-        return
-    store.set_element(guid, INHERIT, current + [parent])
-    out.notices.append(f"added {enum.identifier(store, parent, enum.View())} to the inherit list "
-                       f"of {enum.identifier(store, guid, enum.View(better=True))}")
 
 
 # --- objects -----------------------------------------------------------------------------------
@@ -498,78 +435,6 @@ def import_image(data: bytes) -> bytes:
 
     BcdStore(Hive.from_bytes(data, name="import file"))
     return bytes(data)
-
-
-# --- value parsing -----------------------------------------------------------------------------
-
-def parse_value(store: BcdStore, row: ElementDef, words: list[str]):
-    """Parse `/set` value words for element `row` as bcdedit does.
-
-    Raises:
-        InvalidArgumentError / InvalidIdentifierError / UnsupportedError: on bad values.
-    """
-    fmt = row.format
-    if fmt in (Format.OBJECT_LIST, Format.INTEGER_LIST):
-        if not words:
-            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
-        if fmt == Format.OBJECT_LIST:
-            return [store.resolve(w, must_exist=False) for w in words]
-        return [_integer(w, None) for w in words]
-    if len(words) != 1:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {row.display_name} takes one value. "
-                                   f"{HELP_HINT}")
-    word = words[0]
-    if fmt == Format.BOOLEAN:
-        if word.lower() in _TRUE:
-            return True
-        if word.lower() in _FALSE:
-            return False
-        raise InvalidArgumentError(f"The boolean value {word!r} is not valid as specified "
-                                   "(use Yes/No, On/Off, True/False, 1/0).")
-    if fmt == Format.INTEGER:
-        return _integer(word, row)
-    if fmt == Format.STRING:
-        return word
-    if fmt == Format.OBJECT:
-        return store.resolve(word, must_exist=False)
-    if fmt == Format.DEVICE:
-        return parse_device_text(word, lambda text: store.resolve(text, must_exist=False))
-    raise InvalidArgumentError(f"element {row.display_name} has a format bcdtool cannot set")
-
-
-def _integer(word: str, row: ElementDef | None) -> int:
-    if row is not None:
-        for name, value in row.values.items():
-            if name.lower() == word.lower():
-                return value
-    text = word.strip().lower()
-    try:
-        value = int(text, 16) if text.startswith("0x") else int(text, 10)
-    except ValueError:
-        names = f" (or one of {', '.join(row.values)})" if row is not None and row.values else ""
-        raise InvalidArgumentError(f"The integer data {word!r} is not valid as specified"
-                                   f"{names}.") from None
-    if not 0 <= value < 1 << 64:
-        raise InvalidArgumentError(f"The integer data {word!r} is out of range.")
-    return value
-
-
-def _ipv4(word: str) -> int:
-    parts = word.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
-        raise InvalidArgumentError(f"{word!r} is not an IPv4 address")
-    # stored in network order in memory, i.e. the first octet in the lowest byte
-    return int.from_bytes(bytes(int(p) for p in parts), "little")
-
-
-def _colon_params(words: list[str], known: dict[str, int]) -> dict[int, str]:
-    params: dict[int, str] = {}
-    for word in words:
-        name, colon, value = word.partition(":")
-        if not colon or name.lower() not in known or not value:
-            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} Unexpected {word!r}. {HELP_HINT}")
-        params[known[name.lower()]] = value
-    return params
 
 
 _ID_RE = re.compile(r"^\{[^{}]+\}$")
