@@ -167,7 +167,12 @@ class DiskStore:
 
     def _fail(self, journal: journals.Journal, exc: BaseException) -> None:
         """Restore the original bytes, then re-raise saying so."""
-        restore(journal.path)
+        try:
+            restore(journal.path)
+        except BcdToolError as failed:
+            raise WriteError(f"the write failed ({exc}) and restoring the original bytes failed "
+                             f"too ({failed}); run `bcdtool undo {journal.path}` once the target "
+                             "is writable", path=self.spec) from None
         if isinstance(exc, VerifyError):
             raise VerifyError(f"{exc.message}; the original bytes were restored",
                               path=exc.path, offset=exc.offset) from None
