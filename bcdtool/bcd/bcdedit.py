@@ -429,12 +429,19 @@ def new_store_image() -> bytes:
     return editor.to_bytes()
 
 
-def import_image(data: bytes) -> bytes:
-    """Check that `data` is a BCD store before `/import` replaces a store with it."""
-    from bcdtool.regf.hive import Hive
+def import_store(store: BcdStore, source: BcdStore) -> Outcome:
+    """`/import`: make the objects of `store` those of `source`, element for element.
 
-    BcdStore(Hive.from_bytes(data, name="import file"))
-    return bytes(data)
+    Done object by object (not by replacing the file) so the store keeps its own Description
+    values and its size where the objects fit, which in-place writes inside disk images need.
+    """
+    for obj in store.objects():
+        store.delete_object(obj.guid)
+    for obj in source.objects():
+        store.create_object(obj.guid, obj.type)
+        for code, elem in sorted(obj.elements.items()):
+            store.set_raw(obj.guid, code, elem.raw)
+    return Outcome(lines=[SUCCESS], notices=list(source.notices))
 
 
 _ID_RE = re.compile(r"^\{[^{}]+\}$")

@@ -91,11 +91,10 @@ def bcdedit(store_spec, partition, store_path, dry_run, backup_dir, read_only, a
                                partition=partition, path=store_path)
     with handle:
         if cmd.name == "import":
-            image = be.import_image(_read_file(cmd.args))
-            outcome = be.Outcome(lines=[be.SUCCESS])
+            outcome = be.import_store(store, _read_store(cmd.args))
         else:
             outcome = be.execute(cmd, store)
-            image = _new_image(store) if store.diff() else None
+        image = _new_image(store) if store.diff() else None
         _echo_notices(outcome.notices)
         if image is not None:
             diff = store.diff()
@@ -145,14 +144,13 @@ def _write_new_file(path: str, data: bytes) -> None:
         raise BcdError(f"cannot create the file: {exc.strerror}", path=path) from None
 
 
-def _read_file(args: list[str]) -> bytes:
+def _read_store(args: list[str]):
+    from bcdtool.bcd.store import BcdStore
+    from bcdtool.regf.hive import Hive
+
     if len(args) != 1:
         raise InvalidArgumentError("/import takes one file name")
-    try:
-        with open(args[0], "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise BcdError(f"cannot read the file: {exc.strerror}", path=args[0]) from None
+    return BcdStore(Hive.open(args[0]))
 
 
 @click.command("enum")

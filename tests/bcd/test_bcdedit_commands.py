@@ -243,3 +243,13 @@ def test_set_object_list_with_list_modes(corpus):
     assert after[-1] == BOOTMGR and sorted(after) == sorted(g.lower() for g in before)
     _run(store, "/set {fwbootmgr} displayorder {bootmgr} /addfirst")
     assert store.get(fw).elements[0x24000001].value()[0] == BOOTMGR
+
+
+def test_import_store_replaces_objects(bios, corpus):
+    source = BcdStore(Hive.open(corpus / "bcd" / "win10-media-bios.bcd"))
+    be.import_store(bios, source)
+    assert {o.guid: (o.type, o.elements) for o in bios.objects()} == \
+        {o.guid: (o.type, o.elements) for o in source.objects()}
+    image = bios.to_bytes(same_size=True)        # fits the 40 KiB store: size kept
+    again = BcdStore(Hive.from_bytes(image))
+    assert [o.guid for o in again.objects()] == [o.guid for o in source.objects()]
