@@ -43,12 +43,25 @@ class BlockDevice(io.RawIOBase):
         return self._read(offset, length) if length else b""
 
     def write_at(self, offset: int, data: bytes) -> None:
-        """Write `data` at `offset` into already-allocated storage."""
-        if not self._writable:
-            raise ReadOnlyError("device is opened read-only", path=self.name)
-        self._check_range(offset, len(data))
+        """Write `data` at `offset` into already-allocated storage (all of it, or none)."""
+        self.check_write(offset, len(data))
         if data:
             self._write(offset, bytes(data))
+
+    def check_write(self, offset: int, length: int) -> None:
+        """Raise exactly as write_at would for these bytes, without writing anything.
+
+        Lets callers refuse a whole multi-part plan (a hive's extents) before backing up or
+        writing its first part.
+        """
+        if not self._writable:
+            raise ReadOnlyError("device is opened read-only", path=self.name)
+        self._check_range(offset, length)
+        if length:
+            self._refuse_write(offset, length)
+
+    def _refuse_write(self, offset: int, length: int) -> None:
+        """Raise if the format cannot take these bytes in place (formats override)."""
 
     def _check_range(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size:
@@ -106,6 +119,9 @@ class RangeView(BlockDevice):
     def _write(self, offset: int, data: bytes) -> None:
         self.parent.write_at(self.start + offset, data)
 
+    def _refuse_write(self, offset: int, length: int) -> None:
+        self.parent.check_write(self.start + offset, length)
+
     def flush_device(self) -> None:
         self.parent.flush_device()
 
@@ -145,16 +161,9 @@ class MappedDevice(BlockDevice):
     def _read(self, offset: int, length: int) -> bytes:
         return b"".join(self._read_piece(i, w, n) for i, w, n in self._pieces(offset, length))
 
-    def check_write(self, offset: int, length: int) -> list[tuple[int, int]]:
-        """Where a write of `length` bytes at `offset` would land: (container offset, length) pairs.
-
-        Raises (UnsupportedError, ReadOnlyError, ImageError) exactly as write_at would, without
-        writing, so callers spanning several devices can validate every part first.
-        """
-        if not self._writable:
-            raise ReadOnlyError("device is opened read-only", path=self.name)
-        self._check_range(offset, length)
-        return [(self._write_target(i, w, n), n) for i, w, n in self._pieces(offset, length)]
+    def _refuse_write(self, offset: int, length: int) -> None:
+        for i, w, n in self._pieces(offset, length):
+            self._write_target(i, w, n)
 
     def _write(self, offset: int, data: bytes) -> None:
         targets = [(self._write_target(i, w, n), n) for i, w, n in self._pieces(offset, len(data))]

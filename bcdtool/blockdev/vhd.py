@@ -77,9 +77,11 @@ class FixedVhd(BlockDevice):
     def _read(self, offset: int, length: int) -> bytes:
         return self.container.read_at(offset, length)
 
-    def _write(self, offset: int, data: bytes) -> None:
+    def _refuse_write(self, offset: int, length: int) -> None:
         if self.saved_state:
             raise UnsupportedError("VHD is in a saved state (its VM is suspended)", path=self.name)
+
+    def _write(self, offset: int, data: bytes) -> None:
         self.container.write_at(offset, data)
 
     def flush_device(self) -> None:

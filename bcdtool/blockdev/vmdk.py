@@ -248,16 +248,16 @@ class DescriptorVmdk(BlockDevice):
             parts.append(bytes(n) if dev is None else dev.read_at(where, n))
         return b"".join(parts)
 
-    def _write(self, offset: int, data: bytes) -> None:
-        spans = list(self._spans(offset, len(data)))
-        for dev, where, n, rw in spans:   # validate every extent before writing any
+    def _refuse_write(self, offset: int, length: int) -> None:
+        for dev, where, n, rw in self._spans(offset, length):
             if dev is None or dev is _NO_ACCESS or not rw:
                 raise ReadOnlyError("VMDK extent is ZERO, NOACCESS or read-only", path=self.name,
                                     offset=offset)
-            if isinstance(dev, SparseVmdk):
-                dev.check_write(where, n)
+            dev.check_write(where, n)
+
+    def _write(self, offset: int, data: bytes) -> None:
         pos = 0
-        for dev, where, n, _ in spans:
+        for dev, where, n, _ in self._spans(offset, len(data)):
             dev.write_at(where, data[pos:pos + n])
             pos += n
 

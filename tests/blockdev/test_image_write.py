@@ -330,3 +330,18 @@ def test_vhd_fixed_without_force_size_uses_footer_size(raw_image, tmp_path):
         assert dev.size == current
         assert dev.read_at(0, 64 * MiB) == raw_bytes(0, 64 * MiB)
         assert dev.read_at(64 * MiB, current - 64 * MiB) == bytes(current - 64 * MiB)
+
+
+@pytest.mark.parametrize("fmt", SPARSE + ["vmdk-split"])
+def test_check_write_refuses_like_write_through_views(fresh, fmt):
+    from bcdtool.blockdev.base import RangeView
+    path = fresh(fmt)
+    before = sha256(path)
+    with open_image(path, writable=True) as dev:
+        view = RangeView(dev, 8 * MiB, 8 * MiB)
+        with pytest.raises(UnsupportedError):
+            view.check_write(2 * MiB, 10)                # 10 MiB: a hole in every sparse format
+        dev.check_write(WRITES[0][0], 100)               # allocated: no complaint, nothing written
+    with open_image(path) as dev, pytest.raises(ReadOnlyError):
+        dev.check_write(WRITES[0][0], 100)
+    assert sha256(path) == before
