@@ -439,6 +439,7 @@ def _apply_one(root, journal: Journal, change: Change, host: str) -> None:
         try:
             os.makedirs(os.path.dirname(host), exist_ok=True)
             os.symlink(change.link_target, host)
+            _copy_label(os.path.dirname(host), host)
         except OSError as exc:
             raise WriteError(f"cannot create symlink: {exc.strerror}", path=change.path) from None
     else:
@@ -467,6 +468,7 @@ def _write_file(host: str, data: bytes) -> None:
             while view:
                 view = view[os.write(fd, view):]
             os.fchmod(fd, st.st_mode & 0o7777)
+            _copy_xattrs(host, fd)
             try:
                 os.fchown(fd, st.st_uid, st.st_gid)
             except PermissionError:
@@ -479,3 +481,27 @@ def _write_file(host: str, data: bytes) -> None:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise WriteError(f"cannot write file: {exc.strerror}", path=host) from None
+
+
+def _copy_xattrs(source: str, fd: int) -> None:
+    """Give the new file the old one's extended attributes (SELinux labels above all)."""
+    try:
+        names = os.listxattr(source, follow_symlinks=False)
+    except OSError:
+        return  # the file system has no xattrs: nothing to keep
+    for name in names:
+        try:
+            os.setxattr(fd, name, os.getxattr(source, name, follow_symlinks=False))
+        except OSError as exc:
+            raise WriteError(f"cannot keep extended attribute {name}: {exc.strerror}",
+                             path=source) from None
+
+
+def _copy_label(folder: str, link: str) -> None:
+    """Label a new symlink like its folder (SELinux: systemd_unit_file_t in unit folders)."""
+    try:
+        label = os.getxattr(folder, "security.selinux")
+    except OSError:
+        return
+    os.setxattr(link, "security.selinux", label, follow_symlinks=False)
+

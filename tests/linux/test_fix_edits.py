@@ -81,3 +81,25 @@ def test_failed_write_restores_everything(tmp_path, monkeypatch):
     with pytest.raises(WriteError, match="restored"):
         apply_plan(guest, plan, backup_dir=str(tmp_path / "j"))
     assert snapshot(root) == before
+
+
+def test_selinux_labels_survive(tmp_path):
+    """RHEL guests enforce SELinux: rewritten files keep their labels, the new link gets one."""
+    import os
+
+    root = linux_roots.build("rhel-9", "broken", tmp_path / "root")
+    labels = {"etc/default/grub": b"system_u:object_r:bootloader_etc_t:s0\0",
+              "boot/grub2/grub.cfg": b"system_u:object_r:boot_t:s0\0",
+              "etc/systemd/system/getty.target.wants": b"system_u:object_r:systemd_unit_file_t:s0\0"}
+    try:
+        for rel, label in labels.items():
+            os.setxattr(root / rel, "security.selinux", label)
+    except OSError:
+        pytest.skip("this file system cannot store security.selinux")
+    guest = guest_of(root)
+    apply_plan(guest, plan_fix(guest, "ttyS0"), backup_dir=str(tmp_path / "j"))
+    assert os.getxattr(root / "etc/default/grub", "security.selinux") == labels["etc/default/grub"]
+    assert os.getxattr(root / "boot/grub2/grub.cfg", "security.selinux") == labels["boot/grub2/grub.cfg"]
+    link = root / "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service"
+    assert os.getxattr(link, "security.selinux", follow_symlinks=False) == \
+        labels["etc/systemd/system/getty.target.wants"]
