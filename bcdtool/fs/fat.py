@@ -180,7 +180,12 @@ class FatVolume:
         entry = self._pf.root_dir
         found: list[str] = []
         for i, name in enumerate(parts):
-            entry = self._guard(lambda e=entry, n=name: self._child(e, n), "unreadable directory")
+            with warnings.catch_warnings(record=True) as caught:  # e.g. broken long names
+                warnings.simplefilter("always")
+                entry = self._guard(lambda e=entry, n=name: self._child(e, n),
+                                    "unreadable directory")
+            for w in caught:
+                log.info("%s: %s", "/".join(parts[:i + 1]), w.message)
             if entry is None:
                 raise NotFoundError("no such file on the FAT volume", path="/".join(parts[:i + 1]))
             found.append(_display_name(entry))
