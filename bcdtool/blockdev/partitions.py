@@ -121,7 +121,7 @@ def _plausible_mbr(sector: bytes, mbr) -> bool:
 
 # -- MBR ----------------------------------------------------------------------------------------
 def _read_mbr(dev: BlockDevice, mbr) -> list[Partition]:
-    ss = 512  # MBR LBAs count 512-byte sectors on every disk we open
+    ss = dev.sector_size  # MBR LBAs count logical sectors (4096 on 4Kn disks and VHDX)
     parts: list[Partition] = []
     extended = None
     for slot, entry in enumerate(mbr.partition_record, 1):

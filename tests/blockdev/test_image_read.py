@@ -77,3 +77,37 @@ def test_crc32c_against_a_bitwise_reference():
     for n in (0, 1, 5, 100, 4096):
         data = rng.randbytes(n) + bytes(rng.randrange(70000))
         assert crc32c(data) == crc32c_bitwise(data)
+
+
+def test_vhdx_beyond_the_first_chunk(tmp_path):
+    """1 MiB blocks and 512-byte sectors: a sector-bitmap BAT entry follows every 4096 blocks."""
+    from blockdev_images import pattern, qemu_img
+    raw = tmp_path / "big.raw"
+    spots = [0, 4 * 1024 * MiB - 4096, 4 * 1024 * MiB + 3 * MiB, 5 * 1024 * MiB - 65536]
+    with open(raw, "wb") as f:
+        f.truncate(5 * 1024 * MiB)
+        for spot in spots:
+            f.seek(spot)
+            f.write(pattern(spot, 65536))
+    image = tmp_path / "big.vhdx"
+    qemu_img("convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", raw, image)
+    with open_image(image) as dev:
+        assert dev.chunk_ratio == 4096
+        for spot in spots:
+            assert dev.read_at(spot, 65536) == pattern(spot, 65536), spot
+        assert dev.read_at(4 * 1024 * MiB + 65536, 4096) == bytes(4096)
+
+
+def test_vmdk_stream_with_footer_at_end(images, tmp_path):
+    """VMware streams put the grain directory in a footer (gdOffset = GD_AT_END)."""
+    import struct
+    data = bytearray(images["vmdk-stream"].read_bytes())
+    header = bytes(data[:512])
+    footer_marker = struct.pack("<QII", 1, 0, 3) + bytes(496)
+    data += footer_marker + header + bytes(512)            # footer marker, footer, end of stream
+    data[56:64] = struct.pack("<Q", 0xFFFFFFFFFFFFFFFF)
+    path = tmp_path / "stream.vmdk"
+    path.write_bytes(bytes(data))
+    with open_image(path) as dev:
+        for offset, length in EDGE_RANGES:
+            assert dev.read_at(offset, length) == raw_bytes(offset, length)
