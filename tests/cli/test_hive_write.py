@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import need_tool
+from corpus_data import need_tool
 from editor_oracles import ExpectedHive, assert_all_readers, ours
 
 

@@ -12,7 +12,7 @@ import random
 import pytest
 
 from corpus_data import CORPUS, need_tool
-from editor_oracles import ExpectedHive, assert_all_readers, ours
+from editor_oracles import ExpectedHive, _fold, assert_all_readers, ours
 
 from bcdtool.errors import HiveSpaceError, InvalidArgumentError, NotFoundError
 from bcdtool.regf.editor import HiveEditor
@@ -78,7 +78,8 @@ def run_sequence(editor: HiveEditor, expected: ExpectedHive, rng: random.Random,
             expected.set_value(key, name, vtype, raw)
         elif op == "delete_value" and expected.values[_fold(key)]:
             name = rng.choice(expected.values[_fold(key)])[0]
-            editor.delete_value("\\".join(key), _ascii_swapcase(name) if rng.random() < 0.3 else name)
+            spelled = _ascii_swapcase(name) if rng.random() < 0.3 else name
+            editor.delete_value("\\".join(key), spelled)
             expected.delete_value(key, name)
         elif op == "bad":
             before = editor.to_bytes()
@@ -97,11 +98,6 @@ def run_sequence(editor: HiveEditor, expected: ExpectedHive, rng: random.Random,
                 expected.create_key(path)
         if step == steps // 2:
             check(editor, expected)
-
-
-def _fold(path):
-    from bcdtool.wintext import name_sort_key
-    return tuple(name_sort_key(p) for p in path)
 
 
 def _checker(tmp_path, *, hivex_too=True, original=None):
