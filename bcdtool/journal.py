@@ -101,7 +101,7 @@ class Journal:
 
     def backup_file(self, path: str | os.PathLike, after: bytes | None = None) -> Entry:
         """Save the current content of file `path` (which may not exist yet)."""
-        path = Path(path)
+        path = Path(os.path.abspath(path))  # undo may run from another working folder
         try:
             before = path.read_bytes()
             existed = True
@@ -123,7 +123,8 @@ class Journal:
         With save=False journal.json is not rewritten yet (the caller's `mark("writing")` does it,
         before anything is written): one fsync per extent instead of three.
         """
-        entry = Entry(kind="extent", path=str(target), backup=f"{len(self.entries):04d}.bak",
+        entry = Entry(kind="extent", path=os.path.abspath(target),
+                      backup=f"{len(self.entries):04d}.bak",
                       sha256_before=sha256(before), offset=offset, length=len(before),
                       sha256_after=sha256(after) if after is not None else None,
                       device=dict(device or {}))

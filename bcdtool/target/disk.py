@@ -193,9 +193,10 @@ class DiskStore:
     def _back_up(self, original: bytes, final: bytes, stale_logs, backup_dir, operation: str,
                  diff: list | None) -> journals.Journal:
         loc = self.loc
-        journal = journals.Journal.start(self.spec, operation or "commit", backup_dir=backup_dir,
-                                         diff=diff, target_key=self.key)
-        journal.extra.update(location=self.location(), size=len(original),
+        journal = journals.Journal.start(os.path.abspath(self.spec), operation or "commit",
+                                         backup_dir=backup_dir, diff=diff, target_key=self.key)
+        journal.extra.update(location=dict(self.location(), target=os.path.abspath(self.spec)),
+                             size=len(original),
                              sha256_before=journals.sha256(original),
                              sha256_after=journals.sha256(final))
         device = {"partition": loc.index, "partition_start": loc.start, "kind": self.kind}

@@ -60,7 +60,8 @@ class HiveFile:
                              sha256_after=journals.sha256(final),
                              plan=[(off, len(data)) for off, data in steps],
                              pages_written=0 if dry_run else pages_in(steps),
-                             bytes_written=0 if dry_run else sum(len(d) for _, d in steps))
+                             # the file is replaced whole (temporary file and rename)
+                             bytes_written=0 if dry_run else len(final))
         if len(final) != len(original):
             result.notices.append(f"the file changes size ({len(original)} -> {len(final)} "
                                   "bytes) and is rewritten whole")
@@ -76,8 +77,8 @@ class HiveFile:
                              path=str(self.path))
         from bcdtool.regf.commit import write_hive_file
 
-        journal = journals.Journal.start(str(self.path), operation, backup_dir=backup_dir, diff=diff,
-                                         target_key=self.key)
+        journal = journals.Journal.start(os.path.abspath(self.path), operation,
+                                         backup_dir=backup_dir, diff=diff, target_key=self.key)
         journal.extra.update(kind=self.kind, size=len(original))
         journal.backup_file(self.path)
         for log in find_log_files(self.path):
