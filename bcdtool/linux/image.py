@@ -113,6 +113,40 @@ class TskFS:
         return names
 
 
+class MountedFS:
+    """A root file system with other file systems mounted on folders (a separate /boot)."""
+
+    def __init__(self, root, mounts: dict[Parts, object]) -> None:
+        self.root = root
+        self.mounts = mounts
+        self.device = root.device
+
+    def _route(self, parts: Parts):
+        for prefix, fs in self.mounts.items():
+            if parts[:len(prefix)] == prefix:
+                return fs, parts[len(prefix):]
+        return self.root, parts
+
+    def kind(self, parts: Parts) -> str | None:
+        fs, rest = self._route(parts)
+        return fs.kind(rest)
+
+    def readlink(self, parts: Parts) -> str:
+        fs, rest = self._route(parts)
+        return fs.readlink(rest)
+
+    def read(self, parts: Parts, limit: int) -> bytes:
+        fs, rest = self._route(parts)
+        return fs.read(rest, limit)
+
+    def listdir(self, parts: Parts) -> list[str]:
+        fs, rest = self._route(parts)
+        return fs.listdir(rest)
+
+
+_BOOT_MARKERS = ("/grub/grub.cfg", "/grub2/grub.cfg", "/loader/entries", "/grub/grub.conf")
+
+
 def _is_ext(dev) -> bool:
     return dev.size > EXT_MAGIC_OFFSET + 2 and dev.read_at(EXT_MAGIC_OFFSET, 2) == EXT_MAGIC
 
@@ -129,16 +163,27 @@ def open_image_root(path: str, *, partition: int | None = None) -> GuestRoot:
         raise NotFoundError(f"no partition {partition} in the image", path=path)
     if not parts:
         candidates = [(0, dev)]
-    fallback = None
+    roots, boots = [], []
     for index, view in candidates:
         if not _is_ext(view):
             continue
         fs = TskFS(view)
-        root = GuestRoot(fs, description=f"{path} partition {index}" if index else path)
-        if partition is not None or root.exists("/etc/os-release") or root.exists("/etc/fstab"):
-            return root
-        fallback = fallback or root
-    if fallback is not None:
-        return fallback
+        probe = GuestRoot(fs, description="")
+        if partition is not None or probe.kind("/etc") == "dir":
+            roots.append((index, fs))
+        elif any(probe.exists(m) for m in _BOOT_MARKERS):
+            boots.append((index, fs))
+    if not roots and boots:
+        roots, boots = boots[:1], boots[1:]   # a lone /boot: still worth checking
+    if roots:
+        index, fs = roots[0]
+        where = f"{path} partition {index}" if index else path
+        root = GuestRoot(fs, description=where)
+        if boots and not any(root.exists("/boot" + m) for m in _BOOT_MARKERS):
+            # A separate /boot partition (RHEL's default layout): mount it where it belongs.
+            boot_index, boot_fs = boots[0]
+            root = GuestRoot(MountedFS(fs, {("boot",): boot_fs}),
+                             description=f"{where} with /boot from partition {boot_index}")
+        return root
     raise UnsupportedError("no ext2/3/4 root file system found in the image; for XFS, Btrfs or "
                            "LVM use --backend guestfs or mount the root", path=path)

@@ -46,7 +46,7 @@ def _disk(fs_image, disk, table="gpt"):
 
 def _run(capsys, *argv):
     with pytest.raises(SystemExit) as exc:
-        main(list(argv))
+        main([str(a) for a in argv])
     out = capsys.readouterr()
     return exc.value.code, out.out, out.err
 
@@ -114,3 +114,32 @@ def test_no_linux_filesystem(tmp_path, capsys):
     image.write_bytes(b"\0" * 4 * MiB)
     code, _, err = _run(capsys, "linux", "check", str(image))
     assert code == UnsupportedError.exit_code and "ext2/3/4" in err
+
+
+def test_separate_boot_partition(tmp_path, capsys):
+    """RHEL's layout: /boot on its own partition, BLS entries and grubenv there."""
+    import shutil
+
+    need_tool("sfdisk")
+    full = linux_roots.build("rhel-8", "broken", tmp_path / "full")
+    code_dir, out_dir, _ = _run(capsys, "linux", "check", "--json", full)
+    boot = tmp_path / "bootfs"
+    shutil.move(str(full / "boot"), boot)
+    (full / "boot").mkdir()
+    boot_img, root_img = _ext4(boot, tmp_path / "boot.img", 16), _ext4(full, tmp_path / "root.img")
+    disk = tmp_path / "disk.img"
+    b, r = boot_img.read_bytes(), root_img.read_bytes()
+    with open(disk, "wb") as f:
+        f.truncate(2 * MiB + len(b) + len(r) + MiB)
+        f.seek(MiB)
+        f.write(b)
+        f.seek(MiB + len(b))
+        f.write(r)
+    script = (f"label: gpt\nstart=2048, size={len(b) // 512}\n"
+              f"start={2048 + len(b) // 512}, size={len(r) // 512}\n")
+    subprocess.run(["sfdisk", "-q", str(disk)], input=script.encode(), check=True)
+    code, out, _ = _run(capsys, "linux", "check", "--json", disk)
+    doc, doc_dir = json.loads(out), json.loads(out_dir)
+    assert doc["target"].endswith("partition 2 with /boot from partition 1")
+    doc.pop("target"), doc_dir.pop("target")
+    assert code == code_dir == 3 and doc == doc_dir
