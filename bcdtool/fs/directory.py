@@ -5,6 +5,7 @@ The "device" of a file found here is the file itself: its one extent is (0, size
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -34,11 +35,14 @@ class DirectoryVolume:
         if not parts or ".." in parts:
             raise NotFoundError("not a file path inside the folder", path=path)
         here = self.root
-        for i, name in enumerate(parts):
-            here = self._inside(self._child(here, name), "/".join(parts[:i + 1]))
-            if i < len(parts) - 1 and not here.is_dir():
-                raise NotFoundError("not a folder", path=str(here))
-        info = here.stat()
+        try:
+            for i, name in enumerate(parts):
+                here = self._inside(self._child(here, name), "/".join(parts[:i + 1]))
+                if i < len(parts) - 1 and not here.is_dir():
+                    raise NotFoundError("not a folder", path=str(here))
+            info = here.stat()
+        except OSError as exc:  # permissions, symlink loops
+            raise NotFoundError(f"cannot access: {exc.strerror}", path=str(here)) from None
         if not stat.S_ISREG(info.st_mode):
             raise NotFoundError("not a regular file", path=str(here))
         if info.st_size > MAX_FILE_SIZE:
@@ -71,12 +75,20 @@ class DirectoryVolume:
         return real
 
     def path_of(self, ref: FileRef) -> Path:
-        """The real path of a found file (re-checked to lie inside the root)."""
-        return self._inside(self.root / ref.path, ref.path)
+        """The path of a found file: its folder re-checked to lie inside the root, its own name
+        not resolved (find() stored the resolved path, so a symlink there now is a swap)."""
+        rel = Path(ref.path)
+        return self._inside(self.root / rel.parent, ref.path) / rel.name
 
     def read(self, ref: FileRef) -> bytes:
         """The file's bytes, opened without following a symlink in its last component."""
-        fd = os.open(self.path_of(ref), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            fd = os.open(self.path_of(ref), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # replaced by a symlink since it was found
+                raise GuestError("the file is now a symlink; refusing to follow it",
+                                 path=ref.path) from None
+            raise NotFoundError(f"cannot open: {exc.strerror}", path=ref.path) from None
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_SIZE:

@@ -67,3 +67,20 @@ def test_hibernated_windows_root(tmp_path):
     (tmp_path / "Windows").mkdir()
     (tmp_path / "hiberfil.sys").write_bytes(b"HIBR" + bytes(60))
     assert DirectoryVolume(tmp_path).facts().hibernated is True
+
+
+def test_symlink_loop_is_not_found(esp_copy):
+    (esp_copy / "loop").symlink_to("loop")
+    with pytest.raises(NotFoundError):
+        DirectoryVolume(esp_copy).find("loop/BCD")
+
+
+def test_file_swapped_for_symlink_after_find(esp_copy, tmp_path):
+    vol = DirectoryVolume(esp_copy)
+    ref = vol.find("EFI/Microsoft/Boot/BCD")
+    bcd = esp_copy / "EFI/Microsoft/Boot/BCD"
+    bcd.unlink()
+    bcd.symlink_to("BCD.other")
+    (bcd.parent / "BCD.other").write_bytes(b"inside, but not the file that was found")
+    with pytest.raises(GuestError):
+        vol.read(ref)
