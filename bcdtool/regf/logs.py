@@ -310,7 +310,7 @@ def recover(primary: bytes, logs: list[tuple[str, bytes]]) -> Recovery:
 
 
 def _later_first(a: _NewLog | _OldLog, b: _NewLog | _OldLog) -> int:
-    return _seq_later(b.sequence, a.sequence) or 0
+    return _seq_later(b.sequence, a.sequence)
 
 
 def _recover_new(primary: bytes, logs: list[_NewLog], primary_valid: bool) -> Recovery:
