@@ -46,6 +46,10 @@ class FileRef:
             pos += ext_len
             if pos >= offset + length:
                 break
+        if sum(n for _, n in out) != length:
+            raise UnsupportedError(f"the file's extents do not cover bytes {offset}.."
+                                   f"{offset + length}" + (f": {self.refusal}" if self.refusal
+                                                           else ""), path=self.path)
         return out
 
 
