@@ -10,7 +10,6 @@ the kernel, not by us).  Goal: rchar far below 1 MiB.  Run: `.venv/bin/python be
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -6,8 +6,6 @@ from construct import Array, Bytes, Const, Int8ul, Int16ul, Int32ul, Int64ul, St
 
 MBR_SIGNATURE = b"\x55\xaa"
 GPT_SIGNATURE = b"EFI PART"
-#: Offset of the four partition entries in an MBR or EBR sector.
-MBR_ENTRIES_OFFSET = 446
 #: Offset of the GPT header CRC32 field, zeroed while computing the CRC.
 GPT_HEADER_CRC_OFFSET = 16
 

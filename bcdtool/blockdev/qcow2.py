@@ -71,7 +71,6 @@ class Qcow2Device(MappedDevice):
         self.incompatible_features = incompat
         self.autoclear_features = autoclear
         self.refcount_bits = 1 << refcount_order
-        self.snapshots = hdr.nb_snapshots
         self.l1 = EntryTable(container, hdr.l1_table_offset, hdr.l1_size, 8, byteorder="big",
                              what="qcow2 L1 table")
         self.refcount_table = EntryTable(container, hdr.refcount_table_offset,
@@ -83,18 +82,18 @@ class Qcow2Device(MappedDevice):
                            (L.INCOMPAT_CORRUPT, "marked corrupt")):
             if incompat & flag:
                 log.warning("%s: qcow2 image is %s; it will not be written", name, what)
-        self.backing_name = self._backing_name(hdr, head)
+        self.backing_name = self._backing_name(hdr, head, name)
         self.backing: BlockDevice | None = None
         if self.backing_name:
             self.backing = _open_backing(name, self.backing_name, depth)
 
     @staticmethod
-    def _backing_name(hdr, head: bytes) -> str:
+    def _backing_name(hdr, head: bytes, name: str) -> str:
         if not hdr.backing_file_offset:
             return ""
         end = hdr.backing_file_offset + hdr.backing_file_size
         if hdr.backing_file_size > 1023 or end > len(head):
-            raise FormatError("qcow2 backing file name lies outside the header cluster")
+            raise FormatError("qcow2 backing file name lies outside the header cluster", path=name)
         return head[hdr.backing_file_offset:end].decode("utf-8", "replace")
 
     # -- mapping --------------------------------------------------------------------------------

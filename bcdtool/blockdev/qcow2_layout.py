@@ -12,18 +12,13 @@ COMPRESSION_TYPE_OFFSET = 104
 
 INCOMPAT_DIRTY = 1 << 0
 INCOMPAT_CORRUPT = 1 << 1
-INCOMPAT_EXTERNAL_DATA = 1 << 2
 INCOMPAT_COMPRESSION_TYPE = 1 << 3
-INCOMPAT_EXTENDED_L2 = 1 << 4
 
 #: L1/L2 entry bits (section "Cluster mapping").
 OFLAG_COPIED = 1 << 63
 OFLAG_COMPRESSED = 1 << 62
 OFLAG_ZERO = 1 << 0
 OFFSET_MASK = 0x00FFFFFFFFFFFE00
-
-HEADER_EXT_END = 0x00000000
-HEADER_EXT_BACKING_FORMAT = 0xE2792ACA
 
 # Header, version 2 part (bytes 0-71)
 header_v2 = Struct(
@@ -49,10 +44,4 @@ header_v3_tail = Struct(
     "autoclear_features" / Int64ub,
     "refcount_order" / Int32ub,
     "header_length" / Int32ub,
-)
-
-# Header extension (type, length, then data padded to 8 bytes)
-header_extension = Struct(
-    "type" / Int32ub,
-    "length" / Int32ub,
 )
