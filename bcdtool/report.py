@@ -13,7 +13,7 @@ STATUSES = ("ok", "problem", "warning", "unknown")
 
 @dataclass(frozen=True)
 class Evidence:
-    """Where a fact was read: a file (guest path), a 1-based line (None for the whole file), a note."""
+    """Where a fact was read: a file (guest path), a 1-based line (None: whole file), a note."""
 
     file: str
     line: int | None = None

@@ -99,8 +99,7 @@ def _remove(text: str, tok: Token) -> str:
 
 
 def plan_console_edit(segments: list[str], device: str, baud: int, *, append_to: int,
-                      drop: tuple[str, ...] = QUIET_ARGS, add_vt: bool = True
-                      ) -> tuple[list[str], list[str]]:
+                      drop: tuple[str, ...] = QUIET_ARGS) -> tuple[list[str], list[str]]:
     """New segment texts where `console=<device>` is the last console at `baud`; plus notes.
 
     Every other argument keeps its place and its bytes.  When the line had no `console=` at all,
@@ -129,7 +128,7 @@ def plan_console_edit(segments: list[str], device: str, baud: int, *, append_to:
         if others:
             insert_after = others[-1]
         else:
-            append_text = ("console=tty0 " if add_vt and not console_toks else "") + want
+            append_text = "console=tty0 " + want  # no console= at all: keep the screen too
     # Device tokens of the same port elsewhere keep their place but get the same speed.
     for tok in ours:
         if tok not in removals and tok not in replace:
@@ -156,10 +155,7 @@ def plan_console_edit(segments: list[str], device: str, baud: int, *, append_to:
     return out, notes
 
 
-def serial_verdict(args: list[str], device: str | None = None) -> tuple[Console | None, list[Console]]:
+def serial_verdict(args: list[str]) -> tuple[Console | None, list[Console]]:
     """The console that owns /dev/console (the last `console=`) and every serial console."""
     found = consoles(args)
-    serial = [c for c in found if c.serial]
-    if device is not None:
-        serial = [c for c in serial if c.device == device] + [c for c in serial if c.device != device]
-    return (found[-1] if found else None), serial
+    return (found[-1] if found else None), [c for c in found if c.serial]

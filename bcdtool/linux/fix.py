@@ -33,7 +33,6 @@ class Change:
     before: bytes | None
     after: bytes | None = None
     link_target: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     def diff(self) -> str:
         """A unified diff of this change (guest paths)."""
@@ -54,7 +53,6 @@ class _Edits:
         self.tf = tf
         self.spans: list[tuple[int, int, str]] = []
         self.appended: list[str] = []
-        self.notes: list[str] = []
 
     def replace(self, start: int, end: int, text: str) -> None:
         if self.tf.text[start:end] != text:
@@ -149,8 +147,8 @@ class _Planner:
         if any(t is None for t in texts):
             return
         if not chain:
-            self._add_line(self._owner_file(),
-                           f'GRUB_CMDLINE_LINUX="console=tty0 {cmdline.desired_arg(self.device, self.baud)}"')
+            want = cmdline.desired_arg(self.device, self.baud)
+            self._add_line(self._owner_file(), f'GRUB_CMDLINE_LINUX="console=tty0 {want}"')
         else:
             default_has_console = any(cmdline.consoles(cmdline.args_of(a.value or ""))
                                       for a in dflt)
@@ -267,9 +265,10 @@ class _Planner:
         elif present:
             at = min(present)
         else:
-            at = next((i for i, l in enumerate(lines) if l.startswith("### END /etc/grub.d/00_header")),
-                      next((i for i, l in enumerate(lines) if l.lstrip().startswith(
-                          ("menuentry", "submenu", "blscfg"))), 0))
+            entries = (i for i, ln in enumerate(lines)
+                       if ln.lstrip().startswith(("menuentry", "submenu", "blscfg")))
+            at = next((i for i, ln in enumerate(lines)
+                       if ln.startswith("### END /etc/grub.d/00_header")), next(entries, 0))
         edits.replace(offsets[at], offsets[at], "".join(m + "\n" for m in missing))
         self.note(f"{tf.path}: GRUB now also uses the serial terminal")
 
@@ -339,14 +338,14 @@ class _Planner:
                     # absolute target would name the host's own unit file to every tool
                     # that follows it (undo's checks included).  systemd resolves both alike.
                     up = "../" * (wants.count("/") - 1)
-                    self.links.append(Change(wants, None, link_target=up + g.unit_path.lstrip("/"),
-                                             notes=[f"enable serial-getty@{dev}.service"]))
+                    self.links.append(Change(wants, None, link_target=up + g.unit_path.lstrip("/")))
         elif g.init == "sysv" and g.inittab is not None:
             text = g.inittab.text
             if not re.search(rf"^[^#:]*:[^:]*:respawn:.*getty.*\b{re.escape(dev)}\b", text, re.M):
                 ident = ("S" + dev[4:] if dev.startswith("ttyS") else "T" + dev[-1])[:4]
                 getty = "/sbin/agetty" if g.root.exists("/sbin/agetty") else "/sbin/getty"
-                self._add_line(g.inittab, f"{ident}:2345:respawn:{getty} -L {self.baud} {dev} vt100")
+                self._add_line(g.inittab,
+                               f"{ident}:2345:respawn:{getty} -L {self.baud} {dev} vt100")
         if g.securetty is not None and g.pam_securetty:
             names = {ln.strip().removeprefix("/dev/") for ln in g.securetty.text.splitlines()}
             if dev not in names:
@@ -406,9 +405,11 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
     for change, host in targets:
         current = _read_current(host) if change.link_target is None else None
         if change.link_target is None and current != change.before:
-            raise WriteError("the file changed since it was read; nothing written", path=change.path)
+            raise WriteError("the file changed since it was read; nothing written",
+                             path=change.path)
         if change.link_target is not None and os.path.lexists(host):
-            raise WriteError("the symlink to create already exists; nothing written", path=change.path)
+            raise WriteError("the symlink to create already exists; nothing written",
+                             path=change.path)
     journal = Journal.start(root.description, operation, backup_dir=backup_dir,
                             diff=[{"path": c.path, "diff": c.diff()} for c in plan.changes])
     journal.extra["guest_paths"] = {host: c.path for c, host in targets}

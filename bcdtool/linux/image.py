@@ -6,12 +6,8 @@ partition table is tried as one whole file system.  Read only: `linux fix` needs
 
 from __future__ import annotations
 
-import logging
-
 from bcdtool.errors import GuestError, ImageError, NotFoundError, UnsupportedError
 from bcdtool.linux.paths import MAX_DIR_ENTRIES, GuestRoot, Parts, join
-
-log = logging.getLogger(__name__)
 
 EXT_MAGIC_OFFSET = 1024 + 0x38
 EXT_MAGIC = b"\x53\xef"
@@ -107,7 +103,9 @@ class TskFS:
         names = []
         for entry in directory:
             name = entry.info.name.name
-            names.append(name.decode("utf-8", "surrogateescape") if isinstance(name, bytes) else name)
+            if isinstance(name, bytes):
+                name = name.decode("utf-8", "surrogateescape")
+            names.append(name)
             if len(names) > MAX_DIR_ENTRIES:
                 break
         return names

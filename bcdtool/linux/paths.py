@@ -167,7 +167,8 @@ class DirectoryFS:
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
-            raise GuestError(f"cannot inspect guest path: {exc.strerror}", path=join(parts)) from None
+            raise GuestError(f"cannot inspect guest path: {exc.strerror}",
+                             path=join(parts)) from None
         if stat.S_ISLNK(mode):
             return "link"
         if stat.S_ISDIR(mode):
@@ -180,7 +181,8 @@ class DirectoryFS:
         try:
             return os.readlink(self.host_path(parts))
         except OSError as exc:
-            raise GuestError(f"cannot read guest symlink: {exc.strerror}", path=join(parts)) from None
+            raise GuestError(f"cannot read guest symlink: {exc.strerror}",
+                             path=join(parts)) from None
 
     def _open(self, parts: Parts) -> int:
         """Open a file one component at a time, never following a symlink (no race to the host)."""
@@ -226,7 +228,8 @@ class DirectoryFS:
                         break
             return names
         except OSError as exc:
-            raise GuestError(f"cannot list guest folder: {exc.strerror}", path=join(parts)) from None
+            raise GuestError(f"cannot list guest folder: {exc.strerror}",
+                             path=join(parts)) from None
 
 
 def open_directory(path: str) -> GuestRoot:

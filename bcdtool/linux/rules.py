@@ -238,13 +238,15 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
                             tuple(evidence), fix)]
         if not (_has_serial(d["input"]) and _has_serial(d["output"])):
             missing.append(Evidence(d["evidence"].file, d["evidence"].line,
-                                    f"input={d['input'] or 'native'} output={d['output'] or 'native'}"))
+                                    f"input={d['input'] or 'native'} "
+                                    f"output={d['output'] or 'native'}"))
         elif d["speed"]:
             speeds.append((d["speed"], d["evidence"]))
     c = terms.get("cfg")
     if c is not None and guest.linux_lines:
         where = Evidence(c["file"], None, "terminal_input/terminal_output")
-        if not (any(_has_serial(t) for t in c["input"]) and any(_has_serial(t) for t in c["output"])):
+        if not (any(_has_serial(t) for t in c["input"])
+                and any(_has_serial(t) for t in c["output"])):
             missing.append(Evidence(where.file, c["evidence"][0].line if c["evidence"] else None,
                                     "grub.cfg does not enable the serial terminal"))
         else:
@@ -272,7 +274,9 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
         findings.append(Finding("grub.terminal-serial", "ok", "GRUB uses the serial terminal",
                                 tuple(evidence)))
     kernel_speed = None
-    for v in [v for v in boot_views(guest) if not v.rescue] + [x for x in default_views(guest)[:1] if x]:
+    candidates = [v for v in boot_views(guest) if not v.rescue]
+    candidates += [x for x in default_views(guest)[:1] if x]
+    for v in candidates:
         last, _ = cmdline.serial_verdict(v.args)
         if last is not None and last.device == device:
             kernel_speed = (last.effective_speed, v.evidence)
@@ -340,7 +344,8 @@ def check_getty(guest: Guest, device: str) -> Finding:
                                (Evidence(guest.inittab.path, lineno),))
         return Finding("getty.serial", "problem", f"inittab runs no getty on {device}",
                        (Evidence(guest.inittab.path),), fix)
-    return Finding("getty.serial", "unknown", "cannot tell which init system the guest uses", (), fix)
+    return Finding("getty.serial", "unknown", "cannot tell which init system the guest uses",
+                   (), fix)
 
 
 def check_securetty(guest: Guest, device: str) -> Finding:
@@ -377,7 +382,8 @@ def check_sysrq(guest: Guest) -> Finding:
     """SysRq over the serial console (break) is allowed."""
     fix = "add kernel.sysrq = 1 to /etc/sysctl.d/90-sysrq.conf (not done by fix: a security choice)"
     if guest.sysrq is None:
-        return Finding("kernel.sysrq", "unknown", "kernel.sysrq is not set (kernel default)", (), fix)
+        return Finding("kernel.sysrq", "unknown", "kernel.sysrq is not set (kernel default)",
+                       (), fix)
     path, line, value = guest.sysrq
     ev = (Evidence(path, line, f"kernel.sysrq = {value}"),)
     if value == "1":

@@ -208,7 +208,8 @@ def parse_into(env: ShellEnv, text: str, file: str) -> None:
             word, end = _scan_word(text, m.end())
             line = _line_of(text, i)
             if op == "+=":
-                value, reason, refs = None, "`+=` is not valid in sh (grub-mkconfig would fail)", set()
+                value, refs = None, set()
+                reason = "`+=` is not valid in sh (grub-mkconfig would fail)"
             else:
                 value, reason, refs = _expand(word, env.values)
             # `A=1 cmd` sets A only for cmd; a following command word makes this no assignment.

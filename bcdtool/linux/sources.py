@@ -19,8 +19,6 @@ GRUB_CFG_DIRS = ("/boot/grub", "/boot/grub2")
 LEGACY_GRUB = ("/boot/grub/grub.conf", "/boot/grub/menu.lst", "/etc/grub.conf")
 GRUBENV_PATHS = ("/boot/grub2/grubenv", "/boot/grub/grubenv")
 BLS_DIR = "/boot/loader/entries"
-UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system",
-             "/usr/lib/systemd/system")
 SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
                "/lib/sysctl.d")
 GRUBENV_SIZE = 1024

@@ -7,8 +7,6 @@ import os
 from bcdtool.errors import NotFoundError, UnsupportedError
 from bcdtool.linux.paths import GuestRoot, open_directory
 
-BACKENDS = ("auto", "native", "guestfs")
-
 
 def open_guest(spec: str, *, backend: str = "auto", partition: int | None = None) -> GuestRoot:
     """A guest root for `spec` (directory → as is; image/device → ext read natively)."""
