@@ -231,6 +231,13 @@ def _write_options(func):
                         help="Plan the write and print it; change nothing.")(func)
 
 
+def _journal_options(func):
+    func = click.option("--backup-dir", default=None, metavar="DIR",
+                        help="Folder for the undo journal (default: $XDG_STATE_HOME/bcdtool).")(func)
+    return click.option("--read-only", is_flag=True, help="Forensic: open every file and "
+                        "device without write access; the write is refused.")(func)
+
+
 def parse_data(type_name: str, items: tuple[str, ...]) -> tuple[int, bytes]:
     """(type code, raw bytes) from `--type` and the `--data` arguments (issue 2's contract)."""
     from bcdtool.errors import InvalidArgumentError
@@ -279,11 +286,12 @@ def _save_backup(backup: str, original: bytes) -> None:
 
 
 def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *, dry_run: bool,
-                     backup: str | None, as_json: bool, operation: str, edit) -> None:
+                     backup: str | None, as_json: bool, operation: str, edit,
+                     backup_dir: str | None = None, read_only: bool = False) -> None:
     """Open the target, apply `edit(editor)`, then plan/back up/write/verify through the handle."""
     from bcdtool.regf.editor import HiveEditor
 
-    handle = _open(file, partition=partition, path=hive_path, read_only=dry_run)
+    handle = _open(file, partition=partition, path=hive_path, read_only=dry_run or read_only)
     try:
         _echo_notices(handle.hive)
         editor = HiveEditor(handle.hive)
@@ -294,7 +302,7 @@ def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *,
         image = editor.to_bytes(same_size=not grows)
         if backup and not dry_run:
             _save_backup(backup, handle.hive.original)
-        result = handle.commit(image, dry_run=dry_run, operation=operation)
+        result = handle.commit(image, dry_run=dry_run, operation=operation, backup_dir=backup_dir)
     finally:
         handle.close()
     for notice in result.notices:
@@ -316,10 +324,11 @@ def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *,
 @click.option("--data", "data", multiple=True, help="Data: REG_BINARY as hex, DWORD/QWORD "
               "decimal or 0x-hex, REG_MULTI_SZ one --data per string.")
 @_write_options
+@_journal_options
 @_target_options
 def set_(file: str, keypath: str, name: str, type_name: str, data: tuple[str, ...],
          dry_run: bool, as_json: bool, backup: str | None, partition: int | None,
-         hive_path: str | None) -> None:
+         hive_path: str | None, backup_dir: str | None, read_only: bool) -> None:
     """Set value NAME of KEYPATH ("" = default value), creating missing keys."""
     code, raw = parse_data(type_name, data)
 
@@ -328,7 +337,8 @@ def set_(file: str, keypath: str, name: str, type_name: str, data: tuple[str, ..
         editor.set_value(keypath, name, code, raw)
 
     _edit_and_commit(file, partition, hive_path, dry_run=dry_run, backup=backup, as_json=as_json,
-                     operation=f"set {keypath}\\{name or '(default)'} {type_name}", edit=edit)
+                     operation=f"set {keypath}\\{name or '(default)'} {type_name}", edit=edit,
+                     backup_dir=backup_dir, read_only=read_only)
 
 
 @hive.command("rm")
@@ -336,9 +346,11 @@ def set_(file: str, keypath: str, name: str, type_name: str, data: tuple[str, ..
 @click.argument("keypath")
 @click.argument("name", required=False, default=None)
 @_write_options
+@_journal_options
 @_target_options
 def rm(file: str, keypath: str, name: str | None, dry_run: bool, as_json: bool,
-       backup: str | None, partition: int | None, hive_path: str | None) -> None:
+       backup: str | None, partition: int | None, hive_path: str | None,
+       backup_dir: str | None, read_only: bool) -> None:
     """Delete value NAME of KEYPATH, or (no NAME) the key KEYPATH with its whole subtree."""
     def edit(editor) -> None:
         if name is None:
@@ -348,7 +360,7 @@ def rm(file: str, keypath: str, name: str | None, dry_run: bool, as_json: bool,
 
     what = f"value {keypath}\\{name or '(default)'}" if name is not None else f"key {keypath}"
     _edit_and_commit(file, partition, hive_path, dry_run=dry_run, backup=backup, as_json=as_json,
-                     operation=f"rm {what}", edit=edit)
+                     operation=f"rm {what}", edit=edit, backup_dir=backup_dir, read_only=read_only)
 
 
 @hive.command("new")

@@ -138,3 +138,24 @@ def test_undo_errors(tmp_path):
     bad.write_text("{not json")
     run = bcdtool("undo", bad, state=state)
     assert run.returncode == 11 and "Traceback" not in run.stderr
+
+
+def test_hive_set_journals_to_backup_dir_and_read_only_refuses(disk, tmp_path):
+    _, source, _ = disk
+    image = tmp_path / source.name
+    image.write_bytes(source.read_bytes())
+    state, backups = tmp_path / "state", tmp_path / "backups"
+    before = digest(image)
+    args = ["hive", "set", image, "Description", "bcdtool-test", "--type", "REG_DWORD",
+            "--data", "7"]
+    run = bcdtool(*args, "--read-only", state=state)
+    assert run.returncode == 16 and digest(image) == before, run.stderr
+    run = bcdtool(*args, "--backup-dir", backups, state=state)
+    assert run.returncode == 0, run.stderr
+    (journal,) = backups.iterdir()
+    run = bcdtool("hive", "get", image, "Description", "bcdtool-test", state=state)
+    assert run.returncode == 0 and "7" in run.stdout
+    run = bcdtool("undo", journal, state=state)
+    assert run.returncode == 0, run.stderr
+    assert digest(image) == before
+    assert not state.exists() or not (state / "bcdtool" / "journal").exists()
