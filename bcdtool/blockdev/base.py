@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from bcdtool.errors import ImageError, ReadOnlyError
+from bcdtool.errors import ImageError, ReadOnlyError, UnsupportedError
 
 
 class BlockDevice(io.RawIOBase):
@@ -21,6 +21,8 @@ class BlockDevice(io.RawIOBase):
         self.size = size
         self.name = name
         self._writable = writable
+        #: Why this device refuses every write although it was opened for writing ("" if it doesn't).
+        self.write_refusal = ""
         self._pos = 0
         #: Bytes handed out by read_at(), for the "read only what is needed" benchmarks.
         self.bytes_read = 0
@@ -54,6 +56,8 @@ class BlockDevice(io.RawIOBase):
         Lets callers refuse a whole multi-part plan (a hive's extents) before backing up or
         writing its first part.
         """
+        if self.write_refusal:
+            raise UnsupportedError(self.write_refusal, path=self.name)
         if not self._writable:
             raise ReadOnlyError("device is opened read-only", path=self.name)
         self._check_range(offset, length)
@@ -62,6 +66,12 @@ class BlockDevice(io.RawIOBase):
 
     def _refuse_write(self, offset: int, length: int) -> None:
         """Raise if the format cannot take these bytes in place (formats override)."""
+
+    def refuse_all_writes(self, reason: str) -> None:
+        """Make the device read-only for `reason`; writable() then says False, honestly."""
+        if self._writable:
+            self._writable = False
+            self.write_refusal = reason
 
     def _check_range(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size:
@@ -109,6 +119,7 @@ class RangeView(BlockDevice):
             raise ImageError("partition extends beyond the end of the disk",
                              path=parent.name, offset=start)
         super().__init__(length, writable=parent.writable(), name=name or parent.name)
+        self.write_refusal = parent.write_refusal
         self.parent = parent
         self.start = start
         self.sector_size = parent.sector_size

@@ -82,6 +82,9 @@ class Qcow2Device(MappedDevice):
                            (L.INCOMPAT_CORRUPT, "marked corrupt")):
             if incompat & flag:
                 log.warning("%s: qcow2 image is %s; it will not be written", name, what)
+        why = self._image_write_refusal()
+        if why:
+            self.refuse_all_writes(f"qcow2 image {why}; bcdtool will not write it")
         self.backing_name = self._backing_name(hdr, head, name)
         self.backing: BlockDevice | None = None
         if self.backing_name:
@@ -174,9 +177,6 @@ class Qcow2Device(MappedDevice):
         return (raw[0] >> (first_bit % 8)) & ((1 << bits) - 1)
 
     def _write_target(self, index: int, within: int, length: int) -> int:
-        why = self._image_write_refusal()
-        if why:
-            raise UnsupportedError(f"qcow2 image {why}; bcdtool will not write it", path=self.name)
         where = index * self.unit + within
         entry = self._l2_entry(index)
         if entry & L.OFLAG_COMPRESSED:

@@ -72,14 +72,11 @@ class FixedVhd(BlockDevice):
                              f"{container.size - L.FOOTER_SIZE}", path=container.name)
         super().__init__(footer.current_size, writable=container.writable(), name=container.name)
         self.container = container
-        self.saved_state = bool(footer.saved_state)
+        if footer.saved_state:
+            self.refuse_all_writes("VHD is in a saved state (its VM is suspended)")
 
     def _read(self, offset: int, length: int) -> bytes:
         return self.container.read_at(offset, length)
-
-    def _refuse_write(self, offset: int, length: int) -> None:
-        if self.saved_state:
-            raise UnsupportedError("VHD is in a saved state (its VM is suspended)", path=self.name)
 
     def _write(self, offset: int, data: bytes) -> None:
         self.container.write_at(offset, data)
@@ -116,7 +113,8 @@ class DynamicVhd(MappedDevice):
         self.bat = EntryTable(container, hdr.table_offset, hdr.max_table_entries, 4,
                               byteorder="big", what="VHD block allocation table")
         self.bitmap_size = -(-(bs // 512) // 8 // 512) * 512
-        self.saved_state = bool(footer.saved_state)
+        if footer.saved_state:
+            self.refuse_all_writes("VHD is in a saved state (its VM is suspended)")
         # With a valid footer at the end, blocks must stop before it.
         self._data_end = container.size - L.FOOTER_SIZE \
             if container.read_at(container.size - L.FOOTER_SIZE, 8) == b"conectix" else container.size
@@ -138,8 +136,6 @@ class DynamicVhd(MappedDevice):
         return self.container.read_at(start + self.bitmap_size + within, length)
 
     def _write_target(self, index: int, within: int, length: int) -> int:
-        if self.saved_state:
-            raise UnsupportedError("VHD is in a saved state (its VM is suspended)", path=self.name)
         start = self._block(index)
         if start is None:
             raise UnsupportedError(f"VHD block {index} is not allocated; bcdtool writes only into "

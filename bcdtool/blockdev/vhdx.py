@@ -123,6 +123,9 @@ class VhdxDevice(MappedDevice):
         self.bat = EntryTable(container, bat_offset, entries, 8, byteorder="little",
                               what="VHDX BAT")
         self._headers_updated = False
+        if self.log_pending:
+            self.refuse_all_writes("VHDX log is not empty (the image was not closed cleanly); "
+                                   "open and close it with Hyper-V or qemu first")
 
     def _block(self, index: int) -> tuple[int, int]:
         entry = self.bat[index + index // self.chunk_ratio]
@@ -145,9 +148,6 @@ class VhdxDevice(MappedDevice):
         return self.container.read_at(offset + within, length)
 
     def _write_target(self, index: int, within: int, length: int) -> int:
-        if self.log_pending:
-            raise UnsupportedError("VHDX log is not empty (the image was not closed cleanly); "
-                                   "open and close it with Hyper-V or qemu first", path=self.name)
         state, offset = self._block(index)
         if state != L.PAYLOAD_BLOCK_FULLY_PRESENT:
             raise UnsupportedError(f"VHDX block {index} is not allocated (state {state}); bcdtool "

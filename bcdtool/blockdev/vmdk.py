@@ -96,9 +96,11 @@ class SparseVmdk(MappedDevice):
         self.grain_sectors = gs
         self.gtes = hdr.num_gtes_per_gt
         self.zeroed_gte = bool(hdr.flags & L.FLAG_ZEROED_GRAIN_GTE)
-        self.unclean = bool(hdr.unclean_shutdown)
-        if self.unclean:
+        if self.compressed:
+            self.refuse_all_writes("VMDK has compressed grains (streamOptimized); it is read-only")
+        elif hdr.unclean_shutdown:
             log.warning("%s: VMDK was not shut down cleanly; it will not be written", name)
+            self.refuse_all_writes("VMDK was not shut down cleanly")
         grains = -(-hdr.capacity // gs)
         self.gd = EntryTable(container, hdr.gd_offset * L.SECTOR, -(-grains // self.gtes), 4,
                              byteorder="little", what="VMDK grain directory")
@@ -157,11 +159,6 @@ class SparseVmdk(MappedDevice):
 
     def _write_target(self, index: int, within: int, length: int) -> int:
         where = index * self.unit + within
-        if self.compressed:
-            raise UnsupportedError("VMDK has compressed grains (streamOptimized); it is read-only",
-                                   path=self.name, offset=where)
-        if self.unclean:
-            raise UnsupportedError("VMDK was not shut down cleanly", path=self.name)
         gte = self._gte(index)
         if gte == 0 or (gte == L.GTE_ZERO and self.zeroed_gte):
             raise UnsupportedError(f"VMDK grain {index} is not allocated; bcdtool writes only into "
