@@ -14,6 +14,8 @@ import pytest
 from corpus_data import need_tool
 from editor_oracles import ExpectedHive, assert_all_readers, ours
 
+from bcdtool.regf.editor import HiveEditor
+
 
 @pytest.fixture(autouse=True)
 def _state(tmp_path, monkeypatch):
@@ -112,9 +114,10 @@ def test_dry_run_and_backup_on_a_corpus_store(corpus, tmp_path):
 ])
 def test_bad_requests_change_nothing(tmp_path, args, code):
     hive = tmp_path / "h.hiv"
-    assert bcdtool("hive", "new", hive).returncode == 0
-    assert bcdtool("hive", "set", hive, "Present", "x", "--type", "REG_DWORD",
-                   "--data", "1").returncode == 0
+    editor = HiveEditor.new()
+    editor.create_key("Present")
+    editor.set_value("Present", "x", 4, b"\1\0\0\0")
+    hive.write_bytes(editor.to_bytes())
     before = hive.read_bytes()
     run = bcdtool("hive", args[0], hive, *args[1:])
     assert run.returncode == code, run.stderr

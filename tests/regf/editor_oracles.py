@@ -10,6 +10,7 @@ import io
 import re
 import struct
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 from Registry import Registry
@@ -168,7 +169,10 @@ def assert_all_readers(image: bytes, expected: Model, tmp: Path, *, hivex_too: b
     """
     problems, leaked = structure_problems(image)
     known, known_leaks = structure_problems(original) if original is not None else ([], set())
-    assert not set(problems) - set(known), problems[:5]
+    # Offsets move in a compact rebuild: compare how often each kind of problem occurs.
+    kinds = Counter(p.split(": ", 1)[1] for p in problems)
+    known_kinds = Counter(p.split(": ", 1)[1] for p in known)
+    assert not kinds - known_kinds, problems[:5]
     assert len(leaked) <= len(known_leaks), sorted(leaked)[:5]
     assert_models_agree(expected, ours(image), "bcdtool")
     assert_models_agree(expected, python_registry(image), "python-registry")
