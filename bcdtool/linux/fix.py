@@ -310,9 +310,8 @@ class _Planner:
             if line.rescue and not self.rescue_console and "console=" not in line.args_text:
                 continue  # as grub-mkconfig would write it: GRUB_CMDLINE_LINUX only
             self._edit_kernel_line(line, kernelopts)
-        for tf in self.guest.grub_cfgs:
-            if any(k.file is tf for k in self.guest.linux_lines):
-                self.plan_grub_cfg(tf)
+        for tf in self.guest.main_cfgs:
+            self.plan_grub_cfg(tf)
         self.plan_legacy()
 
     # -- login ---------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def default_views(guest: Guest) -> tuple[CmdlineView | None, CmdlineView | None,
 def grub_terminals(guest: Guest) -> dict:
     """GRUB's input/output terminals and serial speed, from /etc/default/grub and grub.cfg."""
     env = guest.grub_env
-    out: dict = {"default": None, "cfg": None}
+    out: dict = {"default": None, "cfgs": []}
     if guest.grub_files:
         term = env.values.get("GRUB_TERMINAL")
         inp = term if term else env.values.get("GRUB_TERMINAL_INPUT")
@@ -80,8 +80,8 @@ def grub_terminals(guest: Guest) -> dict:
             "evidence": Evidence(src.file, src.line, src.name) if src else
             Evidence(guest.grub_files[0].path, None, "no GRUB_TERMINAL"),
         }
-    for tf in guest.grub_cfgs:
-        cfg = {"input": [], "output": [], "speed": [], "evidence": []}
+    for tf in guest.main_cfgs:
+        cfg = {"file": tf.path, "input": [], "output": [], "speed": [], "evidence": []}
         for lineno, line in enumerate(tf.text.split("\n"), 1):
             words = line.split()
             if not words:
@@ -92,13 +92,7 @@ def grub_terminals(guest: Guest) -> dict:
             elif words[0] == "serial":
                 cfg["speed"].append(_speed(line) or cmdline.DEFAULT_SPEED)
                 cfg["evidence"].append(Evidence(tf.path, lineno, "serial"))
-        if any(v for k, v in cfg.items() if k != "evidence") or out["cfg"] is None:
-            cfg["file"] = tf.path
-            out["cfg"] = cfg
-        if guest.linux_lines and any(k.file is tf for k in guest.linux_lines):
-            cfg["file"] = tf.path
-            out["cfg"] = cfg
-            break
+        out["cfgs"].append(cfg)
     if guest.legacy is not None:
         leg = {"terminal": None, "speed": None, "evidence": []}
         for lineno, line in enumerate(guest.legacy.text.split("\n"), 1):
@@ -242,12 +236,10 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
                                     f"output={d['output'] or 'native'}"))
         elif d["speed"]:
             speeds.append((d["speed"], d["evidence"]))
-    c = terms.get("cfg")
-    if c is not None and guest.linux_lines:
-        where = Evidence(c["file"], None, "terminal_input/terminal_output")
+    for c in terms["cfgs"]:
         if not (any(_has_serial(t) for t in c["input"])
                 and any(_has_serial(t) for t in c["output"])):
-            missing.append(Evidence(where.file, c["evidence"][0].line if c["evidence"] else None,
+            missing.append(Evidence(c["file"], c["evidence"][0].line if c["evidence"] else None,
                                     "grub.cfg does not enable the serial terminal"))
         else:
             speeds.extend((s, e) for s, e in zip(c["speed"], [e for e in c["evidence"]
@@ -261,7 +253,7 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
             speeds.append((leg["speed"], leg["evidence"][-1]))
         evidence.extend(leg["evidence"])
     findings = []
-    if d is None and c is None and leg is None:
+    if d is None and not terms["cfgs"] and leg is None:
         findings.append(Finding("grub.terminal-serial", "unknown", "no GRUB configuration found",
                                 (), fix))
     elif missing:

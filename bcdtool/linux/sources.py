@@ -123,6 +123,13 @@ class Guest:
     issues: list[FileIssue] = field(default_factory=list)
 
     @property
+    def main_cfgs(self) -> list[TextFile]:
+        """The grub.cfg files GRUB boots from (with `linux` lines or BLS), not EFI stubs."""
+        return [tf for tf in self.grub_cfgs
+                if any(k.file is tf for k in self.linux_lines)
+                or re.search(r"^\s*blscfg\b", tf.text, re.M)]
+
+    @property
     def kernel_lines(self) -> list[KernelLine]:
         """Every boot-time kernel command line found."""
         return self.linux_lines + self.bls_options + self.legacy_kernels

@@ -116,6 +116,10 @@ def test_grubenv_keeps_its_block_size(tmp_path):
     assert len(data) == 1024 and data.endswith(b"#")
     assert b"kernelopts=root=/dev/mapper/rhel-root ro console=tty0 console=ttyS0,115200n8 " \
            b"crashkernel=auto" in data
+    # GRUB reads its terminal from grub.cfg's header even when entries come from BLS
+    cfg = (root / "boot/grub2/grub.cfg").read_text()
+    assert "serial --unit=0 --speed=115200\nterminal_input serial console\n" \
+           "terminal_output serial console" in cfg
     # BLS entries keep `$kernelopts $tuned_params` untouched; grubenv carries the change.
     for entry in (root / "boot/loader/entries").glob("*.conf"):
         assert b"options $kernelopts" in entry.read_bytes()
