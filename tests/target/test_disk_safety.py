@@ -314,3 +314,20 @@ def test_image_format_refusal_comes_before_any_backup_or_write(disks, tmp_path, 
             handle.commit(new_image)
     assert _digest(image) == before
     assert not (state / "bcdtool" / "journal").exists()
+
+
+def test_stream_optimized_vmdk_is_read_but_never_written(disks, tmp_path, state):
+    from fixtures import images
+
+    from bcdtool.errors import BcdToolError
+
+    need_tools("qemu-img")
+    image = images.convert(disks["uefi"].path, "vmdk-stream", tmp_path)
+    before = _digest(image)
+    with open_hive(image) as handle:
+        new_image, _ = sac_edit(handle.hive)
+        with pytest.raises(BcdToolError) as info:
+            handle.commit(new_image)
+    assert isinstance(info.value, (UnsupportedError, ReadOnlyError)), info.value
+    assert _digest(image) == before
+    assert not (state / "bcdtool" / "journal").exists()

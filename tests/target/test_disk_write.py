@@ -19,7 +19,7 @@ from bcdtool.target import open_hive
 from target_helpers import (CORPUS, build_disk, need_tools, changed_sectors, fs_check, read_store_independently,
                             registry_elements, sac_edit, sha)
 
-FORMATS = ["raw", "vhd-fixed", "vhd-dynamic", "vhdx", "qcow2", "vmdk"]
+FORMATS = ["raw", "vhd-fixed", "vhd-dynamic", "vhdx", "qcow2", "qcow2-v2", "vmdk", "vmdk-flat"]
 TOOLS = ("sgdisk", "sfdisk", "mkfs.fat", "mcopy", "mkntfs", "ntfscp", "ntfscat", "ntfsfix",
          "fsck.fat", "qemu-img")
 
