@@ -344,7 +344,7 @@ class _Planner:
                 ident = ("S" + dev[4:] if dev.startswith("ttyS") else "T" + dev[-1])[:4]
                 getty = "/sbin/agetty" if g.root.exists("/sbin/agetty") else "/sbin/getty"
                 self._add_line(g.inittab,
-                               f"{ident}:2345:respawn:{getty} -L {self.baud} {dev} vt100")
+                               f"{ident}:2345:respawn:{getty} -L {dev} {self.baud} vt100")
         if g.securetty is not None and g.pam_securetty:
             names = {ln.strip().removeprefix("/dev/") for ln in g.securetty.text.splitlines()}
             if dev not in names:

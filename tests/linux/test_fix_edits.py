@@ -103,3 +103,21 @@ def test_selinux_labels_survive(tmp_path):
     link = root / "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service"
     assert os.getxattr(link, "security.selinux", follow_symlinks=False) == \
         labels["etc/systemd/system/getty.target.wants"]
+
+
+def test_sysvinit_gets_an_inittab_getty(tmp_path):
+    import shutil
+
+    root = linux_roots.build("debian-12", "broken", tmp_path / "root")
+    shutil.rmtree(root / "usr/lib/systemd")
+    (root / "etc/inittab").write_text("id:2:initdefault:\n1:2345:respawn:/sbin/getty 38400 tty1\n")
+    report = report_of(root)
+    assert statuses(report)["getty.serial"] == "problem"
+    guest = guest_of(root)
+    assert guest.init == "sysv"
+    apply_plan(guest, plan_fix(guest, "ttyS0"), backup_dir=str(tmp_path / "j"))
+    inittab = (root / "etc/inittab").read_text()
+    assert inittab.endswith("1:2345:respawn:/sbin/getty 38400 tty1\n"
+                            "S0:2345:respawn:/sbin/getty -L ttyS0 115200 vt100\n")
+    assert statuses(report_of(root))["getty.serial"] == "ok"
+    assert plan_fix(guest_of(root), "ttyS0").changes == []
