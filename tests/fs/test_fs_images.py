@@ -78,3 +78,22 @@ def test_stream_optimized_vmdk_is_read_only(converted, esp_disk):
         dev = open_image(str(converted("uefi", "vmdk-stream")), writable=True)
         vol = _bcd_volume(dev, esp_disk)
         write_extents(vol.dev, vol.find(esp_disk.bcd_path), 0, b"x")
+
+
+@pytest.mark.parametrize("scheme,bits", [("mbr", 32), ("gpt", 16)])
+def test_esp_variants(tmp_path, payload, scheme, bits):
+    """An ESP on an MBR disk (type 0xEF) and a FAT16 ESP are found and read like the usual one."""
+    from fs_helpers import built
+
+    disk = built(images.build_esp_disk, tmp_path / "v.img", payload, scheme=scheme,
+                 fat_bits=bits, windows_files=images.windows_hive_files(system=payload[:999]))
+    dev = open_image(str(disk.path))
+    parts = read_partitions(dev)
+    assert parts[0].is_esp and parts[0].scheme == scheme
+    vol = open_volume(parts[0].view(dev))
+    assert vol.fat_type == f"fat{bits}"
+    ref = vol.find("efi/microsoft/boot/bcd")
+    assert vol.read(ref) == images.fat_get(disk.path, disk.bcd_path, offset=disk.bcd_part.start) \
+        == payload
+    windows = open_volume(parts[1].view(dev))
+    assert windows.read(windows.find("Windows/System32/config/SYSTEM")) == payload[:999]
