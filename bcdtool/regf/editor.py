@@ -416,7 +416,10 @@ class HiveEditor:
         if count == 0:
             return []
         entries = self._list(self._r32(nk, L.NK_VALUES_LIST), None, count, 4)
-        return [_U32.unpack_from(e)[0] for e in entries]
+        values = [_U32.unpack_from(e)[0] for e in entries]
+        for vk in values:
+            self._cell(vk, b"vk", L.VK_FIXED_SIZE)
+        return values
 
     def _value_name(self, vk: int) -> str:
         p = self._cell(vk, b"vk", L.VK_FIXED_SIZE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from corpus_data import corpus_files, need_tool
 from editor_oracles import ExpectedHive, assert_all_readers, ours
 
-from bcdtool.errors import (CorruptionError, DirtyHiveError, HiveSpaceError,
+from bcdtool.errors import (BcdToolError, CorruptionError, DirtyHiveError, HiveSpaceError,
                             InvalidArgumentError, NotFoundError)
 from bcdtool.regf import alloc as alloc_module
 from bcdtool.regf.alloc import CellAllocator
@@ -348,3 +349,26 @@ def test_same_size_rebuild_of_a_large_minor5_hive_keeps_classes_and_big_data(cor
         classes += bool(new.class_raw)
     assert classes == 16
     assert after.key("ControlSet001\\Control").value("Filler").raw == data
+
+
+def test_bit_flipped_stores_give_only_bcdtool_errors():
+    rng = random.Random(5)
+    for _ in range(150):
+        data = bytearray(rng.choice(BCD_STORES).read_bytes() if BCD_STORES else
+                         HiveEditor.new().to_bytes())
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(4096, len(data))] ^= 1 << rng.randrange(8)
+        try:
+            editor = HiveEditor.from_bytes(bytes(data))
+            editor.create_key("Objects\\{new}\\Elements\\16000020")
+            editor.set_value("Objects\\{new}\\Elements\\16000020", "Element", 3,
+                             b"\1" * rng.choice([1, 100, 20000]))
+            for key in ("Objects\\{new}", "Objects", "Description"):
+                try:
+                    editor.delete_key(key)
+                except BcdToolError:
+                    pass
+            editor.to_bytes()
+            editor.to_bytes(same_size=True)
+        except BcdToolError:
+            pass
