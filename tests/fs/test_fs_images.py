@@ -97,3 +97,21 @@ def test_esp_variants(tmp_path, payload, scheme, bits):
         == payload
     windows = open_volume(parts[1].view(dev))
     assert windows.read(windows.find("Windows/System32/config/SYSTEM")) == payload[:999]
+
+
+@pytest.mark.parametrize("firmware", ["uefi", "bios"])
+def test_huge_sparse_disk_reads_little(tmp_path, payload, firmware):
+    """On a 100 GiB (sparse) qcow2 disk, finding and reading the store reads well under 1 MiB."""
+    from fs_helpers import built
+
+    build = images.build_esp_disk if firmware == "uefi" else images.build_mbr_disk
+    disk = built(build, tmp_path / "big.img", payload, disk_size=100 << 30)
+    image = built(images.convert, disk.path, "qcow2", tmp_path)
+    disk.path.unlink()
+    dev = open_image(str(image))
+    assert dev.size == 100 << 30
+    vol = _bcd_volume(dev, disk)
+    ref = vol.find(disk.bcd_path)
+    assert vol.read(ref) == payload
+    vol.facts()
+    assert dev.bytes_read < 1 << 20, dev.bytes_read
