@@ -10,8 +10,9 @@ import struct
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import ImageError, NotFoundError, ReadOnlyError, WriteError
 
-#: ioctl asking a Linux block device for its logical sector size.
+#: ioctls asking a Linux block device for its logical sector size and its read-only flag.
 _BLKSSZGET = 0x1268
+_BLKROGET = 0x125E
 
 
 class RawDevice(BlockDevice):
@@ -45,6 +46,10 @@ class RawDevice(BlockDevice):
         except BaseException:
             os.close(fd)
             raise
+        if writable and self.is_block_device and _read_only(fd):
+            # Linux lets O_RDWR open a read-only device; the writes would fail one by one later.
+            os.close(fd)
+            raise ReadOnlyError("the block device is read-only", path=path)
         super().__init__(size, writable=writable, name=path)
         if self.is_block_device:
             self.sector_size = _logical_sector_size(fd)
@@ -89,6 +94,14 @@ class RawDevice(BlockDevice):
         if not self.closed:
             os.close(self._fd)
         super().close()
+
+
+def _read_only(fd: int) -> bool:
+    try:
+        raw = fcntl.ioctl(fd, _BLKROGET, b"\0" * 4)
+    except OSError:
+        return False
+    return struct.unpack("i", raw)[0] != 0
 
 
 def _logical_sector_size(fd: int) -> int:
