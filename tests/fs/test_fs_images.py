@@ -115,3 +115,28 @@ def test_huge_sparse_disk_reads_little(tmp_path, payload, firmware):
     assert vol.read(ref) == payload
     vol.facts()
     assert dev.bytes_read < 1 << 20, dev.bytes_read
+
+
+def test_build_images_cli(tmp_path, payload):
+    import subprocess
+    import sys
+
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    bcd = tmp_path / "BCD"
+    bcd.write_bytes(payload)
+    out = subprocess.run([sys.executable, str(repo / "fixtures" / "build_images.py"), "--bcd",
+                          str(bcd), "--out", str(tmp_path / "imgs"), "--formats", "raw", "vhdx"],
+                         capture_output=True, text=True)
+    if out.returncode and "missing tools" in out.stderr:
+        pytest.skip(out.stderr)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split("\t") for line in out.stdout.splitlines()]
+    assert [(r[0], r[1]) for r in rows] == [("uefi", "raw"), ("uefi", "vhdx"), ("bios", "raw"),
+                                            ("bios", "vhdx")]
+    for row in rows:
+        dev = open_image(row[2])
+        part = read_partitions(dev)[0]
+        vol = open_volume(part.view(dev))
+        assert vol.read(vol.find(row[4])) == payload
