@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bcdtool.errors import NotFoundError, UnsupportedError
+from bcdtool.errors import GuestError, NotFoundError, UnsupportedError
 from bcdtool.linux.paths import GuestRoot, open_directory
 
 
@@ -19,7 +19,11 @@ def open_guest(spec: str, *, backend: str = "auto", partition: int | None = None
         raise UnsupportedError("the guestfs backend is not implemented yet; mount the root "
                                "file system and pass the directory")
     if os.path.isdir(spec):
-        return open_directory(spec)
+        root = open_directory(spec)
+        if root.kind("/etc") != "dir":
+            raise GuestError("this folder is not a Linux root (it has no etc folder); pass the "
+                             "folder where the guest's root file system is mounted", path=spec)
+        return root
     if not os.path.exists(spec):
         raise NotFoundError("no such directory, image or device", path=spec)
     from bcdtool.linux.image import open_image_root

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bcdtool.cli import main
-from bcdtool.errors import EXIT_PROBLEMS, NotFoundError
+from bcdtool.errors import EXIT_PROBLEMS, GuestError, NotFoundError
 from fixtures import linux_roots
 from tests.linux.linux_helpers import snapshot
 
@@ -94,6 +94,9 @@ def test_bad_arguments(tmp_path, capsys):
     assert code == 2 and "12345" in err
     code, _, err = run(capsys, "linux", "check", tmp_path / "missing")
     assert code == NotFoundError.exit_code and err.startswith("bcdtool: error:")
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "linux", "fix", tmp_path / "empty")
+    assert code == GuestError.exit_code and "not a Linux root" in err
 
 
 def test_entry_point_exit_code(tmp_path):
