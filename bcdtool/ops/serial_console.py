@@ -1,0 +1,256 @@
+"""Recipes layer: the Windows serial console (EMS/SAC) in one verified step.
+
+Microsoft's procedure is `bcdedit /ems {default} on`, `/emssettings EMSPORT:1 EMSBAUDRATE:115200`,
+`/bootems {bootmgr} on`, `/set {bootmgr} displaybootmenu yes`, `/timeout 5`, and kernel debugging
+off (the debugger owns the port, so typing at the SAC prompt does nothing).  Here each of those is
+a `Check` — an element expected on an object, judged by its *effective* value through the
+inherit chain — and `enable` stages only what is not already so, then commits through the target
+layer (plan, backup journal, write, verify).  A second run finds nothing to change and writes
+nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bcdtool.bcd import enum as render
+from bcdtool.bcd import objects
+from bcdtool.bcd.elements import resolve
+from bcdtool.bcd.settings import ensure_settings
+from bcdtool.bcd.store import BcdStore
+from bcdtool.errors import BcdError, BcdToolError, HiveSpaceError, InvalidArgumentError
+
+BAUD_RATES = (9600, 19200, 38400, 57600, 115200)
+EMSSETTINGS = objects.ALIASES["{emssettings}"]
+BOOTMGR = objects.ALIASES["{bootmgr}"]
+#: Elements that live in {emssettings} and reach loaders and {bootmgr} through inheritance.
+EMS_LIBRARY = ("emsport", "emsbaudrate")
+
+
+@dataclass(frozen=True)
+class SerialOptions:
+    """What `serial-console enable` should make true."""
+
+    port: int = 1
+    baud: int = 115200
+    timeout: int = 5
+    boot_menu: bool = True
+    bootems: bool = True
+    keep_debug: bool = False
+    loaders: str = "default"          # "default" or "all"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 4:
+            raise InvalidArgumentError(f"EMS port {self.port} is not COM1..COM4 (1-4)")
+        if self.baud not in BAUD_RATES:
+            raise InvalidArgumentError(f"EMS speed {self.baud} is not one of "
+                                       + ", ".join(map(str, BAUD_RATES)))
+        if not 0 <= self.timeout <= 999:
+            raise InvalidArgumentError(f"timeout {self.timeout} is outside 0-999 seconds")
+        if self.loaders not in ("default", "all"):
+            raise InvalidArgumentError(f"--loaders {self.loaders!r}: default or all")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One setting: element `name` of object `guid` should be `expected` (effective value)."""
+
+    guid: str
+    label: str                 # how the user knows the object: {bootmgr}, {default}, a GUID
+    name: str
+    expected: bool | int
+    why: str
+    actual: object = None      # the object's own value (None: absent or unreadable)
+    effective: object = None   # through inheritance
+    source: str | None = None  # GUID of the object the effective value comes from
+
+    @property
+    def ok(self) -> bool:
+        """True when the boot code would see the expected value (absent booleans are off)."""
+        if self.effective is None:
+            return self.expected is False
+        return self.effective == self.expected
+
+    def to_json(self) -> dict:
+        """The JSON object of this setting."""
+        return {"object": self.guid, "label": self.label, "element": self.name,
+                "expected": self.expected, "actual": self.actual, "effective": self.effective,
+                "source": self.source, "ok": self.ok, "why": self.why}
+
+
+def loaders(store: BcdStore, which: str) -> list[str]:
+    """GUIDs of the loaders to work on: the default one, or every Windows loader."""
+    if which == "all":
+        found = [o.guid for o in store.objects() if o.type == objects.OSLOADER]
+        if not found:
+            raise BcdError("the store has no Windows Boot Loader", path=store.hive.name or None)
+        return found
+    guid = store.default_guid()
+    if guid is None or not store.has(guid):
+        raise BcdError("{bootmgr} has no default Windows loader (set one with "
+                       "`bcdtool bcdedit --store TARGET /default {id}`)",
+                       path=store.hive.name or None)
+    return [guid]
+
+
+def checks(store: BcdStore, opts: SerialOptions) -> list[Check]:
+    """Every setting the recipe needs, each with what the store holds now."""
+    wanted: list[tuple[str, str, str, bool | int, str]] = []
+    default = store.default_guid()
+    for guid in loaders(store, opts.loaders):
+        label = "{default}" if guid == default else guid
+        wanted.append((guid, label, "ems", True, "EMS on the loader: without it only health "
+                       "information is shown and pressing Enter does nothing"))
+        wanted.append((guid, label, "emsport", opts.port, "the serial port SAC talks on"))
+        wanted.append((guid, label, "emsbaudrate", opts.baud, "the speed of the serial port"))
+        if not opts.keep_debug:
+            wanted.append((guid, label, "debug", False, "kernel debugging takes the port: "
+                           "typing at the SAC prompt does nothing"))
+    if store.has(BOOTMGR):
+        if opts.bootems:
+            wanted.append((BOOTMGR, "{bootmgr}", "bootems", True,
+                           "EMS in the boot manager: its menu appears on the serial console"))
+            wanted.append((BOOTMGR, "{bootmgr}", "emsport", opts.port, "the boot manager's port"))
+            wanted.append((BOOTMGR, "{bootmgr}", "emsbaudrate", opts.baud,
+                           "the boot manager's speed"))
+        if opts.boot_menu:
+            wanted.append((BOOTMGR, "{bootmgr}", "displaybootmenu", True,
+                           "the boot menu shows, so safe mode can be chosen over serial"))
+            wanted.append((BOOTMGR, "{bootmgr}", "timeout", opts.timeout,
+                           "seconds the menu waits (0 skips it)"))
+    return [_evaluate(store, *w) for w in wanted]
+
+
+def _evaluate(store: BcdStore, guid: str, label: str, name: str, expected, why: str) -> Check:
+    code = resolve(name, store.get(guid).type).code
+    own = store.get(guid).elements.get(code)
+    found = store.effective(guid, code)
+    return Check(guid, label, name, expected, why, actual=_value(own),
+                 effective=_value(found[1]) if found else None,
+                 source=found[0] if found else None)
+
+
+def _value(elem):
+    if elem is None:
+        return None
+    try:
+        return elem.value()
+    except BcdToolError:
+        return None
+
+
+def stage(store: BcdStore, opts: SerialOptions, notices: list[str]) -> None:
+    """Stage every missing setting on `store` (nothing when all are already right)."""
+    pending = [c for c in checks(store, opts) if not c.ok]
+    if any(c.name in EMS_LIBRARY for c in pending):
+        # bcdedit /emssettings writes {emssettings}; loaders and {bootmgr} inherit from it.
+        ems = ensure_settings(store, "{emssettings}", notices)
+        for name, value in (("emsport", opts.port), ("emsbaudrate", opts.baud)):
+            if _value(store.get(ems).elements.get(_code(store, ems, name))) != value:
+                store.set_element(ems, _code(store, ems, name), value)
+    for check in checks(store, opts):
+        if check.ok:
+            continue
+        # Still wrong after {emssettings}: the object overrides it or cannot reach it.
+        store.set_element(check.guid, _code(store, check.guid, check.name), check.expected)
+        if check.name in EMS_LIBRARY:
+            notices.append(f"{check.label} does not take {check.name} from {{emssettings}}; "
+                           "set it on the object itself")
+
+
+def _code(store: BcdStore, guid: str, name: str) -> int:
+    return resolve(name, store.get(guid).type).code
+
+
+def new_image(store: BcdStore) -> bytes:
+    """The staged image at the file's own size (needed in images); a plain file may grow."""
+    try:
+        return store.to_bytes(same_size=True)
+    except HiveSpaceError:
+        return store.to_bytes()
+
+
+def changes_json(store: BcdStore) -> list[dict]:
+    """The semantic diff: one object per created object or set/deleted element."""
+    out = []
+    for change in store.diff():
+        doc = render.change_json(store, change)
+        out.append({"object": change.object,
+                    "label": render.identifier(store, change.object, render.View(better=True)),
+                    "action": change.action, "element": doc["name"], "code": doc["code"],
+                    "old": doc["old_text"], "new": doc["new_text"],
+                    "text": render.describe_change(store, change)})
+    return out
+
+
+@dataclass
+class EnableResult:
+    """What `enable` did (or would do, on a dry run)."""
+
+    store: dict
+    description: str
+    dry_run: bool
+    changes: list[dict] = field(default_factory=list)
+    journal: str | None = None
+    write: dict | None = None
+    audit: dict | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """`{"store", "changes", "journal", ...}`."""
+        return {"store": self.store, "description": self.description, "dry_run": self.dry_run,
+                "changes": self.changes, "journal": self.journal, "write": self.write,
+                "audit": self.audit, "notices": self.notices}
+
+
+def open_store(spec: str, *, read_only: bool, partition: int | None = None,
+               path: str | None = None):
+    """(target handle, BcdStore) for `spec`; the handle must be closed by the caller."""
+    from bcdtool.target import open_hive
+
+    handle = open_hive(spec, partition=partition, path=path, read_only=read_only)
+    try:
+        store = BcdStore(handle.hive)
+    except BaseException:
+        handle.close()
+        raise
+    store.notices.extend(handle.hive.notices)
+    return handle, store
+
+
+def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = False,
+           backup_dir=None, read_only: bool = False, partition: int | None = None,
+           path: str | None = None, audit_log=None) -> EnableResult:
+    """Turn the serial console on in the store of `spec`: stage, then plan/back up/write/verify."""
+    from bcdtool.ops import audit
+
+    handle, store = open_store(spec, read_only=read_only or dry_run, partition=partition,
+                               path=path)
+    with handle:
+        notices = list(store.notices)
+        stage(store, opts, notices)
+        result = EnableResult(store=handle.location, description=handle.description,
+                              dry_run=dry_run, changes=changes_json(store), notices=notices)
+        if not result.changes:
+            return result
+        written = handle.commit(new_image(store), dry_run=dry_run, backup_dir=backup_dir,
+                                operation="serial-console enable", diff=result.changes)
+        result.write = written.to_dict()
+        result.journal = written.journal
+        result.notices.extend(written.notices)
+        if not dry_run:
+            result.audit = audit.record(target=spec, store=handle.location,
+                                        operation="serial-console enable",
+                                        changes=result.changes, result=written, path=audit_log)
+        return result
+
+
+def status(spec: str, opts: SerialOptions = SerialOptions(), *, partition: int | None = None,
+           path: str | None = None) -> dict:
+    """Each setting of the recipe: expected, the object's own value, the effective value."""
+    handle, store = open_store(spec, read_only=True, partition=partition, path=path)
+    with handle:
+        rows = checks(store, opts)
+        return {"store": handle.location, "description": handle.description,
+                "ok": all(c.ok for c in rows), "settings": [c.to_json() for c in rows],
+                "notices": list(store.notices)}
