@@ -205,6 +205,10 @@ class _Planner:
     # -- generated files -----------------------------------------------------------------------
     def _edit_kernel_line(self, line: KernelLine, kernelopts: str | None) -> None:
         old = line.args_text
+        if old.rstrip().endswith("\\"):
+            self.note(f"{line.file.path}:{line.line}: a `{line.command}` line continued with a "
+                      "backslash is left as is; edit it by hand")
+            return
         if kernelopts is not None and _KERNELOPTS.search(old):
             new, notes = cmdline.plan_console_edit([kernelopts, old], self.device, self.baud,
                                                    append_to=0)

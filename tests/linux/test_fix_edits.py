@@ -121,3 +121,15 @@ def test_sysvinit_gets_an_inittab_getty(tmp_path):
                             "S0:2345:respawn:/sbin/getty -L ttyS0 115200 vt100\n")
     assert statuses(report_of(root))["getty.serial"] == "ok"
     assert plan_fix(guest_of(root), "ttyS0").changes == []
+
+
+def test_continued_linux_line_is_left_alone(tmp_path):
+    root = linux_roots.build("debian-12", "broken", tmp_path / "root")
+    cfg = root / "boot/grub/grub.cfg"
+    text = cfg.read_text().replace("ro  quiet", "ro \\\n\t\tquiet", 1)
+    cfg.write_text(text)
+    guest = guest_of(root)
+    plan = plan_fix(guest, "ttyS0")
+    new = next(c.after.decode() for c in plan.changes if c.path == "/boot/grub/grub.cfg")
+    assert "ro \\\n\t\tquiet" in new
+    assert any("backslash" in n for n in plan.notes)
