@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bcdtool import journal as journals
 from bcdtool.cli import cli
-from bcdtool.errors import InterruptedWriteError, ReadOnlyError
+from bcdtool.errors import InterruptedWriteError, InvalidArgumentError, ReadOnlyError
 from bcdtool.target import open_hive
 from target_helpers import WriteWatch, registry_elements, sac_edit, sha
 
@@ -110,3 +110,30 @@ def test_hibernated_windows_folder_is_refused(tmp_path, corpus):
         with pytest.raises(UnsafeVolumeError, match="hibernated"):
             handle.commit(sac_edit(handle.hive)[0])
     assert _digests(config) == before
+
+
+def test_immutable_file_is_read_only_media(store):
+    import subprocess
+
+    if subprocess.run(["chattr", "+i", str(store)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported here")
+    try:
+        before = _digests(store.parent)
+        with open_hive(store) as handle:
+            with pytest.raises(ReadOnlyError):
+                handle.commit(sac_edit(handle.hive)[0])
+        assert _digests(store.parent) == before
+    finally:
+        subprocess.run(["chattr", "-i", str(store)], check=True)
+
+
+def test_kind_is_detected_by_magic_not_name(tmp_path, store_bytes):
+    from bcdtool.target import detect
+
+    (tmp_path / "disk.img").write_bytes(store_bytes)
+    (tmp_path / "BCD").write_bytes(b"\0" * 4096)
+    assert detect.detect_kind(tmp_path / "disk.img") == detect.HIVE
+    assert detect.detect_kind(tmp_path / "BCD") == detect.IMAGE
+    assert detect.detect_kind(tmp_path) == detect.DIRECTORY
+    with pytest.raises(InvalidArgumentError):
+        open_hive(tmp_path / "disk.img", kind="sam")
