@@ -37,6 +37,7 @@ MAX_DEPTH = 512
 MAX_KEY_NAME = 255
 MAX_VALUE_NAME = 16383
 LEAF_SIGNATURES = (b"li", b"lf", b"lh")
+BB_ROOT_CELL = 36
 
 
 def _security_descriptor() -> bytes:
@@ -84,7 +85,7 @@ class HiveEditor:
         self._original_length = _U32.unpack_from(data, L.BB_HIVE_BINS_DATA_SIZE)[0]
         self._alloc = CellAllocator(self._buf)
         self._minor = _U32.unpack_from(data, L.BB_MINOR_VERSION)[0]
-        self._root = _U32.unpack_from(data, 36)[0]
+        self._root = _U32.unpack_from(data, BB_ROOT_CELL)[0]
         self._poisoned = False
         self._names: dict[int, bytes] = {}
         self._nk(self._root)
@@ -109,31 +110,33 @@ class HiveEditor:
                 "reserved2": bytes(3528), "thaw_tm_id": bytes(16), "thaw_rm_id": bytes(16),
                 "thaw_log_id": bytes(16), "boot_type": 0, "boot_recover": 0}
         buf[:B] = L.BaseBlock.build(base)
-        buf[B:B + 4] = b"hbin"
-        struct.pack_into("<II", buf, B + 4, 0, 4096)
-        struct.pack_into("<i", buf, B + 0x20, 4096 - 0x20)     # one free cell: the whole bin
-        editor = cls.__new__(cls)
-        editor._buf = buf
-        editor._original = bytes(buf)
-        editor._original_size = len(buf)
-        editor._original_length = 4096
-        editor._alloc = CellAllocator(buf)
-        editor._minor = minor
-        editor._poisoned = False
-        editor._names = {}
-        now = filetime_now()
-        root = editor._new_nk(root_name, parent=0, now=now, sk=NIL)
+        builder = cls._blank(buf, minor)
+        root = builder._new_nk(root_name, parent=0, now=filetime_now(), sk=NIL)
         if root != 0x20:
             raise CorruptionError("new hive: root key not at 0x20")
-        editor._root = root
-        editor._w16(root, L.NK_FLAGS, L.KEY_HIVE_ENTRY | L.KEY_NO_DELETE | L.KEY_COMP_NAME)
+        builder._w16(root, L.NK_FLAGS,
+                     builder._flags(root) | L.KEY_HIVE_ENTRY | L.KEY_NO_DELETE)
         sd = _security_descriptor()
-        sk = editor._alloc.alloc(L.SK_FIXED_SIZE + len(sd))
-        p = editor._pos(sk)
+        sk = builder._alloc.alloc(L.SK_FIXED_SIZE + len(sd))
+        p = builder._pos(sk)
         struct.pack_into("<2sHIIII", buf, p, b"sk", 0, sk, sk, 1, len(sd))
         buf[p + L.SK_FIXED_SIZE:p + L.SK_FIXED_SIZE + len(sd)] = sd
-        editor._w32(root, L.NK_SECURITY, sk)
-        editor._original = bytes(editor.to_bytes())
+        builder._w32(root, L.NK_SECURITY, sk)
+        return cls.from_bytes(_with_checksum(buf))
+
+    @classmethod
+    def _blank(cls, buf: bytearray, minor: int) -> HiveEditor:
+        """A bare editor over a base block and one empty bin, for building images from scratch."""
+        buf[B:B + 4] = b"hbin"
+        struct.pack_into("<II", buf, B + 4, 0, 4096)
+        struct.pack_into("<I", buf, L.BB_HIVE_BINS_DATA_SIZE, 4096)
+        struct.pack_into("<i", buf, B + 0x20, 4096 - 0x20)     # one free cell: the whole bin
+        del buf[B + 4096:]
+        editor = cls.__new__(cls)
+        editor._buf = buf
+        editor._alloc = CellAllocator(buf)
+        editor._minor = minor
+        editor._names = {}
         return editor
 
     # --- raw access -------------------------------------------------------------------------
@@ -716,15 +719,9 @@ class _Compactor:
 
     def __init__(self, source: HiveEditor):
         self.src = source
-        buf = bytearray(source._buf[:B]) + bytearray(4096)
-        buf[B:B + 32] = source._buf[B:B + 32]           # first bin header keeps its timestamp
-        struct.pack_into("<II", buf, B + 4, 0, 4096)
-        _U32.pack_into(buf, L.BB_HIVE_BINS_DATA_SIZE, 4096)
-        struct.pack_into("<i", buf, B + 0x20, 4096 - 0x20)
-        self.dst = HiveEditor.__new__(HiveEditor)
-        self.dst._buf = buf
-        self.dst._alloc = CellAllocator(buf)
-        self.dst._minor = source._minor
+        buf = bytearray(source._buf[:B + 32]) + bytearray(4096 - 32)
+        # The first bin's header is kept (its timestamp backs up the base block's).
+        self.dst = HiveEditor._blank(buf, source._minor)
         self.sk_map: dict[int, int] = {}
         self.sk_refs: dict[int, int] = {}
         self.seen: set[int] = set()
@@ -732,7 +729,7 @@ class _Compactor:
     def run(self) -> bytearray:
         """The compact image (base block copied, root at 0x20, sk ring and refcounts rebuilt)."""
         root = self.copy_key(self.src._root, 0, 0)
-        _U32.pack_into(self.dst._buf, 36, root)
+        _U32.pack_into(self.dst._buf, BB_ROOT_CELL, root)
         ring = list(self.sk_map.values())
         for i, sk in enumerate(ring):
             self.dst._w32(sk, L.SK_FLINK, ring[(i + 1) % len(ring)])

@@ -42,6 +42,8 @@ def test_new_hive_is_windows_like(tmp_path):
         assert flink == blink == sk and refs == 1
         assert image[48:48 + 30].decode("utf-16-le") == "\\??\\C:\\test.hiv"
         assert_all_readers(image, {(): []}, tmp_path)
+    unicode_root = Hive.from_bytes(HiveEditor.new(root_name="Корень").to_bytes()).root
+    assert unicode_root.name == "Корень" and unicode_root.flags == 0x0C   # stored as UTF-16
 
 
 def test_create_and_set_values_of_every_type(tmp_path):
