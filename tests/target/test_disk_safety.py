@@ -331,3 +331,20 @@ def test_stream_optimized_vmdk_is_read_but_never_written(disks, tmp_path, state)
     assert isinstance(info.value, (UnsupportedError, ReadOnlyError)), info.value
     assert _digest(image) == before
     assert not (state / "bcdtool" / "journal").exists()
+
+
+def test_two_commits_through_one_handle_then_undo_both(image):
+    from bcdtool.ops.undo import undo
+    from bcdtool.regf.editor import HiveEditor
+
+    before = _digest(image)
+    with open_hive(image) as handle:
+        first = handle.commit(sac_edit(handle.hive)[0])
+        editor = HiveEditor(handle.hive)          # the handle now reads the committed store
+        editor.set_value("Description", "second", 4, (2).to_bytes(4, "little"))
+        second = handle.commit(editor.to_bytes(same_size=True))
+        assert second.sha256_before == first.sha256_after
+        assert handle.hive.key("Description").value("second").data == 2
+    undo(second.journal)
+    undo(first.journal)
+    assert _digest(image) == before
