@@ -166,7 +166,9 @@ class _Planner:
         env = self.guest.grub_env
         owner = self._owner_file()
         term = env.last("GRUB_TERMINAL")
-        if term is not None and term.value:
+        if term is not None and term.value is None:
+            self._assignment_text(term)  # notes why it is left alone
+        elif term is not None and term.value:
             if "serial" not in term.value.split():
                 # GRUB_TERMINAL sets input *and* output: keep only terminals that can be both,
                 # or `terminal_input gfxterm` fails and takes the serial input with it.
