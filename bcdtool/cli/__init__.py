@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "enum": "bcdtool.cli.bcd:enum",
     "hive": "bcdtool.cli.hive:hive",
     "linux": "bcdtool.cli.linux:linux",
+    "new-store": "bcdtool.cli.new_store:new_store",
+    "serial-console": "bcdtool.cli.serial_console:serial_console",
     "undo": "bcdtool.cli.undo:undo",
 }
 
