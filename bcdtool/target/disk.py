@@ -101,8 +101,9 @@ class DiskStore:
         loc = self.loc
         if len(new_image) != len(original):
             raise UnsupportedError(
-                f"the edited store is {len(new_image)} bytes but the file on the disk is "
-                f"{len(original)}; in-place writes keep the exact size (edit with same_size=True)",
+                f"the edited store is {len(new_image)} bytes but its file on the disk is "
+                f"{len(original)}: inside disks bcdtool writes in place and keeps a file's exact "
+                "size (so no filesystem metadata changes); nothing was written",
                 path=self.spec)
         final, steps = plan_commit(original, new_image)
         # Like regf.commit: any log whose base block is not all zeros could be replayed later.

@@ -137,3 +137,16 @@ def test_kind_is_detected_by_magic_not_name(tmp_path, store_bytes):
     assert detect.detect_kind(tmp_path) == detect.DIRECTORY
     with pytest.raises(InvalidArgumentError):
         open_hive(tmp_path / "disk.img", kind="sam")
+
+
+def test_half_written_hive_without_logs_names_the_journal(store):
+    import struct
+
+    with open_hive(store) as handle:
+        result = handle.commit(sac_edit(handle.hive)[0])
+    data = bytearray(store.read_bytes())            # a torn commit: Sequence1 bumped only
+    struct.pack_into("<I", data, 4, struct.unpack_from("<I", data, 4)[0] + 1)
+    store.write_bytes(bytes(data))
+    with pytest.raises(InterruptedWriteError, match="half-written") as info:
+        open_hive(store)
+    assert result.journal in str(info.value)
