@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import logging
 
 from bcdtool.errors import ImageError, ReadOnlyError, UnsupportedError
+
+log = logging.getLogger(__name__)
 
 
 class BlockDevice(io.RawIOBase):
@@ -23,6 +26,8 @@ class BlockDevice(io.RawIOBase):
         self._writable = writable
         #: Why this device refuses every write although it was opened for writing ("" if it doesn't).
         self.write_refusal = ""
+        #: What a user should know about this image (a pending log, a fallback footer copy...).
+        self.notices: list[str] = []
         self._pos = 0
         #: Bytes handed out by read_at(), for the "read only what is needed" benchmarks.
         self.bytes_read = 0
@@ -66,6 +71,11 @@ class BlockDevice(io.RawIOBase):
 
     def _refuse_write(self, offset: int, length: int) -> None:
         """Raise if the format cannot take these bytes in place (formats override)."""
+
+    def note(self, text: str) -> None:
+        """Record (and log) something the user should be told about this device."""
+        self.notices.append(text)
+        log.warning("%s: %s", self.name, text)
 
     def refuse_all_writes(self, reason: str) -> None:
         """Make the device read-only for `reason`; writable() then says False, honestly."""
@@ -120,6 +130,7 @@ class RangeView(BlockDevice):
                              path=parent.name, offset=start)
         super().__init__(length, writable=parent.writable(), name=name or parent.name)
         self.write_refusal = parent.write_refusal
+        self.notices = parent.notices
         self.parent = parent
         self.start = start
         self.sector_size = parent.sector_size

@@ -7,7 +7,6 @@ dirty nor marked corrupt, unencrypted, with no auto-clear feature bits we would 
 
 from __future__ import annotations
 
-import logging
 import os
 import zlib
 
@@ -15,8 +14,6 @@ from bcdtool import _construct
 from bcdtool.blockdev import qcow2_layout as L
 from bcdtool.blockdev.base import BlockDevice, EntryTable, MappedDevice
 from bcdtool.errors import FormatError, ImageError, UnsupportedError
-
-log = logging.getLogger(__name__)
 
 #: How many backing files deep we follow before calling it a loop.
 MAX_BACKING_DEPTH = 8
@@ -78,12 +75,9 @@ class Qcow2Device(MappedDevice):
                                          what="qcow2 refcount table")
         self._l2: dict[int, EntryTable] = {}
         self._last_compressed: tuple[int, bytes] | None = None
-        for flag, what in ((L.INCOMPAT_DIRTY, "dirty (not closed cleanly)"),
-                           (L.INCOMPAT_CORRUPT, "marked corrupt")):
-            if incompat & flag:
-                log.warning("%s: qcow2 image is %s; it will not be written", name, what)
         why = self._image_write_refusal()
         if why:
+            self.note(f"qcow2 image {why}; it can only be read")
             self.refuse_all_writes(f"qcow2 image {why}; bcdtool will not write it")
         self.backing_name = self._backing_name(hdr, head, name)
         self.backing: BlockDevice | None = None

@@ -7,14 +7,10 @@ setting it would be a metadata change.  Both are refused with UnsupportedError.
 
 from __future__ import annotations
 
-import logging
-
 from bcdtool import _construct
 from bcdtool.blockdev import vhd_layout as L
 from bcdtool.blockdev.base import BlockDevice, EntryTable, MappedDevice
 from bcdtool.errors import ChecksumError, FormatError, ImageError, UnsupportedError
-
-log = logging.getLogger(__name__)
 
 #: Largest block size we accept (the spec's default is 2 MiB).
 MAX_BLOCK_SIZE = 256 * 1024 * 1024
@@ -28,11 +24,12 @@ def vhd_checksum(data: bytes, field_offset: int) -> int:
 
 def open_vhd(container: BlockDevice) -> BlockDevice:
     """Open a fixed or dynamic VHD; differencing disks are refused (their data is in a parent)."""
-    footer = _find_footer(container)
-    if footer.disk_type == L.DISK_TYPE_FIXED:
-        return FixedVhd(container, footer)
-    if footer.disk_type == L.DISK_TYPE_DYNAMIC:
-        return DynamicVhd(container, footer)
+    footer, notice = _find_footer(container)
+    if footer.disk_type in (L.DISK_TYPE_FIXED, L.DISK_TYPE_DYNAMIC):
+        dev = (FixedVhd if footer.disk_type == L.DISK_TYPE_FIXED else DynamicVhd)(container, footer)
+        if notice:
+            dev.note(notice)
+        return dev
     if footer.disk_type == L.DISK_TYPE_DIFFERENCING:
         raise UnsupportedError("differencing VHD: its data lives partly in a parent disk; merge it "
                                "first (qemu-img convert -O vpc CHILD MERGED.vhd)", path=container.name)
@@ -53,12 +50,10 @@ def _find_footer(container: BlockDevice):
         raise ImageError("file too small to be a VHD", path=container.name)
     footer, why_end = _parse_footer(container, container.size - L.FOOTER_SIZE)
     if footer is not None:
-        return footer
+        return footer, ""
     copy, why_start = _parse_footer(container, 0)
     if copy is not None and copy.disk_type != L.DISK_TYPE_FIXED:
-        log.warning("%s: VHD footer at the end unusable (%s); using the copy at the start",
-                    container.name, why_end)
-        return copy
+        return copy, f"VHD footer at the end unusable ({why_end}); used the copy at the start"
     raise ChecksumError(f"no valid VHD footer ({why_end}; start: {why_start})",
                         path=container.name)
 

@@ -8,15 +8,12 @@ child of this disk notices that its parent changed instead of silently reading m
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from bcdtool import _construct
 from bcdtool.blockdev import vhdx_layout as L
 from bcdtool.blockdev.base import BlockDevice, EntryTable, MappedDevice
 from bcdtool.errors import ChecksumError, FormatError, ImageError, UnsupportedError
-
-log = logging.getLogger(__name__)
 
 MAX_VIRTUAL_SIZE = 64 * 1024 ** 4  # the format's limit: 64 TiB
 
@@ -92,9 +89,6 @@ class VhdxDevice(MappedDevice):
             raise FormatError("missing the vhdxfile identifier", path=name)
         self.header_slot, self.header = _current_header(container)
         self.log_pending = self.header.log_guid != bytes(16)
-        if self.log_pending:
-            log.warning("%s: VHDX log is not empty (not closed cleanly); reading without replaying "
-                        "it, and it will not be written", name)
         regions = _region_table(container)
         if L.METADATA_REGION not in regions or L.BAT_REGION not in regions:
             raise FormatError("VHDX region table lacks the BAT or metadata region", path=name)
@@ -124,6 +118,8 @@ class VhdxDevice(MappedDevice):
                               what="VHDX BAT")
         self._headers_updated = False
         if self.log_pending:
+            self.note("VHDX log is not empty (not closed cleanly): read without replaying it, "
+                      "so recent changes may be missing; it will not be written")
             self.refuse_all_writes("VHDX log is not empty (the image was not closed cleanly); "
                                    "open and close it with Hyper-V or qemu first")
 

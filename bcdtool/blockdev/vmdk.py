@@ -8,7 +8,6 @@ folder, so a hostile descriptor cannot point bcdtool at /dev/sda or ../../etc.
 from __future__ import annotations
 
 import bisect
-import logging
 import os
 import re
 import zlib
@@ -18,8 +17,6 @@ from bcdtool.blockdev import vmdk_layout as L
 from bcdtool.blockdev.base import BlockDevice, EntryTable, MappedDevice
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import FormatError, ImageError, ReadOnlyError, UnsupportedError
-
-log = logging.getLogger(__name__)
 
 MAX_EXTENTS = 1024
 MAX_GRAIN_SECTORS = 2048          # 1 MiB grains; VMware uses 128 sectors
@@ -99,7 +96,7 @@ class SparseVmdk(MappedDevice):
         if self.compressed:
             self.refuse_all_writes("VMDK has compressed grains (streamOptimized); it is read-only")
         elif hdr.unclean_shutdown:
-            log.warning("%s: VMDK was not shut down cleanly; it will not be written", name)
+            self.note("VMDK was not shut down cleanly; it can only be read")
             self.refuse_all_writes("VMDK was not shut down cleanly")
         grains = -(-hdr.capacity // gs)
         self.gd = EntryTable(container, hdr.gd_offset * L.SECTOR, -(-grains // self.gtes), 4,

@@ -157,7 +157,7 @@ def test_qcow2_dirty_or_corrupt_refuses_writes(fresh, bit, match):
     before = sha256(path)
     with open_image(path, writable=True) as dev:
         assert dev.read_at(0, 4096) == raw_bytes(0, 4096)
-        assert not dev.writable()
+        assert not dev.writable() and match in dev.notices[0]
         with pytest.raises(UnsupportedError, match=match):
             dev.write_at(WRITES[0][0], b"x")
     assert sha256(path) == before
@@ -199,7 +199,7 @@ def test_vhdx_dirty_log_refuses_writes(fresh):
     before = sha256(path)
     with open_image(path, writable=True) as dev:
         assert dev.read_at(0, 4096) == raw_bytes(0, 4096)
-        assert not dev.writable()
+        assert not dev.writable() and "log is not empty" in dev.notices[0]
         with pytest.raises(UnsupportedError, match="log"):
             RangeView(dev, 0, MiB).write_at(0, b"x")
     assert sha256(path) == before
@@ -250,6 +250,7 @@ def test_vhd_bad_end_footer_falls_back_to_copy(fresh):
         f.write(b"\xff")
     with open_image(path) as dev:
         assert dev.read_at(5 * MiB, MiB) == raw_bytes(5 * MiB, MiB)
+        assert "copy at the start" in dev.notices[0]
 
 
 def test_vhd_clear_bitmap_bit_refuses_write(fresh):
