@@ -89,8 +89,10 @@ def test_sac_recipe_through_bcdedit_then_undo(disk, tmp_path):
     before = digest(image)
 
     journals = []
-    for args in RECIPE:
-        run = bcdtool("bcdedit", "--store", image, *args, state=state)
+    for number, args in enumerate(RECIPE):
+        where = ["--store", image] if number != 1 else []
+        run = bcdtool("bcdedit", *where, *args, *(["/store", image] if number == 1 else []),
+                      state=state)
         assert run.returncode == 0, run.stderr
         assert "The operation completed successfully." in run.stdout
         journals += re.findall(r"bcdtool undo (\S+?\.json)", run.stderr)
