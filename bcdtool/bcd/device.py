@@ -22,6 +22,8 @@ from bcdtool.errors import FormatError, InvalidArgumentError, UnsupportedError
 MAX_DEPTH = 4
 
 IdRenderer = Callable[[str], str]
+#: Names a partition device that lies on a known disk ("partition 2 of this disk"), else None.
+PartitionNamer = Callable[["PartitionDevice"], "str | None"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,8 +36,10 @@ class Device(ABC):
     kind = "device"
 
     @abstractmethod
-    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
-        """bcdedit's rendering offline (partitions are `unknown`); `detailed` names them."""
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False,
+             where: PartitionNamer | None = None) -> str:
+        """bcdedit's rendering offline (partitions are `unknown`); `detailed` names them, and
+        `where` says which partition of a known disk they are."""
 
     def to_json(self) -> dict:
         """Structured form for JSON output."""
@@ -46,9 +50,9 @@ class Device(ABC):
             data["flags"] = self.flags
         return data
 
-    def _bracket(self, ident: IdRenderer, detailed: bool) -> str:
+    def _bracket(self, ident: IdRenderer, detailed: bool, where: PartitionNamer | None) -> str:
         # inside [..] of file/ramdisk devices bcdedit prints `boot` or the volume (offline: unknown)
-        return self.text(ident, detailed=detailed)
+        return self.text(ident, detailed=detailed, where=where)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +61,8 @@ class BootDevice(Device):
 
     kind = "boot"
 
-    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False,
+             where: PartitionNamer | None = None) -> str:
         return "boot"
 
 
@@ -73,20 +78,24 @@ class PartitionDevice(Device):
 
     kind = "partition"
 
-    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False,
+             where: PartitionNamer | None = None) -> str:
         if not detailed:
             return "unknown"  # bcdedit cannot find the disk when the store is offline
-        return "partition=" + self.identity()
+        return "partition=" + self.identity(where)
 
-    def _bracket(self, ident: IdRenderer, detailed: bool) -> str:
-        return self.identity() if detailed else "unknown"
+    def _bracket(self, ident: IdRenderer, detailed: bool, where: PartitionNamer | None) -> str:
+        return self.identity(where) if detailed else "unknown"
 
-    def identity(self) -> str:
+    def identity(self, where: PartitionNamer | None = None) -> str:
         """Readable partition identity (disk and partition) for the offline view."""
         if self.style == "gpt":
-            return f"<GPT disk {self.disk_guid} partition {self.partition_guid}>"
-        return (f"<MBR disk {self.disk_signature:08x} offset {self.partition_offset:#x}"
-                f" ({_human(self.partition_offset)})>")
+            text = f"<GPT disk {self.disk_guid} partition {self.partition_guid}"
+        else:
+            text = (f"<MBR disk {self.disk_signature:08x} offset {self.partition_offset:#x}"
+                    f" ({_human(self.partition_offset)})")
+        name = where(self) if where else None
+        return text + (f": {name}>" if name else ">")
 
     def to_json(self) -> dict:
         data = super().to_json()
@@ -108,8 +117,9 @@ class FileDevice(Device):
 
     kind = "file"
 
-    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
-        return f"file=[{self.parent._bracket(ident, detailed)}]{self.path}"
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False,
+             where: PartitionNamer | None = None) -> str:
+        return f"file=[{self.parent._bracket(ident, detailed, where)}]{self.path}"
 
     def to_json(self) -> dict:
         return {**super().to_json(), "parent": self.parent.to_json(), "path": self.path}
@@ -127,9 +137,10 @@ class RamdiskDevice(Device):
 
     kind = "ramdisk"
 
-    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False,
+             where: PartitionNamer | None = None) -> str:
         options = "," + ident(self.options) if self.options else ""
-        return f"ramdisk=[{self.parent._bracket(ident, detailed)}]{self.path}{options}"
+        return f"ramdisk=[{self.parent._bracket(ident, detailed, where)}]{self.path}{options}"
 
     def to_json(self) -> dict:
         data = {**super().to_json(), "parent": self.parent.to_json(), "path": self.path}
@@ -149,7 +160,8 @@ class LocateDevice(Device):
 
     kind = "locate"
 
-    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False,
+             where: PartitionNamer | None = None) -> str:
         if self.locate_type == 0 and self.element_type:
             return f"locate=custom:{self.element_type:08x}"
         return f"locate={self.path}" if self.path else "locate=unknown"
@@ -167,11 +179,35 @@ class RawDevice(Device):
 
     kind = "raw"
 
-    def text(self, ident: IdRenderer = str, *, detailed: bool = False) -> str:
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False,
+             where: PartitionNamer | None = None) -> str:
         return f"<device {self.raw.hex()}>" if detailed else "unknown"
 
     def to_json(self) -> dict:
         return {"type": "raw", "hex": self.raw.hex()}
+
+
+@dataclass(frozen=True)
+class DiskLayout:
+    """A disk's identity as its partition table gives it, to name the partition devices on it."""
+
+    style: str                                   # "mbr" or "gpt"
+    disk_signature: int | None = None
+    disk_guid: str | None = None
+    #: (index, start in bytes, unique partition GUID or "") of each partition
+    partitions: tuple[tuple[int, int, str], ...] = ()
+    label: str = "this disk"
+
+    def name(self, device: PartitionDevice) -> str | None:
+        """`partition N of this disk` when `device` lies on this disk, else None."""
+        for index, start, guid in self.partitions:
+            if device.style == self.style == "mbr" and device.disk_signature == \
+                    self.disk_signature and device.partition_offset == start:
+                return f"partition {index} of {self.label}"
+            if device.style == self.style == "gpt" and device.disk_guid == self.disk_guid and \
+                    device.partition_guid == guid.lower():
+                return f"partition {index} of {self.label}"
+        return None
 
 
 # --- parse -------------------------------------------------------------------------------------

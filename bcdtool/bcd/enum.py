@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bcdtool.bcd import objects
-from bcdtool.bcd.device import Device
+from bcdtool.bcd.device import Device, DiskLayout
 from bcdtool.bcd.elements import (FORMAT_NAMES, Format, display_name, element_format, is_hidden,
                                   lookup)
 from bcdtool.bcd.store import BcdObject, BcdStore, Change, Element
@@ -25,6 +25,7 @@ class View:
 
     verbose: bool = False      # /v: full GUIDs (bcdedit) and hidden template elements
     better: bool = False       # alias and GUID together, partition identities
+    disk: DiskLayout | None = None  # the disk the store was read from, to name its partitions
 
 
 def select(store: BcdStore, selector: str = "active") -> list[BcdObject]:
@@ -121,7 +122,8 @@ def value_lines(store: BcdStore, obj: BcdObject, elem: Element, view: View) -> l
         return [_reference(store, v, view) for v in value]
     if fmt == Format.DEVICE:
         assert isinstance(value, Device)
-        return [value.text(lambda g: _reference(store, g, view), detailed=view.better)]
+        return [value.text(lambda g: _reference(store, g, view), detailed=view.better,
+                           where=view.disk.name if view.disk else None)]
     return [str(value)]
 
 
@@ -131,9 +133,9 @@ def _reference(store: BcdStore, text: str, view: View) -> str:
 
 # --- JSON ---------------------------------------------------------------------------------------
 
-def to_json(store: BcdStore, chosen: list[BcdObject]) -> dict:
+def to_json(store: BcdStore, chosen: list[BcdObject], disk: DiskLayout | None = None) -> dict:
     """Every chosen object and element: code, name, format, raw hex, decoded value and text."""
-    view = View(better=True, verbose=True)
+    view = View(better=True, verbose=True, disk=disk)
     return {
         "default": store.default_guid(),
         "objects": [_object_json(store, obj, view) for obj in chosen],

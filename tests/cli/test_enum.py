@@ -92,3 +92,52 @@ def test_not_a_hive(tmp_path, capsys):
     bad.write_bytes(b"not a hive at all" * 100)
     code, _, err = run(capsys, "enum", str(bad))
     assert code != 0 and "Traceback" not in err and err.startswith("bcdtool: error:")
+
+
+@pytest.mark.parametrize("firmware", ["bios", "uefi"])
+def test_partitions_of_the_disk_itself_are_named(corpus, tmp_path, capsys, firmware):
+    """A store inside a disk image whose devices point at that disk: enum says which partition."""
+    import shutil
+    import subprocess
+
+    from fixtures import images
+
+    tools = ["sfdisk"] + (["mkntfs", "ntfscp"] if firmware == "bios" else ["mkfs.fat", "mcopy"])
+    if images.missing_tools(tools):
+        pytest.skip(f"missing {images.missing_tools(tools)}")
+    store = tmp_path / "BCD"
+    shutil.copyfile(corpus / "bcd" / "win10-bios-installed-sysreserved.bcd", store)
+    disk = tmp_path / "disk.img"
+    if firmware == "bios":
+        device = "partition=mbr:1b2c3d4e:1048576"        # fixture MBR label-id, partition 1
+        build = images.build_mbr_disk
+    else:
+        # the fixture's GPT disk GUID; sfdisk picks the partition GUID, so build once to learn it
+        images.build_esp_disk(disk, store.read_bytes())
+        table = json.loads(subprocess.run(["sfdisk", "--json", str(disk)], check=True,
+                                          capture_output=True, text=True).stdout)
+        part_guid = table["partitiontable"]["partitions"][0]["uuid"].lower()
+        device = f"partition=gpt:{{8d2a6c1e-6e4b-4f3a-9c5d-1b2c3d4e5f60}}:{{{part_guid}}}"
+        build = None
+    code, _, err = run(capsys, "bcdedit", "/store", str(store), "/set", "{default}", "osdevice",
+                       device)
+    assert code == 0, err
+    if build is not None:
+        build(disk, store.read_bytes())
+    else:
+        target = images.mtools_target(disk, images.FIRST_LBA * images.SECTOR)
+        subprocess.run(["mcopy", "-o", "-i", target, str(store), "::/EFI/Microsoft/Boot/BCD"],
+                       check=True, env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"})
+        assert json.loads(subprocess.run(["sfdisk", "--json", str(disk)], check=True,
+                                         capture_output=True, text=True).stdout)[
+            "partitiontable"]["partitions"][0]["uuid"].lower() == part_guid
+    code, out, err = run(capsys, "enum", str(disk))
+    assert code == 0, err
+    osdevice = next(line for line in out.splitlines() if line.startswith("osdevice"))
+    assert osdevice.endswith(": partition 1 of this disk>")
+    device_line = next(line for line in out.splitlines() if line.startswith("device "))
+    assert "of this disk" not in device_line           # the original disk is not this one
+    code, out, _ = run(capsys, "enum", "--json", str(disk))
+    loader = json.loads(out)["objects"][1]
+    text = next(e["text"] for e in loader["elements"] if e["name"] == "osdevice")
+    assert text.endswith(": partition 1 of this disk>")
