@@ -123,3 +123,38 @@ def test_bad_requests_change_nothing(tmp_path, args, code):
     assert run.returncode == code, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and b"Traceback" not in run.stderr
     assert hive.read_bytes() == before
+
+
+def _mcopy_bcd(disk) -> bytes:
+    """The ESP's BCD as mtools (an independent FAT reader) reads it from the raw image."""
+    part = disk.bcd_part
+    return subprocess.run(["mcopy", "-n", "-i", f"{disk.path}@@{part.start}",
+                           "::/" + disk.bcd_path, "-"], capture_output=True, check=True).stdout
+
+
+@pytest.mark.parametrize("filler", [0, 20000])
+def test_set_inside_a_disk_image_keeps_the_file_size(corpus, tmp_path, filler):
+    """In place inside a FAT32 ESP: the same file size always, compactly rebuilt if needed."""
+    need_tool("mcopy")
+    from fixtures import images
+
+    store = corpus / "bcd" / "win10-uefi-installed-crufty-2016.bcd"
+    original = store.read_bytes()
+    disk = images.build_esp_disk(tmp_path / "esp.img", original)
+    size = disk.path.stat().st_size
+    key = "Objects\\{9dea862c-5cdd-4e70-acc1-f32b344d4795}\\Elements\\16000020"
+    data = "01" * max(filler, 1)
+    run = bcdtool("hive", "set", disk.path, key, "Element", "--type", "REG_BINARY",
+                  "--data", data)
+    assert run.returncode == 0, run.stderr
+    assert disk.path.stat().st_size == size
+    written = _mcopy_bcd(disk)
+    assert len(written) == len(original)
+    editor = HiveEditor.from_bytes(original)
+    editor.create_key(key)
+    editor.set_value(key, "Element", 3, bytes.fromhex(data))
+    assert (len(editor.to_bytes()) > len(original)) == bool(filler)   # filler: rebuilt
+    expected = ExpectedHive(ours(original))
+    expected.create_key(tuple(key.split("\\")))
+    expected.set_value(tuple(key.split("\\")), "Element", 3, bytes.fromhex(data))
+    assert_all_readers(written, expected.model(), tmp_path, original=original)
