@@ -248,6 +248,18 @@ def test_root_and_no_delete_keys_are_refused():
     editor = HiveEditor.new()
     with pytest.raises(InvalidArgumentError):
         editor.delete_key("\\")
+    editor.create_key("keep\\locked\\child")
+    image = bytearray(editor.to_bytes())
+    locked = Hive.from_bytes(bytes(image)).key("keep\\locked").offset
+    flags = struct.unpack_from("<H", image, 4096 + locked + 4 + 2)[0]
+    struct.pack_into("<H", image, 4096 + locked + 4 + 2, flags | 0x0008)   # KEY_NO_DELETE
+    editor = HiveEditor.from_bytes(bytes(image))
+    before = editor.to_bytes()
+    for path in ("keep\\locked", "keep"):        # the key itself, or a tree holding it
+        with pytest.raises(InvalidArgumentError):
+            editor.delete_key(path)
+        assert editor.to_bytes() == before
+    editor.delete_key("keep\\locked\\child")
 
 
 def test_inconsistent_editor_refuses_to_emit():
