@@ -137,3 +137,18 @@ def test_corpus_devices_decode_structurally(store):
         assert not isinstance(dev, RawDevice), (guid, hex(code))
         assert build_device_element(dev) == raw
         assert dev.to_json()["type"] == dev.kind
+
+
+def test_disk_layout_names_partitions():
+    from bcdtool.bcd.device import DiskLayout
+
+    mbr = parse_device_element(MBR)
+    gpt = parse_device_element(GPT)
+    disk = DiskLayout("mbr", disk_signature=0x36234da4, partitions=((1, 0x100000, ""),))
+    assert disk.name(mbr) == "partition 1 of this disk" and disk.name(gpt) is None
+    assert mbr.text(detailed=True, where=disk.name).endswith(": partition 1 of this disk>")
+    other = DiskLayout("mbr", disk_signature=0x1, partitions=((1, 0x100000, ""),))
+    assert other.name(mbr) is None
+    gdisk = DiskLayout("gpt", disk_guid="{23ac8823-d738-43f3-be9d-098b061d13aa}",
+                       partitions=((3, 0, "{5E29B877-63B6-405D-92F9-8DB942CE089B}"),))
+    assert gdisk.name(gpt) == "partition 3 of this disk"

@@ -275,3 +275,20 @@ def test_recipe_inside_a_disk_image(corpus, tmp_path, capsys, firmware, name):
     assert found[(BOOTMGR, "25000004")] == (3, bytes.fromhex("0500000000000000"))
     code, out, _ = run(capsys, "enum", str(disk))
     assert code == 0 and "ems                     Yes" in out.splitlines()
+
+
+def test_read_only_refuses_writes(corpus, tmp_path, capsys):
+    store = copy_store(corpus, tmp_path, "win10-bios-installed-sysreserved.bcd")
+    digest = sha(store)
+    code, out, err = run(capsys, "bcdedit", "--read-only", "/store", str(store), "/ems",
+                         "{default}", "on")
+    assert code == 16 and out == "" and sha(store) == digest
+
+
+def test_dirty_hive_without_logs_is_refused(corpus, tmp_path, capsys):
+    hive = tmp_path / "BCD"
+    shutil.copyfile(corpus / "hives" / "SECURITY-dirty-nolog", hive)
+    digest = sha(hive)
+    code, _, err = run(capsys, "bcdedit", "/store", str(hive), "/timeout", "5")
+    # a dirty primary with no logs reads as a torn write (27) or unrecoverable (14); never edited
+    assert code in (14, 27) and "Traceback" not in err and sha(hive) == digest
