@@ -196,7 +196,13 @@ class _Planner:
             self._add_line(owner, f'GRUB_SERIAL_COMMAND="{self._serial_command()}"')
             return
         text = self._assignment_text(cmd)
-        if text is not None:
+        if text is None:
+            return
+        if cmd.value.split()[:1] != ["serial"]:
+            self.note(f"{cmd.file}:{cmd.line}: GRUB_SERIAL_COMMAND was not a serial command; "
+                      "replaced")
+            self._set_assignment(cmd, self._serial_command())
+        else:
             self._set_assignment(cmd, _with_speed(text, self.baud))
 
     def _serial_command(self) -> str:
@@ -385,6 +391,8 @@ def _with_speed(text: str, baud: int) -> str:
     if _SPEED_OPT.search(text):
         return _SPEED_OPT.sub(lambda m: m.group(0)[:-len(m.group(1))] + str(baud), text, count=1)
     m = re.search(r"\bserial\b", text)
+    if m is None:  # e.g. "$SERIAL_ARGS": the speed goes last
+        return text.rstrip() + f" --speed={baud}"
     return text[:m.end()] + f" --speed={baud}" + text[m.end():]
 
 

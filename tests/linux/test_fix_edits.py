@@ -133,3 +133,30 @@ def test_continued_linux_line_is_left_alone(tmp_path):
     new = next(c.after.decode() for c in plan.changes if c.path == "/boot/grub/grub.cfg")
     assert "ro \\\n\t\tquiet" in new
     assert any("backslash" in n for n in plan.notes)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from bcdtool.errors import BcdToolError  # noqa: E402
+
+_grubish = st.lists(st.sampled_from([
+    'GRUB_CMDLINE_LINUX="', 'GRUB_CMDLINE_LINUX_DEFAULT=', "GRUB_TERMINAL=", "GRUB_SERIAL_COMMAND=",
+    '"', "'", "`x`", "$GRUB_CMDLINE_LINUX", " ", "\n", "quiet", "console=ttyS0", "console=tty0",
+    "serial --speed=9600", "console", "+=", "#", "\\", "S=serial\n", "$S"]),
+    max_size=30).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_grubish)
+def test_any_default_grub_plans_or_explains(tmp_path_factory, text):
+    root = linux_roots.build("debian-12", "broken", tmp_path_factory.mktemp("g"))
+    (root / "etc/default/grub").write_text(text)
+    try:
+        guest = guest_of(root)
+        plan = plan_fix(guest, "ttyS0")
+    except BcdToolError:
+        return
+    for change in plan.changes:
+        if change.path == "/etc/default/grub":
+            # whatever was there is still there, line by line, unless it was an edited value
+            assert change.after.decode().count("\n") >= text.count("\n")

@@ -120,3 +120,17 @@ def test_every_corpus_grub_file_parses(corpus):
             assert text[a.word.start:a.word.end] == a.word.text
         assert not env.notes, (family, env.notes)
     assert parsed >= 15
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_shellish = st.text(alphabet=st.sampled_from(list("AB_=\"'`$(){}\\ \t\n#;&|+x1")), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_shellish)
+def test_parser_never_fails_and_spans_hold(text):
+    env = shell.parse([("/f", text)])
+    for a in env.assignments:
+        assert text[a.word.start:a.word.end] == a.word.text
+        assert 0 <= a.inner[0] <= a.inner[1] <= len(text)
