@@ -218,8 +218,8 @@ def _metadata(container: BlockDevice, offset: int, length: int) -> dict[uuid.UUI
     if hdr.entry_count > L.MAX_TABLE_ENTRIES:
         raise FormatError("VHDX metadata table has too many entries", path=container.name)
     table = container.read_at(offset, 32 + 32 * hdr.entry_count)  # not the whole 64 KiB
-    known = {L.FILE_PARAMETERS, L.VIRTUAL_DISK_SIZE, L.VIRTUAL_DISK_ID, L.LOGICAL_SECTOR_SIZE,
-             L.PHYSICAL_SECTOR_SIZE, L.PARENT_LOCATOR}
+    needed = {L.FILE_PARAMETERS: 8, L.VIRTUAL_DISK_SIZE: 8, L.LOGICAL_SECTOR_SIZE: 4}
+    known = set(needed) | {L.VIRTUAL_DISK_ID, L.PHYSICAL_SECTOR_SIZE, L.PARENT_LOCATOR}
     items = {}
     for i in range(hdr.entry_count):
         e = _construct.parse(L.metadata_table_entry, table, offset=32 + 32 * i,
@@ -230,12 +230,14 @@ def _metadata(container: BlockDevice, offset: int, length: int) -> dict[uuid.UUI
                 raise UnsupportedError(f"VHDX requires unknown metadata item {item}",
                                        path=container.name)
             continue
-        if e.offset < L.METADATA_TABLE_SIZE or e.offset + e.length > length or e.length > 4096:
-            raise FormatError(f"VHDX metadata item {item} lies outside its region",
-                              path=container.name, offset=offset + e.offset)
+        if item not in needed:
+            continue
+        if e.offset < L.METADATA_TABLE_SIZE or e.offset + e.length > length \
+                or not needed[item] <= e.length <= 4096:
+            raise FormatError(f"VHDX metadata item {item} lies outside its region or has the "
+                              "wrong size", path=container.name, offset=offset + e.offset)
         items[item] = container.read_at(offset + e.offset, e.length)
-    for needed, size in ((L.FILE_PARAMETERS, 8), (L.VIRTUAL_DISK_SIZE, 8),
-                         (L.LOGICAL_SECTOR_SIZE, 4)):
-        if len(items.get(needed, b"")) < size:
-            raise FormatError(f"VHDX metadata item {needed} missing", path=container.name)
+    for item in needed:
+        if item not in items:
+            raise FormatError(f"VHDX metadata item {item} missing", path=container.name)
     return items

@@ -77,8 +77,10 @@ class SparseVmdk(MappedDevice):
         gs = hdr.grain_size
         if not 1 <= gs <= MAX_GRAIN_SECTORS or gs & (gs - 1):
             raise FormatError(f"VMDK grain size {gs} sectors invalid", path=name)
-        if not 0 < hdr.capacity <= MAX_CAPACITY_SECTORS or not 1 <= hdr.num_gtes_per_gt <= 4096:
-            raise FormatError("VMDK capacity or grain-table size invalid", path=name)
+        if not 0 < hdr.capacity <= MAX_CAPACITY_SECTORS or not 1 <= hdr.num_gtes_per_gt <= 4096 \
+                or hdr.gd_offset == 0:
+            raise FormatError("VMDK capacity, grain-table size or grain directory invalid",
+                              path=name)
         self.compressed = bool(hdr.flags & L.FLAG_COMPRESSED)
         if self.compressed and hdr.compress_algorithm != L.COMPRESSION_DEFLATE:
             raise UnsupportedError(f"VMDK compression {hdr.compress_algorithm}", path=name)

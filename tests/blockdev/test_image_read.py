@@ -111,3 +111,14 @@ def test_vmdk_stream_with_footer_at_end(images, tmp_path):
     with open_image(path) as dev:
         for offset, length in EDGE_RANGES:
             assert dev.read_at(offset, length) == raw_bytes(offset, length)
+
+
+@pytest.mark.parametrize("fmt,name", [("vdi", "VirtualBox VDI"), ("qed", "QED"),
+                                      ("parallels", "Parallels")])
+def test_known_unsupported_formats_are_not_taken_for_raw(raw_image, tmp_path, fmt, name):
+    from blockdev_images import qemu_img
+    from bcdtool.errors import UnsupportedError
+    path = tmp_path / f"disk.{fmt}"
+    qemu_img("convert", "-f", "raw", "-O", fmt, raw_image, path)
+    with pytest.raises(UnsupportedError, match=name):
+        open_image(path)
