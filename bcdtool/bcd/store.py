@@ -101,7 +101,9 @@ class BcdStore:
         self._objects: dict[str, BcdObject] = {}
         for key in objects_key.subkeys():
             obj = self._read_object(key)
-            if obj is not None:
+            if obj is not None and obj.guid in self._objects:
+                self.notices.append(f"ignored a second object key named {key.name}")
+            elif obj is not None:
                 self._objects[obj.guid] = obj
         self._original = {guid: obj.copy() for guid, obj in self._objects.items()}
         self._editor: HiveEditor | None = None
@@ -135,6 +137,9 @@ class BcdStore:
                 self.notices.append(f"element {key.name}\\{elem_key.name} has no Element value")
                 continue
             code = int(elem_key.name, 16)
+            if code in obj.elements:
+                self.notices.append(f"ignored a second element key {key.name}\\{elem_key.name}")
+                continue
             obj.elements[code] = Element(code, value.raw, value.type, elem_key.name)
         return obj
 
