@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "new-store": "bcdtool.cli.new_store:new_store",
     "serial-console": "bcdtool.cli.serial_console:serial_console",
     "undo": "bcdtool.cli.undo:undo",
+    "windows": "bcdtool.cli.windows:windows",
 }
 
 

@@ -1,0 +1,184 @@
+"""Recipes layer: offline Windows facts of a TARGET, and the SYSTEM-hive repairs (crash dump on
+NMI, SAC helper) through the same plan → backup → write → verify path as BCD edits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bcdtool.errors import BcdToolError, HiveSpaceError, NotFoundError
+from bcdtool.windows import edits, facts, volumes
+
+
+@dataclass
+class WindowsFacts:
+    """What could be read about the Windows installation on a target (None: not found)."""
+
+    system_location: dict | None = None
+    software_location: dict | None = None
+    edition: facts.Edition | None = None
+    control_sets: facts.ControlSets | None = None
+    crash: list[facts.CrashControl] = field(default_factory=list)
+    services: list[facts.Service] = field(default_factory=list)
+    fast_startup: bool | None = None
+    system_dirty: bool = False          # SYSTEM was dirty; its logs were replayed in memory
+    volumes: list[volumes.VolumeInfo] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The JSON object of these facts."""
+        return {"system": self.system_location, "software": self.software_location,
+                "edition": self.edition.to_json() if self.edition else None,
+                "control_sets": self.control_sets.__dict__ if self.control_sets else None,
+                "crash_control": [c.to_json() for c in self.crash],
+                "services": [s.to_json() for s in self.services],
+                "fast_startup": self.fast_startup, "system_dirty": self.system_dirty,
+                "volumes": [v.to_json() for v in self.volumes], "notes": self.notes}
+
+
+def open_windows_hive(spec: str, which: str, *, read_only: bool = True,
+                      partition: int | None = None):
+    """A target handle on the SYSTEM or SOFTWARE hive of the Windows volume of `spec` (a hive
+    file given directly is taken as that hive)."""
+    from bcdtool.target import open_hive
+    from bcdtool.target.detect import HIVE, detect_kind
+
+    path = facts.SYSTEM_PATH if which == "SYSTEM" else facts.SOFTWARE_PATH
+    if detect_kind(spec) == HIVE:
+        return open_hive(spec, read_only=read_only, kind="hive")
+    return open_hive(spec, partition=partition, path=path, read_only=read_only, kind="hive")
+
+
+def gather(spec: str, *, partition: int | None = None, scan_volumes: bool = True) -> WindowsFacts:
+    """Everything readable about the Windows on `spec`; what cannot be read becomes a note."""
+    from bcdtool.target.detect import HIVE, detect_kind
+
+    out = WindowsFacts()
+    if scan_volumes:
+        try:
+            out.volumes = volumes.scan(spec)
+        except BcdToolError as exc:
+            out.notes.append(f"volumes not scanned: {exc}")
+    hive_file = detect_kind(spec) == HIVE
+    system = software = None
+    try:
+        handle = open_windows_hive(spec, "SYSTEM", partition=partition)
+        with handle:
+            system = handle.hive
+            out.system_location = handle.location
+            out.system_dirty = bool(getattr(system, "recovered", False))
+    except BcdToolError as exc:
+        out.notes.append(f"no SYSTEM hive: {exc}")
+    if not hive_file:
+        try:
+            with open_windows_hive(spec, "SOFTWARE", partition=partition) as handle:
+                software = handle.hive
+                out.software_location = handle.location
+        except BcdToolError as exc:
+            out.notes.append(f"no SOFTWARE hive: {exc}")
+    if system is None and software is None:
+        return out
+    out.edition = facts.edition(software, system)
+    if system is not None:
+        _system_facts(system, out)
+    return out
+
+
+def _system_facts(system, out: WindowsFacts) -> None:
+    try:
+        out.control_sets = facts.control_sets(system)
+    except NotFoundError as exc:
+        out.notes.append(str(exc))
+        return
+    for cs in out.control_sets.active:
+        out.crash.append(facts.crash_control(system, cs))
+        out.services.extend(facts.service(system, cs, name) for name in ("sacdrv", "sacsvr"))
+    out.fast_startup = facts.fast_startup(system, out.control_sets.current)
+
+
+@dataclass
+class HiveEditResult:
+    """What a SYSTEM-hive repair did (or would do)."""
+
+    hive: dict
+    operation: str
+    dry_run: bool
+    changes: list[dict] = field(default_factory=list)
+    journal: str | None = None
+    write: dict | None = None
+    audit: dict | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """`{"hive", "changes", "journal", ...}`."""
+        return dict(self.__dict__)
+
+
+def _edit_system(spec: str, operation: str, planner, *, dry_run: bool, backup_dir,
+                 read_only: bool, partition: int | None, audit_log) -> HiveEditResult:
+    from bcdtool.ops import audit
+
+    handle = open_windows_hive(spec, "SYSTEM", read_only=read_only or dry_run,
+                               partition=partition)
+    with handle:
+        changes = planner(handle.hive)
+        result = HiveEditResult(handle.location, operation, dry_run,
+                                [c.to_json() for c in changes], notices=list(handle.hive.notices))
+        if not changes:
+            return result
+        editor = edits.apply(handle.hive, changes)
+        try:
+            image = editor.to_bytes(same_size=True)
+        except HiveSpaceError:
+            image = editor.to_bytes()
+        written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
+                                operation=operation, diff=result.changes)
+        result.write, result.journal = written.to_dict(), written.journal
+        result.notices.extend(written.notices)
+        if not dry_run:
+            result.audit = audit.record(target=spec, store=handle.location, operation=operation,
+                                        changes=result.changes, result=written, path=audit_log)
+        return result
+
+
+def crashdump_enable(spec: str, *, dump_file: str | None = None, ram_bytes: int | None = None,
+                     dry_run: bool = False, backup_dir=None, read_only: bool = False,
+                     partition: int | None = None, audit_log=None) -> HiveEditResult:
+    """CrashDumpEnabled, NMICrashDump=1 and DumpFile in every active control set."""
+    result = _edit_system(spec, "windows crashdump enable",
+                          lambda hive: edits.crashdump(hive, dump_file), dry_run=dry_run,
+                          backup_dir=backup_dir, read_only=read_only, partition=partition,
+                          audit_log=audit_log)
+    result.notices.append(space_note(spec, ram_bytes))
+    return result
+
+
+def sac_enable(spec: str, *, dry_run: bool = False, backup_dir=None, read_only: bool = False,
+               partition: int | None = None, audit_log=None) -> HiveEditResult:
+    """Put a disabled sacsvr back to manual start in every active control set."""
+    return _edit_system(spec, "windows sac enable", edits.sac, dry_run=dry_run,
+                        backup_dir=backup_dir, read_only=read_only, partition=partition,
+                        audit_log=audit_log)
+
+
+def space_note(spec: str, ram_bytes: int | None) -> str:
+    """Whether the Windows volume has room for a dump as large as the VM's RAM, or why that
+    cannot be told."""
+    try:
+        windows = [v for v in volumes.scan(spec) if v.windows]
+    except BcdToolError:
+        windows = []
+    free = windows[0].free_bytes if windows else None
+    if free is None or ram_bytes is None:
+        missing = []
+        if free is None:
+            missing.append("the Windows volume's free space (known only for a mounted folder)")
+        if ram_bytes is None:
+            missing.append("the VM's memory size (pass --ram)")
+        return ("cannot tell whether a complete dump fits: unknown " + " and ".join(missing)
+                + "; a complete dump needs free space (and a page file) about the size of RAM")
+    gib = 1024 ** 3
+    if free < ram_bytes:
+        return (f"warning: the Windows volume has {free / gib:.1f} GiB free, less than the "
+                f"VM's {ram_bytes / gib:.1f} GiB of memory: a complete dump will not fit")
+    return f"the Windows volume has {free / gib:.1f} GiB free, enough for a {ram_bytes / gib:.1f} " \
+           "GiB dump"

@@ -1,0 +1,105 @@
+"""Windows layer: the volumes of a TARGET and what matters to a repair — BitLocker, hibernation,
+dirty flag, which BCD stores and which Windows installations they hold.
+
+A disk or image is read through its partition table (every FAT and NTFS volume is opened
+read-only); a folder is one volume; a hive file has no volumes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from bcdtool.errors import BcdToolError
+from bcdtool.target import detect
+from bcdtool.target.discover import BIOS_STORE, MAX_PARTITIONS, UEFI_STORE
+from bcdtool.windows.facts import SYSTEM_PATH
+
+
+@dataclass
+class VolumeInfo:
+    """One volume of the target."""
+
+    index: int                      # partition number; 0 = the whole device or a folder
+    fs: str | None
+    label: str | None = None
+    esp: bool = False
+    active: bool = False
+    bitlocker: bool = False
+    hibernated: bool | None = None
+    dirty: bool | None = None
+    free_bytes: int | None = None   # None: cannot be told (only folders report it)
+    stores: list[str] = field(default_factory=list)
+    windows: bool = False           # holds Windows/System32/config/SYSTEM
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The JSON object of this volume."""
+        return dict(self.__dict__)
+
+
+def scan(spec: str) -> list[VolumeInfo]:
+    """Every volume of `spec` with its facts (empty for a hive file)."""
+    kind = detect.detect_kind(spec)
+    if kind == detect.HIVE:
+        return []
+    if kind == detect.DIRECTORY:
+        return [_directory(spec)]
+    return _disk(spec)
+
+
+def _directory(spec: str) -> VolumeInfo:
+    from bcdtool.fs.directory import DirectoryVolume
+    from bcdtool.target.directory import BCD_PATHS
+
+    volume = DirectoryVolume(spec)
+    facts = volume.facts()
+    info = VolumeInfo(0, "directory", hibernated=facts.hibernated, dirty=facts.dirty,
+                      notes=list(facts.notes))
+    try:
+        stat = os.statvfs(spec)
+        info.free_bytes = stat.f_bavail * stat.f_frsize
+    except OSError:
+        pass
+    info.stores = [rel for rel, _ in BCD_PATHS if _has(volume, rel)]
+    info.windows = _has(volume, SYSTEM_PATH)
+    return info
+
+
+def _disk(spec: str) -> list[VolumeInfo]:
+    from bcdtool.blockdev.detect import open_image
+    from bcdtool.blockdev.partitions import read_partition_table
+
+    with open_image(spec, writable=False) as dev:
+        parts = read_partition_table(dev).partitions[:MAX_PARTITIONS]
+        if not parts:
+            return [_volume(dev, 0, False, False)]
+        return [_volume(p.view(dev), p.index, p.is_esp, p.active) for p in parts]
+
+
+def _volume(view, index: int, esp: bool, active: bool) -> VolumeInfo:
+    from bcdtool.fs import open_volume, probe
+
+    fs = probe(view)
+    info = VolumeInfo(index, fs, esp=esp, active=active, bitlocker=fs == "bitlocker")
+    if fs not in ("fat", "ntfs"):
+        return info
+    try:
+        volume = open_volume(view)
+        facts = volume.facts()
+    except BcdToolError as exc:
+        info.notes.append(f"unreadable {fs} volume: {exc}")
+        return info
+    info.label, info.hibernated, info.dirty = facts.label, facts.hibernated, facts.dirty
+    info.notes.extend(facts.notes)
+    info.stores = [rel for rel in (UEFI_STORE, BIOS_STORE) if _has(volume, rel)]
+    info.windows = fs == "ntfs" and _has(volume, SYSTEM_PATH)
+    return info
+
+
+def _has(volume, rel: str) -> bool:
+    try:
+        volume.find(rel)
+    except BcdToolError:        # absent, or unreadable: either way not usable
+        return False
+    return True
