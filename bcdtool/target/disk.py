@@ -24,6 +24,7 @@ from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
 from bcdtool.target.discover import locate
 from bcdtool.target.handle import HiveHandle, WriteResult
+from bcdtool.target.inuse import exclusive, refuse_if_in_use
 from bcdtool.target.interrupted import check_not_interrupted
 
 #: ioctl returning a Linux block device's read-only flag.
@@ -132,23 +133,26 @@ class DiskStore:
                   [(loc.ref, *steps[0])],
                   [(loc.ref, offset, data) for offset, data in steps[1:-1]],
                   [(loc.ref, *steps[-1])]]
-        with contextlib.closing(open_image(self.spec, writable=True)) as wdev:
-            view = RangeView(wdev, loc.start, loc.volume_size)
-            self._preflight(wdev, [w for phase in phases for w in phase])
-            journal = self._back_up(original, final, stale_logs, backup_dir, operation, diff)
-            result.journal = str(journal.path)
-            journal.mark("writing")     # journal.json with every saved range is durable first
+        device = self.kind == "device"
+        refuse_if_in_use(self.spec, device=device)
+        with exclusive(self.spec, device=device):
+            with contextlib.closing(open_image(self.spec, writable=True)) as wdev:
+                view = RangeView(wdev, loc.start, loc.volume_size)
+                self._preflight(wdev, [w for phase in phases for w in phase])
+                journal = self._back_up(original, final, stale_logs, backup_dir, operation, diff)
+                result.journal = str(journal.path)
+                journal.mark("writing")  # journal.json with every saved range is durable first
+                try:
+                    for phase in phases:
+                        for ref, offset, data in phase:
+                            write_extents(view, ref, offset, data)
+                        wdev.flush_device()
+                except BaseException as exc:
+                    self._fail(journal, exc)
             try:
-                for phase in phases:
-                    for ref, offset, data in phase:
-                        write_extents(view, ref, offset, data)
-                    wdev.flush_device()
+                hive = self._verify(final)
             except BaseException as exc:
                 self._fail(journal, exc)
-        try:
-            hive = self._verify(final)
-        except BaseException as exc:
-            self._fail(journal, exc)
         journal.mark("done")
         result.verified = True
         return result, hive
