@@ -367,7 +367,8 @@ _ROWS: list[tuple] = [
     (0x42000002, None, "BcdSetupString_ApplicationRelativePath", TEMPLATE),
     (0x42000003, None, "BcdSetupString_RamdiskDeviceRelativePath", TEMPLATE),
     (0x46000004, None, "BcdSetupBoolean_OmitOsLoaderElements", TEMPLATE),
-    (0x47000006, None, "BcdSetupIntegerList_ElementsToMigrateList", TEMPLATE),
+    # bcdedit /v names this one (a published /enum /v of a BCD-Template shows it, corpus SOURCES)
+    (0x47000006, "elementstomigrate", "BcdSetupIntegerList_ElementsToMigrateList", TEMPLATE),
     (0x46000010, None, "BcdSetupBoolean_RecoveryOs", TEMPLATE),
     # §6.7 other application types
     (0x22000001, "bpbstring", "BcdOSLoaderString_BpbString", NTLDR),
