@@ -101,9 +101,13 @@ def run_sequence(editor: HiveEditor, expected: ExpectedHive, rng: random.Random,
 
 
 def _checker(tmp_path, *, hivex_too=True, original=None):
-    def check(editor, expected):
-        assert_all_readers(editor.to_bytes(), expected.model(), tmp_path, hivex_too=hivex_too,
+    def image(data, expected):
+        assert_all_readers(data, expected.model(), tmp_path, hivex_too=hivex_too,
                            original=original)
+
+    def check(editor, expected):
+        image(editor.to_bytes(), expected)
+    check.image = image
     return check
 
 
@@ -122,23 +126,26 @@ def test_random_sequence_on_new_hive(seed, minor, tmp_path):
 
 
 CORPUS_CASES = ["bcd/win10-uefi-installed-crufty-2016.bcd", "bcd/win7-media-uefi-ems.bcd",
-                "bcd/empty-createstore.bcd", "hives/SAM"]
+                "bcd/empty-createstore.bcd", "hives/SAM", "hives/yarp-System_Delta"]
 
 
 @pytest.mark.parametrize("name", CORPUS_CASES)
 def test_random_sequence_on_corpus_hive(name, corpus, tmp_path):
     original = (corpus / name).read_bytes()
+    # hivex cannot export the layered (1.6) System_Delta hive even untouched ("value_value:
+    # Bad address" on its tombstone values), so only the other readers judge that one.
+    check = _checker(tmp_path, hivex_too="Delta" not in name, original=original)
     rng = random.Random(name)
     editor = HiveEditor.from_bytes(original)
     expected = ExpectedHive(ours(original))
-    run_sequence(editor, expected, rng, 200, _checker(tmp_path))
-    _checker(tmp_path)(editor, expected)
+    run_sequence(editor, expected, rng, 200, check)
+    check(editor, expected)
     try:
         image = editor.to_bytes(same_size=True)
     except HiveSpaceError:
         return
     assert len(image) == len(original)
-    assert_all_readers(image, expected.model(), tmp_path)
+    check.image(image, expected)
 
 
 def test_random_sequence_on_large_system_hive(corpus, tmp_path):
