@@ -16,6 +16,7 @@ from bcdtool.errors import EXIT_INTERNAL, BcdToolError
 # for importing the Linux checks or the disk-image layer it does not use.
 COMMANDS: dict[str, str] = {
     "bcdedit": "bcdtool.cli.bcd:bcdedit",
+    "doctor": "bcdtool.cli.doctor:doctor",
     "enum": "bcdtool.cli.bcd:enum",
     "hive": "bcdtool.cli.hive:hive",
     "linux": "bcdtool.cli.linux:linux",

@@ -1,0 +1,240 @@
+"""Recipes layer: `doctor` — will the serial console work on this disk, and if not, why?
+
+One finding per known failure mode, in the shape `linux check` uses (bcdtool.report): for Windows,
+the BCD settings of the serial-console recipe judged by their effective values, the edition (SAC
+exists on Server only), the SAC driver and helper service, crash dump on NMI, dirty stores,
+several stores, BitLocker and hibernation.  A disk without a BCD store is handed to the Linux
+checks.  Everything is read-only.
+"""
+
+from __future__ import annotations
+
+from bcdtool.errors import BcdToolError, NotFoundError
+from bcdtool.ops import serial_console as sc
+from bcdtool.report import Evidence, Finding, Report
+from bcdtool.windows import facts as wfacts
+
+
+def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
+             path: str | None = None) -> Report:
+    """Every finding about the serial console of `spec` (Windows or Linux)."""
+    try:
+        handle, store = sc.open_store(spec, read_only=True, partition=partition, path=path)
+    except NotFoundError as exc:
+        return _not_windows(spec, exc, partition)
+    with handle:
+        report = Report(extra={"system": "windows", "store": handle.location})
+        where = _where(handle.location)
+        report.findings.append(Finding("bcd-store", "ok", f"BCD store: {handle.description}",
+                                       (Evidence(where),)))
+        report.findings.extend(_store_findings(spec, store, where, baud))
+    report.findings.extend(windows_findings(spec, handle.location, partition=None))
+    return report
+
+
+def _where(location: dict) -> str:
+    part = location.get("partition")
+    inside = f"partition {part}:" if part else ""
+    return f"{location.get('target')}:{inside}{location.get('path')}"
+
+
+def _fix(spec: str, extra: str = "") -> str:
+    return f"bcdtool serial-console enable {spec}{extra}"
+
+
+def _note(check: sc.Check) -> str:
+    via = "" if check.source in (None, check.guid) else f" (inherited from {check.source})"
+    return f"{check.label} {check.name} = {_show(check.effective)}{via}; expected " \
+           f"{_show(check.expected)}"
+
+
+def _show(value) -> str:
+    if value is None:
+        return "(absent)"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value)
+
+
+def _store_findings(spec: str, store, where: str, baud: int) -> list[Finding]:
+    out: list[Finding] = []
+    if getattr(store.hive, "recovered", False):
+        out.append(Finding(
+            "store-dirty", "warning", "the store is dirty: its transaction logs hold changes "
+            "not yet in the file (tools that ignore the logs lose them; bcdtool replays them)",
+            (Evidence(where, note="; ".join(store.hive.notices)),),
+            "boot Windows once, or let bcdtool write the store (it writes the recovered state "
+            "and neutralises the logs)"))
+    try:
+        loader_checks = sc.checks(store, sc.SerialOptions(baud=baud, loaders="default"))
+    except BcdToolError as exc:
+        return out + [Finding("default-loader", "problem", str(exc), (Evidence(where),),
+                              f"bcdtool bcdedit --store {spec} /default {{id}}")]
+    by = {(c.label, c.name): c for c in loader_checks}
+    ems = by[("{default}", "ems")]
+    out.append(_verdict(
+        "ems-loader", ems.ok, "EMS is on for the default loader",
+        "EMS is off on the default loader: the console shows only health information and "
+        "pressing Enter does nothing", [ems], where, _fix(spec)))
+    port, speed = by[("{default}", "emsport")], by[("{default}", "emsbaudrate")]
+    port_ok = isinstance(port.effective, int) and 1 <= port.effective <= 4
+    out.append(_verdict(
+        "ems-port", port_ok and speed.ok, f"EMS uses COM{port.effective} at {speed.effective}",
+        "no EMS port" if not port_ok else f"EMS speed {speed.effective} is not {baud}: the "
+        "console shows garbage", [port, speed], where, _fix(spec, f" --baud {baud}")))
+    debug = by.get(("{default}", "debug"))
+    if debug is not None:
+        out.append(_verdict(
+            "kernel-debug", debug.ok, "kernel debugging is off",
+            "kernel debugging is on: the debugger owns the port and typing at the SAC prompt "
+            "does nothing", [debug], where, _fix(spec)))
+    if ("{bootmgr}", "bootems") in by:
+        bootems = by[("{bootmgr}", "bootems")]
+        out.append(_verdict(
+            "bootems", bootems.ok, "the boot manager redirects to the serial console",
+            "the boot manager does not use EMS: its menu and errors never reach the serial "
+            "console", [bootems], where, _fix(spec)))
+        menu, timeout = by[("{bootmgr}", "displaybootmenu")], by[("{bootmgr}", "timeout")]
+        menu_ok = menu.effective is True and isinstance(timeout.effective, int) \
+            and timeout.effective > 0
+        out.append(_verdict(
+            "boot-menu", menu_ok, f"the boot menu shows for {timeout.effective} s",
+            "the boot menu is hidden or its timeout is 0: safe mode cannot be chosen over the "
+            "serial console", [menu, timeout], where, _fix(spec)))
+    return out
+
+
+def _verdict(fid: str, ok: bool, good: str, bad: str, checks: list[sc.Check], where: str,
+             fix: str) -> Finding:
+    evidence = tuple(Evidence(where, note=_note(c)) for c in checks)
+    return Finding(fid, "ok" if ok else "problem", good if ok else bad, evidence,
+                   None if ok else fix)
+
+
+def windows_findings(spec: str, store_location: dict | None, *,
+                     partition: int | None = None) -> list[Finding]:
+    """Findings from the installed Windows and the disk's volumes."""
+    from bcdtool.ops.windows import gather
+
+    found = gather(spec, partition=partition)
+    out: list[Finding] = []
+    system_file = _where(found.system_location) if found.system_location else "SYSTEM"
+    software_file = _where(found.software_location) if found.software_location else "SOFTWARE"
+    ed = found.edition
+    if ed is None or ed.is_server is None:
+        out.append(Finding("windows-edition", "unknown", "the Windows edition could not be read "
+                           "(no Windows volume with SYSTEM/SOFTWARE hives on this target)",
+                           tuple(Evidence(spec, note=n) for n in found.notes)))
+    else:
+        note = f"ProductName={ed.product_name!r} EditionID={ed.edition_id!r} " \
+               f"InstallationType={ed.installation_type!r} ProductType={ed.product_type!r}"
+        out.append(Finding(
+            "windows-edition", "ok" if ed.is_server else "problem",
+            f"{ed.product_name}: a Server edition, SAC is available" if ed.is_server else
+            f"{ed.product_name} is a client edition: SAC exists on Windows Server only, so EMS "
+            "settings alone give no SAC prompt (the console shows boot output only)",
+            (Evidence(software_file, note=note),),
+            None if ed.is_server else "use a Server edition for SAC; on a client, use the "
+            "hypervisor's console or a network login"))
+    if ed is not None and ed.is_server is not False:
+        out.extend(_service_findings(spec, found, system_file))
+    for crash in found.crash:
+        out.append(Finding(
+            "crash-dump-nmi", "ok" if crash.nmi_ready else "warning",
+            "an NMI writes a crash dump" if crash.nmi_ready else
+            "an NMI from the serial console or hypervisor will not write a crash dump",
+            (Evidence(system_file, note=f"{crash.key}: CrashDumpEnabled="
+                      f"{crash.crash_dump_enabled} NMICrashDump={crash.nmi_crash_dump}"),),
+            None if crash.nmi_ready else f"bcdtool windows crashdump enable {spec}"))
+    out.extend(_volume_findings(spec, found, store_location))
+    return out
+
+
+def _service_findings(spec: str, found, system_file: str) -> list[Finding]:
+    out = []
+    for svc in found.services:
+        ok = svc.present and not svc.disabled
+        what = {"sacdrv": "the SAC driver (sacdrv)",
+                "sacsvr": "the Special Administration Console Helper (sacsvr)"}[svc.name]
+        if svc.name == "sacsvr":
+            consequence = "without it SAC cannot open cmd channels"
+            fix = f"bcdtool windows sac enable {spec}" if svc.present else \
+                "add the Emergency Management Services feature from Windows"
+        else:
+            consequence = "without it there is no SAC at all"
+            fix = ("restore the driver's Start value from a healthy Server of the same build"
+                   if svc.present else
+                   "add the Emergency Management Services feature from Windows")
+        state = "not installed" if not svc.present else \
+            f"Start={svc.start} ({wfacts.START_NAMES.get(svc.start, '?')})"
+        out.append(Finding(
+            f"sac-{svc.name}", "ok" if ok else "problem",
+            f"{what} is installed and not disabled" if ok else
+            f"{what} is {'disabled' if svc.present else 'missing'}: {consequence}",
+            (Evidence(system_file, note=f"{svc.key}: {state}"),), None if ok else fix))
+    return out
+
+
+def _volume_findings(spec: str, found, store_location: dict | None) -> list[Finding]:
+    out = []
+    locked = [v for v in found.volumes if v.bitlocker]
+    out.append(Finding(
+        "bitlocker", "warning" if locked else "ok",
+        "BitLocker-encrypted volume(s): bcdtool cannot read or write them, and changing BCD "
+        "settings of a BitLocker system can ask for the recovery key at the next boot"
+        if locked else "no BitLocker-encrypted volume",
+        tuple(Evidence(f"{spec}:partition {v.index}", note="BitLocker") for v in locked),
+        "have the BitLocker recovery key ready, or suspend BitLocker from Windows first"
+        if locked else None))
+    hibernated = [v for v in found.volumes if v.hibernated]
+    fast = found.fast_startup
+    if hibernated:
+        status, message = "problem", ("Windows is hibernated: it will resume the saved session, "
+                                      "and bcdtool refuses to write to the volume")
+    elif fast:
+        status, message = "warning", ("Fast Startup is on: a shutdown hibernates the kernel "
+                                      "session, and offline edits of the Windows volume can be "
+                                      "lost")
+    else:
+        status, message = "ok", "no hibernated volume, Fast Startup off or unknown"
+    evidence = [Evidence(f"{spec}:partition {v.index}:hiberfil.sys", note="active hibernation "
+                         "file") for v in hibernated]
+    if fast:
+        evidence.append(Evidence("SYSTEM", note="Control\\Session Manager\\Power "
+                                 "HiberbootEnabled=1"))
+    out.append(Finding("hibernation", status, message, tuple(evidence),
+                       None if status == "ok" else "boot Windows and shut it down fully "
+                       "(shutdown /s /t 0), and turn Fast Startup off (powercfg /h off)"))
+    stores = [(v.index, rel) for v in found.volumes for rel in v.stores]
+    if len(stores) > 1:
+        chosen = f"{store_location.get('path')} on partition {store_location.get('partition')}" \
+            if store_location else "unknown"
+        out.append(Finding(
+            "multiple-stores", "warning",
+            f"{len(stores)} BCD stores on this disk; firmware uses {chosen}, and bcdtool edits "
+            "that one (choose another with --partition/--path)",
+            tuple(Evidence(f"{spec}:partition {i}:{rel}") for i, rel in stores)))
+    elif stores:
+        out.append(Finding("multiple-stores", "ok", "one BCD store on this disk",
+                           (Evidence(f"{spec}:partition {stores[0][0]}:{stores[0][1]}"),)))
+    return out
+
+
+def _not_windows(spec: str, exc: NotFoundError, partition: int | None) -> Report:
+    """No BCD store: check the target as a Linux guest when that layer is available."""
+    try:
+        from bcdtool.linux.rules import evaluate
+        from bcdtool.linux.sources import default_device, read_guest
+        from bcdtool.linux.target import open_guest
+    except ImportError:
+        return Report([Finding("windows-store", "unknown", f"no BCD store: {exc}"),
+                       Finding("linux", "unknown", "Linux guests are not checked yet")],
+                      extra={"system": None})
+    try:
+        guest = read_guest(open_guest(spec, partition=partition))
+    except BcdToolError as linux_exc:
+        raise NotFoundError(f"neither a Windows BCD store ({exc.message}) nor a Linux root "
+                            f"({linux_exc}) was found", path=spec) from None
+    report = evaluate(guest, default_device(guest))
+    report.extra.update(system="linux")
+    return report
