@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import stat
@@ -20,6 +21,7 @@ class RawDevice(BlockDevice):
 
     def __init__(self, path: str, *, writable: bool = False) -> None:
         path = os.fspath(path)
+        self._fd = -1  # close() (also run by the finaliser) must never close someone else's fd
         flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC
         try:
             fd = os.open(path, flags)
@@ -30,10 +32,9 @@ class RawDevice(BlockDevice):
                 raise ReadOnlyError("no permission to open for writing", path=path) from None
             raise ImageError("no permission to read", path=path) from None
         except OSError as exc:
-            if writable and exc.errno in (30,):  # EROFS: read-only media
+            if writable and exc.errno == errno.EROFS:
                 raise ReadOnlyError("the medium is read-only", path=path) from None
             raise ImageError(f"cannot open: {exc.strerror}", path=path) from None
-        self._fd = fd
         try:
             info = os.fstat(fd)
             self.is_block_device = stat.S_ISBLK(info.st_mode)
@@ -50,28 +51,26 @@ class RawDevice(BlockDevice):
             # Linux lets O_RDWR open a read-only device; the writes would fail one by one later.
             os.close(fd)
             raise ReadOnlyError("the block device is read-only", path=path)
+        self._fd = fd
         super().__init__(size, writable=writable, name=path)
         if self.is_block_device:
             self.sector_size = _logical_sector_size(fd)
 
     def _read(self, offset: int, length: int) -> bytes:
-        try:
-            data = os.pread(self._fd, length, offset)
-        except OSError as exc:
-            raise ImageError(f"read failed: {exc.strerror}", path=self.name, offset=offset) from None
-        if len(data) != length:
-            # pread may return short counts on devices; loop until done or at the real end.
-            parts = [data]
-            got = len(data)
-            while got < length:
+        parts: list[bytes] = []
+        got = 0
+        while got < length:   # pread may return short counts on devices
+            try:
                 more = os.pread(self._fd, length - got, offset + got)
-                if not more:
-                    raise ImageError("file ended early (truncated while open?)",
-                                     path=self.name, offset=offset + got)
-                parts.append(more)
-                got += len(more)
-            data = b"".join(parts)
-        return data
+            except OSError as exc:
+                raise ImageError(f"read failed: {exc.strerror}", path=self.name,
+                                 offset=offset + got) from None
+            if not more:
+                raise ImageError("file ended early (truncated while open?)", path=self.name,
+                                 offset=offset + got)
+            parts.append(more)
+            got += len(more)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _write(self, offset: int, data: bytes) -> None:
         done = 0
@@ -91,8 +90,9 @@ class RawDevice(BlockDevice):
                 raise WriteError(f"fsync failed: {exc.strerror}", path=self.name) from None
 
     def close(self) -> None:
-        if not self.closed:
-            os.close(self._fd)
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
         super().close()
 
 
