@@ -160,3 +160,34 @@ def test_any_default_grub_plans_or_explains(tmp_path_factory, text):
         if change.path == "/etc/default/grub":
             # whatever was there is still there, line by line, unless it was an edited value
             assert change.after.decode().count("\n") >= text.count("\n")
+
+
+_cfgish = st.lists(st.sampled_from([
+    "linux /vmlinuz ", "linux16 /v", "linuxefi", "options ", "kernel /k ", "serial", "--speed=",
+    "9600", "terminal_input ", "terminal_output ", "terminal ", "console", "serial ", "gfxterm",
+    "$kernelopts", " quiet", " console=ttyS0", " console=tty0", "\n", "\t", "#", "menuentry 'x' {",
+    "}", "title t", "kernelopts=", "=", "blscfg", "\\", "splashimage=x"]), max_size=40).map("".join)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_cfgish, _cfgish, _cfgish)
+def test_any_boot_files_check_and_fix(tmp_path_factory, cfg, entry, env):
+    from bcdtool.linux.rules import evaluate
+
+    root = linux_roots.build("rhel-8", "broken", tmp_path_factory.mktemp("g"))
+    (root / "boot/grub2/grub.cfg").write_text(cfg)
+    (root / "boot/loader/entries/x.conf").write_text(entry)
+    (root / "boot/grub2/grubenv").write_text(("# GRUB Environment Block\n" + env)[:1024])
+    (root / "boot/grub/grub.conf").parent.mkdir(parents=True, exist_ok=True)
+    (root / "boot/grub/grub.conf").write_text(cfg)
+    try:
+        guest = guest_of(root)
+        evaluate(guest, "ttyS0")
+        plan = plan_fix(guest, "ttyS0")
+    except BcdToolError:
+        return
+    if plan.changes:
+        apply_plan(guest, plan, backup_dir=str(root.parent / "j"))
+        # idempotent even on odd input: a second fix has nothing left to do
+        assert plan_fix(guest_of(root), "ttyS0").changes == []
