@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from dataclasses import dataclass, field
 
 from bcdtool import journal as journals
@@ -39,8 +41,15 @@ def undo(path: str | os.PathLike, *, force: bool = False) -> UndoResult:
         raise BcdToolError(f"{changed[0].path} changed after bcdtool wrote it; undoing would discard "
                            "those changes (use --force to restore anyway)", path=str(journal.path))
     from bcdtool.target.disk import restore
+    from bcdtool.target.inuse import exclusive, refuse_if_in_use
 
-    restore(journal.path)
+    disks = sorted({e.path for e in journal.entries if e.kind == "extent"})
+    with contextlib.ExitStack() as held:
+        for disk in disks:      # never write under a running VM or a mounted device
+            device = stat.S_ISBLK(os.stat(disk).st_mode)
+            refuse_if_in_use(disk, device=device)
+            held.enter_context(exclusive(disk, device=device))
+        restore(journal.path)
     result = UndoResult(journal=str(journal.path), target=journal.target,
                         operation=journal.operation, entries=len(journal.entries), notices=notices)
     expected = journal.extra.get("sha256_before")

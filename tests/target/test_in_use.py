@@ -85,3 +85,27 @@ def test_claimed_block_device_is_refused(image):
         holder.wait()
         subprocess.run(["losetup", "-d", device], check=True)
 
+
+
+def test_undo_under_a_running_vm_is_refused(image):
+    from bcdtool.ops.undo import undo
+
+    need_tools("qemu-system-x86_64", "qemu-io")
+    with open_hive(image) as handle:
+        result = handle.commit(sac_edit(handle.hive)[0])
+    edited = sha(image.read_bytes())
+    vm = subprocess.Popen(["qemu-system-x86_64", "-S", "-display", "none", "-monitor", "none",
+                           "-serial", "none", "-drive", f"file={image},format=raw,if=virtio"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while _qemu_can_write(image):
+            assert vm.poll() is None and time.monotonic() < deadline, "the VM did not start"
+            time.sleep(0.1)
+        with pytest.raises(UnsafeVolumeError):
+            undo(result.journal)
+    finally:
+        vm.kill()
+        vm.wait()
+    assert sha(image.read_bytes()) == edited
+    undo(result.journal)
