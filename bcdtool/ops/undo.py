@@ -8,7 +8,7 @@ import stat
 from dataclasses import dataclass, field
 
 from bcdtool import journal as journals
-from bcdtool.errors import BcdToolError, VerifyError
+from bcdtool.errors import BcdToolError, NotFoundError, VerifyError
 
 
 @dataclass
@@ -46,7 +46,11 @@ def undo(path: str | os.PathLike, *, force: bool = False) -> UndoResult:
     disks = sorted({e.path for e in journal.entries if e.kind == "extent"})
     with contextlib.ExitStack() as held:
         for disk in disks:      # never write under a running VM or a mounted device
-            device = stat.S_ISBLK(os.stat(disk).st_mode)
+            try:
+                device = stat.S_ISBLK(os.stat(disk).st_mode)
+            except OSError as exc:
+                raise NotFoundError(f"cannot reach the journal's disk: {exc.strerror}",
+                                    path=disk) from None
             refuse_if_in_use(disk, device=device)
             held.enter_context(exclusive(disk, device=device))
         restore(journal.path)
@@ -69,6 +73,8 @@ def _current_sha(entry: journals.Entry) -> str | None:
                 return journals.sha256(handle.read())
         except FileNotFoundError:
             return journals.sha256(b"") if not entry.existed else None
+        except OSError:
+            return None         # unreadable: treated as changed, so undo asks for --force
     from bcdtool.blockdev.detect import open_image
 
     with open_image(entry.path, writable=False) as dev:
