@@ -204,8 +204,9 @@ class Qcow2Device(MappedDevice):
         return ""
 
     def close(self) -> None:
-        if not self.closed and self.backing is not None:
-            self.backing.close()
+        backing = getattr(self, "backing", None)   # absent if __init__ failed early
+        if not self.closed and backing is not None:
+            backing.close()
         super().close()
 
 

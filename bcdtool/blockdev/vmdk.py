@@ -173,9 +173,9 @@ class DescriptorVmdk(BlockDevice):
     """A text descriptor whose extents (FLAT, ZERO, SPARSE files) are laid end to end."""
 
     def __init__(self, path: str, text: str, *, writable: bool) -> None:
+        self.extents: list[tuple[int, int, BlockDevice | object | None, int, bool]] = []
         _refuse_child(text, path)
         folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-        self.extents: list[tuple[int, int, BlockDevice | object | None, int, bool]] = []
         starts: list[int] = []
         pos = 0
         try:
