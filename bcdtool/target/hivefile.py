@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from bcdtool import journal as journals
-from bcdtool.errors import (BcdToolError, NotFoundError, ReadOnlyError,
-                            UnsafeVolumeError, VerifyError, WriteError)
+from bcdtool.errors import NotFoundError, ReadOnlyError, UnsafeVolumeError, VerifyError, WriteError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import find_log_files

@@ -4,7 +4,6 @@ read-only device is refused.  Skipped where loop devices cannot be attached."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 
 import pytest
