@@ -18,7 +18,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -e '.[test]'
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed debian-tools
 	$(PY) fixtures/demo.py
 
 debian-tools:

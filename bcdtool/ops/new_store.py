@@ -3,7 +3,7 @@
 The store template (bcd/template.py) needs the partitions' identities as Windows sees them: the
 GPT disk GUID and partition GUIDs, or the MBR disk signature and partition byte offsets.  They are
 read here from the disk's partition table; the Windows volume is the NTFS partition that holds
-`Windows/System32`.
+`Windows/System32/config/SYSTEM`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from bcdtool.blockdev import partitions_layout as PL
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import Partition, read_partition_table
 from bcdtool.errors import BcdError, BcdToolError, InvalidArgumentError, NotFoundError
+
+#: The file that marks the Windows volume (folders cannot be looked up on every filesystem).
+WINDOWS_MARK = "Windows/System32/config/SYSTEM"
 
 
 def partition_device(spec: str) -> PartitionDevice:
@@ -76,13 +79,13 @@ def _windows_partition(dev, parts: list[Partition], system: Partition) -> tuple[
         if probe(view) != "ntfs":
             continue
         try:
-            open_volume(view).find("Windows/System32")
+            open_volume(view).find(WINDOWS_MARK)
         except BcdToolError:        # absent, or an unreadable volume: not the Windows one
             continue
-        return part, "the NTFS partition holding Windows/System32"
+        return part, f"the NTFS partition holding {WINDOWS_MARK}"
     others = [p for p in parts if p.index != system.index and not p.is_esp]
     if others:
-        return others[0], "the first data partition (no Windows/System32 found)"
+        return others[0], f"the first data partition (no {WINDOWS_MARK} found)"
     return system, "the system partition itself (the disk has no other)"
 
 
