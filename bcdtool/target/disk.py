@@ -87,7 +87,9 @@ class DiskStore:
         logs = [(PurePosixPath(log.path).name, loc.volume.read(log)) for log in loc.logs] \
             if dirty else []
         check_not_interrupted(self.key, self.spec, data, logs)
-        return Hive.from_bytes(data, name=f"{self.spec}:{loc.ref.path}", logs=logs), data
+        hive = Hive.from_bytes(data, name=f"{self.spec}:{loc.ref.path}", logs=logs)
+        hive.notices[:0] = loc.notices      # backup GPT used, partitions skipped: CLIs show these
+        return hive, data
 
     def _log_head(self, log) -> bytes:
         return b"".join(self.loc.volume.dev.read_at(off, n)

@@ -60,3 +60,15 @@ def test_disk_without_any_store(tmp_path, stores):
     disk = images.build_mbr_disk(tmp_path / "mbr.img", stores[BIOS_STORE])
     with pytest.raises(NotFoundError, match="no EFI/Microsoft/Boot/BCD"):
         open_hive(disk.path, path="EFI/Microsoft/Boot/BCD")
+
+
+def test_damaged_primary_gpt_is_reported(tmp_path, stores):
+    from fixtures import images
+
+    disk = images.build_esp_disk(tmp_path / "gpt.img", stores[UEFI_STORE])
+    with open(disk.path, "r+b") as fh:      # break the primary GPT header's CRC
+        fh.seek(512 + 16)
+        fh.write(b"\xff\xff\xff\xff")
+    with open_hive(disk.path) as handle:
+        assert handle.location["partition"] == 1
+        assert any("backup GPT" in n for n in handle.hive.notices)
