@@ -348,3 +348,20 @@ def test_two_commits_through_one_handle_then_undo_both(image):
     undo(second.journal)
     undo(first.journal)
     assert _digest(image) == before
+
+
+def test_data_only_in_a_backing_file_is_refused(disks, tmp_path, state):
+    from fixtures import images
+
+    need_tools("qemu-img")
+    base = images.convert(disks["uefi"].path, "qcow2", tmp_path)
+    overlay = tmp_path / "overlay.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2",
+                    str(overlay)], check=True)
+    before = {p.name: _digest(p) for p in (base, overlay)}
+    with open_hive(overlay) as handle:        # read through the backing file
+        new_image, _ = sac_edit(handle.hive)
+        with pytest.raises(UnsupportedError, match="backing file"):
+            handle.commit(new_image)
+    assert {p.name: _digest(p) for p in (base, overlay)} == before
+    assert not (state / "bcdtool" / "journal").exists()
