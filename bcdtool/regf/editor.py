@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -99,19 +100,23 @@ class HiveEditor:
             raise InvalidArgumentError(f"unsupported hive minor version {minor}")
         _check_key_name(root_name)
         buf = bytearray(B + 4096)
+        now = filetime_now()
+        # Windows gives each new hive fresh KTM resource-manager and transaction-manager GUIDs.
+        rm_id, tm_id = uuid.uuid4().bytes_le, uuid.uuid4().bytes_le
         base = {"signature": b"regf", "primary_sequence_number": 1,
-                "secondary_sequence_number": 1, "last_written_timestamp": filetime_now(),
+                "secondary_sequence_number": 1, "last_written_timestamp": now,
                 "major_version": 1, "minor_version": minor, "file_type": 0, "file_format": 1,
                 "root_cell_offset": 0x20, "hive_bins_data_size": 4096, "clustering_factor": 1,
                 "file_name": name[-31:].encode("utf-16-le", "surrogatepass").ljust(64, b"\0"),
-                "rm_id": bytes(16), "log_id": bytes(16), "flags": 0, "tm_id": bytes(16),
+                "rm_id": rm_id, "log_id": rm_id, "flags": 0, "tm_id": tm_id,
                 "guid_signature": b"rmtm", "last_reorganized_timestamp": 0,
                 "reserved": bytes(L.CHECKSUM_COVERED - 176), "checksum": 0,
                 "reserved2": bytes(3528), "thaw_tm_id": bytes(16), "thaw_rm_id": bytes(16),
                 "thaw_log_id": bytes(16), "boot_type": 0, "boot_recover": 0}
         buf[:B] = L.BaseBlock.build(base)
         builder = cls._blank(buf, minor)
-        root = builder._new_nk(root_name, parent=0, now=filetime_now(), sk=NIL)
+        _U64.pack_into(buf, B + 0x14, now)     # the first bin backs up the base block's stamp
+        root = builder._new_nk(root_name, parent=0, now=now, sk=NIL)
         if root != 0x20:
             raise CorruptionError("new hive: root key not at 0x20")
         builder._w16(root, L.NK_FLAGS,
