@@ -10,7 +10,7 @@ import pytest
 from bcdtool.regf.export import HEADER, export, value_lines
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.values import REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_SZ
-from conftest import corpus_hives, need_tool
+from corpus_data import corpus_hives, need_tool
 
 HIVES = corpus_hives()
 NO_LOGS = {"SECURITY-dirty-nolog"}

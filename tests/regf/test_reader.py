@@ -12,7 +12,7 @@ from bcdtool.errors import CorruptionError, DirtyHiveError, FormatError, NotFoun
 from bcdtool.regf import layout as L
 from bcdtool.regf.cells import NK, VK, FastStruct
 from bcdtool.regf.hive import Hive
-from conftest import CORPUS, corpus_hives
+from corpus_data import CORPUS, corpus_hives
 
 HIVES = corpus_hives()
 IDS = [p.name for p in HIVES]

@@ -10,7 +10,7 @@ import pytest
 from bcdtool import wintext
 from bcdtool.errors import FormatError
 from bcdtool.regf.hive import Hive
-from conftest import corpus_hives
+from corpus_data import corpus_hives
 
 # regf.md 5.4: hashes Windows wrote (Windows 10 upcase table).
 HASH_VECTORS = [
