@@ -194,7 +194,12 @@ def export(file: str, keypath: str, prefix: str, utf16: bool, partition: int | N
 @click.pass_context
 def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
           hive_path: str | None) -> None:
-    """Validate a hive against the format's rules; exit 3 when errors are found."""
+    """Validate a hive against the format's rules; exit 3 when errors are found.
+
+    Each finding shows its severity, a stable code, the file offset of the structure concerned
+    and what is wrong.  A dirty hive is checked after log recovery; one that cannot be opened
+    safely is checked as it is.
+    """
     from bcdtool.regf.check import ERROR, check as check_hive
 
     handle = _open(file, partition=partition, path=hive_path, tolerant=True)

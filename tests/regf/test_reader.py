@@ -175,10 +175,14 @@ def test_dirty_hive_with_logs_ignored_is_refused(corpus):
         Hive.open(corpus / "hives" / "NTUSER-dirty.DAT", logs="ignore")
 
 
-def test_recovery_matches_windows(corpus):
-    ours = our_model(Hive.open(corpus / "hives" / "yarp-NewDirtyHive"))
-    windows = our_model(Hive.open(corpus / "hives" / "yarp-NewDirtyHive-recovered-by-win10"))
-    assert ours == windows and "Key3" in ours
+@pytest.mark.parametrize("dirty,recovered_by_windows", [
+    ("yarp-NewDirtyHive", "yarp-NewDirtyHive-recovered-by-win10"),
+    ("yarp-OldDirtyHive", "yarp-OldDirtyHive-recovered-by-win7"),
+])
+def test_open_replays_logs_like_windows(corpus, dirty, recovered_by_windows):
+    hive = Hive.open(corpus / "hives" / dirty)
+    assert hive.recovered and hive.original != hive.data
+    assert our_model(hive) == our_model(Hive.open(corpus / "hives" / recovered_by_windows))
 
 
 def test_not_a_hive(tmp_path):
