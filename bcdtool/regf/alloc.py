@@ -103,15 +103,18 @@ class CellAllocator:
         return -_I32.unpack_from(self.buf, BASE_BLOCK_SIZE + off)[0]
 
     # --- allocation ---------------------------------------------------------------------------
-    def alloc(self, payload: int) -> int:
-        """A zero-filled allocated cell for `payload` bytes; returns its cell offset."""
-        need = cell_size_for(payload)
-        best = None
-        for off, size in self.free.items():
-            if size >= need and (best is None or size < self.free[best]):
-                best = off
-                if size == need:
-                    break
+    def alloc(self, payload: int, spare: int = 0) -> int:
+        """A zero-filled allocated cell for `payload` bytes; returns its cell offset.
+
+        `spare` extra bytes are added when a free cell (or new bin) can hold them, but never
+        at the price of growing a hive that has room for the bare payload.
+        """
+        need = cell_size_for(payload + spare)
+        best = self._best_fit(need)
+        if best is None and spare:
+            best = self._best_fit(cell_size_for(payload))
+            if best is not None:
+                need = cell_size_for(payload)
         if best is None:
             best = self._grow(need)
         size = self._drop_free(best)
@@ -123,6 +126,15 @@ class CellAllocator:
         self.buf[pos:pos + need] = bytes(need)
         _I32.pack_into(self.buf, pos, -need)
         self.allocated.add(best)
+        return best
+
+    def _best_fit(self, need: int) -> int | None:
+        best = None
+        for off, size in self.free.items():
+            if size >= need and (best is None or size < self.free[best]):
+                best = off
+                if size == need:
+                    break
         return best
 
     def _grow(self, need: int) -> int:

@@ -296,8 +296,7 @@ class HiveEditor:
             return old
         # A list that outgrows its cell gets half again its size in spare room, as Windows
         # does, so that adding n entries one by one costs O(log n) moves, not O(n).
-        spare = len(body) // 2 if old is not None else 0
-        new = self._alloc.alloc(len(body) + spare)
+        new = self._alloc.alloc(len(body), spare=len(body) // 2 if old is not None else 0)
         p = self._pos(new)
         self._buf[p:p + len(body)] = body
         if old is not None:

@@ -398,3 +398,13 @@ def test_bit_flipped_stores_give_only_bcdtool_errors():
             editor.to_bytes(same_size=True)
         except BcdToolError:
             pass
+
+
+def test_allocator_spare_room_never_grows_a_hive_that_has_room():
+    image = bytearray(HiveEditor.new().to_bytes())
+    cells = CellAllocator(image)
+    (free_off, free_size), = cells.free.items()
+    off = cells.alloc(free_size - 4, spare=1000)       # fits exactly without the spare
+    assert off == free_off and cells.length == 4096 and not cells.free
+    bigger = cells.alloc(100, spare=1000)              # no room at all: a new bin, spare kept
+    assert cells.length == 8192 and -struct.unpack_from("<i", image, 4096 + bigger)[0] == 1104
