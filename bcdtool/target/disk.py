@@ -119,6 +119,15 @@ class DiskStore:
                              pages_written=pages_in(steps) + len(stale_logs),
                              bytes_written=sum(len(d) for _, d in steps)
                              + sum(len(head) for _, head in stale_logs))
+        # Commit protocol order, with a flush between phases: stale log headers zeroed, base
+        # block with Sequence1 bumped, the changed pages, then the final base block.
+        phases = [[(log, 0, bytes(len(head))) for log, head in stale_logs],
+                  [(loc.ref, *steps[0])],
+                  [(loc.ref, offset, data) for offset, data in steps[1:-1]],
+                  [(loc.ref, *steps[-1])]]
+        result.device_writes = [(loc.start + off, n) for phase in phases
+                                for ref, offset, data in phase
+                                for off, n in ref.locate(offset, len(data))]
         if stale_logs:
             result.notices.append("makes stale transaction logs harmless (first 512 bytes zeroed): "
                                   + ", ".join(log.path for log, _ in stale_logs))
@@ -129,12 +138,6 @@ class DiskStore:
         if loc.volume.read(loc.ref) != original:
             raise WriteError("the store changed since it was read; nothing was written",
                              path=self.spec)
-        # Commit protocol order, with a flush between phases: stale log headers zeroed, base
-        # block with Sequence1 bumped, the changed pages, then the final base block.
-        phases = [[(log, 0, bytes(len(head))) for log, head in stale_logs],
-                  [(loc.ref, *steps[0])],
-                  [(loc.ref, offset, data) for offset, data in steps[1:-1]],
-                  [(loc.ref, *steps[-1])]]
         device = self.kind == "device"
         refuse_if_in_use(self.spec, device=device)
         with exclusive(self.spec, device=device):

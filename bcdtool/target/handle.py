@@ -27,11 +27,15 @@ class WriteResult:
     journal: str | None = None
     verified: bool = False
     notices: list[str] = field(default_factory=list)
+    #: Inside disks: (byte offset on the disk, length) of every write, logs' headers included.
+    device_writes: list[tuple[int, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """A JSON-ready dictionary."""
         doc = asdict(self)
         doc["plan"] = [{"offset": off, "length": length} for off, length in self.plan]
+        doc["device_writes"] = [{"offset": off, "length": length}
+                                for off, length in self.device_writes]
         return doc
 
 

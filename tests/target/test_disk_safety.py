@@ -61,6 +61,7 @@ def test_dry_run_plans_and_writes_nothing(image, state):
     assert result.dry_run and result.plan and result.journal is None
     assert result.plan[0] == (0, 512) and result.plan[-1] == (0, 512)
     assert result.pages_written == 0 and result.sha256_after != result.sha256_before
+    assert len(result.device_writes) >= len(result.plan)
     assert any("transaction logs" in n for n in result.notices)
     assert _digest(image) == before
     assert not (state / "bcdtool" / "journal").exists()

@@ -94,6 +94,13 @@ def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path):
     # Nothing outside the journal's saved ranges (the store's extents, the log heads) changed.
     saved = [(e["offset"], e["length"]) for e in journal["entries"]]
     assert sum(n for _, n in saved) == len(store) + 512 * len(logs)
+    def inside(off, n, ranges):
+        return any(a <= off and off + n <= a + m for a, m in ranges)
+
+    assert all(inside(off, n, saved) for off, n in result.device_writes)
+    # Only pages the plan named changed on the virtual disk.
+    changed = changed_sectors(virtual_before, virtual_after)
+    assert changed and all(inside(off, 512, result.device_writes) for off in changed)
     masked_before, masked_after = bytearray(virtual_before), bytearray(virtual_after)
     for off, n in saved:
         masked_before[off:off + n] = masked_after[off:off + n] = bytes(n)
