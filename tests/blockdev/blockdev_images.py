@@ -30,6 +30,7 @@ FORMATS = {
     "vmdk-sparse": ["-O", "vmdk", "-o", "subformat=monolithicSparse"],
     "vmdk-flat": ["-O", "vmdk", "-o", "subformat=monolithicFlat"],
     "vmdk-split": ["-O", "vmdk", "-o", "subformat=twoGbMaxExtentSparse"],
+    "vmdk-split-flat": ["-O", "vmdk", "-o", "subformat=twoGbMaxExtentFlat"],
     "vmdk-stream": ["-O", "vmdk", "-o", "subformat=streamOptimized"],
 }
 #: Formats whose allocated blocks we write in place (streamOptimized is read-only by design).

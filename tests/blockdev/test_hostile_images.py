@@ -40,7 +40,7 @@ def patch(path, offset: int, data: bytes) -> None:
         f.write(data)
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("vmdk-flat", "vhdx-fixed")])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("vmdk-flat", "vmdk-split-flat", "vhdx-fixed")])
 def test_truncated_images(images, tmp_path, fmt):
     src = images[fmt].read_bytes()
     for size in sorted({0, 7, 100, 511, 512, 1024, 4096, 65536, 200 * 1024, 300 * 1024,
@@ -50,7 +50,7 @@ def test_truncated_images(images, tmp_path, fmt):
         open_and_read(path, measure=size < 1024 * 1024)
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("vmdk-flat", "vhdx-fixed")])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("vmdk-flat", "vmdk-split-flat", "vhdx-fixed")])
 def test_random_metadata_corruption(fresh, fmt):
     """Bytes of headers and tables overwritten at random, patched in place and restored."""
     rng = random.Random(fmt)
@@ -167,3 +167,34 @@ def test_vmdk_zero_extent_reads_zeros(fresh):
         assert dev.size == 64 * MiB
         assert dev.read_at(MiB - 8, 16)[8:] == bytes(8)
         assert dev.read_at(5 * MiB, 16) == bytes(16)
+
+
+def test_vhdx_bat_entry_beyond_file(fresh):
+    from bcdtool.blockdev.vhdx import VhdxDevice
+    path = fresh("vhdx")
+    with open_image(path) as dev:
+        assert isinstance(dev, VhdxDevice)
+        bat = dev.bat.offset
+    patch(path, bat, struct.pack("<Q", (1 << 40) << 20 | 6))   # block 0: fully present, far away
+    with open_image(path) as dev, pytest.raises(ImageError, match="outside the file"):
+        dev.read_at(0, 512)
+
+
+def test_vhd_bat_entry_beyond_file(fresh):
+    path = fresh("vhd-dynamic")
+    raw = path.read_bytes()
+    header = struct.unpack_from(">Q", raw, 16)[0]
+    table = struct.unpack_from(">Q", raw, header + 16)[0]
+    patch(path, table, struct.pack(">I", 0x7FFFFFF0))
+    with open_image(path) as dev, pytest.raises(ImageError, match="beyond the end"):
+        dev.read_at(0, 512)
+
+
+def test_vmdk_grain_beyond_file(fresh):
+    path = fresh("vmdk-sparse")
+    raw = path.read_bytes()
+    gd = struct.unpack_from("<Q", raw, 56)[0] * 512
+    gt = struct.unpack_from("<I", raw, gd)[0] * 512
+    patch(path, gt, struct.pack("<I", 0x7FFFFFF0))
+    with open_image(path) as dev, pytest.raises(ImageError):
+        dev.read_at(0, 512)
