@@ -122,3 +122,18 @@ def test_known_unsupported_formats_are_not_taken_for_raw(raw_image, tmp_path, fm
     qemu_img("convert", "-f", "raw", "-O", fmt, raw_image, path)
     with pytest.raises(UnsupportedError, match=name):
         open_image(path)
+
+
+def test_qcow2_zstd_clusters_refused_clearly(raw_image, tmp_path):
+    from blockdev_images import qemu_img
+    from bcdtool.errors import UnsupportedError
+    path = tmp_path / "z.qcow2"
+    try:
+        qemu_img("convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "compression_type=zstd",
+                 raw_image, path)
+    except Exception:
+        pytest.skip("this qemu-img lacks zstd")
+    with open_image(path) as dev:
+        assert dev.read_at(10 * MiB, 4096) == bytes(4096)      # holes still read
+        with pytest.raises(UnsupportedError, match="zstd"):
+            dev.read_at(0, 16)
