@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bcdtool._construct import build
 from bcdtool.errors import (CorruptionError, DirtyHiveError, HiveSpaceError,
                             InvalidArgumentError, NotFoundError)
 from bcdtool.regf import layout as L
@@ -124,8 +125,9 @@ class HiveEditor:
         sd = _security_descriptor()
         sk = builder._alloc.alloc(L.SK_FIXED_SIZE + len(sd))
         p = builder._pos(sk)
-        struct.pack_into("<2sHIIII", buf, p, b"sk", 0, sk, sk, 1, len(sd))
-        buf[p + L.SK_FIXED_SIZE:p + L.SK_FIXED_SIZE + len(sd)] = sd
+        buf[p:p + L.SK_FIXED_SIZE + len(sd)] = build(L.KeySecurity, dict(
+            reserved=0, flink=sk, blink=sk, reference_count=1,
+            security_descriptor_size=len(sd)), what="sk record") + sd
         builder._w32(root, L.NK_SECURITY, sk)
         return cls.from_bytes(_with_checksum(buf))
 
@@ -307,10 +309,15 @@ class HiveEditor:
         raw, compressed = encode_name(name)
         off = self._alloc.alloc(L.NK_FIXED_SIZE + len(raw))
         p = self._pos(off)
-        struct.pack_into("<2sHQ10IHBB4IHH", self._buf, p, b"nk",
-                         L.KEY_COMP_NAME if compressed else 0, now, 0, parent, 0, 0, NIL, NIL,
-                         0, NIL, sk, NIL, 0, 0, 0, 0, 0, 0, 0, len(raw), 0)
-        self._buf[p + L.NK_FIXED_SIZE:p + L.NK_FIXED_SIZE + len(raw)] = raw
+        self._buf[p:p + L.NK_FIXED_SIZE + len(raw)] = build(L.KeyNode, dict(
+            flags=L.KEY_COMP_NAME if compressed else 0, last_written_timestamp=now,
+            access_bits=0, parent=parent, number_of_subkeys=0, number_of_volatile_subkeys=0,
+            subkeys_list_offset=NIL, volatile_subkeys_list_offset=NIL, number_of_key_values=0,
+            key_values_list_offset=NIL, key_security_offset=sk, class_name_offset=NIL,
+            largest_subkey_name_length=0, user_virtualization_flags=0, debug=0,
+            largest_subkey_class_name_length=0, largest_value_name_length=0,
+            largest_value_data_size=0, workvar=0, key_name_length=len(raw),
+            class_name_length=0), what="nk record") + raw
         return off
 
     def _add_subkey(self, parent: int, pos: int, name: str, now: int) -> int:
@@ -504,7 +511,8 @@ class HiveEditor:
                 segs.append(seg)
             seglist = self._write_list(None, None, _pack(segs))
             db = self._alloc.alloc(12)
-            struct.pack_into("<2sHI", self._buf, self._pos(db), b"db", len(segs), seglist)
+            self._buf[self._pos(db):self._pos(db) + 12] = build(L.BigData, dict(
+                number_of_segments=len(segs), segments_list_offset=seglist), what="db record")
             return n, db
         cell = self._alloc.alloc(n)
         self._buf[self._pos(cell):self._pos(cell) + n] = raw
@@ -582,9 +590,10 @@ class HiveEditor:
                 name_raw, compressed = encode_name(name) if name else (b"", False)
                 vk = self._alloc.alloc(L.VK_FIXED_SIZE + len(name_raw))
                 p = self._pos(vk)
-                struct.pack_into("<2sHIIIHH", self._buf, p, b"vk", len(name_raw), 0, 0, 0,
-                                 L.VALUE_COMP_NAME if compressed else 0, 0)
-                self._buf[p + L.VK_FIXED_SIZE:p + L.VK_FIXED_SIZE + len(name_raw)] = name_raw
+                self._buf[p:p + L.VK_FIXED_SIZE + len(name_raw)] = build(L.KeyValue, dict(
+                    name_length=len(name_raw), data_size=0, data_offset=0, data_type=0,
+                    flags=L.VALUE_COMP_NAME if compressed else 0, spare=0),
+                    what="vk record") + name_raw
                 count = self._r32(nk, L.NK_NUMBER_OF_VALUES)
                 old = self._r32(nk, L.NK_VALUES_LIST) if count else None
                 entries = _pack(self._values(nk) + [vk])
