@@ -324,7 +324,8 @@ def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *,
 @click.argument("file")
 @click.argument("keypath")
 @click.argument("name")
-@click.option("--type", "type_name", required=True, type=click.Choice(_WRITE_TYPES),
+@click.option("--type", "type_name", required=True,
+              type=click.Choice(_WRITE_TYPES, case_sensitive=False),
               help="Value type.")
 @click.option("--data", "data", multiple=True, help="Data: REG_BINARY as hex, DWORD/QWORD "
               "decimal or 0x-hex, REG_MULTI_SZ one --data per string.")

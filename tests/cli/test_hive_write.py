@@ -40,7 +40,7 @@ def test_new_then_set_every_type_then_rm(tmp_path):
     cases = [("REG_SZ", ["hello wörld"], 1, "hello wörld\0".encode("utf-16-le")),
              ("REG_EXPAND_SZ", ["%SystemRoot%\\x"], 2, "%SystemRoot%\\x\0".encode("utf-16-le")),
              ("REG_BINARY", ["01 02,ff"], 3, b"\x01\x02\xff"),
-             ("REG_DWORD", ["0x10"], 4, b"\x10\0\0\0"),
+             ("reg_dword", ["0x10"], 4, b"\x10\0\0\0"),
              ("REG_DWORD", ["4294967295"], 4, b"\xff\xff\xff\xff"),
              ("REG_QWORD", ["123456789012"], 11, (123456789012).to_bytes(8, "little")),
              ("REG_MULTI_SZ", ["a", "bc"], 7, "a\0bc\0\0".encode("utf-16-le")),
