@@ -18,13 +18,19 @@ from bcdtool.bcd.device import PartitionDevice
 from bcdtool.bcd.elements import resolve
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import InvalidArgumentError
+from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.hive import Hive
+from bcdtool.regf.values import REG_BINARY
 
 #: File size of a new store.  bcdboot's stores are 32 KiB files; the slack after the hive bins
 #: lets later in-place edits (same file size) grow the hive without touching the filesystem.
 STORE_FILE_SIZE = 32 * 1024
 
 FIRMWARES = ("uefi", "bios")
+#: Temporary key used to grow the bins (see `_preallocated`).
+_SCRATCH = "bcdtool-preallocate"
+#: Value data that makes a cell filling one 4 KiB bin (32-byte bin header, 4-byte cell size).
+_BIN_FILLER = 4096 - 32 - 8
 
 
 @dataclass(frozen=True)
@@ -69,11 +75,35 @@ def build_store(layout: StoreLayout) -> bytes:
     if layout.firmware == "uefi":
         fw = _create(store, "{fwbootmgr}", objects.FWBOOTMGR)
         _set(store, fw, "displayorder", [objects.ALIASES["{bootmgr}"]])
-    image = store.to_bytes()
-    if len(image) > STORE_FILE_SIZE:
-        raise InvalidArgumentError(f"the new store needs {len(image)} bytes, more than "
-                                   f"{STORE_FILE_SIZE}")
-    return image + bytes(STORE_FILE_SIZE - len(image))
+    return _preallocated(store.to_bytes(), STORE_FILE_SIZE)
+
+
+def _preallocated(image: bytes, size: int) -> bytes:
+    """`image` grown to `size` bytes of hive bins whose new space is free cells.
+
+    Like the files Windows writes, the whole file is bins: later in-place edits find free cells,
+    and no 4 KiB of the file is all zeros (sparse image formats would not allocate such blocks,
+    and bcdtool writes only into allocated ones).  The bins are grown through the editor's own
+    allocator by temporary values that are deleted again.
+    """
+    if len(image) > size:
+        raise InvalidArgumentError(f"the new store needs {len(image)} bytes, more than {size}")
+    editor = HiveEditor.from_bytes(image)
+    editor.create_key(_SCRATCH)
+    # Each value takes a cell that fits no free space, so the allocator appends a 4 KiB bin.
+    for number in range(size // 4096):
+        if len(editor.to_bytes()) + 4096 > size:
+            break
+        editor.set_value(_SCRATCH, str(number), REG_BINARY, bytes(_BIN_FILLER))
+    editor.delete_key(_SCRATCH)
+    out = editor.to_bytes()
+    return out + _pad(out, size)
+
+
+def _pad(image: bytes, size: int) -> bytes:
+    if len(image) > size:
+        raise InvalidArgumentError(f"the new store needs {len(image)} bytes, more than {size}")
+    return bytes(size - len(image))
 
 
 def _create(store: BcdStore, alias: str, object_type: int) -> str:

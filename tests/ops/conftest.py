@@ -17,7 +17,7 @@ def state(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def base_disks(tmp_path_factory):
-    """{firmware: (raw path, DiskImage)} — built once; tests convert copies with qemu-img."""
+    """{firmware: DiskImage} (raw) — built once; tests convert copies with qemu-img."""
     from ops_helpers import build_windows_disk
 
     folder = tmp_path_factory.mktemp("base-disks")
