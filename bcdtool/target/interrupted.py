@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+
 from bcdtool import journal as journals
 from bcdtool.errors import InterruptedWriteError
-from bcdtool.regf.logs import is_dirty
+from bcdtool.regf.checksums import regf_checksum
+from bcdtool.regf.layout import (BB_CHECKSUM, BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE,
+                                 CHECKSUM_COVERED)
 
 
 def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[str, bytes]]) -> None:
@@ -16,8 +20,7 @@ def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[st
         raise InterruptedWriteError(
             f"an earlier write to this store was interrupted ({journal.operation or 'commit'}, "
             f"{journal.created}); restore it with `bcdtool undo {journal.path}`", path=where)
-    if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data) \
-            and not any(raw[:4] == b"regf" for _, raw in logs):
+    if _torn(data) and not any(raw[:4] == b"regf" for _, raw in logs):
         latest = journals.latest(key)
         hint = f"`bcdtool undo {latest.path}`" if latest is not None else \
             f"`bcdtool undo` and its journal (under {journals.state_dir() / 'journal'} or your " \
@@ -25,3 +28,15 @@ def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[st
         raise InterruptedWriteError(
             "the store was left half-written (its sequence numbers differ and no transaction log "
             f"can repair it); restore it with {hint}", path=where)
+
+
+def _torn(data: bytes) -> bool:
+    """A base block that is intact (signature, checksum) but whose sequence numbers differ: what
+    a commit leaves when it stops between its first and last base-block write.  A bad checksum
+    is damage, not an interrupted commit, and is left to the reader to report."""
+    if len(data) < 512 or data[:4] != b"regf":
+        return False
+    field = struct.Struct("<I")
+    return (regf_checksum(data[:CHECKSUM_COVERED]) == field.unpack_from(data, BB_CHECKSUM)[0]
+            and field.unpack_from(data, BB_PRIMARY_SEQUENCE)[0]
+            != field.unpack_from(data, BB_SECONDARY_SEQUENCE)[0])

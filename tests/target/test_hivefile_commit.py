@@ -144,8 +144,11 @@ def test_half_written_hive_without_logs_names_the_journal(store):
 
     with open_hive(store) as handle:
         result = handle.commit(sac_edit(handle.hive)[0])
-    data = bytearray(store.read_bytes())            # a torn commit: Sequence1 bumped only
+    from bcdtool.regf.checksums import regf_checksum
+
+    data = bytearray(store.read_bytes())    # a torn commit: base block with Sequence1 bumped only
     struct.pack_into("<I", data, 4, struct.unpack_from("<I", data, 4)[0] + 1)
+    struct.pack_into("<I", data, 508, regf_checksum(bytes(data[:508])))
     store.write_bytes(bytes(data))
     with pytest.raises(InterruptedWriteError, match="half-written") as info:
         open_hive(store)
