@@ -52,7 +52,6 @@ def test_mutated_volume_gives_a_clear_error_or_a_store(seed, tmp_path_factory, e
     try:
         with open_hive(path, read_only=True) as handle:
             list(handle.hive.walk())
-            handle.commit(handle.hive.data if len(handle.hive.data) == len(handle.hive.original)
-                          else handle.hive.original, dry_run=True)
+            handle.commit(handle.hive.original, dry_run=True)
     except BcdToolError:
         pass
