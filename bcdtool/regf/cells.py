@@ -148,6 +148,14 @@ class CellMap:
         start = L.BASE_BLOCK_SIZE + offset + 4
         return self.data[start:start + size]
 
+    def read(self, offset: int, what: str, length: int) -> bytes:
+        """The first `length` data bytes of the allocated cell at `offset` (which must hold them)."""
+        cell_size = self.allocated.get(offset)
+        if cell_size is None or cell_size - 4 < length:
+            self.payload(offset, what, length)  # raises the precise error
+        start = L.BASE_BLOCK_SIZE + offset + 4
+        return self.data[start:start + length]
+
     def file_offset(self, offset: int) -> int:
         """File offset of the data of the cell at cell offset `offset`."""
         return L.BASE_BLOCK_SIZE + offset + 4

@@ -143,7 +143,7 @@ class Key:
         length, offset = self._f[_NK_CLASSLEN], self._f[_NK_CLASS]
         if length == 0 or offset in (L.NIL, 0):
             return None  # Windows resets the length when the offset is NIL
-        return bytes(self.hive.cells.payload(offset, "class name", length)[:length])
+        return self.hive.cells.read(offset, "class name", length)
 
     def subkeys(self) -> list["Key"]:
         """The subkeys in index order (Windows' sorted order in a valid hive)."""
@@ -233,7 +233,7 @@ class Hive:
 
     def __init__(self, image: bytes, *, original: bytes, name: str = "", recovered: bool = False,
                  notices: Sequence[str] = (), strict: bool = True) -> None:
-        self.data = image
+        self.data = image if isinstance(image, bytes) else bytes(image)
         self.original = original
         self.name = name
         self.recovered = recovered
@@ -468,11 +468,10 @@ class Hive:
             return b""
         what = "value data"
         if self.is_big_data(size):
-            payload = self.cells.payload(offset, what)
-            if payload[:2] == b"db":
+            if self.cells.read(offset, what, 2) == b"db":
                 return self._big_data(offset, size, what)
             # hivex writes big values into one cell; Windows would misread them, check() says so.
-        return bytes(self.cells.payload(offset, what, size)[:size])
+        return self.cells.read(offset, what, size)
 
     def _big_data(self, offset: int, size: int, what: str) -> bytes:
         payload = self.cells.payload(offset, what, 8)
@@ -489,7 +488,7 @@ class Hive:
         left = size
         for segment in segments:
             part = min(left, L.BIG_DATA_SEGMENT_SIZE)
-            chunks.append(self.cells.payload(segment, "big data segment", part)[:part])
+            chunks.append(self.cells.read(segment, "big data segment", part))
             left -= part
         return b"".join(chunks)
 
