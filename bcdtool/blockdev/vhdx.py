@@ -88,7 +88,9 @@ class VhdxDevice(MappedDevice):
         if container.read_at(0, 8) != L.FILE_IDENTIFIER_SIGNATURE:
             raise FormatError("missing the vhdxfile identifier", path=name)
         self.header_slot, self.header = _current_header(container)
-        self.log_pending = self.header.log_guid != bytes(16)
+        # A non-zero LogGuid only matters if the log holds an entry stamped with it (2.2.2).
+        self.log_pending = self.header.log_guid != bytes(16) and _log_has_entries(container,
+                                                                                  self.header)
         regions = _region_table(container)
         if L.METADATA_REGION not in regions or L.BAT_REGION not in regions:
             raise FormatError("VHDX region table lacks the BAT or metadata region", path=name)
@@ -121,7 +123,8 @@ class VhdxDevice(MappedDevice):
             self.note("VHDX log is not empty (not closed cleanly): read without replaying it, "
                       "so recent changes may be missing; it will not be written")
             self.refuse_all_writes("VHDX log is not empty (the image was not closed cleanly); "
-                                   "open and close it with Hyper-V or qemu first")
+                                   "replay it first: qemu-img check -r all IMAGE, or attach "
+                                   "the disk to a Hyper-V VM once")
 
     def _block(self, index: int) -> tuple[int, int]:
         entry = self.bat[index + index // self.chunk_ratio]
@@ -181,6 +184,25 @@ def _current_header(container: BlockDevice):
     if best is None:
         raise ChecksumError("neither VHDX header is valid", path=container.name)
     return best
+
+
+def _log_has_entries(container: BlockDevice, header) -> bool:
+    """Whether the log region holds a valid entry of the current LogGuid (then it needs replay)."""
+    start, length = header.log_offset, header.log_length
+    if length % L.MiB or start % L.MiB or start < L.MiB or start + length > container.size:
+        raise FormatError("VHDX log region lies outside the file", path=container.name,
+                          offset=start)
+    for pos in range(start, start + length, L.LOG_SECTOR):   # entries start on 4 KiB boundaries
+        head = container.read_at(pos, L.LOG_ENTRY_HEADER_SIZE)
+        if head[:4] != b"loge" or head[32:48] != header.log_guid:
+            continue
+        entry = _construct.parse(L.log_entry_header, head, what="VHDX log entry",
+                                 path=container.name)
+        size = entry.entry_length
+        if size and size % L.LOG_SECTOR == 0 and pos + size <= start + length \
+                and checksum_with_field_zeroed(container.read_at(pos, size)) == entry.checksum:
+            return True
+    return False
 
 
 def _region_table(container: BlockDevice) -> dict[uuid.UUID, tuple[int, int]]:

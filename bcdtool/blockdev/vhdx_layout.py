@@ -55,6 +55,22 @@ header = Struct(
     "reserved" / Bytes(4016),
 )
 
+# 2.3.1.1 Entry Header (of a log entry)
+log_entry_header = Struct(
+    "signature" / Const(b"loge"),
+    "checksum" / Int32ul,
+    "entry_length" / Int32ul,
+    "tail" / Int32ul,
+    "sequence_number" / Int64ul,
+    "descriptor_count" / Int32ul,
+    "reserved" / Int32ul,
+    "log_guid" / Bytes(16),
+    "flushed_file_offset" / Int64ul,
+    "last_file_offset" / Int64ul,
+)
+LOG_ENTRY_HEADER_SIZE = 64
+LOG_SECTOR = 4 * KiB
+
 # 2.2.3 Region Table (header; entries follow)
 region_table_header = Struct(
     "signature" / Const(b"regi"),

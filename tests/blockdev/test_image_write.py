@@ -185,25 +185,57 @@ def test_qcow2_zero_cluster_reads_zero_refuses_write(fresh, tmp_path):
 
 
 # -- VHDX / VHD refusals ----------------------------------------------------------------------
-def test_vhdx_dirty_log_refuses_writes(fresh):
-    path = fresh("vhdx")
+def set_log_guid(path, *, with_entry: bool) -> None:
+    """Stamp a LogGuid into the current VHDX header and, if asked, a valid empty log entry."""
     data = bytearray(path.read_bytes()[:192 * 1024])
     slot = max((64 * 1024, 128 * 1024), key=lambda o: struct.unpack_from("<Q", data, o + 8)[0])
     hdr = bytearray(data[slot:slot + 4096])
-    hdr[48:64] = bytes(range(1, 17))             # LogGuid: a log needs replaying
+    guid = bytes(range(1, 17))
+    hdr[48:64] = guid
     hdr[4:8] = bytes(4)
     hdr[4:8] = struct.pack("<I", crc32c_bitwise(bytes(hdr)))
+    log_length, log_offset = struct.unpack_from("<IQ", hdr, 68)
+    size = path.stat().st_size
     with open(path, "r+b") as f:
         f.seek(slot)
         f.write(hdr)
+        if with_entry:                   # 2.3.1.1: header, no descriptors, one 4 KiB sector
+            entry = bytearray(struct.pack("<4sIIIQII16sQQ", b"loge", 0, 4096, 0, 1, 0, 0, guid,
+                                          size, size) + bytes(4096 - 64))
+            entry[4:8] = struct.pack("<I", crc32c_bitwise(bytes(entry)))
+            f.seek(log_offset + 8192)
+            f.write(entry)
+
+
+def test_vhdx_dirty_log_refuses_writes(fresh):
+    path = fresh("vhdx")
+    set_log_guid(path, with_entry=True)
+    qemu = subprocess.run(["qemu-img", "info", str(path)], capture_output=True, text=True)
+    assert "needs to be replayed" in qemu.stderr            # qemu agrees the log is pending
     before = sha256(path)
     with open_image(path, writable=True) as dev:
         assert dev.read_at(0, 4096) == raw_bytes(0, 4096)
         assert not dev.writable() and "log is not empty" in dev.notices[0]
-        with pytest.raises(UnsupportedError, match="log"):
+        with pytest.raises(UnsupportedError, match="qemu-img check -r all"):
             RangeView(dev, 0, MiB).write_at(0, b"x")
     assert sha256(path) == before
-    qemu_img("check", "-f", "vhdx", path)  # qemu still sees a valid (log-pending) image
+    qemu_img("check", "-r", "all", path)                    # the advice we give works
+    with open_image(path, writable=True) as dev:
+        assert dev.writable()
+
+
+def test_vhdx_log_guid_without_entries_is_an_empty_log(fresh, tmp_path):
+    """[MS-VHDX] 2.2.2: only entries carrying the LogGuid count; none means nothing to replay."""
+    path = fresh("vhdx")
+    set_log_guid(path, with_entry=False)
+    qemu_img("info", path)                                   # qemu opens it read-only: no replay
+    with open_image(path, writable=True) as dev:
+        assert dev.writable() and not dev.notices
+        dev.write_at(WRITES[0][0], b"fine")
+    qemu_check(path, "vhdx")
+    expected = bytearray(raw_bytes(0, 64 * MiB))
+    expected[WRITES[0][0]:WRITES[0][0] + 4] = b"fine"
+    assert converted_raw(path, "vhdx", tmp_path) == bytes(expected)
 
 
 def test_vhdx_write_bumps_header_sequence(fresh):
