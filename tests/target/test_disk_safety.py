@@ -366,3 +366,43 @@ def test_data_only_in_a_backing_file_is_refused(disks, tmp_path, state):
             handle.commit(new_image)
     assert {p.name: _digest(p) for p in (base, overlay)} == before
     assert not (state / "bcdtool" / "journal").exists()
+
+
+def test_dirty_hive_is_recovered_from_its_logs_then_written_clean(tmp_path, corpus):
+    """Windows' own dirty hive with its logs, inside a FAT volume: bcdtool replays the logs in
+    memory, writes a clean hive in place, zeroes the logs' headers; the result reads like the
+    copy Windows itself recovered, plus our edit."""
+    import io
+
+    from Registry import Registry
+
+    from bcdtool.regf.editor import HiveEditor
+    from fixtures import images
+
+    need_tools("mkfs.fat", "mcopy")
+    hives = corpus / "hives"
+    files = {f"Hives/Dirty{suffix}": (hives / f"yarp-NewDirtyHive{suffix}").read_bytes()
+             for suffix in ("", ".LOG1", ".LOG2")}
+    volume = images.make_fat_volume(tmp_path / "vol.img", files, fat_bits=16)
+    with open_hive(volume, kind="hive", path="hives/dirty") as handle:
+        assert handle.hive.recovered
+        editor = HiveEditor(handle.hive)
+        editor.set_value("", "bcdtool", 4, (5).to_bytes(4, "little"))
+        result = handle.commit(editor.to_bytes(same_size=True))
+    assert len(result.device_writes) > 3
+    written = images.fat_get(volume, "Hives/Dirty")
+    for log in ("Hives/Dirty.LOG1", "Hives/Dirty.LOG2"):
+        assert images.fat_get(volume, log)[:512] == bytes(512)
+
+    def view(data: bytes) -> dict:
+        reg, out = Registry.Registry(io.BytesIO(data)), {}
+        stack = [(reg.root(), "")]
+        while stack:
+            key, path = stack.pop()
+            out[path] = sorted((v.name(), v.raw_data()) for v in key.values())
+            stack += [(sub, f"{path}\\{sub.name()}") for sub in key.subkeys()]
+        return out
+
+    expected = view((hives / "yarp-NewDirtyHive-recovered-by-win10").read_bytes())
+    expected[""] = sorted(expected[""] + [("bcdtool", (5).to_bytes(4, "little"))])
+    assert view(written) == expected
