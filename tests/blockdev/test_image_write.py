@@ -381,3 +381,15 @@ def test_check_write_refuses_like_write_through_views(fresh, fmt):
     with open_image(path) as dev, pytest.raises(ReadOnlyError):
         dev.check_write(WRITES[0][0], 100)
     assert sha256(path) == before
+
+
+def test_qcow2_persistent_bitmaps_refuse_writes(fresh):
+    """Writing under a dirty bitmap without updating it would break incremental backups."""
+    path = fresh("qcow2-v3")
+    qemu_img("bitmap", "--add", path, "backup0")
+    before = sha256(path)
+    with open_image(path, writable=True) as dev:
+        assert not dev.writable() and "auto-clear" in dev.notices[0]
+        with pytest.raises(UnsupportedError, match="bitmaps"):
+            dev.write_at(WRITES[0][0], b"x")
+    assert sha256(path) == before
