@@ -393,3 +393,18 @@ def test_qcow2_persistent_bitmaps_refuse_writes(fresh):
         with pytest.raises(UnsupportedError, match="bitmaps"):
             dev.write_at(WRITES[0][0], b"x")
     assert sha256(path) == before
+
+
+def test_vmdk_zeroed_grains_read_zero_and_refuse_writes(raw_image, tmp_path):
+    path = tmp_path / "zg.vmdk"
+    qemu_img("convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse,zeroed_grain=on",
+             raw_image, path)
+    subprocess.run(["qemu-io", "-f", "vmdk", "-c", f"write -z {5 * MiB} {MiB}", str(path)],
+                   check=True, capture_output=True)
+    before = sha256(path)
+    with open_image(path, writable=True) as dev:
+        assert dev.read_at(5 * MiB, MiB) == bytes(MiB)
+        assert dev.read_at(6 * MiB - 8, 16) == bytes(8) + raw_bytes(6 * MiB, 8)
+        with pytest.raises(UnsupportedError, match="not allocated"):
+            dev.write_at(5 * MiB + 4096, b"x")
+    assert sha256(path) == before
