@@ -1,0 +1,107 @@
+"""`windows crashdump enable` and `windows sac enable` on real disk images: the SYSTEM hive is
+read back with ntfscat and python-registry; dry runs, second runs and refusals write nothing,
+undo restores."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from fixtures import images
+from fixtures.windows_hives import software_hive, system_hive
+from ops_helpers import build_windows_disk, sha, windows_file
+
+from bcdtool.errors import NotFoundError, ReadOnlyError
+from bcdtool.ops import windows as ops
+from bcdtool.ops.undo import undo
+
+SYSTEM = "Windows/System32/config/SYSTEM"
+
+
+def _reg(data: bytes):
+    from Registry import Registry
+
+    return Registry.Registry(io.BytesIO(data))
+
+
+def _disk(tmp_path, firmware="bios", **system):
+    raw = tmp_path / f"{firmware}.img"
+    disk = build_windows_disk(firmware, raw, system=system_hive(**system))
+    return raw, disk
+
+
+@pytest.mark.parametrize("firmware", ["uefi", "bios"])
+def test_crashdump_enable_verified_with_python_registry(tmp_path, firmware):
+    raw, disk = _disk(tmp_path, firmware, current=2)
+    original = sha(raw)
+    dry = ops.crashdump_enable(str(raw), dry_run=True)
+    assert len(dry.changes) == 3 and dry.journal is None
+    assert sha(raw) == original
+
+    done = ops.crashdump_enable(str(raw), dump_file=r"D:\dumps\MEMORY.DMP")
+    assert done.journal and done.write["verified"] and done.hive["path"] == SYSTEM
+    key = _reg(windows_file(raw, disk, SYSTEM, tmp_path)).open(
+        r"ControlSet002\Control\CrashControl")
+    assert key.value("CrashDumpEnabled").value() == 2
+    assert key.value("NMICrashDump").value() == 1
+    assert key.value("DumpFile").value() == r"D:\dumps\MEMORY.DMP"
+    assert any("cannot tell" in n for n in done.notices)
+
+    written = sha(raw)
+    again = ops.crashdump_enable(str(raw), dump_file=r"D:\dumps\MEMORY.DMP")
+    assert again.changes == [] and again.journal is None and sha(raw) == written
+    undo(done.journal)
+    assert sha(raw) == original
+
+
+def test_sac_enable_sets_a_disabled_helper_back_to_manual(tmp_path):
+    raw, disk = _disk(tmp_path, sacsvr_start=4)
+    done = ops.sac_enable(str(raw))
+    assert [(c["key"], c["old"], c["new"]) for c in done.changes] == [
+        (r"ControlSet001\Services\sacsvr", 4, 3)]
+    reg = _reg(windows_file(raw, disk, SYSTEM, tmp_path))
+    assert reg.open(r"ControlSet001\Services\sacsvr").value("Start").value() == 3
+    assert reg.open(r"ControlSet002\Services\sacsvr").value("Start").value() == 4  # not active
+    before = sha(raw)
+    assert ops.sac_enable(str(raw)).changes == [] and sha(raw) == before
+
+
+def test_refusals_leave_the_disk_unchanged(tmp_path):
+    raw, _disk_ = _disk(tmp_path, edition="client", sacsvr_start=None)
+    original = sha(raw)
+    with pytest.raises(NotFoundError):
+        ops.sac_enable(str(raw))
+    with pytest.raises(ReadOnlyError):
+        ops.crashdump_enable(str(raw), read_only=True)
+    assert sha(raw) == original
+    assert not list(tmp_path.glob("state/bcdtool/journal/*"))
+
+
+def test_gather_facts_and_space_note(tmp_path):
+    raw, _disk_ = _disk(tmp_path, "uefi", sacsvr_start=4, hiberboot=1)
+    found = ops.gather(str(raw))
+    assert found.edition.is_server and found.control_sets.current == "ControlSet001"
+    assert {(s.name, s.start) for s in found.services} == {("sacdrv", 1), ("sacsvr", 4)}
+    assert found.fast_startup is True
+    assert [(v.index, v.fs, v.stores, v.windows) for v in found.volumes] == [
+        (1, "fat", ["EFI/Microsoft/Boot/BCD"], False), (2, "ntfs", [], True)]
+    assert "cannot tell" in ops.space_note(str(raw), 8 << 30)
+    # a mounted Windows folder reports its free space
+    root = tmp_path / "mnt"
+    (root / "Windows/System32/config").mkdir(parents=True)
+    (root / SYSTEM).write_bytes(system_hive())
+    (root / "Windows/System32/config/SOFTWARE").write_bytes(software_hive())
+    assert "warning" in ops.space_note(str(root), 1 << 60)
+    assert "enough" in ops.space_note(str(root), 1)
+    assert ops.gather(str(root)).edition.is_server
+
+
+def test_qcow2_image(tmp_path):
+    raw, disk = _disk(tmp_path)
+    image = images.convert(raw, "qcow2", tmp_path)
+    ops.crashdump_enable(str(image))
+    back = images.to_raw(image, tmp_path / "back.img")
+    key = _reg(windows_file(back, disk, SYSTEM, tmp_path)).open(
+        r"ControlSet001\Control\CrashControl")
+    assert key.value("NMICrashDump").value() == 1
