@@ -2,7 +2,10 @@
 
 Writes go only into sectors of allocated blocks whose sector-bitmap bit is set: a clear bit
 means "not stored here" to Windows, so data written under it would be invisible there, and
-setting it would be a metadata change.  Both are refused with UnsupportedError.
+setting it would be a metadata change.  Both are refused with UnsupportedError.  Reads of an
+allocated block return its stored bytes whatever the bitmap says, as qemu does (the independent
+reader our tests and verification rely on); writers zero-fill blocks on allocation, so the two
+readings agree on real images.
 """
 
 from __future__ import annotations
