@@ -406,3 +406,19 @@ def test_dirty_hive_is_recovered_from_its_logs_then_written_clean(tmp_path, corp
     expected = view((hives / "yarp-NewDirtyHive-recovered-by-win10").read_bytes())
     expected[""] = sorted(expected[""] + [("bcdtool", (5).to_bytes(4, "little"))])
     assert view(written) == expected
+
+
+def test_compressed_ntfs_store_is_refused(tmp_path, corpus, state):
+    from fixtures import images
+
+    need_tools("mkntfs", "ntfscp")
+    store = (corpus / "bcd" / "win10-bios-installed-sysreserved.bcd").read_bytes()
+    volume = images.make_ntfs_volume(tmp_path / "ntfs.vol", {"Boot/BCD": store},
+                                     compressed=["Boot/BCD"])
+    before = _digest(volume)
+    with open_hive(volume) as handle:         # compressed data is still readable
+        assert handle.hive.original == store
+        with pytest.raises(UnsupportedError, match="compressed"):
+            handle.commit(sac_edit(handle.hive)[0])
+    assert _digest(volume) == before
+    assert not (state / "bcdtool" / "journal").exists()
