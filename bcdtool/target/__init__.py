@@ -24,8 +24,10 @@ def open_hive(spec: str | os.PathLike, *, partition: int | None = None, path: st
                                        "not to a hive file", path=str(spec))
         from bcdtool.target.hivefile import HiveFile
 
-        return HiveHandle(HiveFile(spec, read_only=read_only), description=f"hive file {spec}",
-                          location={"target": str(spec), "kind": "file", "path": str(spec)})
+        # Write the real file: replacing a symlink by a new file would leave the store unchanged.
+        real = os.path.realpath(spec)
+        return HiveHandle(HiveFile(real, read_only=read_only), description=f"hive file {spec}",
+                          location={"target": str(spec), "kind": "file", "path": real})
     if what == detect.DIRECTORY:
         return _open_in_directory(Path(spec), partition=partition, path=path, read_only=read_only,
                                   kind=kind)

@@ -153,3 +153,13 @@ def test_half_written_hive_without_logs_names_the_journal(store):
     with pytest.raises(InterruptedWriteError, match="half-written") as info:
         open_hive(store)
     assert result.journal in str(info.value)
+
+
+def test_symlinked_store_is_written_through_the_link(store, tmp_path):
+    link = tmp_path / "link-to-BCD"
+    link.symlink_to(store)
+    with open_hive(link) as handle:
+        new_image, elements = sac_edit(handle.hive)
+        handle.commit(new_image)
+    assert link.is_symlink()
+    assert registry_elements(store.read_bytes(), elements) == elements

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bcdtool.errors import InvalidArgumentError, NotFoundError
@@ -22,7 +24,8 @@ def test_hive_file(tmp_path, store_bytes):
     path.write_bytes(store_bytes)
     with open_hive(path) as handle:
         assert handle.hive.key(f"Objects\\{BOOTMGR}").name == BOOTMGR
-        assert handle.location == {"target": str(path), "kind": "file", "path": str(path)}
+        assert handle.location == {"target": str(path), "kind": "file",
+                                   "path": os.path.realpath(path)}
         assert handle.hive.original == store_bytes
 
 
