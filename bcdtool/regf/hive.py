@@ -24,7 +24,7 @@ from bcdtool.regf import layout as L
 from bcdtool.regf import logs as _logs
 from bcdtool.regf.cells import NK, SK, VK, CellMap
 from bcdtool.regf.values import decode_value, type_name
-from bcdtool.wintext import filetime_to_datetime, upcase, lh_hash
+from bcdtool.wintext import filetime_to_datetime, upcase
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 512
 #: Keys whose decoded nk record stays cached (lookups by path revisit the same keys).
 NK_CACHE_SIZE = 4096
+#: Keys whose upcased-name -> subkey map stays cached (lookups by name under the same parents).
+NAME_MAP_CACHE_SIZE = 64
 
 # Positions of nk/vk fields in the tuples of the fast readers.
 _NK_FLAGS = NK.index("flags")
@@ -158,17 +160,11 @@ class Key:
 
     def subkey(self, name: str) -> "Key":
         """The subkey called `name` (Windows case rules); NotFoundError when absent."""
-        hive = self.hive
-        target = upcase(name)
-        wanted_hash = lh_hash(name)
-        for offset, hashed in hive._subkey_entries(self):
-            if hashed is not None and hashed != wanted_hash:
-                continue
-            child = hive._child(offset, self)
-            if upcase(child.name) == target:
-                return child
-        where = "\\".join(p for p in (self.path, name) if p)
-        raise NotFoundError("no such key", path=where)
+        offset = self.hive._name_map(self.offset).get(upcase(name))
+        if offset is None:
+            where = "\\".join(p for p in (self.path, name) if p)
+            raise NotFoundError("no such key", path=where)
+        return self.hive._child(offset, self)
 
     def values(self) -> list["Value"]:
         """The values in list order."""
@@ -259,6 +255,7 @@ class Hive:
             where, message = self.cells.problems[0]
             raise CorruptionError(message, path=name or None, offset=where)
         self._nk = functools.lru_cache(maxsize=NK_CACHE_SIZE)(self._decode_nk)
+        self._name_map = functools.lru_cache(maxsize=NAME_MAP_CACHE_SIZE)(self._build_name_map)
         self.root_offset = h.root_cell_offset
         fields, root_name = self._nk(self.root_offset, "root key")
         self.root = Key(self, self.root_offset, None, fields, root_name)
@@ -409,16 +406,18 @@ class Hive:
                 offsets.extend(struct.unpack_from(f"<{2 * count}I", payload, 4)[::2])
         return offsets
 
-    def _subkey_entries(self, key: Key) -> Iterator[tuple[int, int | None]]:
-        """(offset, lh hash or None) of every index entry, for lookups by name."""
-        for _, signature, payload, count in self._leaves(key):
-            if signature == b"li":
-                yield from ((off, None) for off in struct.unpack_from(f"<{count}I", payload, 4))
-            else:
-                pairs = struct.unpack_from(f"<{2 * count}I", payload, 4)
-                hashed = signature == b"lh"
-                for i in range(0, 2 * count, 2):
-                    yield pairs[i], pairs[i + 1] if hashed else None
+    def _build_name_map(self, offset: int) -> dict[str, int]:
+        """Upcased subkey name -> offset for the key at `offset` (first wins, like a scan)."""
+        fields, name = self._nk(offset, "key")
+        key = Key(self, offset, None, fields, name)
+        names: dict[str, int] = {}
+        for child in self._subkey_offsets(key):
+            try:
+                _, child_name = self._decode_nk(child, "subkey index entry")
+            except CorruptionError:
+                continue  # a broken sibling must not hide the others; subkeys() reports it
+            names.setdefault(upcase(child_name), child)
+        return names
 
     def _value_offsets(self, key: Key) -> tuple[int, ...]:
         count = key.value_count

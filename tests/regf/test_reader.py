@@ -215,3 +215,14 @@ def test_corpus_present_when_expected():
     # The corpus drives most tests above; make its absence visible rather than silent.
     if CORPUS.is_dir():
         assert len(HIVES) >= 30
+
+
+def test_lookup_among_thousands_of_siblings(corpus):
+    hive = Hive.open(corpus / "hives" / "yarp-OldDirtyHive-recovered-by-win7")
+    parent = hive.key("KEY_WITH_MANY_SUBKEYS")
+    children = parent.subkeys()
+    assert len(children) == 4999
+    for child in children:
+        assert hive.key(f"key_with_many_subkeys\\{child.name.upper()}").offset == child.offset
+    with pytest.raises(NotFoundError):
+        parent.subkey("5000x")
