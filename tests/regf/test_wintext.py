@@ -6,6 +6,8 @@ import datetime as dt
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bcdtool import wintext
 from bcdtool.errors import FormatError
@@ -135,3 +137,24 @@ def test_corpus_hashes_hints_and_order(path):
         keys = [wintext.name_sort_key(n) for n in children.values()]
         assert all(a < b for a, b in zip(keys, keys[1:])), (key.path, list(children.values()))
     assert checked == keys_seen - 1  # every key but the root was checked through its parent
+
+
+# --- properties ----------------------------------------------------------------------------------
+_NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+
+
+@given(_NAMES, _NAMES)
+def test_order_and_equality_agree(a, b):
+    same = wintext.names_equal(a, b)
+    assert same == (wintext.name_sort_key(a) == wintext.name_sort_key(b))
+    assert wintext.lh_hash(a) == wintext.lh_hash(wintext.upcase(a))
+    if same:
+        assert wintext.lh_hash(a) == wintext.lh_hash(b)
+
+
+@given(_NAMES)
+def test_name_codec_round_trips(name):
+    raw, compressed = wintext.encode_name(name)
+    assert wintext.decode_name(raw, compressed) == name
+    assert wintext.utf16_length(name) == len(name.encode("utf-16-le"))
+    assert len(wintext.lf_hint(name)) == 4
