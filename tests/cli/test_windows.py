@@ -1,0 +1,70 @@
+"""`bcdtool windows info|crashdump enable|sac enable` as a user runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fixtures.windows_hives import software_hive, system_hive
+from ops_helpers import build_windows_disk, sha, windows_file
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def bcdtool(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
+                          capture_output=True, text=True, timeout=120, env=os.environ)
+
+
+def test_info_crashdump_sac(tmp_path):
+    from Registry import Registry
+
+    raw = tmp_path / "disk.img"
+    disk = build_windows_disk("bios", raw, system=system_hive(current=2, sacsvr_start=4),
+                              software=software_hive(edition="server"))
+    info = json.loads(bcdtool("windows", "info", raw, "--json").stdout)
+    assert info["edition"]["is_server"] is True
+    assert info["control_sets"]["current"] == "ControlSet002"
+    assert [s["start"] for s in info["services"] if s["name"] == "sacsvr"] == [4]
+    text = bcdtool("windows", "info", raw).stdout
+    assert "Server: SAC available" in text
+
+    digest = sha(raw)
+    dry = bcdtool("windows", "crashdump", "enable", raw, "--dry-run", "--ram", "16G")
+    assert dry.returncode == 0 and "dry run" in dry.stdout and sha(raw) == digest
+    run = bcdtool("windows", "crashdump", "enable", raw, "--json")
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["journal"] and len(doc["changes"]) == 3
+    sac = json.loads(bcdtool("windows", "sac", "enable", raw, "--json").stdout)
+    assert [(c["old"], c["new"]) for c in sac["changes"]] == [(4, 3)]
+    reg = Registry.Registry(io.BytesIO(windows_file(raw, disk, "Windows/System32/config/SYSTEM",
+                                                    tmp_path)))
+    assert reg.open(r"ControlSet002\Control\CrashControl").value("NMICrashDump").value() == 1
+    assert reg.open(r"ControlSet002\Services\sacsvr").value("Start").value() == 3
+    again = bcdtool("windows", "sac", "enable", raw)
+    assert again.returncode == 0 and "nothing to change" in again.stdout
+    audit = (tmp_path / "state/bcdtool/audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["operation"] for line in audit] == [
+        "windows crashdump enable", "windows sac enable"]
+
+
+def test_client_has_no_sac_helper(tmp_path):
+    raw = tmp_path / "disk.img"
+    build_windows_disk("bios", raw, system=system_hive(edition="client"),
+                       software=software_hive(edition="client"))
+    digest = sha(raw)
+    run = bcdtool("windows", "sac", "enable", raw)
+    assert run.returncode == 15 and "Windows Server only" in run.stderr
+    assert "client: no SAC" in bcdtool("windows", "info", raw).stdout
+    bad = bcdtool("windows", "crashdump", "enable", raw, "--ram", "lots")
+    assert bad.returncode == 24
+    assert sha(raw) == digest
