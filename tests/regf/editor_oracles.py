@@ -90,6 +90,29 @@ def python_registry(image: bytes) -> Model:
     return model
 
 
+def libregf(image: bytes) -> Model:
+    """Model read by libregf (libyal's C reader).
+
+    Every subkey must also be found by name through its parent (libregf's lookup compares
+    names itself; hashes and hints are checked by `structure_problems` and our validator).
+    Its `is_corrupted()` is not used: it is set on keys of untouched Windows-written stores.
+    """
+    import pyregf
+
+    handle = pyregf.file()
+    handle.open_file_object(io.BytesIO(image))
+    model: Model = {}
+    stack = [((), handle.get_root_key())]
+    while stack:
+        path, key = stack.pop()
+        model[path] = [(v.name or "", v.type, bytes(v.data or b"")) for v in key.values]
+        for sub in key.sub_keys:
+            found = key.get_sub_key_by_name(sub.name)
+            assert found is not None and found.offset == sub.offset, ("libregf lookup", sub.name)
+            stack.append((path + (sub.name,), sub))
+    return model
+
+
 _VALUE = re.compile(r'^(@|"((?:[^"\\]|\\.)*)")=(dword:([0-9a-f]{8})|hex(?:\(([0-9a-f]+)\))?:(.*))$')
 
 
@@ -126,6 +149,13 @@ def _perl_text(line: bytes) -> str:
         return line.decode("latin-1")
 
 
+def _sz(raw: bytes) -> bytes:
+    for i in range(0, len(raw) - 1, 2):
+        if raw[i:i + 2] == b"\0\0":
+            return raw[:i]
+    return raw
+
+
 def same_data(vtype: int, expected: bytes, seen: bytes, reader: str) -> bool:
     """Whether a reader's bytes show `expected`, allowing for that reader's documented quirks."""
     n = len(expected)
@@ -142,6 +172,12 @@ def same_data(vtype: int, expected: bytes, seen: bytes, reader: str) -> bool:
             return n <= 4 or seen == expected[:4]
         if vtype > 11 and n <= 4:
             return seen[:n] == expected   # unknown types: the whole offset field is returned
+    if reader == "libregf" and 0 < n < 4:
+        # libregf takes inline data from the high end of the 4-byte field; Windows stores it
+        # from the low end (e.g. 00 C2 01 in win10-media-bios.bcd, which libregf reads C2 01 00).
+        return seen == expected.ljust(4, b"\0")[4 - n:]
+    if reader == "libregf" and vtype in (1, 2):
+        return _sz(seen) == _sz(expected)   # it cuts REG_SZ data after the first terminator
     if reader == "hivex" and vtype == 4 and n != 4:
         return True              # non-4-byte DWORDs: hivex prints what it decodes
     return seen == expected
@@ -176,6 +212,7 @@ def assert_all_readers(image: bytes, expected: Model, tmp: Path, *, hivex_too: b
     assert len(leaked) <= len(known_leaks), sorted(leaked)[:5]
     assert_models_agree(expected, ours(image), "bcdtool")
     assert_models_agree(expected, python_registry(image), "python-registry")
+    assert_models_agree(expected, libregf(image), "libregf")
     if hivex_too:
         assert_models_agree(expected, hivex(image, tmp), "hivex")
     try:
