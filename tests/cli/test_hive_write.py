@@ -158,3 +158,23 @@ def test_set_inside_a_disk_image_keeps_the_file_size(corpus, tmp_path, filler):
     expected.create_key(tuple(key.split("\\")))
     expected.set_value(tuple(key.split("\\")), "Element", 3, bytes.fromhex(data))
     assert_all_readers(written, expected.model(), tmp_path, original=original)
+
+
+def test_set_on_a_dirty_hive_replays_its_logs_first(corpus, tmp_path):
+    """The edit lands on Windows' recovered state; the logs are made harmless."""
+    for suffix in ("", ".LOG1", ".LOG2"):
+        shutil.copyfile(corpus / "hives" / f"yarp-NewDirtyHive{suffix}",
+                        tmp_path / f"NewDirtyHive{suffix}")
+    hive = tmp_path / "NewDirtyHive"
+    run = bcdtool("hive", "set", hive, "Key3\\Added", "v", "--type", "REG_SZ", "--data", "x")
+    assert run.returncode == 0, run.stderr
+    assert b"note" in run.stderr                      # recovery is announced
+    recovered = (corpus / "hives" / "yarp-NewDirtyHive-recovered-by-win10").read_bytes()
+    expected = ExpectedHive(ours(recovered))
+    expected.create_key(("Key3", "Added"))
+    expected.set_value(("Key3", "Added"), "v", 1, "x\0".encode("utf-16-le"))
+    written = hive.read_bytes()
+    assert _seq(written)[0] == _seq(written)[1]
+    assert_all_readers(written, expected.model(), tmp_path, original=recovered)
+    for log in ("NewDirtyHive.LOG1", "NewDirtyHive.LOG2"):
+        assert not any((tmp_path / log).read_bytes()[:512])
