@@ -5,6 +5,11 @@ rules), §4 (cells, through `alloc.CellAllocator`).  Every public operation runs
 if it raises, the image and the allocator return to their state before the call.  The base
 block's sequence numbers are left for `commit.finalize`; `to_bytes` only refreshes the checksum
 so the image is a valid hive on its own.
+
+`to_bytes(same_size=True)` serves in-place writes inside filesystems: when the edited hive no
+longer fits the original file, `_Compactor` re-lays every key and value out tightly (names,
+classes, timestamps, flags, security descriptors, value order and types kept) and the result is
+padded with free space to the original length, or `HiveSpaceError` says it cannot fit.
 """
 
 from __future__ import annotations
@@ -60,7 +65,12 @@ def _security_descriptor() -> bytes:
 
 
 class HiveEditor:
-    """Staged edits of one hive image; `to_bytes()` gives the new image."""
+    """Staged edits of one hive image; `to_bytes()` gives the new image.
+
+    Paths are backslash-separated, relative to the root and case-insensitive the Windows way;
+    value name "" is the default value.  Invalid names raise InvalidArgumentError, missing keys
+    or values NotFoundError, broken input CorruptionError, always with nothing changed.
+    """
 
     def __init__(self, hive: Hive):
         if not getattr(hive, "recovered", False) and is_dirty(hive.data):
