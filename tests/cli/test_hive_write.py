@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import struct
@@ -87,6 +88,11 @@ def test_dry_run_and_backup_on_a_corpus_store(corpus, tmp_path):
                   "--dry-run", "--backup", tmp_path / "never")
     assert run.returncode == 0, run.stderr
     assert b"nothing written" in run.stdout and not (tmp_path / "never").exists()
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
+    run = bcdtool("hive", "rm", store, key.rsplit("\\", 1)[0], "--dry-run", "--json")
+    plan = json.loads(run.stdout)
+    assert run.returncode == 0 and plan["dry_run"] and plan["sha256_before"] == digest
+    assert plan["plan"] and plan["plan"][0]["offset"] == 0 and plan["size"] == len(original)
     assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
     run = bcdtool("hive", "set", store, key, "Element", "--type", "REG_BINARY", "--data", "01",
                   "--backup", tmp_path / "BCD.bak")
