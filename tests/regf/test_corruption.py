@@ -81,7 +81,7 @@ LARGE = [p for p in corpus_hives() if p.stat().st_size <= 300 << 10]
 @pytest.mark.parametrize("path", LARGE, ids=[p.name for p in LARGE])
 def test_truncation_and_flips_on_every_hive(path):
     _truncations(path)
-    _flips(path, seed=7, trials=300)
+    _flips(path, seed=7, trials=100)
 
 
 # --- hand-made structures ------------------------------------------------------------------------
