@@ -131,10 +131,14 @@ class DiskStore:
         if stale_logs:
             result.notices.append("makes stale transaction logs harmless (first 512 bytes zeroed): "
                                   + ", ".join(log.path for log, _ in stale_logs))
+        refusal = self._refusal()
         if dry_run:
             result.pages_written = result.bytes_written = 0
+            if refusal is not None:
+                result.notices.append(f"a real write would be refused: {refusal.message}")
             return result, None
-        self._refuse_unsafe()
+        if refusal is not None:
+            raise refusal
         if loc.volume.read(loc.ref) != original:
             raise WriteError("the store changed since it was read; nothing was written",
                              path=self.spec)
@@ -190,15 +194,18 @@ class DiskStore:
             raise WriteError(f"{exc}; the original bytes were restored", path=self.spec) from None
         raise exc
 
-    def _refuse_unsafe(self) -> None:
+    def _refusal(self) -> BcdToolError | None:
+        """Why the volume or the files must not be written (BitLocker, hibernation, dirty
+        filesystem; compressed, sparse, encrypted or resident data), as the error to raise."""
         reasons = self.loc.volume.facts().unsafe_reasons()
         if reasons:
-            raise UnsafeVolumeError(f"refusing to write to the {self.loc.fs} volume: "
-                                    + "; ".join(reasons) + "; nothing was written", path=self.spec)
+            return UnsafeVolumeError(f"refusing to write to the {self.loc.fs} volume: "
+                                     + "; ".join(reasons) + "; nothing was written", path=self.spec)
         for ref in [self.loc.ref] + self.loc.logs:
             if ref.refusal:
-                raise UnsupportedError(f"cannot rewrite {ref.path} in place: {ref.refusal}; "
-                                       "nothing was written", path=self.spec)
+                return UnsupportedError(f"cannot rewrite {ref.path} in place: {ref.refusal}; "
+                                        "nothing was written", path=self.spec)
+        return None
 
     def _back_up(self, original: bytes, final: bytes, stale_logs, backup_dir, operation: str,
                  diff: list | None) -> journals.Journal:

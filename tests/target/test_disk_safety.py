@@ -118,6 +118,8 @@ def test_dirty_fat_volume_is_refused(image, disks):
     before = _digest(image)
     with open_hive(image) as handle:
         new_image, _ = sac_edit(handle.hive)
+        plan = handle.commit(new_image, dry_run=True)
+        assert any("would be refused" in n and "dirty" in n for n in plan.notices)
         with pytest.raises(UnsafeVolumeError, match="dirty"):
             handle.commit(new_image)
     assert _digest(image) == before
