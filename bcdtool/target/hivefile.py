@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Callable
 
 from bcdtool import journal as journals
-from bcdtool.errors import NotFoundError, ReadOnlyError, UnsafeVolumeError, VerifyError, WriteError
+from bcdtool.errors import (BcdToolError, NotFoundError, ReadOnlyError, UnsafeVolumeError,
+                            VerifyError, WriteError)
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import find_log_files
@@ -64,13 +65,13 @@ class HiveFile:
         if len(final) != len(original):
             result.notices.append(f"the file changes size ({len(original)} -> {len(final)} "
                                   "bytes) and is rewritten whole")
+        refusal = self._refusal()
         if dry_run:
+            if refusal is not None:
+                result.notices.append(f"a real write would be refused: {refusal.message}")
             return result, None
-        self._check_writable()
-        reasons = self._facts().unsafe_reasons() if self._facts else []
-        if reasons:
-            raise UnsafeVolumeError("refusing to write: " + "; ".join(reasons)
-                                    + "; nothing was written", path=str(self.path))
+        if refusal is not None:
+            raise refusal
         if read_file(self.path) != original:
             raise WriteError("the file changed since it was read; nothing was written",
                              path=str(self.path))
@@ -102,11 +103,17 @@ class HiveFile:
         result.verified = True
         return result, hive
 
-    def _check_writable(self) -> None:
-        for where in (self.path, self.path.parent):
+    def _refusal(self) -> BcdToolError | None:
+        """Why the file must not be written (no write access; a hibernated Windows folder)."""
+        for where in (self.path, self.path.parent):   # the parent: temporary file and rename
             if not os.access(where, os.W_OK):
-                raise ReadOnlyError("no write access (read-only media or permissions); "
-                                    "nothing was written", path=str(where))
+                return ReadOnlyError("no write access (read-only media or permissions); "
+                                     "nothing was written", path=str(where))
+        reasons = self._facts().unsafe_reasons() if self._facts else []
+        if reasons:
+            return UnsafeVolumeError("refusing to write: " + "; ".join(reasons)
+                                     + "; nothing was written", path=str(self.path))
+        return None
 
     def close(self) -> None:
         """Nothing stays open between calls."""
