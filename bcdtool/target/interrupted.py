@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from bcdtool import journal as journals
-from bcdtool.errors import InterruptedWriteError
+from bcdtool.errors import DirtyHiveError, InterruptedWriteError
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.layout import (BB_CHECKSUM, BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE,
                                  CHECKSUM_COVERED)
@@ -22,12 +22,17 @@ def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[st
             f"{journal.created}); restore it with `bcdtool undo {journal.path}`", path=where)
     if _torn(data) and not any(raw[:4] == b"regf" for _, raw in logs):
         latest = journals.latest(key)
-        hint = f"`bcdtool undo {latest.path}`" if latest is not None else \
-            f"`bcdtool undo` and its journal (under {journals.state_dir() / 'journal'} or your " \
-            "--backup-dir)"
+        if latest is None:
+            # No journal of ours names this store: Windows (or another tool) left it dirty
+            # without logs; calling it our interrupted write would send the user to a
+            # journal that does not exist.
+            raise DirtyHiveError(
+                "the store is dirty (its sequence numbers differ) and no transaction log can "
+                "repair it; if an earlier bcdtool write with --backup-dir was interrupted, "
+                "restore it with `bcdtool undo` and that journal", path=where)
         raise InterruptedWriteError(
             "the store was left half-written (its sequence numbers differ and no transaction log "
-            f"can repair it); restore it with {hint}", path=where)
+            f"can repair it); restore it with `bcdtool undo {latest.path}`", path=where)
 
 
 def _torn(data: bytes) -> bool:

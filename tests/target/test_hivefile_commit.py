@@ -157,6 +157,23 @@ def test_half_written_hive_without_logs_names_the_journal(store):
     assert result.journal in str(info.value)
 
 
+def test_dirty_store_without_logs_or_journal_is_dirty_not_interrupted(store):
+    """Windows left it dirty (no bcdtool journal names it): DirtyHiveError, not "half-written"."""
+    import struct
+
+    from bcdtool.errors import DirtyHiveError
+    from bcdtool.regf.checksums import regf_checksum
+
+    for log in store.parent.glob(store.name + ".LOG*"):
+        log.unlink()
+    data = bytearray(store.read_bytes())
+    struct.pack_into("<I", data, 4, struct.unpack_from("<I", data, 4)[0] + 1)
+    struct.pack_into("<I", data, 508, regf_checksum(bytes(data[:508])))
+    store.write_bytes(bytes(data))
+    with pytest.raises(DirtyHiveError, match="dirty"):
+        open_hive(store)
+
+
 def test_symlinked_store_is_written_through_the_link(store, tmp_path):
     link = tmp_path / "link-to-BCD"
     link.symlink_to(store)
