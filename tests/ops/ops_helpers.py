@@ -55,13 +55,15 @@ def new_store(firmware: str) -> bytes:
 
 
 def build_windows_disk(firmware: str, dest: Path, *, bcd: bytes | None = None,
-                       system: bytes | None = None, software: bytes | None = None):
+                       system: bytes | None = None, software: bytes | None = None,
+                       windows_extra: dict | None = None):
     """A raw GPT+ESP (uefi) or MBR+System Reserved (bios) disk with a Windows NTFS partition."""
     need_tools("sfdisk", "mkntfs", "ntfscp", *(("mkfs.fat", "mcopy") if firmware == "uefi"
                                                 else ()))
     files = images.windows_hive_files(
         system if system is not None else windows_hives.system_hive(),
         software if software is not None else windows_hives.software_hive())
+    files.update(windows_extra or {})
     build = images.build_esp_disk if firmware == "uefi" else images.build_mbr_disk
     return build(dest, bcd if bcd is not None else new_store(firmware), windows_files=files)
 
@@ -148,3 +150,25 @@ def assert_recipe(data: bytes, *, port: int = 1, baud: int = 115200, timeout: in
     assert effective_raw(reg, BOOTMGR, CODES["bootems"]) == b"\x01"
     assert effective_raw(reg, BOOTMGR, CODES["displaybootmenu"]) == b"\x01"
     assert effective_raw(reg, BOOTMGR, CODES["timeout"]) == u64(timeout)
+
+
+def dirty_with_log(clean: bytes, edited: bytes) -> tuple[bytes, bytes]:
+    """(dirty primary, new-format .LOG1) such that replaying the log turns `clean` into `edited`
+    — what Windows leaves when it is cut off after logging a change.  Built with the log
+    helpers of tests/regf/test_logs.py."""
+    import struct
+
+    from test_logs import make_entry, make_log
+
+    from bcdtool.regf.checksums import regf_checksum
+
+    assert len(clean) == len(edited)
+    sequence = struct.unpack_from("<I", clean, 8)[0]
+    bins = struct.unpack_from("<I", clean, 40)[0]
+    pages = [(off - 4096, edited[off:off + 4096]) for off in range(4096, len(edited), 4096)
+             if edited[off:off + 4096] != clean[off:off + 4096]]
+    log = make_log(clean, sequence, [make_entry(sequence, bins, pages)])
+    primary = bytearray(clean)
+    struct.pack_into("<I", primary, 4, sequence + 1)
+    struct.pack_into("<I", primary, 508, regf_checksum(bytes(primary[:508])))
+    return bytes(primary), log

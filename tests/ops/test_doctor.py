@@ -120,3 +120,25 @@ def test_linux_root_goes_to_linux_checks(tmp_path):
 def test_neither_windows_nor_linux(tmp_path):
     with pytest.raises(NotFoundError):
         diagnose(str(tmp_path))
+
+
+def test_dirty_store_is_reported_then_written_clean(tmp_path):
+    from bcdtool.bcd.store import BcdStore
+    from bcdtool.regf.hive import Hive
+    from ops_helpers import dirty_with_log, registry
+
+    clean = new_store("uefi")
+    store = BcdStore(Hive.from_bytes(clean))
+    store.set_element(LOADER, 0x12000004, "from the log")
+    primary, log = dirty_with_log(clean, store.to_bytes(same_size=True))
+    path = tmp_path / "BCD"
+    path.write_bytes(primary)
+    (tmp_path / "BCD.LOG1").write_bytes(log)
+    by = {f.id: f for f in diagnose(str(path)).findings}
+    assert by["store-dirty"].status == "warning"
+    sc.enable(str(path))
+    reg = registry(path.read_bytes())
+    description = reg.open(f"Objects\\{LOADER}\\Elements\\12000004").value("Element").value()
+    assert description == "from the log"           # the logged change survived the write
+    after = diagnose(str(path))
+    assert "store-dirty" not in {f.id for f in after.findings} and after.ok

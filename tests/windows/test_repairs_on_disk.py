@@ -105,3 +105,19 @@ def test_qcow2_image(tmp_path):
     key = _reg(windows_file(back, disk, SYSTEM, tmp_path)).open(
         r"ControlSet001\Control\CrashControl")
     assert key.value("NMICrashDump").value() == 1
+
+
+def test_hibernated_windows_volume_refused_and_reported(tmp_path):
+    from bcdtool.errors import UnsafeVolumeError
+    from bcdtool.ops.doctor import diagnose
+
+    raw = tmp_path / "disk.img"
+    build_windows_disk("bios", raw, windows_extra={"hiberfil.sys": b"HIBR" + bytes(8188)})
+    original = sha(raw)
+    with pytest.raises(UnsafeVolumeError):
+        ops.crashdump_enable(str(raw))
+    assert sha(raw) == original
+    assert not list(tmp_path.glob("state/bcdtool/journal/*"))
+    by = {f.id: f for f in diagnose(str(raw)).findings}
+    assert by["hibernation"].status == "problem"
+    assert "hiberfil.sys" in by["hibernation"].evidence[0].file
