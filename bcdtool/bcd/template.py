@@ -155,6 +155,7 @@ def _common(store: BcdStore, guid: str, layout: StoreLayout, path: str, descript
     _set(store, guid, "inherit", [objects.ALIASES[parent]])
     if layout.firmware == "uefi":
         _set(store, guid, "isolatedcontext", True)
+    # bcdboot allows this one setting to be changed in memory (corpus stores, all versions).
     _set(store, guid, "allowedinmemorysettings", [0x15000075])
     _set(store, guid, "bootmenupolicy", 1)                                  # Standard
 

@@ -48,39 +48,52 @@ def open_windows_hive(spec: str, which: str, *, read_only: bool = True,
     return open_hive(spec, partition=partition, path=path, read_only=read_only, kind="hive")
 
 
-def gather(spec: str, *, partition: int | None = None, scan_volumes: bool = True) -> WindowsFacts:
+def gather(spec: str, *, partition: int | None = None) -> WindowsFacts:
     """Everything readable about the Windows on `spec`; what cannot be read becomes a note."""
     from bcdtool.target.detect import HIVE, detect_kind
 
     out = WindowsFacts()
-    if scan_volumes:
-        try:
-            out.volumes = volumes.scan(spec)
-        except BcdToolError as exc:
-            out.notes.append(f"volumes not scanned: {exc}")
-    hive_file = detect_kind(spec) == HIVE
+    try:
+        out.volumes = volumes.scan(spec)
+    except BcdToolError as exc:
+        out.notes.append(f"volumes not scanned: {exc}")
+    if detect_kind(spec) == HIVE:
+        _hive_file(spec, out)
+        return out
     system = software = None
     try:
-        handle = open_windows_hive(spec, "SYSTEM", partition=partition)
-        with handle:
+        with open_windows_hive(spec, "SYSTEM", partition=partition) as handle:
             system = handle.hive
             out.system_location = handle.location
             out.system_dirty = bool(getattr(system, "recovered", False))
     except BcdToolError as exc:
         out.notes.append(f"no SYSTEM hive: {exc}")
-    if not hive_file:
-        try:
-            with open_windows_hive(spec, "SOFTWARE", partition=partition) as handle:
-                software = handle.hive
-                out.software_location = handle.location
-        except BcdToolError as exc:
-            out.notes.append(f"no SOFTWARE hive: {exc}")
+    try:
+        with open_windows_hive(spec, "SOFTWARE", partition=partition) as handle:
+            software = handle.hive
+            out.software_location = handle.location
+    except BcdToolError as exc:
+        out.notes.append(f"no SOFTWARE hive: {exc}")
     if system is None and software is None:
         return out
     out.edition = facts.edition(software, system)
     if system is not None:
         _system_facts(system, out)
     return out
+
+
+def _hive_file(spec: str, out: WindowsFacts) -> None:
+    """A lone hive file: facts only when it is a SYSTEM hive (it has `Select`)."""
+    try:
+        with open_windows_hive(spec, "SYSTEM") as handle:
+            handle.hive.key("Select")
+            system, out.system_location = handle.hive, handle.location
+    except BcdToolError:
+        out.notes.append("the target is a single hive file, not a Windows volume: no SYSTEM or "
+                         "SOFTWARE hive to read")
+        return
+    out.edition = facts.edition(None, system)
+    _system_facts(system, out)
 
 
 def _system_facts(system, out: WindowsFacts) -> None:

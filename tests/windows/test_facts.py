@@ -93,3 +93,17 @@ def test_plans_touch_only_what_differs():
 def test_sac_plan_refuses_without_sacsvr():
     with pytest.raises(NotFoundError):
         edits.sac(Hive.from_bytes(system_hive(edition="client")))
+
+
+def test_gather_on_lone_hive_files(tmp_path):
+    from bcdtool.ops.windows import gather
+    from ops_helpers import new_store
+
+    system = tmp_path / "SYSTEM"
+    system.write_bytes(system_hive(edition="client"))
+    found = gather(str(system))
+    assert found.edition.is_server is False and found.control_sets.current == "ControlSet001"
+    store = tmp_path / "BCD"
+    store.write_bytes(new_store("uefi"))
+    found = gather(str(store))
+    assert found.edition is None and "single hive file" in found.notes[0]
