@@ -8,6 +8,7 @@ import os
 import stat
 import struct
 
+from bcdtool import faults
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import ImageError, NotFoundError, ReadOnlyError, WriteError
 
@@ -75,6 +76,7 @@ class RawDevice(BlockDevice):
     def _write(self, offset: int, data: bytes) -> None:
         done = 0
         try:
+            faults.before_write(self.name)
             while done < len(data):
                 done += os.pwrite(self._fd, data[done:], offset + done)
         except OSError as exc:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from Registry import Registry
 
+from bcdtool import faults
 from bcdtool.errors import BcdToolError, NotFoundError, VerifyError, WriteError
 from bcdtool.regf import logs as _logs
 from bcdtool.regf.check import check
@@ -322,6 +323,7 @@ def _neutralize(log_path: Path) -> str:
     """Zero the log's first 512 bytes in place: an invalid log base block is never replayed."""
     with open(log_path, "r+b") as handle:
         size = min(SECTOR, os.fstat(handle.fileno()).st_size)
+        faults.before_write(str(log_path))
         handle.write(bytes(size))
         handle.flush()
         os.fsync(handle.fileno())
@@ -336,12 +338,14 @@ def _replace(path: Path, data: bytes) -> None:
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bcdtool-tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
+            faults.before_write(temp)
             handle.write(data)
             handle.flush()
             os.fchmod(handle.fileno(), before.st_mode & 0o7777)
             if (before.st_uid, before.st_gid) != (os.geteuid(), os.getegid()):
                 os.fchown(handle.fileno(), before.st_uid, before.st_gid)
             os.fsync(handle.fileno())
+        faults.before_write(str(path))
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

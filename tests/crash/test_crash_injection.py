@@ -1,0 +1,115 @@
+"""Crash injection: `serial-console enable` killed right after each of its writes, on every image
+format and on hive files; then detection on the next open, exact undo, and completion on re-run.
+Also disk-full, I/O and read-only errors in the middle of a write: reported and rolled back.
+
+The default run covers a representative subset (raw GPT disk and hive files, crash points
+before the first write, after the first and after the second); `-m slow` runs every crash
+point of every target.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bcdtool.faults import FAULT_EXIT
+from corpus_data import CORPUS
+from crash_support import (DISK_FORMATS, INJECTED, build_cases, crash_and_recover, ems_enabled, journal_named,
+                           run_bcdtool, sha, store_bytes, virtual_bytes)
+
+#: More writes than any commit of the recipe does (a guard against a loop that never completes).
+MAX_WRITES = 64
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is absent")
+    return build_cases(CORPUS, tmp_path_factory.mktemp("crash-targets"))
+
+
+@pytest.mark.parametrize("name,n", [("raw", 0), ("raw", 1), ("raw", 2), ("hive-file", 0),
+                                    ("hive-file", 1), ("hive-file-logs", 0), ("hive-file-logs", 1),
+                                    ("hive-file-logs", 2)])
+def test_crash_point(cases, name, n, tmp_path):
+    outcome = crash_and_recover(cases[name], n, tmp_path / "run")
+    assert outcome == "crashed", f"{name}: the recipe finished in fewer than {n + 1} writes"
+    INJECTED.setdefault(name, []).append(n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DISK_FORMATS + ["mbr-ntfs", "hive-file", "hive-file-logs"])
+def test_every_crash_point(cases, name, tmp_path):
+    """N = 0, 1, 2, ... until the command completes: every write of the recipe is a crash point."""
+    crashed = []
+    for n in range(MAX_WRITES):
+        if crash_and_recover(cases[name], n, tmp_path / f"n{n}") == "completed":
+            break
+        crashed.append(n)
+    else:
+        pytest.fail(f"{name}: still crashing after {MAX_WRITES} writes")
+    assert len(crashed) >= 3, f"{name}: only {len(crashed)} crash points: the hook is not wired in"
+    INJECTED.setdefault(name, []).extend(crashed)
+
+
+def _error_mid_write(case, mode: str, n: int, tmp_path):
+    state = tmp_path / "state"
+    mine = case.fresh_copy(tmp_path / "target")
+    before = sha(virtual_bytes(mine, tmp_path))
+    run = run_bcdtool(["serial-console", "enable", str(mine.target)], state, fault=n, mode=mode)
+    return state, mine, before, run
+
+
+@pytest.mark.parametrize("name", ["raw", "vhdx", "qcow2", "mbr-ntfs", "hive-file-logs"])
+@pytest.mark.parametrize("mode", ["enospc", "eio"])
+def test_write_error_is_rolled_back(cases, name, mode, tmp_path):
+    """One write fails (disk full, I/O error) after another succeeded: exit 25, the original
+    bytes are back, no interrupted write is left behind, and the command then succeeds."""
+    state, mine, before, run = _error_mid_write(cases[name], mode, 1, tmp_path)
+    assert run.returncode == 25, run.stderr
+    if cases[name].kind != "file":      # see test_file_write_error_says_restored
+        assert "restored" in run.stderr, run.stderr
+    assert {"enospc": "No space left", "eio": "Input/output error"}[mode] in run.stderr
+    assert sha(virtual_bytes(mine, tmp_path)) == before
+    status = run_bcdtool(["serial-console", "status", str(mine.target)], state)
+    assert status.returncode == 3, status.stderr      # problems found, not an interrupted write
+    again = run_bcdtool(["serial-console", "enable", str(mine.target)], state)
+    assert again.returncode == 0, again.stderr
+    assert ems_enabled(store_bytes(mine, tmp_path))
+
+
+@pytest.mark.xfail(strict=True, reason="target/hivefile.py restores the file and logs after a failed "
+                   "write but re-raises the writer's error unchanged, so the message does not say "
+                   "the original was restored (disk targets do say it); reported to the owner")
+def test_file_write_error_says_restored(cases, tmp_path):
+    state, mine, before, run = _error_mid_write(cases["hive-file-logs"], "enospc", 1, tmp_path)
+    assert run.returncode == 25 and sha(virtual_bytes(mine, tmp_path)) == before
+    assert "restored" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("name", ["raw", "hive-file-logs"])
+def test_medium_turning_read_only(cases, name, tmp_path):
+    """Every write from the second on fails (EROFS), so the rollback fails too: the error says so
+    and names the journal; the next open reports the interrupted write; undo then restores."""
+    state, mine, before, run = _error_mid_write(cases[name], "erofs", 1, tmp_path)
+    assert run.returncode == 25, run.stderr
+    if "restoring" in run.stderr:       # a disk: the rollback's own writes failed
+        journal = journal_named(run.stderr)
+        opened = run_bcdtool(["serial-console", "status", str(mine.target)], state)
+        assert opened.returncode == 27, opened.stderr
+        assert journal_named(opened.stderr) == journal
+        assert run_bcdtool(["undo", str(journal)], state).returncode == 0
+    # a hive file: the rename never happened and the logs were restored by plain file writes
+    assert sha(virtual_bytes(mine, tmp_path)) == before
+    assert not ems_enabled(store_bytes(mine, tmp_path))
+
+
+def test_fault_hook_is_inert_unarmed(cases, tmp_path):
+    """Without the variable the hook does nothing: the recipe completes (and the exit code a
+    fault uses is distinct from every bcdtool exit code)."""
+    from bcdtool.errors import all_error_classes
+
+    assert FAULT_EXIT not in {cls.exit_code for cls in all_error_classes()} | {0, 1, 2, 3}
+    mine = cases["raw"].fresh_copy(tmp_path / "target")
+    run = run_bcdtool(["serial-console", "enable", str(mine.target)], tmp_path / "state")
+    assert run.returncode == 0, run.stderr
+    assert ems_enabled(store_bytes(mine, tmp_path))
