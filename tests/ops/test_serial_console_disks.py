@@ -93,3 +93,19 @@ def test_store_without_default_loader_refused(tmp_path):
         sc.enable(str(raw))
     assert sha(raw) == original
     assert disk.bcd_part.fs == "fat"
+
+
+@pytest.mark.parametrize("firmware", ["uefi", "bios"])
+def test_real_store_with_its_logs_on_a_disk(corpus, tmp_path, firmware):
+    from target_helpers import build_disk
+
+    need_tools("sfdisk", "mkntfs", "ntfscp", "mcopy")
+    disk = build_disk(firmware, tmp_path, corpus)
+    original = sha(disk.path)
+    done = sc.enable(str(disk.path))
+    assert done.write["verified"]
+    assert_recipe(store_bytes(disk.path, disk, tmp_path))
+    written = sha(disk.path)
+    assert sc.enable(str(disk.path)).changes == [] and sha(disk.path) == written
+    undo(done.journal)
+    assert sha(disk.path) == original
