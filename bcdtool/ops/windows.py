@@ -193,5 +193,5 @@ def space_note(spec: str, ram_bytes: int | None) -> str:
     if free < ram_bytes:
         return (f"warning: the Windows volume has {free / gib:.1f} GiB free, less than the "
                 f"VM's {ram_bytes / gib:.1f} GiB of memory: a complete dump will not fit")
-    return f"the Windows volume has {free / gib:.1f} GiB free, enough for a {ram_bytes / gib:.1f} " \
-           "GiB dump"
+    return (f"the Windows volume has {free / gib:.1f} GiB free, enough for a "
+            f"{ram_bytes / gib:.1f} GiB dump")
