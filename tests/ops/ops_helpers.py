@@ -144,12 +144,19 @@ def assert_recipe(data: bytes, *, port: int = 1, baud: int = 115200, timeout: in
     reg = registry(data)
     for loader in loaders or [default_loader(reg)]:
         assert effective_raw(reg, loader, CODES["ems"]) == b"\x01"
-        assert effective_raw(reg, loader, CODES["emsport"]) == u64(port)
-        assert effective_raw(reg, loader, CODES["emsbaudrate"]) == u64(baud)
+        assert _integer(effective_raw(reg, loader, CODES["emsport"])) == port
+        assert _integer(effective_raw(reg, loader, CODES["emsbaudrate"])) == baud
         assert effective_raw(reg, loader, CODES["debug"]) in (None, b"\x00")
     assert effective_raw(reg, BOOTMGR, CODES["bootems"]) == b"\x01"
     assert effective_raw(reg, BOOTMGR, CODES["displaybootmenu"]) == b"\x01"
-    assert effective_raw(reg, BOOTMGR, CODES["timeout"]) == u64(timeout)
+    assert _integer(effective_raw(reg, BOOTMGR, CODES["timeout"])) == timeout
+
+
+def _integer(raw: bytes | None) -> int | None:
+    """An integer element: Windows tools write 1 to 8 little-endian bytes (bcdedit writes 8)."""
+    if raw is None or not 1 <= len(raw) <= 8:
+        return None
+    return int.from_bytes(raw, "little")
 
 
 def dirty_with_log(clean: bytes, edited: bytes) -> tuple[bytes, bytes]:

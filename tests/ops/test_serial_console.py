@@ -157,3 +157,40 @@ def test_refusals_leave_the_store_unchanged(tmp_path, corpus):
     with pytest.raises(BcdError):
         sc.enable(no_default)
     assert sha(no_default) == before
+
+
+def test_hostile_store_cycles_and_malformed_values(tmp_path):
+    from bcdtool.bcd.store import BcdStore
+    from bcdtool.regf.hive import Hive
+
+    globalsettings = "{7ea2e1ac-2e61-4728-aaa3-896d9d0a9f0e}"
+    store = BcdStore(Hive.from_bytes(new_store("uefi")))
+    # {emssettings} inherits {globalsettings}, which inherits it back: a cycle.
+    store.set_element(EMSSETTINGS, 0x14000006, [globalsettings])
+    # ems holding 2 (not a boolean), a 9-byte port and a timeout of 0.
+    store.set_raw(LOADER, int(CODES["ems"], 16), b"\x02")
+    store.set_raw(EMSSETTINGS, int(CODES["emsport"], 16), bytes(9))
+    store.set_element(BOOTMGR, int(CODES["timeout"], 16), 0)
+    path = tmp_path / "BCD"
+    path.write_bytes(store.to_bytes(same_size=True))
+    status = sc.status(str(path))
+    bad = {(s["label"], s["element"]) for s in status["settings"] if not s["ok"]}
+    assert {("{default}", "ems"), ("{default}", "emsport"), ("{bootmgr}", "timeout")} <= bad
+    sc.enable(str(path))
+    assert_recipe(path.read_bytes())
+    assert sc.status(str(path))["ok"] and sc.enable(str(path)).changes == []
+
+
+def test_short_integers_written_by_windows_tools_are_kept(tmp_path):
+    from bcdtool.bcd.store import BcdStore
+    from bcdtool.regf.hive import Hive
+
+    store = BcdStore(Hive.from_bytes(new_store("uefi")))
+    store.set_raw(EMSSETTINGS, int(CODES["emsport"], 16), b"\x01\x00\x00")   # 3 bytes: 1
+    path = tmp_path / "BCD"
+    path.write_bytes(store.to_bytes(same_size=True))
+    result = sc.enable(str(path))
+    assert "emsport" not in {c["element"] for c in result.changes}
+    assert element_raw(registry(path.read_bytes()), EMSSETTINGS, CODES["emsport"]) == \
+        b"\x01\x00\x00"
+    assert_recipe(path.read_bytes())

@@ -107,3 +107,16 @@ def test_gather_on_lone_hive_files(tmp_path):
     store.write_bytes(new_store("uefi"))
     found = gather(str(store))
     assert found.edition is None and "single hive file" in found.notes[0]
+
+
+def test_hostile_select_and_start_values():
+    from bcdtool.regf.values import REG_SZ
+
+    editor = HiveEditor.from_bytes(system_hive())
+    editor.set_value("Select", "Current", REG_SZ, "1\0".encode("utf-16-le"))
+    with pytest.raises(NotFoundError):
+        facts.control_sets(Hive.from_bytes(editor.to_bytes()))
+    editor = HiveEditor.from_bytes(system_hive())
+    editor.set_value(r"ControlSet001\Services\sacsvr", "Start", REG_SZ, b"x\0")
+    svc = facts.service(Hive.from_bytes(editor.to_bytes()), "ControlSet001", "sacsvr")
+    assert svc.present and svc.start is None and not svc.disabled
