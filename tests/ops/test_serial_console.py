@@ -194,3 +194,14 @@ def test_short_integers_written_by_windows_tools_are_kept(tmp_path):
     assert element_raw(registry(path.read_bytes()), EMSSETTINGS, CODES["emsport"]) == \
         b"\x01\x00\x00"
     assert_recipe(path.read_bytes())
+
+
+def test_mounted_esp_folder(tmp_path):
+    esp = tmp_path / "esp"
+    (esp / "EFI" / "Microsoft" / "Boot").mkdir(parents=True)
+    store = esp / "EFI" / "Microsoft" / "Boot" / "BCD"
+    store.write_bytes(new_store("uefi"))
+    result = sc.enable(str(esp))
+    assert result.store["kind"] == "directory" and result.store["path"].lower().endswith("bcd")
+    assert_recipe(store.read_bytes())
+    assert sc.enable(str(esp)).changes == []
