@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from bcdtool.errors import BcdToolError
+from bcdtool.errors import BcdToolError, FormatError
 from bcdtool.target import detect
 from bcdtool.target.discover import BIOS_STORE, MAX_PARTITIONS, UEFI_STORE
 from bcdtool.windows.facts import SYSTEM_PATH
@@ -28,7 +28,7 @@ class VolumeInfo:
     bitlocker: bool = False
     hibernated: bool | None = None
     dirty: bool | None = None
-    free_bytes: int | None = None   # None: cannot be told (only folders report it)
+    free_bytes: int | None = None   # None: not asked for, or cannot be told
     stores: list[str] = field(default_factory=list)
     windows: bool = False           # holds Windows/System32/config/SYSTEM
     notes: list[str] = field(default_factory=list)
@@ -38,14 +38,15 @@ class VolumeInfo:
         return dict(self.__dict__)
 
 
-def scan(spec: str) -> list[VolumeInfo]:
-    """Every volume of `spec` with its facts (empty for a hive file)."""
+def scan(spec: str, *, free_space: bool = False) -> list[VolumeInfo]:
+    """Every volume of `spec` with its facts (empty for a hive file); with `free_space`, the
+    free bytes of folders and of NTFS volumes holding Windows (their $Bitmap is read)."""
     kind = detect.detect_kind(spec)
     if kind == detect.HIVE:
         return []
     if kind == detect.DIRECTORY:
         return [_directory(spec)]
-    return _disk(spec)
+    return _disk(spec, free_space)
 
 
 def _directory(spec: str) -> VolumeInfo:
@@ -66,18 +67,18 @@ def _directory(spec: str) -> VolumeInfo:
     return info
 
 
-def _disk(spec: str) -> list[VolumeInfo]:
+def _disk(spec: str, free_space: bool) -> list[VolumeInfo]:
     from bcdtool.blockdev.detect import open_image
     from bcdtool.blockdev.partitions import read_partition_table
 
     with open_image(spec, writable=False) as dev:
         parts = read_partition_table(dev).partitions[:MAX_PARTITIONS]
         if not parts:
-            return [_volume(dev, 0, False, False)]
-        return [_volume(p.view(dev), p.index, p.is_esp, p.active) for p in parts]
+            return [_volume(dev, 0, False, False, free_space)]
+        return [_volume(p.view(dev), p.index, p.is_esp, p.active, free_space) for p in parts]
 
 
-def _volume(view, index: int, esp: bool, active: bool) -> VolumeInfo:
+def _volume(view, index: int, esp: bool, active: bool, free_space: bool) -> VolumeInfo:
     from bcdtool.fs import open_volume, probe
 
     fs = probe(view)
@@ -94,7 +95,37 @@ def _volume(view, index: int, esp: bool, active: bool) -> VolumeInfo:
     info.notes.extend(facts.notes)
     info.stores = [rel for rel in (UEFI_STORE, BIOS_STORE) if _has(volume, rel)]
     info.windows = fs == "ntfs" and _has(volume, SYSTEM_PATH)
+    if free_space and info.windows:
+        try:
+            info.free_bytes = ntfs_free_bytes(view, volume)
+        except BcdToolError as exc:
+            info.notes.append(f"free space unknown: {exc}")
     return info
+
+
+def ntfs_free_bytes(view, volume) -> int:
+    """Free bytes of an NTFS volume: clear bits of $Bitmap (one bit per cluster).
+
+    Raises:
+        FormatError: when the boot sector's cluster size makes no sense.
+    """
+    from bcdtool import _construct
+    from bcdtool.fs.bootsector_layout import BiosParameterBlock
+
+    bpb = _construct.parse(BiosParameterBlock, view.read_at(0, BiosParameterBlock.sizeof()),
+                           what="NTFS boot sector")
+    # Sectors per cluster above 0x80 encode 2^(256 - n) (clusters of 64 KiB and more).
+    per_cluster = bpb.bpb_sec_per_clus if bpb.bpb_sec_per_clus <= 0x80 else \
+        1 << (256 - bpb.bpb_sec_per_clus)
+    cluster = bpb.bpb_byts_per_sec * per_cluster
+    if cluster <= 0 or cluster > 1 << 21:
+        raise FormatError(f"NTFS cluster size {cluster} is not plausible")
+    # The boot sector's sector count leaves out the last sector (the backup boot sector).
+    clusters = (view.size // bpb.bpb_byts_per_sec - 1) // per_cluster
+    bitmap = volume.read(volume.find("$Bitmap"))[:(clusters + 7) // 8]
+    # Bits past the last cluster (padding of the final byte) are not clusters.
+    used = int.from_bytes(bitmap, "little") & ((1 << clusters) - 1)
+    return max(clusters - used.bit_count(), 0) * cluster
 
 
 def _has(volume, rel: str) -> bool:

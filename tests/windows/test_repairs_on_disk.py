@@ -25,9 +25,10 @@ def _reg(data: bytes):
     return Registry.Registry(io.BytesIO(data))
 
 
-def _disk(tmp_path, firmware="bios", **system):
+def _disk(tmp_path, firmware="bios", windows_extra=None, **system):
     raw = tmp_path / f"{firmware}.img"
-    disk = build_windows_disk(firmware, raw, system=system_hive(**system))
+    disk = build_windows_disk(firmware, raw, system=system_hive(**system),
+                              windows_extra=windows_extra)
     return raw, disk
 
 
@@ -86,7 +87,9 @@ def test_gather_facts_and_space_note(tmp_path):
     assert found.fast_startup is True
     assert [(v.index, v.fs, v.stores, v.windows) for v in found.volumes] == [
         (1, "fat", ["EFI/Microsoft/Boot/BCD"], False), (2, "ntfs", [], True)]
-    assert "cannot tell" in ops.space_note(str(raw), 8 << 30)
+    assert "warning" in ops.space_note(str(raw), 8 << 30)         # a 24 MiB Windows volume
+    assert "enough" in ops.space_note(str(raw), 1 << 20)
+    assert "cannot tell" in ops.space_note(str(raw), None)
     # a mounted Windows folder reports its free space
     root = tmp_path / "mnt"
     (root / "Windows/System32/config").mkdir(parents=True)
@@ -121,3 +124,22 @@ def test_hibernated_windows_volume_refused_and_reported(tmp_path):
     by = {f.id: f for f in diagnose(str(raw)).findings}
     assert by["hibernation"].status == "problem"
     assert "hiberfil.sys" in by["hibernation"].evidence[0].file
+
+
+def test_free_space_agrees_with_ntfsinfo(tmp_path):
+    import re
+    import subprocess
+
+    from ops_helpers import need_tools
+
+    from bcdtool.windows import volumes
+
+    need_tools("ntfsinfo")
+    raw, disk = _disk(tmp_path, windows_extra={"pagefile.sys": bytes(3 << 20)})
+    ours = [v.free_bytes for v in volumes.scan(str(raw), free_space=True) if v.windows]
+    part = disk.partitions[-1]
+    volume = images.extract(raw, tmp_path / "win.ntfs", part.start, part.length)
+    text = subprocess.run(["ntfsinfo", "-m", str(volume)], capture_output=True, text=True).stdout
+    free = int(re.search(r"Free Clusters:\s*(\d+)", text).group(1))
+    size = int(re.search(r"Cluster Size:\s*(\d+)", text).group(1))
+    assert ours == [free * size]
