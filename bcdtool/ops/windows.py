@@ -175,29 +175,29 @@ def sac_enable(spec: str, *, dry_run: bool = False, backup_dir=None, read_only: 
 
 def space_note(spec: str, ram_bytes: int | None) -> str:
     """Whether the Windows volume has room for a dump as large as the VM's RAM, or why that
-    cannot be told."""
+    cannot be told (the free space costs a read of the volume's cluster bitmap)."""
+    if ram_bytes is None:
+        return ("cannot tell whether a complete dump fits: the VM's memory size is unknown "
+                "(pass --ram); a complete dump needs free space about the size of RAM")
     try:
         windows = [v for v in volumes.scan(spec, free_space=True) if v.windows]
     except BcdToolError:
         windows = []
     free = windows[0].free_bytes if windows else None
-    if free is None or ram_bytes is None:
-        missing = []
-        if free is None:
-            missing.append("the Windows volume's free space")
-        if ram_bytes is None:
-            missing.append("the VM's memory size (pass --ram)")
-        return ("cannot tell whether a complete dump fits: unknown " + " and ".join(missing)
-                + "; a complete dump needs free space (and a page file) about the size of RAM")
+    if free is None:
+        return ("cannot tell whether a complete dump fits: the Windows volume's free space is "
+                "unknown")
     if free < ram_bytes:
         return (f"warning: the Windows volume has {_size(free)} free, less than the VM's "
                 f"{_size(ram_bytes)} of memory: a complete dump will not fit")
     return f"the Windows volume has {_size(free)} free, enough for a {_size(ram_bytes)} dump"
 
 
-def _size(count: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count} bytes" if unit == "bytes" else f"{count:.1f} {unit}"
+def _size(count: float) -> str:
+    if count < 1024:
+        return f"{int(count)} bytes"
+    for unit in ("KiB", "MiB", "GiB"):
         count /= 1024
-    return str(count)
+        if count < 1024 or unit == "GiB":
+            break
+    return f"{count:.1f} {unit}"
