@@ -15,6 +15,7 @@ from bcdtool.errors import EXIT_INTERNAL, BcdToolError
 # Command name -> "module:attribute".  Commands load lazily so that `bcdtool enum` does not pay
 # for importing the Linux checks or the disk-image layer it does not use.
 COMMANDS: dict[str, str] = {
+    "batch": "bcdtool.cli.batch:batch",
     "bcdedit": "bcdtool.cli.bcd:bcdedit",
     "doctor": "bcdtool.cli.doctor:doctor",
     "enum": "bcdtool.cli.bcd:enum",

@@ -37,7 +37,7 @@ def test_manifest_lines_and_json():
     ('{"target": "x", "ops": [{"op": "serial-console enable", "speed": 1}]}', "does not take speed"),
     ('{"target": "x", "ops": ["bcdedit /store other.bcd /ems on"]}', "own store"),
     ('{"target": "x", "ops": ["bcdedit /createstore new.bcd"]}', "own store"),
-    ('{"target": "x", "ops": ["bcdedit /nonsense"]}', ""),
+    ('{"target": "x", "ops": ["bcdedit /nonsense"]}', "nonsense"),
     ('{"target": "x", "ops": []}', "non-empty"),
     ('{"target": "x", "extra": 1}', "unknown field"),
     ('{"ops": ["linux fix"]}', "needs \"target\""),
@@ -46,7 +46,7 @@ def test_manifest_lines_and_json():
 def test_bad_manifest_lines_refuse_the_whole_manifest(line, message):
     with pytest.raises(InvalidArgumentError, match=message) as info:
         b.parse_manifest("/img/ok.img\n" + line + "\n", DEFAULT)
-    assert "line 2" in str(info.value) or not message
+    assert "line 2" in str(info.value)
 
 
 def test_shards_partition_the_manifest():
@@ -128,7 +128,7 @@ def test_dying_workers_fail_only_their_targets(images, tmp_path, monkeypatch):
 
     for case in writing:
         result = results[str(case.target)]
-        assert result.status == "failed" and "worker process died" in result.error
+        assert result.status == "failed" and "worker process died" in result.error, result
         with pytest.raises(InterruptedWriteError):
             status(str(case.target))
 
@@ -151,7 +151,7 @@ def test_bcdedit_and_linux_fix_ops(tmp_path, monkeypatch):
     store = tmp_path / "BCD"
     shutil.copy(CORPUS / STORE, store)
     root = tmp_path / "root"
-    shutil.copytree(CORPUS / "linux" / "debian-12-azure-amd64", root)
+    shutil.copytree(CORPUS / "linux" / "rhel-7.2-azure", root)
     manifest = (json.dumps({"target": str(store), "ops": ["bcdedit /timeout 7"]}) + "\n"
                 + json.dumps({"target": str(root), "ops": ["linux fix"]}) + "\n")
     results = {r.target: r for r in b.run_batch(b.parse_manifest(manifest, DEFAULT), jobs=2,
@@ -164,5 +164,4 @@ def test_bcdedit_and_linux_fix_ops(tmp_path, monkeypatch):
     assert timeout.value("Element").raw_data()[:8] == (7).to_bytes(8, "little")
     linux = results[str(root)]
     assert linux.changes and linux.journal
-    assert "console=ttyS0" in (root / "etc/default/grub").read_text() + "".join(
-        p.read_text() for p in (root / "etc/default/grub.d").glob("*.cfg"))
+    assert "console=ttyS0" in (root / "etc/default/grub").read_text()

@@ -1,0 +1,114 @@
+"""`bcdtool batch MANIFEST`: prepare many images in parallel, one result line per target."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from bcdtool.errors import EXIT_PROBLEMS, InvalidArgumentError
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise click.BadParameter("use K/N, e.g. 0/4 (K counts from 0)", param_hint="--shard") \
+            from None
+    return index, count
+
+
+def _text_line(result) -> str:
+    if result.status == "ok":
+        what = f"{len(result.changes)} change(s)" if result.changes else "nothing to change"
+        undo = f"; undo: bcdtool undo {' '.join(result.journal)}" if result.journal else ""
+        return f"ok      {result.target}: {what} ({result.seconds:.1f} s){undo}"
+    return f"FAILED  {result.target}: {result.error}"
+
+
+@click.command("batch")
+@click.argument("manifest", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--op", "ops", multiple=True, metavar="OP",
+              help="Operation for plain target lines (repeatable, run in order): "
+                   "'serial-console enable' (default), 'crashdump enable', 'linux fix', "
+                   "or 'bcdedit ARGS...'.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="Parallel worker processes (default: one per core).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON line per target on stdout, then a JSON summary line.")
+@click.option("--output", "output", default=None, metavar="FILE",
+              help="Also append each target's JSON line to FILE as it finishes (for --continue).")
+@click.option("--continue", "resume", is_flag=True,
+              help="Skip targets that FILE (--output) already reports as done with the same ops.")
+@click.option("--shard", default=None, metavar="K/N",
+              help="Run only every N-th target starting at the K-th (0-based; N machines).")
+@click.option("--backup-dir", default=None, metavar="DIR",
+              help="Folder for the undo journals (default: the state folder).")
+@click.pass_context
+def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) -> None:
+    """Run operations on every target of MANIFEST (one TARGET or one JSON object
+    {"target": ..., "ops": [...]} per line) in parallel processes.
+
+    Exit 0 only if every target succeeded, 3 if any failed (each failure is in its line).
+    """
+    from bcdtool.ops import batch as b
+
+    try:
+        with click.open_file(manifest, "r", encoding="utf-8") as handle:
+            text = handle.read(b.MAX_MANIFEST_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgumentError(f"cannot read the manifest: {exc}", path=manifest) from None
+    tasks = b.parse_manifest(text, list(ops) or ["serial-console enable"])
+    where = _shard(shard)
+    if where is not None:
+        tasks = b.shard(tasks, *where)
+    if resume:
+        if not output:
+            raise InvalidArgumentError("--continue needs --output FILE (the previous run's output)")
+        try:
+            with open(output, encoding="utf-8") as previous:
+                done = b.done_keys(previous)
+        except FileNotFoundError:
+            done = set()
+        skipped = [t for t in tasks if t.key in done]
+        tasks = [t for t in tasks if t.key not in done]
+        if skipped:
+            click.echo(f"bcdtool: skipping {len(skipped)} target(s) already done in {output}",
+                       err=True)
+    record = open(output, "a", encoding="utf-8") if output else None
+    bar = None
+    if sys.stderr.isatty() and tasks:
+        bar = click.progressbar(length=len(tasks), label="targets", file=sys.stderr)
+        bar.__enter__()
+
+    def on_result(result) -> None:
+        line = json.dumps(result.to_json(), sort_keys=True)
+        if record is not None:
+            record.write(line + "\n")
+            record.flush()
+        if bar is not None:
+            bar.update(1)
+        click.echo(line if as_json else _text_line(result))
+
+    started = time.monotonic()
+    try:
+        results = b.run_batch(tasks, jobs=jobs or os.cpu_count() or 1, backup_dir=backup_dir,
+                              on_result=on_result)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        if record is not None:
+            record.close()
+    total = b.summary(results, time.monotonic() - started)
+    if as_json:
+        click.echo(json.dumps({"summary": total}, sort_keys=True))
+    else:
+        click.echo(f"{total['targets']} target(s): {total['ok']} ok, {total['failed']} failed, "
+                   f"{total['changed']} changed in {total['seconds']:.1f} s")
+    if total["failed"]:
+        ctx.exit(EXIT_PROBLEMS)

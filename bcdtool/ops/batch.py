@@ -1,0 +1,347 @@
+"""Batch recipes: one manifest of targets, each target's operations in its own worker process.
+
+A manifest line is a TARGET (it gets the default operation) or a JSON object
+`{"target": TARGET, "ops": [OP, ...]}`; blank lines and `#` comments are skipped.  An OP is a
+string (`"serial-console enable"`, `"crashdump enable"`, `"linux fix"`, `"bcdedit /ems {default}
+on"`) or an object `{"op": NAME, ...options}`:
+
+* `serial-console enable`: port, baud, timeout, boot_menu, bootems, keep_debug, loaders,
+  partition, path (as `bcdtool serial-console enable`);
+* `bcdedit`: args (a list of words, or one string split like a shell line), partition, path;
+* `crashdump enable`: dump_file, ram_bytes, partition;
+* `linux fix`: device, baud (the target must be a mounted root folder).
+
+Each target runs in its own worker process (at most `jobs` at a time); a target's operations
+run in order and stop at its first failure; one target's failure, or even its worker dying,
+never touches another target.  Every write goes through the target layer's journaled,
+verified commit, so each result names its undo journals.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shlex
+import time
+from multiprocessing.connection import wait
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError
+
+#: Operation names and the options each accepts (anything else is refused before running).
+OPS: dict[str, frozenset[str]] = {
+    "serial-console enable": frozenset({"port", "baud", "timeout", "boot_menu", "bootems",
+                                        "keep_debug", "loaders", "partition", "path"}),
+    "bcdedit": frozenset({"args", "partition", "path"}),
+    "crashdump enable": frozenset({"dump_file", "ram_bytes", "partition"}),
+    "linux fix": frozenset({"device", "baud"}),
+}
+#: bcdedit commands that do not edit the target's own store (they make or read other files).
+_BCDEDIT_REFUSED = {"createstore", "export", "import"}
+#: Bound on a manifest (lines and bytes): a manifest is typed or generated, never this large.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Task:
+    """One manifest entry: a target and the operations to run on it, in order."""
+
+    line: int
+    target: str
+    ops: list[dict]
+
+    @property
+    def key(self) -> str:
+        """Identity used by --continue: the target and exactly its operations."""
+        return json.dumps([self.target, self.ops], sort_keys=True)
+
+
+@dataclass
+class TargetResult:
+    """What happened to one target (one JSON line of `bcdtool batch`)."""
+
+    target: str
+    status: str                  # "ok" or "failed"
+    changes: list[dict] = field(default_factory=list)
+    journal: list[str] = field(default_factory=list)
+    error: str | None = None
+    exit_code: int = 0
+    seconds: float = 0.0
+    line: int = 0
+    ops: list[dict] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """`{"target", "status", "changes", "journal", "error", "seconds", ...}`."""
+        return dict(self.__dict__)
+
+
+# -- the manifest ----------------------------------------------------------------------------------
+
+def parse_op(op, *, where: str) -> dict:
+    """Normalise one operation (string or object) to `{"op": NAME, ...options}`; refuse unknowns."""
+    if isinstance(op, str):
+        text = op.strip()
+        if text.lower() == "bcdedit" or text.lower().startswith("bcdedit "):
+            op = {"op": "bcdedit", "args": text[len("bcdedit"):].strip()}
+        else:
+            op = {"op": text}
+    if not isinstance(op, dict) or not isinstance(op.get("op"), str):
+        raise InvalidArgumentError(f"{where}: an operation is a string or an object with \"op\"")
+    name = " ".join(op["op"].lower().split())
+    if name not in OPS:
+        raise InvalidArgumentError(f"{where}: unknown operation {op['op']!r} (known: "
+                                   + ", ".join(OPS) + ")")
+    unknown = sorted(set(op) - {"op"} - OPS[name])
+    if unknown:
+        raise InvalidArgumentError(f"{where}: {name} does not take {', '.join(unknown)}")
+    out = dict(op, op=name)
+    if name == "bcdedit":
+        out["args"] = _bcdedit_words(out.get("args"), where)
+    return out
+
+
+def _bcdedit_words(args, where: str) -> list[str]:
+    from bcdtool.bcd.bcdedit import parse_args
+
+    if isinstance(args, str):
+        try:
+            args = shlex.split(args)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"{where}: bcdedit arguments: {exc}") from None
+    if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
+        raise InvalidArgumentError(f"{where}: bcdedit needs its command line (\"args\")")
+    try:
+        cmd = parse_args(list(args))
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{where}: bcdedit {' '.join(args)}: {exc}") from None
+    if cmd.name in _BCDEDIT_REFUSED or cmd.store is not None:
+        raise InvalidArgumentError(f"{where}: in a batch, bcdedit edits each target's own store "
+                                   f"(no /store, /createstore, /export or /import)")
+    return list(args)
+
+
+def parse_manifest(text: str, default_ops: list) -> list[Task]:
+    """Tasks of a manifest; any bad line refuses the whole manifest (nothing has run yet)."""
+    if len(text) > MAX_MANIFEST_BYTES:
+        raise InvalidArgumentError("the manifest is implausibly large")
+    default = [parse_op(op, where="--op") for op in default_ops]
+    tasks = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        where = f"manifest line {number}"
+        if line.startswith("{"):
+            try:
+                doc = json.loads(line)
+            except ValueError as exc:
+                raise InvalidArgumentError(f"{where}: invalid JSON ({exc})") from None
+            if not isinstance(doc, dict) or not isinstance(doc.get("target"), str) \
+                    or not doc["target"]:
+                raise InvalidArgumentError(f"{where}: a JSON line needs \"target\"")
+            extra = sorted(set(doc) - {"target", "ops"})
+            if extra:
+                raise InvalidArgumentError(f"{where}: unknown field(s) {', '.join(extra)}")
+            ops = doc.get("ops")
+            if ops is None:
+                ops = default
+            elif not isinstance(ops, list) or not ops:
+                raise InvalidArgumentError(f"{where}: \"ops\" must be a non-empty list")
+            else:
+                ops = [parse_op(op, where=where) for op in ops]
+            tasks.append(Task(number, doc["target"], ops))
+        else:
+            tasks.append(Task(number, line, default))
+    return tasks
+
+
+def shard(tasks: list[Task], index: int, count: int) -> list[Task]:
+    """Every `count`-th task starting at the `index`-th (0-based), so `count` machines can share
+    one manifest without coordination."""
+    if count < 1 or not 0 <= index < count:
+        raise InvalidArgumentError(f"--shard {index}/{count}: need 0 <= K < N")
+    return tasks[index::count]
+
+
+def done_keys(previous_output: Iterable[str]) -> set[str]:
+    """Keys of the targets a previous run's JSON lines report as done ("ok")."""
+    done = set()
+    for line in previous_output:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue            # a line cut short by an interrupted run, or a summary
+        if isinstance(doc, dict) and doc.get("status") == "ok" and "target" in doc:
+            done.add(json.dumps([doc["target"], doc.get("ops", [])], sort_keys=True))
+    return done
+
+
+def duplicates(tasks: list[Task]) -> dict[int, int]:
+    """{line: first line} of tasks naming a target already named earlier (same real path)."""
+    first: dict[str, int] = {}
+    out = {}
+    for task in tasks:
+        real = os.path.realpath(task.target)
+        if real in first:
+            out[task.line] = first[real]
+        else:
+            first[real] = task.line
+    return out
+
+
+# -- one target (runs in a worker process) -------------------------------------------------------------
+
+def run_target(task: Task, backup_dir: str | None = None) -> TargetResult:
+    """Run a task's operations in order; stop at the first failure; never raise."""
+    started = time.monotonic()
+    result = TargetResult(target=task.target, status="ok", line=task.line, ops=task.ops)
+    try:
+        for op in task.ops:
+            changes, journal, notices = _RUNNERS[op["op"]](task.target, op, backup_dir)
+            result.changes.extend(dict(c, op=op["op"]) for c in changes)
+            if journal:
+                result.journal.append(journal)
+            result.notices.extend(notices)
+    except BcdToolError as exc:
+        result.status, result.error, result.exit_code = "failed", str(exc), exc.exit_code
+    except Exception as exc:  # a bug must not stop the other targets; report it as one
+        result.status, result.exit_code = "failed", 1
+        result.error = f"internal error: {type(exc).__name__}: {exc}"
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _serial_console(target: str, op: dict, backup_dir):
+    from bcdtool.ops.serial_console import SerialOptions, enable
+
+    opts = SerialOptions(**{k: op[k] for k in ("port", "baud", "timeout", "boot_menu", "bootems",
+                                               "keep_debug", "loaders") if k in op})
+    done = enable(target, opts, backup_dir=backup_dir, partition=op.get("partition"),
+                  path=op.get("path"))
+    return done.changes, done.journal, done.notices
+
+
+def _bcdedit(target: str, op: dict, backup_dir):
+    from bcdtool.bcd import bcdedit as be
+    from bcdtool.bcd.enum import change_json
+    from bcdtool.bcd.store import BcdStore
+    from bcdtool.errors import HiveSpaceError
+    from bcdtool.target import open_hive
+
+    cmd = be.parse_args(list(op["args"]))
+    with open_hive(target, partition=op.get("partition"), path=op.get("path"),
+                   read_only=not cmd.writes) as handle:
+        store = BcdStore(handle.hive)
+        outcome = be.execute(cmd, store)
+        diff = store.diff()
+        if not diff:
+            return [], None, outcome.notices
+        changes = [change_json(store, c) for c in diff]
+        try:
+            image = store.to_bytes(same_size=True)
+        except HiveSpaceError:
+            image = store.to_bytes()
+        written = handle.commit(image, backup_dir=backup_dir,
+                                operation="bcdedit " + " ".join(op["args"]), diff=changes)
+        return changes, written.journal, outcome.notices + written.notices
+
+
+def _crashdump(target: str, op: dict, backup_dir):
+    from bcdtool.ops.windows import crashdump_enable
+
+    done = crashdump_enable(target, dump_file=op.get("dump_file"), ram_bytes=op.get("ram_bytes"),
+                            backup_dir=backup_dir, partition=op.get("partition"))
+    return done.changes, done.journal, done.notices
+
+
+def _linux_fix(target: str, op: dict, backup_dir):
+    from bcdtool.linux.fix import apply_plan, plan_fix
+    from bcdtool.linux.sources import default_device, read_guest
+    from bcdtool.linux.target import open_guest
+
+    if not os.path.isdir(target):
+        raise UnsupportedError("`linux fix` writes only into a mounted root directory",
+                               path=target)
+    guest = read_guest(open_guest(target), op.get("device"))
+    plan = plan_fix(guest, op.get("device") or default_device(guest), op.get("baud", 115200))
+    if not plan.changes:
+        return [], None, plan.notes
+    journal = apply_plan(guest, plan, backup_dir=backup_dir)
+    return [{"path": c.path, "diff": c.diff()} for c in plan.changes], str(journal.path), plan.notes
+
+
+_RUNNERS: dict[str, Callable] = {"serial-console enable": _serial_console, "bcdedit": _bcdedit,
+                                 "crashdump enable": _crashdump, "linux fix": _linux_fix}
+
+
+# -- the whole batch ---------------------------------------------------------------------------------------
+
+def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
+              on_result: Callable[[TargetResult], None]) -> list[TargetResult]:
+    """Run every task in its own worker process, at most `jobs` at a time; `on_result` sees each
+    result as it comes.  A worker that dies (a crash in native code, a kill) fails only its own
+    task: no pool is shared, so no other target is ever interrupted."""
+    results: list[TargetResult] = []
+
+    def emit(result: TargetResult) -> None:
+        results.append(result)
+        on_result(result)
+
+    twins = duplicates(tasks)
+    queue = []
+    for task in tasks:
+        if task.line in twins:
+            emit(TargetResult(task.target, "failed", line=task.line, ops=task.ops,
+                              exit_code=InvalidArgumentError.exit_code,
+                              error=f"the same target as manifest line {twins[task.line]}; "
+                                    "list each target once (put all its ops on one line)"))
+        else:
+            queue.append(task)
+    queue.reverse()
+    # forkserver: each worker is forked from a clean, single-threaded server that has already
+    # imported bcdtool (cheap per target, and nothing of this process leaks into workers).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["bcdtool.ops.batch"])
+    running: dict = {}
+    while queue or running:
+        while queue and len(running) < max(1, jobs):
+            task = queue.pop()
+            reader, writer = context.Pipe(duplex=False)
+            worker = context.Process(target=_worker, args=(task, backup_dir, dict(os.environ),
+                                                           writer), daemon=True)
+            worker.start()
+            writer.close()
+            running[reader] = (worker, task)
+        for reader in wait(list(running)):
+            worker, task = running.pop(reader)
+            try:
+                result = reader.recv()
+            except (EOFError, OSError):
+                result = None
+            reader.close()
+            worker.join()
+            if result is None:
+                result = TargetResult(task.target, "failed", line=task.line, ops=task.ops,
+                                      exit_code=1, error="the worker process died (exit status "
+                                      f"{worker.exitcode}) while running this target")
+            emit(result)
+    return results
+
+
+def _worker(task: Task, backup_dir: str | None, environ: dict, writer) -> None:
+    """Worker process body: the caller's environment (state folder...), one task, one result."""
+    os.environ.clear()
+    os.environ.update(environ)
+    writer.send(run_target(task, backup_dir))
+    writer.close()
+
+
+def summary(results: list[TargetResult], seconds: float) -> dict:
+    """Counts of a run, for the last line of the output."""
+    return {"targets": len(results), "ok": sum(r.status == "ok" for r in results),
+            "failed": sum(r.status != "ok" for r in results),
+            "changed": sum(bool(r.changes) for r in results),
+            "seconds": round(seconds, 3)}
