@@ -47,7 +47,10 @@ def test_every_crash_point(cases, name, tmp_path):
         crashed.append(n)
     else:
         pytest.fail(f"{name}: still crashing after {MAX_WRITES} writes")
-    assert len(crashed) >= 3, f"{name}: only {len(crashed)} crash points: the hook is not wired in"
+    # a hive file is replaced by a temp file + rename (2 writes, plus one per stale log); a disk
+    # takes the dirty base block, the changed pages and the clean base block (3 at least)
+    least = 2 if cases[name].kind == "file" else 3
+    assert len(crashed) >= least, f"{name}: only {len(crashed)} crash points: is the hook wired in?"
     INJECTED.setdefault(name, []).extend(crashed)
 
 
