@@ -50,19 +50,22 @@ def serial_console() -> None:
 @click.option("--dry-run", is_flag=True, help="Show the changes and the write plan; write nothing.")
 @click.option("--backup-dir", default=None, metavar="DIR",
               help="Folder for the undo journal and backups (default: the state folder).")
+@click.option("--backup", default=None, metavar="PATH",
+              help="Also copy the store's original bytes to PATH before writing.")
 @click.option("--read-only", is_flag=True,
               help="Forensic: open everything without write access (a needed write fails).")
 @click.option("--audit-log", default=None, metavar="FILE",
               help="Audit log (default: $XDG_STATE_HOME/bcdtool/audit.jsonl).")
 def enable(target, port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders, partition,
-           store_path, as_json, dry_run, backup_dir, read_only, audit_log) -> None:
+           store_path, as_json, dry_run, backup_dir, backup, read_only, audit_log) -> None:
     """Set EMS on the loader(s), {emssettings} port and speed, bootems, the boot menu and
     timeout, and kernel debugging off; idempotent, journaled, verified."""
     from bcdtool.ops import serial_console as sc
 
     opts = _options(port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders)
-    result = sc.enable(target, opts, dry_run=dry_run, backup_dir=backup_dir, read_only=read_only,
-                       partition=partition, path=store_path, audit_log=audit_log)
+    result = sc.enable(target, opts, dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                       read_only=read_only, partition=partition, path=store_path,
+                       audit_log=audit_log)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return

@@ -30,6 +30,8 @@ def _write_options(func):
         click.option("--dry-run", is_flag=True, help="Show the changes; write nothing."),
         click.option("--backup-dir", default=None, metavar="DIR",
                      help="Folder for the undo journal and backups."),
+        click.option("--backup", default=None, metavar="PATH",
+                     help="Also copy the hive's original bytes to PATH before writing."),
         click.option("--read-only", is_flag=True,
                      help="Forensic: open everything without write access."),
         click.option("--audit-log", default=None, metavar="FILE",
@@ -112,13 +114,13 @@ def crashdump() -> None:
 @click.option("--ram", default=None, metavar="SIZE",
               help="The VM's memory (e.g. 16G), to check the dump fits.")
 @_write_options
-def crashdump_enable(target, dump_file, ram, partition, dry_run, backup_dir, read_only, audit_log,
-                     as_json) -> None:
+def crashdump_enable(target, dump_file, ram, partition, dry_run, backup_dir, backup, read_only,
+                     audit_log, as_json) -> None:
     """Set CrashDumpEnabled, NMICrashDump=1 and DumpFile in the active control set(s)."""
     from bcdtool.ops.windows import crashdump_enable as run
 
     _show(run(target, dump_file=dump_file, ram_bytes=_size(ram), dry_run=dry_run,
-              backup_dir=backup_dir, read_only=read_only, partition=partition,
+              backup_dir=backup_dir, backup=backup, read_only=read_only, partition=partition,
               audit_log=audit_log), as_json)
 
 
@@ -130,9 +132,10 @@ def sac() -> None:
 @sac.command("enable")
 @click.argument("target")
 @_write_options
-def sac_enable(target, partition, dry_run, backup_dir, read_only, audit_log, as_json) -> None:
+def sac_enable(target, partition, dry_run, backup_dir, backup, read_only, audit_log,
+               as_json) -> None:
     """Set a disabled sacsvr (Special Administration Console Helper) back to manual start."""
     from bcdtool.ops.windows import sac_enable as run
 
-    _show(run(target, dry_run=dry_run, backup_dir=backup_dir, read_only=read_only,
-              partition=partition, audit_log=audit_log), as_json)
+    _show(run(target, dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+              read_only=read_only, partition=partition, audit_log=audit_log), as_json)

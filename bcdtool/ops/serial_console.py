@@ -219,10 +219,12 @@ def open_store(spec: str, *, read_only: bool, partition: int | None = None,
 
 
 def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = False,
-           backup_dir=None, read_only: bool = False, partition: int | None = None,
+           backup_dir=None, backup=None, read_only: bool = False, partition: int | None = None,
            path: str | None = None, audit_log=None) -> EnableResult:
-    """Turn the serial console on in the store of `spec`: stage, then plan/back up/write/verify."""
+    """Turn the serial console on in the store of `spec`: stage, then plan/back up/write/verify
+    (`backup`: also copy the original store bytes to that file before writing)."""
     from bcdtool.ops import audit
+    from bcdtool.ops.backup import save_original
 
     handle, store = open_store(spec, read_only=read_only or dry_run, partition=partition,
                                path=path)
@@ -233,7 +235,10 @@ def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = 
                               dry_run=dry_run, changes=changes_json(store), notices=notices)
         if not result.changes:
             return result
-        written = handle.commit(new_image(store), dry_run=dry_run, backup_dir=backup_dir,
+        image = new_image(store)
+        if backup and not dry_run and not handle.read_only:
+            save_original(backup, handle.hive.original)
+        written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
                                 operation="serial-console enable", diff=result.changes)
         result.write = written.to_dict()
         result.journal = written.journal

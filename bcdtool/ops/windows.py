@@ -126,9 +126,10 @@ class HiveEditResult:
         return dict(self.__dict__)
 
 
-def _edit_system(spec: str, operation: str, planner, *, dry_run: bool, backup_dir,
+def _edit_system(spec: str, operation: str, planner, *, dry_run: bool, backup_dir, backup,
                  read_only: bool, partition: int | None, audit_log) -> HiveEditResult:
     from bcdtool.ops import audit
+    from bcdtool.ops.backup import save_original
 
     handle = open_windows_hive(spec, "SYSTEM", read_only=read_only or dry_run,
                                partition=partition)
@@ -143,6 +144,8 @@ def _edit_system(spec: str, operation: str, planner, *, dry_run: bool, backup_di
             image = editor.to_bytes(same_size=True)
         except HiveSpaceError:
             image = editor.to_bytes()
+        if backup and not dry_run and not handle.read_only:
+            save_original(backup, handle.hive.original)
         written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
                                 operation=operation, diff=result.changes)
         result.write, result.journal = written.to_dict(), written.journal
@@ -154,23 +157,25 @@ def _edit_system(spec: str, operation: str, planner, *, dry_run: bool, backup_di
 
 
 def crashdump_enable(spec: str, *, dump_file: str | None = None, ram_bytes: int | None = None,
-                     dry_run: bool = False, backup_dir=None, read_only: bool = False,
-                     partition: int | None = None, audit_log=None) -> HiveEditResult:
+                     dry_run: bool = False, backup_dir=None, backup=None,
+                     read_only: bool = False, partition: int | None = None,
+                     audit_log=None) -> HiveEditResult:
     """CrashDumpEnabled, NMICrashDump=1 and DumpFile in every active control set."""
     result = _edit_system(spec, "windows crashdump enable",
                           lambda hive: edits.crashdump(hive, dump_file), dry_run=dry_run,
-                          backup_dir=backup_dir, read_only=read_only, partition=partition,
-                          audit_log=audit_log)
+                          backup_dir=backup_dir, backup=backup, read_only=read_only,
+                          partition=partition, audit_log=audit_log)
     result.notices.append(space_note(spec, ram_bytes))
     return result
 
 
-def sac_enable(spec: str, *, dry_run: bool = False, backup_dir=None, read_only: bool = False,
-               partition: int | None = None, audit_log=None) -> HiveEditResult:
+def sac_enable(spec: str, *, dry_run: bool = False, backup_dir=None, backup=None,
+               read_only: bool = False, partition: int | None = None,
+               audit_log=None) -> HiveEditResult:
     """Put a disabled sacsvr back to manual start in every active control set."""
     return _edit_system(spec, "windows sac enable", edits.sac, dry_run=dry_run,
-                        backup_dir=backup_dir, read_only=read_only, partition=partition,
-                        audit_log=audit_log)
+                        backup_dir=backup_dir, backup=backup, read_only=read_only,
+                        partition=partition, audit_log=audit_log)
 
 
 def space_note(spec: str, ram_bytes: int | None) -> str:

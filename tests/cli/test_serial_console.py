@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from ops_helpers import assert_recipe, build_windows_disk, new_store, registry, sha
+from ops_helpers import (assert_recipe, build_windows_disk, new_store, registry, sha,
+                         store_bytes)
 
 
 @pytest.fixture(autouse=True)
@@ -45,14 +46,18 @@ def test_enable_json_twice_then_status(tmp_path):
 
 def test_dry_run_and_options_on_an_image(tmp_path):
     raw = tmp_path / "disk.img"
-    build_windows_disk("bios", raw)
+    disk = build_windows_disk("bios", raw)
     digest = sha(raw)
     dry = bcdtool("serial-console", "enable", raw, "--dry-run", "--port", "2", "--baud", "57600")
     assert dry.returncode == 0 and "nothing written" in dry.stdout and sha(raw) == digest
     log = tmp_path / "audit.jsonl"
+    original_store = store_bytes(raw, disk, tmp_path)
+    copy = tmp_path / "BCD.orig"
     run = bcdtool("serial-console", "enable", raw, "--port", "2", "--baud", "57600",
-                  "--timeout", "7", "--audit-log", log, "--backup-dir", tmp_path / "backups")
+                  "--timeout", "7", "--audit-log", log, "--backup-dir", tmp_path / "backups",
+                  "--backup", copy)
     assert run.returncode == 0, run.stderr
+    assert copy.read_bytes() == original_store
     assert "undo with: bcdtool undo" in run.stdout
     entry = json.loads(log.read_text())
     assert entry["sha256_before"] != entry["sha256_after"]

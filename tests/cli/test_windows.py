@@ -40,10 +40,15 @@ def test_info_crashdump_sac(tmp_path):
     digest = sha(raw)
     dry = bcdtool("windows", "crashdump", "enable", raw, "--dry-run", "--ram", "16G")
     assert dry.returncode == 0 and "dry run" in dry.stdout and sha(raw) == digest
-    run = bcdtool("windows", "crashdump", "enable", raw, "--json")
+    copy = tmp_path / "SYSTEM.orig"
+    original_system = windows_file(raw, disk, "Windows/System32/config/SYSTEM", tmp_path)
+    run = bcdtool("windows", "crashdump", "enable", raw, "--json", "--backup", copy)
     assert run.returncode == 0, run.stderr
+    assert copy.read_bytes() == original_system
     doc = json.loads(run.stdout)
     assert doc["journal"] and len(doc["changes"]) == 3
+    taken = bcdtool("windows", "sac", "enable", raw, "--backup", copy)
+    assert taken.returncode == 25 and "holds something else" in taken.stderr
     sac = json.loads(bcdtool("windows", "sac", "enable", raw, "--json").stdout)
     assert [(c["old"], c["new"]) for c in sac["changes"]] == [(4, 3)]
     reg = Registry.Registry(io.BytesIO(windows_file(raw, disk, "Windows/System32/config/SYSTEM",

@@ -1,0 +1,30 @@
+"""Recipes layer: `--backup PATH` — a plain copy of the original hive bytes, before any write.
+
+The undo journal already holds every overwritten byte; this copy is for people who want the whole
+original file beside them (to open in other tools).  An existing file is kept only if it already
+holds exactly these bytes, so a second run never overwrites the first backup with edited data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bcdtool.errors import WriteError
+
+
+def save_original(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` (fsync'd); WriteError if `path` holds something else."""
+    target = Path(path)
+    try:
+        if target.exists():
+            if target.read_bytes() == data:
+                return
+            raise WriteError("the backup file exists and holds something else; nothing was "
+                             "written", path=str(target))
+        with open(target, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise WriteError(f"cannot write the backup: {exc.strerror}", path=str(target)) from None
