@@ -93,3 +93,30 @@ def test_unknown_firmware_refused():
     dev = PartitionDevice(style="mbr", disk_signature=1, partition_offset=1 << 20)
     with pytest.raises(InvalidArgumentError):
         build_store(StoreLayout("coreboot", dev, dev))
+
+
+@pytest.mark.parametrize("firmware", ["uefi", "bios"])
+def test_partition_identities_read_from_a_disk(tmp_path, firmware):
+    import json
+    import subprocess
+
+    from ops_helpers import build_windows_disk
+
+    from bcdtool.ops.new_store import disk_partitions
+
+    raw = tmp_path / "disk.img"
+    disk = build_windows_disk(firmware, raw)
+    system, windows, why = disk_partitions(str(raw), firmware)
+    if firmware == "bios":
+        # sfdisk's label-id and partition starts, as the fixture script set them
+        assert (system.style, system.disk_signature, system.partition_offset) == \
+            ("mbr", 0x1B2C3D4E, disk.partitions[0].start)
+        assert windows.partition_offset == disk.partitions[1].start
+    else:
+        dump = subprocess.run(["sfdisk", "--json", str(raw)], capture_output=True, text=True,
+                              check=True).stdout
+        table = json.loads(dump)["partitiontable"]
+        assert system.disk_guid == "{" + table["id"].lower() + "}"
+        assert [system.partition_guid, windows.partition_guid] == [
+            "{" + p["uuid"].lower() + "}" for p in table["partitions"]]
+    assert "Windows/System32/config/SYSTEM" in why[1]
