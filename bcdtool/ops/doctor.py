@@ -9,6 +9,8 @@ checks.  Everything is read-only.
 
 from __future__ import annotations
 
+import shlex
+
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.ops import serial_console as sc
 from bcdtool.report import Evidence, Finding, Report
@@ -27,7 +29,9 @@ def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
         where = _where(handle.location)
         report.findings.append(Finding("bcd-store", "ok", f"BCD store: {handle.description}",
                                        (Evidence(where),)))
-        report.findings.extend(_store_findings(spec, store, where, baud))
+        target = shlex.quote(spec) + (f" --partition {partition}" if partition else "") \
+            + (f" --path {shlex.quote(path)}" if path else "")
+        report.findings.extend(_store_findings(target, store, where, baud))
     report.findings.extend(windows_findings(spec, handle.location, partition=None))
     return report
 
@@ -38,8 +42,8 @@ def _where(location: dict) -> str:
     return f"{location.get('target')}:{inside}{location.get('path')}"
 
 
-def _fix(spec: str, extra: str = "") -> str:
-    return f"bcdtool serial-console enable {spec}{extra}"
+def _fix(target: str, extra: str = "") -> str:
+    return f"bcdtool serial-console enable {target}{extra}"
 
 
 def _note(check: sc.Check) -> str:
@@ -57,6 +61,7 @@ def _show(value) -> str:
 
 
 def _store_findings(spec: str, store, where: str, baud: int) -> list[Finding]:
+    """Findings of the store itself; `spec` is the target as fix commands name it."""
     out: list[Finding] = []
     if getattr(store.hive, "recovered", False):
         out.append(Finding(
@@ -117,6 +122,7 @@ def windows_findings(spec: str, store_location: dict | None, *,
     from bcdtool.ops.windows import gather
 
     found = gather(spec, partition=partition)
+    target = shlex.quote(spec)
     out: list[Finding] = []
     system_file = _where(found.system_location) if found.system_location else "SYSTEM"
     software_file = _where(found.software_location) if found.software_location else "SOFTWARE"
@@ -137,7 +143,7 @@ def windows_findings(spec: str, store_location: dict | None, *,
             None if ed.is_server else "use a Server edition for SAC; on a client, use the "
             "hypervisor's console or a network login"))
     if ed is not None and ed.is_server is not False:
-        out.extend(_service_findings(spec, found, system_file))
+        out.extend(_service_findings(target, found, system_file))
     for crash in found.crash:
         out.append(Finding(
             "crash-dump-nmi", "ok" if crash.nmi_ready else "warning",
@@ -145,12 +151,12 @@ def windows_findings(spec: str, store_location: dict | None, *,
             "an NMI from the serial console or hypervisor will not write a crash dump",
             (Evidence(system_file, note=f"{crash.key}: CrashDumpEnabled="
                       f"{crash.crash_dump_enabled} NMICrashDump={crash.nmi_crash_dump}"),),
-            None if crash.nmi_ready else f"bcdtool windows crashdump enable {spec}"))
+            None if crash.nmi_ready else f"bcdtool windows crashdump enable {target}"))
     out.extend(_volume_findings(spec, found, store_location))
     return out
 
 
-def _service_findings(spec: str, found, system_file: str) -> list[Finding]:
+def _service_findings(target: str, found, system_file: str) -> list[Finding]:
     out = []
     for svc in found.services:
         ok = svc.present and not svc.disabled
@@ -158,7 +164,7 @@ def _service_findings(spec: str, found, system_file: str) -> list[Finding]:
                 "sacsvr": "the Special Administration Console Helper (sacsvr)"}[svc.name]
         if svc.name == "sacsvr":
             consequence = "without it SAC cannot open cmd channels"
-            fix = f"bcdtool windows sac enable {spec}" if svc.present else \
+            fix = f"bcdtool windows sac enable {target}" if svc.present else \
                 "add the Emergency Management Services feature from Windows"
         else:
             consequence = "without it there is no SAC at all"

@@ -122,7 +122,7 @@ def checks(store: BcdStore, opts: SerialOptions) -> list[Check]:
 
 
 def _evaluate(store: BcdStore, guid: str, label: str, name: str, expected, why: str) -> Check:
-    code = resolve(name, store.get(guid).type).code
+    code = _code(store, guid, name)
     own = store.get(guid).elements.get(code)
     found = store.effective(guid, code)
     return Check(guid, label, name, expected, why, actual=_value(own),
