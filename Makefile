@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 DEB_TOOLS := dosfstools mtools ntfs-3g gdisk fdisk qemu-utils libwin-hivex-perl libhivex-bin e2fsprogs xz-utils grub-common
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps-test debian-tools fuzz e2e bench clean
+.PHONY: demo test deps-test debian-tools fuzz e2e e2e-tools bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,18 @@ test: deps-test
 fuzz: deps-test
 	BCDTOOL_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/fuzz
 
-e2e: deps-test
-	$(PY) -m pytest -q -m e2e tests/e2e
+# Boots real guests under QEMU (see README, "What `make e2e` proves"); a missing tool fails, never skips.
+e2e-tools:
+	@missing=""; for t in qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap \
+	    /usr/share/OVMF/OVMF_CODE_4M.fd:ovmf; do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || [ -e $${t%%:*} ] || missing="$$missing $${t##*:}"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+e2e: deps-test e2e-tools
+	BCDTOOL_E2E_REQUIRED=1 $(PY) -m pytest -q -m e2e tests/e2e
 
 bench: deps-test
 	$(PY) bench/run
