@@ -120,3 +120,27 @@ def test_hostile_select_and_start_values():
     editor.set_value(r"ControlSet001\Services\sacsvr", "Start", REG_SZ, b"x\0")
     svc = facts.service(Hive.from_bytes(editor.to_bytes()), "ControlSet001", "sacsvr")
     assert svc.present and svc.start is None and not svc.disabled
+
+
+def test_real_windows_xp_system_hive(corpus, tmp_path):
+    """A SYSTEM hive written by Windows: facts agree with python-registry, and crash-dump
+    enable on a copy of the file writes what python-registry then reads."""
+    import shutil
+
+    from bcdtool.ops.windows import crashdump_enable, gather
+
+    path = tmp_path / "SYSTEM"
+    shutil.copy(corpus / "hives" / "winxp-sp3-SYSTEM", path)
+    reg = _reg(path.read_bytes())
+    current = reg.open("Select").value("Current").value()
+    found = gather(str(path))
+    assert found.control_sets.current == f"ControlSet{current:03d}"
+    assert found.edition.is_server is False          # ProductType WinNT
+    crash = reg.open(rf"ControlSet{current:03d}\Control\CrashControl")
+    assert found.crash[0].crash_dump_enabled == crash.value("CrashDumpEnabled").value()
+    assert {s.name: s.present for s in found.services} == {"sacdrv": False, "sacsvr": False}
+    result = crashdump_enable(str(path))
+    assert [c["value"] for c in result.changes] == ["NMICrashDump"]
+    after = _reg(path.read_bytes()).open(rf"ControlSet{current:03d}\Control\CrashControl")
+    assert after.value("NMICrashDump").value() == 1
+    assert after.value("CrashDumpEnabled").value() == crash.value("CrashDumpEnabled").value()
