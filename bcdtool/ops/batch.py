@@ -69,6 +69,7 @@ class TargetResult:
     error: str | None = None
     exit_code: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0     # CPU time of the worker for this target (user + system)
     line: int = 0
     ops: list[dict] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -196,7 +197,7 @@ def duplicates(tasks: list[Task]) -> dict[int, int]:
 
 def run_target(task: Task, backup_dir: str | None = None) -> TargetResult:
     """Run a task's operations in order; stop at the first failure; never raise."""
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     result = TargetResult(target=task.target, status="ok", line=task.line, ops=task.ops)
     try:
         for op in task.ops:
@@ -211,6 +212,7 @@ def run_target(task: Task, backup_dir: str | None = None) -> TargetResult:
         result.status, result.exit_code = "failed", 1
         result.error = f"internal error: {type(exc).__name__}: {exc}"
     result.seconds = round(time.monotonic() - started, 3)
+    result.cpu_seconds = round(time.process_time() - cpu, 3)
     return result
 
 
