@@ -142,3 +142,28 @@ def test_dirty_store_is_reported_then_written_clean(tmp_path):
     assert description == "from the log"           # the logged change survived the write
     after = diagnose(str(path))
     assert "store-dirty" not in {f.id for f in after.findings} and after.ok
+
+
+def test_linux_disk_image_goes_to_linux_checks(tmp_path):
+    import subprocess
+
+    from fixtures import linux_roots
+
+    need_tools("mkfs.ext4", "sfdisk")
+    root = linux_roots.build("ubuntu-24.04", "broken", tmp_path / "root")
+    fs = tmp_path / "fs.img"
+    with open(fs, "wb") as handle:
+        handle.truncate(24 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(root), str(fs)], check=True)
+    disk = tmp_path / "disk.img"
+    with open(disk, "wb") as handle:
+        handle.truncate((4 << 20) + fs.stat().st_size + (1 << 20))
+        handle.seek(4 << 20)
+        handle.write(fs.read_bytes())
+    script = (f"label: gpt\nstart=2048, size=4096, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
+              f"start=8192, size={fs.stat().st_size // 512}, "
+              "type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n")
+    subprocess.run(["sfdisk", "-q", str(disk)], input=script.encode(), check=True)
+    report = diagnose(str(disk))
+    assert report.extra["system"] == "linux" and not report.ok
+    assert any(f.id.startswith("kernel.") for f in report.findings)
