@@ -106,6 +106,22 @@ def test_medium_turning_read_only(cases, name, tmp_path):
     assert not ems_enabled(store_bytes(mine, tmp_path))
 
 
+def test_stream_optimized_vmdk_is_refused_unwritten(cases, tmp_path):
+    """streamOptimized VMDKs hold compressed grains: nothing can be rewritten in place, so the
+    recipe is refused before any write (no crash point exists) and the image is unchanged."""
+    from fixtures.images import convert
+
+    raw = cases["raw"]
+    folder = tmp_path / "stream"
+    folder.mkdir()
+    image = convert(raw.target, "vmdk-stream", folder)
+    before = image.read_bytes()
+    run = run_bcdtool(["serial-console", "enable", str(image)], tmp_path / "state", fault=0)
+    assert run.returncode not in (0, FAULT_EXIT, 1), run.stderr
+    assert "nothing was written" in run.stderr or "compressed" in run.stderr, run.stderr
+    assert image.read_bytes() == before
+
+
 def test_fault_hook_is_inert_unarmed(cases, tmp_path):
     """Without the variable the hook does nothing: the recipe completes (and the exit code a
     fault uses is distinct from every bcdtool exit code)."""
