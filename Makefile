@@ -39,7 +39,8 @@ test: deps-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 fuzz: deps-test
-	BCDTOOL_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/fuzz
+	BCDTOOL_FUZZ_EXAMPLES=20000 BCDTOOL_FUZZ_BUDGET=900 \
+	  $(PY) -m pytest -q tests/fuzz
 
 # Boots real guests under QEMU (see README, "What `make e2e` proves"); a missing tool fails, never skips.
 e2e-tools:
