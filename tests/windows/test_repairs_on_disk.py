@@ -143,3 +143,29 @@ def test_free_space_agrees_with_ntfsinfo(tmp_path):
     free = int(re.search(r"Free Clusters:\s*(\d+)", text).group(1))
     size = int(re.search(r"Cluster Size:\s*(\d+)", text).group(1))
     assert ours == [free * size]
+
+
+def test_dirty_system_hive_with_its_log(tmp_path):
+    """Windows leaves SYSTEM dirty with its changes in SYSTEM.LOG1: the repair starts from the
+    replayed state, and the logged change survives."""
+    from ops_helpers import dirty_with_log
+
+    from bcdtool.regf.editor import HiveEditor
+    from bcdtool.regf.values import REG_DWORD
+
+    clean = system_hive()
+    editor = HiveEditor.from_bytes(clean)
+    editor.set_value(r"ControlSet001\Control\CrashControl", "AutoReboot", REG_DWORD,
+                     (0).to_bytes(4, "little"))
+    primary, log = dirty_with_log(clean, editor.to_bytes(same_size=True))
+    raw = tmp_path / "disk.img"
+    disk = build_windows_disk("bios", raw, system=primary,
+                              windows_extra={SYSTEM + ".LOG1": log})
+    found = ops.gather(str(raw))
+    assert found.system_dirty
+    ops.crashdump_enable(str(raw))
+    key = _reg(windows_file(raw, disk, SYSTEM, tmp_path)).open(
+        r"ControlSet001\Control\CrashControl")
+    assert key.value("AutoReboot").value() == 0            # from the log
+    assert key.value("NMICrashDump").value() == 1
+    assert not ops.gather(str(raw)).system_dirty
