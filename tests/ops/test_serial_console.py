@@ -205,3 +205,20 @@ def test_mounted_esp_folder(tmp_path):
     assert result.store["kind"] == "directory" and result.store["path"].lower().endswith("bcd")
     assert_recipe(store.read_bytes())
     assert sc.enable(str(esp)).changes == []
+
+
+def test_written_store_reads_in_hivex(tmp_path):
+    import subprocess
+
+    from ops_helpers import need_tools
+
+    need_tools("hivexregedit")
+    path = tmp_path / "BCD"
+    path.write_bytes(new_store("uefi"))
+    sc.enable(str(path))
+    text = subprocess.run(["hivexregedit", "--export", str(path), "\\"], capture_output=True,
+                          text=True, check=True).stdout
+    key = f"[\\Objects\\{EMSSETTINGS}\\Elements\\{CODES['emsport']}]"
+    assert key in text
+    after = text.split(key, 1)[1].split("\n[", 1)[0]
+    assert '"Element"=hex(3):01,00,00,00,00,00,00,00' in after
