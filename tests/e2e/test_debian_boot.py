@@ -1,7 +1,7 @@
 """Proof by booting: a real Debian 12 guest shows a serial login only after `bcdtool linux fix`.
 
 The guest (fixtures/debian_guest.py) is a stock minbase install with GRUB for BIOS and no serial
-console setting.  The steps, in order, share one private copy of the cached disk:
+console setting.  The steps (the three boots run side by side, each on its own disk):
 
 1. unchanged boot: the guest comes up (its marker on ttyS1) and ttyS0 shows no `login:`;
 2. the disk is attached like a rescue machine does (loop mount of the root partition):
@@ -10,7 +10,8 @@ console setting.  The steps, in order, share one private copy of the cached disk
 4. `bcdtool undo` of the fix: every file under /etc and /boot is as before, and a boot shows
    no `login:` on ttyS0 again.
 
-Step 1 is also the proof that the test can fail: it is exactly "the fix was skipped".
+Step 1 is also the proof that the test can fail: it is exactly "the fix was skipped", and it
+asserts that the waits and the login of step 3 time out there.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ import json
 import re
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from guest_disk import copy_sparse, mounted, tree_digest
-from qemu_guest import Boot
+from qemu_guest import Boot, BootTimeout
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ GRACE = 5.0
 
 
 def bcdtool(*args: str) -> subprocess.CompletedProcess:
-    """Run the bcdtool CLI as a user would (never in the guest: on the host, on the mounted root)."""
+    """Run the bcdtool CLI as a user would: on the host, on the mounted root (never in the guest)."""
     return subprocess.run([sys.executable, "-m", "bcdtool", *args], capture_output=True,
                           text=True, timeout=120)
 
@@ -45,29 +45,49 @@ def marker_line(boot: Boot, marker: str) -> str:
     return boot.wait_for(boot.ttyS1, re.escape(marker) + r"[^\r\n]*\r?\n").group(0).strip()
 
 
-def assert_no_serial_login(boot: Boot, marker: str) -> str:
-    """The guest really booted, yet nothing offers a login on ttyS0."""
-    line = marker_line(boot, marker)
-    time.sleep(GRACE)  # a getty that would start has had its chance to print
-    ttys0 = boot.text(boot.ttyS0)
-    assert "login:" not in ttys0, f"ttyS0 offers a login: {ttys0[-500:]!r}"
+def log_in(boot: Boot, password: str, timeout: float) -> bytes:
+    """Log in as root on ttyS0 and run a command the guest must compute; return its output."""
+    console = boot.console or boot.connect()
+    pos = console.mark()
+    console.send("root\r")
+    _, pos = console.expect(r"Password:", timeout=timeout, start=pos)
+    console.send(password + "\r")
+    _, pos = console.expect(r"root@[\w-]+:~# ", timeout=120, start=pos)
+    # The guest computes 42, so the echo of what was typed cannot match.
+    console.send("echo E2E-$((6*7)) $(tty) $(uname -s)\r")
+    match, _ = console.expect(r"E2E-42 (\S+) (\S+)", timeout=60, start=pos)
+    return match.group(0)
+
+
+def assert_no_serial_login(boot: Boot, guest) -> str:
+    """The guest really booted, yet ttyS0 offers no login: the fixed boot's checks fail here."""
+    line = marker_line(boot, guest.marker)
     assert "serial-getty@ttyS0=inactive" in line, line
     assert "console=ttyS0" not in line, line
+    # Exactly what test_fixed_guest_offers_serial_login waits for, shown to fail: no prompt
+    # comes (a getty that would start has had GRACE seconds), and typing root gets no answer.
+    with pytest.raises(BootTimeout):
+        boot.wait_for(boot.ttyS0, r"login:", timeout=GRACE)
+    with pytest.raises(BootTimeout):
+        log_in(boot, guest.password, timeout=GRACE)
+    assert "login:" not in boot.text(boot.ttyS0)
     return line
 
 
 @dataclass
 class Attached:
-    """The private disk copy and what was done to it from outside."""
+    """The private disk copies and what was done to them from outside."""
 
-    disk: Path
-    mountpoint: Path
-    offset: int
+    fixed_disk: Path
+    undone_disk: Path
     before: dict[str, str]
     check_before: subprocess.CompletedProcess
     fix: subprocess.CompletedProcess
     check_after: subprocess.CompletedProcess
     journal: str | None
+    undo: subprocess.CompletedProcess | None
+    after_undo: dict[str, str]
+    check_undone: subprocess.CompletedProcess | None
 
 
 @pytest.fixture(scope="module")
@@ -76,26 +96,55 @@ def workdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def attached(debian_guest, workdir) -> Attached:
-    """Step 2 on a private copy: check, fix, check, from the host, on the mounted root."""
-    disk = workdir / "disk.raw"
-    copy_sparse(debian_guest.path, disk)
-    mnt = workdir / "root"
-    with mounted(disk, debian_guest.root_offset, mnt):
-        before = tree_digest(mnt)
-        check_before = bcdtool("linux", "check", "--json", str(mnt))
-        fix = bcdtool("linux", "fix", "--backup-dir", str(workdir / "journal"), str(mnt))
-        check_after = bcdtool("linux", "check", "--json", str(mnt))
-    m = re.search(r"undo with: bcdtool undo (\S+)", fix.stderr)
-    return Attached(disk, mnt, debian_guest.root_offset, before, check_before, fix,
-                    check_after, m.group(1) if m else None)
+def attached(debian_guest, workdir):
+    """Steps 2 and 4 from the host on mounted roots: check, fix, check; then undo on a copy.
+
+    The undo runs on a byte copy of the fixed disk mounted at the same place (the journal names
+    host paths), so the fixed and the undone disk can boot side by side.
+    """
+    fixed, undone, mnt = workdir / "fixed.raw", workdir / "undone.raw", workdir / "root"
+    try:
+        copy_sparse(debian_guest.path, fixed)
+        with mounted(fixed, debian_guest.root_offset, mnt):
+            before = tree_digest(mnt)
+            check_before = bcdtool("linux", "check", "--json", str(mnt))
+            fix = bcdtool("linux", "fix", "--backup-dir", str(workdir / "journal"), str(mnt))
+            check_after = bcdtool("linux", "check", "--json", str(mnt))
+        m = re.search(r"undo with: bcdtool undo (\S+)", fix.stderr)
+        journal = m.group(1) if m else None
+        undo, after_undo, check_undone = None, {}, None
+        copy_sparse(fixed, undone)
+        if journal:
+            with mounted(undone, debian_guest.root_offset, mnt):
+                undo = bcdtool("undo", journal)
+                after_undo = tree_digest(mnt)
+                check_undone = bcdtool("linux", "check", str(mnt))
+        yield Attached(fixed, undone, before, check_before, fix, check_after, journal, undo,
+                       after_undo, check_undone)
+    finally:
+        for disk in (fixed, undone):  # about 1 GB each; the serial logs stay for a post-mortem
+            disk.unlink(missing_ok=True)
 
 
-def test_unchanged_guest_boots_without_serial_login(debian_guest, workdir):
+@pytest.fixture(scope="module")
+def boots(debian_guest, attached, workdir):
+    """The unchanged, the fixed and the undone disk booting at the same time."""
+    started = {}
+    try:
+        for name, disk in (("unchanged", debian_guest.path), ("fixed", attached.fixed_disk),
+                           ("undone", attached.undone_disk)):
+            started[name] = Boot(disk, workdir / f"boot-{name}", login_socket=True)
+        yield started
+    finally:
+        for boot in started.values():
+            boot.stop()
+
+
+def test_unchanged_guest_boots_without_serial_login(debian_guest, boots):
     """Without the fix (the control): the guest boots, but ttyS0 stays without a login."""
-    with Boot(debian_guest.path, workdir / "boot-unchanged") as boot:
-        assert_no_serial_login(boot, debian_guest.marker)
-        print(f"unchanged boot: marker after {boot.elapsed():.0f} s")
+    boot = boots["unchanged"]
+    assert_no_serial_login(boot, debian_guest)
+    print(f"unchanged boot: marker after {boot.elapsed():.0f} s")
 
 
 def test_check_then_fix_from_outside(attached):
@@ -117,45 +166,32 @@ def test_check_then_fix_from_outside(attached):
     assert after["ok"], [f for f in after["findings"] if f["status"] == "problem"]
 
 
-def test_fixed_guest_offers_serial_login(debian_guest, attached, workdir):
+def test_fixed_guest_offers_serial_login(debian_guest, attached, boots):
     """After the fix: GRUB, the kernel and a getty on ttyS0, and root logs in there."""
     assert attached.fix.returncode == 0, "the fix failed; see test_check_then_fix_from_outside"
-    with Boot(attached.disk, workdir / "boot-fixed", login_socket=True) as boot:
-        console = boot.connect()
-        boot.wait_for(boot.ttyS0, r"login:")
-        login_at = boot.elapsed()
-        ttys0 = boot.text(boot.ttyS0)
-        assert "GNU GRUB" in ttys0, ttys0[:2000]            # GRUB's menu on the serial terminal
-        assert "Loading Linux" in ttys0, ttys0[:2000]       # GRUB's own lines from grub.cfg
-        assert re.search(r"Linux version \d", ttys0), ttys0[:4000]  # kernel: quiet was dropped
-        assert "ttyS0" in ttys0                             # the getty's issue banner
-
-        pos = console.mark()
-        console.send("root\r")
-        _, pos = console.expect(r"Password:", timeout=60, start=pos)
-        console.send(debian_guest.password + "\r")
-        _, pos = console.expect(r"root@[\w-]+:~# ", timeout=120, start=pos)
-        # The guest computes the answer, so the echo of what was typed cannot match.
-        console.send("echo E2E-$((6*7)) $(tty) $(uname -s)\r")
-        match, _ = console.expect(r"E2E-42 (\S+) (\S+)", timeout=60, start=pos)
-        assert match.group(1) == b"/dev/ttyS0" and match.group(2) == b"Linux", match.group(0)
-        print(f"fixed boot: login prompt after {login_at:.0f} s, "
-              f"command ran after {boot.elapsed():.0f} s")
+    boot = boots["fixed"]
+    boot.wait_for(boot.ttyS0, r"login:")
+    login_at = boot.elapsed()
+    ttys0 = boot.text(boot.ttyS0)
+    assert "GNU GRUB" in ttys0, ttys0[:2000]            # GRUB's menu on the serial terminal
+    assert "Loading Linux" in ttys0, ttys0[:2000]       # GRUB's own lines from grub.cfg
+    assert re.search(r"Linux version \d", ttys0), ttys0[:4000]  # kernel: quiet was dropped
+    assert "ttyS0" in ttys0                             # the getty's issue banner
+    answer = log_in(boot, debian_guest.password, timeout=60)
+    assert answer.split()[1:] == [b"/dev/ttyS0", b"Linux"], answer
+    print(f"fixed boot: login prompt after {login_at:.0f} s, "
+          f"command ran after {boot.elapsed():.0f} s")
 
 
-def test_undo_takes_the_serial_login_away(debian_guest, attached, workdir):
+def test_undo_takes_the_serial_login_away(debian_guest, attached, boots):
     """`bcdtool undo` of the fix restores every file; a boot shows no serial login again."""
     assert attached.journal, "the fix wrote no journal"
-    with mounted(attached.disk, attached.offset, attached.mountpoint) as mnt:
-        undo = bcdtool("undo", attached.journal)
-        assert undo.returncode == 0, undo
-        restored = tree_digest(mnt)
-        check = bcdtool("linux", "check", str(mnt))
-    changed = {p for p in attached.before.keys() | restored.keys()
-               if attached.before.get(p) != restored.get(p)}
+    assert attached.undo is not None and attached.undo.returncode == 0, attached.undo
+    changed = {p for p in attached.before.keys() | attached.after_undo.keys()
+               if attached.before.get(p) != attached.after_undo.get(p)}
     assert not changed, f"undo left these different from before the fix: {sorted(changed)}"
-    assert check.returncode == EXIT_PROBLEMS, check
+    assert attached.check_undone.returncode == EXIT_PROBLEMS, attached.check_undone
 
-    with Boot(attached.disk, workdir / "boot-undone") as boot:
-        assert_no_serial_login(boot, debian_guest.marker)
-        print(f"undone boot: marker after {boot.elapsed():.0f} s")
+    boot = boots["undone"]
+    assert_no_serial_login(boot, debian_guest)
+    print(f"undone boot: marker after {boot.elapsed():.0f} s")
