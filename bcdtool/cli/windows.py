@@ -18,9 +18,12 @@ def _size(text: str | None) -> int | None:
     unit = raw[-1:] if raw[-1:] in _UNITS and raw[-1:] else ""
     number = raw[:-1] if unit else raw
     try:
-        return int(float(number) * _UNITS[unit])
-    except ValueError:
-        raise InvalidArgumentError(f"not a size: {text!r} (e.g. 16G, 8192M)") from None
+        size = int(float(number) * _UNITS[unit])
+    except (ValueError, OverflowError):
+        size = 0
+    if size <= 0:
+        raise InvalidArgumentError(f"not a size: {text!r} (e.g. 16G, 8192M)")
+    return size
 
 
 def _write_options(func):
