@@ -313,7 +313,7 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
             task = queue.pop()
             reader, writer = context.Pipe(duplex=False)
             worker = context.Process(target=_worker, args=(task, backup_dir, dict(os.environ),
-                                                           writer), daemon=True)
+                                                           os.getcwd(), writer), daemon=True)
             worker.start()
             writer.close()
             running[reader] = (worker, task)
@@ -333,10 +333,12 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
     return results
 
 
-def _worker(task: Task, backup_dir: str | None, environ: dict, writer) -> None:
-    """Worker process body: the caller's environment (state folder...), one task, one result."""
+def _worker(task: Task, backup_dir: str | None, environ: dict, cwd: str, writer) -> None:
+    """Worker process body: the caller's environment (state folder...) and working folder
+    (relative targets), one task, one result."""
     os.environ.clear()
     os.environ.update(environ)
+    os.chdir(cwd)
     writer.send(run_target(task, backup_dir))
     writer.close()
 

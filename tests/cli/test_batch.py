@@ -113,3 +113,13 @@ def test_bad_manifest_runs_nothing(stores, tmp_path):
     run = bcdtool(["batch", str(manifest), "--continue"], tmp_path / "s", tmp_path)
     assert run.returncode == 24 and "--output" in run.stderr
     assert stores[0].read_bytes() == before
+
+
+def test_relative_targets_resolve_from_the_callers_folder(stores, tmp_path):
+    manifest = tmp_path / "m.txt"
+    manifest.write_text("".join(f"{p.name}\n" for p in stores[:2]))
+    run = bcdtool(["batch", "m.txt", "--json"], tmp_path / "s", tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    results, _ = lines(run.stdout)
+    assert sorted(r["target"] for r in results) == ["BCD0", "BCD1"]
+    assert all(r["changes"] for r in results)
