@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 DEB_TOOLS := dosfstools mtools ntfs-3g gdisk fdisk qemu-utils libwin-hivex-perl libhivex-bin e2fsprogs xz-utils grub-common
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps-test debian-tools fuzz e2e e2e-tools bench clean
+.PHONY: demo test deps-test debian-tools fuzz crash e2e e2e-tools bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: deps-test
 fuzz: deps-test
 	BCDTOOL_FUZZ_EXAMPLES=20000 BCDTOOL_FUZZ_BUDGET=900 \
 	  $(PY) -m pytest -q tests/fuzz
+
+# Every crash point of the SAC recipe on every image format and hive file (minutes).
+crash: deps-test
+	BCDTOOL_CRASH_MATRIX=full $(PY) -m pytest -q tests/crash
 
 # Boots real guests under QEMU (see README, "What `make e2e` proves"); a missing tool fails, never skips.
 e2e-tools:
