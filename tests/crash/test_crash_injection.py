@@ -2,9 +2,10 @@
 format and on hive files; then detection on the next open, exact undo, and completion on re-run.
 Also disk-full, I/O and read-only errors in the middle of a write: reported and rolled back.
 
-The default run covers a representative subset (raw GPT disk and hive files, crash points
-before the first write, after the first and after the second); `-m slow` runs every crash
-point of every target.
+The default run covers a representative subset (raw GPT disk and hive files at crash points
+before the first write, after the first and after the second; VHDX after its header update;
+qcow2 and MBR/NTFS in the middle of the changed pages); `make crash` runs every crash point of
+every target.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def cases(tmp_path_factory):
 
 @pytest.mark.parametrize("name,n", [("raw", 0), ("raw", 1), ("raw", 2), ("hive-file", 0),
                                     ("hive-file", 1), ("hive-file-logs", 0), ("hive-file-logs", 1),
-                                    ("hive-file-logs", 2)])
+                                    ("hive-file-logs", 2), ("vhdx", 1), ("qcow2", 5),
+                                    ("mbr-ntfs", 5)])
 def test_crash_point(cases, name, n, tmp_path):
     outcome = crash_and_recover(cases[name], n, tmp_path / "run")
     assert outcome == "crashed", f"{name}: the recipe finished in fewer than {n + 1} writes"
