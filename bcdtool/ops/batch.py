@@ -30,13 +30,14 @@ from typing import Callable, Iterable
 
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError
 
-#: Operation names and the options each accepts (anything else is refused before running).
-OPS: dict[str, frozenset[str]] = {
-    "serial-console enable": frozenset({"port", "baud", "timeout", "boot_menu", "bootems",
-                                        "keep_debug", "loaders", "partition", "path"}),
-    "bcdedit": frozenset({"args", "partition", "path"}),
-    "crashdump enable": frozenset({"dump_file", "ram_bytes", "partition"}),
-    "linux fix": frozenset({"device", "baud"}),
+#: Operation names and the options each accepts, with their JSON types (checked before running).
+OPS: dict[str, dict[str, type | tuple]] = {
+    "serial-console enable": {"port": int, "baud": int, "timeout": int, "boot_menu": bool,
+                              "bootems": bool, "keep_debug": bool, "loaders": str,
+                              "partition": int, "path": str},
+    "bcdedit": {"args": (str, list), "partition": int, "path": str},
+    "crashdump enable": {"dump_file": str, "ram_bytes": int, "partition": int},
+    "linux fix": {"device": str, "baud": int},
 }
 #: bcdedit commands that do not edit the target's own store (they make or read other files).
 _BCDEDIT_REFUSED = {"createstore", "export", "import"}
@@ -95,12 +96,24 @@ def parse_op(op, *, where: str) -> dict:
     if name not in OPS:
         raise InvalidArgumentError(f"{where}: unknown operation {op['op']!r} (known: "
                                    + ", ".join(OPS) + ")")
-    unknown = sorted(set(op) - {"op"} - OPS[name])
+    unknown = sorted(set(op) - {"op"} - set(OPS[name]))
     if unknown:
         raise InvalidArgumentError(f"{where}: {name} does not take {', '.join(unknown)}")
+    for key, kind in OPS[name].items():
+        value = op.get(key)
+        # JSON true is a Python int too; an int option must not accept it
+        if value is not None and (not isinstance(value, kind)
+                                  or (kind is int and isinstance(value, bool))):
+            raise InvalidArgumentError(f"{where}: {name}: {key} has the wrong type "
+                                       f"({json.dumps(value)})")
     out = dict(op, op=name)
     if name == "bcdedit":
         out["args"] = _bcdedit_words(out.get("args"), where)
+    if name == "serial-console enable":
+        try:
+            _serial_options(out)        # refuses a bad port, speed or timeout now
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{where}: {name}: {exc}") from None
     return out
 
 
@@ -216,13 +229,18 @@ def run_target(task: Task, backup_dir: str | None = None) -> TargetResult:
     return result
 
 
-def _serial_console(target: str, op: dict, backup_dir):
-    from bcdtool.ops.serial_console import SerialOptions, enable
+def _serial_options(op: dict):
+    from bcdtool.ops.serial_console import SerialOptions
 
-    opts = SerialOptions(**{k: op[k] for k in ("port", "baud", "timeout", "boot_menu", "bootems",
+    return SerialOptions(**{k: op[k] for k in ("port", "baud", "timeout", "boot_menu", "bootems",
                                                "keep_debug", "loaders") if k in op})
-    done = enable(target, opts, backup_dir=backup_dir, partition=op.get("partition"),
-                  path=op.get("path"))
+
+
+def _serial_console(target: str, op: dict, backup_dir):
+    from bcdtool.ops.serial_console import enable
+
+    done = enable(target, _serial_options(op), backup_dir=backup_dir,
+                  partition=op.get("partition"), path=op.get("path"))
     return done.changes, done.journal, done.notices
 
 
