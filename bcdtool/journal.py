@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError, VerifyError, WriteError
+from bcdtool.fileio import replace_file
 
 JOURNAL_VERSION = 1
 #: Largest journal.json we agree to parse (a hostile or broken file must not exhaust memory).
@@ -143,7 +144,7 @@ class Journal:
         self.save()
         if self.target_key:
             if state == "writing":
-                _write_durably(_marker_path(self.target_key, create=True),
+                replace_file(_marker_path(self.target_key, create=True),
                                json.dumps({"key": self.target_key,
                                            "journal": str(self.path.resolve())}).encode())
             else:
@@ -155,7 +156,7 @@ class Journal:
                "operation": self.operation, "created": self.created, "state": self.state,
                "diff": self.diff, "extra": self.extra, "target_key": self.target_key,
                "entries": [asdict(e) for e in self.entries]}
-        _write_durably(self.path, json.dumps(doc, indent=2).encode())
+        replace_file(self.path, json.dumps(doc, indent=2).encode())
 
     def backup_bytes(self, entry: Entry) -> bytes:
         """The saved original bytes of `entry`, checked against the recorded sha256."""
@@ -265,7 +266,7 @@ def _restore_file(entry: Entry, original: bytes) -> None:
         except FileNotFoundError:
             pass
         return
-    _write_durably(target, original, keep_mode=True)
+    replace_file(target, original)
     if sha256(target.read_bytes()) != entry.sha256_before:
         raise VerifyError("restored file does not read back as the original", path=entry.path)
 
@@ -291,23 +292,3 @@ def _write_new(path: Path, data: bytes) -> None:
         raise WriteError(f"cannot write the backup: {exc.strerror}", path=str(path)) from None
 
 
-def _write_durably(path: Path, data: bytes, *, keep_mode: bool = False) -> None:
-    """Write a file via a temporary file, fsync and rename (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.bcdtool-tmp")
-    try:
-        mode = path.stat().st_mode & 0o7777 if keep_mode and path.exists() else None
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise WriteError(f"cannot write file: {exc.strerror}", path=str(path)) from None

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, GuestError, UnsupportedError, WriteError
+from bcdtool.fileio import replace_file
 from bcdtool.journal import Journal
 from bcdtool.journal import undo as undo_journal
 from bcdtool.linux import cmdline, shell
@@ -458,7 +459,7 @@ def _apply_one(root, journal: Journal, change: Change, host: str) -> None:
             raise WriteError(f"cannot create symlink: {exc.strerror}", path=change.path) from None
     else:
         journal.backup_file(host, after=change.after)
-        _write_file(host, change.after)
+        replace_file(host, change.after)
 
 
 def _read_current(host: str) -> bytes | None:
@@ -469,46 +470,6 @@ def _read_current(host: str) -> bytes | None:
         return None
     except OSError as exc:
         raise WriteError(f"cannot read file: {exc.strerror}", path=host) from None
-
-
-def _write_file(host: str, data: bytes) -> None:
-    """Replace a file's content via temp file + fsync + rename, keeping its mode and owner."""
-    tmp = os.path.join(os.path.dirname(host), f".{os.path.basename(host)}.bcdtool-tmp")
-    try:
-        st = os.stat(host)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fchmod(fd, st.st_mode & 0o7777)
-            _copy_xattrs(host, fd)
-            try:
-                os.fchown(fd, st.st_uid, st.st_gid)
-            except PermissionError:
-                pass
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, host)
-    except OSError as exc:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise WriteError(f"cannot write file: {exc.strerror}", path=host) from None
-
-
-def _copy_xattrs(source: str, fd: int) -> None:
-    """Give the new file the old one's extended attributes (SELinux labels above all)."""
-    try:
-        names = os.listxattr(source, follow_symlinks=False)
-    except OSError:
-        return  # the file system has no xattrs: nothing to keep
-    for name in names:
-        try:
-            os.setxattr(fd, name, os.getxattr(source, name, follow_symlinks=False))
-        except OSError as exc:
-            raise WriteError(f"cannot keep extended attribute {name}: {exc.strerror}",
-                             path=source) from None
 
 
 def _copy_label(folder: str, link: str) -> None:

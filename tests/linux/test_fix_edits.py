@@ -6,6 +6,7 @@ import pytest
 
 from bcdtool.errors import WriteError
 from bcdtool.linux import fix as fixmod
+from bcdtool.journal import undo as undo_journal
 from bcdtool.linux.fix import apply_plan, plan_fix
 from fixtures import linux_roots
 from tests.linux.linux_helpers import guest_of, report_of, snapshot, statuses
@@ -68,7 +69,7 @@ def test_failed_write_restores_everything(tmp_path, monkeypatch):
     guest = guest_of(root)
     plan = plan_fix(guest, "ttyS0")
     assert len(plan.changes) >= 3
-    real = fixmod._write_file
+    real = fixmod.replace_file
     calls = []
 
     def failing(host, data):
@@ -77,7 +78,7 @@ def test_failed_write_restores_everything(tmp_path, monkeypatch):
             raise WriteError("disk full (injected)", path=host)
         real(host, data)
 
-    monkeypatch.setattr(fixmod, "_write_file", failing)
+    monkeypatch.setattr(fixmod, "replace_file", failing)
     with pytest.raises(WriteError, match="restored"):
         apply_plan(guest, plan, backup_dir=str(tmp_path / "j"))
     assert snapshot(root) == before
@@ -97,12 +98,16 @@ def test_selinux_labels_survive(tmp_path):
     except OSError:
         pytest.skip("this file system cannot store security.selinux")
     guest = guest_of(root)
-    apply_plan(guest, plan_fix(guest, "ttyS0"), backup_dir=str(tmp_path / "j"))
+    journal = apply_plan(guest, plan_fix(guest, "ttyS0"), backup_dir=str(tmp_path / "j"))
     assert os.getxattr(root / "etc/default/grub", "security.selinux") == labels["etc/default/grub"]
     assert os.getxattr(root / "boot/grub2/grub.cfg", "security.selinux") == labels["boot/grub2/grub.cfg"]
     link = root / "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service"
     assert os.getxattr(link, "security.selinux", follow_symlinks=False) == \
         labels["etc/systemd/system/getty.target.wants"]
+    # Undo rewrites the files once more: the labels must survive that too.
+    undo_journal(journal.path)
+    assert os.getxattr(root / "etc/default/grub", "security.selinux") == labels["etc/default/grub"]
+    assert os.getxattr(root / "boot/grub2/grub.cfg", "security.selinux") == labels["boot/grub2/grub.cfg"]
 
 
 def test_sysvinit_gets_an_inittab_getty(tmp_path):
