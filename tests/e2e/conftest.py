@@ -18,16 +18,11 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if not item.get_closest_marker("e2e")]
 
 
-@pytest.fixture(scope="session")
-def debian_guest():
-    """The cached Debian 12 BIOS guest (built on first use, minutes); skipped where it cannot be.
-
-    With BCDTOOL_E2E_REQUIRED=1 (`make e2e`) a missing requirement fails instead of skipping,
-    so CI never shows a skipped proof as a pass.
-    """
+def _guest(firmware: str, extra: list[str]):
+    """The cached guest image, or a skip (a failure under BCDTOOL_E2E_REQUIRED=1) saying why not."""
     from fixtures import debian_guest
 
-    reasons = debian_guest.missing_requirements()
+    reasons = debian_guest.missing_requirements() + extra
     if shutil.which("qemu-system-x86_64") is None:
         reasons.append("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
     if os.geteuid() != 0:
@@ -37,4 +32,23 @@ def debian_guest():
         if os.environ.get("BCDTOOL_E2E_REQUIRED") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    return debian_guest.guest_image()
+    return debian_guest.guest_image(firmware)
+
+
+@pytest.fixture(scope="session")
+def debian_guest():
+    """The cached Debian 12 BIOS guest (built on first use, minutes); skipped where it cannot be.
+
+    With BCDTOOL_E2E_REQUIRED=1 (`make e2e`) a missing requirement fails instead of skipping,
+    so CI never shows a skipped proof as a pass.
+    """
+    return _guest("bios", [])
+
+
+@pytest.fixture(scope="session")
+def debian_uefi_guest():
+    """The same guest on a GPT disk with an ESP, booted by OVMF."""
+    from qemu_guest import OVMF_CODE, OVMF_VARS
+
+    return _guest("uefi", [f"{p} is missing (apt-get install ovmf)"
+                           for p in (OVMF_CODE, OVMF_VARS) if not p.exists()])
