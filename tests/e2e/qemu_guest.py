@@ -7,6 +7,7 @@ console user would see.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -22,6 +23,14 @@ OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 #: Upper bound of one boot on a loaded 2-core machine (TCG); override with BCDTOOL_E2E_TIMEOUT.
 BOOT_TIMEOUT = float(os.environ.get("BCDTOOL_E2E_TIMEOUT", "300"))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when pytest dies, even killed (no finalizer runs then)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
 
 
 class BootTimeout(AssertionError):
@@ -57,7 +66,7 @@ class Boot:
         self.started = time.monotonic()
         self.stderr = open(workdir / "qemu.stderr", "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.stderr,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self.console: SerialConsole | None = None
 
     def __enter__(self) -> "Boot":
