@@ -80,8 +80,9 @@ def budget(name: str) -> Budget:
 @FUZZ
 @given(data=st.data())
 def test_device_elements(data):
-    blob = data.draw(mutated(device_blobs()))
-    run_hostile(budget("device"), "BCD device elements", decode_device, blob)
+    plan = data.draw(mutated(device_blobs()))
+    if not budget("device").spent():
+        run_hostile(budget("device"), "BCD device elements", decode_device, plan.build())
 
 
 @FUZZ
@@ -89,8 +90,10 @@ def test_device_elements(data):
 def test_device_elements_nested(data):
     """Ramdisk/file devices nest a partition descriptor; mutate only inside the nesting."""
     nested = [b for b in device_blobs() if len(b) > 120] or device_blobs()
-    blob = data.draw(mutated(nested, focus=160))
-    run_hostile(budget("device-nested"), "BCD device elements (nested)", decode_device, blob)
+    plan = data.draw(mutated(nested, focus=160))
+    if not budget("device-nested").spent():
+        run_hostile(budget("device-nested"), "BCD device elements (nested)", decode_device,
+                    plan.build())
 
 
 @FUZZ
@@ -99,12 +102,14 @@ def test_element_codec(data):
     code, raw = data.draw(st.sampled_from(elements()))
     if data.draw(st.booleans()):
         code = data.draw(st.sampled_from([c for c, _ in elements()]))
-    blob = data.draw(mutated([raw or b"\0"]))
-    run_hostile(budget("codec"), "BCD element codec", decode_element, code, blob)
+    plan = data.draw(mutated([raw or b"\0"]))
+    if not budget("codec").spent():
+        run_hostile(budget("codec"), "BCD element codec", decode_element, code, plan.build())
 
 
 @FUZZ
 @given(data=st.data())
 def test_store_render(data):
-    blob = data.draw(mutated(store_seeds()))
-    run_hostile(budget("store"), "BCD store + /enum render", render_store, blob)
+    plan = data.draw(mutated(store_seeds()))
+    if not budget("store").spent():
+        run_hostile(budget("store"), "BCD store + /enum render", render_store, plan.build())

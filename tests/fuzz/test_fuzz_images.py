@@ -121,17 +121,23 @@ def test_image_headers_and_maps(images, data):
     name = data.draw(st.sampled_from(sorted(images)))
     # VHDX keeps its headers at 64-320 KiB and its BAT/metadata past 1 MiB.
     focus = {"vhdx": 2 * MiB, "vmdk": 2 * MiB}.get(name, 65536)
-    blob = data.draw(mutated([images[name]], focus=focus))
-    if data.draw(st.booleans()):
-        blob = fix_checksums(blob)
+    plan = data.draw(mutated([images[name]], focus=focus))
+    fix = data.draw(st.booleans())
+    if budget("images").spent():
+        return
+    blob = fix_checksums(plan.build()) if fix else plan.build()
     run_hostile(budget("images"), "image headers + maps", open_and_read, blob)
 
 
 @FUZZ
 @given(data=st.data())
 def test_vhd_footer(images, data):
-    seed = images[data.draw(st.sampled_from(["vhd-fixed", "vhd-dynamic"]))]
-    tail = data.draw(mutated([seed[-512:]]))[:512]
+    name = data.draw(st.sampled_from(["vhd-fixed", "vhd-dynamic"]))
+    plan = data.draw(mutated([images[name][-512:]]))
+    if budget("vhd-footer").spent():
+        return
+    seed = images[name]
+    tail = plan.build()[:512]
     blob = fix_checksums(seed[:-512] + tail + bytes(max(0, 512 - len(tail))))
     run_hostile(budget("vhd-footer"), "VHD footer", open_and_read, blob)
 
@@ -141,9 +147,13 @@ def test_vhd_footer(images, data):
 def test_partition_tables(images, data):
     """MBR, protective MBR, GPT header and entries of a real GPT disk (the first 34 sectors)."""
     raw = images["raw"]
-    head = data.draw(mutated([raw[:34 * 512]]))
+    plan = data.draw(mutated([raw[:34 * 512]]))
+    backup_too = data.draw(st.booleans())
+    if budget("partitions").spent():
+        return
+    head = plan.build()
     blob = head[:34 * 512] + raw[len(head[:34 * 512]):]
-    if data.draw(st.booleans()):
+    if backup_too:
         blob = blob[:-33 * 512] + head[-33 * 512:] if len(head) >= 33 * 512 else blob
     run_hostile(budget("partitions"), "partition tables",
                 lambda b: read_partition_table(BytesDevice(b)), blob)

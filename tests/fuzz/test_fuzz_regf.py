@@ -73,16 +73,18 @@ def budget(name: str) -> Budget:
 @FUZZ
 @given(data=st.data())
 def test_hive_reader_and_validator(data):
-    blob = data.draw(mutated(hive_seeds(), focus=8192))
-    run_hostile(budget("hive"), "hive reader + validator", read_everything, blob)
+    plan = data.draw(mutated(hive_seeds(), focus=8192))
+    if not budget("hive").spent():
+        run_hostile(budget("hive"), "hive reader + validator", read_everything, plan.build())
 
 
 @FUZZ
 @given(data=st.data())
 def test_hive_reader_deep_mutations(data):
     """Mutations anywhere in the file (cells deep inside hbins, big-data lists, security)."""
-    blob = data.draw(mutated(hive_seeds()))
-    run_hostile(budget("hive-deep"), "hive reader (deep)", read_everything, blob)
+    plan = data.draw(mutated(hive_seeds()))
+    if not budget("hive-deep").spent():
+        run_hostile(budget("hive-deep"), "hive reader (deep)", read_everything, plan.build())
 
 
 @FUZZ
@@ -90,10 +92,16 @@ def test_hive_reader_deep_mutations(data):
 def test_log_replay(data):
     primary, logs = data.draw(st.sampled_from(log_sets()))
     which = data.draw(st.sampled_from(["log", "log", "primary", "both"]))
+    log_plan = primary_plan = None
     if which in ("log", "both"):
         index = data.draw(st.integers(0, len(logs) - 1))
-        name, raw = logs[index]
-        logs = logs[:index] + [(name, data.draw(mutated([raw], focus=16384)))] + logs[index + 1:]
+        log_plan = data.draw(mutated([logs[index][1]], focus=16384))
     if which in ("primary", "both"):
-        primary = data.draw(mutated([primary], focus=8192))
+        primary_plan = data.draw(mutated([primary], focus=8192))
+    if budget("logs").spent():
+        return
+    if log_plan is not None:
+        logs = logs[:index] + [(logs[index][0], log_plan.build())] + logs[index + 1:]
+    if primary_plan is not None:
+        primary = primary_plan.build()
     run_hostile(budget("logs"), "log replay", replay, primary, logs)
