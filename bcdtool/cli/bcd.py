@@ -8,23 +8,7 @@ import os
 import click
 
 from bcdtool.errors import BcdError, HiveSpaceError, InvalidArgumentError
-
-
-def open_store(spec: str, *, read_only: bool, partition: int | None = None,
-               path: str | None = None):
-    """The one place BCD commands open a store: (target handle, BcdStore over its hive)."""
-    from bcdtool.bcd.store import BcdStore
-    from bcdtool.target import open_hive
-
-    handle = open_hive(spec, partition=partition, path=path, read_only=read_only)
-    try:
-        store = BcdStore(handle.hive)
-    except BaseException:
-        handle.close()
-        raise
-    for notice in handle.hive.notices:
-        store.notices.append(notice)
-    return handle, store
+from bcdtool.ops.store import open_store
 
 
 def commit_store(handle, image: bytes, *, operation: str, diff: list, dry_run: bool,

@@ -13,6 +13,7 @@ import shlex
 
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.ops import serial_console as sc
+from bcdtool.ops.store import open_store
 from bcdtool.report import Evidence, Finding, Report
 from bcdtool.windows import facts as wfacts
 
@@ -21,7 +22,7 @@ def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
              path: str | None = None) -> Report:
     """Every finding about the serial console of `spec` (Windows or Linux)."""
     try:
-        handle, store = sc.open_store(spec, read_only=True, partition=partition, path=path)
+        handle, store = open_store(spec, read_only=True, partition=partition, path=path)
     except NotFoundError as exc:
         return _not_windows(spec, exc, partition)
     with handle:

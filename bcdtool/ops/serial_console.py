@@ -19,6 +19,7 @@ from bcdtool.bcd.elements import resolve
 from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdError, BcdToolError, HiveSpaceError, InvalidArgumentError
+from bcdtool.ops.store import open_store
 
 BAUD_RATES = (9600, 19200, 38400, 57600, 115200)
 EMSSETTINGS = objects.ALIASES["{emssettings}"]
@@ -201,21 +202,6 @@ class EnableResult:
         return {"store": self.store, "description": self.description, "dry_run": self.dry_run,
                 "changes": self.changes, "journal": self.journal, "write": self.write,
                 "audit": self.audit, "notices": self.notices}
-
-
-def open_store(spec: str, *, read_only: bool, partition: int | None = None,
-               path: str | None = None):
-    """(target handle, BcdStore) for `spec`; the handle must be closed by the caller."""
-    from bcdtool.target import open_hive
-
-    handle = open_hive(spec, partition=partition, path=path, read_only=read_only)
-    try:
-        store = BcdStore(handle.hive)
-    except BaseException:
-        handle.close()
-        raise
-    store.notices.extend(handle.hive.notices)
-    return handle, store
 
 
 def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = False,
