@@ -7,6 +7,7 @@ cannot be read (binary, oversized, a hostile symlink) becomes a `FileIssue`, nev
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
@@ -227,9 +228,10 @@ def grub_cfg_paths(guest: Guest) -> list[str]:
     return paths
 
 
-def read_grub_cfgs(guest: Guest) -> None:
+def _distinct_files(guest: Guest, paths: Iterable[str]) -> Iterator[TextFile]:
+    """Each readable file among `paths` once, even when several paths link to it."""
     seen = set()
-    for path in grub_cfg_paths(guest):
+    for path in paths:
         try:
             key = guest.root.resolve(path)
         except BcdToolError as exc:
@@ -239,8 +241,12 @@ def read_grub_cfgs(guest: Guest) -> None:
             continue
         seen.add(key)
         tf = read_text(guest, path)
-        if tf is None:
-            continue
+        if tf is not None:
+            yield tf
+
+
+def read_grub_cfgs(guest: Guest) -> None:
+    for tf in _distinct_files(guest, grub_cfg_paths(guest)):
         guest.grub_cfgs.append(tf)
         guest.linux_lines.extend(_kernel_lines(tf, _LINUX_CMD))
 
@@ -278,18 +284,8 @@ def read_bls(guest: Guest) -> None:
 
 
 def read_legacy(guest: Guest) -> None:
-    seen = set()
-    for path in LEGACY_GRUB:
-        try:
-            key = guest.root.resolve(path)
-        except BcdToolError as exc:
-            guest.issues.append(FileIssue(path, exc.message))
-            continue
-        if key in seen:
-            continue
-        seen.add(key)
-        tf = read_text(guest, path)
-        if tf is not None and guest.legacy is None:
+    for tf in _distinct_files(guest, LEGACY_GRUB):
+        if guest.legacy is None:
             guest.legacy = tf
             guest.legacy_kernels = _kernel_lines(tf, _LEGACY_KERNEL)
 
