@@ -9,7 +9,7 @@ import pytest
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leave e2e tests out of runs that did not select them by marker (`make test`, plain pytest)."""
+    """Leave e2e tests out of runs that did not select them by marker (make test, plain pytest)."""
     if "e2e" in (config.getoption("markexpr") or ""):
         return  # "-m e2e" runs them, "-m 'not e2e'" deselects them itself
     boots = [item for item in items if item.get_closest_marker("e2e")]

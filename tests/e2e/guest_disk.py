@@ -1,4 +1,4 @@
-"""Attach a guest disk the way a rescue machine does: mount its root partition from a loop device."""
+"""Attach a guest disk the way a rescue machine does: mount its root partition (loop device)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ PROMPT_AFTER_MARKER = 30.0
 
 
 def bcdtool(*args: str) -> subprocess.CompletedProcess:
-    """Run the bcdtool CLI as a user would: on the host, on the mounted root (never in the guest)."""
+    """Run the bcdtool CLI as a user would: on the host, on the mounted root (not in the guest)."""
     return subprocess.run([sys.executable, "-m", "bcdtool", *args], capture_output=True,
                           text=True, timeout=120)
 

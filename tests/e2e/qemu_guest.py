@@ -99,7 +99,7 @@ class Boot:
             return ""
 
     def wait_for(self, port: Path, pattern: str, timeout: float | None = None) -> re.Match:
-        """Wait until `pattern` (a regex) shows up in the port's log; fail if QEMU dies or time runs out.
+        """Wait for `pattern` (a regex) in the port's log; fail if QEMU dies or time runs out.
 
         Without `timeout` the limit is BOOT_TIMEOUT after QEMU started, so boots that run side
         by side and hang all fail within one BOOT_TIMEOUT, not one after the other.
