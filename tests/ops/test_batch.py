@@ -169,3 +169,29 @@ def test_bcdedit_and_linux_fix_ops(tmp_path, monkeypatch):
     linux = results[str(root)]
     assert linux.changes and linux.journal
     assert "console=ttyS0" in (root / "etc/default/grub").read_text()
+
+
+def test_serial_console_and_crashdump_on_a_windows_disk(tmp_path, monkeypatch):
+    """Both Windows recipes in one manifest line, on a disk with a store and a SYSTEM hive;
+    read back with python-registry through ntfscat/mcopy (ops_helpers.windows_file)."""
+    import io
+
+    from Registry import Registry
+
+    from fixtures.windows_hives import system_hive
+    from ops_helpers import build_windows_disk, windows_file
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    raw = tmp_path / "win.img"
+    disk = build_windows_disk("uefi", raw, system=system_hive(current=1))
+    line = json.dumps({"target": str(raw), "ops": [
+        "serial-console enable", {"op": "crashdump enable", "dump_file": r"D:\MEMORY.DMP"}]})
+    (result,) = b.run_batch(b.parse_manifest(line, DEFAULT), jobs=1, on_result=lambda r: None)
+    assert result.status == "ok", result.error
+    assert {c["op"] for c in result.changes} == {"serial-console enable", "crashdump enable"}
+    assert len(result.journal) == 2
+    system = Registry.Registry(io.BytesIO(windows_file(
+        raw, disk, "Windows/System32/config/SYSTEM", tmp_path)))
+    crash = system.open(r"ControlSet001\Control\CrashControl")
+    assert crash.value("NMICrashDump").value() == 1
+    assert crash.value("DumpFile").value() == r"D:\MEMORY.DMP"
