@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 DEB_TOOLS := dosfstools mtools ntfs-3g gdisk fdisk qemu-utils libwin-hivex-perl libhivex-bin e2fsprogs xz-utils grub-common
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps-test debian-tools fuzz crash e2e e2e-tools bench clean
+.PHONY: demo test deps-test debian-tools fuzz crash e2e e2e-tools guestfs-test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,18 @@ e2e-tools:
 
 e2e: deps-test e2e-tools
 	BCDTOOL_E2E_REQUIRED=1 $(PY) -m pytest -q -m e2e tests/e2e
+
+# The optional libguestfs backend (1.1 GB of Debian packages; the appliance boots under TCG).
+guestfs-test: deps-test
+	@if ! command -v guestfish >/dev/null 2>&1 || [ ! -e /usr/lib/python3/dist-packages/guestfs.py ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: python3-guestfs libguestfs-tools linux-image-amd64"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      python3-guestfs libguestfs-tools linux-image-amd64 >/dev/null; \
+	  else echo "not root: install python3-guestfs libguestfs-tools linux-image-amd64 with apt-get"; fi; \
+	fi
+	LIBGUESTFS_BACKEND_SETTINGS=$${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg} \
+	  $(PY) -m pytest -q -m guestfs tests/guestfs
 
 bench: deps-test
 	$(PY) bench/run

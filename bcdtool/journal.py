@@ -132,6 +132,17 @@ class Journal:
         self._store(entry, before, save=save)
         return entry
 
+    def backup_data(self, kind: str, target: str, before: bytes, *, after: bytes | None = None,
+                    existed: bool = True, device: dict | None = None) -> Entry:
+        """Save `before`, bytes a backend reads itself (kind names the backend that restores them,
+        `device` how it finds them again); undo() leaves such entries to that backend."""
+        entry = Entry(kind=kind, path=os.path.abspath(target), backup=f"{len(self.entries):04d}.bak",
+                      sha256_before=sha256(before), existed=existed,
+                      sha256_after=sha256(after) if after is not None else None,
+                      device=dict(device or {}))
+        self._store(entry, before)
+        return entry
+
     def _store(self, entry: Entry, data: bytes, *, save: bool = True) -> None:
         _write_new(self.dir / entry.backup, data)
         self.entries.append(entry)

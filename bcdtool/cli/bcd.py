@@ -37,6 +37,9 @@ _TARGET_OPTIONS = [
                  help="Partition number holding the store (disks and images)."),
     click.option("--path", "store_path", default=None,
                  help="Path of the store inside the target (default: found automatically)."),
+    click.option("--backend", type=click.Choice(["native", "guestfs"]), default="native",
+                 help="guestfs: reach the store through libguestfs (LVM, other file systems; "
+                      "needs python3-guestfs)."),
 ]
 
 
@@ -56,7 +59,8 @@ def _target_options(func):
 @click.option("--read-only", is_flag=True,
               help="Forensic: open every file and device without write access; writes fail.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bcdedit(store_spec, partition, store_path, dry_run, backup_dir, read_only, args) -> None:
+def bcdedit(store_spec, partition, store_path, backend, dry_run, backup_dir, read_only,
+            args) -> None:
     """Run a bcdedit command line offline, e.g. `bcdedit /store BCD /ems {default} on`.
 
     Commands: /enum /set /deletevalue /ems /bootems /debug /bootdebug /emssettings
@@ -72,7 +76,7 @@ def bcdedit(store_spec, partition, store_path, dry_run, backup_dir, read_only, a
         return
     spec = _store_spec(store_spec, cmd.store)
     handle, store = open_store(spec, read_only=read_only or not cmd.writes or dry_run,
-                               partition=partition, path=store_path)
+                               partition=partition, path=store_path, backend=backend)
     with handle:
         if cmd.name == "import":
             outcome = be.import_store(store, _read_store(cmd.args))
@@ -145,11 +149,12 @@ def _read_store(args: list[str]):
 @click.option("--json", "as_json", is_flag=True,
               help="Every element with code, name, format, raw hex and decoded value.")
 @click.option("--id", "identifier", default=None, help="Show only this object (GUID or alias).")
-def enum(target, partition, store_path, show_all, verbose, as_json, identifier) -> None:
+def enum(target, partition, store_path, backend, show_all, verbose, as_json, identifier) -> None:
     """List the BCD store of TARGET like `bcdedit /enum`, with aliases and GUIDs together."""
     from bcdtool.bcd import enum as render
 
-    handle, store = open_store(target, read_only=True, partition=partition, path=store_path)
+    handle, store = open_store(target, read_only=True, partition=partition, path=store_path,
+                               backend=backend)
     with handle:
         chosen = render.select(store, identifier or ("all" if show_all else "active"))
         disk = disk_layout(handle.location)

@@ -34,6 +34,8 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
     from bcdtool.linux.target import open_guest
 
     root = open_guest(target, backend=backend, partition=partition)
+    if hasattr(root.fs, "close"):
+        ctx.call_on_close(root.fs.close)
     guest = read_guest(root, device)
     report = evaluate(guest, _device(guest, device))
     if as_json:
@@ -64,13 +66,15 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend) -> None:
 
     if baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600):
         raise click.BadParameter(f"unsupported speed {baud}", param_hint="--baud")
-    if not os.path.isdir(target) and not dry_run:
-        if backend == "guestfs":
-            open_guest(target, backend=backend)
+    if not os.path.isdir(target) and not dry_run and backend != "guestfs":
         raise UnsupportedError("`linux fix` writes only into a mounted root directory: mount the "
                                "guest's root (and /boot) and pass the folder, or use "
                                "--backend guestfs (python3-guestfs)", path=target)
-    root = open_guest(target, backend=backend)
+    root = open_guest(target, backend=backend, writable=not dry_run)
+    if hasattr(root.fs, "close"):    # libguestfs: flush the image when the command ends
+        ctx.call_on_close(root.fs.close)
+    if backend == "guestfs":    # the files live inside the image: libguestfs writes them
+        from bcdtool.backends.guestfs_linux import apply_plan
     guest = read_guest(root, device)
     dev = _device(guest, device)
     plan = plan_fix(guest, dev, baud)

@@ -8,16 +8,21 @@ from bcdtool.errors import GuestError, NotFoundError, UnsupportedError
 from bcdtool.linux.paths import GuestRoot, open_directory
 
 
-def open_guest(spec: str, *, backend: str = "auto", partition: int | None = None) -> GuestRoot:
-    """A guest root for `spec` (directory → as is; image/device → ext read natively)."""
+def open_guest(spec: str, *, backend: str = "auto", partition: int | None = None,
+               writable: bool = False) -> GuestRoot:
+    """A guest root for `spec` (directory → as is; image/device → ext read natively, or any
+    root libguestfs finds with backend="guestfs", mounted writable when asked)."""
     if backend == "guestfs":
-        try:
-            import guestfs  # noqa: F401  (optional; only imported when asked for)
-        except ImportError:
-            raise UnsupportedError("the guestfs backend needs libguestfs' Python binding: "
-                                   "apt-get install python3-guestfs (it is not on PyPI)") from None
-        raise UnsupportedError("the guestfs backend is not implemented yet; mount the root "
-                               "file system and pass the directory")
+        from bcdtool.backends.guestfs import load_module
+        load_module()   # a missing binding is the first thing to tell the user
+        if os.path.isdir(spec):
+            raise UnsupportedError("--backend guestfs opens disk images and devices; a mounted "
+                                   "root folder needs no backend", path=spec)
+        if partition is not None:
+            raise UnsupportedError("--backend guestfs finds the root by inspection; "
+                                   "--partition does not apply", path=spec)
+        from bcdtool.backends.guestfs_linux import open_guest_guestfs
+        return open_guest_guestfs(spec, writable=writable)
     if os.path.isdir(spec):
         root = open_directory(spec)
         if root.kind("/etc") != "dir":

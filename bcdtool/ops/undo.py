@@ -30,6 +30,12 @@ class UndoResult:
 def undo(path: str | os.PathLike, *, force: bool = False) -> UndoResult:
     """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote them."""
     journal = journals.load(path)
+    if journal.extra.get("backend") == "guestfs":   # written through libguestfs: restored by it
+        from bcdtool.backends.guestfs_linux import undo_journal
+
+        journal, sha = undo_journal(path, force=force)
+        return UndoResult(journal=str(journal.path), target=journal.target,
+                          operation=journal.operation, entries=len(journal.entries), sha256=sha)
     notices = []
     if journal.state == "restored":
         notices.append("this journal was already restored once; restoring again")

@@ -13,10 +13,18 @@ __all__ = ["HiveHandle", "WriteResult", "open_hive"]
 
 
 def open_hive(spec: str | os.PathLike, *, partition: int | None = None, path: str | None = None,
-              read_only: bool = False, kind: str = "bcd") -> HiveHandle:
-    """Open the BCD store (kind="bcd") or the hive at `path` (kind="hive") on target `spec`."""
+              read_only: bool = False, kind: str = "bcd", backend: str = "native") -> HiveHandle:
+    """Open the BCD store (kind="bcd") or the hive at `path` (kind="hive") on target `spec`
+    (backend="guestfs": a disk image read and written through libguestfs)."""
     if kind not in ("bcd", "hive"):
         raise InvalidArgumentError(f"unknown hive kind {kind!r} (bcd or hive)")
+    if backend == "guestfs":
+        from bcdtool.backends.guestfs_hive import open_hive_guestfs
+
+        return open_hive_guestfs(str(spec), partition=partition, path=path, read_only=read_only,
+                                 kind=kind)
+    if backend != "native":
+        raise InvalidArgumentError(f"unknown backend {backend!r} (native or guestfs)")
     what = detect.detect_kind(spec)
     if what == detect.HIVE:
         if partition is not None or path is not None:
