@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,7 @@ from bcdtool.target import open_hive
 from target_helpers import (CORPUS, WriteWatch, build_disk, need_tools, open_modes,
                             registry_elements, sac_edit, sha)
 
-REPO = CORPUS.parent.parent / "main"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
