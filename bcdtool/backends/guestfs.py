@@ -33,7 +33,10 @@ def load_module():
     """The `guestfs` module, or UnsupportedError saying how to install it."""
     try:
         import guestfs
-        return guestfs
+        # A folder named guestfs on sys.path (tests/guestfs under pytest) imports as an empty
+        # namespace package: only a module with GuestFS is the binding.
+        if hasattr(guestfs, "GuestFS"):
+            return guestfs
     except ImportError:
         pass
     if os.environ.get(NO_SYSTEM_ENV) == "1":

@@ -26,6 +26,8 @@ def _recipe_options(func):
         click.option("--path", "store_path", default=None,
                      help="Path of the store inside the target (default: found automatically)."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+        click.option("--backend", type=click.Choice(["native", "guestfs"]), default="native",
+                     help="guestfs: reach the store through libguestfs (LVM, other file systems)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -57,7 +59,7 @@ def serial_console() -> None:
 @click.option("--audit-log", default=None, metavar="FILE",
               help="Audit log (default: $XDG_STATE_HOME/bcdtool/audit.jsonl).")
 def enable(target, port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders, partition,
-           store_path, as_json, dry_run, backup_dir, backup, read_only, audit_log) -> None:
+           store_path, as_json, backend, dry_run, backup_dir, backup, read_only, audit_log) -> None:
     """Set EMS on the loader(s), {emssettings} port and speed, bootems, the boot menu and
     timeout, and kernel debugging off; idempotent, journaled, verified."""
     from bcdtool.ops import serial_console as sc
@@ -65,7 +67,7 @@ def enable(target, port, baud, timeout, no_boot_menu, no_bootems, keep_debug, lo
     opts = _options(port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders)
     result = sc.enable(target, opts, dry_run=dry_run, backup_dir=backup_dir, backup=backup,
                        read_only=read_only, partition=partition, path=store_path,
-                       audit_log=audit_log)
+                       audit_log=audit_log, backend=backend)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return
@@ -89,13 +91,13 @@ def enable(target, port, baud, timeout, no_boot_menu, no_bootems, keep_debug, lo
 @_recipe_options
 @click.pass_context
 def status(ctx, target, port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders,
-           partition, store_path, as_json) -> None:
+           partition, store_path, as_json, backend) -> None:
     """Each setting: expected, the object's own value, the effective value (exit 3 if any is
     wrong)."""
     from bcdtool.ops import serial_console as sc
 
     opts = _options(port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders)
-    doc = sc.status(target, opts, partition=partition, path=store_path)
+    doc = sc.status(target, opts, partition=partition, path=store_path, backend=backend)
     if as_json:
         click.echo(json.dumps(doc, indent=2, default=str))
     else:

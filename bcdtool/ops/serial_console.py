@@ -206,14 +206,14 @@ class EnableResult:
 
 def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = False,
            backup_dir=None, backup=None, read_only: bool = False, partition: int | None = None,
-           path: str | None = None, audit_log=None) -> EnableResult:
+           path: str | None = None, audit_log=None, backend: str = "native") -> EnableResult:
     """Turn the serial console on in the store of `spec`: stage, then plan/back up/write/verify
     (`backup`: also copy the original store bytes to that file before writing)."""
     from bcdtool.ops import audit
     from bcdtool.ops.backup import save_original
 
     handle, store = open_store(spec, read_only=read_only or dry_run, partition=partition,
-                               path=path)
+                               path=path, backend=backend)
     with handle:
         notices = list(store.notices)
         stage(store, opts, notices)
@@ -237,9 +237,10 @@ def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = 
 
 
 def status(spec: str, opts: SerialOptions = SerialOptions(), *, partition: int | None = None,
-           path: str | None = None) -> dict:
+           path: str | None = None, backend: str = "native") -> dict:
     """Each setting of the recipe: expected, the object's own value, the effective value."""
-    handle, store = open_store(spec, read_only=True, partition=partition, path=path)
+    handle, store = open_store(spec, read_only=True, partition=partition, path=path,
+                               backend=backend)
     with handle:
         rows = checks(store, opts)
         return {"store": handle.location, "description": handle.description,

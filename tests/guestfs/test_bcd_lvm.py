@@ -76,3 +76,17 @@ def test_dry_run_and_read_only_write_nothing(lvm_image, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "nothing written" in proc.stdout
     assert sha256(image.read_bytes()) == before
+
+
+def test_serial_console_enable_then_status(lvm_image, tmp_path):
+    image, original = lvm_image
+    proc = bcdtool("serial-console", "enable", "--backend", "guestfs", "--backup-dir",
+                   str(tmp_path / "journals"), str(image))
+    assert proc.returncode == 0, proc.stderr
+    from Registry import Registry
+    written = download(image, STORE, tmp_path / "sac.bcd", mount=LV)
+    reg = Registry.Registry(io.BytesIO(written))
+    bootems = reg.open(f"Objects\\{BOOTMGR}\\Elements\\26000020").value("Element").value()
+    assert int.from_bytes(bootems, "little") == 1
+    proc = bcdtool("serial-console", "status", "--backend", "guestfs", str(image))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
