@@ -35,8 +35,12 @@ class GuestfsHive:
 
     def load(self) -> tuple[Hive, bytes]:
         """Read the hive (and replay its logs in memory when it is dirty)."""
+        from bcdtool.target.interrupted import check_not_interrupted
+
         data = self.disk.read(self.path)
-        return Hive.from_bytes(data, name=self.path, logs=self._logs()), data
+        logs = self._logs()
+        check_not_interrupted(self.key, self.path, data, logs)
+        return Hive.from_bytes(data, name=self.path, logs=logs), data
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
                diff: list | None) -> tuple[WriteResult, Hive | None]:
