@@ -78,9 +78,10 @@ class GuestfsDisk:
         os.environ.setdefault("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
         self.image = image
         self.writable = writable
+        fmt = image_format(image)
         self.g = module.GuestFS(python_return_dict=True)
         try:
-            self.g.add_drive_opts(image, readonly=not writable)
+            self.g.add_drive_opts(image, readonly=not writable, format=fmt)
             self.g.launch()
         except RuntimeError as exc:
             self.g.close()
@@ -195,6 +196,27 @@ class GuestfsDisk:
                              path=self.image) from None
         finally:
             self.g.close()
+
+
+#: Our format names (blockdev.detect.sniff) as qemu spells them.
+QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vhd": "vpc", "vhdx": "vhdx", "vmdk": "vmdk",
+                "vmdk-descriptor": "vmdk", "VirtualBox VDI": "vdi", "QED": "qed"}
+
+
+def image_format(image: str) -> str:
+    """The image's format for qemu, sniffed by magic like the native path: qemu's own probing is
+    unsafe on untrusted images (libguestfs warns) and could read the disk differently from us."""
+    from bcdtool.blockdev.detect import sniff
+    from bcdtool.blockdev.raw import RawDevice
+
+    container = RawDevice(image, writable=False)
+    try:
+        kind = sniff(container)
+    finally:
+        container.close()
+    if kind not in QEMU_FORMATS:
+        raise UnsupportedError(f"libguestfs is not given {kind} images", path=image)
+    return QEMU_FORMATS[kind]
 
 
 def is_link(st: dict | None) -> bool:
