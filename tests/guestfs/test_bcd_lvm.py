@@ -75,6 +75,9 @@ def test_dry_run_and_read_only_write_nothing(lvm_image, tmp_path):
                    "/set", "{bootmgr}", "timeout", "7")
     assert proc.returncode == 0, proc.stderr
     assert "nothing written" in proc.stdout
+    proc = bcdtool("enum", "--backend", "guestfs", str(image))
+    assert proc.returncode == 0 and "Windows Boot Manager" in proc.stdout, proc.stderr
+    assert f"{STORE} in {image}: {LV}" in proc.stderr
     assert sha256(image.read_bytes()) == before
 
 
