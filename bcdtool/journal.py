@@ -10,6 +10,7 @@ below blockdev and knows nothing of image formats).
 from __future__ import annotations
 
 import datetime as _dt
+import glob
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError, VerifyError, WriteError
-from bcdtool.fileio import replace_file
+from bcdtool.fileio import TEMP_SUFFIX, replace_file
 
 JOURNAL_VERSION = 1
 #: Largest journal.json we agree to parse (a hostile or broken file must not exhaust memory).
@@ -271,6 +272,9 @@ def undo(path: str | os.PathLike,
 
 def _restore_file(entry: Entry, original: bytes) -> None:
     target = Path(entry.path)
+    # A write killed between its temporary file and the rename leaves the temporary behind.
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*{TEMP_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
     if not entry.existed:
         try:
             target.unlink()

@@ -14,7 +14,6 @@ import io
 import logging
 import os
 import struct
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from Registry import Registry
 
 from bcdtool import faults
 from bcdtool.errors import BcdToolError, NotFoundError, VerifyError, WriteError
+from bcdtool.fileio import fsync_folder, replace_file
 from bcdtool.regf import logs as _logs
 from bcdtool.regf.check import check
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
@@ -276,9 +276,10 @@ def write_hive_file(path: str | os.PathLike, new_image: bytes, *, original: byte
     except (VerifyError, OSError) as exc:
         try:
             _replace(path, original)
-        except OSError as failure:
+        except (OSError, WriteError) as failure:
+            reason = failure.strerror if isinstance(failure, OSError) else failure.message
             raise WriteError(f"verification failed ({exc}) and restoring the original failed "
-                             f"too: {failure.strerror}; restore it from the backup",
+                             f"too: {reason}; restore it from the backup",
                              path=str(path)) from None
         raise VerifyError(f"{exc}; the original hive was restored", path=str(path)) from None
     notices = tuple(f"{name}: stale transaction log neutralized (first 512 bytes zeroed)"
@@ -310,7 +311,7 @@ def _write_backup(backup: Path, target: Path, original: bytes) -> None:
         handle.write(original)
         handle.flush()
         os.fsync(handle.fileno())
-    _fsync_dir(backup.parent)
+    fsync_folder(backup.parent)
 
 
 def _needs_neutralizing(log_path: Path) -> bool:
@@ -332,30 +333,5 @@ def _neutralize(log_path: Path) -> str:
 
 
 def _replace(path: Path, data: bytes) -> None:
-    """Atomically replace `path` by `data`: temp file in the same folder, fsync, rename."""
-    folder = path.parent
-    before = path.stat()
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bcdtool-tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            faults.before_write(temp)
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), before.st_mode & 0o7777)
-            if (before.st_uid, before.st_gid) != (os.geteuid(), os.getegid()):
-                os.fchown(handle.fileno(), before.st_uid, before.st_gid)
-            os.fsync(handle.fileno())
-        faults.before_write(str(path))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Atomically replace `path` by `data`, counting both writes for crash injection."""
+    replace_file(path, data, before_write=faults.before_write)

@@ -93,8 +93,8 @@ class HiveFile:
                 raise VerifyError("the hive file does not hold the planned content",
                                   path=str(self.path))
             hive = verify_image(written, written, name=str(self.path))
-        except BaseException:
-            journals.undo(journal.path)       # the hive and the logs it neutralised
+        except BaseException as exc:
+            self._restore(journal, exc)
             raise
         result.sha256_after = journals.sha256(written)
         for entry in journal.entries:       # what undo later expects to find (logs zeroed, ...)
@@ -102,6 +102,19 @@ class HiveFile:
         journal.mark("done")
         result.verified = True
         return result, hive
+
+    @staticmethod
+    def _restore(journal: journals.Journal, exc: BaseException) -> None:
+        """Put back the hive and the logs it neutralised after a failed write, and say so."""
+        try:
+            journals.undo(journal.path)
+        except BcdToolError as failure:
+            raise WriteError(f"the write failed ({exc}) and restoring the original failed too "
+                             f"({failure}); restore it with `bcdtool undo {journal.path}`",
+                             path=str(journal.target)) from None
+        if isinstance(exc, BcdToolError):
+            exc.message = f"{exc.message}; the original file was restored"
+            exc.args = (exc.message,)
 
     def _refusal(self) -> BcdToolError | None:
         """Why the file must not be written (no write access; a hibernated Windows folder)."""

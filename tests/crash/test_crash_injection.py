@@ -82,18 +82,12 @@ def test_write_error_is_rolled_back(cases, name, mode, tmp_path):
     assert ems_enabled(store_bytes(mine, tmp_path))
 
 
-@pytest.mark.xfail(strict=True, reason="target/hivefile.py restores the file and logs after a failed "
-                   "write but re-raises the writer's error unchanged, so the message does not say "
-                   "the original was restored (disk targets do say it); reported to the owner")
 def test_file_write_error_says_restored(cases, tmp_path):
     state, mine, before, run = _error_mid_write(cases["hive-file-logs"], "enospc", 1, tmp_path)
     assert run.returncode == 25 and sha(virtual_bytes(mine, tmp_path)) == before
     assert "restored" in run.stderr, run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="a kill between regf.commit._replace's temp-file write and "
-                   "its rename leaves .BCD.*.bcdtool-tmp beside the hive; undo does not remove it "
-                   "(harmless to the store, but litter in a customer's ESP); reported to the owner")
 def test_no_temp_file_left_after_crash_and_undo(cases, tmp_path):
     mine = cases["hive-file"].fresh_copy(tmp_path / "target")
     state = tmp_path / "state"
