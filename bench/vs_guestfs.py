@@ -72,8 +72,11 @@ def guestfs_run(source: Path, work: Path, reg_file: Path) -> None:
     script = (f"run\nmount /dev/sda1 /\ndownload /EFI/Microsoft/Boot/BCD {local}\n"
               f"! hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\\BCD00000000' {local} {reg_file}\n"
               f"upload {local} /EFI/Microsoft/Boot/BCD\n")
+    # KVM is unusable on these machines: without force_tcg the appliance hangs (seen: 12 min).
+    env = dict(os.environ)
+    env.setdefault("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
     subprocess.run(["guestfish", "--rw", "-a", str(image)], input=script.encode(), check=True,
-                   capture_output=True)
+                   capture_output=True, env=env, timeout=300)
 
 
 def main() -> int:
