@@ -69,7 +69,7 @@ guestfs-test: deps-test
 	  else echo "not root: install python3-guestfs libguestfs-tools linux-image-amd64 with apt-get"; fi; \
 	fi
 	LIBGUESTFS_BACKEND_SETTINGS=$${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg} \
-	  $(PY) -m pytest -q -m guestfs tests/guestfs
+	  $(PY) -m pytest -q -m guestfs tests/backend_guestfs
 
 bench: deps-test
 	$(PY) bench/run

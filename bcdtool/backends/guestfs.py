@@ -33,7 +33,7 @@ def load_module():
     """The `guestfs` module, or UnsupportedError saying how to install it."""
     try:
         import guestfs
-        # A folder named guestfs on sys.path (tests/guestfs under pytest) imports as an empty
+        # Any folder named guestfs on sys.path imports as an empty
         # namespace package: only a module with GuestFS is the binding.
         if hasattr(guestfs, "GuestFS"):
             return guestfs
