@@ -1,4 +1,6 @@
-"""Without python3-guestfs, --backend guestfs says how to install it: one line, exit 17."""
+"""Without python3-guestfs, --backend guestfs says how to install it: one line, exit 17.
+
+No appliance is launched, so these run in the default suite (no guestfs marker)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,6 @@ import pytest
 from guestfs_helpers import bcdtool
 
 from bcdtool.errors import UnsupportedError
-
-pytestmark = pytest.mark.guestfs
-
 
 @pytest.fixture
 def no_binding(tmp_path):
