@@ -94,6 +94,7 @@ def status(ctx, target, port, baud, timeout, no_boot_menu, no_bootems, keep_debu
            partition, store_path, as_json, backend) -> None:
     """Each setting: expected, the object's own value, the effective value (exit 3 if any is
     wrong)."""
+    from bcdtool.bcd.objects import alias_of
     from bcdtool.ops import serial_console as sc
 
     opts = _options(port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders)
@@ -104,7 +105,8 @@ def status(ctx, target, port, baud, timeout, no_boot_menu, no_bootems, keep_debu
         click.echo(f"store: {doc['description']}")
         for row in doc["settings"]:
             mark = "ok " if row["ok"] else "BAD"
-            via = "" if row["source"] in (None, row["object"]) else f" (from {row['source']})"
+            via = "" if row["source"] in (None, row["object"]) else \
+                f" (from {alias_of(row['source']) or row['source']})"
             click.echo(f"  [{mark}] {row['label']:10} {row['element']:16} expected "
                        f"{_show(row['expected'])}, set {_show(row['actual'])}, effective "
                        f"{_show(row['effective'])}{via}")

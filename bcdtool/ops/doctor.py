@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 
+from bcdtool.bcd import objects
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.ops import serial_console as sc
 from bcdtool.ops.store import open_store
@@ -48,7 +49,8 @@ def _fix(target: str, extra: str = "") -> str:
 
 
 def _note(check: sc.Check) -> str:
-    via = "" if check.source in (None, check.guid) else f" (inherited from {check.source})"
+    via = "" if check.source in (None, check.guid) else \
+        f" (inherited from {objects.alias_of(check.source) or check.source})"
     return f"{check.label} {check.name} = {_show(check.effective)}{via}; expected " \
            f"{_show(check.expected)}"
 
