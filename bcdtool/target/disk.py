@@ -197,7 +197,7 @@ class DiskStore:
     def _refusal(self) -> BcdToolError | None:
         """Why the volume or the files must not be written (BitLocker, hibernation, dirty
         filesystem; compressed, sparse, encrypted or resident data), as the error to raise."""
-        reasons = self.loc.volume.facts().unsafe_reasons()
+        reasons = self.loc.volume.facts().unsafe_reasons() + self._hibernated_elsewhere()
         if reasons:
             return UnsafeVolumeError(f"refusing to write to the {self.loc.fs} volume: "
                                      + "; ".join(reasons) + "; nothing was written", path=self.spec)
@@ -206,6 +206,33 @@ class DiskStore:
                 return UnsupportedError(f"cannot rewrite {ref.path} in place: {ref.refusal}; "
                                         "nothing was written", path=self.spec)
         return None
+
+    def _hibernated_elsewhere(self) -> list[str]:
+        """Windows hibernated on another partition of this disk (C: beside System Reserved)
+        keeps the boot configuration in memory and writes it back when it resumes, over ours.
+        Only asked at commit time: it opens each other NTFS volume (~300 KB of reads each)."""
+        from bcdtool.blockdev.partitions import read_partitions
+        from bcdtool.fs import open_volume
+        from bcdtool.fs.probe import probe
+
+        try:
+            parts = read_partitions(self.dev)
+        except BcdToolError:
+            return []               # no partition table: the store's volume is the whole disk
+        found = []
+        for part in parts:
+            if part.index == self.loc.index:
+                continue
+            try:
+                view = part.view(self.dev)
+                if probe(view) == "ntfs" and open_volume(view).facts().hibernated:
+                    found.append(f"Windows on partition {part.index} is hibernated (hiberfil.sys "
+                                 "is active) and would write its boot configuration back when it "
+                                 "resumes; boot Windows and shut it down fully, or disable Fast "
+                                 "Startup")
+            except BcdToolError:
+                continue            # an unreadable neighbour is not ours to judge here
+        return found
 
     def _back_up(self, original: bytes, final: bytes, stale_logs, backup_dir, operation: str,
                  diff: list | None) -> journals.Journal:

@@ -185,6 +185,29 @@ def test_hibernated_and_dirty_ntfs_are_refused(windows_disk, tmp_path):
         assert _digest(image) == before, case
 
 
+def test_store_write_refused_when_windows_is_hibernated_on_another_partition(windows_disk,
+                                                                              tmp_path):
+    """The BCD is on System Reserved, hiberfil.sys on the Windows partition: still refused."""
+    from fixtures import images
+
+    part = windows_disk.partitions[1]
+    image = tmp_path / "hibernated-c.img"
+    shutil.copyfile(windows_disk.path, image)
+    volume = images.extract(image, tmp_path / "vol", part.start, part.length)
+    images.ntfs_put(volume, {"hiberfil.sys": b"HIBR" + bytes(8188)})
+    images.copy_sparse(volume, image, part.start)
+    volume.unlink()
+    before = _digest(image)
+    with open_hive(image) as handle:
+        assert handle.location["partition"] == 1          # the store itself is not hibernated
+        new_image, _ = sac_edit(handle.hive)
+        dry = handle.commit(new_image, dry_run=True)
+        assert any("partition 2 is hibernated" in n for n in dry.notices)
+        with pytest.raises(UnsafeVolumeError, match="partition 2 is hibernated"):
+            handle.commit(new_image)
+    assert _digest(image) == before
+
+
 def test_bitlocker_partition_is_refused(windows_disk, tmp_path):
     image = tmp_path / "bitlocker.img"
     shutil.copyfile(windows_disk.path, image)
