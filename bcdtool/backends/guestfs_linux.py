@@ -9,7 +9,7 @@ import stat
 from bcdtool import journal as journals
 from bcdtool.backends.guestfs import GuestfsDisk
 from bcdtool.errors import BcdToolError, GuestError, VerifyError, WriteError
-from bcdtool.linux.paths import GuestRoot, Parts, join
+from bcdtool.linux.paths import GuestRoot, Parts, join, kind_of_mode
 
 ENTRY_KIND = "guestfs"
 
@@ -24,14 +24,7 @@ class GuestfsTree:
         st = self.disk.lstat(join(parts))
         if st is None:
             return None
-        mode = st["st_mode"]
-        if stat.S_ISDIR(mode):
-            return "dir"
-        if stat.S_ISREG(mode):
-            return "file"
-        if stat.S_ISLNK(mode):
-            return "link"
-        return "other"
+        return kind_of_mode(st["st_mode"])
 
     def readlink(self, parts: Parts) -> str:
         try:

@@ -169,13 +169,7 @@ class DirectoryFS:
         except OSError as exc:
             raise GuestError(f"cannot inspect guest path: {exc.strerror}",
                              path=join(parts)) from None
-        if stat.S_ISLNK(mode):
-            return "link"
-        if stat.S_ISDIR(mode):
-            return "dir"
-        if stat.S_ISREG(mode):
-            return "file"
-        return "other"
+        return kind_of_mode(mode)
 
     def readlink(self, parts: Parts) -> str:
         try:
@@ -237,3 +231,14 @@ def open_directory(path: str) -> GuestRoot:
     if not os.path.isdir(path):
         raise NotFoundError("no such directory", path=path)
     return GuestRoot(DirectoryFS(path), description=f"directory {path}")
+
+
+def kind_of_mode(mode: int) -> str:
+    """"link", "dir", "file" or "other" for an lstat st_mode (any guest backend)."""
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "other"
