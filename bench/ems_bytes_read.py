@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from bcdtool.bcd import bcdedit  # noqa: E402
 from bcdtool.bcd.store import BcdStore  # noqa: E402
-from bcdtool.target import open_hive  # noqa: E402
+from bcdtool.locate import open_hive  # noqa: E402
 from fixtures import images  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"

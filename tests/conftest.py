@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-# Helper modules beside the tests (fs_helpers.py, target_helpers.py, ...) are imported by plain
+# Helper modules beside the tests (fs_helpers.py, locate_helpers.py, ...) are imported by plain
 # name; importlib mode does not put their folders on sys.path, so do it here.  Their names must
 # be unique across the tree.
 for _folder in sorted(Path(__file__).parent.iterdir()):

@@ -9,7 +9,7 @@ from bcdtool import journal as journals
 from bcdtool.backends.guestfs import BCD_PATHS, GuestfsDisk
 from bcdtool.errors import ImageError, InvalidArgumentError, NotFoundError, UnsafeVolumeError, WriteError
 from bcdtool.regf.hive import Hive
-from bcdtool.target.handle import HiveHandle, WriteResult
+from bcdtool.locate.handle import HiveHandle, WriteResult
 
 #: The journal entry kind (and journal `extra["backend"]`) of files written through libguestfs.
 ENTRY_KIND = "guestfs"
@@ -35,7 +35,7 @@ class GuestfsHive:
 
     def load(self) -> tuple[Hive, bytes]:
         """Read the hive (and replay its logs in memory when it is dirty)."""
-        from bcdtool.target.interrupted import check_not_interrupted
+        from bcdtool.locate.interrupted import check_not_interrupted
 
         data = self.disk.read(self.path)
         logs = self._logs()
@@ -45,7 +45,7 @@ class GuestfsHive:
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
                diff: list | None) -> tuple[WriteResult, Hive | None]:
         """Back up the file into a journal, write it whole through libguestfs, re-read, verify."""
-        from bcdtool.target.plan import pages_in, plan_commit, verify_image
+        from bcdtool.locate.plan import pages_in, plan_commit, verify_image
 
         final, steps = plan_commit(original, new_image)
         result = WriteResult(target=self.disk.image, dry_run=dry_run, size=len(final),

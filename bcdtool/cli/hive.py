@@ -38,7 +38,7 @@ def _open(spec: str, *, partition: int | None = None, path: str | None = None,
     logs, half-written, broken bins) is read as it is instead, so that `hive check` can list
     what is wrong.
     """
-    from bcdtool.target import detect, open_hive
+    from bcdtool.locate import detect, open_hive
 
     try:
         return open_hive(spec, partition=partition, path=path, read_only=read_only,

@@ -31,7 +31,7 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
     """Report serial-console problems (exit 3 when there is one)."""
     from bcdtool.linux.rules import evaluate
     from bcdtool.linux.sources import read_guest
-    from bcdtool.linux.target import open_guest
+    from bcdtool.linux.root import open_guest
 
     root = open_guest(target, backend=backend, partition=partition)
     if hasattr(root.fs, "close"):
@@ -62,7 +62,7 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend) -> None:
     from bcdtool.linux.fix import apply_plan, plan_fix
     from bcdtool.linux.rules import evaluate
     from bcdtool.linux.sources import read_guest
-    from bcdtool.linux.target import open_guest
+    from bcdtool.linux.root import open_guest
 
     if baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600):
         raise click.BadParameter(f"unsupported speed {baud}", param_hint="--baud")

@@ -249,7 +249,7 @@ def _bcdedit(target: str, op: dict, backup_dir):
     from bcdtool.bcd.enum import change_json
     from bcdtool.bcd.store import BcdStore
     from bcdtool.errors import HiveSpaceError
-    from bcdtool.target import open_hive
+    from bcdtool.locate import open_hive
 
     cmd = be.parse_args(list(op["args"]))
     with open_hive(target, partition=op.get("partition"), path=op.get("path"),
@@ -280,7 +280,7 @@ def _crashdump(target: str, op: dict, backup_dir):
 def _linux_fix(target: str, op: dict, backup_dir):
     from bcdtool.linux.fix import apply_plan, plan_fix
     from bcdtool.linux.sources import default_device, read_guest
-    from bcdtool.linux.target import open_guest
+    from bcdtool.linux.root import open_guest
 
     if not os.path.isdir(target):
         raise UnsupportedError("`linux fix` writes only into a mounted root directory",

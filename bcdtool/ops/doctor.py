@@ -234,7 +234,7 @@ def _not_windows(spec: str, exc: NotFoundError, partition: int | None) -> Report
     try:
         from bcdtool.linux.rules import evaluate
         from bcdtool.linux.sources import default_device, read_guest
-        from bcdtool.linux.target import open_guest
+        from bcdtool.linux.root import open_guest
     except ImportError:
         return Report([Finding("windows-store", "unknown", f"no BCD store: {exc}"),
                        Finding("linux", "unknown", "Linux guests are not checked yet")],

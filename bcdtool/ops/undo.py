@@ -46,8 +46,8 @@ def undo(path: str | os.PathLike, *, force: bool = False) -> UndoResult:
     if changed:
         raise BcdToolError(f"{changed[0].path} changed after bcdtool wrote it; undoing would discard "
                            "those changes (use --force to restore anyway)", path=str(journal.path))
-    from bcdtool.target.disk import restore
-    from bcdtool.target.inuse import exclusive, refuse_if_in_use
+    from bcdtool.locate.disk import restore
+    from bcdtool.locate.inuse import exclusive, refuse_if_in_use
 
     disks = sorted({e.path for e in journal.entries if e.kind == "extent"})
     with contextlib.ExitStack() as held:
@@ -89,7 +89,7 @@ def _current_sha(entry: journals.Entry) -> str | None:
 
 def _store_sha(location: dict) -> str:
     """sha256 of the store, re-found from scratch the way the journal's location describes it."""
-    from bcdtool.target import open_hive
+    from bcdtool.locate import open_hive
 
     with open_hive(location["target"], partition=location.get("partition"),
                    path=location["path"], read_only=True, kind="hive") as handle:

@@ -39,8 +39,8 @@ def open_windows_hive(spec: str, which: str, *, read_only: bool = True,
                       partition: int | None = None):
     """A target handle on the SYSTEM or SOFTWARE hive of the Windows volume of `spec` (a hive
     file given directly is taken as that hive)."""
-    from bcdtool.target import open_hive
-    from bcdtool.target.detect import HIVE, detect_kind
+    from bcdtool.locate import open_hive
+    from bcdtool.locate.detect import HIVE, detect_kind
 
     path = facts.SYSTEM_PATH if which == "SYSTEM" else facts.SOFTWARE_PATH
     if detect_kind(spec) == HIVE:
@@ -50,7 +50,7 @@ def open_windows_hive(spec: str, which: str, *, read_only: bool = True,
 
 def gather(spec: str, *, partition: int | None = None) -> WindowsFacts:
     """Everything readable about the Windows on `spec`; what cannot be read becomes a note."""
-    from bcdtool.target.detect import HIVE, detect_kind
+    from bcdtool.locate.detect import HIVE, detect_kind
 
     out = WindowsFacts()
     try:

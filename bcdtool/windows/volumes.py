@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, FormatError
-from bcdtool.target import detect
-from bcdtool.target.discover import BIOS_STORE, MAX_PARTITIONS, UEFI_STORE
+from bcdtool.locate import detect
+from bcdtool.locate.discover import BIOS_STORE, MAX_PARTITIONS, UEFI_STORE
 from bcdtool.windows.facts import SYSTEM_PATH
 
 
@@ -51,7 +51,7 @@ def scan(spec: str, *, free_space: bool = False) -> list[VolumeInfo]:
 
 def _directory(spec: str) -> VolumeInfo:
     from bcdtool.fs.directory import DirectoryVolume
-    from bcdtool.target.directory import BCD_PATHS
+    from bcdtool.locate.directory import BCD_PATHS
 
     volume = DirectoryVolume(spec)
     facts = volume.facts()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bcdtool.bcd.store import BcdStore
 from bcdtool.regf.hive import Hive
-from bcdtool.target.discover import locate
+from bcdtool.locate.discover import locate
 from corpus_data import CORPUS
 from fuzz_support import FUZZ, Budget, BytesDevice, run_hostile
 

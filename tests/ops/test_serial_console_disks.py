@@ -97,7 +97,7 @@ def test_store_without_default_loader_refused(tmp_path):
 
 @pytest.mark.parametrize("firmware", ["uefi", "bios"])
 def test_real_store_with_its_logs_on_a_disk(corpus, tmp_path, firmware):
-    from target_helpers import build_disk
+    from locate_helpers import build_disk
 
     need_tools("sfdisk", "mkntfs", "ntfscp", "mcopy")
     disk = build_disk(firmware, tmp_path, corpus)

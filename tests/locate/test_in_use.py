@@ -10,9 +10,9 @@ import time
 import pytest
 
 from bcdtool.errors import UnsafeVolumeError
-from bcdtool.target import open_hive
-from bcdtool.target.inuse import exclusive
-from target_helpers import CORPUS, build_disk, need_tools, sac_edit, sha
+from bcdtool.locate import open_hive
+from bcdtool.locate.inuse import exclusive
+from locate_helpers import CORPUS, build_disk, need_tools, sac_edit, sha
 
 
 @pytest.fixture

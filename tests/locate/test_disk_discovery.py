@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from bcdtool.target import open_hive
-from target_helpers import CORPUS, need_tools
+from bcdtool.locate import open_hive
+from locate_helpers import CORPUS, need_tools
 
 UEFI_STORE = "win10-uefi-installed-systemd-boot.bcd"
 BIOS_STORE = "win10-bios-installed-sysreserved.bcd"

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bcdtool.errors import BcdToolError
-from bcdtool.target import open_hive
-from target_helpers import CORPUS, need_tools
+from bcdtool.locate import open_hive
+from locate_helpers import CORPUS, need_tools
 
 EXAMPLES = int(os.environ.get("BCDTOOL_FUZZ_EXAMPLES", "40"))
 #: The interesting bytes of a 2 MiB FAT12 volume: boot sector, FATs, root folder, first clusters.

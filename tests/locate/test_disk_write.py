@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from bcdtool.cli import cli
-from bcdtool.target import open_hive
-from target_helpers import (CORPUS, build_disk, need_tools, changed_sectors, fs_check, read_store_independently,
+from bcdtool.locate import open_hive
+from locate_helpers import (CORPUS, build_disk, need_tools, changed_sectors, fs_check, read_store_independently,
                             registry_elements, sac_edit, sha)
 
 FORMATS = ["raw", "vhd-fixed", "vhd-dynamic", "vhdx", "qcow2", "qcow2-v2", "vmdk", "vmdk-flat"]

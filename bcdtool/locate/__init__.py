@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from bcdtool.errors import InvalidArgumentError
-from bcdtool.target import detect
-from bcdtool.target.handle import HiveHandle, WriteResult
+from bcdtool.locate import detect
+from bcdtool.locate.handle import HiveHandle, WriteResult
 
 __all__ = ["HiveHandle", "WriteResult", "open_hive"]
 
@@ -30,7 +30,7 @@ def open_hive(spec: str | os.PathLike, *, partition: int | None = None, path: st
         if partition is not None or path is not None:
             raise InvalidArgumentError("--partition and --path apply to disks and folders, "
                                        "not to a hive file", path=str(spec))
-        from bcdtool.target.hivefile import HiveFile
+        from bcdtool.locate.hivefile import HiveFile
 
         # Write the real file: replacing a symlink by a new file would leave the store unchanged.
         real = os.path.realpath(spec)
@@ -39,15 +39,15 @@ def open_hive(spec: str | os.PathLike, *, partition: int | None = None, path: st
     if what == detect.DIRECTORY:
         return _open_in_directory(Path(spec), partition=partition, path=path, read_only=read_only,
                                   kind=kind)
-    from bcdtool.target.disk import open_on_disk
+    from bcdtool.locate.disk import open_on_disk
 
     return open_on_disk(str(spec), device=what == detect.DEVICE, partition=partition, path=path,
                         read_only=read_only, kind=kind)
 
 
 def _open_in_directory(root: Path, *, partition, path, read_only, kind) -> HiveHandle:
-    from bcdtool.target.directory import find_store
-    from bcdtool.target.hivefile import HiveFile
+    from bcdtool.locate.directory import find_store
+    from bcdtool.locate.hivefile import HiveFile
 
     if partition is not None:
         raise InvalidArgumentError("--partition applies to disks, not to a folder", path=str(root))

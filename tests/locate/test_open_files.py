@@ -7,8 +7,8 @@ import os
 import pytest
 
 from bcdtool.errors import InvalidArgumentError, NotFoundError
-from bcdtool.target import open_hive
-from target_helpers import BOOTMGR, WriteWatch, open_modes
+from bcdtool.locate import open_hive
+from locate_helpers import BOOTMGR, WriteWatch, open_modes
 
 
 def _tree(root, files: dict[str, bytes]):

@@ -22,10 +22,10 @@ from bcdtool.errors import (BcdToolError, ReadOnlyError, UnsafeVolumeError,
 from bcdtool.fs.base import write_extents
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
-from bcdtool.target.discover import locate
-from bcdtool.target.handle import HiveHandle, WriteResult
-from bcdtool.target.inuse import exclusive, refuse_if_in_use
-from bcdtool.target.interrupted import check_not_interrupted
+from bcdtool.locate.discover import locate
+from bcdtool.locate.handle import HiveHandle, WriteResult
+from bcdtool.locate.inuse import exclusive, refuse_if_in_use
+from bcdtool.locate.interrupted import check_not_interrupted
 
 #: ioctl returning a Linux block device's read-only flag.
 _BLKROGET = 0x125E
@@ -99,7 +99,7 @@ class DiskStore:
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
                diff: list | None) -> tuple[WriteResult, Hive | None]:
         """Plan, refuse if unsafe, back up, write changed pages in protocol order, verify."""
-        from bcdtool.target.plan import pages_in, plan_commit
+        from bcdtool.locate.plan import pages_in, plan_commit
 
         loc = self.loc
         if len(new_image) != len(original):
@@ -261,7 +261,7 @@ class DiskStore:
 
     def _verify(self, final: bytes) -> Hive:
         """Re-open the target from scratch, find the store again, and check it is what we planned."""
-        from bcdtool.target.plan import verify_image
+        from bcdtool.locate.plan import verify_image
 
         fresh_dev = open_image(self.spec, writable=False)
         try:

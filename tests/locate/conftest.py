@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from target_helpers import STORE
+from locate_helpers import STORE
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ from bcdtool.errors import (BcdToolError, NotFoundError, ReadOnlyError, UnsafeVo
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import find_log_files
-from bcdtool.target.handle import WriteResult
-from bcdtool.target.interrupted import check_not_interrupted
+from bcdtool.locate.handle import WriteResult
+from bcdtool.locate.interrupted import check_not_interrupted
 
 def read_file(path: Path) -> bytes:
     """The whole file, opened with O_RDONLY (forensic mode relies on every open being read-only)."""
@@ -52,7 +52,7 @@ class HiveFile:
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
                diff: list | None) -> tuple[WriteResult, Hive | None]:
         """Plan, back up (journal), write via `write_hive_file`, re-read and verify."""
-        from bcdtool.target.plan import PAGE, pages_in, plan_commit, verify_image
+        from bcdtool.locate.plan import PAGE, pages_in, plan_commit, verify_image
 
         final, steps = plan_commit(original, new_image)
         result = WriteResult(target=str(self.path), dry_run=dry_run, size=len(final),

@@ -10,8 +10,8 @@ import pytest
 
 from bcdtool.errors import ReadOnlyError
 from bcdtool.ops.undo import undo
-from bcdtool.target import open_hive
-from target_helpers import CORPUS, build_disk, need_tools, registry_elements, sac_edit, sha
+from bcdtool.locate import open_hive
+from locate_helpers import CORPUS, build_disk, need_tools, registry_elements, sac_edit, sha
 
 
 @contextlib.contextmanager

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from bcdtool import journal as journals
 from bcdtool.cli import cli
 from bcdtool.errors import InterruptedWriteError, InvalidArgumentError, ReadOnlyError
-from bcdtool.target import open_hive
-from target_helpers import WriteWatch, registry_elements, sac_edit, sha
+from bcdtool.locate import open_hive
+from locate_helpers import WriteWatch, registry_elements, sac_edit, sha
 
 NAME = "win11-uefi-installed-2025.bcd"
 
@@ -130,7 +130,7 @@ def test_immutable_file_is_read_only_media(store):
 
 
 def test_kind_is_detected_by_magic_not_name(tmp_path, store_bytes):
-    from bcdtool.target import detect
+    from bcdtool.locate import detect
 
     (tmp_path / "disk.img").write_bytes(store_bytes)
     (tmp_path / "BCD").write_bytes(b"\0" * 4096)
