@@ -139,6 +139,25 @@ class HiveSpaceError(BcdToolError):
     exit_code = 29
 
 
+class TooLargeError(BcdToolError):
+    """An input declares a size over a cap of bcdtool/limits.py (refused before it is read)."""
+
+    exit_code = 30
+
+
+class UnsafePathError(BcdToolError):
+    """A file the write would touch is not a plain file inside the target (a symlink, FIFO or
+    device, or a path leading out of it); nothing outside a target is opened, backed up or followed."""
+
+    exit_code = 31
+
+
+class LockedError(BcdToolError):
+    """Another writer holds the store or image; nothing was written."""
+
+    exit_code = 32
+
+
 #: Exit code of commands that ran fine but found problems (check, doctor, linux check).
 EXIT_PROBLEMS = 3
 #: Exit code of an unexpected internal error (a bug).

@@ -73,8 +73,6 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend) -> None:
     root = open_guest(target, backend=backend, writable=not dry_run)
     if hasattr(root.fs, "close"):    # libguestfs: flush the image when the command ends
         ctx.call_on_close(root.fs.close)
-    if backend == "guestfs":    # the files live inside the image: libguestfs writes them
-        from bcdtool.backends.guestfs_linux import apply_plan
     guest = read_guest(root, device)
     dev = _device(guest, device)
     plan = plan_fix(guest, dev, baud)

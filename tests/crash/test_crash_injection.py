@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from bcdtool.faults import FAULT_EXIT
 from corpus_data import CORPUS
-from crash_support import (DISK_FORMATS, INJECTED, build_cases, crash_and_recover, ems_enabled, journal_named,
+from crash_support import (DISK_FORMATS, FAULT_EXIT, INJECTED, build_cases, crash_and_recover, ems_enabled, journal_named,
                            run_bcdtool, sha, store_bytes, virtual_bytes)
 
 #: More writes than any commit of the recipe does (a guard against a loop that never completes).
