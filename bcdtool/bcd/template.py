@@ -46,11 +46,6 @@ class StoreLayout:
     resume_guid: str | None = None
 
 
-def application_paths(firmware: str) -> dict[str, str | None]:
-    """The paths bcdboot gives {bootmgr}, the loader, the resume object and {memdiag}."""
-    return _paths(firmware)
-
-
 def _paths(firmware: str) -> dict[str, str | None]:
     if firmware == "uefi":
         return {"bootmgr": r"\EFI\Microsoft\Boot\bootmgfw.efi",

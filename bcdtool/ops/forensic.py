@@ -11,20 +11,15 @@ byte-identical for the same input: everything is sorted, and the only wall-clock
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from dataclasses import dataclass, field
 
 from bcdtool import __version__
 from bcdtool.bcd.store import BcdStore
-from bcdtool.errors import BcdToolError
+from bcdtool.ops import forensic_deleted, forensic_history, forensic_timeline
 from bcdtool.ops import forensic_rules as rules
 from bcdtool.ops.forensic_source import Source, read_source
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
-
-#: Version of the report's JSON layout.
-SCHEMA = 1
-
 
 @dataclass
 class ForensicReport:
@@ -52,7 +47,7 @@ class ForensicReport:
 
     def to_json(self) -> dict:
         """The whole report as one JSON document (keys sorted when dumped)."""
-        doc = {"schema": SCHEMA, "generated_at": self.generated_at,
+        doc = {"generated_at": self.generated_at,
                "integrity": self.integrity(), "hive": self.header,
                "worst_severity": self.worst,
                "findings": [f.to_json() for f in self.findings],
@@ -82,8 +77,6 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
                 timeline: bool = False, history: bool = False, deleted: bool = False,
                 generated_at: str | None = None) -> ForensicReport:
     """The forensic report of the store on target `spec` (nothing is opened for writing)."""
-    from bcdtool.ops import forensic_deleted, forensic_history, forensic_timeline
-
     source = read_source(spec, partition=partition, path=path)
     hive, notices = open_hive_image(source)
     store = BcdStore(hive)
@@ -103,22 +96,15 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
     if timeline:
         report.timeline = forensic_timeline.timeline(source, hive, store)
     if deleted:
-        report.deleted = forensic_deleted.deleted(source, hive, store)
+        report.deleted = forensic_deleted.deleted(hive, store)
     return report
 
 
 def header_facts(primary: bytes, hive: Hive) -> dict:
     """Base-block facts of the primary file as stored (not as recovered)."""
-    from bcdtool.ops.forensic_timeline import base_block_facts
-
-    facts = base_block_facts(primary)
+    facts = forensic_timeline.base_block_facts(primary)
     facts["recovered_from_logs"] = bool(hive.recovered)
     return facts
-
-
-def to_json_text(report: ForensicReport) -> str:
-    """The report as canonical JSON text (sorted keys, fixed separators, final newline)."""
-    return json.dumps(report.to_json(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def render_text(report: ForensicReport) -> str:
@@ -156,4 +142,4 @@ def render_text(report: ForensicReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ForensicReport", "investigate", "render_text", "to_json_text", "BcdToolError"]
+__all__ = ["ForensicReport", "investigate", "render_text"]

@@ -10,18 +10,21 @@ A Microsoft-written installed or media store raises nothing above "info".
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bcdtool.bcd import objects
+from bcdtool.bcd import elements, objects
 from bcdtool.bcd.device import PartitionDevice, RamdiskDevice
 from bcdtool.bcd.elements import display_name
 from bcdtool.bcd.enum import View, value_lines
 from bcdtool.bcd.store import BcdObject, BcdStore, Element
-from bcdtool.bcd.template import application_paths
+from bcdtool.bcd.template import StoreLayout, build_store
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.regf.hive import Hive
+from bcdtool.report import Evidence as ReportEvidence
+from bcdtool.report import Finding
 
 SEVERITIES = ("info", "low", "medium", "high")
 
@@ -86,8 +89,8 @@ _R = [
          "a startup/soft-reboot application object (type 0x10400009, pxesoftreboot): the "
          "bitpixie BitLocker bypass chain-loads a PXE image this way"),
     Rule("bcd.sequence-hijack", "high", "T1542",
-         "recoverysequence or bootsequence names an object that is not a Windows loader (or "
-         "does not exist): a failed or next boot runs something else"),
+         "recoverysequence or bootsequence names an object that is not a Windows loader: a "
+         "failed or next boot runs something else (info when the object does not exist)"),
     Rule("bcd.winpe-installed-loader", "high", "T1542",
          "winpe Yes on a loader that boots an installed Windows from a partition: WinPE mode "
          "skips the installed system's protections (bitpixie-style)"),
@@ -112,39 +115,46 @@ _R = [
 ]
 RULES: dict[str, Rule] = {r.id: r for r in _R}
 
-# Element codes the rules read (names from the element table; codes because class-2 codes are
-# ambiguous between object types and each rule knows which type it reads them on).
-PATH = 0x12000002
-DEVICE = 0x11000001
-LOADOPTIONS = 0x12000030
-RECOVERYSEQUENCE = 0x14000008
-RECOVERYENABLED = 0x16000009
-BOOTDEBUG = 0x16000010
-DEBUGTYPE = 0x15000011
-HOSTIP = 0x1500001a
-NETKEY = 0x1200001d
-NOINTEGRITYCHECKS = 0x16000048
-TESTSIGNING = 0x16000049
-INTEGRITYSERVICES = 0x1500004b
-FLIGHTSIGNING = 0x1600007e
-BOOTSEQUENCE = 0x24000002
-DEFAULT = 0x23000003
-OSDEVICE = 0x21000001
-NX = 0x25000020
-WINPE = 0x26000022
-SAFEBOOT = 0x25000080
-ALTERNATESHELL = 0x26000081
-DEBUG = 0x260000a0
-BOOTSTATUSPOLICY = 0x250000e0
-DISABLEELAM = 0x260000e1
-HYPERVISORLAUNCHTYPE = 0x250000f0
-HYPERVISORDEBUG = 0x260000f2
-VSMLAUNCHTYPE = 0x25000142
-HVCI = 0x25000144
-PXESOFTREBOOT = 0x26000001
-PXE_DEVICE_ELEMENTS = (0x35000002, 0x35000007, 0x35000008, 0x36000009, 0x3600000a, 0x3600000b)
-#: Elements Windows itself writes that bcdedit has no name for (corpus: installed stores).
-KNOWN_UNNAMED = {0x46000010, 0x21000026, 0x16000067}
+# Element codes the rules read, by bcdedit name and scope (the element table is the one place
+# codes are written; class-2 codes are ambiguous, so each rule reads them on the right type).
+_e = elements.element
+PATH = _e("path")
+DEVICE = _e("device")
+DESCRIPTION = _e("description")
+LOCALE = _e("locale")
+LOADOPTIONS = _e("loadoptions")
+RECOVERYSEQUENCE = _e("recoverysequence")
+RECOVERYENABLED = _e("recoveryenabled")
+BOOTDEBUG = _e("bootdebug")
+DEBUGTYPE = _e("debugtype")
+HOSTIP = _e("hostip")
+NETKEY = _e("key")
+NOINTEGRITYCHECKS = _e("nointegritychecks")
+TESTSIGNING = _e("testsigning")
+INTEGRITYSERVICES = _e("integrityservices")
+FLIGHTSIGNING = _e("flightsigning")
+BOOTSEQUENCE = _e("bootsequence", elements.BOOTMGR)
+DEFAULT = _e("default", elements.BOOTMGR)
+RESUMEOBJECT = _e("resumeobject", elements.BOOTMGR)
+RESUMEOBJECT_LOADER = _e("resumeobject", elements.OSLOADER)
+DISPLAYORDER = _e("displayorder", elements.BOOTMGR)
+TOOLSDISPLAYORDER = _e("toolsdisplayorder", elements.BOOTMGR)
+OSDEVICE = _e("osdevice", elements.OSLOADER)
+NX = _e("nx", elements.OSLOADER)
+WINPE = _e("winpe", elements.OSLOADER)
+SAFEBOOT = _e("safeboot", elements.OSLOADER)
+ALTERNATESHELL = _e("safebootalternateshell", elements.OSLOADER)
+DEBUG = _e("debug", elements.OSLOADER)
+BOOTSTATUSPOLICY = _e("bootstatuspolicy", elements.OSLOADER)
+DISABLEELAM = _e("disableelamdrivers", elements.OSLOADER)
+HYPERVISORLAUNCHTYPE = _e("hypervisorlaunchtype", elements.OSLOADER)
+HYPERVISORDEBUG = _e("hypervisordebug", elements.OSLOADER)
+VSMLAUNCHTYPE = _e("vsmlaunchtype", elements.OSLOADER)
+HVCI = _e("hypervisorenforcedcodeintegrity", elements.OSLOADER)
+PXESOFTREBOOT = _e("pxesoftreboot", elements.STARTUP)
+PXE_DEVICE_ELEMENTS = tuple(_e(name, elements.DEVICE) for name in (
+    "ramdisktftpclientport", "ramdisktftpblocksize", "ramdisktftpwindowsize", "ramdiskmcenabled",
+    "ramdiskmctftpfallback", "ramdisktftpvarwindow"))
 
 _INTEGRITY_OPTIONS = re.compile(r"DISABLE_INTEGRITY_CHECKS|TESTSIGNING|NOINTEGRITYCHECKS",
                                 re.IGNORECASE)
@@ -182,8 +192,10 @@ class Evidence:
                 "last_write": self.last_write}
 
     def label(self) -> str:
-        """`{alias} {guid}` or the GUID alone."""
-        return f"{self.alias} {self.guid}" if self.alias else self.guid
+        """`{alias} {guid}`, or the GUID and the object's description."""
+        if self.alias:
+            return f"{self.alias} {self.guid}"
+        return f"{self.guid} ({self.description})" if self.description else self.guid
 
 
 @dataclass(frozen=True)
@@ -298,7 +310,9 @@ def findings(view: StoreView, *, earlier: dict | None = None,
                  _application_rules, _custom_rules):
         out.extend(rule(view))
     out.extend(_hypervisor_rules(view, earlier or {}))
-    out.extend(_baseline_rules(view))
+    flagged = {(e.guid, e.code) for f in out for e in f.evidence}
+    out.extend(f for f in _baseline_rules(view)
+               if (f.evidence[0].guid, f.evidence[0].code) not in flagged)
     if dirty_note:
         out.append(ForensicFinding("bcd.store-dirty", "info", dirty_note, ()))
     out.sort(key=lambda f: (-severity_rank(f.severity), f.id,
@@ -401,7 +415,7 @@ def _application_rules(view: StoreView) -> Iterator[ForensicFinding]:
     for obj in view.objects():
         if obj.type == objects.STARTUP:
             yield ForensicFinding("bcd.startup-application", "high",
-                                  f"{view.evidence(obj).label()} ({obj.description!r}) is a "
+                                  f"{view.evidence(obj).label()} is a "
                                   "startup application object: boot managers chain-load it "
                                   "(bitpixie's soft-reboot PXE chain)",
                                   tuple([view.evidence(obj)] + [view.evidence(obj, c) for c in
@@ -409,7 +423,7 @@ def _application_rules(view: StoreView) -> Iterator[ForensicFinding]:
                                                                 if c in (PATH, PXESOFTREBOOT)]))
         elif obj.type >> 28 == 1 and obj.type not in _USUAL_TYPES:
             yield ForensicFinding("bcd.custom-object", "medium",
-                                  f"{view.evidence(obj).label()} ({obj.description!r}) is a "
+                                  f"{view.evidence(obj).label()} is a "
                                   f"{objects.type_description(obj.type)} object "
                                   f"({obj.type:#010x}), which bcdboot never writes",
                                   (view.evidence(obj),))
@@ -432,12 +446,17 @@ def _sequence_rules(view: StoreView, obj: BcdObject, by_guid: dict) -> Iterator[
         targets = view.value(obj, code)
         if not isinstance(targets, list):
             continue
-        bad = [g for g in targets if by_guid.get(g.lower()) is None
-               or by_guid[g.lower()].type != objects.OSLOADER]
-        if bad:
-            shown = ", ".join(f"{g} ({_type_of(by_guid, g)})" for g in bad)
+        missing = [g for g in targets if g.lower() not in by_guid]
+        foreign = [g for g in targets if g.lower() in by_guid
+                   and by_guid[g.lower()].type != objects.OSLOADER]
+        if foreign:
+            shown = ", ".join(f"{g} ({_type_of(by_guid, g)})" for g in foreign)
             yield _one(view, "bcd.sequence-hijack", obj, code,
                        f"points to {shown} instead of a Windows loader")
+        elif missing:
+            yield _one(view, "bcd.sequence-hijack", obj, code,
+                       f"points to {', '.join(missing)}, which does not exist (a dangling "
+                       "reference, or an object deleted after use)", "info")
 
 
 def _type_of(by_guid: dict, guid: str) -> str:
@@ -469,9 +488,8 @@ def _custom_rules(view: StoreView) -> Iterator[ForensicFinding]:
         for code in sorted(obj.elements):
             name = display_name(code, obj.type)
             if name.startswith("custom:"):
-                known = " (written by Windows itself)" if code in KNOWN_UNNAMED else ""
                 yield _one(view, "bcd.custom-element", obj, code,
-                           "an element bcdedit has no name for" + known)
+                           "an element bcdedit has no name for")
 
 
 def _hypervisor_rules(view: StoreView, earlier: dict) -> Iterator[ForensicFinding]:
@@ -489,46 +507,97 @@ def _hypervisor_rules(view: StoreView, earlier: dict) -> Iterator[ForensicFindin
 
 
 #: Elements compared with bcdboot's template: settings, not identities (devices, descriptions,
-#: locales and object references differ on every machine).
-_BASELINE_SKIP = {DEVICE, OSDEVICE, 0x12000004, 0x12000005, 0x14000006, 0x23000003, 0x23000006,
-                  0x24000001, 0x24000010, RECOVERYSEQUENCE, 0x22000002, 0x21000001}
+#: locales and references to machine-specific objects differ on every machine).
+_BASELINE_SKIP = {DEVICE, OSDEVICE, DESCRIPTION, LOCALE, DEFAULT, RESUMEOBJECT, DISPLAYORDER,
+                  TOOLSDISPLAYORDER, RECOVERYSEQUENCE}
+#: Fixed identities for the template store (only its settings are compared).
+_TEMPLATE_LOADER = "{00000000-0000-0000-0000-00000000000a}"
+_TEMPLATE_RESUME = "{00000000-0000-0000-0000-00000000000b}"
+
+
+@functools.lru_cache(maxsize=2)
+def baseline_store(firmware: str) -> BcdStore:
+    """The store `bcdtool new-store` (bcdboot's layout) writes for `firmware`."""
+    if firmware == "uefi":
+        part = PartitionDevice(style="gpt", disk_guid=_TEMPLATE_LOADER,
+                               partition_guid=_TEMPLATE_RESUME)
+    else:
+        part = PartitionDevice(style="mbr", disk_signature=1, partition_offset=1 << 20)
+    image = build_store(StoreLayout(firmware, part, part, loader_guid=_TEMPLATE_LOADER,
+                                    resume_guid=_TEMPLATE_RESUME))
+    return BcdStore(Hive.from_bytes(image, name=f"bcdboot template ({firmware})"))
+
+
+def _baseline_pairs(view: StoreView, template: BcdStore) -> list[tuple[BcdObject, BcdObject]]:
+    """(live object, template object) pairs: {bootmgr}, settings objects, {memdiag}, the
+    default loader and its resume object."""
+    pairs = []
+    for alias in ("{bootmgr}", "{memdiag}", *objects.SETTINGS_OBJECTS):
+        guid = objects.ALIASES[alias]
+        if view.store.has(guid) and template.has(guid):
+            pairs.append((view.store.get(guid), template.get(guid)))
+    if view.default and view.store.has(view.default):
+        loader = view.store.get(view.default)
+        pairs.append((loader, template.get(_TEMPLATE_LOADER)))
+        resume = view.value(loader, RESUMEOBJECT_LOADER)
+        if isinstance(resume, str) and view.store.has(resume.lower()):
+            pairs.append((view.store.get(resume.lower()), template.get(_TEMPLATE_RESUME)))
+    return pairs
 
 
 def _baseline_rules(view: StoreView) -> Iterator[ForensicFinding]:
     firmware = view.firmware()
     if firmware is None or not view.installed():
         return
-    paths = application_paths(firmware)
-    baseline = {
-        objects.ALIASES["{bootmgr}"]: {PATH: paths["bootmgr"], 0x25000004: 30},
-        view.default: {PATH: paths["winload"], NX: 0, 0x250000c2: 1,
-                       0x17000077: [0x15000075]} if view.default else None,
-    }
-    for guid, expected in baseline.items():
-        if guid is None or expected is None or not view.store.has(guid):
-            continue
-        obj = view.store.get(guid)
-        for code in sorted(obj.elements):
-            if code in _BASELINE_SKIP and code != PATH:
+    template = baseline_store(firmware)
+    for live, want in _baseline_pairs(view, template):
+        for code in sorted(set(live.elements) | set(want.elements)):
+            if code in _BASELINE_SKIP:
                 continue
-            value = view.value(obj, code)
-            if code in expected:
-                want = expected[code]
-                same = (isinstance(value, str) and isinstance(want, str)
-                        and value.lower() == want.lower()) or value == want
-                if same or want is None:
-                    continue
-                note = f"bcdboot writes {want!r}"
-            else:
-                note = "bcdboot does not write this element"
-            yield _one(view, "bcd.baseline-difference", obj, code,
+            have, expected = live.elements.get(code), want.elements.get(code)
+            if have is None:
+                ev = view.evidence(live)
+                name = display_name(code, live.type)
+                yield ForensicFinding(
+                    "bcd.baseline-difference", "info",
+                    f"{ev.label()}: {name} is absent; a new {firmware.upper()} store has "
+                    f"{name} = {view.text(want, expected)}",
+                    (Evidence(ev.guid, ev.alias, ev.description, ev.object_type, name, code,
+                              "(absent)", None, ev.key, ev.last_write),))
+                continue
+            if expected is not None and _same(view, live, have, want, expected):
+                continue
+            note = "bcdboot does not write this element" if expected is None else \
+                f"bcdboot writes {view.text(want, expected)}"
+            yield _one(view, "bcd.baseline-difference", live, code,
                        f"differs from a new {firmware.upper()} store: {note}")
 
 
-def security_summary(found: list[ForensicFinding]) -> list[ForensicFinding]:
-    """The findings above "info" (what `doctor` points to `forensic` for)."""
-    return [f for f in found if severity_rank(f.severity) > 0]
+def _same(view: StoreView, live: BcdObject, have: Element, want: BcdObject,
+          expected: Element) -> bool:
+    """Equal values (paths compare case-insensitively, integers by value whatever their width)."""
+    if have.raw == expected.raw:
+        return True
+    try:
+        a, b = have.value(), expected.value()
+    except BcdToolError:
+        return False
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return a == b
 
 
-__all__ = ["RULES", "SEVERITIES", "Evidence", "ForensicFinding", "StoreView", "findings",
-           "iso", "security_summary", "severity_rank"]
+def doctor_finding(target: str, store: BcdStore) -> Finding | None:
+    """`doctor`'s pointer to `forensic` when the store has security-relevant settings."""
+    found = [f for f in findings(StoreView(store, store.hive)) if severity_rank(f.severity) > 0]
+    if not found:
+        return None
+    ids = ", ".join(sorted({f.id for f in found}))
+    return Finding("security-settings", "warning",
+                   f"{len(found)} security-relevant boot setting(s) ({ids}): this store may have "
+                   "been tampered with; inspect it before trusting the system",
+                   tuple(ReportEvidence(e.key or e.guid, note=f.message) for f in found
+                         for e in f.evidence[:1]),
+                   f"bcdtool forensic {target} --timeline --history --deleted")
+
+
