@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "batch": "bcdtool.cli.batch:batch",
     "bcdedit": "bcdtool.cli.bcd:bcdedit",
     "doctor": "bcdtool.cli.doctor:doctor",
+    "elements": "bcdtool.cli.elements:elements",
     "enum": "bcdtool.cli.bcd:enum",
     "hive": "bcdtool.cli.hive:hive",
     "linux": "bcdtool.cli.linux:linux",
