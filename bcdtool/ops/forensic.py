@@ -69,7 +69,7 @@ def now_utc() -> str:
 def open_hive_image(source: Source) -> tuple[Hive, list[str]]:
     """The store as Windows would read it (a dirty primary replayed from its logs) and notes."""
     hive = Hive.from_bytes(source.store, name=source.store_name, logs=source.logs,
-                           allow_dirty=True)
+                           allow_dirty=True, strict=False)
     return hive, list(hive.notices)
 
 

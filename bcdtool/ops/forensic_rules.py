@@ -23,6 +23,7 @@ from bcdtool.bcd.store import BcdObject, BcdStore, Element
 from bcdtool.bcd.template import StoreLayout, build_store
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.regf.hive import Hive
+from bcdtool.wintext import filetime_to_datetime
 from bcdtool.report import Evidence as ReportEvidence
 from bcdtool.report import Finding
 
@@ -264,10 +265,9 @@ class StoreView:
 
     def _stamp(self, path: str) -> str | None:
         try:
-            stamp = self.hive.key(path).timestamp
+            return filetime_iso(self.hive.key(path).filetime)
         except (NotFoundError, BcdToolError):
             return None
-        return None if stamp is None else iso(stamp)
 
     def objects(self) -> list[BcdObject]:
         """Every object in a stable order (type, GUID)."""
@@ -293,9 +293,13 @@ class StoreView:
         return None
 
 
-def iso(stamp) -> str:
-    """An aware datetime as ISO 8601 UTC with microseconds (`...Z`)."""
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def filetime_iso(filetime: int) -> str | None:
+    """A FILETIME as ISO 8601 UTC with all seven digits of its 100 ns ticks, None when zero or
+    beyond year 9999.  (Rounded to microseconds this is python-registry's reading.)"""
+    stamp = filetime_to_datetime(filetime) if filetime else None
+    if stamp is None:
+        return None
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{filetime % 10_000_000:07d}Z"
 
 
 def findings(view: StoreView, *, earlier: dict | None = None,
