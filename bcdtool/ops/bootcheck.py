@@ -273,9 +273,14 @@ def _device_verdict(store: BcdStore, disk: BootDisk, store_part: int | None, tar
                        None if present else "restore the file, or point the entry at another "
                        "one with bcdtool bcdedit"), index
     if isinstance(device, LocateDevice):
-        wanted = _locate_file(store, target.guid, device)
-        found = disk.holding(wanted, systemroot=device.element_type == SYSTEMROOT) \
-            if wanted else []
+        wanted = _locate_file(store, target.guid, device) or target.wanted
+        folder = device.element_type == SYSTEMROOT and target.role == "loader"
+        found = disk.holding(wanted, systemroot=folder) if wanted else []
+        if not found and target.role == "resume" and code == FILEDEVICE:
+            # the hibernation file exists only while Windows is hibernated
+            return Verdict(vid, "ok", f"{name} of {target.label} locates {wanted}, which no "
+                           "partition holds: Windows is not hibernated, there is nothing to "
+                           "resume", notes), None
         if found:
             notes.append("locate searches every partition; found on " +
                          ", ".join(disk.describe(i) for i in found))

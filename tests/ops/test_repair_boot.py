@@ -246,3 +246,16 @@ def test_unreadable_store_names_new_store(tmp_path):
     with pytest.raises(BcdToolError, match=r"bcdtool new-store BCD --firmware bios --disk "
                        + str(raw) + ", then copy BCD to Boot/BCD on partition 1"):
         repair_boot(str(raw))
+
+
+def test_locate_devices_resolve_by_search(tmp_path):
+    """Windows 8.1's store names every device `locate`: nothing to repair on any disk that
+    holds the files; the missing hiberfil.sys of a resume object is normal."""
+    raw = tmp_path / "disk.img"
+    build_windows_disk("bios", raw,
+                       bcd=(CORPUS / "win81-bios-installed-sysreserved.bcd").read_bytes())
+    report = diagnose(str(raw))
+    boot = {f.id: f for f in report.findings if _boot(f.id)}
+    assert all(f.status == "ok" for f in boot.values()), report.render_text()
+    assert "locates \\bootmgr on partition 1" in boot["boot-device.{bootmgr}.device"].message
+    assert repair_boot(str(raw)).changes == []
