@@ -20,6 +20,7 @@ from bcdtool.locate.discover import BIOS_STORE, UEFI_STORE
 from bcdtool.ops import bootcheck
 from bcdtool.ops import serial_console as sc
 from bcdtool.ops.bootdisk import BootDisk
+from bcdtool.ops.forensic_rules import doctor_finding
 from bcdtool.ops.store import open_store
 from bcdtool.report import Evidence, Finding, Report
 from bcdtool.windows import facts as wfacts
@@ -41,6 +42,9 @@ def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
             + (f" --path {shlex.quote(path)}" if path else "")
         report.findings.extend(disk_findings(spec, target, store, handle.location, where))
         report.findings.extend(_store_findings(target, store, where, baud))
+        security = doctor_finding(target, store)
+        if security is not None:
+            report.findings.append(security)
     report.findings.extend(windows_findings(spec, handle.location, partition=None))
     return report
 
