@@ -20,23 +20,25 @@ from bcdtool.bcd import enum as render
 from bcdtool.bcd import objects
 from bcdtool.bcd.device import (BootDevice, Device, FileDevice, LocateDevice, PartitionDevice,
                                 RamdiskDevice, RawDevice)
-from bcdtool.bcd.elements import display_name, resolve
+from bcdtool.bcd.elements import BOOTMGR as BOOTMGR_SCOPE
+from bcdtool.bcd.elements import DEVICE as DEVICE_SCOPE
+from bcdtool.bcd.elements import OSLOADER, RESUME, E, display_name, element
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.bootdisk import SYSTEM_HIVE, BootDisk
 
-DEVICE = resolve("device", objects.OSLOADER).code
-PATH = resolve("path", objects.OSLOADER).code
-OSDEVICE = resolve("osdevice", objects.OSLOADER).code
-SYSTEMROOT = resolve("systemroot", objects.OSLOADER).code
-FILEDEVICE = resolve("filedevice", objects.RESUME).code
-LOADER_RESUME = resolve("resumeobject", objects.OSLOADER).code
-BOOTMGR_RESUME = resolve("resumeobject", objects.BOOTMGR).code
-DEFAULT = resolve("default", objects.BOOTMGR).code
-DISPLAYORDER = resolve("displayorder", objects.BOOTMGR).code
-RECOVERY = resolve("recoverysequence", objects.OSLOADER).code
-SDIDEVICE = resolve("ramdisksdidevice", objects.DEVICE_OPTIONS).code
-SDIPATH = resolve("ramdisksdipath", objects.DEVICE_OPTIONS).code
+DEVICE = element("device")
+PATH = element("path")
+RECOVERY = element("recoverysequence")
+OSDEVICE = element("osdevice", OSLOADER)
+SYSTEMROOT = element("systemroot", OSLOADER)
+LOADER_RESUME = E.LOADER_RESUMEOBJECT
+FILEDEVICE = element("filedevice", RESUME)
+BOOTMGR_RESUME = element("resumeobject", BOOTMGR_SCOPE)
+DEFAULT = E.DEFAULT
+DISPLAYORDER = E.DISPLAYORDER
+SDIDEVICE = element("ramdisksdidevice", DEVICE_SCOPE)
+SDIPATH = element("ramdisksdipath", DEVICE_SCOPE)
 
 BOOTMGR = objects.ALIASES["{bootmgr}"]
 #: The boot manager a BIOS partition boot sector loads when {bootmgr} names no path.
