@@ -17,6 +17,7 @@ from bcdtool import __version__
 from bcdtool.bcd.store import BcdStore
 from bcdtool.ops import forensic_deleted, forensic_history, forensic_timeline
 from bcdtool.ops import forensic_rules as rules
+from bcdtool.ops.forensic_model import ForensicFinding, StoreView, severity_rank
 from bcdtool.ops.forensic_source import Source, read_source
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
@@ -28,7 +29,7 @@ class ForensicReport:
     source: Source
     generated_at: str
     header: dict
-    findings: list[rules.ForensicFinding]
+    findings: list[ForensicFinding]
     notices: list[str] = field(default_factory=list)
     timeline: list | None = None
     history: list | None = None
@@ -37,7 +38,7 @@ class ForensicReport:
     @property
     def worst(self) -> str:
         """The highest severity found ("info" when there is nothing)."""
-        return max((f.severity for f in self.findings), key=rules.severity_rank, default="info")
+        return max((f.severity for f in self.findings), key=severity_rank, default="info")
 
     def integrity(self) -> dict:
         """What was read and its digests, the tool version and the location on the target."""
@@ -69,7 +70,7 @@ def now_utc() -> str:
 def open_hive_image(source: Source) -> tuple[Hive, list[str]]:
     """The store as Windows would read it (a dirty primary replayed from its logs) and notes."""
     hive = Hive.from_bytes(source.store, name=source.store_name, logs=source.logs,
-                           allow_dirty=True)
+                           allow_dirty=True, strict=False)
     return hive, list(hive.notices)
 
 
@@ -81,7 +82,7 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
     hive, notices = open_hive_image(source)
     store = BcdStore(hive)
     notices += [n for n in store.notices if n not in notices]
-    view = rules.StoreView(store, hive)
+    view = StoreView(store, hive)
     past = forensic_history.history(source, hive) if history else None
     earlier: dict = {}
     for change in past or ():

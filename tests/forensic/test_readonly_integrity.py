@@ -3,6 +3,7 @@ report names every byte read with its sha256 and is byte-identical for the same 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -46,9 +47,28 @@ def _opens(trace: str) -> list[str]:
                                                               line)]
 
 
-@pytest.mark.parametrize("kind", ["file", "folder", "image"])
+@contextlib.contextmanager
+def _loop_device(image):
+    """`image` attached read-write to a loop device (bcdtool could write; it must not)."""
+    need_tool("losetup")
+    proc = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
+    device = proc.stdout.strip()
+    try:
+        yield device
+    finally:
+        subprocess.run(["losetup", "-d", device], check=True)
+
+
+@pytest.mark.parametrize("kind", ["file", "folder", "image", "device"])
 def test_no_open_for_writing_under_strace(corpus, tmp_path, kind):
     need_tool("strace")
+    with contextlib.ExitStack() as stack:
+        _traced_run(corpus, tmp_path, kind, stack)
+
+
+def _traced_run(corpus, tmp_path, kind, stack) -> None:
     if kind == "file":
         target = tmp_path / "BCD"
         shutil.copyfile(corpus / "bcd" / STORE, target)
@@ -56,8 +76,10 @@ def test_no_open_for_writing_under_strace(corpus, tmp_path, kind):
             shutil.copyfile(corpus / "bcd" / (STORE + suffix), tmp_path / ("BCD" + suffix))
     elif kind == "folder":
         target = _folder(corpus, tmp_path)
-    else:
+    elif kind == "image":
         target = _image(corpus, tmp_path).path
+    else:
+        target = stack.enter_context(_loop_device(_image(corpus, tmp_path).path))
     trace = tmp_path / "trace.txt"
     run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=open,openat,openat2,creat", "-o",
                           str(trace), sys.executable, "-m", "bcdtool", "forensic", str(target),
@@ -67,7 +89,7 @@ def test_no_open_for_writing_under_strace(corpus, tmp_path, kind):
                               "HOME": str(tmp_path)})
     assert run.returncode in (0, 3), run.stderr
     opens = _opens(trace.read_text())
-    name = "disk.img" if kind == "image" else "BCD"
+    name = {"image": "disk.img", "device": str(target)}.get(kind, "BCD")
     assert any(name in line for line in opens), "the trace saw no open of the target"
     writes = [line for line in opens if _WRITE_FLAGS.search(line)]
     assert writes == []
