@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -61,5 +60,3 @@ def journal_of(folder: Path) -> Path:
     return found[0]
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -7,7 +7,8 @@ import subprocess
 import pytest
 
 from bcdtool.locate import open_hive
-from locate_helpers import CORPUS, need_tools
+from tests.locate.locate_helpers import CORPUS
+from tests.helpers.common import need_tools
 
 UEFI_STORE = "win10-uefi-installed-systemd-boot.bcd"
 BIOS_STORE = "win10-bios-installed-sysreserved.bcd"
