@@ -27,6 +27,7 @@ def test_pyproject_declares_the_minimum():
     assert _setting("target-version") == "py{}{}".format(*MINIMUM)
 
 
+@pytest.mark.slow     # vermin parses the whole tree (~10 s): make test runs it, make check not
 def test_source_needs_no_newer_python_than_the_minimum():
     """vermin measures the newest Python feature each file uses (product, fixtures and tests);
     the minimum may not rise."""

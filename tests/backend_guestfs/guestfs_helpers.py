@@ -58,5 +58,3 @@ def journal_of(folder: Path) -> Path:
     found = list(folder.glob("*/journal.json"))
     assert len(found) == 1, found
     return found[0]
-
-

@@ -6,7 +6,8 @@ import io
 import subprocess
 
 import pytest
-from tests.backend_guestfs.guestfs_helpers import TIMES, bcdtool, download, guestfish, journal_of, need_guestfs
+from tests.backend_guestfs.guestfs_helpers import (TIMES, bcdtool, download, guestfish, journal_of,
+                                                   need_guestfs)
 from tests.helpers.common import sha as sha256
 
 pytestmark = pytest.mark.guestfs

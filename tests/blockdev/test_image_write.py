@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from tests.blockdev.blockdev_images import FORMATS, MiB, WRITABLE, converted_raw, crc32c_bitwise, qemu_format, qemu_img, raw_bytes
+from tests.blockdev.blockdev_images import (FORMATS, MiB, WRITABLE, converted_raw, crc32c_bitwise,
+                                            qemu_format, qemu_img, raw_bytes)
 from tests.helpers.common import sha as sha256
 from bcdtool.blockdev.base import RangeView
 from bcdtool.blockdev import references

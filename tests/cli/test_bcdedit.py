@@ -11,8 +11,7 @@ import pytest
 from Registry import Registry
 
 from bcdtool.cli import main
-from tests.helpers.common import need_tool
-from tests.helpers.common import sha
+from tests.helpers.common import need_tool, sha
 
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 EMS = "{0ce4991b-e6b3-4b16-b23c-5e0d9250e5d9}"

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tests.ops.ops_helpers import assert_recipe, build_windows_disk, new_store, registry, store_bytes
+from tests.ops.ops_helpers import (assert_recipe, build_windows_disk, new_store, registry,
+                                   store_bytes)
 from tests.helpers.common import sha
 
 

@@ -19,4 +19,3 @@ def state(isolated_state) -> Path:
 def store_bytes(corpus) -> bytes:
     """The bytes of a real BCD store."""
     return (corpus / STORE).read_bytes()
-

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-
-#: The shared corpus, found the way tests/conftest.py finds it.
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
 #: A real UEFI system store written by Windows 10 (it has {emssettings} and a default loader).
 STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
@@ -172,5 +167,3 @@ def changed_sectors(a: bytes, b: bytes, unit: int = 512) -> list[int]:
     assert len(a) == len(b)
     ma, mb = memoryview(a), memoryview(b)
     return [off for off in range(0, len(a), unit) if ma[off:off + unit] != mb[off:off + unit]]
-
-

@@ -11,8 +11,8 @@ import pytest
 from bcdtool.errors import ReadOnlyError
 from bcdtool.ops.undo import undo
 from bcdtool.locate import open_hive
-from tests.locate.locate_helpers import CORPUS, build_disk, registry_elements, sac_edit
-from tests.helpers.common import need_tools, sha
+from tests.helpers.common import CORPUS, need_tools, sha
+from tests.locate.locate_helpers import build_disk, registry_elements, sac_edit
 
 
 @contextlib.contextmanager

@@ -19,8 +19,9 @@ from bcdtool.errors import (InterruptedWriteError, InvalidArgumentError, NotFoun
                             ReadOnlyError, UnsafeVolumeError, UnsupportedError, VerifyError,
                             WriteError)
 from bcdtool.locate import open_hive
-from tests.locate.locate_helpers import CORPUS, WriteWatch, build_disk, open_modes, registry_elements, sac_edit
-from tests.helpers.common import need_tools, sha
+from tests.helpers.common import CORPUS, need_tools, sha
+from tests.locate.locate_helpers import (WriteWatch, build_disk, open_modes, registry_elements,
+                                         sac_edit)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from tests.helpers.common import CORPUS
-from tests.ops.ops_helpers import BOOTMGR, CODES, EMSSETTINGS, LOADER, assert_recipe, element_raw, new_store, registry, u64
-from tests.helpers.common import sha
+from tests.helpers.common import CORPUS, sha
+from tests.ops.ops_helpers import (BOOTMGR, CODES, EMSSETTINGS, LOADER, assert_recipe, element_raw,
+                                   new_store, registry, u64)
 
 from bcdtool.errors import BcdError, InvalidArgumentError, ReadOnlyError
 from bcdtool.ops import serial_console as sc
