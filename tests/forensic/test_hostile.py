@@ -13,7 +13,7 @@ from bcdtool.limits import MAX_BCD_BYTES
 from bcdtool.ops.forensic import investigate, render_text
 from bcdtool.regf import history
 from bcdtool.regf.history import MAX_REPLAYED
-from forensic_helpers import make_entry, make_log, new_store, with_sequence
+from tests.forensic.forensic_helpers import make_entry, make_log, new_store, with_sequence
 
 CASES = [("win11-uefi-installed-2025.bcd", (".LOG", ".LOG1")),
          ("win10-uefi-installed-crufty-2016.bcd", (".LOG", ".LOG1")),
