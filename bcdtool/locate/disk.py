@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from bcdtool.blockdev.detect import open_image
-from bcdtool.errors import TooLargeError
+from bcdtool.errors import LimitError
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.locate.discover import locate
 from bcdtool.locate.handle import HiveHandle, WriteResult
@@ -64,6 +64,7 @@ class DiskStore:
         """Where the store is, for JSON output and the undo journal."""
         loc = self.loc
         return {"target": self.spec, "kind": self.kind, "format": type(self.dev).__name__,
+                "chain": self.dev.chain(),
                 "scheme": loc.scheme, "partition": loc.index, "partition_start": loc.start,
                 "filesystem": loc.fs, "path": loc.ref.path, "size": loc.ref.size,
                 "extents": [[loc.start + off, n] for off, n in loc.ref.extents],
@@ -76,7 +77,7 @@ class DiskStore:
         loc = self.loc
         for ref in [loc.ref] + loc.logs:      # declared sizes, before a byte is read
             if ref.size > self.cap:
-                raise TooLargeError(f"{ref.path} declares {ref.size} bytes, more than the "
+                raise LimitError(f"{ref.path} declares {ref.size} bytes, more than the "
                                     f"{self.cap}-byte cap; it is not read (a store or log this "
                                     "large is not genuine: check the file system with fsck)",
                                     path=self.spec)

@@ -15,7 +15,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from bcdtool.errors import NotFoundError, TooLargeError, UnsafePathError, WriteError
+from bcdtool.errors import NotFoundError, LimitError, UnsafePathError, WriteError
 
 TEMP_SUFFIX = ".bcdtool-tmp"
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -26,14 +26,14 @@ _LINK_HINT = ("bcdtool never follows a symbolic link inside a target; replace th
 
 
 def check_regular(fd: int, name: str, *, cap: int | None = None) -> os.stat_result:
-    """fstat `fd`: UnsafePathError unless a regular file, TooLargeError if larger than `cap`."""
+    """fstat `fd`: UnsafePathError unless a regular file, LimitError if larger than `cap`."""
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         raise UnsafePathError("not a regular file (a FIFO, device, socket or folder); bcdtool "
                               "reads and writes only regular files: remove it or name another",
                               path=name)
     if cap is not None and info.st_size > cap:
-        raise TooLargeError(f"the file is {info.st_size} bytes, more than the {cap}-byte cap "
+        raise LimitError(f"the file is {info.st_size} bytes, more than the {cap}-byte cap "
                             "for it; it is not read (a store or log this large is not genuine: "
                             "move it aside)", path=name)
     return info
@@ -51,7 +51,7 @@ def read_fd(fd: int, name: str, *, cap: int | None = None) -> bytes:
         parts.append(chunk)
         got += len(chunk)
         if cap is not None and got > cap:
-            raise TooLargeError(f"the file grew past the {cap}-byte cap while read", path=name)
+            raise LimitError(f"the file grew past the {cap}-byte cap while read", path=name)
     return b"".join(parts)
 
 

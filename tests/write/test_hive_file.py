@@ -18,7 +18,7 @@ from bcdtool.locate import open_hive
 from bcdtool.regf import logs
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.hive import Hive
-from corpus_data import corpus_files, need_tool
+from tests.helpers.common import corpus_files, need_tool
 
 REG_SZ = 1
 STORE = "win11-uefi-installed-2025.bcd"  # a clean store with stale .LOG and .LOG1 beside it

@@ -8,7 +8,7 @@ import os
 import stat
 
 from bcdtool.backends.guestfs import GuestfsDisk
-from bcdtool.errors import TooLargeError, UnsafePathError, WriteError
+from bcdtool.errors import LimitError, UnsafePathError, WriteError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.write import lock
 from bcdtool.write.refuse import Facts
@@ -76,7 +76,7 @@ class GuestfsSink:
             raise UnsafePathError("not a regular file (a symlink, FIFO or device); bcdtool does "
                                   "not follow or write it: remove it", path=self._path(file))
         if st["st_size"] > self.cap:
-            raise TooLargeError(f"the file is {st['st_size']} bytes, more than the {self.cap}-byte "
+            raise LimitError(f"the file is {st['st_size']} bytes, more than the {self.cap}-byte "
                                 "cap; it is not read", path=self._path(file))
         return st
 
