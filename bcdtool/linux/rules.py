@@ -137,9 +137,13 @@ def grub_terminals(guest: Guest) -> dict:
                 cfg["evidence"].append(Evidence(tf.path, lineno, "serial"))
         out["cfgs"].append(cfg)
     if guest.legacy is not None:
-        leg = {"terminal": None, "speed": None, "evidence": []}
+        leg = {"terminal": None, "speed": None, "evidence": [], "graphics": []}
         for lineno, line in enumerate(guest.legacy.text.split("\n"), 1):
             words = line.split()
+            if words and words[0].split("=", 1)[0] in ("gfxmenu", "splashimage"):
+                leg["graphics"].append(Evidence(guest.legacy.path, lineno,
+                                                f"{words[0].split('=', 1)[0]} hides the serial "
+                                                "menu"))
             if words and words[0] == "terminal":
                 leg["terminal"] = [w for w in words[1:] if not w.startswith("-")]
                 leg["evidence"].append(Evidence(guest.legacy.path, lineno, "terminal"))
@@ -414,7 +418,17 @@ def check_unit(guest: Guest, device: str) -> Finding:
 def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
     terms = grub_terminals(guest)
     strict = "problem" if guest.arch not in ("aarch64", "arm") else "warning"
-    fix = "bcdtool linux fix (GRUB_TERMINAL=\"serial console\" and the serial command)"
+    if guest.grub_files:
+        fix = "bcdtool linux fix (GRUB_TERMINAL=\"serial console\" and the serial command)"
+    elif guest.main_cfgs:
+        fix = "bcdtool linux fix (serial and terminal_input/terminal_output lines in grub.cfg)"
+    else:
+        fix = ("bcdtool linux fix (serial and terminal lines in the legacy GRUB menu; gfxmenu, "
+               "splashimage and color commented out)")
+    if guest.nixos_config is not None:
+        fix += ("; NixOS writes grub.cfg again: add boot.loader.grub.extraConfig = \"serial "
+                "--unit=0 --speed=115200; terminal_input serial console; terminal_output serial "
+                f"console\"; to {guest.nixos_config.path}")
     evidence, missing, speeds = [], [], []
     d = terms.get("default")
     if d is not None:
@@ -440,6 +454,7 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
         evidence.extend(c["evidence"])
     leg = terms.get("legacy")
     if leg is not None and guest.legacy_kernels:
+        missing.extend(leg["graphics"])
         if not _has_serial(leg["terminal"]):
             missing.append(Evidence(guest.legacy.path, None, "no `terminal serial` line"))
         elif leg["speed"]:
@@ -514,6 +529,9 @@ def check_getty(guest: Guest, device: str) -> Finding:
         if kernel_has_console(guest, device):
             return Finding("getty.serial", "ok", f"systemd starts a getty on {device} because "
                            "the kernel console is there (systemd-getty-generator)", ())
+        if guest.unit_path is None:
+            fix = (f"bcdtool linux fix (console={device} on the kernel command line makes "
+                   "systemd-getty-generator start a getty there)")
         return Finding("getty.serial", "problem", f"no getty will run on {device}", (), fix)
     if guest.init == "upstart" and guest.upstart_serial:
         if kernel_has_console(guest, device):
@@ -615,7 +633,8 @@ def distro(guest: Guest) -> dict | None:
 def evaluate(guest: Guest, device: str) -> Report:
     """Every rule's finding about a guest."""
     findings = check_console(guest, device)
-    findings.append(check_applied(guest))
+    if guest.grub_files or guest.grub_cfgs or guest.legacy is not None:
+        findings.append(check_applied(guest))
     findings.extend(check_terminal(guest, device))
     findings.append(check_getty(guest, device))
     findings.append(check_securetty(guest, device))

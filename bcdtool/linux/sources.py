@@ -390,6 +390,8 @@ def read_bls(guest: Guest) -> None:
         if tf is None:
             continue
         guest.bls_entries.append(tf)
+        if not re.search(r"^[ \t]*linux[ \t]", tf.text, re.M):
+            continue    # an `efi` entry (memtest86+, a shell, another OS): not a Linux kernel
         offset = 0
         for lineno, line in enumerate(tf.text.split("\n"), 1):
             m = re.match(r"^([ \t]*)(options)([ \t]+)(.*)$", line)
@@ -471,8 +473,8 @@ def read_init(guest: Guest, device: str) -> None:
         if root.kind(f"{d}/serial-getty@.service") == "file" and guest.unit_path is None:
             guest.unit_path = f"{d}/serial-getty@.service"
     has_systemd = any(root.exists(p) for p in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd"))
-    if has_systemd or guest.unit_path:
-        guest.init = "systemd"
+    if has_systemd or guest.unit_path or guest.os_release.get("ID") == "nixos":
+        guest.init = "systemd"          # NixOS keeps systemd in /nix/store, always
     elif root.exists("/etc/init") and any(n.endswith(".conf") for n in root.listdir("/etc/init")):
         guest.init = "upstart"
     elif _is_busybox(root, "/sbin/init"):
