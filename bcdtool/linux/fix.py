@@ -17,7 +17,7 @@ from bcdtool.errors import BcdToolError, GuestError, UnsupportedError, WriteErro
 from bcdtool.fileio import replace_file
 from bcdtool.journal import Journal
 from bcdtool.journal import undo as undo_journal
-from bcdtool.linux import cmdline, inittab, nixos, shell, syslinux
+from bcdtool.linux import cmdline, inittab, nixos, shell
 from bcdtool.linux.rules import kernel_has_console
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE, Guest,
                                    KernelLine, TextFile)
