@@ -41,8 +41,8 @@ GRUBENV_SIZE = 1024
 RESCUE_ARGS = ("single", "recovery", "emergency", "systemd.unit=rescue.target")
 MAX_EFI_VENDORS = 64
 
-_LINUX_CMD = re.compile(r"^([ \t]*)((?:linux|linux16|linuxefi)(?:\$\{?suf\}?)?)([ \t]+)(\S+)([ \t]*)"
-                        r"(.*)$")
+_LINUX_CMD = re.compile(r"^([ \t]*)((?:linux|linux16|linuxefi)(?:\$\{?suf\}?)?)([ \t]+)(\S+)"
+                        r"([ \t]*)(.*)$")
 #: Kernel images that are not Linux (memtest86+, boot sectors, COM32 modules).
 _NOT_LINUX_IMAGE = re.compile(r"memtest|\.(bin|c32|com|img|0)$", re.I)
 _GRUB_SET = re.compile(r"""^[ \t]*set[ \t]+([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|'([^']*)'|(\S*))""")
@@ -158,7 +158,7 @@ class Guest:
     nixos_config: TextFile | None = None
     flatcar_oem: TextFile | None = None
     #: GRUB script variables `set` in grub.cfg (and Flatcar's OEM grub.cfg): name -> GrubVar.
-    grub_vars: dict[str, "GrubVar"] = field(default_factory=dict)
+    grub_vars: dict[str, GrubVar] = field(default_factory=dict)
 
     @property
     def main_cfgs(self) -> list[TextFile]:

@@ -161,7 +161,8 @@ def test_sles11_menu_lst_and_sysconfig(tmp_path):
     assert "gfxmenu" in str(term.evidence) and "GRUB_TERMINAL" not in term.fix
     _fix(root, tmp_path)
     lines = _read(root, "/boot/grub/menu.lst").splitlines()
-    assert "#gfxmenu (hd0,1)/boot/message" in lines and "#color white/blue black/light-gray" in lines
+    assert "#gfxmenu (hd0,1)/boot/message" in lines
+    assert "#color white/blue black/light-gray" in lines
     for i, line in enumerate(lines):       # YaST's marker stays right above each title
         if line.startswith("title"):
             assert lines[i - 1].startswith("###Don't change this comment - YaST2 identifier")
