@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from bcdtool.bcd import enum, objects
 from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
                                    parse_ipv4, parse_value)
+from bcdtool.bcd.device import PartitionResolver
 from bcdtool.bcd.elements import E, Format, resolve
 from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import BcdStore
@@ -42,6 +43,9 @@ class Command:
     args: list[str]
     store: str | None = None
     verbose: bool = False
+    #: How `partition=#2`, `/dev/sdc2` and `C:` name partitions of the target disk (set by the
+    #: caller when the target is a disk; None elsewhere).
+    partitions: PartitionResolver | None = None
 
     @property
     def writes(self) -> bool:
@@ -136,7 +140,7 @@ def _set(cmd: Command, store: BcdStore, out: Outcome) -> None:
         # e.g. /set {fwbootmgr} displayorder {bootmgr} /addfirst
         update_list(store, guid, row.code, rest[1:], f"/set {row.display_name}")
     else:
-        store.set_element(guid, row.code, parse_value(store, row, rest[1:]))
+        store.set_element(guid, row.code, parse_value(store, row, rest[1:], cmd.partitions))
     out.lines.append(SUCCESS)
 
 
