@@ -64,8 +64,9 @@ def bcdedit(store_spec, partition, store_path, backend, dry_run, backup_dir, rea
     """Run a bcdedit command line offline, e.g. `bcdedit /store BCD /ems {default} on`.
 
     Commands: /enum /set /deletevalue /ems /bootems /debug /bootdebug /emssettings
-    /dbgsettings /timeout /default /displayorder /toolsdisplayorder /bootsequence /create
-    /copy /delete /createstore /export /import.  {current} means {default} offline.
+    /dbgsettings /hypervisorsettings /timeout /default /displayorder /toolsdisplayorder
+    /bootsequence /create /copy /mirror /delete /createstore /export /import [/clean].
+    {current} means {default} offline.
     """
     from bcdtool.bcd import bcdedit as be
     from bcdtool.bcd.enum import change_json, describe_change
@@ -90,7 +91,8 @@ def bcdedit(store_spec, partition, store_path, backend, dry_run, backup_dir, rea
 
             names = cmd.partitions = PartitionNames(spec)
         if cmd.name == "import":
-            outcome = be.import_store(store, _read_store(cmd.args))
+            source, clean = be.parse_import(cmd.args)
+            outcome = be.import_store(store, _read_store(source), clean=clean)
         else:
             outcome = be.execute(cmd, store)
         image = _new_image(store) if store.diff() else None
@@ -150,13 +152,11 @@ def _write_new_file(path: str, data: bytes) -> None:
         raise BcdError(f"cannot create the file: {exc.strerror}", path=path) from None
 
 
-def _read_store(args: list[str]):
+def _read_store(path: str):
     from bcdtool.bcd.store import BcdStore
     from bcdtool.regf.hive import Hive
 
-    if len(args) != 1:
-        raise InvalidArgumentError("/import takes one file name")
-    return BcdStore(Hive.open(args[0]))
+    return BcdStore(Hive.open(path))
 
 
 @click.command("enum")
