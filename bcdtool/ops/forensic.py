@@ -44,7 +44,9 @@ class ForensicReport:
         """What was read and its digests, the tool version and the location on the target."""
         return {"tool": "bcdtool", "version": __version__, "target": self.source.target,
                 "kind": self.source.kind, "location": self.source.location,
-                "files": [f.to_json() for f in self.source.files]}
+                "files": [f.to_json() for f in self.source.files],
+                "disk_reads": [{"offset": o, "length": n, "sha256": h}
+                               for o, n, h in self.source.disk_reads]}
 
     def to_json(self) -> dict:
         """The whole report as one JSON document (keys sorted when dumped)."""
@@ -120,6 +122,10 @@ def render_text(report: ForensicReport) -> str:
         extents = ", ".join(f"{o}+{n}" for o, n in f.extents)
         lines.append(f"read {f.role:5} {f.path}  {f.size} bytes  sha256 {f.sha256}"
                      + (f"  at {extents}" if report.source.kind in ("image", "device") else ""))
+    reads = report.source.disk_reads
+    if reads:
+        lines.append(f"read from the disk: {len(reads)} ranges, {sum(n for _, n, _ in reads)} "
+                     "bytes (listed with their sha256 in --json)")
     h = report.header
     lines.append(f"hive: sequence {h['primary_sequence']}/{h['secondary_sequence']}, last "
                  f"written {h['last_written']}, {'dirty' if h['dirty'] else 'clean'}")

@@ -36,6 +36,8 @@ _INTEGRITY_OPTIONS = re.compile(r"DISABLE_INTEGRITY_CHECKS|TESTSIGNING|NOINTEGRI
 _USUAL_PATH = re.compile(
     r"^\\windows\\system32\\(boot\\)?(winload|winresume)\.(exe|efi)$"
     r"|^\\efi\\microsoft\\boot\\[^\\]+\.efi$"
+    # removable media and firmware fallback copies of bootmgfw.efi
+    r"|^\\efi\\boot\\boot(x64|ia32|aa64|arm)\.efi$"
     r"|^\\boot\\memtest\.exe$|^\\bootmgr$", re.IGNORECASE)
 _WINRE_IMAGE = re.compile(r"\\winre\.wim$", re.IGNORECASE)
 _USUAL_TYPES = {objects.FWBOOTMGR, objects.BOOTMGR, objects.FIRMWARE_APP, objects.OSLOADER,

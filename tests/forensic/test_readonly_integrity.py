@@ -114,6 +114,15 @@ def test_integrity_of_an_image_names_partition_extents_and_digests(corpus, tmp_p
         assert _sha(data) == f["sha256"]
         roles[f["name"]] = f
     assert roles["BCD"]["sha256"] == _sha((corpus / "bcd" / STORE).read_bytes())
+    reads = integrity["disk_reads"]
+    assert reads == sorted(reads, key=lambda r: r["offset"])
+    for r in reads:
+        assert _sha(raw[r["offset"]:r["offset"] + r["length"]]) == r["sha256"]
+    covered = {(r["offset"], r["offset"] + r["length"]) for r in reads}
+    for f in integrity["files"]:
+        for off, n in f["extents"]:
+            assert any(lo <= off and off + n <= hi for lo, hi in covered), (f["name"], off)
+    assert any(r["offset"] == 0 for r in reads)        # the partition table was read too
     for suffix in LOGS:
         assert roles["BCD" + suffix]["sha256"] == _sha((corpus / "bcd" / (STORE + suffix))
                                                        .read_bytes())
@@ -156,3 +165,17 @@ def test_exit_codes_and_text(corpus, tmp_path):
     garbage.write_bytes(b"regf" + bytes(100))
     bad = bcdtool("forensic", garbage)
     assert bad.returncode not in (0, 1, 3) and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("fmt", ["vhd-dynamic", "vhdx", "qcow2", "vmdk"])
+def test_image_formats_give_the_same_report(corpus, tmp_path, fmt):
+    disk = _image(corpus, tmp_path)
+    converted = images.convert(disk.path, fmt)
+    args = ("--json", "--timeline", "--history", "--deleted", "--generated-at", "T")
+    raw_doc = json.loads(bcdtool("forensic", disk.path, *args).stdout)
+    doc = json.loads(bcdtool("forensic", converted, *args).stdout)
+    for key in ("findings", "timeline", "history", "deleted", "hive"):
+        assert doc[key] == raw_doc[key], key
+    assert doc["integrity"]["files"] == raw_doc["integrity"]["files"]
+    assert doc["integrity"]["disk_reads"] == raw_doc["integrity"]["disk_reads"]
+    assert doc["integrity"]["location"]["format"] != raw_doc["integrity"]["location"]["format"]
