@@ -14,8 +14,9 @@ import pytest
 
 from fixtures import images
 from fixtures.windows_hives import mounted_gpt, mounted_mbr, system_hive
-from ops_helpers import BOOTMGR, LOADER, build_windows_disk, element_raw, need_tools, \
-    registry, sha, store_bytes
+from tests.helpers.common import need_tools, sha
+from tests.ops.ops_helpers import BOOTMGR, LOADER, build_windows_disk, element_raw, registry, \
+    store_bytes
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bcd"
 SIGNATURE = 0x1B2C3D4E
