@@ -64,8 +64,9 @@ def bcdedit(store_spec, partition, store_path, backend, dry_run, backup_dir, rea
     """Run a bcdedit command line offline, e.g. `bcdedit /store BCD /ems {default} on`.
 
     Commands: /enum /set /deletevalue /ems /bootems /debug /bootdebug /emssettings
-    /dbgsettings /timeout /default /displayorder /toolsdisplayorder /bootsequence /create
-    /copy /delete /createstore /export /import.  {current} means {default} offline.
+    /dbgsettings /hypervisorsettings /timeout /default /displayorder /toolsdisplayorder
+    /bootsequence /create /copy /mirror /delete /createstore /export /import [/clean].
+    {current} means {default} offline.
     """
     from bcdtool.bcd import bcdedit as be
     from bcdtool.bcd.enum import change_json, describe_change
@@ -75,15 +76,27 @@ def bcdedit(store_spec, partition, store_path, backend, dry_run, backup_dir, rea
         _createstore(cmd.args)
         return
     spec = _store_spec(store_spec, cmd.store)
+    if store_path is None and spec != cmd.store and _windows_path(cmd.store):
+        # `/store F:\boot\bcd` pasted from a Windows procedure, with the disk as --store: the
+        # letter is the rescue machine's, the path is the store's path on the disk.
+        store_path = cmd.store[2:].replace("\\", "/").strip("/")
+        _echo_notices([f"/store {cmd.store}: looking for {store_path} on {spec} (the drive "
+                       "letter is the machine's that ran bcdedit)"])
     handle, store = open_store(spec, read_only=read_only or not cmd.writes or dry_run,
                                partition=partition, path=store_path, backend=backend)
     with handle:
+        names = None
+        if handle.location.get("kind") in ("image", "device"):
+            from bcdtool.ops.bootdisk import PartitionNames
+
+            names = cmd.partitions = PartitionNames(spec)
         if cmd.name == "import":
-            outcome = be.import_store(store, _read_store(cmd.args))
+            source, clean = be.parse_import(cmd.args)
+            outcome = be.import_store(store, _read_store(source), clean=clean)
         else:
             outcome = be.execute(cmd, store)
         image = _new_image(store) if store.diff() else None
-        _echo_notices(outcome.notices)
+        _echo_notices((names.notices if names else []) + outcome.notices)
         if image is not None:
             diff = store.diff()
             result = commit_store(handle, image, operation="bcdedit " + " ".join(args),
@@ -101,7 +114,14 @@ def bcdedit(store_spec, partition, store_path, backend, dry_run, backup_dir, rea
         click.echo(line)
 
 
+def _windows_path(text: str | None) -> bool:
+    """`F:\\boot\\bcd`: a store path as Windows procedures write it."""
+    return bool(text) and len(text) > 3 and text[0].isalpha() and text[1:3] in (":\\", ":/")
+
+
 def _store_spec(option: str | None, inline: str | None) -> str:
+    if option and _windows_path(inline):
+        return option
     if option and inline and os.path.abspath(option) != os.path.abspath(inline):
         raise InvalidArgumentError("--store and /store name different stores")
     spec = option or inline
@@ -132,13 +152,11 @@ def _write_new_file(path: str, data: bytes) -> None:
         raise BcdError(f"cannot create the file: {exc.strerror}", path=path) from None
 
 
-def _read_store(args: list[str]):
+def _read_store(path: str):
     from bcdtool.bcd.store import BcdStore
     from bcdtool.regf.hive import Hive
 
-    if len(args) != 1:
-        raise InvalidArgumentError("/import takes one file name")
-    return BcdStore(Hive.open(args[0]))
+    return BcdStore(Hive.open(path))
 
 
 @click.command("enum")
