@@ -13,7 +13,7 @@ from bcdtool.cli.options import (backend_option, backup_dir_option, dry_run_opti
                                  read_only_option, target_options)
 from bcdtool.cli.output import data, emit, info, notes
 from bcdtool.errors import BcdError, BcdToolError, HiveSpaceError, InvalidArgumentError
-from bcdtool.ops.bootdisk import BootDisk
+from bcdtool.ops.bootdisk import BootDisk, PartitionNames
 from bcdtool.ops.store import open_store
 from bcdtool.regf.hive import Hive
 
@@ -51,24 +51,35 @@ def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, read_only
     """Run a bcdedit command line offline, e.g. `bcdedit /store BCD /ems {default} on`.
 
     Commands: /enum /set /deletevalue /ems /bootems /debug /bootdebug /emssettings
-    /dbgsettings /timeout /default /displayorder /toolsdisplayorder /bootsequence /create
-    /copy /delete /createstore /export /import.  {current} means {default} offline.
+    /dbgsettings /hypervisorsettings /timeout /default /displayorder /toolsdisplayorder
+    /bootsequence /create /copy /mirror /delete /createstore /export /import [/clean].
+    {current} means {default} offline.
     """
     cmd = be.parse_args(list(args))
     if cmd.name == "createstore":
         _createstore(cmd.args, as_json)
         return
     spec = _store_spec(store_spec, cmd.store)
+    if path is None and spec != cmd.store and _windows_path(cmd.store):
+        # `/store F:\boot\bcd` pasted from a Windows procedure, with the disk as --store: the
+        # letter is the rescue machine's, the path is the store's path on the disk.
+        path = cmd.store[2:].replace("\\", "/").strip("/")
+        notes([f"/store {cmd.store}: looking for {path} on {spec} (the drive "
+               "letter is the machine's that ran bcdedit)"])
     handle, store = open_store(spec, read_only=read_only or not cmd.writes or dry_run,
                                partition=partition, path=path, backend=backend)
     result, changes = None, []
     with handle:
+        names = None
+        if handle.location.get("kind") in ("image", "device"):
+            names = cmd.partitions = PartitionNames(spec)
         if cmd.name == "import":
-            outcome = be.import_store(store, _read_store(cmd.args))
+            source, clean = be.parse_import(cmd.args)
+            outcome = be.import_store(store, _read_store(source), clean=clean)
         else:
             outcome = be.execute(cmd, store)
         image = _new_image(store) if store.diff() else None
-        notes(outcome.notices)
+        notes((names.notices if names else []) + outcome.notices)
         if image is not None:
             diff = store.diff()
             changes = [render.change_json(store, c) for c in diff]
@@ -91,7 +102,14 @@ def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, read_only
          as_json=as_json, lines=outcome.lines)
 
 
+def _windows_path(text: str | None) -> bool:
+    """`F:\\boot\\bcd`: a store path as Windows procedures write it."""
+    return bool(text) and len(text) > 3 and text[0].isalpha() and text[1:3] in (":\\", ":/")
+
+
 def _store_spec(option: str | None, inline: str | None) -> str:
+    if option and _windows_path(inline):
+        return option
     if option and inline and os.path.abspath(option) != os.path.abspath(inline):
         raise InvalidArgumentError("--store and /store name different stores")
     spec = option or inline
@@ -122,10 +140,8 @@ def _write_new_file(path: str, data: bytes) -> None:
         raise BcdError(f"cannot create the file: {exc.strerror}", path=path) from None
 
 
-def _read_store(args: list[str]) -> BcdStore:
-    if len(args) != 1:
-        raise InvalidArgumentError("/import takes one file name")
-    return BcdStore(Hive.open(args[0]))
+def _read_store(path: str) -> BcdStore:
+    return BcdStore(Hive.open(path))
 
 
 @click.command("enum")

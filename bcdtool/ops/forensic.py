@@ -82,6 +82,7 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
     """The forensic report of the store on target `spec` (nothing is opened for writing)."""
     source = read_source(spec, partition=partition, path=path)
     hive, notices = open_hive_image(source)
+    notices[:0] = source.notices
     store = BcdStore(hive)
     notices += [n for n in store.notices if n not in notices]
     view = StoreView(store, hive)

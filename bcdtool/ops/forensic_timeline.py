@@ -37,6 +37,8 @@ class Event:
     subject: str
     detail: str = ""
     sequence: int | None = None
+    #: Log entries: the key paths whose cells lie in the entry's dirty pages.
+    keys: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple:
         """Time first (undated last), then source, kind, sequence, subject."""
@@ -45,8 +47,11 @@ class Event:
 
     def to_json(self) -> dict:
         """The JSON object of this event."""
-        return {"time": self.time, "source": self.source, "kind": self.kind,
-                "subject": self.subject, "sequence": self.sequence, "detail": self.detail}
+        doc = {"time": self.time, "source": self.source, "kind": self.kind,
+               "subject": self.subject, "sequence": self.sequence, "detail": self.detail}
+        if self.kind == "log-entry":
+            doc["keys"] = list(self.keys)
+        return doc
 
     def text(self) -> str:
         """One line of the text report."""
@@ -95,9 +100,13 @@ def _key_events(hive: Hive, store: BcdStore, name: str) -> list[Event]:
 
 def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
     out = []
-    snapshots = {(s.entry.log, s.entry.index): s for s in history.snapshots(source.store,
-                                                                              source.logs)}
     current = history.cell_owners(hive)
+    # Each replayed copy is read once and dropped: only what each entry touched is kept.
+    touched: dict[tuple[str, int], list[str]] = {}
+    for snap in history.snapshots(source.store, source.logs):
+        replayed = history.open_snapshot(snap, source.store_name)
+        owners = history.cell_owners(replayed) if replayed is not None else current
+        touched[(snap.entry.log, snap.entry.index)] = history.touched(owners, snap.entry.pages)
     for lf in history.read_logs(source.store, source.logs):
         when = filetime_iso(lf.last_written) if lf.last_written else None
         out.append(Event(when, lf.name, "log-header", "log base block",
@@ -107,16 +116,14 @@ def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
                          + (f" ({lf.stop_reason})" if lf.stop_reason else ""),
                          lf.primary_sequence))
         for entry in lf.entries:
-            snap = snapshots.get((entry.log, entry.index))
-            replayed = history.open_snapshot(snap, source.store_name) if snap else None
-            owners = history.cell_owners(replayed) if replayed is not None else current
-            keys = history.touched(owners, entry.pages)
+            keys = touched[(entry.log, entry.index)] if (entry.log, entry.index) in touched \
+                else history.touched(current, entry.pages)
             pages = ", ".join(f"{o:#x}+{n:#x}" for o, n in entry.pages)
             shown = "; ".join(key_label(store, k) for k in keys) or "no live key"
             out.append(Event(when, lf.name, "log-entry", f"entry {entry.index} ({entry.format} "
                              f"format, {entry.status})",
                              f"hive size {entry.hive_bins_data_size:#x}, pages {pages}; "
-                             f"touched: {shown}", entry.sequence))
+                             f"touched: {shown}", entry.sequence, tuple(keys)))
     return out
 
 
