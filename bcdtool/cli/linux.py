@@ -19,10 +19,20 @@ def _device(guest, device):
     return device or default_device(guest)
 
 
+def _validated(device, baud=None):
+    """Refuse a bad --device/--baud (exit 24) before anything is opened."""
+    from bcdtool.linux.cmdline import validate_baud, validate_device
+    if device is not None:
+        validate_device(device)
+    if baud is not None:
+        validate_baud(baud)
+
+
 @linux.command()
 @click.argument("target")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: ok, distro, findings.")
-@click.option("--device", default=None, help="Serial port (default ttyS0; ttyAMA0 on Arm).")
+@click.option("--device", default=None, help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: "
+              "what the guest already uses, else ttyS0; ttyAMA0 on Arm).")
 @click.option("--partition", type=int, default=None, help="Partition number inside an image.")
 @click.option("--backend", type=click.Choice(["auto", "native", "guestfs"]), default="auto",
               help="How to read images (native ext2/3/4 via pytsk3, or libguestfs).")
@@ -33,6 +43,7 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
     from bcdtool.linux.sources import read_guest
     from bcdtool.linux.root import open_guest
 
+    _validated(device)
     root = open_guest(target, backend=backend, partition=partition)
     if hasattr(root.fs, "close"):
         ctx.call_on_close(root.fs.close)
@@ -49,7 +60,8 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
 @linux.command()
 @click.argument("target")
 @click.option("--dry-run", is_flag=True, help="Print the diff of every file; write nothing.")
-@click.option("--device", default=None, help="Serial port (default ttyS0; ttyAMA0 on Arm).")
+@click.option("--device", default=None, help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: "
+              "what the guest already uses, else ttyS0; ttyAMA0 on Arm).")
 @click.option("--baud", type=int, default=115200, show_default=True, help="Serial speed.")
 @click.option("--backup-dir", default=None, help="Where the undo journal goes "
               "(default: $XDG_STATE_HOME/bcdtool/journal).")
@@ -64,8 +76,7 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend) -> None:
     from bcdtool.linux.sources import read_guest
     from bcdtool.linux.root import open_guest
 
-    if baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600):
-        raise click.BadParameter(f"unsupported speed {baud}", param_hint="--baud")
+    _validated(device, baud)
     if not os.path.isdir(target) and not dry_run and backend != "guestfs":
         raise UnsupportedError("`linux fix` writes only into a mounted root directory: mount the "
                                "guest's root (and /boot) and pass the folder, or use "
