@@ -314,7 +314,7 @@ def _baseline_rules(view: StoreView) -> Iterator[ForensicFinding]:
                     f"{ev.label()}: {name} is absent; a new {firmware.upper()} store has "
                     f"{name} = {view.text(want, expected)}",
                     (Evidence(ev.guid, ev.alias, ev.description, ev.object_type, name, code,
-                              "(absent)", None, ev.key, ev.last_write),))
+                              "(absent)", None, ev.key, ev.last_write, ev.last_write_filetime),))
                 continue
             if expected is not None and _same(view, live, have, want, expected):
                 continue

@@ -85,8 +85,9 @@ def test_evidence_names_object_element_value_and_key_time(corpus):
     assert ev.description == "Windows 7"
     assert ev.key == "Objects\\{861677eb-d083-11ea-915f-99b8df73ff9c}\\Elements\\16000049"
     stamp = _python_registry_stamp(path, ev.key)
-    assert ev.last_write.startswith(stamp.strftime("%Y-%m-%dT%H:%M:%S.")) and \
-        abs(int(ev.last_write[20:27]) - stamp.microsecond * 10) <= 5
+    assert ev.last_write == stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert abs(ev.last_write_filetime // 10 - (stamp - dt.datetime(1601, 1, 1)) //
+               dt.timedelta(microseconds=1)) <= 1
     (opts,) = _by_id(report)["bcd.loadoptions-integrity"]
     assert opts.evidence[0].value == "DDISABLE_INTEGRITY_CHECKS"
     assert opts.attack == "T1553.006"
