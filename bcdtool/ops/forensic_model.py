@@ -106,6 +106,10 @@ _R = [
     Rule("bcd.baseline-difference", "info", None,
          "a setting of {bootmgr} or the default loader that differs from what bcdboot writes for "
          "this firmware (bcdtool new-store's template)"),
+    Rule("bcd.earlier-setting", "medium", None,
+         "with --history: a log entry shows a suspicious setting (any finding above) that the "
+         "live store no longer has: undone, or cleaned up after use (low when the setting's own "
+         "finding is low)"),
     Rule("bcd.store-dirty", "info", None,
          "the primary file is dirty: its transaction logs hold the latest changes"),
 ]

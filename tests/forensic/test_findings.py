@@ -65,7 +65,8 @@ def test_tampered_corpus_stores_raise_their_findings(corpus, name):
 
 @pytest.mark.parametrize("name", CLEAN)
 def test_clean_corpus_stores_raise_nothing_above_info(corpus, name):
-    report = investigate(str(corpus / "bcd" / name), generated_at="pinned")
+    report = investigate(str(corpus / "bcd" / name), history=True, deleted=True,
+                         generated_at="pinned")
     loud = [(f.id, f.severity, f.message) for f in report.findings if f.severity != "info"]
     assert loud == []
 
