@@ -12,10 +12,10 @@ from bcdtool.ops.store import open_store
 
 
 def commit_store(handle, image: bytes, *, operation: str, diff: list, dry_run: bool,
-                 backup_dir: str | None):
+                 backup_dir: str | None, planned=None):
     """The one place BCD commands write a store back (plan, back up, write, verify)."""
     return handle.commit(image, dry_run=dry_run, backup_dir=backup_dir, operation=operation,
-                         diff=diff)
+                         diff=diff, planned=planned)
 
 
 def _new_image(store) -> bytes:
@@ -88,7 +88,7 @@ def bcdedit(store_spec, partition, store_path, backend, dry_run, backup_dir, rea
             diff = store.diff()
             result = commit_store(handle, image, operation="bcdedit " + " ".join(args),
                                   diff=[change_json(store, c) for c in diff], dry_run=dry_run,
-                                  backup_dir=backup_dir)
+                                  backup_dir=backup_dir, planned=store.planned)
             _echo_notices(result.notices)
             if dry_run:
                 for change in diff:

@@ -307,7 +307,8 @@ def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *,
         image = editor.to_bytes(same_size=not grows)
         if backup and not dry_run:
             _save_backup(backup, handle.hive.original)
-        result = handle.commit(image, dry_run=dry_run, operation=operation, backup_dir=backup_dir)
+        result = handle.commit(image, dry_run=dry_run, operation=operation, backup_dir=backup_dir,
+                               planned=editor.planned)
     finally:
         handle.close()
     for notice in result.notices:
@@ -381,14 +382,14 @@ def new(file: str, minor: str, root_name: str, dry_run: bool, as_json: bool,
     from pathlib import Path
 
     from bcdtool.errors import InvalidArgumentError
-    from bcdtool.regf.commit import verify_image
     from bcdtool.regf.editor import HiveEditor
+    from bcdtool.regf.verify import verify_new_hive
 
     path = Path(file)
     if path.exists() or path.is_symlink():
         raise InvalidArgumentError("the file exists; `hive new` never overwrites", path=file)
     image = HiveEditor.new(int(minor), name=path.name, root_name=root_name).to_bytes()
-    verify_image(image)
+    verify_new_hive(image)
     if backup:
         click.echo("bcdtool: note: --backup has nothing to save for a new file", err=True)
     if not dry_run:

@@ -22,6 +22,7 @@ from bcdtool.errors import (BcdToolError, ReadOnlyError, UnsafeVolumeError,
 from bcdtool.fs.base import write_extents
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
+from bcdtool.regf.planned import Planned
 from bcdtool.locate.discover import locate
 from bcdtool.locate.handle import HiveHandle, WriteResult
 from bcdtool.locate.inuse import exclusive, refuse_if_in_use
@@ -97,9 +98,10 @@ class DiskStore:
 
     # -- writing -----------------------------------------------------------------------------------
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None) -> tuple[WriteResult, Hive | None]:
-        """Plan, refuse if unsafe, back up, write changed pages in protocol order, verify."""
-        from bcdtool.locate.plan import pages_in, plan_commit
+               diff: list | None, planned: Planned | None = None) -> tuple[WriteResult, Hive | None]:
+        """Plan, verify the plan, refuse if unsafe, back up, write changed pages in protocol
+        order, re-read and verify."""
+        from bcdtool.locate.plan import pages_in, plan_commit, verify_image
 
         loc = self.loc
         if len(new_image) != len(original):
@@ -131,6 +133,7 @@ class DiskStore:
         if stale_logs:
             result.notices.append("makes stale transaction logs harmless (first 512 bytes zeroed): "
                                   + ", ".join(log.path for log, _ in stale_logs))
+        verify_image(final, final, original=original, planned=planned, name=self.spec)
         refusal = self._refusal()
         if dry_run:
             result.pages_written = result.bytes_written = 0
@@ -159,7 +162,7 @@ class DiskStore:
                 except BaseException as exc:
                     self._fail(journal, exc)
             try:
-                hive = self._verify(final)
+                hive = self._verify(final, original, planned)
             except BaseException as exc:
                 self._fail(journal, exc)
         journal.mark("done")
@@ -259,7 +262,7 @@ class DiskStore:
                 pos += n
         return journal
 
-    def _verify(self, final: bytes) -> Hive:
+    def _verify(self, final: bytes, original: bytes, planned: Planned | None) -> Hive:
         """Re-open the target from scratch, find the store again, and check it is what we planned."""
         from bcdtool.locate.plan import verify_image
 
@@ -269,7 +272,8 @@ class DiskStore:
             if fresh.ref.extents != self.loc.ref.extents:
                 raise VerifyError("the store moved on the disk while it was written", path=self.spec)
             data = fresh.volume.read(fresh.ref)
-            hive = verify_image(data, final, name=f"{self.spec}:{fresh.ref.path}")
+            hive = verify_image(data, final, original=original, planned=planned,
+                                name=f"{self.spec}:{fresh.ref.path}")
         except BaseException:
             fresh_dev.close()
             raise

@@ -9,6 +9,7 @@ from bcdtool.errors import ReadOnlyError
 
 if TYPE_CHECKING:
     from bcdtool.regf.hive import Hive
+    from bcdtool.regf.planned import Planned
 
 
 @dataclass
@@ -47,7 +48,8 @@ class Store(Protocol):
 
     def load(self) -> tuple["Hive", bytes]: ...
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None) -> tuple[WriteResult, "Hive | None"]: ...
+               diff: list | None, planned: "Planned | None" = None
+               ) -> tuple[WriteResult, "Hive | None"]: ...
     def close(self) -> None: ...
 
 
@@ -66,13 +68,16 @@ class HiveHandle:
         return self._store.read_only
 
     def commit(self, new_image: bytes, *, dry_run: bool = False, backup_dir=None, operation: str = "",
-               diff: list | None = None) -> WriteResult:
-        """Write `new_image` (the edited hive) back: plan, back up, write, verify (dry run: plan only)."""
+               diff: list | None = None, planned: "Planned | None" = None) -> WriteResult:
+        """Write `new_image` (the edited hive) back: plan, back up, write, verify (dry run: plan and
+        verify the planned image).  `planned` is the editor's record of the edits
+        (`HiveEditor.planned`): verification then proves nothing else changed."""
         if self.read_only and not dry_run:
             raise ReadOnlyError("the target was opened read-only; nothing was written",
                                 path=self.location.get("target"))
         result, hive = self._store.commit(self._original, bytes(new_image), dry_run=dry_run,
-                                          backup_dir=backup_dir, operation=operation, diff=diff)
+                                          backup_dir=backup_dir, operation=operation, diff=diff,
+                                          planned=planned)
         if hive is not None:
             self.hive, self._original = hive, hive.original
         if result.journal:

@@ -12,6 +12,7 @@ from bcdtool.errors import (BcdToolError, NotFoundError, ReadOnlyError, UnsafeVo
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import find_log_files
+from bcdtool.regf.planned import Planned
 from bcdtool.locate.handle import WriteResult
 from bcdtool.locate.interrupted import check_not_interrupted
 
@@ -50,8 +51,9 @@ class HiveFile:
         return Hive.from_bytes(data, name=str(self.path), logs=logs), data
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None) -> tuple[WriteResult, Hive | None]:
-        """Plan, back up (journal), write via `write_hive_file`, re-read and verify."""
+               diff: list | None, planned: Planned | None = None) -> tuple[WriteResult, Hive | None]:
+        """Plan, verify the plan, back up (journal), write via `write_hive_file` (which re-reads
+        and verifies what landed), check it holds the planned bytes."""
         from bcdtool.locate.plan import PAGE, pages_in, plan_commit, verify_image
 
         final, steps = plan_commit(original, new_image)
@@ -67,6 +69,7 @@ class HiveFile:
                                   "bytes) and is rewritten whole")
         refusal = self._refusal()
         if dry_run:
+            verify_image(final, final, original=original, planned=planned, name=str(self.path))
             if refusal is not None:
                 result.notices.append(f"a real write would be refused: {refusal.message}")
             return result, None
@@ -86,13 +89,14 @@ class HiveFile:
         result.journal = str(journal.path)
         journal.mark("writing")
         try:
-            write_hive_file(self.path, new_image, original=original)
+            write_hive_file(self.path, new_image, original=original, planned=planned)
             written = read_file(self.path)
-            # The writer finalizes the base block itself (its own timestamp); the rest is ours.
+            # The writer finalizes the base block itself (its own timestamp) and has verified
+            # what it wrote; the rest must be what was planned.
             if written[PAGE:] != final[PAGE:]:
                 raise VerifyError("the hive file does not hold the planned content",
                                   path=str(self.path))
-            hive = verify_image(written, written, name=str(self.path))
+            hive = Hive.from_bytes(written, name=str(self.path))
         except BaseException as exc:
             self._restore(journal, exc)
             raise

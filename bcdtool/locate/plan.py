@@ -6,6 +6,8 @@ from bcdtool.errors import BcdToolError, VerifyError
 from bcdtool.journal import sha256
 from bcdtool.regf import commit as regf_commit
 from bcdtool.regf.hive import Hive
+from bcdtool.regf.planned import Planned
+from bcdtool.regf.verify import verify_commit
 
 PAGE = 512
 
@@ -26,14 +28,15 @@ def pages_in(steps: list[tuple[int, bytes]]) -> int:
     return len(pages)
 
 
-def verify_image(data: bytes, expected: bytes, *, name: str) -> Hive:
-    """Bytes read back from a target must equal the plan and pass our reader, validator and
-    python-registry (regf.commit.verify_image); returns the hive they hold."""
+def verify_image(data: bytes, expected: bytes, *, original: bytes, planned: Planned | None,
+                 name: str) -> Hive:
+    """Bytes read back from a target (or, in a dry run, the planned image itself) must equal the
+    plan and pass `regf.verify.verify_commit` against the original; returns the hive they hold."""
     if data != expected:
         raise VerifyError("the store does not read back as written "
                           f"(sha256 {sha256(data)[:16]}, planned {sha256(expected)[:16]})", path=name)
     try:
-        regf_commit.verify_image(data)
+        verify_commit(original, data, planned=planned, name=name)
         return Hive.from_bytes(data, name=name)
     except BcdToolError as exc:
         raise VerifyError(f"the written store does not verify: {exc.message}", path=name) from None

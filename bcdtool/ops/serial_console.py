@@ -225,7 +225,8 @@ def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = 
         if backup and not dry_run and not handle.read_only:
             save_original(backup, handle.hive.original)
         written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
-                                operation="serial-console enable", diff=result.changes)
+                                operation="serial-console enable", diff=result.changes,
+                                planned=store.planned)
         result.write = written.to_dict()
         result.journal = written.journal
         result.notices.extend(written.notices)

@@ -62,6 +62,19 @@ def check(hive: Hive) -> list[Finding]:
     return sorted(checker.findings, key=lambda f: (f.offset if f.offset is not None else -1))
 
 
+def check_keys(hive: Hive, keys: list[Key]) -> list[Finding]:
+    """Validate the base block, the bins' tiling and only `keys` (each with its own cells,
+    values, subkey index and its children's order and hashes): what an edit can have broken."""
+    checker = _Checker(hive)
+    checker.check_base_block()
+    checker.check_tiling()
+    for key in keys:
+        checker.owner = {}      # each key on its own: touched keys may be parent and child
+        checker.claim(key.offset, f"key {key.path or '(root)'!r}")
+        checker.check_key(key)
+    return checker.findings
+
+
 def has_errors(findings: list[Finding]) -> bool:
     """True when any finding is an error."""
     return any(f.severity == ERROR for f in findings)

@@ -16,6 +16,7 @@ from bcdtool.errors import DirtyHiveError, VerifyError, WriteError
 from bcdtool.regf import commit, logs
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import Hive
+from bcdtool.regf.verify import verify_commit
 from corpus_data import corpus_files, need_tool
 
 REG_SZ = 1
@@ -148,7 +149,7 @@ def test_commit_steps_order_and_crash_prefixes_are_detectable(corpus, tmp_path):
     assert data[:len(final)] == final and not logs.is_dirty(data)
     assert python_registry_value(data, "Objects", "BcdToolTest") == sz("x" * 3000)
     assert "BcdToolTest" in hivexsh_lsval(done, "Objects")
-    commit.verify_image(data, expected=final)
+    verify_commit(hive.original, data)
 
 
 def test_crashed_write_is_refused_on_open_once_logs_are_neutralized(corpus, tmp_path):
@@ -241,51 +242,21 @@ def test_write_refused_when_the_file_changed_or_backup_clashes(corpus, tmp_path)
     assert folder_state(tmp_path) == before
 
 
-def test_reader_disagreement_after_write_restores_the_original(corpus, tmp_path):
+def test_an_image_that_does_not_match_the_plan_is_never_written(corpus, tmp_path):
     path = copy_with_logs(corpus, "bcd", "empty-createstore.bcd", tmp_path)
     hive = Hive.open(path)
     editor_mod = pytest.importorskip("bcdtool.regf.editor")
-    editor = editor_mod.HiveEditor(hive)
-    # python-registry reads any REG_DWORD from the vk's offset field (regf.md §13.4), so an
-    # 8-byte REG_DWORD reads differently there: the readers disagree, the commit undoes itself.
-    editor.set_value("Objects", "Odd", 4, b"12345678")
+    planned = editor_mod.HiveEditor(hive)
+    planned.set_value("Objects", "Planned", 4, b"\1\0\0\0")
+    other = editor_mod.HiveEditor(hive)
+    other.set_value("Objects", "Other", 4, b"\1\0\0\0")
     os.utime(path, ns=(0, 0))
-    with pytest.raises(VerifyError, match="restored"):
-        commit.write_hive_file(path, editor.to_bytes(), original=hive.original)
-    assert path.stat().st_mtime_ns != 0  # it was written, then replaced by the original again
+    with pytest.raises(VerifyError, match="planned"):
+        commit.write_hive_file(path, other.to_bytes(), original=hive.original,
+                               planned=planned.planned)
+    assert path.stat().st_mtime_ns == 0  # verified before anything was opened for writing
     assert path.read_bytes() == hive.original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty-createstore.bcd"]
-
-
-def test_verify_image_rejects_dirty_and_broken_images(corpus):
-    data = (corpus / "bcd" / "empty-createstore.bcd").read_bytes()
-    report = commit.verify_image(data)
-    assert report.keys == 3
-    dirty = bytearray(data)
-    struct.pack_into("<I", dirty, 4, seqs(data)[0] + 1)
-    struct.pack_into("<I", dirty, 508, regf_checksum(bytes(dirty[:508])))
-    with pytest.raises(VerifyError, match="dirty"):
-        commit.verify_image(bytes(dirty))
-    broken = bytearray(data)
-    broken[4096:4100] = b"junk"
-    struct.pack_into("<I", broken, 508, regf_checksum(bytes(broken[:508])))
-    with pytest.raises(VerifyError):
-        commit.verify_image(bytes(broken))
-    with pytest.raises(VerifyError, match="planned"):
-        other = (corpus / "bcd" / "win10-media-bios.bcd").read_bytes()
-        commit.verify_image(data, expected=other)
-
-
-def test_verify_image_runs_the_validator(corpus):
-    data = bytearray((corpus / "bcd" / "empty-createstore.bcd").read_bytes())
-    hive = Hive.from_bytes(bytes(data))
-    leaf = 4096 + hive.root.fields["subkeys_list_offset"] + 4
-    assert data[leaf:leaf + 2] in (b"lf", b"lh")
-    data[leaf + 8] ^= 0x55  # the first lf hint / lh hash no longer matches the subkey's name
-    # Both readers still walk it (neither uses hashes to enumerate); only the validator objects.
-    assert commit.python_registry_view(bytes(data)) == commit.python_registry_view(hive.data)
-    with pytest.raises(VerifyError, match="validator"):
-        commit.verify_image(bytes(data))
 
 
 def test_write_follows_symlinks_and_keeps_owner_and_mode(corpus, tmp_path):
