@@ -164,20 +164,12 @@ class _Checker:
     def check_tiling(self) -> None:
         for where, message in self.cells.problems:
             self.add(ERROR, "tiling", message, cell=where)
-        free, bins = self.cells.free, self.cells.bins
+        free = self.cells.free
         for offset, size in free.items():
             if offset + size in free:
                 self.add_repeated(WARNING, "adjacent-free", f"free cells at {offset:#x} and "
                                   f"{offset + size:#x} are not coalesced", offset)
-        trailing = 0
-        for offset, size in reversed(bins):
-            if free.get(offset + L.HBIN_HEADER_SIZE) == size - L.HBIN_HEADER_SIZE:
-                trailing += 1
-            else:
-                break
-        if trailing and trailing < len(bins):
-            self.add(WARNING, "free-bins", f"{trailing} entirely free bin(s) at the end of the "
-                                           "hive", cell=bins[-trailing][0])
+        # Entirely free bins at the end are not reported: Windows leaves them in clean hives.
 
     # --- keys ---------------------------------------------------------------------------------
     def check_keys(self) -> None:
