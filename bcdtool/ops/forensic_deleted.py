@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bcdtool.bcd.store import BcdStore
 from bcdtool.ops.forensic_labels import key_label, parse_path, value_text
-from bcdtool.ops.forensic_rules import filetime_iso
+from bcdtool.ops.forensic_model import filetime_iso
 from bcdtool.regf import carve as regf_carve
 from bcdtool.regf.hive import Hive
 

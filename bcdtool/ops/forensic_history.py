@@ -16,7 +16,7 @@ from bcdtool.bcd.elements import display_name
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_labels import object_label, value_text
-from bcdtool.ops.forensic_rules import filetime_iso
+from bcdtool.ops.forensic_model import filetime_iso
 from bcdtool.ops.forensic_source import Source
 from bcdtool.regf import history as regf_history
 from bcdtool.regf.hive import Hive

@@ -17,7 +17,7 @@ from bcdtool import _construct
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_labels import key_label
-from bcdtool.ops.forensic_rules import filetime_iso
+from bcdtool.ops.forensic_model import filetime_iso
 from bcdtool.ops.forensic_source import Source
 from bcdtool.regf import history
 from bcdtool.regf.hive import Hive

@@ -11,7 +11,8 @@ from Registry import Registry
 
 from bcdtool.bcd.store import BcdStore
 from bcdtool.ops.forensic import investigate
-from bcdtool.ops.forensic_rules import RULES, StoreView, findings, severity_rank
+from bcdtool.ops.forensic_model import RULES, StoreView, severity_rank
+from bcdtool.ops.forensic_rules import findings
 from bcdtool.regf.hive import Hive
 from forensic_helpers import LOADER, RESUME, edit, new_store
 

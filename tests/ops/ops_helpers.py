@@ -54,18 +54,34 @@ def new_store(firmware: str) -> bytes:
                                    resume_guid=RESUME))
 
 
+#: The files the boot code loads, by firmware: (system partition, Windows partition).
+BOOT_FILES = {
+    "uefi": ({"EFI/Microsoft/Boot/bootmgfw.efi": b"MZ bootmgfw"},
+             {"Windows/System32/winload.efi": b"MZ winload",
+              "Windows/System32/winresume.efi": b"MZ winresume"}),
+    "bios": ({"bootmgr": b"bootmgr"},
+             {"Windows/System32/winload.exe": b"MZ winload",
+              "Windows/System32/winresume.exe": b"MZ winresume"}),
+}
+
+
 def build_windows_disk(firmware: str, dest: Path, *, bcd: bytes | None = None,
                        system: bytes | None = None, software: bytes | None = None,
-                       windows_extra: dict | None = None):
-    """A raw GPT+ESP (uefi) or MBR+System Reserved (bios) disk with a Windows NTFS partition."""
+                       windows_extra: dict | None = None, boot_files: bool = True,
+                       system_extra: dict | None = None):
+    """A raw GPT+ESP (uefi) or MBR+System Reserved (bios) disk with a Windows NTFS partition,
+    holding the boot manager and winload/winresume (unless `boot_files` is false)."""
     need_tools("sfdisk", "mkntfs", "ntfscp", *(("mkfs.fat", "mcopy") if firmware == "uefi"
                                                 else ()))
     files = images.windows_hive_files(
         system if system is not None else windows_hives.system_hive(),
         software if software is not None else windows_hives.software_hive())
+    system_files, windows_files = BOOT_FILES[firmware] if boot_files else ({}, {})
+    files.update(windows_files)
     files.update(windows_extra or {})
     build = images.build_esp_disk if firmware == "uefi" else images.build_mbr_disk
-    return build(dest, bcd if bcd is not None else new_store(firmware), windows_files=files)
+    return build(dest, bcd if bcd is not None else new_store(firmware), windows_files=files,
+                 extra_files={**system_files, **(system_extra or {})})
 
 
 def store_bytes(raw: Path, disk, tmp: Path) -> bytes:
