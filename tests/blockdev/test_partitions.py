@@ -10,7 +10,8 @@ import zlib
 
 import pytest
 
-from blockdev_images import MiB, need_tool, qemu_img
+from tests.blockdev.blockdev_images import MiB, qemu_img
+from tests.helpers.common import need_tool
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partition_table, read_partitions
 from bcdtool.blockdev.raw import RawDevice

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from corpus_data import corpus_hives
+from tests.helpers.common import corpus_hives
 
 from bcdtool.cli import main
 from bcdtool.regf.hive import Hive

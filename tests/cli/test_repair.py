@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ops_helpers import build_windows_disk, sha
+from tests.helpers.common import sha
+from tests.ops.ops_helpers import build_windows_disk
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bcd"
 

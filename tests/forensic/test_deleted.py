@@ -11,8 +11,8 @@ import subprocess
 from bcdtool.bcd.store import BcdStore
 from bcdtool.ops.forensic import investigate
 from bcdtool.regf.hive import Hive
-from corpus_data import need_tool
-from forensic_helpers import LOADER, bcdtool, edit, new_store
+from tests.helpers.common import need_tool
+from tests.forensic.forensic_helpers import LOADER, bcdtool, edit, new_store
 
 EVIL = "{deadbeef-0000-4000-8000-00000000abcd}"
 ELEMENTS = {"description": "Evil loader", "path": "\\EFI\\evil\\evil.efi", "testsigning": "Yes",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from forensic_helpers import bcdtool
+from tests.forensic.forensic_helpers import bcdtool
 
 
 def _security(target) -> list[dict]:

@@ -14,7 +14,7 @@ from bcdtool.ops.forensic import investigate
 from bcdtool.ops.forensic_model import RULES, StoreView, severity_rank
 from bcdtool.ops.forensic_rules import findings
 from bcdtool.regf.hive import Hive
-from forensic_helpers import LOADER, RESUME, edit, new_store
+from tests.forensic.forensic_helpers import LOADER, RESUME, edit, new_store
 
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 DBGSETTINGS = "{4636856e-540f-4170-a130-a84776f4c654}"

@@ -9,8 +9,8 @@ import struct
 
 from bcdtool.ops.forensic import investigate
 from bcdtool.regf.checksums import regf_checksum
-from forensic_helpers import (LOADER, bcdtool, edit, log_of_versions, make_entry, make_log,
-                              new_store, with_sequence, dirty_pages)
+from tests.forensic.forensic_helpers import (LOADER, bcdtool, edit, log_of_versions, make_entry,
+                                             make_log, new_store, with_sequence, dirty_pages)
 
 
 def _versions():

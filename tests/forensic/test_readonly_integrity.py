@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from corpus_data import need_tool
+from tests.helpers.common import need_tool
 from fixtures import images
-from forensic_helpers import bcdtool
+from tests.forensic.forensic_helpers import bcdtool
 
 STORE = "win11-uefi-installed-2025.bcd"
 LOGS = (".LOG", ".LOG1")

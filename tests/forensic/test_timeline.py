@@ -14,8 +14,8 @@ from Registry import Registry, RegistryParse
 
 from bcdtool.ops.forensic import investigate
 from bcdtool.ops.forensic_timeline import CSV_COLUMNS, to_csv
-from corpus_data import corpus_files
-from forensic_helpers import bcdtool
+from tests.helpers.common import corpus_files
+from tests.forensic.forensic_helpers import bcdtool
 
 STORES = [p.name for p in corpus_files("bcd", "*.bcd")]
 

@@ -3,14 +3,11 @@ BCD elements and registry values with python-registry (never with bcdtool's read
 
 from __future__ import annotations
 
-import hashlib
 import io
-import shutil
 from pathlib import Path
 
-import pytest
-
 from fixtures import images, windows_hives
+from tests.helpers.common import need_tools
 
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 EMSSETTINGS = "{0ce4991b-e6b3-4b16-b23c-5e0d9250e5d9}"
@@ -21,18 +18,6 @@ CODES = {"ems": "260000b0", "debug": "260000a0", "bootems": "16000020", "emsport
          "default": "23000003", "inherit": "14000006"}
 LOADER = "{6a5e0a36-4d5b-4f52-9a34-0c7e3f6b1d01}"
 RESUME = "{6a5e0a36-4d5b-4f52-9a34-0c7e3f6b1d02}"
-
-
-def need_tools(*names: str) -> None:
-    """Skip, naming the first missing external tool."""
-    for name in names:
-        if shutil.which(name) is None:
-            pytest.skip(f"{name} is not installed")
-
-
-def sha(path) -> str:
-    """sha256 of a whole file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def new_store(firmware: str) -> bytes:
@@ -181,7 +166,7 @@ def dirty_with_log(clean: bytes, edited: bytes) -> tuple[bytes, bytes]:
     helpers of tests/regf/test_logs.py."""
     import struct
 
-    from test_logs import make_entry, make_log
+    from tests.regf.test_logs import make_entry, make_log
 
     from bcdtool.regf.checksums import regf_checksum
 

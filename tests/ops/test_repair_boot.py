@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from fixtures import images
-from ops_helpers import BOOTMGR, build_windows_disk, element_raw, need_tools, registry, sha, \
-    store_bytes
+from tests.helpers.common import need_tools, sha
+from tests.ops.ops_helpers import BOOTMGR, build_windows_disk, element_raw, registry, store_bytes
 
 from bcdtool.errors import BcdError, BcdToolError
 from bcdtool.ops import undo as undo_ops
@@ -147,7 +147,7 @@ def test_partition_of_this_disk_without_the_files(tmp_path):
     from bcdtool.bcd.device import PartitionDevice
     from bcdtool.bcd.store import BcdStore
     from bcdtool.regf.hive import Hive
-    from ops_helpers import LOADER, new_store
+    from tests.ops.ops_helpers import LOADER, new_store
 
     store = BcdStore(Hive.from_bytes(new_store("bios")))
     system = PartitionDevice(style="mbr", disk_signature=0x1B2C3D4E, partition_offset=1 << 20)
@@ -176,7 +176,7 @@ def test_missing_files_are_problems(tmp_path):
     raw2 = tmp_path / "disk2.img"
     from fixtures.windows_hives import software_hive
     need_tools("sfdisk", "mkfs.fat", "mcopy", "mkntfs", "ntfscp")
-    from ops_helpers import BOOT_FILES, new_store
+    from tests.ops.ops_helpers import BOOT_FILES, new_store
     images.build_esp_disk(raw2, new_store("uefi"), extra_files=BOOT_FILES["uefi"][0],
                           windows_files={"Windows/System32/config/SOFTWARE": software_hive(),
                                          **BOOT_FILES["uefi"][1]})
@@ -224,7 +224,7 @@ def test_missing_default_and_dangling_objects(tmp_path):
 def test_several_candidates_refuse_and_list_them(tmp_path):
     raw = tmp_path / "disk.img"
     need_tools("sfdisk", "mkfs.fat", "mcopy", "mkntfs", "ntfscp")
-    from ops_helpers import BOOT_FILES
+    from tests.ops.ops_helpers import BOOT_FILES
     from fixtures.windows_hives import software_hive, system_hive
     name, _ = STORES["uefi"]
     # the ESP holds a second Windows tree, so two partitions hold \Windows

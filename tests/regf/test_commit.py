@@ -17,7 +17,7 @@ from bcdtool.regf import commit, logs
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.verify import verify_commit
-from corpus_data import corpus_files, need_tool
+from tests.helpers.common import corpus_files, need_tool
 
 REG_SZ = 1
 STORE = "win11-uefi-installed-2025.bcd"  # a clean store with stale .LOG and .LOG1 beside it

@@ -13,7 +13,7 @@ from bcdtool.regf import layout as L
 from bcdtool.regf.cells import NK, VK, FastStruct
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.verify import python_registry_value_misreading
-from corpus_data import CORPUS, corpus_hives
+from tests.helpers.common import CORPUS, corpus_hives
 
 HIVES = corpus_hives()
 IDS = [p.name for p in HIVES]
@@ -64,6 +64,7 @@ def _pyreg_data_matches(ours, theirs: bytes, minor: int) -> bool:
     return misread is not None or theirs == raw
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", HIVES, ids=IDS)
 def test_every_corpus_hive_equals_python_registry(path):
     hive = open_corpus(path)

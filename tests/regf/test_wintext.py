@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bcdtool import wintext
 from bcdtool.errors import FormatError
 from bcdtool.regf.hive import Hive
-from corpus_data import corpus_hives
+from tests.helpers.common import corpus_hives
 
 # regf.md 5.4: hashes Windows wrote (Windows 10 upcase table).
 HASH_VECTORS = [
@@ -71,7 +71,7 @@ def test_upcase_matches_windows_10_table(unit):
 def test_the_stored_table_is_the_derivation_from_unicode():
     import unicodedata
 
-    import upcase_derivation
+    from tests.regf import upcase_derivation
     from bcdtool import upcase_table
 
     if unicodedata.unidata_version != upcase_table.UNICODE_VERSION:
