@@ -43,7 +43,8 @@ def upcase_units(name: str) -> list[int]:
 
 
 def name_sort_key(name: str) -> bytes:
-    """Key that sorts names in Windows' registry order (upcased code units, shorter first on ties)."""
+    """Key that sorts names in Windows' registry order (upcased code units, shorter first on
+    ties)."""
     # Big-endian UTF-16 bytes compare exactly like the sequence of code units.
     return upcase(name).encode("utf-16-be", "surrogatepass")
 

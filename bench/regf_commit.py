@@ -3,8 +3,9 @@
 Both tools change the same REG_SZ value (a key holding exactly that one value, because hivexsh's
 `setval` replaces all values of a key) in their own copy of the hive in a temporary folder.
 bcdtool's time covers open + edit + finalize + atomic write + verification (`regf.verify`:
-of the plan, then of what landed); hivexsh's covers its process start, open, edit and commit.  Prints the best of
-a few runs of each, their ratio, and what the two verification walks cost.  Run: `.venv/bin/python bench/regf_commit.py`.
+of the plan, then of what landed); hivexsh's covers its process start, open, edit and commit.
+Prints the best of a few runs of each, their ratio, and what one verification costs.
+Run: `.venv/bin/python bench/regf_commit.py`.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class GuestfsHive:
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
                diff: list | None, planned=None) -> tuple[WriteResult, Hive | None]:
         """Back up the file into a journal, write it whole through libguestfs, re-read, verify."""
-        from bcdtool.locate.plan import pages_in, plan_commit, verify_image
+        from bcdtool.locate.plan import pages_in, plan_commit, read_back, verify_plan
 
         final, steps = plan_commit(original, new_image)
         result = WriteResult(target=self.disk.image, dry_run=dry_run, size=len(final),
@@ -56,7 +56,7 @@ class GuestfsHive:
                              # libguestfs rewrites the file whole (its file system allocates)
                              bytes_written=0 if dry_run else len(final))
         result.notices.append(f"written through libguestfs: {self.filesystem}:{self.path}")
-        verify_image(final, final, original=original, planned=planned, name=self.path)
+        verify_plan(original, final, planned=planned, name=self.path)
         if dry_run:
             return result, None
         if self.disk.read(self.path) != original:
@@ -73,8 +73,7 @@ class GuestfsHive:
         try:
             self.disk.write(self.path, final)
             written = self.disk.read(self.path)
-            hive = verify_image(written, final, original=original, planned=planned,
-                                name=self.path)
+            hive = read_back(written, final, name=self.path)
         except BaseException:
             self.disk.write(self.path, original)
             journal.mark("restored")

@@ -98,11 +98,12 @@ class DiskStore:
                         for off, n in log.locate(0, min(PAGE, log.size)))
 
     # -- writing -----------------------------------------------------------------------------------
-    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, planned: Planned | None = None) -> tuple[WriteResult, Hive | None]:
+    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir,
+               operation: str, diff: list | None, planned: Planned | None = None
+               ) -> tuple[WriteResult, Hive | None]:
         """Plan, verify the plan, refuse if unsafe, back up, write changed pages in protocol
         order, re-read and verify."""
-        from bcdtool.locate.plan import pages_in, plan_commit, verify_image
+        from bcdtool.locate.plan import pages_in, plan_commit, verify_plan
 
         loc = self.loc
         if len(new_image) != len(original):
@@ -134,7 +135,7 @@ class DiskStore:
         if stale_logs:
             result.notices.append("makes stale transaction logs harmless (first 512 bytes zeroed): "
                                   + ", ".join(log.path for log, _ in stale_logs))
-        verify_image(final, final, original=original, planned=planned, name=self.spec)
+        verify_plan(original, final, planned=planned, name=self.spec)
         refusal = self._refusal()
         if dry_run:
             result.pages_written = result.bytes_written = 0
@@ -163,7 +164,7 @@ class DiskStore:
                 except BaseException as exc:
                     self._fail(journal, exc)
             try:
-                hive = self._verify(final, original, planned)
+                hive = self._verify(final)
             except BaseException as exc:
                 self._fail(journal, exc)
         journal.mark("done")
@@ -263,9 +264,10 @@ class DiskStore:
                 pos += n
         return journal
 
-    def _verify(self, final: bytes, original: bytes, planned: Planned | None) -> Hive:
-        """Re-open the target from scratch, find the store again, and check it is what we planned."""
-        from bcdtool.locate.plan import verify_image
+    def _verify(self, final: bytes) -> Hive:
+        """Re-open the target from scratch, find the store again, and check it holds the verified
+        plan byte for byte."""
+        from bcdtool.locate.plan import read_back
 
         fresh_dev = open_image(self.spec, writable=False)
         try:
@@ -273,8 +275,7 @@ class DiskStore:
             if fresh.ref.extents != self.loc.ref.extents:
                 raise VerifyError("the store moved on the disk while it was written", path=self.spec)
             data = fresh.volume.read(fresh.ref)
-            hive = verify_image(data, final, original=original, planned=planned,
-                                name=f"{self.spec}:{fresh.ref.path}")
+            hive = read_back(data, final, name=f"{self.spec}:{fresh.ref.path}")
         except BaseException:
             fresh_dev.close()
             raise

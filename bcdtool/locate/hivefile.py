@@ -50,11 +50,12 @@ class HiveFile:
         check_not_interrupted(self.key, str(self.path), data, logs)
         return Hive.from_bytes(data, name=str(self.path), logs=logs), data
 
-    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, planned: Planned | None = None) -> tuple[WriteResult, Hive | None]:
+    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir,
+               operation: str, diff: list | None, planned: Planned | None = None
+               ) -> tuple[WriteResult, Hive | None]:
         """Plan, verify the plan, back up (journal), write via `write_hive_file` (which re-reads
         and verifies what landed), check it holds the planned bytes."""
-        from bcdtool.locate.plan import PAGE, pages_in, plan_commit, verify_image
+        from bcdtool.locate.plan import PAGE, pages_in, plan_commit, verify_plan
 
         final, steps = plan_commit(original, new_image)
         result = WriteResult(target=str(self.path), dry_run=dry_run, size=len(final),
@@ -69,7 +70,7 @@ class HiveFile:
                                   "bytes) and is rewritten whole")
         refusal = self._refusal()
         if dry_run:
-            verify_image(final, final, original=original, planned=planned, name=str(self.path))
+            verify_plan(original, final, planned=planned, name=str(self.path))
             if refusal is not None:
                 result.notices.append(f"a real write would be refused: {refusal.message}")
             return result, None

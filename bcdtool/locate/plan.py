@@ -28,15 +28,22 @@ def pages_in(steps: list[tuple[int, bytes]]) -> int:
     return len(pages)
 
 
-def verify_image(data: bytes, expected: bytes, *, original: bytes, planned: Planned | None,
-                 name: str) -> Hive:
-    """Bytes read back from a target (or, in a dry run, the planned image itself) must equal the
-    plan and pass `regf.verify.verify_commit` against the original; returns the hive they hold."""
-    if data != expected:
-        raise VerifyError("the store does not read back as written "
-                          f"(sha256 {sha256(data)[:16]}, planned {sha256(expected)[:16]})", path=name)
+def verify_plan(original: bytes, final: bytes, *, planned: Planned | None, name: str) -> None:
+    """The planned image must pass `regf.verify.verify_commit` against the original before
+    anything is written, and in dry runs (so a dry run that says yes means the write passes)."""
     try:
-        verify_commit(original, data, planned=planned, name=name)
+        verify_commit(original, final, planned=planned, name=name)
+    except VerifyError as exc:
+        raise VerifyError(f"the planned store does not verify: {exc.message}; nothing was "
+                          "written", path=name) from None
+
+
+def read_back(data: bytes, expected: bytes, *, name: str) -> Hive:
+    """Bytes read back from a target must equal the verified plan; returns the hive they hold."""
+    if data != expected:
+        raise VerifyError("the store does not read back as written (sha256 "
+                          f"{sha256(data)[:16]}, planned {sha256(expected)[:16]})", path=name)
+    try:
         return Hive.from_bytes(data, name=name)
     except BcdToolError as exc:
-        raise VerifyError(f"the written store does not verify: {exc.message}", path=name) from None
+        raise VerifyError(f"the written store cannot be read: {exc.message}", path=name) from None

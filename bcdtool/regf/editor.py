@@ -79,7 +79,8 @@ class HiveEditor:
             raise DirtyHiveError("the hive is dirty and its transaction logs were not replayed; "
                                  "open it with its logs before editing")
         original = getattr(hive, "original", None)
-        self._setup(bytes(hive.data), len(original) if original is not None else len(hive.data))
+        self._setup(bytes(hive.data), len(original) if original is not None else len(hive.data),
+                    hive)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HiveEditor:
@@ -90,14 +91,17 @@ class HiveEditor:
         editor._setup(bytes(data), len(data))
         return editor
 
-    def _setup(self, data: bytes, original_size: int) -> None:
+    def _setup(self, data: bytes, original_size: int, hive: Hive | None = None) -> None:
         if len(data) < B + 4096 or data[:4] != b"regf":
             raise CorruptionError("not a regf hive image (too small or bad signature)")
         self._buf = bytearray(data)
         self._original = data
         self._original_size = original_size
         self._original_length = _U32.unpack_from(data, L.BB_HIVE_BINS_DATA_SIZE)[0]
-        self._alloc = CellAllocator(self._buf)
+        # The reader already walked these cells: its map saves the allocator a second scan.
+        same = hive is not None and hive.data is data
+        self._base_hive = hive if same else None
+        self._alloc = CellAllocator(self._buf, hive.cells if same else None)
         self._minor = _U32.unpack_from(data, L.BB_MINOR_VERSION)[0]
         self._root = _U32.unpack_from(data, BB_ROOT_CELL)[0]
         self._poisoned = False
@@ -157,6 +161,7 @@ class HiveEditor:
         editor._buf = buf
         editor._alloc = CellAllocator(buf)
         editor._minor = minor
+        editor._base_hive = None
         editor._names = {}
         return editor
 
@@ -655,7 +660,7 @@ class HiveEditor:
     @property
     def planned(self) -> Planned:
         """The edits made so far and the image they started from (for `regf.verify`)."""
-        return Planned(tuple(self._changes), self._original, self._compacted)
+        return Planned(tuple(self._changes), self._original, self._compacted, self._base_hive)
 
     @property
     def hive(self) -> Hive:
@@ -693,8 +698,7 @@ class HiveEditor:
 
     def _self_check(self) -> None:
         """Refuse to emit an image whose cell map disagrees with the allocator's bookkeeping."""
-        fresh = CellAllocator(bytearray(self._buf[:B + self._alloc.length]))
-        if fresh.allocated != self._alloc.allocated or fresh.free != self._alloc.free:
+        if not self._alloc.consistent():
             self._poisoned = True
             raise CorruptionError("the editor's cell map is inconsistent; refusing to emit a hive")
 

@@ -5,7 +5,8 @@ default empty prefix), values in list order.  A `.reg` file has no escape for li
 control characters in names, so a key or value name holding one is refused (UnsupportedError),
 never written as an injected line; UTF-8 output also refuses unpaired surrogates (`--utf16`
 writes them exactly).  With `best_effort`, keys that cannot be read are reported as `;` comment
-lines where they would have been, and listed in `problems`.  REG_SZ and REG_DWORD use regedit's readable forms
+lines where they would have been, and listed in `problems`.  REG_SZ and REG_DWORD use regedit's
+readable forms
 only when that form gives back the exact bytes; everything else is `hex:` / `hex(N):` with
 regedit's line wrapping, so an import reproduces the data byte for byte.
 """

@@ -8,7 +8,7 @@ commit and its dry run alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 CREATE_KEY = "create_key"
 DELETE_KEY = "delete_key"
@@ -39,3 +39,5 @@ class Planned:
     changes: tuple[Change, ...]
     base: bytes
     compacted: bool = False
+    #: The reader the editor started from, when it read `base` (saves verification a scan).
+    base_hive: object = field(default=None, compare=False, repr=False)

@@ -247,7 +247,9 @@ class _Verifier:
 
     def run(self) -> VerifyReport:
         _check_header(self.written, self.base)
-        self.old = Hive(self.base, original=self.base, strict=False)
+        known = self.planned.base_hive if self.planned is not None else None
+        self.old = known if known is not None and known.data is self.base else \
+            Hive(self.base, original=self.base, strict=False)
         self.new = _open(self.written, self.name)
         if self.planned is None:
             return self.full(None)
@@ -332,7 +334,7 @@ class _Verifier:
             return set()
         owned_new: set[int] = set()
         owned_old: set[int] = set()
-        for folded, state in self.keys.items():
+        for state in self.keys.values():
             if state.exists:
                 try:
                     owned_new |= _key_cells(self.new, self._new_key(state))
@@ -369,7 +371,7 @@ class _Verifier:
     def compare_touched(self) -> list[Key]:
         """Compare each touched key with the plan; the touched keys of the written hive."""
         touched = []
-        for folded, state in self.keys.items():
+        for state in self.keys.values():
             label = "\\".join(state.names) or "(root)"
             if not state.exists:
                 continue
@@ -532,7 +534,8 @@ def _tree(hive: Hive) -> dict[tuple[str, ...], tuple[tuple, Key]]:
 
 # --- cells ------------------------------------------------------------------------------------
 def _changed_cells(old: Hive, new: Hive) -> tuple[set[int], set[int]]:
-    """Allocated cells of each image that are not byte-identical, at the same place, in the other."""
+    """Allocated cells of each image that are not byte-identical, at the same place, in the
+    other."""
     a, b = old.data, new.data
     end = L.BASE_BLOCK_SIZE + max(old.header.hive_bins_data_size, new.header.hive_bins_data_size)
     view_a, view_b = memoryview(a), memoryview(b)
@@ -721,7 +724,7 @@ def _compare_python_registry(hive: Hive, key: Key, other) -> None:
     theirs = other.subkeys()
     if len(theirs) != len(subkeys):
         raise _differs("python-registry", key, "the number of subkeys")
-    for mine, their in zip(subkeys, theirs):
+    for mine, their in zip(subkeys, theirs, strict=True):
         if python_registry_name_misreading(mine.name, bool(mine.flags & L.KEY_COMP_NAME)) is None \
                 and their.name() != mine.name:
             raise _differs("python-registry", key, f"subkey name {mine.name!r}")
@@ -729,7 +732,7 @@ def _compare_python_registry(hive: Hive, key: Key, other) -> None:
     their_values = other.values()
     if len(their_values) != len(values):
         raise _differs("python-registry", key, "the number of values")
-    for mine, their in zip(values, their_values):
+    for mine, their in zip(values, their_values, strict=True):
         if python_registry_name_misreading(mine.name, bool(mine.flags & L.VALUE_COMP_NAME)) \
                 is None and (their.name() if mine.name else "") != mine.name:
             raise _differs("python-registry", key, f"value name {mine.name!r}")
