@@ -378,11 +378,12 @@ def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *,
     for notice in result.notices:
         click.echo(f"bcdtool: note: {notice}", err=True)
     if as_json:
-        _json_out(dict(result.to_dict(), operation=operation, backup=backup))
+        _json_out(dict(result.to_dict(), operation=escape_name(operation), backup=backup))
     elif dry_run:
-        click.echo(f"dry run: {operation}: {len(result.plan)} write(s) planned, nothing written")
+        click.echo(f"dry run: {escape_name(operation)}: {len(result.plan)} write(s) planned, "
+                   "nothing written")
     else:
-        click.echo(f"{operation}: {result.pages_written} page(s) written, verified")
+        click.echo(f"{escape_name(operation)}: {result.pages_written} page(s) written, verified")
 
 
 @hive.command("set")

@@ -123,3 +123,25 @@ def test_a_windows_executable_is_not_taken_for_a_disk(tmp_path, capsys):
     path.write_bytes(bytes(head) + bytes(8192))
     code, _, err = run(capsys, "hive", "ls", path)
     assert code == 11 and "executable" in err
+
+
+def test_edits_under_a_key_with_an_unpaired_surrogate_succeed(tmp_path, capsys):
+    path = hive_with(tmp_path, "a\ud800b", "v")
+    code, _, err = run(capsys, "hive", "set", path, "a\ud800b\\c\udc00", "w", "--type",
+                       "REG_QWORD", "--data", "5")
+    assert code == 0, err
+    assert Hive.open(path).key("a\ud800b\\c\udc00").value("w").data == 5
+
+
+def test_check_does_not_warn_on_trailing_free_bins(tmp_path, capsys):
+    editor = HiveEditor.new(5)
+    editor.create_key("K")
+    editor.set_value("K", "big", 3, bytes(20000))     # grows the hive by new bins ...
+    editor.delete_value("K", "big")                   # ... which are entirely free again
+    path = tmp_path / "free.hiv"
+    path.write_bytes(editor.to_bytes())
+    hive = Hive.open(path)
+    last_start, last_size = hive.cells.bins[-1]
+    assert hive.cells.free.get(last_start + 32) == last_size - 32
+    code, out, _ = run(capsys, "hive", "check", path)
+    assert code == 0 and out.strip().endswith("0 error(s), 0 warning(s)")

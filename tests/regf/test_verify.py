@@ -165,3 +165,17 @@ def test_the_fast_proof_and_the_full_comparison_agree(corpus):
     full = verify_commit(hive.original, image,
                          planned=dataclasses.replace(editor.planned, compacted=True))
     assert (fast.method, full.method) == ("cells", "full")
+
+
+def test_sam_keys_whose_types_hold_counts_verify(corpus):
+    """SAM keeps counts in the type field of zero-length default values (REG_QWORD and far
+    beyond): every reader must be consulted only where it reads such values right."""
+    hive = load(corpus, "hives", "SAM")
+    keys = [k for k in hive.walk() if any(v.size == 0 and v.type not in (0, 3)
+                                          for v in k.values())]
+    assert len(keys) >= 5
+    editor = HiveEditor(hive)
+    for key in keys:
+        editor.set_value(key.path, "BcdToolProbe", 11, b"")      # a zero-length REG_QWORD too
+    report = verify_commit(hive.original, written(editor, hive), planned=editor.planned)
+    assert report.method == "cells" and report.keys_compared == len(keys)
