@@ -34,7 +34,7 @@ def open_sink(journal: journals.Journal):
                           "written for (edited by hand?); nothing was restored",
                           path=str(journal.path))
     image = spec.get("image")
-    if isinstance(image, str):
+    if isinstance(image, str) and "://" not in image:
         try:
             mode = os.stat(image).st_mode
         except OSError as exc:

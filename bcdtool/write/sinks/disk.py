@@ -35,11 +35,12 @@ class DiskSink:
     def __init__(self, image: str, *, dev: BlockDevice, partition: int, start: int,
                  volume_size: int, volume, refs: dict[str, FileRef], key: str, store: str,
                  target: str | None = None) -> None:
-        self.image = os.path.abspath(image)
+        self.image = image if "://" in image else os.path.abspath(image)
         self.target = target or image
         self.dev, self.partition, self.start, self.volume_size = dev, partition, start, volume_size
         self.volume, self.refs, self.key, self.store = volume, refs, key, store
-        self.device = stat.S_ISBLK(os.stat(self.image).st_mode)
+        # A remote medium (a cloud page blob) is no local path: no block-device facts for it.
+        self.device = os.path.exists(self.image) and stat.S_ISBLK(os.stat(self.image).st_mode)
 
     def spec(self) -> dict:
         """How undo reopens this sink."""
@@ -105,7 +106,7 @@ class DiskSink:
                        for ref in self.refs.values() if ref.refusal]
         if self.device and _block_device_read_only(self.image):
             facts.read_only = "the block device is read-only (write-protected)"
-        elif not self.device and not os.access(self.image, os.W_OK):
+        elif os.path.exists(self.image) and not self.device and not os.access(self.image, os.W_OK):
             facts.read_only = "no write access to the image (read-only media or permissions)"
         return facts
 
@@ -127,10 +128,16 @@ class DiskSink:
                 continue            # an unreadable neighbour is not ours to judge here
         return found
 
-    @contextlib.contextmanager
     def lock(self):
+        """The lock held across the whole transaction.  A device with its own locks provides
+        `write_lock()` (a context manager: a cloud blob's lease); else `_local_lock`."""
+        own = getattr(self.dev, "write_lock", None)
+        return own() if own is not None else self._local_lock()
+
+    @contextlib.contextmanager
+    def _local_lock(self):
         """Refuse a disk in use; hold an exclusive flock (other bcdtools) and, on images, the
-        shared lock QEMU tests for, for the whole transaction."""
+        shared lock QEMU tests for."""
         lock.refuse_if_in_use(self.image, device=self.device)
         fd = os.open(self.image, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
@@ -208,7 +215,8 @@ class _DiskWriter:
 
 def key_for(image: str, partition: int, store: str) -> str:
     """The identity of a store on a disk (interrupted-write markers, journals)."""
-    return f"disk:{os.path.realpath(image)}#{partition}:{store.lower()}"
+    where = image if "://" in image else os.path.realpath(image)   # a URL names itself
+    return f"disk:{where}#{partition}:{store.lower()}"
 
 
 def open_files(image: str, *, partition: int, files: list[str], key: str, store: str,
