@@ -104,8 +104,9 @@ _R = [
     Rule("bcd.custom-element", "info", None,
          "an element bcdedit has no name for (custom:XXXXXXXX)"),
     Rule("bcd.baseline-difference", "info", None,
-         "a setting of {bootmgr} or the default loader that differs from what bcdboot writes for "
-         "this firmware (bcdtool new-store's template)"),
+         "a setting of {bootmgr}, the default loader, its resume object, {memdiag} or a settings "
+         "object that differs from what bcdboot writes for this firmware (bcdtool new-store's "
+         "template)"),
     Rule("bcd.earlier-setting", "medium", None,
          "with --history: a log entry shows a suspicious setting (any finding above) that the "
          "live store no longer has: undone, or cleaned up after use (low when the setting's own "
