@@ -93,6 +93,9 @@ _R = [
     Rule("bcd.unusual-path", "medium", "T1542",
          "a boot application's path lies outside \\Windows\\system32\\(boot\\)winload.*/"
          "winresume.* and \\EFI\\Microsoft\\Boot\\ (boot-level persistence)"),
+    Rule("bcd.unusual-device", "medium", "T1542",
+         "the device of {bootmgr}, a loader, resume object or {memdiag} is of a kind Windows' "
+         "tools never write, or does not decode"),
     Rule("bcd.ramdisk-on-installed", "medium", "T1542",
          "a ramdisk loader that is not Windows RE on an installed system"),
     Rule("bcd.pxe-entry", "medium", "T1542",
