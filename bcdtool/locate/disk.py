@@ -101,14 +101,15 @@ class DiskStore:
                         store=loc.ref.path)
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit=None) -> tuple[WriteResult, Hive | None]:
+               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
         """The changed pages written in place through the transaction (same size, so no file
         system metadata changes)."""
         return commit_hive(self.sink(), store=self.loc.ref.path,
                            logs=[log.path for log in self.loc.logs if log.size],
                            original=original, new_image=new_image, same_size=True,
                            dry_run=dry_run, backup_dir=backup_dir, operation=operation or "commit",
-                           diff=diff, audit=audit, name=f"{self.spec}:{self.loc.ref.path}")
+                           diff=diff, audit=audit, name=f"{self.spec}:{self.loc.ref.path}",
+                           planned=planned)
 
     def close(self) -> None:
         """Close the device."""

@@ -81,8 +81,10 @@ def commit(handle, editor: HiveEditor | BcdStore, *, operation: str, changes: li
     image = editor.to_bytes(same_size=keeps_size(handle.location))
     if opts.backup and not opts.dry_run and not handle.read_only:
         save_original(opts.backup, handle.hive.original)
+    # the editor's record of the edits lets verification prove nothing else changed
     written = handle.commit(image, dry_run=opts.dry_run, backup_dir=opts.backup_dir,
-                            operation=operation, diff=changes, audit_log=opts.audit_log)
+                            operation=operation, diff=changes, audit_log=opts.audit_log,
+                            planned=editor.planned)
     result.write = written.to_dict()
     result.journal = written.journal
     result.audit = written.audit
