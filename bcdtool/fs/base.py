@@ -10,7 +10,9 @@ import io
 from dataclasses import dataclass, field
 
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.errors import CorruptionError, ReadOnlyError, UnsafeVolumeError, UnsupportedError
+from bcdtool.errors import (CorruptionError, LimitError, ReadOnlyError, UnsafeVolumeError,
+                            UnsupportedError)
+from bcdtool.limits import MAX_HIVE_BYTES
 
 Extent = tuple[int, int]
 #: First bytes of an active hiberfil.sys (Windows XP..11, incl. Fast Startup).
@@ -78,6 +80,24 @@ class VolumeFacts:
             reasons.append("the volume is marked dirty (not cleanly unmounted); "
                            "run chkdsk from Windows first")
         return reasons
+
+
+def check_declared_size(path: str, size: int, volume_size: int, max_size: int | None,
+                        check_tool: str) -> None:
+    """Refuse a file whose declared size is more than its volume holds or more than `max_size`
+    (default: bcdtool.limits.MAX_HIVE_BYTES), before anything of that size is mapped or read.
+
+    `check_tool` is the read-only check a Linux rescue user can run (`fsck.fat -n`, ...).
+    """
+    cap = MAX_HIVE_BYTES if max_size is None else max_size
+    if size > volume_size:
+        raise CorruptionError(f"the file declares {size} bytes, more than its whole volume "
+                              f"({volume_size} bytes): the filesystem is damaged or hostile; "
+                              f"inspect it with `{check_tool}`", path=path)
+    if size > cap:
+        raise LimitError(f"the file declares {size} bytes, over bcdtool's cap of {cap} for it "
+                         "(a BCD store or its log: 64 MiB, any other hive or log: 1 GiB); "
+                         f"nothing was read; inspect the volume with `{check_tool}`", path=path)
 
 
 def merge_extents(extents) -> tuple[Extent, ...]:

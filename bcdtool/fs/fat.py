@@ -16,8 +16,8 @@ from pyfatfs.PyFat import PyFat
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import BcdToolError, CorruptionError, FormatError, NotFoundError
-from bcdtool.fs.base import (FileRef, ReadOnlyStream, VolumeFacts, merge_extents, read_extents,
-                             require_writable, split_path)
+from bcdtool.fs.base import (FileRef, ReadOnlyStream, VolumeFacts, check_declared_size,
+                             merge_extents, read_extents, require_writable, split_path)
 from bcdtool.wintext import names_equal
 
 log = logging.getLogger(__name__)
@@ -172,8 +172,12 @@ class FatVolume:
                            notes=tuple(self._notes))
 
     # -- files --------------------------------------------------------------------------------
-    def find(self, path: str) -> FileRef:
-        """Locate a file by path (case-insensitive, long or short names) and map its clusters."""
+    def find(self, path: str, *, max_size: int | None = None) -> FileRef:
+        """Locate a file by path (case-insensitive, long or short names) and map its clusters.
+
+        A declared size over `max_size` (default: limits.MAX_HIVE_BYTES) or over the volume is
+        refused before the chain is walked.
+        """
         parts = split_path(path)
         if not parts:
             raise NotFoundError("no file name given", path=path)
@@ -193,6 +197,8 @@ class FatVolume:
                 raise NotFoundError("not a folder", path="/".join(found))
         if entry.is_directory():
             raise NotFoundError("is a folder, not a file", path="/".join(found))
+        check_declared_size("/".join(found), entry.filesize, self.dev.size, max_size,
+                            "fsck.fat -n")
         return self._ref("/".join(found), entry)
 
     @staticmethod

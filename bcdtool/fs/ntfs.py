@@ -13,8 +13,8 @@ from bcdtool import _construct
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import (BcdToolError, CorruptionError, FormatError, NotFoundError,
                             UnsafeVolumeError, UnsupportedError)
-from bcdtool.fs.base import (HIBERNATION_SIGNATURES, FileRef, VolumeFacts, merge_extents,
-                             read_extents, require_writable, split_path)
+from bcdtool.fs.base import (HIBERNATION_SIGNATURES, FileRef, VolumeFacts, check_declared_size,
+                             merge_extents, read_extents, require_writable, split_path)
 from bcdtool.fs import ntfs_layout as L
 from bcdtool.fs.probe import probe
 
@@ -26,6 +26,8 @@ _LOG_HEAD_MAX = 2 * 65536
 _VOLUME_DIRTY = 0x0001
 _VOLUME_INFO_FLAGS = slice(10, 12)
 _RUN_SPARSE = 2  # TSK_FS_ATTR_RUN_FLAG_SPARSE; FILLER (1) marks runs TSK could not map
+#: How TSK words a file whose MFT record it found but cannot use (runs past the volume, ...).
+_TSK_CORRUPT = "Error in metadata structure"
 
 
 class _TskImage(pytsk3.Img_Info):
@@ -79,6 +81,10 @@ class NtfsVolume:
         except OSError as exc:
             if self._img.error is not None:
                 raise self._img.error from None
+            if _TSK_CORRUPT in str(exc):    # the file exists, its record is broken or hostile
+                raise CorruptionError(f"damaged MFT record: {_tsk_message(exc)}; inspect the "
+                                      "volume with `ntfsfix -n`", path=path or self.dev.name) \
+                    from None
             raise error(f"{what}: {_tsk_message(exc)}", path=path or self.dev.name) from None
 
     # -- facts --------------------------------------------------------------------------------
@@ -182,8 +188,12 @@ class NtfsVolume:
         raise NotFoundError(f"attribute {int(attr_type):#x} not found")
 
     # -- files --------------------------------------------------------------------------------
-    def find(self, path: str) -> FileRef:
-        """Locate a file (case-insensitive) and map its unnamed $DATA attribute."""
+    def find(self, path: str, *, max_size: int | None = None) -> FileRef:
+        """Locate a file (case-insensitive) and map its unnamed $DATA attribute.
+
+        A declared size over `max_size` (default: limits.MAX_HIVE_BYTES) or over the volume is
+        refused before any data is mapped or read (a sparse file can declare terabytes).
+        """
         parts = split_path(path)
         if not parts:
             raise NotFoundError("no file name given", path=path)
@@ -198,15 +208,16 @@ class NtfsVolume:
         shown = "/".join(stored)
         if f.info.meta is None or int(f.info.meta.type) != int(pytsk3.TSK_FS_META_TYPE_REG):
             raise NotFoundError("not a regular file", path=shown)
-        return self._tsk(lambda: self._ref(shown, f), CorruptionError, "unreadable file record",
-                         shown)
+        return self._tsk(lambda: self._ref(shown, f, max_size), CorruptionError,
+                         "unreadable file record", shown)
 
-    def _ref(self, path: str, f) -> FileRef:
+    def _ref(self, path: str, f, max_size: int | None) -> FileRef:
         attr = next((a for a in f if int(a.info.type) == int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
                      and not a.info.name), None)
         if attr is None:
             raise NotFoundError("file has no unnamed $DATA attribute", path=path)
         size = int(attr.info.size)
+        check_declared_size(path, size, self.dev.size, max_size, "ntfsfix -n")
         flags = int(attr.info.flags)
         refusal = _refusal(flags)
         if refusal is None:
