@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "bcdtool.cli.doctor:doctor",
     "elements": "bcdtool.cli.elements:elements",
     "enum": "bcdtool.cli.bcd:enum",
+    "forensic": "bcdtool.cli.forensic:forensic",
     "hive": "bcdtool.cli.hive:hive",
     "linux": "bcdtool.cli.linux:linux",
     "new-store": "bcdtool.cli.new_store:new_store",

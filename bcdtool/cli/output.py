@@ -22,6 +22,7 @@ SCHEMAS: dict[str, int] = {
     "doctor": 1,
     "elements": 1,
     "enum": 1,
+    "forensic": 1,
     "hive check": 1,
     "hive get": 1,
     "hive ls": 1,
