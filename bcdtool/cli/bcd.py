@@ -7,6 +7,7 @@ import os
 
 import click
 
+from bcdtool.cli.options import strict_option
 from bcdtool.errors import BcdError, HiveSpaceError, InvalidArgumentError
 from bcdtool.ops.store import open_store
 
@@ -55,6 +56,7 @@ def _target_options(func):
               help="TARGET: a BCD file, folder, block device or disk image (or use /store).")
 @_target_options
 @click.option("--dry-run", is_flag=True, help="Show the changes without writing anything.")
+@strict_option()
 @click.option("--backup-dir", default=None, help="Folder for the undo journal and backups.")
 @click.option("--read-only", is_flag=True,
               help="Forensic: open every file and device without write access; writes fail.")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import click
 
+from bcdtool.cli.options import strict_option
 from bcdtool.errors import CorruptionError, DirtyHiveError, InterruptedWriteError
 from bcdtool.regf.hive import Hive, Key, Value
 from bcdtool.regf.values import REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_QWORD
@@ -232,6 +233,7 @@ def _write_options(func):
                         help="Save the hive's original bytes to PATH before writing.")(func)
     func = click.option("--json", "as_json", is_flag=True, help="Print the write plan/result "
                         "as JSON.")(func)
+    func = strict_option()(func)
     return click.option("--dry-run", is_flag=True,
                         help="Plan the write and print it; change nothing.")(func)
 

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from bcdtool.cli.options import strict_option
 from bcdtool.errors import EXIT_PROBLEMS
 
 
@@ -50,6 +51,7 @@ def serial_console() -> None:
 @click.argument("target")
 @_recipe_options
 @click.option("--dry-run", is_flag=True, help="Show the changes and the write plan; write nothing.")
+@strict_option()
 @click.option("--backup-dir", default=None, metavar="DIR",
               help="Folder for the undo journal and backups (default: the state folder).")
 @click.option("--backup", default=None, metavar="PATH",

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from bcdtool.cli.options import strict_option
 from bcdtool.errors import InvalidArgumentError
 
 _UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
@@ -31,6 +32,7 @@ def _write_options(func):
         click.option("--partition", type=int, default=None,
                      help="Partition holding Windows (default: found automatically)."),
         click.option("--dry-run", is_flag=True, help="Show the changes; write nothing."),
+        strict_option(),
         click.option("--backup-dir", default=None, metavar="DIR",
                      help="Folder for the undo journal and backups."),
         click.option("--backup", default=None, metavar="PATH",

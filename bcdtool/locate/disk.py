@@ -17,8 +17,9 @@ from pathlib import PurePosixPath
 from bcdtool import journal as journals
 from bcdtool.blockdev.base import RangeView
 from bcdtool.blockdev.detect import open_image
-from bcdtool.errors import (BcdToolError, ReadOnlyError, UnsafeVolumeError,
+from bcdtool.errors import (BcdToolError, CorruptionError, ReadOnlyError, UnsafeVolumeError,
                             UnsupportedError, VerifyError, WriteError)
+from bcdtool.fs import policy
 from bcdtool.fs.base import write_extents
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
@@ -133,6 +134,9 @@ class DiskStore:
             result.notices.append("makes stale transaction logs harmless (first 512 bytes zeroed): "
                                   + ", ".join(log.path for log, _ in stale_logs))
         refusal = self._refusal()
+        note = self.loc.volume.facts().dirty_note() if not policy.strict() else None
+        if note and refusal is None:
+            result.notices.append(note)
         if dry_run:
             result.pages_written = result.bytes_written = 0
             if refusal is not None:
@@ -197,8 +201,10 @@ class DiskStore:
 
     def _refusal(self) -> BcdToolError | None:
         """Why the volume or the files must not be written (BitLocker, hibernation, dirty
-        filesystem; compressed, sparse, encrypted or resident data), as the error to raise."""
-        reasons = self.loc.volume.facts().unsafe_reasons() + self._hibernated_elsewhere()
+        filesystem (a dirty FAT only with --strict); compressed, sparse, encrypted or resident
+        data; clusters shared with another file or filesystem structure), as the error to raise."""
+        reasons = self.loc.volume.facts().unsafe_reasons(strict=policy.strict()) \
+            + self._hibernated_elsewhere()
         if reasons:
             return UnsafeVolumeError(f"refusing to write to the {self.loc.fs} volume: "
                                      + "; ".join(reasons) + "; nothing was written", path=self.spec)
@@ -206,6 +212,11 @@ class DiskStore:
             if ref.refusal:
                 return UnsupportedError(f"cannot rewrite {ref.path} in place: {ref.refusal}; "
                                         "nothing was written", path=self.spec)
+        for ref in [self.loc.ref] + self.loc.logs:
+            try:
+                self.loc.volume.check_extents_exclusive(ref)
+            except CorruptionError as exc:
+                return CorruptionError(f"{exc.message}; nothing was written", path=exc.path)
         return None
 
     def _hibernated_elsewhere(self) -> list[str]:
