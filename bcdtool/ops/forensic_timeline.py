@@ -17,13 +17,12 @@ from bcdtool import _construct
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_labels import key_label
-from bcdtool.ops.forensic_rules import iso
+from bcdtool.ops.forensic_model import filetime_iso
 from bcdtool.ops.forensic_source import Source
 from bcdtool.regf import history
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.layout import BaseBlock
 from bcdtool.regf.logs import is_dirty
-from bcdtool.wintext import filetime_to_datetime
 
 CSV_COLUMNS = ("time", "source", "kind", "subject", "sequence", "detail")
 
@@ -55,12 +54,6 @@ class Event:
         detail = f": {self.detail}" if self.detail else ""
         return f"{self.time or '(no time)':27} {self.source:10} {self.kind:16} " \
                f"{self.subject}{seq}{detail}"
-
-
-def filetime_iso(filetime: int) -> str | None:
-    """A FILETIME as ISO 8601 UTC, None when zero or out of range."""
-    stamp = filetime_to_datetime(filetime) if filetime else None
-    return None if stamp is None else iso(stamp)
 
 
 def base_block_facts(data: bytes) -> dict:
@@ -95,17 +88,20 @@ def _key_events(hive: Hive, store: BcdStore, name: str) -> list[Event]:
     except BcdToolError:
         keys = [hive.root]
     for key in keys:
-        stamp = key.timestamp
-        out.append(Event(None if stamp is None else iso(stamp), name, "key-written",
+        out.append(Event(filetime_iso(key.filetime), name, "key-written",
                          key.path or "(root)", key_label(store, key.path)))
     return out
 
 
 def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
     out = []
-    snapshots = {(s.entry.log, s.entry.index): s for s in history.snapshots(source.store,
-                                                                              source.logs)}
     current = history.cell_owners(hive)
+    # Each replayed copy is read once and dropped: only what each entry touched is kept.
+    touched: dict[tuple[str, int], list[str]] = {}
+    for snap in history.snapshots(source.store, source.logs):
+        replayed = history.open_snapshot(snap, source.store_name)
+        owners = history.cell_owners(replayed) if replayed is not None else current
+        touched[(snap.entry.log, snap.entry.index)] = history.touched(owners, snap.entry.pages)
     for lf in history.read_logs(source.store, source.logs):
         when = filetime_iso(lf.last_written) if lf.last_written else None
         out.append(Event(when, lf.name, "log-header", "log base block",
@@ -115,10 +111,8 @@ def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
                          + (f" ({lf.stop_reason})" if lf.stop_reason else ""),
                          lf.primary_sequence))
         for entry in lf.entries:
-            snap = snapshots.get((entry.log, entry.index))
-            replayed = history.open_snapshot(snap, source.store_name) if snap else None
-            owners = history.cell_owners(replayed) if replayed is not None else current
-            keys = history.touched(owners, entry.pages)
+            keys = touched[(entry.log, entry.index)] if (entry.log, entry.index) in touched \
+                else history.touched(current, entry.pages)
             pages = ", ".join(f"{o:#x}+{n:#x}" for o, n in entry.pages)
             shown = "; ".join(key_label(store, k) for k in keys) or "no live key"
             out.append(Event(when, lf.name, "log-entry", f"entry {entry.index} ({entry.format} "
