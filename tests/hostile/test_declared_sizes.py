@@ -10,8 +10,8 @@ import tracemalloc
 
 import pytest
 
-from hostile_helpers import REPO, run_cli
-from locate_helpers import CORPUS, need_tools
+from tests.hostile.hostile_helpers import REPO, run_cli
+from tests.helpers.common import CORPUS, need_tools
 from bcdtool.errors import CorruptionError, DirtyHiveError, LimitError
 from bcdtool.limits import MAX_BCD_BYTES
 from bcdtool.locate import open_hive

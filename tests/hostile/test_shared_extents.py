@@ -11,8 +11,9 @@ import shutil
 import pytest
 import pytsk3
 
-from hostile_helpers import FatImage, run_cli
-from locate_helpers import CORPUS, DISK_STORES, need_tools, registry_elements
+from tests.hostile.hostile_helpers import FatImage, run_cli
+from tests.helpers.common import CORPUS, need_tools
+from tests.locate.locate_helpers import DISK_STORES, registry_elements
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import CorruptionError, UnsafeVolumeError
 from bcdtool.fs.base import FileRef
