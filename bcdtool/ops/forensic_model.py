@@ -70,8 +70,8 @@ _R = [
     Rule("bcd.hypervisor-debug", "medium", None,
          "hypervisordebug Yes: the hypervisor debugger is enabled"),
     Rule("bcd.debugger-transport", "medium", None,
-         "debugtype NET/USB/1394 or a network debug host: a debugger transport reachable from "
-         "another machine is configured (medium for NET, else low)"),
+         "debugtype (or hypervisordebugtype) NET/USB/1394 or a network debug host: a debugger "
+         "transport reachable from another machine is configured (medium for NET, else low)"),
     Rule("bcd.safeboot", "medium", "T1562.009",
          "safeboot set on a loader: Windows boots into safe mode, where most security software "
          "does not run"),
@@ -142,6 +142,7 @@ BOOTSTATUSPOLICY = _e("bootstatuspolicy", elements.OSLOADER)
 DISABLEELAM = _e("disableelamdrivers", elements.OSLOADER)
 HYPERVISORLAUNCHTYPE = _e("hypervisorlaunchtype", elements.OSLOADER)
 HYPERVISORDEBUG = _e("hypervisordebug", elements.OSLOADER)
+HYPERVISORDEBUGTYPE = _e("hypervisordebugtype", elements.OSLOADER)
 VSMLAUNCHTYPE = _e("vsmlaunchtype", elements.OSLOADER)
 HVCI = _e("hypervisorenforcedcodeintegrity", elements.OSLOADER)
 PXESOFTREBOOT = _e("pxesoftreboot", elements.STARTUP)

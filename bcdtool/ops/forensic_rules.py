@@ -21,12 +21,11 @@ from bcdtool.bcd.template import StoreLayout, build_store
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_model import (
     ALTERNATESHELL, BOOTDEBUG, BOOTSEQUENCE, BOOTSTATUSPOLICY, DEBUG, DEBUGTYPE, DEFAULT,
-    DESCRIPTION, DEVICE, DISABLEELAM, DISPLAYORDER, FLIGHTSIGNING, HOSTIP, HVCI,
-    HYPERVISORDEBUG, HYPERVISORLAUNCHTYPE, INTEGRITYSERVICES, LOADOPTIONS, LOCALE, NETKEY,
+    DESCRIPTION, DEVICE, DISABLEELAM, DISPLAYORDER, FLIGHTSIGNING, HOSTIP, HVCI, HYPERVISORDEBUG,
+    HYPERVISORDEBUGTYPE, HYPERVISORLAUNCHTYPE, INTEGRITYSERVICES, LOADOPTIONS, LOCALE, NETKEY,
     NOINTEGRITYCHECKS, NX, OSDEVICE, PATH, PXE_DEVICE_ELEMENTS, PXESOFTREBOOT, RECOVERYENABLED,
     RECOVERYSEQUENCE, RESUMEOBJECT, RESUMEOBJECT_LOADER, RULES, SAFEBOOT, TESTSIGNING,
-    TOOLSDISPLAYORDER, VSMLAUNCHTYPE, WINPE, Evidence, ForensicFinding, StoreView,
-    severity_rank)
+    TOOLSDISPLAYORDER, VSMLAUNCHTYPE, WINPE, Evidence, ForensicFinding, StoreView, severity_rank)
 from bcdtool.regf.hive import Hive
 from bcdtool.report import Evidence as ReportEvidence
 from bcdtool.report import Finding
@@ -143,6 +142,11 @@ def _debug_rules(view: StoreView) -> Iterator[ForensicFinding]:
             code = HOSTIP if HOSTIP in obj.elements else NETKEY
             yield _one(view, "bcd.debugger-transport", obj, code,
                        "a network debugger host or key is configured")
+        if _loader_scope(obj) and view.value(obj, HYPERVISORDEBUGTYPE) in (1, 3):
+            kind = view.value(obj, HYPERVISORDEBUGTYPE)
+            yield _one(view, "bcd.debugger-transport", obj, HYPERVISORDEBUGTYPE,
+                       "a hypervisor debugger transport other than serial is configured",
+                       "medium" if kind == 3 else "low")
 
 
 def _safeboot_rules(view: StoreView) -> Iterator[ForensicFinding]:

@@ -37,6 +37,8 @@ class Event:
     subject: str
     detail: str = ""
     sequence: int | None = None
+    #: Log entries: the key paths whose cells lie in the entry's dirty pages.
+    keys: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple:
         """Time first (undated last), then source, kind, sequence, subject."""
@@ -45,8 +47,11 @@ class Event:
 
     def to_json(self) -> dict:
         """The JSON object of this event."""
-        return {"time": self.time, "source": self.source, "kind": self.kind,
-                "subject": self.subject, "sequence": self.sequence, "detail": self.detail}
+        doc = {"time": self.time, "source": self.source, "kind": self.kind,
+               "subject": self.subject, "sequence": self.sequence, "detail": self.detail}
+        if self.kind == "log-entry":
+            doc["keys"] = list(self.keys)
+        return doc
 
     def text(self) -> str:
         """One line of the text report."""
@@ -118,7 +123,7 @@ def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
             out.append(Event(when, lf.name, "log-entry", f"entry {entry.index} ({entry.format} "
                              f"format, {entry.status})",
                              f"hive size {entry.hive_bins_data_size:#x}, pages {pages}; "
-                             f"touched: {shown}", entry.sequence))
+                             f"touched: {shown}", entry.sequence, tuple(keys)))
     return out
 
 

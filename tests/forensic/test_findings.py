@@ -19,6 +19,7 @@ from tests.forensic.forensic_helpers import LOADER, RESUME, edit, new_store
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 DBGSETTINGS = "{4636856e-540f-4170-a130-a84776f4c654}"
 GLOBALSETTINGS = "{7ea2e1ac-2e61-4728-aaa3-896d9d0a9f0e}"
+HYPERVISORSETTINGS = "{7ff607e0-4395-11db-b0de-0800200c9a66}"
 
 TAMPERED = {
     "win10-uefi-bitpixie-modified.bcd": {
@@ -125,6 +126,7 @@ SETTINGS = [
     ([(LOADER, "hypervisordebug", True)], "bcd.hypervisor-debug", "medium"),
     ([(DBGSETTINGS, "debugtype", 3)], "bcd.debugger-transport", "medium"),
     ([(DBGSETTINGS, "debugtype", 2)], "bcd.debugger-transport", "low"),
+    ([(HYPERVISORSETTINGS, "hypervisordebugtype", 3)], "bcd.debugger-transport", "medium"),
     ([(LOADER, "safeboot", 0)], "bcd.safeboot", "medium"),
     ([(LOADER, "safeboot", 1), (LOADER, "safebootalternateshell", True)],
      "bcd.safeboot-alternate-shell", "high"),

@@ -76,7 +76,9 @@ def test_log_entries_agree_with_python_registry(corpus, name):
 def test_log_entry_names_the_keys_it_touched(corpus):
     report = investigate(str(corpus / "bcd" / "win11-uefi-installed-2025.bcd"), timeline=True)
     (entry,) = [e for e in report.timeline if e.kind == "log-entry" and e.sequence == 1084]
-    assert "{fwbootmgr}" in entry.detail or "Objects\\" in entry.detail or "element" in entry.detail
+    assert "{fwbootmgr} {a5a30fa2-3d06-4e9f-b5f4-a01df9d1fcba} element timeout" in entry.detail
+    assert "Objects\\{a5a30fa2-3d06-4e9f-b5f4-a01df9d1fcba}\\Elements\\25000004" in entry.keys
+    assert entry.to_json()["keys"] == list(entry.keys)
 
 
 def test_csv_for_timeline_tools(corpus):
