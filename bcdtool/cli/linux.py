@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bcdtool.cli.options import json_option
+from bcdtool.cli.options import backend_option, json_option
 from bcdtool.cli.output import data, emit, emit_json, info, notes
 from bcdtool.errors import EXIT_PROBLEMS, UnsupportedError
 
@@ -28,14 +28,18 @@ def _validated(device, baud=None):
         validate_baud(baud)
 
 
+_backend_option = backend_option(
+    ("auto", "native", "guestfs"), "auto",
+    help="How to read images (native ext2/3/4 via pytsk3, or libguestfs).")
+
+
 @linux.command()
 @click.argument("target")
 @json_option(help="One JSON document: ok, distro, findings.")
 @click.option("--device", default=None, help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: "
               "what the guest already uses, else ttyS0; ttyAMA0 on Arm).")
 @click.option("--partition", type=int, default=None, help="Partition number inside an image.")
-@click.option("--backend", type=click.Choice(["auto", "native", "guestfs"]), default="auto",
-              help="How to read images (native ext2/3/4 via pytsk3, or libguestfs).")
+@_backend_option
 @click.pass_context
 def check(ctx, target, as_json, device, partition, backend) -> None:
     """Report serial-console problems (exit 3 when there is one)."""
@@ -62,7 +66,7 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
 @click.option("--baud", type=int, default=115200, show_default=True, help="Serial speed.")
 @click.option("--backup-dir", default=None, help="Where the undo journal goes "
               "(default: $XDG_STATE_HOME/bcdtool/journal).")
-@click.option("--backend", type=click.Choice(["auto", "native", "guestfs"]), default="auto")
+@_backend_option
 @json_option(help="One JSON document: changes (path, kind, diff), notes, journal, remaining "
                   "problems (the diffs then go only into the document).")
 @click.pass_context

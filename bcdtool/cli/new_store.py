@@ -23,7 +23,8 @@ from bcdtool.ops import new_store as ns
               help="The Windows partition, same syntax.")
 @click.option("--description", default="Windows Server", show_default=True,
               help="Name of the Windows loader in the boot menu.")
-@click.option("--locale", default="en-US", show_default=True)
+@click.option("--locale", default="en-US", show_default=True,
+              help="The locale element of the new objects (boot menu language).")
 @json_option(help="Print what was created as JSON.")
 def new_store(file, firmware, disk, system_partition, windows_partition, description, locale,
               as_json) -> None:

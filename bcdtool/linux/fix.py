@@ -18,7 +18,7 @@ from bcdtool.fileio import replace_file
 from bcdtool.journal import Journal
 from bcdtool.journal import undo as undo_journal
 from bcdtool.linux import cmdline, inittab, nixos, shell
-from bcdtool.linux.rules import kernel_has_console
+from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE, Guest,
                                    KernelLine, TextFile)
 
@@ -179,7 +179,7 @@ class _Planner:
         if term is not None and term.value is None:
             self._assignment_text(term)  # notes why it is left alone
         elif term is not None and term.value:
-            if "serial" not in term.value.split():
+            if not has_serial_terminal(term.value):
                 # GRUB_TERMINAL sets input *and* output: keep only terminals that can be both,
                 # or `terminal_input gfxterm` fails and takes the serial input with it.
                 words = [w for w in term.value.split() if w in _INPUT_TERMINALS] or ["console"]
@@ -197,7 +197,7 @@ class _Planner:
                 for name, a in zip(("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"), io):
                     if a is None or not a.value:
                         self._add_line(owner, f'{name}="serial console"')
-                    elif "serial" not in a.value.split():
+                    elif not has_serial_terminal(a.value):
                         text = self._assignment_text(a)
                         if text is not None:
                             self._set_assignment(a, "serial " + text.strip())

@@ -161,9 +161,12 @@ def _speed(text: str) -> int | None:
     return cmdline.DEFAULT_SPEED if text.split()[:1] == ["serial"] else None
 
 
-def _has_serial(terms) -> bool:
+def has_serial_terminal(terms) -> bool:
+    """True when GRUB terminal names include a serial one (`serial`, `serial_comN`, or Amazon
+    Linux's `ec2-console`, its GRUB's serial-and-screen terminal)."""
     words = (terms.split() if isinstance(terms, str) else terms) if terms is not None else []
-    return any(w == "serial" or _SERIAL_COM.match(w) for w in words)
+    return any(w in ("serial", "ec2-console") or _SERIAL_COM.match(w) for w in words)
+
 
 
 def serial_unit(text: str) -> int | None:
@@ -437,15 +440,15 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
             return [Finding("grub.terminal-serial", "unknown",
                             "GRUB_TERMINAL or GRUB_SERIAL_COMMAND needs a command to compute",
                             tuple(evidence), fix)]
-        if not (_has_serial(d["input"]) and _has_serial(d["output"])):
+        if not (has_serial_terminal(d["input"]) and has_serial_terminal(d["output"])):
             missing.append(Evidence(d["evidence"].file, d["evidence"].line,
                                     f"input={d['input'] or 'native'} "
                                     f"output={d['output'] or 'native'}"))
         elif d["speed"]:
             speeds.append((d["speed"], d["evidence"]))
     for c in terms["cfgs"]:
-        if not (any(_has_serial(t) for t in c["input"])
-                and any(_has_serial(t) for t in c["output"])):
+        if not (any(has_serial_terminal(t) for t in c["input"])
+                and any(has_serial_terminal(t) for t in c["output"])):
             missing.append(Evidence(c["file"], c["evidence"][0].line if c["evidence"] else None,
                                     "grub.cfg does not enable the serial terminal"))
         else:
@@ -455,7 +458,7 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
     leg = terms.get("legacy")
     if leg is not None and guest.legacy_kernels:
         missing.extend(leg["graphics"])
-        if not _has_serial(leg["terminal"]):
+        if not has_serial_terminal(leg["terminal"]):
             missing.append(Evidence(guest.legacy.path, None, "no `terminal serial` line"))
         elif leg["speed"]:
             speeds.append((leg["speed"], leg["evidence"][-1]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 
 from bcdtool.bcd import objects
+from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.limits import MAX_BCD_BYTES
 from bcdtool.locate.discover import BIOS_STORE, UEFI_STORE
@@ -22,6 +23,7 @@ from bcdtool.ops import serial_console as sc
 from bcdtool.ops.bootdisk import BootDisk
 from bcdtool.ops.forensic_rules import doctor_finding
 from bcdtool.ops.store import open_store
+from bcdtool.regf.hive import Hive
 from bcdtool.report import Evidence, Finding, Report
 from bcdtool.windows import facts as wfacts
 
@@ -98,18 +100,31 @@ def _store_bytes(disk: BootDisk, index: int, rel: str) -> bytes | None:
         return None
 
 
+def _store_content(data: bytes | None) -> dict | None:
+    """What a store says — each object's type and element bytes — without the hive's own
+    bookkeeping (timestamps, sequence numbers, cell layout), so equal stores compare equal."""
+    if data is None:
+        return None
+    try:
+        store = BcdStore(Hive.from_bytes(data))
+    except BcdToolError:
+        return None
+    return {o.guid: (o.type, {code: e.raw for code, e in o.elements.items()})
+            for o in store.objects()}
+
+
 def _firmware_store(disk: BootDisk, location: dict, where: str, target: str) -> list[Finding]:
     """Is this the store firmware reads; with several stores, which one and do copies differ."""
     fw = firmware_store(disk)
     used = (location.get("partition"), str(location.get("path", "")).lower())
-    kind = "EFI system partition" if disk.table.scheme == "gpt" else "active partition"
-    new_store = f"bcdtool new-store BCD --firmware {'uefi' if disk.table.scheme == 'gpt' else 'bios'} " \
-                f"--disk {target}"
+    gpt = disk.table.scheme == "gpt"
+    kind = "EFI system partition" if gpt else "active partition"
+    new_store = f"bcdtool new-store BCD --firmware {'uefi' if gpt else 'bios'} --disk {target}"
     if fw is None:
         out = [Finding("boot-store.firmware", "problem", f"the disk has no {kind}: firmware "
                        "finds no boot manager and no store", (Evidence(where),),
-                       f"mark the system partition ({'ESP type' if kind.startswith('EFI') else 'active'}) "
-                       "with sfdisk, then check again")]
+                       f"mark the system partition ({'ESP type' if gpt else 'active'}) with "
+                       "sfdisk, then check again")]
     elif _store_bytes(disk, fw[0], fw[1]) is None:
         out = [Finding("boot-store.firmware", "problem", f"firmware reads {fw[1]} on "
                        f"{disk.describe(fw[0])} (the {kind}), and it is not there; the store "
@@ -125,17 +140,18 @@ def _firmware_store(disk: BootDisk, location: dict, where: str, target: str) -> 
     copies = [(p.index, rel) for p in disk.partitions for rel in (UEFI_STORE, BIOS_STORE)
               if disk.has_file(p.index, rel)]
     if len(copies) > 1 and fw is not None:
-        mine = _store_bytes(disk, *fw)
-        differ = [c for c in copies if c != fw and _store_bytes(disk, *c) != mine]
+        mine = _store_content(_store_bytes(disk, *fw))
+        differ = [c for c in copies if c != fw
+                  and (mine is None or _store_content(_store_bytes(disk, *c)) != mine)]
         evidence = tuple(Evidence(f"{disk.spec}:partition {i}:{rel}",
-                                  note="differs" if (i, rel) in differ else "same bytes")
+                                  note="differs" if (i, rel) in differ else "same objects")
                          for i, rel in copies if (i, rel) != fw)
         out.append(Finding(
             "boot-store.copies", "warning" if differ else "ok",
             f"{len(copies)} stores; firmware uses {fw[1]} on partition {fw[0]}; "
             + (f"{len(differ)} other cop{'y differs' if len(differ) == 1 else 'ies differ'} "
                "(edits there do not change how this disk boots)" if differ else
-               "the other copies are identical"), evidence))
+               "the other copies say the same"), evidence))
     return out
 
 
@@ -180,18 +196,19 @@ def _store_findings(spec: str, store, where: str, baud: int) -> list[Finding]:
         return out + [Finding("default-loader", "problem", str(exc), (Evidence(where),),
                               f"bcdtool bcdedit --store {spec} /default {{id}}")]
     by = {(c.label, c.name): c for c in loader_checks}
-    ems = by[("{default}", "ems")]
+    label = loader_checks[0].label       # {default}, or the loader the boot manager falls back to
+    ems = by[(label, "ems")]
     out.append(_verdict(
         "ems-loader", ems.ok, "EMS is on for the default loader",
         "EMS is off on the default loader: the console shows only health information and "
         "pressing Enter does nothing", [ems], where, _fix(spec)))
-    port, speed = by[("{default}", "emsport")], by[("{default}", "emsbaudrate")]
+    port, speed = by[(label, "emsport")], by[(label, "emsbaudrate")]
     port_ok = isinstance(port.effective, int) and 1 <= port.effective <= 4
     out.append(_verdict(
         "ems-port", port_ok and speed.ok, f"EMS uses COM{port.effective} at {speed.effective}",
         "no EMS port" if not port_ok else f"EMS speed {speed.effective} is not {baud}: the "
         "console shows garbage", [port, speed], where, _fix(spec, f" --baud {baud}")))
-    debug = by.get(("{default}", "debug"))
+    debug = by.get((label, "debug"))
     if debug is not None:
         out.append(_verdict(
             "kernel-debug", debug.ok, "kernel debugging is off",

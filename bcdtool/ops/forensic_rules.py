@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from bcdtool.bcd import objects
 from bcdtool.bcd.device import PartitionDevice, RamdiskDevice
@@ -44,12 +44,13 @@ _USUAL_TYPES = {objects.FWBOOTMGR, objects.BOOTMGR, objects.FIRMWARE_APP, object
 _APP_TYPES_WITH_PATH = {objects.BOOTMGR, objects.OSLOADER, objects.RESUME, objects.MEMDIAG}
 
 
-def findings(view: StoreView, *, earlier: dict | None = None,
-             dirty_note: str | None = None) -> list[ForensicFinding]:
+def findings(view: StoreView, *, earlier: dict | None = None, dirty_note: str | None = None,
+             extra: Iterable[ForensicFinding] = ()) -> list[ForensicFinding]:
     """Every finding about the store in `view`, sorted by severity (highest first), id, object.
 
     `earlier` maps (guid, code) to values the element had before (from log history), so
-    `hypervisorlaunchtype Off` can say whether the system used the hypervisor.
+    `hypervisorlaunchtype Off` can say whether the system used the hypervisor; `extra` are
+    findings made elsewhere (earlier states from the logs), sorted in with the rest.
     """
     out: list[ForensicFinding] = []
     for rule in (_boolean_rules, _policy_rules, _debug_rules, _safeboot_rules,
@@ -59,6 +60,7 @@ def findings(view: StoreView, *, earlier: dict | None = None,
     flagged = {(e.guid, e.code) for f in out for e in f.evidence}
     out.extend(f for f in _baseline_rules(view)
                if (f.evidence[0].guid, f.evidence[0].code) not in flagged)
+    out.extend(extra)
     if dirty_note:
         out.append(ForensicFinding("bcd.store-dirty", "info", dirty_note, ()))
     out.sort(key=lambda f: (-severity_rank(f.severity), f.id,
@@ -314,7 +316,7 @@ def _baseline_rules(view: StoreView) -> Iterator[ForensicFinding]:
                     f"{ev.label()}: {name} is absent; a new {firmware.upper()} store has "
                     f"{name} = {view.text(want, expected)}",
                     (Evidence(ev.guid, ev.alias, ev.description, ev.object_type, name, code,
-                              "(absent)", None, ev.key, ev.last_write),))
+                              "(absent)", None, ev.key, ev.last_write, ev.last_write_filetime),))
                 continue
             if expected is not None and _same(view, live, have, want, expected):
                 continue

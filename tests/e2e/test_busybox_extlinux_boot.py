@@ -21,10 +21,10 @@ import re
 from pathlib import Path
 
 import pytest
+
 from tests.e2e.guest_disk import copy_sparse, mounted, tree_digest
-from tests.e2e.guest_steps import (GRACE, EXIT_PROBLEMS, bcdtool, fix_from_outside, log_in,
-                                   marker_line)
-from tests.e2e.guest_steps import wait_for_prompt
+from tests.e2e.guest_steps import (EXIT_PROBLEMS, GRACE, bcdtool, fix_from_outside, log_in,
+                                   marker_line, wait_for_prompt)
 from tests.e2e.qemu_guest import Boot, BootTimeout
 
 pytestmark = pytest.mark.e2e

@@ -34,6 +34,10 @@ BEFORE = {
     "amazonlinux-2023-arm64": set(),
     "debian-12-ec2-arm64": {"kernel.serial-console", "getty.serial"},
     "debian-12-grub-com2": {"grub.serial-unit"},
+    "amazonlinux-2": set(),
+    "fedora-35": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
+    "opensuse-leap-15.5": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
+    "debian-12-gce": {"grub.terminal-serial"},
 }
 #: The port each guest is checked on, and a word of the reason given.
 DEVICE = {"amazonlinux-2023-arm64": ("ttyS0", "command line"),
