@@ -149,6 +149,19 @@ class LimitError(BcdToolError):
     exit_code = 30
 
 
+class UnsafePathError(BcdToolError):
+    """A file the write would touch is not a plain file inside the target (a symlink, FIFO or
+    device, or a path leading out of it); nothing outside a target is opened, backed up or followed."""
+
+    exit_code = 31
+
+
+class LockedError(BcdToolError):
+    """Another writer holds the store or image; nothing was written."""
+
+    exit_code = 32
+
+
 def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """The BcdToolError for a failure that input, not a bug, can cause (exhausted memory or
     recursion, undecodable text, a NUL byte in a path); None for anything else.

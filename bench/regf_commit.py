@@ -2,8 +2,8 @@
 
 Both tools change the same REG_SZ value (a key holding exactly that one value, because hivexsh's
 `setval` replaces all values of a key) in their own copy of the hive in a temporary folder.
-bcdtool's time covers open + edit + finalize + atomic write + read-back verification with
-python-registry; hivexsh's covers its process start, open, edit and commit.  Prints the best of
+bcdtool's time covers open + edit + the write transaction (journal, in-place write, read-back
+verification with python-registry, audit line); hivexsh's covers its process start, open, edit and commit.  Prints the best of
 a few runs of each, their ratio, and what the two verification walks cost.  Run: `.venv/bin/python bench/regf_commit.py`.
 """
 
@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bcdtool.locate import open_hive
 from bcdtool.regf import commit
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.hive import Hive
@@ -31,13 +32,14 @@ REG_SZ = 1
 def bcdtool_edit(path: Path) -> dict[str, float]:
     """One edit and commit through the library; seconds per phase."""
     t0 = time.perf_counter()
-    hive = Hive.open(path)
+    handle = open_hive(path)
     t1 = time.perf_counter()
-    editor = HiveEditor(hive)
+    editor = HiveEditor(handle.hive)
     editor.set_value(KEY, NAME, REG_SZ, (NEW_TEXT + "\0").encode("utf-16-le"))
     image = editor.to_bytes()
     t2 = time.perf_counter()
-    commit.write_hive_file(path, image, original=hive.original)
+    with handle:
+        handle.commit(image, backup_dir=path.parent / "journal", operation="bench")
     t3 = time.perf_counter()
     return {"open": t1 - t0, "edit": t2 - t1, "commit+verify": t3 - t2, "total": t3 - t0}
 

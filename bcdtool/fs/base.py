@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import (CorruptionError, LimitError, ReadOnlyError, UnsafeVolumeError,
                             UnsupportedError)
+from bcdtool.fs import policy
 from bcdtool.limits import MAX_HIVE_BYTES
 
 Extent = tuple[int, int]
@@ -68,13 +69,15 @@ class VolumeFacts:
     log_clean: bool | None = None
     notes: tuple[str, ...] = ()
 
-    def unsafe_reasons(self, *, strict: bool = True) -> list[str]:
+    def unsafe_reasons(self, *, strict: bool | None = None) -> list[str]:
         """Why writing to this volume would be unsafe (empty when it is fine), each with what a
         user on a Linux rescue machine can do next.
 
-        Without `strict`, a dirty FAT volume is not a reason (see `dirty_note`): bcdtool writes
-        only into a file's own, checked clusters.
+        Unless `strict` (default: the command's `--strict`, fs.policy), a dirty FAT volume is
+        not a reason (see `dirty_note`): the disk sink writes only into a file's own clusters,
+        after proving them its own (check_extents_exclusive).
         """
+        strict = policy.strict() if strict is None else strict
         reasons = []
         if self.bitlocker:
             reasons.append("the volume is BitLocker-encrypted; unlock it with dislocker and "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from bcdtool import journal as journals
+from bcdtool.write import journal as journals
 from bcdtool.errors import DirtyHiveError, InterruptedWriteError
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.layout import (BB_CHECKSUM, BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE,
@@ -16,6 +16,10 @@ def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[st
     is half-written: sequence numbers differ and no transaction log could repair it (our commit
     makes the logs inert before its first write, so a torn commit looks exactly like this)."""
     journal = journals.interrupted(key)
+    if journal is not None and journal.state == "undoing":
+        raise InterruptedWriteError(
+            f"an undo of this store was interrupted ({journal.operation or 'commit'}, "
+            f"{journal.created}); finish it with `bcdtool undo {journal.path}`", path=where)
     if journal is not None:
         raise InterruptedWriteError(
             f"an earlier write to this store was interrupted ({journal.operation or 'commit'}, "

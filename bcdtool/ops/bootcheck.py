@@ -362,7 +362,14 @@ def _parent_index(disk: BootDisk, store_part: int | None,
         if index is not None:
             return index, ""
         ident = device.identity()
-        mine = disk.layout.identity() if disk.layout else "no partition table"
+        layout = disk.layout
+        same_disk = layout is not None and layout.style == device.style and (
+            device.disk_signature == layout.disk_signature if device.style == "mbr"
+            else device.disk_guid == layout.disk_guid)
+        if same_disk:
+            return None, f"{ident}, on this disk but where no partition is (the partition " \
+                "was moved or recreated)"
+        mine = layout.identity() if layout else "no partition table"
         return None, f"{ident}, which is not a partition of this disk ({mine})"
     return None, f"a {device.kind if device else 'missing'} device"
 

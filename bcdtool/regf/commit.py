@@ -3,26 +3,20 @@
 Layer: regf.  `finalize` sets the base block the way regf.md §2.2/§9.6 asks (sequence numbers
 never decrease and end equal, fresh timestamp, checksum that hivex and Windows both accept);
 `commit_steps` orders in-place writes so that an interrupted write is detectable (§10);
-`write_hive_file` replaces a hive file atomically (temp file, fsync, rename), makes stale logs
-harmless first, then re-reads what landed on disk and checks it with our reader and with
-python-registry, restoring the original on any mismatch.
+`verify_image` checks a written image with our reader, validator and python-registry.  Writing
+itself is bcdtool/write's job (one transaction for every target).
 """
 
 from __future__ import annotations
 
 import io
-import logging
-import os
 import struct
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from Registry import Registry
 
-from bcdtool import faults
-from bcdtool.errors import BcdToolError, NotFoundError, VerifyError, WriteError
-from bcdtool.fileio import fsync_folder, replace_file
+from bcdtool.errors import BcdToolError, VerifyError, WriteError
 from bcdtool.regf import logs as _logs
 from bcdtool.regf.check import check
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
@@ -30,28 +24,12 @@ from bcdtool.regf.hive import Hive
 from bcdtool.regf.layout import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE, BB_LAST_WRITTEN,
                                  BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED)
 
-log = logging.getLogger(__name__)
-
 SECTOR = 512
 #: FILETIME of the Unix epoch (100 ns intervals since 1601-01-01).
 _EPOCH_FILETIME = 116444736000000000
 
 #: A hive view: key path -> sorted (value name, type, raw data).
 View = dict[str, list[tuple[str, int, bytes]]]
-
-
-@dataclass(frozen=True)
-class CommitResult:
-    """What a commit did (or, with dry_run, would do)."""
-
-    path: str
-    sequence: int
-    bytes_written: int
-    pages_changed: int
-    dry_run: bool
-    backup: str | None = None
-    neutralized_logs: tuple[str, ...] = ()
-    notices: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -230,108 +208,3 @@ def _compare_with_python_registry(image: bytes, ours: View) -> None:
     problems = compare_views(ours, theirs)
     if problems:
         raise VerifyError("python-registry disagrees: " + "; ".join(problems))
-
-
-# --- files ----------------------------------------------------------------------------------
-
-def write_hive_file(path: str | os.PathLike, new_image: bytes, *, original: bytes,
-                    backup: str | os.PathLike | None = None,
-                    dry_run: bool = False) -> CommitResult:
-    """Replace the hive file at `path` by `new_image` safely; see the module docstring.
-
-    `original` is the file's content as it was read (the write is refused if the file changed
-    since).  Nothing is written when our reader or validator rejects the new image, and with
-    `dry_run` nothing is opened for writing at all.
-    """
-    path = Path(os.path.realpath(path))  # replace the file a symlink points at, not the link
-    final = finalize(new_image, original)
-    changed = sum(len(data) for _, data in commit_steps(original, final)[1:-1]) // SECTOR
-    sequence = _u32(final, BB_PRIMARY_SEQUENCE)
-    try:
-        stale_logs = [p for p in _logs.find_log_files(path) if _needs_neutralizing(p)]
-    except OSError as exc:
-        raise WriteError(f"cannot read a transaction log beside the hive: {exc.strerror}",
-                         path=exc.filename) from None
-    planned, _ = _checked_view(final)
-    if dry_run:
-        _compare_with_python_registry(final, planned)
-        return CommitResult(str(path), sequence, 0, changed, True,
-                            str(backup) if backup else None, (),
-                            ("dry run: nothing was written",) + tuple(
-                                f"{p.name}: would be neutralized" for p in stale_logs))
-    _check_unchanged(path, original)
-    try:
-        if backup is not None:
-            _write_backup(Path(backup), path, original)
-        neutralized = tuple(_neutralize(p) for p in stale_logs)
-        _replace(path, final)
-    except OSError as exc:
-        raise WriteError(f"cannot write: {exc.strerror or exc}", path=exc.filename or str(path)) \
-            from None
-    try:
-        on_disk = path.read_bytes()
-        if on_disk != final:
-            raise VerifyError("the file read back differs from what was written")
-        _compare_with_python_registry(on_disk, planned)
-    except (VerifyError, OSError) as exc:
-        try:
-            _replace(path, original)
-        except (OSError, WriteError) as failure:
-            reason = failure.strerror if isinstance(failure, OSError) else failure.message
-            raise WriteError(f"verification failed ({exc}) and restoring the original failed "
-                             f"too: {reason}; restore it from the backup",
-                             path=str(path)) from None
-        raise VerifyError(f"{exc}; the original hive was restored", path=str(path)) from None
-    notices = tuple(f"{name}: stale transaction log neutralized (first 512 bytes zeroed)"
-                    for name in neutralized)
-    return CommitResult(str(path), sequence, len(final), changed, False,
-                        str(backup) if backup else None, neutralized, notices)
-
-
-def _check_unchanged(path: Path, original: bytes) -> None:
-    try:
-        current = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFoundError("the hive file disappeared before the write", path=str(path)) \
-            from None
-    except OSError as exc:
-        raise WriteError(f"cannot read the hive again: {exc.strerror}", path=str(path)) from None
-    if current != original:
-        raise WriteError("the hive file changed since it was read; nothing was written",
-                         path=str(path))
-
-
-def _write_backup(backup: Path, target: Path, original: bytes) -> None:
-    if os.path.realpath(backup) == str(target):
-        raise WriteError("the backup cannot be the hive file itself", path=str(backup))
-    if backup.exists() and backup.read_bytes() != original:
-        raise WriteError("the backup file exists and holds something else; nothing was written",
-                         path=str(backup))
-    with open(backup, "wb") as handle:
-        handle.write(original)
-        handle.flush()
-        os.fsync(handle.fileno())
-    fsync_folder(backup.parent)
-
-
-def _needs_neutralizing(log_path: Path) -> bool:
-    with open(log_path, "rb") as handle:
-        head = handle.read(SECTOR)
-    return any(head)
-
-
-def _neutralize(log_path: Path) -> str:
-    """Zero the log's first 512 bytes in place: an invalid log base block is never replayed."""
-    with open(log_path, "r+b") as handle:
-        size = min(SECTOR, os.fstat(handle.fileno()).st_size)
-        faults.before_write(str(log_path))
-        handle.write(bytes(size))
-        handle.flush()
-        os.fsync(handle.fileno())
-    log.info("%s: stale transaction log neutralized", log_path)
-    return log_path.name
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Atomically replace `path` by `data`, counting both writes for crash injection."""
-    replace_file(path, data, before_write=faults.before_write)

@@ -322,3 +322,22 @@ def test_edition_without_software_hive_is_unknown(tmp_path):
     edition = {f.id: f for f in diagnose(str(raw)).findings}["windows-edition"]
     assert edition.status == "unknown" and "client" not in edition.message.split("(")[0]
     assert "no SOFTWARE hive" in edition.message
+
+
+def test_right_disk_but_no_partition_there(tmp_path):
+    """The disk signature is this disk's, the offset is not a partition's (a partition that was
+    moved): named as such, and repaired."""
+    from bcdtool.bcd.device import PartitionDevice
+    from bcdtool.bcd.store import BcdStore
+    from bcdtool.regf.hive import Hive
+    from tests.ops.ops_helpers import LOADER, new_store
+
+    store = BcdStore(Hive.from_bytes(new_store("bios")))
+    moved = PartitionDevice(style="mbr", disk_signature=0x1B2C3D4E, partition_offset=99 << 20)
+    store.set_element(LOADER, 0x11000001, moved)
+    raw = tmp_path / "disk.img"
+    build_windows_disk("bios", raw, bcd=store.to_bytes(same_size=True))
+    finding = {f.id: f for f in diagnose(str(raw)).findings}["boot-device.{default}.device"]
+    assert finding.status == "problem" and "on this disk but where no partition is" in \
+        finding.message and "it should be partition 2" in finding.message
+    assert [r["partition"] for r in repair_boot(str(raw)).repoints] == [2]
