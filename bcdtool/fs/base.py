@@ -173,7 +173,9 @@ def write_extents(dev: BlockDevice, ref: FileRef, offset: int, data: bytes) -> l
 
 def require_writable(dev: BlockDevice, facts: VolumeFacts, ref: FileRef) -> None:
     """Raise the error that forbids rewriting `ref` in place, if any."""
-    reasons = facts.unsafe_reasons()
+    # Strict: this check alone does not prove the file's clusters its own, which is what lets
+    # the disk sink write into a dirty FAT volume.
+    reasons = facts.unsafe_reasons(strict=True)
     if reasons:
         raise UnsafeVolumeError("refusing to write: " + "; ".join(reasons), path=ref.path)
     if ref.refusal:
