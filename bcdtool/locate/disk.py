@@ -102,7 +102,7 @@ class DiskStore:
                         store=loc.ref.path)
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit=None) -> tuple[WriteResult, Hive | None]:
+               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
         """The changed pages written in place through the transaction (same size, so no file
         system metadata changes); a dirty FAT volume written without --strict is noted."""
         result, hive = commit_hive(self.sink(), store=self.loc.ref.path,
@@ -110,7 +110,7 @@ class DiskStore:
                                    original=original, new_image=new_image, same_size=True,
                                    dry_run=dry_run, backup_dir=backup_dir,
                                    operation=operation or "commit", diff=diff, audit=audit,
-                                   name=f"{self.spec}:{self.loc.ref.path}")
+                                   name=f"{self.spec}:{self.loc.ref.path}", planned=planned)
         note = self.loc.volume.facts().dirty_note()
         if note and not policy.strict():
             result.notices.append(note)

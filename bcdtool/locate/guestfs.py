@@ -52,12 +52,13 @@ class GuestfsHive:
         return Hive.from_bytes(data, name=self.path, logs=logs), data
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit=None) -> tuple[WriteResult, Hive | None]:
+               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
         """The new image written in place through libguestfs by the one write transaction."""
         result, hive = commit_hive(self.sink, store=self.store, logs=self._logs(),
                                    original=original, new_image=new_image, same_size=False,
                                    dry_run=dry_run, backup_dir=backup_dir, operation=operation,
-                                   diff=diff, audit=audit, name=self.path)
+                                   diff=diff, audit=audit, name=self.path,
+                                   planned=planned)
         result.notices.append(f"written through libguestfs: {self.filesystem}:{self.path}")
         return result, hive
 

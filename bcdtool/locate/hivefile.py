@@ -54,12 +54,13 @@ class HiveFile:
         return Hive.from_bytes(data, name=self.path, logs=logs), data
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit=None) -> tuple[WriteResult, Hive | None]:
+               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
         """The new image written in place through the transaction (the file may change size)."""
         return commit_hive(self.sink, store=self.store, logs=log_names(self.sink, self.store),
                            original=original, new_image=new_image, same_size=False,
                            dry_run=dry_run, backup_dir=backup_dir, operation=operation, diff=diff,
-                           audit=audit, name=self.path)
+                           audit=audit, name=self.path,
+                           planned=planned)
 
     def close(self) -> None:
         """Release the folder's descriptor."""

@@ -111,7 +111,7 @@ def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
             return result
         written = handle.commit(sc.new_image(store), dry_run=dry_run, backup_dir=backup_dir,
                                 operation="repair boot", diff=result.changes,
-                                audit_log=audit_log)
+                                audit_log=audit_log, planned=store.planned)
         result.write = written.to_dict()
         result.journal = written.journal
         result.notices.extend(written.notices)

@@ -275,7 +275,7 @@ def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = 
             save_original(backup, handle.hive.original)
         written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
                                 operation="serial-console enable", diff=result.changes,
-                                audit_log=audit_log)
+                                audit_log=audit_log, planned=store.planned)
         result.write = written.to_dict()
         result.journal = written.journal
         result.notices.extend(written.notices)

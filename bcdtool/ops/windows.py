@@ -146,7 +146,8 @@ def _edit_system(spec: str, operation: str, planner, *, dry_run: bool, backup_di
         if backup and not dry_run and not handle.read_only:
             save_original(backup, handle.hive.original)
         written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
-                                operation=operation, diff=result.changes, audit_log=audit_log)
+                                operation=operation, diff=result.changes, audit_log=audit_log,
+                                planned=editor.planned)
         result.write, result.journal = written.to_dict(), written.journal
         result.notices.extend(written.notices)
         result.audit = written.audit

@@ -127,18 +127,23 @@ def test_write_refused_when_the_file_changed_since_it_was_read(corpus, tmp_path)
     assert folder_state(tmp_path) == before
 
 
-def test_reader_disagreement_after_write_restores_the_original(corpus, tmp_path):
+def test_an_image_that_does_not_verify_is_never_written(corpus, tmp_path):
+    """regf.verify runs on the plan before the transaction: an image holding more than the
+    editor's record (here an extra value) is refused with nothing opened for writing."""
     path = copy_with_logs(corpus, "bcd", "empty-createstore.bcd", tmp_path)
     with open_hive(path) as handle:
         original = handle.hive.original
-        editor = HiveEditor(handle.hive)
-        # python-registry reads any REG_DWORD from the vk's offset field (regf.md §13.4), so an
-        # 8-byte REG_DWORD reads differently there: the readers disagree, the commit undoes itself.
-        editor.set_value("Objects", "Odd", 4, b"12345678")
+        planned = HiveEditor(handle.hive)
+        planned.set_value("Objects", "Planned", 4, b"\1\0\0\0")
+        other = HiveEditor(handle.hive)
+        other.set_value("Objects", "Planned", 4, b"\1\0\0\0")
+        other.set_value("Objects", "Extra", 4, b"\2\0\0\0")
         os.utime(path, ns=(0, 0))
-        with pytest.raises(VerifyError, match="restored"):
-            handle.commit(editor.to_bytes())
-    assert path.stat().st_mtime_ns != 0  # it was written, then the original put back
+        with pytest.raises(VerifyError, match="nothing was written"):
+            handle.commit(other.to_bytes(), planned=planned.planned)
+        with pytest.raises(VerifyError, match="nothing was written"):
+            handle.commit(other.to_bytes(), planned=planned.planned, dry_run=True)
+    assert path.stat().st_mtime_ns == 0
     assert path.read_bytes() == original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty-createstore.bcd"]
 
