@@ -35,12 +35,12 @@ def boot(target, dry_run, as_json, partition, path, backup_dir, audit_log) -> No
         return
     info(f"store: {result.description}")
     notes(result.notices)
-    for left in result.not_repaired:
+    for left in result.details["not_repaired"]:
         info(f"bcdtool: not repaired: {left}")
     if not result.changes:
         data("nothing to repair: every device names a partition of this disk")
         return
-    for move in result.repoints:
+    for move in result.details["repoints"]:
         data(f"  {move['label']} {move['element']}: {move['old']} -> {move['new']}")
     if dry_run:
         data(f"dry run: {len(result.write['plan'])} write(s) planned, nothing written")
