@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bcdtool.cli.options import (audit_log_option, backup_dir_option, dry_run_option,
-                                 json_option, partition_option, path_option)
+                                 json_option, partition_option, path_option, strict_option)
 from bcdtool.cli.output import data, emit, info, notes
 from bcdtool.ops.repair import repair_boot
 
@@ -18,6 +18,7 @@ def repair() -> None:
 @repair.command("boot")
 @click.argument("target")
 @dry_run_option()
+@strict_option()
 @json_option()
 @partition_option(help="Partition number holding the store (default: the one firmware reads).")
 @path_option()
