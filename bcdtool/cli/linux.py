@@ -81,9 +81,6 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> Non
     root = open_guest(target, backend=backend, writable=not dry_run)
     if hasattr(root.fs, "close"):    # libguestfs: flush the image when the command ends
         ctx.call_on_close(root.fs.close)
-    apply = apply_plan
-    if backend == "guestfs":    # the files live inside the image: libguestfs writes them
-        from bcdtool.backends.guestfs_linux import apply_plan as apply
     guest = read_guest(root, device)
     dev = _device(guest, device)
     plan = plan_fix(guest, dev, baud)
@@ -97,7 +94,7 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> Non
     elif dry_run:
         info(f"dry run: {len(plan.changes)} file(s) would change; nothing written")
     else:
-        journal = str(apply(guest, plan, backup_dir=backup_dir).path)
+        journal = str(apply_plan(guest, plan, backup_dir=backup_dir).path)
         info(f"changed {len(plan.changes)} file(s); undo with: bcdtool undo {journal}")
     remaining = [] if dry_run else \
         [f for f in evaluate(read_guest(root, device), dev).findings if f.status == "problem"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bcdtool import journal as journals
+from bcdtool.ops.undo import undo
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.linux import inittab
 from bcdtool.linux.fix import apply_plan, plan_fix
@@ -78,7 +78,7 @@ def test_check_fix_check_undo(tmp_path, name):
                                        if f.status == "problem"]
     assert plan_fix(guest_of(root), guest.device).changes == []       # a second fix: nothing
     if journal is not None:
-        journals.undo(journal.path)
+        undo(journal.path)
     assert snapshot(root) == before_tree
     assert _problems(report_of(root)) == BEFORE[name]
 
@@ -154,7 +154,7 @@ def test_gentoo_enables_openrc_agetty(tmp_path):
     assert link.resolve() == (root / "etc/init.d/agetty").resolve()
     assert "ttyS0" not in _read(root, "/etc/inittab").split("# SERIAL CONSOLES")[1].replace(
         "#s0:12345:respawn:/sbin/agetty -L 9600 ttyS0 vt100", "")
-    journals.undo(journal.path)
+    undo(journal.path)
     assert not (root / "etc/init.d/agetty.ttyS0").is_symlink()
 
 
@@ -353,3 +353,8 @@ def test_good_devices_written_safely(tmp_path, device):
     _fix(root, tmp_path, device)
     text = _read(root, "/etc/default/grub")
     assert f'GRUB_CMDLINE_LINUX="console=tty0 console={device},115200n8"' in text
+    # What grub-mkconfig would get: sourced by a real sh, the values are plain words.
+    out = subprocess.run(["sh", "-c", '. "$1"; printf "%s|%s" "$GRUB_CMDLINE_LINUX" '
+                          '"$GRUB_SERIAL_COMMAND"', "sh", str(root / "etc/default/grub")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split("|")[0] == f"console=tty0 console={device},115200n8"

@@ -94,7 +94,7 @@ def test_doctor_names_each_wrong_element_and_repair_fixes_them(tmp_path, firmwar
     dry = repair_boot(str(raw), dry_run=True)
     assert sha(raw) == digest and dry.changes and dry.journal is None
     result = repair_boot(str(raw))
-    assert result.journal and len(result.repoints) == len(problems)
+    assert result.journal and len(result.details["repoints"]) == len(problems)
 
     after = diagnose(str(raw))
     assert not _problems(after), after.render_text()
@@ -340,4 +340,30 @@ def test_right_disk_but_no_partition_there(tmp_path):
     finding = {f.id: f for f in diagnose(str(raw)).findings}["boot-device.{default}.device"]
     assert finding.status == "problem" and "on this disk but where no partition is" in \
         finding.message and "it should be partition 2" in finding.message
-    assert [r["partition"] for r in repair_boot(str(raw)).repoints] == [2]
+    assert [r["partition"] for r in repair_boot(str(raw)).details["repoints"]] == [2]
+
+
+@pytest.mark.parametrize("parent", ["mbr:1b2c3d4e:0x1100000", "locate"])
+def test_native_vhd_boot_entry(tmp_path, parent):
+    """A loader booting a VHD: the .vhdx must be where the device says; what is inside it is not
+    looked up (no false problem for winload or systemroot)."""
+    from bcdtool.bcd.device import parse_device_text
+    from bcdtool.bcd.store import BcdStore
+    from bcdtool.regf.hive import Hive
+    from tests.ops.ops_helpers import LOADER, new_store
+
+    store = BcdStore(Hive.from_bytes(new_store("bios")))
+    vhd = parse_device_text(f"vhd=[{parent}]\\vhd\\win.vhdx", str)
+    for code in (0x11000001, 0x21000001):
+        store.set_element(LOADER, code, vhd)
+    image = store.to_bytes(same_size=True)
+    raw = tmp_path / "with.img"
+    build_windows_disk("bios", raw, bcd=image, windows_extra={"vhd/win.vhdx": b"vhdxfile"})
+    by = {f.id: f for f in diagnose(str(raw)).findings}
+    assert by["boot-device.{default}.device"].status == "ok", by["boot-device.{default}.device"]
+    assert "win.vhdx is on partition 2" in by["boot-device.{default}.device"].message
+    assert "boot-file.{default}.path" not in by
+    bare = tmp_path / "without.img"
+    build_windows_disk("bios", bare, bcd=image)
+    by = {f.id: f for f in diagnose(str(bare)).findings}
+    assert by["boot-device.{default}.osdevice"].status == "problem"

@@ -1,0 +1,104 @@
+"""A hive (the BCD store, or `--path`) inside a disk image, read and written through libguestfs."""
+
+from __future__ import annotations
+
+from bcdtool.backends.guestfs import BCD_PATHS, GuestfsDisk
+from bcdtool.errors import ImageError, InvalidArgumentError, NotFoundError
+from bcdtool.fs.base import VolumeFacts
+from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
+from bcdtool.locate.handle import HiveHandle, WriteResult
+from bcdtool.locate.hivefile import load_from_sink
+from bcdtool.regf.hive import Hive
+from bcdtool.write.hive import commit_hive
+from bcdtool.write.sinks.guestfs import GuestfsSink, key_for
+
+
+class GuestfsHive:
+    """The Store of a HiveHandle whose bytes live in a file libguestfs reaches (LVM, any fs)."""
+
+    kind = "guestfs"
+
+    def __init__(self, disk: GuestfsDisk, filesystem: str, path: str, *, kind: str,
+                 volume: VolumeFacts) -> None:
+        self.disk, self.filesystem, self.path = disk, filesystem, path
+        self.read_only = not disk.writable
+        self.store = path.lstrip("/")
+        cap = MAX_BCD_BYTES if kind == "bcd" else MAX_HIVE_BYTES
+        self.key = key_for(disk.image, filesystem, self.store)
+        self.sink = GuestfsSink(disk, mount=filesystem, key=self.key, cap=cap, store=self.store,
+                                target=disk.image, volume=volume)
+
+    def _logs(self) -> list[str]:
+        """The logs beside the store (real names, found case-insensitively)."""
+        found = []
+        for suffix in (".LOG", ".LOG1", ".LOG2"):
+            real = self.disk.find(self.path + suffix)
+            if real is not None:
+                found.append(real.lstrip("/"))
+        return found
+
+    def load(self) -> tuple[Hive, bytes]:
+        """Read the hive (and its logs, replayed in memory, only when it is dirty)."""
+        return load_from_sink(self.sink, self.store, self._logs, key=self.key, name=self.path)
+
+    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
+               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
+        """The new image written in place through libguestfs by the one write transaction."""
+        result, hive = commit_hive(self.sink, store=self.store, logs=self._logs(),
+                                   original=original, new_image=new_image, same_size=False,
+                                   dry_run=dry_run, backup_dir=backup_dir, operation=operation,
+                                   diff=diff, audit=audit, name=self.path,
+                                   planned=planned)
+        result.notices.append(f"written through libguestfs: {self.filesystem}:{self.path}")
+        return result, hive
+
+    def close(self) -> None:
+        """Flush and shut the appliance down."""
+        self.disk.close()
+
+
+def open_hive_guestfs(spec: str, *, partition: int | None, path: str | None, read_only: bool,
+                      kind: str) -> HiveHandle:
+    """Open the BCD store (or the hive at `path`) of image `spec` through libguestfs."""
+    if kind == "hive" and path is None:
+        raise InvalidArgumentError("say which hive with --path (e.g. Windows/System32/config/SYSTEM)",
+                                   path=spec)
+    wanted = ["/" + path.replace("\\", "/").lstrip("/")] if path else list(BCD_PATHS)
+    disk = GuestfsDisk(spec, writable=not read_only)
+    try:
+        filesystems = disk.filesystems()
+        if partition is not None:
+            # libguestfs names the first disk /dev/sda; LVM volumes have no partition number.
+            filesystems = [fs for fs in filesystems if fs == f"/dev/sda{partition}"]
+            if not filesystems:
+                raise NotFoundError(f"no file system on partition {partition}", path=spec)
+        for candidate in wanted:        # firmware order first, then file system order
+            for fs in filesystems:
+                try:
+                    disk.mount(fs)
+                except ImageError:
+                    continue            # not mountable here (e.g. an unsupported type)
+                real = disk.find(candidate)
+                if real is None:
+                    continue
+                # The refusal policy of the transaction judges these facts, as for any sink.
+                volume = VolumeFacts(fs=disk.g.vfs_type(fs), hibernated=_hibernated(disk, fs))
+                store = GuestfsHive(disk, fs, real, kind=kind, volume=volume)
+                why = f"{real} on {fs} (libguestfs)"
+                return HiveHandle(store, description=f"{real} in {spec}: {fs}",
+                                  location={"target": spec, "kind": "guestfs", "filesystem": fs,
+                                            "path": real, "reason": why})
+        disk.umount()
+        raise NotFoundError(f"no {' or '.join(wanted)} on any file system libguestfs sees "
+                            f"({', '.join(filesystems) or 'none'})", path=spec)
+    except BaseException:
+        disk.close()
+        raise
+
+
+def _hibernated(disk: GuestfsDisk, fs: str) -> bool:
+    """True when the mounted volume holds a non-empty hiberfil.sys starting with 'hibr'/'HIBR'."""
+    real = disk.find("/hiberfil.sys")
+    if real is None:
+        return False
+    return disk.g.pread(real, 4, 0).lower() in (b"hibr", b"wake")
