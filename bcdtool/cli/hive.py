@@ -7,15 +7,30 @@ notices (log recovery, forensic fallbacks) go to stderr.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import click
 
-from bcdtool.cli.output import current_command, emit_json
-from bcdtool.errors import CorruptionError, DirtyHiveError, InterruptedWriteError
+from bcdtool.cli.options import (backup_option, dry_run_option, json_option, target_options,
+                                 write_options)
+from bcdtool.cli.output import current_command, data, emit_json, info, note, notes
+from bcdtool.errors import (BcdToolError, CorruptionError, DirtyHiveError, InterruptedWriteError,
+                            InvalidArgumentError, WriteError)
+from bcdtool.locate import detect, open_hive
+from bcdtool.ops.recipe import WriteOptions, run_on_hive
+from bcdtool.regf import values as V
+from bcdtool.regf.check import ERROR
+from bcdtool.regf.check import check as check_hive
+from bcdtool.regf.editor import HiveEditor
+from bcdtool.regf.export import iter_export
 from bcdtool.regf.hive import Hive, Key, Value
 from bcdtool.regf.values import REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_QWORD
+from bcdtool.regf.verify import verify_new_hive
+from bcdtool.wintext import escape_name, needs_escape
 
 
 @dataclass
@@ -30,38 +45,42 @@ class _ForensicHandle:
         """Nothing to release: the bytes were read whole."""
 
 
+#: What reading a dirty hive as it is means (said on stderr whenever it happens).
+DIRTY_NOTE = ("read as it is (--allow-dirty): the hive is dirty and its transaction logs are "
+              "missing or unusable, so the changes held only in them are not included; keys and "
+              "values may be missing or out of date; nothing is written")
+
+
 def _open(spec: str, *, partition: int | None = None, path: str | None = None,
-          read_only: bool = True, tolerant: bool = False):
+          read_only: bool = True, tolerant: bool = False, allow_dirty: bool = False):
     """The one place `hive` commands open a target; returns a handle with `.hive`.
 
     With `tolerant`, a plain hive file that cannot be opened safely (dirty with no usable
     logs, half-written, broken bins) is read as it is instead, so that `hive check` can list
-    what is wrong.
+    what is wrong.  With `allow_dirty`, a dirty plain hive file without usable logs is read
+    as it is (reads only).
     """
-    from bcdtool.locate import detect, open_hive
-
     try:
         return open_hive(spec, partition=partition, path=path, read_only=read_only,
                          kind="hive" if path else "bcd")
     except (CorruptionError, DirtyHiveError, InterruptedWriteError) as exc:
-        if not tolerant or detect.detect_kind(spec) != detect.HIVE:
+        dirty = allow_dirty and isinstance(exc, (DirtyHiveError, InterruptedWriteError))
+        if not (tolerant or dirty) or detect.detect_kind(spec) != detect.HIVE:
             raise
-        hive = Hive.open(spec, allow_dirty=True, strict=False)
-        hive.notices.insert(0, f"{spec}: {exc}; reading it as it is to check it")
+        hive = Hive.open(spec, allow_dirty=True, strict=not tolerant)
+        hive.notices[:] = [f"{spec}: {DIRTY_NOTE}"] if dirty and not tolerant else \
+            [f"{spec}: {exc}; reading it as it is to check it"]
         return _ForensicHandle(hive, f"hive file {spec}", {"target": spec, "kind": "file"})
 
 
 def _echo_notices(hive: Hive) -> None:
-    for notice in hive.notices:
-        click.echo(f"bcdtool: note: {notice}", err=True)
+    notes(hive.notices)
 
 
-def _target_options(func):
-    func = click.option("--path", "hive_path", default=None,
-                        help="Path of the hive inside a disk or folder "
-                             "(default: the BCD store).")(func)
-    return click.option("--partition", type=int, default=None,
-                        help="Partition holding the hive (disks and images).")(func)
+def _allow_dirty_option(func):
+    return click.option("--allow-dirty", is_flag=True,
+                        help="Read a dirty hive file whose transaction logs are missing as it is "
+                        "(reads only; changes held only in the logs are not included).")(func)
 
 
 def _json_out(doc) -> None:
@@ -73,17 +92,34 @@ def _iso(key: Key) -> str | None:
     return None if stamp is None else stamp.isoformat().replace("+00:00", "Z")
 
 
+def name_json(name: str) -> dict:
+    """`{"name": ...}` in the escaped form (`wintext.escape_name`), plus the exact UTF-16LE bytes
+    as `name_utf16le` (hex) when escaping changed it."""
+    doc = {"name": escape_name(name)}
+    if needs_escape(name):
+        doc["name_utf16le"] = name.encode("utf-16-le", "surrogatepass").hex()
+    return doc
+
+
+def _printable(data):
+    if isinstance(data, str):
+        return escape_name(data)
+    if isinstance(data, list):
+        return [escape_name(s) for s in data]
+    return data
+
+
 def value_json(value: Value) -> dict:
     """JSON form of a value: name, type, size, decoded data (bytes as hex) and raw hex."""
     data = value.data
-    return {"name": value.name, "type": value.type_name, "type_code": value.type,
-            "size": value.size, "data": data.hex() if isinstance(data, bytes) else data,
+    return {**name_json(value.name), "type": value.type_name, "type_code": value.type,
+            "size": value.size, "data": data.hex() if isinstance(data, bytes) else _printable(data),
             "raw": value.raw.hex()}
 
 
 def render_data(value: Value) -> list[str]:
     """Human-readable lines of a value's data."""
-    data = value.data
+    data = _printable(value.data)
     if isinstance(data, list):
         return data or [""]
     if isinstance(data, int):
@@ -98,8 +134,9 @@ def render_data(value: Value) -> list[str]:
 def key_json(key: Key) -> dict:
     """JSON form of a key with its direct subkeys and values."""
     return {
-        "path": key.path, "name": key.name, "timestamp": _iso(key), "class": key.class_name,
-        "subkeys": [{"name": sub.name, "timestamp": _iso(sub), "subkeys": sub.subkey_count,
+        "path": escape_name(key.path), **name_json(key.name), "timestamp": _iso(key),
+        "class": None if key.class_name is None else escape_name(key.class_name),
+        "subkeys": [{**name_json(sub.name), "timestamp": _iso(sub), "subkeys": sub.subkey_count,
                      "values": sub.value_count} for sub in key.subkeys()],
         "values": [value_json(v) for v in key.values()],
     }
@@ -113,12 +150,15 @@ def hive() -> None:
 @hive.command("ls")
 @click.argument("file")
 @click.argument("keypath", default="")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_target_options
-def ls(file: str, keypath: str, as_json: bool, partition: int | None,
-       hive_path: str | None) -> None:
-    """List the subkeys and values of KEYPATH (default: the root)."""
-    handle = _open(file, partition=partition, path=hive_path)
+@json_option()
+@_allow_dirty_option
+@target_options
+def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int | None,
+       path: str | None) -> None:
+    """List the subkeys and values of KEYPATH (default: the root).
+
+    Names holding control characters or unpaired UTF-16 surrogates print as \\uXXXX."""
+    handle = _open(file, partition=partition, path=path, allow_dirty=allow_dirty)
     try:
         _echo_notices(handle.hive)
         key = handle.hive.key(keypath)
@@ -126,12 +166,12 @@ def ls(file: str, keypath: str, as_json: bool, partition: int | None,
             _json_out(key_json(key))
             return
         for sub in key.subkeys():
-            click.echo(f"{sub.name}\\")
+            data(f"{escape_name(sub.name)}\\")
         for value in key.values():
             lines = render_data(value)
-            click.echo(f"{value.name or '(default)'}\t{value.type_name}\t{lines[0]}")
+            data(f"{escape_name(value.name) or '(default)'}\t{value.type_name}\t{lines[0]}")
             for line in lines[1:]:
-                click.echo(f"\t\t{line}")
+                data(f"\t\t{line}")
     finally:
         handle.close()
 
@@ -140,21 +180,22 @@ def ls(file: str, keypath: str, as_json: bool, partition: int | None,
 @click.argument("file")
 @click.argument("keypath")
 @click.argument("name", default="")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_target_options
-def get(file: str, keypath: str, name: str, as_json: bool, partition: int | None,
-        hive_path: str | None) -> None:
+@json_option()
+@_allow_dirty_option
+@target_options
+def get(file: str, keypath: str, name: str, as_json: bool, allow_dirty: bool,
+        partition: int | None, path: str | None) -> None:
     """Print the type and data of value NAME of KEYPATH (no NAME: the default value)."""
-    handle = _open(file, partition=partition, path=hive_path)
+    handle = _open(file, partition=partition, path=path, allow_dirty=allow_dirty)
     try:
         _echo_notices(handle.hive)
         value = handle.hive.key(keypath).value(name)
         if as_json:
             _json_out(value_json(value))
             return
-        click.echo(value.type_name)
+        data(value.type_name)
         for line in render_data(value):
-            click.echo(line)
+            data(line)
     finally:
         handle.close()
 
@@ -165,44 +206,65 @@ def get(file: str, keypath: str, name: str, as_json: bool, partition: int | None
 @click.option("--prefix", default="", help="Text put before every key path, e.g. "
               "'HKEY_LOCAL_MACHINE\\BCD00000000' (default: paths start with '\\').")
 @click.option("--utf16", is_flag=True, help="Write UTF-16LE with a BOM, as regedit does.")
-@_target_options
-def export(file: str, keypath: str, prefix: str, utf16: bool, partition: int | None,
-           hive_path: str | None) -> None:
-    """Print KEYPATH's subtree (default: the whole hive) as a regedit .reg file."""
-    from bcdtool.regf.export import iter_export
+@click.option("--best-effort", is_flag=True, help="Damaged hive: export what can be read; every "
+              "unreadable key becomes a '; bcdtool: UNREADABLE' line and a message on stderr, "
+              "and the exit code is 3.")
+@_allow_dirty_option
+@target_options
+@click.pass_context
+def export(ctx: click.Context, file: str, keypath: str, prefix: str, utf16: bool,
+           best_effort: bool, allow_dirty: bool, partition: int | None,
+           path: str | None) -> None:
+    """Print KEYPATH's subtree (default: the whole hive) as a regedit .reg file.
 
-    handle = _open(file, partition=partition, path=hive_path)
+    Names a .reg file cannot hold (line breaks, control characters; unpaired surrogates
+    without --utf16) are refused.  If reading fails part way, the output ends with a
+    '; bcdtool: EXPORT INCOMPLETE' line, so it never looks complete."""
+    handle = _open(file, partition=partition, path=path, tolerant=best_effort,
+                   allow_dirty=allow_dirty)
+    problems: list[str] = []
+    out = sys.stdout.buffer
+    encoding = "utf-16-le" if utf16 else "utf-8"
     try:
         _echo_notices(handle.hive)
         hive_ = handle.hive
-        lines = iter_export(hive_, hive_.key(keypath), prefix=prefix.rstrip("\\"))
-        out = sys.stdout.buffer
+        lines = iter_export(hive_, hive_.key(keypath), prefix=prefix.rstrip("\\"), utf16=utf16,
+                            best_effort=best_effort, problems=problems)
         if utf16:
             out.write(b"\xff\xfe")
-        for line in lines:
-            out.write((line + "\r\n").encode("utf-16-le" if utf16 else "utf-8",
-                                             "surrogatepass"))
-        out.flush()
+        try:
+            for line in lines:
+                out.write((line + "\r\n").encode(encoding, "surrogatepass"))
+        except BcdToolError as exc:
+            out.write((f"; bcdtool: EXPORT INCOMPLETE: {escape_name(str(exc))}\r\n")
+                      .encode(encoding, "surrogatepass"))
+            raise
+        finally:
+            out.flush()
     finally:
         handle.close()
+    for problem in problems:
+        info(f"bcdtool: unreadable: {escape_name(problem)}")
+    if problems:
+        info(f"bcdtool: {len(problems)} part(s) of the hive could not be read; the export "
+             "is incomplete")
+        ctx.exit(3)
 
 
 @hive.command("check")
 @click.argument("file")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_target_options
+@json_option()
+@target_options
 @click.pass_context
 def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
-          hive_path: str | None) -> None:
+          path: str | None) -> None:
     """Validate a hive against the format's rules; exit 3 when errors are found.
 
     Each finding shows its severity, a stable code, the file offset of the structure concerned
     and what is wrong.  A dirty hive is checked after log recovery; one that cannot be opened
     safely is checked as it is.
     """
-    from bcdtool.regf.check import ERROR, check as check_hive
-
-    handle = _open(file, partition=partition, path=hive_path, tolerant=True)
+    handle = _open(file, partition=partition, path=path, tolerant=True)
     try:
         _echo_notices(handle.hive)
         findings = check_hive(handle.hive)
@@ -216,8 +278,8 @@ def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
     else:
         for f in findings:
             where = f"{f.offset:#x}" if f.offset is not None else "-"
-            click.echo(f"{f.severity:7} {f.code:14} {where:>10}  {f.message}")
-        click.echo(f"{errors} error(s), {warnings} warning(s)")
+            data(f"{f.severity:7} {f.code:14} {where:>10}  {f.message}")
+        data(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         ctx.exit(3)
 
@@ -227,27 +289,8 @@ _WRITE_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_QWORD
                 "REG_NONE")
 
 
-def _write_options(func):
-    func = click.option("--backup", "backup", default=None, metavar="PATH",
-                        help="Save the hive's original bytes to PATH before writing.")(func)
-    func = click.option("--json", "as_json", is_flag=True, help="Print the write plan/result "
-                        "as JSON.")(func)
-    return click.option("--dry-run", is_flag=True,
-                        help="Plan the write and print it; change nothing.")(func)
-
-
-def _journal_options(func):
-    func = click.option("--backup-dir", default=None, metavar="DIR",
-                        help="Folder for the undo journal (default: $XDG_STATE_HOME/bcdtool).")(func)
-    return click.option("--read-only", is_flag=True, help="Forensic: open every file and "
-                        "device without write access; the write is refused.")(func)
-
-
 def parse_data(type_name: str, items: tuple[str, ...]) -> tuple[int, bytes]:
     """(type code, raw bytes) from `--type` and the `--data` arguments (issue 2's contract)."""
-    from bcdtool.errors import InvalidArgumentError
-    from bcdtool.regf import values as V
-
     code = V.TYPES_BY_NAME[type_name]
     if code == V.REG_MULTI_SZ:
         return code, V.encode_value(code, list(items))
@@ -271,53 +314,25 @@ def parse_data(type_name: str, items: tuple[str, ...]) -> tuple[int, bytes]:
     return code, V.encode_value(code, items[0])
 
 
-def _save_backup(backup: str, original: bytes) -> None:
-    import os
-    from pathlib import Path
-
-    from bcdtool.errors import WriteError
-
-    path = Path(backup)
-    if path.exists() and path.read_bytes() != original:
-        raise WriteError("the backup file exists and holds something else; nothing was written",
-                         path=backup)
-    try:
-        with open(path, "wb") as handle:
-            handle.write(original)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        raise WriteError(f"cannot write the backup: {exc.strerror}", path=backup) from None
-
-
-def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *, dry_run: bool,
-                     backup: str | None, as_json: bool, operation: str, edit,
-                     backup_dir: str | None = None, read_only: bool = False) -> None:
-    """Open the target, apply `edit(editor)`, then plan/back up/write/verify through the handle."""
-    from bcdtool.regf.editor import HiveEditor
-
-    handle = _open(file, partition=partition, path=hive_path, read_only=dry_run or read_only)
-    try:
-        _echo_notices(handle.hive)
-        editor = HiveEditor(handle.hive)
+def _edit(file: str, partition: int | None, path: str | None, *, operation: str, edit,
+          change: dict, opts: WriteOptions, as_json: bool) -> None:
+    """Run `edit(editor)` on the hive of `file` through the recipe runner and print the result."""
+    def recipe(hive, notices):
+        editor = HiveEditor(hive)
         edit(editor)
-        # Inside a filesystem or disk image the file must keep its size (written in place);
-        # a plain file may grow instead of being rebuilt.
-        grows = handle.location.get("kind") in ("file", "directory")
-        image = editor.to_bytes(same_size=not grows)
-        if backup and not dry_run:
-            _save_backup(backup, handle.hive.original)
-        result = handle.commit(image, dry_run=dry_run, operation=operation, backup_dir=backup_dir)
-    finally:
-        handle.close()
-    for notice in result.notices:
-        click.echo(f"bcdtool: note: {notice}", err=True)
+        return editor, [change]
+
+    result = run_on_hive(lambda read_only: _open(file, partition=partition, path=path,
+                                                 read_only=read_only),
+                         escape_name(operation), recipe, opts)
+    notes(result.notices)
     if as_json:
-        _json_out(dict(result.to_dict(), operation=operation, backup=backup))
-    elif dry_run:
-        click.echo(f"dry run: {operation}: {len(result.plan)} write(s) planned, nothing written")
+        _json_out(result.to_json())
+    elif opts.dry_run:
+        data(f"dry run: {result.operation}: {len(result.write['plan'])} write(s) planned, "
+             "nothing written")
     else:
-        click.echo(f"{operation}: {result.pages_written} page(s) written, verified")
+        data(f"{result.operation}: {result.write['pages_written']} page(s) written, verified")
 
 
 @hive.command("set")
@@ -329,12 +344,12 @@ def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *,
               help="Value type.")
 @click.option("--data", "data", multiple=True, help="Data: REG_BINARY as hex, DWORD/QWORD "
               "decimal or 0x-hex, REG_MULTI_SZ one --data per string.")
-@_write_options
-@_journal_options
-@_target_options
+@write_options
+@json_option(help="Print the result (changes, journal, the write plan) as JSON.")
+@target_options
 def set_(file: str, keypath: str, name: str, type_name: str, data: tuple[str, ...],
-         dry_run: bool, as_json: bool, backup: str | None, partition: int | None,
-         hive_path: str | None, backup_dir: str | None, read_only: bool) -> None:
+         dry_run: bool, backup_dir: str | None, backup: str | None, read_only: bool,
+         audit_log: str | None, as_json: bool, partition: int | None, path: str | None) -> None:
     """Set value NAME of KEYPATH ("" = default value), creating missing keys."""
     code, raw = parse_data(type_name, data)
 
@@ -342,21 +357,23 @@ def set_(file: str, keypath: str, name: str, type_name: str, data: tuple[str, ..
         editor.create_key(keypath)
         editor.set_value(keypath, name, code, raw)
 
-    _edit_and_commit(file, partition, hive_path, dry_run=dry_run, backup=backup, as_json=as_json,
-                     operation=f"set {keypath}\\{name or '(default)'} {type_name}", edit=edit,
-                     backup_dir=backup_dir, read_only=read_only)
+    _edit(file, partition, path, operation=f"set {keypath}\\{name or '(default)'} {type_name}",
+          edit=edit, change={"action": "set", "key": escape_name(keypath),
+                             "value": escape_name(name), "type": type_name.upper()},
+          opts=WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                            read_only=read_only, audit_log=audit_log), as_json=as_json)
 
 
 @hive.command("rm")
 @click.argument("file")
 @click.argument("keypath")
 @click.argument("name", required=False, default=None)
-@_write_options
-@_journal_options
-@_target_options
-def rm(file: str, keypath: str, name: str | None, dry_run: bool, as_json: bool,
-       backup: str | None, partition: int | None, hive_path: str | None,
-       backup_dir: str | None, read_only: bool) -> None:
+@write_options
+@json_option(help="Print the result (changes, journal, the write plan) as JSON.")
+@target_options
+def rm(file: str, keypath: str, name: str | None, dry_run: bool, backup_dir: str | None,
+       backup: str | None, read_only: bool, audit_log: str | None, as_json: bool,
+       partition: int | None, path: str | None) -> None:
     """Delete value NAME of KEYPATH, or (no NAME) the key KEYPATH with its whole subtree."""
     def edit(editor) -> None:
         if name is None:
@@ -365,8 +382,11 @@ def rm(file: str, keypath: str, name: str | None, dry_run: bool, as_json: bool,
             editor.delete_value(keypath, name)
 
     what = f"value {keypath}\\{name or '(default)'}" if name is not None else f"key {keypath}"
-    _edit_and_commit(file, partition, hive_path, dry_run=dry_run, backup=backup, as_json=as_json,
-                     operation=f"rm {what}", edit=edit, backup_dir=backup_dir, read_only=read_only)
+    _edit(file, partition, path, operation=f"rm {what}", edit=edit,
+          change={"action": "delete", "key": escape_name(keypath),
+                  "value": None if name is None else escape_name(name)},
+          opts=WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                            read_only=read_only, audit_log=audit_log), as_json=as_json)
 
 
 @hive.command("new")
@@ -374,40 +394,31 @@ def rm(file: str, keypath: str, name: str | None, dry_run: bool, as_json: bool,
 @click.option("--minor", type=click.Choice(["3", "4", "5", "6"]), default="5", show_default=True,
               help="Format version 1.x (3 for BCD-style stores).")
 @click.option("--root-name", default="ROOT", show_default=True, help="Name of the root key.")
-@_write_options
+@dry_run_option(help="Build and verify the hive; create nothing.")
+@json_option()
+@backup_option()
 def new(file: str, minor: str, root_name: str, dry_run: bool, as_json: bool,
         backup: str | None) -> None:
     """Create FILE as a new, empty hive (refuses to overwrite an existing file)."""
-    from pathlib import Path
-
-    from bcdtool.errors import InvalidArgumentError
-    from bcdtool.regf.commit import verify_image
-    from bcdtool.regf.editor import HiveEditor
-
     path = Path(file)
     if path.exists() or path.is_symlink():
         raise InvalidArgumentError("the file exists; `hive new` never overwrites", path=file)
     image = HiveEditor.new(int(minor), name=path.name, root_name=root_name).to_bytes()
-    verify_image(image)
+    verify_new_hive(image)
     if backup:
-        click.echo("bcdtool: note: --backup has nothing to save for a new file", err=True)
+        note("--backup has nothing to save for a new file")
     if not dry_run:
         _create_exclusive(path, image)
     doc = {"target": file, "dry_run": dry_run, "size": len(image), "minor": int(minor)}
     if as_json:
         _json_out(doc)
     else:
-        click.echo(f"{'dry run: would create' if dry_run else 'created'} {file} "
-                   f"({len(image)} bytes, regf 1.{minor})")
+        data(f"{'dry run: would create' if dry_run else 'created'} {file} "
+             f"({len(image)} bytes, regf 1.{minor})")
 
 
 def _create_exclusive(path, image: bytes) -> None:
     """Write a new file atomically: temp file, fsync, then link into place only if absent."""
-    import os
-    import tempfile
-
-    from bcdtool.errors import InvalidArgumentError, WriteError
-
     folder = path.parent if str(path.parent) else "."
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bcdtool-tmp", dir=folder)

@@ -10,6 +10,7 @@ from bcdtool.write.transaction import Audit
 
 if TYPE_CHECKING:
     from bcdtool.regf.hive import Hive
+    from bcdtool.regf.planned import Planned
 
 __all__ = ["HiveHandle", "Store", "WriteResult"]
 
@@ -22,7 +23,8 @@ class Store(Protocol):
 
     def load(self) -> tuple["Hive", bytes]: ...
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit: Audit | None) -> tuple[WriteResult, "Hive | None"]: ...
+               diff: list | None, audit: Audit | None, planned: "Planned | None" = None
+               ) -> tuple[WriteResult, "Hive | None"]: ...
     def close(self) -> None: ...
 
 
@@ -42,9 +44,11 @@ class HiveHandle:
 
     def commit(self, new_image: bytes, *, dry_run: bool = False, backup_dir=None, operation: str = "",
                diff: list | None = None, changes: list | None = None,
-               audit_log=None) -> WriteResult:
+               audit_log=None, planned: "Planned | None" = None) -> WriteResult:
         """Write `new_image` (the edited hive) back through the one write transaction (dry run:
-        plan only); the write appends one audit line (`changes` describe it; `audit_log`: where)."""
+        plan and verify only); the write appends one audit line (`changes` describe it;
+        `audit_log`: where).  `planned` is the editor's record of the edits
+        (`HiveEditor.planned`): verification then proves that nothing else changed."""
         if self.read_only and not dry_run:
             raise ReadOnlyError("the target was opened read-only; nothing was written",
                                 path=self.location.get("target"))
@@ -52,7 +56,7 @@ class HiveHandle:
                                                          else diff or []), path=audit_log)
         result, hive = self._store.commit(self._original, bytes(new_image), dry_run=dry_run,
                                           backup_dir=backup_dir, operation=operation, diff=diff,
-                                          audit=audit)
+                                          audit=audit, planned=planned)
         if hive is not None:
             self.hive, self._original = hive, hive.original
         if result.journal:

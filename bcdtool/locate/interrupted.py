@@ -31,9 +31,10 @@ def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[st
             # without logs; calling it our interrupted write would send the user to a
             # journal that does not exist.
             raise DirtyHiveError(
-                "the store is dirty (its sequence numbers differ) and no transaction log can "
-                "repair it; if an earlier bcdtool write with --backup-dir was interrupted, "
-                "restore it with `bcdtool undo` and that journal", path=where)
+                "the hive is dirty (its sequence numbers differ: the program that wrote it last "
+                "did not finish) and no transaction log beside it can repair it; `bcdtool hive "
+                "ls/get/export --allow-dirty` read it as it is and `bcdtool hive check` lists "
+                "what is wrong", path=where)
         raise InterruptedWriteError(
             "the store was left half-written (its sequence numbers differ and no transaction log "
             f"can repair it); restore it with `bcdtool undo {latest.path}`", path=where)

@@ -2,7 +2,9 @@
 base block, changed pages, clean base block; stale logs neutralised first), the one call to the
 hive verification, and the transaction that does the rest.
 
-`verify_store` is the only place a written hive is verified: every sink's store goes through it.
+Hive content is verified in one place, `regf.verify.verify_commit`, called here on the planned
+image before anything is written (and in dry runs, so a dry run that says yes means the write
+is accepted); `verify_store` then checks that every sink's store reads back as those bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import posixpath
 from bcdtool.errors import BcdToolError, UnsafePathError, UnsupportedError, VerifyError
 from bcdtool.regf import commit as regf_commit
 from bcdtool.regf.hive import Hive
+from bcdtool.regf.planned import Planned
+from bcdtool.regf.verify import verify_commit
 from bcdtool.regf.logs import LOG_SUFFIXES
 from bcdtool.write.journal import sha256
 from bcdtool.write.result import WriteResult
@@ -35,18 +39,26 @@ def pages_in(steps: list[tuple[int, bytes]]) -> int:
     return len(pages)
 
 
+def verify_plan(original: bytes, final: bytes, planned: Planned | None, *, name: str) -> None:
+    """The planned image must pass the hive verification (`regf.verify.verify_commit`: our reader
+    and validator, the original plus the planned edits and nothing else, independent readers)."""
+    try:
+        verify_commit(original, final, planned=planned, name=name)
+    except VerifyError as exc:
+        raise VerifyError(f"the planned store does not verify: {exc.message}; nothing was "
+                          "written", path=name) from None
+
+
 def verify_store(data: bytes | None, expected: bytes, *, name: str) -> Hive:
-    """Bytes read back from a target must equal the plan and pass the hive verification (our
-    reader, validator and an independent reader); returns the hive they hold."""
+    """Bytes read back from a target must equal the verified plan; returns the hive they hold."""
     if data != expected:
         got = sha256(data)[:16] if data is not None else "no file"
         raise VerifyError("the store does not read back as written "
                           f"(sha256 {got}, planned {sha256(expected)[:16]})", path=name)
     try:
-        regf_commit.verify_image(data)
         return Hive.from_bytes(data, name=name)
     except BcdToolError as exc:
-        raise VerifyError(f"the written store does not verify: {exc.message}", path=name) from None
+        raise VerifyError(f"the written store cannot be read: {exc.message}", path=name) from None
 
 
 def log_names(sink, store: str) -> list[str]:
@@ -65,8 +77,10 @@ def log_names(sink, store: str) -> list[str]:
 
 def commit_hive(sink, *, store: str, logs: list[str], original: bytes, new_image: bytes,
                 same_size: bool, dry_run: bool, backup_dir, operation: str, diff: list | None,
-                audit: Audit | None = None, name: str | None = None) -> tuple[WriteResult, Hive | None]:
-    """Write `new_image` over `store` (whose content was `original`) through `sink`."""
+                audit: Audit | None = None, name: str | None = None,
+                planned: Planned | None = None) -> tuple[WriteResult, Hive | None]:
+    """Write `new_image` over `store` (whose content was `original`) through `sink`;
+    `planned` is the editor's record of the edits (`HiveEditor.planned`)."""
     name = name or f"{sink.target}:{store}"
     if same_size and len(new_image) != len(original):
         raise UnsupportedError(
@@ -74,6 +88,7 @@ def commit_hive(sink, *, store: str, logs: list[str], original: bytes, new_image
             f"{len(original)}: inside disks bcdtool writes in place and keeps a file's exact "
             "size (so no filesystem metadata changes); nothing was written", path=sink.target)
     final, steps = plan_commit(original, new_image)
+    verify_plan(original, final, planned, name=name)
     stale = _stale_logs(sink, logs)
     result = WriteResult(target=sink.target, dry_run=dry_run, size=len(final),
                          sha256_before=sha256(original), sha256_after=sha256(final),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import struct
@@ -10,53 +9,21 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from Registry import Registry
 
 from bcdtool.errors import DirtyHiveError, VerifyError
 from bcdtool.regf import commit, logs
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import Hive
+from bcdtool.regf.verify import verify_commit
 from tests.helpers.common import need_tool
+from tests.write.write_helpers import (copy_with_logs, edited, hivexsh_lsval,
+                                       python_registry_value, seqs, sz)
 
-REG_SZ = 1
 STORE = "win11-uefi-installed-2025.bcd"  # a clean store with stale .LOG and .LOG1 beside it
-
-
-def seqs(data: bytes) -> tuple[int, int]:
-    return struct.unpack_from("<II", data, 4)
 
 
 def stamp(data: bytes) -> int:
     return struct.unpack_from("<Q", data, 12)[0]
-
-
-def sz(text: str) -> bytes:
-    return (text + "\0").encode("utf-16-le")
-
-
-def copy_with_logs(corpus: Path, sub: str, name: str, tmp_path: Path) -> Path:
-    for path in (corpus / sub).glob(name + "*"):
-        shutil.copy(path, tmp_path / path.name)
-    return tmp_path / name
-
-
-def edited(hive: Hive, key: str, name: str, text: str) -> bytes:
-    editor_mod = pytest.importorskip("bcdtool.regf.editor")
-    editor = editor_mod.HiveEditor(hive)
-    editor.set_value(key, name, REG_SZ, sz(text))
-    return editor.to_bytes()
-
-
-def python_registry_value(data: bytes, key: str, name: str) -> bytes:
-    reg = Registry.Registry(io.BytesIO(data))
-    return bytes(reg.open(key).value(name).raw_data())
-
-
-def hivexsh_lsval(path: Path, key: str) -> str:
-    need_tool("hivexsh")
-    script = "".join(f"cd {part}\n" for part in key.split("\\")) + "lsval\n"
-    return subprocess.run(["hivexsh", str(path)], input=script, capture_output=True, text=True,
-                          check=True, timeout=60).stdout
 
 
 def hivexregedit_export(path: Path) -> str:
@@ -143,7 +110,7 @@ def test_commit_steps_order_and_crash_prefixes_are_detectable(corpus, tmp_path):
     assert data[:len(final)] == final and not logs.is_dirty(data)
     assert python_registry_value(data, "Objects", "BcdToolTest") == sz("x" * 3000)
     assert "BcdToolTest" in hivexsh_lsval(done, "Objects")
-    commit.verify_image(data, expected=final)
+    verify_commit(hive.original, data)
 
 
 def test_crashed_write_is_refused_on_open_once_logs_are_neutralized(corpus, tmp_path):
@@ -156,34 +123,3 @@ def test_crashed_write_is_refused_on_open_once_logs_are_neutralized(corpus, tmp_
     apply_steps(path, steps[:2])
     with pytest.raises(DirtyHiveError):
         Hive.open(path)
-
-
-def test_verify_image_rejects_dirty_and_broken_images(corpus):
-    data = (corpus / "bcd" / "empty-createstore.bcd").read_bytes()
-    report = commit.verify_image(data)
-    assert report.keys == 3
-    dirty = bytearray(data)
-    struct.pack_into("<I", dirty, 4, seqs(data)[0] + 1)
-    struct.pack_into("<I", dirty, 508, regf_checksum(bytes(dirty[:508])))
-    with pytest.raises(VerifyError, match="dirty"):
-        commit.verify_image(bytes(dirty))
-    broken = bytearray(data)
-    broken[4096:4100] = b"junk"
-    struct.pack_into("<I", broken, 508, regf_checksum(bytes(broken[:508])))
-    with pytest.raises(VerifyError):
-        commit.verify_image(bytes(broken))
-    with pytest.raises(VerifyError, match="planned"):
-        other = (corpus / "bcd" / "win10-media-bios.bcd").read_bytes()
-        commit.verify_image(data, expected=other)
-
-
-def test_verify_image_runs_the_validator(corpus):
-    data = bytearray((corpus / "bcd" / "empty-createstore.bcd").read_bytes())
-    hive = Hive.from_bytes(bytes(data))
-    leaf = 4096 + hive.root.fields["subkeys_list_offset"] + 4
-    assert data[leaf:leaf + 2] in (b"lf", b"lh")
-    data[leaf + 8] ^= 0x55  # the first lf hint / lh hash no longer matches the subkey's name
-    # Both readers still walk it (neither uses hashes to enumerate); only the validator objects.
-    assert commit.python_registry_view(bytes(data)) == commit.python_registry_view(hive.data)
-    with pytest.raises(VerifyError, match="validator"):
-        commit.verify_image(bytes(data))
