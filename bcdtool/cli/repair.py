@@ -36,7 +36,7 @@ def boot(ctx, target, dry_run, as_json, partition, path, backup_dir, audit_log) 
         emit("repair boot", result.to_json(), as_json=True)
     else:
         _show(result, dry_run)
-    if result.not_repaired:
+    if result.details["not_repaired"]:
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -46,7 +46,7 @@ def _show(result, dry_run: bool) -> None:
     for left in result.details["not_repaired"]:
         info(f"bcdtool: not repaired: {left}")
     if not result.changes:
-        data("nothing repaired" if result.not_repaired else
+        data("nothing repaired" if result.details["not_repaired"] else
              "nothing to repair: every device names a partition of this disk")
         return
     for move in result.details["repoints"]:
