@@ -4,7 +4,6 @@ report names every byte read with its sha256 and is byte-identical for the same 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import re
 import shutil
@@ -16,14 +15,11 @@ import pytest
 from tests.helpers.common import need_tool
 from fixtures import images
 from tests.forensic.forensic_helpers import bcdtool
+from tests.helpers.common import sha as _sha
 
 STORE = "win11-uefi-installed-2025.bcd"
 LOGS = (".LOG", ".LOG1")
 _WRITE_FLAGS = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND")
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _folder(corpus, tmp_path):
