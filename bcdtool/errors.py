@@ -7,6 +7,8 @@ documented in README.md ("Exit codes") and must never be renumbered.
 
 from __future__ import annotations
 
+from bcdtool.urls import redact, scrub
+
 
 class BcdToolError(Exception):
     """Root of all errors bcdtool raises on purpose."""
@@ -14,9 +16,12 @@ class BcdToolError(Exception):
     exit_code = 10
 
     def __init__(self, message: str, *, path: str | None = None, offset: int | None = None):
+        # A URL's secret (SAS, presigned signature) never enters an error: whatever prints,
+        # logs or stores this exception sees only the redacted form.
+        message = scrub(message)
         super().__init__(message)
         self.message = message
-        self.path = path
+        self.path = redact(path) if isinstance(path, str) else path
         self.offset = offset
 
     def __str__(self) -> str:
@@ -137,6 +142,24 @@ class HiveSpaceError(BcdToolError):
     """The edited hive does not fit in the space it must keep (same-size, in-place writes)."""
 
     exit_code = 29
+
+
+class AccessDeniedError(BcdToolError):
+    """A remote disk's server refused the credentials (HTTP 401/403), or they only allow reading."""
+
+    exit_code = 30
+
+
+class ExpiredCredentialError(AccessDeniedError):
+    """The URL's signature (Azure SAS `se=`, presigned URL) has expired."""
+
+    exit_code = 31
+
+
+class NetworkError(BcdToolError):
+    """A remote disk could not be reached or kept failing (timeouts, resets, 5xx after retries)."""
+
+    exit_code = 32
 
 
 #: Exit code of commands that ran fine but found problems (check, doctor, linux check).

@@ -21,6 +21,7 @@ from typing import Callable, Protocol
 
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError, VerifyError, WriteError
 from bcdtool.fileio import TEMP_SUFFIX, replace_file
+from bcdtool.urls import scrub, stored
 
 JOURNAL_VERSION = 1
 #: Largest journal.json we agree to parse (a hostile or broken file must not exhaust memory).
@@ -91,7 +92,8 @@ class Journal:
         except OSError as exc:
             raise WriteError(f"cannot create the undo journal folder: {exc.strerror}",
                              path=str(folder)) from None
-        journal = cls(id=jid, dir=folder, target=str(target), operation=operation,
+        # The operation may quote a command line naming a URL: stored without its secret.
+        journal = cls(id=jid, dir=folder, target=stored(target), operation=scrub(operation),
                       created=now.isoformat(), diff=list(diff or []), target_key=target_key)
         journal.save()
         return journal
@@ -125,7 +127,7 @@ class Journal:
         With save=False journal.json is not rewritten yet (the caller's `mark("writing")` does it,
         before anything is written): one fsync per extent instead of three.
         """
-        entry = Entry(kind="extent", path=os.path.abspath(target),
+        entry = Entry(kind="extent", path=stored(target),
                       backup=f"{len(self.entries):04d}.bak",
                       sha256_before=sha256(before), offset=offset, length=len(before),
                       sha256_after=sha256(after) if after is not None else None,

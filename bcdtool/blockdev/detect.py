@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from bcdtool.blockdev.base import BlockDevice
+from bcdtool.blockdev.http import HttpDevice
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import UnsupportedError
+from bcdtool.urls import is_url, redact
 
 #: Largest file we treat as a possible VMDK text descriptor.
 MAX_DESCRIPTOR = 64 * 1024
@@ -36,14 +38,32 @@ def sniff(container: BlockDevice) -> str:
     return "raw"
 
 
+def open_container(path: str, *, writable: bool = False) -> BlockDevice:
+    """The bytes of an image: a local file or device, an http(s) URL (range reads), or an Azure
+    page blob (writable https SAS URL, or az://ACCOUNT/CONTAINER/BLOB)."""
+    if not is_url(path):
+        return RawDevice(path, writable=writable)
+    if writable or path.lower().startswith("az://"):
+        # The Azure SDK (optional extra, ~200 ms to import) loads only when a blob is written.
+        from bcdtool.blockdev.pageblob import PageBlobDevice
+        return PageBlobDevice(path, writable=writable)
+    return HttpDevice(path)
+
+
 def open_image(path: str, *, writable: bool = False, depth: int = 0) -> BlockDevice:
-    """Open an image file or block device; read-only opens never open anything for writing.
+    """Open an image file, block device or URL; read-only opens never open anything for writing.
 
     `depth` counts backing files already followed (qcow2 chains are bounded).
     """
-    container = RawDevice(path, writable=writable)
+    container = open_container(path, writable=writable)
     try:
         kind = sniff(container)
+        if kind == "vmdk-descriptor" and is_url(path):
+            raise UnsupportedError("a VMDK descriptor names extent files beside it, which bcdtool "
+                                   "does not fetch over HTTP: give the URL of a monolithicSparse "
+                                   "or streamOptimized VMDK (qemu-img convert -O vmdk -o "
+                                   "subformat=monolithicSparse), or download the extents",
+                                   path=redact(path))
         if kind == "raw":
             return container
         if kind == "vhd":
@@ -59,7 +79,7 @@ def open_image(path: str, *, writable: bool = False, depth: int = 0) -> BlockDev
             from bcdtool.blockdev.vmdk import open_vmdk
             return open_vmdk(container, descriptor=kind == "vmdk-descriptor")
         raise UnsupportedError(f"{kind} images are not supported; convert with qemu-img convert "
-                               "-O qcow2 (or vhdx) first", path=path)
+                               "-O qcow2 (or vhdx) first", path=redact(path))
     except BaseException:
         container.close()
         raise

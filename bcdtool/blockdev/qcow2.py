@@ -14,6 +14,7 @@ from bcdtool import _construct
 from bcdtool.blockdev import qcow2_layout as L
 from bcdtool.blockdev.base import BlockDevice, EntryTable, MappedDevice
 from bcdtool.errors import FormatError, ImageError, UnsupportedError
+from bcdtool.urls import is_url
 
 #: How many backing files deep we follow before calling it a loop.
 MAX_BACKING_DEPTH = 8
@@ -216,5 +217,9 @@ def _open_backing(image: str, backing: str, depth: int) -> BlockDevice:
                          path=image)
     from bcdtool.blockdev.detect import open_image  # detect imports us: resolve at use time
 
+    if is_url(image):
+        raise UnsupportedError(f"qcow2 backing file {backing!r}: backing files are not fetched "
+                               "over HTTP (nor guessed as sibling URLs); flatten the image first "
+                               "(qemu-img convert -O qcow2 child.qcow2 flat.qcow2)", path=image)
     path = backing if os.path.isabs(backing) else os.path.join(os.path.dirname(image), backing)
     return open_image(path, writable=False, depth=depth + 1)

@@ -7,6 +7,7 @@ import json
 import click
 
 from bcdtool.errors import EXIT_PROBLEMS
+from bcdtool.urls import redact
 
 
 def _recipe_options(func):
@@ -111,7 +112,7 @@ def status(ctx, target, port, baud, timeout, no_boot_menu, no_bootems, keep_debu
                        f"{_show(row['expected'])}, set {_show(row['actual'])}, effective "
                        f"{_show(row['effective'])}{via}")
         click.echo("result: " + ("ok" if doc["ok"] else "the serial console is not fully set up"
-                                 " (fix: bcdtool serial-console enable " + target + ")"))
+                                 " (fix: bcdtool serial-console enable " + redact(target) + ")"))
     if not doc["ok"]:
         ctx.exit(EXIT_PROBLEMS)
 

@@ -26,6 +26,7 @@ from bcdtool.locate.discover import locate
 from bcdtool.locate.handle import HiveHandle, WriteResult
 from bcdtool.locate.inuse import exclusive, refuse_if_in_use
 from bcdtool.locate.interrupted import check_not_interrupted
+from bcdtool.urls import is_url, redact, resolve, stored
 
 #: ioctl returning a Linux block device's read-only flag.
 _BLKROGET = 0x125E
@@ -50,7 +51,9 @@ class DiskStore:
 
     def __init__(self, spec: str, *, device: bool, partition: int | None, path: str | None,
                  read_only: bool, kind: str) -> None:
-        self.spec = spec
+        self.spec = spec                # may hold a URL's secret: used to open, never shown
+        self.shown = redact(spec)
+        self.remote = is_url(spec)
         self.kind = "device" if device else "image"
         self.read_only = read_only
         # Reading always goes through a read-only open; a writable one exists only inside commit.
@@ -60,17 +63,18 @@ class DiskStore:
         except BaseException:
             self.dev.close()
             raise
-        self.key = f"disk:{os.path.realpath(spec)}#{self.loc.index}:{self.loc.ref.path.lower()}"
+        where = self.shown if self.remote else os.path.realpath(spec)
+        self.key = f"disk:{where}#{self.loc.index}:{self.loc.ref.path.lower()}"
 
     # -- what the handle shows ---------------------------------------------------------------------
     def description(self) -> str:
         """One line saying which store this is and why it was chosen."""
-        return f"{self.loc.ref.path} in {self.spec}: {self.loc.reason}"
+        return f"{self.loc.ref.path} in {self.shown}: {self.loc.reason}"
 
     def location(self) -> dict:
         """Where the store is, for JSON output and the undo journal."""
         loc = self.loc
-        return {"target": self.spec, "kind": self.kind, "format": type(self.dev).__name__,
+        return {"target": self.shown, "kind": self.kind, "format": type(self.dev).__name__,
                 "scheme": loc.scheme, "partition": loc.index, "partition_start": loc.start,
                 "filesystem": loc.fs, "path": loc.ref.path, "size": loc.ref.size,
                 "extents": [[loc.start + off, n] for off, n in loc.ref.extents],
@@ -86,8 +90,8 @@ class DiskStore:
         dirty = len(data) >= PAGE and data[:4] == b"regf" and is_dirty(data)
         logs = [(PurePosixPath(log.path).name, loc.volume.read(log)) for log in loc.logs] \
             if dirty else []
-        check_not_interrupted(self.key, self.spec, data, logs)
-        hive = Hive.from_bytes(data, name=f"{self.spec}:{loc.ref.path}", logs=logs)
+        check_not_interrupted(self.key, self.shown, data, logs)
+        hive = Hive.from_bytes(data, name=f"{self.shown}:{loc.ref.path}", logs=logs)
         hive.notices[:0] = loc.notices      # backup GPT used, partitions skipped: CLIs show these
         return hive, data
 
@@ -112,7 +116,7 @@ class DiskStore:
         # Like regf.commit: any log whose base block is not all zeros could be replayed later.
         stale_logs = [(log, head) for log in loc.logs if log.size and log.extents
                       and any(head := self._log_head(log))]
-        result = WriteResult(target=self.spec, dry_run=dry_run, size=len(final),
+        result = WriteResult(target=self.shown, dry_run=dry_run, size=len(final),
                              sha256_before=journals.sha256(original),
                              sha256_after=journals.sha256(final),
                              plan=[(off, len(data)) for off, data in steps],
@@ -143,12 +147,22 @@ class DiskStore:
             raise WriteError("the store changed since it was read; nothing was written",
                              path=self.spec)
         device = self.kind == "device"
-        refuse_if_in_use(self.spec, device=device)
-        with exclusive(self.spec, device=device):
-            with contextlib.closing(open_image(self.spec, writable=True)) as wdev:
+        if not self.remote:
+            refuse_if_in_use(self.spec, device=device)
+        with contextlib.ExitStack() as held:
+            if not self.remote:
+                held.enter_context(exclusive(self.spec, device=device))
+            wdev = held.enter_context(contextlib.closing(open_image(self.spec, writable=True)))
+            self._refuse_if_changed(wdev)
+            failure = None
+            # The medium's own lock (a page blob's lease) covers writing and verifying; it is
+            # released before a restore, which takes it again itself.
+            with wdev.lock():
                 view = RangeView(wdev, loc.start, loc.volume_size)
                 self._preflight(wdev, [w for phase in phases for w in phase])
                 journal = self._back_up(original, final, stale_logs, backup_dir, operation, diff)
+                if getattr(_container(wdev), "lease_id", None):   # undo takes over a lease
+                    journal.extra["lease_id"] = _container(wdev).lease_id  # a killed write left
                 result.journal = str(journal.path)
                 journal.mark("writing")  # journal.json with every saved range is durable first
                 try:
@@ -156,15 +170,23 @@ class DiskStore:
                         for ref, offset, data in phase:
                             write_extents(view, ref, offset, data)
                         wdev.flush_device()
+                    hive = self._verify(final)
                 except BaseException as exc:
-                    self._fail(journal, exc)
-            try:
-                hive = self._verify(final)
-            except BaseException as exc:
-                self._fail(journal, exc)
+                    failure = exc
+            if failure is not None:
+                self._fail(journal, failure)
         journal.mark("done")
         result.verified = True
         return result, hive
+
+    def _refuse_if_changed(self, wdev) -> None:
+        """A remote disk whose version (ETag) moved since we read it holds another writer's
+        bytes: the plan was made from stale data."""
+        before, now = getattr(_container(self.dev), "etag", ""), getattr(_container(wdev), "etag", "")
+        if before and now and before != now:
+            raise WriteError("the disk changed on the server since it was read (its ETag "
+                             "changed: another writer?); run the command again; nothing was "
+                             "written", path=self.shown)
 
     def _preflight(self, wdev, writes) -> None:
         """Let the device refuse (write-protected block device) and the image format refuse
@@ -182,7 +204,7 @@ class DiskStore:
     def _fail(self, journal: journals.Journal, exc: BaseException) -> None:
         """Restore the original bytes, then re-raise saying so."""
         try:
-            restore(journal.path)
+            restore(journal.path, secrets=[self.spec], lease_id=journal.extra.get("lease_id"))
         except BcdToolError as failed:
             raise WriteError(f"the write failed ({exc}) and restoring the original bytes failed "
                              f"too ({failed}); run `bcdtool undo {journal.path}` once the target "
@@ -237,9 +259,9 @@ class DiskStore:
     def _back_up(self, original: bytes, final: bytes, stale_logs, backup_dir, operation: str,
                  diff: list | None) -> journals.Journal:
         loc = self.loc
-        journal = journals.Journal.start(os.path.abspath(self.spec), operation or "commit",
+        journal = journals.Journal.start(stored(self.spec), operation or "commit",
                                          backup_dir=backup_dir, diff=diff, target_key=self.key)
-        journal.extra.update(location=dict(self.location(), target=os.path.abspath(self.spec)),
+        journal.extra.update(location=dict(self.location(), target=stored(self.spec)),
                              size=len(original),
                              sha256_before=journals.sha256(original),
                              sha256_after=journals.sha256(final))
@@ -294,17 +316,28 @@ def _block_device_read_only(path: str) -> bool:
         os.close(fd)
 
 
-def restore(journal_path) -> journals.Journal:
-    """Put back every byte an undo journal saved, reopening each image writable once."""
+def restore(journal_path, *, secrets: list[str] | tuple[str, ...] = (),
+            lease_id: str | None = None) -> journals.Journal:
+    """Put back every byte an undo journal saved, reopening each image writable once (a remote
+    disk under its lease; `secrets`: full URLs whose SAS the journal, holding only the redacted
+    URL, lacks; `lease_id`: the lease an interrupted write left on a page blob, taken over)."""
     devices: dict[str, object] = {}
+    with contextlib.ExitStack() as held:
+        def open_device(entry: journals.Entry):
+            if entry.path not in devices:
+                dev = held.enter_context(contextlib.closing(
+                    open_image(resolve(entry.path, secrets), writable=True)))
+                if lease_id and hasattr(_container(dev), "lease_id"):
+                    _container(dev).lease_id = lease_id
+                held.enter_context(dev.lock())
+                devices[entry.path] = dev
+            return devices[entry.path]
 
-    def open_device(entry: journals.Entry):
-        if entry.path not in devices:
-            devices[entry.path] = open_image(entry.path, writable=True)
-        return devices[entry.path]
-
-    try:
         return journals.undo(journal_path, open_device=open_device)
-    finally:
-        for dev in devices.values():
-            dev.close()
+
+
+def _container(dev):
+    """The innermost device under image-format layers (the file, URL or blob itself)."""
+    while hasattr(dev, "container"):
+        dev = dev.container
+    return dev
