@@ -144,22 +144,47 @@ class HiveSpaceError(BcdToolError):
     exit_code = 29
 
 
+class LimitError(BcdToolError):
+    """Input exceeds a bound bcdtool keeps: a declared size over its cap, nesting too deep,
+    or more memory than the machine gives."""
+
+    exit_code = 30
+
+
 class AccessDeniedError(BcdToolError):
     """A remote disk's server refused the credentials (HTTP 401/403), or they only allow reading."""
 
-    exit_code = 30
+    exit_code = 31
 
 
 class ExpiredCredentialError(AccessDeniedError):
     """The URL's signature (Azure SAS `se=`, presigned URL) has expired."""
 
-    exit_code = 31
+    exit_code = 32
 
 
 class NetworkError(BcdToolError):
     """A remote disk could not be reached or kept failing (timeouts, resets, 5xx after retries)."""
 
-    exit_code = 32
+    exit_code = 33
+
+
+def from_input_failure(exc: BaseException) -> BcdToolError | None:
+    """The BcdToolError for a failure that input, not a bug, can cause (exhausted memory or
+    recursion, undecodable text, a NUL byte in a path); None for anything else.
+
+    The CLI and batch workers map through this one function, so no input ends as exit 1.
+    """
+    if isinstance(exc, MemoryError):
+        return LimitError("the input needs more memory than is available (a hostile size or "
+                          "count?); nothing was written")
+    if isinstance(exc, RecursionError):
+        return LimitError("the input is nested too deeply to process; nothing was written")
+    if isinstance(exc, UnicodeError):
+        return FormatError(f"text that is not valid in its encoding: {exc}")
+    if isinstance(exc, ValueError) and "null byte" in str(exc):
+        return InvalidArgumentError("a name or path contains a NUL byte")
+    return None
 
 
 #: Exit code of commands that ran fine but found problems (check, doctor, linux check).

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from bcdtool.bcd import enum, objects
 from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
                                    parse_ipv4, parse_value)
-from bcdtool.bcd.elements import Format, resolve
+from bcdtool.bcd.elements import E, Format, resolve
 from bcdtool.bcd.settings import ensure_settings
-from bcdtool.bcd.store import INHERIT, BcdStore
+from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import (BcdError, BcdToolError, ElementError, InvalidArgumentError,
                             InvalidIdentifierError, NotFoundError)
 from bcdtool.regf.editor import HiveEditor
@@ -29,10 +29,9 @@ _ALL = frozenset({"enum", "set", "deletevalue", "ems", "bootems", "debug", "boot
                   "emssettings", "dbgsettings", "timeout", "default", "displayorder",
                   "toolsdisplayorder", "bootsequence", "create", "copy", "delete", "createstore",
                   "export", "import"})
-_LIST_COMMANDS = {"displayorder": 0x24000001, "toolsdisplayorder": 0x24000010,
-                  "bootsequence": 0x24000002}
-_SWITCHES = {"ems": 0x260000b0, "bootems": 0x16000020, "debug": 0x260000a0,
-             "bootdebug": 0x16000010}
+_LIST_COMMANDS = {"displayorder": E.DISPLAYORDER, "toolsdisplayorder": E.TOOLSDISPLAYORDER,
+                  "bootsequence": E.BOOTSEQUENCE}
+_SWITCHES = {"ems": E.EMS, "bootems": E.BOOTEMS, "debug": E.DEBUG, "bootdebug": E.BOOTDEBUG}
 
 
 @dataclass
@@ -183,7 +182,7 @@ def _timeout(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(cmd.args) != 1:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /timeout takes one number. {HELP_HINT}")
     guid = store.resolve("{bootmgr}")
-    store.set_element(guid, 0x25000004, parse_integer(cmd.args[0], None))
+    store.set_element(guid, E.TIMEOUT, parse_integer(cmd.args[0], None))
     out.lines.append(SUCCESS)
 
 
@@ -192,7 +191,7 @@ def _default(cmd: Command, store: BcdStore, out: Outcome) -> None:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /default takes one identifier. "
                                    f"{HELP_HINT}")
     target = store.resolve(cmd.args[0])
-    store.set_element(store.resolve("{bootmgr}"), 0x23000003, target)
+    store.set_element(store.resolve("{bootmgr}"), E.DEFAULT, target)
     out.lines.append(SUCCESS)
 
 
@@ -239,21 +238,21 @@ def _emssettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
     guid = ensure_settings(store, "{emssettings}", out.notices)
     if words == ["bios"]:
         # BIOS: use the firmware's (SPCR) settings, i.e. no explicit port or speed.
-        for code in (0x15000022, 0x15000023):
+        for code in (E.EMSPORT, E.EMSBAUDRATE):
             if code in store.get(guid).elements:
                 store.delete_element(guid, code)
         out.lines.append(SUCCESS)
         return
-    params = colon_params(cmd.args, {"emsport": 0x15000022, "emsbaudrate": 0x15000023})
+    params = colon_params(cmd.args, {"emsport": E.EMSPORT, "emsbaudrate": E.EMSBAUDRATE})
     for code, text in params.items():
         store.set_element(guid, code, parse_integer(text, None))
     out.lines.append(SUCCESS)
 
 
 _DEBUG_TYPES = {"serial": 0, "1394": 1, "usb": 2, "net": 3, "local": 4}
-_DEBUG_PARAMS = {"debugport": 0x15000013, "baudrate": 0x15000014, "channel": 0x15000015,
-                 "targetname": 0x12000016, "hostip": 0x1500001a, "port": 0x1500001b,
-                 "key": 0x1200001d, "busparams": 0x12000019}
+_DEBUG_PARAMS = {"debugport": E.DEBUGPORT, "baudrate": E.BAUDRATE, "channel": E.CHANNEL,
+                 "targetname": E.TARGETNAME, "hostip": E.HOSTIP, "port": E.PORT, "key": E.KEY,
+                 "busparams": E.BUSPARAMS}
 
 
 def _dbgsettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
@@ -275,15 +274,15 @@ def _dbgsettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
             rest.append(word)
     params = colon_params(rest, _DEBUG_PARAMS)
     guid = ensure_settings(store, "{dbgsettings}", out.notices)
-    store.set_element(guid, 0x15000011, _DEBUG_TYPES[kind])
+    store.set_element(guid, E.DEBUGTYPE, _DEBUG_TYPES[kind])
     for code, text in params.items():
         value = text if code >> 24 & 0xF == Format.STRING else (
-            parse_ipv4(text) if code == 0x1500001a else parse_integer(text, None))
+            parse_ipv4(text) if code == E.HOSTIP else parse_integer(text, None))
         store.set_element(guid, code, value)
     if start is not None:
-        store.set_element(guid, 0x15000018, parse_integer(start, store.element_def(guid, "debugstart")))
+        store.set_element(guid, E.DEBUGSTART, parse_integer(start, store.element_def(guid, "debugstart")))
     if noumex:
-        store.set_element(guid, 0x16000017, True)
+        store.set_element(guid, E.NOUMEX, True)
     out.lines.append(SUCCESS)
 
 
@@ -320,12 +319,12 @@ def _create(cmd: Command, store: BcdStore, out: Outcome) -> None:
         guid = objects.alias_guid(ident) or objects.normalize_guid(ident)
     store.create_object(guid, object_type)
     if description is not None:
-        store.set_element(guid, 0x12000004, description)
+        store.set_element(guid, E.DESCRIPTION, description)
     if ident and ident.lower() in objects.SETTINGS_OBJECTS:
         parents = objects.SETTINGS_OBJECTS[ident.lower()][1]
         inherit = [objects.ALIASES[p] for p in parents if store.has(objects.ALIASES[p])]
         if inherit:
-            store.set_element(guid, INHERIT, inherit)
+            store.set_element(guid, E.INHERIT, inherit)
     shown = enum.identifier(store, guid, enum.View())
     out.lines.append(f"The entry {shown} was successfully created.")
 
@@ -348,7 +347,7 @@ def _object_type(ident: str | None, kind: str | None, kind_arg: str | None) -> i
         if kind_arg is None:
             return objects.INHERIT_ANY
         if kind_arg == "device":
-            return 0x20300000
+            return objects.INHERIT_DEVICE
         if kind_arg not in objects.INHERIT_TYPES:
             raise InvalidArgumentError(f"The inherit type {kind_arg!r} is not valid. {HELP_HINT}")
         return objects.INHERIT_TYPES[kind_arg]
@@ -365,7 +364,7 @@ def _copy(cmd: Command, store: BcdStore, out: Outcome) -> None:
     source = store.resolve(args[0])
     guid = objects.new_guid()
     store.copy_object(source, guid)
-    store.set_element(guid, 0x12000004, args[2])
+    store.set_element(guid, E.DESCRIPTION, args[2])
     out.lines.append(f"The entry was successfully copied to {guid}.")
 
 
@@ -400,7 +399,7 @@ def _cleanup(store: BcdStore, guid: str, out: Outcome) -> None:
 
 def _resume_object(store: BcdStore, guid: str) -> str | None:
     obj = store.get(guid)
-    elem = obj.elements.get(0x23000003)
+    elem = obj.elements.get(E.LOADER_RESUMEOBJECT)
     if obj.type != objects.OSLOADER or elem is None:
         return None
     try:

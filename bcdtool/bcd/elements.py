@@ -92,6 +92,13 @@ class ElementDef:
         """The name bcdedit prints: its own name, else custom:xxxxxxxx."""
         return self.name or custom_name(self.code)
 
+    def to_json(self) -> dict:
+        """The row as JSON: code (0x-hex), name, symbolic name, scope, format, enum values."""
+        return {"code": f"{self.code:#010x}", "name": self.display_name,
+                "symbolic": self.symbolic, "scope": self.scope,
+                "format": FORMAT_NAMES.get(self.format, str(self.format)),
+                "values": dict(self.values)}
+
     def value_name(self, number: int) -> str | None:
         """The enumeration name of an integer value, if this element has one."""
         for name, value in self.values.items():
@@ -427,6 +434,63 @@ def resolve(name: str, object_type: int) -> ElementDef:
         if scope and (scope, key) in _BY_SCOPE_NAME:
             return _BY_SCOPE_NAME[(scope, key)]
     raise ElementError(NOT_RECOGNIZED, path=text)
+
+
+def element(name: str, scope: str = LIBRARY) -> int:
+    """The code of the element bcdedit calls `name` in `scope` (library by default).
+
+    Used to name the codes other modules need, so that each code is written once, in the table.
+
+    Raises:
+        ElementError: when the table has no such element (a programming error, raised at import).
+    """
+    row = _BY_SCOPE_NAME.get((scope, name.lower()))
+    if row is None:
+        raise ElementError(f"no element {name!r} in scope {scope!r}", path=name)
+    return row.code
+
+
+class E:
+    """Codes of the elements the code base refers to by name, each looked up in the table.
+
+    Library (class 1) elements carry bcdedit's name; class-2 codes, which mean different things
+    for different application types, carry it too where that name is unique among the scopes
+    used here, else a scope prefix (`LOADER_RESUMEOBJECT`).
+    """
+
+    # library
+    DESCRIPTION = element("description")
+    INHERIT = element("inherit")
+    BOOTDEBUG = element("bootdebug")
+    DEBUGTYPE = element("debugtype")
+    DEBUGPORT = element("debugport")
+    BAUDRATE = element("baudrate")
+    CHANNEL = element("channel")
+    TARGETNAME = element("targetname")
+    NOUMEX = element("noumex")
+    DEBUGSTART = element("debugstart")
+    BUSPARAMS = element("busparams")
+    HOSTIP = element("hostip")
+    PORT = element("port")
+    KEY = element("key")
+    BOOTEMS = element("bootems")
+    EMSPORT = element("emsport")
+    EMSBAUDRATE = element("emsbaudrate")
+    # boot manager
+    DISPLAYORDER = element("displayorder", BOOTMGR)
+    BOOTSEQUENCE = element("bootsequence", BOOTMGR)
+    DEFAULT = element("default", BOOTMGR)
+    TIMEOUT = element("timeout", BOOTMGR)
+    TOOLSDISPLAYORDER = element("toolsdisplayorder", BOOTMGR)
+    # OS loader
+    LOADER_RESUMEOBJECT = element("resumeobject", OSLOADER)
+    DEBUG = element("debug", OSLOADER)
+    EMS = element("ems", OSLOADER)
+
+
+#: The library integer element bcdboot lists in `allowedinmemorysettings` (bcd.md §6.1: default
+#: value 0x15000075); bcdedit has no name for it, so it is not a row of the table.
+BCDBOOT_IN_MEMORY_SETTING = 0x15000075
 
 
 #: bcdedit's message for an element that is unknown or does not apply to the entry.

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from bcdtool.bcd import objects
 from bcdtool.bcd.device import Device, DiskLayout
-from bcdtool.bcd.elements import (FORMAT_NAMES, Format, display_name, element_format, is_hidden,
-                                  lookup)
+from bcdtool.bcd.elements import (FORMAT_NAMES, E, Format, display_name, element_format,
+                                  is_hidden, lookup)
 from bcdtool.bcd.store import BcdObject, BcdStore, Change, Element
 from bcdtool.errors import BcdToolError
 
@@ -41,7 +41,7 @@ def select(store: BcdStore, selector: str = "active") -> list[BcdObject]:
             return []
         bootmgr = store.get(bootmgr_guid)
         chosen = [bootmgr]
-        order = bootmgr.elements.get(0x24000001)
+        order = bootmgr.elements.get(E.DISPLAYORDER)
         for guid in _object_list(order):
             if store.has(guid) and store.get(guid) not in chosen:
                 chosen.append(store.get(guid))

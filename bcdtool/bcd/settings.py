@@ -7,7 +7,8 @@ Reference: ../shared/reference/bcd.md §5.3 (default inheritance graph) and §9 
 from __future__ import annotations
 
 from bcdtool.bcd import enum, objects
-from bcdtool.bcd.store import INHERIT, BcdStore
+from bcdtool.bcd.elements import E
+from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 
 
@@ -21,7 +22,7 @@ def ensure_settings(store: BcdStore, alias: str, notices: list[str]) -> str:
     store.create_object(guid, object_type)
     inherit = [objects.ALIASES[p] for p in parents if store.has(objects.ALIASES[p])]
     if inherit:
-        store.set_element(guid, INHERIT, inherit)
+        store.set_element(guid, E.INHERIT, inherit)
     notices.append(f"created {alias} {guid} (type {object_type:#010x}), which the store "
                        "lacked")
     _make_reachable(store, alias, guid, notices)
@@ -54,7 +55,7 @@ def _reaches(store: BcdStore, start: str, target: str) -> bool:
         if current in seen or not store.has(current):
             continue
         seen.add(current)
-        elem = store.get(current).elements.get(INHERIT)
+        elem = store.get(current).elements.get(E.INHERIT)
         try:
             stack.extend(g.lower() for g in (elem.value() if elem else []))
         except BcdToolError:
@@ -63,10 +64,10 @@ def _reaches(store: BcdStore, start: str, target: str) -> bool:
 
 
 def _append_inherit(store: BcdStore, guid: str, parent: str, notices: list[str]) -> None:
-    elem = store.get(guid).elements.get(INHERIT)
+    elem = store.get(guid).elements.get(E.INHERIT)
     current = list(elem.value()) if elem else []
     if parent in (g.lower() for g in current):
         return
-    store.set_element(guid, INHERIT, current + [parent])
+    store.set_element(guid, E.INHERIT, current + [parent])
     notices.append(f"added {enum.identifier(store, parent, enum.View())} to the inherit list "
                        f"of {enum.identifier(store, guid, enum.View(better=True))}")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from bcdtool.bcd import codec, objects
-from bcdtool.bcd.elements import ElementDef, display_name, resolve
+from bcdtool.bcd.elements import E, ElementDef, display_name, resolve
 from bcdtool.errors import BcdError, BcdToolError, NotFoundError
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.hive import Hive, Key
@@ -21,8 +21,6 @@ from bcdtool.regf.values import REG_DWORD
 
 log = logging.getLogger(__name__)
 
-INHERIT = 0x14000006
-DEFAULT_OBJECT = 0x23000003
 _ELEMENT_KEY = re.compile(r"^[0-9a-fA-F]{8}$")
 #: bcdedit's messages for an entry or element that is not there.
 REFERENCE_ERROR = ("An error occurred while attempting to reference the specified entry. "
@@ -56,7 +54,7 @@ class BcdObject:
     @property
     def description(self) -> str | None:
         """The `description` element, when present and readable."""
-        elem = self.elements.get(0x12000004)
+        elem = self.elements.get(E.DESCRIPTION)
         if elem is None:
             return None
         try:
@@ -161,7 +159,7 @@ class BcdStore:
     def default_guid(self) -> str | None:
         """The GUID `{default}` stands for: {bootmgr}'s `default` element, when readable."""
         bootmgr = self._objects.get(objects.ALIASES["{bootmgr}"])
-        elem = bootmgr.elements.get(DEFAULT_OBJECT) if bootmgr else None
+        elem = bootmgr.elements.get(E.DEFAULT) if bootmgr else None
         if elem is None:
             return None
         try:
@@ -219,7 +217,7 @@ class BcdStore:
         return None
 
     def _inherit_list(self, obj: BcdObject) -> list[str]:
-        elem = obj.elements.get(INHERIT)
+        elem = obj.elements.get(E.INHERIT)
         if elem is None:
             return []
         try:

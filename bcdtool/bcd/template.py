@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bcdtool.bcd import objects
 from bcdtool.bcd.bcdedit import new_store_image
 from bcdtool.bcd.device import PartitionDevice
-from bcdtool.bcd.elements import resolve
+from bcdtool.bcd.elements import BCDBOOT_IN_MEMORY_SETTING, resolve
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.regf.editor import HiveEditor
@@ -156,7 +156,7 @@ def _common(store: BcdStore, guid: str, layout: StoreLayout, path: str, descript
     if layout.firmware == "uefi":
         _set(store, guid, "isolatedcontext", True)
     # bcdboot allows this one setting to be changed in memory (corpus stores, all versions).
-    _set(store, guid, "allowedinmemorysettings", [0x15000075])
+    _set(store, guid, "allowedinmemorysettings", [BCDBOOT_IN_MEMORY_SETTING])
     _set(store, guid, "bootmenupolicy", 1)                                  # Standard
 
 

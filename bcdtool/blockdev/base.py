@@ -80,6 +80,11 @@ class BlockDevice(io.RawIOBase):
     def _refuse_write(self, offset: int, length: int) -> None:
         """Raise if the format cannot take these bytes in place (formats override)."""
 
+    def chain(self) -> list[str]:
+        """The files this device reads from: the image itself, then any file it references
+        (qcow2 backing files, VMDK extents), for `location` output."""
+        return [self.name]
+
     def note(self, text: str) -> None:
         """Record (and log) something the user should be told about this device."""
         self.notices.append(text)
@@ -142,6 +147,9 @@ class RangeView(BlockDevice):
         self.parent = parent
         self.start = start
         self.sector_size = parent.sector_size
+
+    def chain(self) -> list[str]:
+        return self.parent.chain()
 
     def _read(self, offset: int, length: int) -> bytes:
         return self.parent.read_at(self.start + offset, length)

@@ -1,12 +1,24 @@
-"""Open a disk image or block device as the right BlockDevice, sniffing magic bytes (not names)."""
+"""Open a disk image or block device as the right BlockDevice, sniffing magic bytes (not names).
+
+This is the one place that opens files by name: the image the user named, and the backing files
+its qcow2 header names (resolved and opened through blockdev.references, so they stay inside the
+image's folder unless the user named them too).
+"""
 
 from __future__ import annotations
 
+import os
+
+from bcdtool.blockdev import references
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.http import HttpDevice
+from bcdtool.blockdev.qcow2 import Qcow2Device
 from bcdtool.blockdev.raw import RawDevice
-from bcdtool.errors import UnsupportedError
-from bcdtool.urls import is_url, redact
+from bcdtool.blockdev.vhd import open_vhd
+from bcdtool.blockdev.vhdx import VhdxDevice
+from bcdtool.blockdev.vmdk import open_vmdk
+from bcdtool.errors import ImageError, UnsupportedError
+from bcdtool.urls import is_url
 
 #: Largest file we treat as a possible VMDK text descriptor.
 MAX_DESCRIPTOR = 64 * 1024
@@ -38,6 +50,10 @@ def sniff(container: BlockDevice) -> str:
     return "raw"
 
 
+#: How many backing files deep we follow before calling it a loop.
+MAX_BACKING_DEPTH = 8
+
+
 def open_container(path: str, *, writable: bool = False) -> BlockDevice:
     """The bytes of an image: a local file or device, an http(s) URL (range reads), or an Azure
     page blob (writable https SAS URL, or az://ACCOUNT/CONTAINER/BLOB)."""
@@ -50,36 +66,65 @@ def open_container(path: str, *, writable: bool = False) -> BlockDevice:
     return HttpDevice(path)
 
 
-def open_image(path: str, *, writable: bool = False, depth: int = 0) -> BlockDevice:
+def open_image(path: str | os.PathLike, *, writable: bool = False) -> BlockDevice:
     """Open an image file, block device or URL; read-only opens never open anything for writing.
 
-    `depth` counts backing files already followed (qcow2 chains are bounded).
+    A FIFO, socket, character device or folder is refused without blocking; a qcow2 image's
+    backing chain is opened read-only, each file confined as blockdev.references says.
     """
+    path = os.fspath(path)
     container = open_container(path, writable=writable)
+    return _open_container(container, [container.name if is_url(path) else os.path.realpath(path)])
+
+
+def _open_container(container: BlockDevice, seen: list[str]) -> BlockDevice:
+    """The image format inside `container`; `seen` lists the real paths of the chain so far."""
     try:
         kind = sniff(container)
-        if kind == "vmdk-descriptor" and is_url(path):
+        if kind == "raw":
+            return container
+        if kind == "vhd":
+            return open_vhd(container)
+        if kind == "vhdx":
+            return VhdxDevice(container)
+        if kind == "vmdk-descriptor" and is_url(container.name):
             raise UnsupportedError("a VMDK descriptor names extent files beside it, which bcdtool "
                                    "does not fetch over HTTP: give the URL of a monolithicSparse "
                                    "or streamOptimized VMDK (qemu-img convert -O vmdk -o "
                                    "subformat=monolithicSparse), or download the extents",
-                                   path=redact(path))
-        if kind == "raw":
-            return container
-        if kind == "vhd":
-            from bcdtool.blockdev.vhd import open_vhd
-            return open_vhd(container)
-        if kind == "vhdx":
-            from bcdtool.blockdev.vhdx import VhdxDevice
-            return VhdxDevice(container)
-        if kind == "qcow2":
-            from bcdtool.blockdev.qcow2 import Qcow2Device
-            return Qcow2Device(container, depth=depth)
+                                   path=container.name)
         if kind in ("vmdk", "vmdk-descriptor"):
-            from bcdtool.blockdev.vmdk import open_vmdk
             return open_vmdk(container, descriptor=kind == "vmdk-descriptor")
-        raise UnsupportedError(f"{kind} images are not supported; convert with qemu-img convert "
-                               "-O qcow2 (or vhdx) first", path=redact(path))
+        if kind != "qcow2":
+            raise UnsupportedError(f"{kind} images are not supported; convert with qemu-img "
+                                   "convert -O qcow2 (or vhdx) first", path=container.name)
+        dev = Qcow2Device(container)
     except BaseException:
         container.close()
         raise
+    try:
+        if dev.backing_name:
+            dev.attach_backing(_open_backing(dev, seen))
+    except BaseException:
+        dev.close()
+        raise
+    return dev
+
+
+def _open_backing(dev: Qcow2Device, seen: list[str]) -> BlockDevice:
+    """The backing file of `dev`, opened read-only, with its own chain."""
+    if is_url(dev.name):
+        raise UnsupportedError(f"qcow2 backing file {dev.backing_name!r}: backing files are not "
+                               "fetched over HTTP (nor guessed as sibling URLs); flatten the "
+                               "image first (qemu-img convert -O qcow2 child.qcow2 flat.qcow2)",
+                               path=dev.name)
+    target = references.resolve(dev.name, dev.backing_name, what="qcow2 backing file")
+    if target in seen:
+        raise ImageError(f"qcow2 backing chain loops back to {target}", path=dev.name)
+    if len(seen) > MAX_BACKING_DEPTH:
+        raise ImageError(f"qcow2 backing chain deeper than {MAX_BACKING_DEPTH} files",
+                         path=dev.name)
+    backing = _open_container(references.open_reference(target), seen + [target])
+    dev.note("clusters this image does not hold are read from its backing chain: "
+             + " -> ".join([dev.name] + backing.chain()))
+    return backing

@@ -7,26 +7,26 @@ dirty nor marked corrupt, unencrypted, with no auto-clear feature bits we would 
 
 from __future__ import annotations
 
-import os
 import zlib
 
 from bcdtool import _construct
 from bcdtool.blockdev import qcow2_layout as L
 from bcdtool.blockdev.base import BlockDevice, EntryTable, MappedDevice
 from bcdtool.errors import FormatError, ImageError, UnsupportedError
-from bcdtool.urls import is_url
 
-#: How many backing files deep we follow before calling it a loop.
-MAX_BACKING_DEPTH = 8
 #: Largest virtual size we accept (64 PiB; anything larger is a hostile header).
 MAX_VIRTUAL_SIZE = 1 << 56
 KNOWN_INCOMPAT = (L.INCOMPAT_DIRTY | L.INCOMPAT_CORRUPT | L.INCOMPAT_COMPRESSION_TYPE)
 
 
 class Qcow2Device(MappedDevice):
-    """A qcow2 image; unallocated clusters read from the backing file or as zeros."""
+    """A qcow2 image; unallocated clusters read from the backing file or as zeros.
 
-    def __init__(self, container: BlockDevice, *, depth: int = 0) -> None:
+    The header's backing file name is only parsed here (`backing_name`); whoever opens images by
+    name (blockdev.detect) resolves and opens it and hands it over with `attach_backing`.
+    """
+
+    def __init__(self, container: BlockDevice) -> None:
         name = container.name
         if container.size < L.V2_HEADER_SIZE:
             raise ImageError("file too small to be a qcow2 image", path=name)
@@ -82,8 +82,14 @@ class Qcow2Device(MappedDevice):
             self.refuse_all_writes(f"qcow2 image {why}; bcdtool will not write it")
         self.backing_name = self._backing_name(hdr, head, name)
         self.backing: BlockDevice | None = None
-        if self.backing_name:
-            self.backing = _open_backing(name, self.backing_name, depth)
+
+    def attach_backing(self, backing: BlockDevice) -> None:
+        """Read unallocated clusters from `backing` (the opened file `backing_name` names)."""
+        self.backing = backing
+
+    def chain(self) -> list[str]:
+        """This image's file, then every backing file its reads may fall through to."""
+        return super().chain() + (self.backing.chain() if self.backing is not None else [])
 
     @staticmethod
     def _backing_name(hdr, head: bytes, name: str) -> str:
@@ -210,16 +216,3 @@ class Qcow2Device(MappedDevice):
             backing.close()
         super().close()
 
-
-def _open_backing(image: str, backing: str, depth: int) -> BlockDevice:
-    if depth + 1 > MAX_BACKING_DEPTH:
-        raise ImageError(f"qcow2 backing chain deeper than {MAX_BACKING_DEPTH} (a loop?)",
-                         path=image)
-    from bcdtool.blockdev.detect import open_image  # detect imports us: resolve at use time
-
-    if is_url(image):
-        raise UnsupportedError(f"qcow2 backing file {backing!r}: backing files are not fetched "
-                               "over HTTP (nor guessed as sibling URLs); flatten the image first "
-                               "(qemu-img convert -O qcow2 child.qcow2 flat.qcow2)", path=image)
-    path = backing if os.path.isabs(backing) else os.path.join(os.path.dirname(image), backing)
-    return open_image(path, writable=False, depth=depth + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -18,12 +19,21 @@ _BLKROGET = 0x125E
 
 
 class RawDevice(BlockDevice):
-    """A raw image file or block device; opened O_RDONLY unless `writable`."""
+    """A raw image file or block device; opened O_RDONLY unless `writable`.
 
-    def __init__(self, path: str, *, writable: bool = False) -> None:
+    Only regular files and (when `allow_block`) block devices are opened: a FIFO, socket,
+    character device or folder is refused before the first read could block.  A file an image
+    names from inside (`follow_symlinks=False`) must not be a symlink.
+    """
+
+    def __init__(self, path: str, *, writable: bool = False, allow_block: bool = True,
+                 follow_symlinks: bool = True) -> None:
         path = os.fspath(path)
         self._fd = -1  # close() (also run by the finaliser) must never close someone else's fd
-        flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC
+        # O_NONBLOCK: opening a FIFO without it waits for a writer forever.
+        flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC | os.O_NONBLOCK
+        if not follow_symlinks:
+            flags |= os.O_NOFOLLOW
         try:
             fd = os.open(path, flags)
         except FileNotFoundError:
@@ -35,16 +45,23 @@ class RawDevice(BlockDevice):
         except OSError as exc:
             if writable and exc.errno == errno.EROFS:
                 raise ReadOnlyError("the medium is read-only", path=path) from None
+            if exc.errno == errno.ELOOP and not follow_symlinks:
+                raise ImageError("is a symlink; an image may name only regular files, not links "
+                                 "(name the real file with --backing-file)", path=path) from None
+            if exc.errno in (errno.EISDIR, errno.ENXIO):    # a folder, a socket
+                with contextlib.suppress(OSError):
+                    raise _not_an_image(path, os.stat(path).st_mode, allow_block) from None
             raise ImageError(f"cannot open: {exc.strerror}", path=path) from None
         try:
             info = os.fstat(fd)
             self.is_block_device = stat.S_ISBLK(info.st_mode)
-            if self.is_block_device:
+            if self.is_block_device and allow_block:
                 size = os.lseek(fd, 0, os.SEEK_END)
             elif stat.S_ISREG(info.st_mode):
                 size = info.st_size
             else:
-                raise ImageError("not a regular file or block device", path=path)
+                raise _not_an_image(path, info.st_mode, allow_block)
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         except BaseException:
             os.close(fd)
             raise
@@ -96,6 +113,17 @@ class RawDevice(BlockDevice):
             fd, self._fd = self._fd, -1
             os.close(fd)
         super().close()
+
+
+def _not_an_image(path: str, mode: int, allow_block: bool) -> ImageError:
+    """The refusal of a file that is no image: says what it is and what is accepted."""
+    kind = next((name for test, name in (
+        (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"), (stat.S_ISDIR, "folder"),
+        (stat.S_ISBLK, "block device")) if test(mode)), "special file")
+    accepted = ("a regular file or block device" if allow_block else
+                "a regular file (a block device is used only when named on the command line)")
+    return ImageError(f"is a {kind}, not {accepted}", path=path)
 
 
 def _read_only(fd: int) -> bool:

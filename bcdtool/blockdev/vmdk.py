@@ -2,20 +2,20 @@
 
 Sparse extents write only into allocated, uncompressed grains; streamOptimized images are
 read-only.  Descriptor extent paths are resolved next to the descriptor and may not leave its
-folder, so a hostile descriptor cannot point bcdtool at /dev/sda or ../../etc.
+folder unless the user named the file (blockdev.references), so a hostile descriptor cannot
+point bcdtool at /dev/sda, ../../etc or a FIFO.
 """
 
 from __future__ import annotations
 
 import bisect
-import os
 import re
 import zlib
 
 from bcdtool import _construct
 from bcdtool.blockdev import vmdk_layout as L
+from bcdtool.blockdev import references
 from bcdtool.blockdev.base import BlockDevice, EntryTable, MappedDevice
-from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import FormatError, ImageError, ReadOnlyError, UnsupportedError
 
 MAX_EXTENTS = 1024
@@ -175,7 +175,6 @@ class DescriptorVmdk(BlockDevice):
     def __init__(self, path: str, text: str, *, writable: bool) -> None:
         self.extents: list[tuple[int, int, BlockDevice | object | None, int, bool]] = []
         _refuse_child(text, path)
-        folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
         starts: list[int] = []
         pos = 0
         try:
@@ -187,7 +186,7 @@ class DescriptorVmdk(BlockDevice):
                     raise FormatError("VMDK descriptor lists too many extents", path=path)
                 access, sectors, kind, fname, offset = m.groups()
                 length = int(sectors) * L.SECTOR
-                dev, base = self._open_extent(path, folder, access, kind, fname, offset, length,
+                dev, base = self._open_extent(path, access, kind, fname, offset, length,
                                               writable)
                 self.extents.append((pos, length, dev, base, access == "RW"))
                 starts.append(pos)
@@ -200,23 +199,21 @@ class DescriptorVmdk(BlockDevice):
         super().__init__(pos, writable=writable, name=path)
         self._starts = starts
 
-    def _open_extent(self, path, folder, access, kind, fname, offset, length, writable):
+    def _open_extent(self, path, access, kind, fname, offset, length, writable):
         if access == "NOACCESS":
             return _NO_ACCESS, 0
         if kind == "ZERO":
             return None, 0
         if kind not in ("FLAT", "VMFS", "SPARSE"):
             raise UnsupportedError(f"VMDK extent type {kind}", path=path)
-        if not fname or os.path.isabs(fname):
-            raise UnsupportedError(f"VMDK extent path {fname!r} must be relative to the "
-                                   "descriptor", path=path)
-        target = os.path.realpath(os.path.join(folder, fname))
-        if os.path.commonpath([folder, target]) != folder:
-            raise UnsupportedError(f"VMDK extent {fname!r} lies outside the descriptor's folder",
-                                   path=path)
-        dev: BlockDevice = RawDevice(target, writable=writable and access == "RW")
+        target = references.resolve(path, fname or "", what="VMDK extent")
+        dev: BlockDevice = references.open_reference(target, writable=writable and access == "RW")
         if kind == "SPARSE":
-            dev = SparseVmdk(dev, check_descriptor=False)
+            try:
+                dev = SparseVmdk(dev, check_descriptor=False)
+            except BaseException:
+                dev.close()
+                raise
             base = 0
         else:
             base = int(offset or 0) * L.SECTOR
@@ -225,6 +222,13 @@ class DescriptorVmdk(BlockDevice):
             raise ImageError(f"VMDK extent {fname!r} is shorter than the descriptor says",
                              path=path)
         return dev, base
+
+    def chain(self) -> list[str]:
+        files = [self.name]
+        for _, _, dev, _, _ in self.extents:
+            if isinstance(dev, BlockDevice):
+                files += [f for f in dev.chain() if f not in files]
+        return files
 
     def _spans(self, offset: int, length: int):
         i = bisect.bisect_right(self._starts, offset) - 1

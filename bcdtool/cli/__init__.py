@@ -10,7 +10,8 @@ import traceback
 import click
 
 from bcdtool import __version__
-from bcdtool.errors import EXIT_INTERNAL, BcdToolError
+from bcdtool.blockdev import references
+from bcdtool.errors import EXIT_INTERNAL, BcdToolError, from_input_failure
 
 # Command name -> "module:attribute".  Commands load lazily so that `bcdtool enum` does not pay
 # for importing the Linux checks or the disk-image layer it does not use.
@@ -18,7 +19,9 @@ COMMANDS: dict[str, str] = {
     "batch": "bcdtool.cli.batch:batch",
     "bcdedit": "bcdtool.cli.bcd:bcdedit",
     "doctor": "bcdtool.cli.doctor:doctor",
+    "elements": "bcdtool.cli.elements:elements",
     "enum": "bcdtool.cli.bcd:enum",
+    "forensic": "bcdtool.cli.forensic:forensic",
     "hive": "bcdtool.cli.hive:hive",
     "linux": "bcdtool.cli.linux:linux",
     "new-store": "bcdtool.cli.new_store:new_store",
@@ -43,11 +46,17 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bcdtool")
-def cli() -> None:
+@click.option(references.OPTION, "backing_files", multiple=True, metavar="PATH",
+              type=click.Path(exists=True, dir_okay=False),
+              help="Allow an image to use PATH as a qcow2 backing file or VMDK extent although "
+                   "it lies outside the image's folder (repeatable: name each file of the chain).")
+@click.pass_context
+def cli(ctx: click.Context, backing_files: tuple[str, ...]) -> None:
     """Edit Windows BCD stores and serial-console settings offline, from Linux.
 
     Set BCDTOOL_DEBUG=1 to see a traceback for any error.
     """
+    ctx.with_resource(references.allowed(backing_files))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,7 +79,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(EXIT_INTERNAL)
-    except Exception as exc:  # a bug: one line unless debugging
+    except Exception as exc:
+        mapped = from_input_failure(exc)
+        if mapped is not None:      # caused by input, not a bug: its own exit code
+            if os.environ.get("BCDTOOL_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"bcdtool: error: {mapped}", err=True)
+            sys.exit(mapped.exit_code)
         if os.environ.get("BCDTOOL_DEBUG"):
             traceback.print_exc()
         else:

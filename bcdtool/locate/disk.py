@@ -75,6 +75,7 @@ class DiskStore:
         """Where the store is, for JSON output and the undo journal."""
         loc = self.loc
         return {"target": self.shown, "kind": self.kind, "format": type(self.dev).__name__,
+                "chain": self.dev.chain(),
                 "scheme": loc.scheme, "partition": loc.index, "partition_start": loc.start,
                 "filesystem": loc.fs, "path": loc.ref.path, "size": loc.ref.size,
                 "extents": [[loc.start + off, n] for off, n in loc.ref.extents],

@@ -28,7 +28,8 @@ from multiprocessing.connection import wait
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError
+from bcdtool.blockdev import references
+from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError, from_input_failure
 
 #: Operation names and the options each accepts, with their JSON types (checked before running).
 OPS: dict[str, dict[str, type | tuple]] = {
@@ -149,10 +150,7 @@ def parse_manifest(text: str, default_ops: list) -> list[Task]:
             continue
         where = f"manifest line {number}"
         if line.startswith("{"):
-            try:
-                doc = json.loads(line)
-            except ValueError as exc:
-                raise InvalidArgumentError(f"{where}: invalid JSON ({exc})") from None
+            doc = _json_line(line, where)
             if not isinstance(doc, dict) or not isinstance(doc.get("target"), str) \
                     or not doc["target"]:
                 raise InvalidArgumentError(f"{where}: a JSON line needs \"target\"")
@@ -166,10 +164,33 @@ def parse_manifest(text: str, default_ops: list) -> list[Task]:
                 raise InvalidArgumentError(f"{where}: \"ops\" must be a non-empty list")
             else:
                 ops = [parse_op(op, where=where) for op in ops]
-            tasks.append(Task(number, doc["target"], ops))
+            tasks.append(Task(number, _target(doc["target"], where), ops))
         else:
-            tasks.append(Task(number, line, default))
+            tasks.append(Task(number, _target(line, where), default))
     return tasks
+
+
+def _json_line(line: str, where: str):
+    """A manifest line's JSON document (deep nesting exhausts the parser's recursion)."""
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidArgumentError(f"{where}: invalid JSON ({exc})") from None
+
+
+def _target(target: str, where: str) -> str:
+    """A target path or URL with no NUL or other control character (no path holds one) and
+    no lone surrogate (JSON allows one; no file name can hold it)."""
+    bad = next((ch for ch in target if ord(ch) < 0x20 or ord(ch) == 0x7F), None)
+    if bad is not None:
+        raise InvalidArgumentError(f"{where}: the target contains the control character "
+                                   f"{bad!r}; fix the manifest")
+    try:
+        os.fsencode(target)
+    except UnicodeError:
+        raise InvalidArgumentError(f"{where}: the target is not a valid file name "
+                                   "(a lone UTF-16 surrogate); fix the manifest") from None
+    return target
 
 
 def shard(tasks: list[Task], index: int, count: int) -> list[Task]:
@@ -186,7 +207,7 @@ def done_keys(previous_output: Iterable[str]) -> set[str]:
     for line in previous_output:
         try:
             doc = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue            # a line cut short by an interrupted run, or a summary
         if isinstance(doc, dict) and doc.get("status") == "ok" and "target" in doc:
             done.add(json.dumps([doc["target"], doc.get("ops", [])], sort_keys=True))
@@ -222,8 +243,12 @@ def run_target(task: Task, backup_dir: str | None = None) -> TargetResult:
     except BcdToolError as exc:
         result.status, result.error, result.exit_code = "failed", str(exc), exc.exit_code
     except Exception as exc:  # a bug must not stop the other targets; report it as one
-        result.status, result.exit_code = "failed", 1
-        result.error = f"internal error: {type(exc).__name__}: {exc}"
+        mapped = from_input_failure(exc)
+        if mapped is not None:
+            result.status, result.error, result.exit_code = "failed", str(mapped), mapped.exit_code
+        else:
+            result.status, result.exit_code = "failed", 1
+            result.error = f"internal error: {type(exc).__name__}: {exc}"
     result.seconds = round(time.monotonic() - started, 3)
     result.cpu_seconds = round(time.process_time() - cpu, 3)
     return result
@@ -331,7 +356,9 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
             task = queue.pop()
             reader, writer = context.Pipe(duplex=False)
             worker = context.Process(target=_worker, args=(task, backup_dir, dict(os.environ),
-                                                           os.getcwd(), writer), daemon=True)
+                                                           os.getcwd(), writer,
+                                                           sorted(references.current().files)),
+                                     daemon=True)
             worker.start()
             writer.close()
             running[reader] = (worker, task)
@@ -351,13 +378,15 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
     return results
 
 
-def _worker(task: Task, backup_dir: str | None, environ: dict, cwd: str, writer) -> None:
-    """Worker process body: the caller's environment (state folder...) and working folder
-    (relative targets), one task, one result."""
+def _worker(task: Task, backup_dir: str | None, environ: dict, cwd: str, writer,
+            backing_files: list[str]) -> None:
+    """Worker process body: the caller's environment (state folder...), working folder
+    (relative targets) and allowed backing files (`--backing-file`), one task, one result."""
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
-    writer.send(run_target(task, backup_dir))
+    with references.allowed(backing_files):
+        writer.send(run_target(task, backup_dir))
     writer.close()
 
 

@@ -14,6 +14,7 @@ import shlex
 from bcdtool.bcd import objects
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.ops import serial_console as sc
+from bcdtool.ops.forensic_rules import doctor_finding
 from bcdtool.ops.store import open_store
 from bcdtool.report import Evidence, Finding, Report
 from bcdtool.windows import facts as wfacts
@@ -34,6 +35,9 @@ def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
         target = shlex.quote(spec) + (f" --partition {partition}" if partition else "") \
             + (f" --path {shlex.quote(path)}" if path else "")
         report.findings.extend(_store_findings(target, store, where, baud))
+        security = doctor_finding(target, store)
+        if security is not None:
+            report.findings.append(security)
     report.findings.extend(windows_findings(spec, handle.location, partition=None))
     return report
 

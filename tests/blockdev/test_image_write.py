@@ -11,6 +11,7 @@ import pytest
 from blockdev_images import (FORMATS, MiB, WRITABLE, converted_raw, crc32c_bitwise, qemu_format,
                              qemu_img, raw_bytes, sha256)
 from bcdtool.blockdev.base import RangeView
+from bcdtool.blockdev import references
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import ReadOnlyError, UnsupportedError
 
@@ -136,7 +137,8 @@ def test_qcow2_backing_file_reads_through_and_refuses(images, tmp_path):
     expected = bytearray(raw_bytes(0, 64 * MiB))
     expected[33 * MiB:33 * MiB + 65536] = b"\x5a" * 65536
     before = sha256(child)
-    with open_image(child, writable=True) as dev:
+    with references.allowed([base]), open_image(child, writable=True) as dev:
+        assert dev.chain() == [str(child), str(base)]
         assert dev.read_at(0, 64 * MiB) == bytes(expected)
         with pytest.raises(UnsupportedError, match="backing"):
             dev.write_at(WRITES[0][0], b"x" * 10)

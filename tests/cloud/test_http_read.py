@@ -109,8 +109,8 @@ def test_linux_check_over_http(tmp_path):
 # -- refusals ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode, error, code", [
-    ("403", AccessDeniedError, 30),
-    ("expired", ExpiredCredentialError, 31),
+    ("403", AccessDeniedError, 31),
+    ("expired", ExpiredCredentialError, 32),
     ("404", NotFoundError, 15),
     ("norange", UnsupportedError, 17),
 ])
@@ -166,7 +166,7 @@ def test_slow_server_times_out_with_a_clear_error(served, monkeypatch, tmp_path)
         proc = bcdtool("enum", srv.url(name), env=environment(
             BCDTOOL_HTTP_TIMEOUT="0.5", BCDTOOL_HTTP_RETRIES="1",
             XDG_STATE_HOME=str(tmp_path / "s")))
-    assert proc.returncode == 32, proc.stderr
+    assert proc.returncode == 33, proc.stderr
     assert "timed out" in proc.stderr and not leaked(SECRET_MARK, proc.stderr)
 
 

@@ -105,7 +105,7 @@ def test_undo_without_the_sas_is_refused_clearly(blob):
     first = bcdtool("serial-console", "enable", blob.url, "--json", env=blob.env)
     journal = json.loads(first.stdout)["journal"]
     undo = bcdtool("undo", journal, env=blob.env)
-    assert undo.returncode == 30, undo.stderr          # the journal holds no secret
+    assert undo.returncode == 31, undo.stderr          # the journal holds no secret
     assert "Traceback" not in undo.stderr
 
 
@@ -208,5 +208,5 @@ def test_missing_blob_and_bad_signature(blob, azurite):
     assert proc.returncode == 15, proc.stderr
     forged = blob.url.replace("sig=", "sig=AAAA")
     proc2 = bcdtool("serial-console", "status", forged, env=blob.env)
-    assert proc2.returncode == 30, proc2.stderr
+    assert proc2.returncode == 31, proc2.stderr
     assert not leaked("AAAA", proc2.stderr)

@@ -1,0 +1,93 @@
+"""CLI layer: the options many commands share, spelled and documented once.
+
+Use the single decorators (`partition_option`, `json_option`, ...) or the groups
+(`target_options` for where the store or hive is, `write_options` for how a write is made).
+Each passes the same Python parameter name everywhere: `partition`, `path`, `backend`,
+`as_json`, `dry_run`, `backup_dir`, `backup`, `read_only`, `audit_log`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+_Decorator = Callable[[Callable], Callable]
+
+
+def _apply(func: Callable, decorators: list[_Decorator]) -> Callable:
+    # click lists options in the order their decorators are written, i.e. applied last first
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def partition_option(help: str = "Partition number holding the store or hive (disks and "
+                                 "images; default: found automatically).") -> _Decorator:
+    """`--partition N`: which partition of a disk or image (1-based, as listed by fdisk)."""
+    return click.option("--partition", type=int, default=None, metavar="N", help=help)
+
+
+def path_option(help: str = "Path of the store or hive inside the target (default: found "
+                            "automatically; matched case-insensitively).") -> _Decorator:
+    """`--path P`: the file inside a folder, disk or image."""
+    return click.option("--path", "path", default=None, metavar="P", help=help)
+
+
+def backend_option(choices: tuple[str, ...] = ("native", "guestfs"),
+                   default: str = "native") -> _Decorator:
+    """`--backend`: how images are read (native readers, or libguestfs)."""
+    return click.option("--backend", type=click.Choice(list(choices)), default=default,
+                        show_default=True,
+                        help="guestfs: reach the file through libguestfs (LVM, other file "
+                             "systems; needs python3-guestfs).")
+
+
+def json_option(help: str = "Print one JSON document on stdout (see docs/cli.md, \"JSON "
+                            "output\").") -> _Decorator:
+    """`--json`: the command's result as one JSON document with a "schema" key."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def dry_run_option(help: str = "Show the changes and the write plan; write nothing.") \
+        -> _Decorator:
+    """`--dry-run`: plan everything, write nothing (the target is opened read-only)."""
+    return click.option("--dry-run", is_flag=True, help=help)
+
+
+def backup_dir_option() -> _Decorator:
+    """`--backup-dir DIR`: where the undo journal (and its copy of the original bytes) goes."""
+    return click.option("--backup-dir", default=None, metavar="DIR",
+                        help="Folder for the undo journal and backups (default: "
+                             "$XDG_STATE_HOME/bcdtool/journal).")
+
+
+def backup_option() -> _Decorator:
+    """`--backup PATH`: also copy the original bytes of the file to PATH before writing."""
+    return click.option("--backup", default=None, metavar="PATH",
+                        help="Also copy the file's original bytes to PATH before writing.")
+
+
+def read_only_option() -> _Decorator:
+    """`--read-only`: forensic mode; nothing is opened with write access."""
+    return click.option("--read-only", is_flag=True,
+                        help="Forensic: open every file and device without write access "
+                             "(a needed write fails with exit 16).")
+
+
+def audit_log_option() -> _Decorator:
+    """`--audit-log FILE`: where the one JSON line per write goes."""
+    return click.option("--audit-log", default=None, metavar="FILE",
+                        help="Audit log (default: $XDG_STATE_HOME/bcdtool/audit.jsonl).")
+
+
+def target_options(func: Callable) -> Callable:
+    """`--partition` and `--path`: where the store or hive is inside TARGET."""
+    return _apply(func, [partition_option(), path_option()])
+
+
+def write_options(func: Callable) -> Callable:
+    """`--dry-run`, `--backup-dir`, `--backup`, `--read-only`, `--audit-log`: how a write is
+    made (every command that changes something takes all of them)."""
+    return _apply(func, [dry_run_option(), backup_dir_option(), backup_option(),
+                         read_only_option(), audit_log_option()])

@@ -1,0 +1,96 @@
+"""CLI layer: the one output seam — JSON documents and data on stdout, notes on stderr.
+
+Every command prints through these functions, so that every `--json` document has the same
+shape (a `"schema"` key naming the command and the version of its layout, then the data) and
+the same encoding, and so that only data ever reaches stdout: what was opened, notes, progress
+and hints go to stderr, where a pipeline into `jq` does not see them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+import click
+
+#: The JSON layout version of each command's `--json` document.  Raise a command's number when
+#: a key is removed or changes meaning (adding keys keeps it); docs/cli.md lists this table.
+SCHEMAS: dict[str, int] = {
+    "batch": 1,
+    "batch summary": 1,
+    "bcdedit": 1,
+    "doctor": 1,
+    "elements": 1,
+    "enum": 1,
+    "forensic": 1,
+    "hive check": 1,
+    "hive get": 1,
+    "hive ls": 1,
+    "hive new": 1,
+    "hive rm": 1,
+    "hive set": 1,
+    "linux check": 1,
+    "linux fix": 1,
+    "new-store": 1,
+    "serial-console enable": 1,
+    "serial-console status": 1,
+    "undo": 1,
+    "windows crashdump enable": 1,
+    "windows info": 1,
+    "windows sac enable": 1,
+}
+
+
+def schema(command: str) -> str:
+    """The `"schema"` value of `command`'s JSON document, e.g. `bcdtool.enum/1`.
+
+    Raises:
+        KeyError: for a command missing from SCHEMAS (a programming error a test catches).
+    """
+    return f"bcdtool.{command.replace(' ', '.')}/{SCHEMAS[command]}"
+
+
+def json_document(command: str, doc: Mapping) -> dict:
+    """`doc` with the schema key first (a `schema` key inside `doc` is replaced)."""
+    return {"schema": schema(command), **{k: v for k, v in doc.items() if k != "schema"}}
+
+
+def emit_json(command: str, doc: Mapping, *, line: bool = False) -> None:
+    """Print `command`'s JSON document on stdout: indented, or as one line (`line=True`, for
+    JSON-lines streams such as `batch --json`).  Values JSON cannot hold are printed as text."""
+    body = json_document(command, doc)
+    if line:
+        text = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+    else:
+        text = json.dumps(body, indent=2, ensure_ascii=False, default=str)
+    click.echo(text)
+
+
+def emit(command: str, doc: Mapping, *, as_json: bool, lines: Iterable[str] = ()) -> None:
+    """Print a command's result: its JSON document with `--json`, else its text `lines`."""
+    if as_json:
+        emit_json(command, doc)
+        return
+    for text in lines:
+        click.echo(text)
+
+
+def data(text: str = "", *, nl: bool = True) -> None:
+    """One line (or chunk) of a command's data on stdout."""
+    click.echo(text, nl=nl)
+
+
+def note(text: str) -> None:
+    """A note for the user on stderr: `bcdtool: note: TEXT`."""
+    click.echo(f"bcdtool: note: {text}", err=True)
+
+
+def notes(texts: Iterable[str]) -> None:
+    """Each of `texts` as a note on stderr."""
+    for text in texts:
+        note(text)
+
+
+def info(text: str) -> None:
+    """Context that is not data (which store was opened, what was written) on stderr."""
+    click.echo(text, err=True)

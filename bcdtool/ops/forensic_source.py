@@ -1,0 +1,129 @@
+"""Recipes layer: read a store and its transaction logs for `forensic`, strictly read-only.
+
+Every target kind is read through an open without write access: hive files and folders through
+`DirectoryVolume.read` (O_RDONLY|O_NOFOLLOW), disk images and block devices through
+`open_image(writable=False)`.  Unlike `open_hive`, the logs are always read (they are evidence
+even beside a clean primary), an interrupted bcdtool write is reported rather than refused, and
+every byte range read is recorded with its sha256 so two examiners can compare their inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bcdtool.blockdev.detect import open_image
+from bcdtool.errors import InvalidArgumentError, NotFoundError
+from bcdtool.fs.directory import DirectoryVolume
+from bcdtool.locate import detect
+from bcdtool.locate.directory import find_store
+from bcdtool.locate.discover import locate
+from bcdtool.regf.logs import LOG_SUFFIXES
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """One file read from the target: its role, where it lies and the digest of its bytes."""
+
+    role: str                       # "store" or "log"
+    name: str                       # file name (BCD, BCD.LOG1, ...)
+    path: str                       # path inside the target (or on the host for a hive file)
+    size: int
+    sha256: str
+    #: (byte offset on the disk, length) of each extent; for files: [(0, size)] of the file.
+    extents: tuple[tuple[int, int], ...] = ()
+
+    def to_json(self) -> dict:
+        """The JSON object of this file."""
+        return {"role": self.role, "name": self.name, "path": self.path, "size": self.size,
+                "sha256": self.sha256, "extents": [[o, n] for o, n in self.extents]}
+
+
+@dataclass
+class Source:
+    """The bytes of a store and its logs, and where each came from."""
+
+    target: str
+    kind: str                       # "file", "directory", "image" or "device"
+    store: bytes
+    logs: list[tuple[str, bytes]]
+    files: list[FileRead]
+    location: dict = field(default_factory=dict)
+
+    @property
+    def store_name(self) -> str:
+        """A label for the store in messages: target and path inside it."""
+        inside = self.location.get("path", "")
+        return self.target if self.kind == "file" else f"{self.target}:{inside}"
+
+
+def sha256(data: bytes) -> str:
+    """Hex sha256 of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_source(spec: str, *, partition: int | None = None, path: str | None = None) -> Source:
+    """The store of target `spec` and every `.LOG`/`.LOG1`/`.LOG2` beside it, read-only."""
+    kind = detect.detect_kind(spec)
+    if kind == detect.HIVE:
+        if partition is not None or path is not None:
+            raise InvalidArgumentError("--partition and --path apply to disks and folders, "
+                                       "not to a hive file", path=spec)
+        real = Path(os.path.realpath(spec))
+        return _from_folder(spec, "file", DirectoryVolume(real.parent), real.name,
+                            {"target": spec, "kind": "file", "path": str(real)})
+    if kind == detect.DIRECTORY:
+        if partition is not None:
+            raise InvalidArgumentError("--partition applies to disks, not to a folder", path=spec)
+        _, inside, why, volume = find_store(Path(spec), path=path)
+        return _from_folder(spec, "directory", volume, inside,
+                            {"target": spec, "kind": "directory", "path": inside,
+                             "reason": why})
+    return _from_disk(spec, device=kind == detect.DEVICE, partition=partition, path=path)
+
+
+def _from_folder(spec: str, kind: str, volume: DirectoryVolume, rel: str,
+                 location: dict) -> Source:
+    ref = volume.find(rel)
+    data = volume.read(ref)
+    shown = location["path"]
+    files = [FileRead("store", Path(ref.path).name, shown, len(data), sha256(data),
+                      ((0, len(data)),))]
+    logs = []
+    for suffix in LOG_SUFFIXES:
+        try:
+            log_ref = volume.find(ref.path + suffix)
+        except NotFoundError:
+            continue
+        log = volume.read(log_ref)
+        name = Path(log_ref.path).name
+        where = str(Path(shown).parent / name) if kind == "file" else log_ref.path
+        logs.append((name, log))
+        files.append(FileRead("log", name, where, len(log), sha256(log), ((0, len(log)),)))
+    return Source(spec, kind, data, logs, files, location)
+
+
+def _from_disk(spec: str, *, device: bool, partition: int | None, path: str | None) -> Source:
+    with contextlib.closing(open_image(spec, writable=False)) as dev:
+        loc = locate(dev, partition=partition, path=path, kind="bcd" if path is None else "hive")
+        data = loc.volume.read(loc.ref)
+        files = [_disk_file("store", loc, loc.ref, data)]
+        logs = []
+        for log_ref in loc.logs:
+            log = loc.volume.read(log_ref)
+            logs.append((Path(log_ref.path).name, log))
+            files.append(_disk_file("log", loc, log_ref, log))
+        location = {"target": spec, "kind": "device" if device else "image",
+                    "format": type(dev).__name__, "scheme": loc.scheme,
+                    "partition": loc.index, "partition_start": loc.start,
+                    "partition_size": loc.volume_size, "filesystem": loc.fs,
+                    "path": loc.ref.path, "reason": loc.reason, "notices": list(loc.notices)}
+    return Source(spec, location["kind"], data, logs, files, location)
+
+
+def _disk_file(role: str, loc, ref, data: bytes) -> FileRead:
+    extents = tuple((loc.start + off, n) for off, n in ref.extents)
+    return FileRead(role, Path(ref.path).name, ref.path, len(data), sha256(data), extents)

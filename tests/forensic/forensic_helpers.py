@@ -1,0 +1,99 @@
+"""Helpers for the forensic tests: stores edited by bcdtool's editor, log files built per the regf
+specification from the pages two hive versions differ in, and running the CLI as a user does."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+
+from bcdtool.bcd.device import PartitionDevice
+from bcdtool.bcd.store import BcdStore
+from bcdtool.bcd.template import StoreLayout, build_store
+from bcdtool.regf.checksums import marvin32, regf_checksum
+from bcdtool.regf.hive import Hive
+
+LOADER = "{11111111-2222-3333-4444-555555555555}"
+RESUME = "{11111111-2222-3333-4444-666666666666}"
+PAGE = 512
+
+
+def new_store(firmware: str = "uefi") -> bytes:
+    """A store as `bcdtool new-store` writes it (fixed GUIDs)."""
+    part = PartitionDevice(style="gpt", disk_guid="{aaaaaaaa-0000-0000-0000-000000000001}",
+                           partition_guid="{aaaaaaaa-0000-0000-0000-000000000002}") \
+        if firmware == "uefi" else PartitionDevice(style="mbr", disk_signature=0x1234,
+                                                   partition_offset=1 << 20)
+    return build_store(StoreLayout(firmware, part, part, loader_guid=LOADER, resume_guid=RESUME))
+
+
+def edit(image: bytes, *changes) -> bytes:
+    """`image` with element changes applied through bcdtool's editor, same file size.
+
+    Each change is (guid, element name, value), or (guid, element name, None) to delete."""
+    store = BcdStore(Hive.from_bytes(image))
+    for guid, name, value in changes:
+        code = store.element_def(guid, name).code
+        if value is None:
+            store.delete_element(guid, code)
+        else:
+            store.set_element(guid, code, value)
+    return store.to_bytes(same_size=True)
+
+
+def with_sequence(image: bytes, sequence: int) -> bytes:
+    """`image` with both sequence numbers set to `sequence` and the checksum fixed."""
+    out = bytearray(image)
+    struct.pack_into("<II", out, 4, sequence, sequence)
+    struct.pack_into("<I", out, 508, regf_checksum(bytes(out[:508])))
+    return bytes(out)
+
+
+def dirty_pages(old: bytes, new: bytes) -> list[tuple[int, bytes]]:
+    """(hive-bins offset, 512 bytes of `new`) of every page where the two images differ."""
+    pages = []
+    for pos in range(4096, max(len(old), len(new)), PAGE):
+        if old[pos:pos + PAGE] != new[pos:pos + PAGE]:
+            pages.append((pos - 4096, new[pos:pos + PAGE].ljust(PAGE, b"\0")))
+    return pages
+
+
+def make_entry(sequence: int, hive_size: int, pages: list[tuple[int, bytes]]) -> bytes:
+    """An HvLE entry (regf.md §9) with correct Marvin32 hashes."""
+    body = b"".join(struct.pack("<II", off, len(page)) for off, page in pages)
+    body += b"".join(page for _, page in pages)
+    total = -(-(40 + len(body)) // PAGE) * PAGE
+    entry = bytearray(total)
+    entry[40:40 + len(body)] = body
+    struct.pack_into("<4sIIIII", entry, 0, b"HvLE", total, 0, sequence, hive_size, len(pages))
+    struct.pack_into("<Q", entry, 24, marvin32(bytes(entry[40:])))
+    struct.pack_into("<Q", entry, 32, marvin32(bytes(entry[:32])))
+    return bytes(entry)
+
+
+def make_log(base_from: bytes, sequence: int, entries: list[bytes]) -> bytes:
+    """A new-format log: the hive's base block as file type 6 with `sequence`, then entries."""
+    base = bytearray(base_from[:PAGE])
+    struct.pack_into("<II", base, 4, sequence, sequence)
+    struct.pack_into("<I", base, 28, 6)
+    struct.pack_into("<I", base, 508, regf_checksum(bytes(base[:508])))
+    return bytes(base) + b"".join(entries)
+
+
+def log_of_versions(versions: list[bytes], first_sequence: int) -> bytes:
+    """A log whose entry i holds the pages version i+1 changed relative to version i (with
+    sequence first_sequence + i), as Windows logs each flush before writing the primary."""
+    entries = []
+    for i in range(1, len(versions)):
+        hive_size = struct.unpack_from("<I", versions[i], 40)[0]
+        entries.append(make_entry(first_sequence + i - 1, hive_size,
+                                  dirty_pages(versions[i - 1], versions[i])))
+    return make_log(versions[0], first_sequence, entries)
+
+
+def bcdtool(*args, env=None) -> subprocess.CompletedProcess:
+    """Run `python -m bcdtool ARGS` as a user would."""
+    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, **(env or {})))
