@@ -29,8 +29,8 @@ from bcdtool.urls import query, redact
 
 #: Cache granularity: every fetch covers whole aligned blocks of this size.
 BLOCK = 64 * 1024
-#: Blocks kept per device (bounded LRU: 16 MiB).
-MAX_BLOCKS = 256
+#: Blocks kept by the process (bounded LRU shared by all remote devices: 32 MiB).
+MAX_BLOCKS = 512
 #: Statuses worth trying again (the server or a proxy is busy or restarting).
 TRANSIENT = {408, 429, 500, 502, 503, 504}
 #: How much of an error response body we read to explain it.
@@ -70,34 +70,47 @@ class Traffic:
     bytes_up: int = 0
 
 
-class CachedRemoteDevice(BlockDevice):
-    """A remote disk read in aligned blocks through a bounded LRU cache; subclasses `_fetch`."""
+#: Blocks read from servers, shared by every remote device of the process and keyed by (URL as
+#: shown, ETag, block): an ETag names one version of the content, so a second open of the same
+#: unchanged disk (doctor reads the store, then SYSTEM; a write re-opens writable) reads nothing
+#: twice, and a changed disk (a new ETag) never sees old blocks.  Bounded LRU (MAX_BLOCKS).
+_SHARED: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
 
-    def __init__(self, size: int, *, name: str, writable: bool = False, block: int = BLOCK,
-                 max_blocks: int = MAX_BLOCKS) -> None:
+
+class CachedRemoteDevice(BlockDevice):
+    """A remote disk read in aligned blocks through the bounded shared cache; subclasses `_fetch`
+    and set `etag` (no ETag: the blocks are cached for this device only)."""
+
+    def __init__(self, size: int, *, name: str, writable: bool = False, block: int = BLOCK) -> None:
         super().__init__(size, writable=writable, name=name)
         self.block = block
-        self.max_blocks = max_blocks
         self.traffic = getattr(self, "traffic", None) or Traffic()   # subclasses count their probe
-        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self.etag = getattr(self, "etag", "")
+        self._private = object()        # the cache key of a device whose server sends no ETag
+        #: False once this device wrote: what it reads afterwards stays out of the shared cache,
+        #: so a verification's fresh open finds nothing of ours there.
+        self._share = True
 
     def _fetch(self, offset: int, length: int) -> bytes:
         """Exactly `length` bytes at `offset`, from the server."""
         raise NotImplementedError
+
+    def _key(self, index: int):
+        return (self.name, self.etag, index) if self.etag else (self._private, "", index)
 
     def _read(self, offset: int, length: int) -> bytes:
         first, last = offset // self.block, (offset + length - 1) // self.block
         got: dict[int, bytes] = {}
         index = first
         while index <= last:
-            cached = self._cache.get(index)
+            cached = _SHARED.get(self._key(index))
             if cached is not None:
-                self._cache.move_to_end(index)
+                _SHARED.move_to_end(self._key(index))
                 got[index] = cached
                 index += 1
                 continue
             end = index      # one request for the whole run of missing blocks
-            while end < last and end + 1 not in self._cache:
+            while end < last and self._key(end + 1) not in _SHARED:
                 end += 1
             start = index * self.block
             data = self._fetch(start, min((end + 1) * self.block, self.size) - start)
@@ -110,45 +123,37 @@ class CachedRemoteDevice(BlockDevice):
         return joined[skip:skip + length]
 
     def _remember(self, index: int, data: bytes) -> None:
-        self._cache[index] = data
-        self._cache.move_to_end(index)
-        while len(self._cache) > self.max_blocks:
-            self._cache.popitem(last=False)
+        if not self._share:
+            return
+        _SHARED[self._key(index)] = data
+        _SHARED.move_to_end(self._key(index))
+        while len(_SHARED) > MAX_BLOCKS:
+            _SHARED.popitem(last=False)
 
-    def _forget(self, offset: int, length: int) -> None:
-        """Drop cached blocks overlapping a range that was just written."""
-        for index in range(offset // self.block, (offset + max(length, 1) - 1) // self.block + 1):
-            self._cache.pop(index, None)
+    def close(self) -> None:
+        if not self.etag:           # nobody else can ever use this device's private blocks
+            for key in [k for k in _SHARED if k[0] is self._private]:
+                del _SHARED[key]
+        super().close()
 
 
-class HttpDevice(CachedRemoteDevice):
-    """A disk image at an http(s) URL, read-only, through range requests."""
+class RangeReader:
+    """Range requests to one URL (urllib3), with retries, timeouts and bcdtool's errors."""
 
-    def __init__(self, url: str, *, block: int = BLOCK) -> None:
+    def __init__(self, url: str, *, headers: dict | None = None, traffic: Traffic) -> None:
         self.url = url
-        shown = redact(url)
+        self.name = redact(url)
+        self.traffic = traffic
         self._pool = urllib3.PoolManager(
             retries=False, timeout=urllib3.Timeout(connect=timeout(), read=timeout()),
-            headers={"User-Agent": "bcdtool", "x-ms-version": "2021-08-06"})
-        self.traffic = Traffic()
-        self.name = shown
-        head, total, self.etag = self._get(0, block, probe=True)
-        super().__init__(total, name=shown, block=block)
-        self.traffic.bytes_down += len(head)
-        for i in range(0, len(head) // block + (len(head) % block > 0)):
-            self._remember(i, head[i * block:(i + 1) * block])
+            headers={"User-Agent": "bcdtool", "x-ms-version": "2021-08-06", **(headers or {})})
 
-    def _fetch(self, offset: int, length: int) -> bytes:
-        data, _, etag = self._get(offset, length)
-        self.traffic.bytes_down += len(data)
-        if self.etag and etag and etag != self.etag:
-            raise ImageError("the disk changed on the server while it was being read (its ETag "
-                             "changed); run the command again", path=self.name, offset=offset)
-        return data
-
-    def _get(self, offset: int, length: int, *, probe: bool = False) -> tuple[bytes, int, str]:
+    def get(self, offset: int, length: int, *, probe: bool = False, if_match: str = ""
+            ) -> tuple[bytes, int, str]:
         """(body, total size, ETag) of one range request, with retries of transient failures."""
         headers = {"Range": f"bytes={offset}-{offset + length - 1}"}
+        if if_match:
+            headers["If-Match"] = if_match
         failure = ""
         for attempt in range(retries() + 1):
             if attempt:
@@ -161,13 +166,14 @@ class HttpDevice(CachedRemoteDevice):
                 failure = _describe(exc)
                 continue
             try:
-                outcome = self._answer(response, offset, length, probe)
+                body, total, etag = self._answer(response, offset, length, probe)
             except _Transient as exc:
                 failure = str(exc)
                 continue
             finally:
                 response.release_conn()
-            return outcome
+            self.traffic.bytes_down += len(body)
+            return body, total, etag
         raise NetworkError(f"the server did not answer usably after {retries() + 1} tries "
                            f"({failure}); check the URL and the network, or raise "
                            "BCDTOOL_HTTP_TIMEOUT / BCDTOOL_HTTP_RETRIES", path=self.name,
@@ -201,6 +207,9 @@ class HttpDevice(CachedRemoteDevice):
             response.close()
             raise _Transient(f"HTTP {status}")
         text = _error_text(response)
+        if status == 412:
+            raise ImageError("the disk changed on the server while it was being read (its ETag "
+                             "changed); run the command again", path=self.name, offset=offset)
         if status in (401, 403):
             self._denied(status, text, response.headers.get("x-ms-error-code", ""))
         if status == 404:
@@ -234,9 +243,34 @@ class HttpDevice(CachedRemoteDevice):
             "signed URL)", path=self.name)
 
     def close(self) -> None:
-        pool = getattr(self, "_pool", None)
-        if pool is not None:
-            pool.clear()
+        """Drop the pooled connections."""
+        self._pool.clear()
+
+
+class HttpDevice(CachedRemoteDevice):
+    """A disk image at an http(s) URL, read-only, through range requests."""
+
+    def __init__(self, url: str, *, block: int = BLOCK) -> None:
+        self.url = url
+        self.traffic = Traffic()
+        self._reader = RangeReader(url, traffic=self.traffic)
+        # The first block answers the size and version too: no separate HEAD request.
+        head, total, self.etag = self._reader.get(0, block, probe=True)
+        super().__init__(total, name=self._reader.name, block=block)
+        for i in range(0, len(head) // block + (len(head) % block > 0)):
+            self._remember(i, head[i * block:(i + 1) * block])
+
+    def _fetch(self, offset: int, length: int) -> bytes:
+        data, _, etag = self._reader.get(offset, length)
+        if self.etag and etag and etag != self.etag:
+            raise ImageError("the disk changed on the server while it was being read (its ETag "
+                             "changed); run the command again", path=self.name, offset=offset)
+        return data
+
+    def close(self) -> None:
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.close()
         super().close()
 
 

@@ -19,7 +19,8 @@ import uuid
 from urllib.parse import urlsplit
 
 from bcdtool import faults
-from bcdtool.blockdev.http import BLOCK, CachedRemoteDevice, expired, retries, timeout
+from bcdtool.blockdev.http import (BLOCK, CachedRemoteDevice, RangeReader, Traffic, expired,
+                                   retries, timeout)
 from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageError, NetworkError,
                             NotFoundError, ReadOnlyError, UnsafeVolumeError, UnsupportedError,
                             WriteError)
@@ -78,8 +79,14 @@ class PageBlobDevice(CachedRemoteDevice):
         self.lease_id: str | None = None
         self._client = _client(url, shown)
         props = self._call(self._client.get_blob_properties, what="read the blob's properties")
-        super().__init__(props.size, name=shown, writable=writable, block=block)
+        self.traffic = Traffic(requests=1)
         self.etag = props.etag
+        # Reads are plain range GETs (the SDK's download would first list every page range of
+        # the blob); an az:// blob's GETs carry the credential's bearer token.
+        self._reader = RangeReader(url if not url.lower().startswith("az://") else
+                                   self._client.url, headers=_bearer(self._client),
+                                   traffic=self.traffic)
+        super().__init__(props.size, name=shown, writable=writable, block=block)
         if str(props.blob_type) not in ("PageBlob", "BlobType.PAGEBLOB"):
             self.refuse_all_writes(
                 f"this is an Azure {props.blob_type} blob; only page blobs can be written in "
@@ -90,16 +97,8 @@ class PageBlobDevice(CachedRemoteDevice):
 
     # -- reads -----------------------------------------------------------------------------------
     def _fetch(self, offset: int, length: int) -> bytes:
-        self.traffic.requests += 1
-        stream = self._call(self._client.download_blob, offset=offset, length=length,
-                            etag=self.etag, match_condition=_IF_NOT_MODIFIED,
-                            what="read the blob")
-        data = self._call(stream.readall, what="read the blob")
-        self.traffic.bytes_down += len(data)
-        if len(data) != length:
-            raise ImageError(f"the blob returned {len(data)} of {length} bytes", path=self.name,
-                             offset=offset)
-        return data
+        # If-Match: a blob that changed since we looked (another writer) answers 412.
+        return self._reader.get(offset, length, if_match=self.etag)[0]
 
     # -- the lock and the writes -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -147,7 +146,7 @@ class PageBlobDevice(CachedRemoteDevice):
                           lease=self._lease, etag=self.etag, match_condition=_IF_NOT_MODIFIED,
                           what="write a page", writing=True)
         self.etag = done.get("etag", self.etag)
-        self._forget(offset, len(chunk))
+        self._share = False
 
     # -- errors ----------------------------------------------------------------------------------
     def _call(self, func, *args, what: str, writing: bool = False, **kwargs):
@@ -161,6 +160,15 @@ class PageBlobDevice(CachedRemoteDevice):
             raise self._error(exc, what, writing) from None
         except (_azure.ServiceRequestError, _azure.ServiceResponseError) as exc:
             raise NetworkError(f"could not {what}: {exc}", path=self.name) from None
+
+    def close(self) -> None:
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.close()
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+        super().close()
 
     def _error(self, exc, what: str, writing: bool):
         status = getattr(exc, "status_code", None)
@@ -208,6 +216,15 @@ def _client(url: str, shown: str):
                                path=shown)
     return BlobClient(AZ_ENDPOINT.format(account=parts.hostname), container, blob,
                       credential=DefaultAzureCredential(), **options)
+
+
+def _bearer(client) -> dict:
+    """Authorization headers for plain GETs of an az:// blob (a SAS URL carries its own)."""
+    credential = getattr(client, "credential", None)
+    if credential is None or not hasattr(credential, "get_token"):
+        return {}
+    return {"Authorization": "Bearer "
+            + credential.get_token("https://storage.azure.com/.default").token}
 
 
 _IF_NOT_MODIFIED = MatchConditions.IfNotModified if MatchConditions is not None else None

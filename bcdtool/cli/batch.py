@@ -12,9 +12,17 @@ import click
 from bcdtool.errors import EXIT_PROBLEMS, InvalidArgumentError
 
 
-def _shard(value: str | None) -> tuple[int, int] | None:
+def _shard(value: str | None, shard_from_environment) -> tuple[int, int] | None:
     if value is None:
         return None
+    if value == "auto" or value.startswith("auto/"):
+        try:
+            count = int(value[5:]) if value != "auto" else None
+        except ValueError:
+            raise click.BadParameter("use auto or auto/N", param_hint="--shard") from None
+        index, count, how = shard_from_environment(dict(os.environ), count)
+        click.echo(f"bcdtool: shard {index}/{count} from {how}", err=True)
+        return index, count
     try:
         index, count = (int(part) for part in value.split("/"))
     except ValueError:
@@ -45,8 +53,10 @@ def _text_line(result) -> str:
               help="Also append each target's JSON line to FILE as it finishes (for --continue).")
 @click.option("--continue", "resume", is_flag=True,
               help="Skip targets that FILE (--output) already reports as done with the same ops.")
-@click.option("--shard", default=None, metavar="K/N",
-              help="Run only every N-th target starting at the K-th (0-based; N machines).")
+@click.option("--shard", default=None, metavar="K/N|auto[/N]",
+              help="Run only every N-th target starting at the K-th (0-based; N machines); "
+                   "auto: K (and N) from a Kubernetes Indexed Job, Slurm array or Azure Batch "
+                   "task.")
 @click.option("--backup-dir", default=None, metavar="DIR",
               help="Folder for the undo journals (default: the state folder).")
 @click.pass_context
@@ -64,7 +74,7 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidArgumentError(f"cannot read the manifest: {exc}", path=manifest) from None
     tasks = b.parse_manifest(text, list(ops) or ["serial-console enable"])
-    where = _shard(shard)
+    where = _shard(shard, b.shard_from_environment)
     if where is not None:
         tasks = b.shard(tasks, *where)
     if resume:

@@ -3,30 +3,23 @@
 * `RangeServer`: Python's http.server serving files with a small `Range:` handler, and its
   misbehaving variants (no range support, 403, expired signature, 404, 500s, slow, a connection
   cut mid-body); it counts requests and body bytes so tests can assert what a command cost.
-* `Azurite`: Microsoft's Azure Storage emulator (npm package `azurite`, installed into the
-  repository's `.azurite/` folder by `make deps-test`, or here when npm is present), started
-  on a free port with a temporary folder and stopped afterwards.
+* `Azurite` (from fixtures/azurite.py): Microsoft's Azure Storage emulator (npm package
+  `azurite`, installed into the repository's `.azurite/` folder by `make deps-test`, or by the
+  fixture when npm is present), started on a free port with a temporary folder, then stopped.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-AZURITE_DIR = REPO / ".azurite"
-AZURITE_BIN = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
-#: Azurite's fixed development account (public, documented by Microsoft).
-ACCOUNT = "devstoreaccount1"
-ACCOUNT_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==")
+from fixtures.azurite import REPO, Azurite, CountingProxy, ensure_azurite, free_port  # noqa: F401
+
 SECRET_MARK = "TOPSECRETSIG"       # put into every signature, so tests can grep for leaks
 
 
@@ -141,115 +134,6 @@ class RangeServer:
     def __exit__(self, *exc) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (loopback)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ensure_azurite() -> str | None:
-    """Path of the azurite-blob launcher, installing it with npm into .azurite/ if needed;
-    None (with the reason in `ensure_azurite.why`) when npm is absent."""
-    if AZURITE_BIN.exists():
-        return str(AZURITE_BIN)
-    if shutil.which("npm") is None:
-        ensure_azurite.why = "npm is not installed: Azurite (npm package azurite) cannot be run"
-        return None
-    AZURITE_DIR.mkdir(exist_ok=True)
-    proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix",
-                           str(AZURITE_DIR), "azurite@3"], capture_output=True, text=True,
-                          timeout=600)
-    if proc.returncode != 0 or not AZURITE_BIN.exists():
-        raise RuntimeError(f"npm install azurite failed: {proc.stderr[-2000:]}")
-    return str(AZURITE_BIN)
-
-
-ensure_azurite.why = ""
-
-
-class Azurite:
-    """A running Azurite blob service on 127.0.0.1 with its data in `folder`."""
-
-    def __init__(self, launcher: str, folder: Path) -> None:
-        self.port = free_port()
-        self.folder = folder
-        self.log = open(folder / "azurite.log", "wb")
-        self.proc = subprocess.Popen(
-            [launcher, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location",
-             str(folder / "data"), "--silent", "--skipApiVersionCheck", "--loose",
-             "--disableTelemetry"], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("Azurite did not start: "
-                                       + (folder / "azurite.log").read_text(errors="replace"))
-                time.sleep(0.2)
-
-    @property
-    def endpoint(self) -> str:
-        """The blob endpoint of the development account."""
-        return f"http://127.0.0.1:{self.port}/{ACCOUNT}"
-
-    def service(self):
-        """A BlobServiceClient with the account key (what a test uses to set things up)."""
-        from azure.storage.blob import BlobServiceClient
-        return BlobServiceClient(self.endpoint, credential={"account_name": ACCOUNT,
-                                                             "account_key": ACCOUNT_KEY})
-
-    def sas_url(self, container: str, blob: str, *, write: bool = True,
-                expiry: dt.datetime | None = None) -> str:
-        """A SAS URL of a blob (read+write, or read-only), signed with the account key."""
-        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
-        expiry = expiry or dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
-        token = generate_blob_sas(ACCOUNT, container, blob, account_key=ACCOUNT_KEY,
-                                  permission=BlobSasPermissions(read=True, write=write),
-                                  expiry=expiry)
-        return f"{self.endpoint}/{container}/{blob}?{token}"
-
-    def upload_page_blob(self, container: str, blob: str, image: Path, *,
-                         size: int | None = None) -> None:
-        """Create page blob `blob` holding the file `image` (sparse: all-zero 4 MiB runs are left
-        unwritten, as Azure does); `size` pads it (a multiple of 512)."""
-        svc = self.service()
-        cont = svc.get_container_client(container)
-        if not cont.exists():
-            cont.create_container()
-        client = cont.get_blob_client(blob)
-        length = image.stat().st_size
-        client.create_page_blob(size or length)
-        chunk = 4 * 1024 * 1024
-        with image.open("rb") as handle:
-            for offset in range(0, length, chunk):
-                data = handle.read(chunk)
-                if data.count(0) == len(data):
-                    continue
-                data += bytes(-len(data) % 512)
-                client.upload_page(data, offset=offset, length=len(data))
-
-    def download(self, container: str, blob: str, offset: int = 0, length: int | None = None
-                 ) -> bytes:
-        """Bytes of a blob read with the account key (independent of bcdtool)."""
-        client = self.service().get_blob_client(container, blob)
-        return client.download_blob(offset=offset, length=length).readall()
-
-    def stop(self) -> None:
-        """Stop Azurite and wait for it."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def leaked(secret: str, *texts: str | bytes) -> bool:

@@ -14,7 +14,7 @@ from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, NetworkEr
                             UnsupportedError)
 from corpus_data import need_tool
 from fixtures import linux_roots
-from cloud_helpers import SECRET_MARK, RangeServer, environment, leaked, tree_text
+from cloud_helpers import SECRET_MARK, RangeServer, environment, leaked
 
 FORMATS = ["raw", "vhd-fixed", "vhd-dynamic", "vhdx", "qcow2", "vmdk"]
 

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -210,3 +209,34 @@ def test_missing_blob_and_bad_signature(blob, azurite):
     proc2 = bcdtool("serial-console", "status", forged, env=blob.env)
     assert proc2.returncode == 31, proc2.stderr
     assert not leaked("AAAA", proc2.stderr)
+
+
+def test_batch_takes_urls_with_secrets_from_the_environment(blob, azurite, tmp_path):
+    base, token = blob.url.split("?", 1)
+    manifest = tmp_path / "fleet.jsonl"
+    manifest.write_text(json.dumps({"target": base, "sas_env": "DISK_SAS"}) + "\n"
+                        + json.dumps({"target": base.replace(".vhd", "-other.vhd"),
+                                      "sas_env": "OTHER_SAS"}) + "\n")
+    output = tmp_path / "out.jsonl"
+    proc = bcdtool("batch", manifest, "--json", "--jobs", "1", "--output", output,
+                   env=dict(blob.env, DISK_SAS=token))
+    assert proc.returncode == 3, proc.stderr            # the second target has no SAS
+    first, second, summary = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert first["status"] == "ok" and first["target"] == base and first["journal"]
+    assert second["status"] == "failed" and second["exit_code"] == 24
+    assert "OTHER_SAS" in second["error"]
+    assert summary["summary"]["ok"] == 1
+    assert_recipe(blob.store())
+    assert not leaked(blob.secret, proc.stdout, proc.stderr, output.read_text())
+    assert_no_secret(blob)
+    again = bcdtool("batch", manifest, "--json", "--jobs", "1", "--output", output, "--continue",
+                    env=dict(blob.env, DISK_SAS=token))
+    assert "skipping 1 target(s)" in again.stderr
+
+
+def test_batch_refuses_sas_env_on_a_url_that_has_a_query(blob, tmp_path):
+    manifest = tmp_path / "fleet.jsonl"
+    manifest.write_text(json.dumps({"target": blob.url, "sas_env": "DISK_SAS"}) + "\n")
+    proc = bcdtool("batch", manifest, env=blob.env)
+    assert proc.returncode == 24 and "sas_env" in proc.stderr
+    assert not leaked(blob.secret, proc.stdout, proc.stderr)
