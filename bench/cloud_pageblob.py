@@ -127,7 +127,8 @@ def main() -> int:
     print(f"serial-console enable on a {blob / GiB:.0f} GiB page blob (fixed VHD, GPT, ESP + NTFS "
           f"Windows) in Azurite, through a counting proxy; blob upload for the setup "
           f"{upload_seconds:.1f} s")
-    print(f"bcdtool:  {ours['requests']} requests ({', '.join(f'{k} {v}' for k, v in sorted(ours['methods'].items()))}), "
+    methods = ", ".join(f"{k} {v}" for k, v in sorted(ours["methods"].items()))
+    print(f"bcdtool:  {ours['requests']} requests ({methods}), "
           f"{ours['down']:,} bytes down, {ours['up']:,} bytes up (bodies; headers "
           f"{ours['headers']:,} bytes), {ours['seconds']:.2f} s wall, {ours['changes']} "
           f"change(s), verified={ours['verified']}")

@@ -1,20 +1,38 @@
-"""Shared fixtures: the real-data corpus in ../shared (skipped when absent)."""
+"""The suite's shared configuration: Hypothesis' profile, the opt-in markers, shared fixtures.
+
+Test helpers are a package (`tests.helpers`, and `tests.<folder>.<module>` for one folder's
+helpers); nothing but the repository root is put on sys.path (pyproject's `pythonpath`).
+"""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
-# Helper modules beside the tests (fs_helpers.py, locate_helpers.py, ...) are imported by plain
-# name; importlib mode does not put their folders on sys.path, so do it here.  Their names must
-# be unique across the tree.
-for _folder in sorted(Path(__file__).parent.iterdir()):
-    if _folder.is_dir() and not _folder.name.startswith((".", "_")) and str(_folder) not in sys.path:
-        sys.path.append(str(_folder))
+from tests.helpers.common import CORPUS
 
-from corpus_data import CORPUS, corpus_files, corpus_hives, need_tool  # noqa: F401 (re-export)
+# No test may depend on the machine's speed: Hypothesis' default 200 ms deadline fails tests
+# on a loaded machine.  Tests that bound work do it by counting, or by a hard hang guard.
+settings.register_profile("bcdtool", deadline=None)
+settings.load_profile("bcdtool")
+
+#: Markers whose tests run only when a -m expression names them (`make e2e`, `make
+#: guestfs-test`): they boot guests or the libguestfs appliance.
+OPT_IN = ("e2e", "guestfs")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Leave opt-in tests out of runs that did not name their marker (make test, plain pytest)."""
+    expr = config.getoption("markexpr") or ""
+    for marker in OPT_IN:
+        if marker in expr:
+            continue  # "-m e2e" runs them; "-m 'not e2e'" deselects them itself
+        chosen = [item for item in items if item.get_closest_marker(marker)]
+        if chosen:
+            config.hook.pytest_deselected(items=chosen)
+            items[:] = [item for item in items if not item.get_closest_marker(marker)]
 
 
 @pytest.fixture
@@ -23,3 +41,11 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is absent")
     return CORPUS
+
+
+@pytest.fixture
+def isolated_state(tmp_path, monkeypatch) -> Path:
+    """A private $XDG_STATE_HOME (journals, audit log, pending-write markers) for one test."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    return folder

@@ -193,21 +193,50 @@ class DiskLayout:
 
     style: str                                   # "mbr" or "gpt"
     disk_signature: int | None = None
-    disk_guid: str | None = None
-    #: (index, start in bytes, unique partition GUID or "") of each partition
+    disk_guid: str | None = None                 # braced, lower case
+    #: (index, start in bytes, braced lower-case unique partition GUID or "") of each partition
     partitions: tuple[tuple[int, int, str], ...] = ()
     label: str = "this disk"
 
-    def name(self, device: PartitionDevice) -> str | None:
-        """`partition N of this disk` when `device` lies on this disk, else None."""
+    def find(self, device: PartitionDevice) -> int | None:
+        """The number of the partition of this disk that `device` names, else None."""
         for index, start, guid in self.partitions:
             if device.style == self.style == "mbr" and device.disk_signature == \
                     self.disk_signature and device.partition_offset == start:
-                return f"partition {index} of {self.label}"
+                return index
             if device.style == self.style == "gpt" and device.disk_guid == self.disk_guid and \
                     device.partition_guid == guid.lower():
-                return f"partition {index} of {self.label}"
+                return index
         return None
+
+    def name(self, device: PartitionDevice) -> str | None:
+        """`partition N of this disk` when `device` lies on this disk, else None."""
+        index = self.find(device)
+        return None if index is None else f"partition {index} of {self.label}"
+
+    def device(self, index: int) -> PartitionDevice:
+        """The partition device naming partition `index` of this disk, as Windows writes it.
+
+        Raises:
+            InvalidArgumentError: when the disk has no such partition (or, on GPT, no GUID for it).
+        """
+        for number, start, guid in self.partitions:
+            if number != index:
+                continue
+            if self.style == "mbr":
+                return PartitionDevice(style="mbr", disk_signature=self.disk_signature,
+                                       partition_offset=start)
+            if guid:
+                return PartitionDevice(style="gpt", disk_guid=self.disk_guid,
+                                       partition_guid=guid.lower())
+        have = ", ".join(str(p[0]) for p in self.partitions) or "none"
+        raise InvalidArgumentError(f"{self.label} has no partition {index} (partitions: {have})")
+
+    def identity(self) -> str:
+        """The disk's identity in words (`MBR signature 1b2c3d4e`, `GPT disk {...}`)."""
+        if self.style == "mbr":
+            return f"MBR signature {self.disk_signature:08x}"
+        return f"GPT disk {self.disk_guid}"
 
 
 # --- parse -------------------------------------------------------------------------------------

@@ -215,8 +215,8 @@ class RangeReader:
         if status == 404:
             raise NotFoundError("no disk at this URL (HTTP 404): check the account, container "
                                 "and blob (or bucket and key) names", path=self.name)
-        raise ImageError(f"the server refused the read (HTTP {status}{': ' + text if text else ''})",
-                         path=self.name)
+        detail = f": {text}" if text else ""
+        raise ImageError(f"the server refused the read (HTTP {status}{detail})", path=self.name)
 
     def _body(self, response, want: int) -> bytes:
         try:

@@ -52,14 +52,18 @@ this URL's signature lets bcdtool read the disk but not write it (the SAS of an 
 disk or snapshot is always read-only); nothing was written.  Repair a copy and swap it in:
   # 1. snapshot the OS disk and copy the snapshot into a page blob you can write
   az snapshot create -g RG -n fix-snap --source OS_DISK
-  SRC=$(az snapshot grant-access -g RG -n fix-snap --duration-in-seconds 3600 --query accessSas -o tsv)
-  az storage blob copy start --account-name ACCOUNT -c vhds -b fix.vhd --destination-blob-type PageBlob --source-uri "$SRC"
+  SRC=$(az snapshot grant-access -g RG -n fix-snap --duration-in-seconds 3600 \\
+        --query accessSas -o tsv)
+  az storage blob copy start --account-name ACCOUNT -c vhds -b fix.vhd \\
+        --destination-blob-type PageBlob --source-uri "$SRC"
   az storage blob show --account-name ACCOUNT -c vhds -n fix.vhd --query properties.copy.status
-  SAS=$(az storage blob generate-sas --account-name ACCOUNT -c vhds -n fix.vhd --permissions rw --expiry 2030-01-01T00:00Z -o tsv)
+  SAS=$(az storage blob generate-sas --account-name ACCOUNT -c vhds -n fix.vhd \\
+        --permissions rw --expiry 2030-01-01T00:00Z -o tsv)
+  URL=https://ACCOUNT.blob.core.windows.net/vhds/fix.vhd
   # 2. repair it in place
-  bcdtool serial-console enable "https://ACCOUNT.blob.core.windows.net/vhds/fix.vhd?$SAS"
-  # 3. make a managed disk of it and swap the VM's OS disk (VM stopped)
-  az disk create -g RG -n OS_DISK-fixed --source https://ACCOUNT.blob.core.windows.net/vhds/fix.vhd --source-storage-account-id STORAGE_ACCOUNT_ID
+  bcdtool serial-console enable "$URL?$SAS"
+  # 3. make a managed disk of it and swap the VM's OS disk (VM deallocated)
+  az disk create -g RG -n OS_DISK-fixed --source "$URL" --source-storage-account-id ACCOUNT_ID
   az vm update -g RG -n VM --os-disk OS_DISK-fixed
   # or: an upload-state disk (az disk create --upload-type Upload --upload-size-bytes N), az disk
   # grant-access --access-level Write, copy the snapshot into that SAS, run bcdtool on it,

@@ -82,11 +82,21 @@ class Partition:
 
 @dataclass
 class PartitionTable:
-    """A disk's partitions, the scheme found and what was noticed while reading (backup GPT used)."""
+    """A disk's partitions, the scheme found and what was noticed while reading (backup GPT used).
+
+    The disk's identity is what Windows names its partitions by (BCD devices, MountedDevices):
+    the GPT disk GUID (lower case, no braces, like `Partition.guid`) or the MBR disk signature.
+    """
 
     scheme: str | None
     partitions: list[Partition]
     notices: list[str] = field(default_factory=list)
+    disk_guid: str | None = None
+    disk_signature: int | None = None
+
+    def partition(self, index: int) -> Partition | None:
+        """The partition numbered `index` (1-based, as Linux numbers them), else None."""
+        return next((p for p in self.partitions if p.index == index), None)
 
 
 def read_partitions(dev: BlockDevice) -> list[Partition]:
@@ -108,7 +118,8 @@ def read_partition_table(dev: BlockDevice) -> PartitionTable:
             return table
     if not mbr_ok:
         return PartitionTable(None, [])
-    return PartitionTable("mbr", _read_mbr(dev, mbr))
+    return PartitionTable("mbr", _read_mbr(dev, mbr),
+                          disk_signature=mbr.unique_mbr_disk_signature)
 
 
 def _plausible_mbr(sector: bytes, mbr) -> bool:
@@ -189,14 +200,14 @@ def _read_gpt(dev: BlockDevice, *, required: bool) -> PartitionTable | None:
             continue
         primary = _gpt_at(dev, 1, ss, problems)
         if primary is not None:
-            return PartitionTable("gpt", primary)
+            return PartitionTable("gpt", primary[0], disk_guid=primary[1])
         if dev.read_at(ss, 8) != L.GPT_SIGNATURE and not required:
             continue
         backup = _gpt_at(dev, dev.size // ss - 1, ss, problems)
         if backup is not None:
             notice = f"primary GPT unusable ({problems[0]}); used the backup GPT"
             log.warning("%s: %s", dev.name, notice)
-            return PartitionTable("gpt", backup, [notice])
+            return PartitionTable("gpt", backup[0], [notice], disk_guid=backup[1])
     if required:
         raise ImageError("protective MBR but no valid GPT: " + "; ".join(problems or ["no header"]),
                          path=dev.name)
@@ -207,7 +218,9 @@ def _sector_sizes(dev: BlockDevice) -> list[int]:
     return [dev.sector_size] + [s for s in (512, 4096) if s != dev.sector_size]
 
 
-def _gpt_at(dev: BlockDevice, lba: int, ss: int, problems: list[str]) -> list[Partition] | None:
+def _gpt_at(dev: BlockDevice, lba: int, ss: int,
+            problems: list[str]) -> tuple[list[Partition], str] | None:
+    """(partitions, disk GUID) of the GPT whose header is at `lba`, or None (problem noted)."""
     where = "primary" if lba == 1 else "backup"
     raw = dev.read_at(lba * ss, ss)
     if raw[:8] != L.GPT_SIGNATURE:
@@ -253,4 +266,4 @@ def _gpt_at(dev: BlockDevice, lba: int, ss: int, problems: list[str]) -> list[Pa
             scheme="gpt", type=type_guid, type_name=GPT_TYPES.get(type_guid, "unknown"), name=name,
             bootable=bool(e.attributes & GPT_LEGACY_BOOTABLE),
             guid=str(uuid.UUID(bytes_le=e.unique_partition_guid)), attributes=e.attributes))
-    return parts
+    return parts, str(uuid.UUID(bytes_le=hdr.disk_guid))

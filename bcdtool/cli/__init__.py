@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "hive": "bcdtool.cli.hive:hive",
     "linux": "bcdtool.cli.linux:linux",
     "new-store": "bcdtool.cli.new_store:new_store",
+    "repair": "bcdtool.cli.repair:repair",
     "serial-console": "bcdtool.cli.serial_console:serial_console",
     "undo": "bcdtool.cli.undo:undo",
     "windows": "bcdtool.cli.windows:windows",

@@ -174,33 +174,11 @@ def disk_layout(location: dict):
     GUID and its partitions), so partition devices on it can be named; else None."""
     if location.get("kind") not in ("image", "device"):
         return None
-    from bcdtool import _construct
-    from bcdtool.bcd.device import DiskLayout
-    from bcdtool.bcd.objects import guid_from_bytes_le
-    from bcdtool.blockdev import partitions_layout as PL
-    from bcdtool.blockdev.detect import open_image
-    from bcdtool.blockdev.partitions import read_partition_table
     from bcdtool.errors import BcdToolError
+    from bcdtool.ops.bootdisk import BootDisk
 
     try:
-        dev = open_image(location["target"], writable=False)
-    except BcdToolError:
-        return None
-    try:
-        table = read_partition_table(dev)
-        parts = tuple((p.index, p.start, "{" + p.guid.lower() + "}" if p.guid else "")
-                      for p in table.partitions)
-        if table.scheme == "gpt":
-            header = _construct.parse(PL.gpt_header, dev.read_at(dev.sector_size, 92),
-                                      what="GPT header")
-            return DiskLayout("gpt", disk_guid=guid_from_bytes_le(header.disk_guid),
-                              partitions=parts)
-        if table.scheme == "mbr":
-            sector = _construct.parse(PL.mbr_sector, dev.read_at(0, 512), what="MBR")
-            return DiskLayout("mbr", disk_signature=sector.unique_mbr_disk_signature,
-                              partitions=parts)
-        return None
+        with BootDisk(location["target"]) as disk:
+            return disk.layout
     except BcdToolError:
         return None  # naming partitions is a convenience; the listing stands without it
-    finally:
-        dev.close()

@@ -1,4 +1,4 @@
-"""`bcdtool forensic TARGET`: tampering findings, timeline, log history and deleted data, read-only."""
+"""`bcdtool forensic TARGET`: tampering findings, timeline, log history, deleted data; read-only."""
 
 from __future__ import annotations
 

@@ -183,7 +183,8 @@ class DiskStore:
     def _refuse_if_changed(self, wdev) -> None:
         """A remote disk whose version (ETag) moved since we read it holds another writer's
         bytes: the plan was made from stale data."""
-        before, now = getattr(_container(self.dev), "etag", ""), getattr(_container(wdev), "etag", "")
+        before = getattr(_container(self.dev), "etag", "")
+        now = getattr(_container(wdev), "etag", "")
         if before and now and before != now:
             raise WriteError("the disk changed on the server since it was read (its ETag "
                              "changed: another writer?); run the command again; nothing was "

@@ -259,7 +259,8 @@ def shard_from_environment(environ: dict, count: int | None = None) -> tuple[int
             index, total = task, _env_int(environ, "SLURM_ARRAY_TASK_COUNT")
             how = f"SLURM_ARRAY_TASK_ID={task}, SLURM_ARRAY_TASK_COUNT={total}"
         if count is not None and count != total:
-            raise InvalidArgumentError(f"--shard auto/{count} but the Slurm array has {total} tasks")
+            raise InvalidArgumentError(f"--shard auto/{count} but the Slurm array has {total} "
+                                       "tasks")
         return index, total, f"Slurm job array ({how})"
     if "AZ_BATCH_TASK_ID" in environ:
         found = re.search(r"(\d+)$", environ["AZ_BATCH_TASK_ID"])
@@ -268,8 +269,9 @@ def shard_from_environment(environ: dict, count: int | None = None) -> tuple[int
                                        f"{environ['AZ_BATCH_TASK_ID']!r} does not end with a "
                                        "task number (name tasks task-0, task-1, ...)")
         index = int(found.group(1))
+        task = environ["AZ_BATCH_TASK_ID"]
         return index, _need_count(given, "an Azure Batch job"), \
-            f"Azure Batch task (AZ_BATCH_TASK_ID={environ['AZ_BATCH_TASK_ID']}, count from {given_how})"
+            f"Azure Batch task (AZ_BATCH_TASK_ID={task}, count from {given_how})"
     raise InvalidArgumentError("--shard auto found no job-array variables (JOB_COMPLETION_INDEX, "
                                "SLURM_ARRAY_TASK_ID, AZ_BATCH_TASK_ID); give --shard K/N")
 

@@ -1,10 +1,12 @@
-"""Recipes layer: `doctor` — will the serial console work on this disk, and if not, why?
+"""Recipes layer: `doctor` — will this disk boot, and will its serial console work?
 
 One finding per known failure mode, in the shape `linux check` uses (bcdtool.report): for Windows,
-the BCD settings of the serial-console recipe judged by their effective values, the edition (SAC
-exists on Server only), the SAC driver and helper service, crash dump on NMI, dirty stores,
-several stores, BitLocker and hibernation.  A disk without a BCD store is handed to the Linux
-checks.  Everything is read-only.
+whether the store describes this disk (ops/bootcheck.py: every device of the boot objects names a
+partition of this disk holding the files it loads, every reference names an object that exists,
+the store is the one firmware reads), the BCD settings of the serial-console recipe judged by
+their effective values, the edition (SAC exists on Server only), the SAC driver and helper
+service, crash dump on NMI, dirty stores, several stores, BitLocker and hibernation.  A disk
+without a BCD store is handed to the Linux checks.  Everything is read-only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ import shlex
 
 from bcdtool.bcd import objects
 from bcdtool.errors import BcdToolError, NotFoundError
+from bcdtool.limits import MAX_BCD_BYTES
+from bcdtool.locate.discover import BIOS_STORE, UEFI_STORE
+from bcdtool.ops import bootcheck
 from bcdtool.ops import serial_console as sc
+from bcdtool.ops.bootdisk import BootDisk
 from bcdtool.ops.forensic_rules import doctor_finding
 from bcdtool.ops.store import open_store
 from bcdtool.report import Evidence, Finding, Report
@@ -34,12 +40,103 @@ def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
                                        (Evidence(where),)))
         target = shlex.quote(spec) + (f" --partition {partition}" if partition else "") \
             + (f" --path {shlex.quote(path)}" if path else "")
+        report.findings.extend(disk_findings(spec, target, store, handle.location, where))
         report.findings.extend(_store_findings(target, store, where, baud))
         security = doctor_finding(target, store)
         if security is not None:
             report.findings.append(security)
     report.findings.extend(windows_findings(spec, handle.location, partition=None))
     return report
+
+
+def disk_findings(spec: str, target: str, store, location: dict, where: str) -> list[Finding]:
+    """Does the store describe the disk it is on?  One finding per boot element (bootcheck), and
+    whether it is the store firmware reads; a store outside a disk cannot be checked."""
+    if location.get("kind") not in ("image", "device"):
+        return [Finding("boot-disk", "unknown", f"the target is a {location.get('kind')}, not a "
+                        "disk: device elements are not checked against partitions (run doctor "
+                        "on the disk or image)", (Evidence(where),))]
+    try:
+        disk = BootDisk(spec)
+    except BcdToolError as exc:
+        return [Finding("boot-disk", "unknown", f"the disk could not be read: {exc}",
+                        (Evidence(where),))]
+    with disk:
+        if disk.layout is None:
+            return [Finding("boot-disk", "unknown", "the disk has no MBR or GPT partition "
+                            "table: device elements are not checked", (Evidence(where),))]
+        part = location.get("partition") or None
+        out = [Finding(v.id, v.status, v.message,
+                       tuple(Evidence(where, note=n) for n in v.notes) or (Evidence(where),),
+                       v.fix.replace("TARGET", target) if v.fix else None)
+               for v in bootcheck.check(store, disk, part, target)]
+        out.extend(_firmware_store(disk, location, where, target))
+        out.extend(Finding("boot-disk.note", "warning", note, (Evidence(spec),))
+                   for note in disk.notes)
+    return out
+
+
+def firmware_store(disk: BootDisk) -> tuple[int, str] | None:
+    """(partition, path) of the store this disk's firmware reads: GPT — the EFI system
+    partition's EFI/Microsoft/Boot/BCD; MBR — the active partition's Boot/BCD (or an MBR ESP's)."""
+    if disk.table.scheme == "gpt":
+        order = [(p.index, UEFI_STORE) for p in disk.partitions if p.is_esp]
+    else:
+        order = [(p.index, BIOS_STORE) for p in disk.partitions if p.active]
+        order += [(p.index, UEFI_STORE) for p in disk.partitions if p.is_esp and not p.active]
+    return order[0] if order else None
+
+
+def _store_bytes(disk: BootDisk, index: int, rel: str) -> bytes | None:
+    volume = disk.volume(index)
+    try:
+        ref = volume.find(rel) if volume is not None else None
+        if ref is None or ref.size > MAX_BCD_BYTES:
+            return None
+        return volume.read(ref)
+    except BcdToolError:
+        return None
+
+
+def _firmware_store(disk: BootDisk, location: dict, where: str, target: str) -> list[Finding]:
+    """Is this the store firmware reads; with several stores, which one and do copies differ."""
+    fw = firmware_store(disk)
+    used = (location.get("partition"), str(location.get("path", "")).lower())
+    kind = "EFI system partition" if disk.table.scheme == "gpt" else "active partition"
+    new_store = f"bcdtool new-store BCD --firmware {'uefi' if disk.table.scheme == 'gpt' else 'bios'} " \
+                f"--disk {target}"
+    if fw is None:
+        out = [Finding("boot-store.firmware", "problem", f"the disk has no {kind}: firmware "
+                       "finds no boot manager and no store", (Evidence(where),),
+                       f"mark the system partition ({'ESP type' if kind.startswith('EFI') else 'active'}) "
+                       "with sfdisk, then check again")]
+    elif _store_bytes(disk, fw[0], fw[1]) is None:
+        out = [Finding("boot-store.firmware", "problem", f"firmware reads {fw[1]} on "
+                       f"{disk.describe(fw[0])} (the {kind}), and it is not there; the store "
+                       "checked here is not the one that boots", (Evidence(where),),
+                       f"{new_store}, then copy BCD to {fw[1]} on partition {fw[0]}")]
+    elif (fw[0], fw[1].lower()) != used:
+        out = [Finding("boot-store.firmware", "warning", f"this store is not the one firmware "
+                       f"reads: that is {fw[1]} on {disk.describe(fw[0])}", (Evidence(where),),
+                       f"bcdtool doctor {target} (without --partition/--path)")]
+    else:
+        out = [Finding("boot-store.firmware", "ok", f"the store is the one firmware reads "
+                       f"({fw[1]} on the {kind}, {disk.describe(fw[0])})", (Evidence(where),))]
+    copies = [(p.index, rel) for p in disk.partitions for rel in (UEFI_STORE, BIOS_STORE)
+              if disk.has_file(p.index, rel)]
+    if len(copies) > 1 and fw is not None:
+        mine = _store_bytes(disk, *fw)
+        differ = [c for c in copies if c != fw and _store_bytes(disk, *c) != mine]
+        evidence = tuple(Evidence(f"{disk.spec}:partition {i}:{rel}",
+                                  note="differs" if (i, rel) in differ else "same bytes")
+                         for i, rel in copies if (i, rel) != fw)
+        out.append(Finding(
+            "boot-store.copies", "warning" if differ else "ok",
+            f"{len(copies)} stores; firmware uses {fw[1]} on partition {fw[0]}; "
+            + (f"{len(differ)} other cop{'y differs' if len(differ) == 1 else 'ies differ'} "
+               "(edits there do not change how this disk boots)" if differ else
+               "the other copies are identical"), evidence))
+    return out
 
 
 def _where(location: dict) -> str:
@@ -134,9 +231,13 @@ def windows_findings(spec: str, store_location: dict | None, *,
     system_file = _where(found.system_location) if found.system_location else "SYSTEM"
     software_file = _where(found.software_location) if found.software_location else "SOFTWARE"
     ed = found.edition
-    if ed is None or ed.is_server is None:
+    if ed is None or found.software_location is None or ed.is_server is None:
+        # Without SOFTWARE the edition is unknown: SYSTEM's ProductType alone is not trusted to
+        # call an installation a client (and the message would name no product).
+        seen = f" (SYSTEM says ProductType={ed.product_type!r})" if ed and ed.product_type \
+            else ""
         out.append(Finding("windows-edition", "unknown", "the Windows edition could not be read "
-                           "(no Windows volume with SYSTEM/SOFTWARE hives on this target)",
+                           f"(no SOFTWARE hive on this target){seen}",
                            tuple(Evidence(spec, note=n) for n in found.notes)))
     else:
         note = f"ProductName={ed.product_name!r} EditionID={ed.edition_id!r} " \

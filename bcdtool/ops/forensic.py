@@ -17,6 +17,7 @@ from bcdtool import __version__
 from bcdtool.bcd.store import BcdStore
 from bcdtool.ops import forensic_deleted, forensic_history, forensic_timeline
 from bcdtool.ops import forensic_rules as rules
+from bcdtool.ops.forensic_model import ForensicFinding, StoreView, severity_rank
 from bcdtool.ops.forensic_source import Source, read_source
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
@@ -28,7 +29,7 @@ class ForensicReport:
     source: Source
     generated_at: str
     header: dict
-    findings: list[rules.ForensicFinding]
+    findings: list[ForensicFinding]
     notices: list[str] = field(default_factory=list)
     timeline: list | None = None
     history: list | None = None
@@ -37,13 +38,15 @@ class ForensicReport:
     @property
     def worst(self) -> str:
         """The highest severity found ("info" when there is nothing)."""
-        return max((f.severity for f in self.findings), key=rules.severity_rank, default="info")
+        return max((f.severity for f in self.findings), key=severity_rank, default="info")
 
     def integrity(self) -> dict:
         """What was read and its digests, the tool version and the location on the target."""
         return {"tool": "bcdtool", "version": __version__, "target": self.source.target,
                 "kind": self.source.kind, "location": self.source.location,
-                "files": [f.to_json() for f in self.source.files]}
+                "files": [f.to_json() for f in self.source.files],
+                "disk_reads": [{"offset": o, "length": n, "sha256": h}
+                               for o, n, h in self.source.disk_reads]}
 
     def to_json(self) -> dict:
         """The whole report as one JSON document (keys sorted when dumped)."""
@@ -69,7 +72,7 @@ def now_utc() -> str:
 def open_hive_image(source: Source) -> tuple[Hive, list[str]]:
     """The store as Windows would read it (a dirty primary replayed from its logs) and notes."""
     hive = Hive.from_bytes(source.store, name=source.store_name, logs=source.logs,
-                           allow_dirty=True)
+                           allow_dirty=True, strict=False)
     return hive, list(hive.notices)
 
 
@@ -81,7 +84,7 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
     hive, notices = open_hive_image(source)
     store = BcdStore(hive)
     notices += [n for n in store.notices if n not in notices]
-    view = rules.StoreView(store, hive)
+    view = StoreView(store, hive)
     past = forensic_history.history(source, hive) if history else None
     earlier: dict = {}
     for change in past or ():
@@ -119,6 +122,10 @@ def render_text(report: ForensicReport) -> str:
         extents = ", ".join(f"{o}+{n}" for o, n in f.extents)
         lines.append(f"read {f.role:5} {f.path}  {f.size} bytes  sha256 {f.sha256}"
                      + (f"  at {extents}" if report.source.kind in ("image", "device") else ""))
+    reads = report.source.disk_reads
+    if reads:
+        lines.append(f"read from the disk: {len(reads)} ranges, {sum(n for _, n, _ in reads)} "
+                     "bytes (listed with their sha256 in --json)")
     h = report.header
     lines.append(f"hive: sequence {h['primary_sequence']}/{h['secondary_sequence']}, last "
                  f"written {h['last_written']}, {'dirty' if h['dirty'] else 'clean'}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bcdtool.bcd.store import BcdStore
 from bcdtool.ops.forensic_labels import key_label, parse_path, value_text
-from bcdtool.ops.forensic_rules import iso
+from bcdtool.ops.forensic_model import filetime_iso
 from bcdtool.regf import carve as regf_carve
 from bcdtool.regf.hive import Hive
 
@@ -52,13 +52,16 @@ def deleted(hive: Hive, store: BcdStore) -> list[Recovered]:
     types = _recovered_types(carved)
     out: list[Recovered] = []
     for key in carved.keys:
-        stamp = key.timestamp
         guid, _, _ = parse_path(key.path)
         label = key_label(store, key.path, types.get(guid))
-        parent = "" if key.parent_live else "; parent also deleted or unknown"
+        parent = "" if key.parent_live else "; parent unknown" if key.path.startswith("?") \
+            else "; its parent was deleted too"
         out.append(Recovered("key", key.offset, key.path, label, None,
-                             None if stamp is None else iso(stamp), None, None,
-                             f"{len(key.values)} value(s) reachable{parent}"))
+                             filetime_iso(key.filetime), None, None,
+                             f"{len(key.values)} value(s) "
+                             + ("matched by position: its value list was cleared"
+                                if key.values_by_position else "reached through its value list")
+                             + parent))
         for value in key.values:
             out.append(_value(value, key.path, label))
     for value in carved.values:

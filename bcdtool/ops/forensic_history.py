@@ -16,7 +16,7 @@ from bcdtool.bcd.elements import display_name
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_labels import object_label, value_text
-from bcdtool.ops.forensic_rules import iso
+from bcdtool.ops.forensic_model import filetime_iso
 from bcdtool.ops.forensic_source import Source
 from bcdtool.regf import history as regf_history
 from bcdtool.regf.hive import Hive
@@ -112,7 +112,6 @@ def _version(entry, past: BcdStore, obj, code: int | None, label: str, now_text:
 
 def _stamp(hive: Hive, path: str) -> str | None:
     try:
-        stamp = hive.key(path).timestamp
+        return filetime_iso(hive.key(path).filetime)
     except BcdToolError:
         return None
-    return None if stamp is None else iso(stamp)

@@ -2,10 +2,9 @@
 
 Each rule looks at the elements as stored (not only effective values: a setting parked on an
 inherit object or on a loader that is not the default is still evidence) and yields one finding
-per suspicious setting.  Every finding has a stable id (`RULES`, documented in the README), a
-severity, the MITRE ATT&CK technique where one fits, and evidence naming the object (alias and
-GUID), the element (name and code), its value and the last-write time of the element's key.
-A Microsoft-written installed or media store raises nothing above "info".
+per suspicious setting, with a stable id from `forensic_model.RULES`.  A Microsoft-written
+installed or media store raises nothing above "info"; bcdboot's own layout (`bcdtool new-store`)
+is the baseline settings are compared with.
 """
 
 from __future__ import annotations
@@ -13,289 +12,37 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from bcdtool.bcd import elements, objects
+from bcdtool.bcd import objects
 from bcdtool.bcd.device import PartitionDevice, RamdiskDevice
 from bcdtool.bcd.elements import display_name
-from bcdtool.bcd.enum import View, value_lines
 from bcdtool.bcd.store import BcdObject, BcdStore, Element
 from bcdtool.bcd.template import StoreLayout, build_store
-from bcdtool.errors import BcdToolError, NotFoundError
+from bcdtool.errors import BcdToolError
+from bcdtool.ops.forensic_model import (
+    ALTERNATESHELL, BOOTDEBUG, BOOTSEQUENCE, BOOTSTATUSPOLICY, DEBUG, DEBUGTYPE, DEFAULT,
+    DESCRIPTION, DEVICE, DISABLEELAM, DISPLAYORDER, FLIGHTSIGNING, HOSTIP, HVCI,
+    HYPERVISORDEBUG, HYPERVISORLAUNCHTYPE, INTEGRITYSERVICES, LOADOPTIONS, LOCALE, NETKEY,
+    NOINTEGRITYCHECKS, NX, OSDEVICE, PATH, PXE_DEVICE_ELEMENTS, PXESOFTREBOOT, RECOVERYENABLED,
+    RECOVERYSEQUENCE, RESUMEOBJECT, RESUMEOBJECT_LOADER, RULES, SAFEBOOT, TESTSIGNING,
+    TOOLSDISPLAYORDER, VSMLAUNCHTYPE, WINPE, Evidence, ForensicFinding, StoreView,
+    severity_rank)
 from bcdtool.regf.hive import Hive
 from bcdtool.report import Evidence as ReportEvidence
 from bcdtool.report import Finding
-
-SEVERITIES = ("info", "low", "medium", "high")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A finding id with its fixed severity ceiling, ATT&CK technique and meaning."""
-
-    id: str
-    severity: str
-    attack: str | None
-    meaning: str
-
-
-_R = [
-    Rule("bcd.recovery-disabled", "high", "T1490",
-         "recoveryenabled No: Windows RE does not start after failed boots (ransomware inhibits "
-         "recovery this way)"),
-    Rule("bcd.boot-status-ignore-failures", "high", "T1490",
-         "bootstatuspolicy ignores failures: the recovery menu never appears after a crash"),
-    Rule("bcd.test-signing", "high", "T1553.006",
-         "testsigning Yes: the kernel loads test-signed drivers"),
-    Rule("bcd.integrity-checks-disabled", "high", "T1553.006",
-         "nointegritychecks Yes: boot applications and drivers are loaded without signature checks"),
-    Rule("bcd.loadoptions-integrity", "high", "T1553.006",
-         "loadoptions carries DISABLE_INTEGRITY_CHECKS (or DDISABLE_..., TESTSIGNING, "
-         "NOINTEGRITYCHECKS): code-signing checks switched off through the kernel command line"),
-    Rule("bcd.loadoptions", "low", None,
-         "loadoptions set: extra kernel command-line options"),
-    Rule("bcd.flight-signing", "low", "T1553.006",
-         "flightsigning Yes: Windows Insider (flight) signatures are trusted"),
-    Rule("bcd.elam-disabled", "high", "T1562.001",
-         "disableelamdrivers Yes: early-launch anti-malware drivers are not loaded"),
-    Rule("bcd.hypervisor-off", "medium", "T1562.001",
-         "hypervisorlaunchtype Off: the hypervisor, and with it VBS/HVCI/Credential Guard, does "
-         "not start (medium when the store shows the system used the hypervisor, else low)"),
-    Rule("bcd.vsm-off", "high", "T1562.001",
-         "vsmlaunchtype Off: Virtual Secure Mode (Credential Guard, HVCI) is not started"),
-    Rule("bcd.hvci-off", "high", "T1562.001",
-         "hypervisorenforcedcodeintegrity Disable: memory integrity (HVCI) is off"),
-    Rule("bcd.integrity-services-off", "medium", "T1562.001",
-         "integrityservices Disable: the system-integrity policy is off"),
-    Rule("bcd.dep-off", "medium", "T1562.001",
-         "nx AlwaysOff: data execution prevention is off for every process"),
-    Rule("bcd.kernel-debug", "high", None,
-         "debug Yes: the kernel debugger is enabled (kernel patch protection is off, the "
-         "debugger owns the machine)"),
-    Rule("bcd.boot-debug", "medium", None,
-         "bootdebug Yes: the boot manager or loader waits for a boot debugger"),
-    Rule("bcd.hypervisor-debug", "medium", None,
-         "hypervisordebug Yes: the hypervisor debugger is enabled"),
-    Rule("bcd.debugger-transport", "medium", None,
-         "debugtype NET/USB/1394 or a network debug host: a debugger transport reachable from "
-         "another machine is configured (medium for NET, else low)"),
-    Rule("bcd.safeboot", "medium", "T1562.009",
-         "safeboot set on a loader: Windows boots into safe mode, where most security software "
-         "does not run"),
-    Rule("bcd.safeboot-alternate-shell", "high", "T1562.009",
-         "safebootalternateshell Yes: safe mode starts the AlternateShell program instead of "
-         "Explorer (a persistence and ransomware technique)"),
-    Rule("bcd.startup-application", "high", "T1542",
-         "a startup/soft-reboot application object (type 0x10400009, pxesoftreboot): the "
-         "bitpixie BitLocker bypass chain-loads a PXE image this way"),
-    Rule("bcd.sequence-hijack", "high", "T1542",
-         "recoverysequence or bootsequence names an object that is not a Windows loader: a "
-         "failed or next boot runs something else (info when the object does not exist)"),
-    Rule("bcd.winpe-installed-loader", "high", "T1542",
-         "winpe Yes on a loader that boots an installed Windows from a partition: WinPE mode "
-         "skips the installed system's protections (bitpixie-style)"),
-    Rule("bcd.unusual-path", "medium", "T1542",
-         "a boot application's path lies outside \\Windows\\system32\\(boot\\)winload.*/"
-         "winresume.* and \\EFI\\Microsoft\\Boot\\ (boot-level persistence)"),
-    Rule("bcd.ramdisk-on-installed", "medium", "T1542",
-         "a ramdisk loader that is not Windows RE on an installed system"),
-    Rule("bcd.pxe-entry", "medium", "T1542",
-         "network (PXE/TFTP) boot settings in the store (firmware PXE entries mirrored from "
-         "NVRAM are info)"),
-    Rule("bcd.custom-object", "medium", "T1542",
-         "an application object of a type bcdboot never writes (boot sector, startup, generic "
-         "boot application, unknown)"),
-    Rule("bcd.custom-element", "info", None,
-         "an element bcdedit has no name for (custom:XXXXXXXX)"),
-    Rule("bcd.baseline-difference", "info", None,
-         "a setting of {bootmgr} or the default loader that differs from what bcdboot writes for "
-         "this firmware (bcdtool new-store's template)"),
-    Rule("bcd.store-dirty", "info", None,
-         "the primary file is dirty: its transaction logs hold the latest changes"),
-]
-RULES: dict[str, Rule] = {r.id: r for r in _R}
-
-# Element codes the rules read, by bcdedit name and scope (the element table is the one place
-# codes are written; class-2 codes are ambiguous, so each rule reads them on the right type).
-_e = elements.element
-PATH = _e("path")
-DEVICE = _e("device")
-DESCRIPTION = _e("description")
-LOCALE = _e("locale")
-LOADOPTIONS = _e("loadoptions")
-RECOVERYSEQUENCE = _e("recoverysequence")
-RECOVERYENABLED = _e("recoveryenabled")
-BOOTDEBUG = _e("bootdebug")
-DEBUGTYPE = _e("debugtype")
-HOSTIP = _e("hostip")
-NETKEY = _e("key")
-NOINTEGRITYCHECKS = _e("nointegritychecks")
-TESTSIGNING = _e("testsigning")
-INTEGRITYSERVICES = _e("integrityservices")
-FLIGHTSIGNING = _e("flightsigning")
-BOOTSEQUENCE = _e("bootsequence", elements.BOOTMGR)
-DEFAULT = _e("default", elements.BOOTMGR)
-RESUMEOBJECT = _e("resumeobject", elements.BOOTMGR)
-RESUMEOBJECT_LOADER = _e("resumeobject", elements.OSLOADER)
-DISPLAYORDER = _e("displayorder", elements.BOOTMGR)
-TOOLSDISPLAYORDER = _e("toolsdisplayorder", elements.BOOTMGR)
-OSDEVICE = _e("osdevice", elements.OSLOADER)
-NX = _e("nx", elements.OSLOADER)
-WINPE = _e("winpe", elements.OSLOADER)
-SAFEBOOT = _e("safeboot", elements.OSLOADER)
-ALTERNATESHELL = _e("safebootalternateshell", elements.OSLOADER)
-DEBUG = _e("debug", elements.OSLOADER)
-BOOTSTATUSPOLICY = _e("bootstatuspolicy", elements.OSLOADER)
-DISABLEELAM = _e("disableelamdrivers", elements.OSLOADER)
-HYPERVISORLAUNCHTYPE = _e("hypervisorlaunchtype", elements.OSLOADER)
-HYPERVISORDEBUG = _e("hypervisordebug", elements.OSLOADER)
-VSMLAUNCHTYPE = _e("vsmlaunchtype", elements.OSLOADER)
-HVCI = _e("hypervisorenforcedcodeintegrity", elements.OSLOADER)
-PXESOFTREBOOT = _e("pxesoftreboot", elements.STARTUP)
-PXE_DEVICE_ELEMENTS = tuple(_e(name, elements.DEVICE) for name in (
-    "ramdisktftpclientport", "ramdisktftpblocksize", "ramdisktftpwindowsize", "ramdiskmcenabled",
-    "ramdiskmctftpfallback", "ramdisktftpvarwindow"))
 
 _INTEGRITY_OPTIONS = re.compile(r"DISABLE_INTEGRITY_CHECKS|TESTSIGNING|NOINTEGRITYCHECKS",
                                 re.IGNORECASE)
 _USUAL_PATH = re.compile(
     r"^\\windows\\system32\\(boot\\)?(winload|winresume)\.(exe|efi)$"
     r"|^\\efi\\microsoft\\boot\\[^\\]+\.efi$"
+    # removable media and firmware fallback copies of bootmgfw.efi
+    r"|^\\efi\\boot\\boot(x64|ia32|aa64|arm)\.efi$"
     r"|^\\boot\\memtest\.exe$|^\\bootmgr$", re.IGNORECASE)
 _WINRE_IMAGE = re.compile(r"\\winre\.wim$", re.IGNORECASE)
 _USUAL_TYPES = {objects.FWBOOTMGR, objects.BOOTMGR, objects.FIRMWARE_APP, objects.OSLOADER,
                 objects.RESUME, objects.MEMDIAG, objects.NTLDR}
 _APP_TYPES_WITH_PATH = {objects.BOOTMGR, objects.OSLOADER, objects.RESUME, objects.MEMDIAG}
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One element (or object) a finding rests on."""
-
-    guid: str
-    alias: str | None
-    description: str | None
-    object_type: int
-    element: str | None = None
-    code: int | None = None
-    value: str | None = None
-    raw: str | None = None
-    key: str | None = None
-    last_write: str | None = None
-
-    def to_json(self) -> dict:
-        """The JSON object of this evidence."""
-        return {"object": self.guid, "alias": self.alias, "description": self.description,
-                "object_type": f"{self.object_type:#010x}", "element": self.element,
-                "code": None if self.code is None else f"{self.code:#010x}",
-                "value": self.value, "raw": self.raw, "key": self.key,
-                "last_write": self.last_write}
-
-    def label(self) -> str:
-        """`{alias} {guid}`, or the GUID and the object's description."""
-        if self.alias:
-            return f"{self.alias} {self.guid}"
-        return f"{self.guid} ({self.description})" if self.description else self.guid
-
-
-@dataclass(frozen=True)
-class ForensicFinding:
-    """One suspicious setting: rule id, severity, what it means here, and its evidence."""
-
-    id: str
-    severity: str
-    message: str
-    evidence: tuple[Evidence, ...]
-
-    @property
-    def attack(self) -> str | None:
-        """The MITRE ATT&CK technique of the rule, if one fits."""
-        return RULES[self.id].attack
-
-    def to_json(self) -> dict:
-        """The JSON object of this finding."""
-        return {"id": self.id, "severity": self.severity, "attack": self.attack,
-                "message": self.message, "evidence": [e.to_json() for e in self.evidence]}
-
-
-def severity_rank(severity: str) -> int:
-    """0 for info up to 3 for high."""
-    return SEVERITIES.index(severity)
-
-
-class StoreView:
-    """A BCD store with the hive keys behind it, for evidence (key paths and last-write times)."""
-
-    def __init__(self, store: BcdStore, hive: Hive) -> None:
-        self.store = store
-        self.hive = hive
-        self.default = store.default_guid()
-        self.render = View(better=True)
-
-    def alias(self, guid: str) -> str | None:
-        """`{default}` for the default loader, else the well-known alias, else None."""
-        return "{default}" if guid == self.default else objects.alias_of(guid)
-
-    def value(self, obj: BcdObject, code: int):
-        """The decoded value of an element, or None when absent or unreadable."""
-        elem = obj.elements.get(code)
-        if elem is None:
-            return None
-        try:
-            return elem.value()
-        except BcdToolError:
-            return None
-
-    def text(self, obj: BcdObject, elem: Element) -> str:
-        """The element's value as `enum` prints it."""
-        return " ".join(value_lines(self.store, obj, elem, self.render))
-
-    def evidence(self, obj: BcdObject, code: int | None = None) -> Evidence:
-        """Evidence for element `code` of `obj` (or for the object itself)."""
-        base = f"Objects\\{obj.key_name}"
-        if code is None:
-            return Evidence(obj.guid, self.alias(obj.guid), obj.description, obj.type,
-                            key=base, last_write=self._stamp(base))
-        elem = obj.elements[code]
-        key = f"{base}\\Elements\\{elem.key_name}"
-        return Evidence(obj.guid, self.alias(obj.guid), obj.description, obj.type,
-                        display_name(code, obj.type), code, self.text(obj, elem),
-                        elem.raw.hex(), key, self._stamp(key))
-
-    def _stamp(self, path: str) -> str | None:
-        try:
-            stamp = self.hive.key(path).timestamp
-        except (NotFoundError, BcdToolError):
-            return None
-        return None if stamp is None else iso(stamp)
-
-    def objects(self) -> list[BcdObject]:
-        """Every object in a stable order (type, GUID)."""
-        return self.store.objects()
-
-    def loaders(self) -> list[BcdObject]:
-        """The Windows loaders."""
-        return [o for o in self.objects() if o.type == objects.OSLOADER]
-
-    def installed(self) -> bool:
-        """True when some loader boots Windows from a partition (an installed system)."""
-        return any(isinstance(self.value(o, OSDEVICE), PartitionDevice) for o in self.loaders())
-
-    def firmware(self) -> str | None:
-        """"uefi" or "bios" from the boot manager's and loaders' paths, else None."""
-        paths = [self.value(o, PATH) for o in self.objects()
-                 if o.type in (objects.BOOTMGR, objects.OSLOADER)]
-        text = " ".join(p.lower() for p in paths if isinstance(p, str))
-        if ".efi" in text:
-            return "uefi"
-        if ".exe" in text:
-            return "bios"
-        return None
-
-
-def iso(stamp) -> str:
-    """An aware datetime as ISO 8601 UTC with microseconds (`...Z`)."""
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def findings(view: StoreView, *, earlier: dict | None = None,

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import InvalidArgumentError, NotFoundError
 from bcdtool.fs.directory import DirectoryVolume
@@ -52,6 +53,9 @@ class Source:
     logs: list[tuple[str, bytes]]
     files: list[FileRead]
     location: dict = field(default_factory=dict)
+    #: Disks only: every byte range of the virtual disk that was read (partition tables,
+    #: filesystem structures, the files), merged, as (offset, length, sha256).
+    disk_reads: list[tuple[int, int, str]] = field(default_factory=list)
 
     @property
     def store_name(self) -> str:
@@ -106,8 +110,39 @@ def _from_folder(spec: str, kind: str, volume: DirectoryVolume, rel: str,
     return Source(spec, kind, data, logs, files, location)
 
 
+class ReadRecorder(BlockDevice):
+    """A read-only view of a device that remembers every range read through it."""
+
+    def __init__(self, inner: BlockDevice) -> None:
+        super().__init__(inner.size, writable=False, name=inner.name)
+        self.sector_size = inner.sector_size
+        self.inner = inner
+        self.ranges: list[tuple[int, int]] = []
+
+    def _read(self, offset: int, length: int) -> bytes:
+        self.ranges.append((offset, length))
+        return self.inner.read_at(offset, length)
+
+    def chain(self) -> list[str]:
+        return self.inner.chain()
+
+    def merged(self) -> list[tuple[int, int]]:
+        """The ranges read, sorted, with overlapping and adjacent ones joined."""
+        out: list[list[int]] = []
+        for offset, length in sorted(self.ranges):
+            if out and offset <= out[-1][0] + out[-1][1]:
+                out[-1][1] = max(out[-1][1], offset + length - out[-1][0])
+            else:
+                out.append([offset, length])
+        return [(o, n) for o, n in out]
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
 def _from_disk(spec: str, *, device: bool, partition: int | None, path: str | None) -> Source:
-    with contextlib.closing(open_image(spec, writable=False)) as dev:
+    with contextlib.closing(ReadRecorder(open_image(spec, writable=False))) as dev:
         loc = locate(dev, partition=partition, path=path, kind="bcd" if path is None else "hive")
         data = loc.volume.read(loc.ref)
         files = [_disk_file("store", loc, loc.ref, data)]
@@ -117,11 +152,12 @@ def _from_disk(spec: str, *, device: bool, partition: int | None, path: str | No
             logs.append((Path(log_ref.path).name, log))
             files.append(_disk_file("log", loc, log_ref, log))
         location = {"target": spec, "kind": "device" if device else "image",
-                    "format": type(dev).__name__, "scheme": loc.scheme,
+                    "format": type(dev.inner).__name__, "scheme": loc.scheme,
                     "partition": loc.index, "partition_start": loc.start,
                     "partition_size": loc.volume_size, "filesystem": loc.fs,
                     "path": loc.ref.path, "reason": loc.reason, "notices": list(loc.notices)}
-    return Source(spec, location["kind"], data, logs, files, location)
+        reads = [(o, n, sha256(dev.inner.read_at(o, n))) for o, n in dev.merged()]
+    return Source(spec, location["kind"], data, logs, files, location, reads)
 
 
 def _disk_file(role: str, loc, ref, data: bytes) -> FileRead:

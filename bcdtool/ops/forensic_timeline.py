@@ -17,13 +17,12 @@ from bcdtool import _construct
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_labels import key_label
-from bcdtool.ops.forensic_rules import iso
+from bcdtool.ops.forensic_model import filetime_iso
 from bcdtool.ops.forensic_source import Source
 from bcdtool.regf import history
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.layout import BaseBlock
 from bcdtool.regf.logs import is_dirty
-from bcdtool.wintext import filetime_to_datetime
 
 CSV_COLUMNS = ("time", "source", "kind", "subject", "sequence", "detail")
 
@@ -55,12 +54,6 @@ class Event:
         detail = f": {self.detail}" if self.detail else ""
         return f"{self.time or '(no time)':27} {self.source:10} {self.kind:16} " \
                f"{self.subject}{seq}{detail}"
-
-
-def filetime_iso(filetime: int) -> str | None:
-    """A FILETIME as ISO 8601 UTC, None when zero or out of range."""
-    stamp = filetime_to_datetime(filetime) if filetime else None
-    return None if stamp is None else iso(stamp)
 
 
 def base_block_facts(data: bytes) -> dict:
@@ -95,8 +88,7 @@ def _key_events(hive: Hive, store: BcdStore, name: str) -> list[Event]:
     except BcdToolError:
         keys = [hive.root]
     for key in keys:
-        stamp = key.timestamp
-        out.append(Event(None if stamp is None else iso(stamp), name, "key-written",
+        out.append(Event(filetime_iso(key.filetime), name, "key-written",
                          key.path or "(root)", key_label(store, key.path)))
     return out
 

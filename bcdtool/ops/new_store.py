@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 
-from bcdtool import _construct
 from bcdtool.bcd.device import PartitionDevice, parse_device_text
-from bcdtool.bcd.objects import guid_from_bytes_le, normalize_guid
+from bcdtool.bcd.objects import normalize_guid
 from bcdtool.bcd.template import StoreLayout, build_store
-from bcdtool.blockdev import partitions_layout as PL
-from bcdtool.blockdev.detect import open_image
-from bcdtool.blockdev.partitions import Partition, read_partition_table
-from bcdtool.errors import BcdError, BcdToolError, InvalidArgumentError, NotFoundError
+from bcdtool.blockdev.partitions import Partition
+from bcdtool.errors import BcdError, InvalidArgumentError, NotFoundError
+from bcdtool.ops.bootdisk import BootDisk
 
 #: The file that marks the Windows volume (folders cannot be looked up on every filesystem).
 WINDOWS_MARK = "Windows/System32/config/SYSTEM"
@@ -33,30 +31,15 @@ def partition_device(spec: str) -> PartitionDevice:
 
 def disk_partitions(spec: str, firmware: str) -> tuple[PartitionDevice, PartitionDevice, list[str]]:
     """(system partition, Windows partition, why each was chosen) read from disk `spec`."""
-    with open_image(spec, writable=False) as dev:
-        table = read_partition_table(dev)
-        parts = table.partitions
-        if table.scheme not in ("gpt", "mbr") or not parts:
+    with BootDisk(spec) as disk:
+        parts = disk.partitions
+        if disk.layout is None or not parts:
             raise NotFoundError("the disk has no partition table", path=spec)
-        if table.scheme == "gpt":
-            header = _construct.parse(PL.gpt_header, dev.read_at(dev.sector_size, 512),
-                                      what="GPT header", path=spec)
-            disk_id = guid_from_bytes_le(header.disk_guid)
-        else:
-            disk_id = _construct.parse(PL.mbr_sector, dev.read_at(0, 512), what="MBR",
-                                       path=spec).unique_mbr_disk_signature
         system, why_system = _system_partition(parts, firmware)
-        windows, why_windows = _windows_partition(dev, parts, system)
-        ident = [_identity(table.scheme, disk_id, p) for p in (system, windows)]
+        windows, why_windows = _windows_partition(disk, parts, system)
+        ident = [disk.device(p.index) for p in (system, windows)]
     return ident[0], ident[1], [f"system partition {system.index}: {why_system}",
                                 f"Windows partition {windows.index}: {why_windows}"]
-
-
-def _identity(scheme: str, disk_id, part: Partition) -> PartitionDevice:
-    if scheme == "gpt":
-        return PartitionDevice(style="gpt", disk_guid=disk_id,
-                               partition_guid=normalize_guid("{" + part.guid.strip("{}") + "}"))
-    return PartitionDevice(style="mbr", disk_signature=disk_id, partition_offset=part.start)
 
 
 def _system_partition(parts: list[Partition], firmware: str) -> tuple[Partition, str]:
@@ -71,18 +54,11 @@ def _system_partition(parts: list[Partition], firmware: str) -> tuple[Partition,
     return parts[0], "the first partition (none is active)"
 
 
-def _windows_partition(dev, parts: list[Partition], system: Partition) -> tuple[Partition, str]:
-    from bcdtool.fs import open_volume, probe
-
+def _windows_partition(disk: BootDisk, parts: list[Partition],
+                       system: Partition) -> tuple[Partition, str]:
     for part in parts:
-        view = part.view(dev)
-        if probe(view) != "ntfs":
-            continue
-        try:
-            open_volume(view).find(WINDOWS_MARK)
-        except BcdToolError:        # absent, or an unreadable volume: not the Windows one
-            continue
-        return part, f"the NTFS partition holding {WINDOWS_MARK}"
+        if disk.filesystem(part.index) == "ntfs" and disk.has_file(part.index, WINDOWS_MARK):
+            return part, f"the NTFS partition holding {WINDOWS_MARK}"
     others = [p for p in parts if p.index != system.index and not p.is_esp]
     if others:
         return others[0], f"the first data partition (no {WINDOWS_MARK} found)"

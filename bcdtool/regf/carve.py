@@ -12,6 +12,7 @@ its deletions leave nothing here.
 
 from __future__ import annotations
 
+import bisect
 import struct
 from dataclasses import dataclass, field
 
@@ -83,6 +84,9 @@ class RecoveredKey:
     path: str                      # best reconstruction: live parent path + recovered names
     parent_live: bool              # True when the parent is a live key
     values: tuple[RecoveredValue, ...] = ()
+    #: True when `values` were matched by position (the key's own value list was cleared, as
+    #: hivex does before freeing), not reached through its value list.
+    values_by_position: bool = False
 
     @property
     def timestamp(self):
@@ -128,22 +132,46 @@ def carve(hive: Hive) -> Carved:
                 if value is not None:
                     vks[cell] = value
     live = _live_paths(hive)
-    out = Carved()
+    listed: dict[int, list[RecoveredValue]] = {}
     reached: set[int] = set()
     for offset in sorted(nks):
-        fields, name = nks[offset]
-        values = []
-        for voff in _value_list(hive, fields):
+        listed[offset] = []
+        for voff in _value_list(hive, nks[offset][0]):
             value = vks.get(voff) or _vk_at(hive, voff, None)
             if value is not None:
-                values.append(value)
+                listed[offset].append(value)
                 reached.add(voff)
+    adopted = _adopt_by_position(nks, {o: v for o, v in vks.items() if o not in reached},
+                                 sorted(hive.cells.allocated))
+    out = Carved()
+    for offset in sorted(nks):
+        fields, name = nks[offset]
         path, parent_live = _path(offset, nks, live)
+        by_position = not listed[offset] and bool(adopted.get(offset))
+        values = adopted.get(offset, []) if by_position else listed[offset]
+        reached.update(v.offset for v in values)
         out.keys.append(RecoveredKey(offset, name, fields[_NK_STAMP], fields[_NK_PARENT], path,
-                                     parent_live, tuple(values)))
+                                     parent_live, tuple(values), by_position))
     out.values = [v for off, v in sorted(vks.items()) if off not in reached]
     out.slack = _slack(hive)
     return out
+
+
+def _adopt_by_position(nks: dict, orphans: dict[int, RecoveredValue],
+                       allocated: list[int]) -> dict[int, list[RecoveredValue]]:
+    """Orphan values given to the nearest recovered key before them when only free space lies
+    between the two (allocators place a key's values right after it)."""
+    adopted: dict[int, list[RecoveredValue]] = {}
+    keys = sorted(nks)
+    for voff, value in sorted(orphans.items()):
+        at = bisect.bisect_left(keys, voff)
+        if at == 0:
+            continue
+        owner = keys[at - 1]
+        live_between = bisect.bisect_right(allocated, owner) < bisect.bisect_left(allocated, voff)
+        if not live_between:
+            adopted.setdefault(owner, []).append(value)
+    return adopted
 
 
 def _in_bins(hive: Hive, offset: int, length: int) -> bool:

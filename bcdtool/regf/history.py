@@ -123,27 +123,43 @@ class Snapshot:
 
 
 def snapshots(primary: bytes, logs: list[tuple[str, bytes]]) -> Iterator[Snapshot]:
-    """For each log, the primary with its entries replayed one by one (each a new copy).
+    """The primary with log entries replayed one by one, each result a new copy.
 
-    The base block of each copy is made clean (equal sequence numbers set to the entry's, the
-    entry's hive size, a correct checksum) so that it opens like a primary; the copies are never
+    Entries are replayed in chains: a log whose first entry continues another log's last
+    sequence number carries on from that log's state (a dirty hive's .LOG1 then .LOG2, as
+    Windows replays them); any other log starts again from the primary, so unrelated (stale)
+    logs never mix.  Each copy's base block is made clean (both sequence numbers set to the
+    entry's, its hive size, a correct checksum) so that it opens like a primary; nothing is
     written anywhere.
     """
     data_of = dict(logs)
-    for lf in read_logs(primary, logs):
-        if not lf.entries:
-            continue
+    for chain in _chains([lf for lf in read_logs(primary, logs) if lf.entries]):
         image = bytearray(primary)
-        raw = data_of[lf.name]
-        for entry, sources in zip(lf.entries, _page_sources(raw, lf), strict=True):
-            need = BASE_BLOCK_SIZE + entry.hive_bins_data_size
-            if len(image) < need:
-                image.extend(bytes(need - len(image)))
-            for (offset, length), at in zip(entry.pages, sources, strict=True):
-                start = BASE_BLOCK_SIZE + offset
-                image[start:start + length] = raw[at:at + length]
-            _clean_base_block(image, entry.sequence, entry.hive_bins_data_size)
-            yield Snapshot(entry, bytes(image))
+        for lf in chain:
+            raw = data_of[lf.name]
+            for entry, sources in zip(lf.entries, _page_sources(raw, lf), strict=True):
+                need = BASE_BLOCK_SIZE + entry.hive_bins_data_size
+                if len(image) < need:
+                    image.extend(bytes(need - len(image)))
+                for (offset, length), at in zip(entry.pages, sources, strict=True):
+                    start = BASE_BLOCK_SIZE + offset
+                    image[start:start + length] = raw[at:at + length]
+                _clean_base_block(image, entry.sequence, entry.hive_bins_data_size)
+                yield Snapshot(entry, bytes(image))
+
+
+def _chains(files: list[LogFile]) -> list[list[LogFile]]:
+    """Logs grouped into replay chains (consecutive sequence numbers), in file order."""
+    chains: list[list[LogFile]] = []
+    for lf in sorted(files, key=lambda f: f.entries[0].sequence):
+        first = lf.entries[0].sequence
+        for chain in chains:
+            if (chain[-1].entries[-1].sequence + 1) & 0xFFFFFFFF == first:
+                chain.append(lf)
+                break
+        else:
+            chains.append([lf])
+    return chains
 
 
 def _page_sources(raw: bytes, lf: LogFile) -> list[list[int]]:

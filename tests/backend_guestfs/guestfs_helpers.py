@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -59,7 +58,3 @@ def journal_of(folder: Path) -> Path:
     found = list(folder.glob("*/journal.json"))
     assert len(found) == 1, found
     return found[0]
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

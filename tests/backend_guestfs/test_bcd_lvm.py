@@ -6,7 +6,9 @@ import io
 import subprocess
 
 import pytest
-from guestfs_helpers import TIMES, bcdtool, download, guestfish, journal_of, need_guestfs, sha256
+from tests.backend_guestfs.guestfs_helpers import (TIMES, bcdtool, download, guestfish, journal_of,
+                                                   need_guestfs)
+from tests.helpers.common import sha as sha256
 
 pytestmark = pytest.mark.guestfs
 
@@ -19,7 +21,7 @@ LV = "/dev/vg0/esp"
 def lvm_image(tmp_path_factory, request):
     """(image, original BCD bytes): FAT on an LV, holding a real Windows 10 UEFI store."""
     need_guestfs()
-    from corpus_data import CORPUS
+    from tests.helpers.common import CORPUS
     source = CORPUS / "bcd" / "win10-media-uefi-x64.bcd"
     if not source.is_file():
         pytest.skip("../shared/corpus is absent")

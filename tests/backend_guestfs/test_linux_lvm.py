@@ -7,7 +7,8 @@ import subprocess
 import tarfile
 
 import pytest
-from guestfs_helpers import TIMES, bcdtool, guestfish, journal_of, need_guestfs
+from tests.backend_guestfs.guestfs_helpers import (TIMES, bcdtool, guestfish, journal_of,
+                                                   need_guestfs)
 
 from bcdtool.errors import EXIT_PROBLEMS
 

@@ -5,7 +5,7 @@ No appliance is launched, so these run in the default suite (no guestfs marker).
 from __future__ import annotations
 
 import pytest
-from guestfs_helpers import bcdtool
+from tests.backend_guestfs.guestfs_helpers import bcdtool
 
 from bcdtool.errors import UnsupportedError
 

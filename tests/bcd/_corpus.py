@@ -6,7 +6,7 @@ from pathlib import Path
 
 from Registry import Registry
 
-from corpus_data import corpus_files
+from tests.helpers.common import corpus_files
 
 
 def corpus_stores() -> list[Path]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _corpus import corpus_stores, registry_elements
+from tests.bcd._corpus import corpus_stores, registry_elements
 
 from bcdtool.bcd import codec
 from bcdtool.bcd.device import Device, RawDevice

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _corpus import corpus_stores, registry_elements
+from tests.bcd._corpus import corpus_stores, registry_elements
 
 from bcdtool.bcd import enum, objects
 from bcdtool.bcd.store import BcdStore

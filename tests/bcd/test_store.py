@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from _corpus import corpus_stores, registry_elements
+from tests.bcd._corpus import corpus_stores, registry_elements
 from Registry import Registry
 
 from bcdtool.bcd import objects

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import array
-import hashlib
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.helpers.common import need_tool
 
 MiB = 1024 * 1024
 RAW_SIZE = 64 * MiB
@@ -59,11 +58,6 @@ def raw_bytes(offset: int, length: int) -> bytes:
     return bytes(out)
 
 
-def sha256(path: Path) -> str:
-    """sha256 of a whole file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def qemu_img(*args: str) -> subprocess.CompletedProcess:
     """Run qemu-img; raise with its stderr on failure."""
     return subprocess.run([need_tool("qemu-img"), *map(str, args)], check=True,
@@ -81,14 +75,6 @@ def copy_image(src: Path, dst_dir: Path) -> Path:
     for f in src.parent.glob(src.stem + "*"):
         subprocess.run(["cp", "--sparse=always", str(f), str(dst_dir / f.name)], check=True)
     return dst_dir / src.name
-
-
-def need_tool(name: str) -> str:
-    """Path of an external tool, or skip the test saying which tool is missing."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed")
-    return path
 
 
 def converted_raw(path: Path, name: str, tmp: Path) -> bytes:

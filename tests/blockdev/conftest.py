@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from blockdev_images import FORMATS, copy_image, need_tool, qemu_img, write_raw_source
+from tests.blockdev.blockdev_images import FORMATS, copy_image, qemu_img, write_raw_source
+from tests.helpers.common import need_tool
 
 
 @pytest.fixture(scope="session")

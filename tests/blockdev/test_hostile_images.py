@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from blockdev_images import FORMATS, MiB, qemu_img
+from tests.blockdev.blockdev_images import FORMATS, MiB, qemu_img
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import BcdToolError, FormatError, ImageError, UnsupportedError
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from blockdev_images import DATA_REGIONS, FORMATS, MiB, RAW_SIZE, raw_bytes
+from tests.blockdev.blockdev_images import DATA_REGIONS, FORMATS, MiB, RAW_SIZE, raw_bytes
 from bcdtool.blockdev.detect import open_image, sniff
 from bcdtool.blockdev.raw import RawDevice
 
@@ -70,7 +70,7 @@ def test_raw_is_opened_read_only(raw_image):
 def test_crc32c_against_a_bitwise_reference():
     import random as _random
 
-    from blockdev_images import crc32c_bitwise
+    from tests.blockdev.blockdev_images import crc32c_bitwise
     from bcdtool.blockdev.vhdx import crc32c
     assert crc32c(b"123456789") == 0xE3069283           # the standard check value
     rng = _random.Random(7)
@@ -81,7 +81,7 @@ def test_crc32c_against_a_bitwise_reference():
 
 def test_vhdx_beyond_the_first_chunk(tmp_path):
     """1 MiB blocks and 512-byte sectors: a sector-bitmap BAT entry follows every 4096 blocks."""
-    from blockdev_images import pattern, qemu_img
+    from tests.blockdev.blockdev_images import pattern, qemu_img
     raw = tmp_path / "big.raw"
     spots = [0, 4 * 1024 * MiB - 4096, 4 * 1024 * MiB + 3 * MiB, 5 * 1024 * MiB - 65536]
     with open(raw, "wb") as f:
@@ -116,7 +116,7 @@ def test_vmdk_stream_with_footer_at_end(images, tmp_path):
 @pytest.mark.parametrize("fmt,name", [("vdi", "VirtualBox VDI"), ("qed", "QED"),
                                       ("parallels", "Parallels")])
 def test_known_unsupported_formats_are_not_taken_for_raw(raw_image, tmp_path, fmt, name):
-    from blockdev_images import qemu_img
+    from tests.blockdev.blockdev_images import qemu_img
     from bcdtool.errors import UnsupportedError
     path = tmp_path / f"disk.{fmt}"
     qemu_img("convert", "-f", "raw", "-O", fmt, raw_image, path)
@@ -125,7 +125,7 @@ def test_known_unsupported_formats_are_not_taken_for_raw(raw_image, tmp_path, fm
 
 
 def test_qcow2_zstd_clusters_refused_clearly(raw_image, tmp_path):
-    from blockdev_images import qemu_img
+    from tests.blockdev.blockdev_images import qemu_img
     from bcdtool.errors import UnsupportedError
     path = tmp_path / "z.qcow2"
     try:

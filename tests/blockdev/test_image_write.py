@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 
-from blockdev_images import (FORMATS, MiB, WRITABLE, converted_raw, crc32c_bitwise, qemu_format,
-                             qemu_img, raw_bytes, sha256)
+from tests.blockdev.blockdev_images import (FORMATS, MiB, WRITABLE, converted_raw, crc32c_bitwise,
+                                            qemu_format, qemu_img, raw_bytes)
+from tests.helpers.common import sha as sha256
 from bcdtool.blockdev.base import RangeView
 from bcdtool.blockdev import references
 from bcdtool.blockdev.detect import open_image

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from blockdev_images import MiB, need_tool
+from tests.blockdev.blockdev_images import MiB
+from tests.helpers.common import need_tool
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partition_table
 from bcdtool.blockdev.raw import RawDevice

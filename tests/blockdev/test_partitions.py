@@ -10,7 +10,8 @@ import zlib
 
 import pytest
 
-from blockdev_images import MiB, need_tool, qemu_img
+from tests.blockdev.blockdev_images import MiB, qemu_img
+from tests.helpers.common import need_tool
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partition_table, read_partitions
 from bcdtool.blockdev.raw import RawDevice
@@ -218,3 +219,20 @@ def test_tiny_devices(tmp_path, size):
             read_partitions(dev)
         except BcdToolError:
             pass
+
+
+def test_disk_identity_matches_sfdisk(gpt_disk, mbr_disk):
+    """The disk GUID / MBR signature and each partition's GUID, as sfdisk reports them: what
+    BCD partition devices name."""
+    for path in (gpt_disk, mbr_disk):
+        table = sfdisk_json(path)
+        with RawDevice(path) as dev:
+            found = read_partition_table(dev)
+        if found.scheme == "gpt":
+            assert found.disk_guid == table["id"].lower() and found.disk_signature is None
+            assert [p.guid for p in found.partitions] == [e["uuid"].lower()
+                                                           for e in table["partitions"]]
+        else:
+            assert found.disk_signature == int(table["id"], 16) and found.disk_guid is None
+        assert found.partition(found.partitions[-1].index) == found.partitions[-1]
+        assert found.partition(99) is None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus_data import CORPUS
+from tests.helpers.common import CORPUS
 
 STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
 

@@ -3,7 +3,6 @@ python-registry (and hivex), and every error path: exit code, message, store byt
 
 from __future__ import annotations
 
-import hashlib
 import io
 import shutil
 import subprocess
@@ -12,7 +11,7 @@ import pytest
 from Registry import Registry
 
 from bcdtool.cli import main
-from corpus_data import need_tool
+from tests.helpers.common import need_tool, sha
 
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 EMS = "{0ce4991b-e6b3-4b16-b23c-5e0d9250e5d9}"
@@ -50,10 +49,6 @@ def copy_store(corpus, tmp_path, name: str, *, logs: bool = True):
         for log in src.parent.glob(name + ".LOG*"):
             shutil.copyfile(log, tmp_path / ("BCD" + log.name[len(name):]))
     return dst
-
-
-def sha(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def elements(path) -> dict[tuple[str, str], tuple[int, bytes]]:

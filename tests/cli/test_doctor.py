@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from ops_helpers import build_windows_disk, sha
+from tests.ops.ops_helpers import build_windows_disk
+from tests.helpers.common import sha
 from fixtures.windows_hives import system_hive
 
 

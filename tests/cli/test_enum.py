@@ -8,7 +8,7 @@ import pytest
 from Registry import Registry
 
 from bcdtool.cli import main
-from corpus_data import corpus_files
+from tests.helpers.common import corpus_files
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from corpus_data import need_tool
-from editor_oracles import ExpectedHive, assert_all_readers, ours
+from tests.helpers.common import need_tool
+from tests.regf.editor_oracles import ExpectedHive, assert_all_readers, ours
 
 from bcdtool.regf.editor import HiveEditor
 

@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from ops_helpers import (assert_recipe, build_windows_disk, new_store, registry, sha,
-                         store_bytes)
+from tests.ops.ops_helpers import (assert_recipe, build_windows_disk, new_store, registry,
+                                   store_bytes)
+from tests.helpers.common import sha
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from fixtures.windows_hives import software_hive, system_hive
-from ops_helpers import build_windows_disk, sha, windows_file
+from tests.ops.ops_helpers import build_windows_disk, windows_file
+from tests.helpers.common import sha
 
 
 @pytest.fixture(autouse=True)

@@ -18,14 +18,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from fixtures.azurite import REPO, Azurite, CountingProxy, ensure_azurite, free_port  # noqa: F401
+
 
 SECRET_MARK = "TOPSECRETSIG"       # put into every signature, so tests can grep for leaks
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "RangeServer._Server"
+    server: RangeServer._Server
 
     def log_message(self, *args) -> None:       # keep test output clean
         pass
@@ -127,7 +127,7 @@ class RangeServer:
             if sas else ""
         return f"http://127.0.0.1:{port}/{name}{query}"
 
-    def __enter__(self) -> "RangeServer":
+    def __enter__(self) -> RangeServer:
         self._thread.start()
         return self
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cloud_helpers import Azurite, ensure_azurite
+from fixtures.azurite import Azurite, ensure_azurite
 from fixtures import images
-from ops_helpers import build_windows_disk
+from tests.ops.ops_helpers import build_windows_disk
 
 
 @pytest.fixture(autouse=True)

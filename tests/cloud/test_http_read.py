@@ -12,9 +12,9 @@ from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.http import HttpDevice
 from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, NetworkError, NotFoundError,
                             UnsupportedError)
-from corpus_data import need_tool
+from tests.helpers.common import need_tool
 from fixtures import linux_roots
-from cloud_helpers import SECRET_MARK, RangeServer, environment, leaked
+from tests.cloud.cloud_helpers import SECRET_MARK, RangeServer, environment, leaked
 
 FORMATS = ["raw", "vhd-fixed", "vhd-dynamic", "vhdx", "qcow2", "vmdk"]
 
@@ -106,7 +106,7 @@ def test_linux_check_over_http(tmp_path):
     assert not leaked(SECRET_MARK, remote.stdout, remote.stderr)
 
 
-# -- refusals ---------------------------------------------------------------------------------------
+# -- refusals ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode, error, code", [
     ("403", AccessDeniedError, 31),

@@ -11,9 +11,10 @@ import sys
 import pytest
 import yaml
 
-from cloud_helpers import REPO, leaked, tree_text
+from fixtures.azurite import REPO
+from tests.cloud.cloud_helpers import leaked, tree_text
 from fixtures import images
-from ops_helpers import assert_recipe, store_bytes
+from tests.ops.ops_helpers import assert_recipe, store_bytes
 
 MANIFEST = REPO / "docs" / "k8s-fleet-job.yaml"
 
@@ -73,7 +74,7 @@ def test_every_shard_runs_locally_against_azurite(azurite, windows_raw, tmp_path
         assert results[-1]["summary"]["ok"] == 1 and results[-1]["summary"]["targets"] == 1
         outputs.append((proc, results[0]))
     assert sorted(r["line"] for _, r in outputs) == [1, 2, 3]
-    for proc, result in outputs:
+    for proc, _ in outputs:
         for secret in secrets.values():
             assert not leaked(secret.split("sig=")[1], proc.stdout, proc.stderr)
     state = tree_text(tmp_path / "var")

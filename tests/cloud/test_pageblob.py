@@ -23,9 +23,9 @@ from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import UnsafeVolumeError, WriteError
 from bcdtool.locate import open_hive
 from bcdtool.ops.serial_console import SerialOptions, enable
-from cloud_helpers import leaked, tree_text
+from tests.cloud.cloud_helpers import leaked, tree_text
 from fixtures import images
-from ops_helpers import assert_recipe, registry, store_bytes
+from tests.ops.ops_helpers import assert_recipe, registry, store_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 

@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    from crash_support import INJECTED as injected
+    from tests.crash.crash_support import INJECTED as injected
 
     if not injected:
         return

@@ -3,7 +3,6 @@ fault armed, and independent read-back (qemu-img convert, mcopy, ntfscat, python
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bcdtool.faults import FAULT_EXIT
+from tests.helpers.common import sha
 
 #: A real UEFI system store written by Windows 10 (with {emssettings} and a default loader).
 STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
@@ -76,10 +76,6 @@ def virtual_bytes(case: Case, scratch: Path) -> bytes:
     data = out.read_bytes()
     out.unlink()
     return data
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def store_bytes(case: Case, scratch: Path) -> bytes:

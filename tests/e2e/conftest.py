@@ -1,4 +1,5 @@
-"""e2e tests boot real guests; they run only when asked for (`-m e2e`, as `make e2e` does)."""
+"""e2e tests boot real guests; they run only when asked for (`-m e2e`, as `make e2e` does;
+the root conftest deselects them otherwise)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,6 @@ import os
 import shutil
 
 import pytest
-
-
-def pytest_collection_modifyitems(config, items):
-    """Leave e2e tests out of runs that did not select them by marker (make test, plain pytest)."""
-    if "e2e" in (config.getoption("markexpr") or ""):
-        return  # "-m e2e" runs them, "-m 'not e2e'" deselects them itself
-    boots = [item for item in items if item.get_closest_marker("e2e")]
-    if boots:
-        config.hook.pytest_deselected(items=boots)
-        items[:] = [item for item in items if not item.get_closest_marker("e2e")]
 
 
 def _guest(firmware: str, extra: list[str]):
@@ -48,7 +39,7 @@ def debian_guest():
 @pytest.fixture(scope="session")
 def debian_uefi_guest():
     """The same guest on a GPT disk with an ESP, booted by OVMF."""
-    from qemu_guest import OVMF_CODE, OVMF_VARS
+    from tests.e2e.qemu_guest import OVMF_CODE, OVMF_VARS
 
     return _guest("uefi", [f"{p} is missing (apt-get install ovmf)"
                            for p in (OVMF_CODE, OVMF_VARS) if not p.exists()])

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from guest_disk import mounted, tree_digest
-from qemu_guest import Boot, BootTimeout
+from tests.e2e.guest_disk import mounted, tree_digest
+from tests.e2e.qemu_guest import Boot, BootTimeout
 
 EXIT_PROBLEMS = 3
 #: How long ttyS0 is still watched after the marker says boot is done, before "no login" counts.

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 
 import pytest
-from guest_disk import copy_sparse
-from guest_steps import (EXIT_PROBLEMS, assert_no_serial_login, fix_from_outside, log_in,
+from tests.e2e.guest_disk import copy_sparse
+from tests.e2e.guest_steps import (EXIT_PROBLEMS, assert_no_serial_login, fix_from_outside, log_in,
                          wait_for_prompt)
-from qemu_guest import Boot
+from tests.e2e.qemu_guest import Boot
 
 pytestmark = pytest.mark.e2e
 

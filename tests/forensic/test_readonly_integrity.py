@@ -3,6 +3,7 @@ report names every byte read with its sha256 and is byte-identical for the same 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -12,9 +13,9 @@ import sys
 
 import pytest
 
-from corpus_data import need_tool
+from tests.helpers.common import need_tool
 from fixtures import images
-from forensic_helpers import bcdtool
+from tests.forensic.forensic_helpers import bcdtool
 
 STORE = "win11-uefi-installed-2025.bcd"
 LOGS = (".LOG", ".LOG1")
@@ -46,9 +47,28 @@ def _opens(trace: str) -> list[str]:
                                                               line)]
 
 
-@pytest.mark.parametrize("kind", ["file", "folder", "image"])
+@contextlib.contextmanager
+def _loop_device(image):
+    """`image` attached read-write to a loop device (bcdtool could write; it must not)."""
+    need_tool("losetup")
+    proc = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
+    device = proc.stdout.strip()
+    try:
+        yield device
+    finally:
+        subprocess.run(["losetup", "-d", device], check=True)
+
+
+@pytest.mark.parametrize("kind", ["file", "folder", "image", "device"])
 def test_no_open_for_writing_under_strace(corpus, tmp_path, kind):
     need_tool("strace")
+    with contextlib.ExitStack() as stack:
+        _traced_run(corpus, tmp_path, kind, stack)
+
+
+def _traced_run(corpus, tmp_path, kind, stack) -> None:
     if kind == "file":
         target = tmp_path / "BCD"
         shutil.copyfile(corpus / "bcd" / STORE, target)
@@ -56,8 +76,10 @@ def test_no_open_for_writing_under_strace(corpus, tmp_path, kind):
             shutil.copyfile(corpus / "bcd" / (STORE + suffix), tmp_path / ("BCD" + suffix))
     elif kind == "folder":
         target = _folder(corpus, tmp_path)
-    else:
+    elif kind == "image":
         target = _image(corpus, tmp_path).path
+    else:
+        target = stack.enter_context(_loop_device(_image(corpus, tmp_path).path))
     trace = tmp_path / "trace.txt"
     run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=open,openat,openat2,creat", "-o",
                           str(trace), sys.executable, "-m", "bcdtool", "forensic", str(target),
@@ -67,7 +89,7 @@ def test_no_open_for_writing_under_strace(corpus, tmp_path, kind):
                               "HOME": str(tmp_path)})
     assert run.returncode in (0, 3), run.stderr
     opens = _opens(trace.read_text())
-    name = "disk.img" if kind == "image" else "BCD"
+    name = {"image": "disk.img", "device": str(target)}.get(kind, "BCD")
     assert any(name in line for line in opens), "the trace saw no open of the target"
     writes = [line for line in opens if _WRITE_FLAGS.search(line)]
     assert writes == []
@@ -92,6 +114,15 @@ def test_integrity_of_an_image_names_partition_extents_and_digests(corpus, tmp_p
         assert _sha(data) == f["sha256"]
         roles[f["name"]] = f
     assert roles["BCD"]["sha256"] == _sha((corpus / "bcd" / STORE).read_bytes())
+    reads = integrity["disk_reads"]
+    assert reads == sorted(reads, key=lambda r: r["offset"])
+    for r in reads:
+        assert _sha(raw[r["offset"]:r["offset"] + r["length"]]) == r["sha256"]
+    covered = {(r["offset"], r["offset"] + r["length"]) for r in reads}
+    for f in integrity["files"]:
+        for off, n in f["extents"]:
+            assert any(lo <= off and off + n <= hi for lo, hi in covered), (f["name"], off)
+    assert any(r["offset"] == 0 for r in reads)        # the partition table was read too
     for suffix in LOGS:
         assert roles["BCD" + suffix]["sha256"] == _sha((corpus / "bcd" / (STORE + suffix))
                                                        .read_bytes())
@@ -134,3 +165,17 @@ def test_exit_codes_and_text(corpus, tmp_path):
     garbage.write_bytes(b"regf" + bytes(100))
     bad = bcdtool("forensic", garbage)
     assert bad.returncode not in (0, 1, 3) and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("fmt", ["vhd-dynamic", "vhdx", "qcow2", "vmdk"])
+def test_image_formats_give_the_same_report(corpus, tmp_path, fmt):
+    disk = _image(corpus, tmp_path)
+    converted = images.convert(disk.path, fmt)
+    args = ("--json", "--timeline", "--history", "--deleted", "--generated-at", "T")
+    raw_doc = json.loads(bcdtool("forensic", disk.path, *args).stdout)
+    doc = json.loads(bcdtool("forensic", converted, *args).stdout)
+    for key in ("findings", "timeline", "history", "deleted", "hive"):
+        assert doc[key] == raw_doc[key], key
+    assert doc["integrity"]["files"] == raw_doc["integrity"]["files"]
+    assert doc["integrity"]["disk_reads"] == raw_doc["integrity"]["disk_reads"]
+    assert doc["integrity"]["location"]["format"] != raw_doc["integrity"]["location"]["format"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import images
-from fs_helpers import built
+from tests.fs.fs_helpers import built
 
 #: Not a multiple of any cluster size, so extents must be trimmed to the file size.
 PAYLOAD_SIZE = 45_123

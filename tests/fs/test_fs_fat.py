@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 
 import pytest
@@ -15,13 +14,10 @@ from bcdtool.fs.base import write_extents
 from bcdtool.fs.fat import FatVolume
 from fixtures import images
 
-from fs_helpers import built, changed_ranges, copy_image, inside, open_part
+from tests.fs.fs_helpers import built, changed_ranges, copy_image, inside, open_part
+from tests.helpers.common import sha
 
 BCD = "EFI/Microsoft/Boot/BCD"
-
-
-def sha(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_esp_bcd_matches_mcopy(esp_disk, payload):

@@ -15,7 +15,7 @@ from bcdtool.fs import open_volume
 from bcdtool.fs.base import write_extents
 from fixtures import images
 
-from fs_helpers import ntfs_part_get
+from tests.fs.fs_helpers import ntfs_part_get
 
 FORMATS = [f for f in images.FORMATS]
 READ_ONLY_FORMATS = {"vmdk-stream"}
@@ -83,7 +83,7 @@ def test_stream_optimized_vmdk_is_read_only(converted, esp_disk):
 @pytest.mark.parametrize("scheme,bits", [("mbr", 32), ("gpt", 16)])
 def test_esp_variants(tmp_path, payload, scheme, bits):
     """An ESP on an MBR disk (type 0xEF) and a FAT16 ESP are found and read like the usual one."""
-    from fs_helpers import built
+    from tests.fs.fs_helpers import built
 
     disk = built(images.build_esp_disk, tmp_path / "v.img", payload, scheme=scheme,
                  fat_bits=bits, windows_files=images.windows_hive_files(system=payload[:999]))
@@ -102,7 +102,7 @@ def test_esp_variants(tmp_path, payload, scheme, bits):
 @pytest.mark.parametrize("firmware", ["uefi", "bios"])
 def test_huge_sparse_disk_reads_little(tmp_path, payload, firmware):
     """On a 100 GiB (sparse) qcow2 disk, finding and reading the store reads well under 1 MiB."""
-    from fs_helpers import built
+    from tests.fs.fs_helpers import built
 
     build = images.build_esp_disk if firmware == "uefi" else images.build_mbr_disk
     disk = built(build, tmp_path / "big.img", payload, disk_size=100 << 30)

@@ -17,7 +17,7 @@ from bcdtool.fs.base import write_extents
 from bcdtool.fs.ntfs import NtfsVolume
 from fixtures import images
 
-from fs_helpers import (built, changed_ranges, copy_image, inside, ntfs_part_get, ntfsfix_part,
+from tests.fs.fs_helpers import (built, changed_ranges, copy_image, inside, ntfs_part_get, ntfsfix_part,
                         open_part, patch)
 
 

@@ -14,7 +14,7 @@ from bcdtool.errors import FormatError
 from bcdtool.fs import open_volume, probe
 from fixtures import images
 
-from fs_helpers import built, open_part, patch
+from tests.fs.fs_helpers import built, open_part, patch
 
 
 def test_partitions_of_fixture_disks(esp_disk, mbr_disk):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from fuzz_support import RAN
+from tests.fuzz.fuzz_support import RAN
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

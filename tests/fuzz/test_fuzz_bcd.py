@@ -19,8 +19,8 @@ from bcdtool.bcd.device import RawDevice, build_device_element, parse_device_ele
 from bcdtool.bcd.elements import Format, element_format
 from bcdtool.bcd.store import BcdStore
 from bcdtool.regf.hive import Hive
-from corpus_data import corpus_files
-from fuzz_support import FUZZ, Budget, mutated, run_hostile
+from tests.helpers.common import corpus_files
+from tests.fuzz.fuzz_support import FUZZ, Budget, mutated, run_hostile
 
 
 @functools.cache

@@ -24,8 +24,8 @@ from bcdtool.blockdev.vhd import open_vhd, vhd_checksum
 from bcdtool.blockdev.vhdx import VhdxDevice, checksum_with_field_zeroed
 from bcdtool.blockdev.vmdk import open_vmdk
 from bcdtool.blockdev.qcow2 import Qcow2Device
-from corpus_data import need_tool
-from fuzz_support import FUZZ, Budget, BytesDevice, mutated, run_hostile
+from tests.helpers.common import need_tool
+from tests.fuzz.fuzz_support import FUZZ, Budget, BytesDevice, mutated, run_hostile
 
 MiB = 1024 * 1024
 FORMATS = {"vhd-fixed": ["-O", "vpc", "-o", "subformat=fixed,force_size=on"],

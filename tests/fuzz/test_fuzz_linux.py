@@ -22,8 +22,8 @@ from bcdtool.linux.fix import plan_fix
 from bcdtool.linux.paths import open_directory
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import read_guest
-from corpus_data import CORPUS
-from fuzz_support import FUZZ, Budget, mutated, run_hostile
+from tests.helpers.common import CORPUS
+from tests.fuzz.fuzz_support import FUZZ, Budget, mutated, run_hostile
 
 #: Pieces of shell, GRUB script, BLS and kernel-argument syntax to splice into real files.
 FRAGMENTS = ['GRUB_CMDLINE_LINUX="', 'GRUB_CMDLINE_LINUX_DEFAULT=', '"', "'", "\\\n", "$(", "`",

@@ -14,11 +14,11 @@ import tracemalloc
 import pytest
 
 from bcdtool.errors import BcdToolError
-from corpus_data import corpus_files
-from fuzz_support import EXAMPLES, RAN, BytesDevice, bounded
-from test_fuzz_images import fix_checksums, open_and_read
-from test_fuzz_images import images  # noqa: F401 (fixture)
-from test_fuzz_regf import read_everything, replay
+from tests.helpers.common import corpus_files
+from tests.fuzz.fuzz_support import EXAMPLES, RAN, BytesDevice, bounded
+from tests.fuzz.test_fuzz_images import fix_checksums, open_and_read
+from tests.fuzz.test_fuzz_images import images  # noqa: F401 (fixture)
+from tests.fuzz.test_fuzz_regf import read_everything, replay
 
 from bcdtool.blockdev.partitions import read_partition_table
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from bcdtool.regf.check import check
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import recover
-from corpus_data import corpus_files, corpus_hives
-from fuzz_support import FUZZ, Budget, mutated, run_hostile
+from tests.helpers.common import corpus_files, corpus_hives
+from tests.fuzz.fuzz_support import FUZZ, Budget, mutated, run_hostile
 
 #: Large system hives make each input slow; the BCD stores and small hives carry the structure.
 MAX_SEED = 512 * 1024

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from bcdtool.bcd.store import BcdStore
 from bcdtool.regf.hive import Hive
 from bcdtool.locate.discover import locate
-from corpus_data import CORPUS
-from fuzz_support import FUZZ, Budget, BytesDevice, run_hostile
+from tests.helpers.common import CORPUS
+from tests.fuzz.fuzz_support import FUZZ, Budget, BytesDevice, run_hostile
 
 STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
 SECTOR = 512

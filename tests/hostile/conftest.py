@@ -8,7 +8,8 @@ import signal
 
 import pytest
 
-from locate_helpers import CORPUS, build_disk, need_tools
+from tests.helpers.common import CORPUS, need_tools
+from tests.locate.locate_helpers import build_disk
 
 
 @pytest.fixture(autouse=True)

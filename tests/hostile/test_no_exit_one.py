@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from hostile_helpers import run_cli
+from tests.hostile.hostile_helpers import run_cli
 from bcdtool.errors import (BcdToolError, FormatError, InvalidArgumentError, LimitError,
                             from_input_failure)
 from bcdtool.ops.batch import parse_manifest

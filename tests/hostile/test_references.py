@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from hostile_helpers import overlay, run_cli
-from locate_helpers import need_tools
+from tests.hostile.hostile_helpers import overlay, run_cli
+from tests.helpers.common import need_tools
 from bcdtool.blockdev import references
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import ImageError, UnsupportedError

@@ -11,7 +11,7 @@ from bcdtool.linux import cmdline
 from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.linux.rules import boot_views, default_views, grub_terminals
 from bcdtool.linux.sources import default_device
-from tests.corpus_data import CORPUS
+from tests.helpers.common import CORPUS
 from tests.linux.linux_helpers import guest_of, kernel_arg_lists, report_of, snapshot, statuses
 
 FAMILIES = sorted(p.name for p in (CORPUS / "linux").iterdir() if p.is_dir()) \

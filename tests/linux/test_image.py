@@ -13,7 +13,7 @@ from bcdtool.linux.image import open_image_root
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import read_guest
 from fixtures import linux_roots
-from tests.corpus_data import need_tool
+from tests.helpers.common import need_tool
 from tests.linux.linux_helpers import report_of
 
 MiB = 1024 * 1024

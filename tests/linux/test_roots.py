@@ -208,7 +208,7 @@ def test_grub_tools_read_what_fix_wrote(tmp_path, family):
     """GRUB's own tools are the independent readers: grub-script-check and grub-editenv."""
     import subprocess
 
-    from tests.corpus_data import need_tool
+    from tests.helpers.common import need_tool
 
     check = need_tool("grub-script-check")
     editenv = need_tool("grub-editenv")

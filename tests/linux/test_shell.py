@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bcdtool.linux import shell
-from corpus_data import CORPUS
+from tests.helpers.common import CORPUS
 
 
 def values(*texts: str) -> dict:

@@ -6,19 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from locate_helpers import STORE
+from tests.locate.locate_helpers import STORE
 
 
 @pytest.fixture(autouse=True)
-def state(tmp_path, monkeypatch) -> Path:
+def state(isolated_state) -> Path:
     """Every test gets its own $XDG_STATE_HOME (journals and pending-write markers)."""
-    folder = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
-    return folder
+    return isolated_state
 
 
 @pytest.fixture
 def store_bytes(corpus) -> bytes:
     """The bytes of a real BCD store."""
     return (corpus / STORE).read_bytes()
-

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
-
-#: The shared corpus, found the way tests/conftest.py finds it.
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
 #: A real UEFI system store written by Windows 10 (it has {emssettings} and a default loader).
 STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
@@ -121,13 +114,6 @@ def open_modes(path) -> list[int]:
 
 # -- disk images ----------------------------------------------------------------------------------
 
-def need_tools(*names: str) -> None:
-    """Skip the test, naming the first missing external tool."""
-    for name in names:
-        if shutil.which(name) is None:
-            pytest.skip(f"{name} is not installed")
-
-
 #: Real stores with the logs Windows left beside them: (store, log suffixes) per firmware.
 DISK_STORES = {"uefi": ("win11-uefi-installed-2025.bcd", (".LOG", ".LOG1")),
                "bios": ("win10-bios-installed-sysreserved.bcd", (".LOG",))}
@@ -181,9 +167,3 @@ def changed_sectors(a: bytes, b: bytes, unit: int = 512) -> list[int]:
     assert len(a) == len(b)
     ma, mb = memoryview(a), memoryview(b)
     return [off for off in range(0, len(a), unit) if ma[off:off + unit] != mb[off:off + unit]]
-
-
-def sha(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()

@@ -11,7 +11,8 @@ import pytest
 from bcdtool.errors import ReadOnlyError
 from bcdtool.ops.undo import undo
 from bcdtool.locate import open_hive
-from locate_helpers import CORPUS, build_disk, need_tools, registry_elements, sac_edit, sha
+from tests.helpers.common import CORPUS, need_tools, sha
+from tests.locate.locate_helpers import build_disk, registry_elements, sac_edit
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from bcdtool.locate import open_hive
-from locate_helpers import CORPUS, need_tools
+from tests.helpers.common import CORPUS, need_tools
 
 UEFI_STORE = "win10-uefi-installed-systemd-boot.bcd"
 BIOS_STORE = "win10-bios-installed-sysreserved.bcd"

@@ -19,8 +19,9 @@ from bcdtool.errors import (InterruptedWriteError, InvalidArgumentError, NotFoun
                             ReadOnlyError, UnsafeVolumeError, UnsupportedError, VerifyError,
                             WriteError)
 from bcdtool.locate import open_hive
-from locate_helpers import (CORPUS, WriteWatch, build_disk, need_tools, open_modes,
-                            registry_elements, sac_edit, sha)
+from tests.helpers.common import CORPUS, need_tools, sha
+from tests.locate.locate_helpers import (WriteWatch, build_disk, open_modes, registry_elements,
+                                         sac_edit)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -276,10 +277,10 @@ def test_write_error_restores_the_original(image, monkeypatch):
 
 CRASH = """
 import os, sys
-sys.path[:0] = [{repo!r}, {tests!r}]
+sys.path[:0] = [{repo!r}]
 import bcdtool.locate.disk as disk
 from bcdtool.locate import open_hive
-from locate_helpers import sac_edit
+from tests.locate.locate_helpers import sac_edit
 real, calls = disk.write_extents, []
 def crashing(view, ref, offset, data):
     real(view, ref, offset, data)
@@ -300,7 +301,7 @@ def test_interrupted_write_is_detected_and_undone(image, tmp_path):
     before = _digest(image)
     with open_hive(image) as handle:
         logs = len(handle.location["logs"])
-    script = CRASH.format(repo=str(REPO), tests=str(REPO / "tests" / "locate"), image=str(image),
+    script = CRASH.format(repo=str(REPO), image=str(image),
                           after=logs + 2)    # logs neutralised, dirty base block, one page
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
                           env=dict(os.environ), timeout=60)

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 
 from bcdtool.cli import cli
 from bcdtool.locate import open_hive
-from locate_helpers import (CORPUS, build_disk, need_tools, changed_sectors, fs_check, read_store_independently,
-                            registry_elements, sac_edit, sha)
+from tests.helpers.common import CORPUS, need_tools, sha
+from tests.locate.locate_helpers import (build_disk, changed_sectors, fs_check,
+                                         read_store_independently, registry_elements, sac_edit)
 
 FORMATS = ["raw", "vhd-fixed", "vhd-dynamic", "vhdx", "qcow2", "qcow2-v2", "vmdk", "vmdk-flat"]
 TOOLS = ("sgdisk", "sfdisk", "mkfs.fat", "mcopy", "mkntfs", "ntfscp", "ntfscat", "ntfsfix",

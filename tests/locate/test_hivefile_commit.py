@@ -11,7 +11,8 @@ from bcdtool import journal as journals
 from bcdtool.cli import cli
 from bcdtool.errors import InterruptedWriteError, InvalidArgumentError, ReadOnlyError
 from bcdtool.locate import open_hive
-from locate_helpers import WriteWatch, registry_elements, sac_edit, sha
+from tests.locate.locate_helpers import WriteWatch, registry_elements, sac_edit
+from tests.helpers.common import sha
 
 NAME = "win11-uefi-installed-2025.bcd"
 

@@ -12,7 +12,8 @@ import pytest
 from bcdtool.errors import UnsafeVolumeError
 from bcdtool.locate import open_hive
 from bcdtool.locate.inuse import exclusive
-from locate_helpers import CORPUS, build_disk, need_tools, sac_edit, sha
+from tests.helpers.common import CORPUS, need_tools, sha
+from tests.locate.locate_helpers import build_disk, sac_edit
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bcdtool.errors import BcdToolError
 from bcdtool.locate import open_hive
-from locate_helpers import CORPUS, need_tools
+from tests.helpers.common import CORPUS, need_tools
 
 EXAMPLES = int(os.environ.get("BCDTOOL_FUZZ_EXAMPLES", "40"))
 #: The interesting bytes of a 2 MiB FAT12 volume: boot sector, FATs, root folder, first clusters.

@@ -8,7 +8,7 @@ import pytest
 
 from bcdtool.errors import InvalidArgumentError, NotFoundError
 from bcdtool.locate import open_hive
-from locate_helpers import BOOTMGR, WriteWatch, open_modes
+from tests.locate.locate_helpers import BOOTMGR, WriteWatch, open_modes
 
 
 def _tree(root, files: dict[str, bytes]):

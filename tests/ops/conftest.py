@@ -8,17 +8,15 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def state(tmp_path, monkeypatch) -> Path:
+def state(isolated_state) -> Path:
     """Every test gets its own $XDG_STATE_HOME (journals, audit log, pending-write markers)."""
-    folder = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
-    return folder
+    return isolated_state
 
 
 @pytest.fixture(scope="session")
 def base_disks(tmp_path_factory):
     """{firmware: DiskImage} (raw) — built once; tests convert copies with qemu-img."""
-    from ops_helpers import build_windows_disk
+    from tests.ops.ops_helpers import build_windows_disk
 
     folder = tmp_path_factory.mktemp("base-disks")
     return {fw: build_windows_disk(fw, folder / f"{fw}.img") for fw in ("uefi", "bios")}

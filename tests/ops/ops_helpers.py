@@ -3,14 +3,11 @@ BCD elements and registry values with python-registry (never with bcdtool's read
 
 from __future__ import annotations
 
-import hashlib
 import io
-import shutil
 from pathlib import Path
 
-import pytest
-
 from fixtures import images, windows_hives
+from tests.helpers.common import need_tools
 
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 EMSSETTINGS = "{0ce4991b-e6b3-4b16-b23c-5e0d9250e5d9}"
@@ -21,18 +18,6 @@ CODES = {"ems": "260000b0", "debug": "260000a0", "bootems": "16000020", "emsport
          "default": "23000003", "inherit": "14000006"}
 LOADER = "{6a5e0a36-4d5b-4f52-9a34-0c7e3f6b1d01}"
 RESUME = "{6a5e0a36-4d5b-4f52-9a34-0c7e3f6b1d02}"
-
-
-def need_tools(*names: str) -> None:
-    """Skip, naming the first missing external tool."""
-    for name in names:
-        if shutil.which(name) is None:
-            pytest.skip(f"{name} is not installed")
-
-
-def sha(path) -> str:
-    """sha256 of a whole file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def new_store(firmware: str) -> bytes:
@@ -54,18 +39,34 @@ def new_store(firmware: str) -> bytes:
                                    resume_guid=RESUME))
 
 
+#: The files the boot code loads, by firmware: (system partition, Windows partition).
+BOOT_FILES = {
+    "uefi": ({"EFI/Microsoft/Boot/bootmgfw.efi": b"MZ bootmgfw"},
+             {"Windows/System32/winload.efi": b"MZ winload",
+              "Windows/System32/winresume.efi": b"MZ winresume"}),
+    "bios": ({"bootmgr": b"bootmgr"},
+             {"Windows/System32/winload.exe": b"MZ winload",
+              "Windows/System32/winresume.exe": b"MZ winresume"}),
+}
+
+
 def build_windows_disk(firmware: str, dest: Path, *, bcd: bytes | None = None,
                        system: bytes | None = None, software: bytes | None = None,
-                       windows_extra: dict | None = None):
-    """A raw GPT+ESP (uefi) or MBR+System Reserved (bios) disk with a Windows NTFS partition."""
+                       windows_extra: dict | None = None, boot_files: bool = True,
+                       system_extra: dict | None = None):
+    """A raw GPT+ESP (uefi) or MBR+System Reserved (bios) disk with a Windows NTFS partition,
+    holding the boot manager and winload/winresume (unless `boot_files` is false)."""
     need_tools("sfdisk", "mkntfs", "ntfscp", *(("mkfs.fat", "mcopy") if firmware == "uefi"
                                                 else ()))
     files = images.windows_hive_files(
         system if system is not None else windows_hives.system_hive(),
         software if software is not None else windows_hives.software_hive())
+    system_files, windows_files = BOOT_FILES[firmware] if boot_files else ({}, {})
+    files.update(windows_files)
     files.update(windows_extra or {})
     build = images.build_esp_disk if firmware == "uefi" else images.build_mbr_disk
-    return build(dest, bcd if bcd is not None else new_store(firmware), windows_files=files)
+    return build(dest, bcd if bcd is not None else new_store(firmware), windows_files=files,
+                 extra_files={**system_files, **(system_extra or {})})
 
 
 def store_bytes(raw: Path, disk, tmp: Path) -> bytes:
@@ -165,7 +166,7 @@ def dirty_with_log(clean: bytes, edited: bytes) -> tuple[bytes, bytes]:
     helpers of tests/regf/test_logs.py."""
     import struct
 
-    from test_logs import make_entry, make_log
+    from tests.regf.test_logs import make_entry, make_log
 
     from bcdtool.regf.checksums import regf_checksum
 

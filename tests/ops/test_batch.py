@@ -11,8 +11,8 @@ import pytest
 
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.ops import batch as b
-from corpus_data import CORPUS
-from crash_support import STORE, Case, build_cases, ems_enabled, store_bytes
+from tests.helpers.common import CORPUS
+from tests.crash.crash_support import STORE, Case, build_cases, ems_enabled, store_bytes
 
 DEFAULT = ["serial-console enable"]
 
@@ -179,7 +179,7 @@ def test_serial_console_and_crashdump_on_a_windows_disk(tmp_path, monkeypatch):
     from Registry import Registry
 
     from fixtures.windows_hives import system_hive
-    from ops_helpers import build_windows_disk, windows_file
+    from tests.ops.ops_helpers import build_windows_disk, windows_file
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     raw = tmp_path / "win.img"

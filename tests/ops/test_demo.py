@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ops_helpers import need_tools, new_store
+from tests.ops.ops_helpers import new_store
+from tests.helpers.common import need_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,8 @@ import pytest
 
 from fixtures import images
 from fixtures.windows_hives import software_hive, system_hive
-from ops_helpers import LOADER, build_windows_disk, need_tools, new_store, sha
+from tests.ops.ops_helpers import LOADER, build_windows_disk, new_store
+from tests.helpers.common import need_tools, sha
 
 from bcdtool.errors import NotFoundError
 from bcdtool.ops import serial_console as sc
@@ -125,7 +126,7 @@ def test_neither_windows_nor_linux(tmp_path):
 def test_dirty_store_is_reported_then_written_clean(tmp_path):
     from bcdtool.bcd.store import BcdStore
     from bcdtool.regf.hive import Hive
-    from ops_helpers import dirty_with_log, registry
+    from tests.ops.ops_helpers import dirty_with_log, registry
 
     clean = new_store("uefi")
     store = BcdStore(Hive.from_bytes(clean))

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from corpus_data import CORPUS
-from ops_helpers import (BOOTMGR, CODES, EMSSETTINGS, LOADER, assert_recipe, element_raw,
-                         new_store, registry, sha, u64)
+from tests.helpers.common import CORPUS, sha
+from tests.ops.ops_helpers import (BOOTMGR, CODES, EMSSETTINGS, LOADER, assert_recipe, element_raw,
+                                   new_store, registry, u64)
 
 from bcdtool.errors import BcdError, InvalidArgumentError, ReadOnlyError
 from bcdtool.ops import serial_console as sc
@@ -210,7 +210,7 @@ def test_mounted_esp_folder(tmp_path):
 def test_written_store_reads_in_hivex(tmp_path):
     import subprocess
 
-    from ops_helpers import need_tools
+    from tests.helpers.common import need_tools
 
     need_tools("hivexregedit")
     path = tmp_path / "BCD"

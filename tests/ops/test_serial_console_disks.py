@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from fixtures import images
-from ops_helpers import assert_recipe, build_windows_disk, need_tools, sha, store_bytes
+from tests.ops.ops_helpers import assert_recipe, build_windows_disk, store_bytes
+from tests.helpers.common import need_tools, sha
 
 from bcdtool.errors import BcdError, ReadOnlyError, UnsupportedError
 from bcdtool.ops import serial_console as sc
@@ -97,7 +98,7 @@ def test_store_without_default_loader_refused(tmp_path):
 
 @pytest.mark.parametrize("firmware", ["uefi", "bios"])
 def test_real_store_with_its_logs_on_a_disk(corpus, tmp_path, firmware):
-    from locate_helpers import build_disk
+    from tests.locate.locate_helpers import build_disk
 
     need_tools("sfdisk", "mkntfs", "ntfscp", "mcopy")
     disk = build_disk(firmware, tmp_path, corpus)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops_helpers import BOOTMGR, LOADER, RESUME, new_store, registry
+from tests.ops.ops_helpers import BOOTMGR, LOADER, RESUME, new_store, registry
 
 from bcdtool.errors import InvalidArgumentError
 
@@ -100,7 +100,7 @@ def test_partition_identities_read_from_a_disk(tmp_path, firmware):
     import json
     import subprocess
 
-    from ops_helpers import build_windows_disk
+    from tests.ops.ops_helpers import build_windows_disk
 
     from bcdtool.ops.new_store import disk_partitions
 

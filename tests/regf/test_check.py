@@ -9,7 +9,7 @@ import pytest
 from bcdtool.regf import layout as L
 from bcdtool.regf.check import ERROR, WARNING, check, has_errors
 from bcdtool.regf.hive import Hive
-from corpus_data import corpus_hives
+from tests.helpers.common import corpus_hives
 
 HIVES = corpus_hives()
 #: What Windows really left in the corpus (looked at one by one; see the report of issue 2):

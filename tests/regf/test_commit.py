@@ -16,7 +16,7 @@ from bcdtool.errors import DirtyHiveError, VerifyError, WriteError
 from bcdtool.regf import commit, logs
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import Hive
-from corpus_data import corpus_files, need_tool
+from tests.helpers.common import corpus_files, need_tool
 
 REG_SZ = 1
 STORE = "win11-uefi-installed-2025.bcd"  # a clean store with stale .LOG and .LOG1 beside it

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from corpus_data import corpus_files, need_tool
-from editor_oracles import ExpectedHive, assert_all_readers, ours
+from tests.helpers.common import corpus_files, need_tool
+from tests.regf.editor_oracles import ExpectedHive, assert_all_readers, ours
 
 from bcdtool.errors import (BcdToolError, CorruptionError, DirtyHiveError, HiveSpaceError,
                             InvalidArgumentError, NotFoundError)
@@ -353,6 +353,7 @@ def test_same_size_rebuilds_compactly_when_edits_do_not_fit(path, tmp_path):
         editor.to_bytes(same_size=True)
 
 
+@pytest.mark.slow
 def test_same_size_rebuild_of_a_large_minor5_hive_keeps_classes_and_big_data(corpus, tmp_path):
     original = (corpus / "hives" / "winxp-sp3-SYSTEM").read_bytes()
     editor = HiveEditor.from_bytes(original)

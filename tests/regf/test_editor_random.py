@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from corpus_data import CORPUS, need_tool
-from editor_oracles import ExpectedHive, _fold, assert_all_readers, ours
+from tests.helpers.common import CORPUS, need_tool
+from tests.regf.editor_oracles import ExpectedHive, _fold, assert_all_readers, ours
 
 from bcdtool.errors import HiveSpaceError, InvalidArgumentError, NotFoundError
 from bcdtool.regf.editor import HiveEditor
@@ -148,6 +148,7 @@ def test_random_sequence_on_corpus_hive(name, corpus, tmp_path):
     check.image(image, expected)
 
 
+@pytest.mark.slow
 def test_random_sequence_on_large_system_hive(corpus, tmp_path):
     original = (corpus / "hives" / "winxp-sp3-SYSTEM").read_bytes()
     rng = random.Random(7)

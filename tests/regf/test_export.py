@@ -10,7 +10,7 @@ import pytest
 from bcdtool.regf.export import HEADER, export, value_lines
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.values import REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_SZ
-from corpus_data import corpus_hives, need_tool
+from tests.helpers.common import corpus_hives, need_tool
 
 HIVES = corpus_hives()
 NO_LOGS = {"SECURITY-dirty-nolog"}
@@ -57,6 +57,7 @@ def _perl_text(output: bytes) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", HIVES, ids=[p.name for p in HIVES])
 def test_export_equals_hivexregedit_and_the_reader(path, tmp_path):
     hive = Hive.open(path, allow_dirty=path.name in NO_LOGS)

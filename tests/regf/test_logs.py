@@ -15,7 +15,7 @@ from Registry import Registry
 from bcdtool.errors import BcdToolError, DirtyHiveError, FormatError
 from bcdtool.regf import logs
 from bcdtool.regf.checksums import marvin32, regf_checksum
-from corpus_data import corpus_files, corpus_hives, need_tool
+from tests.helpers.common import corpus_files, corpus_hives, need_tool
 
 
 def python_registry_view(data: bytes) -> dict[str, list[tuple[str, int, bytes]]]:
@@ -178,6 +178,7 @@ def view_path(view: dict, path: str) -> str:
     return root if not path else f"{root}\\{path}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,log_used,first,last", [
     ("NTUSER-dirty.DAT", ("NTUSER-dirty.DAT.LOG1",), 566, 588),
     ("UsrClass-dirty.dat", ("UsrClass-dirty.dat.LOG1", "UsrClass-dirty.dat.LOG2"), 287, 300),

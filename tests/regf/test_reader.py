@@ -12,7 +12,7 @@ from bcdtool.errors import CorruptionError, DirtyHiveError, FormatError, NotFoun
 from bcdtool.regf import layout as L
 from bcdtool.regf.cells import NK, VK, FastStruct
 from bcdtool.regf.hive import Hive
-from corpus_data import CORPUS, corpus_hives
+from tests.helpers.common import CORPUS, corpus_hives
 
 HIVES = corpus_hives()
 IDS = [p.name for p in HIVES]
@@ -71,6 +71,7 @@ def _pyreg_data_matches(ours, theirs: bytes) -> bool:
     return theirs == raw
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", HIVES, ids=IDS)
 def test_every_corpus_hive_equals_python_registry(path):
     hive = open_corpus(path)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bcdtool import wintext
 from bcdtool.errors import FormatError
 from bcdtool.regf.hive import Hive
-from corpus_data import corpus_hives
+from tests.helpers.common import corpus_hives
 
 # regf.md 5.4: hashes Windows wrote (Windows 10 upcase table).
 HASH_VECTORS = [

@@ -8,8 +8,6 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def state(tmp_path, monkeypatch) -> Path:
+def state(isolated_state) -> Path:
     """Every test gets its own $XDG_STATE_HOME."""
-    folder = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
-    return folder
+    return isolated_state

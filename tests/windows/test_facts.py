@@ -97,7 +97,7 @@ def test_sac_plan_refuses_without_sacsvr():
 
 def test_gather_on_lone_hive_files(tmp_path):
     from bcdtool.ops.windows import gather
-    from ops_helpers import new_store
+    from tests.ops.ops_helpers import new_store
 
     system = tmp_path / "SYSTEM"
     system.write_bytes(system_hive(edition="client"))

@@ -10,7 +10,8 @@ import pytest
 
 from fixtures import images
 from fixtures.windows_hives import software_hive, system_hive
-from ops_helpers import build_windows_disk, sha, windows_file
+from tests.ops.ops_helpers import build_windows_disk, windows_file
+from tests.helpers.common import sha
 
 from bcdtool.errors import NotFoundError, ReadOnlyError
 from bcdtool.ops import windows as ops
@@ -130,7 +131,7 @@ def test_free_space_agrees_with_ntfsinfo(tmp_path):
     import re
     import subprocess
 
-    from ops_helpers import need_tools
+    from tests.helpers.common import need_tools
 
     from bcdtool.windows import volumes
 
@@ -148,7 +149,7 @@ def test_free_space_agrees_with_ntfsinfo(tmp_path):
 def test_dirty_system_hive_with_its_log(tmp_path):
     """Windows leaves SYSTEM dirty with its changes in SYSTEM.LOG1: the repair starts from the
     replayed state, and the logged change survives."""
-    from ops_helpers import dirty_with_log
+    from tests.ops.ops_helpers import dirty_with_log
 
     from bcdtool.regf.editor import HiveEditor
     from bcdtool.regf.values import REG_DWORD

@@ -1,0 +1,455 @@
+"""Recipes layer: does the BCD store describe this disk?
+
+For `{bootmgr}`, every Windows loader of `displayorder` and `{default}`, and their resume and
+recovery objects, each device element (`device`, `osdevice`, `filedevice`) is resolved on the
+disk — a partition by MBR signature and offset or GPT disk and partition GUIDs, `boot` as the
+partition the boot manager was loaded from, `locate` by searching the partitions, a ramdisk by its
+parent and its `.wim`/`.sdi` files — and the files the boot code loads are looked up there
+(`path`, `systemroot`).  References (`default`, `displayorder`, `resumeobject`,
+`recoverysequence`) must name objects that exist.
+
+Each check is a `Verdict`; a wrong partition that can be told (exactly one partition holds what
+the element's object needs) carries the `Repoint` that `repair boot` applies.  Read-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from bcdtool.bcd import enum as render
+from bcdtool.bcd import objects
+from bcdtool.bcd.device import (BootDevice, Device, FileDevice, LocateDevice, PartitionDevice,
+                                RamdiskDevice, RawDevice)
+from bcdtool.bcd.elements import BOOTMGR as BOOTMGR_SCOPE
+from bcdtool.bcd.elements import DEVICE as DEVICE_SCOPE
+from bcdtool.bcd.elements import OSLOADER, RESUME, E, display_name, element
+from bcdtool.bcd.store import BcdStore
+from bcdtool.errors import BcdToolError
+from bcdtool.ops.bootdisk import SYSTEM_HIVE, BootDisk
+
+DEVICE = element("device")
+PATH = element("path")
+RECOVERY = element("recoverysequence")
+OSDEVICE = element("osdevice", OSLOADER)
+SYSTEMROOT = element("systemroot", OSLOADER)
+LOADER_RESUME = E.LOADER_RESUMEOBJECT
+FILEDEVICE = element("filedevice", RESUME)
+BOOTMGR_RESUME = element("resumeobject", BOOTMGR_SCOPE)
+DEFAULT = E.DEFAULT
+DISPLAYORDER = E.DISPLAYORDER
+SDIDEVICE = element("ramdisksdidevice", DEVICE_SCOPE)
+SDIPATH = element("ramdisksdipath", DEVICE_SCOPE)
+
+BOOTMGR = objects.ALIASES["{bootmgr}"]
+#: The boot manager a BIOS partition boot sector loads when {bootmgr} names no path.
+BIOS_BOOTMGR = r"\bootmgr"
+DEFAULT_SYSTEMROOT = r"\Windows"
+REPAIR = "bcdtool repair boot {target}"
+
+
+@dataclass(frozen=True)
+class Repoint:
+    """One device element `repair boot` sets: `new` names partition `index` of this disk."""
+
+    guid: str
+    label: str
+    element: str
+    code: int
+    old: Device
+    new: Device
+    index: int
+
+
+@dataclass
+class Verdict:
+    """The result of one check, in doctor's terms (status, message, evidence notes)."""
+
+    id: str
+    status: str                    # ok, problem, warning, unknown
+    message: str
+    notes: list[str] = field(default_factory=list)
+    fix: str | None = None
+    repoint: Repoint | None = None
+    #: For a wrong device that cannot be re-pointed: why (no or several candidate partitions).
+    refusal: str | None = None
+
+
+@dataclass
+class _Target:
+    """What one object needs on the disk: the file whose partition its devices should name."""
+
+    guid: str
+    label: str
+    role: str                      # bootmgr, loader, resume
+    wanted: str                    # the path that marks the right partition
+    systemroot: bool               # `wanted` is a systemroot folder, not a file
+    candidates: list[int]
+
+
+def check(store: BcdStore, disk: BootDisk, store_part: int | None,
+          target: str) -> list[Verdict]:
+    """Every verdict about the store's boot objects on `disk`; `store_part` is the partition the
+    store (and so the boot manager) was read from; `target` is how fix commands name the disk."""
+    fix = REPAIR.format(target=target)
+    out = _references(store, fix)
+    for obj in _boot_objects(store, disk, store_part):
+        out.extend(_object_verdicts(store, disk, store_part, obj, fix))
+    return out
+
+
+# --- which objects ------------------------------------------------------------------------------
+
+def _label(store: BcdStore, guid: str) -> str:
+    return render.identifier(store, guid, render.View())
+
+
+def _value(store: BcdStore, guid: str, code: int):
+    if not store.has(guid):
+        return None
+    elem = store.get(guid).elements.get(code)
+    if elem is None:
+        return None
+    try:
+        return elem.value()
+    except BcdToolError:
+        return None
+
+
+def _ids(value) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    return [v.lower() for v in value or [] if isinstance(v, str) and objects.is_guid(v)]
+
+
+def _is(store: BcdStore, guid: str, object_type: int) -> bool:
+    return store.has(guid) and store.get(guid).type == object_type
+
+
+def windows_loaders(store: BcdStore) -> list[str]:
+    """The Windows loaders the boot manager offers: `displayorder` then `{default}`."""
+    found: list[str] = []
+    for guid in _ids(_value(store, BOOTMGR, DISPLAYORDER)) + _ids(store.default_guid()):
+        if guid not in found and _is(store, guid, objects.OSLOADER):
+            found.append(guid)
+    return found
+
+
+def _boot_objects(store: BcdStore, disk: BootDisk, store_part: int | None) -> list[_Target]:
+    out: list[_Target] = []
+    if store.has(BOOTMGR):
+        wanted = _value(store, BOOTMGR, PATH) or BIOS_BOOTMGR
+        found = disk.holding(wanted)
+        if store_part in found:
+            found = [store_part]      # the boot manager beside the store is the one that runs
+        out.append(_Target(BOOTMGR, "{bootmgr}", "bootmgr", wanted, False, found))
+    seen = {BOOTMGR}
+    for loader in windows_loaders(store):
+        chain = [loader] + [g for g in _ids(_value(store, loader, RECOVERY))
+                            if _is(store, g, objects.OSLOADER)]
+        for guid in chain:
+            if guid in seen:
+                continue
+            seen.add(guid)
+            root = _value(store, guid, SYSTEMROOT) or DEFAULT_SYSTEMROOT
+            target = _Target(guid, _label(store, guid), "loader", root, True,
+                             disk.holding(root, systemroot=True))
+            out.append(target)
+            resume = _ids(_value(store, guid, LOADER_RESUME))
+            if resume and _is(store, resume[0], objects.RESUME) and resume[0] not in seen:
+                seen.add(resume[0])
+                out.append(replace(target, guid=resume[0], label=_label(store, resume[0]),
+                                   role="resume"))
+    return out
+
+
+# --- references ---------------------------------------------------------------------------------
+
+def _references(store: BcdStore, fix: str) -> list[Verdict]:
+    out: list[Verdict] = []
+    if not store.has(BOOTMGR):
+        return [Verdict("boot-ref.bootmgr", "problem", "the store has no {bootmgr}: the boot "
+                        "manager finds no configuration (boot error 0xc000000f)",
+                        fix="bcdtool bcdedit --store TARGET /create {bootmgr}, or make a new "
+                        "store with `bcdtool new-store`")]
+    default = store.default_guid()
+    set_fix = "bcdtool bcdedit --store TARGET /default {id} (a Windows Boot Loader)"
+    if default is None:
+        loaders = windows_loaders(store)
+        out.append(Verdict("boot-ref.default", "problem", "{bootmgr} has no default entry"
+                           + (f"; the boot manager falls back to the first of displayorder, "
+                              f"{_label(store, loaders[0])}" if loaders else ""),
+                           fix=set_fix))
+    elif not store.has(default):
+        out.append(Verdict("boot-ref.default", "problem", f"{{bootmgr}} default names {default}, "
+                           "which is not in the store", fix=set_fix))
+    elif store.get(default).type != objects.OSLOADER:
+        kind = objects.type_description(store.get(default).type)
+        out.append(Verdict("boot-ref.default", "warning", f"the default entry {default} is a "
+                           f"{kind} ({store.get(default).type:08x}), not a Windows Boot Loader",
+                           fix=set_fix))
+    else:
+        out.append(Verdict("boot-ref.default", "ok", f"the default entry {default} is a "
+                           "Windows Boot Loader"))
+    order = _ids(_value(store, BOOTMGR, DISPLAYORDER))
+    missing = [g for g in order if not store.has(g)]
+    out.append(Verdict(
+        "boot-ref.displayorder", "problem" if missing else "ok",
+        f"displayorder names {len(missing)} object(s) not in the store: {', '.join(missing)}"
+        if missing else f"every entry of displayorder ({len(order)}) exists",
+        fix="bcdtool bcdedit --store TARGET /displayorder {id} /remove" if missing else None))
+    refs = [(BOOTMGR, BOOTMGR_RESUME, "resumeobject")]
+    for loader in windows_loaders(store):
+        refs += [(loader, LOADER_RESUME, "resumeobject"), (loader, RECOVERY, "recoverysequence")]
+    for owner, code, name in refs:
+        named = _ids(_value(store, owner, code))
+        if not named:
+            continue
+        label = _label(store, owner)
+        gone = [g for g in named if not store.has(g)]
+        out.append(Verdict(
+            f"boot-ref.{label}.{name}", "problem" if gone else "ok",
+            f"{name} of {label} names {', '.join(gone)}, which is not in the store" if gone else
+            f"{name} of {label} exists",
+            fix=f"bcdtool bcdedit --store TARGET /deletevalue {label} {name}" if gone else None))
+    return out
+
+
+# --- devices and files --------------------------------------------------------------------------
+
+def _object_verdicts(store: BcdStore, disk: BootDisk, store_part: int | None, target: _Target,
+                     fix: str) -> list[Verdict]:
+    obj = store.get(target.guid)
+    out: list[Verdict] = []
+    codes = [DEVICE] + ([OSDEVICE] if target.role == "loader" else []) + \
+        ([FILEDEVICE] if target.role == "resume" else [])
+    resolved: dict[int, int | None] = {}
+    for code in codes:
+        name = display_name(code, obj.type)
+        elem = obj.elements.get(code)
+        vid = f"boot-device.{target.label}.{name}"
+        if elem is None:
+            if code == DEVICE or target.role == "loader":
+                out.append(Verdict(vid, "problem", f"{target.label} has no {name}: the boot code "
+                                   "does not know where to load from", fix=fix))
+            continue
+        try:
+            device = elem.value()
+        except BcdToolError as exc:
+            out.append(Verdict(vid, "problem", f"{name} of {target.label} is unreadable: {exc}",
+                               fix=fix))
+            continue
+        verdict, index = _device_verdict(store, disk, store_part, target, name, code, device,
+                                         fix)
+        resolved[code] = index
+        out.append(verdict)
+        out.extend(_ramdisk_files(store, disk, store_part, target, name, device, fix))
+    out.extend(_file_verdicts(store, disk, target, resolved, fix))
+    return out
+
+
+def _device_verdict(store: BcdStore, disk: BootDisk, store_part: int | None, target: _Target,
+                    name: str, code: int, device: Device, fix: str) -> tuple[Verdict, int | None]:
+    vid = f"boot-device.{target.label}.{name}"
+    text = device.text(detailed=True, where=disk.layout.name if disk.layout else None)
+    notes = [f"{name} = {text}"]
+    if isinstance(device, RamdiskDevice):
+        index, why = _parent_index(disk, store_part, device.parent)
+        ok = index is not None and disk.has_file(index, device.path)
+        if ok:
+            return Verdict(vid, "ok", f"{name} of {target.label} is a ramdisk of {device.path} on "
+                           f"{disk.describe(index)}", notes), index
+        holders = disk.holding(device.path)
+        message = f"{name} of {target.label}: the ramdisk image {device.path} is not on " + \
+            (disk.describe(index) if index is not None else why)
+        return _wrong(vid, message, notes, target, name, code, device, holders, disk, fix,
+                      device.path), index
+    if isinstance(device, (FileDevice, RawDevice)):
+        index, why = _parent_index(disk, store_part, getattr(device, "parent", None))
+        if isinstance(device, RawDevice) or index is None:
+            return Verdict(vid, "unknown", f"{name} of {target.label} ({text}) is a form bcdtool "
+                           f"cannot check on this disk{': ' + why if why else ''}", notes), None
+        present = disk.has_file(index, device.path)
+        return Verdict(vid, "ok" if present else "problem",
+                       f"{name} of {target.label}: {device.path} "
+                       f"{'is' if present else 'is not'} on {disk.describe(index)}", notes,
+                       None if present else "restore the file, or point the entry at another "
+                       "one with bcdtool bcdedit"), index
+    if isinstance(device, LocateDevice):
+        wanted = _locate_file(store, target.guid, device) or target.wanted
+        folder = device.element_type == SYSTEMROOT and target.role == "loader"
+        found = disk.holding(wanted, systemroot=folder) if wanted else []
+        if not found and target.role == "resume" and code == FILEDEVICE:
+            # the hibernation file exists only while Windows is hibernated
+            return Verdict(vid, "ok", f"{name} of {target.label} locates {wanted}, which no "
+                           "partition holds: Windows is not hibernated, there is nothing to "
+                           "resume", notes), None
+        if found:
+            notes.append("locate searches every partition; found on " +
+                         ", ".join(disk.describe(i) for i in found))
+            return Verdict(vid, "ok", f"{name} of {target.label} locates {wanted} on "
+                           f"{disk.describe(found[0])}", notes), found[0]
+        return Verdict(vid, "problem", f"{name} of {target.label} locates "
+                       f"{wanted or 'an unnamed file'}, and no partition of this disk holds it",
+                       notes, fix), None
+    index, why = _parent_index(disk, store_part, device)
+    right = target.candidates
+    if index is not None and not disk.readable(index):
+        return Verdict(vid, "ok", f"{name} of {target.label} is {disk.describe(index)} (bcdtool "
+                       "cannot look inside it to check its files)", notes), index
+    if index is not None and (not right or index in right):
+        return Verdict(vid, "ok", f"{name} of {target.label} is {disk.describe(index)}"
+                       + (f", which holds {_what(target)}" if right else ""), notes), index
+    where = why if index is None else f"{disk.describe(index)}, which does not hold " \
+        f"{_what(target)}"
+    return _wrong(vid, f"{name} of {target.label} names {where}", notes, target, name, code,
+                  device, right, disk, fix, None), index
+
+
+def _what(target: _Target) -> str:
+    return f"{target.wanted} (a Windows folder)" if target.systemroot else target.wanted
+
+
+def _wrong(vid: str, message: str, notes: list[str], target: _Target, name: str, code: int,
+           device: Device, candidates: list[int], disk: BootDisk, fix: str,
+           file: str | None) -> Verdict:
+    """A problem verdict naming the partition the element should be, with its repoint."""
+    what = file or _what(target)
+    if len(candidates) == 1:
+        index = candidates[0]
+        new = _pointed(device, disk, index)
+        verdict = Verdict(vid, "problem", f"{message}; it should be {disk.describe(index)}, "
+                          f"which holds {what} (boot error 0xc000000e)", notes, fix)
+        if new is not None:
+            verdict.repoint = Repoint(target.guid, target.label, name, code, device, new, index)
+        else:
+            verdict.refusal = f"{name} of {target.label} is a {device.kind} device bcdtool " \
+                "does not re-point"
+        return verdict
+    if candidates:
+        choices = "; ".join(disk.describe(i) for i in candidates)
+        refusal = f"{name} of {target.label}: several partitions hold {what}: {choices}"
+        return Verdict(vid, "problem", f"{message}; several partitions hold {what} ({choices})",
+                       notes, "bcdtool bcdedit --store TARGET /set "
+                       f"{target.label} {name} partition=#N (N: one of "
+                       f"{', '.join(map(str, candidates))})", refusal=refusal)
+    blind = disk.unreadable()
+    unseen = f" (bcdtool cannot look inside {', '.join(blind)})" if blind else ""
+    refusal = f"{name} of {target.label}: no partition of this disk holds {what}{unseen}"
+    return Verdict(vid, "problem", f"{message}; no partition bcdtool can read holds {what}"
+                   f"{unseen}", notes,
+                   "restore the Windows files, or point the entry at the right partition with "
+                   "bcdtool bcdedit --store TARGET /set ... partition=#N", refusal=refusal)
+
+
+def _pointed(device: Device, disk: BootDisk, index: int) -> Device | None:
+    """`device` re-pointed at partition `index` (a ramdisk keeps its image and options)."""
+    if isinstance(device, (PartitionDevice, BootDevice)):
+        return replace(disk.device(index), options=device.options, flags=device.flags)
+    if isinstance(device, RamdiskDevice):
+        return replace(device, parent=disk.device(index))
+    return None
+
+
+def _parent_index(disk: BootDisk, store_part: int | None,
+                  device: Device | None) -> tuple[int | None, str]:
+    """(partition of this disk, or None with the reason) for a boot or partition device."""
+    if isinstance(device, BootDevice):
+        if store_part is None:
+            return None, "the boot device (unknown here: the store is not on a partition)"
+        return store_part, ""
+    if isinstance(device, PartitionDevice):
+        index = disk.find(device)
+        if index is not None:
+            return index, ""
+        ident = device.identity()
+        mine = disk.layout.identity() if disk.layout else "no partition table"
+        return None, f"{ident}, which is not a partition of this disk ({mine})"
+    return None, f"a {device.kind if device else 'missing'} device"
+
+
+def _locate_file(store: BcdStore, guid: str, device: LocateDevice) -> str | None:
+    if device.element_type:
+        value = _value(store, guid, device.element_type)
+        if device.element_type == SYSTEMROOT and value:
+            return value
+        return value if isinstance(value, str) else None
+    return device.path or None
+
+
+def _ramdisk_files(store: BcdStore, disk: BootDisk, store_part: int | None, target: _Target,
+                   name: str, device: Device, fix: str) -> list[Verdict]:
+    """The `.sdi` named by a ramdisk's options object (only for the `device` element: the
+    osdevice names the same ramdisk)."""
+    if not isinstance(device, RamdiskDevice) or name != "device" or not device.options:
+        return []
+    vid = f"boot-file.{target.label}.ramdisksdipath"
+    options = device.options.lower()
+    if not store.has(options):
+        return [Verdict(vid, "problem", f"the ramdisk options object {options} of "
+                        f"{target.label} is not in the store", fix=fix)]
+    sdi_path = _value(store, options, SDIPATH)
+    sdi_dev = _value(store, options, SDIDEVICE)
+    if not sdi_path or not isinstance(sdi_dev, Device):
+        return [Verdict(vid, "unknown", f"the ramdisk options of {target.label} name no .sdi "
+                        "file (WIM boot uses the image's own)")]
+    index, why = _parent_index(disk, store_part, sdi_dev)
+    if index is not None and disk.has_file(index, sdi_path):
+        return [Verdict(vid, "ok", f"{sdi_path} of {target.label}'s ramdisk is on "
+                        f"{disk.describe(index)}")]
+    holders = disk.holding(sdi_path)
+    where = disk.describe(index) if index is not None else why
+    sdi_target = replace(target, guid=options, label=options, role="options")
+    verdict = _wrong(vid, f"the ramdisk's {sdi_path} is not on {where}",
+                     [f"ramdisksdidevice = {sdi_dev.text(detailed=True)}"], sdi_target,
+                     "ramdisksdidevice", SDIDEVICE, sdi_dev, holders, disk, fix, sdi_path)
+    return [verdict]
+
+
+def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
+                   resolved: dict[int, int | None], fix: str) -> list[Verdict]:
+    """`path` on the `device` partition and `systemroot` on the `osdevice` partition."""
+    out: list[Verdict] = []
+    obj = store.get(target.guid)
+    device_elem = obj.elements.get(DEVICE)
+    on_ramdisk = device_elem is not None and _is_ramdisk(device_elem)
+    checks = [(PATH, DEVICE, "path")]
+    if target.role == "loader":
+        checks.append((SYSTEMROOT, OSDEVICE, "systemroot"))
+    for code, where_code, name in checks:
+        index = resolved.get(where_code)
+        value = _value(store, target.guid, code)
+        if code == PATH and value is None and target.role == "bootmgr":
+            value = BIOS_BOOTMGR
+        if index is None or not isinstance(value, str) or on_ramdisk:
+            continue          # device problems are reported once; ramdisk files are inside
+        vid = f"boot-file.{target.label}.{name}"
+        if not disk.readable(index):
+            out.append(Verdict(vid, "unknown", f"{name} of {target.label}: {value} cannot be "
+                               f"looked up: bcdtool cannot read {disk.describe(index)}"))
+            continue
+        if name == "systemroot":
+            present = disk.has_systemroot(index, value)
+            shown = f"{value} ({value.rstrip(chr(92))}\\{SYSTEM_HIVE})"
+        else:
+            present = disk.has_file(index, value)
+            shown = value
+        if present:
+            out.append(Verdict(vid, "ok", f"{name} of {target.label}: {shown} is on "
+                               f"{disk.describe(index)}"))
+            continue
+        elsewhere = disk.holding(value, systemroot=name == "systemroot")
+        hint = f"; it is on {', '.join(disk.describe(i) for i in elsewhere)}" if elsewhere \
+            else ""
+        out.append(Verdict(vid, "problem", f"{name} of {target.label}: {shown} is not on "
+                           f"{disk.describe(index)}{hint} (boot error 0xc0000034 / "
+                           "0xc000000f)", fix=fix if elsewhere else
+                           f"restore {value} on {disk.describe(index)} (from the Windows "
+                           "installation media, or `bcdboot` in Windows RE)"))
+    return out
+
+
+def _is_ramdisk(elem) -> bool:
+    try:
+        return isinstance(elem.value(), RamdiskDevice)
+    except BcdToolError:
+        return False

@@ -1,0 +1,147 @@
+"""Recipes layer: the disk a BCD store lives on, as the boot manager sees it — its identity, the
+partition each device element names, and whether the files it will load are there.
+
+Shared by `doctor`, `repair boot`, `new-store --disk` and the bcdedit `partition=` forms, so the
+partition table is read in one place.  Everything is read-only: the partition table, and FAT or
+NTFS directory lookups on the partitions asked about (each volume opened once, on first use).
+"""
+
+from __future__ import annotations
+
+from bcdtool.bcd.device import DiskLayout, PartitionDevice
+from bcdtool.blockdev.detect import open_image
+from bcdtool.blockdev.partitions import Partition, PartitionTable, read_partition_table
+from bcdtool.errors import BcdToolError
+from bcdtool.fs import open_volume, probe
+from bcdtool.locate.discover import MAX_PARTITIONS
+
+#: What makes a folder a Windows installation's systemroot: the registry hive the kernel loads.
+SYSTEM_HIVE = r"System32\config\SYSTEM"
+
+
+def disk_layout(table: PartitionTable, label: str = "this disk") -> DiskLayout | None:
+    """The identity Windows names this disk's partitions by, or None without MBR/GPT."""
+    parts = tuple((p.index, p.start, "{" + p.guid.lower() + "}" if p.guid else "")
+                  for p in table.partitions[:MAX_PARTITIONS])
+    if table.scheme == "gpt" and table.disk_guid:
+        return DiskLayout("gpt", disk_guid="{" + table.disk_guid.lower() + "}",
+                          partitions=parts, label=label)
+    if table.scheme == "mbr" and table.disk_signature is not None:
+        return DiskLayout("mbr", disk_signature=table.disk_signature, partitions=parts,
+                          label=label)
+    return None
+
+
+def windows_path(path: str) -> str:
+    """A Windows path (`\\Windows\\system32`) as the fs layer takes it (`Windows/system32`)."""
+    return "/".join(p for p in path.replace("\\", "/").split("/") if p)
+
+
+class BootDisk:
+    """A disk image or block device opened read-only, with its partition table and volumes."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.dev = open_image(spec, writable=False)
+        try:
+            self.table = read_partition_table(self.dev)
+        except BaseException:
+            self.dev.close()
+            raise
+        self.layout = disk_layout(self.table)
+        self._volumes: dict[int, object | None] = {}
+        self.notes: list[str] = list(self.table.notices)
+
+    @property
+    def partitions(self) -> list[Partition]:
+        """The partitions looked at (a hostile table may claim thousands)."""
+        return self.table.partitions[:MAX_PARTITIONS]
+
+    def partition(self, index: int) -> Partition | None:
+        """Partition `index`, else None."""
+        return self.table.partition(index)
+
+    def device(self, index: int) -> PartitionDevice:
+        """The BCD partition device naming partition `index` of this disk."""
+        if self.layout is None:
+            raise BcdToolError("the disk has no MBR or GPT partition table", path=self.spec)
+        return self.layout.device(index)
+
+    def find(self, device: PartitionDevice) -> int | None:
+        """The partition of this disk that `device` names, else None."""
+        return self.layout.find(device) if self.layout else None
+
+    def filesystem(self, index: int) -> str | None:
+        """The filesystem probed on partition `index` ("fat", "ntfs", "bitlocker", ...)."""
+        part = self.partition(index)
+        return probe(part.view(self.dev)) if part is not None else None
+
+    def volume(self, index: int):
+        """The FAT or NTFS volume of partition `index` (None: none, encrypted or unreadable)."""
+        if index not in self._volumes:
+            part = self.partition(index)
+            self._volumes[index] = None
+            if part is not None:
+                try:
+                    if self.filesystem(index) in ("fat", "ntfs"):
+                        self._volumes[index] = open_volume(part.view(self.dev))
+                except BcdToolError as exc:
+                    self.notes.append(f"partition {index}: unreadable volume ({exc})")
+        return self._volumes[index]
+
+    def readable(self, index: int) -> bool:
+        """True when bcdtool can look inside partition `index` (a FAT or NTFS volume)."""
+        return self.volume(index) is not None
+
+    def unreadable(self) -> list[str]:
+        """The partitions bcdtool cannot look inside, described (BitLocker, other filesystems)."""
+        return [self.describe(p.index) for p in self.partitions if not self.readable(p.index)]
+
+    def has_file(self, index: int, path: str) -> bool:
+        """True when partition `index` holds the file `path` (Windows or POSIX separators,
+        any case)."""
+        volume = self.volume(index)
+        if volume is None or not windows_path(path):
+            return False
+        try:
+            volume.find(windows_path(path))
+        except BcdToolError:        # absent or unreadable: either way the boot code fails
+            return False
+        return True
+
+    def has_systemroot(self, index: int, systemroot: str) -> bool:
+        """True when `systemroot` on partition `index` is a Windows installation (it holds the
+        SYSTEM hive the kernel loads; folders alone cannot be looked up on every filesystem)."""
+        return self.has_file(index, systemroot.rstrip("\\/") + "\\" + SYSTEM_HIVE)
+
+    def holding(self, path: str, *, systemroot: bool = False) -> list[int]:
+        """Every partition holding `path` (a file, or with `systemroot` a Windows folder)."""
+        test = self.has_systemroot if systemroot else self.has_file
+        return [p.index for p in self.partitions if test(p.index, path)]
+
+    def describe(self, index: int) -> str:
+        """`partition 2 (ntfs "Windows", 24 MiB at 35 MiB)` — how a user recognises it."""
+        part = self.partition(index)
+        if part is None:
+            return f"partition {index}"
+        volume = self.volume(index)
+        fs = self.filesystem(index) or "unknown filesystem"
+        label = ""
+        if volume is not None:
+            try:
+                label = volume.facts().label or ""
+            except BcdToolError:
+                label = ""
+        name = f' "{label}"' if label else (f' "{part.name}"' if part.name else "")
+        return (f"partition {index} ({fs}{name}, {part.length // (1 << 20)} MiB at "
+                f"{part.start // (1 << 20)} MiB)")
+
+    def close(self) -> None:
+        """Release the device."""
+        self.dev.close()
+
+    def __enter__(self) -> BootDisk:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

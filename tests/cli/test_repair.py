@@ -1,0 +1,61 @@
+"""`bcdtool repair boot` as a user runs it: the diff, --dry-run, --json, undo, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.common import sha
+from tests.ops.ops_helpers import build_windows_disk
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bcd"
+
+
+@pytest.fixture(autouse=True)
+def _state(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def bcdtool(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
+                          capture_output=True, text=True, timeout=120, env=os.environ)
+
+
+def test_repair_boot_dry_run_json_then_undo(tmp_path):
+    raw = tmp_path / "disk.img"
+    # Windows 7's store: {bootmgr} on one disk signature, the loader on another, and a WinRE
+    # image this disk does not have (reported, not repaired)
+    build_windows_disk("bios", raw, bcd=(CORPUS / "win7-bios-installed-winre.bcd").read_bytes())
+    digest = sha(raw)
+    assert bcdtool("doctor", raw).returncode == 3
+    dry = bcdtool("repair", "boot", raw, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    doc = json.loads(dry.stdout)
+    assert doc["dry_run"] is True and doc["journal"] is None and doc["repoints"]
+    assert {r["partition"] for r in doc["repoints"]} <= {1, 2} and sha(raw) == digest
+    run = bcdtool("repair", "boot", raw)
+    assert run.returncode == 0, run.stderr
+    assert "{bootmgr} device:" in run.stdout and "undo with: bcdtool undo" in run.stdout
+    assert "not repaired: device of {26435aed-6432-11e6-84a6-f0fbf6f23a1f}: no partition" \
+        in run.stderr
+    journal = run.stdout.rsplit("bcdtool undo ", 1)[1].strip()
+    doctor = json.loads(bcdtool("doctor", raw, "--json").stdout)
+    assert all(f["status"] == "ok" for f in doctor["findings"]
+               if f["id"].startswith(("boot-device", "boot-file", "boot-ref"))
+               and "26435aed" not in f["id"]), doctor
+    again = bcdtool("repair", "boot", raw)
+    assert again.returncode == 0 and "nothing to repair" in again.stdout
+    assert bcdtool("undo", journal).returncode == 0
+    assert sha(raw) == digest
+
+
+def test_repair_boot_needs_a_disk(tmp_path):
+    store = tmp_path / "BCD"
+    store.write_bytes((CORPUS / "win81-bios-installed-sysreserved.bcd").read_bytes())
+    run = bcdtool("repair", "boot", store)
+    assert run.returncode == 17 and run.stderr.startswith("bcdtool: error: repair boot needs")
