@@ -154,19 +154,19 @@ class LimitError(BcdToolError):
 class AccessDeniedError(BcdToolError):
     """A remote disk's server refused the credentials (HTTP 401/403), or they only allow reading."""
 
-    exit_code = 31
+    exit_code = 33
 
 
 class ExpiredCredentialError(AccessDeniedError):
     """The URL's signature (Azure SAS `se=`, presigned URL) has expired."""
 
-    exit_code = 32
+    exit_code = 34
 
 
 class NetworkError(BcdToolError):
     """A remote disk could not be reached or kept failing (timeouts, resets, 5xx after retries)."""
 
-    exit_code = 33
+    exit_code = 35
 
 
 def from_input_failure(exc: BaseException) -> BcdToolError | None:

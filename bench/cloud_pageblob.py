@@ -105,6 +105,12 @@ def main() -> int:
             upload_seconds = time.perf_counter() - start
             url = proxy.url(azurite.sas_url("vhds", "big.vhd"))
             proxy.reset()
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "bcdtool", "doctor", url], capture_output=True,
+                           env=dict(os.environ, XDG_STATE_HOME=str(work / "state")), cwd=REPO)
+            doctor = {"requests": proxy.requests, "down": proxy.down,
+                      "seconds": time.perf_counter() - start}
+            proxy.reset()
             proc, wall = run_enable(url, work / "state")
             if os.environ.get("BENCH_VERBOSE"):
                 print("\n".join(proxy.log))
@@ -132,6 +138,8 @@ def main() -> int:
           f"{ours['down']:,} bytes down, {ours['up']:,} bytes up (bodies; headers "
           f"{ours['headers']:,} bytes), {ours['seconds']:.2f} s wall, {ours['changes']} "
           f"change(s), verified={ours['verified']}")
+    print(f"doctor:   {doctor['requests']} requests, {doctor['down']:,} bytes down, "
+          f"{doctor['seconds']:.2f} s (before the fix; read-only)")
     print(f"again:    {second['requests']} requests, {second['down']:,} bytes down, "
           f"{second['up']:,} bytes up, {second['seconds']:.2f} s (nothing to change)")
     print(f"baseline: download + upload of the whole blob: {base_bytes:,} bytes "

@@ -88,12 +88,14 @@ class PageBlobDevice(CachedRemoteDevice):
         # Reads are plain range GETs (the SDK's download would first list every page range of
         # the blob); an az:// blob's GETs carry the credential's bearer token.
         self._reader = RangeReader(url if not url.lower().startswith("az://") else
-                                   self._client.url, headers=_bearer(self._client),
+                                   self._client.url,
+                                   headers=self._call(_bearer, self._client, what="sign in"),
                                    traffic=self.traffic)
         super().__init__(props.size, name=shown, writable=writable, block=block)
-        if str(props.blob_type) not in ("PageBlob", "BlobType.PAGEBLOB"):
+        kind = str(getattr(props.blob_type, "value", props.blob_type))
+        if kind != "PageBlob":
             self.refuse_all_writes(
-                f"this is an Azure {props.blob_type} blob; only page blobs can be written in "
+                f"this is an Azure {kind}; only page blobs can be written in "
                 "place: copy it into one (az storage blob copy start --destination-blob-type "
                 "PageBlob ...) or into an upload-state managed disk")
         if writable and "sp" in query(url) and "w" not in query(url)["sp"]:
@@ -110,7 +112,8 @@ class PageBlobDevice(CachedRemoteDevice):
         """Hold a blob lease while the transaction writes: no other writer (a VM using the disk,
         another bcdtool) can write meanwhile, and we learn at once if one already holds it."""
         if self.write_refusal:
-            raise ReadOnlyError(self.write_refusal, path=self.name)
+            refusal = ReadOnlyError if self.write_refusal == READ_ONLY_FLOWS else UnsupportedError
+            raise refusal(self.write_refusal, path=self.name)
         self.traffic.requests += 1
         self._lease = self._call(self._client.acquire_lease, lease_duration=LEASE_SECONDS,
                                  lease_id=self.lease_id or str(uuid.uuid4()),
@@ -157,6 +160,13 @@ class PageBlobDevice(CachedRemoteDevice):
         """Run one SDK call; turn Azure's errors into bcdtool's (never quoting the SAS)."""
         try:
             return func(*args, **kwargs)
+        except _azure.ClientAuthenticationError as exc:
+            if getattr(exc, "status_code", None) is None:   # no credential: nothing was sent
+                raise AccessDeniedError(f"could not {what}: no Azure credential ({exc.message}); "
+                                        "sign in (az login, a managed identity, AZURE_* "
+                                        "variables) or pass an https URL with a SAS",
+                                        path=self.name) from None
+            raise self._error(exc, what, writing) from None
         except _azure.ResourceNotFoundError:
             raise NotFoundError("no blob at this URL (HTTP 404): check the account, container "
                                 "and blob names", path=self.name) from None

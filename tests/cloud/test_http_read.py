@@ -83,6 +83,9 @@ def test_windows_info_and_hive_commands_over_http(served):
         check = bcdtool("hive", "check", url)
         export = bcdtool("hive", "export", url)
         system = bcdtool("hive", "ls", url, "--path", "Windows/System32/config/SYSTEM")
+        forensic = bcdtool("forensic", url, "--json")
+    assert forensic.returncode in (0, 3), forensic.stderr
+    assert json.loads(forensic.stdout)
     for proc in (info, ls, check, export, system):
         assert proc.returncode == 0, proc.stderr
         assert not leaked(SECRET_MARK, proc.stdout, proc.stderr)
@@ -109,8 +112,8 @@ def test_linux_check_over_http(tmp_path):
 # -- refusals ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode, error, code", [
-    ("403", AccessDeniedError, 31),
-    ("expired", ExpiredCredentialError, 32),
+    ("403", AccessDeniedError, 33),
+    ("expired", ExpiredCredentialError, 34),
     ("404", NotFoundError, 15),
     ("norange", UnsupportedError, 17),
 ])
@@ -166,7 +169,7 @@ def test_slow_server_times_out_with_a_clear_error(served, monkeypatch, tmp_path)
         proc = bcdtool("enum", srv.url(name), env=environment(
             BCDTOOL_HTTP_TIMEOUT="0.5", BCDTOOL_HTTP_RETRIES="1",
             XDG_STATE_HOME=str(tmp_path / "s")))
-    assert proc.returncode == 33, proc.stderr
+    assert proc.returncode == 35, proc.stderr
     assert "timed out" in proc.stderr and not leaked(SECRET_MARK, proc.stderr)
 
 

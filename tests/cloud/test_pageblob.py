@@ -104,7 +104,7 @@ def test_undo_without_the_sas_is_refused_clearly(blob):
     first = bcdtool("serial-console", "enable", blob.url, "--json", env=blob.env)
     journal = json.loads(first.stdout)["journal"]
     undo = bcdtool("undo", journal, env=blob.env)
-    assert undo.returncode == 31, undo.stderr          # the journal holds no secret
+    assert undo.returncode == 33, undo.stderr          # the journal holds no secret
     assert "Traceback" not in undo.stderr
 
 
@@ -117,7 +117,16 @@ def test_bcdedit_and_hive_set_on_a_page_blob(blob):
     hive_set = bcdtool("hive", "set", blob.url, "--path", "Windows/System32/config/SYSTEM",
                        "Select", "Marker", "--type", "REG_DWORD", "--data", "5", env=blob.env)
     assert hive_set.returncode == 0, hive_set.stderr
-    assert_no_secret(blob, set_timeout, hive_set)
+    crash = bcdtool("windows", "crashdump", "enable", blob.url, env=blob.env)
+    assert crash.returncode == 0, crash.stderr
+    sac = bcdtool("windows", "sac", "enable", blob.url, env=blob.env)
+    assert sac.returncode == 0, sac.stderr
+    repair = bcdtool("repair", "boot", blob.url, env=blob.env)
+    assert repair.returncode == 0, repair.stderr
+    info = bcdtool("windows", "info", blob.url, "--json", env=blob.env)
+    facts = json.loads(info.stdout)
+    assert all(c["nmi_ready"] for c in facts["crash_control"]), facts
+    assert_no_secret(blob, set_timeout, hive_set, crash, sac, repair, info)
 
 
 def test_lease_held_by_someone_else_refuses_and_writes_nothing(blob):
@@ -207,7 +216,7 @@ def test_missing_blob_and_bad_signature(blob, azurite):
     assert proc.returncode == 15, proc.stderr
     forged = blob.url.replace("sig=", "sig=AAAA")
     proc2 = bcdtool("serial-console", "status", forged, env=blob.env)
-    assert proc2.returncode == 31, proc2.stderr
+    assert proc2.returncode == 33, proc2.stderr
     assert not leaked("AAAA", proc2.stderr)
 
 
@@ -240,3 +249,25 @@ def test_batch_refuses_sas_env_on_a_url_that_has_a_query(blob, tmp_path):
     proc = bcdtool("batch", manifest, env=blob.env)
     assert proc.returncode == 24 and "sas_env" in proc.stderr
     assert not leaked(blob.secret, proc.stdout, proc.stderr)
+
+
+def test_block_blobs_are_read_but_not_written(azurite, windows_raw, tmp_path):
+    raw, _ = windows_raw
+    vhd = images.convert(raw, "vhd-fixed", tmp_path)
+    container = azurite.service().get_container_client("blocks")
+    if not container.exists():
+        container.create_container()
+    client = container.get_blob_client("block.vhd")
+    with vhd.open("rb") as handle:
+        client.upload_blob(handle, overwrite=True)
+    url = azurite.sas_url("blocks", "block.vhd")
+    env = dict(os.environ)
+    status = bcdtool("serial-console", "status", url, env=env)
+    assert status.returncode == 3, status.stderr           # read over plain HTTP
+    enable_ = bcdtool("serial-console", "enable", url, env=env)
+    assert enable_.returncode == 17 and "only page blobs" in enable_.stderr, enable_.stderr
+
+
+def test_az_urls_must_name_account_container_and_blob(tmp_path):
+    proc = bcdtool("doctor", "az://account-only", env=dict(os.environ))
+    assert proc.returncode == 17 and "az://ACCOUNT/CONTAINER/BLOB" in proc.stderr, proc.stderr
