@@ -6,7 +6,7 @@ Reference: ../shared/reference/bcd.md §9 ("Value parsing for /set").
 
 from __future__ import annotations
 
-from bcdtool.bcd.device import parse_device_text
+from bcdtool.bcd.device import PartitionResolver, parse_device_text
 from bcdtool.bcd.elements import ElementDef, Format
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import InvalidArgumentError
@@ -17,8 +17,10 @@ _TRUE = {"1", "on", "yes", "true"}
 _FALSE = {"0", "off", "no", "false"}
 
 
-def parse_value(store: BcdStore, row: ElementDef, words: list[str]):
-    """Parse `/set` value words for element `row` as bcdedit does.
+def parse_value(store: BcdStore, row: ElementDef, words: list[str],
+                partitions: PartitionResolver | None = None):
+    """Parse `/set` value words for element `row` as bcdedit does (`partitions` resolves the
+    device forms that name a partition of the target disk: `#2`, `/dev/sdc2`, `C:`).
 
     Raises:
         InvalidArgumentError / InvalidIdentifierError / UnsupportedError: on bad values.
@@ -48,7 +50,8 @@ def parse_value(store: BcdStore, row: ElementDef, words: list[str]):
     if fmt == Format.OBJECT:
         return store.resolve(word, must_exist=False)
     if fmt == Format.DEVICE:
-        return parse_device_text(word, lambda text: store.resolve(text, must_exist=False))
+        return parse_device_text(word, lambda text: store.resolve(text, must_exist=False),
+                                 partitions)
     raise InvalidArgumentError(f"element {row.display_name} has a format bcdtool cannot set")
 
 

@@ -8,12 +8,14 @@ command stages edits in the store; the caller commits them (or not) and prints t
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 
 from bcdtool.bcd import enum, objects
 from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
                                    parse_ipv4, parse_value)
-from bcdtool.bcd.elements import E, Format, resolve
+from bcdtool.bcd.device import PartitionResolver
+from bcdtool.bcd.elements import OSLOADER, E, Format, element, resolve
 from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import (BcdError, BcdToolError, ElementError, InvalidArgumentError,
@@ -25,10 +27,11 @@ SUCCESS = "The operation completed successfully."
 
 #: Commands that only read the store.
 READ_ONLY = frozenset({"enum", "export"})
+_SHOWS_WITHOUT_ARGS = frozenset({"dbgsettings", "hypervisorsettings"})
 _ALL = frozenset({"enum", "set", "deletevalue", "ems", "bootems", "debug", "bootdebug",
                   "emssettings", "dbgsettings", "timeout", "default", "displayorder",
                   "toolsdisplayorder", "bootsequence", "create", "copy", "delete", "createstore",
-                  "export", "import"})
+                  "export", "import", "hypervisorsettings", "mirror"})
 _LIST_COMMANDS = {"displayorder": E.DISPLAYORDER, "toolsdisplayorder": E.TOOLSDISPLAYORDER,
                   "bootsequence": E.BOOTSEQUENCE}
 _SWITCHES = {"ems": E.EMS, "bootems": E.BOOTEMS, "debug": E.DEBUG, "bootdebug": E.BOOTDEBUG}
@@ -42,10 +45,16 @@ class Command:
     args: list[str]
     store: str | None = None
     verbose: bool = False
+    #: How `partition=#2`, `/dev/sdc2` and `C:` name partitions of the target disk (set by the
+    #: caller when the target is a disk; None elsewhere).
+    partitions: PartitionResolver | None = None
 
     @property
     def writes(self) -> bool:
-        """True when the command may change the store."""
+        """True when the command may change the store (/dbgsettings and /hypervisorsettings
+        without arguments only show the settings)."""
+        if self.name in _SHOWS_WITHOUT_ARGS and not self.args:
+            return False
         return self.name not in READ_ONLY
 
 
@@ -136,7 +145,7 @@ def _set(cmd: Command, store: BcdStore, out: Outcome) -> None:
         # e.g. /set {fwbootmgr} displayorder {bootmgr} /addfirst
         update_list(store, guid, row.code, rest[1:], f"/set {row.display_name}")
     else:
-        store.set_element(guid, row.code, parse_value(store, row, rest[1:]))
+        store.set_element(guid, row.code, parse_value(store, row, rest[1:], cmd.partitions))
     out.lines.append(SUCCESS)
 
 
@@ -255,35 +264,124 @@ _DEBUG_PARAMS = {"debugport": E.DEBUGPORT, "baudrate": E.BAUDRATE, "channel": E.
                  "busparams": E.BUSPARAMS}
 
 
+@dataclass(frozen=True)
+class _Debugger:
+    """What /dbgsettings and /hypervisorsettings write: the settings object, the element of
+    each parameter, and the debugger types it takes."""
+
+    alias: str
+    command: str
+    type_code: int
+    types: dict[str, int]
+    params: dict[str, int]
+    dhcp: int
+    key: int
+    hostip: int
+    port: int
+
+
+_DBGSETTINGS = _Debugger("{dbgsettings}", "/dbgsettings", E.DEBUGTYPE, _DEBUG_TYPES,
+                         _DEBUG_PARAMS, element("dhcp"), E.KEY, E.HOSTIP, E.PORT)
+_HV = {name: element("hypervisor" + name, OSLOADER) for name in (
+    "debugtype", "debugport", "baudrate", "channel", "hostip", "hostport", "usekey",
+    "busparams", "dhcp")}
+_HYPERVISOR = _Debugger(
+    "{hypervisorsettings}", "/hypervisorsettings", _HV["debugtype"],
+    {"serial": 0, "1394": 1, "net": 3},
+    {"debugport": _HV["debugport"], "baudrate": _HV["baudrate"], "channel": _HV["channel"],
+     "hostip": _HV["hostip"], "port": _HV["hostport"], "key": _HV["usekey"],
+     "busparams": _HV["busparams"]},
+    _HV["dhcp"], _HV["usekey"], _HV["hostip"], _HV["hostport"])
+
+
+def new_debug_key() -> str:
+    """A network-debugging key as bcdedit makes one: four dot-separated base-36 numbers of 64
+    random bits each (`2steg4fzbj2sz.23418vzkd4ko3.1g34ou07z4pev.1sp3yo9yz874p`)."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+    def word() -> str:
+        number, out = secrets.randbits(64) or 1, ""
+        while number:
+            number, rest = divmod(number, 36)
+            out = digits[rest] + out
+        return out
+
+    return ".".join(word() for _ in range(4))
+
+
 def _dbgsettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    _debugger(cmd, store, out, _DBGSETTINGS)
+
+
+def _hypervisorsettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    _debugger(cmd, store, out, _HYPERVISOR)
+
+
+def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> None:
+    """`/dbgsettings` or `/hypervisorsettings`: without arguments show the settings; with a
+    type and NAME:value parameters write them (NET: a key is generated and printed when none
+    is given or with NEWKEY, as bcdedit does; NODHCP turns DHCP off; BUSPARAMS:b.d.f)."""
     args = list(cmd.args)
-    if not args or args[0].lower() not in _DEBUG_TYPES:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /dbgsettings needs SERIAL, 1394, USB, "
-                                   f"NET or LOCAL. {HELP_HINT}")
+    if not args:
+        _show_settings(store, spec.alias, out)
+        return
+    if args[0].lower() not in spec.types:
+        names = ", ".join(t.upper() for t in spec.types)
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {spec.command} needs {names}, or "
+                                   f"no argument to show the settings. {HELP_HINT}")
     kind = args.pop(0).lower()
-    start = None
-    noumex = False
-    rest = []
+    start, flags, rest = None, set(), []
     while args:
         word = args.pop(0)
-        if word.lower() == "/start" and args:
+        if word.lower() == "/start" and args and spec is _DBGSETTINGS:
             start = args.pop(0)
-        elif word.lower() == "/noumex":
-            noumex = True
+        elif word.lower() in ("/noumex", "nodhcp", "newkey"):
+            flags.add(word.lower())
         else:
             rest.append(word)
-    params = colon_params(rest, _DEBUG_PARAMS)
-    guid = ensure_settings(store, "{dbgsettings}", out.notices)
-    store.set_element(guid, E.DEBUGTYPE, _DEBUG_TYPES[kind])
+    params = colon_params(rest, spec.params)
+    guid = ensure_settings(store, spec.alias, out.notices)
+    if kind == "net":
+        _net_settings(store, guid, spec, params, flags, out)
+    elif flags & {"nodhcp", "newkey"}:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} NODHCP and NEWKEY apply to NET. "
+                                   f"{HELP_HINT}")
+    store.set_element(guid, spec.type_code, spec.types[kind])
     for code, text in params.items():
         value = text if code >> 24 & 0xF == Format.STRING else (
-            parse_ipv4(text) if code == E.HOSTIP else parse_integer(text, None))
+            parse_ipv4(text) if code == spec.hostip else parse_integer(text, None))
         store.set_element(guid, code, value)
     if start is not None:
-        store.set_element(guid, E.DEBUGSTART, parse_integer(start, store.element_def(guid, "debugstart")))
-    if noumex:
+        store.set_element(guid, E.DEBUGSTART,
+                          parse_integer(start, store.element_def(guid, "debugstart")))
+    if "/noumex" in flags:
         store.set_element(guid, E.NOUMEX, True)
     out.lines.append(SUCCESS)
+
+
+def _net_settings(store: BcdStore, guid: str, spec: _Debugger, params: dict, flags: set,
+                  out: Outcome) -> None:
+    """Network debugging: host and port must be known; the key is the one given, else a new
+    one (NEWKEY, or none stored yet), printed like bcdedit prints it."""
+    have = store.get(guid).elements
+    for code, name in ((spec.hostip, "HOSTIP"), (spec.port, "PORT")):
+        if code not in params and code not in have:
+            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {spec.command} NET needs "
+                                       f"{name}:. {HELP_HINT}")
+    if spec.key not in params and ("newkey" in flags or spec.key not in have):
+        params[spec.key] = new_debug_key()
+    store.set_element(guid, spec.dhcp, "nodhcp" not in flags)
+    key = params.get(spec.key)
+    if key is None:
+        key = have[spec.key].value()
+    out.lines.append(f"Key={key}")
+
+
+def _show_settings(store: BcdStore, alias: str, out: Outcome) -> None:
+    """The elements of a settings object as bcdedit lists them (name column, no header)."""
+    obj = store.get(store.resolve(alias))
+    lines = enum.render_object(store, obj, enum.View())
+    out.lines.extend(lines[4:])          # empty line, title, dashes, identifier
 
 
 # --- objects -----------------------------------------------------------------------------------
@@ -368,6 +466,24 @@ def _copy(cmd: Command, store: BcdStore, out: Outcome) -> None:
     out.lines.append(f"The entry was successfully copied to {guid}.")
 
 
+def _mirror(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    """`/mirror [{id}]`: a copy of a boot entry under a new identifier (same description),
+    added to the end of the boot menu — the entry for the other half of a mirrored volume;
+    point its devices there with /set."""
+    if len(cmd.args) > 1:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /mirror takes one identifier. "
+                                   f"{HELP_HINT}")
+    source = store.resolve(cmd.args[0] if cmd.args else "{current}")
+    guid = objects.new_guid()
+    store.copy_object(source, guid)
+    bootmgr = objects.ALIASES["{bootmgr}"]
+    if store.has(bootmgr):
+        update_list(store, bootmgr, E.DISPLAYORDER, [guid, "/addlast"], "/mirror")
+    out.notices.append(f"{guid} mirrors {source}: point its device and osdevice at the other "
+                       "half of the mirror with /set")
+    out.lines.append(f"The entry was successfully copied to {guid}.")
+
+
 def _delete(cmd: Command, store: BcdStore, out: Outcome) -> None:
     flags = {a.lower() for a in cmd.args if a.startswith("/")}
     ids = [a for a in cmd.args if not a.startswith("/")]
@@ -428,19 +544,43 @@ def new_store_image() -> bytes:
     return editor.to_bytes()
 
 
-def import_store(store: BcdStore, source: BcdStore) -> Outcome:
-    """`/import`: make the objects of `store` those of `source`, element for element.
+def import_store(store: BcdStore, source: BcdStore, *, clean: bool = False) -> Outcome:
+    """`/import [/clean]`: make the objects of `store` those of `source`, element for element.
 
     Done object by object (not by replacing the file) so the store keeps its own Description
     values and its size where the objects fit, which in-place writes inside disk images need.
+    The store's firmware applications (0x101fffff: its copy of the firmware's boot entries,
+    which bcdedit /import leaves to the firmware) are kept unless `clean` (bcdedit's /clean:
+    delete the existing firmware boot entries).
     """
+    out = Outcome(lines=[SUCCESS], notices=list(source.notices))
+    kept = []
     for obj in store.objects():
+        if obj.type == objects.FIRMWARE_APP and not clean and not source.has(obj.guid):
+            kept.append(obj.guid)
+            continue
         store.delete_object(obj.guid)
     for obj in source.objects():
         store.create_object(obj.guid, obj.type)
         for code, elem in sorted(obj.elements.items()):
             store.set_raw(obj.guid, code, elem.raw)
-    return Outcome(lines=[SUCCESS], notices=list(source.notices))
+    if kept:
+        out.notices.append(f"kept {len(kept)} firmware boot entr{'y' if len(kept) == 1 else 'ies'}"
+                           " of the store (/clean deletes them)")
+    return out
+
+
+def parse_import(args: list[str]) -> tuple[str, bool]:
+    """(file, /clean) of `/import FILE [/clean]`.
+
+    Raises:
+        InvalidArgumentError: for anything else.
+    """
+    words = [a for a in args if a.lower() != "/clean"]
+    if len(words) != 1 or len(args) - len(words) > 1:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /import takes one file and "
+                                   f"optionally /clean. {HELP_HINT}")
+    return words[0], len(words) != len(args)
 
 
 _ID_RE = re.compile(r"^\{[^{}]+\}$")
@@ -464,5 +604,5 @@ _HANDLERS = {
     "dbgsettings": _dbgsettings, "timeout": _timeout, "default": _default,
     "displayorder": _list_command, "toolsdisplayorder": _list_command,
     "bootsequence": _list_command, "create": _create, "copy": _copy, "delete": _delete,
-    "export": _export,
+    "export": _export, "hypervisorsettings": _hypervisorsettings, "mirror": _mirror,
 }

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from bcdtool import _construct
 from bcdtool.bcd import device_layout as L
+from bcdtool.bcd.elements import element
 from bcdtool.bcd.objects import guid_from_bytes_le, guid_to_bytes_le, normalize_guid
 from bcdtool.errors import FormatError, InvalidArgumentError, UnsupportedError
 
@@ -24,6 +25,10 @@ MAX_DEPTH = 4
 IdRenderer = Callable[[str], str]
 #: Names a partition device that lies on a known disk ("partition 2 of this disk"), else None.
 PartitionNamer = Callable[["PartitionDevice"], "str | None"]
+#: Turns the partition forms that need the target disk (`#2`, `/dev/sdc2`, `C:`) into a device.
+PartitionResolver = Callable[[str], "PartitionDevice"]
+#: The element a native-VHD device locates inside the attached disk: the loader's own path.
+APPLICATION_PATH = element("path")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,9 +171,40 @@ class LocateDevice(Device):
             return f"locate=custom:{self.element_type:08x}"
         return f"locate={self.path}" if self.path else "locate=unknown"
 
+    def _bracket(self, ident: IdRenderer, detailed: bool, where: PartitionNamer | None) -> str:
+        # `vhd=[locate]\x.vhdx`: the file is searched for on every partition
+        return "locate"
+
     def to_json(self) -> dict:
         return {**super().to_json(), "locate_type": self.locate_type,
                 "element_type": f"{self.element_type:08x}", "path": self.path}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VhdDevice(Device):
+    """Native VHD boot: the virtual disk file `path` on `parent` (a partition, `boot` or
+    `locate`), attached at boot and searched for the file named by `element_type` (the loader's
+    own `path`).
+
+    Layout (bcd.md §4.6; ntloader's VHD template): a locate descriptor (type 8, locate by element,
+    empty path) whose parent, at `parent_offset`, is a local descriptor of sub-type 6 (virtual
+    disk, 20 zero bytes) holding a complete file descriptor of the `.vhd`/`.vhdx`.  `[locate]` as
+    the file's parent is a locate descriptor with no element and no path [L].
+    """
+
+    parent: Device
+    path: str
+    element_type: int = APPLICATION_PATH
+
+    kind = "vhd"
+
+    def text(self, ident: IdRenderer = str, *, detailed: bool = False,
+             where: PartitionNamer | None = None) -> str:
+        return f"vhd=[{self.parent._bracket(ident, detailed, where)}]{self.path}"
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "parent": self.parent.to_json(), "path": self.path,
+                "element_type": f"{self.element_type:08x}"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -291,10 +327,32 @@ def _parse_descriptor(data: bytes, *, options: str | None, depth: int) -> Device
     if header.device_type == L.TYPE_LOCATE:
         head = _construct.parse(L.LocateBody, body, what="locate body")
         if head.parent_offset:
-            raise FormatError("locate device with a parent is not decoded")
+            return _parse_vhd(data[:header.size], head, common, depth)
         return LocateDevice(locate_type=head.locate_type, element_type=head.element_type,
                             path=_utf16z(body[L.LOCATE_BODY_SIZE:]), **common)
     raise FormatError(f"device type {header.device_type} is not decoded")
+
+
+def _parse_vhd(data: bytes, head, common: dict, depth: int) -> VhdDevice:
+    """A locate descriptor whose parent is a virtual disk holding a file (native VHD boot)."""
+    start = L.HEADER_SIZE + L.LOCATE_BODY_SIZE
+    if head.locate_type != 0 or not start < head.parent_offset <= len(data) \
+            or _utf16z(data[start:head.parent_offset]):
+        raise FormatError("locate device with a parent is not a VHD device")
+    inner = data[head.parent_offset:]
+    disk = _construct.parse(L.DeviceHeader, inner, what="virtual disk header")
+    body = inner[L.HEADER_SIZE:disk.size]
+    if disk.device_type != L.TYPE_LOCAL or disk.size != len(inner) or len(body) < 4 \
+            or int.from_bytes(body[:4], "little") != L.LOCAL_VHD:
+        raise FormatError("locate parent is not a virtual disk")
+    skip = 4 + L.RAMDISK_BODY_SIZE
+    if body[4:skip] != bytes(L.RAMDISK_BODY_SIZE):
+        raise FormatError("virtual disk parameters are not decoded")
+    file = _parse_descriptor(body[skip:], options=None, depth=depth + 1)
+    if not isinstance(file, FileDevice) or file.flags:
+        raise FormatError("virtual disk holds no file device")
+    return VhdDevice(parent=file.parent, path=file.path, element_type=head.element_type,
+                     **common)
 
 
 def _parse_partition(body: bytes, common: dict) -> PartitionDevice:
@@ -357,6 +415,15 @@ def _build_descriptor(device: Device) -> bytes:
         body = L.LOCAL_RAMDISK.to_bytes(4, "little") + head + _build_path(device.parent,
                                                                          device.path)
         return _wrap(L.TYPE_LOCAL, device.flags, body)
+    if isinstance(device, VhdDevice):
+        path = _encode_path("")
+        file = _build_descriptor(FileDevice(parent=device.parent, path=device.path))
+        disk = _wrap(L.TYPE_LOCAL, 0, L.LOCAL_VHD.to_bytes(4, "little")
+                     + bytes(L.RAMDISK_BODY_SIZE) + file)
+        head = _construct.build(L.LocateBody, dict(
+            locate_type=0, element_type=device.element_type,
+            parent_offset=L.HEADER_SIZE + L.LOCATE_BODY_SIZE + len(path)), what="locate body")
+        return _wrap(L.TYPE_LOCATE, device.flags, head + path + disk)
     if isinstance(device, LocateDevice):
         head = _construct.build(L.LocateBody, dict(
             locate_type=device.locate_type, element_type=device.element_type, parent_offset=0),
@@ -410,31 +477,36 @@ _PART_GPT = re.compile(r"^gpt:(\{[0-9a-f-]{36}\}):(\{[0-9a-f-]{36}\})$", re.IGNO
 _BRACKET = re.compile(r"^\[([^\]]*)\](.+)$")
 
 
-def parse_device_text(text: str, resolve_id: Callable[[str], str]) -> Device:
+def parse_device_text(text: str, resolve_id: Callable[[str], str],
+                      resolve_partition: PartitionResolver | None = None) -> Device:
     """Parse a bcdedit device value: `boot`, `partition=…`, `file=[…]path`, `ramdisk=[…]path,{id}`,
-    `locate=custom:XXXXXXXX` or `locate=path`.
+    `vhd=[…]path`, `locate=custom:XXXXXXXX` or `locate=path`.
 
-    Offline there are no drive letters, so a partition is named `partition=mbr:SIGNATURE:OFFSET`
-    or `partition=gpt:{disk-guid}:{partition-guid}`.
+    A partition is `mbr:SIGNATURE:OFFSET` or `gpt:{disk-guid}:{partition-guid}` anywhere; the
+    forms that name a partition of the target disk — `#2`, `/dev/sdc2`, a drive letter `C:` —
+    go to `resolve_partition` (given only when the target is a disk).
 
     Raises:
         InvalidArgumentError: on bad syntax.
-        UnsupportedError: for forms that need the running system (drive letters, volumes).
+        UnsupportedError: for partition forms that need a disk when there is none.
     """
     kind, sep, rest = text.strip().partition("=")
     kind = kind.lower()
     if kind == "boot" and not sep:
         return BootDevice()
     if kind == "partition" and sep:
-        return _parse_partition_text(rest)
+        return _parse_partition_text(rest, resolve_partition)
     if kind == "file" and sep:
-        parent, path = _parse_bracket(rest)
+        parent, path = _parse_bracket(rest, resolve_partition)
         return FileDevice(parent=parent, path=path)
+    if kind == "vhd" and sep:
+        parent, path = _parse_bracket(rest, resolve_partition, locate=True)
+        return VhdDevice(parent=parent, path=path)
     if kind == "ramdisk" and sep:
         location, comma, options = rest.rpartition(",")
         if not comma:
             raise InvalidArgumentError(f"ramdisk device needs ',{{options}}': {text!r}")
-        parent, path = _parse_bracket(location)
+        parent, path = _parse_bracket(location, resolve_partition)
         return RamdiskDevice(parent=parent, path=path, options=resolve_id(options), flags=1)
     if kind == "locate" and sep:
         if rest.lower().startswith("custom:"):
@@ -447,22 +519,31 @@ def parse_device_text(text: str, resolve_id: Callable[[str], str]) -> Device:
     raise InvalidArgumentError(f"The device specified is not valid: {text!r}")
 
 
-def _parse_partition_text(rest: str) -> PartitionDevice:
+def _parse_partition_text(rest: str, resolve_partition: PartitionResolver | None
+                          ) -> PartitionDevice:
     if m := _PART_MBR.match(rest):
         return PartitionDevice(style="mbr", disk_signature=int(m.group(1), 16),
                                partition_offset=int(m.group(2), 0))
     if m := _PART_GPT.match(rest):
         return PartitionDevice(style="gpt", disk_guid=normalize_guid(m.group(1)),
                                partition_guid=normalize_guid(m.group(2)))
+    if resolve_partition is not None:
+        return resolve_partition(rest)
     raise UnsupportedError(
-        f"partition={rest} names a volume of the running system; offline, name the partition "
-        "as partition=mbr:SIGNATURE:OFFSET or partition=gpt:{disk-guid}:{partition-guid}")
+        f"partition={rest} names a volume of a disk, and this target is not one: name the "
+        "partition as partition=mbr:SIGNATURE:OFFSET or partition=gpt:{disk-guid}:"
+        "{partition-guid}, or give the whole disk or image as the store TARGET to use "
+        "partition=#N, /dev/sdXN or a drive letter")
 
 
-def _parse_bracket(text: str) -> tuple[Device, str]:
+def _parse_bracket(text: str, resolve_partition: PartitionResolver | None, *,
+                   locate: bool = False) -> tuple[Device, str]:
     m = _BRACKET.match(text)
     if not m:
         raise InvalidArgumentError(f"expected [device]path, got {text!r}")
-    inner = m.group(1)
-    parent = BootDevice() if inner.lower() == "boot" else _parse_partition_text(inner)
-    return parent, m.group(2)
+    inner = m.group(1).strip()
+    if inner.lower() == "boot":
+        return BootDevice(), m.group(2)
+    if locate and inner.lower() == "locate":
+        return LocateDevice(), m.group(2)
+    return _parse_partition_text(inner, resolve_partition), m.group(2)

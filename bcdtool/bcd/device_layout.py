@@ -62,5 +62,6 @@ TYPE_PARTITION = 6
 TYPE_LOCATE = 8
 LOCAL_RAMDISK = 3
 LOCAL_FILE = 5
+LOCAL_VHD = 6      # a virtual disk file (native VHD boot), holding a file descriptor
 STYLE_GPT = 0
 STYLE_MBR = 1

@@ -107,6 +107,11 @@ class ElementDef:
         return None
 
 
+#: Integer elements bcdedit prints in hexadecimal (`claimedtpmcounter 0x10002` in the corpus'
+#: win11-uefi-enum-flightsigning.txt); every other named integer prints in decimal.
+HEX_INTEGERS = frozenset({(OSLOADER, "claimedtpmcounter")})
+
+
 def custom_name(code: int) -> str:
     """bcdedit's name for an element it does not know."""
     return f"custom:{code:08x}"
@@ -320,6 +325,10 @@ _ROWS: list[tuple] = [
      {"Default": 0, "Enable": 1, "Disable": 2}),
     (0x26000116, "hypervisorusevapic", "BcdOSLoaderBoolean_HypervisorUseVApic", _O),
     (0x22000117, "hypervisorloadoptions", "BcdOSLoaderString_HypervisorLoadOptions", _O),
+    # Values [L]: the scheduler type numbers Hyper-V logs at start (event 2: 1 classic, 3 core,
+    # 4 root); bcdedit's own mapping is not published.
+    (0x2500011a, "hypervisorschedulertype", "BcdOSLoaderInteger_HypervisorSchedulerType", _O,
+     {"Classic": 1, "Core": 3, "Root": 4}),
     (0x25000120, "xsavepolicy", "BcdOSLoaderInteger_XSavePolicy", _O),
     *[(0x25000121 + n, f"xsaveaddfeature{n}", f"BcdOSLoaderInteger_XSaveAddFeature{n}", _O)
       for n in range(8)],
@@ -329,6 +338,7 @@ _ROWS: list[tuple] = [
     (0x2500012c, "kerneldebugtype", "BCDE_OSLOADER_TYPE_KERNEL_DEBUGGER_TYPE", _O,
      {"Serial": 0, "1394": 1, "USB": 2, "NET": 3}),
     (0x2500012f, "kerneldebugport", "BCDE_OSLOADER_TYPE_KERNEL_DEBUGGER_PORT_NUMBER", _O),
+    (0x25000130, "claimedtpmcounter", "BcdOSLoaderInteger_ClaimedTpmCounter", _O),
     (0x25000139, "kernelbaudrate", "BCDE_OSLOADER_TYPE_KERNEL_DEBUGGER_BAUDRATE", _O),
     (0x22000137, "imchivename", "BcdOSLoaderString_IMCHiveName", _O),
     (0x21000138, "imcdevice", "BcdOSLoaderDevice_IMCDevice", _O),

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from bcdtool.bcd import objects
 from bcdtool.bcd.device import Device, DiskLayout
-from bcdtool.bcd.elements import (FORMAT_NAMES, E, Format, display_name, element_format,
-                                  is_hidden, lookup)
+from bcdtool.bcd.elements import (FORMAT_NAMES, HEX_INTEGERS, E, Format, display_name,
+                                  element_format, is_hidden, lookup)
 from bcdtool.bcd.store import BcdObject, BcdStore, Change, Element
 from bcdtool.errors import BcdToolError
 
@@ -112,6 +112,8 @@ def value_lines(store: BcdStore, obj: BcdObject, elem: Element, view: View) -> l
         return ["Yes" if value else "No"]
     if fmt == Format.INTEGER:
         name = row.value_name(value) if row else None
+        if name is None and row is not None and (row.scope, row.name) in HEX_INTEGERS:
+            name = f"{value:#x}"
         return [name if name is not None else str(value)]
     if fmt == Format.INTEGER_LIST:
         # named lists print hex; a custom: integer list was seen printed in decimal (§10.3)

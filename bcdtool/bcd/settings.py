@@ -12,9 +12,12 @@ from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 
 
-def ensure_settings(store: BcdStore, alias: str, notices: list[str]) -> str:
+def ensure_settings(store: BcdStore, alias: str, notices: list[str], *,
+                    reach: list[str] | None = None) -> str:
     """The GUID of well-known settings object `alias`, creating it as bcdboot would (type and
-    inheritance) and making it reachable from {bootmgr} and the OS loaders; says what it did."""
+    inheritance) and making it reachable from {bootmgr} and the OS loaders — or, with `reach`,
+    from those objects only (a recipe changes no inherit list of an object it does not edit);
+    says what it did."""
     guid = objects.ALIASES[alias]
     if store.has(guid):
         return guid
@@ -25,11 +28,12 @@ def ensure_settings(store: BcdStore, alias: str, notices: list[str]) -> str:
         store.set_element(guid, E.INHERIT, inherit)
     notices.append(f"created {alias} {guid} (type {object_type:#010x}), which the store "
                        "lacked")
-    _make_reachable(store, alias, guid, notices)
+    _make_reachable(store, alias, guid, notices, reach)
     return guid
 
 
-def _make_reachable(store: BcdStore, alias: str, guid: str, notices: list[str]) -> None:
+def _make_reachable(store: BcdStore, alias: str, guid: str, notices: list[str],
+                    reach: list[str] | None) -> None:
     """Link a new settings object the way bcdboot does: {globalsettings} inherits the library
     settings objects, and {bootmgr} and OS loaders that cannot reach it inherit {globalsettings}."""
     glob = objects.ALIASES["{globalsettings}"]
@@ -37,11 +41,13 @@ def _make_reachable(store: BcdStore, alias: str, guid: str, notices: list[str]) 
         if store.has(glob):
             _append_inherit(store, glob, guid, notices)
         else:
-            ensure_settings(store, "{globalsettings}", notices)
+            ensure_settings(store, "{globalsettings}", notices, reach=reach)
     if alias not in ("{emssettings}", "{dbgsettings}", "{badmemory}", "{globalsettings}"):
         return
     for obj in store.objects():
-        if obj.type in (objects.BOOTMGR, objects.OSLOADER) and not _reaches(store, obj.guid, guid):
+        wanted = obj.guid in reach if reach is not None else \
+            obj.type in (objects.BOOTMGR, objects.OSLOADER)
+        if wanted and not _reaches(store, obj.guid, guid):
             _append_inherit(store, obj.guid, glob, notices)
 
 

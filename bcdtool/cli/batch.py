@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
 import click
 
+from bcdtool.cli.options import backup_dir_option
+from bcdtool.cli.output import data, emit_json, info, json_line
 from bcdtool.errors import EXIT_PROBLEMS, InvalidArgumentError
+from bcdtool.ops import batch as b
 
 
-def _shard(value: str | None, shard_from_environment) -> tuple[int, int] | None:
+def _shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
     if value == "auto" or value.startswith("auto/"):
@@ -20,8 +22,8 @@ def _shard(value: str | None, shard_from_environment) -> tuple[int, int] | None:
             count = int(value[5:]) if value != "auto" else None
         except ValueError:
             raise click.BadParameter("use auto or auto/N", param_hint="--shard") from None
-        index, count, how = shard_from_environment(dict(os.environ), count)
-        click.echo(f"bcdtool: shard {index}/{count} from {how}", err=True)
+        index, count, how = b.shard_from_environment(dict(os.environ), count)
+        info(f"bcdtool: shard {index}/{count} from {how}")
         return index, count
     try:
         index, count = (int(part) for part in value.split("/"))
@@ -48,7 +50,8 @@ def _text_line(result) -> str:
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Parallel worker processes (default: one per core).")
 @click.option("--json", "as_json", is_flag=True,
-              help="One JSON line per target on stdout, then a JSON summary line.")
+              help="One JSON line per target on stdout (schema bcdtool.batch/1), then a JSON "
+                   "summary line (schema bcdtool.batch.summary/1).")
 @click.option("--output", "output", default=None, metavar="FILE",
               help="Also append each target's JSON line to FILE as it finishes (for --continue).")
 @click.option("--continue", "resume", is_flag=True,
@@ -57,8 +60,7 @@ def _text_line(result) -> str:
               help="Run only every N-th target starting at the K-th (0-based; N machines); "
                    "auto: K (and N) from a Kubernetes Indexed Job, Slurm array or Azure Batch "
                    "task.")
-@click.option("--backup-dir", default=None, metavar="DIR",
-              help="Folder for the undo journals (default: the state folder).")
+@backup_dir_option()
 @click.pass_context
 def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) -> None:
     """Run operations on every target of MANIFEST (one TARGET or one JSON object
@@ -66,15 +68,13 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
 
     Exit 0 only if every target succeeded, 3 if any failed (each failure is in its line).
     """
-    from bcdtool.ops import batch as b
-
     try:
         with click.open_file(manifest, "r", encoding="utf-8") as handle:
             text = handle.read(b.MAX_MANIFEST_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidArgumentError(f"cannot read the manifest: {exc}", path=manifest) from None
     tasks = b.parse_manifest(text, list(ops) or ["serial-console enable"])
-    where = _shard(shard, b.shard_from_environment)
+    where = _shard(shard)
     if where is not None:
         tasks = b.shard(tasks, *where)
     if resume:
@@ -88,8 +88,7 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
         skipped = [t for t in tasks if t.key in done]
         tasks = [t for t in tasks if t.key not in done]
         if skipped:
-            click.echo(f"bcdtool: skipping {len(skipped)} target(s) already done in {output}",
-                       err=True)
+            info(f"bcdtool: skipping {len(skipped)} target(s) already done in {output}")
     record = open(output, "a", encoding="utf-8") if output else None
     bar = None
     if sys.stderr.isatty() and tasks:
@@ -97,13 +96,15 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
         bar.__enter__()
 
     def on_result(result) -> None:
-        line = json.dumps(result.to_json(), sort_keys=True)
         if record is not None:
-            record.write(line + "\n")
+            record.write(json_line("batch", result.to_json()) + "\n")
             record.flush()
         if bar is not None:
             bar.update(1)
-        click.echo(line if as_json else _text_line(result))
+        if as_json:
+            emit_json("batch", result.to_json(), line=True)
+        else:
+            data(_text_line(result))
 
     started = time.monotonic()
     try:
@@ -116,9 +117,9 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
             record.close()
     total = b.summary(results, time.monotonic() - started)
     if as_json:
-        click.echo(json.dumps({"summary": total}, sort_keys=True))
+        emit_json("batch summary", {"summary": total}, line=True)
     else:
-        click.echo(f"{total['targets']} target(s): {total['ok']} ok, {total['failed']} failed, "
+        data(f"{total['targets']} target(s): {total['ok']} ok, {total['failed']} failed, "
                    f"{total['changed']} changed in {total['seconds']:.1f} s")
     if total["failed"]:
         ctx.exit(EXIT_PROBLEMS)

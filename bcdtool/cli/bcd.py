@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
 
-from bcdtool.errors import BcdError, HiveSpaceError, InvalidArgumentError
+from bcdtool.bcd import bcdedit as be
+from bcdtool.bcd import enum as render
+from bcdtool.bcd.store import BcdStore
+from bcdtool.cli.options import (backend_option, backup_dir_option, dry_run_option, json_option,
+                                 read_only_option, target_options)
+from bcdtool.cli.output import data, emit, info, notes
+from bcdtool.errors import BcdError, BcdToolError, HiveSpaceError, InvalidArgumentError
+from bcdtool.ops.bootdisk import BootDisk, PartitionNames
 from bcdtool.ops.store import open_store
+from bcdtool.regf.hive import Hive
 
 
 def commit_store(handle, image: bytes, *, operation: str, diff: list, dry_run: bool,
@@ -27,81 +34,82 @@ def _new_image(store) -> bytes:
         return store.to_bytes()
 
 
-def _echo_notices(notices: list[str]) -> None:
-    for notice in notices:
-        click.echo(f"bcdtool: note: {notice}", err=True)
-
-
-_TARGET_OPTIONS = [
-    click.option("--partition", type=int, default=None,
-                 help="Partition number holding the store (disks and images)."),
-    click.option("--path", "store_path", default=None,
-                 help="Path of the store inside the target (default: found automatically)."),
-    click.option("--backend", type=click.Choice(["native", "guestfs"]), default="native",
-                 help="guestfs: reach the store through libguestfs (LVM, other file systems; "
-                      "needs python3-guestfs)."),
-]
-
-
-def _target_options(func):
-    for option in reversed(_TARGET_OPTIONS):
-        func = option(func)
-    return func
-
-
 @click.command("bcdedit", context_settings={"ignore_unknown_options": True,
                                              "allow_interspersed_args": False})
 @click.option("--store", "store_spec", default=None,
               help="TARGET: a BCD file, folder, block device or disk image (or use /store).")
-@_target_options
-@click.option("--dry-run", is_flag=True, help="Show the changes without writing anything.")
-@click.option("--backup-dir", default=None, help="Folder for the undo journal and backups.")
-@click.option("--read-only", is_flag=True,
-              help="Forensic: open every file and device without write access; writes fail.")
+@target_options
+@backend_option()
+@dry_run_option(help="Show the changes without writing anything.")
+@backup_dir_option()
+@read_only_option()
+@json_option(help="Print {schema, store, command, changes, journal, write, lines} instead of "
+                  "bcdedit's text (options go before the bcdedit arguments).")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bcdedit(store_spec, partition, store_path, backend, dry_run, backup_dir, read_only,
+def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, read_only, as_json,
             args) -> None:
     """Run a bcdedit command line offline, e.g. `bcdedit /store BCD /ems {default} on`.
 
     Commands: /enum /set /deletevalue /ems /bootems /debug /bootdebug /emssettings
-    /dbgsettings /timeout /default /displayorder /toolsdisplayorder /bootsequence /create
-    /copy /delete /createstore /export /import.  {current} means {default} offline.
+    /dbgsettings /hypervisorsettings /timeout /default /displayorder /toolsdisplayorder
+    /bootsequence /create /copy /mirror /delete /createstore /export /import [/clean].
+    {current} means {default} offline.
     """
-    from bcdtool.bcd import bcdedit as be
-    from bcdtool.bcd.enum import change_json, describe_change
-
     cmd = be.parse_args(list(args))
     if cmd.name == "createstore":
-        _createstore(cmd.args)
+        _createstore(cmd.args, as_json)
         return
     spec = _store_spec(store_spec, cmd.store)
+    if path is None and spec != cmd.store and _windows_path(cmd.store):
+        # `/store F:\boot\bcd` pasted from a Windows procedure, with the disk as --store: the
+        # letter is the rescue machine's, the path is the store's path on the disk.
+        path = cmd.store[2:].replace("\\", "/").strip("/")
+        notes([f"/store {cmd.store}: looking for {path} on {spec} (the drive "
+               "letter is the machine's that ran bcdedit)"])
     handle, store = open_store(spec, read_only=read_only or not cmd.writes or dry_run,
-                               partition=partition, path=store_path, backend=backend)
+                               partition=partition, path=path, backend=backend)
+    result, changes = None, []
     with handle:
+        names = None
+        if handle.location.get("kind") in ("image", "device"):
+            names = cmd.partitions = PartitionNames(spec)
         if cmd.name == "import":
-            outcome = be.import_store(store, _read_store(cmd.args))
+            source, clean = be.parse_import(cmd.args)
+            outcome = be.import_store(store, _read_store(source), clean=clean)
         else:
             outcome = be.execute(cmd, store)
         image = _new_image(store) if store.diff() else None
-        _echo_notices(outcome.notices)
+        notes((names.notices if names else []) + outcome.notices)
         if image is not None:
             diff = store.diff()
+            changes = [render.change_json(store, c) for c in diff]
             result = commit_store(handle, image, operation="bcdedit " + " ".join(args),
-                                  diff=[change_json(store, c) for c in diff], dry_run=dry_run,
-                                  backup_dir=backup_dir)
-            _echo_notices(result.notices)
-            if dry_run:
+                                  diff=changes, dry_run=dry_run, backup_dir=backup_dir)
+            notes(result.notices)
+            if dry_run and not as_json:
                 for change in diff:
-                    click.echo(describe_change(store, change))
-                click.echo(f"dry run: {len(result.plan)} write(s) planned, nothing written")
+                    data(render.describe_change(store, change))
+                data(f"dry run: {len(result.plan)} write(s) planned, nothing written")
                 return
         if outcome.new_file is not None:
-            _write_new_file(*outcome.new_file)
-    for line in outcome.lines:
-        click.echo(line)
+            if dry_run:
+                notes([f"dry run: {outcome.new_file[0]} not written"])
+            else:
+                _write_new_file(*outcome.new_file)
+    emit("bcdedit", {"store": handle.description, "command": cmd.name, "dry_run": dry_run,
+                     "changes": changes, "journal": result.journal if result else None,
+                     "write": result.to_dict() if result else None, "lines": outcome.lines},
+         as_json=as_json, lines=outcome.lines)
+
+
+def _windows_path(text: str | None) -> bool:
+    """`F:\\boot\\bcd`: a store path as Windows procedures write it."""
+    return bool(text) and len(text) > 3 and text[0].isalpha() and text[1:3] in (":\\", ":/")
 
 
 def _store_spec(option: str | None, inline: str | None) -> str:
+    if option and _windows_path(inline):
+        return option
     if option and inline and os.path.abspath(option) != os.path.abspath(inline):
         raise InvalidArgumentError("--store and /store name different stores")
     spec = option or inline
@@ -111,13 +119,13 @@ def _store_spec(option: str | None, inline: str | None) -> str:
     return spec
 
 
-def _createstore(args: list[str]) -> None:
-    from bcdtool.bcd.bcdedit import SUCCESS, new_store_image
-
+def _createstore(args: list[str], as_json: bool) -> None:
     if len(args) != 1:
         raise InvalidArgumentError("/createstore takes one file name")
-    _write_new_file(args[0], new_store_image())
-    click.echo(SUCCESS)
+    _write_new_file(args[0], be.new_store_image())
+    emit("bcdedit", {"store": args[0], "command": "createstore", "dry_run": False,
+                     "changes": [], "journal": None, "write": None, "lines": [be.SUCCESS]},
+         as_json=as_json, lines=[be.SUCCESS])
 
 
 def _write_new_file(path: str, data: bytes) -> None:
@@ -132,41 +140,33 @@ def _write_new_file(path: str, data: bytes) -> None:
         raise BcdError(f"cannot create the file: {exc.strerror}", path=path) from None
 
 
-def _read_store(args: list[str]):
-    from bcdtool.bcd.store import BcdStore
-    from bcdtool.regf.hive import Hive
-
-    if len(args) != 1:
-        raise InvalidArgumentError("/import takes one file name")
-    return BcdStore(Hive.open(args[0]))
+def _read_store(path: str) -> BcdStore:
+    return BcdStore(Hive.open(path))
 
 
 @click.command("enum")
 @click.argument("target")
-@_target_options
+@target_options
+@backend_option()
 @click.option("--all", "show_all", is_flag=True, help="Every object, not only the active ones.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show setup-template elements.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Every element with code, name, format, raw hex and decoded value.")
+@json_option(help="Every element with code, name, format, raw hex and decoded value.")
 @click.option("--id", "identifier", default=None, help="Show only this object (GUID or alias).")
-def enum(target, partition, store_path, backend, show_all, verbose, as_json, identifier) -> None:
+def enum(target, partition, path, backend, show_all, verbose, as_json, identifier) -> None:
     """List the BCD store of TARGET like `bcdedit /enum`, with aliases and GUIDs together."""
-    from bcdtool.bcd import enum as render
-
-    handle, store = open_store(target, read_only=True, partition=partition, path=store_path,
+    handle, store = open_store(target, read_only=True, partition=partition, path=path,
                                backend=backend)
     with handle:
         chosen = render.select(store, identifier or ("all" if show_all else "active"))
         disk = disk_layout(handle.location)
+        notes(store.notices)
         if as_json:
-            doc = {"target": handle.location, "store": handle.description,
-                   **render.to_json(store, chosen, disk)}
-            click.echo(json.dumps(doc, indent=2))
+            emit("enum", {"target": handle.location, "store": handle.description,
+                          **render.to_json(store, chosen, disk)}, as_json=True)
             return
-        _echo_notices(store.notices)
-        click.echo(f"store: {handle.description}", err=True)
+        info(f"store: {handle.description}")
         view = render.View(verbose=verbose, better=True, disk=disk)
-        click.echo(render.render(store, chosen, view), nl=False)
+        data(render.render(store, chosen, view), nl=False)
 
 
 def disk_layout(location: dict):
@@ -174,9 +174,6 @@ def disk_layout(location: dict):
     GUID and its partitions), so partition devices on it can be named; else None."""
     if location.get("kind") not in ("image", "device"):
         return None
-    from bcdtool.errors import BcdToolError
-    from bcdtool.ops.bootdisk import BootDisk
-
     try:
         with BootDisk(location["target"]) as disk:
             return disk.layout

@@ -7,12 +7,12 @@ notices (log recovery, forensic fallbacks) go to stderr.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 
 import click
 
+from bcdtool.cli.output import current_command, emit_json
 from bcdtool.errors import CorruptionError, DirtyHiveError, InterruptedWriteError
 from bcdtool.regf.hive import Hive, Key, Value
 from bcdtool.regf.values import REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_QWORD
@@ -65,7 +65,7 @@ def _target_options(func):
 
 
 def _json_out(doc) -> None:
-    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    emit_json(current_command(), doc)
 
 
 def _iso(key: Key) -> str | None:

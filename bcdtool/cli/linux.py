@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from bcdtool.cli.options import backend_option, json_option
+from bcdtool.cli.output import data, emit, emit_json, info, notes
 from bcdtool.errors import EXIT_PROBLEMS, UnsupportedError
 
 
@@ -19,13 +19,27 @@ def _device(guest, device):
     return device or default_device(guest)
 
 
+def _validated(device, baud=None):
+    """Refuse a bad --device/--baud (exit 24) before anything is opened."""
+    from bcdtool.linux.cmdline import validate_baud, validate_device
+    if device is not None:
+        validate_device(device)
+    if baud is not None:
+        validate_baud(baud)
+
+
+_backend_option = backend_option(
+    ("auto", "native", "guestfs"), "auto",
+    help="How to read images (native ext2/3/4 via pytsk3, or libguestfs).")
+
+
 @linux.command()
 @click.argument("target")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: ok, distro, findings.")
-@click.option("--device", default=None, help="Serial port (default ttyS0; ttyAMA0 on Arm).")
+@json_option(help="One JSON document: ok, distro, findings.")
+@click.option("--device", default=None, help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: "
+              "what the guest already uses, else ttyS0; ttyAMA0 on Arm).")
 @click.option("--partition", type=int, default=None, help="Partition number inside an image.")
-@click.option("--backend", type=click.Choice(["auto", "native", "guestfs"]), default="auto",
-              help="How to read images (native ext2/3/4 via pytsk3, or libguestfs).")
+@_backend_option
 @click.pass_context
 def check(ctx, target, as_json, device, partition, backend) -> None:
     """Report serial-console problems (exit 3 when there is one)."""
@@ -33,15 +47,13 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
     from bcdtool.linux.sources import read_guest
     from bcdtool.linux.root import open_guest
 
+    _validated(device)
     root = open_guest(target, backend=backend, partition=partition)
     if hasattr(root.fs, "close"):
         ctx.call_on_close(root.fs.close)
     guest = read_guest(root, device)
     report = evaluate(guest, _device(guest, device))
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        click.echo(report.render_text())
+    emit("linux check", report.to_json(), as_json=as_json, lines=[report.render_text()])
     if not report.ok:
         ctx.exit(EXIT_PROBLEMS)
 
@@ -49,13 +61,16 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
 @linux.command()
 @click.argument("target")
 @click.option("--dry-run", is_flag=True, help="Print the diff of every file; write nothing.")
-@click.option("--device", default=None, help="Serial port (default ttyS0; ttyAMA0 on Arm).")
+@click.option("--device", default=None, help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: "
+              "what the guest already uses, else ttyS0; ttyAMA0 on Arm).")
 @click.option("--baud", type=int, default=115200, show_default=True, help="Serial speed.")
 @click.option("--backup-dir", default=None, help="Where the undo journal goes "
               "(default: $XDG_STATE_HOME/bcdtool/journal).")
-@click.option("--backend", type=click.Choice(["auto", "native", "guestfs"]), default="auto")
+@_backend_option
+@json_option(help="One JSON document: changes (path, kind, diff), notes, journal, remaining "
+                  "problems (the diffs then go only into the document).")
 @click.pass_context
-def fix(ctx, target, dry_run, device, baud, backup_dir, backend) -> None:
+def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> None:
     """Turn the serial console on, keeping every other setting; journaled for `bcdtool undo`."""
     import os
 
@@ -64,8 +79,7 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend) -> None:
     from bcdtool.linux.sources import read_guest
     from bcdtool.linux.root import open_guest
 
-    if baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600):
-        raise click.BadParameter(f"unsupported speed {baud}", param_hint="--baud")
+    _validated(device, baud)
     if not os.path.isdir(target) and not dry_run and backend != "guestfs":
         raise UnsupportedError("`linux fix` writes only into a mounted root directory: mount the "
                                "guest's root (and /boot) and pass the folder, or use "
@@ -78,23 +92,28 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend) -> None:
     guest = read_guest(root, device)
     dev = _device(guest, device)
     plan = plan_fix(guest, dev, baud)
-    for change in plan.changes:
-        click.echo(change.diff(), nl=False)
-    for note in plan.notes:
-        click.echo(f"note: {note}", err=True)
+    if not as_json:
+        for change in plan.changes:
+            data(change.diff(), nl=False)
+    notes(plan.notes)
+    journal = None
     if not plan.changes:
-        click.echo("nothing to change", err=True)
+        info("nothing to change")
     elif dry_run:
-        click.echo(f"dry run: {len(plan.changes)} file(s) would change; nothing written", err=True)
+        info(f"dry run: {len(plan.changes)} file(s) would change; nothing written")
     else:
-        journal = apply_plan(guest, plan, backup_dir=backup_dir)
-        click.echo(f"changed {len(plan.changes)} file(s); undo with: bcdtool undo {journal.path}",
-                   err=True)
-    if dry_run:
-        return
-    after = evaluate(read_guest(root, device), dev)
-    remaining = [f for f in after.findings if f.status == "problem"]
+        journal = str(apply_plan(guest, plan, backup_dir=backup_dir).path)
+        info(f"changed {len(plan.changes)} file(s); undo with: bcdtool undo {journal}")
+    remaining = [] if dry_run else \
+        [f for f in evaluate(read_guest(root, device), dev).findings if f.status == "problem"]
     for f in remaining:
-        click.echo(f"still a problem: {f.id}: {f.message}", err=True)
+        info(f"still a problem: {f.id}: {f.message}")
+    if as_json:
+        emit_json("linux fix", {
+            "target": target, "device": dev, "baud": baud, "dry_run": dry_run,
+            "changes": [{"path": c.path, "kind": "symlink" if c.link_target else "file",
+                         "diff": c.diff()} for c in plan.changes],
+            "notes": plan.notes, "journal": journal,
+            "remaining": [{"id": f.id, "message": f.message} for f in remaining]})
     if remaining:
         ctx.exit(EXIT_PROBLEMS)

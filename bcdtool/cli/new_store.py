@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from bcdtool.bcd.template import StoreLayout
+from bcdtool.cli.options import json_option
+from bcdtool.cli.output import data, emit, notes
 from bcdtool.errors import InvalidArgumentError
+from bcdtool.ops import new_store as ns
 
 
 @click.command("new-store")
@@ -21,15 +23,13 @@ from bcdtool.errors import InvalidArgumentError
               help="The Windows partition, same syntax.")
 @click.option("--description", default="Windows Server", show_default=True,
               help="Name of the Windows loader in the boot menu.")
-@click.option("--locale", default="en-US", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print what was created as JSON.")
+@click.option("--locale", default="en-US", show_default=True,
+              help="The locale element of the new objects (boot menu language).")
+@json_option(help="Print what was created as JSON.")
 def new_store(file, firmware, disk, system_partition, windows_partition, description, locale,
               as_json) -> None:
     """Create FILE: {bootmgr}, a Windows loader and its resume object with partition devices,
     {memdiag} and the settings objects ({globalsettings}, {emssettings}, ...)."""
-    from bcdtool.bcd.template import StoreLayout
-    from bcdtool.ops import new_store as ns
-
     why: list[str] = []
     system = ns.partition_device(system_partition) if system_partition else None
     windows = ns.partition_device(windows_partition) if windows_partition else None
@@ -39,14 +39,13 @@ def new_store(file, firmware, disk, system_partition, windows_partition, descrip
     if system is None or windows is None:
         raise InvalidArgumentError("name the partitions: --disk TARGET, or --system-partition "
                                    "and --windows-partition")
-    data = ns.create(file, StoreLayout(firmware, system, windows, description=description,
+    image = ns.create(file, StoreLayout(firmware, system, windows, description=description,
                                        locale=locale))
     if as_json:
-        click.echo(json.dumps({"file": file, "size": len(data), "firmware": firmware,
-                               "system": system.to_json(), "windows": windows.to_json(),
-                               "chosen": why}, indent=2))
+        emit("new-store", {"file": file, "size": len(image), "firmware": firmware,
+                           "system": system.to_json(), "windows": windows.to_json(),
+                           "chosen": why}, as_json=True)
         return
-    for line in why:
-        click.echo(f"bcdtool: note: {line}", err=True)
-    click.echo(f"created {file} ({len(data)} bytes, {firmware}): system {system.identity()}, "
-               f"Windows {windows.identity()}")
+    notes(why)
+    data(f"created {file} ({len(image)} bytes, {firmware}): system {system.identity()}, "
+         f"Windows {windows.identity()}")

@@ -34,13 +34,12 @@ def path_option(help: str = "Path of the store or hive inside the target (defaul
     return click.option("--path", "path", default=None, metavar="P", help=help)
 
 
-def backend_option(choices: tuple[str, ...] = ("native", "guestfs"),
-                   default: str = "native") -> _Decorator:
+def backend_option(choices: tuple[str, ...] = ("native", "guestfs"), default: str = "native",
+                   help: str = "guestfs: reach the file through libguestfs (LVM, other file "
+                               "systems; needs python3-guestfs).") -> _Decorator:
     """`--backend`: how images are read (native readers, or libguestfs)."""
     return click.option("--backend", type=click.Choice(list(choices)), default=default,
-                        show_default=True,
-                        help="guestfs: reach the file through libguestfs (LVM, other file "
-                             "systems; needs python3-guestfs).")
+                        show_default=True, help=help)
 
 
 def json_option(help: str = "Print one JSON document on stdout (see docs/cli.md, \"JSON "

@@ -32,6 +32,7 @@ SCHEMAS: dict[str, int] = {
     "linux check": 1,
     "linux fix": 1,
     "new-store": 1,
+    "repair boot": 1,
     "serial-console enable": 1,
     "serial-console status": 1,
     "undo": 1,
@@ -50,20 +51,35 @@ def schema(command: str) -> str:
     return f"bcdtool.{command.replace(' ', '.')}/{SCHEMAS[command]}"
 
 
+def current_command() -> str:
+    """The running subcommand's name below `bcdtool` (e.g. `hive ls`), from click's context."""
+    names = []
+    ctx = click.get_current_context()
+    while ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(reversed(names))
+
+
 def json_document(command: str, doc: Mapping) -> dict:
     """`doc` with the schema key first (a `schema` key inside `doc` is replaced)."""
     return {"schema": schema(command), **{k: v for k, v in doc.items() if k != "schema"}}
 
 
+def json_line(command: str, doc: Mapping) -> str:
+    """`command`'s JSON document as one line (keys sorted), for JSON-lines streams and files."""
+    return json.dumps(json_document(command, doc), sort_keys=True, ensure_ascii=False,
+                      default=str)
+
+
 def emit_json(command: str, doc: Mapping, *, line: bool = False) -> None:
     """Print `command`'s JSON document on stdout: indented, or as one line (`line=True`, for
     JSON-lines streams such as `batch --json`).  Values JSON cannot hold are printed as text."""
-    body = json_document(command, doc)
     if line:
-        text = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+        click.echo(json_line(command, doc))
     else:
-        text = json.dumps(body, indent=2, ensure_ascii=False, default=str)
-    click.echo(text)
+        click.echo(json.dumps(json_document(command, doc), indent=2, ensure_ascii=False,
+                              default=str))
 
 
 def emit(command: str, doc: Mapping, *, as_json: bool, lines: Iterable[str] = ()) -> None:

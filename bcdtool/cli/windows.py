@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from bcdtool.cli.options import json_option, partition_option, write_options
+from bcdtool.cli.output import data, emit, info as context, notes
 from bcdtool.errors import InvalidArgumentError
+from bcdtool.ops import windows as ops
 
 _UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 
@@ -27,42 +28,29 @@ def _size(text: str | None) -> int | None:
 
 
 def _write_options(func):
-    options = [
-        click.option("--partition", type=int, default=None,
-                     help="Partition holding Windows (default: found automatically)."),
-        click.option("--dry-run", is_flag=True, help="Show the changes; write nothing."),
-        click.option("--backup-dir", default=None, metavar="DIR",
-                     help="Folder for the undo journal and backups."),
-        click.option("--backup", default=None, metavar="PATH",
-                     help="Also copy the hive's original bytes to PATH before writing."),
-        click.option("--read-only", is_flag=True,
-                     help="Forensic: open everything without write access."),
-        click.option("--audit-log", default=None, metavar="FILE",
-                     help="Audit log (default: $XDG_STATE_HOME/bcdtool/audit.jsonl)."),
-        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
-    ]
-    for option in reversed(options):
-        func = option(func)
+    for decorator in (json_option(), write_options,
+                      partition_option(help="Partition holding Windows (default: found "
+                                            "automatically).")):
+        func = decorator(func)
     return func
 
 
-def _show(result, as_json: bool) -> None:
+def _show(command: str, result, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, default=str))
+        emit(command, result.to_json(), as_json=True)
         return
-    click.echo(f"hive: {result.hive.get('path')} in {result.hive.get('target')}")
-    for note in result.notices:
-        click.echo(f"bcdtool: note: {note}", err=True)
+    context(f"hive: {result.hive.get('path')} in {result.hive.get('target')}")
+    notes(result.notices)
     if not result.changes:
-        click.echo("nothing to change")
+        data("nothing to change")
         return
     for change in result.changes:
         old = "(absent)" if change["old"] is None else change["old"]
-        click.echo(f"  {change['key']}\\{change['value']}: {old} -> {change['new']}")
+        data(f"  {change['key']}\\{change['value']}: {old} -> {change['new']}")
     if result.dry_run:
-        click.echo("dry run: nothing written")
+        data("dry run: nothing written")
     else:
-        click.echo(f"written and verified; undo with: bcdtool undo {result.journal}")
+        data(f"written and verified; undo with: bcdtool undo {result.journal}")
 
 
 @click.group()
@@ -72,37 +60,34 @@ def windows() -> None:
 
 @windows.command()
 @click.argument("target")
-@click.option("--partition", type=int, default=None, help="Partition holding Windows.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@partition_option(help="Partition holding Windows (default: found automatically).")
+@json_option()
 def info(target, partition, as_json) -> None:
     """Edition, control set, crash-dump settings, SAC services, volumes (BitLocker, hibernation)."""
-    from bcdtool.ops.windows import gather
-
-    found = gather(target, partition=partition)
+    found = ops.gather(target, partition=partition)
     if as_json:
-        click.echo(json.dumps(found.to_json(), indent=2, default=str))
+        emit("windows info", found.to_json(), as_json=True)
         return
     ed = found.edition
     if ed:
-        click.echo(f"edition: {ed.product_name} ({ed.edition_id}, {ed.installation_type}, build "
+        data(f"edition: {ed.product_name} ({ed.edition_id}, {ed.installation_type}, build "
                    f"{ed.build}, {ed.product_type}); "
                    + {True: "Server: SAC available", False: "client: no SAC",
                       None: "SAC availability unknown"}[ed.is_server])
     if found.control_sets:
-        click.echo(f"control set: {found.control_sets.current} (SYSTEM\\Select Current)")
+        data(f"control set: {found.control_sets.current} (SYSTEM\\Select Current)")
     for crash in found.crash:
-        click.echo(f"{crash.key}: CrashDumpEnabled={crash.crash_dump_enabled} "
+        data(f"{crash.key}: CrashDumpEnabled={crash.crash_dump_enabled} "
                    f"NMICrashDump={crash.nmi_crash_dump} DumpFile={crash.dump_file}")
     for svc in found.services:
         state = f"Start={svc.start}" if svc.present else "not installed"
-        click.echo(f"{svc.key}: {state}")
-    click.echo(f"fast startup: {found.fast_startup}")
+        data(f"{svc.key}: {state}")
+    data(f"fast startup: {found.fast_startup}")
     for vol in found.volumes:
-        click.echo(f"volume {vol.index}: {vol.fs} label={vol.label} bitlocker={vol.bitlocker} "
+        data(f"volume {vol.index}: {vol.fs} label={vol.label} bitlocker={vol.bitlocker} "
                    f"hibernated={vol.hibernated} dirty={vol.dirty} stores={vol.stores} "
                    f"windows={vol.windows}")
-    for note in found.notes:
-        click.echo(f"note: {note}")
+    notes(found.notes)
 
 
 @windows.group()
@@ -120,11 +105,10 @@ def crashdump() -> None:
 def crashdump_enable(target, dump_file, ram, partition, dry_run, backup_dir, backup, read_only,
                      audit_log, as_json) -> None:
     """Set CrashDumpEnabled, NMICrashDump=1 and DumpFile in the active control set(s)."""
-    from bcdtool.ops.windows import crashdump_enable as run
-
-    _show(run(target, dump_file=dump_file, ram_bytes=_size(ram), dry_run=dry_run,
-              backup_dir=backup_dir, backup=backup, read_only=read_only, partition=partition,
-              audit_log=audit_log), as_json)
+    result = ops.crashdump_enable(target, dump_file=dump_file, ram_bytes=_size(ram),
+                                  dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                                  read_only=read_only, partition=partition, audit_log=audit_log)
+    _show("windows crashdump enable", result, as_json)
 
 
 @windows.group()
@@ -138,7 +122,6 @@ def sac() -> None:
 def sac_enable(target, partition, dry_run, backup_dir, backup, read_only, audit_log,
                as_json) -> None:
     """Set a disabled sacsvr (Special Administration Console Helper) back to manual start."""
-    from bcdtool.ops.windows import sac_enable as run
-
-    _show(run(target, dry_run=dry_run, backup_dir=backup_dir, backup=backup,
-              read_only=read_only, partition=partition, audit_log=audit_log), as_json)
+    result = ops.sac_enable(target, dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                            read_only=read_only, partition=partition, audit_log=audit_log)
+    _show("windows sac enable", result, as_json)

@@ -10,8 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bcdtool.errors import InvalidArgumentError
+
 #: Serial console device names the kernel accepts (8250/16550, PL011, Zynq, SuperH, i.MX, hvc).
 SERIAL_DEVICE = re.compile(r"^(ttyS|ttyAMA|ttyPS|ttySC|ttymxc|ttyUSB|hvc|ttysclp)\d+$")
+#: The serial ports `linux fix` writes (a name that is safe in shell files and unit names).
+DEVICE_NAME = re.compile(r"^(tty[A-Za-z]+[0-9]+|hvc[0-9]+)$")
+#: Speeds GRUB, syslinux and the kernel all accept.
+STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 #: Arguments that hide boot messages.
 QUIET_ARGS = ("quiet", "rhgb")
 #: The kernel's default speed of a serial console given without options.
@@ -82,9 +88,29 @@ def args_of(text: str) -> list[str]:
     return [t.text for t in tokenize(text)]
 
 
+def validate_device(device: str) -> str:
+    """`device` when it is a serial port name we may write; InvalidArgumentError otherwise.
+
+    The name ends up in shell-sourced files, boot loader configs, inittab and symlink names, so
+    only `ttyXXXN` and `hvcN` are accepted (no spaces, quotes, slashes or newlines).
+    """
+    if not isinstance(device, str) or not DEVICE_NAME.match(device) or "\n" in device:
+        raise InvalidArgumentError(f"invalid serial device {device!r}: give a port name such as "
+                                   "ttyS0, ttyAMA0 or hvc0 (no /dev/ prefix)")
+    return device
+
+
+def validate_baud(baud: int) -> int:
+    """`baud` when it is a standard serial speed; InvalidArgumentError otherwise."""
+    if isinstance(baud, bool) or not isinstance(baud, int) or baud not in STANDARD_BAUDS:
+        raise InvalidArgumentError(f"unsupported serial speed {baud!r}: use one of "
+                                   + ", ".join(map(str, STANDARD_BAUDS)))
+    return baud
+
+
 def desired_arg(device: str, baud: int) -> str:
-    """The `console=` argument bcdtool writes."""
-    return f"console={device},{baud}n8"
+    """The `console=` argument bcdtool writes (device and speed validated first)."""
+    return f"console={validate_device(device)},{validate_baud(baud)}n8"
 
 
 def _remove(text: str, tok: Token) -> str:

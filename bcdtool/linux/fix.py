@@ -17,13 +17,19 @@ from bcdtool.errors import BcdToolError, GuestError, UnsupportedError, WriteErro
 from bcdtool.fileio import replace_file
 from bcdtool.journal import Journal
 from bcdtool.journal import undo as undo_journal
-from bcdtool.linux import cmdline, shell
-from bcdtool.linux.sources import GRUB_DEFAULT, GRUBENV_SIZE, Guest, KernelLine, TextFile
+from bcdtool.linux import cmdline, inittab, nixos, shell
+from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
+from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE, Guest,
+                                   KernelLine, TextFile)
 
 _SPEED_OPT = re.compile(r"--speed[= ](\d+)")
 #: GRUB terminals that work for input as well as output.
 _INPUT_TERMINALS = ("console", "serial", "at_keyboard", "usb_keyboard", "ofconsole")
 _KERNELOPTS = re.compile(r"(^|\s)\$\{?kernelopts\}?(?=\s|$)")
+_UNIT_OPT = re.compile(r"--unit[= ](\d+)|--port[= ](\S+)|(?<=[ \t])com(\d+)\b")
+_SERIAL_COM = re.compile(r"\bserial_com(\d+)\b")
+#: legacy GRUB's graphical menu and colours: SUSE's serial console procedure comments them out.
+_LEGACY_GRAPHICS = ("splashimage", "gfxmenu", "color")
 
 
 @dataclass
@@ -85,6 +91,9 @@ class Plan:
 class _Planner:
     def __init__(self, guest: Guest, device: str, baud: int) -> None:
         self.guest, self.device, self.baud = guest, device, baud
+        m = re.fullmatch(r"ttyS(\d+)", device)
+        #: The PC COM port number of the device (GRUB's unit, syslinux's SERIAL port), if any.
+        self.unit = int(m.group(1)) if m else None
         self.arm = guest.arch in ("aarch64", "arm") or device.startswith("ttyAMA")
         self.edits: dict[str, _Edits] = {}
         self.notes: list[str] = []
@@ -103,7 +112,7 @@ class _Planner:
 
     # -- /etc/default/grub and grub.d ---------------------------------------------------------
     def _file(self, path: str) -> TextFile:
-        return next(f for f in self.guest.grub_files if f.path == path)
+        return next(f for f in self.guest.shell_files if f.path == path)
 
     def _assignment_text(self, a: shell.Assignment) -> str | None:
         if a.word.quote == "mixed" or a.op == "+=" or a.word.unknown:
@@ -170,7 +179,7 @@ class _Planner:
         if term is not None and term.value is None:
             self._assignment_text(term)  # notes why it is left alone
         elif term is not None and term.value:
-            if "serial" not in term.value.split():
+            if not has_serial_terminal(term.value):
                 # GRUB_TERMINAL sets input *and* output: keep only terminals that can be both,
                 # or `terminal_input gfxterm` fails and takes the serial input with it.
                 words = [w for w in term.value.split() if w in _INPUT_TERMINALS] or ["console"]
@@ -188,7 +197,7 @@ class _Planner:
                 for name, a in zip(("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"), io):
                     if a is None or not a.value:
                         self._add_line(owner, f'{name}="serial console"')
-                    elif "serial" not in a.value.split():
+                    elif not has_serial_terminal(a.value):
                         text = self._assignment_text(a)
                         if text is not None:
                             self._set_assignment(a, "serial " + text.strip())
@@ -204,12 +213,31 @@ class _Planner:
                       "replaced")
             self._set_assignment(cmd, self._serial_command())
         else:
-            self._set_assignment(cmd, _with_speed(text, self.baud))
+            self._set_assignment(cmd, self._serial_line(text))
 
     def _serial_command(self) -> str:
-        m = re.match(r"ttyS(\d+)$", self.device)
-        unit = f" --unit={m.group(1)}" if m else ""
+        unit = f" --unit={self.unit}" if self.unit is not None else ""
         return f"serial{unit} --speed={self.baud}"
+
+    def _serial_line(self, text: str) -> str:
+        """A GRUB `serial` command at our speed on our port (unit, --port or comN replaced)."""
+        text = _with_speed(text, self.baud)
+        if self.unit is None:
+            return text
+
+        def port(m: re.Match) -> str:
+            if m.group(1) is not None:
+                return m.group(0)[:-len(m.group(1))] + str(self.unit)
+            if m.group(2) is not None:
+                return f"--unit={self.unit}"
+            return f"com{self.unit}"
+        return _UNIT_OPT.sub(port, text)
+
+    def _terminal_line(self, text: str) -> str:
+        """`serial_comN` terminal names pointed at our port."""
+        if self.unit is None:
+            return text
+        return _SERIAL_COM.sub(f"serial_com{self.unit}", text)
 
     # -- generated files -----------------------------------------------------------------------
     def _edit_kernel_line(self, line: KernelLine, kernelopts: str | None) -> None:
@@ -257,7 +285,9 @@ class _Planner:
                 continue
             first[words[0]] = i if first[words[0]] is None else first[words[0]]
             if words[0] == "serial":
-                new = _with_speed(line, self.baud)
+                new = self._serial_line(line)
+            elif any(_SERIAL_COM.fullmatch(w) for w in words[1:]):
+                new = self._terminal_line(line)
             elif "serial" not in words[1:]:
                 indent = line[:len(line) - len(line.lstrip())]
                 new = f"{indent}{words[0]} serial" + line[len(indent) + len(words[0]):]
@@ -273,6 +303,10 @@ class _Planner:
         if not missing:
             return
         present = [i for i in first.values() if i is not None]
+        if first["serial"] is not None and first["serial"] + 1 >= len(lines):
+            edits.replace(len(tf.text), len(tf.text), "\n" + "".join(m + "\n" for m in missing))
+            self.note(f"{tf.path}: GRUB now also uses the serial terminal")
+            return
         if first["serial"] is not None:
             at = first["serial"] + 1
         elif present:
@@ -302,30 +336,161 @@ class _Planner:
                 continue
             if words[0] == "serial":
                 have_serial = True
-                edits.replace(offsets[i], offsets[i] + len(line), _with_speed(line, self.baud))
+                edits.replace(offsets[i], offsets[i] + len(line), self._serial_line(line))
             elif words[0] == "terminal":
                 have_terminal = True
                 if "serial" not in words:
                     edits.replace(offsets[i], offsets[i] + len(line), line.rstrip() + " serial")
-            elif words[0].split("=", 1)[0] == "splashimage":
+            elif words[0].split("=", 1)[0] in _LEGACY_GRAPHICS:
                 edits.replace(offsets[i], offsets[i], "#")
-                self.note(f"{tf.path}: commented out splashimage (legacy GRUB's splash "
-                          "screen disables the serial terminal)")
+                self.note(f"{tf.path}:{i + 1}: commented out {words[0].split('=', 1)[0]} (legacy "
+                          "GRUB's graphical menu hides the serial terminal)")
         missing = ([] if have_serial else [self._serial_command()]) + \
                   ([] if have_terminal else ["terminal --timeout=5 serial console"])
         if missing:
             at = next((i for i, l in enumerate(lines) if l.lstrip().startswith("title")), 0)
+            # YaST's "###Don't change this comment - YaST2 identifier: ..." must stay right
+            # above its title: insert above the comment block that leads into the title.
+            while at > 0 and lines[at - 1].lstrip().startswith("#") \
+                    and lines[at - 1].strip() != "#":
+                at -= 1
             edits.replace(offsets[at], offsets[at], "".join(m + "\n" for m in missing))
 
     def plan_boot(self) -> None:
+        g = self.guest
         kernelopts = self.plan_kernelopts()
-        for line in self.guest.linux_lines + self.guest.bls_options + self.guest.legacy_kernels:
+        flatcar = self.plan_flatcar()
+        for line in g.linux_lines + g.bls_options + g.legacy_kernels + g.extlinux_lines:
             if line.rescue and not self.rescue_console and "console=" not in line.args_text:
                 continue  # as grub-mkconfig would write it: GRUB_CMDLINE_LINUX only
+            if flatcar and line.file.path == FLATCAR_GRUB_CFG:
+                continue  # Flatcar's own file: its $linux_console comes from the OEM grub.cfg
             self._edit_kernel_line(line, kernelopts)
-        for tf in self.guest.main_cfgs:
-            self.plan_grub_cfg(tf)
+        for tf in g.main_cfgs:
+            if not (flatcar and tf.path == FLATCAR_GRUB_CFG):
+                self.plan_grub_cfg(tf)
         self.plan_legacy()
+        self.plan_extlinux()
+        self.plan_regenerated()
+
+    def _edit_value(self, tf: TextFile, span: tuple[int, int]) -> None:
+        """Give the command line text at `span` of `tf` our console (quiet dropped)."""
+        new, notes = cmdline.plan_console_edit([tf.text[span[0]:span[1]]], self.device,
+                                               self.baud, append_to=0)
+        for n in notes:
+            self.note(n)
+        self.edits_for(tf).replace(span[0], span[1], new[0])
+
+    # -- extlinux / syslinux ---------------------------------------------------------------
+    def plan_extlinux(self) -> None:
+        g = self.guest
+        for tf, label in g.extlinux_bare:
+            # A Linux label without APPEND: give it one, right below its kernel line.
+            start, end = tf.line_span(label.kernel_line)
+            self.edits_for(tf).replace(end, end, f"\n{label.indent}APPEND console=tty0 "
+                                                 f"{cmdline.desired_arg(self.device, self.baud)}")
+        if self.unit is None:
+            if g.extlinux:
+                self.note("extlinux drives PC COM ports only: no SERIAL line for " + self.device)
+            return
+        for tf, cfg in g.extlinux:
+            if not cfg.linux_labels:
+                continue
+            want = f"SERIAL {self.unit} {self.baud}"
+            if cfg.serial is None:
+                # syslinux: SERIAL should be the first directive of the file.
+                start, _ = tf.line_span(cfg.first_directive)
+                self.edits_for(tf).replace(start, start, want + "\n")
+            elif cfg.serial.port != self.unit or cfg.serial.speed != self.baud:
+                start, end = cfg.serial.span
+                line = tf.text[start:end]
+                words = line.split()
+                indent = line[:len(line) - len(line.lstrip())]
+                self.edits_for(tf).replace(start, end, indent + " ".join(
+                    [words[0], str(self.unit), str(self.baud)] + words[3:]))
+        if g.update_extlinux:
+            self._plan_update_extlinux()
+
+    def _plan_update_extlinux(self) -> None:
+        """Alpine: update-extlinux rewrites extlinux.conf from these settings at every kernel
+        update, so they get the console too (serial_port is the COM number)."""
+        env = self.guest.update_extlinux_env
+        owner = self.guest.update_extlinux[0]
+        opts = env.last("default_kernel_opts")
+        if opts is None:
+            self._add_line(owner, "default_kernel_opts=" + shell.quote_value(
+                "console=tty0 " + cmdline.desired_arg(self.device, self.baud)))
+        else:
+            text = self._assignment_text(opts)
+            if text is not None:
+                new, notes = cmdline.plan_console_edit([text], self.device, self.baud,
+                                                       append_to=0)
+                for n in notes:
+                    self.note(n)
+                self._set_assignment(opts, new[0])
+        for name, value in (("serial_port", str(self.unit)), ("serial_baud", str(self.baud))):
+            a = env.last(name)
+            if a is None:
+                self._add_line(owner, f"{name}={value}")
+            elif (a.value or "").strip() != value and self._assignment_text(a) is not None:
+                self._set_assignment(a, value)
+
+    # -- configs the distribution regenerates ------------------------------------------------
+    def plan_flatcar(self) -> bool:
+        """Flatcar: `set linux_console=` in the OEM grub.cfg (its documented place); True when
+        the OS's own grub.cfg is to be left alone."""
+        g = self.guest
+        if not any(tf.path == FLATCAR_GRUB_CFG for tf in g.grub_cfgs):
+            return False
+        oem = g.flatcar_oem
+        if oem is None:
+            self.note(f"Flatcar: no OEM grub.cfg (/oem/grub.cfg) is mounted: mount the OEM "
+                      "partition at /oem and run fix again, or add "
+                      f'set linux_console="console=tty0 '
+                      f'{cmdline.desired_arg(self.device, self.baud)}" to it')
+            return True
+        var = g.grub_vars.get("linux_console")
+        if var is not None and var.file is oem:
+            self._edit_value(oem, var.span)
+        else:
+            self._add_line(oem, 'set linux_console="console=tty0 '
+                           f'{cmdline.desired_arg(self.device, self.baud)}"')
+        return True
+
+    def plan_regenerated(self) -> None:
+        g = self.guest
+        kv = g.grub_vars.get("kernelopts")
+        if kv is not None and g.bls_entries and kv.file.path != FLATCAR_GRUB_CFG:
+            self._edit_value(kv.file, kv.span)         # RHEL 8's fallback when grubenv has none
+        a = g.sysconfig_env.last("DEFAULT_APPEND")
+        if a is not None:
+            text = self._assignment_text(a)
+            if text is not None:
+                new, notes = cmdline.plan_console_edit([text], self.device, self.baud,
+                                                       append_to=0)
+                self._set_assignment(a, new[0])
+        if g.kernel_cmdline is not None:
+            tf = g.kernel_cmdline
+            end = len(tf.text.rstrip("\n"))
+            if "\n" in tf.text[:end]:
+                self.note(f"{tf.path} has several lines; left as is: edit it by hand")
+            else:
+                self._edit_value(tf, (0, end))
+        if g.nixos_config is not None:
+            self._plan_nixos(g.nixos_config)
+
+    def _plan_nixos(self, tf: TextFile) -> None:
+        params = nixos.kernel_params(tf.text)
+        if params is None or not params.plain:
+            self.note(f"{tf.path}: NixOS writes its boot entries from boot.kernelParams; add "
+                      f'"console=tty0" "{cmdline.desired_arg(self.device, self.baud)}" to it by '
+                      "hand and run nixos-rebuild boot (the grub.cfg edit lasts until then)")
+            return
+        new, notes = cmdline.plan_console_edit([" ".join(params.values)], self.device,
+                                               self.baud, append_to=0)
+        values = cmdline.args_of(new[0])
+        self.edits_for(tf).replace(params.inner[0], params.inner[1],
+                                   " " + " ".join(nixos.literal(v) for v in values) + " ")
 
     # -- login ---------------------------------------------------------------------------------
     def plan_login(self) -> None:
@@ -338,7 +503,11 @@ class _Planner:
                 self.note(f"serial-getty@{dev}.service is masked; remove the mask yourself "
                           "if that was not deliberate")
             elif not g.getty_links.get(wants):
-                if g.unit_path is None:
+                if kernel_has_console(g, dev):
+                    # systemd-getty-generator already starts serial-getty@ on the kernel's
+                    # console: a symlink would only duplicate what the check calls ok.
+                    pass
+                elif g.unit_path is None:
                     self.note("serial-getty@.service not found in the guest; getty not enabled")
                 elif g.root.kind("/etc/systemd/system") != "dir":
                     self.note("the guest has no /etc/systemd/system; getty not enabled")
@@ -351,17 +520,42 @@ class _Planner:
                     # that follows it (undo's checks included).  systemd resolves both alike.
                     up = "../" * (wants.count("/") - 1)
                     self.links.append(Change(wants, None, link_target=up + g.unit_path.lstrip("/")))
-        elif g.init == "sysv" and g.inittab is not None:
-            text = g.inittab.text
-            if not re.search(rf"^[^#:]*:[^:]*:respawn:.*getty.*\b{re.escape(dev)}\b", text, re.M):
-                ident = ("S" + dev[4:] if dev.startswith("ttyS") else "T" + dev[-1])[:4]
-                getty = "/sbin/agetty" if g.root.exists("/sbin/agetty") else "/sbin/getty"
-                self._add_line(g.inittab,
-                               f"{ident}:2345:respawn:{getty} -L {dev} {self.baud} vt100")
+        elif any(p.endswith(f"/agetty.{dev}") for p in g.openrc_gettys):
+            pass                                    # OpenRC already starts agetty there
+        elif g.init == "sysv" and g.openrc and g.agetty_service is not None:
+            self._plan_openrc_agetty()
+        elif g.init in ("sysv", "busybox") and g.inittab is not None:
+            busybox = g.busybox
+            if inittab.getty_on(g.inittab.text, dev, busybox=busybox) is None:
+                if g.root.exists("/sbin/agetty") and not busybox:
+                    getty = "/sbin/agetty"
+                elif g.root.exists("/sbin/getty"):
+                    getty = "/sbin/getty"
+                else:
+                    getty = "/bin/busybox getty" if busybox else "/sbin/getty"
+                for e in inittab.misread_lines(g.inittab.text, dev) if busybox else []:
+                    self.note(f"{g.inittab.path}:{e.line}: BusyBox init runs this line on "
+                              f"/dev/{e.id}; left as is (a BusyBox-form line is added)")
+                self._add_line(g.inittab, inittab.getty_line(dev, self.baud, busybox=busybox,
+                                                             getty=getty))
         if g.securetty is not None and g.pam_securetty:
             names = {ln.strip().removeprefix("/dev/") for ln in g.securetty.text.splitlines()}
             if dev not in names:
                 self._add_line(g.securetty, dev)
+
+    def _plan_openrc_agetty(self) -> None:
+        """OpenRC (Gentoo): agetty.<port> links to the agetty service, enabled in default."""
+        dev = self.device
+        service = f"/etc/init.d/agetty.{dev}"
+        kind = self.guest.root.kind(service, follow_last=False)
+        if kind is None:
+            self.links.append(Change(service, None, link_target="agetty"))
+        elif kind != "link" and kind != "file":
+            self.note(f"{service} is not a service script; agetty not enabled")
+            return
+        # Relative, like the systemd link above: it must not name the rescue host's file.
+        self.links.append(Change(f"/etc/runlevels/default/agetty.{dev}", None,
+                                 link_target=f"../../init.d/agetty.{dev}"))
 
     def plan(self) -> Plan:
         self.plan_grub_defaults()
@@ -407,7 +601,13 @@ def _repad_grubenv(path: str, before: bytes, after: bytes) -> bytes:
 
 
 def plan_fix(guest: Guest, device: str, baud: int = 115200) -> Plan:
-    """The changes that give `guest` a serial console on `device` at `baud`."""
+    """The changes that give `guest` a serial console on `device` at `baud`.
+
+    `device` and `baud` are refused (InvalidArgumentError, exit 24) unless they are a plain
+    port name and a standard speed: they are written into shell-sourced files and link names.
+    """
+    cmdline.validate_device(device)
+    cmdline.validate_baud(baud)
     return _Planner(guest, device, baud).plan()
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bcdtool.linux import cmdline
+from bcdtool.linux import cmdline, inittab, nixos, syslinux
 from bcdtool.linux.sources import RESCUE_ARGS, Guest, KernelLine
 from bcdtool.report import Evidence, Finding, Report
 
 _VAR_TOKEN = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 _SPEED = re.compile(r"(?:--speed[= ]|-s ?)(\d+)")
+_UNIT = re.compile(r"--unit[= ](\d+)|--port[= ](\S+)|(?<=[ \t])com(\d+)\b")
+_SERIAL_COM = re.compile(r"^serial_com(\d+)$")
 
 
 @dataclass
@@ -23,26 +25,67 @@ class CmdlineView:
 
 
 def expand_line(guest: Guest, line: KernelLine) -> list[str]:
-    """Arguments of a boot line with `$kernelopts` taken from grubenv, other `$vars` dropped."""
+    """Arguments of a boot line with `$kernelopts` taken from grubenv (else grub.cfg's fallback
+    `set kernelopts=`) and other `$vars` from grub.cfg's `set` lines; unknown `$vars` dropped."""
+    return _expand(guest, line.args_text, 0)
+
+
+def _expand(guest: Guest, text: str, depth: int) -> list[str]:
     out = []
-    for arg in cmdline.args_of(line.args_text):
+    for arg in cmdline.args_of(text):
         m = _VAR_TOKEN.match(arg)
         if m:
-            if m.group(1) == "kernelopts" and guest.grubenv is not None:
-                out.extend(cmdline.args_of(guest.grubenv.values.get("kernelopts", "")))
+            name = m.group(1)
+            if name == "kernelopts" and guest.grubenv is not None \
+                    and "kernelopts" in guest.grubenv.values:
+                out.extend(cmdline.args_of(guest.grubenv.values["kernelopts"]))
+            elif name in guest.grub_vars and depth < 4:
+                out.extend(_expand(guest, guest.grub_vars[name].value, depth + 1))
             continue
         out.append(arg)
     return out
 
 
 def boot_views(guest: Guest) -> list[CmdlineView]:
-    """Every boot entry's command line (grub.cfg, BLS, legacy GRUB)."""
+    """Every boot entry's command line (grub.cfg, BLS, legacy GRUB, extlinux)."""
     views = []
     for line in guest.kernel_lines:
         args = expand_line(guest, line)
         views.append(CmdlineView(args, Evidence(line.file.path, line.line, line.command),
                                  rescue=line.rescue or any(a in RESCUE_ARGS for a in args)))
+    for tf, label in guest.extlinux_bare:
+        views.append(CmdlineView([], Evidence(tf.path, label.line, f"LABEL {label.name}: no "
+                                              "APPEND")))
     return views
+
+
+def regenerated_views(guest: Guest) -> list[CmdlineView]:
+    """Settings from which boot entries are written again (next kernel, next rebuild)."""
+    views = []
+    kv = guest.grub_vars.get("kernelopts")
+    if kv is not None and guest.bls_entries:
+        # RHEL 8: grub.cfg's own kernelopts, used when grubenv has none.
+        views.append(CmdlineView(cmdline.args_of(kv.value),
+                                 Evidence(kv.file.path, kv.line, "set kernelopts (fallback)")))
+    for env, name in ((guest.update_extlinux_env, "default_kernel_opts"),
+                      (guest.sysconfig_env, "DEFAULT_APPEND")):
+        a = env.last(name)
+        if a is not None and a.value is not None:
+            views.append(CmdlineView(cmdline.args_of(a.value), Evidence(a.file, a.line, name)))
+    if guest.kernel_cmdline is not None:
+        views.append(CmdlineView(cmdline.args_of(guest.kernel_cmdline.text),
+                                 Evidence(guest.kernel_cmdline.path, 1, "kernel-install")))
+    if guest.nixos_config is not None:
+        params = nixos.kernel_params(guest.nixos_config.text)
+        line = params.line if params else None
+        views.append(CmdlineView(params.values if params else [],
+                                 Evidence(guest.nixos_config.path, line, "boot.kernelParams")))
+    return views
+
+
+def loader_words(guest: Guest) -> str:
+    """The guest's boot loaders, for hints ("GRUB 2", "extlinux/syslinux", ...)."""
+    return " and ".join(guest.boot_loaders) or "its boot loader"
 
 
 def default_views(guest: Guest) -> tuple[CmdlineView | None, CmdlineView | None, str]:
@@ -94,9 +137,13 @@ def grub_terminals(guest: Guest) -> dict:
                 cfg["evidence"].append(Evidence(tf.path, lineno, "serial"))
         out["cfgs"].append(cfg)
     if guest.legacy is not None:
-        leg = {"terminal": None, "speed": None, "evidence": []}
+        leg = {"terminal": None, "speed": None, "evidence": [], "graphics": []}
         for lineno, line in enumerate(guest.legacy.text.split("\n"), 1):
             words = line.split()
+            if words and words[0].split("=", 1)[0] in ("gfxmenu", "splashimage"):
+                leg["graphics"].append(Evidence(guest.legacy.path, lineno,
+                                                f"{words[0].split('=', 1)[0]} hides the serial "
+                                                "menu"))
             if words and words[0] == "terminal":
                 leg["terminal"] = [w for w in words[1:] if not w.startswith("-")]
                 leg["evidence"].append(Evidence(guest.legacy.path, lineno, "terminal"))
@@ -114,8 +161,29 @@ def _speed(text: str) -> int | None:
     return cmdline.DEFAULT_SPEED if text.split()[:1] == ["serial"] else None
 
 
-def _has_serial(terms) -> bool:
-    return terms is not None and "serial" in (terms.split() if isinstance(terms, str) else terms)
+def has_serial_terminal(terms) -> bool:
+    """True when GRUB terminal names include a serial one (`serial`, `serial_comN`, or Amazon
+    Linux's `ec2-console`, its GRUB's serial-and-screen terminal)."""
+    words = (terms.split() if isinstance(terms, str) else terms) if terms is not None else []
+    return any(w in ("serial", "ec2-console") or _SERIAL_COM.match(w) for w in words)
+
+
+
+def serial_unit(text: str) -> int | None:
+    """The COM unit a GRUB `serial` command opens (--unit, --port address, comN; default 0)."""
+    m = _UNIT.search(text)
+    if m is None:
+        return 0
+    if m.group(1) is not None:
+        return int(m.group(1))
+    if m.group(3) is not None:
+        return int(m.group(3))
+    return syslinux.parse_port(m.group(2))
+
+
+def terminal_units(words) -> list[int]:
+    """COM units named by `serial_comN` terminal names."""
+    return [int(m.group(1)) for w in words or [] for m in [_SERIAL_COM.match(w)] if m]
 
 
 def check_console(guest: Guest, device: str) -> list[Finding]:
@@ -124,13 +192,20 @@ def check_console(guest: Guest, device: str) -> list[Finding]:
     full, _, unknown = default_views(guest)
     if full is not None:
         views.insert(0, full)
+    views += regenerated_views(guest)
     findings = []
-    fix = f"bcdtool linux fix (makes console={device},115200n8 the last console=)"
+    fix = (f"bcdtool linux fix (makes console={device},115200n8 the last console= in "
+           f"{loader_words(guest)})")
+    manual = _manual_steps(guest, device)
+    if manual:
+        fix += "; by hand: " + "; ".join(manual)
     if not views:
-        status = "unknown"
-        msg = unknown or "no kernel command line found (no grub.cfg, BLS entry, grub.conf or " \
-                         "/etc/default/grub; is /boot a separate, unmounted partition?)"
-        findings.append(Finding("kernel.serial-console", status, msg, (), fix))
+        # Nothing says where the console goes: never "ok" (a fix could not be verified either).
+        msg = unknown or "no kernel command line found (no grub.cfg, BLS entry, grub.conf, " \
+                         "extlinux.conf or /etc/default/grub; is /boot a separate, unmounted " \
+                         "partition?)"
+        findings.append(Finding("kernel.serial-console", "problem", msg, (),
+                                "mount the guest's /boot inside its root and check again"))
     else:
         bad = []
         for v in views:
@@ -164,6 +239,17 @@ def check_console(guest: Guest, device: str) -> list[Finding]:
                             else "boot messages are not hidden", tuple(quiet),
                             "bcdtool linux fix drops quiet and rhgb"))
     return findings
+
+
+def _manual_steps(guest: Guest, device: str) -> list[str]:
+    """What `fix` cannot do durably and the user must change, exactly where."""
+    steps = []
+    want = f"console={device},115200n8"
+    if guest.nixos_config is not None and nixos.kernel_params(guest.nixos_config.text) is None:
+        steps.append(f'add boot.kernelParams = [ "console=tty0" "{want}" ]; to '
+                     f"{guest.nixos_config.path} and run nixos-rebuild boot (NixOS rewrites "
+                     "grub.cfg and its boot entries from it)")
+    return steps
 
 
 def check_applied(guest: Guest) -> Finding:
@@ -218,10 +304,134 @@ def check_applied(guest: Guest) -> Finding:
 
 
 def check_terminal(guest: Guest, device: str) -> list[Finding]:
-    """GRUB talks on the serial port, at the kernel's speed."""
+    """The boot menu is on the serial port, at the kernel's speed (GRUB, extlinux)."""
+    findings = []
+    if guest.extlinux:
+        findings.extend(check_extlinux(guest, device))
+    has_grub = bool(guest.grub_files or guest.main_cfgs or
+                    (guest.legacy is not None and guest.legacy_kernels))
+    if not has_grub:
+        if not guest.extlinux:
+            findings.append(_other_loader(guest))
+        return findings
+    return findings + _check_grub_terminal(guest, device)
+
+
+def _other_loader(guest: Guest) -> Finding:
+    if guest.bls_entries:
+        return Finding("bootloader.serial", "warning",
+                       "systemd-boot shows its menu on the firmware's console (reported, not "
+                       "edited): the kernel's console= decides what the serial port shows",
+                       (Evidence(guest.bls_entries[0].path),),
+                       "enable the firmware's serial console redirection if the menu is needed")
+    return Finding("bootloader.serial", "unknown", "no boot loader configuration found (GRUB, "
+                   "extlinux/syslinux or systemd-boot)", (),
+                   "mount the guest's /boot (and its ESP) inside the root and check again")
+
+
+def check_extlinux(guest: Guest, device: str) -> list[Finding]:
+    """extlinux/syslinux has a SERIAL directive on the kernel's port at the kernel's speed."""
+    m = re.match(r"ttyS([0-3])$", device)
+    files = [(tf, cfg) for tf, cfg in guest.extlinux if cfg.linux_labels]
+    if not files:
+        return []
+    fix = "bcdtool linux fix (adds SERIAL <port> <baud> first in the extlinux configuration)"
+    if m is None:
+        return [Finding("extlinux.serial", "warning", f"extlinux has no serial menu for {device} "
+                        "(it drives PC COM ports only); the kernel's console= decides",
+                        tuple(Evidence(tf.path) for tf, _ in files))]
+    unit, speed = int(m.group(1)), _kernel_speed(guest, device)
+    bad, good = [], []
+    for tf, cfg in files:
+        ser = cfg.serial
+        if ser is None:
+            bad.append(Evidence(tf.path, None, "no SERIAL directive (menu on the screen only)"))
+        elif ser.port != unit:
+            bad.append(Evidence(tf.path, ser.line, f"SERIAL port {ser.port} is not {device}"))
+        elif speed is not None and ser.speed != speed:
+            bad.append(Evidence(tf.path, ser.line, f"SERIAL at {ser.speed} baud, the kernel at "
+                                f"{speed}"))
+        else:
+            good.append(Evidence(tf.path, ser.line, "SERIAL"))
+    env = guest.update_extlinux_env
+    port = env.last("serial_port")
+    if guest.update_extlinux and (port is None or (port.value or "").strip() != str(unit)):
+        ev = Evidence(port.file, port.line, f"serial_port={port.value or ''}") if port else \
+            Evidence(guest.update_extlinux[0].path, None, "no serial_port")
+        bad.append(ev)   # update-extlinux writes SERIAL from it: the next kernel update loses ours
+    if bad:
+        return [Finding("extlinux.serial", "problem", f"extlinux does not show its menu on "
+                        f"{device} at the kernel's speed", tuple(bad), fix)]
+    return [Finding("extlinux.serial", "ok", f"extlinux shows its menu on {device}", tuple(good))]
+
+
+def _kernel_speed(guest: Guest, device: str) -> int | None:
+    for v in [v for v in boot_views(guest) if not v.rescue]:
+        last, _ = cmdline.serial_verdict(v.args)
+        if last is not None and last.device == device:
+            return last.effective_speed
+    return None
+
+
+def grub_units(guest: Guest) -> list[tuple[int | None, Evidence]]:
+    """Every COM unit GRUB is told to use: serial commands and serial_comN terminal names."""
+    out = []
+    env = guest.grub_env
+    cmd = env.last("GRUB_SERIAL_COMMAND")
+    if cmd is not None and cmd.value and cmd.value.split()[:1] == ["serial"]:
+        out.append((serial_unit(cmd.value), Evidence(cmd.file, cmd.line, cmd.value)))
+    for name in ("GRUB_TERMINAL", "GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"):
+        a = env.last(name)
+        if a is not None and a.value:
+            out += [(u, Evidence(a.file, a.line, f"serial_com{u}"))
+                    for u in terminal_units(a.value.split())]
+    files = list(guest.main_cfgs)
+    if guest.legacy is not None and guest.legacy_kernels:
+        files.append(guest.legacy)
+    for tf in files:
+        for lineno, line in enumerate(tf.text.split("\n"), 1):
+            words = line.split()
+            if words[:1] == ["serial"]:
+                out.append((serial_unit(line), Evidence(tf.path, lineno, line.strip())))
+            elif words[:1] in (["terminal_input"], ["terminal_output"], ["terminal"]):
+                out += [(u, Evidence(tf.path, lineno, f"serial_com{u}"))
+                        for u in terminal_units(words[1:])]
+    return out
+
+
+def check_unit(guest: Guest, device: str) -> Finding:
+    """GRUB's serial port is the kernel's (`--unit=1` is COM2, which is ttyS1)."""
+    m = re.fullmatch(r"ttyS(\d+)", device)
+    units = grub_units(guest)
+    if m is None or not units:
+        return Finding("grub.serial-unit", "ok", "nothing to compare (GRUB names no COM port, or "
+                       f"{device} is not a COM port)", ())
+    want = int(m.group(1))
+    bad = [Evidence(e.file, e.line, f"{e.note}: COM{u + 1 if u is not None else '?'}")
+           for u, e in units if u != want]
+    if bad:
+        return Finding("grub.serial-unit", "problem", f"GRUB's serial terminal is not on "
+                       f"{device} (COM{want + 1}, unit {want}): the menu and the kernel use "
+                       "different ports", tuple(bad),
+                       f"bcdtool linux fix (points GRUB's serial unit at {device})")
+    return Finding("grub.serial-unit", "ok", f"GRUB's serial port is {device}",
+                   tuple(e for _, e in units))
+
+
+def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
     terms = grub_terminals(guest)
     strict = "problem" if guest.arch not in ("aarch64", "arm") else "warning"
-    fix = "bcdtool linux fix (GRUB_TERMINAL=\"serial console\" and the serial command)"
+    if guest.grub_files:
+        fix = "bcdtool linux fix (GRUB_TERMINAL=\"serial console\" and the serial command)"
+    elif guest.main_cfgs:
+        fix = "bcdtool linux fix (serial and terminal_input/terminal_output lines in grub.cfg)"
+    else:
+        fix = ("bcdtool linux fix (serial and terminal lines in the legacy GRUB menu; gfxmenu, "
+               "splashimage and color commented out)")
+    if guest.nixos_config is not None:
+        fix += ("; NixOS writes grub.cfg again: add boot.loader.grub.extraConfig = \"serial "
+                "--unit=0 --speed=115200; terminal_input serial console; terminal_output serial "
+                f"console\"; to {guest.nixos_config.path}")
     evidence, missing, speeds = [], [], []
     d = terms.get("default")
     if d is not None:
@@ -230,15 +440,15 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
             return [Finding("grub.terminal-serial", "unknown",
                             "GRUB_TERMINAL or GRUB_SERIAL_COMMAND needs a command to compute",
                             tuple(evidence), fix)]
-        if not (_has_serial(d["input"]) and _has_serial(d["output"])):
+        if not (has_serial_terminal(d["input"]) and has_serial_terminal(d["output"])):
             missing.append(Evidence(d["evidence"].file, d["evidence"].line,
                                     f"input={d['input'] or 'native'} "
                                     f"output={d['output'] or 'native'}"))
         elif d["speed"]:
             speeds.append((d["speed"], d["evidence"]))
     for c in terms["cfgs"]:
-        if not (any(_has_serial(t) for t in c["input"])
-                and any(_has_serial(t) for t in c["output"])):
+        if not (any(has_serial_terminal(t) for t in c["input"])
+                and any(has_serial_terminal(t) for t in c["output"])):
             missing.append(Evidence(c["file"], c["evidence"][0].line if c["evidence"] else None,
                                     "grub.cfg does not enable the serial terminal"))
         else:
@@ -247,7 +457,8 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
         evidence.extend(c["evidence"])
     leg = terms.get("legacy")
     if leg is not None and guest.legacy_kernels:
-        if not _has_serial(leg["terminal"]):
+        missing.extend(leg["graphics"])
+        if not has_serial_terminal(leg["terminal"]):
             missing.append(Evidence(guest.legacy.path, None, "no `terminal serial` line"))
         elif leg["speed"]:
             speeds.append((leg["speed"], leg["evidence"][-1]))
@@ -288,6 +499,7 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
         findings.append(Finding("grub.serial-speed", "ok",
                                 f"GRUB and the kernel both use {kernel_speed[0]} baud",
                                 (kernel_speed[1],)))
+    findings.append(check_unit(guest, device))
     return findings
 
 
@@ -320,6 +532,9 @@ def check_getty(guest: Guest, device: str) -> Finding:
         if kernel_has_console(guest, device):
             return Finding("getty.serial", "ok", f"systemd starts a getty on {device} because "
                            "the kernel console is there (systemd-getty-generator)", ())
+        if guest.unit_path is None:
+            fix = (f"bcdtool linux fix (console={device} on the kernel command line makes "
+                   "systemd-getty-generator start a getty there)")
         return Finding("getty.serial", "problem", f"no getty will run on {device}", (), fix)
     if guest.init == "upstart" and guest.upstart_serial:
         if kernel_has_console(guest, device):
@@ -327,17 +542,33 @@ def check_getty(guest: Guest, device: str) -> Finding:
                            "kernel's serial console", (Evidence(guest.upstart_serial),))
         return Finding("getty.serial", "problem", f"no console={device}, so upstart starts no "
                        "serial getty", (Evidence(guest.upstart_serial),), fix)
+    for path, target in guest.openrc_gettys.items():
+        if path.endswith(f"/agetty.{device}"):
+            return Finding("getty.serial", "ok", f"OpenRC starts agetty on {device}",
+                           (Evidence(path, None, f"-> {target}"),))
     if guest.inittab is not None:
-        for lineno, line in enumerate(guest.inittab.text.splitlines(), 1):
-            fields = line.split(":")
-            if (len(fields) >= 4 and not line.lstrip().startswith("#") and "respawn" in fields[2]
-                    and "getty" in fields[3] and device in fields[3].split()):
-                return Finding("getty.serial", "ok", f"inittab runs a getty on {device}",
-                               (Evidence(guest.inittab.path, lineno),))
-        return Finding("getty.serial", "problem", f"inittab runs no getty on {device}",
-                       (Evidence(guest.inittab.path),), fix)
-    return Finding("getty.serial", "unknown", "cannot tell which init system the guest uses",
-                   (), fix)
+        tab, busybox = guest.inittab, guest.busybox
+        who = "BusyBox init" if busybox else "inittab"
+        entry = inittab.getty_on(tab.text, device, busybox=busybox)
+        if entry is not None:
+            return Finding("getty.serial", "ok", f"{who} runs a getty on {device}",
+                           (Evidence(tab.path, entry.line),))
+        line = inittab.getty_line(device, 115200, busybox=busybox, getty="/sbin/getty")
+        if guest.openrc and guest.agetty_service and not busybox:
+            fix = (f"bcdtool linux fix (enables OpenRC's agetty.{device} in "
+                   "/etc/runlevels/default)")
+        else:
+            fix = f"bcdtool linux fix (adds `{line}` to {tab.path})"
+        misread = inittab.misread_lines(tab.text, device) if busybox else []
+        if misread:
+            return Finding("getty.serial", "problem", f"BusyBox init reads the first field as the "
+                           f"tty: these lines run on /dev/{misread[0].id}, not on {device}",
+                           tuple(Evidence(tab.path, e.line, e.id) for e in misread), fix)
+        return Finding("getty.serial", "problem", f"{who} runs no getty on {device}",
+                       (Evidence(tab.path),), fix)
+    return Finding("getty.serial", "unknown", "cannot tell which init system the guest uses "
+                   "(no systemd, upstart, /etc/inittab or OpenRC runlevels)", (),
+                   "start a getty on the port by hand (see the guest's init documentation)")
 
 
 def check_securetty(guest: Guest, device: str) -> Finding:
@@ -405,12 +636,26 @@ def distro(guest: Guest) -> dict | None:
 def evaluate(guest: Guest, device: str) -> Report:
     """Every rule's finding about a guest."""
     findings = check_console(guest, device)
-    findings.append(check_applied(guest))
+    if guest.grub_files or guest.grub_cfgs or guest.legacy is not None:
+        findings.append(check_applied(guest))
     findings.extend(check_terminal(guest, device))
     findings.append(check_getty(guest, device))
     findings.append(check_securetty(guest, device))
     findings.append(check_password(guest))
     findings.append(check_sysrq(guest))
     findings.append(check_files(guest))
+    if not boot_views(guest) and not default_views(guest)[0] and not regenerated_views(guest):
+        # Nothing says where the kernel's console goes: no rule about boot may claim ok.
+        findings = [Finding(f.id, "unknown", f.message + " (no kernel command line found)",
+                            f.evidence, f.fix)
+                    if f.status == "ok" and f.id.startswith(_BOOT_RULES) else f
+                    for f in findings]
     return Report(findings=findings, distro=distro(guest),
-                  extra={"target": guest.root.description, "device": device})
+                  extra={"target": guest.root.description, "device": device,
+                         "device_reason": guest.device_reason if device == guest.device
+                         else "--device", "boot_loaders": guest.boot_loaders,
+                         "init": guest.init + (" + OpenRC" if guest.openrc else "")})
+
+
+#: Rules whose verdict depends on knowing the kernel command line.
+_BOOT_RULES = ("kernel.", "grub.", "extlinux.", "bootloader.", "getty.")

@@ -87,7 +87,7 @@ def _scan_word(text: str, i: int) -> tuple[Word, int]:
         if c in " \t\n;&|":
             break
         if c == "\\":
-            i += 2
+            i = min(i + 2, n)  # a backslash at the end of the text escapes nothing
             quotes.append("\\")
             continue
         if c == "'":

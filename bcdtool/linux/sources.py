@@ -11,12 +11,26 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import shell
+from bcdtool.linux import cmdline, shell, syslinux
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
 GRUB_DEFAULT_D = "/etc/default/grub.d"
 GRUB_CFG_DIRS = ("/boot/grub", "/boot/grub2")
+#: Flatcar: the ESP (mounted at /boot) holds the OS's own grub.cfg; the OEM partition's grub.cfg
+#: is the documented place for local settings (`linux_console`, `linux_append`).
+FLATCAR_GRUB_CFG = "/boot/flatcar/grub/grub.cfg"
+FLATCAR_OEM_CFGS = ("/oem/grub.cfg", "/usr/share/oem/grub.cfg")
+#: Alpine's update-extlinux settings (sourced as sh), then its drop-ins.
+UPDATE_EXTLINUX = "/etc/update-extlinux.conf"
+UPDATE_EXTLINUX_D = "/etc/update-extlinux.d"
+#: SUSE's perl-Bootloader settings: DEFAULT_APPEND is what the next kernel's entry gets.
+SYSCONFIG_BOOTLOADER = "/etc/sysconfig/bootloader"
+#: kernel-install's command line for kernels installed later (systemd-boot, EL9 BLS).
+KERNEL_CMDLINE = "/etc/kernel/cmdline"
+NIXOS_CONFIG = "/etc/nixos/configuration.nix"
+CLOUD_CFG = "/etc/cloud/cloud.cfg"
+CLOUD_CFG_D = "/etc/cloud/cloud.cfg.d"
 LEGACY_GRUB = ("/boot/grub/grub.conf", "/boot/grub/menu.lst", "/etc/grub.conf")
 GRUBENV_PATHS = ("/boot/grub2/grubenv", "/boot/grub/grubenv")
 BLS_DIR = "/boot/loader/entries"
@@ -27,7 +41,11 @@ GRUBENV_SIZE = 1024
 RESCUE_ARGS = ("single", "recovery", "emergency", "systemd.unit=rescue.target")
 MAX_EFI_VENDORS = 64
 
-_LINUX_CMD = re.compile(r"^([ \t]*)(linux|linux16|linuxefi)([ \t]+)(\S+)([ \t]*)(.*)$")
+_LINUX_CMD = re.compile(r"^([ \t]*)((?:linux|linux16|linuxefi)(?:\$\{?suf\}?)?)([ \t]+)(\S+)"
+                        r"([ \t]*)(.*)$")
+#: Kernel images that are not Linux (memtest86+, boot sectors, COM32 modules).
+_NOT_LINUX_IMAGE = re.compile(r"memtest|\.(bin|c32|com|img|0)$", re.I)
+_GRUB_SET = re.compile(r"""^[ \t]*set[ \t]+([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|'([^']*)'|(\S*))""")
 _LEGACY_KERNEL = re.compile(r"^([ \t]*)(kernel)([ \t]+)(\S+)([ \t]*)(.*)$")
 
 
@@ -112,7 +130,13 @@ class Guest:
     grubenv: Grubenv | None = None
     legacy: TextFile | None = None
     legacy_kernels: list[KernelLine] = field(default_factory=list)
-    init: str = "unknown"               # systemd | upstart | sysv | unknown
+    init: str = "unknown"               # systemd | upstart | sysv | busybox | unknown
+    openrc: bool = False                # OpenRC runs the services (Alpine, Gentoo)
+    openrc_gettys: dict[str, str] = field(default_factory=dict)   # runlevel link -> target
+    agetty_service: str | None = None   # OpenRC's /etc/init.d/agetty (agetty.ttyS0 links to it)
+    device: str = "ttyS0"               # the serial port checked and fixed
+    device_reason: str = ""             # why that port
+    cloud: str | None = None            # cloud-init datasource named in the guest
     unit_path: str | None = None        # where serial-getty@.service lives
     getty_links: dict[str, str | None] = field(default_factory=dict)
     inittab: TextFile | None = None
@@ -122,6 +146,19 @@ class Guest:
     passwords: dict | None = None
     sysrq: tuple[str, int, str] | None = None   # (file, line, value)
     issues: list[FileIssue] = field(default_factory=list)
+    extlinux: list[tuple[TextFile, syslinux.Config]] = field(default_factory=list)
+    extlinux_lines: list[KernelLine] = field(default_factory=list)
+    #: Linux labels with no APPEND at all (neither their own nor a global one).
+    extlinux_bare: list[tuple[TextFile, syslinux.Label]] = field(default_factory=list)
+    update_extlinux: list[TextFile] = field(default_factory=list)
+    update_extlinux_env: shell.ShellEnv = field(default_factory=shell.ShellEnv)
+    sysconfig_bootloader: TextFile | None = None
+    sysconfig_env: shell.ShellEnv = field(default_factory=shell.ShellEnv)
+    kernel_cmdline: TextFile | None = None
+    nixos_config: TextFile | None = None
+    flatcar_oem: TextFile | None = None
+    #: GRUB script variables `set` in grub.cfg (and Flatcar's OEM grub.cfg): name -> GrubVar.
+    grub_vars: dict[str, GrubVar] = field(default_factory=dict)
 
     @property
     def main_cfgs(self) -> list[TextFile]:
@@ -133,7 +170,42 @@ class Guest:
     @property
     def kernel_lines(self) -> list[KernelLine]:
         """Every boot-time kernel command line found."""
-        return self.linux_lines + self.bls_options + self.legacy_kernels
+        return self.linux_lines + self.bls_options + self.legacy_kernels + self.extlinux_lines
+
+    @property
+    def shell_files(self) -> list[TextFile]:
+        """Every shell-sourced settings file read (for edits of their assignments)."""
+        return self.grub_files + self.update_extlinux + \
+            ([self.sysconfig_bootloader] if self.sysconfig_bootloader else [])
+
+    @property
+    def boot_loaders(self) -> list[str]:
+        """The boot loaders whose configuration was found, in the guest's own words."""
+        out = []
+        if self.grub_cfgs or self.grub_files:
+            out.append("GRUB 2")
+        if self.legacy is not None:
+            out.append("GRUB legacy")
+        if self.extlinux:
+            out.append("extlinux/syslinux")
+        if self.bls_entries and not (self.grub_cfgs or self.grub_files):
+            out.append("systemd-boot")
+        return out
+
+    @property
+    def busybox(self) -> bool:
+        """True when BusyBox init reads /etc/inittab."""
+        return self.init == "busybox"
+
+
+@dataclass
+class GrubVar:
+    """A `set NAME=value` in a GRUB script: its value and where the value's text is."""
+
+    value: str
+    file: TextFile
+    line: int
+    span: tuple[int, int]
 
 
 def read_text(guest: Guest, path: str) -> TextFile | None:
@@ -167,11 +239,23 @@ def _kernel_lines(tf: TextFile, pattern: re.Pattern) -> list[KernelLine]:
         if t:
             title = next(g for g in t.groups() if g is not None)
         m = pattern.match(line)
-        if m and not line.lstrip().startswith("#"):
+        if m and not line.lstrip().startswith("#") and _boots_linux(m.group(4), m.group(6)):
             out.append(KernelLine(tf, lineno, m.group(2), offset + m.start(6), offset + m.end(6),
                                   title))
         offset += len(line) + 1
     return out
+
+
+def _boots_linux(first: str, rest: str) -> bool:
+    """False for `kernel --type=netbsd ...`, memtest86+ and other images that are not Linux."""
+    words = [first] + rest.split()
+    for w in words:
+        if w.startswith("--type="):
+            if w != "--type=linux":
+                return False
+        elif not w.startswith("--"):
+            return not _NOT_LINUX_IMAGE.search(w.rsplit("/", 1)[-1])
+    return False
 
 
 def read_os_release(guest: Guest) -> None:
@@ -225,6 +309,7 @@ def grub_cfg_paths(guest: Guest) -> list[str]:
     paths = [f"{d}/grub.cfg" for d in GRUB_CFG_DIRS]
     for vendor in guest.root.listdir("/boot/efi/EFI")[:MAX_EFI_VENDORS]:
         paths.append(f"/boot/efi/EFI/{vendor}/grub.cfg")
+    paths.append(FLATCAR_GRUB_CFG)
     return paths
 
 
@@ -249,6 +334,37 @@ def read_grub_cfgs(guest: Guest) -> None:
     for tf in _distinct_files(guest, grub_cfg_paths(guest)):
         guest.grub_cfgs.append(tf)
         guest.linux_lines.extend(_kernel_lines(tf, _LINUX_CMD))
+        _grub_sets(guest, tf)
+    for tf in _distinct_files(guest, FLATCAR_OEM_CFGS):
+        guest.flatcar_oem = tf          # sourced by Flatcar's grub.cfg before the entries
+        _grub_sets(guest, tf)
+        break
+
+
+def _grub_sets(guest: Guest, tf: TextFile) -> None:
+    """Record `set NAME=value` of a GRUB script; a set under another platform's branch
+    (`if [ "$grub_platform" = efi ]`, `= xen`) is skipped: the BIOS (pc) one counts."""
+    offset = 0
+    chains: list[list[bool]] = []       # per open `if`: [skip this branch, chain is platform]
+    for lineno, line in enumerate(tf.text.split("\n"), 1):
+        words = line.split()
+        if words[:1] in (["if"], ["elif"]):
+            platform = "grub_platform" in line
+            skip = platform and not re.search(r"=\s*\"?pc\"?\s*\]", line)
+            if words[0] == "if":
+                chains.append([skip, platform])
+            elif chains:
+                chains[-1] = [skip, chains[-1][1] or platform]
+        elif words[:1] == ["else"] and chains:
+            chains[-1][0] = chains[-1][1]   # the else of a platform test is not the pc branch
+        elif words[:1] == ["fi"] and chains:
+            chains.pop()
+        m = _GRUB_SET.match(line)
+        if m and not any(c[0] for c in chains):
+            group = 3 if m.group(3) is not None else 4 if m.group(4) is not None else 5
+            guest.grub_vars[m.group(1)] = GrubVar(m.group(group), tf, lineno,
+                                                  (offset + m.start(group), offset + m.end(group)))
+        offset += len(line) + 1
 
 
 def parse_grubenv(tf: TextFile) -> Grubenv:
@@ -274,6 +390,8 @@ def read_bls(guest: Guest) -> None:
         if tf is None:
             continue
         guest.bls_entries.append(tf)
+        if not re.search(r"^[ \t]*linux[ \t]", tf.text, re.M):
+            continue    # an `efi` entry (memtest86+, a shell, another OS): not a Linux kernel
         offset = 0
         for lineno, line in enumerate(tf.text.split("\n"), 1):
             m = re.match(r"^([ \t]*)(options)([ \t]+)(.*)$", line)
@@ -290,6 +408,60 @@ def read_legacy(guest: Guest) -> None:
             guest.legacy_kernels = _kernel_lines(tf, _LEGACY_KERNEL)
 
 
+def read_extlinux(guest: Guest) -> None:
+    """extlinux/syslinux configs, the APPEND lines of their Linux labels, and Alpine's
+    update-extlinux settings that regenerate them."""
+    for tf in _distinct_files(guest, syslinux.CONFIG_PATHS):
+        cfg = syslinux.parse(tf.text)
+        guest.extlinux.append((tf, cfg))
+        global_used = False
+        for label in cfg.linux_labels:
+            if label.append_span is not None:
+                start, end = label.append_span
+                guest.extlinux_lines.append(KernelLine(tf, label.append_line, "APPEND", start, end,
+                                                       label.name))
+            elif cfg.global_append is not None:
+                global_used = True
+            else:
+                guest.extlinux_bare.append((tf, label))
+        if global_used:
+            line, (start, end) = cfg.global_append
+            guest.extlinux_lines.append(KernelLine(tf, line, "APPEND", start, end, "(global)"))
+    files = [tf for tf in [read_text(guest, UPDATE_EXTLINUX)] if tf is not None]
+    for path in guest.root.glob(UPDATE_EXTLINUX_D, ".conf"):
+        tf = read_text(guest, path)
+        if tf is not None:
+            files.append(tf)
+    guest.update_extlinux = files
+    guest.update_extlinux_env = shell.parse([(f.path, f.text) for f in files])
+
+
+def read_regenerated(guest: Guest) -> None:
+    """Settings from which a distribution regenerates its boot entries."""
+    tf = read_text(guest, SYSCONFIG_BOOTLOADER)
+    if tf is not None:
+        guest.sysconfig_bootloader = tf
+        guest.sysconfig_env = shell.parse([(tf.path, tf.text)])
+    guest.kernel_cmdline = read_text(guest, KERNEL_CMDLINE)
+    guest.nixos_config = read_text(guest, NIXOS_CONFIG)
+
+
+def read_cloud(guest: Guest) -> None:
+    """The cloud the guest was made for: cloud-init's datasource_list, or the distribution."""
+    texts = []
+    for path in [CLOUD_CFG, *guest.root.glob(CLOUD_CFG_D, ".cfg")]:
+        tf = read_text(guest, path)
+        if tf is not None:
+            texts.append(tf)
+    for tf in reversed(texts):            # later files override earlier ones
+        m = re.search(r"^datasource_list:\s*\[\s*['\"]?([A-Za-z0-9]+)", tf.text, re.M)
+        if m:
+            guest.cloud = m.group(1)
+            return
+    if guest.os_release.get("ID") == "amzn":
+        guest.cloud = "Ec2"
+
+
 def read_init(guest: Guest, device: str) -> None:
     root = guest.root
     # systemctl on Debian-family guests links to /lib/systemd/system, elsewhere to /usr/lib.
@@ -301,12 +473,24 @@ def read_init(guest: Guest, device: str) -> None:
         if root.kind(f"{d}/serial-getty@.service") == "file" and guest.unit_path is None:
             guest.unit_path = f"{d}/serial-getty@.service"
     has_systemd = any(root.exists(p) for p in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd"))
-    if has_systemd or guest.unit_path:
-        guest.init = "systemd"
+    if has_systemd or guest.unit_path or guest.os_release.get("ID") == "nixos":
+        guest.init = "systemd"          # NixOS keeps systemd in /nix/store, always
     elif root.exists("/etc/init") and any(n.endswith(".conf") for n in root.listdir("/etc/init")):
         guest.init = "upstart"
+    elif _is_busybox(root, "/sbin/init"):
+        guest.init = "busybox"
     elif root.exists("/etc/inittab"):
         guest.init = "sysv"
+    guest.openrc = any(root.exists(p) for p in ("/sbin/openrc", "/usr/sbin/openrc",
+                                                "/sbin/openrc-run", "/etc/runlevels"))
+    if guest.openrc:
+        if root.kind("/etc/init.d/agetty") == "file":
+            guest.agetty_service = "/etc/init.d/agetty"
+        for level in root.listdir("/etc/runlevels")[:MAX_EFI_VENDORS]:
+            for name in root.listdir(f"/etc/runlevels/{level}"):
+                if name.startswith("agetty."):
+                    path = f"/etc/runlevels/{level}/{name}"
+                    guest.openrc_gettys[path] = root.readlink(path) or ""
     for name in (f"getty.target.wants/serial-getty@{device}.service",
                  f"serial-getty@{device}.service", "serial-getty@.service"):
         path = f"/etc/systemd/system/{name}"
@@ -371,8 +555,19 @@ def read_sysctl(guest: Guest) -> None:
                 guest.sysrq = (path, lineno, value.strip())
 
 
+def _is_busybox(root: GuestRoot, path: str) -> bool:
+    """True when `path` is (a link to) BusyBox."""
+    try:
+        parts = root.resolve(path)
+    except BcdToolError:
+        return False
+    return bool(parts) and parts[-1] == "busybox" and root.kind(path) == "file"
+
+
 def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
-    """Read every source from a guest root; `device` defaults by architecture."""
+    """Read every source from a guest root; `device` (validated) overrides the port choice."""
+    if device is not None:
+        cmdline.validate_device(device)
     guest = Guest(root=root)
     read_os_release(guest)
     read_arch(guest)
@@ -380,18 +575,73 @@ def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
     read_grub_cfgs(guest)
     read_bls(guest)
     read_legacy(guest)
-    read_init(guest, device or default_device(guest))
+    read_extlinux(guest)
+    read_regenerated(guest)
+    read_cloud(guest)
+    read_init(guest, "ttyS0")
+    if device is not None:
+        guest.device, guest.device_reason = device, "--device"
+    else:
+        guest.device, guest.device_reason = choose_device(guest)
+    guest.getty_links = {}
+    read_init(guest, guest.device)
     read_passwords(guest)
     read_sysctl(guest)
     return guest
 
 
+#: The serial console each cloud gives an Arm guest (AWS Graviton: a 16550 UART at ttyS0).
+_ARM_CLOUD_CONSOLE = {"ec2": "ttyS0", "aws": "ttyS0", "azure": "ttyAMA0", "gce": "ttyAMA0",
+                      "oracle": "ttyAMA0", "openstack": "ttyAMA0", "nocloud": "ttyAMA0"}
+
+
+def choose_device(guest: Guest) -> tuple[str, str]:
+    """The serial port to check and fix, and why: what the guest already uses first (a serial
+    console= on its command lines, its cloud, its serial gettys), then the architecture.
+
+    On x86 the serial console is COM1 (ttyS0) on every cloud and hypervisor; Arm machines differ
+    (PL011 ttyAMA0 on Azure and QEMU virt, a 16550 at ttyS0 on AWS Graviton), so there the
+    guest's own configuration decides.
+    """
+    arm = guest.arch in ("aarch64", "arm")
+    if guest.arch is not None and not arm:
+        return "ttyS0", f"{guest.arch}: COM1"
+    texts = [(k.args_text, f"{k.file.path}:{k.line}") for k in guest.kernel_lines]
+    for a in guest.grub_env.assignments + guest.update_extlinux_env.assignments + \
+            guest.sysconfig_env.assignments:
+        texts.append((a.value or "", f"{a.file}:{a.line}"))
+    for name in ("kernelopts",):
+        if guest.grubenv is not None and name in guest.grubenv.values:
+            texts.append((guest.grubenv.values[name], guest.grubenv.file.path))
+    for text, where in texts:
+        serial = [c for c in cmdline.consoles(cmdline.args_of(text)) if c.serial]
+        if serial and cmdline.DEVICE_NAME.match(serial[-1].device):
+            return serial[-1].device, f"the guest's kernel command line names it ({where})"
+    if arm and guest.cloud and guest.cloud.lower() in _ARM_CLOUD_CONSOLE:
+        return (_ARM_CLOUD_CONSOLE[guest.cloud.lower()],
+                f"cloud-init datasource {guest.cloud} (its Arm instances use this port)")
+    for path, target in guest.getty_links.items():
+        m = re.search(r"serial-getty@([A-Za-z0-9]+)\.service$", path)
+        if m and target and cmdline.DEVICE_NAME.match(m.group(1)):
+            return m.group(1), f"a serial getty is enabled there ({path})"
+    for path in guest.root.listdir("/etc/systemd/system/getty.target.wants"):
+        m = re.fullmatch(r"serial-getty@([A-Za-z0-9]+)\.service", path)
+        if m and cmdline.DEVICE_NAME.match(m.group(1)):
+            return m.group(1), ("a serial getty is enabled there (/etc/systemd/system/"
+                                f"getty.target.wants/{path})")
+    if guest.inittab is not None:
+        for line in guest.inittab.text.splitlines():
+            m = re.search(r"getty\b.*\b((?:ttyS|ttyAMA|hvc)[0-9]+)\b", line)
+            if m and not line.lstrip().startswith("#"):
+                return m.group(1), "/etc/inittab runs a getty there"
+    for path in guest.openrc_gettys:
+        return path.rsplit(".", 1)[-1], f"OpenRC starts agetty there ({path})"
+    if arm:
+        return "ttyAMA0", f"{guest.arch}: the PL011 UART (Azure, QEMU virt); nothing in the " \
+                          "guest names another port"
+    return "ttyS0", "no serial console named in the guest"
+
+
 def default_device(guest: Guest) -> str:
-    """ttyAMA0 on Arm guests (PL011), ttyS0 elsewhere."""
-    if guest.arch is None:
-        # No readable ELF to tell: trust a PL011 console the configuration already names.
-        text = " ".join(v or "" for v in guest.grub_env.values.values())
-        text += " ".join(k.args_text for k in guest.kernel_lines)
-        if "console=ttyAMA" in text:
-            return "ttyAMA0"
-    return "ttyAMA0" if guest.arch in ("aarch64", "arm") else "ttyS0"
+    """The serial port chosen for this guest (see choose_device)."""
+    return guest.device

@@ -34,6 +34,7 @@ from typing import Callable, Iterable
 
 from bcdtool.blockdev import references
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError, from_input_failure
+from bcdtool.linux.cmdline import validate_baud, validate_device
 from bcdtool.urls import is_url, redact, scrub, with_query
 
 #: Operation names and the options each accepts, with their JSON types (checked before running).
@@ -132,6 +133,14 @@ def parse_op(op, *, where: str) -> dict:
             _serial_options(out)        # refuses a bad port, speed or timeout now
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(f"{where}: {name}: {exc}") from None
+    if name == "linux fix":
+        try:                            # a bad port name or speed is refused before any run
+            if out.get("device") is not None:
+                validate_device(out["device"])
+            if out.get("baud") is not None:
+                validate_baud(out["baud"])
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{where}: {name}: {exc.message}") from None
     return out
 
 

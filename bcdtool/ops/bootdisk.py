@@ -8,12 +8,17 @@ NTFS directory lookups on the partitions asked about (each volume opened once, o
 
 from __future__ import annotations
 
+import os
+import re
+
 from bcdtool.bcd.device import DiskLayout, PartitionDevice
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import Partition, PartitionTable, read_partition_table
-from bcdtool.errors import BcdToolError
+from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError
 from bcdtool.fs import open_volume, probe
 from bcdtool.locate.discover import MAX_PARTITIONS
+from bcdtool.ops.windows import open_windows_hive
+from bcdtool.windows.volumes import MountedVolume, drive_letters
 
 #: What makes a folder a Windows installation's systemroot: the registry hive the kernel loads.
 SYSTEM_HIVE = r"System32\config\SYSTEM"
@@ -145,3 +150,99 @@ class BootDisk:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class PartitionNames:
+    """bcdedit's partition forms for one target disk, as a `PartitionResolver`: `#N` (the
+    disk's own partition numbering, as `enum` and `doctor` show it), the Linux node of a
+    partition of the target block device (`/dev/sdc2` when the target is `/dev/sdc`), and a drive
+    letter as the Windows on this disk assigned it (its SYSTEM hive's `MountedDevices`).  Each
+    resolution leaves a notice saying which partition was meant."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.notices: list[str] = []
+        self._letters: dict[str, MountedVolume] | None = None
+
+    def __call__(self, text: str) -> PartitionDevice:
+        word = text.strip()
+        with BootDisk(self.spec) as disk:
+            if disk.layout is None:
+                raise UnsupportedError(f"partition={word}: the target has no MBR or GPT "
+                                       "partition table", path=self.spec)
+            index, how = self._index(disk, word)
+            device = disk.device(index)
+            self.notices.append(f"partition={word} is {disk.describe(index)}{how}")
+        return device
+
+    def _index(self, disk: BootDisk, word: str) -> tuple[int, str]:
+        if re.fullmatch(r"#\d+", word):
+            return int(word[1:]), ""
+        if word.startswith("/dev/"):
+            return self._node(word), ""
+        if re.fullmatch(r"[A-Za-z]:\\?", word):
+            return self._letter(disk, word[0].upper())
+        if word.lower().startswith("\\device\\"):
+            raise UnsupportedError(f"partition={word} names a volume of the Windows that ran "
+                                   "bcdedit; offline, name it as partition=#N (the partition "
+                                   "number `bcdtool doctor` and `enum` show), or a drive letter")
+        raise InvalidArgumentError(f"partition={word} is not a partition: use #N, /dev/sdXN, "
+                                   "a drive letter (C:), mbr:SIGNATURE:OFFSET or "
+                                   "gpt:{disk}:{partition}")
+
+    def _node(self, word: str) -> int:
+        """The number of partition node `word` of the target block device."""
+        base = os.path.basename(os.path.realpath(self.spec))
+        name = os.path.basename(os.path.realpath(word))
+        if not os.path.realpath(self.spec).startswith("/dev/"):
+            raise InvalidArgumentError(f"partition={word}: the target {self.spec} is an image "
+                                       "file, not a block device; name its partition as "
+                                       "partition=#N")
+        rest = name[len(base):] if name.startswith(base) else ""
+        if base[-1:].isdigit():
+            rest = rest[1:] if rest.startswith("p") else ""    # nvme0n1p2, loop0p2, mmcblk0p2
+        if not rest.isdigit():
+            raise InvalidArgumentError(f"partition={word} is not a partition of the target "
+                                       f"/dev/{base}", path=self.spec)
+        return int(rest)
+
+    def _letter(self, disk: BootDisk, letter: str) -> tuple[int, str]:
+        """The partition Windows calls `letter`:, through MountedDevices on this same disk."""
+        letters = self._drive_letters()
+        mounted = letters.get(letter)
+        known = ", ".join(f"{k}:" for k in sorted(letters)) or "none"
+        if mounted is None:
+            raise InvalidArgumentError(
+                f"partition={letter}: the Windows on this disk has no drive {letter}: (its "
+                f"MountedDevices names {known}); name the partition as partition=#N",
+                path=self.spec)
+        layout = disk.layout
+        for part in disk.partitions:
+            if mounted.style == "mbr" and layout.style == "mbr" and \
+                    mounted.disk_signature == layout.disk_signature and \
+                    mounted.offset == part.start:
+                break
+            if mounted.style == "gpt" and part.guid and \
+                    mounted.partition_guid == part.guid.lower():
+                break
+        else:
+            where = f"MBR disk {mounted.disk_signature:08x} at offset {mounted.offset:#x}" \
+                if mounted.style == "mbr" else f"GPT partition {{{mounted.partition_guid}}}" \
+                if mounted.style == "gpt" else "a volume that is not a disk partition"
+            raise InvalidArgumentError(
+                f"partition={letter}: drive {letter}: of the Windows on this disk is {where}, "
+                f"which is not a partition of this disk ({layout.identity()}); name the "
+                "partition as partition=#N", path=self.spec)
+        return part.index, f" (drive {letter}: in the MountedDevices of this disk's Windows)"
+
+    def _drive_letters(self) -> dict[str, MountedVolume]:
+        if self._letters is None:
+            try:
+                with open_windows_hive(self.spec, "SYSTEM") as handle:
+                    self._letters = drive_letters(handle.hive)
+            except BcdToolError as exc:
+                raise InvalidArgumentError(
+                    f"drive letters are read from the SYSTEM hive of the Windows on the disk, "
+                    f"and it could not be read ({exc}); name the partition as partition=#N",
+                    path=self.spec) from None
+        return self._letters

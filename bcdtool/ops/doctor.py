@@ -102,14 +102,14 @@ def _firmware_store(disk: BootDisk, location: dict, where: str, target: str) -> 
     """Is this the store firmware reads; with several stores, which one and do copies differ."""
     fw = firmware_store(disk)
     used = (location.get("partition"), str(location.get("path", "")).lower())
-    kind = "EFI system partition" if disk.table.scheme == "gpt" else "active partition"
-    new_store = f"bcdtool new-store BCD --firmware {'uefi' if disk.table.scheme == 'gpt' else 'bios'} " \
-                f"--disk {target}"
+    gpt = disk.table.scheme == "gpt"
+    kind = "EFI system partition" if gpt else "active partition"
+    new_store = f"bcdtool new-store BCD --firmware {'uefi' if gpt else 'bios'} --disk {target}"
     if fw is None:
         out = [Finding("boot-store.firmware", "problem", f"the disk has no {kind}: firmware "
                        "finds no boot manager and no store", (Evidence(where),),
-                       f"mark the system partition ({'ESP type' if kind.startswith('EFI') else 'active'}) "
-                       "with sfdisk, then check again")]
+                       f"mark the system partition ({'ESP type' if gpt else 'active'}) with "
+                       "sfdisk, then check again")]
     elif _store_bytes(disk, fw[0], fw[1]) is None:
         out = [Finding("boot-store.firmware", "problem", f"firmware reads {fw[1]} on "
                        f"{disk.describe(fw[0])} (the {kind}), and it is not there; the store "
@@ -180,18 +180,19 @@ def _store_findings(spec: str, store, where: str, baud: int) -> list[Finding]:
         return out + [Finding("default-loader", "problem", str(exc), (Evidence(where),),
                               f"bcdtool bcdedit --store {spec} /default {{id}}")]
     by = {(c.label, c.name): c for c in loader_checks}
-    ems = by[("{default}", "ems")]
+    label = loader_checks[0].label       # {default}, or the loader the boot manager falls back to
+    ems = by[(label, "ems")]
     out.append(_verdict(
         "ems-loader", ems.ok, "EMS is on for the default loader",
         "EMS is off on the default loader: the console shows only health information and "
         "pressing Enter does nothing", [ems], where, _fix(spec)))
-    port, speed = by[("{default}", "emsport")], by[("{default}", "emsbaudrate")]
+    port, speed = by[(label, "emsport")], by[(label, "emsbaudrate")]
     port_ok = isinstance(port.effective, int) and 1 <= port.effective <= 4
     out.append(_verdict(
         "ems-port", port_ok and speed.ok, f"EMS uses COM{port.effective} at {speed.effective}",
         "no EMS port" if not port_ok else f"EMS speed {speed.effective} is not {baud}: the "
         "console shows garbage", [port, speed], where, _fix(spec, f" --baud {baud}")))
-    debug = by.get(("{default}", "debug"))
+    debug = by.get((label, "debug"))
     if debug is not None:
         out.append(_verdict(
             "kernel-debug", debug.ok, "kernel debugging is off",

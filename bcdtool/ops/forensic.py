@@ -82,20 +82,22 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
     """The forensic report of the store on target `spec` (nothing is opened for writing)."""
     source = read_source(spec, partition=partition, path=path)
     hive, notices = open_hive_image(source)
+    notices[:0] = source.notices
     store = BcdStore(hive)
     notices += [n for n in store.notices if n not in notices]
     view = StoreView(store, hive)
     past = forensic_history.history(source, hive) if history else None
     earlier: dict = {}
-    for change in past or ():
+    for change in past.versions if past else ():
         earlier.setdefault((change.guid, change.code), []).append(change.value)
     dirty = is_dirty(source.store)
     dirty_note = ("the primary is dirty; findings are about the state its logs complete "
                   "(" + "; ".join(hive.notices) + ")") if dirty else None
-    found = rules.findings(view, earlier=earlier, dirty_note=dirty_note)
+    found = rules.findings(view, earlier=earlier, dirty_note=dirty_note,
+                           extra=past.findings if past else ())
     report = ForensicReport(source, generated_at or now_utc(), header_facts(source.store, hive),
                             found, notices)
-    report.history = past
+    report.history = past.versions if past else None
     if timeline:
         report.timeline = forensic_timeline.timeline(source, hive, store)
     if deleted:

@@ -16,7 +16,8 @@ from bcdtool.bcd.elements import display_name
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_labels import object_label, value_text
-from bcdtool.ops.forensic_model import filetime_iso
+from bcdtool.ops.forensic_model import ForensicFinding, StoreView, filetime_iso, severity_rank
+from bcdtool.ops.forensic_rules import findings
 from bcdtool.ops.forensic_source import Source
 from bcdtool.regf import history as regf_history
 from bcdtool.regf.hive import Hive
@@ -55,10 +56,22 @@ class Version:
                f"{self.value_text}; now {self.now_text}"
 
 
-def history(source: Source, hive: Hive) -> list[Version]:
-    """Every element value that a log entry shows differently from the live store, sorted."""
+@dataclass(frozen=True)
+class History:
+    """Earlier element values, and the security findings only earlier states had."""
+
+    versions: list[Version]
+    findings: list[ForensicFinding]
+
+
+def history(source: Source, hive: Hive) -> History:
+    """Every element value that a log entry shows differently from the live store (sorted), and
+    a `bcd.earlier-setting` finding for each suspicious setting a replayed state had that the
+    live store no longer has."""
     live = BcdStore(hive)
+    now = {_finding_key(f) for f in findings(StoreView(live, hive))}
     out: list[Version] = []
+    earlier: dict[tuple, ForensicFinding] = {}
     for snap in regf_history.snapshots(source.store, source.logs):
         past_hive = regf_history.open_snapshot(snap, source.store_name)
         if past_hive is None:
@@ -68,7 +81,19 @@ def history(source: Source, hive: Hive) -> list[Version]:
         except BcdToolError:
             continue
         out.extend(_differences(snap.entry, past, live))
-    return sorted(out, key=lambda v: (v.sequence, v.log, v.entry, v.guid, v.code or 0))
+        for found in findings(StoreView(past, past_hive)):
+            key = _finding_key(found)
+            if severity_rank(found.severity) > 0 and key not in now and key not in earlier:
+                earlier[key] = ForensicFinding(
+                    "bcd.earlier-setting", "medium" if severity_rank(found.severity) > 1
+                    else "low", f"{snap.entry.label()}, {snap.entry.status}: [{found.id}] "
+                    f"{found.message} -- the live store no longer has this", found.evidence)
+    versions = sorted(out, key=lambda v: (v.sequence, v.log, v.entry, v.guid, v.code or 0))
+    return History(versions, list(earlier.values()))
+
+
+def _finding_key(found: ForensicFinding) -> tuple:
+    return (found.id, tuple((e.guid, e.code, e.value) for e in found.evidence))
 
 
 def _differences(entry: regf_history.LogEntry, past: BcdStore, live: BcdStore) -> list[Version]:

@@ -8,6 +8,7 @@ and code), its value and the last-write time of its key, to 100 ns.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 
 from bcdtool.bcd import elements, objects
@@ -18,6 +19,8 @@ from bcdtool.bcd.store import BcdObject, BcdStore, Element
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.regf.hive import Hive
 from bcdtool.wintext import filetime_to_datetime
+
+_EPOCH_1601 = _dt.datetime(1601, 1, 1, tzinfo=_dt.timezone.utc)
 
 SEVERITIES = ("info", "low", "medium", "high")
 
@@ -70,8 +73,8 @@ _R = [
     Rule("bcd.hypervisor-debug", "medium", None,
          "hypervisordebug Yes: the hypervisor debugger is enabled"),
     Rule("bcd.debugger-transport", "medium", None,
-         "debugtype NET/USB/1394 or a network debug host: a debugger transport reachable from "
-         "another machine is configured (medium for NET, else low)"),
+         "debugtype (or hypervisordebugtype) NET/USB/1394 or a network debug host: a debugger "
+         "transport reachable from another machine is configured (medium for NET, else low)"),
     Rule("bcd.safeboot", "medium", "T1562.009",
          "safeboot set on a loader: Windows boots into safe mode, where most security software "
          "does not run"),
@@ -103,6 +106,10 @@ _R = [
     Rule("bcd.baseline-difference", "info", None,
          "a setting of {bootmgr} or the default loader that differs from what bcdboot writes for "
          "this firmware (bcdtool new-store's template)"),
+    Rule("bcd.earlier-setting", "medium", None,
+         "with --history: a log entry shows a suspicious setting (any finding above) that the "
+         "live store no longer has: undone, or cleaned up after use (low when the setting's own "
+         "finding is low)"),
     Rule("bcd.store-dirty", "info", None,
          "the primary file is dirty: its transaction logs hold the latest changes"),
 ]
@@ -142,6 +149,7 @@ BOOTSTATUSPOLICY = _e("bootstatuspolicy", elements.OSLOADER)
 DISABLEELAM = _e("disableelamdrivers", elements.OSLOADER)
 HYPERVISORLAUNCHTYPE = _e("hypervisorlaunchtype", elements.OSLOADER)
 HYPERVISORDEBUG = _e("hypervisordebug", elements.OSLOADER)
+HYPERVISORDEBUGTYPE = _e("hypervisordebugtype", elements.OSLOADER)
 VSMLAUNCHTYPE = _e("vsmlaunchtype", elements.OSLOADER)
 HVCI = _e("hypervisorenforcedcodeintegrity", elements.OSLOADER)
 PXESOFTREBOOT = _e("pxesoftreboot", elements.STARTUP)
@@ -163,6 +171,7 @@ class Evidence:
     raw: str | None = None
     key: str | None = None
     last_write: str | None = None
+    last_write_filetime: int | None = None
 
     def to_json(self) -> dict:
         """The JSON object of this evidence."""
@@ -170,7 +179,7 @@ class Evidence:
                 "object_type": f"{self.object_type:#010x}", "element": self.element,
                 "code": None if self.code is None else f"{self.code:#010x}",
                 "value": self.value, "raw": self.raw, "key": self.key,
-                "last_write": self.last_write}
+                "last_write": self.last_write, "last_write_filetime": self.last_write_filetime}
 
     def label(self) -> str:
         """`{alias} {guid}`, or the GUID and the object's description."""
@@ -235,17 +244,20 @@ class StoreView:
         """Evidence for element `code` of `obj` (or for the object itself)."""
         base = f"Objects\\{obj.key_name}"
         if code is None:
+            stamp = self._filetime(base)
             return Evidence(obj.guid, self.alias(obj.guid), obj.description, obj.type,
-                            key=base, last_write=self._stamp(base))
+                            key=base, last_write=filetime_iso(stamp or 0),
+                            last_write_filetime=stamp)
         elem = obj.elements[code]
         key = f"{base}\\Elements\\{elem.key_name}"
+        stamp = self._filetime(key)
         return Evidence(obj.guid, self.alias(obj.guid), obj.description, obj.type,
                         display_name(code, obj.type), code, self.text(obj, elem),
-                        elem.raw.hex(), key, self._stamp(key))
+                        elem.raw.hex(), key, filetime_iso(stamp or 0), stamp)
 
-    def _stamp(self, path: str) -> str | None:
+    def _filetime(self, path: str) -> int | None:
         try:
-            return filetime_iso(self.hive.key(path).filetime)
+            return self.hive.key(path).filetime
         except (NotFoundError, BcdToolError):
             return None
 
@@ -274,11 +286,13 @@ class StoreView:
 
 
 def filetime_iso(filetime: int) -> str | None:
-    """A FILETIME as ISO 8601 UTC with all seven digits of its 100 ns ticks, None when zero or
-    beyond year 9999.  (Rounded to microseconds this is python-registry's reading.)"""
-    stamp = filetime_to_datetime(filetime) if filetime else None
-    if stamp is None:
+    """A FILETIME as ISO 8601 UTC to the microsecond, rounded half-even exactly as python-registry
+    reads FILETIMEs (so the two agree); None when zero or beyond year 9999.  Reports carry the
+    raw FILETIME beside it for the last 100 ns."""
+    if not filetime or filetime_to_datetime(filetime) is None:
         return None
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{filetime % 10_000_000:07d}Z"
-
-
+    micro, ticks = divmod(filetime, 10)
+    if ticks > 5 or (ticks == 5 and micro % 2):
+        micro += 1
+    stamp = _EPOCH_1601 + _dt.timedelta(microseconds=micro)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

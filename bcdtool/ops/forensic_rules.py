@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from bcdtool.bcd import objects
 from bcdtool.bcd.device import PartitionDevice, RamdiskDevice
@@ -21,12 +21,11 @@ from bcdtool.bcd.template import StoreLayout, build_store
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_model import (
     ALTERNATESHELL, BOOTDEBUG, BOOTSEQUENCE, BOOTSTATUSPOLICY, DEBUG, DEBUGTYPE, DEFAULT,
-    DESCRIPTION, DEVICE, DISABLEELAM, DISPLAYORDER, FLIGHTSIGNING, HOSTIP, HVCI,
-    HYPERVISORDEBUG, HYPERVISORLAUNCHTYPE, INTEGRITYSERVICES, LOADOPTIONS, LOCALE, NETKEY,
+    DESCRIPTION, DEVICE, DISABLEELAM, DISPLAYORDER, FLIGHTSIGNING, HOSTIP, HVCI, HYPERVISORDEBUG,
+    HYPERVISORDEBUGTYPE, HYPERVISORLAUNCHTYPE, INTEGRITYSERVICES, LOADOPTIONS, LOCALE, NETKEY,
     NOINTEGRITYCHECKS, NX, OSDEVICE, PATH, PXE_DEVICE_ELEMENTS, PXESOFTREBOOT, RECOVERYENABLED,
     RECOVERYSEQUENCE, RESUMEOBJECT, RESUMEOBJECT_LOADER, RULES, SAFEBOOT, TESTSIGNING,
-    TOOLSDISPLAYORDER, VSMLAUNCHTYPE, WINPE, Evidence, ForensicFinding, StoreView,
-    severity_rank)
+    TOOLSDISPLAYORDER, VSMLAUNCHTYPE, WINPE, Evidence, ForensicFinding, StoreView, severity_rank)
 from bcdtool.regf.hive import Hive
 from bcdtool.report import Evidence as ReportEvidence
 from bcdtool.report import Finding
@@ -45,12 +44,13 @@ _USUAL_TYPES = {objects.FWBOOTMGR, objects.BOOTMGR, objects.FIRMWARE_APP, object
 _APP_TYPES_WITH_PATH = {objects.BOOTMGR, objects.OSLOADER, objects.RESUME, objects.MEMDIAG}
 
 
-def findings(view: StoreView, *, earlier: dict | None = None,
-             dirty_note: str | None = None) -> list[ForensicFinding]:
+def findings(view: StoreView, *, earlier: dict | None = None, dirty_note: str | None = None,
+             extra: Iterable[ForensicFinding] = ()) -> list[ForensicFinding]:
     """Every finding about the store in `view`, sorted by severity (highest first), id, object.
 
     `earlier` maps (guid, code) to values the element had before (from log history), so
-    `hypervisorlaunchtype Off` can say whether the system used the hypervisor.
+    `hypervisorlaunchtype Off` can say whether the system used the hypervisor; `extra` are
+    findings made elsewhere (earlier states from the logs), sorted in with the rest.
     """
     out: list[ForensicFinding] = []
     for rule in (_boolean_rules, _policy_rules, _debug_rules, _safeboot_rules,
@@ -60,6 +60,7 @@ def findings(view: StoreView, *, earlier: dict | None = None,
     flagged = {(e.guid, e.code) for f in out for e in f.evidence}
     out.extend(f for f in _baseline_rules(view)
                if (f.evidence[0].guid, f.evidence[0].code) not in flagged)
+    out.extend(extra)
     if dirty_note:
         out.append(ForensicFinding("bcd.store-dirty", "info", dirty_note, ()))
     out.sort(key=lambda f: (-severity_rank(f.severity), f.id,
@@ -143,6 +144,11 @@ def _debug_rules(view: StoreView) -> Iterator[ForensicFinding]:
             code = HOSTIP if HOSTIP in obj.elements else NETKEY
             yield _one(view, "bcd.debugger-transport", obj, code,
                        "a network debugger host or key is configured")
+        if _loader_scope(obj) and view.value(obj, HYPERVISORDEBUGTYPE) in (1, 3):
+            kind = view.value(obj, HYPERVISORDEBUGTYPE)
+            yield _one(view, "bcd.debugger-transport", obj, HYPERVISORDEBUGTYPE,
+                       "a hypervisor debugger transport other than serial is configured",
+                       "medium" if kind == 3 else "low")
 
 
 def _safeboot_rules(view: StoreView) -> Iterator[ForensicFinding]:
@@ -310,7 +316,7 @@ def _baseline_rules(view: StoreView) -> Iterator[ForensicFinding]:
                     f"{ev.label()}: {name} is absent; a new {firmware.upper()} store has "
                     f"{name} = {view.text(want, expected)}",
                     (Evidence(ev.guid, ev.alias, ev.description, ev.object_type, name, code,
-                              "(absent)", None, ev.key, ev.last_write),))
+                              "(absent)", None, ev.key, ev.last_write, ev.last_write_filetime),))
                 continue
             if expected is not None and _same(view, live, have, want, expected):
                 continue

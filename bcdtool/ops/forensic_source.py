@@ -17,8 +17,9 @@ from pathlib import Path
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.detect import open_image
-from bcdtool.errors import InvalidArgumentError, NotFoundError
+from bcdtool.errors import InvalidArgumentError, NotFoundError, UnsupportedError
 from bcdtool.fs.directory import DirectoryVolume
+from bcdtool.limits import MAX_BCD_BYTES
 from bcdtool.locate import detect
 from bcdtool.locate.directory import find_store
 from bcdtool.locate.discover import locate
@@ -56,6 +57,7 @@ class Source:
     #: Disks only: every byte range of the virtual disk that was read (partition tables,
     #: filesystem structures, the files), merged, as (offset, length, sha256).
     disk_reads: list[tuple[int, int, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def store_name(self) -> str:
@@ -89,25 +91,46 @@ def read_source(spec: str, *, partition: int | None = None, path: str | None = N
     return _from_disk(spec, device=kind == detect.DEVICE, partition=partition, path=path)
 
 
+def _store_size_ok(ref, where: str) -> None:
+    """Refuse a store larger than any BCD store before reading it."""
+    if ref.size > MAX_BCD_BYTES:
+        raise UnsupportedError(f"the store is {ref.size} bytes, more than a BCD store can be "
+                               f"({MAX_BCD_BYTES}); inspect it with `bcdtool hive check`",
+                               path=where)
+
+
+def _log_too_big(ref, notices: list[str]) -> bool:
+    """True (with a notice) for a log larger than any BCD log: it is listed, not read."""
+    if ref.size <= MAX_BCD_BYTES:
+        return False
+    notices.append(f"{ref.path}: {ref.size} bytes, more than a BCD log can be "
+                   f"({MAX_BCD_BYTES}); not read (copy it out to examine it)")
+    return True
+
+
 def _from_folder(spec: str, kind: str, volume: DirectoryVolume, rel: str,
                  location: dict) -> Source:
     ref = volume.find(rel)
+    _store_size_ok(ref, spec)
     data = volume.read(ref)
     shown = location["path"]
     files = [FileRead("store", Path(ref.path).name, shown, len(data), sha256(data),
                       ((0, len(data)),))]
-    logs = []
+    logs: list[tuple[str, bytes]] = []
+    notices: list[str] = []
     for suffix in LOG_SUFFIXES:
         try:
             log_ref = volume.find(ref.path + suffix)
         except NotFoundError:
+            continue
+        if _log_too_big(log_ref, notices):
             continue
         log = volume.read(log_ref)
         name = Path(log_ref.path).name
         where = str(Path(shown).parent / name) if kind == "file" else log_ref.path
         logs.append((name, log))
         files.append(FileRead("log", name, where, len(log), sha256(log), ((0, len(log)),)))
-    return Source(spec, kind, data, logs, files, location)
+    return Source(spec, kind, data, logs, files, location, notices=notices)
 
 
 class ReadRecorder(BlockDevice):
@@ -144,10 +167,14 @@ class ReadRecorder(BlockDevice):
 def _from_disk(spec: str, *, device: bool, partition: int | None, path: str | None) -> Source:
     with contextlib.closing(ReadRecorder(open_image(spec, writable=False))) as dev:
         loc = locate(dev, partition=partition, path=path, kind="bcd" if path is None else "hive")
+        _store_size_ok(loc.ref, spec)
         data = loc.volume.read(loc.ref)
         files = [_disk_file("store", loc, loc.ref, data)]
         logs = []
+        notices: list[str] = []
         for log_ref in loc.logs:
+            if _log_too_big(log_ref, notices):
+                continue
             log = loc.volume.read(log_ref)
             logs.append((Path(log_ref.path).name, log))
             files.append(_disk_file("log", loc, log_ref, log))
@@ -157,7 +184,7 @@ def _from_disk(spec: str, *, device: bool, partition: int | None, path: str | No
                     "partition_size": loc.volume_size, "filesystem": loc.fs,
                     "path": loc.ref.path, "reason": loc.reason, "notices": list(loc.notices)}
         reads = [(o, n, sha256(dev.inner.read_at(o, n))) for o, n in dev.merged()]
-    return Source(spec, location["kind"], data, logs, files, location, reads)
+    return Source(spec, location["kind"], data, logs, files, location, reads, notices)
 
 
 def _disk_file(role: str, loc, ref, data: bytes) -> FileRead:

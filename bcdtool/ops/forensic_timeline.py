@@ -37,16 +37,24 @@ class Event:
     subject: str
     detail: str = ""
     sequence: int | None = None
+    #: Log entries: the key paths whose cells lie in the entry's dirty pages.
+    keys: tuple[str, ...] = ()
+    #: The raw FILETIME behind `time` (100 ns ticks since 1601), when there is one.
+    filetime: int | None = None
 
     def sort_key(self) -> tuple:
         """Time first (undated last), then source, kind, sequence, subject."""
-        return (self.time is None, self.time or "", self.source, self.kind,
+        return (self.filetime is None, self.filetime or 0, self.source, self.kind,
                 -1 if self.sequence is None else self.sequence, self.subject, self.detail)
 
     def to_json(self) -> dict:
         """The JSON object of this event."""
-        return {"time": self.time, "source": self.source, "kind": self.kind,
-                "subject": self.subject, "sequence": self.sequence, "detail": self.detail}
+        doc = {"time": self.time, "source": self.source, "kind": self.kind,
+               "subject": self.subject, "sequence": self.sequence, "detail": self.detail,
+               "filetime": self.filetime}
+        if self.kind == "log-entry":
+            doc["keys"] = list(self.keys)
+        return doc
 
     def text(self) -> str:
         """One line of the text report."""
@@ -63,7 +71,8 @@ def base_block_facts(data: bytes) -> dict:
     written, reorganized = head.last_written_timestamp, head.last_reorganized_timestamp
     return {"primary_sequence": primary, "secondary_sequence": secondary,
             "last_written": filetime_iso(written), "last_written_filetime": written,
-            "last_reorganized": filetime_iso(reorganized), "dirty": is_dirty(data)}
+            "last_reorganized": filetime_iso(reorganized),
+            "last_reorganized_filetime": reorganized or None, "dirty": is_dirty(data)}
 
 
 def timeline(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
@@ -72,10 +81,12 @@ def timeline(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
     facts = base_block_facts(source.store)
     events = [Event(facts["last_written"], name, "hive-header", "primary base block",
                     f"sequence {facts['primary_sequence']}/{facts['secondary_sequence']}, "
-                    + ("dirty" if facts["dirty"] else "clean"), facts["primary_sequence"])]
+                    + ("dirty" if facts["dirty"] else "clean"), facts["primary_sequence"],
+                    filetime=facts["last_written_filetime"] or None)]
     if facts["last_reorganized"]:
         events.append(Event(facts["last_reorganized"], name, "hive-reorganized",
-                            "primary base block", "last reorganization"))
+                            "primary base block", "last reorganization",
+                            filetime=facts["last_reorganized_filetime"]))
     events += _log_events(source, hive, store)
     events += _key_events(hive, store, name)
     return sorted(events, key=Event.sort_key)
@@ -89,34 +100,38 @@ def _key_events(hive: Hive, store: BcdStore, name: str) -> list[Event]:
         keys = [hive.root]
     for key in keys:
         out.append(Event(filetime_iso(key.filetime), name, "key-written",
-                         key.path or "(root)", key_label(store, key.path)))
+                         key.path or "(root)", key_label(store, key.path),
+                         filetime=key.filetime if filetime_iso(key.filetime) else None))
     return out
 
 
 def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
     out = []
-    snapshots = {(s.entry.log, s.entry.index): s for s in history.snapshots(source.store,
-                                                                              source.logs)}
     current = history.cell_owners(hive)
+    # Each replayed copy is read once and dropped: only what each entry touched is kept.
+    touched: dict[tuple[str, int], list[str]] = {}
+    for snap in history.snapshots(source.store, source.logs):
+        replayed = history.open_snapshot(snap, source.store_name)
+        owners = history.cell_owners(replayed) if replayed is not None else current
+        touched[(snap.entry.log, snap.entry.index)] = history.touched(owners, snap.entry.pages)
     for lf in history.read_logs(source.store, source.logs):
-        when = filetime_iso(lf.last_written) if lf.last_written else None
+        when = filetime_iso(lf.last_written or 0)
+        raw = lf.last_written if when else None
         out.append(Event(when, lf.name, "log-header", "log base block",
                          f"{'valid' if lf.valid else 'invalid'}, file type {lf.file_type}, "
                          f"sequence {lf.primary_sequence}/{lf.secondary_sequence}, "
                          f"{len(lf.entries)} entries"
                          + (f" ({lf.stop_reason})" if lf.stop_reason else ""),
-                         lf.primary_sequence))
+                         lf.primary_sequence, filetime=raw))
         for entry in lf.entries:
-            snap = snapshots.get((entry.log, entry.index))
-            replayed = history.open_snapshot(snap, source.store_name) if snap else None
-            owners = history.cell_owners(replayed) if replayed is not None else current
-            keys = history.touched(owners, entry.pages)
+            keys = touched[(entry.log, entry.index)] if (entry.log, entry.index) in touched \
+                else history.touched(current, entry.pages)
             pages = ", ".join(f"{o:#x}+{n:#x}" for o, n in entry.pages)
             shown = "; ".join(key_label(store, k) for k in keys) or "no live key"
             out.append(Event(when, lf.name, "log-entry", f"entry {entry.index} ({entry.format} "
                              f"format, {entry.status})",
                              f"hive size {entry.hive_bins_data_size:#x}, pages {pages}; "
-                             f"touched: {shown}", entry.sequence))
+                             f"touched: {shown}", entry.sequence, tuple(keys), raw))
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from bcdtool.bcd import enum as render
 from bcdtool.bcd import objects
-from bcdtool.bcd.elements import resolve
+from bcdtool.bcd.elements import E, resolve
 from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdError, BcdToolError, HiveSpaceError, InvalidArgumentError
@@ -80,18 +80,63 @@ class Check:
 
 
 def loaders(store: BcdStore, which: str) -> list[str]:
-    """GUIDs of the loaders to work on: the default one, or every Windows loader."""
+    """GUIDs of the loaders to work on: the one the boot manager starts (its default, else the
+    first Windows loader of displayorder, as the boot manager falls back), or every Windows
+    loader.
+
+    Raises:
+        BcdError: no Windows loader, or a default that is not one (a legacy or non-Windows
+            loader: EMS is a Windows loader setting) — the message names `--loaders all` and
+            `/default`.
+    """
+    name = store.hive.name or None
     if which == "all":
         found = [o.guid for o in store.objects() if o.type == objects.OSLOADER]
         if not found:
-            raise BcdError("the store has no Windows Boot Loader", path=store.hive.name or None)
+            raise BcdError("the store has no Windows Boot Loader", path=name)
         return found
     guid = store.default_guid()
-    if guid is None or not store.has(guid):
-        raise BcdError("{bootmgr} has no default Windows loader (set one with "
-                       "`bcdtool bcdedit --store TARGET /default {id}`)",
-                       path=store.hive.name or None)
-    return [guid]
+    if guid is not None and store.has(guid):
+        kind = store.get(guid).type
+        if kind != objects.OSLOADER:
+            raise BcdError(
+                f"the default entry {guid} is a {objects.type_description(kind)} "
+                f"({objects.section_title(guid, kind)}), not a Windows Boot Loader, so it has no "
+                "EMS setting: use --loaders all to set up every Windows loader, or make a Windows "
+                "loader the default with `bcdtool bcdedit --store TARGET /default {id}`",
+                path=name)
+        return [guid]
+    first = _first_windows_loader(store)
+    if first is None:
+        raise BcdError("{bootmgr} has no default entry and displayorder names no Windows Boot "
+                       "Loader: use --loaders all, or set one with `bcdtool bcdedit --store "
+                       "TARGET /default {id}`", path=name)
+    return [first]
+
+
+def default_note(store: BcdStore, which: str) -> str | None:
+    """What to tell the user when the default loader is not named by `default`, else None."""
+    guid = store.default_guid()
+    if which == "all" or (guid is not None and store.has(guid)):
+        return None
+    first = _first_windows_loader(store)
+    if first is None:
+        return None
+    missing = f" (it names {guid}, which is not in the store)" if guid else ""
+    return (f"{{bootmgr}} has no default entry{missing}: the boot manager starts the first "
+            f"Windows loader of displayorder, {first}, so that one is set up (make it the "
+            f"default with `bcdtool bcdedit --store TARGET /default {first}`)")
+
+
+def _first_windows_loader(store: BcdStore) -> str | None:
+    bootmgr = store.get(BOOTMGR) if store.has(BOOTMGR) else None
+    elem = bootmgr.elements.get(E.DISPLAYORDER) if bootmgr else None
+    try:
+        order = elem.value() if elem else []
+    except BcdToolError:
+        order = []
+    return next((g.lower() for g in order if isinstance(g, str) and store.has(g)
+                 and store.get(g).type == objects.OSLOADER), None)
 
 
 def checks(store: BcdStore, opts: SerialOptions) -> list[Check]:
@@ -145,7 +190,9 @@ def stage(store: BcdStore, opts: SerialOptions, notices: list[str]) -> None:
     pending = [c for c in checks(store, opts) if not c.ok]
     if any(c.name in EMS_LIBRARY for c in pending):
         # bcdedit /emssettings writes {emssettings}; loaders and {bootmgr} inherit from it.
-        ems = ensure_settings(store, "{emssettings}", notices)
+        edited = loaders(store, opts.loaders) + \
+            ([BOOTMGR] if store.has(BOOTMGR) and opts.bootems else [])
+        ems = ensure_settings(store, "{emssettings}", notices, reach=edited)
         for name, value in (("emsport", opts.port), ("emsbaudrate", opts.baud)):
             if _value(store.get(ems).elements.get(_code(store, ems, name))) != value:
                 store.set_element(ems, _code(store, ems, name), value)
@@ -216,6 +263,9 @@ def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = 
                                path=path, backend=backend)
     with handle:
         notices = list(store.notices)
+        note = default_note(store, opts.loaders)
+        if note:
+            notices.append(note)
         stage(store, opts, notices)
         result = EnableResult(store=handle.location, description=handle.description,
                               dry_run=dry_run, changes=changes_json(store), notices=notices)
@@ -243,6 +293,7 @@ def status(spec: str, opts: SerialOptions = SerialOptions(), *, partition: int |
                                backend=backend)
     with handle:
         rows = checks(store, opts)
+        note = default_note(store, opts.loaders)
         return {"store": handle.location, "description": handle.description,
                 "ok": all(c.ok for c in rows), "settings": [c.to_json() for c in rows],
-                "notices": list(store.notices)}
+                "notices": list(store.notices) + ([note] if note else [])}

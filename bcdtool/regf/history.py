@@ -12,6 +12,7 @@ in its dirty pages.  Nothing here writes anything; regf knows nothing of BCD.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import struct
 from collections.abc import Iterator
@@ -24,12 +25,16 @@ from bcdtool.regf.layout import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
                                  BB_HIVE_BINS_DATA_SIZE, BB_LAST_WRITTEN, BB_PRIMARY_SEQUENCE,
                                  BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED, LOG_FILE_TYPE_NEW,
                                  LOG_FILE_TYPE_OLD)
-from bcdtool.regf.logs import (LOG_BASE_BLOCK_SIZE, MAX_HIVE_BINS_DATA, SECTOR, _base_block_valid,
-                               _parse_new_log, _parse_old_log, _seq_later, is_dirty)
+from bcdtool.regf.logs import (HBIN_ALIGN, LOG_BASE_BLOCK_SIZE, MAX_HIVE_BINS_DATA, SECTOR,
+                               _base_block_valid, _parse_new_log, _parse_old_log, _seq_later,
+                               is_dirty)
 
 log = logging.getLogger(__name__)
 
 _U32 = struct.Struct("<I")
+#: Log entries replayed at most per report (real BCD logs hold a handful; each replay copies the
+#: hive, so a hostile log of tiny entries must not cost time without end).
+MAX_REPLAYED = 256
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def read_logs(primary: bytes, logs: list[tuple[str, bytes]]) -> list[LogFile]:
     """Every log of `logs` ((name, bytes) pairs) parsed, in the given order."""
     floor = _u32(primary, BB_SECONDARY_SEQUENCE) if len(primary) >= 12 else 0
     dirty = is_dirty(primary)
-    limit = MAX_HIVE_BINS_DATA
+    limit = size_limit(primary, logs)
     out = []
     for name, data in logs:
         if len(data) < LOG_BASE_BLOCK_SIZE or data[:4] != b"regf":
@@ -110,6 +115,14 @@ def read_logs(primary: bytes, logs: list[tuple[str, bytes]]) -> list[LogFile]:
     return out
 
 
+def size_limit(primary: bytes, logs: list[tuple[str, bytes]]) -> int:
+    """The largest hive-bins size an entry may claim: every byte beyond the primary's own must
+    come from log pages (as `logs.recover` bounds it), so a replayed copy never outgrows its
+    inputs."""
+    available = max(len(primary) - BASE_BLOCK_SIZE, 0) + sum(len(d) for _, d in logs)
+    return min(MAX_HIVE_BINS_DATA, -(-available // HBIN_ALIGN) * HBIN_ALIGN)
+
+
 def _status(sequence: int, floor: int, dirty: bool) -> str:
     return "pending" if dirty and _seq_later(sequence, floor) >= 0 else "applied"
 
@@ -133,11 +146,18 @@ def snapshots(primary: bytes, logs: list[tuple[str, bytes]]) -> Iterator[Snapsho
     written anywhere.
     """
     data_of = dict(logs)
+    limit = size_limit(primary, logs)
+    replayed = 0
     for chain in _chains([lf for lf in read_logs(primary, logs) if lf.entries]):
         image = bytearray(primary)
         for lf in chain:
             raw = data_of[lf.name]
-            for entry, sources in zip(lf.entries, _page_sources(raw, lf), strict=True):
+            for entry, sources in zip(lf.entries, _page_sources(raw, lf, limit), strict=True):
+                replayed += 1
+                if replayed > MAX_REPLAYED:
+                    log.warning("more than %d log entries; the rest are not replayed",
+                                MAX_REPLAYED)
+                    return
                 need = BASE_BLOCK_SIZE + entry.hive_bins_data_size
                 if len(image) < need:
                     image.extend(bytes(need - len(image)))
@@ -162,12 +182,12 @@ def _chains(files: list[LogFile]) -> list[list[LogFile]]:
     return chains
 
 
-def _page_sources(raw: bytes, lf: LogFile) -> list[list[int]]:
+def _page_sources(raw: bytes, lf: LogFile, limit: int) -> list[list[int]]:
     """Offsets in the log file of each entry's pages (same order as `LogEntry.pages`)."""
     if lf.file_type == LOG_FILE_TYPE_NEW:
-        parsed = _parse_new_log(lf.name, raw, MAX_HIVE_BINS_DATA)
+        parsed = _parse_new_log(lf.name, raw, limit)
         return [[at for _, _, at in entry.pages] for entry in parsed.entries]
-    parsed_old = _parse_old_log(lf.name, raw, MAX_HIVE_BINS_DATA)
+    parsed_old = _parse_old_log(lf.name, raw, limit)
     return [[at for _, at in parsed_old.pages]] if parsed_old else []
 
 
@@ -227,11 +247,19 @@ def _key_cells(hive: Hive, key: Key) -> list[int]:
 
 
 def touched(owners: list[tuple[int, int, str]], pages: tuple[tuple[int, int], ...]) -> list[str]:
-    """Sorted key paths whose cells overlap any of the page ranges (hive-bins offsets)."""
+    """Sorted key paths whose cells overlap any of the page ranges (hive-bins offsets).
+
+    `owners` is sorted by offset and cells never overlap, so the cells meeting a range are
+    consecutive: found by bisection, not by a scan of every cell per page.
+    """
+    starts = [cell for cell, _, _ in owners]
     found: set[str] = set()
     for offset, length in pages:
         end = offset + length
-        for cell, size, path in owners:
-            if cell < end and cell + size > offset:
+        index = max(bisect.bisect_right(starts, offset) - 1, 0)
+        while index < len(owners) and owners[index][0] < end:
+            cell, size, path = owners[index]
+            if cell + size > offset:
                 found.add(path)
+            index += 1
     return sorted(found)

@@ -8,12 +8,56 @@ read-only); a folder is one volume; a hive file has no volumes.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass, field
 
-from bcdtool.errors import BcdToolError, FormatError
+from bcdtool.errors import BcdToolError, FormatError, NotFoundError
 from bcdtool.locate import detect
 from bcdtool.locate.discover import BIOS_STORE, MAX_PARTITIONS, UEFI_STORE
 from bcdtool.windows.facts import SYSTEM_PATH
+
+
+#: `MountedDevices` data of a GPT partition: this prefix, then the partition's unique GUID.
+_GPT_MOUNT_PREFIX = b"DMIO:ID:"
+
+
+@dataclass(frozen=True)
+class MountedVolume:
+    """What Windows' `SYSTEM\\MountedDevices` says a drive letter is: an MBR partition by disk
+    signature and byte offset, or a GPT partition by its unique GUID (lower case, no braces)."""
+
+    letter: str                     # "C"
+    style: str                      # "mbr", "gpt" or "other" (a volume GUID path, a CD, ...)
+    disk_signature: int | None = None
+    offset: int | None = None
+    partition_guid: str | None = None
+
+
+def drive_letters(system) -> dict[str, MountedVolume]:
+    """The drive letters the Windows of SYSTEM hive `system` assigned (`\\DosDevices\\C:`
+    values of `MountedDevices`), by upper-case letter; empty when the key is missing."""
+    try:
+        values = system.root.subkey("MountedDevices").values()
+    except NotFoundError:
+        return {}
+    out: dict[str, MountedVolume] = {}
+    for value in values:
+        name = value.name
+        if not (name.lower().startswith("\\dosdevices\\") and len(name) == 14
+                and name[12].isalpha() and name[13] == ":"):
+            continue
+        letter = name[12].upper()
+        data = value.raw
+        if len(data) == 12:
+            out[letter] = MountedVolume(letter, "mbr",
+                                        disk_signature=int.from_bytes(data[:4], "little"),
+                                        offset=int.from_bytes(data[4:12], "little"))
+        elif len(data) == 24 and data.startswith(_GPT_MOUNT_PREFIX):
+            out[letter] = MountedVolume(letter, "gpt",
+                                        partition_guid=str(uuid.UUID(bytes_le=data[8:24])))
+        else:
+            out[letter] = MountedVolume(letter, "other")
+    return out
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bcdtool.cli import main
-from bcdtool.errors import EXIT_PROBLEMS, GuestError, NotFoundError
+from bcdtool.errors import InvalidArgumentError, EXIT_PROBLEMS, GuestError, NotFoundError
 from fixtures import linux_roots
 from tests.linux.linux_helpers import snapshot
 
@@ -91,7 +91,7 @@ def test_device_and_baud_options(tmp_path, capsys, state):
 
 def test_bad_arguments(tmp_path, capsys):
     code, _, err = run(capsys, "linux", "fix", "--baud", "12345", tmp_path)
-    assert code == 2 and "12345" in err
+    assert code == InvalidArgumentError.exit_code == 24 and "12345" in err
     code, _, err = run(capsys, "linux", "check", tmp_path / "missing")
     assert code == NotFoundError.exit_code and err.startswith("bcdtool: error:")
     (tmp_path / "empty").mkdir()

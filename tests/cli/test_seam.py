@@ -68,3 +68,20 @@ def test_json_lines_are_one_line_and_keep_non_ascii():
     assert run.stdout.count("\n") == 1
     assert json.loads(run.stdout) == {"schema": "bcdtool.batch/1", "n": 1, "target": "dïsk.vhd"}
     assert "dïsk" in run.stdout
+
+
+def test_current_command_names_the_subcommand_below_the_root():
+    @click.group()
+    def root() -> None:
+        """Root."""
+
+    @root.group()
+    def hive() -> None:
+        """Group."""
+
+    @hive.command("ls")
+    def ls() -> None:
+        output.emit_json(output.current_command(), {})
+
+    run = CliRunner().invoke(root, ["hive", "ls"])
+    assert json.loads(run.stdout) == {"schema": "bcdtool.hive.ls/1"}

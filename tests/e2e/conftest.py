@@ -37,6 +37,24 @@ def debian_guest():
 
 
 @pytest.fixture(scope="session")
+def busybox_guest():
+    """The cached Debian guest booted by extlinux with BusyBox init (fixtures/busybox_guest.py)."""
+    from fixtures import busybox_guest
+
+    reasons = busybox_guest.missing_requirements()
+    if shutil.which("qemu-system-x86_64") is None:
+        reasons.append("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
+    if os.geteuid() != 0:
+        reasons.append("mounting the guest's root partition needs root")
+    if reasons:
+        message = "cannot boot the extlinux+BusyBox e2e guest: " + "; ".join(reasons)
+        if os.environ.get("BCDTOOL_E2E_REQUIRED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return busybox_guest.guest_image()
+
+
+@pytest.fixture(scope="session")
 def debian_uefi_guest():
     """The same guest on a GPT disk with an ESP, booted by OVMF."""
     from tests.e2e.qemu_guest import OVMF_CODE, OVMF_VARS

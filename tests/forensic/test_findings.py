@@ -19,6 +19,7 @@ from tests.forensic.forensic_helpers import LOADER, RESUME, edit, new_store
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 DBGSETTINGS = "{4636856e-540f-4170-a130-a84776f4c654}"
 GLOBALSETTINGS = "{7ea2e1ac-2e61-4728-aaa3-896d9d0a9f0e}"
+HYPERVISORSETTINGS = "{7ff607e0-4395-11db-b0de-0800200c9a66}"
 
 TAMPERED = {
     "win10-uefi-bitpixie-modified.bcd": {
@@ -64,7 +65,8 @@ def test_tampered_corpus_stores_raise_their_findings(corpus, name):
 
 @pytest.mark.parametrize("name", CLEAN)
 def test_clean_corpus_stores_raise_nothing_above_info(corpus, name):
-    report = investigate(str(corpus / "bcd" / name), generated_at="pinned")
+    report = investigate(str(corpus / "bcd" / name), history=True, deleted=True,
+                         generated_at="pinned")
     loud = [(f.id, f.severity, f.message) for f in report.findings if f.severity != "info"]
     assert loud == []
 
@@ -84,8 +86,9 @@ def test_evidence_names_object_element_value_and_key_time(corpus):
     assert ev.description == "Windows 7"
     assert ev.key == "Objects\\{861677eb-d083-11ea-915f-99b8df73ff9c}\\Elements\\16000049"
     stamp = _python_registry_stamp(path, ev.key)
-    assert ev.last_write.startswith(stamp.strftime("%Y-%m-%dT%H:%M:%S.")) and \
-        abs(int(ev.last_write[20:27]) - stamp.microsecond * 10) <= 5
+    assert ev.last_write == stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert abs(ev.last_write_filetime // 10 - (stamp - dt.datetime(1601, 1, 1)) //
+               dt.timedelta(microseconds=1)) <= 1
     (opts,) = _by_id(report)["bcd.loadoptions-integrity"]
     assert opts.evidence[0].value == "DDISABLE_INTEGRITY_CHECKS"
     assert opts.attack == "T1553.006"
@@ -125,6 +128,7 @@ SETTINGS = [
     ([(LOADER, "hypervisordebug", True)], "bcd.hypervisor-debug", "medium"),
     ([(DBGSETTINGS, "debugtype", 3)], "bcd.debugger-transport", "medium"),
     ([(DBGSETTINGS, "debugtype", 2)], "bcd.debugger-transport", "low"),
+    ([(HYPERVISORSETTINGS, "hypervisordebugtype", 3)], "bcd.debugger-transport", "medium"),
     ([(LOADER, "safeboot", 0)], "bcd.safeboot", "medium"),
     ([(LOADER, "safeboot", 1), (LOADER, "safebootalternateshell", True)],
      "bcd.safeboot-alternate-shell", "high"),

@@ -110,3 +110,15 @@ def test_history_json_and_text(tmp_path):
         (7, "description", "First"), (8, "description", "Second"), (8, "testsigning", "Yes")]
     text = bcdtool("forensic", path, "--history").stdout
     assert "seq 8 (BCD.LOG1 entry 1, applied)" in text and "testsigning = Yes; now (absent)" in text
+
+
+def test_a_setting_cleaned_up_after_use_is_a_finding(tmp_path):
+    # testsigning was switched on (seq 8) and off again (seq 9): the live store is clean, the
+    # log still shows it
+    versions = _versions()
+    path = _write(tmp_path / "e", with_sequence(versions[-1], 10), log_of_versions(versions, 7))
+    report = investigate(str(path), history=True)
+    (found,) = [f for f in report.findings if f.id == "bcd.earlier-setting"]
+    assert found.severity == "medium" and "[bcd.test-signing]" in found.message
+    assert "seq 8" in found.message and found.evidence[0].guid == LOADER
+    assert not [f for f in investigate(str(path)).findings if f.id == "bcd.earlier-setting"]

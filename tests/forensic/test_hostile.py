@@ -4,11 +4,16 @@ never a traceback (bit flips and truncations of real stores and their logs)."""
 from __future__ import annotations
 
 import random
+import struct
 
 import pytest
 
 from bcdtool.errors import BcdToolError
+from bcdtool.limits import MAX_BCD_BYTES
 from bcdtool.ops.forensic import investigate, render_text
+from bcdtool.regf import history
+from bcdtool.regf.history import MAX_REPLAYED
+from tests.forensic.forensic_helpers import make_entry, make_log, new_store, with_sequence
 
 CASES = [("win11-uefi-installed-2025.bcd", (".LOG", ".LOG1")),
          ("win10-uefi-installed-crufty-2016.bcd", (".LOG", ".LOG1")),
@@ -42,3 +47,35 @@ def test_damaged_inputs_raise_only_our_errors(corpus, tmp_path, name, logs, seed
         return
     assert render_text(report)
     report.to_json()
+
+
+def test_a_log_of_many_entries_is_replayed_only_up_to_the_cap(tmp_path):
+    image = new_store()
+    page = image[4096:4096 + 512]
+    hive_size = struct.unpack_from("<I", image, 40)[0]
+    entries = [make_entry(100 + i, hive_size, [(0, page)]) for i in range(MAX_REPLAYED + 200)]
+    (tmp_path / "BCD").write_bytes(with_sequence(image, 5000))
+    (tmp_path / "BCD.LOG1").write_bytes(make_log(image, 100, entries))
+    report = investigate(str(tmp_path / "BCD"), timeline=True, history=True)
+    logged = [e for e in report.timeline if e.kind == "log-entry"]
+    assert len(logged) == MAX_REPLAYED + 200          # all listed ...
+    assert report.history == []                       # ... replaying changes nothing here
+    assert len(list(history.snapshots(with_sequence(image, 5000),
+                                      [("BCD.LOG1", make_log(image, 100, entries))]))) \
+        == MAX_REPLAYED
+
+
+def test_an_entry_claiming_a_huge_hive_is_not_replayed(tmp_path):
+    image = new_store()
+    entry = make_entry(7, 0x7FFF0000, [(0, image[4096:4608])])
+    logs = [("BCD.LOG1", make_log(image, 7, [entry]))]
+    assert list(history.snapshots(with_sequence(image, 9), logs)) == []
+
+
+def test_an_oversized_log_is_listed_not_read(tmp_path):
+    (tmp_path / "BCD").write_bytes(new_store())
+    with open(tmp_path / "BCD.LOG2", "wb") as handle:
+        handle.truncate(MAX_BCD_BYTES + 1)          # sparse: costs no disk space
+    report = investigate(str(tmp_path / "BCD"), history=True)
+    assert any("BCD.LOG2" in n and "not read" in n for n in report.notices)
+    assert [f.name for f in report.source.files] == ["BCD"]

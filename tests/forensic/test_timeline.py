@@ -20,13 +20,14 @@ from tests.forensic.forensic_helpers import bcdtool
 STORES = [p.name for p in corpus_files("bcd", "*.bcd")]
 
 
-def _as_python_registry(text: str | None) -> dt.datetime | None:
-    """Our 100 ns ISO time rounded half-even to microseconds, as python-registry reads FILETIMEs."""
-    if text is None:
-        return None
-    head, ticks = text[:-1].split(".")
-    micro = int((decimal.Decimal(int(ticks)) / 10).quantize(1, decimal.ROUND_HALF_EVEN))
-    return dt.datetime.strptime(head, "%Y-%m-%dT%H:%M:%S") + dt.timedelta(microseconds=micro)
+def _iso(stamp: dt.datetime) -> str:
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _ticks_agree(event) -> bool:
+    """The ISO time is the raw FILETIME rounded half-even to microseconds."""
+    micro = int((decimal.Decimal(event.filetime) / 10).quantize(1, decimal.ROUND_HALF_EVEN))
+    return _iso(dt.datetime(1601, 1, 1) + dt.timedelta(microseconds=micro)) == event.time
 
 
 def _python_registry_times(path) -> dict[str, str]:
@@ -36,7 +37,7 @@ def _python_registry_times(path) -> dict[str, str]:
     stack = [(reg.root(), "")]
     while stack:
         key, rel = stack.pop()
-        out[rel or "(root)"] = key.timestamp()
+        out[rel or "(root)"] = _iso(key.timestamp())
         for sub in key.subkeys():
             stack.append((sub, f"{rel}\\{sub.name()}" if rel else sub.name()))
     return out
@@ -46,13 +47,16 @@ def _python_registry_times(path) -> dict[str, str]:
 def test_key_times_agree_with_python_registry(corpus, name):
     path = corpus / "bcd" / name
     report = investigate(str(path), timeline=True, generated_at="T")
-    ours = {e.subject: _as_python_registry(e.time) for e in report.timeline
-            if e.kind == "key-written"}
+    ours = {e.subject: e.time for e in report.timeline if e.kind == "key-written"}
     assert ours == _python_registry_times(path)
     header = [e for e in report.timeline if e.kind == "hive-header"]
     regf = Registry.Registry(str(path))._regf
-    assert [(_as_python_registry(e.time), e.sequence) for e in header] == [
-        (regf.modification_timestamp(), regf.hive_sequence1())]
+    assert [(e.time, e.sequence) for e in header] == [
+        (_iso(regf.modification_timestamp()), regf.hive_sequence1())]
+    assert all(_ticks_agree(e) for e in report.timeline if e.filetime is not None)
+    assert all(dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")).replace(tzinfo=None)
+               == dt.datetime.strptime(e.time, "%Y-%m-%dT%H:%M:%S.%fZ")
+               for e in report.timeline if e.time)
     assert report.timeline == sorted(report.timeline, key=lambda e: e.sort_key())
 
 
@@ -76,7 +80,9 @@ def test_log_entries_agree_with_python_registry(corpus, name):
 def test_log_entry_names_the_keys_it_touched(corpus):
     report = investigate(str(corpus / "bcd" / "win11-uefi-installed-2025.bcd"), timeline=True)
     (entry,) = [e for e in report.timeline if e.kind == "log-entry" and e.sequence == 1084]
-    assert "{fwbootmgr}" in entry.detail or "Objects\\" in entry.detail or "element" in entry.detail
+    assert "{fwbootmgr} {a5a30fa2-3d06-4e9f-b5f4-a01df9d1fcba} element timeout" in entry.detail
+    assert "Objects\\{a5a30fa2-3d06-4e9f-b5f4-a01df9d1fcba}\\Elements\\25000004" in entry.keys
+    assert entry.to_json()["keys"] == list(entry.keys)
 
 
 def test_csv_for_timeline_tools(corpus):

@@ -134,3 +134,11 @@ def test_parser_never_fails_and_spans_hold(text):
     for a in env.assignments:
         assert text[a.word.start:a.word.end] == a.word.text
         assert 0 <= a.inner[0] <= a.inner[1] <= len(text)
+
+
+@pytest.mark.parametrize("text", ["A=\\", "A=x\\", 'A="x\\', "A=\\\nB=1", "A='\\"])
+def test_trailing_backslash_keeps_spans_in_the_text(text):
+    """A backslash that ends the text escapes nothing: the word ends at the text's end."""
+    env = shell.parse([("/f", text)])
+    for a in env.assignments:
+        assert a.word.end <= len(text) and text[a.word.start:a.word.end] == a.word.text
