@@ -30,6 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from azure.storage.blob import BlobClient  # noqa: E402
+
 from fixtures import images, windows_hives  # noqa: E402
 from fixtures.azurite import Azurite, CountingProxy, ensure_azurite  # noqa: E402
 
@@ -65,8 +67,6 @@ def run_enable(url: str, state: Path) -> tuple[subprocess.CompletedProcess, floa
 def baseline(azurite: Azurite, proxy: CountingProxy, vhd: Path, work: Path) -> dict:
     """Download the whole blob, then upload it whole, through the proxy (the edit in between
     costs nothing next to that)."""
-    from azure.storage.blob import BlobClient
-
     azurite.upload_page_blob("vhds", "small.vhd", vhd)
     url = proxy.url(azurite.sas_url("vhds", "small.vhd"))
     client = BlobClient.from_blob_url(url, max_single_get_size=4 * MiB, max_chunk_get_size=4 * MiB)
