@@ -38,9 +38,25 @@ def redact(spec: object) -> str:
     return urlunsplit((parts.scheme.lower(), host, parts.path, "", ""))
 
 
+#: Full URLs this process opened or was given (`bcdtool undo --target URL`): `scrub` replaces
+#: them exactly (so "URL:partition 2" keeps its suffix) and `resolve` finds their secret.
+_known: list[str] = []
+
+
+def remember(url: str) -> None:
+    """Record a full URL this process uses (see `_known`)."""
+    if is_url(url) and url not in _known:
+        _known.append(url)
+
+
 def scrub(text: str) -> str:
-    """`text` with every URL inside it redacted (messages of libraries quote whole URLs)."""
-    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), str(text))
+    """`text` with every URL inside it redacted: the URLs this process knows exactly, then
+    anything else that looks like a URL up to the next blank or quote (messages of libraries
+    quote whole URLs)."""
+    text = str(text)
+    for url in sorted(_known, key=len, reverse=True):
+        text = text.replace(url, redact(url))
+    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
 
 
 def query(spec: str) -> dict[str, str]:
@@ -66,10 +82,10 @@ def stored(spec: str | os.PathLike) -> str:
 
 
 def resolve(shown: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
-    """The full URL among `secrets` (URLs with their SAS) whose redacted form is `shown`, so a
+    """The full URL among `secrets` and the remembered URLs whose redacted form is `shown`, so a
     journal that stores only `shown` can be replayed; `shown` itself when none matches (an
     az:// name or a public URL needs no secret)."""
-    for candidate in secrets:
+    for candidate in [*secrets, *_known]:
         if is_url(candidate) and redact(candidate) == shown:
             return candidate
     return shown

@@ -18,7 +18,7 @@ from bcdtool.blockdev.vhd import open_vhd
 from bcdtool.blockdev.vhdx import VhdxDevice
 from bcdtool.blockdev.vmdk import open_vmdk
 from bcdtool.errors import ImageError, UnsupportedError
-from bcdtool.urls import is_url
+from bcdtool.urls import is_url, remember
 
 #: Largest file we treat as a possible VMDK text descriptor.
 MAX_DESCRIPTOR = 64 * 1024
@@ -59,6 +59,7 @@ def open_container(path: str, *, writable: bool = False) -> BlockDevice:
     page blob (writable https SAS URL, or az://ACCOUNT/CONTAINER/BLOB)."""
     if not is_url(path):
         return RawDevice(path, writable=writable)
+    remember(path)          # so every message that quotes it is redacted exactly
     if writable or path.lower().startswith("az://"):
         # The Azure SDK (optional extra, ~200 ms to import) loads only when a blob is written.
         from bcdtool.blockdev.pageblob import PageBlobDevice

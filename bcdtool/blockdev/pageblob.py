@@ -79,6 +79,8 @@ class PageBlobDevice(CachedRemoteDevice):
         self.name = shown
         self._lease = None
         self._leased_at = 0.0
+        #: A Put Page failed (lease lost, ETag moved, network): `reclaim()` before writing again.
+        self.failed = False
         #: Lease to propose (an interrupted write's, recorded in its journal) or the one held.
         self.lease_id: str | None = None
         self._client = _client(url, shown)
@@ -149,11 +151,27 @@ class PageBlobDevice(CachedRemoteDevice):
         faults.before_write(self.name)
         self.traffic.requests += 1
         self.traffic.bytes_up += len(chunk)
+        self.failed = True
         done = self._call(self._client.upload_page, chunk, offset=offset, length=len(chunk),
                           lease=self._lease, etag=self.etag, match_condition=_IF_NOT_MODIFIED,
                           what="write a page", writing=True)
+        self.failed = False
         self.etag = done.get("etag", self.etag)
         self._share = False
+
+    def reclaim(self) -> None:
+        """After a failed Put Page, before putting the original pages back: learn the blob's
+        ETag again and take the lease again with our id (still ours: renewed; broken by someone:
+        ours again; held by another: LeaseAlreadyPresent, and the caller names the journal)."""
+        props = self._call(self._client.get_blob_properties, what="read the blob's properties")
+        self.traffic.requests += 2
+        self.etag = props.etag
+        if self._lease is not None:
+            self._lease = self._call(self._client.acquire_lease, lease_duration=LEASE_SECONDS,
+                                     lease_id=self.lease_id, what="lease the blob again",
+                                     writing=True)
+            self._leased_at = time.monotonic()
+        self.failed = False
 
     # -- errors ----------------------------------------------------------------------------------
     def _call(self, func, *args, what: str, writing: bool = False, **kwargs):

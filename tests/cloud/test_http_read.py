@@ -68,6 +68,9 @@ def test_doctor_over_http_costs_a_handful_of_requests(served):
         proc = bcdtool("doctor", srv.url(name), "--json")
     assert proc.returncode == 3, proc.stderr          # EMS off: problems found
     report = json.loads(proc.stdout)
+    base = srv.url(name, sas=False)
+    files = [e["file"] for f in report["findings"] for e in f["evidence"]]
+    assert any(f.startswith(base + ":partition ") for f in files), files   # redacted exactly
     assert any(f["id"] == "ems" or f["status"] == "problem" for f in report["findings"])
     assert not leaked(SECRET_MARK, proc.stdout, proc.stderr)
     assert srv.requests <= 40, srv.requests
