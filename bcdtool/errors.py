@@ -151,6 +151,19 @@ class LimitError(BcdToolError):
     exit_code = 30
 
 
+class UnsafePathError(BcdToolError):
+    """A file the write would touch is not a plain file inside the target (a symlink, FIFO or
+    device, or a path leading out of it); nothing outside a target is opened, backed up or followed."""
+
+    exit_code = 31
+
+
+class LockedError(BcdToolError):
+    """Another writer holds the store or image; nothing was written."""
+
+    exit_code = 32
+
+
 class AccessDeniedError(BcdToolError):
     """A remote disk's server refused the credentials (HTTP 401/403), or they only allow reading."""
 

@@ -7,47 +7,23 @@ See ../shared/reference/regf.md sections 5.4 (hashes, hints), 6.2 (name storage)
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import uuid
 
 from bcdtool.errors import FormatError
+from bcdtool.upcase_table import CHANGES
 
 # --- Upcase table -----------------------------------------------------------------------------
-# Windows folds case with RtlUpcaseUnicodeChar, a fixed per-code-unit table.  We derive it from
-# Python's Unicode database with the rules that make the two agree:
-#   * only simple (single code unit) uppercase mappings: ß stays ß (Python gives "SS");
-#   * only mappings that round-trip (upper(c).lower() == c): Windows keeps µ, ı, ſ, ς, ϐ, the
-#     titlecase digraphs (ǅ) and the other "one-way" folds unchanged;
-#   * surrogate code units map to themselves (the table is per code unit, never per character);
-#   * case pairs that Unicode added after the Windows table was frozen (Unicode 5.1 level: e.g.
-#     Cherokee lowercase, Georgian Mtavruli, Latin Extended-D letters from A78D on) are left out.
-# The result is verified against Windows-written hashes and sibling orders in the corpus
-# (tests/regf/test_wintext.py).
-_ADDED_AFTER_TABLE: tuple[tuple[int, int], ...] = (
-    (0x037F, 0x037F), (0x0524, 0x052F), (0x10C7, 0x10C7), (0x10CD, 0x10CD),
-    (0x13A0, 0x13FF), (0x1C90, 0x1CBF), (0x2C2F, 0x2C2F), (0x2C70, 0x2C70),
-    (0x2C7E, 0x2C7F), (0x2CEB, 0x2CEE), (0x2CF2, 0x2CF3), (0xA660, 0xA660),
-    (0xA698, 0xA69B), (0xA78D, 0xA7FF),
-)
+# Windows folds case with RtlUpcaseUnicodeChar, a fixed per-code-unit table derived from Unicode's
+# SIMPLE uppercase mapping; `upcase_table` holds it as data (its docstring gives the rules and
+# sources), so start-up costs a dict literal instead of a 65536-step derivation.  Code points
+# above 0xFFFF never change: Windows upcases their surrogate halves, which map to themselves.
+_TRANSLATE: dict[int, int] = CHANGES
 
 
-def _windows_upcase(unit: int) -> int:
-    if 0xD800 <= unit <= 0xDFFF:
-        return unit
-    char = chr(unit)
-    upper = char.upper()
-    if len(upper) != 1 or upper == char or ord(upper) > 0xFFFF or upper.lower() != char:
-        return unit
-    target = ord(upper)
-    if any(lo <= target <= hi for lo, hi in _ADDED_AFTER_TABLE):
-        return unit
-    return target
-
-
-#: RtlUpcaseUnicodeChar for every UTF-16 code unit 0x0000-0xFFFF.
-UPCASE: tuple[int, ...] = tuple(_windows_upcase(u) for u in range(0x10000))
-# str.translate table: only the code units that change (code points above 0xFFFF never change,
-# because Windows upcases their surrogate halves, which map to themselves).
-_TRANSLATE: dict[int, int] = {u: t for u, t in enumerate(UPCASE) if u != t}
+def upcase_unit(unit: int) -> int:
+    """RtlUpcaseUnicodeChar of one UTF-16 code unit."""
+    return _TRANSLATE.get(unit, unit)
 
 
 def upcase(name: str) -> str:
@@ -67,7 +43,8 @@ def upcase_units(name: str) -> list[int]:
 
 
 def name_sort_key(name: str) -> bytes:
-    """Key that sorts names in Windows' registry order (upcased code units, shorter first on ties)."""
+    """Key that sorts names in Windows' registry order (upcased code units, shorter first on
+    ties)."""
     # Big-endian UTF-16 bytes compare exactly like the sequence of code units.
     return upcase(name).encode("utf-16-be", "surrogatepass")
 
@@ -94,6 +71,25 @@ def lf_hint(name: str) -> bytes:
             break
         hint[k] = units[k]
     return bytes(hint)
+
+
+# --- Printing names -----------------------------------------------------------------------------
+# Key and value names may hold anything but NUL-free UTF-16: control characters and unpaired
+# surrogates (Windows writes those) cannot be printed or encoded as UTF-8.  They are shown as
+# `\uXXXX` (four uppercase hex digits), the one escaped form of text and JSON output.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def escape_name(name: str) -> str:
+    """`name` with control characters and unpaired surrogates written as `\\uXXXX`."""
+    if not _UNPRINTABLE.search(name):
+        return name
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04X}", name)
+
+
+def needs_escape(name: str) -> bool:
+    """True when `escape_name` changes `name`."""
+    return _UNPRINTABLE.search(name) is not None
 
 
 # --- Name codecs --------------------------------------------------------------------------------

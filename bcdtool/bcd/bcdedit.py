@@ -338,8 +338,13 @@ def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> N
         elif word.lower() in ("/noumex", "nodhcp", "newkey"):
             flags.add(word.lower())
         else:
-            rest.append(word)
+            # the docs write both BUSPARAMS:b.d.f and busparams=b.d.f
+            name, eq, value = word.partition("=")
+            rest.append(f"{name}:{value}" if eq and name.lower() == "busparams" else word)
     params = colon_params(rest, spec.params)
+    if "newkey" in flags and spec.key in params:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} KEY: and NEWKEY exclude each other. "
+                                   f"{HELP_HINT}")
     guid = ensure_settings(store, spec.alias, out.notices)
     if kind == "net":
         _net_settings(store, guid, spec, params, flags, out)
@@ -356,7 +361,8 @@ def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> N
                           parse_integer(start, store.element_def(guid, "debugstart")))
     if "/noumex" in flags:
         store.set_element(guid, E.NOUMEX, True)
-    out.lines.append(SUCCESS)
+    if kind != "net":             # for NET bcdedit prints only the key
+        out.lines.append(SUCCESS)
 
 
 def _net_settings(store: BcdStore, guid: str, spec: _Debugger, params: dict, flags: set,
@@ -382,6 +388,7 @@ def _show_settings(store: BcdStore, alias: str, out: Outcome) -> None:
     obj = store.get(store.resolve(alias))
     lines = enum.render_object(store, obj, enum.View())
     out.lines.extend(lines[4:])          # empty line, title, dashes, identifier
+    out.lines.append(SUCCESS)
 
 
 # --- objects -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from bcdtool.bcd import codec, objects
 from bcdtool.bcd.elements import E, ElementDef, display_name, resolve
 from bcdtool.errors import BcdError, BcdToolError, NotFoundError
 from bcdtool.regf.editor import HiveEditor
+from bcdtool.regf.planned import Planned
 from bcdtool.regf.hive import Hive, Key
 from bcdtool.regf.values import REG_DWORD
 
@@ -338,6 +339,11 @@ class BcdStore:
                                                                          after.reg_type):
                     changes.append(Change(guid, new.type, "set", code, before, after))
         return changes
+
+    @property
+    def planned(self) -> Planned | None:
+        """The editor's record of the staged edits, for verifying the write (None: no edits)."""
+        return None if self._editor is None else self._editor.planned
 
     def to_bytes(self, *, same_size: bool = False) -> bytes:
         """The hive image with the staged changes (the original image when there are none)."""

@@ -18,11 +18,10 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from bcdtool import faults
 from bcdtool.blockdev.http import (BLOCK, CachedRemoteDevice, RangeReader, Traffic, expired,
                                    retries, timeout)
 from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageError, NetworkError,
-                            NotFoundError, ReadOnlyError, UnsafeVolumeError, UnsupportedError,
+                            LockedError, NotFoundError, ReadOnlyError, UnsupportedError,
                             WriteError)
 from bcdtool.urls import query, redact
 
@@ -148,7 +147,6 @@ class PageBlobDevice(CachedRemoteDevice):
             self.traffic.requests += 1
             self._call(self._lease.renew, what="renew the blob's lease", writing=True)
             self._leased_at = time.monotonic()
-        faults.before_write(self.name)
         self.traffic.requests += 1
         self.traffic.bytes_up += len(chunk)
         self.failed = True
@@ -206,7 +204,7 @@ class PageBlobDevice(CachedRemoteDevice):
         status = getattr(exc, "status_code", None)
         code = str(getattr(exc, "error_code", "") or "")
         if status == 409 and code.startswith("LeaseAlreadyPresent"):
-            return UnsafeVolumeError(
+            return LockedError(
                 "the blob is leased by someone else (a VM using the disk, a copy, or another "
                 "bcdtool): stop the VM or wait; if no one is using it, break the lease with `az "
                 "storage blob lease break`; nothing was written", path=self.name)

@@ -9,7 +9,6 @@ import os
 import stat
 import struct
 
-from bcdtool import faults
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import ImageError, NotFoundError, ReadOnlyError, WriteError
 
@@ -93,7 +92,6 @@ class RawDevice(BlockDevice):
     def _write(self, offset: int, data: bytes) -> None:
         done = 0
         try:
-            faults.before_write(self.name)
             while done < len(data):
                 done += os.pwrite(self._fd, data[done:], offset + done)
         except OSError as exc:

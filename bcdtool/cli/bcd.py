@@ -19,10 +19,10 @@ from bcdtool.regf.hive import Hive
 
 
 def commit_store(handle, image: bytes, *, operation: str, diff: list, dry_run: bool,
-                 backup_dir: str | None):
+                 backup_dir: str | None, planned=None):
     """The one place BCD commands write a store back (plan, back up, write, verify)."""
     return handle.commit(image, dry_run=dry_run, backup_dir=backup_dir, operation=operation,
-                         diff=diff)
+                         diff=diff, planned=planned)
 
 
 def _new_image(store) -> bytes:
@@ -84,7 +84,8 @@ def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, read_only
             diff = store.diff()
             changes = [render.change_json(store, c) for c in diff]
             result = commit_store(handle, image, operation="bcdedit " + " ".join(args),
-                                  diff=changes, dry_run=dry_run, backup_dir=backup_dir)
+                                  diff=changes, dry_run=dry_run, backup_dir=backup_dir,
+                                  planned=store.planned)
             notes(result.notices)
             if dry_run and not as_json:
                 for change in diff:

@@ -1,4 +1,4 @@
-"""`bcdtool doctor TARGET`: will the serial console work on this Windows or Linux disk?"""
+"""`bcdtool doctor TARGET`: will this Windows or Linux disk boot, and its serial console work?"""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from bcdtool.ops.doctor import diagnose
 @json_option(help="One JSON document: ok, findings (id, status, message, evidence, fix).")
 @click.pass_context
 def doctor(ctx, target, baud, partition, path, as_json) -> None:
-    """One finding per known serial-console failure mode, each with evidence and the exact fix
-    command; exit 0 when all is well, 3 when something is a problem.  Read-only."""
+    """One finding per known failure mode — BCD devices, files and references that do not fit
+    this disk, and the serial-console settings — each with evidence and the exact fix command;
+    exit 0 when all is well, 3 when something is a problem.  Read-only."""
     report = diagnose(target, baud=baud, partition=partition, path=path)
     if as_json:
         emit("doctor", report.to_json(), as_json=True)

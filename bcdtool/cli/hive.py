@@ -16,6 +16,7 @@ from bcdtool.cli.output import current_command, emit_json
 from bcdtool.errors import CorruptionError, DirtyHiveError, InterruptedWriteError
 from bcdtool.regf.hive import Hive, Key, Value
 from bcdtool.regf.values import REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_QWORD
+from bcdtool.wintext import escape_name, needs_escape
 
 
 @dataclass
@@ -30,13 +31,20 @@ class _ForensicHandle:
         """Nothing to release: the bytes were read whole."""
 
 
+#: What reading a dirty hive as it is means (said on stderr whenever it happens).
+DIRTY_NOTE = ("read as it is (--allow-dirty): the hive is dirty and its transaction logs are "
+              "missing or unusable, so the changes held only in them are not included; keys and "
+              "values may be missing or out of date; nothing is written")
+
+
 def _open(spec: str, *, partition: int | None = None, path: str | None = None,
-          read_only: bool = True, tolerant: bool = False):
+          read_only: bool = True, tolerant: bool = False, allow_dirty: bool = False):
     """The one place `hive` commands open a target; returns a handle with `.hive`.
 
     With `tolerant`, a plain hive file that cannot be opened safely (dirty with no usable
     logs, half-written, broken bins) is read as it is instead, so that `hive check` can list
-    what is wrong.
+    what is wrong.  With `allow_dirty`, a dirty plain hive file without usable logs is read
+    as it is (reads only).
     """
     from bcdtool.locate import detect, open_hive
 
@@ -44,10 +52,12 @@ def _open(spec: str, *, partition: int | None = None, path: str | None = None,
         return open_hive(spec, partition=partition, path=path, read_only=read_only,
                          kind="hive" if path else "bcd")
     except (CorruptionError, DirtyHiveError, InterruptedWriteError) as exc:
-        if not tolerant or detect.detect_kind(spec) != detect.HIVE:
+        dirty = allow_dirty and isinstance(exc, (DirtyHiveError, InterruptedWriteError))
+        if not (tolerant or dirty) or detect.detect_kind(spec) != detect.HIVE:
             raise
-        hive = Hive.open(spec, allow_dirty=True, strict=False)
-        hive.notices.insert(0, f"{spec}: {exc}; reading it as it is to check it")
+        hive = Hive.open(spec, allow_dirty=True, strict=not tolerant)
+        hive.notices[:] = [f"{spec}: {DIRTY_NOTE}"] if dirty and not tolerant else \
+            [f"{spec}: {exc}; reading it as it is to check it"]
         return _ForensicHandle(hive, f"hive file {spec}", {"target": spec, "kind": "file"})
 
 
@@ -64,6 +74,12 @@ def _target_options(func):
                         help="Partition holding the hive (disks and images).")(func)
 
 
+def _allow_dirty_option(func):
+    return click.option("--allow-dirty", is_flag=True,
+                        help="Read a dirty hive file whose transaction logs are missing as it is "
+                        "(reads only; changes held only in the logs are not included).")(func)
+
+
 def _json_out(doc) -> None:
     emit_json(current_command(), doc)
 
@@ -73,17 +89,34 @@ def _iso(key: Key) -> str | None:
     return None if stamp is None else stamp.isoformat().replace("+00:00", "Z")
 
 
+def name_json(name: str) -> dict:
+    """`{"name": ...}` in the escaped form (`wintext.escape_name`), plus the exact UTF-16LE bytes
+    as `name_utf16le` (hex) when escaping changed it."""
+    doc = {"name": escape_name(name)}
+    if needs_escape(name):
+        doc["name_utf16le"] = name.encode("utf-16-le", "surrogatepass").hex()
+    return doc
+
+
+def _printable(data):
+    if isinstance(data, str):
+        return escape_name(data)
+    if isinstance(data, list):
+        return [escape_name(s) for s in data]
+    return data
+
+
 def value_json(value: Value) -> dict:
     """JSON form of a value: name, type, size, decoded data (bytes as hex) and raw hex."""
     data = value.data
-    return {"name": value.name, "type": value.type_name, "type_code": value.type,
-            "size": value.size, "data": data.hex() if isinstance(data, bytes) else data,
+    return {**name_json(value.name), "type": value.type_name, "type_code": value.type,
+            "size": value.size, "data": data.hex() if isinstance(data, bytes) else _printable(data),
             "raw": value.raw.hex()}
 
 
 def render_data(value: Value) -> list[str]:
     """Human-readable lines of a value's data."""
-    data = value.data
+    data = _printable(value.data)
     if isinstance(data, list):
         return data or [""]
     if isinstance(data, int):
@@ -98,8 +131,9 @@ def render_data(value: Value) -> list[str]:
 def key_json(key: Key) -> dict:
     """JSON form of a key with its direct subkeys and values."""
     return {
-        "path": key.path, "name": key.name, "timestamp": _iso(key), "class": key.class_name,
-        "subkeys": [{"name": sub.name, "timestamp": _iso(sub), "subkeys": sub.subkey_count,
+        "path": escape_name(key.path), **name_json(key.name), "timestamp": _iso(key),
+        "class": None if key.class_name is None else escape_name(key.class_name),
+        "subkeys": [{**name_json(sub.name), "timestamp": _iso(sub), "subkeys": sub.subkey_count,
                      "values": sub.value_count} for sub in key.subkeys()],
         "values": [value_json(v) for v in key.values()],
     }
@@ -114,11 +148,14 @@ def hive() -> None:
 @click.argument("file")
 @click.argument("keypath", default="")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_allow_dirty_option
 @_target_options
-def ls(file: str, keypath: str, as_json: bool, partition: int | None,
+def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int | None,
        hive_path: str | None) -> None:
-    """List the subkeys and values of KEYPATH (default: the root)."""
-    handle = _open(file, partition=partition, path=hive_path)
+    """List the subkeys and values of KEYPATH (default: the root).
+
+    Names holding control characters or unpaired UTF-16 surrogates print as \\uXXXX."""
+    handle = _open(file, partition=partition, path=hive_path, allow_dirty=allow_dirty)
     try:
         _echo_notices(handle.hive)
         key = handle.hive.key(keypath)
@@ -126,10 +163,10 @@ def ls(file: str, keypath: str, as_json: bool, partition: int | None,
             _json_out(key_json(key))
             return
         for sub in key.subkeys():
-            click.echo(f"{sub.name}\\")
+            click.echo(f"{escape_name(sub.name)}\\")
         for value in key.values():
             lines = render_data(value)
-            click.echo(f"{value.name or '(default)'}\t{value.type_name}\t{lines[0]}")
+            click.echo(f"{escape_name(value.name) or '(default)'}\t{value.type_name}\t{lines[0]}")
             for line in lines[1:]:
                 click.echo(f"\t\t{line}")
     finally:
@@ -141,11 +178,12 @@ def ls(file: str, keypath: str, as_json: bool, partition: int | None,
 @click.argument("keypath")
 @click.argument("name", default="")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_allow_dirty_option
 @_target_options
-def get(file: str, keypath: str, name: str, as_json: bool, partition: int | None,
-        hive_path: str | None) -> None:
+def get(file: str, keypath: str, name: str, as_json: bool, allow_dirty: bool,
+        partition: int | None, hive_path: str | None) -> None:
     """Print the type and data of value NAME of KEYPATH (no NAME: the default value)."""
-    handle = _open(file, partition=partition, path=hive_path)
+    handle = _open(file, partition=partition, path=hive_path, allow_dirty=allow_dirty)
     try:
         _echo_notices(handle.hive)
         value = handle.hive.key(keypath).value(name)
@@ -165,26 +203,52 @@ def get(file: str, keypath: str, name: str, as_json: bool, partition: int | None
 @click.option("--prefix", default="", help="Text put before every key path, e.g. "
               "'HKEY_LOCAL_MACHINE\\BCD00000000' (default: paths start with '\\').")
 @click.option("--utf16", is_flag=True, help="Write UTF-16LE with a BOM, as regedit does.")
+@click.option("--best-effort", is_flag=True, help="Damaged hive: export what can be read; every "
+              "unreadable key becomes a '; bcdtool: UNREADABLE' line and a message on stderr, "
+              "and the exit code is 3.")
+@_allow_dirty_option
 @_target_options
-def export(file: str, keypath: str, prefix: str, utf16: bool, partition: int | None,
+@click.pass_context
+def export(ctx: click.Context, file: str, keypath: str, prefix: str, utf16: bool,
+           best_effort: bool, allow_dirty: bool, partition: int | None,
            hive_path: str | None) -> None:
-    """Print KEYPATH's subtree (default: the whole hive) as a regedit .reg file."""
+    """Print KEYPATH's subtree (default: the whole hive) as a regedit .reg file.
+
+    Names a .reg file cannot hold (line breaks, control characters; unpaired surrogates
+    without --utf16) are refused.  If reading fails part way, the output ends with a
+    '; bcdtool: EXPORT INCOMPLETE' line, so it never looks complete."""
+    from bcdtool.errors import BcdToolError
     from bcdtool.regf.export import iter_export
 
-    handle = _open(file, partition=partition, path=hive_path)
+    handle = _open(file, partition=partition, path=hive_path, tolerant=best_effort,
+                   allow_dirty=allow_dirty)
+    problems: list[str] = []
+    out = sys.stdout.buffer
+    encoding = "utf-16-le" if utf16 else "utf-8"
     try:
         _echo_notices(handle.hive)
         hive_ = handle.hive
-        lines = iter_export(hive_, hive_.key(keypath), prefix=prefix.rstrip("\\"))
-        out = sys.stdout.buffer
+        lines = iter_export(hive_, hive_.key(keypath), prefix=prefix.rstrip("\\"), utf16=utf16,
+                            best_effort=best_effort, problems=problems)
         if utf16:
             out.write(b"\xff\xfe")
-        for line in lines:
-            out.write((line + "\r\n").encode("utf-16-le" if utf16 else "utf-8",
-                                             "surrogatepass"))
-        out.flush()
+        try:
+            for line in lines:
+                out.write((line + "\r\n").encode(encoding, "surrogatepass"))
+        except BcdToolError as exc:
+            out.write((f"; bcdtool: EXPORT INCOMPLETE: {escape_name(str(exc))}\r\n")
+                      .encode(encoding, "surrogatepass"))
+            raise
+        finally:
+            out.flush()
     finally:
         handle.close()
+    for problem in problems:
+        click.echo(f"bcdtool: unreadable: {escape_name(problem)}", err=True)
+    if problems:
+        click.echo(f"bcdtool: {len(problems)} part(s) of the hive could not be read; the export "
+                   "is incomplete", err=True)
+        ctx.exit(3)
 
 
 @hive.command("check")
@@ -307,17 +371,19 @@ def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *,
         image = editor.to_bytes(same_size=not grows)
         if backup and not dry_run:
             _save_backup(backup, handle.hive.original)
-        result = handle.commit(image, dry_run=dry_run, operation=operation, backup_dir=backup_dir)
+        result = handle.commit(image, dry_run=dry_run, operation=operation, backup_dir=backup_dir,
+                               planned=editor.planned)
     finally:
         handle.close()
     for notice in result.notices:
         click.echo(f"bcdtool: note: {notice}", err=True)
     if as_json:
-        _json_out(dict(result.to_dict(), operation=operation, backup=backup))
+        _json_out(dict(result.to_dict(), operation=escape_name(operation), backup=backup))
     elif dry_run:
-        click.echo(f"dry run: {operation}: {len(result.plan)} write(s) planned, nothing written")
+        click.echo(f"dry run: {escape_name(operation)}: {len(result.plan)} write(s) planned, "
+                   "nothing written")
     else:
-        click.echo(f"{operation}: {result.pages_written} page(s) written, verified")
+        click.echo(f"{escape_name(operation)}: {result.pages_written} page(s) written, verified")
 
 
 @hive.command("set")
@@ -381,14 +447,14 @@ def new(file: str, minor: str, root_name: str, dry_run: bool, as_json: bool,
     from pathlib import Path
 
     from bcdtool.errors import InvalidArgumentError
-    from bcdtool.regf.commit import verify_image
     from bcdtool.regf.editor import HiveEditor
+    from bcdtool.regf.verify import verify_new_hive
 
     path = Path(file)
     if path.exists() or path.is_symlink():
         raise InvalidArgumentError("the file exists; `hive new` never overwrites", path=file)
     image = HiveEditor.new(int(minor), name=path.name, root_name=root_name).to_bytes()
-    verify_image(image)
+    verify_new_hive(image)
     if backup:
         click.echo("bcdtool: note: --backup has nothing to save for a new file", err=True)
     if not dry_run:

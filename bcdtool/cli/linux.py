@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from bcdtool.cli.options import backend_option, json_option
 from bcdtool.cli.output import data, emit, emit_json, info, notes
 from bcdtool.errors import EXIT_PROBLEMS, UnsupportedError
+from bcdtool.linux.cmdline import validate_baud, validate_device
+from bcdtool.linux.fix import apply_plan, plan_fix
+from bcdtool.linux.root import open_guest
+from bcdtool.linux.rules import evaluate
+from bcdtool.linux.sources import default_device, read_guest
 
 
 @click.group()
@@ -15,13 +22,11 @@ def linux() -> None:
 
 
 def _device(guest, device):
-    from bcdtool.linux.sources import default_device
     return device or default_device(guest)
 
 
 def _validated(device, baud=None):
     """Refuse a bad --device/--baud (exit 24) before anything is opened."""
-    from bcdtool.linux.cmdline import validate_baud, validate_device
     if device is not None:
         validate_device(device)
     if baud is not None:
@@ -43,10 +48,6 @@ _backend_option = backend_option(
 @click.pass_context
 def check(ctx, target, as_json, device, partition, backend) -> None:
     """Report serial-console problems (exit 3 when there is one)."""
-    from bcdtool.linux.rules import evaluate
-    from bcdtool.linux.sources import read_guest
-    from bcdtool.linux.root import open_guest
-
     _validated(device)
     root = open_guest(target, backend=backend, partition=partition)
     if hasattr(root.fs, "close"):
@@ -72,13 +73,6 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
 @click.pass_context
 def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> None:
     """Turn the serial console on, keeping every other setting; journaled for `bcdtool undo`."""
-    import os
-
-    from bcdtool.linux.fix import apply_plan, plan_fix
-    from bcdtool.linux.rules import evaluate
-    from bcdtool.linux.sources import read_guest
-    from bcdtool.linux.root import open_guest
-
     _validated(device, baud)
     if not os.path.isdir(target) and not dry_run and backend != "guestfs":
         raise UnsupportedError("`linux fix` writes only into a mounted root directory: mount the "
@@ -87,8 +81,6 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> Non
     root = open_guest(target, backend=backend, writable=not dry_run)
     if hasattr(root.fs, "close"):    # libguestfs: flush the image when the command ends
         ctx.call_on_close(root.fs.close)
-    if backend == "guestfs":    # the files live inside the image: libguestfs writes them
-        from bcdtool.backends.guestfs_linux import apply_plan
     guest = read_guest(root, device)
     dev = _device(guest, device)
     plan = plan_fix(guest, dev, baud)

@@ -8,19 +8,17 @@ then writes each file through a temporary file and a rename inside the guest roo
 from __future__ import annotations
 
 import difflib
-import os
-import posixpath
 import re
 from dataclasses import dataclass, field
 
-from bcdtool.errors import BcdToolError, GuestError, UnsupportedError, WriteError
-from bcdtool.fileio import replace_file
-from bcdtool.journal import Journal
-from bcdtool.journal import undo as undo_journal
+from bcdtool.errors import GuestError, UnsupportedError, VerifyError
 from bcdtool.linux import cmdline, inittab, nixos, shell
 from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE, Guest,
                                    KernelLine, TextFile)
+from bcdtool.write.journal import Journal
+from bcdtool.write.result import WriteResult
+from bcdtool.write.transaction import Audit, Step, Transaction
 
 _SPEED_OPT = re.compile(r"--speed[= ](\d+)")
 #: GRUB terminals that work for input as well as output.
@@ -612,71 +610,38 @@ def plan_fix(guest: Guest, device: str, baud: int = 115200) -> Plan:
 
 
 def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
-               operation: str = "linux fix") -> Journal:
-    """Back up and write every change of `plan` into a mounted guest root; return the journal."""
+               operation: str = "linux fix", audit_log=None) -> Journal:
+    """Write every change of `plan` into the guest root through the one write transaction
+    (journaled first, verified after, restored on failure); return the journal."""
     root = guest.root
-    targets = [(c, root.host_path(c.path, follow_last=c.link_target is None)) for c in plan.changes]
-    for change, host in targets:
-        current = _read_current(host) if change.link_target is None else None
-        if change.link_target is None and current != change.before:
-            raise WriteError("the file changed since it was read; nothing written",
-                             path=change.path)
-        if change.link_target is not None and os.path.lexists(host):
-            raise WriteError("the symlink to create already exists; nothing written",
-                             path=change.path)
-    journal = Journal.start(root.description, operation, backup_dir=backup_dir,
-                            diff=[{"path": c.path, "diff": c.diff()} for c in plan.changes])
-    journal.extra["guest_paths"] = {host: c.path for c, host in targets}
-    journal.mark("writing")
+    sink = root.fs.write_sink(root.description)
+    steps, originals = [], {}
+    for change in plan.changes:
+        link = change.link_target is not None
+        rel = "/".join(root.resolve(change.path, follow_last=not link))
+        originals[rel] = None if link else change.before
+        steps.append(Step(rel, link=change.link_target) if link else Step(rel, change.after))
+    # An audit line when asked for one (`linux fix` keeps the state folder untouched when
+    # --backup-dir is given).
+    audit = Audit(store={"guest": root.description}, changes=[c.path for c in plan.changes],
+                  path=audit_log) if audit_log else None
+    transaction = Transaction(sink, operation=operation, backup_dir=backup_dir,
+                              diff=[{"path": c.path, "diff": c.diff()} for c in plan.changes],
+                              audit_info=audit)
+    result = WriteResult(target=sink.target, dry_run=False, size=0, sha256_before="",
+                         sha256_after="", plan=[], pages_written=0,
+                         bytes_written=sum(len(s.data) for s in steps))
+
+    def verify(fresh) -> None:
+        for step in steps:
+            now = fresh.lstat_link(step.file) if step.link is not None else fresh.read(step.file)
+            if now != (step.link if step.link is not None else step.data):
+                raise VerifyError("the guest file does not read back as written", path=step.file)
+
     try:
-        for change, host in targets:
-            _apply_one(root, journal, change, host)
-    except BcdToolError as exc:
-        # Never leave half a fix behind: put back what was already written.
-        try:
-            undo_journal(journal.path)
-        except BcdToolError as again:
-            raise WriteError(f"{exc.message}; restoring the files written so far failed too "
-                             f"({again.message}): run `bcdtool undo {journal.path}`",
-                             path=exc.path) from None
-        raise WriteError(f"{exc.message}; every file written so far was restored",
-                         path=exc.path) from None
-    journal.mark("done")
+        _, journal = transaction.run([steps], originals=originals, verify=verify, result=result,
+                                     extra={"guest_paths": {s.file: c.path for s, c in
+                                                            zip(steps, plan.changes)}})
+    finally:
+        sink.close()
     return journal
-
-
-def _apply_one(root, journal: Journal, change: Change, host: str) -> None:
-    if change.link_target is not None:
-        # What reading the new link yields (the guest's unit file), for undo's checks.
-        unit = posixpath.normpath(posixpath.join(posixpath.dirname(change.path),
-                                                 change.link_target))
-        journal.backup_file(host, after=root.read(unit))
-        try:
-            os.makedirs(os.path.dirname(host), exist_ok=True)
-            os.symlink(change.link_target, host)
-            _copy_label(os.path.dirname(host), host)
-        except OSError as exc:
-            raise WriteError(f"cannot create symlink: {exc.strerror}", path=change.path) from None
-    else:
-        journal.backup_file(host, after=change.after)
-        replace_file(host, change.after)
-
-
-def _read_current(host: str) -> bytes | None:
-    try:
-        with open(host, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise WriteError(f"cannot read file: {exc.strerror}", path=host) from None
-
-
-def _copy_label(folder: str, link: str) -> None:
-    """Label a new symlink like its folder (SELinux: systemd_unit_file_t in unit folders)."""
-    try:
-        label = os.getxattr(folder, "security.selinux")
-    except OSError:
-        return
-    os.setxattr(link, "security.selinux", label, follow_symlinks=False)
-

@@ -22,7 +22,7 @@ def open_guest(spec: str, *, backend: str = "auto", partition: int | None = None
         if partition is not None:
             raise UnsupportedError("--backend guestfs finds the root by inspection; "
                                    "--partition does not apply", path=spec)
-        from bcdtool.backends.guestfs_linux import open_guest_guestfs
+        from bcdtool.linux.guestfs import open_guest_guestfs
         return open_guest_guestfs(spec, writable=writable)
     if os.path.isdir(spec):
         root = open_directory(spec)

@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from bcdtool.errors import NotFoundError
+from bcdtool.errors import FormatError, NotFoundError
 from bcdtool.urls import is_url
 
 HIVE = "hive"
@@ -38,7 +38,13 @@ def detect_kind(spec: str | os.PathLike) -> str:
     except OSError as exc:
         raise NotFoundError(f"cannot open: {exc.strerror}", path=str(spec)) from None
     try:
-        magic = os.pread(fd, 4, 0)
+        head = os.pread(fd, 64, 0)
+        pe = head[:2] == b"MZ" and len(head) == 64 and \
+            os.pread(fd, 4, int.from_bytes(head[0x3C:0x40], "little")) == b"PE\0\0"
     finally:
         os.close(fd)
-    return HIVE if magic == b"regf" else IMAGE
+    if pe:
+        raise FormatError("not a registry hive or a disk image: it is a Windows executable (a PE "
+                          "file, starting with 'MZ'); give the hive file itself, e.g. "
+                          "Windows/System32/config/SYSTEM", path=str(spec))
+    return HIVE if head[:4] == b"regf" else IMAGE

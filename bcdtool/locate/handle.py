@@ -1,53 +1,30 @@
-"""An opened hive on some target (`HiveHandle`) and what committing a new image did (`WriteResult`)."""
+"""An opened hive on some target (`HiveHandle`); committing goes through bcdtool/write."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from bcdtool.errors import ReadOnlyError
+from bcdtool.write.result import WriteResult
+from bcdtool.write.transaction import Audit
 
 if TYPE_CHECKING:
     from bcdtool.regf.hive import Hive
+    from bcdtool.regf.planned import Planned
 
-
-@dataclass
-class WriteResult:
-    """The outcome (or, for a dry run, the plan) of one commit."""
-
-    target: str
-    dry_run: bool
-    size: int
-    sha256_before: str
-    sha256_after: str
-    #: (hive offset, length) of every write, in the order the commit protocol does them.
-    plan: list[tuple[int, int]]
-    pages_written: int
-    bytes_written: int
-    journal: str | None = None
-    verified: bool = False
-    notices: list[str] = field(default_factory=list)
-    #: Inside disks: (byte offset on the disk, length) of every write, logs' headers included.
-    device_writes: list[tuple[int, int]] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary."""
-        doc = asdict(self)
-        doc["plan"] = [{"offset": off, "length": length} for off, length in self.plan]
-        doc["device_writes"] = [{"offset": off, "length": length}
-                                for off, length in self.device_writes]
-        return doc
+__all__ = ["HiveHandle", "Store", "WriteResult"]
 
 
 class Store(Protocol):
-    """Where a hive's bytes live (a plain file, or a file inside a volume on a device)."""
+    """Where a hive's bytes live (a plain file, a file inside a volume on a device, ...)."""
 
     key: str
     read_only: bool
 
     def load(self) -> tuple["Hive", bytes]: ...
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None) -> tuple[WriteResult, "Hive | None"]: ...
+               diff: list | None, audit: Audit | None, planned: "Planned | None" = None
+               ) -> tuple[WriteResult, "Hive | None"]: ...
     def close(self) -> None: ...
 
 
@@ -66,13 +43,20 @@ class HiveHandle:
         return self._store.read_only
 
     def commit(self, new_image: bytes, *, dry_run: bool = False, backup_dir=None, operation: str = "",
-               diff: list | None = None) -> WriteResult:
-        """Write `new_image` (the edited hive) back: plan, back up, write, verify (dry run: plan only)."""
+               diff: list | None = None, changes: list | None = None,
+               audit_log=None, planned: "Planned | None" = None) -> WriteResult:
+        """Write `new_image` (the edited hive) back through the one write transaction (dry run:
+        plan and verify only); the write appends one audit line (`changes` describe it;
+        `audit_log`: where).  `planned` is the editor's record of the edits
+        (`HiveEditor.planned`): verification then proves that nothing else changed."""
         if self.read_only and not dry_run:
             raise ReadOnlyError("the target was opened read-only; nothing was written",
                                 path=self.location.get("target"))
+        audit = Audit(store=self.location, changes=list(changes if changes is not None
+                                                         else diff or []), path=audit_log)
         result, hive = self._store.commit(self._original, bytes(new_image), dry_run=dry_run,
-                                          backup_dir=backup_dir, operation=operation, diff=diff)
+                                          backup_dir=backup_dir, operation=operation, diff=diff,
+                                          audit=audit, planned=planned)
         if hive is not None:
             self.hive, self._original = hive, hive.original
         if result.journal:

@@ -1,132 +1,87 @@
-"""A hive that is a plain file (a BCD file, or a hive found in a directory), and its commit."""
+"""A hive that is a plain file (a BCD file, or a hive found in a folder): read through a folder
+sink (O_NOFOLLOW below the target's folder, regular files only, size capped first) and committed
+through the one write transaction."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import posixpath
 from typing import Callable
 
-from bcdtool import journal as journals
-from bcdtool.errors import (BcdToolError, NotFoundError, ReadOnlyError, UnsafeVolumeError,
-                            VerifyError, WriteError)
+from bcdtool.errors import NotFoundError
 from bcdtool.fs.base import VolumeFacts
-from bcdtool.regf.hive import Hive
-from bcdtool.regf.logs import find_log_files
+from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.locate.handle import WriteResult
 from bcdtool.locate.interrupted import check_not_interrupted
+from bcdtool.regf.hive import Hive
+from bcdtool.regf.logs import is_dirty
+from bcdtool.write.hive import commit_hive, log_names
+from bcdtool.write.sinks.folder import FolderSink
 
-def read_file(path: Path) -> bytes:
-    """The whole file, opened with O_RDONLY (forensic mode relies on every open being read-only)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise NotFoundError("no such file", path=str(path)) from None
-    except OSError as exc:
-        raise NotFoundError(f"cannot open: {exc.strerror}", path=str(path)) from None
-    try:
-        with os.fdopen(fd, "rb", closefd=True) as handle:
-            return handle.read()
-    except OSError as exc:
-        raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
+
+def cap_for(name: str, kind: str) -> int:
+    """The size cap of a store and its logs: a BCD store's, else any hive's."""
+    return MAX_BCD_BYTES if kind == "bcd" or posixpath.basename(name).upper() == "BCD" \
+        else MAX_HIVE_BYTES
 
 
 class HiveFile:
-    """A hive in a plain file; commits go through the regf layer's temp-file-and-rename writer."""
+    """A hive in a plain file: `store` relative to the folder `root` (both real paths)."""
 
     kind = "file"
 
-    def __init__(self, path: str | os.PathLike, *, read_only: bool = False,
+    def __init__(self, root: str, store: str, *, target: str, cap: int, read_only: bool = False,
                  facts: Callable[[], VolumeFacts] | None = None) -> None:
-        self.path = Path(path)
         self.read_only = read_only
-        self._facts = facts             # the folder's volume facts, when found in a folder
-        self.key = "file:" + os.path.realpath(self.path)
+        self.store = store
+        self.path = os.path.join(root, store)
+        self.key = "file:" + self.path
+        self.sink = FolderSink(root, target=target, key=self.key, cap=cap, lock_file=store,
+                               facts=facts)
 
     def load(self) -> tuple[Hive, bytes]:
-        """Read the hive and its logs (replayed in memory when the hive is dirty)."""
-        data = read_file(self.path)
-        logs = [(p.name, read_file(p)) for p in find_log_files(self.path)]
-        check_not_interrupted(self.key, str(self.path), data, logs)
-        return Hive.from_bytes(data, name=str(self.path), logs=logs), data
+        """Read the hive, and its logs only when it is dirty (replayed in memory then)."""
+        data = self.sink.read(self.store)
+        if data is None:
+            raise NotFoundError("no such file", path=self.path)
+        logs = []
+        if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
+            for log in log_names(self.sink, self.store):
+                raw = self.sink.read(log)
+                if raw is not None:
+                    logs.append((posixpath.basename(log), raw))
+        check_not_interrupted(self.key, self.path, data, logs)
+        return Hive.from_bytes(data, name=self.path, logs=logs), data
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None) -> tuple[WriteResult, Hive | None]:
-        """Plan, back up (journal), write via `write_hive_file`, re-read and verify."""
-        from bcdtool.locate.plan import PAGE, pages_in, plan_commit, verify_image
-
-        final, steps = plan_commit(original, new_image)
-        result = WriteResult(target=str(self.path), dry_run=dry_run, size=len(final),
-                             sha256_before=journals.sha256(original),
-                             sha256_after=journals.sha256(final),
-                             plan=[(off, len(data)) for off, data in steps],
-                             pages_written=0 if dry_run else pages_in(steps),
-                             # the file is replaced whole (temporary file and rename)
-                             bytes_written=0 if dry_run else len(final))
-        if len(final) != len(original):
-            result.notices.append(f"the file changes size ({len(original)} -> {len(final)} "
-                                  "bytes) and is rewritten whole")
-        refusal = self._refusal()
-        if dry_run:
-            if refusal is not None:
-                result.notices.append(f"a real write would be refused: {refusal.message}")
-            return result, None
-        if refusal is not None:
-            raise refusal
-        if read_file(self.path) != original:
-            raise WriteError("the file changed since it was read; nothing was written",
-                             path=str(self.path))
-        from bcdtool.regf.commit import write_hive_file
-
-        journal = journals.Journal.start(os.path.abspath(self.path), operation,
-                                         backup_dir=backup_dir, diff=diff, target_key=self.key)
-        journal.extra.update(kind=self.kind, size=len(original))
-        journal.backup_file(self.path)
-        for log in find_log_files(self.path):
-            journal.backup_file(log)
-        result.journal = str(journal.path)
-        journal.mark("writing")
-        try:
-            write_hive_file(self.path, new_image, original=original)
-            written = read_file(self.path)
-            # The writer finalizes the base block itself (its own timestamp); the rest is ours.
-            if written[PAGE:] != final[PAGE:]:
-                raise VerifyError("the hive file does not hold the planned content",
-                                  path=str(self.path))
-            hive = verify_image(written, written, name=str(self.path))
-        except BaseException as exc:
-            self._restore(journal, exc)
-            raise
-        result.sha256_after = journals.sha256(written)
-        for entry in journal.entries:       # what undo later expects to find (logs zeroed, ...)
-            entry.sha256_after = journals.sha256(read_file(Path(entry.path)))
-        journal.mark("done")
-        result.verified = True
-        return result, hive
-
-    @staticmethod
-    def _restore(journal: journals.Journal, exc: BaseException) -> None:
-        """Put back the hive and the logs it neutralised after a failed write, and say so."""
-        try:
-            journals.undo(journal.path)
-        except BcdToolError as failure:
-            raise WriteError(f"the write failed ({exc}) and restoring the original failed too "
-                             f"({failure}); restore it with `bcdtool undo {journal.path}`",
-                             path=str(journal.target)) from None
-        if isinstance(exc, BcdToolError):
-            exc.message = f"{exc.message}; the original file was restored"
-            exc.args = (exc.message,)
-
-    def _refusal(self) -> BcdToolError | None:
-        """Why the file must not be written (no write access; a hibernated Windows folder)."""
-        for where in (self.path, self.path.parent):   # the parent: temporary file and rename
-            if not os.access(where, os.W_OK):
-                return ReadOnlyError("no write access (read-only media or permissions); "
-                                     "nothing was written", path=str(where))
-        reasons = self._facts().unsafe_reasons() if self._facts else []
-        if reasons:
-            return UnsafeVolumeError("refusing to write: " + "; ".join(reasons)
-                                     + "; nothing was written", path=str(self.path))
-        return None
+               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
+        """The new image written in place through the transaction (the file may change size)."""
+        return commit_hive(self.sink, store=self.store, logs=log_names(self.sink, self.store),
+                           original=original, new_image=new_image, same_size=False,
+                           dry_run=dry_run, backup_dir=backup_dir, operation=operation, diff=diff,
+                           audit=audit, name=self.path,
+                           planned=planned)
 
     def close(self) -> None:
-        """Nothing stays open between calls."""
+        """Release the folder's descriptor."""
+        self.sink.close()
+
+
+def open_file(spec: str, *, read_only: bool) -> HiveFile:
+    """A hive file the user named (a symlink the user names is followed: it is the target)."""
+    real = os.path.realpath(spec)
+    root, store = os.path.split(real)
+    # Any hive can be named directly (`hive ls SYSTEM`): the name says whether it is a store.
+    return HiveFile(root, store, target=str(spec), cap=cap_for(store, "hive"), read_only=read_only)
+
+
+def open_in_folder(root: str, found: str, *, kind: str, read_only: bool,
+                   facts: Callable[[], VolumeFacts]) -> HiveFile:
+    """A hive found at real path `found` inside folder `root`: reached from the folder's own
+    descriptor, one O_NOFOLLOW component at a time."""
+    real_root = os.path.realpath(root)
+    rel = os.path.relpath(found, real_root)
+    if rel.startswith("..") or os.path.isabs(rel):
+        raise NotFoundError("the store is not inside the folder", path=found)
+    return HiveFile(real_root, rel.replace(os.sep, "/"), target=str(root), cap=cap_for(rel, kind),
+                    read_only=read_only, facts=facts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from bcdtool import journal as journals
+from bcdtool.write import journal as journals
 from bcdtool.errors import DirtyHiveError, InterruptedWriteError
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.layout import (BB_CHECKSUM, BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE,
@@ -16,6 +16,10 @@ def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[st
     is half-written: sequence numbers differ and no transaction log could repair it (our commit
     makes the logs inert before its first write, so a torn commit looks exactly like this)."""
     journal = journals.interrupted(key)
+    if journal is not None and journal.state == "undoing":
+        raise InterruptedWriteError(
+            f"an undo of this store was interrupted ({journal.operation or 'commit'}, "
+            f"{journal.created}); finish it with `bcdtool undo {journal.path}`", path=where)
     if journal is not None:
         raise InterruptedWriteError(
             f"an earlier write to this store was interrupted ({journal.operation or 'commit'}, "
@@ -27,9 +31,10 @@ def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[st
             # without logs; calling it our interrupted write would send the user to a
             # journal that does not exist.
             raise DirtyHiveError(
-                "the store is dirty (its sequence numbers differ) and no transaction log can "
-                "repair it; if an earlier bcdtool write with --backup-dir was interrupted, "
-                "restore it with `bcdtool undo` and that journal", path=where)
+                "the hive is dirty (its sequence numbers differ: the program that wrote it last "
+                "did not finish) and no transaction log beside it can repair it; `bcdtool hive "
+                "ls/get/export --allow-dirty` read it as it is and `bcdtool hive check` lists "
+                "what is wrong", path=where)
         raise InterruptedWriteError(
             "the store was left half-written (its sequence numbers differ and no transaction log "
             f"can repair it); restore it with `bcdtool undo {latest.path}`", path=where)

@@ -393,7 +393,8 @@ def _bcdedit(target: str, op: dict, backup_dir):
         except HiveSpaceError:
             image = store.to_bytes()
         written = handle.commit(image, backup_dir=backup_dir,
-                                operation="bcdedit " + " ".join(op["args"]), diff=changes)
+                                operation="bcdedit " + " ".join(op["args"]), diff=changes,
+                                planned=store.planned)
         return changes, written.journal, outcome.notices + written.notices
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from bcdtool.bcd import enum as render
 from bcdtool.bcd import objects
 from bcdtool.bcd.device import (BootDevice, Device, FileDevice, LocateDevice, PartitionDevice,
-                                RamdiskDevice, RawDevice)
+                                RamdiskDevice, RawDevice, VhdDevice)
 from bcdtool.bcd.elements import BOOTMGR as BOOTMGR_SCOPE
 from bcdtool.bcd.elements import DEVICE as DEVICE_SCOPE
 from bcdtool.bcd.elements import OSLOADER, RESUME, E, display_name, element
@@ -263,17 +263,11 @@ def _device_verdict(store: BcdStore, disk: BootDisk, store_part: int | None, tar
             (disk.describe(index) if index is not None else why)
         return _wrong(vid, message, notes, target, name, code, device, holders, disk, fix,
                       device.path), index
-    if isinstance(device, (FileDevice, RawDevice)):
-        index, why = _parent_index(disk, store_part, getattr(device, "parent", None))
-        if isinstance(device, RawDevice) or index is None:
-            return Verdict(vid, "unknown", f"{name} of {target.label} ({text}) is a form bcdtool "
-                           f"cannot check on this disk{': ' + why if why else ''}", notes), None
-        present = disk.has_file(index, device.path)
-        return Verdict(vid, "ok" if present else "problem",
-                       f"{name} of {target.label}: {device.path} "
-                       f"{'is' if present else 'is not'} on {disk.describe(index)}", notes,
-                       None if present else "restore the file, or point the entry at another "
-                       "one with bcdtool bcdedit"), index
+    if isinstance(device, RawDevice):
+        return Verdict(vid, "unknown", f"{name} of {target.label} ({text}) is a form bcdtool "
+                       "cannot decode, so it is not checked", notes), None
+    if isinstance(device, (FileDevice, VhdDevice)):
+        return _file_device_verdict(disk, store_part, target, vid, name, device, notes)
     if isinstance(device, LocateDevice):
         wanted = _locate_file(store, target.guid, device) or target.wanted
         folder = device.element_type == SYSTEMROOT and target.role == "loader"
@@ -303,6 +297,32 @@ def _device_verdict(store: BcdStore, disk: BootDisk, store_part: int | None, tar
         f"{_what(target)}"
     return _wrong(vid, f"{name} of {target.label} names {where}", notes, target, name, code,
                   device, right, disk, fix, None), index
+
+
+def _file_device_verdict(disk: BootDisk, store_part: int | None, target: _Target, vid: str,
+                         name: str, device: FileDevice | VhdDevice,
+                         notes: list[str]) -> tuple[Verdict, int | None]:
+    """A file device or a native-VHD disk: the file must be on its parent partition (`[locate]`:
+    on any partition); what the boot code loads from inside a VHD cannot be looked up here."""
+    if isinstance(device.parent, LocateDevice):
+        found = disk.holding(device.path)
+        index = found[0] if found else None
+        where = disk.describe(index) if found else "no partition of this disk"
+    else:
+        index, why = _parent_index(disk, store_part, device.parent)
+        if index is None:
+            return Verdict(vid, "problem", f"{name} of {target.label}: {device.path} is on "
+                           f"{why}", notes, "point the entry at this disk's partition with "
+                           "bcdtool bcdedit --store TARGET /set ... partition=#N"), None
+        where = disk.describe(index)
+    if index is not None and not disk.readable(index):
+        return Verdict(vid, "unknown", f"{name} of {target.label}: {device.path} cannot be "
+                       f"looked up on {where}", notes), index
+    present = index is not None and disk.has_file(index, device.path)
+    return Verdict(vid, "ok" if present else "problem",
+                   f"{name} of {target.label}: {device.path} {'is' if present else 'is not'} "
+                   f"on {where}", notes, None if present else "restore the file, or point the "
+                   "entry at another one with bcdtool bcdedit"), index
 
 
 def _what(target: _Target) -> str:
@@ -362,7 +382,14 @@ def _parent_index(disk: BootDisk, store_part: int | None,
         if index is not None:
             return index, ""
         ident = device.identity()
-        mine = disk.layout.identity() if disk.layout else "no partition table"
+        layout = disk.layout
+        same_disk = layout is not None and layout.style == device.style and (
+            device.disk_signature == layout.disk_signature if device.style == "mbr"
+            else device.disk_guid == layout.disk_guid)
+        if same_disk:
+            return None, f"{ident}, on this disk but where no partition is (the partition " \
+                "was moved or recreated)"
+        mine = layout.identity() if layout else "no partition table"
         return None, f"{ident}, which is not a partition of this disk ({mine})"
     return None, f"a {device.kind if device else 'missing'} device"
 
@@ -411,7 +438,7 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
     out: list[Verdict] = []
     obj = store.get(target.guid)
     device_elem = obj.elements.get(DEVICE)
-    on_ramdisk = device_elem is not None and _is_ramdisk(device_elem)
+    inside = device_elem is not None and _in_image(device_elem)
     checks = [(PATH, DEVICE, "path")]
     if target.role == "loader":
         checks.append((SYSTEMROOT, OSDEVICE, "systemroot"))
@@ -420,8 +447,8 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
         value = _value(store, target.guid, code)
         if code == PATH and value is None and target.role == "bootmgr":
             value = BIOS_BOOTMGR
-        if index is None or not isinstance(value, str) or on_ramdisk:
-            continue          # device problems are reported once; ramdisk files are inside
+        if index is None or not isinstance(value, str) or inside:
+            continue          # device problems are reported once; image files are inside
         vid = f"boot-file.{target.label}.{name}"
         if not disk.readable(index):
             out.append(Verdict(vid, "unknown", f"{name} of {target.label}: {value} cannot be "
@@ -448,8 +475,9 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
     return out
 
 
-def _is_ramdisk(elem) -> bool:
+def _in_image(elem) -> bool:
+    """The device is a ramdisk or a VHD: `path` and `systemroot` are inside the image."""
     try:
-        return isinstance(elem.value(), RamdiskDevice)
+        return isinstance(elem.value(), (RamdiskDevice, VhdDevice))
     except BcdToolError:
         return False

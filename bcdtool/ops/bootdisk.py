@@ -152,6 +152,15 @@ class BootDisk:
         self.close()
 
 
+def _loop_backing_file(loop: str) -> str | None:
+    """The file loop device `loop` (e.g. "loop0") is attached to, from sysfs; None if none."""
+    try:
+        with open(f"/sys/block/{loop}/loop/backing_file", encoding="utf-8") as handle:
+            return os.path.realpath(handle.read().strip())
+    except OSError:
+        return None
+
+
 class PartitionNames:
     """bcdedit's partition forms for one target disk, as a `PartitionResolver`: `#N` (the
     disk's own partition numbering, as `enum` and `doctor` show it), the Linux node of a
@@ -191,13 +200,18 @@ class PartitionNames:
                                    "gpt:{disk}:{partition}")
 
     def _node(self, word: str) -> int:
-        """The number of partition node `word` of the target block device."""
-        base = os.path.basename(os.path.realpath(self.spec))
+        """The number of partition node `word` of the target block device — or, for an image
+        file, of the loop device the image is attached to (`losetup -P`)."""
+        target = os.path.realpath(self.spec)
         name = os.path.basename(os.path.realpath(word))
-        if not os.path.realpath(self.spec).startswith("/dev/"):
+        match = re.fullmatch(r"(loop\d+)p(\d+)", name)
+        if not target.startswith("/dev/"):
+            if match and _loop_backing_file(match.group(1)) == target:
+                return int(match.group(2))
             raise InvalidArgumentError(f"partition={word}: the target {self.spec} is an image "
-                                       "file, not a block device; name its partition as "
-                                       "partition=#N")
+                                       "file (not attached to that loop device); name its "
+                                       "partition as partition=#N")
+        base = os.path.basename(target)
         rest = name[len(base):] if name.startswith(base) else ""
         if base[-1:].isdigit():
             rest = rest[1:] if rest.startswith("p") else ""    # nvme0n1p2, loop0p2, mmcblk0p2

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 
 from bcdtool.bcd import objects
+from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.limits import MAX_BCD_BYTES
 from bcdtool.locate.discover import BIOS_STORE, UEFI_STORE
@@ -22,6 +23,7 @@ from bcdtool.ops import serial_console as sc
 from bcdtool.ops.bootdisk import BootDisk
 from bcdtool.ops.forensic_rules import doctor_finding
 from bcdtool.ops.store import open_store
+from bcdtool.regf.hive import Hive
 from bcdtool.report import Evidence, Finding, Report
 from bcdtool.windows import facts as wfacts
 
@@ -98,6 +100,19 @@ def _store_bytes(disk: BootDisk, index: int, rel: str) -> bytes | None:
         return None
 
 
+def _store_content(data: bytes | None) -> dict | None:
+    """What a store says — each object's type and element bytes — without the hive's own
+    bookkeeping (timestamps, sequence numbers, cell layout), so equal stores compare equal."""
+    if data is None:
+        return None
+    try:
+        store = BcdStore(Hive.from_bytes(data))
+    except BcdToolError:
+        return None
+    return {o.guid: (o.type, {code: e.raw for code, e in o.elements.items()})
+            for o in store.objects()}
+
+
 def _firmware_store(disk: BootDisk, location: dict, where: str, target: str) -> list[Finding]:
     """Is this the store firmware reads; with several stores, which one and do copies differ."""
     fw = firmware_store(disk)
@@ -125,17 +140,18 @@ def _firmware_store(disk: BootDisk, location: dict, where: str, target: str) -> 
     copies = [(p.index, rel) for p in disk.partitions for rel in (UEFI_STORE, BIOS_STORE)
               if disk.has_file(p.index, rel)]
     if len(copies) > 1 and fw is not None:
-        mine = _store_bytes(disk, *fw)
-        differ = [c for c in copies if c != fw and _store_bytes(disk, *c) != mine]
+        mine = _store_content(_store_bytes(disk, *fw))
+        differ = [c for c in copies if c != fw
+                  and (mine is None or _store_content(_store_bytes(disk, *c)) != mine)]
         evidence = tuple(Evidence(f"{disk.spec}:partition {i}:{rel}",
-                                  note="differs" if (i, rel) in differ else "same bytes")
+                                  note="differs" if (i, rel) in differ else "same objects")
                          for i, rel in copies if (i, rel) != fw)
         out.append(Finding(
             "boot-store.copies", "warning" if differ else "ok",
             f"{len(copies)} stores; firmware uses {fw[1]} on partition {fw[0]}; "
             + (f"{len(differ)} other cop{'y differs' if len(differ) == 1 else 'ies differ'} "
                "(edits there do not change how this disk boots)" if differ else
-               "the other copies are identical"), evidence))
+               "the other copies say the same"), evidence))
     return out
 
 

@@ -93,15 +93,16 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
     dirty = is_dirty(source.store)
     dirty_note = ("the primary is dirty; findings are about the state its logs complete "
                   "(" + "; ".join(hive.notices) + ")") if dirty else None
+    recovered, recovered_findings = forensic_deleted.deleted(hive, store) if deleted \
+        else (None, [])
     found = rules.findings(view, earlier=earlier, dirty_note=dirty_note,
-                           extra=past.findings if past else ())
+                           extra=(past.findings if past else []) + recovered_findings)
     report = ForensicReport(source, generated_at or now_utc(), header_facts(source.store, hive),
                             found, notices)
     report.history = past.versions if past else None
+    report.deleted = recovered
     if timeline:
         report.timeline = forensic_timeline.timeline(source, hive, store)
-    if deleted:
-        report.deleted = forensic_deleted.deleted(hive, store)
     return report
 
 

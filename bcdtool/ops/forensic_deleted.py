@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bcdtool.bcd import codec, objects
+from bcdtool.bcd.elements import display_name
 from bcdtool.bcd.store import BcdStore
-from bcdtool.ops.forensic_labels import key_label, parse_path, value_text
-from bcdtool.ops.forensic_model import filetime_iso
+from bcdtool.errors import BcdToolError
+from bcdtool.ops.forensic_labels import key_label, object_label, parse_path, value_text
+from bcdtool.ops.forensic_model import (RULES, Evidence, ForensicFinding, filetime_iso,
+                                        severity_rank)
+from bcdtool.ops.forensic_rules import suspicious_value
 from bcdtool.regf import carve as regf_carve
 from bcdtool.regf.hive import Hive
 
@@ -46,8 +51,9 @@ class Recovered:
         return f"RECOVERED {self.kind} at cell {self.offset:#x}: {self.label}{stamp}{value}{note}"
 
 
-def deleted(hive: Hive, store: BcdStore) -> list[Recovered]:
-    """Every recovered key, value and slack record of the store, sorted by kind and offset."""
+def deleted(hive: Hive, store: BcdStore) -> tuple[list[Recovered], list[ForensicFinding]]:
+    """Every recovered key, value and slack record of the store (sorted by kind and offset),
+    and the findings the recovered values deserve."""
     carved = regf_carve.carve(hive)
     types = _recovered_types(carved)
     out: list[Recovered] = []
@@ -70,7 +76,50 @@ def deleted(hive: Hive, store: BcdStore) -> list[Recovered]:
         out.append(Recovered("slack", slack.cell, slack.key, key_label(store, slack.key),
                              slack.value, None, _printable(slack.data), slack.data.hex(),
                              "bytes after the live value's end (an earlier, longer value)"))
-    return sorted(out, key=lambda r: (r.kind, r.offset, r.name or ""))
+    return sorted(out, key=lambda r: (r.kind, r.offset, r.name or "")), \
+        deleted_findings(carved, store)
+
+
+def deleted_findings(carved: regf_carve.Carved, store: BcdStore) -> list[ForensicFinding]:
+    """`bcd.deleted-setting` for each recovered element value that is suspicious on its own
+    (testsigning Yes, DISABLE_INTEGRITY_CHECKS, ...), and for recovered startup objects."""
+    types = _recovered_types(carved)
+    out = []
+    for key in carved.keys:
+        guid, _, code = parse_path(key.path)
+        if guid is None:
+            continue
+        for value in key.values:
+            if code is None and value.name.lower() == "type" and value.data and \
+                    int.from_bytes(value.data[:4], "little") == objects.STARTUP:
+                out.append(_deleted(store, guid, types.get(guid), None, None, key,
+                                    "bcd.startup-application", "a startup application object"))
+            if code is None or value.name.lower() != "element" or value.data is None:
+                continue
+            try:
+                decoded = codec.decode(code, value.data)
+            except BcdToolError:
+                continue
+            fid = suspicious_value(code, decoded)
+            if fid is not None:
+                out.append(_deleted(store, guid, types.get(guid), code,
+                                    value_text(code, value.data), key, fid, RULES[fid].meaning))
+    return out
+
+
+def _deleted(store: BcdStore, guid: str, object_type: int | None, code: int | None,
+             value: str | None, key: regf_carve.RecoveredKey, fid: str,
+             meaning: str) -> ForensicFinding:
+    kind = object_type if object_type is not None else \
+        (store.get(guid).type if store.has(guid) else 0)
+    element = None if code is None else display_name(code, kind)
+    evidence = Evidence(guid, objects.alias_of(guid), None, kind, element, code, value, None,
+                        key.path, filetime_iso(key.filetime), key.filetime or None)
+    what = f"{element} = {value}" if element else "the object"
+    severity = "medium" if severity_rank(RULES[fid].severity) > 1 else "low"
+    return ForensicFinding("bcd.deleted-setting", severity,
+                           f"RECOVERED from free space (deleted key at cell {key.offset:#x}) "
+                           f"{object_label(store, guid)}: {what}: [{fid}] {meaning}", (evidence,))
 
 
 def _recovered_types(carved: regf_carve.Carved) -> dict[str, int]:

@@ -110,6 +110,10 @@ _R = [
          "with --history: a log entry shows a suspicious setting (any finding above) that the "
          "live store no longer has: undone, or cleaned up after use (low when the setting's own "
          "finding is low)"),
+    Rule("bcd.deleted-setting", "medium", None,
+         "with --deleted: a key recovered from free space held a suspicious setting (testsigning, "
+         "nointegritychecks, recoveryenabled No, DISABLE_INTEGRITY_CHECKS, a startup object...): "
+         "removed after use (low when the setting's own finding is low)"),
     Rule("bcd.store-dirty", "info", None,
          "the primary file is dirty: its transaction logs hold the latest changes"),
 ]

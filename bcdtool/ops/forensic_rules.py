@@ -75,21 +75,34 @@ def _one(view: StoreView, fid: str, obj: BcdObject, code: int, message: str,
                            f"{ev.label()}: {ev.element} = {ev.value}: {message}", (ev,))
 
 
+#: Boolean elements whose value alone is suspicious: (code, bad value, finding id, meaning).
+BOOLEAN_SETTINGS = (
+    (TESTSIGNING, True, "bcd.test-signing", "test-signed drivers load"),
+    (NOINTEGRITYCHECKS, True, "bcd.integrity-checks-disabled", "signature checks are off"),
+    (FLIGHTSIGNING, True, "bcd.flight-signing", "flight-signed binaries are trusted"),
+    (RECOVERYENABLED, False, "bcd.recovery-disabled", "automatic recovery is off"),
+    (DISABLEELAM, True, "bcd.elam-disabled", "early-launch anti-malware is off"),
+)
+
+
 def _boolean_rules(view: StoreView) -> Iterator[ForensicFinding]:
-    table = [
-        (TESTSIGNING, True, "bcd.test-signing", "test-signed drivers load"),
-        (NOINTEGRITYCHECKS, True, "bcd.integrity-checks-disabled",
-         "signature checks are off"),
-        (FLIGHTSIGNING, True, "bcd.flight-signing", "flight-signed binaries are trusted"),
-        (RECOVERYENABLED, False, "bcd.recovery-disabled", "automatic recovery is off"),
-        (DISABLEELAM, True, "bcd.elam-disabled", "early-launch anti-malware is off"),
-    ]
     for obj in view.objects():
-        for code, bad, fid, message in table:
+        for code, bad, fid, message in BOOLEAN_SETTINGS:
             if code == DISABLEELAM and obj.type >> 28 == 1 and obj.type != objects.OSLOADER:
                 continue        # 0x260000e1 means disableelamdrivers only on loaders
             if code in obj.elements and view.value(obj, code) is bad:
                 yield _one(view, fid, obj, code, message)
+
+
+def suspicious_value(code: int, value) -> str | None:
+    """The finding id a single element value deserves on its own (for values recovered from
+    deleted keys, where the rest of the store is gone), or None."""
+    for rule_code, bad, fid, _ in BOOLEAN_SETTINGS:
+        if code == rule_code and value is bad:
+            return fid
+    if code == LOADOPTIONS and isinstance(value, str) and _INTEGRITY_OPTIONS.search(value):
+        return "bcd.loadoptions-integrity"
+    return None
 
 
 def _policy_rules(view: StoreView) -> Iterator[ForensicFinding]:

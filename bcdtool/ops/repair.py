@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from bcdtool.errors import (BcdError, BcdToolError, CorruptionError, DirtyHiveError, FormatError,
                             NotFoundError, UnsupportedError)
-from bcdtool.ops import audit, bootcheck
+from bcdtool.ops import bootcheck
 from bcdtool.ops import serial_console as sc
 from bcdtool.ops.bootdisk import BootDisk
 from bcdtool.ops.store import open_store
@@ -110,12 +110,10 @@ def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
         if not result.changes:
             return result
         written = handle.commit(sc.new_image(store), dry_run=dry_run, backup_dir=backup_dir,
-                                operation="repair boot", diff=result.changes)
+                                operation="repair boot", diff=result.changes,
+                                audit_log=audit_log, planned=store.planned)
         result.write = written.to_dict()
         result.journal = written.journal
         result.notices.extend(written.notices)
-        if not dry_run:
-            result.audit = audit.record(target=spec, store=handle.location,
-                                        operation="repair boot", changes=result.changes,
-                                        result=written, path=audit_log)
+        result.audit = written.audit
         return result

@@ -256,7 +256,6 @@ def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = 
            path: str | None = None, audit_log=None, backend: str = "native") -> EnableResult:
     """Turn the serial console on in the store of `spec`: stage, then plan/back up/write/verify
     (`backup`: also copy the original store bytes to that file before writing)."""
-    from bcdtool.ops import audit
     from bcdtool.ops.backup import save_original
 
     handle, store = open_store(spec, read_only=read_only or dry_run, partition=partition,
@@ -275,14 +274,12 @@ def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = 
         if backup and not dry_run and not handle.read_only:
             save_original(backup, handle.hive.original)
         written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
-                                operation="serial-console enable", diff=result.changes)
+                                operation="serial-console enable", diff=result.changes,
+                                audit_log=audit_log, planned=store.planned)
         result.write = written.to_dict()
         result.journal = written.journal
         result.notices.extend(written.notices)
-        if not dry_run:
-            result.audit = audit.record(target=spec, store=handle.location,
-                                        operation="serial-console enable",
-                                        changes=result.changes, result=written, path=audit_log)
+        result.audit = written.audit
         return result
 
 

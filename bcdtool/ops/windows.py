@@ -128,7 +128,6 @@ class HiveEditResult:
 
 def _edit_system(spec: str, operation: str, planner, *, dry_run: bool, backup_dir, backup,
                  read_only: bool, partition: int | None, audit_log) -> HiveEditResult:
-    from bcdtool.ops import audit
     from bcdtool.ops.backup import save_original
 
     handle = open_windows_hive(spec, "SYSTEM", read_only=read_only or dry_run,
@@ -147,12 +146,11 @@ def _edit_system(spec: str, operation: str, planner, *, dry_run: bool, backup_di
         if backup and not dry_run and not handle.read_only:
             save_original(backup, handle.hive.original)
         written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
-                                operation=operation, diff=result.changes)
+                                operation=operation, diff=result.changes, audit_log=audit_log,
+                                planned=editor.planned)
         result.write, result.journal = written.to_dict(), written.journal
         result.notices.extend(written.notices)
-        if not dry_run:
-            result.audit = audit.record(target=spec, store=handle.location, operation=operation,
-                                        changes=result.changes, result=written, path=audit_log)
+        result.audit = written.audit
         return result
 
 

@@ -9,8 +9,10 @@ is some.
 
 from __future__ import annotations
 
+import array
 import bisect
 import struct
+import sys
 
 from bcdtool.errors import CorruptionError
 from bcdtool.regf.layout import BASE_BLOCK_SIZE, BB_HIVE_BINS_DATA_SIZE, HBIN_HEADER_SIZE
@@ -30,7 +32,8 @@ def cell_size_for(payload: int) -> int:
 class CellAllocator:
     """The cells of one hive image (`buf` includes the 4096-byte base block)."""
 
-    def __init__(self, buf: bytearray):
+    def __init__(self, buf: bytearray, cells=None):
+        """The cells of `buf`; `cells` (a `cells.CellMap` of the same image) saves a scan."""
         self.buf = buf
         self.length = _U32.unpack_from(buf, BB_HIVE_BINS_DATA_SIZE)[0]
         if self.length < BIN_ALIGN or self.length % BIN_ALIGN or \
@@ -41,7 +44,21 @@ class CellAllocator:
         self.free: dict[int, int] = {}        # free cell offset -> size
         self.free_end: dict[int, int] = {}    # end of a free cell -> its offset
         self.allocated: set[int] = set()
-        self._scan()
+        #: Starts of the bins whose cells were allocated, freed or created since the scan.
+        self.touched: set[int] = set()
+        if cells is not None and not cells.problems and cells.length == self.length:
+            self._adopt(cells)
+        else:
+            self._scan()
+
+    def _adopt(self, cells) -> None:
+        """Take the bins and cells of the reader's scan of the same image (no second scan)."""
+        for start, size in cells.bins:
+            self.bin_starts.append(start)
+            self.bin_ends.append(start + size)
+        self.allocated = set(cells.allocated)
+        self.free = dict(cells.free)
+        self.free_end = {off + size: off for off, size in self.free.items()}
 
     def _scan(self) -> None:
         pos = 0
@@ -54,29 +71,39 @@ class CellAllocator:
                 raise CorruptionError("hbin header is inconsistent", offset=base)
             self.bin_starts.append(pos)
             self.bin_ends.append(pos + size)
-            cell = pos + HBIN_HEADER_SIZE
-            while cell < pos + size:
-                raw = _I32.unpack_from(self.buf, BASE_BLOCK_SIZE + cell)[0]
-                csize = abs(raw)
-                if csize < 8 or csize % 8 or cell + csize > pos + size:
-                    raise CorruptionError("cell size is invalid", offset=BASE_BLOCK_SIZE + cell)
-                if raw > 0:
+            for cell, csize, free in self.bin_cells(pos, pos + size):
+                if free:
                     self._add_free(cell, csize)
                 else:
                     self.allocated.add(cell)
-                cell += csize
             pos += size
+
+    def bin_cells(self, start: int, end: int) -> list[tuple[int, int, bool]]:
+        """(offset, size, is free) of every cell of the bin [start, end), as the image says."""
+        sizes = array.array("i", bytes(self.buf[BASE_BLOCK_SIZE + start:BASE_BLOCK_SIZE + end]))
+        if sys.byteorder == "big":
+            sizes.byteswap()
+        cells = []
+        cell = start + HBIN_HEADER_SIZE
+        while cell < end:
+            raw = sizes[(cell - start) >> 2]
+            csize = -raw if raw < 0 else raw
+            if csize < 8 or csize & 7 or cell + csize > end:
+                raise CorruptionError("cell size is invalid", offset=BASE_BLOCK_SIZE + cell)
+            cells.append((cell, csize, raw > 0))
+            cell += csize
+        return cells
 
     # --- bookkeeping --------------------------------------------------------------------------
     def snapshot(self) -> tuple:
         """Everything needed to undo later changes (the image itself included)."""
         return (bytes(self.buf), self.length, list(self.bin_starts), list(self.bin_ends),
-                dict(self.free), dict(self.free_end), set(self.allocated))
+                dict(self.free), dict(self.free_end), set(self.allocated), set(self.touched))
 
     def restore(self, state: tuple) -> None:
         """Return to a state taken by `snapshot`."""
         data, self.length, self.bin_starts, self.bin_ends, self.free, self.free_end, \
-            self.allocated = state
+            self.allocated, self.touched = state
         self.buf[:] = data
 
     def _add_free(self, off: int, size: int) -> None:
@@ -126,6 +153,7 @@ class CellAllocator:
         self.buf[pos:pos + need] = bytes(need)
         _I32.pack_into(self.buf, pos, -need)
         self.allocated.add(best)
+        self.touched.add(self.bin_of(best)[0])
         return best
 
     def _best_fit(self, need: int) -> int | None:
@@ -163,6 +191,7 @@ class CellAllocator:
         pos = BASE_BLOCK_SIZE + off
         self.buf[pos + 4:pos + size] = bytes(size - 4)
         start, end = self.bin_of(off)
+        self.touched.add(start)
         nxt = off + size
         if nxt < end and nxt in self.free:
             size += self._drop_free(nxt)
@@ -173,6 +202,20 @@ class CellAllocator:
             self.buf[pos:pos + 4] = bytes(4)
             off, size = prev, psize + size
         self._add_free(off, size)
+
+    def consistent(self) -> bool:
+        """True when the cells of every touched bin, re-read from the image, match the books."""
+        for start in self.touched:
+            _, end = self.bin_of(start)
+            for cell, size, free in self.bin_cells(start, end):
+                if (self.free.get(cell) != size) if free else (cell not in self.allocated or
+                                                                cell in self.free):
+                    return False
+            listed = sum(1 for c in self.allocated if start <= c < end) + \
+                sum(1 for c in self.free if start <= c < end)
+            if listed != len(self.bin_cells(start, end)):
+                return False
+        return True
 
     def used_bytes(self) -> int:
         """Bytes of allocated cells (for deciding whether a compact rebuild can fit)."""

@@ -62,6 +62,19 @@ def check(hive: Hive) -> list[Finding]:
     return sorted(checker.findings, key=lambda f: (f.offset if f.offset is not None else -1))
 
 
+def check_keys(hive: Hive, keys: list[Key]) -> list[Finding]:
+    """Validate the base block, the bins' tiling and only `keys` (each with its own cells,
+    values, subkey index and its children's order and hashes): what an edit can have broken."""
+    checker = _Checker(hive)
+    checker.check_base_block()
+    checker.check_tiling()
+    for key in keys:
+        checker.owner = {}      # each key on its own: touched keys may be parent and child
+        checker.claim(key.offset, f"key {key.path or '(root)'!r}")
+        checker.check_key(key)
+    return checker.findings
+
+
 def has_errors(findings: list[Finding]) -> bool:
     """True when any finding is an error."""
     return any(f.severity == ERROR for f in findings)
@@ -151,20 +164,12 @@ class _Checker:
     def check_tiling(self) -> None:
         for where, message in self.cells.problems:
             self.add(ERROR, "tiling", message, cell=where)
-        free, bins = self.cells.free, self.cells.bins
+        free = self.cells.free
         for offset, size in free.items():
             if offset + size in free:
                 self.add_repeated(WARNING, "adjacent-free", f"free cells at {offset:#x} and "
                                   f"{offset + size:#x} are not coalesced", offset)
-        trailing = 0
-        for offset, size in reversed(bins):
-            if free.get(offset + L.HBIN_HEADER_SIZE) == size - L.HBIN_HEADER_SIZE:
-                trailing += 1
-            else:
-                break
-        if trailing and trailing < len(bins):
-            self.add(WARNING, "free-bins", f"{trailing} entirely free bin(s) at the end of the "
-                                           "hive", cell=bins[-trailing][0])
+        # Entirely free bins at the end are not reported: Windows leaves them in clean hives.
 
     # --- keys ---------------------------------------------------------------------------------
     def check_keys(self) -> None:

@@ -27,6 +27,8 @@ from bcdtool.regf import layout as L
 from bcdtool.regf.alloc import CellAllocator
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.logs import is_dirty
+from bcdtool.regf.planned import (CREATE_KEY, DELETE_KEY, DELETE_VALUE, SET_VALUE, Change,
+                                  Planned)
 from bcdtool.wintext import (decode_name, encode_name, filetime_now, lf_hint, lh_hash,
                              name_sort_key, utf16_length, utf16_units)
 
@@ -77,7 +79,8 @@ class HiveEditor:
             raise DirtyHiveError("the hive is dirty and its transaction logs were not replayed; "
                                  "open it with its logs before editing")
         original = getattr(hive, "original", None)
-        self._setup(bytes(hive.data), len(original) if original is not None else len(hive.data))
+        self._setup(bytes(hive.data), len(original) if original is not None else len(hive.data),
+                    hive)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HiveEditor:
@@ -88,17 +91,22 @@ class HiveEditor:
         editor._setup(bytes(data), len(data))
         return editor
 
-    def _setup(self, data: bytes, original_size: int) -> None:
+    def _setup(self, data: bytes, original_size: int, hive: Hive | None = None) -> None:
         if len(data) < B + 4096 or data[:4] != b"regf":
             raise CorruptionError("not a regf hive image (too small or bad signature)")
         self._buf = bytearray(data)
         self._original = data
         self._original_size = original_size
         self._original_length = _U32.unpack_from(data, L.BB_HIVE_BINS_DATA_SIZE)[0]
-        self._alloc = CellAllocator(self._buf)
+        # The reader already walked these cells: its map saves the allocator a second scan.
+        same = hive is not None and hive.data is data
+        self._base_hive = hive if same else None
+        self._alloc = CellAllocator(self._buf, hive.cells if same else None)
         self._minor = _U32.unpack_from(data, L.BB_MINOR_VERSION)[0]
         self._root = _U32.unpack_from(data, BB_ROOT_CELL)[0]
         self._poisoned = False
+        self._compacted = False
+        self._changes: list[Change] = []
         self._names: dict[int, bytes] = {}
         self._nk(self._root)
         if not self._flags(self._root) & L.KEY_HIVE_ENTRY:
@@ -153,6 +161,7 @@ class HiveEditor:
         editor._buf = buf
         editor._alloc = CellAllocator(buf)
         editor._minor = minor
+        editor._base_hive = None
         editor._names = {}
         return editor
 
@@ -558,6 +567,7 @@ class HiveEditor:
             for part in parts:
                 pos, child = self._find_child(cur, part)
                 cur = child if child is not None else self._add_subkey(cur, pos, part, now)
+            self._changes.append(Change(CREATE_KEY, path))
 
     def delete_key(self, path: str) -> None:
         """Delete the key at `path` with everything below it."""
@@ -581,6 +591,7 @@ class HiveEditor:
                 self._free_key(off)
             self._index_remove(parent, target)
             _U64.pack_into(self._buf, self._pos(parent) + L.NK_LAST_WRITTEN, now)
+            self._changes.append(Change(DELETE_KEY, path))
 
     def set_value(self, path: str, name: str, value_type: int, raw: bytes) -> None:
         """Create or replace value `name` ("" = default) of the key at `path`."""
@@ -615,6 +626,7 @@ class HiveEditor:
             self._raise32(nk, L.NK_LARGEST_VALUE_NAME, utf16_length(name))
             self._raise32(nk, L.NK_LARGEST_VALUE_DATA, len(raw))
             _U64.pack_into(self._buf, self._pos(nk) + L.NK_LAST_WRITTEN, now)
+            self._changes.append(Change(SET_VALUE, path, name, value_type, raw))
 
     def delete_value(self, path: str, name: str) -> None:
         """Delete value `name` ("" = default) of the key at `path`."""
@@ -637,12 +649,18 @@ class HiveEditor:
                 self._w32(nk, L.NK_LARGEST_VALUE_DATA, 0)
             self._w32(nk, L.NK_NUMBER_OF_VALUES, len(values))
             _U64.pack_into(self._buf, self._pos(nk) + L.NK_LAST_WRITTEN, now)
+            self._changes.append(Change(DELETE_VALUE, path, name))
 
     # --- output -----------------------------------------------------------------------------
     @property
     def minor_version(self) -> int:
         """Minor format version of the hive being edited."""
         return self._minor
+
+    @property
+    def planned(self) -> Planned:
+        """The edits made so far and the image they started from (for `regf.verify`)."""
+        return Planned(tuple(self._changes), self._original, self._compacted, self._base_hive)
 
     @property
     def hive(self) -> Hive:
@@ -656,6 +674,7 @@ class HiveEditor:
             raise CorruptionError("the editor's state is inconsistent; refusing to emit a hive")
         self._self_check()
         length = self._alloc.length
+        self._compacted = False
         if not same_size:
             image = bytearray(self._buf[:max(len(self._buf), self._original_size)])
             return _with_checksum(image)
@@ -674,12 +693,12 @@ class HiveEditor:
             (size - B) // 4096 * 4096
         compact = _pad_bins(compact, max(new_length, target))
         compact += _pad_from(self._original, len(compact), size)
+        self._compacted = True
         return _with_checksum(compact)
 
     def _self_check(self) -> None:
         """Refuse to emit an image whose cell map disagrees with the allocator's bookkeeping."""
-        fresh = CellAllocator(bytearray(self._buf[:B + self._alloc.length]))
-        if fresh.allocated != self._alloc.allocated or fresh.free != self._alloc.free:
+        if not self._alloc.consistent():
             self._poisoned = True
             raise CorruptionError("the editor's cell map is inconsistent; refusing to emit a hive")
 

@@ -98,7 +98,8 @@ def test_vhd_set_and_shown_by_enum(bios):
 
 def test_dbgsettings_without_argument_shows(bios, corpus):
     out = _run(bios, "/dbgsettings")
-    assert out.lines == ["debugtype               Local"]     # Windows 10's default
+    assert out.lines == ["debugtype               Local",     # Windows 10's default
+                         be.SUCCESS]
     assert not be.parse_args(["/dbgsettings"]).writes
     assert be.parse_args(["/dbgsettings", "serial"]).writes
     fresh = BcdStore(Hive.open(corpus / "bcd" / "win10-uefi-minimal-windeploy.bcd"))
@@ -119,13 +120,16 @@ def test_dbgsettings_net_generates_and_prints_a_key(bios):
     # again without a key: the stored one is kept and printed; NEWKEY makes another
     assert _run(bios, "/dbgsettings", "NET", "HOSTIP:10.0.0.6", "PORT:50001").lines[0] == \
         f"Key={key}"
-    fresh = _run(bios, "/dbgsettings", "net", "newkey", "nodhcp", "busparams:0.25.0")
+    fresh = _run(bios, "/dbgsettings", "net", "newkey", "nodhcp", "busparams=0.25.0")
+    assert fresh.lines == [fresh.lines[0]]                 # bcdedit prints only the key
     assert KEY.match(fresh.lines[0]) and fresh.lines[0] != f"Key={key}"
     now = bios.get(DBGSETTINGS).elements
     assert now[0x1600001c].raw == b"\x00"
     assert now[0x12000019].raw == "0.25.0\0".encode("utf-16-le")
     given = _run(bios, "/dbgsettings", "net", "key:a.b.c.d")
     assert given.lines[0] == "Key=a.b.c.d"
+    with pytest.raises(InvalidArgumentError, match="NEWKEY"):
+        _run(bios, "/dbgsettings", "net", "key:a.b.c.d", "newkey")
 
 
 def test_dbgsettings_net_needs_a_host(corpus):
@@ -139,7 +143,7 @@ def test_dbgsettings_net_needs_a_host(corpus):
 def test_hypervisorsettings(bios):
     shown = _run(bios, "/hypervisorsettings")
     assert shown.lines == ["hypervisordebugtype     Serial", "hypervisordebugport     1",
-                           "hypervisorbaudrate      115200"]
+                           "hypervisorbaudrate      115200", be.SUCCESS]
     _run(bios, "/hypervisorsettings", "serial", "debugport:2", "baudrate:57600")
     elements = bios.get(HYPERVISOR).elements
     assert elements[0x250000f4].raw == (2).to_bytes(8, "little")

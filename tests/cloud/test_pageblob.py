@@ -17,12 +17,13 @@ import pytest
 
 from azure.storage.blob import BlobLeaseClient
 
-from bcdtool import faults
 from bcdtool.bcd import bcdedit
 from bcdtool.bcd.store import BcdStore
-from bcdtool.errors import UnsafeVolumeError, WriteError
+from bcdtool.errors import LockedError, WriteError
 from bcdtool.locate import open_hive
 from bcdtool.ops.serial_console import SerialOptions, enable
+from bcdtool.write import observe
+from tests.crash.crash_support import FAULT_EXIT, INJECT
 from tests.cloud.cloud_helpers import leaked, tree_text
 from fixtures import images
 from tests.ops.ops_helpers import assert_recipe, registry, store_bytes
@@ -136,7 +137,7 @@ def test_lease_held_by_someone_else_refuses_and_writes_nothing(blob):
         proc = bcdtool("serial-console", "enable", blob.url, env=blob.env)
     finally:
         lease.release()
-    assert proc.returncode == UnsafeVolumeError.exit_code, proc.stderr
+    assert proc.returncode == LockedError.exit_code, proc.stderr
     assert "leased by someone else" in proc.stderr and "lease break" in proc.stderr
     assert blob.content() == before
     assert_no_secret(blob, proc)
@@ -176,7 +177,6 @@ def test_concurrent_writer_between_pages_is_detected_and_restored(blob, monkeypa
     monkeypatch.setenv("XDG_STATE_HOME", str(blob.state))
     before_store, before = blob.store(), blob.content()
     calls = []
-    real = faults.before_write
 
     def intruder(what=""):
         calls.append(what)
@@ -184,20 +184,22 @@ def test_concurrent_writer_between_pages_is_detected_and_restored(blob, monkeypa
             client = blob.client()
             BlobLeaseClient(client).break_lease(lease_break_period=0)
             client.upload_page(b"\x02" * 512, offset=len(before) - 8192, length=512)
-        real(what)
 
-    monkeypatch.setattr(faults, "before_write", intruder)
-    with pytest.raises(WriteError, match="original bytes were restored"):
-        enable(blob.url, SerialOptions())
+    observe.install(intruder)
+    try:
+        with pytest.raises(WriteError, match="original bytes were restored"):
+            enable(blob.url, SerialOptions())
+    finally:
+        observe.uninstall(intruder)
     assert blob.store() == before_store
     assert blob.content()[len(before) - 8192:len(before) - 7680] == b"\x02" * 512
 
 
 def test_killed_between_pages_is_noticed_and_undone(blob):
     before_store = blob.store()
-    env = dict(blob.env, BCDTOOL_FAULT_AFTER_WRITES="2")
+    env = dict(blob.env, BCDTOOL_FAULT_AFTER_WRITES="2", PYTHONPATH=str(INJECT))
     killed = bcdtool("serial-console", "enable", blob.url, env=env)
-    assert killed.returncode == faults.FAULT_EXIT, killed.stderr
+    assert killed.returncode == FAULT_EXIT, killed.stderr
     status = bcdtool("serial-console", "status", blob.url, env=blob.env)
     assert status.returncode == 27, status.stderr          # interrupted write, with its journal
     journal = status.stderr.split("bcdtool undo ")[1].split("`")[0]

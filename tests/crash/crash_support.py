@@ -12,7 +12,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bcdtool.faults import FAULT_EXIT
 from tests.helpers.common import sha
 
 #: A real UEFI system store written by Windows 10 (with {emssettings} and a default loader).
@@ -23,6 +22,11 @@ BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 
 #: Formats of the crash matrix (qemu-img names in fixtures.images.FORMATS) plus the MBR/NTFS disk.
 DISK_FORMATS = ["raw", "vhd-fixed", "vhd-dynamic", "vhdx", "qcow2", "qcow2-v2", "vmdk", "vmdk-flat"]
+
+#: Exit status of a process killed by an armed fault (inject/sitecustomize.py).
+FAULT_EXIT = 86
+#: Put first on PYTHONPATH, it arms faults in every process the tests start.
+INJECT = Path(__file__).resolve().parent / "inject"
 
 #: Crash points injected and recovered, by target (docs/reliability.md cites these figures).
 INJECTED: dict[str, list[int]] = {}
@@ -52,6 +56,8 @@ def run_bcdtool(args: list[str], state: Path, *, fault: int | None = None, mode:
     if fault is not None:
         env["BCDTOOL_FAULT_AFTER_WRITES"] = str(fault)
         env["BCDTOOL_FAULT_MODE"] = mode
+        env["PYTHONPATH"] = os.pathsep.join([str(INJECT)] + [p for p in
+                                             env.get("PYTHONPATH", "").split(os.pathsep) if p])
     return subprocess.run([sys.executable, "-m", "bcdtool", *args], env=env, capture_output=True,
                           text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[2])
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from bcdtool.faults import FAULT_EXIT
 from tests.helpers.common import CORPUS, sha
-from tests.crash.crash_support import (DISK_FORMATS, INJECTED, build_cases, crash_and_recover,
+from tests.crash.crash_support import (DISK_FORMATS, FAULT_EXIT, INJECTED, build_cases, crash_and_recover,
                                        ems_enabled, journal_named, run_bcdtool, store_bytes,
                                        virtual_bytes)
 

@@ -58,8 +58,13 @@ def test_object_deleted_by_hivex_is_recovered_with_its_elements(tmp_path):
     assert types == ["REG_DWORD 270532611"]        # 0x10200003, an OS loader
     for r in report.deleted:
         assert r.to_json()["recovered"] is True
-    # deleted data never becomes a live finding
-    assert not [f for f in report.findings if EVIL in [e.guid for e in f.evidence]]
+    # deleted data never becomes a live finding; it gets findings of its own, marked recovered
+    about_evil = [f for f in report.findings if EVIL in [e.guid for e in f.evidence]]
+    assert sorted((f.id, f.severity, f.evidence[0].element) for f in about_evil) == [
+        ("bcd.deleted-setting", "medium", "loadoptions"),
+        ("bcd.deleted-setting", "medium", "testsigning")]
+    assert all(f.message.startswith("RECOVERED from free space") for f in about_evil)
+    assert not [f for f in investigate(str(path)).findings if f.id == "bcd.deleted-setting"]
 
 
 def test_key_added_and_deleted_by_hivex(tmp_path):

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from bcdtool import journal as journals
+from bcdtool.ops.undo import undo
 from bcdtool.linux import cmdline
 from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.linux.rules import boot_views, default_views, grub_terminals
@@ -97,5 +97,5 @@ def test_fix_real_configs(tmp_path, corpus, family):
         assert [a for a in new if a in kept] == kept
     assert plan_fix(guest_of(root), device).changes == []
     if journal is not None:
-        journals.undo(journal.path)
+        undo(journal.path)
     assert snapshot(root) == before_tree

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 
 from bcdtool.errors import WriteError
-from bcdtool.linux import fix as fixmod
-from bcdtool.journal import undo as undo_journal
+from bcdtool.ops.undo import undo as undo_journal
+from bcdtool.write import observe
 from bcdtool.linux.fix import apply_plan, plan_fix
 from fixtures import linux_roots
 from tests.linux.linux_helpers import guest_of, report_of, snapshot, statuses
@@ -63,25 +65,26 @@ def test_serial_command_speed_replaced_in_place(tmp_path):
     assert 'GRUB_CMDLINE_LINUX="console=ttyS0,115200n8"' in text
 
 
-def test_failed_write_restores_everything(tmp_path, monkeypatch):
+def test_failed_write_restores_everything(tmp_path):
     root = linux_roots.build("rhel-8", "broken", tmp_path / "root")
     before = snapshot(root)
     guest = guest_of(root)
     plan = plan_fix(guest, "ttyS0")
     assert len(plan.changes) >= 3
-    real = fixmod.replace_file
     calls = []
 
-    def failing(host, data):
-        calls.append(host)
-        if len(calls) == 2:
-            raise WriteError("disk full (injected)", path=host)
-        real(host, data)
+    def failing(what):
+        calls.append(what)
+        if len(calls) == 2:         # the second write meets a full disk; the restore does not
+            raise OSError(errno.ENOSPC, "No space left on device (injected)")
 
-    monkeypatch.setattr(fixmod, "replace_file", failing)
-    with pytest.raises(WriteError, match="restored"):
-        apply_plan(guest, plan, backup_dir=str(tmp_path / "j"))
-    assert snapshot(root) == before
+    observe.install(failing)
+    try:
+        with pytest.raises(WriteError, match="restored"):
+            apply_plan(guest, plan, backup_dir=str(tmp_path / "j"))
+    finally:
+        observe.uninstall(failing)
+    assert len(calls) > 2 and snapshot(root) == before
 
 
 def test_selinux_labels_survive(tmp_path):

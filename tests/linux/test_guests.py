@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bcdtool import journal as journals
+from bcdtool.ops.undo import undo
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.linux import inittab
 from bcdtool.linux.fix import apply_plan, plan_fix
@@ -78,7 +78,7 @@ def test_check_fix_check_undo(tmp_path, name):
                                        if f.status == "problem"]
     assert plan_fix(guest_of(root), guest.device).changes == []       # a second fix: nothing
     if journal is not None:
-        journals.undo(journal.path)
+        undo(journal.path)
     assert snapshot(root) == before_tree
     assert _problems(report_of(root)) == BEFORE[name]
 
@@ -154,7 +154,7 @@ def test_gentoo_enables_openrc_agetty(tmp_path):
     assert link.resolve() == (root / "etc/init.d/agetty").resolve()
     assert "ttyS0" not in _read(root, "/etc/inittab").split("# SERIAL CONSOLES")[1].replace(
         "#s0:12345:respawn:/sbin/agetty -L 9600 ttyS0 vt100", "")
-    journals.undo(journal.path)
+    undo(journal.path)
     assert not (root / "etc/init.d/agetty.ttyS0").is_symlink()
 
 

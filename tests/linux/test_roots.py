@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bcdtool import journal as journals
+from bcdtool.ops.undo import undo
 from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.linux.sources import default_device
 from fixtures import linux_roots
@@ -102,7 +102,7 @@ def test_fix_then_fix_again_then_undo(tmp_path, family):
                 for c in plan.changes}
     assert changed <= planned | resolved | {"etc/systemd/system/getty.target.wants"}
 
-    journals.undo(journal.path)
+    undo(journal.path)
     assert snapshot(root) == before_tree
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import bcdtool.locate.disk as disk_module
-from bcdtool import journal as journals
+import bcdtool.write.sinks.disk as disk_module
+from bcdtool.write import journal as journals
 from bcdtool.errors import (InterruptedWriteError, InvalidArgumentError, NotFoundError,
                             ReadOnlyError, UnsafeVolumeError, UnsupportedError, VerifyError,
                             WriteError)
@@ -271,14 +271,14 @@ def test_write_error_restores_the_original(image, monkeypatch):
         new_image, _ = sac_edit(handle.hive)
         with pytest.raises(WriteError, match="restored"):
             handle.commit(new_image)
-    assert len(calls) == 4
+    assert len(calls) > 4        # the 4th write failed; the restore wrote back through the same sink
     assert _digest(image) == before
 
 
 CRASH = """
 import os, sys
 sys.path[:0] = [{repo!r}]
-import bcdtool.locate.disk as disk
+import bcdtool.write.sinks.disk as disk
 from bcdtool.locate import open_hive
 from tests.locate.locate_helpers import sac_edit
 real, calls = disk.write_extents, []

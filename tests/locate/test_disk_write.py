@@ -86,14 +86,14 @@ def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path):
     assert registry_elements(store, elements) == elements
     # Stale logs beside it were neutralised (first 512 bytes zeroed), the rest kept.
     journal = json.loads(open(result.journal).read())
-    logs = journal["extra"]["location"]["logs"]
+    logs = [f for f in journal["sink"]["files"] if f != journal["sink"]["store"]]
     assert logs, "the fixture puts Windows' own logs beside the store"
     for log in logs:
         data = read_store_independently(raw, disk, log, tmp_path)
         assert data[:512] == bytes(512)
 
     # Nothing outside the journal's saved ranges (the store's extents, the log heads) changed.
-    saved = [(e["offset"], e["length"]) for e in journal["entries"]]
+    saved = [(off, n) for e in journal["entries"] for off, n in e["device"]]
     assert sum(n for _, n in saved) == len(store) + 512 * len(logs)
     def inside(off, n, ranges):
         return any(a <= off and off + n <= a + m for a, m in ranges)

@@ -7,7 +7,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from bcdtool import journal as journals
+from bcdtool.write import journal as journals
 from bcdtool.cli import cli
 from bcdtool.errors import InterruptedWriteError, InvalidArgumentError, ReadOnlyError
 from bcdtool.locate import open_hive
@@ -45,7 +45,7 @@ def test_commit_journals_neutralises_logs_and_undoes(store, tmp_path):
     for log in ("BCD.LOG", "BCD.LOG1"):
         assert (store.parent / log).read_bytes()[:512] == bytes(512)
     journal = journals.load(result.journal)
-    assert journal.state == "done" and [e.kind for e in journal.entries] == ["file"] * 3
+    assert journal.state == "done" and [e.kind for e in journal.entries] == ["range", "range", "file"]
 
     run = CliRunner().invoke(cli, ["undo", result.journal])
     assert run.exit_code == 0, run.output
@@ -89,7 +89,7 @@ def test_undo_refuses_to_clobber_later_changes(store):
 
 def test_unfinished_journal_blocks_the_next_open(store):
     key = "file:" + os.path.realpath(store)
-    journal = journals.Journal.start(str(store), "crashed", target_key=key)
+    journal = journals.Journal.start(str(store), "crashed", sink={}, target_key=key)
     journal.mark("writing")
     with pytest.raises(InterruptedWriteError) as info:
         open_hive(store)

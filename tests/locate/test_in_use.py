@@ -11,7 +11,6 @@ import pytest
 
 from bcdtool.errors import UnsafeVolumeError
 from bcdtool.locate import open_hive
-from bcdtool.locate.inuse import exclusive
 from tests.helpers.common import CORPUS, need_tools, sha
 from tests.locate.locate_helpers import build_disk, sac_edit
 
@@ -53,8 +52,10 @@ def test_image_of_a_running_vm_is_refused(image):
 def test_commit_lock_keeps_qemu_out(image):
     need_tools("qemu-io")
     assert _qemu_can_write(image)
-    with exclusive(str(image), device=False):
-        assert not _qemu_can_write(image)
+    with open_hive(image) as handle:
+        sink = handle._store.sink()
+        with sink.lock():                       # what a commit holds from check to audit
+            assert not _qemu_can_write(image)
     assert _qemu_can_write(image)
 
 

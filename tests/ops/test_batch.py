@@ -12,7 +12,7 @@ import pytest
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.ops import batch as b
 from tests.helpers.common import CORPUS
-from tests.crash.crash_support import STORE, Case, build_cases, ems_enabled, store_bytes
+from tests.crash.crash_support import STORE, Case, build_cases, ems_enabled, run_bcdtool, store_bytes
 
 DEFAULT = ["serial-console enable"]
 
@@ -121,18 +121,21 @@ def test_dying_workers_fail_only_their_targets(images, tmp_path, monkeypatch):
     from bcdtool.ops.serial_console import enable
 
     enable(str(done.target))                     # already enabled: nothing to write
-    monkeypatch.setenv("BCDTOOL_FAULT_AFTER_WRITES", "0")
-    tasks = b.parse_manifest(f"{done.target}\n" + "".join(f"{c.target}\n" for c in writing),
-                             DEFAULT)
-    results = {r.target: r for r in b.run_batch(tasks, jobs=2, on_result=lambda r: None)}
-    assert results[str(done.target)].status == "ok"
-    monkeypatch.delenv("BCDTOOL_FAULT_AFTER_WRITES")
+    manifest = tmp_path / "manifest.txt"
+    manifest.write_text(f"{done.target}\n" + "".join(f"{c.target}\n" for c in writing))
+    # `bcdtool batch` in a process whose fault hook (tests/crash/inject) its forkserver and so
+    # every worker inherits: each worker dies on its first write.
+    run = run_bcdtool(["batch", str(manifest), "--jobs", "2", "--json"], tmp_path / "state",
+                      fault=0)
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    results = {r["target"]: r for r in lines if "target" in r}
+    assert results[str(done.target)]["status"] == "ok", run.stdout + run.stderr
     from bcdtool.errors import InterruptedWriteError
     from bcdtool.ops.serial_console import status
 
     for case in writing:
         result = results[str(case.target)]
-        assert result.status == "failed" and "worker process died" in result.error, result
+        assert result["status"] == "failed" and "worker process died" in result["error"], result
         with pytest.raises(InterruptedWriteError):
             status(str(case.target))
 

@@ -134,7 +134,13 @@ def test_linux_node_of_the_target_block_device(tmp_path, state):
         wrong = bcdtool("bcdedit", "--store", dev, "/set", LOADER, "osdevice",
                         "partition=/dev/sdzz2")
         assert wrong.returncode == 24 and "not a partition of the target" in wrong.stderr
+        # the image file as target, its loop device's partition node as pasted
+        via_image = bcdtool("bcdedit", "--store", raw, "/set", LOADER, "device",
+                            f"partition={dev}p2")
+        assert via_image.returncode == 0, via_image.stderr
+        assert f"partition={dev}p2 is partition 2" in via_image.stderr
     finally:
         subprocess.run(["losetup", "-d", dev], check=False)
     reg = registry(store_bytes(raw, disk, tmp_path))
     assert element_raw(reg, LOADER, "21000001") == windows_mbr_device(17 << 20)
+    assert element_raw(reg, LOADER, "11000001") == windows_mbr_device(17 << 20)

@@ -259,3 +259,111 @@ def test_locate_devices_resolve_by_search(tmp_path):
     assert all(f.status == "ok" for f in boot.values()), report.render_text()
     assert "locates \\bootmgr on partition 1" in boot["boot-device.{bootmgr}.device"].message
     assert repair_boot(str(raw)).changes == []
+
+
+def test_store_firmware_does_not_read_and_copies_that_differ(tmp_path):
+    """A GPT disk whose ESP holds no store: the only store (on the Windows partition) is not the
+    one that boots; with two differing stores, doctor says which is used and that they differ."""
+    need_tools("sfdisk", "mkfs.fat", "mcopy", "mkntfs", "ntfscp")
+    from fixtures.windows_hives import software_hive, system_hive
+    from tests.ops.ops_helpers import BOOT_FILES, new_store
+
+    windows = {**images.windows_hive_files(system_hive(), software_hive()),
+               **BOOT_FILES["uefi"][1], "Boot/BCD": new_store("uefi")}
+    raw = tmp_path / "disk.img"
+    images.build_esp_disk(raw, new_store("uefi"), extra_files=BOOT_FILES["uefi"][0],
+                          windows_files=windows)
+    by = {f.id: f for f in diagnose(str(raw)).findings}
+    assert by["boot-store.firmware"].status == "ok"
+    assert by["boot-store.copies"].status == "ok"
+    assert "say the same" in by["boot-store.copies"].message
+    other = diagnose(str(raw), partition=2)
+    by = {f.id: f for f in other.findings}
+    assert by["boot-store.firmware"].status == "warning"
+    assert "EFI/Microsoft/Boot/BCD on partition 1" in by["boot-store.firmware"].message
+
+    from bcdtool.ops import serial_console as sc
+    sc.enable(str(raw), partition=2)              # the copy on partition 2 now differs
+    by = {f.id: f for f in diagnose(str(raw)).findings}
+    copies = by["boot-store.copies"]
+    assert copies.status == "warning" and "differs" in copies.message
+    assert "firmware uses EFI/Microsoft/Boot/BCD on partition 1" in copies.message
+    assert [e.note for e in copies.evidence] == ["differs"]
+
+
+def test_no_store_where_firmware_looks(tmp_path):
+    need_tools("sfdisk", "mkntfs", "ntfscp")
+    from fixtures.windows_hives import software_hive, system_hive
+    from tests.ops.ops_helpers import new_store
+
+    raw = tmp_path / "disk.img"
+    disk = images.build_mbr_disk(raw, new_store("bios"),
+                                 windows_files=images.windows_hive_files(system_hive(),
+                                                                         software_hive()))
+    # make partition 2 active instead of 1: firmware then reads partition 2, which has no store
+    subprocess.run(["sfdisk", "-q", "--activate", str(raw), "2"], check=True,
+                   capture_output=True)
+    del disk
+    by = {f.id: f for f in diagnose(str(raw)).findings}
+    firmware = by["boot-store.firmware"]
+    assert firmware.status == "problem" and "partition 2" in firmware.message
+    assert firmware.fix.startswith(f"bcdtool new-store BCD --firmware bios --disk {raw}")
+
+
+def test_edition_without_software_hive_is_unknown(tmp_path):
+    from fixtures.windows_hives import system_hive
+
+    raw = tmp_path / "disk.img"
+    need_tools("sfdisk", "mkntfs", "ntfscp")
+    from tests.ops.ops_helpers import BOOT_FILES, new_store
+    images.build_mbr_disk(raw, new_store("bios"), extra_files=BOOT_FILES["bios"][0],
+                          windows_files={"Windows/System32/config/SYSTEM":
+                                         system_hive(edition="client"), **BOOT_FILES["bios"][1]})
+    edition = {f.id: f for f in diagnose(str(raw)).findings}["windows-edition"]
+    assert edition.status == "unknown" and "client" not in edition.message.split("(")[0]
+    assert "no SOFTWARE hive" in edition.message
+
+
+def test_right_disk_but_no_partition_there(tmp_path):
+    """The disk signature is this disk's, the offset is not a partition's (a partition that was
+    moved): named as such, and repaired."""
+    from bcdtool.bcd.device import PartitionDevice
+    from bcdtool.bcd.store import BcdStore
+    from bcdtool.regf.hive import Hive
+    from tests.ops.ops_helpers import LOADER, new_store
+
+    store = BcdStore(Hive.from_bytes(new_store("bios")))
+    moved = PartitionDevice(style="mbr", disk_signature=0x1B2C3D4E, partition_offset=99 << 20)
+    store.set_element(LOADER, 0x11000001, moved)
+    raw = tmp_path / "disk.img"
+    build_windows_disk("bios", raw, bcd=store.to_bytes(same_size=True))
+    finding = {f.id: f for f in diagnose(str(raw)).findings}["boot-device.{default}.device"]
+    assert finding.status == "problem" and "on this disk but where no partition is" in \
+        finding.message and "it should be partition 2" in finding.message
+    assert [r["partition"] for r in repair_boot(str(raw)).repoints] == [2]
+
+
+@pytest.mark.parametrize("parent", ["mbr:1b2c3d4e:0x1100000", "locate"])
+def test_native_vhd_boot_entry(tmp_path, parent):
+    """A loader booting a VHD: the .vhdx must be where the device says; what is inside it is not
+    looked up (no false problem for winload or systemroot)."""
+    from bcdtool.bcd.device import parse_device_text
+    from bcdtool.bcd.store import BcdStore
+    from bcdtool.regf.hive import Hive
+    from tests.ops.ops_helpers import LOADER, new_store
+
+    store = BcdStore(Hive.from_bytes(new_store("bios")))
+    vhd = parse_device_text(f"vhd=[{parent}]\\vhd\\win.vhdx", str)
+    for code in (0x11000001, 0x21000001):
+        store.set_element(LOADER, code, vhd)
+    image = store.to_bytes(same_size=True)
+    raw = tmp_path / "with.img"
+    build_windows_disk("bios", raw, bcd=image, windows_extra={"vhd/win.vhdx": b"vhdxfile"})
+    by = {f.id: f for f in diagnose(str(raw)).findings}
+    assert by["boot-device.{default}.device"].status == "ok", by["boot-device.{default}.device"]
+    assert "win.vhdx is on partition 2" in by["boot-device.{default}.device"].message
+    assert "boot-file.{default}.path" not in by
+    bare = tmp_path / "without.img"
+    build_windows_disk("bios", bare, bcd=image)
+    by = {f.id: f for f in diagnose(str(bare)).findings}
+    assert by["boot-device.{default}.osdevice"].status == "problem"

@@ -12,6 +12,7 @@ from bcdtool.errors import CorruptionError, DirtyHiveError, FormatError, NotFoun
 from bcdtool.regf import layout as L
 from bcdtool.regf.cells import NK, VK, FastStruct
 from bcdtool.regf.hive import Hive
+from bcdtool.regf.verify import python_registry_value_misreading
 from tests.helpers.common import CORPUS, corpus_hives
 
 HIVES = corpus_hives()
@@ -55,20 +56,12 @@ def _pyreg_model(hive: Hive) -> dict[str, tuple]:
     return model
 
 
-def _pyreg_data_matches(ours, theirs: bytes) -> bool:
-    _, _, vtype, size_field, data_offset, raw = ours
-    field = data_offset.to_bytes(4, "little")
-    if size_field & L.DATA_INLINE:
-        # It returns the whole 4-byte field for strings, dwords and unknown types, nothing for
-        # an inline MULTI_SZ; the first n bytes for binary-like types.
-        return theirs in (raw, field) or (vtype & 0xFFF == 7 and theirs == b"")
-    if vtype == 4:
-        return theirs == field if size_field < 5 else theirs == raw[:4]
-    if size_field < 5:
-        return raw == b"" or theirs == field  # it reads the offset field itself as data
-    if vtype in (5, 11):
-        return theirs == raw[:4 if vtype == 5 else 8]
-    return theirs == raw
+def _pyreg_data_matches(ours, theirs: bytes, minor: int) -> bool:
+    """Exact agreement wherever regf.verify says python-registry reads a value correctly."""
+    _, _, vtype, size_field, _, raw = ours
+    misread = python_registry_value_misreading(vtype, size_field & 0x7FFFFFFF,
+                                               bool(size_field & L.DATA_INLINE), minor)
+    return misread is not None or theirs == raw
 
 
 @pytest.mark.slow
@@ -97,7 +90,7 @@ def test_every_corpus_hive_equals_python_registry(path):
         for ours_v, (name, vtype, data) in zip(values, their_values):
             assert name == (_pyreg_name(ours_v[0], ours_v[1]) if ours_v[0] else "(default)")
             assert vtype == ours_v[2] & 0xFFF
-            assert _pyreg_data_matches(ours_v, data), (key_path, name)
+            assert _pyreg_data_matches(ours_v, data, hive.minor_version), (key_path, name)
             compared += 1
     assert compared == sum(len(entry[3]) for entry in ours.values())
 

@@ -56,17 +56,37 @@ WINDOWS_10_UPCASE = {
     0x037B: 0x03FD, 0x03C2: 0x03C2, 0x03D0: 0x03D0, 0x03D7: 0x03CF, 0x03F2: 0x03F9,
     0x03F3: 0x03F3, 0x04CF: 0x04C0, 0x0525: 0x0525, 0x0587: 0x0587, 0x10D0: 0x10D0,
     0x13F8: 0x13F8,
+    # Simple mappings of letters whose full uppercase is two characters (regf.md 6.3):
+    0x1F80: 0x1F88, 0x1F97: 0x1F9F, 0x1FA0: 0x1FA8, 0x1FA7: 0x1FAF, 0x1FB3: 0x1FBC,
+    0x1FC3: 0x1FCC, 0x1FF3: 0x1FFC, 0x1FB2: 0x1FB2, 0x1FB4: 0x1FB4, 0x1FBC: 0x1FBC,
+    0x1FE5: 0x1FEC, 0x214E: 0x2132, 0x2184: 0x2183, 0x24D0: 0x24B6,
 }
 
 
 @pytest.mark.parametrize("unit", sorted(WINDOWS_10_UPCASE), ids=hex)
 def test_upcase_matches_windows_10_table(unit):
-    assert wintext.UPCASE[unit] == WINDOWS_10_UPCASE[unit]
+    assert wintext.upcase_unit(unit) == WINDOWS_10_UPCASE[unit]
 
 
-def test_upcase_table_covers_every_code_unit():
-    assert len(wintext.UPCASE) == 0x10000
-    assert all(wintext.UPCASE[u] == u for u in range(0xD800, 0xE000))
+def test_the_stored_table_is_the_derivation_from_unicode():
+    import unicodedata
+
+    from tests.regf import upcase_derivation
+    from bcdtool import upcase_table
+
+    if unicodedata.unidata_version != upcase_table.UNICODE_VERSION:
+        pytest.skip(f"table derived from Unicode {upcase_table.UNICODE_VERSION}, this Python has "
+                    f"{unicodedata.unidata_version}")
+    assert upcase_table.CHANGES == upcase_derivation.changes()
+    assert all(wintext.upcase_unit(u) == u for u in range(0xD800, 0xE000))
+
+
+@pytest.mark.parametrize("small,capital", [("\u1f80", "\u1f88"), ("\u1fb3", "\u1fbc"),
+                                           ("\u1ff3", "\u1ffc"), ("\u1fa7", "\u1faf")])
+def test_greek_letters_with_ypogegrammeni_fold_to_their_titlecase_form(small, capital):
+    assert wintext.names_equal(small + "x", capital + "X")
+    assert wintext.lh_hash(small) == wintext.lh_hash(capital) == ord(capital)
+    assert wintext.name_sort_key(small) == wintext.name_sort_key(capital)
 
 
 def test_sort_order_is_windows_order():

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import posixpath
 
-from bcdtool import journal as journals
 from bcdtool.backends.guestfs import BCD_PATHS, GuestfsDisk
-from bcdtool.errors import ImageError, InvalidArgumentError, NotFoundError, UnsafeVolumeError, WriteError
-from bcdtool.regf.hive import Hive
+from bcdtool.errors import ImageError, InvalidArgumentError, NotFoundError
+from bcdtool.fs.base import VolumeFacts
+from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.locate.handle import HiveHandle, WriteResult
-
-#: The journal entry kind (and journal `extra["backend"]`) of files written through libguestfs.
-ENTRY_KIND = "guestfs"
+from bcdtool.locate.interrupted import check_not_interrupted
+from bcdtool.regf.hive import Hive
+from bcdtool.regf.logs import is_dirty
+from bcdtool.write.hive import commit_hive
+from bcdtool.write.sinks.guestfs import GuestfsSink, key_for
 
 
 class GuestfsHive:
@@ -20,65 +21,45 @@ class GuestfsHive:
 
     kind = "guestfs"
 
-    def __init__(self, disk: GuestfsDisk, filesystem: str, path: str) -> None:
+    def __init__(self, disk: GuestfsDisk, filesystem: str, path: str, *, kind: str,
+                 volume: VolumeFacts) -> None:
         self.disk, self.filesystem, self.path = disk, filesystem, path
         self.read_only = not disk.writable
-        self.key = f"guestfs:{os.path.realpath(disk.image)}:{filesystem}:{path}"
+        self.store = path.lstrip("/")
+        cap = MAX_BCD_BYTES if kind == "bcd" else MAX_HIVE_BYTES
+        self.key = key_for(disk.image, filesystem, self.store)
+        self.sink = GuestfsSink(disk, mount=filesystem, key=self.key, cap=cap, store=self.store,
+                                target=disk.image, volume=volume)
 
-    def _logs(self) -> list[tuple[str, bytes]]:
-        logs = []
+    def _logs(self) -> list[str]:
+        """The logs beside the store (real names, found case-insensitively)."""
+        found = []
         for suffix in (".LOG", ".LOG1", ".LOG2"):
             real = self.disk.find(self.path + suffix)
             if real is not None:
-                logs.append((posixpath.basename(real), self.disk.read(real)))
-        return logs
+                found.append(real.lstrip("/"))
+        return found
 
     def load(self) -> tuple[Hive, bytes]:
-        """Read the hive (and replay its logs in memory when it is dirty)."""
-        from bcdtool.locate.interrupted import check_not_interrupted
-
-        data = self.disk.read(self.path)
-        logs = self._logs()
+        """Read the hive (and its logs, replayed in memory, only when it is dirty)."""
+        data = self.sink.read(self.store)
+        if data is None:
+            raise NotFoundError("no such file", path=self.path)
+        logs = []
+        if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
+            logs = [(posixpath.basename(log), self.sink.read(log) or b"") for log in self._logs()]
         check_not_interrupted(self.key, self.path, data, logs)
         return Hive.from_bytes(data, name=self.path, logs=logs), data
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None) -> tuple[WriteResult, Hive | None]:
-        """Back up the file into a journal, write it whole through libguestfs, re-read, verify."""
-        from bcdtool.locate.plan import pages_in, plan_commit, verify_image
-
-        final, steps = plan_commit(original, new_image)
-        result = WriteResult(target=self.disk.image, dry_run=dry_run, size=len(final),
-                             sha256_before=journals.sha256(original),
-                             sha256_after=journals.sha256(final),
-                             plan=[(off, len(data)) for off, data in steps],
-                             pages_written=0 if dry_run else pages_in(steps),
-                             # libguestfs rewrites the file whole (its file system allocates)
-                             bytes_written=0 if dry_run else len(final))
+               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
+        """The new image written in place through libguestfs by the one write transaction."""
+        result, hive = commit_hive(self.sink, store=self.store, logs=self._logs(),
+                                   original=original, new_image=new_image, same_size=False,
+                                   dry_run=dry_run, backup_dir=backup_dir, operation=operation,
+                                   diff=diff, audit=audit, name=self.path,
+                                   planned=planned)
         result.notices.append(f"written through libguestfs: {self.filesystem}:{self.path}")
-        if dry_run:
-            return result, None
-        if self.disk.read(self.path) != original:
-            raise WriteError("the file changed since it was read; nothing was written",
-                             path=self.path)
-        journal = journals.Journal.start(os.path.abspath(self.disk.image), operation,
-                                         backup_dir=backup_dir, diff=diff, target_key=self.key)
-        journal.extra.update(backend=ENTRY_KIND, kind=self.kind, size=len(original),
-                             sha256_before=result.sha256_before)
-        journal.backup_data(ENTRY_KIND, self.disk.image, original, after=final,
-                            device={"filesystem": self.filesystem, "file": self.path})
-        result.journal = str(journal.path)
-        journal.mark("writing")
-        try:
-            self.disk.write(self.path, final)
-            written = self.disk.read(self.path)
-            hive = verify_image(written, final, name=self.path)
-        except BaseException:
-            self.disk.write(self.path, original)
-            journal.mark("restored")
-            raise
-        journal.mark("done")
-        result.verified = True
         return result, hive
 
     def close(self) -> None:
@@ -110,10 +91,9 @@ def open_hive_guestfs(spec: str, *, partition: int | None, path: str | None, rea
                 real = disk.find(candidate)
                 if real is None:
                     continue
-                if not read_only and _hibernated(disk, fs):
-                    raise UnsafeVolumeError("refusing to write: the Windows volume is hibernated "
-                                            "(hiberfil.sys is in use)", path=spec)
-                store = GuestfsHive(disk, fs, real)
+                # The refusal policy of the transaction judges these facts, as for any sink.
+                volume = VolumeFacts(fs=disk.g.vfs_type(fs), hibernated=_hibernated(disk, fs))
+                store = GuestfsHive(disk, fs, real, kind=kind, volume=volume)
                 why = f"{real} on {fs} (libguestfs)"
                 return HiveHandle(store, description=f"{real} in {spec}: {fs}",
                                   location={"target": spec, "kind": "guestfs", "filesystem": fs,

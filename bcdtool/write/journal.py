@@ -1,0 +1,338 @@
+"""Undo journals: the original bytes of everything a transaction is about to change, saved first.
+
+A journal is a private folder `<state>/journal/<id>/` (0700) holding `journal.json` and one
+backup file per entry (0600: backups hold whole hives).  `journal.json` names the sink the
+bytes belong to (`sink`: how to reopen the target) and, per entry, a file *relative to that
+target* — a whole file (`kind="file"`) or a byte range of one (`kind="range"`).  Restoring goes
+back through the same sink, so an entry can never reach outside the target it was written for;
+`load` checks every field's type and every path before anything is restored.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import stat
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bcdtool.errors import BcdToolError, FormatError, NotFoundError, VerifyError, WriteError
+from bcdtool.urls import redact, scrub
+from bcdtool.write.fileio import READ_FLAGS, read_fd, replace_file
+
+JOURNAL_VERSION = 2
+#: Largest journal.json we agree to parse (a hostile or broken file must not exhaust memory).
+MAX_JOURNAL_BYTES = 16 * 1024 * 1024
+#: How deeply journal.json may nest (Python's parser recurses; a hostile file must not crash it).
+MAX_DEPTH = 64
+STATES = ("planned", "writing", "done", "undoing", "restored")
+_BACKUP_NAME = re.compile(r"^[0-9]{4}\.bak$")
+
+
+def sha256(data: bytes) -> str:
+    """Hex sha256 of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def state_dir() -> Path:
+    """bcdtool's state folder: $XDG_STATE_HOME/bcdtool, else ~/.local/state/bcdtool."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "bcdtool"
+
+
+def private_folder(folder: Path) -> None:
+    """Create `folder` (and parents) 0700; an existing one of ours is tightened to 0700."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = os.stat(folder, follow_symlinks=False)
+        if not stat.S_ISDIR(info.st_mode):
+            raise WriteError("the state folder is not a folder (a symlink?)", path=str(folder))
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            os.chmod(folder, 0o700)
+    except OSError as exc:
+        raise WriteError(f"cannot create the folder: {exc.strerror}", path=str(folder)) from None
+
+
+@dataclass
+class Entry:
+    """One thing backed up: a whole file, or a byte range of one, relative to the sink's target."""
+
+    kind: str                      # "file" or "range"
+    file: str                      # path inside the target (posix, relative)
+    backup: str                    # backup file name inside the journal folder
+    sha256_before: str
+    sha256_after: str | None = None
+    existed: bool = True           # files only: False when the transaction creates the file
+    link: str | None = None        # files only: the symlink the transaction creates
+    offset: int = 0                # ranges only
+    length: int = 0                # ranges only
+    size: int | None = None        # files written in place: the size to restore
+    device: list = field(default_factory=list)  # disks: [offset, length] on the device (shown)
+
+
+@dataclass
+class Journal:
+    """An undo journal being written or read back."""
+
+    id: str
+    dir: Path
+    target: str
+    operation: str
+    created: str
+    sink: dict
+    state: str = "planned"
+    diff: list = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+    #: Identifies the store being written; while writing (or undoing), a marker under
+    #: `<state>/pending/` lets the next open of the same store notice the interruption.
+    target_key: str = ""
+
+    @classmethod
+    def start(cls, target: str, operation: str, *, sink: dict,
+              backup_dir: str | os.PathLike | None = None, diff: list | None = None,
+              target_key: str = "") -> "Journal":
+        """Create a new private journal folder (under `backup_dir`, else the state folder)."""
+        now = _dt.datetime.now(_dt.timezone.utc)
+        jid = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+        root = Path(backup_dir) if backup_dir else state_dir() / "journal"
+        if backup_dir is None:
+            private_folder(root)
+        folder = root / jid
+        try:
+            folder.mkdir(parents=True, exist_ok=False, mode=0o700)
+            os.chmod(folder, 0o700)         # whatever the umask: backups hold whole hives
+        except OSError as exc:
+            raise WriteError(f"cannot create the undo journal folder: {exc.strerror}",
+                             path=str(folder)) from None
+        # A target URL is kept without its secret, and so is any URL the operation quotes.
+        journal = cls(id=jid, dir=folder, target=redact(target), operation=scrub(operation),
+                      created=now.isoformat(), sink=dict(sink), diff=list(diff or []),
+                      target_key=target_key)
+        journal.save()
+        return journal
+
+    @property
+    def path(self) -> Path:
+        """The journal.json file (what `bcdtool undo` takes)."""
+        return self.dir / "journal.json"
+
+    def add(self, entry: Entry, before: bytes) -> Entry:
+        """Save `before` (the original bytes of `entry`) in the journal folder, 0600, fsynced;
+        journal.json itself is rewritten by the next `mark`."""
+        entry.backup = f"{len(self.entries):04d}.bak"
+        entry.sha256_before = sha256(before)
+        path = self.dir / entry.backup
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
+            try:
+                view = memoryview(before)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise WriteError(f"cannot write the backup: {exc.strerror}", path=str(path)) from None
+        self.entries.append(entry)
+        return entry
+
+    def mark(self, state: str) -> None:
+        """Record progress durably; "writing" and "undoing" raise the pending marker, others
+        drop it."""
+        self.state = state
+        self.save()
+        if self.target_key:
+            if state in ("writing", "undoing"):
+                folder = state_dir() / "pending"
+                private_folder(folder)
+                replace_file(_marker_path(self.target_key),
+                             json.dumps({"key": self.target_key,
+                                         "journal": str(self.path.resolve())}).encode())
+            else:
+                _marker_path(self.target_key).unlink(missing_ok=True)
+
+    def save(self) -> None:
+        """Write journal.json atomically (0600)."""
+        doc = {"version": JOURNAL_VERSION, "id": self.id, "target": self.target,
+               "operation": self.operation, "created": self.created, "state": self.state,
+               "sink": self.sink, "diff": self.diff, "extra": self.extra,
+               "target_key": self.target_key, "entries": [asdict(e) for e in self.entries]}
+        replace_file(self.path, json.dumps(doc, indent=2).encode())
+
+    def backup_bytes(self, entry: Entry) -> bytes:
+        """The saved original bytes of `entry`, checked against the recorded sha256."""
+        where = self.dir / entry.backup
+        try:
+            fd = os.open(where, READ_FLAGS)
+        except OSError as exc:
+            raise NotFoundError(f"backup file missing from the journal: {exc.strerror}",
+                                path=str(where)) from None
+        try:
+            data = read_fd(fd, str(where), cap=None)
+        finally:
+            os.close(fd)
+        if sha256(data) != entry.sha256_before:
+            raise VerifyError("backup file does not match the journal's checksum", path=str(where))
+        return data
+
+
+# --- reading a journal back: every field checked -------------------------------------------------
+
+_ENTRY_TYPES = {"kind": str, "file": str, "backup": str, "sha256_before": str,
+                "sha256_after": (str, type(None)), "existed": bool, "link": (str, type(None)),
+                "offset": int, "length": int, "size": (int, type(None)), "device": list}
+_TOP_TYPES = {"version": int, "id": str, "target": str, "operation": str, "created": str,
+              "state": str, "sink": dict, "diff": list, "extra": dict, "target_key": str,
+              "entries": list}
+
+
+def load(path: str | os.PathLike) -> Journal:
+    """Read a journal from its journal.json (or its folder); FormatError for anything malformed."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "journal.json"
+    try:
+        fd = os.open(path, READ_FLAGS & ~os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise NotFoundError("no such undo journal", path=str(path)) from None
+    except OSError as exc:
+        raise FormatError(f"unreadable undo journal: {exc.strerror}", path=str(path)) from None
+    try:
+        raw = read_fd(fd, str(path), cap=MAX_JOURNAL_BYTES)
+    finally:
+        os.close(fd)
+    if _nesting(raw) > MAX_DEPTH:
+        raise FormatError("undo journal nests too deeply to be one of bcdtool's", path=str(path))
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise FormatError(f"unreadable undo journal: {exc}", path=str(path)) from None
+    return _from_doc(doc, path)
+
+
+def _nesting(raw: bytes) -> int:
+    """The deepest bracket nesting of a JSON text (strings skipped), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _from_doc(doc, path: Path) -> Journal:
+    def bad(why: str) -> FormatError:
+        return FormatError(f"malformed undo journal: {why}; it was not written by this bcdtool "
+                           "or was edited by hand: restore the store from another backup",
+                           path=str(path))
+
+    if not isinstance(doc, dict):
+        raise bad("not a JSON object")
+    if doc.get("version") != JOURNAL_VERSION:
+        raise FormatError(f"unknown journal version {doc.get('version')!r} (this bcdtool "
+                          f"writes version {JOURNAL_VERSION})", path=str(path))
+    _check_types(doc, _TOP_TYPES, bad, "journal")
+    if doc["state"] not in STATES:
+        raise bad(f"unknown state {doc['state']!r}")
+    entries = []
+    for number, item in enumerate(doc["entries"]):
+        if not isinstance(item, dict):
+            raise bad(f"entry {number} is not an object")
+        _check_types(item, _ENTRY_TYPES, bad, f"entry {number}")
+        entry = Entry(**{k: item[k] for k in _ENTRY_TYPES})
+        _check_entry(entry, bad, number)
+        entries.append(entry)
+    return Journal(id=doc["id"], dir=path.parent, target=doc["target"], operation=doc["operation"],
+                   created=doc["created"], sink=doc["sink"], state=doc["state"], diff=doc["diff"],
+                   entries=entries, extra=doc["extra"], target_key=doc["target_key"])
+
+
+def _check_types(doc: dict, types: dict, bad, what: str) -> None:
+    for key, kind in types.items():
+        if key not in doc:
+            raise bad(f"{what} has no {key!r}")
+        value = doc[key]
+        if isinstance(value, bool) and kind is int:
+            raise bad(f"{what}: {key!r} must be a number")
+        if not isinstance(value, kind):
+            raise bad(f"{what}: {key!r} has the wrong type ({type(value).__name__})")
+
+
+def _check_entry(entry: Entry, bad, number: int) -> None:
+    if entry.kind not in ("file", "range"):
+        raise bad(f"entry {number} has unknown kind {entry.kind!r}")
+    if not _BACKUP_NAME.match(entry.backup):
+        raise bad(f"entry {number} names a backup outside the journal folder")
+    if not inside_target(entry.file):
+        raise bad(f"entry {number} names {entry.file!r}, which is not a path inside the target")
+    if entry.offset < 0 or entry.length < 0 or (entry.size is not None and entry.size < 0):
+        raise bad(f"entry {number} has a negative offset or length")
+    if entry.link is not None and ("\0" in entry.link or entry.existed):
+        raise bad(f"entry {number} has an invalid symlink")
+
+
+def inside_target(rel: str) -> bool:
+    """A relative posix path without '..', NUL or empty components (a journal's entry path)."""
+    parts = rel.split("/")
+    return bool(rel) and not rel.startswith("/") and "\0" not in rel and \
+        all(p not in ("", ".", "..") for p in parts)
+
+
+# --- pending markers: interrupted writes and undos -----------------------------------------------
+
+def _marker_path(target_key: str) -> Path:
+    return state_dir() / "pending" / (hashlib.sha256(target_key.encode()).hexdigest()[:32] + ".json")
+
+
+def interrupted(target_key: str) -> Journal | None:
+    """The journal of an unfinished write (or undo) of store `target_key`, if one was left."""
+    marker = _marker_path(target_key)
+    try:
+        fd = os.open(marker, READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        doc = json.loads(read_fd(fd, str(marker), cap=64 * 1024))
+        journal = load(doc["journal"])
+    except (OSError, ValueError, KeyError, TypeError, BcdToolError):
+        return None  # a marker pointing at a journal that is gone: nothing to report
+    finally:
+        os.close(fd)
+    if journal.target_key != target_key or journal.state not in ("writing", "undoing"):
+        return None
+    return journal
+
+
+def latest(target_key: str, *, limit: int = 1000) -> Journal | None:
+    """The newest journal in the state folder written for store `target_key` (newest `limit` seen)."""
+    folder = state_dir() / "journal"
+    try:
+        names = sorted((p.name for p in folder.iterdir()), reverse=True)[:limit]
+    except OSError:
+        return None
+    for name in names:     # ids start with a UTC timestamp, so names sort by age
+        try:
+            journal = load(folder / name)
+        except BcdToolError:
+            continue
+        if journal.target_key == target_key:
+            return journal
+    return None

@@ -1,0 +1,248 @@
+"""Files inside a FAT or NTFS volume on a disk image or block device, written in place through
+the extents the file system reported: the file keeps its exact size, so no file-system metadata
+changes.  Only the named files (the store and its logs) are reachable; a journal entry naming
+anything else has no extents here, so undo cannot touch any other byte of the disk."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import stat
+import struct
+
+from bcdtool.blockdev.base import BlockDevice, RangeView
+from bcdtool.blockdev.detect import open_image
+from bcdtool.blockdev.partitions import read_partition_table
+from bcdtool.errors import BcdToolError, NotFoundError, UnsafePathError, VerifyError
+from bcdtool.fs import open_volume
+from bcdtool.fs.base import FileRef, write_extents
+from bcdtool.fs.probe import probe
+from bcdtool.urls import is_url, redact
+from bcdtool.write import lock
+from bcdtool.write.refuse import Facts
+from bcdtool.write.sinks.folder import same_store_or_log
+
+#: ioctl returning a Linux block device's read-only flag.
+_BLKROGET = 0x125E
+
+
+class DiskSink:
+    """The files `refs` (path -> FileRef) of the volume at `partition` (0: the whole device)."""
+
+    kind = "disk"
+    marks_pending = True
+
+    def __init__(self, image: str, *, dev: BlockDevice, partition: int, start: int,
+                 volume_size: int, volume, refs: dict[str, FileRef], key: str, store: str,
+                 target: str | None = None) -> None:
+        self.image = os.path.abspath(image)
+        self.target = target or image
+        self.dev, self.partition, self.start, self.volume_size = dev, partition, start, volume_size
+        self.volume, self.refs, self.key, self.store = volume, refs, key, store
+        self.device = stat.S_ISBLK(os.stat(self.image).st_mode)
+
+    def spec(self) -> dict:
+        """How undo reopens this sink."""
+        return {"kind": self.kind, "image": self.image, "target": self.target,
+                "partition": self.partition, "store": self.store, "files": sorted(self.refs),
+                "key": self.key}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "DiskSink":
+        """The sink a journal names: the image opened and its files found again from scratch."""
+        return open_files(spec["image"], partition=spec["partition"], files=spec["files"],
+                          key=spec["key"], store=spec["store"], target=spec["target"])
+
+    @staticmethod
+    def spec_ok(spec: dict) -> bool:
+        """Whether a journal's spec holds together: its key names this image, partition and
+        store, and its files are that store and its logs."""
+        image, part, store, files = (spec.get(k) for k in ("image", "partition", "store", "files"))
+        if not (isinstance(image, str) and isinstance(part, int) and not isinstance(part, bool)
+                and part >= 0 and isinstance(store, str) and isinstance(files, list)
+                and all(isinstance(f, str) for f in files)):
+            return False
+        return spec["key"] == key_for(image, part, store) and \
+            all(same_store_or_log(f.lower(), store.lower()) for f in files)
+
+    def allows(self, file: str) -> bool:
+        """Only the store and its logs are reachable."""
+        return file in self.refs
+    # -- reading ----------------------------------------------------------------------------------
+    def _ref(self, file: str) -> FileRef:
+        ref = self.refs.get(file)
+        if ref is None:
+            raise UnsafePathError("not one of the files this write may touch on the disk",
+                                  path=f"{self.target}:{file}")
+        return ref
+
+    def read(self, file: str) -> bytes | None:
+        """The whole file, through its extents."""
+        return self.volume.read(self._ref(file))
+
+    def read_range(self, file: str, offset: int, length: int) -> bytes:
+        """`length` bytes at `offset` of the file (inside it: the extents say where)."""
+        ref = self._ref(file)
+        length = max(0, min(length, ref.size - offset))
+        if ref.content is not None:     # resident or compressed: the file system's own copy
+            return ref.content[offset:offset + length]
+        return b"".join(self.dev.read_at(self.start + off, n) for off, n in ref.locate(offset, length))
+
+    def lstat_link(self, file: str) -> str | None:
+        """FAT and NTFS files reached here are never symlinks."""
+        return None
+
+    def device_ranges(self, file: str, offset: int, length: int) -> list[tuple[int, int]]:
+        """(offset on the disk, length) of the bytes a write of the file touches."""
+        return [(self.start + off, n) for off, n in self._ref(file).locate(offset, length)]
+
+    # -- policy and lock ----------------------------------------------------------------------------
+    def facts(self) -> Facts:
+        """The volume's state, hibernation on the disk's other partitions, files that cannot be
+        rewritten in place, and a write-protected device."""
+        facts = Facts(volume=self.volume.facts(), neighbours=self._neighbours())
+        facts.files = [f"cannot rewrite {ref.path} in place: {ref.refusal}"
+                       for ref in self.refs.values() if ref.refusal]
+        if self.device and _block_device_read_only(self.image):
+            facts.read_only = "the block device is read-only (write-protected)"
+        elif not self.device and not os.access(self.image, os.W_OK):
+            facts.read_only = "no write access to the image (read-only media or permissions)"
+        return facts
+
+    def _neighbours(self) -> list[tuple[str, object]]:
+        """Facts of every other NTFS volume of the disk (~300 KB of reads each: only at commit)."""
+        try:
+            parts = read_partition_table(self.dev).partitions
+        except BcdToolError:
+            return []               # no partition table: the store's volume is the whole disk
+        found = []
+        for part in parts:
+            if part.index == self.partition:
+                continue
+            try:
+                view = part.view(self.dev)
+                if probe(view) == "ntfs":
+                    found.append((f"partition {part.index}", open_volume(view).facts()))
+            except BcdToolError:
+                continue            # an unreadable neighbour is not ours to judge here
+        return found
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Refuse a disk in use; hold an exclusive flock (other bcdtools) and, on images, the
+        shared lock QEMU tests for, for the whole transaction."""
+        lock.refuse_if_in_use(self.image, device=self.device)
+        fd = os.open(self.image, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            with lock.exclusive(fd, self.image):
+                if self.device:
+                    yield
+                else:
+                    with lock.qemu_shared(fd):
+                        yield
+        finally:
+            os.close(fd)
+
+    def preflight(self, phases) -> None:
+        """Let the image format refuse (snapshot-shared, compressed or unallocated blocks)
+        before anything is backed up."""
+        with contextlib.closing(open_image(self.image, writable=True)) as wdev:
+            check = getattr(wdev, "check_write", None)     # only mapped formats can refuse
+            if check is None:
+                return
+            for phase in phases:
+                for step in phase:
+                    for off, n in self.device_ranges(step.file, step.offset, len(step.data)):
+                        check(off, n)
+
+    # -- writing ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writer(self):
+        """The image opened writable; writes go through the file's extents only."""
+        with contextlib.closing(open_image(self.image, writable=True)) as wdev:
+            yield _DiskWriter(self, wdev)
+
+    def reopen(self) -> "DiskSink":
+        """The image opened again and the files found again from scratch; VerifyError if a file
+        moved (its extents changed) while it was written."""
+        fresh = open_files(self.image, partition=self.partition, files=sorted(self.refs),
+                           key=self.key, store=self.store, target=self.target)
+        for name, ref in self.refs.items():
+            if fresh.refs[name].extents != ref.extents:
+                fresh.close()
+                raise VerifyError(f"{name} moved on the disk while it was written", path=self.target)
+        return fresh
+
+    def close(self) -> None:
+        """Close the device."""
+        self.dev.close()
+
+
+class _DiskWriter:
+    def __init__(self, sink: DiskSink, wdev: BlockDevice) -> None:
+        self.sink = sink
+        self.view = RangeView(wdev, sink.start, sink.volume_size)
+        self.wdev = wdev
+
+    def write(self, file: str, offset: int, data: bytes, *, size: int | None = None) -> None:
+        ref = self.sink._ref(file)
+        if size is not None and size != ref.size:
+            raise UnsafePathError("a file inside a disk keeps its size", path=file)
+        write_extents(self.view, ref, offset, data)
+
+    def replace(self, file: str, data: bytes) -> None:
+        ref = self.sink._ref(file)
+        if len(data) != ref.size:
+            raise UnsafePathError("a file inside a disk keeps its size", path=file)
+        write_extents(self.view, ref, 0, data)
+
+    def symlink(self, file: str, target: str) -> None:
+        raise UnsafePathError("no symlinks are created inside a disk", path=file)
+
+    def remove(self, file: str) -> None:
+        raise UnsafePathError("no files are removed inside a disk", path=file)
+
+    def flush(self) -> None:
+        self.wdev.flush_device()
+
+
+def key_for(image: str, partition: int, store: str) -> str:
+    """The identity of a store on a disk (interrupted-write markers, journals); a remote disk
+    by its URL without the secret."""
+    where = redact(image) if is_url(image) else os.path.realpath(image)
+    return f"disk:{where}#{partition}:{store.lower()}"
+
+
+def open_files(image: str, *, partition: int, files: list[str], key: str, store: str,
+               target: str | None = None, sink_class: type | None = None) -> DiskSink:
+    """A DiskSink (or `sink_class`, a kind of DiskSink) over `files` of the volume at
+    `partition` (0: the whole device), opened now."""
+    dev = open_image(image, writable=False)
+    try:
+        if partition:
+            parts = [p for p in read_partition_table(dev).partitions if p.index == partition]
+            if not parts:
+                raise NotFoundError(f"no partition {partition} on the disk any more", path=image)
+            start, view = parts[0].start, parts[0].view(dev)
+        else:
+            start, view = 0, dev
+        volume = open_volume(view)
+        refs = {name: volume.find(name) for name in files}
+        return (sink_class or DiskSink)(image, dev=dev, partition=partition, start=start,
+                                        volume_size=view.size, volume=volume, refs=refs, key=key,
+                                        store=store, target=target)
+    except BaseException:
+        dev.close()
+        raise
+
+
+def _block_device_read_only(path: str) -> bool:
+    """The kernel's read-only flag of a block device (BLKROGET); O_RDWR opens succeed regardless."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, _BLKROGET, bytes(4)))[0] != 0
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

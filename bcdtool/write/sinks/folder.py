@@ -1,0 +1,238 @@
+"""Files inside a folder: a hive file (its folder is the target's folder), a store in a mounted
+volume or copy, or a Linux guest root.  Every name is reached from a directory fd of the folder
+with O_NOFOLLOW (write/fileio.Folder); the lock is an exclusive flock on the store file (or, with
+no store file, on the folder), so a folder target and the hive file inside it share it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import stat
+from typing import Callable
+
+from bcdtool.errors import UnsafePathError, WriteError
+from bcdtool.fs.base import VolumeFacts
+from bcdtool.write import lock
+from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular
+from bcdtool.write.refuse import Facts
+
+
+class FolderSink:
+    """Bytes of files below `root` (an absolute folder path)."""
+
+    kind = "folder"
+
+    def __init__(self, root: str, *, target: str, key: str, cap: int, lock_file: str | None = None,
+                 facts: Callable[[], VolumeFacts] | None = None, label_links: bool = False) -> None:
+        self.root = os.path.abspath(root)
+        self.target, self.key, self.cap = target, key, cap
+        self.lock_file = lock_file          # the store, relative to root (None: lock the folder)
+        self._volume_facts = facts
+        self.label_links = label_links      # SELinux: label a new symlink like its folder
+        self.folder = Folder(self.root)
+        # Opening a store looks for interrupted-write markers; a guest root has no such open.
+        self.marks_pending = lock_file is not None
+
+    def spec(self) -> dict:
+        """How undo reopens this sink."""
+        return {"kind": self.kind, "root": self.root, "target": self.target, "key": self.key,
+                "cap": self.cap, "lock_file": self.lock_file, "label_links": self.label_links}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "FolderSink":
+        """The sink a journal names (types checked by the caller)."""
+        return cls(spec["root"], target=spec["target"], key=spec["key"], cap=spec["cap"],
+                   lock_file=spec.get("lock_file"), label_links=bool(spec.get("label_links")))
+
+    @staticmethod
+    def spec_ok(spec: dict) -> bool:
+        """Whether a journal's spec holds together: its key is the one this root and store give."""
+        root, store = spec.get("root"), spec.get("lock_file")
+        if not isinstance(root, str) or not os.path.isabs(root) or not isinstance(spec.get("cap"), int):
+            return False
+        if store is None:
+            return spec["key"] == "linux:" + root
+        return isinstance(store, str) and spec["key"] == "file:" + os.path.join(root, store)
+
+    def allows(self, file: str) -> bool:
+        """A hive's journal may touch only the store and its logs; a guest's, any file in it."""
+        return self.lock_file is None or same_store_or_log(file, self.lock_file)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def read(self, file: str) -> bytes | None:
+        """The bytes of regular file `file`, None if absent."""
+        return self.folder.read(file, cap=self.cap)
+
+    def read_range(self, file: str, offset: int, length: int) -> bytes:
+        """`length` bytes at `offset` of regular file `file` (short at its end)."""
+        fd = self.folder.open(file, READ_FLAGS)
+        try:
+            check_regular(fd, self.folder.name(file))
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+
+    def lstat_link(self, file: str) -> str | None:
+        """A symlink's target, None if `file` is not a symlink."""
+        info = self.folder.lstat(file)
+        if info is None or not stat.S_ISLNK(info.st_mode):
+            return None
+        fd, last = self.folder.parent(file)
+        try:
+            return os.readlink(last, dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    def entry_kind(self, file: str) -> str | None:
+        """"file", "link", "other" or None (absent), without following a link."""
+        info = self.folder.lstat(file)
+        if info is None:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            return "link"
+        return "file" if stat.S_ISREG(info.st_mode) else "other"
+
+    def listdir(self, folder: str) -> list[str]:
+        """Names in `folder` (relative; "" is the root)."""
+        return self.folder.listdir(folder)
+
+    # -- policy and lock ----------------------------------------------------------------------------
+    def facts(self) -> Facts:
+        """Write access and the volume's state (a hibernated Windows folder...)."""
+        facts = Facts(volume=self._volume_facts() if self._volume_facts else None)
+        checks = [self.lock_file] if self.lock_file else []
+        for rel in checks:
+            fd, last = self.folder.parent(rel)
+            try:
+                writable = os.access(last, os.W_OK, dir_fd=fd, follow_symlinks=False) and \
+                    os.access(".", os.W_OK, dir_fd=fd)
+            finally:
+                os.close(fd)
+            if not writable:
+                facts.read_only = ("no write access (read-only media, permissions or an "
+                                   f"immutable file): {self.folder.name(rel)}")
+        if not checks and not os.access(self.root, os.W_OK):
+            facts.read_only = "no write access to the folder (read-only media or permissions)"
+        return facts
+
+    @contextlib.contextmanager
+    def lock(self):
+        """An exclusive flock on the store file (else the folder) for the whole transaction."""
+        if self.lock_file is None:
+            fd = os.dup(self.folder.fd)
+        else:
+            fd = self.folder.open(self.lock_file, READ_FLAGS)
+        try:
+            if self.lock_file is not None:
+                check_regular(fd, self.folder.name(self.lock_file))
+            with lock.exclusive(fd, self.folder.name(self.lock_file or "")):
+                yield
+        finally:
+            os.close(fd)
+
+    def preflight(self, phases) -> None:
+        """Nothing to ask the medium before journaling (a folder refuses at open time)."""
+
+    # -- writing ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writer(self):
+        """A writer whose in-place writes share one descriptor per file, fsynced by flush()."""
+        writer = _FolderWriter(self)
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+    def reopen(self) -> "FolderSink":
+        """The same folder, opened again from scratch."""
+        return FolderSink(self.root, target=self.target, key=self.key, cap=self.cap,
+                          lock_file=self.lock_file, facts=self._volume_facts,
+                          label_links=self.label_links)
+
+    def close(self) -> None:
+        """Release the folder's descriptor."""
+        self.folder.close()
+
+
+class _FolderWriter:
+    def __init__(self, sink: FolderSink) -> None:
+        self.sink = sink
+        self.fds: dict[str, int] = {}
+
+    def _fd(self, file: str) -> int:
+        if file not in self.fds:
+            fd = self.sink.folder.open(file, os.O_RDWR | os.O_NONBLOCK)
+            try:
+                check_regular(fd, self.sink.folder.name(file))
+            except BaseException:
+                os.close(fd)
+                raise
+            self.fds[file] = fd
+        return self.fds[file]
+
+    def write(self, file: str, offset: int, data: bytes, *, size: int | None = None) -> None:
+        fd = self._fd(file)
+        done = 0
+        while done < len(data):
+            done += os.pwrite(fd, data[done:], offset + done)
+        if size is not None:
+            os.ftruncate(fd, size)
+
+    def replace(self, file: str, data: bytes) -> None:
+        self.sink.folder.replace(file, data)
+
+    def symlink(self, file: str, target: str) -> None:
+        if self.sink.folder.lstat(file) is not None:
+            raise WriteError("the symlink to create already exists", path=self.sink.folder.name(file))
+        self.sink.folder.symlink(file, target)
+        if self.sink.label_links:
+            _copy_label(self.sink.folder, file)
+
+    def remove(self, file: str) -> None:
+        self.sink.folder.remove(file)
+        self.sink.folder.remove_temporaries(file)
+
+    def flush(self) -> None:
+        for fd in self.fds.values():
+            os.fsync(fd)
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+
+def same_store_or_log(file: str, store: str) -> bool:
+    """`file` is `store` or one of its `.LOG`, `.LOG1`, `.LOG2` (same folder, any case)."""
+    folder, name = posixpath.split(store)
+    other_folder, other = posixpath.split(file)
+    return other_folder == folder and other.upper() in {
+        (name + suffix).upper() for suffix in ("", ".LOG", ".LOG1", ".LOG2")}
+
+
+def _copy_label(folder: Folder, rel: str) -> None:
+    """Label a new symlink like its folder (SELinux: systemd_unit_file_t in unit folders)."""
+    fd, last = folder.parent(rel)
+    try:
+        try:
+            label = os.getxattr(fd, "security.selinux")
+        except OSError:
+            return
+        path = f"/proc/self/fd/{fd}/{last}"
+        os.setxattr(path, "security.selinux", label, follow_symlinks=False)
+    except OSError as exc:
+        raise WriteError(f"cannot label the new symlink: {exc.strerror}",
+                         path=folder.name(rel)) from None
+    finally:
+        os.close(fd)
+
+
+def require_regular(sink: FolderSink, file: str) -> None:
+    """UnsafePathError unless `file` is absent or a regular file (never a link or FIFO)."""
+    kind = sink.entry_kind(file)
+    if kind not in (None, "file"):
+        raise UnsafePathError(f"is a {'symbolic link' if kind == 'link' else 'special file'}; "
+                              "bcdtool writes only regular files inside a target: remove it, "
+                              "or replace it by the real file", path=sink.folder.name(file))
+

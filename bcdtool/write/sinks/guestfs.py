@@ -1,0 +1,198 @@
+"""Files inside a disk image reached through libguestfs (LVM, any file system it mounts): the
+appliance reads and writes them; links are never followed (lstat first), special files refused."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+
+from bcdtool.backends.guestfs import GuestfsDisk
+from bcdtool.errors import LimitError, UnsafePathError, WriteError
+from bcdtool.fs.base import VolumeFacts
+from bcdtool.write import lock
+from bcdtool.write.refuse import Facts
+from bcdtool.write.sinks.folder import same_store_or_log
+
+
+class GuestfsSink:
+    """Files below / of the file system (or OS) `mount` of `disk`."""
+
+    kind = "guestfs"
+
+    def __init__(self, disk: GuestfsDisk, *, mount: str, key: str, cap: int,
+                 store: str | None = None, target: str | None = None,
+                 volume: VolumeFacts | None = None, owned: bool = False) -> None:
+        self.disk, self.mount, self.key, self.cap, self.store = disk, mount, key, cap, store
+        self.image = os.path.abspath(disk.image)
+        self.target = target or disk.image
+        self.volume = volume
+        self.owned = owned              # close() shuts the appliance down (undo's own sink)
+        self.marks_pending = store is not None
+
+    def spec(self) -> dict:
+        """How undo reopens this sink."""
+        return {"kind": self.kind, "image": self.image, "target": self.target, "mount": self.mount,
+                "key": self.key, "cap": self.cap, "store": self.store}
+
+    @staticmethod
+    def spec_ok(spec: dict) -> bool:
+        """Whether a journal's spec holds together (its key names this image and mount)."""
+        image, mount, store = spec.get("image"), spec.get("mount"), spec.get("store")
+        if not (isinstance(image, str) and isinstance(mount, str)
+                and isinstance(spec.get("cap"), int) and isinstance(store, (str, type(None)))):
+            return False
+        return spec["key"] == key_for(image, mount, store)
+
+    def allows(self, file: str) -> bool:
+        """A hive's journal may touch only the store and its logs; a guest's, any file in it."""
+        return self.store is None or same_store_or_log(file, self.store)
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "GuestfsSink":
+        """The sink a journal names: the image opened writable, mounted as it was written."""
+        disk = GuestfsDisk(spec["image"], writable=True)
+        try:
+            if spec["mount"] == "os":
+                disk.mount_os()
+            else:
+                disk.mount(spec["mount"])
+        except BaseException:
+            disk.close()
+            raise
+        return cls(disk, mount=spec["mount"], key=spec["key"], cap=spec["cap"],
+                   store=spec["store"], target=spec["target"], owned=True)
+
+    @staticmethod
+    def _path(file: str) -> str:
+        return "/" + file
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _regular(self, file: str) -> dict | None:
+        st = self.disk.lstat(self._path(file))
+        if st is None:
+            return None
+        if not stat.S_ISREG(st["st_mode"]):
+            raise UnsafePathError("not a regular file (a symlink, FIFO or device); bcdtool does "
+                                  "not follow or write it: remove it", path=self._path(file))
+        if st["st_size"] > self.cap:
+            raise LimitError(f"the file is {st['st_size']} bytes, more than the {self.cap}-byte "
+                                "cap; it is not read", path=self._path(file))
+        return st
+
+    def read(self, file: str) -> bytes | None:
+        """The whole regular file, None if absent."""
+        if self._regular(file) is None:
+            return None
+        return self.disk.read(self._path(file))
+
+    def read_range(self, file: str, offset: int, length: int) -> bytes:
+        """`length` bytes at `offset` (short at the end of the file)."""
+        if self._regular(file) is None:
+            return b""
+        try:
+            return self.disk.g.pread(self._path(file), length, offset)
+        except RuntimeError as exc:
+            raise WriteError(f"cannot read through libguestfs: {exc}", path=self._path(file)) from None
+
+    def lstat_link(self, file: str) -> str | None:
+        """A symlink's target, None if `file` is not a symlink."""
+        st = self.disk.lstat(self._path(file))
+        if st is None or not stat.S_ISLNK(st["st_mode"]):
+            return None
+        return self.disk.g.readlink(self._path(file))
+
+    def entry_kind(self, file: str) -> str | None:
+        """"file", "link", "other" or None (absent), without following a link."""
+        st = self.disk.lstat(self._path(file))
+        if st is None:
+            return None
+        if stat.S_ISLNK(st["st_mode"]):
+            return "link"
+        return "file" if stat.S_ISREG(st["st_mode"]) else "other"
+
+    # -- policy and lock ----------------------------------------------------------------------------
+    def facts(self) -> Facts:
+        """Write access and the mounted volume's state."""
+        facts = Facts(volume=self.volume)
+        if not self.disk.writable:
+            facts.read_only = "the image was opened read-only"
+        return facts
+
+    @contextlib.contextmanager
+    def lock(self):
+        """An exclusive flock on the image (other bcdtools) for the whole transaction; the
+        appliance's QEMU holds the image locks other virtual machines test for."""
+        fd = os.open(self.image, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            with lock.exclusive(fd, self.image):
+                yield
+        finally:
+            os.close(fd)
+
+    def preflight(self, phases) -> None:
+        """libguestfs allocates as it writes: nothing to ask first."""
+
+    # -- writing ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writer(self):
+        """The appliance itself writes; flush() syncs it."""
+        yield _GuestfsWriter(self)
+
+    def reopen(self) -> "GuestfsSink":
+        """The same appliance with its caches dropped (restarting it costs 8–25 s under TCG)."""
+        try:
+            self.disk.g.sync()
+            self.disk.g.drop_caches(3)
+        except RuntimeError as exc:
+            raise WriteError(f"libguestfs cannot flush: {exc}", path=self.image) from None
+        return GuestfsSink(self.disk, mount=self.mount, key=self.key, cap=self.cap,
+                           store=self.store, target=self.target, volume=self.volume)
+
+    def close(self) -> None:
+        """Shut the appliance down if this sink opened it."""
+        if self.owned:
+            self.disk.close()
+
+
+def key_for(image: str, mount: str, store: str | None) -> str:
+    """The identity of a store (or guest root) reached through libguestfs."""
+    return f"guestfs:{os.path.realpath(image)}:{mount}:{store or ''}"
+
+
+class _GuestfsWriter:
+    def __init__(self, sink: GuestfsSink) -> None:
+        self.sink = sink
+        self.g = sink.disk.g
+
+    def write(self, file: str, offset: int, data: bytes, *, size: int | None = None) -> None:
+        path = self.sink._path(file)
+        if self.sink.entry_kind(file) != "file":
+            raise UnsafePathError("not a regular file; bcdtool writes only regular files",
+                                  path=path)
+        try:
+            self.g.pwrite(path, data, offset)
+            if size is not None:
+                self.g.truncate_size(path, size)
+        except RuntimeError as exc:
+            raise WriteError(f"cannot write through libguestfs: {exc}", path=path) from None
+
+    def replace(self, file: str, data: bytes) -> None:
+        if self.sink.entry_kind(file) not in (None, "file"):
+            raise UnsafePathError("not a regular file; bcdtool never replaces a link or device",
+                                  path=self.sink._path(file))
+        self.sink.disk.write(self.sink._path(file), data)
+
+    def symlink(self, file: str, target: str) -> None:
+        if self.sink.entry_kind(file) is not None:
+            raise WriteError("the symlink to create already exists", path=self.sink._path(file))
+        self.sink.disk.symlink(target, self.sink._path(file))
+
+    def remove(self, file: str) -> None:
+        self.sink.disk.remove(self.sink._path(file))
+
+    def flush(self) -> None:
+        try:
+            self.g.sync()
+        except RuntimeError as exc:
+            raise WriteError(f"libguestfs cannot flush: {exc}", path=self.sink.image) from None

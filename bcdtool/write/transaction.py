@@ -1,0 +1,276 @@
+"""The one write path: refuse → lock → check unchanged → journal → write → verify → restore → audit.
+
+Every writer of bcdtool (hive stores in files, folders, disks and through libguestfs; Linux guest
+files) and `bcdtool undo` run through `Transaction`; a sink (bcdtool/write/sinks/) only knows how
+to read, write and re-open its bytes.  The steps, in order:
+
+1. **refuse** what the policy in `write/refuse.py` forbids (read-only media, BitLocker,
+   hibernation on any partition of the disk, a dirty volume, files that cannot be rewritten);
+2. **lock** the store and image exclusively (the sink's `lock()`), held to the end;
+3. **check** that every file still holds the bytes the plan was made from (else nothing is
+   written: another writer got there first, and its change stays);
+4. **journal** the original bytes (0700/0600) and mark the store "writing" before the first byte;
+5. **write** the steps phase by phase, flushing between phases (each write is shown to
+   `write/observe.py` first);
+6. **verify** by re-opening the target from scratch and calling the `verify` callable given;
+7. **restore** every entry on any failure (or say which journal restores it later);
+8. **audit**: one JSON line per write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from bcdtool.errors import BcdToolError, VerifyError, WriteError
+from bcdtool.write import audit, observe
+from bcdtool.write import journal as journals
+from bcdtool.write.refuse import Facts, refusal
+
+
+@dataclass
+class Step:
+    """One write: `data` at `offset` of `file` (in place), the whole file (`offset` None: a
+    replacement through a temporary file), or a new symlink `file` -> `link`."""
+
+    file: str
+    data: bytes = b""
+    offset: int | None = None
+    link: str | None = None
+    #: In place: the file's size afterwards (a hive file that grows or shrinks).
+    size: int | None = None
+
+
+class Writer(Protocol):
+    """A sink opened for writing."""
+
+    def write(self, file: str, offset: int, data: bytes, *, size: int | None = None) -> None: ...
+    def replace(self, file: str, data: bytes) -> None: ...
+    def symlink(self, file: str, target: str) -> None: ...
+    def remove(self, file: str) -> None: ...
+    def flush(self) -> None: ...
+
+
+class Sink(Protocol):
+    """Where bytes live: a hive file, a folder, a file's extents on a disk, libguestfs, ..."""
+
+    kind: str
+    target: str         # the target as the user named it
+    key: str            # identity of the store, for interrupted-write markers
+    marks_pending: bool  # whether opens of this store look for those markers
+
+    def spec(self) -> dict: ...                             # how to reopen it (for undo)
+    def facts(self) -> Facts: ...                           # for the refusal policy
+    def lock(self) -> contextlib.AbstractContextManager: ...
+    def read(self, file: str) -> bytes | None: ...          # None: no such file
+    def read_range(self, file: str, offset: int, length: int) -> bytes: ...
+    def lstat_link(self, file: str) -> str | None: ...      # a symlink's target, else None
+    def preflight(self, phases: list[list[Step]]) -> None: ...  # the medium may refuse first
+    def writer(self) -> contextlib.AbstractContextManager[Writer]: ...
+    def reopen(self) -> "Sink": ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class Audit:
+    """What the audit line says about a write (None: no line, e.g. undo)."""
+
+    store: dict | str
+    changes: list
+    path: str | os.PathLike | None = None
+
+
+class Transaction:
+    """One write to one sink, done the one way (see the module docstring)."""
+
+    def __init__(self, sink: Sink, *, operation: str, backup_dir=None, diff: list | None = None,
+                 audit_info: Audit | None = None) -> None:
+        self.sink = sink
+        self.operation = operation or "commit"
+        self.backup_dir = backup_dir
+        self.diff = diff
+        self.audit_info = audit_info
+        self.journal: journals.Journal | None = None
+
+    def refusal(self) -> BcdToolError | None:
+        """Why the policy forbids this write (also shown by dry runs)."""
+        return refusal(self.sink.facts(), self.sink.target)
+
+    def run(self, phases: list[list[Step]], *, originals: dict[str, bytes | None],
+            verify: Callable[[Sink], object], result=None, extra: dict | None = None):
+        """Write `phases` (flushing between them); `originals` holds what each whole file held
+        when the plan was made.  Returns (what `verify` returned, the journal)."""
+        refused = self.refusal()
+        if refused is not None:
+            raise refused
+        if self.audit_info is not None:
+            audit.check(self.audit_info.path)
+        with self.sink.lock():
+            for file, before in originals.items():
+                if self.sink.read(file) != before:
+                    raise WriteError("the file changed since it was read (another writer?); "
+                                     "nothing was written: run the command again",
+                                     path=f"{self.sink.target}:{file}")
+            self.sink.preflight(phases)
+            journal = self._journal(phases, originals, extra)
+            if result is not None:
+                result.journal = str(journal.path)
+            journal.mark("writing")
+            try:
+                with self.sink.writer() as writer:
+                    for phase in phases:
+                        for step in phase:
+                            _do(writer, step)
+                        writer.flush()
+                fresh = self.sink.reopen()
+                try:
+                    verified = verify(fresh)
+                    self._record_after(journal, fresh)
+                finally:
+                    fresh.close()
+            except BaseException as exc:
+                self._fail(journal, exc)
+            journal.mark("done")
+            if result is not None:
+                result.verified = True
+            if self.audit_info is not None and result is not None:
+                result.audit = audit.record(target=self.sink.target,
+                                            store=self.audit_info.store,
+                                            operation=self.operation,
+                                            changes=self.audit_info.changes, result=result,
+                                            path=self.audit_info.path)
+        return verified, journal
+
+    # -- journal --------------------------------------------------------------------------------
+    def _journal(self, phases, originals, extra) -> journals.Journal:
+        journal = journals.Journal.start(self.sink.target, self.operation, sink=self.sink.spec(),
+                                         backup_dir=self.backup_dir, diff=self.diff,
+                                         target_key=self.sink.key if self.sink.marks_pending
+                                         else "")
+        self.journal = journal
+        journal.extra.update(extra or {})
+        seen: set[str] = set()
+        for phase in phases:
+            for step in phase:
+                if step.file in originals:
+                    if step.file in seen:
+                        continue
+                    seen.add(step.file)
+                    before = originals[step.file]
+                    entry = journals.Entry(
+                        kind="file", file=step.file, backup="", sha256_before="",
+                        existed=before is not None and step.link is None, link=step.link,
+                        size=len(before) if step.offset is not None and before is not None
+                        else None)
+                    journal.add(entry, before or b"")
+                else:
+                    # Only part of this file is written (a log's header): back up that range.
+                    before = self.sink.read_range(step.file, step.offset, len(step.data))
+                    journal.add(journals.Entry(kind="range", file=step.file, backup="",
+                                               sha256_before="", offset=step.offset,
+                                               length=len(step.data)), before)
+        ranges = getattr(self.sink, "device_ranges", None)
+        for entry in journal.entries if ranges is not None else ():
+            length = entry.length if entry.kind == "range" else entry.size or 0
+            entry.device = [list(r) for r in ranges(entry.file, entry.offset, length)]
+        return journal
+
+    def _record_after(self, journal: journals.Journal, fresh: Sink) -> None:
+        """What undo will expect to find (so it notices later edits by someone else)."""
+        for entry in journal.entries:
+            entry.sha256_after = current_sha(fresh, entry)
+
+    # -- failure ----------------------------------------------------------------------------------
+    def _fail(self, journal: journals.Journal, exc: BaseException) -> None:
+        """Put every original byte back, then re-raise saying so (or naming the journal)."""
+        try:
+            restore(self.sink, journal, check=False)
+            journal.mark("restored")
+        except BcdToolError as failed:
+            raise WriteError(f"the write failed ({exc}) and restoring the original bytes failed "
+                             f"too ({failed.message}); run `bcdtool undo {journal.path}` once the "
+                             "target is writable", path=self.sink.target) from None
+        if isinstance(exc, VerifyError):
+            raise VerifyError(f"{exc.message}; the original bytes were restored",
+                              path=exc.path, offset=exc.offset) from None
+        if isinstance(exc, BcdToolError):
+            raise WriteError(f"{exc.message}; the original bytes were restored",
+                             path=exc.path or self.sink.target) from None
+        if isinstance(exc, OSError):
+            raise WriteError(f"write failed: {exc.strerror}; the original bytes were restored",
+                             path=self.sink.target) from None
+        raise exc
+
+
+def _do(writer: Writer, step: Step) -> None:
+    """One step, shown to the observers first; OSError becomes WriteError."""
+    try:
+        observe.before_write(step.file)
+        if step.link is not None:
+            writer.symlink(step.file, step.link)
+        elif step.offset is None:
+            writer.replace(step.file, step.data)
+        else:
+            writer.write(step.file, step.offset, step.data, size=step.size)
+    except OSError as exc:
+        raise WriteError(f"write failed: {exc.strerror}", path=step.file) from None
+
+
+def current_sha(sink: Sink, entry: journals.Entry) -> str | None:
+    """sha256 of what `entry`'s place holds now (a link's target for links; "" hashed for an
+    absent file the write created; None for an absent file that existed)."""
+    if entry.kind == "range":
+        return journals.sha256(sink.read_range(entry.file, entry.offset, entry.length))
+    link = sink.lstat_link(entry.file)
+    if link is not None:
+        return journals.sha256(link.encode())
+    data = sink.read(entry.file)
+    if data is None:
+        return None if entry.existed else journals.sha256(b"")
+    return journals.sha256(data)
+
+
+def restore(sink: Sink, journal: journals.Journal, *, check: bool) -> None:
+    """Put back every entry of `journal` through `sink`, newest first, each read back after.
+
+    With `check`, first make sure nobody changed the bytes since bcdtool wrote them (the
+    caller holds the sink's lock, so nobody can between this check and the writes)."""
+    if check:
+        for entry in journal.entries:
+            now = current_sha(sink, entry)
+            if now not in (entry.sha256_after, entry.sha256_before):
+                raise BcdToolError(f"{entry.file} changed after bcdtool wrote it; undoing would "
+                                   "discard those changes (use --force to restore anyway)",
+                                   path=str(journal.path))
+    with sink.writer() as writer:
+        for entry in reversed(journal.entries):
+            original = journal.backup_bytes(entry)
+            step = _restore_step(sink, entry, original)
+            if step is None:
+                observe.before_write(entry.file)
+                writer.remove(entry.file)
+            else:
+                _do(writer, step)
+        writer.flush()
+    for entry in journal.entries:
+        if current_sha(sink, entry) != (entry.sha256_before if entry.existed or entry.kind == "range"
+                                        else journals.sha256(b"")):
+            raise VerifyError("restored bytes do not read back as the original",
+                              path=f"{sink.target}:{entry.file}")
+
+
+def _restore_step(sink: Sink, entry: journals.Entry, original: bytes) -> Step | None:
+    """The step that puts `entry` back (None: remove what the write created)."""
+    if entry.kind == "range":
+        return Step(entry.file, original, offset=entry.offset)
+    if not entry.existed:
+        return None
+    if entry.size is not None:
+        if sink.lstat_link(entry.file) is not None:
+            raise WriteError("is a symbolic link now; bcdtool never replaces a link by a file "
+                             "(restore by hand from the journal's backup)",
+                             path=f"{sink.target}:{entry.file}")
+        return Step(entry.file, original, offset=0, size=entry.size)
+    return Step(entry.file, original)

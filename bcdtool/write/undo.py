@@ -1,0 +1,80 @@
+"""`bcdtool undo`: a journal's original bytes put back through the sink it names, under the same
+lock as a write, after checking the journal (types, paths inside its target) and that nobody
+changed the bytes since bcdtool wrote them.  An undo is itself marked while it runs, so one that
+is interrupted is reported on the next open (exit 27) and finished by running it again."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from bcdtool.errors import BcdToolError, FormatError, NotFoundError, UnsafePathError
+from bcdtool.urls import is_url
+from bcdtool.write import journal as journals
+from bcdtool.write.sinks import REGISTRY
+from bcdtool.write.transaction import current_sha, restore
+
+#: Fields every journal's sink spec must have, with their types.
+_SPEC_TYPES = {"kind": str, "target": str, "key": str}
+
+
+def open_sink(journal: journals.Journal):
+    """The sink `journal` was written through, reopened; FormatError for a spec that does not
+    hold together (a hand-edited journal cannot point a restore elsewhere)."""
+    spec = journal.sink
+    for field, kind in _SPEC_TYPES.items():
+        if not isinstance(spec.get(field), kind):
+            raise FormatError(f"malformed undo journal: its sink has no valid {field!r}",
+                              path=str(journal.path))
+    cls = REGISTRY.get(spec["kind"])
+    if cls is None:
+        raise FormatError(f"malformed undo journal: unknown sink kind {spec['kind']!r}",
+                          path=str(journal.path))
+    if journal.target_key not in ("", spec["key"]) or not cls.spec_ok(spec):
+        raise FormatError("malformed undo journal: its sink does not match the store it was "
+                          "written for (edited by hand?); nothing was restored",
+                          path=str(journal.path))
+    image = spec.get("image")
+    if isinstance(image, str) and not is_url(image):    # a remote disk is reached by from_spec
+        try:
+            mode = os.stat(image).st_mode
+        except OSError as exc:
+            raise NotFoundError(f"cannot reach the journal's disk: {exc.strerror}",
+                                path=image) from None
+        if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
+            raise UnsafePathError("the journal's disk is not a regular file or block device",
+                                  path=image)
+    sink = cls.from_spec(spec)
+    for entry in journal.entries:
+        if not sink.allows(entry.file):
+            sink.close()
+            raise FormatError(f"malformed undo journal: entry {entry.file!r} is not a file this "
+                              "journal's write could have touched; nothing was restored",
+                              path=str(journal.path))
+    return sink
+
+
+def undo(path: str | os.PathLike, *, force: bool = False) -> tuple[journals.Journal, dict]:
+    """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote
+    them.  Returns the journal and {file: sha256 now} of its whole-file entries."""
+    journal = journals.load(path)
+    sink = open_sink(journal)
+    try:
+        with sink.lock():
+            # An interrupted write or undo leaves bytes that are neither before nor after:
+            # restoring them is the point.  After a finished write, other bytes mean an edit.
+            if not force and journal.state not in ("writing", "undoing"):
+                for entry in journal.entries:
+                    if current_sha(sink, entry) not in (entry.sha256_after, entry.sha256_before):
+                        raise BcdToolError(f"{entry.file} changed after bcdtool wrote it; undoing "
+                                           "would discard those changes (use --force to restore "
+                                           "anyway)", path=str(journal.path))
+            if journal.state == "restored":
+                journal.extra["restored_before"] = True
+            journal.mark("undoing")
+            restore(sink, journal, check=False)
+            journal.mark("restored")
+            shas = {e.file: current_sha(sink, e) for e in journal.entries if e.kind == "file"}
+    finally:
+        sink.close()
+    return journal, shas
