@@ -92,11 +92,21 @@ class PageBlobSink(DiskSink):
     @contextlib.contextmanager
     def writer(self):
         """The leased device; after a failed Put Page (a restore follows) it takes the lease
-        and the ETag again first."""
+        and the ETag again first.  Once the writes are done, this sink reads the blob again
+        through a fresh connection (its blocks are cached by ETag: the old ones are stale)."""
         blob = _blob(self._held())
         if blob.failed:
             blob.reclaim()
         yield _DiskWriter(self, self._held())
+        self._refresh()
+
+    def _refresh(self) -> None:
+        fresh = open_files(self.url, partition=self.partition, files=sorted(self.refs),
+                           key=self.key, store=self.store, target=self.target,
+                           sink_class=type(self))
+        old, self.dev = self.dev, fresh.dev
+        self.volume, self.refs, self.start = fresh.volume, fresh.refs, fresh.start
+        old.close()
 
     def _held(self) -> BlockDevice:
         if self._wdev is None:
