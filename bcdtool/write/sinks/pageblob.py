@@ -39,6 +39,7 @@ class PageBlobSink(DiskSink):
         #: The lease held while writing (an interrupted write's, taken over by undo).
         self.lease_id: str | None = None
         self._wdev: BlockDevice | None = None
+        self._stale = False             # wrote since self.dev was opened: read it again first
 
     def spec(self) -> dict:
         """How undo reopens this sink: the URL without its secret, and the lease id."""
@@ -92,15 +93,28 @@ class PageBlobSink(DiskSink):
     @contextlib.contextmanager
     def writer(self):
         """The leased device; after a failed Put Page (a restore follows) it takes the lease
-        and the ETag again first.  Once the writes are done, this sink reads the blob again
-        through a fresh connection (its blocks are cached by ETag: the old ones are stale)."""
+        and the ETag again first.  After writing, this sink's next read opens the blob again
+        through a fresh connection (blocks are cached by ETag: the ones it has are stale)."""
         blob = _blob(self._held())
         if blob.failed:
             blob.reclaim()
+        self._stale = True
         yield _DiskWriter(self, self._held())
+
+    def read(self, file: str) -> bytes | None:
+        """The whole file, read afresh after this sink wrote."""
         self._refresh()
+        return super().read(file)
+
+    def read_range(self, file: str, offset: int, length: int) -> bytes:
+        """Bytes of the file, read afresh after this sink wrote."""
+        self._refresh()
+        return super().read_range(file, offset, length)
 
     def _refresh(self) -> None:
+        if not self._stale:
+            return
+        self._stale = False
         fresh = open_files(self.url, partition=self.partition, files=sorted(self.refs),
                            key=self.key, store=self.store, target=self.target,
                            sink_class=type(self))
