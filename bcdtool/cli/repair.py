@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bcdtool.cli.options import (audit_log_option, backup_dir_option, dry_run_option,
-                                 json_option, partition_option, path_option)
+                                 json_option, partition_option, path_option, strict_option)
 from bcdtool.cli.output import data, emit, info, notes
 from bcdtool.ops.repair import repair_boot
 
@@ -18,6 +18,7 @@ def repair() -> None:
 @repair.command("boot")
 @click.argument("target")
 @dry_run_option()
+@strict_option()
 @json_option()
 @partition_option(help="Partition number holding the store (default: the one firmware reads).")
 @path_option()
@@ -34,12 +35,12 @@ def boot(target, dry_run, as_json, partition, path, backup_dir, audit_log) -> No
         return
     info(f"store: {result.description}")
     notes(result.notices)
-    for left in result.not_repaired:
+    for left in result.details["not_repaired"]:
         info(f"bcdtool: not repaired: {left}")
     if not result.changes:
         data("nothing to repair: every device names a partition of this disk")
         return
-    for move in result.repoints:
+    for move in result.details["repoints"]:
         data(f"  {move['label']} {move['element']}: {move['old']} -> {move['new']}")
     if dry_run:
         data(f"dry run: {len(result.write['plan'])} write(s) planned, nothing written")
