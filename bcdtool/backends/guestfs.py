@@ -15,6 +15,8 @@ import os
 import stat
 import sys
 
+from bcdtool.blockdev.detect import sniff
+from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import ImageError, NotFoundError, UnsupportedError, WriteError
 
 log = logging.getLogger(__name__)
@@ -206,8 +208,6 @@ QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vhd": "vpc", "vhdx": "vhdx", "v
 def image_format(image: str) -> str:
     """The image's format for qemu, sniffed by magic like the native path: qemu's own probing is
     unsafe on untrusted images (libguestfs warns) and could read the disk differently from us."""
-    from bcdtool.blockdev.detect import sniff
-    from bcdtool.blockdev.raw import RawDevice
 
     container = RawDevice(image, writable=False)
     try:
