@@ -12,6 +12,7 @@ import os
 from bcdtool.blockdev import references
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.http import HttpDevice
+from bcdtool.blockdev.pageblob import PageBlobDevice
 from bcdtool.blockdev.qcow2 import Qcow2Device
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.blockdev.vhd import open_vhd
@@ -64,8 +65,6 @@ def open_container(path: str, *, writable: bool = False) -> BlockDevice:
         return RawDevice(path, writable=writable)
     remember(path)          # so every message that quotes it is redacted exactly
     if writable or path.lower().startswith("az://"):
-        # The Azure SDK (optional extra, ~200 ms to import) loads only when a blob is written.
-        from bcdtool.blockdev.pageblob import PageBlobDevice
         return PageBlobDevice(path, writable=writable)
     return HttpDevice(path)
 

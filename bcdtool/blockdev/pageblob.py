@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from bcdtool.blockdev.http import (BLOCK, CachedRemoteDevice, RangeReader, Traffic, expired,
@@ -25,16 +26,36 @@ from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageErro
                             WriteError)
 from bcdtool.urls import query, redact
 
-try:        # the optional extra bcdtool[azure]; without it page blobs are read over plain HTTP
-    from azure.core import MatchConditions
-    from azure.core import exceptions as _azure
-    from azure.storage.blob import BlobClient
-except ImportError:     # pragma: no cover - exercised by the missing-extra test in a subprocess
-    MatchConditions = _azure = BlobClient = None
-try:
-    from azure.identity import DefaultAzureCredential
-except ImportError:
-    DefaultAzureCredential = None
+#: The Azure SDK (the optional extra bcdtool[azure]), imported on first use: it costs ~200 ms
+#: (azure-identity another ~270 ms), which no command that does not touch a blob should pay.
+_SDK = SimpleNamespace(loaded=False)
+
+
+def _sdk() -> SimpleNamespace:
+    """The Azure SDK's names bcdtool uses; UnsupportedError naming the extra when it is absent."""
+    if not _SDK.loaded:
+        try:
+            from azure.core import MatchConditions
+            from azure.core import exceptions
+            from azure.storage.blob import BlobClient
+        except ImportError:
+            raise UnsupportedError("Azure page blobs (writes, az:// URLs) need the Azure SDK: "
+                                   "pip install 'bcdtool[azure]' (azure-storage-blob, "
+                                   "azure-identity)") from None
+        _SDK.__dict__.update(loaded=True, BlobClient=BlobClient, errors=exceptions,
+                             if_not_modified=MatchConditions.IfNotModified)
+    return _SDK
+
+
+def _credential():
+    """azure-identity's DefaultAzureCredential (az login, managed identity, AZURE_* variables)."""
+    try:
+        from azure.identity import DefaultAzureCredential
+    except ImportError:
+        raise UnsupportedError("az:// URLs sign in with azure-identity's DefaultAzureCredential: "
+                               "pip install 'bcdtool[azure]', or pass an https URL with a "
+                               "SAS") from None
+    return DefaultAzureCredential()
 
 #: Page blobs are written in 512-byte pages; one Put Page carries at most 4 MiB.
 PAGE = 512
@@ -151,7 +172,7 @@ class PageBlobDevice(CachedRemoteDevice):
         self.traffic.bytes_up += len(chunk)
         self.failed = True
         done = self._call(self._client.upload_page, chunk, offset=offset, length=len(chunk),
-                          lease=self._lease, etag=self.etag, match_condition=_IF_NOT_MODIFIED,
+                          lease=self._lease, etag=self.etag, match_condition=_sdk().if_not_modified,
                           what="write a page", writing=True)
         self.failed = False
         self.etag = done.get("etag", self.etag)
@@ -174,21 +195,22 @@ class PageBlobDevice(CachedRemoteDevice):
     # -- errors ----------------------------------------------------------------------------------
     def _call(self, func, *args, what: str, writing: bool = False, **kwargs):
         """Run one SDK call; turn Azure's errors into bcdtool's (never quoting the SAS)."""
+        errors = _sdk().errors
         try:
             return func(*args, **kwargs)
-        except _azure.ClientAuthenticationError as exc:
+        except errors.ClientAuthenticationError as exc:
             if getattr(exc, "status_code", None) is None:   # no credential: nothing was sent
                 raise AccessDeniedError(f"could not {what}: no Azure credential ({exc.message}); "
                                         "sign in (az login, a managed identity, AZURE_* "
                                         "variables) or pass an https URL with a SAS",
                                         path=self.name) from None
             raise self._error(exc, what, writing) from None
-        except _azure.ResourceNotFoundError:
+        except errors.ResourceNotFoundError:
             raise NotFoundError("no blob at this URL (HTTP 404): check the account, container "
                                 "and blob names", path=self.name) from None
-        except _azure.HttpResponseError as exc:
+        except errors.HttpResponseError as exc:
             raise self._error(exc, what, writing) from None
-        except (_azure.ServiceRequestError, _azure.ServiceResponseError) as exc:
+        except (errors.ServiceRequestError, errors.ServiceResponseError) as exc:
             raise NetworkError(f"could not {what}: {exc}", path=self.name) from None
 
     def close(self) -> None:
@@ -228,24 +250,17 @@ class PageBlobDevice(CachedRemoteDevice):
 def _client(url: str, shown: str):
     """A BlobClient for a SAS URL, or for az://ACCOUNT/CONTAINER/BLOB with the Azure credential
     chain; refusals name what to install."""
-    if BlobClient is None:
-        raise UnsupportedError("writing Azure page blobs (and az:// URLs) needs the Azure SDK: "
-                               "pip install 'bcdtool[azure]' (azure-storage-blob, azure-identity)",
-                               path=shown)
+    blob_client = _sdk().BlobClient
     options = dict(retry_total=retries(), connection_timeout=timeout(), read_timeout=timeout(),
                    max_single_get_size=32 * 1024 * 1024)
     if not url.lower().startswith("az://"):
-        return BlobClient.from_blob_url(url, **options)
+        return blob_client.from_blob_url(url, **options)
     parts = urlsplit(url)
     container, _, blob = parts.path.lstrip("/").partition("/")
     if not parts.hostname or not container or not blob:
         raise UnsupportedError("an az:// URL names az://ACCOUNT/CONTAINER/BLOB", path=shown)
-    if DefaultAzureCredential is None:
-        raise UnsupportedError("az:// URLs sign in with azure-identity's DefaultAzureCredential: "
-                               "pip install 'bcdtool[azure]', or pass an https URL with a SAS",
-                               path=shown)
-    return BlobClient(AZ_ENDPOINT.format(account=parts.hostname), container, blob,
-                      credential=DefaultAzureCredential(), **options)
+    return blob_client(AZ_ENDPOINT.format(account=parts.hostname), container, blob,
+                       credential=_credential(), **options)
 
 
 def _bearer(client) -> dict:
@@ -257,4 +272,3 @@ def _bearer(client) -> dict:
             + credential.get_token("https://storage.azure.com/.default").token}
 
 
-_IF_NOT_MODIFIED = MatchConditions.IfNotModified if MatchConditions is not None else None
