@@ -12,7 +12,6 @@ import glob
 import importlib.util
 import logging
 import os
-import stat
 import sys
 
 from bcdtool.blockdev.detect import sniff
@@ -217,8 +216,3 @@ def image_format(image: str) -> str:
     if kind not in QEMU_FORMATS:
         raise UnsupportedError(f"libguestfs is not given {kind} images", path=image)
     return QEMU_FORMATS[kind]
-
-
-def is_link(st: dict | None) -> bool:
-    """True when an lstatns result is a symlink."""
-    return st is not None and stat.S_ISLNK(st["st_mode"])
