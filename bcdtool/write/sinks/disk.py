@@ -19,6 +19,7 @@ from bcdtool.errors import (BcdToolError, CorruptionError, NotFoundError, Unsafe
 from bcdtool.fs import open_volume
 from bcdtool.fs.base import FileRef, write_extents
 from bcdtool.fs.probe import probe
+from bcdtool.urls import is_url, redact
 from bcdtool.write import lock
 from bcdtool.write.refuse import Facts
 from bcdtool.write.sinks.folder import same_store_or_log
@@ -36,12 +37,11 @@ class DiskSink:
     def __init__(self, image: str, *, dev: BlockDevice, partition: int, start: int,
                  volume_size: int, volume, refs: dict[str, FileRef], key: str, store: str,
                  target: str | None = None) -> None:
-        self.image = image if "://" in image else os.path.abspath(image)
+        self.image = os.path.abspath(image)
         self.target = target or image
         self.dev, self.partition, self.start, self.volume_size = dev, partition, start, volume_size
         self.volume, self.refs, self.key, self.store = volume, refs, key, store
-        # A remote medium (a cloud page blob) is no local path: no block-device facts for it.
-        self.device = os.path.exists(self.image) and stat.S_ISBLK(os.stat(self.image).st_mode)
+        self.device = stat.S_ISBLK(os.stat(self.image).st_mode)
 
     def spec(self) -> dict:
         """How undo reopens this sink."""
@@ -107,7 +107,7 @@ class DiskSink:
                        for ref in self.refs.values() if ref.refusal]
         if self.device and _block_device_read_only(self.image):
             facts.read_only = "the block device is read-only (write-protected)"
-        elif os.path.exists(self.image) and not self.device and not os.access(self.image, os.W_OK):
+        elif not self.device and not os.access(self.image, os.W_OK):
             facts.read_only = "no write access to the image (read-only media or permissions)"
         return facts
 
@@ -129,16 +129,10 @@ class DiskSink:
                 continue            # an unreadable neighbour is not ours to judge here
         return found
 
-    def lock(self):
-        """The lock held across the whole transaction.  A device with its own locks provides
-        `write_lock()` (a context manager: a cloud blob's lease); else `_local_lock`."""
-        own = getattr(self.dev, "write_lock", None)
-        return own() if own is not None else self._local_lock()
-
     @contextlib.contextmanager
-    def _local_lock(self):
+    def lock(self):
         """Refuse a disk in use; hold an exclusive flock (other bcdtools) and, on images, the
-        shared lock QEMU tests for."""
+        shared lock QEMU tests for, for the whole transaction."""
         lock.refuse_if_in_use(self.image, device=self.device)
         fd = os.open(self.image, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
@@ -222,14 +216,16 @@ class _DiskWriter:
 
 
 def key_for(image: str, partition: int, store: str) -> str:
-    """The identity of a store on a disk (interrupted-write markers, journals)."""
-    where = image if "://" in image else os.path.realpath(image)   # a URL names itself
+    """The identity of a store on a disk (interrupted-write markers, journals); a remote disk
+    by its URL without the secret."""
+    where = redact(image) if is_url(image) else os.path.realpath(image)
     return f"disk:{where}#{partition}:{store.lower()}"
 
 
 def open_files(image: str, *, partition: int, files: list[str], key: str, store: str,
-               target: str | None = None) -> DiskSink:
-    """A DiskSink over `files` of the volume at `partition` (0: the whole device), opened now."""
+               target: str | None = None, sink_class: type | None = None) -> DiskSink:
+    """A DiskSink (or `sink_class`, a kind of DiskSink) over `files` of the volume at
+    `partition` (0: the whole device), opened now."""
     dev = open_image(image, writable=False)
     try:
         if partition:
@@ -241,8 +237,9 @@ def open_files(image: str, *, partition: int, files: list[str], key: str, store:
             start, view = 0, dev
         volume = open_volume(view)
         refs = {name: volume.find(name) for name in files}
-        return DiskSink(image, dev=dev, partition=partition, start=start, volume_size=view.size,
-                        volume=volume, refs=refs, key=key, store=store, target=target)
+        return (sink_class or DiskSink)(image, dev=dev, partition=partition, start=start,
+                                        volume_size=view.size, volume=volume, refs=refs, key=key,
+                                        store=store, target=target)
     except BaseException:
         dev.close()
         raise
