@@ -7,10 +7,12 @@ holds exactly these bytes, so a second run never overwrites the first backup wit
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
-from bcdtool.errors import WriteError
+from bcdtool.errors import LimitError, WriteError
+from bcdtool.write.fileio import read_file
 
 
 def save_original(path: str | os.PathLike, data: bytes) -> None:
@@ -18,8 +20,10 @@ def save_original(path: str | os.PathLike, data: bytes) -> None:
     target = Path(path)
     try:
         if target.exists():
-            if target.read_bytes() == data:
-                return
+            # The user named it (a link is followed), but a FIFO or device is never waited on.
+            with contextlib.suppress(LimitError):     # larger than the original: not a copy
+                if read_file(target, cap=len(data), follow=True) == data:
+                    return
             raise WriteError("the backup file exists and holds something else; nothing was "
                              "written", path=str(target))
         with open(target, "xb") as handle:

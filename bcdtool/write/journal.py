@@ -151,7 +151,9 @@ class Journal:
                 private_folder(folder)
                 replace_file(_marker_path(self.target_key),
                              json.dumps({"key": self.target_key,
-                                         "journal": str(self.path.resolve())}).encode())
+                                         "journal": str(self.path.resolve()),
+                                         "pid": os.getpid(),
+                                         "started": _started(os.getpid())}).encode())
             else:
                 _marker_path(self.target_key).unlink(missing_ok=True)
 
@@ -317,6 +319,38 @@ def interrupted(target_key: str) -> Journal | None:
     if journal.target_key != target_key or journal.state not in ("writing", "undoing"):
         return None
     return journal
+
+
+def _started(pid: int) -> str | None:
+    """When process `pid` started (field 22 of /proc/PID/stat, clock ticks since boot), None if
+    it is gone: with the pid it tells a live process from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            raw = handle.read(4096)
+    except OSError:
+        return None
+    fields = raw.rpartition(b")")[2].split()
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+def writer_alive(target_key: str) -> int | None:
+    """The pid of another process still writing (or undoing) store `target_key` under its
+    pending marker — a write in progress, not an interrupted one — else None."""
+    try:
+        fd = os.open(_marker_path(target_key), READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        doc = json.loads(read_fd(fd, "pending marker", cap=64 * 1024))
+    except (OSError, ValueError, BcdToolError):
+        return None
+    finally:
+        os.close(fd)
+    pid = doc.get("pid") if isinstance(doc, dict) else None
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or pid == os.getpid():
+        return None
+    started = doc.get("started")
+    return pid if started is not None and _started(pid) == started else None
 
 
 def latest(target_key: str, *, limit: int = 1000) -> Journal | None:

@@ -132,7 +132,18 @@ class FolderSink:
             os.close(fd)
 
     def preflight(self, phases) -> None:
-        """Nothing to ask the medium before journaling (a folder refuses at open time)."""
+        """Before journaling, refuse a file to be written in place that has other hard links:
+        its bytes are also those of files elsewhere, maybe outside the target (a `BCD.LOG`
+        linked to /etc/shadow).  Replacements through a temporary file break the link anyway."""
+        for file in {step.file for phase in phases for step in phase if step.offset is not None}:
+            info = self.folder.lstat(file)
+            if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                raise UnsafePathError(
+                    f"has {info.st_nlink} hard links: writing it in place would change the "
+                    "same file under its other names, which may lie outside the target; give "
+                    "it its own copy (cp -p FILE FILE.new && mv FILE.new FILE; for a log: delete "
+                    "it) and run the command again; nothing was written",
+                    path=self.folder.name(file))
 
     # -- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager
