@@ -7,6 +7,9 @@ documented in README.md ("Exit codes") and must never be renumbered.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 
 class BcdToolError(Exception):
     """Root of all errors bcdtool raises on purpose."""
@@ -175,6 +178,22 @@ def from_input_failure(exc: BaseException) -> BcdToolError | None:
     if isinstance(exc, ValueError) and "null byte" in str(exc):
         return InvalidArgumentError("a name or path contains a NUL byte")
     return None
+
+
+@contextlib.contextmanager
+def next_step(step: str, *kinds: type[BcdToolError]) -> Iterator[None]:
+    """Append `step` (what a user can do next, e.g. "check it with `fsck.fat -n`") to an error
+    of `kinds` raised in the block whose message does not name its tool (the first `quoted`
+    command) yet.  Layers wrap their entry points in this (it also decorates) so that every
+    refusal from inside them names a next step."""
+    tool = step.split("`")[1] if step.count("`") >= 2 else step
+    try:
+        yield
+    except kinds as exc:
+        if tool not in exc.message:
+            exc.message = f"{exc.message}; {step}"
+            exc.args = (exc.message,)
+        raise
 
 
 #: Exit code of commands that ran fine but found problems (check, doctor, linux check).

@@ -16,7 +16,7 @@ from bcdtool.blockdev.raw import RawDevice
 from bcdtool.blockdev.vhd import open_vhd
 from bcdtool.blockdev.vhdx import VhdxDevice
 from bcdtool.blockdev.vmdk import open_vmdk
-from bcdtool.errors import ImageError, UnsupportedError
+from bcdtool.errors import CorruptionError, FormatError, ImageError, UnsupportedError, next_step
 
 #: Largest file we treat as a possible VMDK text descriptor.
 MAX_DESCRIPTOR = 64 * 1024
@@ -48,6 +48,9 @@ def sniff(container: BlockDevice) -> str:
     return "raw"
 
 
+#: What a Linux rescue user can do about a damaged image file (appended to such errors).
+QEMU_STEP = ("check the image with `qemu-img check` (read-only); `qemu-img convert -O raw` "
+             "copies out what is readable")
 #: How many backing files deep we follow before calling it a loop.
 MAX_BACKING_DEPTH = 8
 
@@ -68,16 +71,17 @@ def _open_container(container: RawDevice, seen: list[str]) -> BlockDevice:
         kind = sniff(container)
         if kind == "raw":
             return container
-        if kind == "vhd":
-            return open_vhd(container)
-        if kind == "vhdx":
-            return VhdxDevice(container)
-        if kind in ("vmdk", "vmdk-descriptor"):
-            return open_vmdk(container, descriptor=kind == "vmdk-descriptor")
-        if kind != "qcow2":
+        if kind not in ("vhd", "vhdx", "vmdk", "vmdk-descriptor", "qcow2"):
             raise UnsupportedError(f"{kind} images are not supported; convert with qemu-img "
                                    "convert -O qcow2 (or vhdx) first", path=container.name)
-        dev = Qcow2Device(container)
+        with next_step(QEMU_STEP, FormatError, CorruptionError, ImageError):
+            if kind == "vhd":
+                return open_vhd(container)
+            if kind == "vhdx":
+                return VhdxDevice(container)
+            if kind != "qcow2":
+                return open_vmdk(container, descriptor=kind == "vmdk-descriptor")
+            dev = Qcow2Device(container)
     except BaseException:
         container.close()
         raise

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from bcdtool import _construct
 from bcdtool.blockdev import partitions_layout as L
 from bcdtool.blockdev.base import BlockDevice, RangeView
-from bcdtool.errors import CorruptionError, FormatError, ImageError
+from bcdtool.errors import CorruptionError, FormatError, ImageError, next_step
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,9 @@ def read_partitions(dev: BlockDevice) -> list[Partition]:
     return read_partition_table(dev).partitions
 
 
+@next_step("inspect the table with `sfdisk -d` or `gdisk -l` (read-only); gdisk can rebuild a "
+           "GPT from its backup copy (on a copy of the image)", CorruptionError, FormatError,
+           ImageError)
 def read_partition_table(dev: BlockDevice) -> PartitionTable:
     """Read MBR and, when a protective MBR or a GPT header says so, the GPT."""
     if dev.size < 512:

@@ -8,30 +8,13 @@ import click
 
 from bcdtool.bcd import bcdedit as be
 from bcdtool.bcd import enum as render
-from bcdtool.bcd.store import BcdStore
-from bcdtool.cli.options import (backend_option, backup_dir_option, dry_run_option, json_option,
-                                 read_only_option, target_options)
-from bcdtool.cli.output import data, emit, info, notes
-from bcdtool.errors import BcdError, BcdToolError, HiveSpaceError, InvalidArgumentError
-from bcdtool.ops.bootdisk import BootDisk, PartitionNames
+from bcdtool.cli.options import backend_option, json_option, target_options, write_options
+from bcdtool.cli.output import data, emit, info, note, notes
+from bcdtool.errors import BcdError, BcdToolError, InvalidArgumentError
+from bcdtool.ops import bcdedit as bcdedit_op
+from bcdtool.ops.bootdisk import BootDisk
+from bcdtool.ops.recipe import WriteOptions
 from bcdtool.ops.store import open_store
-from bcdtool.regf.hive import Hive
-
-
-def commit_store(handle, image: bytes, *, operation: str, diff: list, dry_run: bool,
-                 backup_dir: str | None, planned=None):
-    """The one place BCD commands write a store back (plan, back up, write, verify)."""
-    return handle.commit(image, dry_run=dry_run, backup_dir=backup_dir, operation=operation,
-                         diff=diff, planned=planned)
-
-
-def _new_image(store) -> bytes:
-    # Same size keeps filesystem metadata untouched (required inside images); a plain file may
-    # grow when the edit does not fit, and the target layer refuses where that is impossible.
-    try:
-        return store.to_bytes(same_size=True)
-    except HiveSpaceError:
-        return store.to_bytes()
 
 
 @click.command("bcdedit", context_settings={"ignore_unknown_options": True,
@@ -40,14 +23,13 @@ def _new_image(store) -> bytes:
               help="TARGET: a BCD file, folder, block device or disk image (or use /store).")
 @target_options
 @backend_option()
-@dry_run_option(help="Show the changes without writing anything.")
-@backup_dir_option()
-@read_only_option()
-@json_option(help="Print {schema, store, command, changes, journal, write, lines} instead of "
-                  "bcdedit's text (options go before the bcdedit arguments).")
+@write_options
+@json_option(help="Print {schema, operation, location, description, command, changes, journal, "
+                  "write, lines, ...} instead of bcdedit's text (options go before the bcdedit "
+                  "arguments).")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, read_only, as_json,
-            args) -> None:
+def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, backup, read_only,
+            audit_log, as_json, args) -> None:
     """Run a bcdedit command line offline, e.g. `bcdedit /store BCD /ems {default} on`.
 
     Commands: /enum /set /deletevalue /ems /bootems /debug /bootdebug /emssettings
@@ -66,40 +48,22 @@ def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, read_only
         path = cmd.store[2:].replace("\\", "/").strip("/")
         notes([f"/store {cmd.store}: looking for {path} on {spec} (the drive "
                "letter is the machine's that ran bcdedit)"])
-    handle, store = open_store(spec, read_only=read_only or not cmd.writes or dry_run,
-                               partition=partition, path=path, backend=backend)
-    result, changes = None, []
-    with handle:
-        names = None
-        if handle.location.get("kind") in ("image", "device"):
-            names = cmd.partitions = PartitionNames(spec)
-        if cmd.name == "import":
-            source, clean = be.parse_import(cmd.args)
-            outcome = be.import_store(store, _read_store(source), clean=clean)
+    result, outcome = bcdedit_op.run(
+        spec, cmd, list(args), WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                                            read_only=read_only, audit_log=audit_log),
+        partition=partition, path=path, backend=backend)
+    notes(result.notices)
+    if dry_run and result.changes and not as_json:
+        for change in result.changes:
+            data(change["text"])
+        data(f"dry run: {len(result.write['plan'])} write(s) planned, nothing written")
+        return
+    if outcome.new_file is not None:
+        if dry_run:
+            note(f"dry run: {outcome.new_file[0]} not written")
         else:
-            outcome = be.execute(cmd, store)
-        image = _new_image(store) if store.diff() else None
-        notes((names.notices if names else []) + outcome.notices)
-        if image is not None:
-            diff = store.diff()
-            changes = [render.change_json(store, c) for c in diff]
-            result = commit_store(handle, image, operation="bcdedit " + " ".join(args),
-                                  diff=changes, dry_run=dry_run, backup_dir=backup_dir,
-                                  planned=store.planned)
-            notes(result.notices)
-            if dry_run and not as_json:
-                for change in diff:
-                    data(render.describe_change(store, change))
-                data(f"dry run: {len(result.plan)} write(s) planned, nothing written")
-                return
-        if outcome.new_file is not None:
-            if dry_run:
-                notes([f"dry run: {outcome.new_file[0]} not written"])
-            else:
-                _write_new_file(*outcome.new_file)
-    emit("bcdedit", {"store": handle.description, "command": cmd.name, "dry_run": dry_run,
-                     "changes": changes, "journal": result.journal if result else None,
-                     "write": result.to_dict() if result else None, "lines": outcome.lines},
+            _write_new_file(*outcome.new_file)
+    emit("bcdedit", {**result.to_json(), "command": cmd.name, "lines": outcome.lines},
          as_json=as_json, lines=outcome.lines)
 
 
@@ -139,10 +103,6 @@ def _write_new_file(path: str, data: bytes) -> None:
         raise BcdError("The file exists; bcdtool does not overwrite it.", path=path) from None
     except OSError as exc:
         raise BcdError(f"cannot create the file: {exc.strerror}", path=path) from None
-
-
-def _read_store(path: str) -> BcdStore:
-    return BcdStore(Hive.open(path))
 
 
 @click.command("enum")

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import click
 
+from bcdtool.fs import policy
+
 _Decorator = Callable[[Callable], Callable]
 
 
@@ -80,13 +82,33 @@ def audit_log_option() -> _Decorator:
                         help="Audit log (default: $XDG_STATE_HOME/bcdtool/audit.jsonl).")
 
 
+def strict_option() -> _Decorator:
+    """`--strict`: refuse to write into any dirty volume (by default a dirty FAT volume is
+    written when the store's clusters pass the cross-link checks, with a note naming fsck.fat).
+
+    The flag sets bcdtool.fs.policy for the one command it is given to (no parameter reaches
+    the command function); applying it twice to a command adds it once.
+    """
+    def apply(func: Callable) -> Callable:
+        if any(p.name == "strict" for p in getattr(func, "__click_params__", [])):
+            return func
+
+        def set_policy(ctx: click.Context, _param, value: bool) -> None:
+            ctx.with_resource(policy.strict_writes(value))
+        return click.option("--strict", is_flag=True, expose_value=False, callback=set_policy,
+                            help="Refuse to write into any dirty volume (default: a dirty FAT "
+                                 "volume is written when the store's own clusters pass the "
+                                 "cross-link checks, with a note).")(func)
+    return apply
+
+
 def target_options(func: Callable) -> Callable:
     """`--partition` and `--path`: where the store or hive is inside TARGET."""
     return _apply(func, [partition_option(), path_option()])
 
 
 def write_options(func: Callable) -> Callable:
-    """`--dry-run`, `--backup-dir`, `--backup`, `--read-only`, `--audit-log`: how a write is
-    made (every command that changes something takes all of them)."""
+    """`--dry-run`, `--backup-dir`, `--backup`, `--read-only`, `--audit-log`, `--strict`: how a
+    write is made (every command that changes something takes all of them)."""
     return _apply(func, [dry_run_option(), backup_dir_option(), backup_option(),
-                         read_only_option(), audit_log_option()])
+                         read_only_option(), audit_log_option(), strict_option()])

@@ -39,7 +39,7 @@ def _show(command: str, result, as_json: bool) -> None:
     if as_json:
         emit(command, result.to_json(), as_json=True)
         return
-    context(f"hive: {result.hive.get('path')} in {result.hive.get('target')}")
+    context(f"hive: {result.location.get('path')} in {result.location.get('target')}")
     notes(result.notices)
     if not result.changes:
         data("nothing to change")

@@ -10,7 +10,10 @@ import io
 from dataclasses import dataclass, field
 
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.errors import CorruptionError, ReadOnlyError, UnsafeVolumeError, UnsupportedError
+from bcdtool.errors import (CorruptionError, LimitError, ReadOnlyError, UnsafeVolumeError,
+                            UnsupportedError)
+from bcdtool.fs import policy
+from bcdtool.limits import MAX_HIVE_BYTES
 
 Extent = tuple[int, int]
 #: First bytes of an active hiberfil.sys (Windows XP..11, incl. Fast Startup).
@@ -66,18 +69,68 @@ class VolumeFacts:
     log_clean: bool | None = None
     notes: tuple[str, ...] = ()
 
-    def unsafe_reasons(self) -> list[str]:
-        """Why writing to this volume would be unsafe (empty when it is fine)."""
+    def unsafe_reasons(self, *, strict: bool | None = None) -> list[str]:
+        """Why writing to this volume would be unsafe (empty when it is fine), each with what a
+        user on a Linux rescue machine can do next.
+
+        Unless `strict` (default: the command's `--strict`, fs.policy), a dirty FAT volume is
+        not a reason (see `dirty_note`): the disk sink writes only into a file's own clusters,
+        after proving them its own (check_extents_exclusive).
+        """
+        strict = policy.strict() if strict is None else strict
         reasons = []
         if self.bitlocker:
-            reasons.append("the volume is BitLocker-encrypted")
+            reasons.append("the volume is BitLocker-encrypted; unlock it with dislocker and "
+                           "point bcdtool at the unlocked volume")
         if self.hibernated:
             reasons.append("Windows is hibernated on this volume (hiberfil.sys is active); "
-                           "boot Windows and shut it down fully, or disable Fast Startup")
-        if self.dirty:
-            reasons.append("the volume is marked dirty (not cleanly unmounted); "
-                           "run chkdsk from Windows first")
+                           "boot Windows and shut it down fully, or disable Fast Startup (from "
+                           "Linux, mounting with ntfs-3g -o remove_hiberfile discards the "
+                           "hibernated session)")
+        if self.dirty and (strict or not self.fs.startswith("fat")):
+            reasons.append("the volume is marked dirty (not cleanly unmounted); " + (
+                "check it with `fsck.fat -n` and repair it with `fsck.fat -a` (or chkdsk from "
+                "Windows)" if self.fs.startswith("fat") else
+                "check it with `ntfsfix -n`; `ntfsfix -d` repairs what it can and clears the "
+                "flag (chkdsk from Windows is more thorough)"))
         return reasons
+
+    def dirty_note(self) -> str | None:
+        """The note of a write into a dirty FAT volume that `unsafe_reasons(strict=False)` let
+        through (None when there is nothing to say)."""
+        if not (self.dirty and self.fs.startswith("fat")):
+            return None
+        return ("the FAT volume is marked dirty (not cleanly unmounted); the store was written "
+                "only into its own clusters, which passed the cross-link and FAT-copy checks; "
+                "run `fsck.fat -a` on the partition (or chkdsk from Windows) to clear the flag; "
+                "--strict refuses dirty volumes")
+
+
+def check_declared_size(path: str, size: int, volume_size: int, max_size: int | None,
+                        check_tool: str) -> None:
+    """Refuse a file whose declared size is more than its volume holds or more than `max_size`
+    (default: bcdtool.limits.MAX_HIVE_BYTES), before anything of that size is mapped or read.
+
+    `check_tool` is the read-only check a Linux rescue user can run (`fsck.fat -n`, ...).
+    """
+    cap = MAX_HIVE_BYTES if max_size is None else max_size
+    if size > volume_size:
+        raise CorruptionError(f"the file declares {size} bytes, more than its whole volume "
+                              f"({volume_size} bytes): the filesystem is damaged or hostile; "
+                              f"inspect it with `{check_tool}`", path=path)
+    if size > cap:
+        raise LimitError(f"the file declares {size} bytes, over bcdtool's cap of {cap} for it "
+                         "(a BCD store or its log: 64 MiB, any other hive or log: 1 GiB); "
+                         f"nothing was read; inspect the volume with `{check_tool}`", path=path)
+
+
+def first_overlap(extents, start: int, length: int) -> int | None:
+    """The first byte of `extents` inside [start, start+length), or None if none is."""
+    for off, n in extents:
+        lo, hi = max(off, start), min(off + n, start + length)
+        if lo < hi:
+            return lo
+    return None
 
 
 def merge_extents(extents) -> tuple[Extent, ...]:
@@ -120,7 +173,9 @@ def write_extents(dev: BlockDevice, ref: FileRef, offset: int, data: bytes) -> l
 
 def require_writable(dev: BlockDevice, facts: VolumeFacts, ref: FileRef) -> None:
     """Raise the error that forbids rewriting `ref` in place, if any."""
-    reasons = facts.unsafe_reasons()
+    # Strict: this check alone does not prove the file's clusters its own, which is what lets
+    # the disk sink write into a dirty FAT volume.
+    reasons = facts.unsafe_reasons(strict=True)
     if reasons:
         raise UnsafeVolumeError("refusing to write: " + "; ".join(reasons), path=ref.path)
     if ref.refusal:

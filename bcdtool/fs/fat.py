@@ -15,9 +15,10 @@ from pyfatfs._exceptions import PyFATException
 from pyfatfs.PyFat import PyFat
 
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.errors import BcdToolError, CorruptionError, FormatError, NotFoundError
-from bcdtool.fs.base import (FileRef, ReadOnlyStream, VolumeFacts, merge_extents, read_extents,
-                             require_writable, split_path)
+from bcdtool.errors import BcdToolError, CorruptionError, FormatError, NotFoundError, next_step
+from bcdtool.fs.base import (FileRef, ReadOnlyStream, VolumeFacts, check_declared_size,
+                             merge_extents, read_extents, require_writable, split_path)
+from bcdtool.fs.fat_chains import ChainWalk, FatGeometry, check_copies_agree
 from bcdtool.wintext import names_equal
 
 log = logging.getLogger(__name__)
@@ -121,9 +122,15 @@ def cluster_chain(pf: PyFat, first: int) -> list[int]:
         cluster = nxt
 
 
+#: What a Linux rescue user can do about a damaged FAT volume (appended to such errors).
+FSCK_STEP = "check the volume with `fsck.fat -n` (read-only; `fsck.fat -a` on a copy repairs it)"
+_fsck_step = next_step(FSCK_STEP, CorruptionError, FormatError)
+
+
 class FatVolume:
     """A FAT volume on `dev` (usually a partition view); finds files and their extents."""
 
+    @_fsck_step
     def __init__(self, dev: BlockDevice) -> None:
         self.dev = dev
         self._notes: list[str] = []
@@ -172,8 +179,19 @@ class FatVolume:
                            notes=tuple(self._notes))
 
     # -- files --------------------------------------------------------------------------------
-    def find(self, path: str) -> FileRef:
-        """Locate a file by path (case-insensitive, long or short names) and map its clusters."""
+    @_fsck_step
+    def find(self, path: str, *, max_size: int | None = None) -> FileRef:
+        """Locate a file by path (case-insensitive, long or short names) and map its clusters.
+
+        A declared size over `max_size` (default: limits.MAX_HIVE_BYTES) or over the volume is
+        refused before the chain is walked.
+        """
+        shown, entry = self._entry(path)
+        check_declared_size(shown, entry.filesize, self.dev.size, max_size, "fsck.fat -n")
+        return self._ref(shown, entry)
+
+    def _entry(self, path: str):
+        """(path as stored, pyfatfs entry) of the file at `path`."""
         parts = split_path(path)
         if not parts:
             raise NotFoundError("no file name given", path=path)
@@ -193,7 +211,7 @@ class FatVolume:
                 raise NotFoundError("not a folder", path="/".join(found))
         if entry.is_directory():
             raise NotFoundError("is a folder, not a file", path="/".join(found))
-        return self._ref("/".join(found), entry)
+        return "/".join(found), entry
 
     @staticmethod
     def _child(entry, name: str):
@@ -225,9 +243,26 @@ class FatVolume:
             extents.append((offset, min(bpc, size - n * bpc)))
         return FileRef(path, size, merge_extents(extents))
 
+    @_fsck_step
     def read(self, ref: FileRef) -> bytes:
         """The file's bytes, through its extents."""
         return read_extents(self.dev, ref)
+
+    @_fsck_step
+    def check_extents_exclusive(self, ref: FileRef) -> None:
+        """Raise CorruptionError unless the clusters of `ref` are its own: every FAT copy agrees
+        on its chain, and no other file's or folder's chain (walked from the root, bounded and
+        cycle-checked) uses one of them.  The disk sink calls this before its first write."""
+        if not ref.extents:
+            return
+        shown, entry = self._guard(lambda: self._entry(ref.path), "unreadable directory")
+        if self._ref(shown, entry).extents != ref.extents:
+            raise CorruptionError("refusing to write: the file's clusters changed since it was "
+                                  "found; run the command again", path=ref.path)
+        chain = cluster_chain(self._pf, entry.get_cluster())
+        geo = FatGeometry.of(self._pf, cluster_count(self._pf), len(self._pf.fat))
+        check_copies_agree(self.dev, geo, chain, shown)
+        ChainWalk(self.dev, geo, self._pf.fat.__getitem__, shown, chain).run()
 
     def require_writable(self, ref: FileRef) -> None:
         """Raise unless `ref` may be rewritten in place now (volume clean, device writable)."""

@@ -12,9 +12,10 @@ import pytsk3
 from bcdtool import _construct
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import (BcdToolError, CorruptionError, FormatError, NotFoundError,
-                            UnsafeVolumeError, UnsupportedError)
-from bcdtool.fs.base import (HIBERNATION_SIGNATURES, FileRef, VolumeFacts, merge_extents,
-                             read_extents, require_writable, split_path)
+                            UnsafeVolumeError, UnsupportedError, next_step)
+from bcdtool.fs.base import (HIBERNATION_SIGNATURES, FileRef, VolumeFacts, check_declared_size,
+                             first_overlap, merge_extents, read_extents, require_writable,
+                             split_path)
 from bcdtool.fs import ntfs_layout as L
 from bcdtool.fs.probe import probe
 
@@ -26,6 +27,14 @@ _LOG_HEAD_MAX = 2 * 65536
 _VOLUME_DIRTY = 0x0001
 _VOLUME_INFO_FLAGS = slice(10, 12)
 _RUN_SPARSE = 2  # TSK_FS_ATTR_RUN_FLAG_SPARSE; FILLER (1) marks runs TSK could not map
+#: The system files whose clusters no file may share ($Volume, $AttrDef, $Secure... included).
+SYSTEM_FILES = {0: "$MFT", 1: "$MFTMirr", 2: "$LogFile", 3: "$Volume", 4: "$AttrDef",
+                5: "the root folder", 6: "$Bitmap", 7: "$Boot", 8: "$BadClus", 9: "$Secure",
+                10: "$UpCase", 11: "$Extend"}
+_NEXT_STEP = ("run `ntfsfix -n` on the partition to see the damage (read-only); chkdsk from "
+              "Windows repairs it")
+#: How TSK words a file whose MFT record it found but cannot use (runs past the volume, ...).
+_TSK_CORRUPT = "Error in metadata structure"
 
 
 class _TskImage(pytsk3.Img_Info):
@@ -51,9 +60,16 @@ class _TskImage(pytsk3.Img_Info):
         pass
 
 
+#: What a Linux rescue user can do about a damaged NTFS volume (appended to such errors).
+NTFSFIX_STEP = ("check the volume with `ntfsfix -n` (read-only; chkdsk from Windows repairs it, "
+                "`ntfsfix` only the basics)")
+_ntfsfix_step = next_step(NTFSFIX_STEP, CorruptionError, FormatError)
+
+
 class NtfsVolume:
     """An NTFS volume on `dev` (usually a partition view)."""
 
+    @_ntfsfix_step
     def __init__(self, dev: BlockDevice) -> None:
         self.dev = dev
         kind = probe(dev)
@@ -79,6 +95,10 @@ class NtfsVolume:
         except OSError as exc:
             if self._img.error is not None:
                 raise self._img.error from None
+            if _TSK_CORRUPT in str(exc):    # the file exists, its record is broken or hostile
+                raise CorruptionError(f"damaged MFT record: {_tsk_message(exc)}; inspect the "
+                                      "volume with `ntfsfix -n`", path=path or self.dev.name) \
+                    from None
             raise error(f"{what}: {_tsk_message(exc)}", path=path or self.dev.name) from None
 
     # -- facts --------------------------------------------------------------------------------
@@ -182,8 +202,13 @@ class NtfsVolume:
         raise NotFoundError(f"attribute {int(attr_type):#x} not found")
 
     # -- files --------------------------------------------------------------------------------
-    def find(self, path: str) -> FileRef:
-        """Locate a file (case-insensitive) and map its unnamed $DATA attribute."""
+    @_ntfsfix_step
+    def find(self, path: str, *, max_size: int | None = None) -> FileRef:
+        """Locate a file (case-insensitive) and map its unnamed $DATA attribute.
+
+        A declared size over `max_size` (default: limits.MAX_HIVE_BYTES) or over the volume is
+        refused before any data is mapped or read (a sparse file can declare terabytes).
+        """
         parts = split_path(path)
         if not parts:
             raise NotFoundError("no file name given", path=path)
@@ -198,15 +223,16 @@ class NtfsVolume:
         shown = "/".join(stored)
         if f.info.meta is None or int(f.info.meta.type) != int(pytsk3.TSK_FS_META_TYPE_REG):
             raise NotFoundError("not a regular file", path=shown)
-        return self._tsk(lambda: self._ref(shown, f), CorruptionError, "unreadable file record",
-                         shown)
+        return self._tsk(lambda: self._ref(shown, f, max_size), CorruptionError,
+                         "unreadable file record", shown)
 
-    def _ref(self, path: str, f) -> FileRef:
+    def _ref(self, path: str, f, max_size: int | None) -> FileRef:
         attr = next((a for a in f if int(a.info.type) == int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
                      and not a.info.name), None)
         if attr is None:
             raise NotFoundError("file has no unnamed $DATA attribute", path=path)
         size = int(attr.info.size)
+        check_declared_size(path, size, self.dev.size, max_size, "ntfsfix -n")
         flags = int(attr.info.flags)
         refusal = _refusal(flags)
         if refusal is None:
@@ -282,6 +308,7 @@ class NtfsVolume:
             pos += attr.length
         return None
 
+    @_ntfsfix_step
     def read(self, ref: FileRef) -> bytes:
         """The file's bytes (through its extents, or the copy read by pytsk3)."""
         if not ref.extents and ref.content is None and ref.size:
@@ -291,6 +318,62 @@ class NtfsVolume:
     def require_writable(self, ref: FileRef) -> None:
         """Raise unless `ref` may be rewritten in place now (volume safe, device writable)."""
         require_writable(self.dev, self.facts(), ref)
+
+    @_ntfsfix_step
+    def check_extents_exclusive(self, ref: FileRef) -> None:
+        """Raise CorruptionError unless the clusters of `ref` are its own: inside the volume,
+        past the boot sector, outside every run of the system files ($MFT, $MFTMirr, $LogFile,
+        $Bitmap, $Boot, $BadClus... as pytsk3 maps them) and marked in use in $Bitmap.  The disk
+        sink calls this before its first write."""
+        volume_end = int(self._fs.info.block_count) * self.cluster_size
+        for off, length in ref.extents:
+            if off < self.cluster_size or off + length > volume_end:
+                raise CorruptionError(f"refusing to write: the file's data at {off:#x} lies "
+                                      f"outside the volume's data clusters; {_NEXT_STEP}",
+                                      path=ref.path)
+        for inode, name in SYSTEM_FILES.items():
+            for start, length in self._system_runs(inode, name):
+                hit = first_overlap(ref.extents, start, length)
+                if hit is not None:
+                    raise CorruptionError(f"refusing to write: the file's data at {hit:#x} lies "
+                                          f"in the clusters of {name}; writing would damage it; "
+                                          f"{_NEXT_STEP}", path=ref.path)
+        self._check_allocated(ref)
+
+    def _system_runs(self, inode: int, name: str):
+        """(offset, length) of every allocated run of every non-resident attribute of a system
+        file (sparse runs, like $BadClus:$Bad's, hold no clusters)."""
+        f = self._tsk(lambda: self._fs.open_meta(inode=inode), CorruptionError,
+                      f"cannot open {name}")
+        runs = []
+        for attr in f:
+            if not int(attr.info.flags) & int(pytsk3.TSK_FS_ATTR_NONRES):
+                continue
+            for run in attr:
+                if not int(run.flags) & _RUN_SPARSE and int(run.len):
+                    runs.append((int(run.addr) * self.cluster_size,
+                                 int(run.len) * self.cluster_size))
+        return runs
+
+    def _check_allocated(self, ref: FileRef) -> None:
+        """Every cluster of `ref` is marked in use in $Bitmap (a free one could be handed to
+        another file by the next writer)."""
+        bitmap = self._tsk(lambda: self._fs.open_meta(inode=6), CorruptionError,
+                           "cannot open $Bitmap")
+        size = int(bitmap.info.meta.size or 0)
+        for off, length in ref.extents:
+            first, last = off // self.cluster_size, (off + length - 1) // self.cluster_size
+            lo, hi = first // 8, last // 8 + 1
+            if hi > size:
+                raise CorruptionError(f"refusing to write: $Bitmap does not cover the file's "
+                                      f"clusters; {_NEXT_STEP}", path=ref.path)
+            bits = self._tsk(lambda lo=lo, hi=hi: bitmap.read_random(lo, hi - lo),
+                             CorruptionError, "unreadable $Bitmap")
+            for cluster in range(first, last + 1):
+                if not bits[cluster // 8 - lo] >> (cluster % 8) & 1:
+                    raise CorruptionError(f"refusing to write: cluster {cluster:#x} of the file "
+                                          f"is marked free in $Bitmap; {_NEXT_STEP}",
+                                          path=ref.path)
 
 
 def apply_fixups(record: bytes, path: str = "") -> bytes:

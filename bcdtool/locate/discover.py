@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.partitions import Partition, read_partition_table
-from bcdtool.errors import CorruptionError, FormatError, InvalidArgumentError, NotFoundError, UnsafeVolumeError
+from bcdtool.errors import (CorruptionError, FormatError, InvalidArgumentError, NotFoundError,
+                            UnsafeVolumeError)
+from bcdtool.fs import open_volume, probe
+from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.regf.logs import LOG_SUFFIXES
 
 UEFI_STORE = "EFI/Microsoft/Boot/BCD"
@@ -59,6 +62,8 @@ def locate(dev: BlockDevice, *, partition: int | None = None, path: str | None =
                                    path=dev.name)
     wanted = [(path, "chosen with --path")] if path is not None else \
         [(UEFI_STORE, "UEFI system store"), (BIOS_STORE, "BIOS system store")]
+    # A store, a hive and each of their logs is refused above its cap before it is mapped.
+    cap = MAX_BCD_BYTES if kind == "bcd" else MAX_HIVE_BYTES
     skipped: list[str] = []
     for part, why_part in order:
         view = part.view(dev) if part else dev
@@ -69,7 +74,7 @@ def locate(dev: BlockDevice, *, partition: int | None = None, path: str | None =
             continue
         for rel, why_path in wanted:
             try:
-                ref = volume.find(rel)
+                ref = volume.find(rel, max_size=cap)
             except NotFoundError:
                 continue
             where = f"partition {part.index}" if part else "the whole device"
@@ -77,7 +82,7 @@ def locate(dev: BlockDevice, *, partition: int | None = None, path: str | None =
             located = Located(part, table.scheme, fs, volume, ref, view.size, reason=reason,
                               notices=list(table.notices) + skipped)
             located.logs = [log for suffix in LOG_SUFFIXES
-                            if (log := _find_optional(volume, ref.path + suffix)) is not None]
+                            if (log := _find_optional(volume, ref.path + suffix, cap)) is not None]
             return located
     looked = ", ".join(rel for rel, _ in wanted)
     detail = f"; {'; '.join(skipped)}" if skipped else ""
@@ -106,8 +111,6 @@ def _firmware_order(parts: list[Partition], scheme: str | None) -> list[tuple[Pa
 
 def _open_volume(view: BlockDevice, part: Partition | None) -> tuple[str | None, object | None, str]:
     """(filesystem, volume, note about why it was skipped) for one partition."""
-    from bcdtool.fs import open_volume, probe
-
     where = f"partition {part.index}" if part else "device"
     fs = probe(view)
     if fs == "bitlocker":
@@ -120,8 +123,8 @@ def _open_volume(view: BlockDevice, part: Partition | None) -> tuple[str | None,
     return fs, None, ""
 
 
-def _find_optional(volume, rel: str):
+def _find_optional(volume, rel: str, cap: int):
     try:
-        return volume.find(rel)
+        return volume.find(rel, max_size=cap)
     except NotFoundError:
         return None

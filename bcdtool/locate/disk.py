@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import LimitError
+from bcdtool.fs import policy
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.locate.discover import locate
 from bcdtool.locate.handle import HiveHandle, WriteResult
@@ -103,13 +104,17 @@ class DiskStore:
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
                diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
         """The changed pages written in place through the transaction (same size, so no file
-        system metadata changes)."""
-        return commit_hive(self.sink(), store=self.loc.ref.path,
-                           logs=[log.path for log in self.loc.logs if log.size],
-                           original=original, new_image=new_image, same_size=True,
-                           dry_run=dry_run, backup_dir=backup_dir, operation=operation or "commit",
-                           diff=diff, audit=audit, name=f"{self.spec}:{self.loc.ref.path}",
-                           planned=planned)
+        system metadata changes); a dirty FAT volume written without --strict is noted."""
+        result, hive = commit_hive(self.sink(), store=self.loc.ref.path,
+                                   logs=[log.path for log in self.loc.logs if log.size],
+                                   original=original, new_image=new_image, same_size=True,
+                                   dry_run=dry_run, backup_dir=backup_dir,
+                                   operation=operation or "commit", diff=diff, audit=audit,
+                                   name=f"{self.spec}:{self.loc.ref.path}", planned=planned)
+        note = self.loc.volume.facts().dirty_note()
+        if note and not policy.strict():
+            result.notices.append(note)
+        return result, hive
 
     def close(self) -> None:
         """Close the device."""

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import posixpath
-
 from bcdtool.backends.guestfs import BCD_PATHS, GuestfsDisk
 from bcdtool.errors import ImageError, InvalidArgumentError, NotFoundError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.locate.handle import HiveHandle, WriteResult
-from bcdtool.locate.interrupted import check_not_interrupted
+from bcdtool.locate.hivefile import load_from_sink
 from bcdtool.regf.hive import Hive
-from bcdtool.regf.logs import is_dirty
 from bcdtool.write.hive import commit_hive
 from bcdtool.write.sinks.guestfs import GuestfsSink, key_for
 
@@ -42,14 +39,7 @@ class GuestfsHive:
 
     def load(self) -> tuple[Hive, bytes]:
         """Read the hive (and its logs, replayed in memory, only when it is dirty)."""
-        data = self.sink.read(self.store)
-        if data is None:
-            raise NotFoundError("no such file", path=self.path)
-        logs = []
-        if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
-            logs = [(posixpath.basename(log), self.sink.read(log) or b"") for log in self._logs()]
-        check_not_interrupted(self.key, self.path, data, logs)
-        return Hive.from_bytes(data, name=self.path, logs=logs), data
+        return load_from_sink(self.sink, self.store, self._logs, key=self.key, name=self.path)
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
                diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:

@@ -41,17 +41,8 @@ class HiveFile:
 
     def load(self) -> tuple[Hive, bytes]:
         """Read the hive, and its logs only when it is dirty (replayed in memory then)."""
-        data = self.sink.read(self.store)
-        if data is None:
-            raise NotFoundError("no such file", path=self.path)
-        logs = []
-        if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
-            for log in log_names(self.sink, self.store):
-                raw = self.sink.read(log)
-                if raw is not None:
-                    logs.append((posixpath.basename(log), raw))
-        check_not_interrupted(self.key, self.path, data, logs)
-        return Hive.from_bytes(data, name=self.path, logs=logs), data
+        return load_from_sink(self.sink, self.store, lambda: log_names(self.sink, self.store),
+                              key=self.key, name=self.path)
 
     def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
                diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
@@ -65,6 +56,23 @@ class HiveFile:
     def close(self) -> None:
         """Release the folder's descriptor."""
         self.sink.close()
+
+
+def load_from_sink(sink, store: str, logs: Callable[[], list[str]], *, key: str,
+                   name: str) -> tuple[Hive, bytes]:
+    """A store read through a sink (regular file, capped), with its logs read only when the store
+    is dirty; an interrupted write is refused with the journal that undoes it."""
+    data = sink.read(store)
+    if data is None:
+        raise NotFoundError("no such file", path=name)
+    found = []
+    if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
+        for log in logs():
+            raw = sink.read(log)
+            if raw is not None:
+                found.append((posixpath.basename(log), raw))
+    check_not_interrupted(key, name, data, found)
+    return Hive.from_bytes(data, name=name, logs=found), data
 
 
 def open_file(spec: str, *, read_only: bool) -> HiveFile:

@@ -24,13 +24,21 @@ import multiprocessing
 import os
 import shlex
 import time
-from multiprocessing.connection import wait
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from multiprocessing.connection import wait
+from collections.abc import Callable, Iterable
 
+from bcdtool.bcd.bcdedit import parse_args
 from bcdtool.blockdev import references
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError, from_input_failure
 from bcdtool.linux.cmdline import validate_baud, validate_device
+from bcdtool.linux.fix import apply_plan, plan_fix
+from bcdtool.linux.root import open_guest
+from bcdtool.linux.sources import default_device, read_guest
+from bcdtool.ops import bcdedit as bcdedit_op
+from bcdtool.ops.recipe import WriteOptions
+from bcdtool.ops.serial_console import SerialOptions, enable
+from bcdtool.ops.windows import crashdump_enable
 
 #: Operation names and the options each accepts, with their JSON types (checked before running).
 OPS: dict[str, dict[str, type | tuple]] = {
@@ -128,8 +136,6 @@ def parse_op(op, *, where: str) -> dict:
 
 
 def _bcdedit_words(args, where: str) -> list[str]:
-    from bcdtool.bcd.bcdedit import parse_args
-
     if isinstance(args, str):
         try:
             args = shlex.split(args)
@@ -236,7 +242,7 @@ def duplicates(tasks: list[Task]) -> dict[int, int]:
     return out
 
 
-# -- one target (runs in a worker process) -------------------------------------------------------------
+# -- one target (runs in a worker process) ---------------------------------------------------------
 
 def run_target(task: Task, backup_dir: str | None = None) -> TargetResult:
     """Run a task's operations in order; stop at the first failure; never raise."""
@@ -264,59 +270,30 @@ def run_target(task: Task, backup_dir: str | None = None) -> TargetResult:
 
 
 def _serial_options(op: dict):
-    from bcdtool.ops.serial_console import SerialOptions
-
     return SerialOptions(**{k: op[k] for k in ("port", "baud", "timeout", "boot_menu", "bootems",
                                                "keep_debug", "loaders") if k in op})
 
 
 def _serial_console(target: str, op: dict, backup_dir):
-    from bcdtool.ops.serial_console import enable
-
     done = enable(target, _serial_options(op), backup_dir=backup_dir,
                   partition=op.get("partition"), path=op.get("path"))
     return done.changes, done.journal, done.notices
 
 
 def _bcdedit(target: str, op: dict, backup_dir):
-    from bcdtool.bcd import bcdedit as be
-    from bcdtool.bcd.enum import change_json
-    from bcdtool.bcd.store import BcdStore
-    from bcdtool.errors import HiveSpaceError
-    from bcdtool.locate import open_hive
-
-    cmd = be.parse_args(list(op["args"]))
-    with open_hive(target, partition=op.get("partition"), path=op.get("path"),
-                   read_only=not cmd.writes) as handle:
-        store = BcdStore(handle.hive)
-        outcome = be.execute(cmd, store)
-        diff = store.diff()
-        if not diff:
-            return [], None, outcome.notices
-        changes = [change_json(store, c) for c in diff]
-        try:
-            image = store.to_bytes(same_size=True)
-        except HiveSpaceError:
-            image = store.to_bytes()
-        written = handle.commit(image, backup_dir=backup_dir,
-                                operation="bcdedit " + " ".join(op["args"]), diff=changes,
-                                planned=store.planned)
-        return changes, written.journal, outcome.notices + written.notices
+    done, _ = bcdedit_op.run(target, parse_args(list(op["args"])), list(op["args"]),
+                                   WriteOptions(backup_dir=backup_dir),
+                                   partition=op.get("partition"), path=op.get("path"))
+    return done.changes, done.journal, done.notices
 
 
 def _crashdump(target: str, op: dict, backup_dir):
-    from bcdtool.ops.windows import crashdump_enable
-
     done = crashdump_enable(target, dump_file=op.get("dump_file"), ram_bytes=op.get("ram_bytes"),
                             backup_dir=backup_dir, partition=op.get("partition"))
     return done.changes, done.journal, done.notices
 
 
 def _linux_fix(target: str, op: dict, backup_dir):
-    from bcdtool.linux.fix import apply_plan, plan_fix
-    from bcdtool.linux.sources import default_device, read_guest
-    from bcdtool.linux.root import open_guest
-
     if not os.path.isdir(target):
         raise UnsupportedError("`linux fix` writes only into a mounted root directory",
                                path=target)
@@ -332,7 +309,7 @@ _RUNNERS: dict[str, Callable] = {"serial-console enable": _serial_console, "bcde
                                  "crashdump enable": _crashdump, "linux fix": _linux_fix}
 
 
-# -- the whole batch ---------------------------------------------------------------------------------------
+# -- the whole batch -------------------------------------------------------------------------------
 
 def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
               on_result: Callable[[TargetResult], None]) -> list[TargetResult]:

@@ -6,40 +6,20 @@ that holds what it needs: `{bootmgr}`'s device the partition with the store's bo
 (`bootmgfw.efi` or `bootmgr`), each Windows loader's `device`/`osdevice` and its resume object the
 partition holding its systemroot, a ramdisk's parent the partition holding its `.wim`/`.sdi`.
 When several partitions qualify the repair refuses and lists them.  The edits go through the
-same journaled, verified commit as every other edit (HiveHandle.commit), so `undo` reverses them.
+same recipe runner as every other edit (ops/recipe.py: journaled, verified, audited), so `undo`
+reverses them.
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
 
 from bcdtool.errors import (BcdError, BcdToolError, CorruptionError, DirtyHiveError, FormatError,
                             NotFoundError, UnsupportedError)
 from bcdtool.ops import bootcheck
-from bcdtool.ops import serial_console as sc
 from bcdtool.ops.bootdisk import BootDisk
+from bcdtool.ops.recipe import EditResult, WriteOptions, run_staged
 from bcdtool.ops.store import open_store
-
-
-@dataclass
-class RepairResult:
-    """What `repair boot` changed (or would, on a dry run), and what it left alone and why."""
-
-    store: dict
-    description: str
-    dry_run: bool
-    changes: list[dict] = field(default_factory=list)
-    repoints: list[dict] = field(default_factory=list)
-    not_repaired: list[str] = field(default_factory=list)
-    journal: str | None = None
-    write: dict | None = None
-    audit: dict | None = None
-    notices: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        """The JSON object of this result."""
-        return dict(self.__dict__)
 
 
 def new_store_command(spec: str) -> str:
@@ -60,7 +40,7 @@ def new_store_command(spec: str) -> str:
 
 def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
                 partition: int | None = None, path: str | None = None,
-                audit_log=None) -> RepairResult:
+                audit_log=None) -> EditResult:
     """Re-point every wrong device element of the store of disk `spec` (see module doc).
 
     Raises:
@@ -68,8 +48,10 @@ def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
         UnsupportedError: the target is not a disk or image.
         BcdError: a wrong element that several partitions could fix (the choices are listed).
     """
+    opts = WriteOptions(dry_run=dry_run, backup_dir=backup_dir, audit_log=audit_log)
     try:
-        handle, store = open_store(spec, read_only=dry_run, partition=partition, path=path)
+        handle, store = open_store(spec, read_only=opts.opens_read_only, partition=partition,
+                                   path=path)
     except (NotFoundError, BcdError) as exc:
         raise NotFoundError(f"no BCD store ({exc.message}); make one for this disk: "
                             f"{new_store_command(spec)}", path=spec) from None
@@ -88,32 +70,25 @@ def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
                 raise UnsupportedError("the disk has no MBR or GPT partition table", path=spec)
             verdicts = bootcheck.check(store, disk, handle.location.get("partition") or None,
                                        shlex.quote(spec))
-        result = RepairResult(store=handle.location, description=handle.description,
-                              dry_run=dry_run, notices=list(store.notices))
         ambiguous = [v.refusal for v in verdicts if v.refusal and "several" in v.refusal]
         if ambiguous:
             raise BcdError("repair boot cannot tell which partition is meant: "
                            + " | ".join(ambiguous) + "; set it yourself with bcdtool bcdedit "
                            f"--store {shlex.quote(spec)} /set {{id}} device partition=#N",
                            path=spec)
-        result.not_repaired = [v.refusal for v in verdicts if v.refusal]
-        for verdict in verdicts:
-            move = verdict.repoint
-            if move is None:
-                continue
-            store.set_element(move.guid, move.code, move.new)
-            result.repoints.append({"object": move.guid, "label": move.label,
-                                    "element": move.element, "partition": move.index,
-                                    "old": move.old.text(detailed=True),
-                                    "new": move.new.text(detailed=True)})
-        result.changes = sc.changes_json(store)
-        if not result.changes:
-            return result
-        written = handle.commit(sc.new_image(store), dry_run=dry_run, backup_dir=backup_dir,
-                                operation="repair boot", diff=result.changes,
-                                audit_log=audit_log, planned=store.planned)
-        result.write = written.to_dict()
-        result.journal = written.journal
-        result.notices.extend(written.notices)
-        result.audit = written.audit
-        return result
+        return run_staged(handle, store, "repair boot", lambda store, notices: _repoint(
+            store, verdicts), opts)
+
+
+def _repoint(store, verdicts: list) -> dict:
+    """Stage every re-pointing; the result's `repoints` and `not_repaired` details."""
+    repoints = []
+    for verdict in verdicts:
+        move = verdict.repoint
+        if move is None:
+            continue
+        store.set_element(move.guid, move.code, move.new)
+        repoints.append({"object": move.guid, "label": move.label, "element": move.element,
+                         "partition": move.index, "old": move.old.text(detailed=True),
+                         "new": move.new.text(detailed=True)})
+    return {"repoints": repoints, "not_repaired": [v.refusal for v in verdicts if v.refusal]}

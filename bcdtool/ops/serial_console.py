@@ -11,18 +11,17 @@ nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from bcdtool.bcd import enum as render
 from bcdtool.bcd import objects
 from bcdtool.bcd.elements import E, resolve
 from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import BcdStore
-from bcdtool.errors import BcdError, BcdToolError, HiveSpaceError, InvalidArgumentError
+from bcdtool.errors import BcdError, BcdToolError, InvalidArgumentError
+from bcdtool.ops.recipe import EditResult, WriteOptions, run_on_store
 from bcdtool.ops.store import open_store
 
 BAUD_RATES = (9600, 19200, 38400, 57600, 115200)
-EMSSETTINGS = objects.ALIASES["{emssettings}"]
 BOOTMGR = objects.ALIASES["{bootmgr}"]
 #: Elements that live in {emssettings} and reach loaders and {bootmgr} through inheritance.
 EMS_LIBRARY = ("emsport", "emsbaudrate")
@@ -210,77 +209,21 @@ def _code(store: BcdStore, guid: str, name: str) -> int:
     return resolve(name, store.get(guid).type).code
 
 
-def new_image(store: BcdStore) -> bytes:
-    """The staged image at the file's own size (needed in images); a plain file may grow."""
-    try:
-        return store.to_bytes(same_size=True)
-    except HiveSpaceError:
-        return store.to_bytes()
-
-
-def changes_json(store: BcdStore) -> list[dict]:
-    """The semantic diff: one object per created object or set/deleted element."""
-    out = []
-    for change in store.diff():
-        doc = render.change_json(store, change)
-        out.append({"object": change.object,
-                    "label": render.identifier(store, change.object, render.View(better=True)),
-                    "action": change.action, "element": doc["name"], "code": doc["code"],
-                    "old": doc["old_text"], "new": doc["new_text"],
-                    "text": render.describe_change(store, change)})
-    return out
-
-
-@dataclass
-class EnableResult:
-    """What `enable` did (or would do, on a dry run)."""
-
-    store: dict
-    description: str
-    dry_run: bool
-    changes: list[dict] = field(default_factory=list)
-    journal: str | None = None
-    write: dict | None = None
-    audit: dict | None = None
-    notices: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        """`{"store", "changes", "journal", ...}`."""
-        return {"store": self.store, "description": self.description, "dry_run": self.dry_run,
-                "changes": self.changes, "journal": self.journal, "write": self.write,
-                "audit": self.audit, "notices": self.notices}
-
-
 def enable(spec: str, opts: SerialOptions = SerialOptions(), *, dry_run: bool = False,
            backup_dir=None, backup=None, read_only: bool = False, partition: int | None = None,
-           path: str | None = None, audit_log=None, backend: str = "native") -> EnableResult:
-    """Turn the serial console on in the store of `spec`: stage, then plan/back up/write/verify
-    (`backup`: also copy the original store bytes to that file before writing)."""
-    from bcdtool.ops.backup import save_original
-
-    handle, store = open_store(spec, read_only=read_only or dry_run, partition=partition,
-                               path=path, backend=backend)
-    with handle:
-        notices = list(store.notices)
+           path: str | None = None, audit_log=None, backend: str = "native") -> EditResult:
+    """Turn the serial console on in the store of `spec` through the recipe runner (stage, then
+    back up, write, verify, audit; `backup`: also copy the original store bytes there)."""
+    def recipe(store: BcdStore, notices: list[str]) -> None:
         note = default_note(store, opts.loaders)
         if note:
             notices.append(note)
         stage(store, opts, notices)
-        result = EnableResult(store=handle.location, description=handle.description,
-                              dry_run=dry_run, changes=changes_json(store), notices=notices)
-        if not result.changes:
-            return result
-        image = new_image(store)
-        if backup and not dry_run and not handle.read_only:
-            save_original(backup, handle.hive.original)
-        written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
-                                operation="serial-console enable", diff=result.changes,
-                                audit_log=audit_log, planned=store.planned)
-        result.write = written.to_dict()
-        result.journal = written.journal
-        result.notices.extend(written.notices)
-        result.audit = written.audit
-        return result
+
+    return run_on_store(spec, "serial-console enable", recipe,
+                        WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                                     read_only=read_only, audit_log=audit_log),
+                        partition=partition, path=path, backend=backend)
 
 
 def status(spec: str, opts: SerialOptions = SerialOptions(), *, partition: int | None = None,

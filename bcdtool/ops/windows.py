@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bcdtool.errors import BcdToolError, HiveSpaceError, NotFoundError
+from bcdtool.errors import BcdToolError, NotFoundError
+from bcdtool.locate import open_hive
+from bcdtool.locate.detect import HIVE, detect_kind
+from bcdtool.ops.recipe import EditResult, WriteOptions, run_on_hive
 from bcdtool.windows import edits, facts, volumes
 
 
@@ -39,9 +42,6 @@ def open_windows_hive(spec: str, which: str, *, read_only: bool = True,
                       partition: int | None = None):
     """A target handle on the SYSTEM or SOFTWARE hive of the Windows volume of `spec` (a hive
     file given directly is taken as that hive)."""
-    from bcdtool.locate import open_hive
-    from bcdtool.locate.detect import HIVE, detect_kind
-
     path = facts.SYSTEM_PATH if which == "SYSTEM" else facts.SOFTWARE_PATH
     if detect_kind(spec) == HIVE:
         return open_hive(spec, read_only=read_only, kind="hive")
@@ -50,8 +50,6 @@ def open_windows_hive(spec: str, which: str, *, read_only: bool = True,
 
 def gather(spec: str, *, partition: int | None = None) -> WindowsFacts:
     """Everything readable about the Windows on `spec`; what cannot be read becomes a note."""
-    from bcdtool.locate.detect import HIVE, detect_kind
-
     out = WindowsFacts()
     try:
         out.volumes = volumes.scan(spec)
@@ -108,72 +106,40 @@ def _system_facts(system, out: WindowsFacts) -> None:
     out.fast_startup = facts.fast_startup(system, out.control_sets.current)
 
 
-@dataclass
-class HiveEditResult:
-    """What a SYSTEM-hive repair did (or would do)."""
+def _edit_system(spec: str, operation: str, planner, opts: WriteOptions, *,
+                 partition: int | None) -> EditResult:
+    """Run a SYSTEM-hive recipe: `planner(hive)` lists the changes, staged by windows.edits."""
+    def recipe(hive, notices):
+        changes = planner(hive)
+        return edits.apply(hive, changes), [c.to_json() for c in changes]
 
-    hive: dict
-    operation: str
-    dry_run: bool
-    changes: list[dict] = field(default_factory=list)
-    journal: str | None = None
-    write: dict | None = None
-    audit: dict | None = None
-    notices: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        """`{"hive", "changes", "journal", ...}`."""
-        return dict(self.__dict__)
-
-
-def _edit_system(spec: str, operation: str, planner, *, dry_run: bool, backup_dir, backup,
-                 read_only: bool, partition: int | None, audit_log) -> HiveEditResult:
-    from bcdtool.ops.backup import save_original
-
-    handle = open_windows_hive(spec, "SYSTEM", read_only=read_only or dry_run,
-                               partition=partition)
-    with handle:
-        changes = planner(handle.hive)
-        result = HiveEditResult(handle.location, operation, dry_run,
-                                [c.to_json() for c in changes], notices=list(handle.hive.notices))
-        if not changes:
-            return result
-        editor = edits.apply(handle.hive, changes)
-        try:
-            image = editor.to_bytes(same_size=True)
-        except HiveSpaceError:
-            image = editor.to_bytes()
-        if backup and not dry_run and not handle.read_only:
-            save_original(backup, handle.hive.original)
-        written = handle.commit(image, dry_run=dry_run, backup_dir=backup_dir,
-                                operation=operation, diff=result.changes, audit_log=audit_log,
-                                planned=editor.planned)
-        result.write, result.journal = written.to_dict(), written.journal
-        result.notices.extend(written.notices)
-        result.audit = written.audit
-        return result
+    return run_on_hive(lambda read_only: open_windows_hive(spec, "SYSTEM", read_only=read_only,
+                                                           partition=partition),
+                       operation, recipe, opts)
 
 
 def crashdump_enable(spec: str, *, dump_file: str | None = None, ram_bytes: int | None = None,
                      dry_run: bool = False, backup_dir=None, backup=None,
                      read_only: bool = False, partition: int | None = None,
-                     audit_log=None) -> HiveEditResult:
+                     audit_log=None) -> EditResult:
     """CrashDumpEnabled, NMICrashDump=1 and DumpFile in every active control set."""
     result = _edit_system(spec, "windows crashdump enable",
-                          lambda hive: edits.crashdump(hive, dump_file), dry_run=dry_run,
-                          backup_dir=backup_dir, backup=backup, read_only=read_only,
-                          partition=partition, audit_log=audit_log)
+                          lambda hive: edits.crashdump(hive, dump_file),
+                          WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                                       read_only=read_only, audit_log=audit_log),
+                          partition=partition)
     result.notices.append(space_note(spec, ram_bytes))
     return result
 
 
 def sac_enable(spec: str, *, dry_run: bool = False, backup_dir=None, backup=None,
                read_only: bool = False, partition: int | None = None,
-               audit_log=None) -> HiveEditResult:
+               audit_log=None) -> EditResult:
     """Put a disabled sacsvr back to manual start in every active control set."""
-    return _edit_system(spec, "windows sac enable", edits.sac, dry_run=dry_run,
-                        backup_dir=backup_dir, backup=backup, read_only=read_only,
-                        partition=partition, audit_log=audit_log)
+    return _edit_system(spec, "windows sac enable", edits.sac,
+                        WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                                     read_only=read_only, audit_log=audit_log),
+                        partition=partition)
 
 
 def space_note(spec: str, ram_bytes: int | None) -> str:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bcdtool import _construct
-from bcdtool.errors import DirtyHiveError, FormatError
+from bcdtool.errors import DirtyHiveError, FormatError, LimitError
+from bcdtool.limits import MAX_HIVE_BYTES
 from bcdtool.regf.checksums import marvin32, regf_checksum
 from bcdtool.regf.layout import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
                                  BB_HIVE_BINS_DATA_SIZE, BB_LAST_WRITTEN, BB_PRIMARY_SEQUENCE,
@@ -33,10 +35,9 @@ LOG_BASE_BLOCK_SIZE = 512
 #: Granularity of dirty pages in both log formats.
 SECTOR = 512
 HBIN_ALIGN = 4096
-#: Bit 31 of a cell offset means volatile storage, so stable hive data never exceeds 2 GiB.
-MAX_HIVE_BINS_DATA = 0x80000000 - HBIN_ALIGN
-#: Largest log file we read; real logs are a few MiB, those of big SOFTWARE hives tens of MiB.
-MAX_LOG_SIZE = 512 * 1024 * 1024
+#: Bit 31 of a cell offset means volatile storage, so stable hive data never exceeds 2 GiB;
+#: bcdtool's own cap (limits.MAX_HIVE_BYTES) is lower still and bounds any replayed image.
+MAX_HIVE_BINS_DATA = min(0x80000000 - HBIN_ALIGN, MAX_HIVE_BYTES)
 LOG_SUFFIXES = (".LOG", ".LOG1", ".LOG2")
 BB_FLAGS = 144
 #: Only bit 0 of the base-block flags (KTM pending) is carried by log entries.
@@ -123,19 +124,25 @@ def find_log_files(path: str | Path) -> list[Path]:
     return [found[rank] for rank in sorted(found)]
 
 
-def read_log_files(path: str | Path, *, max_size: int = MAX_LOG_SIZE) -> list[tuple[str, bytes]]:
-    """The logs beside `path` as `(name, bytes)`; DirtyHiveError for one larger than `max_size`."""
+def read_log_files(path: str | Path, *, max_size: int = MAX_HIVE_BYTES) -> list[tuple[str, bytes]]:
+    """The logs beside `path` as `(name, bytes)`; LimitError for one declaring more than
+    `max_size` bytes (checked with fstat before anything is read)."""
     logs = []
     for log_path in find_log_files(path):
         try:
             with open(log_path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > max_size:
+                    raise LimitError(f"transaction log of {size} bytes is over bcdtool's cap of "
+                                     f"{max_size}; nothing was read; move it aside if the hive "
+                                     "is clean", path=str(log_path))
                 data = handle.read(max_size + 1)
         except OSError as exc:
             raise DirtyHiveError(f"cannot read a transaction log: {exc.strerror}",
                                  path=str(log_path)) from None
         if len(data) > max_size:
-            raise DirtyHiveError(f"transaction log is implausibly large (over {max_size} bytes)",
-                                 path=str(log_path))
+            raise LimitError(f"transaction log grew over bcdtool's cap of {max_size} bytes "
+                             "while it was read", path=str(log_path))
         logs.append((log_path.name, data))
     return logs
 

@@ -49,6 +49,17 @@ def exclusive(fd: int, name: str, *, wait: float = WAIT_SECONDS):
 
 
 @contextlib.contextmanager
+def exclusive_path(path: str):
+    """`exclusive` on the file at `path` (an image or device: opened O_NONBLOCK, never written)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        with exclusive(fd, path):
+            yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def qemu_shared(fd: int):
     """Hold a shared OFD lock on an image file (what QEMU's image locking tests for)."""
     with contextlib.suppress(OSError):  # a filesystem without locks: nothing to hold

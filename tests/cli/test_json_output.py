@@ -24,7 +24,7 @@ def test_bcdedit_json_has_changes_and_journal(store, capsys):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["schema"] == "bcdtool.bcdedit/1" and doc["command"] == "timeout"
-    assert [(c["name"], c["new_text"]) for c in doc["changes"]] == [("timeout", "7")]
+    assert [(c["element"], c["new"]) for c in doc["changes"]] == [("timeout", "7")]
     assert doc["journal"].endswith("journal.json") and doc["write"]["verified"] is True
     assert doc["lines"] == ["The operation completed successfully."]
     # an independent reader sees the write
@@ -43,7 +43,7 @@ def test_bcdedit_json_dry_run_writes_nothing(store, capsys):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["dry_run"] is True and doc["journal"] is None
-    assert [c["name"] for c in doc["changes"]] == ["ems"]
+    assert [c["element"] for c in doc["changes"]] == ["ems"]
     assert sha(store) == digest
 
 

@@ -32,7 +32,7 @@ def test_enable_json_twice_then_status(tmp_path):
     run = bcdtool("serial-console", "enable", path, "--json")
     assert run.returncode == 0, run.stderr
     doc = json.loads(run.stdout)
-    assert doc["store"]["path"] == str(path) and doc["journal"].endswith("journal.json")
+    assert doc["location"]["path"] == str(path) and doc["journal"].endswith("journal.json")
     assert {(c["element"], c["new"]) for c in doc["changes"]} >= {("ems", "Yes"),
                                                                   ("emsport", "1")}
     assert_recipe(path.read_bytes())

@@ -94,7 +94,7 @@ def test_doctor_names_each_wrong_element_and_repair_fixes_them(tmp_path, firmwar
     dry = repair_boot(str(raw), dry_run=True)
     assert sha(raw) == digest and dry.changes and dry.journal is None
     result = repair_boot(str(raw))
-    assert result.journal and len(result.repoints) == len(problems)
+    assert result.journal and len(result.details["repoints"]) == len(problems)
 
     after = diagnose(str(raw))
     assert not _problems(after), after.render_text()
@@ -340,7 +340,7 @@ def test_right_disk_but_no_partition_there(tmp_path):
     finding = {f.id: f for f in diagnose(str(raw)).findings}["boot-device.{default}.device"]
     assert finding.status == "problem" and "on this disk but where no partition is" in \
         finding.message and "it should be partition 2" in finding.message
-    assert [r["partition"] for r in repair_boot(str(raw)).repoints] == [2]
+    assert [r["partition"] for r in repair_boot(str(raw)).details["repoints"]] == [2]
 
 
 @pytest.mark.parametrize("parent", ["mbr:1b2c3d4e:0x1100000", "locate"])

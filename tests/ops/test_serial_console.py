@@ -202,7 +202,7 @@ def test_mounted_esp_folder(tmp_path):
     store = esp / "EFI" / "Microsoft" / "Boot" / "BCD"
     store.write_bytes(new_store("uefi"))
     result = sc.enable(str(esp))
-    assert result.store["kind"] == "directory" and result.store["path"].lower().endswith("bcd")
+    assert result.location["kind"] == "directory" and result.location["path"].lower().endswith("bcd")
     assert_recipe(store.read_bytes())
     assert sc.enable(str(esp)).changes == []
 

@@ -42,7 +42,7 @@ def test_enable_verify_idempotent_undo(base_disks, tmp_path, firmware, fmt):
     assert sha(data) == original
 
     done = sc.enable(str(image))
-    assert done.store["partition"] == 1 and done.store["path"] == disk.bcd_path
+    assert done.location["partition"] == 1 and done.location["path"] == disk.bcd_path
     assert done.write["verified"] and done.journal
     written = sha(data)
     assert written != original

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import struct
@@ -10,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from Registry import Registry
 
 from bcdtool.errors import DirtyHiveError, VerifyError
 from bcdtool.regf import commit, logs
@@ -18,46 +16,14 @@ from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.verify import verify_commit
 from tests.helpers.common import need_tool
+from tests.write.write_helpers import (copy_with_logs, edited, hivexsh_lsval,
+                                       python_registry_value, seqs, sz)
 
-REG_SZ = 1
 STORE = "win11-uefi-installed-2025.bcd"  # a clean store with stale .LOG and .LOG1 beside it
-
-
-def seqs(data: bytes) -> tuple[int, int]:
-    return struct.unpack_from("<II", data, 4)
 
 
 def stamp(data: bytes) -> int:
     return struct.unpack_from("<Q", data, 12)[0]
-
-
-def sz(text: str) -> bytes:
-    return (text + "\0").encode("utf-16-le")
-
-
-def copy_with_logs(corpus: Path, sub: str, name: str, tmp_path: Path) -> Path:
-    for path in (corpus / sub).glob(name + "*"):
-        shutil.copy(path, tmp_path / path.name)
-    return tmp_path / name
-
-
-def edited(hive: Hive, key: str, name: str, text: str) -> bytes:
-    editor_mod = pytest.importorskip("bcdtool.regf.editor")
-    editor = editor_mod.HiveEditor(hive)
-    editor.set_value(key, name, REG_SZ, sz(text))
-    return editor.to_bytes()
-
-
-def python_registry_value(data: bytes, key: str, name: str) -> bytes:
-    reg = Registry.Registry(io.BytesIO(data))
-    return bytes(reg.open(key).value(name).raw_data())
-
-
-def hivexsh_lsval(path: Path, key: str) -> str:
-    need_tool("hivexsh")
-    script = "".join(f"cd {part}\n" for part in key.split("\\")) + "lsval\n"
-    return subprocess.run(["hivexsh", str(path)], input=script, capture_output=True, text=True,
-                          check=True, timeout=60).stdout
 
 
 def hivexregedit_export(path: Path) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from Registry import Registry
 
-from bcdtool.errors import BcdToolError, DirtyHiveError, FormatError
+from bcdtool.errors import BcdToolError, DirtyHiveError, FormatError, LimitError
 from bcdtool.regf import logs
 from bcdtool.regf.checksums import marvin32, regf_checksum
 from tests.helpers.common import corpus_files, corpus_hives, need_tool
@@ -110,7 +110,7 @@ def test_read_log_files_refuses_oversized(tmp_path):
     (tmp_path / "H").write_bytes(b"x")
     (tmp_path / "H.LOG1").write_bytes(bytes(2048))
     assert logs.read_log_files(tmp_path / "H") == [("H.LOG1", bytes(2048))]
-    with pytest.raises(DirtyHiveError, match="implausibly large"):
+    with pytest.raises(LimitError, match="over bcdtool.s cap"):
         logs.read_log_files(tmp_path / "H", max_size=1024)
 
 

@@ -42,7 +42,7 @@ def test_crashdump_enable_verified_with_python_registry(tmp_path, firmware):
     assert sha(raw) == original
 
     done = ops.crashdump_enable(str(raw), dump_file=r"D:\dumps\MEMORY.DMP")
-    assert done.journal and done.write["verified"] and done.hive["path"] == SYSTEM
+    assert done.journal and done.write["verified"] and done.location["path"] == SYSTEM
     key = _reg(windows_file(raw, disk, SYSTEM, tmp_path)).open(
         r"ControlSet002\Control\CrashControl")
     assert key.value("CrashDumpEnabled").value() == 2

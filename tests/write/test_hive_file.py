@@ -3,45 +3,21 @@ metadata kept, refusals, verification failures restored (formerly regf.commit.wr
 
 from __future__ import annotations
 
-import io
 import os
-import shutil
-import struct
-import subprocess
 from pathlib import Path
 
 import pytest
-from Registry import Registry
 
 from bcdtool.errors import VerifyError, WriteError
 from bcdtool.locate import open_hive
 from bcdtool.regf import logs
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.hive import Hive
-from tests.helpers.common import corpus_files, need_tool
+from tests.helpers.common import corpus_files
+from tests.write.write_helpers import (copy_with_logs, edited, hivexsh_lsval,
+                                       python_registry_value, seqs, sz)
 
-REG_SZ = 1
 STORE = "win11-uefi-installed-2025.bcd"  # a clean store with stale .LOG and .LOG1 beside it
-
-
-def seqs(data: bytes) -> tuple[int, int]:
-    return struct.unpack_from("<II", data, 4)
-
-
-def sz(text: str) -> bytes:
-    return (text + "\0").encode("utf-16-le")
-
-
-def copy_with_logs(corpus: Path, sub: str, name: str, folder: Path) -> Path:
-    for path in (corpus / sub).glob(name + "*"):
-        shutil.copy(path, folder / path.name)
-    return folder / name
-
-
-def edited(hive: Hive, key: str, name: str, text: str) -> bytes:
-    editor = HiveEditor(hive)
-    editor.set_value(key, name, REG_SZ, sz(text))
-    return editor.to_bytes()
 
 
 def commit(path: Path, key: str, name: str, text: str, **kwargs):
@@ -49,18 +25,6 @@ def commit(path: Path, key: str, name: str, text: str, **kwargs):
     with open_hive(path) as handle:
         original = handle.hive.original
         return handle.commit(edited(handle.hive, key, name, text), **kwargs), original
-
-
-def python_registry_value(data: bytes, key: str, name: str) -> bytes:
-    reg = Registry.Registry(io.BytesIO(data))
-    return bytes(reg.open(key).value(name).raw_data())
-
-
-def hivexsh_lsval(path: Path, key: str) -> str:
-    need_tool("hivexsh")
-    script = "".join(f"cd {part}\n" for part in key.split("\\")) + "lsval\n"
-    return subprocess.run(["hivexsh", str(path)], input=script, capture_output=True, text=True,
-                          check=True, timeout=60).stdout
 
 
 def folder_state(folder: Path) -> dict[str, tuple[bytes, int, int]]:

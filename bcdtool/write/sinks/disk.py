@@ -14,7 +14,8 @@ import struct
 from bcdtool.blockdev.base import BlockDevice, RangeView
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partition_table
-from bcdtool.errors import BcdToolError, NotFoundError, UnsafePathError, VerifyError
+from bcdtool.errors import (BcdToolError, CorruptionError, NotFoundError, UnsafePathError,
+                            VerifyError)
 from bcdtool.fs import open_volume
 from bcdtool.fs.base import FileRef, write_extents
 from bcdtool.fs.probe import probe
@@ -144,8 +145,15 @@ class DiskSink:
             os.close(fd)
 
     def preflight(self, phases) -> None:
-        """Let the image format refuse (snapshot-shared, compressed or unallocated blocks)
-        before anything is backed up."""
+        """Let the file system refuse (the files' clusters shared with another file, folder or
+        file-system structure) and the image format refuse (snapshot-shared, compressed or
+        unallocated blocks) before anything is backed up."""
+        for ref in self.refs.values():
+            try:
+                self.volume.check_extents_exclusive(ref)
+            except CorruptionError as exc:
+                raise CorruptionError(f"{exc.message}; nothing was written",
+                                      path=f"{self.target}:{exc.path}") from None
         with contextlib.closing(open_image(self.image, writable=True)) as wdev:
             check = getattr(wdev, "check_write", None)     # only mapped formats can refuse
             if check is None:

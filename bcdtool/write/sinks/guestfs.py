@@ -119,16 +119,10 @@ class GuestfsSink:
             facts.read_only = "the image was opened read-only"
         return facts
 
-    @contextlib.contextmanager
     def lock(self):
         """An exclusive flock on the image (other bcdtools) for the whole transaction; the
         appliance's QEMU holds the image locks other virtual machines test for."""
-        fd = os.open(self.image, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            with lock.exclusive(fd, self.image):
-                yield
-        finally:
-            os.close(fd)
+        return lock.exclusive_path(self.image)
 
     def preflight(self, phases) -> None:
         """libguestfs allocates as it writes: nothing to ask first."""
