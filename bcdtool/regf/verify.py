@@ -350,8 +350,7 @@ class _Verifier:
                     owned_old |= _key_cells(self.old, key)
                     owned_old.add(key.security_offset)
         loose = {c for c in changed_new - owned_new if not self.same_sk(c)}
-        loose |= {c for c in changed_old - owned_old if not self.same_sk(c) and
-                  c not in owned_old}
+        loose |= {c for c in changed_old - owned_old if not self.same_sk(c)}
         return loose
 
     def same_sk(self, cell: int) -> bool:
