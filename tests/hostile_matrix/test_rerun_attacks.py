@@ -10,13 +10,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.common import CORPUS, sha
-from tests.hostile.hostile_helpers import run_cli
+from tests.helpers.common import CORPUS, run_process, sha
 
 STORE = "win11-uefi-installed-2025.bcd"          # clean, with a stale BCD.LOG and BCD.LOG1
 SET = ("/set", "{bootmgr}", "timeout")
@@ -56,7 +54,7 @@ def test_log_hard_linked_to_an_outside_file_is_never_zeroed_or_copied(folder, tm
     (boot / log).unlink(missing_ok=True)
     os.link(canary, boot / log)
     store = sha(boot / "BCD")
-    proc = run_cli("bcdedit", "/store", root if named == "folder" else boot / "BCD", *SET, "9")
+    proc = run_process("bcdedit", "/store", root if named == "folder" else boot / "BCD", *SET, "9")
     assert proc.returncode == 31, proc.stderr
     assert "hard links" in proc.stderr and "nothing was written" in proc.stderr
     assert sha(canary) == before and sha(boot / "BCD") == store
@@ -68,7 +66,7 @@ def test_store_hard_linked_to_an_outside_file_in_a_folder_is_not_written(folder,
     canary, before = _canary(tmp_path, (boot / "BCD").read_bytes())
     (boot / "BCD").unlink()
     os.link(canary, boot / "BCD")
-    proc = run_cli("bcdedit", "/store", root, *SET, "9")
+    proc = run_process("bcdedit", "/store", root, *SET, "9")
     assert proc.returncode == 31, proc.stderr
     assert "cp -p" in proc.stderr                  # the next step a rescue user can take
     assert sha(canary) == before
@@ -79,7 +77,8 @@ def test_audit_log_hard_linked_to_an_outside_file_is_refused(folder, tmp_path):
     canary, before = _canary(tmp_path, b"root:x:0:0::/root:/bin/sh\n")
     os.link(canary, tmp_path / "audit.jsonl")
     store = sha(boot / "BCD")
-    proc = run_cli("bcdedit", "--audit-log", tmp_path / "audit.jsonl", "/store", root, *SET, "9")
+    audit_log = tmp_path / "audit.jsonl"
+    proc = run_process("bcdedit", "--audit-log", audit_log, "/store", root, *SET, "9")
     assert proc.returncode == 31, proc.stderr
     assert "--audit-log" in proc.stderr
     assert sha(canary) == before and sha(boot / "BCD") == store
@@ -94,13 +93,13 @@ def test_backup_path_that_is_a_fifo_or_device_never_hangs(folder, tmp_path, kind
     else:
         where.symlink_to("/dev/zero")            # endless: reading it whole never ends
     store = sha(boot / "BCD")
-    proc = run_cli("bcdedit", "--backup", where, "/store", root, *SET, "9", timeout=60)
+    proc = run_process("bcdedit", "--backup", where, "/store", root, *SET, "9", timeout=60)
     assert proc.returncode == 31, proc.stderr
     assert sha(boot / "BCD") == store
 
 
 def _journal_of_a_write(root: Path, state: Path) -> Path:
-    proc = run_cli("bcdedit", "/store", root, *SET, "9")
+    proc = run_process("bcdedit", "/store", root, *SET, "9")
     assert proc.returncode == 0, proc.stderr
     (journal,) = state.glob("bcdtool/journal/*/journal.json")
     return journal
@@ -130,14 +129,14 @@ def test_a_write_in_progress_is_reported_as_locked_not_interrupted(folder, state
     writer = subprocess.Popen(["sleep", "120"])     # stands for the live writing process
     try:
         _raise_marker(journal, writer.pid, _started(writer.pid))
-        proc = run_cli("enum", root)
+        proc = run_process("enum", root)
         assert proc.returncode == 32, proc.stderr  # another writer: wait, do not undo
         assert "undo" not in proc.stderr and f"pid {writer.pid}" in proc.stderr
     finally:
         writer.kill()
         writer.wait()
     # The same marker once its process is gone is an interrupted write, as before.
-    proc = run_cli("enum", root)
+    proc = run_process("enum", root)
     assert proc.returncode == 27 and "bcdtool undo" in proc.stderr, proc.stderr
 
 
@@ -145,17 +144,12 @@ def test_a_reused_pid_is_not_taken_for_a_live_writer(folder, state):
     root, _ = folder
     journal = _journal_of_a_write(root, state)
     _raise_marker(journal, os.getpid(), "1")       # a live pid, but not the one that wrote
-    proc = run_cli("enum", root)
+    proc = run_process("enum", root)
     assert proc.returncode == 27, proc.stderr
 
 
-def _bcdtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *args], capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
-
-
 def _timeout(spec: Path) -> int:
-    out = _bcdtool("bcdedit", "/store", str(spec), "/enum", "{bootmgr}").stdout
+    out = run_process("bcdedit", "/store", str(spec), "/enum", "{bootmgr}").stdout
     return int(next(line.split()[-1] for line in out.splitlines() if line.startswith("timeout")))
 
 
@@ -169,12 +163,12 @@ def test_concurrent_writers_never_lose_a_reported_success(folder):
     for rnd in range(3):
         values = [str(100 + 10 * rnd + k) for k in range(len(specs))]
         with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
-            procs = list(pool.map(lambda sv: _bcdtool("bcdedit", "/store", str(sv[0]), *SET,
-                                                      sv[1]), zip(specs, values)))
+            procs = list(pool.map(lambda sv: run_process("bcdedit", "/store", str(sv[0]), *SET,
+                                                      sv[1]), zip(specs, values, strict=True)))
         codes = [p.returncode for p in procs]
         seen.update(codes)
         assert set(codes) <= {0, 25, 32}, [p.stderr for p in procs]
-        won = [int(v) for v, p in zip(values, procs) if p.returncode == 0]
+        won = [int(v) for v, p in zip(values, procs, strict=True) if p.returncode == 0]
         if won:
             assert _timeout(root) in won
     assert 0 in seen
