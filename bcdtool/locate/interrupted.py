@@ -38,12 +38,6 @@ def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[st
                 "did not finish) and no transaction log beside it can repair it; `bcdtool hive "
                 "ls/get/export --allow-dirty` read it as it is and `bcdtool hive check` lists "
                 "what is wrong", path=where)
-        if latest.state == "done":
-            # Our last write finished and verified after these bytes were read: they were
-            # caught mid-write by this read, not left torn by a crash.
-            raise LockedError("the store changed while it was read (another bcdtool was writing "
-                              "it); run the command again (if this repeats, restore it with "
-                              f"`bcdtool undo {latest.path}`)", path=where)
         raise InterruptedWriteError(
             "the store was left half-written (its sequence numbers differ and no transaction log "
             f"can repair it); restore it with `bcdtool undo {latest.path}`", path=where)
