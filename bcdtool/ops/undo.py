@@ -26,7 +26,8 @@ class UndoResult:
 
 
 def undo(path: str | os.PathLike, *, force: bool = False) -> UndoResult:
-    """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote them."""
+    """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote
+    them."""
     journal, shas = write_undo.undo(path, force=force)
     notices = []
     if journal.extra.get("restored_before"):

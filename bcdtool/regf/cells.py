@@ -78,7 +78,7 @@ class CellMap:
     problems: list[tuple[int, str]] = field(default_factory=list)
 
     @classmethod
-    def scan(cls, data: bytes, length: int) -> "CellMap":
+    def scan(cls, data: bytes, length: int) -> CellMap:
         """Walk every bin and cell of `data` (a whole hive image) up to hive bins data `length`."""
         cells = cls(data, length)
         cells._scan()
@@ -149,7 +149,8 @@ class CellMap:
         return self.data[start:start + size]
 
     def read(self, offset: int, what: str, length: int) -> bytes:
-        """The first `length` data bytes of the allocated cell at `offset` (which must hold them)."""
+        """The first `length` data bytes of the allocated cell at `offset` (which must hold
+        them)."""
         cell_size = self.allocated.get(offset)
         if cell_size is None or cell_size - 4 < length:
             self.payload(offset, what, length)  # raises the precise error
