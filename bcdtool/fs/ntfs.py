@@ -7,6 +7,8 @@ compressed, encrypted, sparse) can be read but are refused for in-place writing.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytsk3
 
 from bcdtool import _construct
@@ -197,7 +199,7 @@ class NtfsVolume:
                 size = int(attr.info.size)
                 if size == 0:
                     return b""
-                return self._tsk(lambda: f.read_random(0, size, attr.info.type, attr.info.id),
+                return self._tsk(partial(f.read_random, 0, size, attr.info.type, attr.info.id),
                                  CorruptionError, "unreadable attribute")
         raise NotFoundError(f"attribute {int(attr_type):#x} not found")
 
