@@ -104,7 +104,13 @@ class PageBlobDevice(CachedRemoteDevice):
         #: Lease to propose (an interrupted write's, recorded in its journal) or the one held.
         self.lease_id: str | None = None
         self._client = _client(url, shown)
-        props = self._call(self._client.get_blob_properties, what="read the blob's properties")
+        try:
+            props = self._call(self._client.get_blob_properties,
+                               what="read the blob's properties")
+        except ImageError as exc:       # an answer, but not Azure Blob Storage's
+            raise UnsupportedError(f"{exc.message}: only Azure page blobs are written in place; "
+                                   "for a disk elsewhere, download it, run bcdtool on the file "
+                                   "and upload it", path=shown) from None
         self.traffic = Traffic(requests=1)
         self.etag = props.etag
         # Reads are plain range GETs (the SDK's download would first list every page range of
@@ -114,7 +120,7 @@ class PageBlobDevice(CachedRemoteDevice):
                                    headers=self._call(_bearer, self._client, what="sign in"),
                                    traffic=self.traffic)
         super().__init__(props.size, name=shown, writable=writable, block=block)
-        kind = str(getattr(props.blob_type, "value", props.blob_type))
+        kind = str(getattr(props.blob_type, "value", props.blob_type) or "object (no blob type)")
         if kind != "PageBlob":
             self.refuse_all_writes(
                 f"this is an Azure {kind}; only page blobs can be written in "
@@ -254,7 +260,13 @@ def _client(url: str, shown: str):
     options = dict(retry_total=retries(), connection_timeout=timeout(), read_timeout=timeout(),
                    max_single_get_size=32 * 1024 * 1024)
     if not url.lower().startswith("az://"):
-        return blob_client.from_blob_url(url, **options)
+        try:
+            return blob_client.from_blob_url(url, **options)
+        except ValueError:
+            raise UnsupportedError("not an Azure blob URL (https://ACCOUNT.blob.core.windows.net/"
+                                   "CONTAINER/BLOB?SAS): only Azure page blobs are written in "
+                                   "place; for a disk elsewhere, download it, run bcdtool on the "
+                                   "file and upload it", path=shown) from None
     parts = urlsplit(url)
     container, _, blob = parts.path.lstrip("/").partition("/")
     if not parts.hostname or not container or not blob:

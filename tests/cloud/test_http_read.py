@@ -204,3 +204,15 @@ def test_qcow2_backing_and_vmdk_descriptor_are_refused_over_http(tmp_path, windo
             open_image(srv.url("child.qcow2"))
         with pytest.raises(UnsupportedError, match="VMDK descriptor"):
             open_image(srv.url("flat.vmdk"))
+
+
+def test_writing_a_plain_http_url_is_refused(served, tmp_path):
+    name = name_of(served, "vhd-fixed")
+    (tmp_path / "container").mkdir()
+    (tmp_path / "container" / "disk.vhd").symlink_to(served / name)
+    for root, path in [(served, name), (tmp_path, "container/disk.vhd")]:
+        with RangeServer(root) as srv:     # not Azure: no blob URL, then no blob properties
+            proc = bcdtool("serial-console", "enable", srv.url(path),
+                           env=environment(XDG_STATE_HOME=str(tmp_path / "s")))
+        assert proc.returncode == 17, proc.stderr
+        assert "only Azure page blobs" in proc.stderr and not leaked(SECRET_MARK, proc.stderr)
