@@ -26,37 +26,6 @@ from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageErro
                             WriteError)
 from bcdtool.urls import query, redact
 
-#: The Azure SDK (the optional extra bcdtool[azure]), imported on first use: it costs ~200 ms
-#: (azure-identity another ~270 ms), which no command that does not touch a blob should pay.
-_SDK = SimpleNamespace(loaded=False)
-
-
-def _sdk() -> SimpleNamespace:
-    """The Azure SDK's names bcdtool uses; UnsupportedError naming the extra when it is absent."""
-    if not _SDK.loaded:
-        try:
-            from azure.core import MatchConditions
-            from azure.core import exceptions
-            from azure.storage.blob import BlobClient
-        except ImportError:
-            raise UnsupportedError("Azure page blobs (writes, az:// URLs) need the Azure SDK: "
-                                   "pip install 'bcdtool[azure]' (azure-storage-blob, "
-                                   "azure-identity)") from None
-        _SDK.__dict__.update(loaded=True, BlobClient=BlobClient, errors=exceptions,
-                             if_not_modified=MatchConditions.IfNotModified)
-    return _SDK
-
-
-def _credential():
-    """azure-identity's DefaultAzureCredential (az login, managed identity, AZURE_* variables)."""
-    try:
-        from azure.identity import DefaultAzureCredential
-    except ImportError:
-        raise UnsupportedError("az:// URLs sign in with azure-identity's DefaultAzureCredential: "
-                               "pip install 'bcdtool[azure]', or pass an https URL with a "
-                               "SAS") from None
-    return DefaultAzureCredential()
-
 #: Page blobs are written in 512-byte pages; one Put Page carries at most 4 MiB.
 PAGE = 512
 MAX_PUT = 4 * 1024 * 1024
@@ -88,6 +57,38 @@ disk or snapshot is always read-only); nothing was written.  Repair a copy and s
   # or: an upload-state disk (az disk create --upload-type Upload --upload-size-bytes N), az disk
   # grant-access --access-level Write, copy the snapshot into that SAS, run bcdtool on it,
   # az disk revoke-access, then az vm update --os-disk"""
+
+
+#: The Azure SDK (the optional extra bcdtool[azure]), imported on first use: it costs ~200 ms
+#: (azure-identity another ~270 ms), which no command that does not touch a blob should pay.
+_SDK = SimpleNamespace(loaded=False)
+
+
+def _sdk() -> SimpleNamespace:
+    """The Azure SDK's names bcdtool uses; UnsupportedError naming the extra when it is absent."""
+    if not _SDK.loaded:
+        try:
+            from azure.core import MatchConditions
+            from azure.core import exceptions
+            from azure.storage.blob import BlobClient
+        except ImportError:
+            raise UnsupportedError("Azure page blobs (writes, az:// URLs) need the Azure SDK: "
+                                   "pip install 'bcdtool[azure]' (azure-storage-blob, "
+                                   "azure-identity)") from None
+        _SDK.__dict__.update(loaded=True, BlobClient=BlobClient, errors=exceptions,
+                             if_not_modified=MatchConditions.IfNotModified)
+    return _SDK
+
+
+def _credential():
+    """azure-identity's DefaultAzureCredential (az login, managed identity, AZURE_* variables)."""
+    try:
+        from azure.identity import DefaultAzureCredential
+    except ImportError:
+        raise UnsupportedError("az:// URLs sign in with azure-identity's DefaultAzureCredential: "
+                               "pip install 'bcdtool[azure]', or pass an https URL with a "
+                               "SAS") from None
+    return DefaultAzureCredential()
 
 
 class PageBlobDevice(CachedRemoteDevice):
@@ -189,9 +190,10 @@ class PageBlobDevice(CachedRemoteDevice):
         ETag again and take the lease again with our id (still ours: renewed; broken by someone:
         ours again; held by another: LeaseAlreadyPresent, and the caller names the journal)."""
         props = self._call(self._client.get_blob_properties, what="read the blob's properties")
-        self.traffic.requests += 2
+        self.traffic.requests += 1
         self.etag = props.etag
         if self._lease is not None:
+            self.traffic.requests += 1
             self._lease = self._call(self._client.acquire_lease, lease_duration=LEASE_SECONDS,
                                      lease_id=self.lease_id, what="lease the blob again",
                                      writing=True)
