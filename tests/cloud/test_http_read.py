@@ -86,10 +86,13 @@ def test_windows_info_and_hive_commands_over_http(served):
         check = bcdtool("hive", "check", url)
         export = bcdtool("hive", "export", url)
         system = bcdtool("hive", "ls", url, "--path", "Windows/System32/config/SYSTEM")
+        get = bcdtool("hive", "get", url, "Objects\\{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
+                      "\\Description", "Type", "--json")
         forensic = bcdtool("forensic", url, "--json")
     assert forensic.returncode in (0, 3), forensic.stderr
     assert json.loads(forensic.stdout)
-    for proc in (info, ls, check, export, system):
+    assert get.returncode == 0 and json.loads(get.stdout), get.stderr
+    for proc in (info, ls, check, export, system, get):
         assert proc.returncode == 0, proc.stderr
         assert not leaked(SECRET_MARK, proc.stdout, proc.stderr)
     assert "Windows Registry Editor Version 5.00" in export.stdout
