@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+from bcdtool.urls import redact, scrub
+
 
 class BcdToolError(Exception):
     """Root of all errors bcdtool raises on purpose."""
@@ -17,9 +19,12 @@ class BcdToolError(Exception):
     exit_code = 10
 
     def __init__(self, message: str, *, path: str | None = None, offset: int | None = None):
+        # A URL's secret (SAS, presigned signature) never enters an error: whatever prints,
+        # logs or stores this exception sees only the redacted form.
+        message = scrub(message)
         super().__init__(message)
         self.message = message
-        self.path = path
+        self.path = redact(path) if isinstance(path, str) else path
         self.offset = offset
 
     def __str__(self) -> str:
@@ -160,6 +165,24 @@ class LockedError(BcdToolError):
     """Another writer holds the store or image; nothing was written."""
 
     exit_code = 32
+
+
+class AccessDeniedError(BcdToolError):
+    """A remote disk's server refused the credentials (HTTP 401/403), or they only allow reading."""
+
+    exit_code = 33
+
+
+class ExpiredCredentialError(AccessDeniedError):
+    """The URL's signature (Azure SAS `se=`, presigned URL) has expired."""
+
+    exit_code = 34
+
+
+class NetworkError(BcdToolError):
+    """A remote disk could not be reached or kept failing (timeouts, resets, 5xx after retries)."""
+
+    exit_code = 35
 
 
 def from_input_failure(exc: BaseException) -> BcdToolError | None:

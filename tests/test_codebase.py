@@ -122,3 +122,27 @@ def test_the_layer_rule_catches_an_upward_import(tmp_path):
     assert sorted(bcdtool_imports(sample)) == [(2, "bcdtool.ops"), (3, "bcdtool.errors")]
     assert RANK[_package("bcdtool.ops.doctor")] > RANK[_package("bcdtool.regf.hive")]
     assert _package("bcdtool.errors") == "<base>"
+
+
+# -- imports at module level ----------------------------------------------------------------------
+
+#: Third-party modules that may be imported inside a function: optional bindings that are not
+#: on PyPI or not on every machine (the Azure SDK: the extra bcdtool[azure], ~0.5 s to import),
+#: loaded when a command needs them (the CLI's lazy command
+#: table in cli/__init__.py uses importlib, not an import statement).
+OPTIONAL_BINDINGS = {"guestfs", "pyregf", "azure"}
+
+
+def test_imports_are_at_module_level():
+    inside = []
+    for path, _ in _modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                inside += [f"{path.relative_to(REPO)}:{node.lineno}: {name}" for name in names
+                           if name.split(".")[0] not in OPTIONAL_BINDINGS]
+    assert not inside, "import at module level (README, Code map):\n" + "\n".join(inside)

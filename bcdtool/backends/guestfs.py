@@ -12,9 +12,10 @@ import glob
 import importlib.util
 import logging
 import os
-import stat
 import sys
 
+from bcdtool.blockdev.detect import sniff
+from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import ImageError, NotFoundError, UnsupportedError, WriteError
 
 log = logging.getLogger(__name__)
@@ -206,8 +207,6 @@ QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vhd": "vpc", "vhdx": "vhdx", "v
 def image_format(image: str) -> str:
     """The image's format for qemu, sniffed by magic like the native path: qemu's own probing is
     unsafe on untrusted images (libguestfs warns) and could read the disk differently from us."""
-    from bcdtool.blockdev.detect import sniff
-    from bcdtool.blockdev.raw import RawDevice
 
     container = RawDevice(image, writable=False)
     try:
@@ -217,8 +216,3 @@ def image_format(image: str) -> str:
     if kind not in QEMU_FORMATS:
         raise UnsupportedError(f"libguestfs is not given {kind} images", path=image)
     return QEMU_FORMATS[kind]
-
-
-def is_link(st: dict | None) -> bool:
-    """True when an lstatns result is a symlink."""
-    return st is not None and stat.S_ISLNK(st["st_mode"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 
@@ -41,6 +42,13 @@ class BlockDevice(io.RawIOBase):
 
     def flush_device(self) -> None:
         """Make completed writes durable (fsync for files)."""
+
+    def lock(self) -> contextlib.AbstractContextManager:
+        """Exclusive hold on the medium for the duration of a write transaction (an Azure page
+        blob takes a lease); image formats hold their container's.  Local files and devices are
+        locked by the write path itself."""
+        container = getattr(self, "container", None)
+        return container.lock() if isinstance(container, BlockDevice) else contextlib.nullcontext(self)
 
     # -- the public API ------------------------------------------------------------------------
     def read_at(self, offset: int, length: int) -> bytes:
@@ -154,6 +162,9 @@ class RangeView(BlockDevice):
 
     def flush_device(self) -> None:
         self.parent.flush_device()
+
+    def lock(self) -> contextlib.AbstractContextManager:
+        return self.parent.lock()
 
 
 class MappedDevice(BlockDevice):

@@ -7,16 +7,29 @@ notices (log recovery, forensic fallbacks) go to stderr.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import click
 
-from bcdtool.cli.options import strict_option
-from bcdtool.cli.output import current_command, emit_json
-from bcdtool.errors import CorruptionError, DirtyHiveError, InterruptedWriteError
+from bcdtool.cli.options import (backup_option, dry_run_option, json_option, target_options,
+                                 write_options)
+from bcdtool.cli.output import current_command, data, emit_json, info, note, notes
+from bcdtool.errors import (BcdToolError, CorruptionError, DirtyHiveError, InterruptedWriteError,
+                            InvalidArgumentError, WriteError)
+from bcdtool.locate import detect, open_hive
+from bcdtool.ops.recipe import WriteOptions, run_on_hive
+from bcdtool.regf import values as V
+from bcdtool.regf.check import ERROR
+from bcdtool.regf.check import check as check_hive
+from bcdtool.regf.editor import HiveEditor
+from bcdtool.regf.export import iter_export
 from bcdtool.regf.hive import Hive, Key, Value
 from bcdtool.regf.values import REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_QWORD
+from bcdtool.regf.verify import verify_new_hive
 from bcdtool.wintext import escape_name, needs_escape
 
 
@@ -47,8 +60,6 @@ def _open(spec: str, *, partition: int | None = None, path: str | None = None,
     what is wrong.  With `allow_dirty`, a dirty plain hive file without usable logs is read
     as it is (reads only).
     """
-    from bcdtool.locate import detect, open_hive
-
     try:
         return open_hive(spec, partition=partition, path=path, read_only=read_only,
                          kind="hive" if path else "bcd")
@@ -63,16 +74,7 @@ def _open(spec: str, *, partition: int | None = None, path: str | None = None,
 
 
 def _echo_notices(hive: Hive) -> None:
-    for notice in hive.notices:
-        click.echo(f"bcdtool: note: {notice}", err=True)
-
-
-def _target_options(func):
-    func = click.option("--path", "hive_path", default=None,
-                        help="Path of the hive inside a disk or folder "
-                             "(default: the BCD store).")(func)
-    return click.option("--partition", type=int, default=None,
-                        help="Partition holding the hive (disks and images).")(func)
+    notes(hive.notices)
 
 
 def _allow_dirty_option(func):
@@ -148,15 +150,15 @@ def hive() -> None:
 @hive.command("ls")
 @click.argument("file")
 @click.argument("keypath", default="")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @_allow_dirty_option
-@_target_options
+@target_options
 def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int | None,
-       hive_path: str | None) -> None:
+       path: str | None) -> None:
     """List the subkeys and values of KEYPATH (default: the root).
 
     Names holding control characters or unpaired UTF-16 surrogates print as \\uXXXX."""
-    handle = _open(file, partition=partition, path=hive_path, allow_dirty=allow_dirty)
+    handle = _open(file, partition=partition, path=path, allow_dirty=allow_dirty)
     try:
         _echo_notices(handle.hive)
         key = handle.hive.key(keypath)
@@ -164,12 +166,12 @@ def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int
             _json_out(key_json(key))
             return
         for sub in key.subkeys():
-            click.echo(f"{escape_name(sub.name)}\\")
+            data(f"{escape_name(sub.name)}\\")
         for value in key.values():
             lines = render_data(value)
-            click.echo(f"{escape_name(value.name) or '(default)'}\t{value.type_name}\t{lines[0]}")
+            data(f"{escape_name(value.name) or '(default)'}\t{value.type_name}\t{lines[0]}")
             for line in lines[1:]:
-                click.echo(f"\t\t{line}")
+                data(f"\t\t{line}")
     finally:
         handle.close()
 
@@ -178,22 +180,22 @@ def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int
 @click.argument("file")
 @click.argument("keypath")
 @click.argument("name", default="")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @_allow_dirty_option
-@_target_options
+@target_options
 def get(file: str, keypath: str, name: str, as_json: bool, allow_dirty: bool,
-        partition: int | None, hive_path: str | None) -> None:
+        partition: int | None, path: str | None) -> None:
     """Print the type and data of value NAME of KEYPATH (no NAME: the default value)."""
-    handle = _open(file, partition=partition, path=hive_path, allow_dirty=allow_dirty)
+    handle = _open(file, partition=partition, path=path, allow_dirty=allow_dirty)
     try:
         _echo_notices(handle.hive)
         value = handle.hive.key(keypath).value(name)
         if as_json:
             _json_out(value_json(value))
             return
-        click.echo(value.type_name)
+        data(value.type_name)
         for line in render_data(value):
-            click.echo(line)
+            data(line)
     finally:
         handle.close()
 
@@ -208,20 +210,17 @@ def get(file: str, keypath: str, name: str, as_json: bool, allow_dirty: bool,
               "unreadable key becomes a '; bcdtool: UNREADABLE' line and a message on stderr, "
               "and the exit code is 3.")
 @_allow_dirty_option
-@_target_options
+@target_options
 @click.pass_context
 def export(ctx: click.Context, file: str, keypath: str, prefix: str, utf16: bool,
            best_effort: bool, allow_dirty: bool, partition: int | None,
-           hive_path: str | None) -> None:
+           path: str | None) -> None:
     """Print KEYPATH's subtree (default: the whole hive) as a regedit .reg file.
 
     Names a .reg file cannot hold (line breaks, control characters; unpaired surrogates
     without --utf16) are refused.  If reading fails part way, the output ends with a
     '; bcdtool: EXPORT INCOMPLETE' line, so it never looks complete."""
-    from bcdtool.errors import BcdToolError
-    from bcdtool.regf.export import iter_export
-
-    handle = _open(file, partition=partition, path=hive_path, tolerant=best_effort,
+    handle = _open(file, partition=partition, path=path, tolerant=best_effort,
                    allow_dirty=allow_dirty)
     problems: list[str] = []
     out = sys.stdout.buffer
@@ -245,29 +244,27 @@ def export(ctx: click.Context, file: str, keypath: str, prefix: str, utf16: bool
     finally:
         handle.close()
     for problem in problems:
-        click.echo(f"bcdtool: unreadable: {escape_name(problem)}", err=True)
+        info(f"bcdtool: unreadable: {escape_name(problem)}")
     if problems:
-        click.echo(f"bcdtool: {len(problems)} part(s) of the hive could not be read; the export "
-                   "is incomplete", err=True)
+        info(f"bcdtool: {len(problems)} part(s) of the hive could not be read; the export "
+             "is incomplete")
         ctx.exit(3)
 
 
 @hive.command("check")
 @click.argument("file")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_target_options
+@json_option()
+@target_options
 @click.pass_context
 def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
-          hive_path: str | None) -> None:
+          path: str | None) -> None:
     """Validate a hive against the format's rules; exit 3 when errors are found.
 
     Each finding shows its severity, a stable code, the file offset of the structure concerned
     and what is wrong.  A dirty hive is checked after log recovery; one that cannot be opened
     safely is checked as it is.
     """
-    from bcdtool.regf.check import ERROR, check as check_hive
-
-    handle = _open(file, partition=partition, path=hive_path, tolerant=True)
+    handle = _open(file, partition=partition, path=path, tolerant=True)
     try:
         _echo_notices(handle.hive)
         findings = check_hive(handle.hive)
@@ -281,8 +278,8 @@ def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
     else:
         for f in findings:
             where = f"{f.offset:#x}" if f.offset is not None else "-"
-            click.echo(f"{f.severity:7} {f.code:14} {where:>10}  {f.message}")
-        click.echo(f"{errors} error(s), {warnings} warning(s)")
+            data(f"{f.severity:7} {f.code:14} {where:>10}  {f.message}")
+        data(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         ctx.exit(3)
 
@@ -292,28 +289,8 @@ _WRITE_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_QWORD
                 "REG_NONE")
 
 
-def _write_options(func):
-    func = click.option("--backup", "backup", default=None, metavar="PATH",
-                        help="Save the hive's original bytes to PATH before writing.")(func)
-    func = click.option("--json", "as_json", is_flag=True, help="Print the write plan/result "
-                        "as JSON.")(func)
-    func = strict_option()(func)
-    return click.option("--dry-run", is_flag=True,
-                        help="Plan the write and print it; change nothing.")(func)
-
-
-def _journal_options(func):
-    func = click.option("--backup-dir", default=None, metavar="DIR",
-                        help="Folder for the undo journal (default: $XDG_STATE_HOME/bcdtool).")(func)
-    return click.option("--read-only", is_flag=True, help="Forensic: open every file and "
-                        "device without write access; the write is refused.")(func)
-
-
 def parse_data(type_name: str, items: tuple[str, ...]) -> tuple[int, bytes]:
     """(type code, raw bytes) from `--type` and the `--data` arguments (issue 2's contract)."""
-    from bcdtool.errors import InvalidArgumentError
-    from bcdtool.regf import values as V
-
     code = V.TYPES_BY_NAME[type_name]
     if code == V.REG_MULTI_SZ:
         return code, V.encode_value(code, list(items))
@@ -337,55 +314,25 @@ def parse_data(type_name: str, items: tuple[str, ...]) -> tuple[int, bytes]:
     return code, V.encode_value(code, items[0])
 
 
-def _save_backup(backup: str, original: bytes) -> None:
-    import os
-    from pathlib import Path
-
-    from bcdtool.errors import WriteError
-
-    path = Path(backup)
-    if path.exists() and path.read_bytes() != original:
-        raise WriteError("the backup file exists and holds something else; nothing was written",
-                         path=backup)
-    try:
-        with open(path, "wb") as handle:
-            handle.write(original)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        raise WriteError(f"cannot write the backup: {exc.strerror}", path=backup) from None
-
-
-def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *, dry_run: bool,
-                     backup: str | None, as_json: bool, operation: str, edit,
-                     backup_dir: str | None = None, read_only: bool = False) -> None:
-    """Open the target, apply `edit(editor)`, then plan/back up/write/verify through the handle."""
-    from bcdtool.regf.editor import HiveEditor
-
-    handle = _open(file, partition=partition, path=hive_path, read_only=dry_run or read_only)
-    try:
-        _echo_notices(handle.hive)
-        editor = HiveEditor(handle.hive)
+def _edit(file: str, partition: int | None, path: str | None, *, operation: str, edit,
+          change: dict, opts: WriteOptions, as_json: bool) -> None:
+    """Run `edit(editor)` on the hive of `file` through the recipe runner and print the result."""
+    def recipe(hive, notices):
+        editor = HiveEditor(hive)
         edit(editor)
-        # Inside a filesystem or disk image the file must keep its size (written in place);
-        # a plain file may grow instead of being rebuilt.
-        grows = handle.location.get("kind") in ("file", "directory")
-        image = editor.to_bytes(same_size=not grows)
-        if backup and not dry_run:
-            _save_backup(backup, handle.hive.original)
-        result = handle.commit(image, dry_run=dry_run, operation=operation, backup_dir=backup_dir,
-                               planned=editor.planned)
-    finally:
-        handle.close()
-    for notice in result.notices:
-        click.echo(f"bcdtool: note: {notice}", err=True)
+        return editor, [change]
+
+    result = run_on_hive(lambda read_only: _open(file, partition=partition, path=path,
+                                                 read_only=read_only),
+                         escape_name(operation), recipe, opts)
+    notes(result.notices)
     if as_json:
-        _json_out(dict(result.to_dict(), operation=escape_name(operation), backup=backup))
-    elif dry_run:
-        click.echo(f"dry run: {escape_name(operation)}: {len(result.plan)} write(s) planned, "
-                   "nothing written")
+        _json_out(result.to_json())
+    elif opts.dry_run:
+        data(f"dry run: {result.operation}: {len(result.write['plan'])} write(s) planned, "
+             "nothing written")
     else:
-        click.echo(f"{escape_name(operation)}: {result.pages_written} page(s) written, verified")
+        data(f"{result.operation}: {result.write['pages_written']} page(s) written, verified")
 
 
 @hive.command("set")
@@ -397,12 +344,12 @@ def _edit_and_commit(file: str, partition: int | None, hive_path: str | None, *,
               help="Value type.")
 @click.option("--data", "data", multiple=True, help="Data: REG_BINARY as hex, DWORD/QWORD "
               "decimal or 0x-hex, REG_MULTI_SZ one --data per string.")
-@_write_options
-@_journal_options
-@_target_options
+@write_options
+@json_option(help="Print the result (changes, journal, the write plan) as JSON.")
+@target_options
 def set_(file: str, keypath: str, name: str, type_name: str, data: tuple[str, ...],
-         dry_run: bool, as_json: bool, backup: str | None, partition: int | None,
-         hive_path: str | None, backup_dir: str | None, read_only: bool) -> None:
+         dry_run: bool, backup_dir: str | None, backup: str | None, read_only: bool,
+         audit_log: str | None, as_json: bool, partition: int | None, path: str | None) -> None:
     """Set value NAME of KEYPATH ("" = default value), creating missing keys."""
     code, raw = parse_data(type_name, data)
 
@@ -410,21 +357,23 @@ def set_(file: str, keypath: str, name: str, type_name: str, data: tuple[str, ..
         editor.create_key(keypath)
         editor.set_value(keypath, name, code, raw)
 
-    _edit_and_commit(file, partition, hive_path, dry_run=dry_run, backup=backup, as_json=as_json,
-                     operation=f"set {keypath}\\{name or '(default)'} {type_name}", edit=edit,
-                     backup_dir=backup_dir, read_only=read_only)
+    _edit(file, partition, path, operation=f"set {keypath}\\{name or '(default)'} {type_name}",
+          edit=edit, change={"action": "set", "key": escape_name(keypath),
+                             "value": escape_name(name), "type": type_name.upper()},
+          opts=WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                            read_only=read_only, audit_log=audit_log), as_json=as_json)
 
 
 @hive.command("rm")
 @click.argument("file")
 @click.argument("keypath")
 @click.argument("name", required=False, default=None)
-@_write_options
-@_journal_options
-@_target_options
-def rm(file: str, keypath: str, name: str | None, dry_run: bool, as_json: bool,
-       backup: str | None, partition: int | None, hive_path: str | None,
-       backup_dir: str | None, read_only: bool) -> None:
+@write_options
+@json_option(help="Print the result (changes, journal, the write plan) as JSON.")
+@target_options
+def rm(file: str, keypath: str, name: str | None, dry_run: bool, backup_dir: str | None,
+       backup: str | None, read_only: bool, audit_log: str | None, as_json: bool,
+       partition: int | None, path: str | None) -> None:
     """Delete value NAME of KEYPATH, or (no NAME) the key KEYPATH with its whole subtree."""
     def edit(editor) -> None:
         if name is None:
@@ -433,8 +382,11 @@ def rm(file: str, keypath: str, name: str | None, dry_run: bool, as_json: bool,
             editor.delete_value(keypath, name)
 
     what = f"value {keypath}\\{name or '(default)'}" if name is not None else f"key {keypath}"
-    _edit_and_commit(file, partition, hive_path, dry_run=dry_run, backup=backup, as_json=as_json,
-                     operation=f"rm {what}", edit=edit, backup_dir=backup_dir, read_only=read_only)
+    _edit(file, partition, path, operation=f"rm {what}", edit=edit,
+          change={"action": "delete", "key": escape_name(keypath),
+                  "value": None if name is None else escape_name(name)},
+          opts=WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                            read_only=read_only, audit_log=audit_log), as_json=as_json)
 
 
 @hive.command("new")
@@ -442,40 +394,31 @@ def rm(file: str, keypath: str, name: str | None, dry_run: bool, as_json: bool,
 @click.option("--minor", type=click.Choice(["3", "4", "5", "6"]), default="5", show_default=True,
               help="Format version 1.x (3 for BCD-style stores).")
 @click.option("--root-name", default="ROOT", show_default=True, help="Name of the root key.")
-@_write_options
+@dry_run_option(help="Build and verify the hive; create nothing.")
+@json_option()
+@backup_option()
 def new(file: str, minor: str, root_name: str, dry_run: bool, as_json: bool,
         backup: str | None) -> None:
     """Create FILE as a new, empty hive (refuses to overwrite an existing file)."""
-    from pathlib import Path
-
-    from bcdtool.errors import InvalidArgumentError
-    from bcdtool.regf.editor import HiveEditor
-    from bcdtool.regf.verify import verify_new_hive
-
     path = Path(file)
     if path.exists() or path.is_symlink():
         raise InvalidArgumentError("the file exists; `hive new` never overwrites", path=file)
     image = HiveEditor.new(int(minor), name=path.name, root_name=root_name).to_bytes()
     verify_new_hive(image)
     if backup:
-        click.echo("bcdtool: note: --backup has nothing to save for a new file", err=True)
+        note("--backup has nothing to save for a new file")
     if not dry_run:
         _create_exclusive(path, image)
     doc = {"target": file, "dry_run": dry_run, "size": len(image), "minor": int(minor)}
     if as_json:
         _json_out(doc)
     else:
-        click.echo(f"{'dry run: would create' if dry_run else 'created'} {file} "
-                   f"({len(image)} bytes, regf 1.{minor})")
+        data(f"{'dry run: would create' if dry_run else 'created'} {file} "
+             f"({len(image)} bytes, regf 1.{minor})")
 
 
 def _create_exclusive(path, image: bytes) -> None:
     """Write a new file atomically: temp file, fsync, then link into place only if absent."""
-    import os
-    import tempfile
-
-    from bcdtool.errors import InvalidArgumentError, WriteError
-
     folder = path.parent if str(path.parent) else "."
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bcdtool-tmp", dir=folder)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import FormatError, UnsafeVolumeError
 from bcdtool.fs.base import FileRef, VolumeFacts
+from bcdtool.fs.fat import FatVolume
+from bcdtool.fs.ntfs import NtfsVolume
 from bcdtool.fs.probe import probe
 
 __all__ = ["FileRef", "VolumeFacts", "open_volume", "probe"]
@@ -17,10 +19,8 @@ def open_volume(dev: BlockDevice):
     """A FatVolume or NtfsVolume for the filesystem on `dev`, chosen by its magic."""
     kind = probe(dev)
     if kind == "fat":
-        from bcdtool.fs.fat import FatVolume
         return FatVolume(dev)
     if kind == "ntfs":
-        from bcdtool.fs.ntfs import NtfsVolume
         return NtfsVolume(dev)
     if kind == "bitlocker":
         raise UnsafeVolumeError("the volume is BitLocker-encrypted; unlock it first (for example "

@@ -156,7 +156,8 @@ class _Planner:
             return
         if not chain:
             want = cmdline.desired_arg(self.device, self.baud)
-            self._add_line(self._owner_file(), f'GRUB_CMDLINE_LINUX="console=tty0 {want}"')
+            self._add_line(self._owner_file(),
+                           "GRUB_CMDLINE_LINUX=" + shell.quote_value(f"console=tty0 {want}"))
         else:
             default_has_console = any(cmdline.consoles(cmdline.args_of(a.value or ""))
                                       for a in dflt)
@@ -201,7 +202,7 @@ class _Planner:
                             self._set_assignment(a, "serial " + text.strip())
         cmd = env.last("GRUB_SERIAL_COMMAND")
         if cmd is None or not cmd.value:
-            self._add_line(owner, f'GRUB_SERIAL_COMMAND="{self._serial_command()}"')
+            self._add_line(owner, "GRUB_SERIAL_COMMAND=" + shell.quote_value(self._serial_command()))
             return
         text = self._assignment_text(cmd)
         if text is None:
@@ -429,7 +430,7 @@ class _Planner:
         for name, value in (("serial_port", str(self.unit)), ("serial_baud", str(self.baud))):
             a = env.last(name)
             if a is None:
-                self._add_line(owner, f"{name}={value}")
+                self._add_line(owner, f"{name}={shell.quote_value(value)}")
             elif (a.value or "").strip() != value and self._assignment_text(a) is not None:
                 self._set_assignment(a, value)
 

@@ -6,27 +6,22 @@ partition table is tried as one whole file system.  Read only: `linux fix` needs
 
 from __future__ import annotations
 
+import pytsk3
+
+from bcdtool.blockdev.detect import open_image
+from bcdtool.blockdev.partitions import read_partitions
 from bcdtool.errors import GuestError, ImageError, NotFoundError, UnsupportedError
 from bcdtool.linux.paths import MAX_DIR_ENTRIES, GuestRoot, Parts, join
+from bcdtool.urls import redact
 
 EXT_MAGIC_OFFSET = 1024 + 0x38
 EXT_MAGIC = b"\x53\xef"
-
-
-def _pytsk3():
-    try:
-        import pytsk3
-    except ImportError:
-        raise UnsupportedError("reading ext file systems inside images needs pytsk3 "
-                               "(pip install pytsk3)") from None
-    return pytsk3
 
 
 class TskFS:
     """A GuestFS over an ext2/3/4 file system inside a block device (pytsk3)."""
 
     def __init__(self, dev) -> None:
-        pytsk3 = _pytsk3()
         self._t = pytsk3
         self.device = dev
 
@@ -151,8 +146,6 @@ def _is_ext(dev) -> bool:
 
 def open_image_root(path: str, *, partition: int | None = None) -> GuestRoot:
     """The guest root inside a disk image or block device (read only)."""
-    from bcdtool.blockdev.detect import open_image
-    from bcdtool.blockdev.partitions import read_partitions
 
     dev = open_image(path, writable=False)
     parts = read_partitions(dev)
@@ -175,7 +168,7 @@ def open_image_root(path: str, *, partition: int | None = None) -> GuestRoot:
         roots, boots = boots[:1], boots[1:]   # a lone /boot: still worth checking
     if roots:
         index, fs = roots[0]
-        where = f"{path} partition {index}" if index else path
+        where = f"{redact(path)} partition {index}" if index else redact(path)
         root = GuestRoot(fs, description=where)
         if boots and not any(root.exists("/boot" + m) for m in _BOOT_MARKERS):
             # A separate /boot partition (RHEL's default layout): mount it where it belongs.

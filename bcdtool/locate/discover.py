@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.partitions import Partition, read_partition_table
-from bcdtool.errors import CorruptionError, FormatError, InvalidArgumentError, NotFoundError, UnsafeVolumeError
+from bcdtool.errors import (CorruptionError, FormatError, InvalidArgumentError, NotFoundError,
+                            UnsafeVolumeError)
+from bcdtool.fs import open_volume, probe
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.regf.logs import LOG_SUFFIXES
 
@@ -109,8 +111,6 @@ def _firmware_order(parts: list[Partition], scheme: str | None) -> list[tuple[Pa
 
 def _open_volume(view: BlockDevice, part: Partition | None) -> tuple[str | None, object | None, str]:
     """(filesystem, volume, note about why it was skipped) for one partition."""
-    from bcdtool.fs import open_volume, probe
-
     where = f"partition {part.index}" if part else "device"
     fs = probe(view)
     if fs == "bitlocker":

@@ -17,12 +17,16 @@ from bcdtool.bcd import objects
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError, NotFoundError
 from bcdtool.limits import MAX_BCD_BYTES
+from bcdtool.linux.root import open_guest
+from bcdtool.linux.rules import evaluate
+from bcdtool.linux.sources import default_device, read_guest
 from bcdtool.locate.discover import BIOS_STORE, UEFI_STORE
 from bcdtool.ops import bootcheck
 from bcdtool.ops import serial_console as sc
 from bcdtool.ops.bootdisk import BootDisk
 from bcdtool.ops.forensic_rules import doctor_finding
 from bcdtool.ops.store import open_store
+from bcdtool.ops.windows import gather
 from bcdtool.regf.hive import Hive
 from bcdtool.report import Evidence, Finding, Report
 from bcdtool.windows import facts as wfacts
@@ -240,8 +244,6 @@ def _verdict(fid: str, ok: bool, good: str, bad: str, checks: list[sc.Check], wh
 def windows_findings(spec: str, store_location: dict | None, *,
                      partition: int | None = None) -> list[Finding]:
     """Findings from the installed Windows and the disk's volumes."""
-    from bcdtool.ops.windows import gather
-
     found = gather(spec, partition=partition)
     target = shlex.quote(spec)
     out: list[Finding] = []
@@ -353,14 +355,6 @@ def _volume_findings(spec: str, found, store_location: dict | None) -> list[Find
 
 def _not_windows(spec: str, exc: NotFoundError, partition: int | None) -> Report:
     """No BCD store: check the target as a Linux guest when that layer is available."""
-    try:
-        from bcdtool.linux.rules import evaluate
-        from bcdtool.linux.sources import default_device, read_guest
-        from bcdtool.linux.root import open_guest
-    except ImportError:
-        return Report([Finding("windows-store", "unknown", f"no BCD store: {exc}"),
-                       Finding("linux", "unknown", "Linux guests are not checked yet")],
-                      extra={"system": None})
     try:
         guest = read_guest(open_guest(spec, partition=partition))
     except BcdToolError as linux_exc:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from bcdtool.bcd.store import BcdStore
+from bcdtool.locate import open_hive
 
 
 def open_store(spec: str, *, read_only: bool, partition: int | None = None,
                path: str | None = None, backend: str = "native"):
     """(target handle, BcdStore over its hive) for `spec`; the caller closes the handle."""
-    from bcdtool.locate import open_hive  # the disk layers load only when a store is opened
-
     handle = open_hive(spec, partition=partition, path=path, read_only=read_only, backend=backend)
     try:
         store = BcdStore(handle.hive)

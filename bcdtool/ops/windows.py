@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
+from bcdtool.locate import open_hive
+from bcdtool.locate.detect import HIVE, detect_kind
 from bcdtool.ops.recipe import EditResult, WriteOptions, run_on_hive
 from bcdtool.windows import edits, facts, volumes
 
@@ -40,9 +42,6 @@ def open_windows_hive(spec: str, which: str, *, read_only: bool = True,
                       partition: int | None = None):
     """A target handle on the SYSTEM or SOFTWARE hive of the Windows volume of `spec` (a hive
     file given directly is taken as that hive)."""
-    from bcdtool.locate import open_hive
-    from bcdtool.locate.detect import HIVE, detect_kind
-
     path = facts.SYSTEM_PATH if which == "SYSTEM" else facts.SOFTWARE_PATH
     if detect_kind(spec) == HIVE:
         return open_hive(spec, read_only=read_only, kind="hive")
@@ -51,8 +50,6 @@ def open_windows_hive(spec: str, which: str, *, read_only: bool = True,
 
 def gather(spec: str, *, partition: int | None = None) -> WindowsFacts:
     """Everything readable about the Windows on `spec`; what cannot be read becomes a note."""
-    from bcdtool.locate.detect import HIVE, detect_kind
-
     out = WindowsFacts()
     try:
         out.volumes = volumes.scan(spec)

@@ -18,7 +18,6 @@ import contextlib
 import struct
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from bcdtool._construct import build
 from bcdtool.errors import (CorruptionError, DirtyHiveError, HiveSpaceError,
@@ -27,13 +26,12 @@ from bcdtool.regf import layout as L
 from bcdtool.regf.alloc import CellAllocator
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.logs import is_dirty
+from bcdtool.regf.hive import Hive
 from bcdtool.regf.planned import (CREATE_KEY, DELETE_KEY, DELETE_VALUE, SET_VALUE, Change,
                                   Planned)
 from bcdtool.wintext import (decode_name, encode_name, filetime_now, lf_hint, lh_hash,
                              name_sort_key, utf16_length, utf16_units)
 
-if TYPE_CHECKING:
-    from bcdtool.regf.hive import Hive
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -665,7 +663,6 @@ class HiveEditor:
     @property
     def hive(self) -> Hive:
         """A reader over the current state."""
-        from bcdtool.regf.hive import Hive
         return Hive.from_bytes(self.to_bytes())
 
     def to_bytes(self, same_size: bool = False) -> bytes:

@@ -11,8 +11,15 @@ import os
 import uuid
 from dataclasses import dataclass, field
 
+from bcdtool import _construct
+from bcdtool.blockdev.detect import open_image
+from bcdtool.blockdev.partitions import read_partition_table
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError
+from bcdtool.fs import open_volume, probe
+from bcdtool.fs.bootsector_layout import BiosParameterBlock
+from bcdtool.fs.directory import DirectoryVolume
 from bcdtool.locate import detect
+from bcdtool.locate.directory import BCD_PATHS
 from bcdtool.locate.discover import BIOS_STORE, MAX_PARTITIONS, UEFI_STORE
 from bcdtool.windows.facts import SYSTEM_PATH
 
@@ -25,7 +32,6 @@ _GPT_MOUNT_PREFIX = b"DMIO:ID:"
 class MountedVolume:
     """What Windows' `SYSTEM\\MountedDevices` says a drive letter is: an MBR partition by disk
     signature and byte offset, or a GPT partition by its unique GUID (lower case, no braces)."""
-
     letter: str                     # "C"
     style: str                      # "mbr", "gpt" or "other" (a volume GUID path, a CD, ...)
     disk_signature: int | None = None
@@ -63,7 +69,6 @@ def drive_letters(system) -> dict[str, MountedVolume]:
 @dataclass
 class VolumeInfo:
     """One volume of the target."""
-
     index: int                      # partition number; 0 = the whole device or a folder
     fs: str | None
     label: str | None = None
@@ -94,8 +99,6 @@ def scan(spec: str, *, free_space: bool = False) -> list[VolumeInfo]:
 
 
 def _directory(spec: str) -> VolumeInfo:
-    from bcdtool.fs.directory import DirectoryVolume
-    from bcdtool.locate.directory import BCD_PATHS
 
     volume = DirectoryVolume(spec)
     facts = volume.facts()
@@ -112,8 +115,6 @@ def _directory(spec: str) -> VolumeInfo:
 
 
 def _disk(spec: str, free_space: bool) -> list[VolumeInfo]:
-    from bcdtool.blockdev.detect import open_image
-    from bcdtool.blockdev.partitions import read_partition_table
 
     with open_image(spec, writable=False) as dev:
         parts = read_partition_table(dev).partitions[:MAX_PARTITIONS]
@@ -123,7 +124,6 @@ def _disk(spec: str, free_space: bool) -> list[VolumeInfo]:
 
 
 def _volume(view, index: int, esp: bool, active: bool, free_space: bool) -> VolumeInfo:
-    from bcdtool.fs import open_volume, probe
 
     fs = probe(view)
     info = VolumeInfo(index, fs, esp=esp, active=active, bitlocker=fs == "bitlocker")
@@ -153,9 +153,6 @@ def ntfs_free_bytes(view, volume) -> int:
     Raises:
         FormatError: when the boot sector's cluster size makes no sense.
     """
-    from bcdtool import _construct
-    from bcdtool.fs.bootsector_layout import BiosParameterBlock
-
     bpb = _construct.parse(BiosParameterBlock, view.read_at(0, BiosParameterBlock.sizeof()),
                            what="NTFS boot sector")
     # Sectors per cluster above 0x80 encode 2^(256 - n) (clusters of 64 KiB and more).

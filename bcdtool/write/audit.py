@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
 from bcdtool.write.fileio import check_regular
+from bcdtool.urls import scrub, stored
 from bcdtool.write.journal import private_folder, state_dir
 
 AUDIT_FILE = "audit.jsonl"
@@ -48,7 +49,7 @@ def record(*, target: str, store: dict | str, operation: str, changes: list, res
     """Append one line for a completed write (`result`: its WriteResult)."""
     journal = result.journal
     entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "target": os.path.abspath(target), "store": store, "operation": operation,
+             "target": stored(target), "store": store, "operation": scrub(operation),
              "changes": changes, "sha256_before": result.sha256_before,
              "sha256_after": result.sha256_after, "journal": journal,
              "journal_id": Path(journal).parent.name if journal else None,

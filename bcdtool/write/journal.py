@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError, VerifyError, WriteError
+from bcdtool.urls import redact, scrub
 from bcdtool.write.fileio import READ_FLAGS, read_fd, replace_file
 
 JOURNAL_VERSION = 2
@@ -108,7 +109,8 @@ class Journal:
         except OSError as exc:
             raise WriteError(f"cannot create the undo journal folder: {exc.strerror}",
                              path=str(folder)) from None
-        journal = cls(id=jid, dir=folder, target=str(target), operation=operation,
+        # A target URL is kept without its secret, and so is any URL the operation quotes.
+        journal = cls(id=jid, dir=folder, target=redact(target), operation=scrub(operation),
                       created=now.isoformat(), sink=dict(sink), diff=list(diff or []),
                       target_key=target_key)
         journal.save()

@@ -7,21 +7,12 @@ import json
 import pytest
 from Registry import Registry
 
-from bcdtool.cli import main
-from tests.helpers.common import corpus_files
+from tests.helpers.common import corpus_files, run_cli as run
 
 
 @pytest.fixture(autouse=True)
 def _state(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def test_text_shows_alias_guid_and_partition(corpus, capsys):

@@ -90,8 +90,10 @@ def test_dry_run_and_backup_on_a_corpus_store(corpus, tmp_path):
     assert b"nothing written" in run.stdout and not (tmp_path / "never").exists()
     assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
     run = bcdtool("hive", "rm", store, key.rsplit("\\", 1)[0], "--dry-run", "--json")
-    plan = json.loads(run.stdout)
-    assert run.returncode == 0 and plan["dry_run"] and plan["sha256_before"] == digest
+    doc = json.loads(run.stdout)
+    plan = doc["write"]
+    assert doc["changes"] == [{"action": "delete", "key": key.rsplit("\\", 1)[0], "value": None}]
+    assert run.returncode == 0 and doc["dry_run"] and plan["sha256_before"] == digest
     assert plan["plan"] and plan["plan"][0]["offset"] == 0 and plan["size"] == len(original)
     assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
     run = bcdtool("hive", "set", store, key, "Element", "--type", "REG_BINARY", "--data", "01",

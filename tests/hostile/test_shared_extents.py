@@ -5,7 +5,6 @@ free are refused (nothing written); a dirty FAT volume is written when the check
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 
 import pytest
@@ -19,13 +18,10 @@ from bcdtool.errors import CorruptionError, UnsafeVolumeError
 from bcdtool.fs.base import FileRef
 from bcdtool.fs.ntfs import NtfsVolume
 from bcdtool.locate.discover import locate
+from tests.helpers.common import sha
 
 BCD, BOOTX64, BOOT_DIR, LOG = b"BCD        ", b"BOOTX64 EFI", b"BOOT       ", b"BCD     LOG"
 EDIT = ["/set", "{bootmgr}", "timeout", "7"]
-
-
-def sha(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")

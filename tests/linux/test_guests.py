@@ -353,3 +353,8 @@ def test_good_devices_written_safely(tmp_path, device):
     _fix(root, tmp_path, device)
     text = _read(root, "/etc/default/grub")
     assert f'GRUB_CMDLINE_LINUX="console=tty0 console={device},115200n8"' in text
+    # What grub-mkconfig would get: sourced by a real sh, the values are plain words.
+    out = subprocess.run(["sh", "-c", '. "$1"; printf "%s|%s" "$GRUB_CMDLINE_LINUX" '
+                          '"$GRUB_SERIAL_COMMAND"', "sh", str(root / "etc/default/grub")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split("|")[0] == f"console=tty0 console={device},115200n8"

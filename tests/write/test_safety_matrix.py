@@ -354,3 +354,18 @@ def test_folder_and_the_store_inside_share_one_lock(tmp_path, state):
         with via_file._store.sink.lock(), pytest.raises(LockedError):
             via_folder.commit(image)
     assert not journal_folders(state)
+
+
+@pytest.mark.parametrize("what", ["fifo", "symlink"])
+def test_backup_copy_path_that_is_not_a_regular_file_is_refused(tmp_path, what):
+    from bcdtool.ops.backup import save_original
+
+    secret, data = _outside(tmp_path)
+    path = tmp_path / "backup.bcd"
+    if what == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(secret)
+    with hang_guard(), pytest.raises(UnsafePathError, match="backup path"):
+        save_original(path, b"regf" + bytes(4092))
+    assert secret.read_bytes() == data

@@ -19,6 +19,7 @@ from bcdtool.errors import (BcdToolError, CorruptionError, NotFoundError, Unsafe
 from bcdtool.fs import open_volume
 from bcdtool.fs.base import FileRef, write_extents
 from bcdtool.fs.probe import probe
+from bcdtool.urls import is_url, redact
 from bcdtool.write import lock
 from bcdtool.write.refuse import Facts
 from bcdtool.write.sinks.folder import same_store_or_log
@@ -215,13 +216,16 @@ class _DiskWriter:
 
 
 def key_for(image: str, partition: int, store: str) -> str:
-    """The identity of a store on a disk (interrupted-write markers, journals)."""
-    return f"disk:{os.path.realpath(image)}#{partition}:{store.lower()}"
+    """The identity of a store on a disk (interrupted-write markers, journals); a remote disk
+    by its URL without the secret."""
+    where = redact(image) if is_url(image) else os.path.realpath(image)
+    return f"disk:{where}#{partition}:{store.lower()}"
 
 
 def open_files(image: str, *, partition: int, files: list[str], key: str, store: str,
-               target: str | None = None) -> DiskSink:
-    """A DiskSink over `files` of the volume at `partition` (0: the whole device), opened now."""
+               target: str | None = None, sink_class: type | None = None) -> DiskSink:
+    """A DiskSink (or `sink_class`, a kind of DiskSink) over `files` of the volume at
+    `partition` (0: the whole device), opened now."""
     dev = open_image(image, writable=False)
     try:
         if partition:
@@ -233,8 +237,9 @@ def open_files(image: str, *, partition: int, files: list[str], key: str, store:
             start, view = 0, dev
         volume = open_volume(view)
         refs = {name: volume.find(name) for name in files}
-        return DiskSink(image, dev=dev, partition=partition, start=start, volume_size=view.size,
-                        volume=volume, refs=refs, key=key, store=store, target=target)
+        return (sink_class or DiskSink)(image, dev=dev, partition=partition, start=start,
+                                        volume_size=view.size, volume=volume, refs=refs, key=key,
+                                        store=store, target=target)
     except BaseException:
         dev.close()
         raise
