@@ -228,7 +228,7 @@ class Hive:
     """A registry hive image opened for reading."""
 
     def __init__(self, image: bytes, *, original: bytes, name: str = "", recovered: bool = False,
-                 notices: Sequence[str] = (), strict: bool = True) -> None:
+                 notices: Sequence[str] = (), strict: bool = True, lazy: bool = False) -> None:
         self.data = image if isinstance(image, bytes) else bytes(image)
         self.original = original
         self.name = name
@@ -250,9 +250,11 @@ class Hive:
             raise CorruptionError(f"hive bins data size {length:#x} is not a positive multiple "
                                   "of 4096", path=name or None, offset=L.BB_HIVE_BINS_DATA_SIZE)
         self.minor_version = h.minor_version
-        self.cells = CellMap.scan(image, length)
-        if strict and self.cells.problems:
-            where, message = self.cells.problems[0]
+        # lazy: each bin's cells are walked when first read (a verified image, a few keys).
+        self.cells = CellMap.lazy(image, length) if lazy else CellMap.scan(image, length)
+        problems = self.cells.header_problems if lazy else self.cells.problems
+        if strict and problems:
+            where, message = problems[0]
             raise CorruptionError(message, path=name or None, offset=where)
         self._nk = functools.lru_cache(maxsize=NK_CACHE_SIZE)(self._decode_nk)
         self._name_map = functools.lru_cache(maxsize=NAME_MAP_CACHE_SIZE)(self._build_name_map)
@@ -263,12 +265,16 @@ class Hive:
     # --- opening ------------------------------------------------------------------------------
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str = "", logs: Sequence[tuple[str, bytes]] = (),
-                   allow_dirty: bool = False, strict: bool = True) -> "Hive":
-        """Open a hive image; a dirty one is recovered from `logs` ((name, bytes) pairs)."""
+                   allow_dirty: bool = False, strict: bool = True,
+                   lazy: bool = False) -> "Hive":
+        """Open a hive image; a dirty one is recovered from `logs` ((name, bytes) pairs).
+
+        With `lazy`, only the bin headers are walked now and each bin's cells when first read
+        (tiling problems then surface when their bin is read, as CorruptionError)."""
         original = bytes(data)
         image, recovered, notices = _recover_if_dirty(original, name, logs, allow_dirty)
         return cls(image, original=original, name=name, recovered=recovered, notices=notices,
-                   strict=strict)
+                   strict=strict, lazy=lazy)
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, logs: str = "auto", allow_dirty: bool = False,
@@ -329,7 +335,7 @@ class Hive:
 
     # --- cell decoding (internal, shared with check.py) ---------------------------------------
     def _decode_nk(self, offset: int, what: str) -> tuple[tuple, str]:
-        cell_size = self.cells.allocated.get(offset)
+        cell_size = self.cells.allocated_size(offset)
         if cell_size is None:
             raise CorruptionError(f"{what} points to {offset:#x}, which is not an allocated cell",
                                   offset=offset)
@@ -427,7 +433,7 @@ class Hive:
         return struct.unpack_from(f"<{count}I", payload, 0)
 
     def _value(self, offset: int) -> Value:
-        cell_size = self.cells.allocated.get(offset)
+        cell_size = self.cells.allocated_size(offset)
         if cell_size is None:
             raise CorruptionError(f"value list entry points to {offset:#x}, which is not an "
                                   "allocated cell", offset=offset)

@@ -56,7 +56,8 @@ def verify_store(data: bytes | None, expected: bytes, *, name: str) -> Hive:
         raise VerifyError("the store does not read back as written "
                           f"(sha256 {got}, planned {sha256(expected)[:16]})", path=name)
     try:
-        return Hive.from_bytes(data, name=name)
+        # The bytes are the verified plan's: each bin's cells are walked when first read.
+        return Hive.from_bytes(data, name=name, lazy=True)
     except BcdToolError as exc:
         raise VerifyError(f"the written store cannot be read: {exc.message}", path=name) from None
 
