@@ -194,9 +194,9 @@ def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """
     if isinstance(exc, MemoryError):
         return LimitError("the input needs more memory than is available (a hostile size or "
-                          "count?); nothing was written")
+                          "count?)")
     if isinstance(exc, RecursionError):
-        return LimitError("the input is nested too deeply to process; nothing was written")
+        return LimitError("the input is nested too deeply to process")
     if isinstance(exc, UnicodeError):
         return FormatError(f"text that is not valid in its encoding: {exc}")
     if isinstance(exc, ValueError) and "null byte" in str(exc):
