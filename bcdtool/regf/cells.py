@@ -235,7 +235,8 @@ class CellMap:
         return self.data[start:start + size]
 
     def read(self, offset: int, what: str, length: int) -> bytes:
-        """The first `length` data bytes of the allocated cell at `offset` (which must hold them)."""
+        """The first `length` data bytes of the allocated cell at `offset` (which must hold
+        them)."""
         cell_size = self.allocated_size(offset)
         if cell_size is None or cell_size - 4 < length:
             self.payload(offset, what, length)  # raises the precise error

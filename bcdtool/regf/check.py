@@ -399,7 +399,7 @@ class _Checker:
     def check_security(self) -> None:
         hive = self.hive
         records = {}
-        for offset, refs in self.sk_refs.items():
+        for offset in self.sk_refs:
             if not self.claim(offset, "security (sk) record", L.SK_FIXED_SIZE):
                 continue
             try:

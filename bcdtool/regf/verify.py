@@ -26,7 +26,6 @@ logical difference as intended: (a) and (c) over what differs, no claim about in
 
 from __future__ import annotations
 
-import bisect
 import io
 import logging
 import struct

@@ -121,9 +121,13 @@ def commit_hive(sink, *, store: str, logs: list[str], original: bytes, new_image
         if refused is not None:
             result.notices.append(f"a real write would be refused: {refused.message}")
         return result, None
-    hive, _ = transaction.run(phases, originals={store: original},
-                              verify=lambda fresh: verify_store(fresh.read(store), final, name=name),
-                              result=result, extra={"size": len(original), "store": store})
+    hive, _ = transaction.run(
+        phases,
+        originals={store: original},
+        verify=lambda fresh: verify_store(fresh.read(store), final, name=name),
+        result=result,
+        extra={"size": len(original), "store": store},
+    )
     return result, hive
 
 

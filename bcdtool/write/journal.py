@@ -40,7 +40,9 @@ def sha256(data: bytes) -> str:
 
 def state_dir() -> Path:
     """bcdtool's state folder: $XDG_STATE_HOME/bcdtool, else ~/.local/state/bcdtool."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
     return Path(base) / "bcdtool"
 
 
@@ -95,7 +97,7 @@ class Journal:
     @classmethod
     def start(cls, target: str, operation: str, *, sink: dict,
               backup_dir: str | os.PathLike | None = None, diff: list | None = None,
-              target_key: str = "") -> "Journal":
+              target_key: str = "") -> Journal:
         """Create a new private journal folder (under `backup_dir`, else the state folder)."""
         now = _dt.datetime.now(_dt.timezone.utc)
         jid = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
@@ -301,7 +303,9 @@ def inside_target(rel: str) -> bool:
 # --- pending markers: interrupted writes and undos -----------------------------------------------
 
 def _marker_path(target_key: str) -> Path:
-    return state_dir() / "pending" / (hashlib.sha256(target_key.encode()).hexdigest()[:32] + ".json")
+    return (
+        state_dir() / "pending" / (hashlib.sha256(target_key.encode()).hexdigest()[:32] + ".json")
+    )
 
 
 def interrupted(target_key: str) -> Journal | None:
@@ -356,7 +360,8 @@ def writer_alive(target_key: str) -> int | None:
 
 
 def latest(target_key: str, *, limit: int = 1000) -> Journal | None:
-    """The newest journal in the state folder written for store `target_key` (newest `limit` seen)."""
+    """The newest journal in the state folder written for store `target_key` (newest `limit`
+    seen)."""
     folder = state_dir() / "journal"
     try:
         names = sorted((p.name for p in folder.iterdir()), reverse=True)[:limit]
