@@ -8,7 +8,7 @@ documented in README.md ("Exit codes") and must never be renumbered.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from bcdtool.urls import redact, scrub
 
@@ -156,7 +156,8 @@ class LimitError(BcdToolError):
 
 class UnsafePathError(BcdToolError):
     """A file the write would touch is not a plain file inside the target (a symlink, FIFO or
-    device, or a path leading out of it); nothing outside a target is opened, backed up or followed."""
+    device, or a path leading out of it); nothing outside a target is opened, backed up or
+    followed."""
 
     exit_code = 31
 
@@ -193,9 +194,9 @@ def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """
     if isinstance(exc, MemoryError):
         return LimitError("the input needs more memory than is available (a hostile size or "
-                          "count?); nothing was written")
+                          "count?)")
     if isinstance(exc, RecursionError):
-        return LimitError("the input is nested too deeply to process; nothing was written")
+        return LimitError("the input is nested too deeply to process")
     if isinstance(exc, UnicodeError):
         return FormatError(f"text that is not valid in its encoding: {exc}")
     if isinstance(exc, ValueError) and "null byte" in str(exc):

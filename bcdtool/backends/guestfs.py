@@ -51,9 +51,11 @@ def load_module():
         raise UnsupportedError(INSTALL_HINT)
     if not natives:
         found = glob.glob(os.path.join(SYSTEM_DIR, "libguestfsmod.*.so"))
-        raise UnsupportedError(f"{INSTALL_HINT}; the installed binding ({', '.join(found) or 'none'}) "
-                               f"is not built for this Python ({tag}): run bcdtool with Debian's "
-                               "python3")
+        raise UnsupportedError(
+            f"{INSTALL_HINT}; the installed binding ({', '.join(found) or 'none'}) "
+            f"is not built for this Python ({tag}): run bcdtool with Debian's "
+            "python3"
+        )
     try:
         for name, path in (("libguestfsmod", natives[0]), ("guestfs", source)):
             spec = importlib.util.spec_from_file_location(name, path)
@@ -177,7 +179,9 @@ class GuestfsDisk:
             self.g.ln_s(target, path)
             self.g.sync()
         except RuntimeError as exc:
-            raise WriteError(f"cannot create symlink through libguestfs: {exc}", path=path) from None
+            raise WriteError(
+                f"cannot create symlink through libguestfs: {exc}", path=path
+            ) from None
 
     def remove(self, path: str) -> None:
         """Remove a file or symlink (absent is fine)."""

@@ -26,37 +26,6 @@ from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageErro
                             WriteError)
 from bcdtool.urls import query, redact
 
-#: The Azure SDK (the optional extra bcdtool[azure]), imported on first use: it costs ~200 ms
-#: (azure-identity another ~270 ms), which no command that does not touch a blob should pay.
-_SDK = SimpleNamespace(loaded=False)
-
-
-def _sdk() -> SimpleNamespace:
-    """The Azure SDK's names bcdtool uses; UnsupportedError naming the extra when it is absent."""
-    if not _SDK.loaded:
-        try:
-            from azure.core import MatchConditions
-            from azure.core import exceptions
-            from azure.storage.blob import BlobClient
-        except ImportError:
-            raise UnsupportedError("Azure page blobs (writes, az:// URLs) need the Azure SDK: "
-                                   "pip install 'bcdtool[azure]' (azure-storage-blob, "
-                                   "azure-identity)") from None
-        _SDK.__dict__.update(loaded=True, BlobClient=BlobClient, errors=exceptions,
-                             if_not_modified=MatchConditions.IfNotModified)
-    return _SDK
-
-
-def _credential():
-    """azure-identity's DefaultAzureCredential (az login, managed identity, AZURE_* variables)."""
-    try:
-        from azure.identity import DefaultAzureCredential
-    except ImportError:
-        raise UnsupportedError("az:// URLs sign in with azure-identity's DefaultAzureCredential: "
-                               "pip install 'bcdtool[azure]', or pass an https URL with a "
-                               "SAS") from None
-    return DefaultAzureCredential()
-
 #: Page blobs are written in 512-byte pages; one Put Page carries at most 4 MiB.
 PAGE = 512
 MAX_PUT = 4 * 1024 * 1024
@@ -90,6 +59,38 @@ disk or snapshot is always read-only); nothing was written.  Repair a copy and s
   # az disk revoke-access, then az vm update --os-disk"""
 
 
+#: The Azure SDK (the optional extra bcdtool[azure]), imported on first use: it costs ~200 ms
+#: (azure-identity another ~270 ms), which no command that does not touch a blob should pay.
+_SDK = SimpleNamespace(loaded=False)
+
+
+def _sdk() -> SimpleNamespace:
+    """The Azure SDK's names bcdtool uses; UnsupportedError naming the extra when it is absent."""
+    if not _SDK.loaded:
+        try:
+            from azure.core import MatchConditions
+            from azure.core import exceptions
+            from azure.storage.blob import BlobClient
+        except ImportError:
+            raise UnsupportedError("Azure page blobs (writes, az:// URLs) need the Azure SDK: "
+                                   "pip install 'bcdtool[azure]' (azure-storage-blob, "
+                                   "azure-identity)") from None
+        _SDK.__dict__.update(loaded=True, BlobClient=BlobClient, errors=exceptions,
+                             if_not_modified=MatchConditions.IfNotModified)
+    return _SDK
+
+
+def _credential():
+    """azure-identity's DefaultAzureCredential (az login, managed identity, AZURE_* variables)."""
+    try:
+        from azure.identity import DefaultAzureCredential
+    except ImportError:
+        raise UnsupportedError("az:// URLs sign in with azure-identity's DefaultAzureCredential: "
+                               "pip install 'bcdtool[azure]', or pass an https URL with a "
+                               "SAS") from None
+    return DefaultAzureCredential()
+
+
 class PageBlobDevice(CachedRemoteDevice):
     """An Azure page blob (SAS URL or az:// name) read in cached blocks, written page by page."""
 
@@ -104,7 +105,13 @@ class PageBlobDevice(CachedRemoteDevice):
         #: Lease to propose (an interrupted write's, recorded in its journal) or the one held.
         self.lease_id: str | None = None
         self._client = _client(url, shown)
-        props = self._call(self._client.get_blob_properties, what="read the blob's properties")
+        try:
+            props = self._call(self._client.get_blob_properties,
+                               what="read the blob's properties")
+        except ImageError as exc:       # an answer, but not Azure Blob Storage's
+            raise UnsupportedError(f"{exc.message}: only Azure page blobs are written in place; "
+                                   "for a disk elsewhere, download it, run bcdtool on the file "
+                                   "and upload it", path=shown) from None
         self.traffic = Traffic(requests=1)
         self.etag = props.etag
         # Reads are plain range GETs (the SDK's download would first list every page range of
@@ -114,7 +121,7 @@ class PageBlobDevice(CachedRemoteDevice):
                                    headers=self._call(_bearer, self._client, what="sign in"),
                                    traffic=self.traffic)
         super().__init__(props.size, name=shown, writable=writable, block=block)
-        kind = str(getattr(props.blob_type, "value", props.blob_type))
+        kind = str(getattr(props.blob_type, "value", props.blob_type) or "object (no blob type)")
         if kind != "PageBlob":
             self.refuse_all_writes(
                 f"this is an Azure {kind}; only page blobs can be written in "
@@ -183,9 +190,10 @@ class PageBlobDevice(CachedRemoteDevice):
         ETag again and take the lease again with our id (still ours: renewed; broken by someone:
         ours again; held by another: LeaseAlreadyPresent, and the caller names the journal)."""
         props = self._call(self._client.get_blob_properties, what="read the blob's properties")
-        self.traffic.requests += 2
+        self.traffic.requests += 1
         self.etag = props.etag
         if self._lease is not None:
+            self.traffic.requests += 1
             self._lease = self._call(self._client.acquire_lease, lease_duration=LEASE_SECONDS,
                                      lease_id=self.lease_id, what="lease the blob again",
                                      writing=True)
@@ -254,7 +262,13 @@ def _client(url: str, shown: str):
     options = dict(retry_total=retries(), connection_timeout=timeout(), read_timeout=timeout(),
                    max_single_get_size=32 * 1024 * 1024)
     if not url.lower().startswith("az://"):
-        return blob_client.from_blob_url(url, **options)
+        try:
+            return blob_client.from_blob_url(url, **options)
+        except ValueError:
+            raise UnsupportedError("not an Azure blob URL (https://ACCOUNT.blob.core.windows.net/"
+                                   "CONTAINER/BLOB?SAS): only Azure page blobs are written in "
+                                   "place; for a disk elsewhere, download it, run bcdtool on the "
+                                   "file and upload it", path=shown) from None
     parts = urlsplit(url)
     container, _, blob = parts.path.lstrip("/").partition("/")
     if not parts.hostname or not container or not blob:

@@ -106,8 +106,18 @@ class DiskStore:
                         volume_size=loc.volume_size, volume=loc.volume, refs=refs, key=self.key,
                         store=loc.ref.path)
 
-    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
+    def commit(
+        self,
+        original: bytes,
+        new_image: bytes,
+        *,
+        dry_run: bool,
+        backup_dir,
+        operation: str,
+        diff: list | None,
+        audit=None,
+        planned=None,
+    ) -> tuple[WriteResult, Hive | None]:
         """The changed pages written in place through the transaction (same size, so no file
         system metadata changes); a dirty FAT volume written without --strict is noted."""
         result, hive = commit_hive(self.sink(), store=self.loc.ref.path,

@@ -42,6 +42,10 @@ def check(path: str | os.PathLike | None) -> None:
         raise UnsafePathError("the audit log is not a regular file (a symlink, FIFO or device); "
                               "name a regular file with --audit-log; nothing was written",
                               path=str(where))
+    if info.st_nlink > 1:   # appending would also change the same file under other names
+        raise UnsafePathError(f"the audit log has {info.st_nlink} hard links (its lines would "
+                              "land in another file too); name a file of its own with "
+                              "--audit-log; nothing was written", path=str(where))
 
 
 def record(*, target: str, store: dict | str, operation: str, changes: list, result,

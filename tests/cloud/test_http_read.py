@@ -86,10 +86,13 @@ def test_windows_info_and_hive_commands_over_http(served):
         check = bcdtool("hive", "check", url)
         export = bcdtool("hive", "export", url)
         system = bcdtool("hive", "ls", url, "--path", "Windows/System32/config/SYSTEM")
+        get = bcdtool("hive", "get", url, "Objects\\{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
+                      "\\Description", "Type", "--json")
         forensic = bcdtool("forensic", url, "--json")
     assert forensic.returncode in (0, 3), forensic.stderr
     assert json.loads(forensic.stdout)
-    for proc in (info, ls, check, export, system):
+    assert get.returncode == 0 and json.loads(get.stdout), get.stderr
+    for proc in (info, ls, check, export, system, get):
         assert proc.returncode == 0, proc.stderr
         assert not leaked(SECRET_MARK, proc.stdout, proc.stderr)
     assert "Windows Registry Editor Version 5.00" in export.stdout
@@ -204,3 +207,15 @@ def test_qcow2_backing_and_vmdk_descriptor_are_refused_over_http(tmp_path, windo
             open_image(srv.url("child.qcow2"))
         with pytest.raises(UnsupportedError, match="VMDK descriptor"):
             open_image(srv.url("flat.vmdk"))
+
+
+def test_writing_a_plain_http_url_is_refused(served, tmp_path):
+    name = name_of(served, "vhd-fixed")
+    (tmp_path / "container").mkdir()
+    (tmp_path / "container" / "disk.vhd").symlink_to(served / name)
+    for root, path in [(served, name), (tmp_path, "container/disk.vhd")]:
+        with RangeServer(root) as srv:     # not Azure: no blob URL, then no blob properties
+            proc = bcdtool("serial-console", "enable", srv.url(path),
+                           env=environment(XDG_STATE_HOME=str(tmp_path / "s")))
+        assert proc.returncode == 17, proc.stderr
+        assert "only Azure page blobs" in proc.stderr and not leaked(SECRET_MARK, proc.stderr)

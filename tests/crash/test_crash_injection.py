@@ -13,9 +13,18 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.common import CORPUS, sha
-from tests.crash.crash_support import (DISK_FORMATS, FAULT_EXIT, INJECTED, build_cases, crash_and_recover,
-                                       ems_enabled, journal_named, run_bcdtool, store_bytes,
-                                       virtual_bytes)
+from tests.crash.crash_support import (
+    DISK_FORMATS,
+    FAULT_EXIT,
+    INJECTED,
+    build_cases,
+    crash_and_recover,
+    ems_enabled,
+    journal_named,
+    run_bcdtool,
+    store_bytes,
+    virtual_bytes,
+)
 
 #: More writes than any commit of the recipe does (a guard against a loop that never completes).
 MAX_WRITES = 64

@@ -27,7 +27,8 @@ def _ext4(root, image, size_mib=24):
 
 
 def _disk(fs_image, disk, table="gpt"):
-    """A partitioned disk holding `fs_image` as partition 2 (partition 1 is a small FAT-typed one)."""
+    """A partitioned disk holding `fs_image` as partition 2 (partition 1 is a small FAT-typed
+    one)."""
     need_tool("sfdisk")
     data = fs_image.read_bytes()
     sectors = len(data) // 512

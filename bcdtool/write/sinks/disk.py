@@ -50,7 +50,7 @@ class DiskSink:
                 "key": self.key}
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "DiskSink":
+    def from_spec(cls, spec: dict) -> DiskSink:
         """The sink a journal names: the image opened and its files found again from scratch."""
         return open_files(spec["image"], partition=spec["partition"], files=spec["files"],
                           key=spec["key"], store=spec["store"], target=spec["target"])
@@ -88,7 +88,9 @@ class DiskSink:
         length = max(0, min(length, ref.size - offset))
         if ref.content is not None:     # resident or compressed: the file system's own copy
             return ref.content[offset:offset + length]
-        return b"".join(self.dev.read_at(self.start + off, n) for off, n in ref.locate(offset, length))
+        return b"".join(
+            self.dev.read_at(self.start + off, n) for off, n in ref.locate(offset, length)
+        )
 
     def lstat_link(self, file: str) -> str | None:
         """FAT and NTFS files reached here are never symlinks."""
@@ -98,7 +100,7 @@ class DiskSink:
         """(offset on the disk, length) of the bytes a write of the file touches."""
         return [(self.start + off, n) for off, n in self._ref(file).locate(offset, length)]
 
-    # -- policy and lock ----------------------------------------------------------------------------
+    # -- policy and lock ---------------------------------------------------------------------------
     def facts(self) -> Facts:
         """The volume's state, hibernation on the disk's other partitions, files that cannot be
         rewritten in place, and a write-protected device."""
@@ -171,7 +173,7 @@ class DiskSink:
         with contextlib.closing(open_image(self.image, writable=True)) as wdev:
             yield _DiskWriter(self, wdev)
 
-    def reopen(self) -> "DiskSink":
+    def reopen(self) -> DiskSink:
         """The image opened again and the files found again from scratch; VerifyError if a file
         moved (its extents changed) while it was written."""
         fresh = open_files(self.image, partition=self.partition, files=sorted(self.refs),
@@ -179,7 +181,9 @@ class DiskSink:
         for name, ref in self.refs.items():
             if fresh.refs[name].extents != ref.extents:
                 fresh.close()
-                raise VerifyError(f"{name} moved on the disk while it was written", path=self.target)
+                raise VerifyError(
+                    f"{name} moved on the disk while it was written", path=self.target
+                )
         return fresh
 
     def close(self) -> None:
