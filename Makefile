@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 DEB_TOOLS := dosfstools mtools ntfs-3g gdisk fdisk qemu-utils libwin-hivex-perl libhivex-bin e2fsprogs xz-utils grub-common
 PYTEST_ARGS ?=
 
-.PHONY: demo check test deps-test debian-tools fuzz crash e2e e2e-tools guestfs-test bench clean
+.PHONY: demo check test deps-test debian-tools azurite fuzz crash e2e e2e-tools guestfs-test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,17 @@ debian-tools:
 	  else echo "not root: tests needing$$missing will be skipped (install them with apt-get)"; fi; \
 	fi
 
-deps-test: $(VENV)/.installed-test debian-tools
+deps-test: $(VENV)/.installed-test debian-tools azurite
+
+# Azurite (Microsoft's Azure Storage emulator) for the page-blob tests, into .azurite/ when npm
+# is present; without npm those tests skip and say so.
+azurite:
+	@if [ ! -x .azurite/node_modules/.bin/azurite-blob ]; then \
+	  if command -v npm >/dev/null 2>&1; then \
+	    echo "installing azurite (npm) into .azurite/"; \
+	    npm install --no-audit --no-fund --silent --prefix .azurite azurite@3 >/dev/null; \
+	  else echo "npm not found: the Azurite-backed tests will be skipped"; fi; \
+	fi
 
 # The unit tier a developer runs every minute (under a minute on 2 cores): ruff, then the hive
 # engine, BCD semantics and codecs, Linux parsing and rules, the CLI seam and the code-base rules,

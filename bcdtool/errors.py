@@ -8,7 +8,9 @@ documented in README.md ("Exit codes") and must never be renumbered.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
+
+from bcdtool.urls import redact, scrub
 
 
 class BcdToolError(Exception):
@@ -17,9 +19,12 @@ class BcdToolError(Exception):
     exit_code = 10
 
     def __init__(self, message: str, *, path: str | None = None, offset: int | None = None):
+        # A URL's secret (SAS, presigned signature) never enters an error: whatever prints,
+        # logs or stores this exception sees only the redacted form.
+        message = scrub(message)
         super().__init__(message)
         self.message = message
-        self.path = path
+        self.path = redact(path) if isinstance(path, str) else path
         self.offset = offset
 
     def __str__(self) -> str:
@@ -151,7 +156,8 @@ class LimitError(BcdToolError):
 
 class UnsafePathError(BcdToolError):
     """A file the write would touch is not a plain file inside the target (a symlink, FIFO or
-    device, or a path leading out of it); nothing outside a target is opened, backed up or followed."""
+    device, or a path leading out of it); nothing outside a target is opened, backed up or
+    followed."""
 
     exit_code = 31
 
@@ -162,6 +168,24 @@ class LockedError(BcdToolError):
     exit_code = 32
 
 
+class AccessDeniedError(BcdToolError):
+    """A remote disk's server refused the credentials (HTTP 401/403), or they only allow reading."""
+
+    exit_code = 33
+
+
+class ExpiredCredentialError(AccessDeniedError):
+    """The URL's signature (Azure SAS `se=`, presigned URL) has expired."""
+
+    exit_code = 34
+
+
+class NetworkError(BcdToolError):
+    """A remote disk could not be reached or kept failing (timeouts, resets, 5xx after retries)."""
+
+    exit_code = 35
+
+
 def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """The BcdToolError for a failure that input, not a bug, can cause (exhausted memory or
     recursion, undecodable text, a NUL byte in a path); None for anything else.
@@ -170,9 +194,9 @@ def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """
     if isinstance(exc, MemoryError):
         return LimitError("the input needs more memory than is available (a hostile size or "
-                          "count?); nothing was written")
+                          "count?)")
     if isinstance(exc, RecursionError):
-        return LimitError("the input is nested too deeply to process; nothing was written")
+        return LimitError("the input is nested too deeply to process")
     if isinstance(exc, UnicodeError):
         return FormatError(f"text that is not valid in its encoding: {exc}")
     if isinstance(exc, ValueError) and "null byte" in str(exc):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bcdtool.urls import scrub
+
 STATUSES = ("ok", "problem", "warning", "unknown")
 
 
@@ -18,6 +20,11 @@ class Evidence:
     file: str
     line: int | None = None
     note: str = ""
+
+    def __post_init__(self) -> None:
+        # A target URL's secret never reaches a report (evidence names the target).
+        object.__setattr__(self, "file", scrub(self.file))
+        object.__setattr__(self, "note", scrub(self.note))
 
     def to_json(self) -> dict:
         """The JSON object of this evidence."""
@@ -37,6 +44,10 @@ class Finding:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"unknown finding status {self.status!r}")  # a programming error
+        # Fix commands and messages name the target: never with a URL's secret.
+        object.__setattr__(self, "message", scrub(self.message))
+        if self.fix is not None:
+            object.__setattr__(self, "fix", scrub(self.fix))
 
     def to_json(self) -> dict:
         """The JSON object of this finding."""

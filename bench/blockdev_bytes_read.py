@@ -5,7 +5,8 @@ with qemu-img to qcow2, VHDX, dynamic VHD and sparse VMDK, then times and counts
 open_image + read_partitions + Partition.view + read of the 64 KiB region.  Three figures:
 `virtual` (bytes handed out by the virtual disk), `file` (bytes our format code read from the
 image file) and `rchar` (the process's read-like syscall bytes from /proc/self/io, counted by
-the kernel, not by us).  Goal: rchar far below 1 MiB.  Run: `.venv/bin/python bench/blockdev_bytes_read.py`.
+the kernel, not by us).  Goal: rchar far below 1 MiB.  Run: `.venv/bin/python
+bench/blockdev_bytes_read.py`.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def main() -> int:
                   f"{elapsed * 1000:>7.1f}{'' if ok else '  WRONG DATA'}")
             if not ok:
                 return 1
-        print(f"worst rchar {worst:,} bytes; goal < {GOAL:,}: {'met' if worst < GOAL else 'MISSED'}")
+        print(
+            f"worst rchar {worst:,} bytes; goal < {GOAL:,}: {'met' if worst < GOAL else 'MISSED'}"
+        )
         return 0 if worst < GOAL else 1
 
 

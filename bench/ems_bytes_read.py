@@ -3,7 +3,8 @@
 Builds (without root) a 100 GiB sparse GPT disk whose 34 MiB FAT32 ESP holds a real Windows
 store, converts it with qemu-img to each format, and runs the whole write path on each:
 open + find the store + `bcdedit /ems {default} on` + journal + in-place write + re-open and
-verify ("open only": just finding and reading the store, as `enum` does).  "Bytes read" is the process's read(2)/pread(2) byte count (/proc/self/io `rchar`) over
+verify ("open only": just finding and reading the store, as `enum` does).  "Bytes read" is the
+process's read(2)/pread(2) byte count (/proc/self/io `rchar`) over
 that call, after a warm-up so that no module import is counted.  Goal: under 1 MiB, whatever
 the image size.  Run: `.venv/bin/python bench/ems_bytes_read.py`.
 """
@@ -71,8 +72,10 @@ def main() -> int:
     try:
         raw = build(folder)
         warm = images.build_esp_disk(folder / "warm.img", STORE).path
-        enable_ems(warm, folder / "journals")     # imports everything, reads nothing we count
-        print(f"enable EMS on a {DISK_SIZE // GiB} GiB sparse disk image (goal: < {GOAL} bytes read)")
+        enable_ems(warm, folder / "journals")  # imports everything, reads nothing we count
+        print(
+            f"enable EMS on a {DISK_SIZE // GiB} GiB sparse disk image (goal: < {GOAL} bytes read)"
+        )
         print(f"{'format':<12} {'file size':>12} {'open only':>10} {'bytes read':>12} "
               f"{'pages written':>14} {'seconds':>8}")
         worst = 0
@@ -91,7 +94,9 @@ def main() -> int:
             print(f"{fmt:<12} {on_disk:>12} {opened:>10} {read:>12} {pages:>14} {seconds:>8.3f}")
             if image != raw:
                 image.unlink()
-        print(f"worst case {worst} bytes read: {'PASS' if worst < GOAL else 'FAIL'} (goal < {GOAL})")
+        print(
+            f"worst case {worst} bytes read: {'PASS' if worst < GOAL else 'FAIL'} (goal < {GOAL})"
+        )
         return 0 if worst < GOAL else 1
     finally:
         shutil.rmtree(folder)

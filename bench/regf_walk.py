@@ -66,7 +66,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     size = args.hive.stat().st_size
-    print(f"full walk of {args.hive.name} ({size / 2**20:.1f} MiB), best of {args.repeat}", flush=True)
+    print(
+        f"full walk of {args.hive.name} ({size / 2**20:.1f} MiB), best of {args.repeat}", flush=True
+    )
     results = {}
     for name, func, repeat in (("bcdtool", walk_bcdtool, args.repeat),
                                ("python-registry", walk_python_registry, args.repeat),

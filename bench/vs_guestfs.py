@@ -69,9 +69,11 @@ def guestfs_run(source: Path, work: Path, reg_file: Path) -> None:
     image = work / "guestfs.img"
     shutil.copyfile(source, image)
     local = work / "BCD"
-    script = (f"run\nmount /dev/sda1 /\ndownload /EFI/Microsoft/Boot/BCD {local}\n"
-              f"! hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\\BCD00000000' {local} {reg_file}\n"
-              f"upload {local} /EFI/Microsoft/Boot/BCD\n")
+    script = (
+        f"run\nmount /dev/sda1 /\ndownload /EFI/Microsoft/Boot/BCD {local}\n"
+        f"! hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\\BCD00000000' {local} {reg_file}\n"
+        f"upload {local} /EFI/Microsoft/Boot/BCD\n"
+    )
     # KVM is unusable on these machines: without force_tcg the appliance hangs (seen: 12 min).
     env = dict(os.environ)
     env.setdefault("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
@@ -88,8 +90,10 @@ def main() -> int:
     try:
         source = images.build_esp_disk(work / "source.img", STORE).path
         ours, ours_cpu = best(lambda: bcdtool_run(source, work))
-        print(f"bcdtool   (whole process): {ours * 1000:8.1f} ms wall, {ours_cpu * 1000:8.1f} ms CPU"
-              f"  best of {RUNS} (load average {os.getloadavg()[0]:.1f})")
+        print(
+            f"bcdtool   (whole process): {ours * 1000:8.1f} ms wall, {ours_cpu * 1000:8.1f} ms CPU"
+            f"  best of {RUNS} (load average {os.getloadavg()[0]:.1f})"
+        )
         if shutil.which("guestfish") is None or shutil.which("hivexregedit") is None:
             print(f"libguestfs is not installed, so there is nothing to compare with; "
                   f"install it with: {INSTALL}")

@@ -1,3 +1,4 @@
-"""Optional backends for targets the native readers cannot open (libguestfs: LVM, other file systems)."""
+"""Optional backends for targets the native readers cannot open (libguestfs: LVM, other file
+systems)."""
 
 BACKENDS = ("native", "guestfs")

@@ -12,7 +12,6 @@ import glob
 import importlib.util
 import logging
 import os
-import stat
 import sys
 
 from bcdtool.blockdev.detect import sniff
@@ -52,9 +51,11 @@ def load_module():
         raise UnsupportedError(INSTALL_HINT)
     if not natives:
         found = glob.glob(os.path.join(SYSTEM_DIR, "libguestfsmod.*.so"))
-        raise UnsupportedError(f"{INSTALL_HINT}; the installed binding ({', '.join(found) or 'none'}) "
-                               f"is not built for this Python ({tag}): run bcdtool with Debian's "
-                               "python3")
+        raise UnsupportedError(
+            f"{INSTALL_HINT}; the installed binding ({', '.join(found) or 'none'}) "
+            f"is not built for this Python ({tag}): run bcdtool with Debian's "
+            "python3"
+        )
     try:
         for name, path in (("libguestfsmod", natives[0]), ("guestfs", source)):
             spec = importlib.util.spec_from_file_location(name, path)
@@ -178,7 +179,9 @@ class GuestfsDisk:
             self.g.ln_s(target, path)
             self.g.sync()
         except RuntimeError as exc:
-            raise WriteError(f"cannot create symlink through libguestfs: {exc}", path=path) from None
+            raise WriteError(
+                f"cannot create symlink through libguestfs: {exc}", path=path
+            ) from None
 
     def remove(self, path: str) -> None:
         """Remove a file or symlink (absent is fine)."""
@@ -217,8 +220,3 @@ def image_format(image: str) -> str:
     if kind not in QEMU_FORMATS:
         raise UnsupportedError(f"libguestfs is not given {kind} images", path=image)
     return QEMU_FORMATS[kind]
-
-
-def is_link(st: dict | None) -> bool:
-    """True when an lstatns result is a symlink."""
-    return st is not None and stat.S_ISLNK(st["st_mode"])

@@ -28,7 +28,6 @@ PartitionBody = Struct(
     "disk_id" / Bytes(16),
     "reserved2" / Bytes(16),
 )
-PARTITION_BODY_SIZE = 56
 BOOT_BODY_SIZE = 56
 
 # §4.4/§4.5 the path descriptor that follows the local sub-type of file and ramdisk devices

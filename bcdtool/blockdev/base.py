@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 
@@ -24,7 +25,8 @@ class BlockDevice(io.RawIOBase):
         self.size = size
         self.name = name
         self._writable = writable
-        #: Why this device refuses every write although it was opened for writing ("" if it doesn't).
+        #: Why this device refuses every write although it was opened for writing ("" if it
+        #: doesn't).
         self.write_refusal = ""
         #: What a user should know about this image (a pending log, a fallback footer copy...).
         self.notices: list[str] = []
@@ -41,6 +43,15 @@ class BlockDevice(io.RawIOBase):
 
     def flush_device(self) -> None:
         """Make completed writes durable (fsync for files)."""
+
+    def lock(self) -> contextlib.AbstractContextManager:
+        """Exclusive hold on the medium for the duration of a write transaction (an Azure page
+        blob takes a lease); image formats hold their container's.  Local files and devices are
+        locked by the write path itself."""
+        container = getattr(self, "container", None)
+        return (
+            container.lock() if isinstance(container, BlockDevice) else contextlib.nullcontext(self)
+        )
 
     # -- the public API ------------------------------------------------------------------------
     def read_at(self, offset: int, length: int) -> bytes:
@@ -90,8 +101,11 @@ class BlockDevice(io.RawIOBase):
 
     def _check_range(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size:
-            raise ImageError(f"access of {length} bytes beyond the end of a {self.size}-byte device",
-                             path=self.name, offset=offset)
+            raise ImageError(
+                f"access of {length} bytes beyond the end of a {self.size}-byte device",
+                path=self.name,
+                offset=offset,
+            )
 
     # -- io.RawIOBase --------------------------------------------------------------------------
     def readable(self) -> bool:
@@ -155,6 +169,9 @@ class RangeView(BlockDevice):
     def flush_device(self) -> None:
         self.parent.flush_device()
 
+    def lock(self) -> contextlib.AbstractContextManager:
+        return self.parent.lock()
+
 
 class MappedDevice(BlockDevice):
     """A virtual disk stored in `unit`-sized pieces of a container device (VHD, VHDX, qcow2, VMDK).
@@ -174,11 +191,13 @@ class MappedDevice(BlockDevice):
         raise NotImplementedError
 
     def _write_target(self, index: int, within: int, length: int) -> int:
-        """Container offset where those bytes may be overwritten; UnsupportedError if they may not."""
+        """Container offset where those bytes may be overwritten; UnsupportedError if they may
+        not."""
         raise ReadOnlyError("this device format cannot be written", path=self.name)
 
     def _before_write(self) -> None:
-        """Called once the pieces of a write are known to be writable, before any byte is written."""
+        """Called once the pieces of a write are known to be writable, before any byte is
+        written."""
 
     def _pieces(self, offset: int, length: int):
         end = offset + length

@@ -11,12 +11,15 @@ import os
 
 from bcdtool.blockdev import references
 from bcdtool.blockdev.base import BlockDevice
+from bcdtool.blockdev.http import HttpDevice
+from bcdtool.blockdev.pageblob import PageBlobDevice
 from bcdtool.blockdev.qcow2 import Qcow2Device
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.blockdev.vhd import open_vhd
 from bcdtool.blockdev.vhdx import VhdxDevice
 from bcdtool.blockdev.vmdk import open_vmdk
 from bcdtool.errors import CorruptionError, FormatError, ImageError, UnsupportedError, next_step
+from bcdtool.urls import is_url, remember
 
 #: Largest file we treat as a possible VMDK text descriptor.
 MAX_DESCRIPTOR = 64 * 1024
@@ -55,22 +58,40 @@ QEMU_STEP = ("check the image with `qemu-img check` (read-only); `qemu-img conve
 MAX_BACKING_DEPTH = 8
 
 
+def open_container(path: str, *, writable: bool = False) -> BlockDevice:
+    """The bytes of an image: a local file or device, an http(s) URL (range reads), or an Azure
+    page blob (writable https SAS URL, or az://ACCOUNT/CONTAINER/BLOB)."""
+    if not is_url(path):
+        return RawDevice(path, writable=writable)
+    remember(path)          # so every message that quotes it is redacted exactly
+    if writable or path.lower().startswith("az://"):
+        return PageBlobDevice(path, writable=writable)
+    return HttpDevice(path)
+
+
 def open_image(path: str | os.PathLike, *, writable: bool = False) -> BlockDevice:
-    """Open an image file or block device; read-only opens never open anything for writing.
+    """Open an image file, block device or URL; read-only opens never open anything for writing.
 
     A FIFO, socket, character device or folder is refused without blocking; a qcow2 image's
     backing chain is opened read-only, each file confined as blockdev.references says.
     """
     path = os.fspath(path)
-    return _open_container(RawDevice(path, writable=writable), [os.path.realpath(path)])
+    container = open_container(path, writable=writable)
+    return _open_container(container, [container.name if is_url(path) else os.path.realpath(path)])
 
 
-def _open_container(container: RawDevice, seen: list[str]) -> BlockDevice:
+def _open_container(container: BlockDevice, seen: list[str]) -> BlockDevice:
     """The image format inside `container`; `seen` lists the real paths of the chain so far."""
     try:
         kind = sniff(container)
         if kind == "raw":
             return container
+        if kind == "vmdk-descriptor" and is_url(container.name):
+            raise UnsupportedError("a VMDK descriptor names extent files beside it, which bcdtool "
+                                   "does not fetch over HTTP: give the URL of a monolithicSparse "
+                                   "or streamOptimized VMDK (qemu-img convert -O vmdk -o "
+                                   "subformat=monolithicSparse), or download the extents",
+                                   path=container.name)
         if kind not in ("vhd", "vhdx", "vmdk", "vmdk-descriptor", "qcow2"):
             raise UnsupportedError(f"{kind} images are not supported; convert with qemu-img "
                                    "convert -O qcow2 (or vhdx) first", path=container.name)
@@ -96,6 +117,11 @@ def _open_container(container: RawDevice, seen: list[str]) -> BlockDevice:
 
 def _open_backing(dev: Qcow2Device, seen: list[str]) -> BlockDevice:
     """The backing file of `dev`, opened read-only, with its own chain."""
+    if is_url(dev.name):
+        raise UnsupportedError(f"qcow2 backing file {dev.backing_name!r}: backing files are not "
+                               "fetched over HTTP (nor guessed as sibling URLs); flatten the "
+                               "image first (qemu-img convert -O qcow2 child.qcow2 flat.qcow2)",
+                               path=dev.name)
     target = references.resolve(dev.name, dev.backing_name, what="qcow2 backing file")
     if target in seen:
         raise ImageError(f"qcow2 backing chain loops back to {target}", path=dev.name)

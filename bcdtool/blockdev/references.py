@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import UnsupportedError

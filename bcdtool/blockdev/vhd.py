@@ -34,8 +34,11 @@ def open_vhd(container: BlockDevice) -> BlockDevice:
             dev.note(notice)
         return dev
     if footer.disk_type == L.DISK_TYPE_DIFFERENCING:
-        raise UnsupportedError("differencing VHD: its data lives partly in a parent disk; merge it "
-                               "first (qemu-img convert -O vpc CHILD MERGED.vhd)", path=container.name)
+        raise UnsupportedError(
+            "differencing VHD: its data lives partly in a parent disk; merge it "
+            "first (qemu-img convert -O vpc CHILD MERGED.vhd)",
+            path=container.name,
+        )
     raise FormatError(f"unknown VHD disk type {footer.disk_type}", path=container.name)
 
 
@@ -114,8 +117,11 @@ class DynamicVhd(MappedDevice):
         if footer.saved_state:
             self.refuse_all_writes("VHD is in a saved state (its VM is suspended)")
         # With a valid footer at the end, blocks must stop before it.
-        self._data_end = container.size - L.FOOTER_SIZE \
-            if container.read_at(container.size - L.FOOTER_SIZE, 8) == b"conectix" else container.size
+        self._data_end = (
+            container.size - L.FOOTER_SIZE
+            if container.read_at(container.size - L.FOOTER_SIZE, 8) == b"conectix"
+            else container.size
+        )
 
     def _block(self, index: int) -> int | None:
         sector = self.bat[index]

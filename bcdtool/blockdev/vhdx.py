@@ -64,8 +64,11 @@ def _append_zeros(crc: int, count: int) -> int:
     k = 0
     while count:
         if k == len(_ZERO_OPS):
-            _ZERO_OPS.append([_CRC32C[(1 << i) & 0xFF] ^ ((1 << i) >> 8) for i in range(32)] if not k
-                             else [_apply(_ZERO_OPS[-1], column) for column in _ZERO_OPS[-1]])
+            _ZERO_OPS.append(
+                [_CRC32C[(1 << i) & 0xFF] ^ ((1 << i) >> 8) for i in range(32)]
+                if not k
+                else [_apply(_ZERO_OPS[-1], column) for column in _ZERO_OPS[-1]]
+            )
         if count & 1:
             crc = _apply(_ZERO_OPS[k], crc)
         count >>= 1
@@ -174,7 +177,9 @@ def _current_header(container: BlockDevice):
     best = None
     for slot, offset in enumerate(L.HEADER_OFFSETS):
         raw = container.read_at(offset, L.HEADER_SIZE)
-        if raw[:4] != b"head" or checksum_with_field_zeroed(raw) != int.from_bytes(raw[4:8], "little"):
+        if raw[:4] != b"head" or checksum_with_field_zeroed(raw) != int.from_bytes(
+            raw[4:8], "little"
+        ):
             continue
         hdr = _construct.parse(L.header, raw, what="VHDX header", path=container.name)
         if hdr.version != 1:
@@ -208,7 +213,9 @@ def _log_has_entries(container: BlockDevice, header) -> bool:
 def _region_table(container: BlockDevice) -> dict[uuid.UUID, tuple[int, int]]:
     for offset in L.REGION_TABLE_OFFSETS:
         raw = container.read_at(offset, L.REGION_TABLE_SIZE)
-        if raw[:4] != b"regi" or checksum_with_field_zeroed(raw) != int.from_bytes(raw[4:8], "little"):
+        if raw[:4] != b"regi" or checksum_with_field_zeroed(raw) != int.from_bytes(
+            raw[4:8], "little"
+        ):
             continue
         hdr = _construct.parse(L.region_table_header, raw, what="VHDX region table",
                                path=container.name)

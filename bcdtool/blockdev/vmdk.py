@@ -135,8 +135,12 @@ class SparseVmdk(MappedDevice):
         if where + L.GRAIN_MARKER_SIZE > self.container.size:
             raise ImageError("VMDK grain lies beyond the end of the file", path=self.name,
                              offset=where)
-        marker = _construct.parse(L.grain_marker, self.container.read_at(where, L.GRAIN_MARKER_SIZE),
-                                  what="VMDK grain marker", path=self.name)
+        marker = _construct.parse(
+            L.grain_marker,
+            self.container.read_at(where, L.GRAIN_MARKER_SIZE),
+            what="VMDK grain marker",
+            path=self.name,
+        )
         if marker.lba != index * self.grain_sectors or marker.size > 2 * self.unit + 1024:
             raise FormatError("VMDK compressed grain marker does not match its grain",
                               path=self.name, offset=where)

@@ -17,6 +17,14 @@ from bcdtool.ops import batch as b
 def _shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
+    if value == "auto" or value.startswith("auto/"):
+        try:
+            count = int(value[5:]) if value != "auto" else None
+        except ValueError:
+            raise click.BadParameter("use auto or auto/N", param_hint="--shard") from None
+        index, count, how = b.shard_from_environment(dict(os.environ), count)
+        info(f"bcdtool: shard {index}/{count} from {how}")
+        return index, count
     try:
         index, count = (int(part) for part in value.split("/"))
     except ValueError:
@@ -48,8 +56,10 @@ def _text_line(result) -> str:
               help="Also append each target's JSON line to FILE as it finishes (for --continue).")
 @click.option("--continue", "resume", is_flag=True,
               help="Skip targets that FILE (--output) already reports as done with the same ops.")
-@click.option("--shard", default=None, metavar="K/N",
-              help="Run only every N-th target starting at the K-th (0-based; N machines).")
+@click.option("--shard", default=None, metavar="K/N|auto[/N]",
+              help="Run only every N-th target starting at the K-th (0-based; N machines); "
+                   "auto: K (and N) from a Kubernetes Indexed Job, Slurm array or Azure Batch "
+                   "task.")
 @backup_dir_option()
 @click.pass_context
 def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) -> None:

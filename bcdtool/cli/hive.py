@@ -69,7 +69,7 @@ def _open(spec: str, *, partition: int | None = None, path: str | None = None,
             raise
         hive = Hive.open(spec, allow_dirty=True, strict=not tolerant)
         hive.notices[:] = [f"{spec}: {DIRTY_NOTE}"] if dirty and not tolerant else \
-            [f"{spec}: {exc}; reading it as it is to check it"]
+            [f"{spec}: {exc}; reading it as it is (nothing is written)"]
         return _ForensicHandle(hive, f"hive file {spec}", {"target": spec, "kind": "file"})
 
 

@@ -7,6 +7,7 @@ import click
 from bcdtool.cli.options import (audit_log_option, backup_dir_option, dry_run_option,
                                  json_option, partition_option, path_option, strict_option)
 from bcdtool.cli.output import data, emit, info, notes
+from bcdtool.errors import EXIT_PROBLEMS
 from bcdtool.ops.repair import repair_boot
 
 
@@ -24,21 +25,29 @@ def repair() -> None:
 @path_option()
 @backup_dir_option()
 @audit_log_option()
-def boot(target, dry_run, as_json, partition, path, backup_dir, audit_log) -> None:
+@click.pass_context
+def boot(ctx, target, dry_run, as_json, partition, path, backup_dir, audit_log) -> None:
     """Point {bootmgr}, the Windows loaders, their resume and recovery objects at the partitions
     of TARGET that hold their files (boot errors 0xc000000e, 0xc0000034); journaled, verified,
-    reversible with `bcdtool undo`."""
+    reversible with `bcdtool undo`.  Exit 3 when something could not be repaired."""
     result = repair_boot(target, dry_run=dry_run, backup_dir=backup_dir, partition=partition,
                          path=path, audit_log=audit_log)
     if as_json:
         emit("repair boot", result.to_json(), as_json=True)
-        return
+    else:
+        _show(result, dry_run)
+    if result.details["not_repaired"]:
+        ctx.exit(EXIT_PROBLEMS)
+
+
+def _show(result, dry_run: bool) -> None:
     info(f"store: {result.description}")
     notes(result.notices)
     for left in result.details["not_repaired"]:
         info(f"bcdtool: not repaired: {left}")
     if not result.changes:
-        data("nothing to repair: every device names a partition of this disk")
+        data("nothing repaired" if result.details["not_repaired"] else
+             "nothing to repair: every device names a partition of this disk")
         return
     for move in result.details["repoints"]:
         data(f"  {move['label']} {move['element']}: {move['old']} -> {move['new']}")

@@ -10,6 +10,7 @@ from bcdtool.cli.options import (backend_option, json_option, partition_option, 
 from bcdtool.cli.output import data, emit, info, notes
 from bcdtool.errors import EXIT_PROBLEMS
 from bcdtool.ops import serial_console as sc
+from bcdtool.urls import redact
 
 
 def _recipe_options(func):
@@ -95,7 +96,7 @@ def status(ctx, target, port, baud, timeout, no_boot_menu, no_bootems, keep_debu
                  f"{_show(row['expected'])}, set {_show(row['actual'])}, effective "
                  f"{_show(row['effective'])}{via}")
         data("result: " + ("ok" if doc["ok"] else "the serial console is not fully set up"
-                           " (fix: bcdtool serial-console enable " + target + ")"))
+                           " (fix: bcdtool serial-console enable " + redact(target) + ")"))
     if not doc["ok"]:
         ctx.exit(EXIT_PROBLEMS)
 

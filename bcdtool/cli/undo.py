@@ -14,10 +14,13 @@ from bcdtool.ops.undo import undo as run_undo
 @click.option("--force", is_flag=True,
               help="Restore even if the bytes changed after bcdtool wrote them.")
 @json_option()
-def undo(journal: str, force: bool, as_json: bool) -> None:
+@click.option("--target", "targets", multiple=True, metavar="URL",
+              help="The disk's URL with its SAS: a journal of a remote disk keeps only the URL "
+                   "without its secret.  Not needed for az:// disks.")
+def undo(journal: str, force: bool, as_json: bool, targets: tuple[str, ...]) -> None:
     """Restore the original bytes saved in undo JOURNAL (its journal.json or folder) and verify
     them."""
-    result = run_undo(journal, force=force)
+    result = run_undo(journal, force=force, secrets=targets)
     if as_json:
         emit("undo", result.to_dict(), as_json=True)
         return

@@ -114,6 +114,9 @@ def check_declared_size(path: str, size: int, volume_size: int, max_size: int | 
     `check_tool` is the read-only check a Linux rescue user can run (`fsck.fat -n`, ...).
     """
     cap = MAX_HIVE_BYTES if max_size is None else max_size
+    if size < 0:                # TSK reports sizes signed: a hostile record makes them negative
+        raise CorruptionError(f"the file declares a negative size ({size}); the filesystem is "
+                              f"damaged or hostile; inspect it with `{check_tool}`", path=path)
     if size > volume_size:
         raise CorruptionError(f"the file declares {size} bytes, more than its whole volume "
                               f"({volume_size} bytes): the filesystem is damaged or hostile; "

@@ -7,6 +7,8 @@ compressed, encrypted, sparse) can be read but are refused for in-place writing.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytsk3
 
 from bcdtool import _construct
@@ -100,6 +102,9 @@ class NtfsVolume:
                                       "volume with `ntfsfix -n`", path=path or self.dev.name) \
                     from None
             raise error(f"{what}: {_tsk_message(exc)}", path=path or self.dev.name) from None
+        except SystemError as exc:      # pytsk3 passing a hostile (negative) size on to Python
+            raise CorruptionError(f"{what}: {exc}; inspect the volume with `ntfsfix -n`",
+                                  path=path or self.dev.name) from None
 
     # -- facts --------------------------------------------------------------------------------
     def facts(self) -> VolumeFacts:
@@ -126,7 +131,7 @@ class NtfsVolume:
         """Whether $LogFile's newest restart area says the volume was closed cleanly."""
         try:
             f = self._fs.open_meta(inode=_LOGFILE_INODE)
-            size = min(int(f.info.meta.size or 0), _LOG_HEAD_MAX)
+            size = max(0, min(int(f.info.meta.size or 0), _LOG_HEAD_MAX))  # TSK sizes are signed
 
             def head_of(length: int) -> bytes:
                 return self._tsk(lambda: f.read_random(0, min(size, length)), CorruptionError,
@@ -195,9 +200,9 @@ class NtfsVolume:
         for attr in f:
             if int(attr.info.type) == int(attr_type):
                 size = int(attr.info.size)
-                if size == 0:
+                if size <= 0:       # a hostile record can make TSK's signed size negative
                     return b""
-                return self._tsk(lambda: f.read_random(0, size, attr.info.type, attr.info.id),
+                return self._tsk(partial(f.read_random, 0, size, attr.info.type, attr.info.id),
                                  CorruptionError, "unreadable attribute")
         raise NotFoundError(f"attribute {int(attr_type):#x} not found")
 
@@ -360,7 +365,7 @@ class NtfsVolume:
         another file by the next writer)."""
         bitmap = self._tsk(lambda: self._fs.open_meta(inode=6), CorruptionError,
                            "cannot open $Bitmap")
-        size = int(bitmap.info.meta.size or 0)
+        size = max(0, int(bitmap.info.meta.size or 0))
         for off, length in ref.extents:
             first, last = off // self.cluster_size, (off + length - 1) // self.cluster_size
             lo, hi = first // 8, last // 8 + 1

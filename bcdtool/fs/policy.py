@@ -10,7 +10,7 @@ it sets this policy for the one command it is given to.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 _strict = False
 

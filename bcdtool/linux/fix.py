@@ -165,7 +165,7 @@ class _Planner:
             self.rescue_console = append_to < len(lin)
             new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
                                                    append_to=append_to)
-            for a, old, text in zip(chain, texts, new):
+            for a, old, text in zip(chain, texts, new, strict=False):
                 if text != old:
                     self._set_assignment(a, text)
             for n in notes:
@@ -193,7 +193,9 @@ class _Planner:
             if all(a is None or not a.value for a in io):
                 self._add_line(owner, 'GRUB_TERMINAL="serial console"')
             else:
-                for name, a in zip(("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"), io):
+                for name, a in zip(
+                    ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"), io, strict=False
+                ):
                     if a is None or not a.value:
                         self._add_line(owner, f'{name}="serial console"')
                     elif not has_serial_terminal(a.value):
@@ -202,7 +204,9 @@ class _Planner:
                             self._set_assignment(a, "serial " + text.strip())
         cmd = env.last("GRUB_SERIAL_COMMAND")
         if cmd is None or not cmd.value:
-            self._add_line(owner, "GRUB_SERIAL_COMMAND=" + shell.quote_value(self._serial_command()))
+            self._add_line(
+                owner, "GRUB_SERIAL_COMMAND=" + shell.quote_value(self._serial_command())
+            )
             return
         text = self._assignment_text(cmd)
         if text is None:
@@ -642,9 +646,15 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
                 raise VerifyError("the guest file does not read back as written", path=step.file)
 
     try:
-        _, journal = transaction.run([steps], originals=originals, verify=verify, result=result,
-                                     extra={"guest_paths": {s.file: c.path for s, c in
-                                                            zip(steps, plan.changes)}})
+        _, journal = transaction.run(
+            [steps],
+            originals=originals,
+            verify=verify,
+            result=result,
+            extra={
+                "guest_paths": {s.file: c.path for s, c in zip(steps, plan.changes, strict=False)}
+            },
+        )
     finally:
         sink.close()
     return journal

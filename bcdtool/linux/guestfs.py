@@ -50,7 +50,8 @@ class GuestfsTree:
 
 
 def open_guest_guestfs(image: str, *, writable: bool = False) -> GuestRoot:
-    """The guest root libguestfs' inspection finds in `image`, mounted (read-only unless writable)."""
+    """The guest root libguestfs' inspection finds in `image`, mounted (read-only unless
+    writable)."""
     disk = GuestfsDisk(image, writable=writable)
     try:
         root = disk.mount_os()

@@ -12,6 +12,7 @@ from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partitions
 from bcdtool.errors import GuestError, ImageError, NotFoundError, UnsupportedError
 from bcdtool.linux.paths import MAX_DIR_ENTRIES, GuestRoot, Parts, join
+from bcdtool.urls import redact
 
 EXT_MAGIC_OFFSET = 1024 + 0x38
 EXT_MAGIC = b"\x53\xef"
@@ -167,7 +168,7 @@ def open_image_root(path: str, *, partition: int | None = None) -> GuestRoot:
         roots, boots = boots[:1], boots[1:]   # a lone /boot: still worth checking
     if roots:
         index, fs = roots[0]
-        where = f"{path} partition {index}" if index else path
+        where = f"{redact(path)} partition {index}" if index else redact(path)
         root = GuestRoot(fs, description=where)
         if boots and not any(root.exists("/boot" + m) for m in _BOOT_MARKERS):
             # A separate /boot partition (RHEL's default layout): mount it where it belongs.

@@ -9,6 +9,7 @@ from bcdtool.errors import GuestError, NotFoundError, UnsupportedError
 from bcdtool.linux.guestfs import open_guest_guestfs
 from bcdtool.linux.image import open_image_root
 from bcdtool.linux.paths import GuestRoot, open_directory
+from bcdtool.urls import is_url
 
 
 def open_guest(spec: str, *, backend: str = "auto", partition: int | None = None,
@@ -30,6 +31,6 @@ def open_guest(spec: str, *, backend: str = "auto", partition: int | None = None
             raise GuestError("this folder is not a Linux root (it has no etc folder); pass the "
                              "folder where the guest's root file system is mounted", path=spec)
         return root
-    if not os.path.exists(spec):
+    if not is_url(spec) and not os.path.exists(spec):
         raise NotFoundError("no such directory, image or device", path=spec)
     return open_image_root(spec, partition=partition)

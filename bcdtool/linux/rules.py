@@ -453,7 +453,7 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
                                     "grub.cfg does not enable the serial terminal"))
         else:
             speeds.extend((s, e) for s, e in zip(c["speed"], [e for e in c["evidence"]
-                                                              if e.note == "serial"]))
+                                                              if e.note == "serial"], strict=False))
         evidence.extend(c["evidence"])
     leg = terms.get("legacy")
     if leg is not None and guest.legacy_kernels:

@@ -57,8 +57,9 @@ def _open_in_directory(root: Path, *, partition, path, read_only, kind) -> HiveH
     if partition is not None:
         raise InvalidArgumentError("--partition applies to disks, not to a folder", path=str(root))
     if kind == "hive" and path is None:
-        raise InvalidArgumentError("say which hive with --path (e.g. Windows/System32/config/SYSTEM)",
-                                   path=str(root))
+        raise InvalidArgumentError(
+            "say which hive with --path (e.g. Windows/System32/config/SYSTEM)", path=str(root)
+        )
     found, inside, why, volume = find_store(root, path=path)
     store = open_in_folder(str(root), str(found), kind=kind, read_only=read_only,
                            facts=volume.facts)

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 from bcdtool.errors import FormatError, NotFoundError
+from bcdtool.urls import is_url
 
 HIVE = "hive"
 DIRECTORY = "directory"
@@ -15,7 +16,10 @@ IMAGE = "image"
 
 
 def detect_kind(spec: str | os.PathLike) -> str:
-    """Classify `spec` by what it is and by its first bytes (never by its file name)."""
+    """Classify `spec` by what it is and by its first bytes (never by its file name); a URL is
+    a disk image (read with range requests when it is opened)."""
+    if is_url(spec):
+        return IMAGE
     path = Path(spec)
     try:
         st = path.stat()

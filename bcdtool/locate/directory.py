@@ -1,4 +1,5 @@
-"""Stores and hives inside a directory (a mounted Windows volume, ESP, System Reserved or a copy)."""
+"""Stores and hives inside a directory (a mounted Windows volume, ESP, System Reserved or a
+copy)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Find the BCD store (or a named hive) on a disk: partitions, filesystems, and firmware's choice."""
+"""Find the BCD store (or a named hive) on a disk: partitions, filesystems, and firmware's
+choice."""
 
 from __future__ import annotations
 
@@ -52,14 +53,18 @@ def locate(dev: BlockDevice, *, partition: int | None = None, path: str | None =
         chosen = [p for p in parts if p.index == partition]
         if not chosen and not (partition == 0 and not parts):
             have = ", ".join(str(p.index) for p in parts) or "none"
-            raise InvalidArgumentError(f"no partition {partition} on this disk (partitions: {have})",
-                                       path=dev.name)
-        order = [(p, "chosen with --partition") for p in chosen] or [(None, "chosen with --partition")]
+            raise InvalidArgumentError(
+                f"no partition {partition} on this disk (partitions: {have})", path=dev.name
+            )
+        order = [(p, "chosen with --partition") for p in chosen] or [
+            (None, "chosen with --partition")
+        ]
     else:
         order = _firmware_order(parts, table.scheme)
     if kind == "hive" and path is None:
-        raise InvalidArgumentError("say which hive with --path (e.g. Windows/System32/config/SYSTEM)",
-                                   path=dev.name)
+        raise InvalidArgumentError(
+            "say which hive with --path (e.g. Windows/System32/config/SYSTEM)", path=dev.name
+        )
     wanted = [(path, "chosen with --path")] if path is not None else \
         [(UEFI_STORE, "UEFI system store"), (BIOS_STORE, "BIOS system store")]
     # A store, a hive and each of their logs is refused above its cap before it is mapped.
@@ -92,7 +97,9 @@ def locate(dev: BlockDevice, *, partition: int | None = None, path: str | None =
     raise NotFoundError(f"no {looked} found on {len(order)} volume(s){detail}", path=dev.name)
 
 
-def _firmware_order(parts: list[Partition], scheme: str | None) -> list[tuple[Partition | None, str]]:
+def _firmware_order(
+    parts: list[Partition], scheme: str | None
+) -> list[tuple[Partition | None, str]]:
     """Partitions in the order firmware would look for a store, each with the reason."""
     if not parts:
         return [(None, "the device holds a filesystem and no partition table")]
@@ -109,7 +116,9 @@ def _firmware_order(parts: list[Partition], scheme: str | None) -> list[tuple[Pa
     return first + rest
 
 
-def _open_volume(view: BlockDevice, part: Partition | None) -> tuple[str | None, object | None, str]:
+def _open_volume(
+    view: BlockDevice, part: Partition | None
+) -> tuple[str | None, object | None, str]:
     """(filesystem, volume, note about why it was skipped) for one partition."""
     where = f"partition {part.index}" if part else "device"
     fs = probe(view)

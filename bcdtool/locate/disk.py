@@ -20,7 +20,9 @@ from bcdtool.locate.interrupted import check_not_interrupted
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
 from bcdtool.write.hive import commit_hive
+from bcdtool.urls import is_url, redact
 from bcdtool.write.sinks.disk import DiskSink, key_for
+from bcdtool.write.sinks.pageblob import PageBlobSink
 
 #: Granularity of the base block (a hive shorter than this is not a hive).
 PAGE = 512
@@ -43,7 +45,8 @@ class DiskStore:
 
     def __init__(self, spec: str, *, device: bool, partition: int | None, path: str | None,
                  read_only: bool, kind: str) -> None:
-        self.spec = spec
+        self.spec = spec                # may hold a URL's secret: used to open, never shown
+        self.shown = redact(spec)
         self.kind = "device" if device else "image"
         self.read_only = read_only
         # Reading always goes through a read-only open; a writable one exists only inside commit.
@@ -59,12 +62,12 @@ class DiskStore:
     # -- what the handle shows ---------------------------------------------------------------------
     def description(self) -> str:
         """One line saying which store this is and why it was chosen."""
-        return f"{self.loc.ref.path} in {self.spec}: {self.loc.reason}"
+        return f"{self.loc.ref.path} in {self.shown}: {self.loc.reason}"
 
     def location(self) -> dict:
         """Where the store is, for JSON output and the undo journal."""
         loc = self.loc
-        return {"target": self.spec, "kind": self.kind, "format": type(self.dev).__name__,
+        return {"target": self.shown, "kind": self.kind, "format": type(self.dev).__name__,
                 "chain": self.dev.chain(),
                 "scheme": loc.scheme, "partition": loc.index, "partition_start": loc.start,
                 "filesystem": loc.fs, "path": loc.ref.path, "size": loc.ref.size,
@@ -87,22 +90,34 @@ class DiskStore:
         dirty = len(data) >= PAGE and data[:4] == b"regf" and is_dirty(data)
         logs = [(PurePosixPath(log.path).name, loc.volume.read(log)) for log in loc.logs] \
             if dirty else []
-        check_not_interrupted(self.key, self.spec, data, logs)
-        hive = Hive.from_bytes(data, name=f"{self.spec}:{loc.ref.path}", logs=logs)
+        check_not_interrupted(self.key, self.shown, data, logs)
+        hive = Hive.from_bytes(data, name=f"{self.shown}:{loc.ref.path}", logs=logs)
         hive.notices[:0] = loc.notices      # backup GPT used, partitions skipped: CLIs show these
         return hive, data
 
     # -- writing ----------------------------------------------------------------------------------
     def sink(self) -> DiskSink:
-        """The store and its logs as a sink of the write transaction (sharing this device)."""
+        """The store and its logs as a sink of the write transaction (sharing this device); a
+        URL's is an Azure page blob's."""
         loc = self.loc
         refs = {ref.path: ref for ref in [loc.ref] + loc.logs}
-        return DiskSink(self.spec, dev=self.dev, partition=loc.index, start=loc.start,
+        kind = PageBlobSink if is_url(self.spec) else DiskSink
+        return kind(self.spec, dev=self.dev, partition=loc.index, start=loc.start,
                         volume_size=loc.volume_size, volume=loc.volume, refs=refs, key=self.key,
                         store=loc.ref.path)
 
-    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
+    def commit(
+        self,
+        original: bytes,
+        new_image: bytes,
+        *,
+        dry_run: bool,
+        backup_dir,
+        operation: str,
+        diff: list | None,
+        audit=None,
+        planned=None,
+    ) -> tuple[WriteResult, Hive | None]:
         """The changed pages written in place through the transaction (same size, so no file
         system metadata changes); a dirty FAT volume written without --strict is noted."""
         result, hive = commit_hive(self.sink(), store=self.loc.ref.path,
@@ -110,7 +125,7 @@ class DiskStore:
                                    original=original, new_image=new_image, same_size=True,
                                    dry_run=dry_run, backup_dir=backup_dir,
                                    operation=operation or "commit", diff=diff, audit=audit,
-                                   name=f"{self.spec}:{self.loc.ref.path}", planned=planned)
+                                   name=f"{self.shown}:{self.loc.ref.path}", planned=planned)
         note = self.loc.volume.facts().dirty_note()
         if note and not policy.strict():
             result.notices.append(note)

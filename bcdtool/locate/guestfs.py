@@ -41,8 +41,18 @@ class GuestfsHive:
         """Read the hive (and its logs, replayed in memory, only when it is dirty)."""
         return load_from_sink(self.sink, self.store, self._logs, key=self.key, name=self.path)
 
-    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
+    def commit(
+        self,
+        original: bytes,
+        new_image: bytes,
+        *,
+        dry_run: bool,
+        backup_dir,
+        operation: str,
+        diff: list | None,
+        audit=None,
+        planned=None,
+    ) -> tuple[WriteResult, Hive | None]:
         """The new image written in place through libguestfs by the one write transaction."""
         result, hive = commit_hive(self.sink, store=self.store, logs=self._logs(),
                                    original=original, new_image=new_image, same_size=False,
@@ -61,8 +71,9 @@ def open_hive_guestfs(spec: str, *, partition: int | None, path: str | None, rea
                       kind: str) -> HiveHandle:
     """Open the BCD store (or the hive at `path`) of image `spec` through libguestfs."""
     if kind == "hive" and path is None:
-        raise InvalidArgumentError("say which hive with --path (e.g. Windows/System32/config/SYSTEM)",
-                                   path=spec)
+        raise InvalidArgumentError(
+            "say which hive with --path (e.g. Windows/System32/config/SYSTEM)", path=spec
+        )
     wanted = ["/" + path.replace("\\", "/").lstrip("/")] if path else list(BCD_PATHS)
     disk = GuestfsDisk(spec, writable=not read_only)
     try:

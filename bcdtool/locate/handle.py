@@ -21,10 +21,19 @@ class Store(Protocol):
     key: str
     read_only: bool
 
-    def load(self) -> tuple["Hive", bytes]: ...
-    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit: Audit | None, planned: "Planned | None" = None
-               ) -> tuple[WriteResult, "Hive | None"]: ...
+    def load(self) -> tuple[Hive, bytes]: ...
+    def commit(
+        self,
+        original: bytes,
+        new_image: bytes,
+        *,
+        dry_run: bool,
+        backup_dir,
+        operation: str,
+        diff: list | None,
+        audit: Audit | None,
+        planned: Planned | None = None,
+    ) -> tuple[WriteResult, Hive | None]: ...
     def close(self) -> None: ...
 
 
@@ -42,9 +51,18 @@ class HiveHandle:
         """True when the target was opened without write access (forensic mode)."""
         return self._store.read_only
 
-    def commit(self, new_image: bytes, *, dry_run: bool = False, backup_dir=None, operation: str = "",
-               diff: list | None = None, changes: list | None = None,
-               audit_log=None, planned: "Planned | None" = None) -> WriteResult:
+    def commit(
+        self,
+        new_image: bytes,
+        *,
+        dry_run: bool = False,
+        backup_dir=None,
+        operation: str = "",
+        diff: list | None = None,
+        changes: list | None = None,
+        audit_log=None,
+        planned: Planned | None = None,
+    ) -> WriteResult:
         """Write `new_image` (the edited hive) back through the one write transaction (dry run:
         plan and verify only); the write appends one audit line (`changes` describe it;
         `audit_log`: where).  `planned` is the editor's record of the edits
@@ -60,14 +78,16 @@ class HiveHandle:
         if hive is not None:
             self.hive, self._original = hive, hive.original
         if result.journal:
-            result.notices.append(f"undo journal written; restore with `bcdtool undo {result.journal}`")
+            result.notices.append(
+                f"undo journal written; restore with `bcdtool undo {result.journal}`"
+            )
         return result
 
     def close(self) -> None:
         """Release files and devices."""
         self._store.close()
 
-    def __enter__(self) -> "HiveHandle":
+    def __enter__(self) -> HiveHandle:
         return self
 
     def __exit__(self, *exc) -> None:

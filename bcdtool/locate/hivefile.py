@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import Callable
+from collections.abc import Callable
 
 from bcdtool.errors import NotFoundError
 from bcdtool.fs.base import VolumeFacts
@@ -44,8 +44,18 @@ class HiveFile:
         return load_from_sink(self.sink, self.store, lambda: log_names(self.sink, self.store),
                               key=self.key, name=self.path)
 
-    def commit(self, original: bytes, new_image: bytes, *, dry_run: bool, backup_dir, operation: str,
-               diff: list | None, audit=None, planned=None) -> tuple[WriteResult, Hive | None]:
+    def commit(
+        self,
+        original: bytes,
+        new_image: bytes,
+        *,
+        dry_run: bool,
+        backup_dir,
+        operation: str,
+        diff: list | None,
+        audit=None,
+        planned=None,
+    ) -> tuple[WriteResult, Hive | None]:
         """The new image written in place through the transaction (the file may change size)."""
         return commit_hive(self.sink, store=self.store, logs=log_names(self.sink, self.store),
                            original=original, new_image=new_image, same_size=False,

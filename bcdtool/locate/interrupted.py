@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from bcdtool.write import journal as journals
-from bcdtool.errors import DirtyHiveError, InterruptedWriteError
+from bcdtool.errors import DirtyHiveError, InterruptedWriteError, LockedError
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.layout import (BB_CHECKSUM, BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE,
                                  CHECKSUM_COVERED)
@@ -16,6 +16,9 @@ def check_not_interrupted(key: str, where: str, data: bytes, logs: list[tuple[st
     is half-written: sequence numbers differ and no transaction log could repair it (our commit
     makes the logs inert before its first write, so a torn commit looks exactly like this)."""
     journal = journals.interrupted(key)
+    if journal is not None and (pid := journals.writer_alive(key)) is not None:
+        raise LockedError(f"another bcdtool (pid {pid}) is writing this store now; run the "
+                          "command again when it has finished (nothing was written)", path=where)
     if journal is not None and journal.state == "undoing":
         raise InterruptedWriteError(
             f"an undo of this store was interrupted ({journal.operation or 'commit'}, "

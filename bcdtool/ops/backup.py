@@ -8,21 +8,29 @@ holds exactly these bytes, so a second run never overwrites the first backup wit
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
-from bcdtool.errors import WriteError
+from bcdtool.errors import UnsafePathError, WriteError
+from bcdtool.write.fileio import read_file
 
 
 def save_original(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` (fsync'd); WriteError if `path` holds something else."""
     target = Path(path)
     try:
-        if target.exists():
-            if target.read_bytes() == data:
+        info = os.lstat(target) if os.path.lexists(target) else None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise UnsafePathError("the backup path is a symlink, FIFO or device; name a new or "
+                                  "regular file; nothing was written", path=str(target))
+        if info is not None:
+            if info.st_size == len(data) and read_file(target, cap=len(data)) == data:
                 return
             raise WriteError("the backup file exists and holds something else; nothing was "
                              "written", path=str(target))
-        with open(target, "xb") as handle:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,7 +1,10 @@
 """Batch recipes: one manifest of targets, each target's operations in its own worker process.
 
 A manifest line is a TARGET (it gets the default operation) or a JSON object
-`{"target": TARGET, "ops": [OP, ...]}`; blank lines and `#` comments are skipped.  An OP is a
+`{"target": TARGET, "ops": [OP, ...]}`; blank lines and `#` comments are skipped.  A TARGET may
+be a disk URL; its secret may stay out of the manifest: `{"target": "https://ACCOUNT.blob.core.
+windows.net/vhds/disk.vhd", "sas_env": "DISK1_SAS"}` appends the SAS token held in environment
+variable DISK1_SAS when the target runs (results and journals show the URL without it).  An OP is a
 string (`"serial-console enable"`, `"crashdump enable"`, `"linux fix"`, `"bcdedit /ems {default}
 on"`) or an object `{"op": NAME, ...options}`:
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -39,6 +43,7 @@ from bcdtool.ops import bcdedit as bcdedit_op
 from bcdtool.ops.recipe import WriteOptions
 from bcdtool.ops.serial_console import SerialOptions, enable
 from bcdtool.ops.windows import crashdump_enable
+from bcdtool.urls import is_url, redact, scrub, with_query
 
 #: Operation names and the options each accepts, with their JSON types (checked before running).
 OPS: dict[str, dict[str, type | tuple]] = {
@@ -62,11 +67,23 @@ class Task:
     line: int
     target: str
     ops: list[dict]
+    sas_env: str | None = None     # environment variable holding the URL's SAS token
 
     @property
     def key(self) -> str:
-        """Identity used by --continue: the target and exactly its operations."""
-        return json.dumps([self.target, self.ops], sort_keys=True)
+        """Identity used by --continue: the target (as shown) and exactly its operations."""
+        return json.dumps([redact(self.target), self.ops], sort_keys=True)
+
+    def resolved(self) -> str:
+        """The target to open: with the SAS from `sas_env` appended, when one is named."""
+        if self.sas_env is None:
+            return self.target
+        secret = os.environ.get(self.sas_env)
+        if not secret:
+            raise InvalidArgumentError(f"manifest line {self.line}: environment variable "
+                                       f"{self.sas_env} (sas_env) is not set or empty; export the "
+                                       "SAS token there", path=self.target)
+        return with_query(self.target, secret)
 
 
 @dataclass
@@ -169,7 +186,7 @@ def parse_manifest(text: str, default_ops: list) -> list[Task]:
             if not isinstance(doc, dict) or not isinstance(doc.get("target"), str) \
                     or not doc["target"]:
                 raise InvalidArgumentError(f"{where}: a JSON line needs \"target\"")
-            extra = sorted(set(doc) - {"target", "ops"})
+            extra = sorted(set(doc) - {"target", "ops", "sas_env"})
             if extra:
                 raise InvalidArgumentError(f"{where}: unknown field(s) {', '.join(extra)}")
             ops = doc.get("ops")
@@ -179,10 +196,24 @@ def parse_manifest(text: str, default_ops: list) -> list[Task]:
                 raise InvalidArgumentError(f"{where}: \"ops\" must be a non-empty list")
             else:
                 ops = [parse_op(op, where=where) for op in ops]
-            tasks.append(Task(number, _target(doc["target"], where), ops))
+            tasks.append(Task(number, _target(doc["target"], where), ops,
+                              _sas_env(doc, where)))
         else:
             tasks.append(Task(number, _target(line, where), default))
     return tasks
+
+
+def _sas_env(doc: dict, where: str) -> str | None:
+    """The `sas_env` of a JSON line: an environment variable name, for a URL target."""
+    name = doc.get("sas_env")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", name):
+        raise InvalidArgumentError(f"{where}: \"sas_env\" must name an environment variable")
+    if not is_url(doc["target"]) or "?" in doc["target"]:
+        raise InvalidArgumentError(f"{where}: \"sas_env\" goes with a URL target that carries "
+                                   "no query of its own")
+    return name
 
 
 def _json_line(line: str, where: str):
@@ -216,6 +247,68 @@ def shard(tasks: list[Task], index: int, count: int) -> list[Task]:
     return tasks[index::count]
 
 
+def shard_from_environment(environ: dict, count: int | None = None) -> tuple[int, int, str]:
+    """(index, count, how they were found) of this worker in a job array (`--shard auto`).
+
+    Kubernetes Indexed Job: JOB_COMPLETION_INDEX, the count given (`auto/N`) or in
+    BCDTOOL_SHARD_COUNT (set it to the Job's completions).  Slurm job array:
+    SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT, or with SLURM_ARRAY_TASK_MIN/MAX (and STEP).
+    Azure Batch: the number ending AZ_BATCH_TASK_ID (task-0, task-1, ...), count as for Kubernetes.
+    """
+    given = count if count is not None or not environ.get("BCDTOOL_SHARD_COUNT") \
+        else _env_int(environ, "BCDTOOL_SHARD_COUNT")
+    given_how = "--shard auto/N" if count is not None else "BCDTOOL_SHARD_COUNT"
+    if "JOB_COMPLETION_INDEX" in environ:
+        index = _env_int(environ, "JOB_COMPLETION_INDEX")
+        return index, _need_count(given, "a Kubernetes Indexed Job"), \
+            f"Kubernetes Indexed Job (JOB_COMPLETION_INDEX={index}, count from {given_how})"
+    if "SLURM_ARRAY_TASK_ID" in environ:
+        task = _env_int(environ, "SLURM_ARRAY_TASK_ID")
+        step = _env_int(environ, "SLURM_ARRAY_TASK_STEP") if environ.get("SLURM_ARRAY_TASK_STEP") \
+            else 1
+        if "SLURM_ARRAY_TASK_MIN" in environ and "SLURM_ARRAY_TASK_MAX" in environ:
+            low, high = (_env_int(environ, f"SLURM_ARRAY_TASK_{k}") for k in ("MIN", "MAX"))
+            index, total = (task - low) // max(step, 1), (high - low) // max(step, 1) + 1
+            how = f"SLURM_ARRAY_TASK_ID={task}, MIN={low}, MAX={high}"
+        else:
+            index, total = task, _env_int(environ, "SLURM_ARRAY_TASK_COUNT")
+            how = f"SLURM_ARRAY_TASK_ID={task}, SLURM_ARRAY_TASK_COUNT={total}"
+        if count is not None and count != total:
+            raise InvalidArgumentError(f"--shard auto/{count} but the Slurm array has {total} "
+                                       "tasks")
+        return index, total, f"Slurm job array ({how})"
+    if "AZ_BATCH_TASK_ID" in environ:
+        found = re.search(r"(\d+)$", environ["AZ_BATCH_TASK_ID"])
+        if not found:
+            raise InvalidArgumentError("--shard auto: AZ_BATCH_TASK_ID "
+                                       f"{environ['AZ_BATCH_TASK_ID']!r} does not end with a "
+                                       "task number (name tasks task-0, task-1, ...)")
+        index = int(found.group(1))
+        task = environ["AZ_BATCH_TASK_ID"]
+        return index, _need_count(given, "an Azure Batch job"), \
+            f"Azure Batch task (AZ_BATCH_TASK_ID={task}, count from {given_how})"
+    raise InvalidArgumentError("--shard auto found no job-array variables (JOB_COMPLETION_INDEX, "
+                               "SLURM_ARRAY_TASK_ID, AZ_BATCH_TASK_ID); give --shard K/N")
+
+
+def _env_int(environ: dict, name: str) -> int:
+    try:
+        value = int(environ.get(name, ""))
+    except ValueError:
+        raise InvalidArgumentError(f"--shard auto: {name} is not a number "
+                                   f"({environ.get(name)!r})") from None
+    if value < 0:
+        raise InvalidArgumentError(f"--shard auto: {name} is negative")
+    return value
+
+
+def _need_count(count: int | None, runner: str) -> int:
+    if count is None:
+        raise InvalidArgumentError(f"--shard auto in {runner} needs the number of shards: "
+                                   "--shard auto/N, or BCDTOOL_SHARD_COUNT=N")
+    return count
+
+
 def done_keys(previous_output: Iterable[str]) -> set[str]:
     """Keys of the targets a previous run's JSON lines report as done ("ok")."""
     done = set()
@@ -234,7 +327,7 @@ def duplicates(tasks: list[Task]) -> dict[int, int]:
     first: dict[str, int] = {}
     out = {}
     for task in tasks:
-        real = os.path.realpath(task.target)
+        real = redact(task.target) if is_url(task.target) else os.path.realpath(task.target)
         if real in first:
             out[task.line] = first[real]
         else:
@@ -247,10 +340,11 @@ def duplicates(tasks: list[Task]) -> dict[int, int]:
 def run_target(task: Task, backup_dir: str | None = None) -> TargetResult:
     """Run a task's operations in order; stop at the first failure; never raise."""
     started, cpu = time.monotonic(), time.process_time()
-    result = TargetResult(target=task.target, status="ok", line=task.line, ops=task.ops)
+    result = TargetResult(target=redact(task.target), status="ok", line=task.line, ops=task.ops)
     try:
+        target = task.resolved()
         for op in task.ops:
-            changes, journal, notices = _RUNNERS[op["op"]](task.target, op, backup_dir)
+            changes, journal, notices = _RUNNERS[op["op"]](target, op, backup_dir)
             result.changes.extend(dict(c, op=op["op"]) for c in changes)
             if journal:
                 result.journal.append(journal)
@@ -263,7 +357,7 @@ def run_target(task: Task, backup_dir: str | None = None) -> TargetResult:
             result.status, result.error, result.exit_code = "failed", str(mapped), mapped.exit_code
         else:
             result.status, result.exit_code = "failed", 1
-            result.error = f"internal error: {type(exc).__name__}: {exc}"
+            result.error = scrub(f"internal error: {type(exc).__name__}: {exc}")
     result.seconds = round(time.monotonic() - started, 3)
     result.cpu_seconds = round(time.process_time() - cpu, 3)
     return result
@@ -326,7 +420,7 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
     queue = []
     for task in tasks:
         if task.line in twins:
-            emit(TargetResult(task.target, "failed", line=task.line, ops=task.ops,
+            emit(TargetResult(redact(task.target), "failed", line=task.line, ops=task.ops,
                               exit_code=InvalidArgumentError.exit_code,
                               error=f"the same target as manifest line {twins[task.line]}; "
                                     "list each target once (put all its ops on one line)"))
@@ -358,7 +452,7 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
             reader.close()
             worker.join()
             if result is None:
-                result = TargetResult(task.target, "failed", line=task.line, ops=task.ops,
+                result = TargetResult(redact(task.target), "failed", line=task.line, ops=task.ops,
                                       exit_code=1, error="the worker process died (exit status "
                                       f"{worker.exitcode}) while running this target")
             emit(result)

@@ -93,6 +93,9 @@ _R = [
     Rule("bcd.unusual-path", "medium", "T1542",
          "a boot application's path lies outside \\Windows\\system32\\(boot\\)winload.*/"
          "winresume.* and \\EFI\\Microsoft\\Boot\\ (boot-level persistence)"),
+    Rule("bcd.unusual-device", "medium", "T1542",
+         "the device of {bootmgr}, a loader, resume object or {memdiag} is of a kind Windows' "
+         "tools never write, or does not decode"),
     Rule("bcd.ramdisk-on-installed", "medium", "T1542",
          "a ramdisk loader that is not Windows RE on an installed system"),
     Rule("bcd.pxe-entry", "medium", "T1542",
@@ -104,8 +107,9 @@ _R = [
     Rule("bcd.custom-element", "info", None,
          "an element bcdedit has no name for (custom:XXXXXXXX)"),
     Rule("bcd.baseline-difference", "info", None,
-         "a setting of {bootmgr} or the default loader that differs from what bcdboot writes for "
-         "this firmware (bcdtool new-store's template)"),
+         "a setting of {bootmgr}, the default loader, its resume object, {memdiag} or a settings "
+         "object that differs from what bcdboot writes for this firmware (bcdtool new-store's "
+         "template)"),
     Rule("bcd.earlier-setting", "medium", None,
          "with --history: a log entry shows a suspicious setting (any finding above) that the "
          "live store no longer has: undone, or cleaned up after use (low when the setting's own "

@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable, Iterator
 
 from bcdtool.bcd import objects
-from bcdtool.bcd.device import PartitionDevice, RamdiskDevice
+from bcdtool.bcd.device import (BootDevice, FileDevice, LocateDevice, PartitionDevice,
+                                RamdiskDevice, VhdDevice)
 from bcdtool.bcd.elements import display_name
 from bcdtool.bcd.store import BcdObject, BcdStore, Element
 from bcdtool.bcd.template import StoreLayout, build_store
@@ -41,6 +42,8 @@ _USUAL_PATH = re.compile(
 _WINRE_IMAGE = re.compile(r"\\winre\.wim$", re.IGNORECASE)
 _USUAL_TYPES = {objects.FWBOOTMGR, objects.BOOTMGR, objects.FIRMWARE_APP, objects.OSLOADER,
                 objects.RESUME, objects.MEMDIAG, objects.NTLDR}
+#: Device kinds Windows' own tools write (anything else decodes as RawDevice or not at all).
+_KNOWN_DEVICES = (BootDevice, PartitionDevice, FileDevice, RamdiskDevice, LocateDevice, VhdDevice)
 _APP_TYPES_WITH_PATH = {objects.BOOTMGR, objects.OSLOADER, objects.RESUME, objects.MEMDIAG}
 
 
@@ -241,6 +244,11 @@ def _path_rules(view: StoreView, obj: BcdObject, installed: bool) -> Iterator[Fo
                 _WINRE_IMAGE.search(device.path or ""):
             yield _one(view, "bcd.ramdisk-on-installed", obj, DEVICE,
                        "a ramdisk image that is not Windows RE boots from this installed system")
+    if obj.type in _APP_TYPES_WITH_PATH:
+        for code in (DEVICE, OSDEVICE) if obj.type == objects.OSLOADER else (DEVICE,):
+            if code in obj.elements and not isinstance(view.value(obj, code), _KNOWN_DEVICES):
+                yield _one(view, "bcd.unusual-device", obj, code,
+                           "a device bcdedit's own device types do not describe")
     path = view.value(obj, PATH)
     if isinstance(path, str) and (obj.type in _APP_TYPES_WITH_PATH or
                                   obj.type >> 28 == 1 and obj.type not in _USUAL_TYPES):

@@ -22,7 +22,6 @@ from bcdtool.ops.recipe import EditResult, WriteOptions, run_on_store
 from bcdtool.ops.store import open_store
 
 BAUD_RATES = (9600, 19200, 38400, 57600, 115200)
-EMSSETTINGS = objects.ALIASES["{emssettings}"]
 BOOTMGR = objects.ALIASES["{bootmgr}"]
 #: Elements that live in {emssettings} and reach loaders and {bootmgr} through inheritance.
 EMS_LIBRARY = ("emsport", "emsbaudrate")

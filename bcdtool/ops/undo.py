@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from bcdtool.errors import VerifyError
+from bcdtool.urls import remember
 from bcdtool.write import undo as write_undo
 
 
@@ -25,8 +26,13 @@ class UndoResult:
         return dict(self.__dict__)
 
 
-def undo(path: str | os.PathLike, *, force: bool = False) -> UndoResult:
-    """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote them."""
+def undo(path: str | os.PathLike, *, force: bool = False, secrets: tuple[str, ...] = ()
+         ) -> UndoResult:
+    """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote
+    them.  A remote disk's journal keeps its URL without the SAS: `secrets` are the full URLs
+    (`undo --target URL`) to open it with (an az:// disk needs none)."""
+    for url in secrets:
+        remember(url)
     journal, shas = write_undo.undo(path, force=force)
     notices = []
     if journal.extra.get("restored_before"):

@@ -63,11 +63,11 @@ def check(hive: Hive) -> list[Finding]:
 
 
 def check_keys(hive: Hive, keys: list[Key]) -> list[Finding]:
-    """Validate the base block, the bins' tiling and only `keys` (each with its own cells,
-    values, subkey index and its children's order and hashes): what an edit can have broken."""
+    """Validate the base block and only `keys` (each with its own cells, values, subkey index
+    and its children's order and hashes): what an edit can have broken.  The tiling of the bins
+    is the caller's to check (`regf.verify` checks the bins that changed)."""
     checker = _Checker(hive)
     checker.check_base_block()
-    checker.check_tiling()
     for key in keys:
         checker.owner = {}      # each key on its own: touched keys may be parent and child
         checker.claim(key.offset, f"key {key.path or '(root)'!r}")
@@ -103,7 +103,7 @@ class _Checker:
 
     def claim(self, cell: int, what: str, need: int = 0) -> bool:
         """Record that `what` owns the allocated cell at `cell`; False (with a finding) if not."""
-        size = self.cells.allocated.get(cell)
+        size = self.cells.allocated_size(cell)
         if size is None:
             self.add(ERROR, "bad-pointer", f"{what} points to {cell:#x}, which is not the start "
                                            "of an allocated cell", cell)
@@ -188,9 +188,9 @@ class _Checker:
         """Check one key (its cell was claimed by the caller); return its valid children."""
         f = key._f
         where = key.path or "(root)"
-        if self.cells.allocated[key.offset] > NK_MAX_CELL:
+        if self.cells.allocated_size(key.offset) > NK_MAX_CELL:
             self.add(ERROR, "nk-size", f"key {where!r}: nk cell of "
-                     f"{self.cells.allocated[key.offset]} bytes exceeds Windows' limit "
+                     f"{self.cells.allocated_size(key.offset)} bytes exceeds Windows' limit "
                      f"{NK_MAX_CELL}", key.offset)
         if "\\" in key.name:
             self.add(ERROR, "key-name", f"key name {key.name!r} contains a backslash", key.offset)
@@ -390,16 +390,16 @@ class _Checker:
             part = min(left, L.BIG_DATA_SEGMENT_SIZE)
             left -= part
             if self.claim(segment, f"big-data segment of {label}", part) and \
-                    self.cells.allocated[segment] != L.BIG_DATA_SEGMENT_CELL:
+                    self.cells.allocated_size(segment) != L.BIG_DATA_SEGMENT_CELL:
                 self.add(WARNING, "segment-size", f"{label}: segment cell of "
-                         f"{self.cells.allocated[segment]} bytes, not "
+                         f"{self.cells.allocated_size(segment)} bytes, not "
                          f"{L.BIG_DATA_SEGMENT_CELL} (hivex reads cell size - 8)", segment)
 
     # --- security -----------------------------------------------------------------------------
     def check_security(self) -> None:
         hive = self.hive
         records = {}
-        for offset, refs in self.sk_refs.items():
+        for offset in self.sk_refs:
             if not self.claim(offset, "security (sk) record", L.SK_FIXED_SIZE):
                 continue
             try:

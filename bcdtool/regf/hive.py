@@ -71,7 +71,7 @@ class Key:
 
     __slots__ = ("hive", "offset", "parent", "name", "depth", "_f")
 
-    def __init__(self, hive: "Hive", offset: int, parent: "Key | None", fields: tuple,
+    def __init__(self, hive: Hive, offset: int, parent: Key | None, fields: tuple,
                  name: str) -> None:
         self.hive = hive
         self.offset = offset
@@ -131,7 +131,7 @@ class Key:
     @property
     def fields(self) -> dict[str, int | bytes]:
         """Every fixed nk field by its layout name (for validators and editors)."""
-        return dict(zip(NK.names, self._f))
+        return dict(zip(NK.names, self._f, strict=False))
 
     @property
     def class_name(self) -> str | None:
@@ -147,7 +147,7 @@ class Key:
             return None  # Windows resets the length when the offset is NIL
         return self.hive.cells.read(offset, "class name", length)
 
-    def subkeys(self) -> list["Key"]:
+    def subkeys(self) -> list[Key]:
         """The subkeys in index order (Windows' sorted order in a valid hive)."""
         hive = self.hive
         if self.depth + 1 >= MAX_DEPTH:
@@ -158,7 +158,7 @@ class Key:
                                   offset=self.offset)
         return [hive._child(off, self) for off in offsets]
 
-    def subkey(self, name: str) -> "Key":
+    def subkey(self, name: str) -> Key:
         """The subkey called `name` (Windows case rules); NotFoundError when absent."""
         offset = self.hive._name_map(self.offset).get(upcase(name))
         if offset is None:
@@ -166,12 +166,12 @@ class Key:
             raise NotFoundError("no such key", path=where)
         return self.hive._child(offset, self)
 
-    def values(self) -> list["Value"]:
+    def values(self) -> list[Value]:
         """The values in list order."""
         hive = self.hive
         return [hive._value(off) for off in hive._value_offsets(self)]
 
-    def value(self, name: str) -> "Value":
+    def value(self, name: str) -> Value:
         """The value called `name` ("" = the default value); NotFoundError when absent."""
         target = upcase(name)
         for value in self.values():
@@ -186,7 +186,7 @@ class Value:
 
     __slots__ = ("hive", "offset", "name", "type", "size_field", "data_offset", "flags")
 
-    def __init__(self, hive: "Hive", offset: int, name: str, fields: tuple) -> None:
+    def __init__(self, hive: Hive, offset: int, name: str, fields: tuple) -> None:
         self.hive = hive
         self.offset = offset
         self.name = name
@@ -228,7 +228,7 @@ class Hive:
     """A registry hive image opened for reading."""
 
     def __init__(self, image: bytes, *, original: bytes, name: str = "", recovered: bool = False,
-                 notices: Sequence[str] = (), strict: bool = True) -> None:
+                 notices: Sequence[str] = (), strict: bool = True, lazy: bool = False) -> None:
         self.data = image if isinstance(image, bytes) else bytes(image)
         self.original = original
         self.name = name
@@ -250,9 +250,11 @@ class Hive:
             raise CorruptionError(f"hive bins data size {length:#x} is not a positive multiple "
                                   "of 4096", path=name or None, offset=L.BB_HIVE_BINS_DATA_SIZE)
         self.minor_version = h.minor_version
-        self.cells = CellMap.scan(image, length)
-        if strict and self.cells.problems:
-            where, message = self.cells.problems[0]
+        # lazy: each bin's cells are walked when first read (a verified image, a few keys).
+        self.cells = CellMap.lazy(image, length) if lazy else CellMap.scan(image, length)
+        problems = self.cells.header_problems if lazy else self.cells.problems
+        if strict and problems:
+            where, message = problems[0]
             raise CorruptionError(message, path=name or None, offset=where)
         self._nk = functools.lru_cache(maxsize=NK_CACHE_SIZE)(self._decode_nk)
         self._name_map = functools.lru_cache(maxsize=NAME_MAP_CACHE_SIZE)(self._build_name_map)
@@ -263,16 +265,20 @@ class Hive:
     # --- opening ------------------------------------------------------------------------------
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str = "", logs: Sequence[tuple[str, bytes]] = (),
-                   allow_dirty: bool = False, strict: bool = True) -> "Hive":
-        """Open a hive image; a dirty one is recovered from `logs` ((name, bytes) pairs)."""
+                   allow_dirty: bool = False, strict: bool = True,
+                   lazy: bool = False) -> Hive:
+        """Open a hive image; a dirty one is recovered from `logs` ((name, bytes) pairs).
+
+        With `lazy`, only the bin headers are walked now and each bin's cells when first read
+        (tiling problems then surface when their bin is read, as CorruptionError)."""
         original = bytes(data)
         image, recovered, notices = _recover_if_dirty(original, name, logs, allow_dirty)
         return cls(image, original=original, name=name, recovered=recovered, notices=notices,
-                   strict=strict)
+                   strict=strict, lazy=lazy)
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, logs: str = "auto", allow_dirty: bool = False,
-             strict: bool = True) -> "Hive":
+             strict: bool = True) -> Hive:
         """Open a hive file; logs="auto" replays NAME.LOG/.LOG1/.LOG2 when it is dirty."""
         if logs not in ("auto", "ignore"):
             raise ValueError(f"logs must be 'auto' or 'ignore', not {logs!r}")
@@ -329,7 +335,7 @@ class Hive:
 
     # --- cell decoding (internal, shared with check.py) ---------------------------------------
     def _decode_nk(self, offset: int, what: str) -> tuple[tuple, str]:
-        cell_size = self.cells.allocated.get(offset)
+        cell_size = self.cells.allocated_size(offset)
         if cell_size is None:
             raise CorruptionError(f"{what} points to {offset:#x}, which is not an allocated cell",
                                   offset=offset)
@@ -427,7 +433,7 @@ class Hive:
         return struct.unpack_from(f"<{count}I", payload, 0)
 
     def _value(self, offset: int) -> Value:
-        cell_size = self.cells.allocated.get(offset)
+        cell_size = self.cells.allocated_size(offset)
         if cell_size is None:
             raise CorruptionError(f"value list entry points to {offset:#x}, which is not an "
                                   "allocated cell", offset=offset)

@@ -26,7 +26,6 @@ logical difference as intended: (a) and (c) over what differs, no claim about in
 
 from __future__ import annotations
 
-import bisect
 import io
 import logging
 import struct
@@ -250,7 +249,8 @@ class _Verifier:
         known = self.planned.base_hive if self.planned is not None else None
         self.old = known if known is not None and known.data is self.base else \
             Hive(self.base, original=self.base, strict=False)
-        self.new = _open(self.written, self.name)
+        # Lazy: the cell proof walks only the bins that changed (the others are the original's).
+        self.new = _open(self.written, self.name, lazy=True)
         if self.planned is None:
             return self.full(None)
         for change in self.planned.changes:
@@ -349,8 +349,7 @@ class _Verifier:
                     owned_old |= _key_cells(self.old, key)
                     owned_old.add(key.security_offset)
         loose = {c for c in changed_new - owned_new if not self.same_sk(c)}
-        loose |= {c for c in changed_old - owned_old if not self.same_sk(c) and
-                  c not in owned_old}
+        loose |= {c for c in changed_old - owned_old if not self.same_sk(c)}
         return loose
 
     def same_sk(self, cell: int) -> bool:
@@ -535,45 +534,51 @@ def _tree(hive: Hive) -> dict[tuple[str, ...], tuple[tuple, Key]]:
 # --- cells ------------------------------------------------------------------------------------
 def _changed_cells(old: Hive, new: Hive) -> tuple[set[int], set[int]]:
     """Allocated cells of each image that are not byte-identical, at the same place, in the
-    other."""
+    other.  Only bins holding a changed page are walked; their tiling must be sound."""
     a, b = old.data, new.data
     end = L.BASE_BLOCK_SIZE + max(old.header.hive_bins_data_size, new.header.hive_bins_data_size)
-    view_a, view_b = memoryview(a), memoryview(b)
-    pages = [p for p in range(L.BASE_BLOCK_SIZE, end, PAGE)
-             if view_a[p:p + PAGE] != view_b[p:p + PAGE]]
+    if new.cells.header_problems:
+        where, message = new.cells.header_problems[0]
+        raise VerifyError(f"the written hive's bins are broken at {where:#x}: {message}")
+    pages = _changed_pages(memoryview(a), memoryview(b), end)
     changed_new = _cells_in(new, pages, old)
     changed_old = _cells_in(old, pages, new)
     return changed_new, changed_old
 
 
+def _changed_pages(a: memoryview, b: memoryview, end: int) -> list[int]:
+    """Offsets of the 4 KiB pages (from the first bin up to `end`) that differ."""
+    pages = []
+    for chunk in range(L.BASE_BLOCK_SIZE, end, 64 * PAGE):     # big steps first: most are equal
+        stop = min(chunk + 64 * PAGE, end)
+        if a[chunk:stop] != b[chunk:stop]:
+            pages.extend(p for p in range(chunk, stop, PAGE) if a[p:p + PAGE] != b[p:p + PAGE])
+    return pages
+
+
 def _cells_in(hive: Hive, pages: list[int], other: Hive) -> set[int]:
     """Allocated cells of `hive` in bins touching `pages` that `other` lacks or holds otherwise."""
-    bins = hive.cells.bins
-    other_bins = set(other.cells.bins)
-    starts = [start for start, _ in bins]
-    wanted: set[tuple[int, int]] = {b for b in bins if b not in other_bins}
+    cells, other_cells = hive.cells, other.cells
+    bins = cells.bins
+    other_bins = set(other_cells.bins)
+    wanted = {index for index, b in enumerate(bins) if b not in other_bins}
     for page in pages:
-        cell_page = page - L.BASE_BLOCK_SIZE
-        i = bisect.bisect_right(starts, cell_page) - 1
-        if i >= 0 and cell_page < bins[i][0] + bins[i][1]:
-            wanted.add(bins[i])
-    allocated, other_allocated = hive.cells.allocated, other.cells.allocated
+        index = cells.bin_index(page - L.BASE_BLOCK_SIZE)
+        if index is not None:
+            wanted.add(index)
     data, other_data = hive.data, other.data
     found = set()
-    for start, size in wanted:
-        cell = start + L.HBIN_HEADER_SIZE
-        while cell < start + size:
-            length = allocated.get(cell)
-            if length is None:
-                length = hive.cells.free.get(cell)
-                if length is None:
-                    break
-            else:
-                pos = L.BASE_BLOCK_SIZE + cell
-                if other_allocated.get(cell) != length or \
-                        data[pos:pos + length] != other_data[pos:pos + length]:
-                    found.add(cell)
-            cell += length
+    for index in wanted:
+        allocated, _, problems = cells.bin_cells(index)
+        if problems:
+            where, message = problems[0]
+            raise VerifyError(f"the cells of the bin at {bins[index][0]:#x} are broken at "
+                              f"{where:#x}: {message}")
+        for cell, length in allocated.items():
+            pos = L.BASE_BLOCK_SIZE + cell
+            if other_cells.allocated_size(cell) != length or \
+                    data[pos:pos + length] != other_data[pos:pos + length]:
+                found.add(cell)
     return found
 
 
@@ -621,7 +626,7 @@ def _sk_ring(hive: Hive) -> dict:
     ring = {start: hive.security(start)}
     current = ring[start]
     while current.flink != start:
-        if current.flink in ring or len(ring) > len(hive.cells.allocated):
+        if current.flink in ring or len(ring) > len(hive.data) // 8:
             raise VerifyError(f"the security ring loops at {current.flink:#x}")
         following = hive.security(current.flink)
         if following.blink != current.offset:
@@ -655,9 +660,9 @@ def _check_header(image: bytes, base: bytes | None) -> None:
                               "they were)")
 
 
-def _open(image: bytes, name: str = "") -> Hive:
+def _open(image: bytes, name: str = "", *, lazy: bool = False) -> Hive:
     try:
-        return Hive.from_bytes(image, name=name)
+        return Hive.from_bytes(image, name=name, lazy=lazy)
     except BcdToolError as exc:
         raise VerifyError(f"our reader rejects the written hive: {exc.message}",
                           path=name or None, offset=exc.offset) from None

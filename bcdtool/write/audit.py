@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
 from bcdtool.write.fileio import check_regular
+from bcdtool.urls import scrub, stored
 from bcdtool.write.journal import private_folder, state_dir
 
 AUDIT_FILE = "audit.jsonl"
@@ -41,6 +42,10 @@ def check(path: str | os.PathLike | None) -> None:
         raise UnsafePathError("the audit log is not a regular file (a symlink, FIFO or device); "
                               "name a regular file with --audit-log; nothing was written",
                               path=str(where))
+    if info.st_nlink > 1:   # appending would also change the same file under other names
+        raise UnsafePathError(f"the audit log has {info.st_nlink} hard links (its lines would "
+                              "land in another file too); name a file of its own with "
+                              "--audit-log; nothing was written", path=str(where))
 
 
 def record(*, target: str, store: dict | str, operation: str, changes: list, result,
@@ -48,7 +53,7 @@ def record(*, target: str, store: dict | str, operation: str, changes: list, res
     """Append one line for a completed write (`result`: its WriteResult)."""
     journal = result.journal
     entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "target": os.path.abspath(target), "store": store, "operation": operation,
+             "target": stored(target), "store": store, "operation": scrub(operation),
              "changes": changes, "sha256_before": result.sha256_before,
              "sha256_after": result.sha256_after, "journal": journal,
              "journal_id": Path(journal).parent.name if journal else None,

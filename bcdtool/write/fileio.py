@@ -194,7 +194,9 @@ class Folder:
             os.symlink(target, last, dir_fd=fd)
             os.fsync(fd)
         except OSError as exc:
-            raise WriteError(f"cannot create symlink: {exc.strerror}", path=self.name(rel)) from None
+            raise WriteError(
+                f"cannot create symlink: {exc.strerror}", path=self.name(rel)
+            ) from None
         finally:
             os.close(fd)
 
@@ -215,7 +217,8 @@ class Folder:
             os.close(fd)
 
     def remove_temporaries(self, rel: str) -> None:
-        """Delete `.NAME.*.bcdtool-tmp` files a replace killed before its rename left beside `rel`."""
+        """Delete `.NAME.*.bcdtool-tmp` files a replace killed before its rename left beside
+        `rel`."""
         try:
             fd, last = self.parent(rel)
         except NotFoundError:

@@ -56,7 +56,8 @@ def verify_store(data: bytes | None, expected: bytes, *, name: str) -> Hive:
         raise VerifyError("the store does not read back as written "
                           f"(sha256 {got}, planned {sha256(expected)[:16]})", path=name)
     try:
-        return Hive.from_bytes(data, name=name)
+        # The bytes are the verified plan's: each bin's cells are walked when first read.
+        return Hive.from_bytes(data, name=name, lazy=True)
     except BcdToolError as exc:
         raise VerifyError(f"the written store cannot be read: {exc.message}", path=name) from None
 
@@ -120,9 +121,13 @@ def commit_hive(sink, *, store: str, logs: list[str], original: bytes, new_image
         if refused is not None:
             result.notices.append(f"a real write would be refused: {refused.message}")
         return result, None
-    hive, _ = transaction.run(phases, originals={store: original},
-                              verify=lambda fresh: verify_store(fresh.read(store), final, name=name),
-                              result=result, extra={"size": len(original), "store": store})
+    hive, _ = transaction.run(
+        phases,
+        originals={store: original},
+        verify=lambda fresh: verify_store(fresh.read(store), final, name=name),
+        result=result,
+        extra={"size": len(original), "store": store},
+    )
     return result, hive
 
 

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError, VerifyError, WriteError
+from bcdtool.urls import redact, scrub
 from bcdtool.write.fileio import READ_FLAGS, read_fd, replace_file
 
 JOURNAL_VERSION = 2
@@ -39,7 +40,9 @@ def sha256(data: bytes) -> str:
 
 def state_dir() -> Path:
     """bcdtool's state folder: $XDG_STATE_HOME/bcdtool, else ~/.local/state/bcdtool."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
     return Path(base) / "bcdtool"
 
 
@@ -94,7 +97,7 @@ class Journal:
     @classmethod
     def start(cls, target: str, operation: str, *, sink: dict,
               backup_dir: str | os.PathLike | None = None, diff: list | None = None,
-              target_key: str = "") -> "Journal":
+              target_key: str = "") -> Journal:
         """Create a new private journal folder (under `backup_dir`, else the state folder)."""
         now = _dt.datetime.now(_dt.timezone.utc)
         jid = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
@@ -108,7 +111,8 @@ class Journal:
         except OSError as exc:
             raise WriteError(f"cannot create the undo journal folder: {exc.strerror}",
                              path=str(folder)) from None
-        journal = cls(id=jid, dir=folder, target=str(target), operation=operation,
+        # A target URL is kept without its secret, and so is any URL the operation quotes.
+        journal = cls(id=jid, dir=folder, target=redact(target), operation=scrub(operation),
                       created=now.isoformat(), sink=dict(sink), diff=list(diff or []),
                       target_key=target_key)
         journal.save()
@@ -151,7 +155,9 @@ class Journal:
                 private_folder(folder)
                 replace_file(_marker_path(self.target_key),
                              json.dumps({"key": self.target_key,
-                                         "journal": str(self.path.resolve())}).encode())
+                                         "journal": str(self.path.resolve()),
+                                         "pid": os.getpid(),
+                                         "started": _started(os.getpid())}).encode())
             else:
                 _marker_path(self.target_key).unlink(missing_ok=True)
 
@@ -297,7 +303,9 @@ def inside_target(rel: str) -> bool:
 # --- pending markers: interrupted writes and undos -----------------------------------------------
 
 def _marker_path(target_key: str) -> Path:
-    return state_dir() / "pending" / (hashlib.sha256(target_key.encode()).hexdigest()[:32] + ".json")
+    return (
+        state_dir() / "pending" / (hashlib.sha256(target_key.encode()).hexdigest()[:32] + ".json")
+    )
 
 
 def interrupted(target_key: str) -> Journal | None:
@@ -319,8 +327,41 @@ def interrupted(target_key: str) -> Journal | None:
     return journal
 
 
+def _started(pid: int) -> str | None:
+    """When process `pid` started (field 22 of /proc/PID/stat, clock ticks since boot), None if
+    it is gone: with the pid it tells a live process from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            raw = handle.read(4096)
+    except OSError:
+        return None
+    fields = raw.rpartition(b")")[2].split()
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+def writer_alive(target_key: str) -> int | None:
+    """The pid of another process still writing (or undoing) store `target_key` under its
+    pending marker — a write in progress, not an interrupted one — else None."""
+    try:
+        fd = os.open(_marker_path(target_key), READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        doc = json.loads(read_fd(fd, "pending marker", cap=64 * 1024))
+    except (OSError, ValueError, BcdToolError):
+        return None
+    finally:
+        os.close(fd)
+    pid = doc.get("pid") if isinstance(doc, dict) else None
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or pid == os.getpid():
+        return None
+    started = doc.get("started")
+    return pid if started is not None and _started(pid) == started else None
+
+
 def latest(target_key: str, *, limit: int = 1000) -> Journal | None:
-    """The newest journal in the state folder written for store `target_key` (newest `limit` seen)."""
+    """The newest journal in the state folder written for store `target_key` (newest `limit`
+    seen)."""
     folder = state_dir() / "journal"
     try:
         names = sorted((p.name for p in folder.iterdir()), reverse=True)[:limit]

@@ -7,7 +7,7 @@ may raise OSError, which the transaction treats exactly like the medium failing 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 _observers: list[Callable[[str], None]] = []
 

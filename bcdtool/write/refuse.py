@@ -5,7 +5,7 @@ reasons to refuse (a stricter or more lenient rule is a function added or replac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from bcdtool.errors import BcdToolError, ReadOnlyError, UnsafeVolumeError, UnsupportedError
 from bcdtool.fs.base import VolumeFacts

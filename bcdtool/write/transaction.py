@@ -22,7 +22,8 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
+from collections.abc import Callable
 
 from bcdtool.errors import BcdToolError, VerifyError, WriteError
 from bcdtool.write import audit, observe
@@ -69,7 +70,7 @@ class Sink(Protocol):
     def lstat_link(self, file: str) -> str | None: ...      # a symlink's target, else None
     def preflight(self, phases: list[list[Step]]) -> None: ...  # the medium may refuse first
     def writer(self) -> contextlib.AbstractContextManager[Writer]: ...
-    def reopen(self) -> "Sink": ...
+    def reopen(self) -> Sink: ...
     def close(self) -> None: ...
 
 
@@ -255,8 +256,9 @@ def restore(sink: Sink, journal: journals.Journal, *, check: bool) -> None:
                 _do(writer, step)
         writer.flush()
     for entry in journal.entries:
-        if current_sha(sink, entry) != (entry.sha256_before if entry.existed or entry.kind == "range"
-                                        else journals.sha256(b"")):
+        if current_sha(sink, entry) != (
+            entry.sha256_before if entry.existed or entry.kind == "range" else journals.sha256(b"")
+        ):
             raise VerifyError("restored bytes do not read back as the original",
                               path=f"{sink.target}:{entry.file}")
 

@@ -9,6 +9,7 @@ import os
 import stat
 
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError, UnsafePathError
+from bcdtool.urls import is_url
 from bcdtool.write import journal as journals
 from bcdtool.write.sinks import REGISTRY
 from bcdtool.write.transaction import current_sha, restore
@@ -34,7 +35,7 @@ def open_sink(journal: journals.Journal):
                           "written for (edited by hand?); nothing was restored",
                           path=str(journal.path))
     image = spec.get("image")
-    if isinstance(image, str):
+    if isinstance(image, str) and not is_url(image):    # a remote disk is reached by from_spec
         try:
             mode = os.stat(image).st_mode
         except OSError as exc:

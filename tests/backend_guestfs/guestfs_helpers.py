@@ -1,4 +1,5 @@
-"""Build and read disk images with guestfish itself (an independent reader of what bcdtool wrote)."""
+"""Build and read disk images with guestfish itself (an independent reader of what bcdtool
+wrote)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ TIMES: list[tuple[str, float]] = []
 
 
 def need_guestfs() -> None:
-    """Skip unless guestfish and the Python binding are installed (make guestfs-test installs them)."""
+    """Skip unless guestfish and the Python binding are installed (make guestfs-test installs
+    them)."""
     if shutil.which("guestfish") is None:
         pytest.skip("guestfish is not installed (make guestfs-test installs libguestfs-tools)")
     from bcdtool.backends.guestfs import load_module

@@ -1,4 +1,5 @@
-"""A BCD store on an LVM logical volume inside a qcow2 image: only the guestfs backend reaches it."""
+"""A BCD store on an LVM logical volume inside a qcow2 image: only the guestfs backend reaches
+it."""
 
 from __future__ import annotations
 

@@ -91,8 +91,16 @@ def test_cli_lists_every_row_as_json():
     assert doc["schema"] == "bcdtool.elements/1"
     assert len(doc["elements"]) == len(ELEMENTS)
     ems = [r for r in doc["elements"] if r["code"] == "0x260000b0"]
-    assert ems == [{"code": "0x260000b0", "name": "ems", "symbolic": "BcdOSLoaderBoolean_EmsEnabled",
-                    "scope": "osloader", "format": "boolean", "values": {}}]
+    assert ems == [
+        {
+            "code": "0x260000b0",
+            "name": "ems",
+            "symbolic": "BcdOSLoaderBoolean_EmsEnabled",
+            "scope": "osloader",
+            "format": "boolean",
+            "values": {},
+        }
+    ]
     nx = next(r for r in doc["elements"] if r["name"] == "nx")
     assert nx["values"]["AlwaysOn"] == 3
 

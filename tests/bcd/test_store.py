@@ -117,7 +117,9 @@ def test_edits_diff_and_independent_reader(bios):
     elems = lambda g: reg.open(f"Objects\\{g}\\Elements")  # noqa: E731
     assert elems(default).subkey("260000b0").value("Element").raw_data() == b"\x01"
     assert elems(default).subkey("260000b0").value("Element").value_type() == REG_BINARY
-    assert elems(BOOTMGR).subkey("25000004").value("Element").raw_data() == (5).to_bytes(8, "little")
+    assert elems(BOOTMGR).subkey("25000004").value("Element").raw_data() == (5).to_bytes(
+        8, "little"
+    )
     assert "24000010" not in [k.name() for k in elems(BOOTMGR).subkeys()]
     src = {k.name(): k.value("Element").raw_data() for k in elems(default).subkeys()}
     dst = {k.name(): k.value("Element").raw_data() for k in elems(copy.guid).subkeys()}

@@ -38,7 +38,8 @@ QEMU_FMT = {"vhd": "vpc", "vhdx": "vhdx", "qcow2": "qcow2", "vmdk": "vmdk"}
 
 
 def pattern(offset: int, length: int) -> bytes:
-    """Positional data: every 8-byte word holds its own offset (plus a tag), so misplaced reads show."""
+    """Positional data: every 8-byte word holds its own offset (plus a tag), so misplaced reads
+    show."""
     first = offset // 8
     count = length // 8 + 2
     words = array.array("Q", range(first * 2048 + 0xA5, (first + count) * 2048 + 0xA5, 2048))

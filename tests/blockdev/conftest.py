@@ -1,4 +1,5 @@
-"""Fixtures: real disk images built with qemu-img from one raw image with positional data and holes."""
+"""Fixtures: real disk images built with qemu-img from one raw image with positional data and
+holes."""
 
 from __future__ import annotations
 

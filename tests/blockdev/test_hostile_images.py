@@ -40,7 +40,8 @@ def patch(path, offset: int, data: bytes) -> None:
         f.write(data)
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("vmdk-flat", "vmdk-split-flat", "vhdx-fixed")])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS
+                                 if f not in ("vmdk-flat", "vmdk-split-flat", "vhdx-fixed")])
 def test_truncated_images(images, tmp_path, fmt):
     src = images[fmt].read_bytes()
     for size in sorted({0, 7, 100, 511, 512, 1024, 4096, 65536, 200 * 1024, 300 * 1024,
@@ -50,7 +51,8 @@ def test_truncated_images(images, tmp_path, fmt):
         open_and_read(path, measure=size < 1024 * 1024)
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("vmdk-flat", "vmdk-split-flat", "vhdx-fixed")])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS
+                                 if f not in ("vmdk-flat", "vmdk-split-flat", "vhdx-fixed")])
 def test_random_metadata_corruption(fresh, fmt):
     """Bytes of headers and tables overwritten at random, patched in place and restored."""
     rng = random.Random(fmt)

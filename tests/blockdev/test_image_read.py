@@ -11,9 +11,17 @@ from bcdtool.blockdev.detect import open_image, sniff
 from bcdtool.blockdev.raw import RawDevice
 
 #: Ranges that straddle data/hole edges and block, cluster and grain boundaries.
-EDGE_RANGES = [(0, 512), (MiB - 100, 200), (5 * MiB, 8192 + 4096), (5 * MiB + 4096 + 300 * 1024 - 7, 20),
-               (20 * MiB - 8192 - 1, 64 * 1024 + 2), (32 * MiB - 3, 2 * MiB + 6),
-               (RAW_SIZE - 1, 1), (RAW_SIZE - MiB - 511, MiB + 511), (2 * MiB - 1, 3)]
+EDGE_RANGES = [
+    (0, 512),
+    (MiB - 100, 200),
+    (5 * MiB, 8192 + 4096),
+    (5 * MiB + 4096 + 300 * 1024 - 7, 20),
+    (20 * MiB - 8192 - 1, 64 * 1024 + 2),
+    (32 * MiB - 3, 2 * MiB + 6),
+    (RAW_SIZE - 1, 1),
+    (RAW_SIZE - MiB - 511, MiB + 511),
+    (2 * MiB - 1, 3),
+]
 
 
 def random_ranges(seed: int, n: int = 40):

@@ -1,4 +1,5 @@
-"""In-place writes into allocated storage, checked by qemu-img; refusals leave the file untouched."""
+"""In-place writes into allocated storage, checked by qemu-img; refusals leave the file
+untouched."""
 
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ def test_write_allocated_then_qemu_agrees(fresh, fmt, tmp_path):
             data = new_bytes(offset, length)
             dev.write_at(offset, data)
             expected[offset:offset + length] = data
-            assert dev.read_at(offset - 10, length + 20) == bytes(expected[offset - 10:offset + length + 10])
+            assert dev.read_at(offset - 10, length + 20) == bytes(
+                expected[offset - 10 : offset + length + 10]
+            )
         dev.flush_device()
     assert {p: p.stat().st_size for p in files_of(path)} == sizes
     qemu_check(path, fmt)
@@ -346,7 +349,10 @@ def test_qcow2_unusual_refcount_widths(raw_image, tmp_path, bits):
     assert converted_raw(path, "qcow2", tmp_path) == bytes(expected)
     if bits > 1:                                     # 1-bit refcounts cannot count a snapshot
         qemu_img("snapshot", "-c", "s", path)
-        with open_image(path, writable=True) as dev, pytest.raises(UnsupportedError, match="shared"):
+        with (
+            open_image(path, writable=True) as dev,
+            pytest.raises(UnsupportedError, match="shared"),
+        ):
             dev.write_at(WRITES[0][0], b"x")
 
 
@@ -400,8 +406,17 @@ def test_qcow2_persistent_bitmaps_refuse_writes(fresh):
 
 def test_vmdk_zeroed_grains_read_zero_and_refuse_writes(raw_image, tmp_path):
     path = tmp_path / "zg.vmdk"
-    qemu_img("convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse,zeroed_grain=on",
-             raw_image, path)
+    qemu_img(
+        "convert",
+        "-f",
+        "raw",
+        "-O",
+        "vmdk",
+        "-o",
+        "subformat=monolithicSparse,zeroed_grain=on",
+        raw_image,
+        path,
+    )
     subprocess.run(["qemu-io", "-f", "vmdk", "-c", f"write -z {5 * MiB} {MiB}", str(path)],
                    check=True, capture_output=True)
     before = sha256(path)

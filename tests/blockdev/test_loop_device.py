@@ -1,4 +1,5 @@
-"""Real block devices (loop devices with 4096-byte sectors): size, sector size, 4Kn tables, ro media."""
+"""Real block devices (loop devices with 4096-byte sectors): size, sector size, 4Kn tables, ro
+media."""
 
 from __future__ import annotations
 

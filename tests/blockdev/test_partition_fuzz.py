@@ -47,8 +47,8 @@ def check(disk: bytearray) -> None:
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(entries, min_size=4, max_size=4), st.lists(st.lists(entries, min_size=2, max_size=2),
-                                                           max_size=6), st.integers(1, 8000))
+@given(st.lists(entries, min_size=4, max_size=4),
+       st.lists(st.lists(entries, min_size=2, max_size=2), max_size=6), st.integers(1, 8000))
 def test_random_mbr_and_ebr_chains(primaries, ebrs, ext_start):
     disk = bytearray(DISK)
     disk[446:510] = b"".join(mbr_entry(*e) for e in primaries)
@@ -63,8 +63,10 @@ def test_random_mbr_and_ebr_chains(primaries, ebrs, ext_start):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.integers(0, 2 ** 64 - 1) | st.integers(0, 9000), st.integers(0, 2 ** 32 - 1) | st.integers(0, 300),
-       st.integers(0, 2 ** 32 - 1) | st.sampled_from([0, 128, 256, 100, 4096]), st.integers(92, 600),
+@given(st.integers(0, 2 ** 64 - 1) | st.integers(0, 9000),
+       st.integers(0, 2 ** 32 - 1) | st.integers(0, 300),
+       st.integers(0, 2 ** 32 - 1) | st.sampled_from([0, 128, 256, 100, 4096]),
+       st.integers(92, 600),
        st.lists(st.tuples(st.integers(0, 2 ** 64 - 1) | st.integers(0, 9000),
                           st.integers(0, 2 ** 64 - 1) | st.integers(0, 9000)), max_size=4))
 def test_random_gpt_headers_with_valid_crcs(entry_lba, count, entry_size, header_size, parts):
@@ -76,10 +78,25 @@ def test_random_gpt_headers_with_valid_crcs(entry_lba, count, entry_size, header
         table[i * 128:i * 128 + 48] = b"\x11" * 16 + b"\x22" * 16 + struct.pack("<QQ", first, last)
     where = (entry_lba % (DISK // 512)) * 512
     disk[where:where + len(table)] = table[:DISK - where]
-    header = struct.pack("<8sIIII QQQQ 16s QIII", b"EFI PART", 0x10000, header_size, 0, 0, 1,
-                         DISK // 512 - 1, 34, DISK // 512 - 34, b"\0" * 16, entry_lba, count,
-                         entry_size, zlib.crc32(bytes(disk[where:where + count * max(entry_size, 1)]))
-                         if count * entry_size < DISK else 0)
+    header = struct.pack(
+        "<8sIIII QQQQ 16s QIII",
+        b"EFI PART",
+        0x10000,
+        header_size,
+        0,
+        0,
+        1,
+        DISK // 512 - 1,
+        34,
+        DISK // 512 - 34,
+        b"\0" * 16,
+        entry_lba,
+        count,
+        entry_size,
+        zlib.crc32(bytes(disk[where : where + count * max(entry_size, 1)]))
+        if count * entry_size < DISK
+        else 0,
+    )
     header += bytes(max(0, header_size - len(header)))
     header = header[:16] + struct.pack("<I", zlib.crc32(header[:header_size])) + header[20:]
     disk[512:512 + min(len(header), 512)] = header[:512]

@@ -39,11 +39,38 @@ def blank(path, size=DISK):
 def gpt_template(tmp_path_factory):
     """sgdisk is slow (it syncs), so the GPT disk is built once and copied per test."""
     path = blank(tmp_path_factory.mktemp("gpt") / "gpt.raw")
-    subprocess.run([need_tool("sgdisk"), "-n", "1:2048:+16M", "-t", "1:ef00", "-c", "1:EFI system partition",
-                    "-n", "2:0:+8M", "-t", "2:0c01", "-c", "2:Microsoft reserved partition",
-                    "-n", "3:0:+20M", "-t", "3:0700", "-c", "3:Basic data partition",
-                    "-n", "4:0:0", "-t", "4:2700", "-A", "4:set:2", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            need_tool("sgdisk"),
+            "-n",
+            "1:2048:+16M",
+            "-t",
+            "1:ef00",
+            "-c",
+            "1:EFI system partition",
+            "-n",
+            "2:0:+8M",
+            "-t",
+            "2:0c01",
+            "-c",
+            "2:Microsoft reserved partition",
+            "-n",
+            "3:0:+20M",
+            "-t",
+            "3:0700",
+            "-c",
+            "3:Basic data partition",
+            "-n",
+            "4:0:0",
+            "-t",
+            "4:2700",
+            "-A",
+            "4:set:2",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -152,7 +179,7 @@ def _write_gpt_header(path, lba: int, **changes):
     fmt = "<8sIIII QQQQ 16s QIII"
     with open(path, "r+b") as f:
         f.seek(lba * 512)
-        values = dict(zip(fields, struct.unpack(fmt, f.read(92))))
+        values = dict(zip(fields, struct.unpack(fmt, f.read(92)), strict=False))
         values.update(changes, crc=0)
         raw = struct.pack(fmt, *(values[k] for k in fields))
         raw = raw[:16] + struct.pack("<I", zlib.crc32(raw)) + raw[20:]

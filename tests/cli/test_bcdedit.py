@@ -10,8 +10,7 @@ import subprocess
 import pytest
 from Registry import Registry
 
-from bcdtool.cli import main
-from tests.helpers.common import need_tool, sha
+from tests.helpers.common import need_tool, run_cli as run, sha
 
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 EMS = "{0ce4991b-e6b3-4b16-b23c-5e0d9250e5d9}"
@@ -30,14 +29,6 @@ INSTALLED = ["win10-bios-installed-sysreserved.bcd", "win7-bios-installed-winre.
 @pytest.fixture(autouse=True)
 def _state(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def copy_store(corpus, tmp_path, name: str, *, logs: bool = True):

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from tests.ops.ops_helpers import build_windows_disk
-from tests.helpers.common import sha
+from tests.helpers.common import run_process as bcdtool, sha
 from fixtures.windows_hives import system_hive
 
 
 @pytest.fixture(autouse=True)
 def _state(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
-def bcdtool(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, env=os.environ)
 
 
 def test_doctor_before_and_after(tmp_path):

@@ -7,8 +7,7 @@ import json
 import pytest
 from Registry import Registry
 
-from bcdtool.cli import main
-from tests.helpers.common import corpus_files
+from tests.helpers.common import corpus_files, run_cli as run
 
 
 @pytest.fixture(autouse=True)
@@ -16,22 +15,18 @@ def _state(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
-
-
 def test_text_shows_alias_guid_and_partition(corpus, capsys):
-    code, out, err = run(capsys, "enum", str(corpus / "bcd" / "win10-bios-installed-sysreserved.bcd"))
+    code, out, err = run(
+        capsys, "enum", str(corpus / "bcd" / "win10-bios-installed-sysreserved.bcd")
+    )
     assert code == 0 and "store: hive file" in err
     lines = out.splitlines()
     assert "identifier              {bootmgr} {9dea862c-5cdd-4e70-acc1-f32b344d4795}" in lines
     assert "device                  partition=<MBR disk 76a4a23d offset 0x100000 (1 MiB)>" in lines
-    assert "EMS Settings" not in lines           # only active objects by default
-    code, out, _ = run(capsys, "enum", "--all", str(corpus / "bcd" / "win10-bios-installed-sysreserved.bcd"))
+    assert "EMS Settings" not in lines  # only active objects by default
+    code, out, _ = run(
+        capsys, "enum", "--all", str(corpus / "bcd" / "win10-bios-installed-sysreserved.bcd")
+    )
     assert "EMS Settings" in out.splitlines()
 
 

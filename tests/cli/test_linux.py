@@ -10,17 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bcdtool.cli import main
 from bcdtool.errors import InvalidArgumentError, EXIT_PROBLEMS, GuestError, NotFoundError
 from fixtures import linux_roots
 from tests.linux.linux_helpers import snapshot
-
-
-def run(capsys, *argv):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
+from tests.helpers.common import run_cli as run
 
 
 @pytest.fixture

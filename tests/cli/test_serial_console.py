@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from tests.ops.ops_helpers import (assert_recipe, build_windows_disk, new_store, registry,
                                    store_bytes)
-from tests.helpers.common import sha
+from tests.helpers.common import run_process as bcdtool, sha
 
 
 @pytest.fixture(autouse=True)
 def _state(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
-def bcdtool(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, env=os.environ)
 
 
 def test_enable_json_twice_then_status(tmp_path):

@@ -3,7 +3,6 @@ every byte back.  Run as real processes; results read back with qemu-img, mtools
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -12,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers.common import sha as digest
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
@@ -25,10 +25,6 @@ def bcdtool(*args, state: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, XDG_STATE_HOME=str(state))
     return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)], capture_output=True,
                           text=True, env=env, timeout=120)
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module", params=[("uefi", "qcow2"), ("bios", "vhd-dynamic")],

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from fixtures.windows_hives import software_hive, system_hive
 from tests.ops.ops_helpers import build_windows_disk, windows_file
-from tests.helpers.common import sha
+from tests.helpers.common import run_process as bcdtool, sha
 
 
 @pytest.fixture(autouse=True)
 def _state(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
-def bcdtool(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, env=os.environ)
 
 
 def test_info_crashdump_sac(tmp_path):

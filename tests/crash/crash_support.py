@@ -41,7 +41,7 @@ class Case:
     target: Path
     kind: str            # "esp" (GPT + FAT32), "mbr" (MBR + NTFS) or "file"
 
-    def fresh_copy(self, dest: Path) -> "Case":
+    def fresh_copy(self, dest: Path) -> Case:
         """A private copy (sparse) of the whole folder, for one run."""
         subprocess.run(["cp", "-r", "--sparse=always", str(self.folder), str(dest)], check=True)
         return Case(self.name, dest, dest / self.target.name, self.kind)

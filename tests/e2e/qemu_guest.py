@@ -71,7 +71,7 @@ class Boot:
                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self.console: SerialConsole | None = None
 
-    def __enter__(self) -> "Boot":
+    def __enter__(self) -> Boot:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -119,7 +119,7 @@ class Boot:
                                   f"{self._evidence()}")
             time.sleep(0.5)
 
-    def connect(self, timeout: float = 30) -> "SerialConsole":
+    def connect(self, timeout: float = 30) -> SerialConsole:
         """Attach to ttyS0's socket (login_socket=True)."""
         assert self.socket_path is not None, "started without login_socket"
         self.console = SerialConsole(self.socket_path, timeout)

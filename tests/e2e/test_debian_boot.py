@@ -23,8 +23,15 @@ from pathlib import Path
 
 import pytest
 from tests.e2e.guest_disk import copy_sparse, mounted, tree_digest
-from tests.e2e.guest_steps import (EXIT_PROBLEMS, Fixed, assert_no_serial_login, bcdtool, fix_from_outside,
-                         log_in, wait_for_prompt)
+from tests.e2e.guest_steps import (
+    EXIT_PROBLEMS,
+    Fixed,
+    assert_no_serial_login,
+    bcdtool,
+    fix_from_outside,
+    log_in,
+    wait_for_prompt,
+)
 from tests.e2e.qemu_guest import Boot
 
 pytestmark = pytest.mark.e2e

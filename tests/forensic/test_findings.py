@@ -4,6 +4,7 @@ info, and every rule fires on a bcdboot-like store edited to show the setting.""
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from pathlib import Path
 
 import pytest
@@ -183,7 +184,15 @@ def test_startup_object_and_pxe_settings():
 def test_every_rule_is_documented_in_the_readme():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     for rule in RULES.values():
-        assert f"`{rule.id}`" in readme, rule.id
-        if rule.attack:
-            line = next(line for line in readme.splitlines() if f"`{rule.id}`" in line)
-            assert rule.attack in line, rule.id
+        row = f"| `{rule.id}` | {rule.severity} | {rule.attack or '—'} | {rule.meaning} |"
+        assert row in readme.splitlines(), rule.id
+
+
+def test_a_device_of_an_unknown_kind_is_unusual():
+    store = BcdStore(Hive.from_bytes(new_store()))
+    body = bytes(16)
+    blob = bytes(16) + struct.pack("<IIII", 0x63, 0, 16 + len(body), 0) + body
+    store.set_raw(LOADER, store.element_def(LOADER, "osdevice").code, blob)
+    edited = BcdStore(Hive.from_bytes(store.to_bytes()))
+    found = [f for f in findings(StoreView(edited, edited.hive)) if f.id == "bcd.unusual-device"]
+    assert [(f.severity, f.evidence[0].element) for f in found] == [("medium", "osdevice")]

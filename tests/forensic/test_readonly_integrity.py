@@ -4,7 +4,6 @@ report names every byte read with its sha256 and is byte-identical for the same 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import re
 import shutil
@@ -16,14 +15,11 @@ import pytest
 from tests.helpers.common import need_tool
 from fixtures import images
 from tests.forensic.forensic_helpers import bcdtool
+from tests.helpers.common import sha as _sha
 
 STORE = "win11-uefi-installed-2025.bcd"
 LOGS = (".LOG", ".LOG1")
 _WRITE_FLAGS = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND")
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _folder(corpus, tmp_path):
@@ -179,3 +175,20 @@ def test_image_formats_give_the_same_report(corpus, tmp_path, fmt):
     assert doc["integrity"]["files"] == raw_doc["integrity"]["files"]
     assert doc["integrity"]["disk_reads"] == raw_doc["integrity"]["disk_reads"]
     assert doc["integrity"]["location"]["format"] != raw_doc["integrity"]["location"]["format"]
+
+
+def test_bios_disk_with_ntfs_system_reserved(corpus, tmp_path):
+    name = "win81-bios-installed-sysreserved.bcd"
+    store = (corpus / "bcd" / name).read_bytes()
+    log = (corpus / "bcd" / (name + ".LOG")).read_bytes()
+    disk = images.build_mbr_disk(tmp_path / "bios.img", store, extra_files={"Boot/BCD.LOG": log})
+    run = bcdtool("forensic", disk.path, "--json", "--timeline", "--history")
+    assert run.returncode == 3, run.stderr            # recoveryenabled No
+    doc = json.loads(run.stdout)
+    loc = doc["integrity"]["location"]
+    assert (loc["scheme"], loc["filesystem"], loc["path"]) == ("mbr", "ntfs", "Boot/BCD")
+    files = {f["name"]: f for f in doc["integrity"]["files"]}
+    assert files["BCD"]["sha256"] == _sha(store) and files["BCD.LOG"]["sha256"] == _sha(log)
+    assert {f["id"] for f in doc["findings"] if f["severity"] == "high"} == \
+        {"bcd.recovery-disabled"}
+    assert [e["sequence"] for e in doc["timeline"] if e["kind"] == "log-entry"] == [13]

@@ -1,4 +1,5 @@
-"""Helpers for the filesystem tests: building images (skip on missing tools), opening and comparing them."""
+"""Helpers for the filesystem tests: building images (skip on missing tools), opening and comparing
+them."""
 
 from __future__ import annotations
 

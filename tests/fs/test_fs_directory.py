@@ -30,7 +30,12 @@ def test_case_insensitive_lookup(esp_copy):
 
 def test_not_found_and_not_files(esp_copy):
     vol = DirectoryVolume(esp_copy)
-    for bad in ("EFI/Microsoft/Boot/BCD.LOG1", "EFI/Microsoft", "EFI/../EFI/Microsoft/Boot/BCD", ""):
+    for bad in (
+        "EFI/Microsoft/Boot/BCD.LOG1",
+        "EFI/Microsoft",
+        "EFI/../EFI/Microsoft/Boot/BCD",
+        "",
+    ):
         with pytest.raises(NotFoundError):
             vol.find(bad)
     os.mkfifo(esp_copy / "fifo")

@@ -1,4 +1,5 @@
-"""FAT volumes: lookup and extents checked against mtools, in-place writes checked with mcopy and fsck.fat."""
+"""FAT volumes: lookup and extents checked against mtools, in-place writes checked with mcopy and
+fsck.fat."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ import random
 import pytest
 
 from bcdtool.blockdev.raw import RawDevice
-from bcdtool.errors import (BcdToolError, CorruptionError, FormatError, NotFoundError, ReadOnlyError,
-                            UnsafeVolumeError)
+from bcdtool.errors import (
+    BcdToolError,
+    CorruptionError,
+    FormatError,
+    NotFoundError,
+    ReadOnlyError,
+    UnsafeVolumeError,
+)
 from bcdtool.fs import open_volume
 from bcdtool.fs.base import write_extents
 from bcdtool.fs.fat import FatVolume
@@ -49,7 +56,8 @@ def test_long_and_short_names(esp_disk):
 
 
 def test_opening_never_writes(esp_disk, tmp_path):
-    """pyfatfs marks a volume dirty when given a writable file: ours must not, even on a writable device."""
+    """pyfatfs marks a volume dirty when given a writable file: ours must not, even on a writable
+    device."""
     img = copy_image(esp_disk.path, tmp_path)
     before = sha(img)
     dev = open_part(img, esp_disk.bcd_part, writable=True)
@@ -159,7 +167,9 @@ def _hostile_fat32(tmp_path, how: str):
     target = {"cycle": chain_first + 2, "range": 0x0FFFFF00 - 1, "free": 0}[how]
     for fat in range(2):
         fat_size = vol._pf._fat_size * 512
-        _patch(vol_path, _fat_entry_offset(vol, last) + fat * fat_size, target.to_bytes(4, "little"))
+        _patch(
+            vol_path, _fat_entry_offset(vol, last) + fat * fat_size, target.to_bytes(4, "little")
+        )
     return vol_path
 
 

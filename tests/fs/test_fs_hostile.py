@@ -4,7 +4,7 @@ never another exception or a hang (make fuzz raises the example count)."""
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,7 @@ class MemoryDevice(BlockDevice):
         return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _volume(kind: str, folder: str) -> bytes:
     path = Path(folder) / f"{kind}.img"
     if images.missing_tools(("mkfs.fat", "mmd", "mcopy", "mkntfs", "ntfscp")):

@@ -1,5 +1,6 @@
 """Every image format x firmware: H5's open_image + read_partitions, then our filesystem layer finds
-the BCD; writes through the extents are read back without bcdtool (qemu-img convert, mcopy/ntfscat)."""
+the BCD; writes through the extents are read back without bcdtool (qemu-img convert,
+mcopy/ntfscat)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,9 @@ def test_write_through_every_format(converted, esp_disk, mbr_disk, tmp_path, fir
     image = tmp_path / src.name
     shutil.copyfile(src, image)
     if fmt == "vmdk-flat":
-        shutil.copyfile(src.with_name(src.stem + "-flat.vmdk"), tmp_path / (src.stem + "-flat.vmdk"))
+        shutil.copyfile(
+            src.with_name(src.stem + "-flat.vmdk"), tmp_path / (src.stem + "-flat.vmdk")
+        )
     size_before = image.stat().st_size
     dev = open_image(str(image), writable=True)
     vol = _bcd_volume(dev, disk)

@@ -17,8 +17,16 @@ from bcdtool.fs.base import write_extents
 from bcdtool.fs.ntfs import NtfsVolume
 from fixtures import images
 
-from tests.fs.fs_helpers import (built, changed_ranges, copy_image, inside, ntfs_part_get, ntfsfix_part,
-                        open_part, patch)
+from tests.fs.fs_helpers import (
+    built,
+    changed_ranges,
+    copy_image,
+    inside,
+    ntfs_part_get,
+    ntfsfix_part,
+    open_part,
+    patch,
+)
 
 
 def test_system_reserved_bcd_matches_ntfscat(mbr_disk, payload, tmp_path):
@@ -180,7 +188,9 @@ def test_sparse_file_refused(tmp_path):
     data = b"s" * 4096
     built(images.make_ntfs_volume, path, {"Boot/x": b"x"}, sparse={"Boot/BCD": [(0, data),
                                                                                 (1 << 20, data)]})
-    info = subprocess.run(["ntfsinfo", "-F", "/Boot/BCD", str(path)], capture_output=True, text=True)
+    info = subprocess.run(
+        ["ntfsinfo", "-F", "/Boot/BCD", str(path)], capture_output=True, text=True
+    )
     assert "Attribute flags:\t 0x8000" in info.stdout.split("$DATA (0x80)")[1]
     vol = NtfsVolume(RawDevice(str(path), writable=True))
     ref = vol.find("boot/bcd")
@@ -196,7 +206,9 @@ def test_encrypted_flag_refused(tmp_path):
     path = tmp_path / "efs.ntfs"
     built(images.make_ntfs_volume, path, {"Boot/BCD": b"e" * 20000})
     images.patch_ntfs_data_attribute(path, "Boot/BCD", flags=0x4000)
-    info = subprocess.run(["ntfsinfo", "-F", "/Boot/BCD", str(path)], capture_output=True, text=True)
+    info = subprocess.run(
+        ["ntfsinfo", "-F", "/Boot/BCD", str(path)], capture_output=True, text=True
+    )
     assert "Attribute flags:\t 0x4000" in info.stdout.split("$DATA (0x80)")[1]
     vol = NtfsVolume(RawDevice(str(path), writable=True))
     ref = vol.find("Boot/BCD")

@@ -1,4 +1,5 @@
-"""Print how many hostile inputs each fuzz target really ran (the figure docs/reliability.md cites)."""
+"""Print how many hostile inputs each fuzz target really ran (the figure docs/reliability.md
+cites)."""
 
 from __future__ import annotations
 

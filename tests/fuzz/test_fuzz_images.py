@@ -2,7 +2,8 @@
 
 Seeds are real images: a small GPT disk (sfdisk) with data in both partitions, converted by
 qemu-img to every container format.  Mutations hit the first 64 KiB (2 MiB for VHDX and VMDK:
-headers, region tables, L1/BAT/grain directories) or the VHD footer; checksums of VHD footers and VHDX headers/region
+headers, region tables, L1/BAT/grain directories) or the VHD footer; checksums of VHD footers and
+VHDX headers/region
 tables are recomputed after mutating so inputs get past the checksum into the parsers behind it.
 Opening, listing partitions and reading sectors may raise only BcdToolError.
 """

@@ -84,10 +84,11 @@ def test_log_length_fields():
     for primary in primaries:
         logs = [(p.name, p.read_bytes()) for p in corpus_files("hives", primary.name + ".LOG*")]
         name, raw = logs[0]
-        assert_bounded(lambda blob: replay(primary.read_bytes(), [(name, blob)] + logs[1:]),
-                       raw, 0, 0x80, f"log {name} base block")
-        assert_bounded(lambda blob: replay(primary.read_bytes(), [(name, blob)] + logs[1:]),
-                       raw, 0x200, 0x40, f"log {name} first entry")
+        def with_log(blob, primary=primary, name=name, logs=logs):
+            return replay(primary.read_bytes(), [(name, blob)] + logs[1:])
+
+        assert_bounded(with_log, raw, 0, 0x80, f"log {name} base block")
+        assert_bounded(with_log, raw, 0x200, 0x40, f"log {name} first entry")
 
 
 @pytest.mark.parametrize("fmt,start,length,order", [

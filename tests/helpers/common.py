@@ -48,8 +48,9 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
 
 
 def run_process(*args, env: dict | None = None, cwd=None, input: str | None = None,
-                timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m bcdtool ARGS` as its own process (text output); `env` adds to os.environ."""
+                timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m bcdtool ARGS` as its own process (text output); `env` adds to os.environ.
+    The timeout only turns a hang into a failure."""
     return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
                           env=None if env is None else {**os.environ, **env}, cwd=cwd,
                           input=input, capture_output=True, text=True, timeout=timeout)

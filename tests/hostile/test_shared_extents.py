@@ -5,7 +5,6 @@ free are refused (nothing written); a dirty FAT volume is written when the check
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 
 import pytest
@@ -19,13 +18,10 @@ from bcdtool.errors import CorruptionError, UnsafeVolumeError
 from bcdtool.fs.base import FileRef
 from bcdtool.fs.ntfs import NtfsVolume
 from bcdtool.locate.discover import locate
+from tests.helpers.common import sha
 
 BCD, BOOTX64, BOOT_DIR, LOG = b"BCD        ", b"BOOTX64 EFI", b"BOOT       ", b"BCD     LOG"
 EDIT = ["/set", "{bootmgr}", "timeout", "7"]
-
-
-def sha(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +210,29 @@ def test_ntfs_store_marked_free_in_bitmap_is_refused(ntfs):
     assert done.returncode == CorruptionError.exit_code, done.stderr
     assert "marked free in $Bitmap" in done.stderr and "ntfsfix -n" in done.stderr
     assert sha(image) == before
+
+
+@pytest.mark.parametrize("inode,size", [(2, 1 << 63), (2, (1 << 64) - 1), (6, 1 << 63)])
+def test_ntfs_system_file_with_a_negative_size_is_one_clear_error(ntfs, inode, size):
+    """pytsk3 reports sizes signed: a $LogFile or $Bitmap declaring 2^63 or more bytes must not
+    reach it as a negative read (SystemError, exit 1 before)."""
+    image, start = ntfs
+    with open(image, "r+b") as f:
+        f.seek(start)
+        boot = f.read(512)
+        cluster = int.from_bytes(boot[11:13], "little") * boot[13]
+        code = int.from_bytes(boot[64:65], "little", signed=True)
+        rec_size = 1 << -code if code < 0 else code * cluster
+        record = start + int.from_bytes(boot[48:56], "little") * cluster + inode * rec_size
+        f.seek(record)
+        rec = f.read(rec_size)
+        pos = int.from_bytes(rec[20:22], "little")
+        while rec[pos:pos + 4] != b"\x80\x00\x00\x00":
+            pos += int.from_bytes(rec[pos + 4:pos + 8], "little")
+        assert rec[pos + 8] == 1 and (pos + 0x30) % 512 < 502     # non-resident, clear of fixups
+        f.seek(record + pos + 0x30)
+        f.write(size.to_bytes(8, "little"))
+    for args in (["enum", image], ["bcdedit", "/store", image, *EDIT]):
+        done = run_cli(*args)
+        assert done.returncode not in (1,), done.stderr
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr

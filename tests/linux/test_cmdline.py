@@ -11,7 +11,8 @@ from bcdtool.linux import cmdline
 @pytest.mark.parametrize("text, args", [
     ("", []),
     ("  ro  quiet ", ["ro", "quiet"]),
-    ('root=UUID=1 acpi_osi="Windows 2015" quiet', ["root=UUID=1", 'acpi_osi="Windows 2015"', "quiet"]),
+    ('root=UUID=1 acpi_osi="Windows 2015" quiet',
+     ["root=UUID=1", 'acpi_osi="Windows 2015"', "quiet"]),
     ("\tconsole=tty0\tconsole=ttyS0,115200n8", ["console=tty0", "console=ttyS0,115200n8"]),
 ])
 def test_tokenize(text, args):
@@ -49,7 +50,8 @@ def test_parse_console(value, device, speed, serial):
     ("console=tty0 console=ttyS0,115200 earlyprintk=ttyS0,115200", None),
     # quiet and rhgb go, everything else stays where it was
     ("ro crashkernel=auto rd.lvm.lv=rhel/root rhgb quiet LANG=en_US.UTF-8",
-     "ro crashkernel=auto rd.lvm.lv=rhel/root LANG=en_US.UTF-8 console=tty0 console=ttyS0,115200n8"),
+     "ro crashkernel=auto rd.lvm.lv=rhel/root LANG=en_US.UTF-8 console=tty0 "
+     "console=ttyS0,115200n8"),
     ("quiet", "console=tty0 console=ttyS0,115200n8"),
     # another serial port owns the console: ttyS0 goes after it
     ("console=ttyS0 console=ttyS1,9600 x=1", "console=ttyS1,9600 console=ttyS0,115200n8 x=1"),

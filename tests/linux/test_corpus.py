@@ -56,7 +56,10 @@ def test_ubuntu_generated_grub_cfg(corpus):
 
 def test_speed_rule_on_real_files(corpus):
     # Azure's prepared Ubuntu 18.04: GRUB at 9600 and console=ttyS0 without a speed (9600): equal
-    assert statuses(report_of(corpus / "linux/ubuntu-18.04-azure-prepared"))["grub.serial-speed"] == "ok"
+    assert (
+        statuses(report_of(corpus / "linux/ubuntu-18.04-azure-prepared"))["grub.serial-speed"]
+        == "ok"
+    )
     # Debian 12 generic: 115200 on both sides
     st = statuses(report_of(corpus / "linux/debian-12-generic-amd64"))
     assert st["grub.serial-speed"] == "ok" and st["grub.terminal-serial"] == "ok"
@@ -66,7 +69,9 @@ def test_speed_rule_on_real_files(corpus):
 def test_arm64_corpus_uses_ttyAMA0(corpus):
     guest = guest_of(corpus / "linux/debian-12-azure-arm64")
     assert default_device(guest) == "ttyAMA0"
-    assert statuses(report_of(corpus / "linux/debian-12-azure-arm64"))["kernel.serial-console"] == "ok"
+    assert (
+        statuses(report_of(corpus / "linux/debian-12-azure-arm64"))["kernel.serial-console"] == "ok"
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -92,8 +97,10 @@ def test_fix_real_configs(tmp_path, corpus, family):
         # corpus dumps without /boot only warn that the generated files are missing
         assert st["grub.config-applied"] in ("ok", "warning" if not guest.kernel_lines else "ok")
         assert st["grub.serial-speed"] == "ok"
-    for old, new in zip(before, kernel_arg_lists(root)):
-        kept = [a for a in old if a not in cmdline.QUIET_ARGS and not a.startswith(f"console={device}")]
+    for old, new in zip(before, kernel_arg_lists(root), strict=False):
+        kept = [
+            a for a in old if a not in cmdline.QUIET_ARGS and not a.startswith(f"console={device}")
+        ]
         assert [a for a in new if a in kept] == kept
     assert plan_fix(guest_of(root), device).changes == []
     if journal is not None:

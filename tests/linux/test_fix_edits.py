@@ -94,9 +94,11 @@ def test_selinux_labels_survive(tmp_path):
     # RHEL 7: no console= yet, so the fix enables serial-getty@ttyS0 itself (on RHEL 9 the
     # kernel's console=ttyS0 already makes systemd's generator start it: no link is made).
     root = linux_roots.build("rhel-7", "broken", tmp_path / "root")
-    labels = {"etc/default/grub": b"system_u:object_r:bootloader_etc_t:s0\0",
-              "boot/grub2/grub.cfg": b"system_u:object_r:boot_t:s0\0",
-              "etc/systemd/system/getty.target.wants": b"system_u:object_r:systemd_unit_file_t:s0\0"}
+    labels = {
+        "etc/default/grub": b"system_u:object_r:bootloader_etc_t:s0\0",
+        "boot/grub2/grub.cfg": b"system_u:object_r:boot_t:s0\0",
+        "etc/systemd/system/getty.target.wants": b"system_u:object_r:systemd_unit_file_t:s0\0",
+    }
     try:
         for rel, label in labels.items():
             os.setxattr(root / rel, "security.selinux", label)
@@ -105,14 +107,20 @@ def test_selinux_labels_survive(tmp_path):
     guest = guest_of(root)
     journal = apply_plan(guest, plan_fix(guest, "ttyS0"), backup_dir=str(tmp_path / "j"))
     assert os.getxattr(root / "etc/default/grub", "security.selinux") == labels["etc/default/grub"]
-    assert os.getxattr(root / "boot/grub2/grub.cfg", "security.selinux") == labels["boot/grub2/grub.cfg"]
+    assert (
+        os.getxattr(root / "boot/grub2/grub.cfg", "security.selinux")
+        == labels["boot/grub2/grub.cfg"]
+    )
     link = root / "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service"
     assert os.getxattr(link, "security.selinux", follow_symlinks=False) == \
         labels["etc/systemd/system/getty.target.wants"]
     # Undo rewrites the files once more: the labels must survive that too.
     undo_journal(journal.path)
     assert os.getxattr(root / "etc/default/grub", "security.selinux") == labels["etc/default/grub"]
-    assert os.getxattr(root / "boot/grub2/grub.cfg", "security.selinux") == labels["boot/grub2/grub.cfg"]
+    assert (
+        os.getxattr(root / "boot/grub2/grub.cfg", "security.selinux")
+        == labels["boot/grub2/grub.cfg"]
+    )
 
 
 def test_sysvinit_gets_an_inittab_getty(tmp_path):
@@ -156,7 +164,8 @@ _grubish = st.lists(st.sampled_from([
     max_size=30).map("".join)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_grubish)
 def test_any_default_grub_plans_or_explains(tmp_path_factory, text):
     root = linux_roots.build("debian-12", "broken", tmp_path_factory.mktemp("g"))

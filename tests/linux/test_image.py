@@ -7,13 +7,12 @@ import subprocess
 
 import pytest
 
-from bcdtool.cli import main
 from bcdtool.errors import UnsupportedError
 from bcdtool.linux.image import open_image_root
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import read_guest
 from fixtures import linux_roots
-from tests.helpers.common import need_tool
+from tests.helpers.common import need_tool, run_cli as _run
 from tests.linux.linux_helpers import report_of
 
 MiB = 1024 * 1024
@@ -28,7 +27,8 @@ def _ext4(root, image, size_mib=24):
 
 
 def _disk(fs_image, disk, table="gpt"):
-    """A partitioned disk holding `fs_image` as partition 2 (partition 1 is a small FAT-typed one)."""
+    """A partitioned disk holding `fs_image` as partition 2 (partition 1 is a small FAT-typed
+    one)."""
     need_tool("sfdisk")
     data = fs_image.read_bytes()
     sectors = len(data) // 512
@@ -42,13 +42,6 @@ def _disk(fs_image, disk, table="gpt"):
              f"start=8192, size={sectors}, type={linux}\n"
     subprocess.run(["sfdisk", "-q", str(disk)], input=script.encode(), check=True)
     return disk
-
-
-def _run(capsys, *argv):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.mark.parametrize("family, table", [("debian-12", "gpt"), ("rhel-8", "dos"),

@@ -76,7 +76,7 @@ def test_fix_then_fix_again_then_undo(tmp_path, family):
     assert _problems(after) == set(), [f for f in after.findings if f.status == "problem"]
     after_args = kernel_arg_lists(root)
     assert len(after_args) == len(before_args)
-    for old, new in zip(before_args, after_args):
+    for old, new in zip(before_args, after_args, strict=False):
         kept = [a for a in old if a not in DROPPED and not a.startswith(f"console={device}")]
         # every original argument is still there, in the same order
         assert [a for a in new if a in kept] == kept
@@ -153,7 +153,9 @@ def test_centos6_legacy_grub_through_its_symlinks(tmp_path):
     root = linux_roots.build("centos-6", "broken", tmp_path / "root")
     guest = guest_of(root)
     plan = plan_fix(guest, "ttyS0")
-    assert [c.path for c in plan.changes if c.path.endswith("grub.conf")] == ["/boot/grub/grub.conf"]
+    assert [c.path for c in plan.changes if c.path.endswith("grub.conf")] == [
+        "/boot/grub/grub.conf"
+    ]
     apply_plan(guest, plan, backup_dir=str(tmp_path / "j"))
     assert (root / "boot/grub/menu.lst").is_symlink() and (root / "etc/grub.conf").is_symlink()
     text = (root / "boot/grub/grub.conf").read_text()
@@ -170,7 +172,9 @@ def test_arm64_uses_ttyAMA0(tmp_path):
     apply_plan(guest, plan_fix(guest, "ttyAMA0"), backup_dir=str(tmp_path / "j"))
     cfg = (root / "boot/grub/grub.cfg").read_text()
     assert "console=tty0 console=ttyAMA0,115200n8" in cfg and "ttyS0" not in cfg
-    assert (root / "etc/systemd/system/getty.target.wants/serial-getty@ttyAMA0.service").is_symlink()
+    assert (
+        root / "etc/systemd/system/getty.target.wants/serial-getty@ttyAMA0.service"
+    ).is_symlink()
 
 
 def test_password_problem_is_reported_without_the_hash(tmp_path):
@@ -235,7 +239,9 @@ def test_grub_tools_read_what_fix_wrote(tmp_path, family):
 def test_sysrq_and_competing_consoles(tmp_path):
     ubuntu = linux_roots.build("ubuntu-22.04", "correct", tmp_path / "u")
     sysrq = next(f for f in report_of(ubuntu).findings if f.id == "kernel.sysrq")
-    assert sysrq.status == "warning" and sysrq.evidence[0].file == "/etc/sysctl.d/10-magic-sysrq.conf"
+    assert (
+        sysrq.status == "warning" and sysrq.evidence[0].file == "/etc/sysctl.d/10-magic-sysrq.conf"
+    )
     debian = linux_roots.build("debian-12", "correct", tmp_path / "d")
     assert statuses(report_of(debian))["kernel.sysrq"] == "ok"
     # /etc/sysctl.conf is applied last and wins

@@ -1,4 +1,5 @@
-"""The /etc/default/grub shell subset: assignments, quotes, expansion, unknowns; real corpus files."""
+"""The /etc/default/grub shell subset: assignments, quotes, expansion, unknowns; real corpus
+files."""
 
 from __future__ import annotations
 

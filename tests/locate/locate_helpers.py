@@ -95,7 +95,8 @@ class WriteWatch:
 
 
 def open_modes(path) -> list[int]:
-    """Access modes (O_RDONLY=0, O_WRONLY=1, O_RDWR=2) of this process's open descriptors of `path`."""
+    """Access modes (O_RDONLY=0, O_WRONLY=1, O_RDWR=2) of this process's open descriptors of
+    `path`."""
     import os
 
     target = os.path.realpath(path)

@@ -184,7 +184,10 @@ def test_hibernated_and_dirty_ntfs_are_refused(windows_disk, tmp_path):
         volume.unlink()
         before = _digest(image)
         handle, new_image = _edit_system(image)
-        with handle, pytest.raises(UnsafeVolumeError, match=case if case == "dirty" else "hibernat"):
+        with (
+            handle,
+            pytest.raises(UnsafeVolumeError, match=case if case == "dirty" else "hibernat"),
+        ):
             handle.commit(new_image)
         assert _digest(image) == before, case
 
@@ -274,7 +277,8 @@ def test_write_error_restores_the_original(image, monkeypatch):
         new_image, _ = sac_edit(handle.hive)
         with pytest.raises(WriteError, match="restored"):
             handle.commit(new_image)
-    assert len(calls) > 4        # the 4th write failed; the restore wrote back through the same sink
+    # the 4th write failed; the restore wrote back through the same sink
+    assert len(calls) > 4
     assert _digest(image) == before
 
 

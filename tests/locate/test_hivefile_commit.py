@@ -45,7 +45,11 @@ def test_commit_journals_neutralises_logs_and_undoes(store, tmp_path):
     for log in ("BCD.LOG", "BCD.LOG1"):
         assert (store.parent / log).read_bytes()[:512] == bytes(512)
     journal = journals.load(result.journal)
-    assert journal.state == "done" and [e.kind for e in journal.entries] == ["range", "range", "file"]
+    assert journal.state == "done" and [e.kind for e in journal.entries] == [
+        "range",
+        "range",
+        "file",
+    ]
 
     run = CliRunner().invoke(cli, ["undo", result.journal])
     assert run.exit_code == 0, run.output

@@ -1,4 +1,5 @@
-"""open_hive on hive files and folders: what is found, why, and that nothing is opened for writing."""
+"""open_hive on hive files and folders: what is found, why, and that nothing is opened for
+writing."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def test_hive_file(tmp_path, store_bytes):
 @pytest.mark.parametrize("layout, chosen, why", [
     ({"efi/microsoft/boot/bcd": 1}, "efi/microsoft/boot/bcd", "UEFI"),
     ({"BOOT/bcd": 1}, "BOOT/bcd", "BIOS"),
-    ({"EFI/Microsoft/Boot/BCD": 1, "Boot/BCD": 2}, "EFI/Microsoft/Boot/BCD", "also present: Boot/BCD"),
+    ({"EFI/Microsoft/Boot/BCD": 1, "Boot/BCD": 2}, "EFI/Microsoft/Boot/BCD",
+     "also present: Boot/BCD"),
 ])
 def test_folder_store_discovery_is_case_insensitive(tmp_path, store_bytes, layout, chosen, why):
     root = _tree(tmp_path / "vol", {rel: store_bytes for rel in layout})

@@ -12,7 +12,14 @@ import pytest
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.ops import batch as b
 from tests.helpers.common import CORPUS
-from tests.crash.crash_support import STORE, Case, build_cases, ems_enabled, run_bcdtool, store_bytes
+from tests.crash.crash_support import (
+    STORE,
+    Case,
+    build_cases,
+    ems_enabled,
+    run_bcdtool,
+    store_bytes,
+)
 
 DEFAULT = ["serial-console enable"]
 
@@ -34,7 +41,8 @@ def test_manifest_lines_and_json():
 
 @pytest.mark.parametrize("line,message", [
     ('{"target": "x", "ops": ["format c:"]}', "unknown operation"),
-    ('{"target": "x", "ops": [{"op": "serial-console enable", "speed": 1}]}', "does not take speed"),
+    ('{"target": "x", "ops": [{"op": "serial-console enable", "speed": 1}]}',
+     "does not take speed"),
     ('{"target": "x", "ops": ["bcdedit /store other.bcd /ems on"]}', "own store"),
     ('{"target": "x", "ops": ["bcdedit /createstore new.bcd"]}', "own store"),
     ('{"target": "x", "ops": ["bcdedit /nonsense"]}', "nonsense"),

@@ -144,3 +144,24 @@ def test_linux_node_of_the_target_block_device(tmp_path, state):
     reg = registry(store_bytes(raw, disk, tmp_path))
     assert element_raw(reg, LOADER, "21000001") == windows_mbr_device(17 << 20)
     assert element_raw(reg, LOADER, "11000001") == windows_mbr_device(17 << 20)
+
+
+def test_ramdisk_on_a_drive_letter_is_windows_bytes(tmp_path, state):
+    """`ramdisk=[C:]\\Recovery\\WindowsRE\\Winre.wim,{options}`: the WinRE device Windows 10 wrote
+    (corpus), with only the nested partition's offset and signature moved to this disk."""
+    raw = tmp_path / "disk.img"
+    disk = build_windows_disk("bios", raw,
+                              system=system_hive(mounted={"C": mounted_mbr(SIGNATURE, 17 << 20)}),
+                              bcd=(CORPUS / "win10-bios-installed-sysreserved.bcd").read_bytes())
+    winre = "{c77a2611-6d5b-11eb-9ff2-e9f459e1e131}"
+    options = "{c77a2612-6d5b-11eb-9ff2-e9f459e1e131}"
+    run = bcdtool("bcdedit", "--store", raw, "/set", winre, "device",
+                  f"ramdisk=[C:]\\Recovery\\WindowsRE\\Winre.wim,{options}")
+    assert run.returncode == 0, run.stderr
+    original = registry((CORPUS / "win10-bios-installed-sysreserved.bcd").read_bytes())
+    expected = bytearray(element_raw(original, winre, "11000001"))
+    nested = 0x44 + 0x10                      # the parent partition's body inside the ramdisk
+    expected[nested:nested + 8] = (17 << 20).to_bytes(8, "little")
+    expected[nested + 0x18:nested + 0x1C] = SIGNATURE.to_bytes(4, "little")
+    reg = registry(store_bytes(raw, disk, tmp_path))
+    assert element_raw(reg, winre, "11000001") == bytes(expected)

@@ -202,7 +202,9 @@ def test_mounted_esp_folder(tmp_path):
     store = esp / "EFI" / "Microsoft" / "Boot" / "BCD"
     store.write_bytes(new_store("uefi"))
     result = sc.enable(str(esp))
-    assert result.location["kind"] == "directory" and result.location["path"].lower().endswith("bcd")
+    assert result.location["kind"] == "directory" and result.location["path"].lower().endswith(
+        "bcd"
+    )
     assert_recipe(store.read_bytes())
     assert sc.enable(str(esp)).changes == []
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bcdtool.errors import DirtyHiveError, VerifyError
+from bcdtool.errors import DirtyHiveError
 from bcdtool.regf import commit, logs
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import Hive

@@ -85,14 +85,15 @@ def run_sequence(editor: HiveEditor, expected: ExpectedHive, rng: random.Random,
             before = editor.to_bytes()
             with pytest.raises((InvalidArgumentError, NotFoundError)):
                 rng.choice([
-                    lambda: editor.create_key("\\".join(key + ("ok", "n" * 256))),
-                    lambda: editor.create_key("\\".join(key) + "\\new\\\\x"),
-                    lambda: editor.set_value("\\".join(key + ("missing-key-zz",)), "v", 1, b""),
-                    lambda: editor.delete_value("\\".join(key), "no-such-value-zz"),
+                    lambda key=key: editor.create_key("\\".join(key + ("ok", "n" * 256))),
+                    lambda key=key: editor.create_key("\\".join(key) + "\\new\\\\x"),
+                    lambda key=key: editor.set_value("\\".join(key + ("missing-key-zz",)), "v",
+                                                     1, b""),
+                    lambda key=key: editor.delete_value("\\".join(key), "no-such-value-zz"),
                 ])()
             assert editor.to_bytes() == before
         elif op == "wide":
-            for i in range(rng.randint(20, 80)):
+            for _ in range(rng.randint(20, 80)):
                 path = ("Wide", f"sib{rng.randint(0, 4000):05d}")
                 editor.create_key("\\".join(path))
                 expected.create_key(path)

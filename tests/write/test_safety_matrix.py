@@ -27,7 +27,6 @@ from bcdtool.errors import (FormatError, InterruptedWriteError, LimitError, Lock
                             UnsafePathError, WriteError)
 from bcdtool.locate import open_hive
 from bcdtool.ops.undo import undo
-from bcdtool.write import journal as journals
 from tests.helpers.common import CORPUS, need_tools, sha
 from tests.locate.locate_helpers import (DISK_STORES, build_disk, read_store_independently,
                                          registry_elements, sac_edit)
@@ -134,7 +133,7 @@ def commit_sac(spec, **kwargs):
         return handle.commit(image, **kwargs), elements
 
 
-# -- every sink -------------------------------------------------------------------------------------
+# -- every sink ------------------------------------------------------------------------------------
 
 def test_commit_then_undo_with_private_journal_and_audit_log(target, state, tmp_path):
     before, store_before = target.digest(), target.store(tmp_path)
@@ -246,7 +245,7 @@ def test_interrupted_undo_is_reported_then_finished(target, state, tmp_path):
     open_hive(target.spec).close()
 
 
-# -- files in folders: links, FIFOs and sizes -------------------------------------------------------
+# -- files in folders: links, FIFOs and sizes ------------------------------------------------------
 
 FOLDER_KINDS = ["file", "folder"]
 
@@ -354,3 +353,18 @@ def test_folder_and_the_store_inside_share_one_lock(tmp_path, state):
         with via_file._store.sink.lock(), pytest.raises(LockedError):
             via_folder.commit(image)
     assert not journal_folders(state)
+
+
+@pytest.mark.parametrize("what", ["fifo", "symlink"])
+def test_backup_copy_path_that_is_not_a_regular_file_is_refused(tmp_path, what):
+    from bcdtool.ops.backup import save_original
+
+    secret, data = _outside(tmp_path)
+    path = tmp_path / "backup.bcd"
+    if what == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(secret)
+    with hang_guard(), pytest.raises(UnsafePathError, match="backup path"):
+        save_original(path, b"regf" + bytes(4092))
+    assert secret.read_bytes() == data

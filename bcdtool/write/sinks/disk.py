@@ -19,6 +19,7 @@ from bcdtool.errors import (BcdToolError, CorruptionError, NotFoundError, Unsafe
 from bcdtool.fs import open_volume
 from bcdtool.fs.base import FileRef, write_extents
 from bcdtool.fs.probe import probe
+from bcdtool.urls import is_url, redact
 from bcdtool.write import lock
 from bcdtool.write.refuse import Facts
 from bcdtool.write.sinks.folder import same_store_or_log
@@ -49,7 +50,7 @@ class DiskSink:
                 "key": self.key}
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "DiskSink":
+    def from_spec(cls, spec: dict) -> DiskSink:
         """The sink a journal names: the image opened and its files found again from scratch."""
         return open_files(spec["image"], partition=spec["partition"], files=spec["files"],
                           key=spec["key"], store=spec["store"], target=spec["target"])
@@ -87,7 +88,9 @@ class DiskSink:
         length = max(0, min(length, ref.size - offset))
         if ref.content is not None:     # resident or compressed: the file system's own copy
             return ref.content[offset:offset + length]
-        return b"".join(self.dev.read_at(self.start + off, n) for off, n in ref.locate(offset, length))
+        return b"".join(
+            self.dev.read_at(self.start + off, n) for off, n in ref.locate(offset, length)
+        )
 
     def lstat_link(self, file: str) -> str | None:
         """FAT and NTFS files reached here are never symlinks."""
@@ -97,7 +100,7 @@ class DiskSink:
         """(offset on the disk, length) of the bytes a write of the file touches."""
         return [(self.start + off, n) for off, n in self._ref(file).locate(offset, length)]
 
-    # -- policy and lock ----------------------------------------------------------------------------
+    # -- policy and lock ---------------------------------------------------------------------------
     def facts(self) -> Facts:
         """The volume's state, hibernation on the disk's other partitions, files that cannot be
         rewritten in place, and a write-protected device."""
@@ -170,7 +173,7 @@ class DiskSink:
         with contextlib.closing(open_image(self.image, writable=True)) as wdev:
             yield _DiskWriter(self, wdev)
 
-    def reopen(self) -> "DiskSink":
+    def reopen(self) -> DiskSink:
         """The image opened again and the files found again from scratch; VerifyError if a file
         moved (its extents changed) while it was written."""
         fresh = open_files(self.image, partition=self.partition, files=sorted(self.refs),
@@ -178,7 +181,9 @@ class DiskSink:
         for name, ref in self.refs.items():
             if fresh.refs[name].extents != ref.extents:
                 fresh.close()
-                raise VerifyError(f"{name} moved on the disk while it was written", path=self.target)
+                raise VerifyError(
+                    f"{name} moved on the disk while it was written", path=self.target
+                )
         return fresh
 
     def close(self) -> None:
@@ -215,13 +220,16 @@ class _DiskWriter:
 
 
 def key_for(image: str, partition: int, store: str) -> str:
-    """The identity of a store on a disk (interrupted-write markers, journals)."""
-    return f"disk:{os.path.realpath(image)}#{partition}:{store.lower()}"
+    """The identity of a store on a disk (interrupted-write markers, journals); a remote disk
+    by its URL without the secret."""
+    where = redact(image) if is_url(image) else os.path.realpath(image)
+    return f"disk:{where}#{partition}:{store.lower()}"
 
 
 def open_files(image: str, *, partition: int, files: list[str], key: str, store: str,
-               target: str | None = None) -> DiskSink:
-    """A DiskSink over `files` of the volume at `partition` (0: the whole device), opened now."""
+               target: str | None = None, sink_class: type | None = None) -> DiskSink:
+    """A DiskSink (or `sink_class`, a kind of DiskSink) over `files` of the volume at
+    `partition` (0: the whole device), opened now."""
     dev = open_image(image, writable=False)
     try:
         if partition:
@@ -233,8 +241,9 @@ def open_files(image: str, *, partition: int, files: list[str], key: str, store:
             start, view = 0, dev
         volume = open_volume(view)
         refs = {name: volume.find(name) for name in files}
-        return DiskSink(image, dev=dev, partition=partition, start=start, volume_size=view.size,
-                        volume=volume, refs=refs, key=key, store=store, target=target)
+        return (sink_class or DiskSink)(image, dev=dev, partition=partition, start=start,
+                                        volume_size=view.size, volume=volume, refs=refs, key=key,
+                                        store=store, target=target)
     except BaseException:
         dev.close()
         raise

@@ -9,7 +9,7 @@ import contextlib
 import os
 import posixpath
 import stat
-from typing import Callable
+from collections.abc import Callable
 
 from bcdtool.errors import UnsafePathError, WriteError
 from bcdtool.fs.base import VolumeFacts
@@ -40,7 +40,7 @@ class FolderSink:
                 "cap": self.cap, "lock_file": self.lock_file, "label_links": self.label_links}
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "FolderSink":
+    def from_spec(cls, spec: dict) -> FolderSink:
         """The sink a journal names (types checked by the caller)."""
         return cls(spec["root"], target=spec["target"], key=spec["key"], cap=spec["cap"],
                    lock_file=spec.get("lock_file"), label_links=bool(spec.get("label_links")))
@@ -49,7 +49,11 @@ class FolderSink:
     def spec_ok(spec: dict) -> bool:
         """Whether a journal's spec holds together: its key is the one this root and store give."""
         root, store = spec.get("root"), spec.get("lock_file")
-        if not isinstance(root, str) or not os.path.isabs(root) or not isinstance(spec.get("cap"), int):
+        if (
+            not isinstance(root, str)
+            or not os.path.isabs(root)
+            or not isinstance(spec.get("cap"), int)
+        ):
             return False
         if store is None:
             return spec["key"] == "linux:" + root
@@ -97,7 +101,7 @@ class FolderSink:
         """Names in `folder` (relative; "" is the root)."""
         return self.folder.listdir(folder)
 
-    # -- policy and lock ----------------------------------------------------------------------------
+    # -- policy and lock ---------------------------------------------------------------------------
     def facts(self) -> Facts:
         """Write access and the volume's state (a hibernated Windows folder...)."""
         facts = Facts(volume=self._volume_facts() if self._volume_facts else None)
@@ -132,7 +136,18 @@ class FolderSink:
             os.close(fd)
 
     def preflight(self, phases) -> None:
-        """Nothing to ask the medium before journaling (a folder refuses at open time)."""
+        """Before journaling, refuse a file to be written in place that has other hard links:
+        its bytes are also those of files elsewhere, maybe outside the target (a `BCD.LOG`
+        linked to /etc/shadow).  Replacements through a temporary file break the link anyway."""
+        for file in {step.file for phase in phases for step in phase if step.offset is not None}:
+            info = self.folder.lstat(file)
+            if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                raise UnsafePathError(
+                    f"has {info.st_nlink} hard links: writing it in place would change the "
+                    "same file under its other names, which may lie outside the target; give "
+                    "it its own copy (cp -p FILE FILE.new && mv FILE.new FILE; for a log: delete "
+                    "it) and run the command again; nothing was written",
+                    path=self.folder.name(file))
 
     # -- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -144,7 +159,7 @@ class FolderSink:
         finally:
             writer.close()
 
-    def reopen(self) -> "FolderSink":
+    def reopen(self) -> FolderSink:
         """The same folder, opened again from scratch."""
         return FolderSink(self.root, target=self.target, key=self.key, cap=self.cap,
                           lock_file=self.lock_file, facts=self._volume_facts,
@@ -184,7 +199,9 @@ class _FolderWriter:
 
     def symlink(self, file: str, target: str) -> None:
         if self.sink.folder.lstat(file) is not None:
-            raise WriteError("the symlink to create already exists", path=self.sink.folder.name(file))
+            raise WriteError(
+                "the symlink to create already exists", path=self.sink.folder.name(file)
+            )
         self.sink.folder.symlink(file, target)
         if self.sink.label_links:
             _copy_label(self.sink.folder, file)

@@ -49,7 +49,7 @@ class GuestfsSink:
         return self.store is None or same_store_or_log(file, self.store)
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "GuestfsSink":
+    def from_spec(cls, spec: dict) -> GuestfsSink:
         """The sink a journal names: the image opened writable, mounted as it was written."""
         disk = GuestfsDisk(spec["image"], writable=True)
         try:
@@ -93,7 +93,9 @@ class GuestfsSink:
         try:
             return self.disk.g.pread(self._path(file), length, offset)
         except RuntimeError as exc:
-            raise WriteError(f"cannot read through libguestfs: {exc}", path=self._path(file)) from None
+            raise WriteError(
+                f"cannot read through libguestfs: {exc}", path=self._path(file)
+            ) from None
 
     def lstat_link(self, file: str) -> str | None:
         """A symlink's target, None if `file` is not a symlink."""
@@ -111,7 +113,7 @@ class GuestfsSink:
             return "link"
         return "file" if stat.S_ISREG(st["st_mode"]) else "other"
 
-    # -- policy and lock ----------------------------------------------------------------------------
+    # -- policy and lock ---------------------------------------------------------------------------
     def facts(self) -> Facts:
         """Write access and the mounted volume's state."""
         facts = Facts(volume=self.volume)
@@ -133,7 +135,7 @@ class GuestfsSink:
         """The appliance itself writes; flush() syncs it."""
         yield _GuestfsWriter(self)
 
-    def reopen(self) -> "GuestfsSink":
+    def reopen(self) -> GuestfsSink:
         """The same appliance with its caches dropped (restarting it costs 8–25 s under TCG)."""
         try:
             self.disk.g.sync()

@@ -33,7 +33,9 @@ def _arm() -> None:
         if count[0] <= limit:
             return
         if mode == "exit":
-            sys.stderr.write(f"bcdtool: fault injected: exit after {limit} writes (before {what})\n")
+            sys.stderr.write(
+                f"bcdtool: fault injected: exit after {limit} writes (before {what})\n"
+            )
             sys.stderr.flush()
             os._exit(FAULT_EXIT)
         if mode == "erofs" or count[0] == limit + 1:

@@ -1,0 +1,315 @@
+"""Disk images read over HTTP(S) with range requests, through a small cache of aligned blocks.
+
+Any server that answers `Range:` with 206 works: an Azure page blob or managed-disk export (SAS
+URL), an S3 presigned or GCS signed URL, a plain web server.  Reads fetch whole aligned blocks
+(`BLOCK`), a run of missing blocks in one request, and keep at most `MAX_BLOCKS` of them, so
+opening a 127 GiB disk to check its boot store costs a few hundred KB and a handful of requests.
+
+The URL's query (where signatures live) is used for requests only; the device's `name`, its
+errors and everything shown are `bcdtool.urls.redact`ed.  Transient failures (5xx, 429,
+connection resets, timeouts, short bodies) are retried `retries()` times with exponential
+backoff; 401/403, an expired signature, 404 and a server ignoring ranges get their own errors.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import urllib3
+
+from bcdtool.blockdev.base import BlockDevice
+from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageError, NetworkError,
+                            NotFoundError, UnsupportedError)
+from bcdtool.urls import query, redact
+
+#: Cache granularity: every fetch covers whole aligned blocks of this size.
+BLOCK = 64 * 1024
+#: Blocks kept by the process (bounded LRU shared by all remote devices: 32 MiB).
+MAX_BLOCKS = 512
+#: Statuses worth trying again (the server or a proxy is busy or restarting).
+TRANSIENT = {408, 429, 500, 502, 503, 504}
+#: How much of an error response body we read to explain it.
+ERROR_BODY = 4096
+#: Longest wait between two tries, whatever the backoff or Retry-After says.
+MAX_BACKOFF = 8.0
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+def timeout() -> float:
+    """Seconds to wait for a connection or for the next bytes (BCDTOOL_HTTP_TIMEOUT, default 30)."""
+    return _env_number("BCDTOOL_HTTP_TIMEOUT", 30.0, float)
+
+
+def retries() -> int:
+    """Further tries after a transient failure (BCDTOOL_HTTP_RETRIES, default 4)."""
+    return _env_number("BCDTOOL_HTTP_RETRIES", 4, int)
+
+
+def _env_number(name: str, default, kind):
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+@dataclass
+class Traffic:
+    """What a remote device cost: requests sent and body bytes moved each way."""
+
+    requests: int = 0
+    bytes_down: int = 0
+    bytes_up: int = 0
+
+
+#: Blocks read from servers, shared by every remote device of the process and keyed by (URL as
+#: shown, ETag, block): an ETag names one version of the content, so a second open of the same
+#: unchanged disk (doctor reads the store, then SYSTEM; a write re-opens writable) reads nothing
+#: twice, and a changed disk (a new ETag) never sees old blocks.  Bounded LRU (MAX_BLOCKS).
+_SHARED: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
+
+
+class CachedRemoteDevice(BlockDevice):
+    """A remote disk read in aligned blocks through the bounded shared cache; subclasses `_fetch`
+    and set `etag` (no ETag: the blocks are cached for this device only)."""
+
+    def __init__(self, size: int, *, name: str, writable: bool = False, block: int = BLOCK) -> None:
+        super().__init__(size, writable=writable, name=name)
+        self.block = block
+        self.traffic = getattr(self, "traffic", None) or Traffic()   # subclasses count their probe
+        self.etag = getattr(self, "etag", "")
+        self._private = object()        # the cache key of a device whose server sends no ETag
+        #: False once this device wrote: what it reads afterwards stays out of the shared cache,
+        #: so a verification's fresh open finds nothing of ours there.
+        self._share = True
+
+    def _fetch(self, offset: int, length: int) -> bytes:
+        """Exactly `length` bytes at `offset`, from the server."""
+        raise NotImplementedError
+
+    def _key(self, index: int):
+        return (self.name, self.etag, index) if self.etag else (self._private, "", index)
+
+    def _read(self, offset: int, length: int) -> bytes:
+        first, last = offset // self.block, (offset + length - 1) // self.block
+        got: dict[int, bytes] = {}
+        index = first
+        while index <= last:
+            cached = _SHARED.get(self._key(index))
+            if cached is not None:
+                _SHARED.move_to_end(self._key(index))
+                got[index] = cached
+                index += 1
+                continue
+            end = index      # one request for the whole run of missing blocks
+            while end < last and self._key(end + 1) not in _SHARED:
+                end += 1
+            start = index * self.block
+            data = self._fetch(start, min((end + 1) * self.block, self.size) - start)
+            for i in range(index, end + 1):
+                got[i] = data[(i - index) * self.block:(i - index + 1) * self.block]
+                self._remember(i, got[i])
+            index = end + 1
+        joined = b"".join(got[i] for i in range(first, last + 1))
+        skip = offset - first * self.block
+        return joined[skip:skip + length]
+
+    def _remember(self, index: int, data: bytes) -> None:
+        if not self._share:
+            return
+        _SHARED[self._key(index)] = data
+        _SHARED.move_to_end(self._key(index))
+        while len(_SHARED) > MAX_BLOCKS:
+            _SHARED.popitem(last=False)
+
+    def close(self) -> None:
+        if not self.etag:           # nobody else can ever use this device's private blocks
+            for key in [k for k in _SHARED if k[0] is self._private]:
+                del _SHARED[key]
+        super().close()
+
+
+class RangeReader:
+    """Range requests to one URL (urllib3), with retries, timeouts and bcdtool's errors."""
+
+    def __init__(self, url: str, *, headers: dict | None = None, traffic: Traffic) -> None:
+        self.url = url
+        self.name = redact(url)
+        self.traffic = traffic
+        self._pool = urllib3.PoolManager(
+            retries=False, timeout=urllib3.Timeout(connect=timeout(), read=timeout()),
+            headers={"User-Agent": "bcdtool", "x-ms-version": "2021-08-06", **(headers or {})})
+
+    def get(self, offset: int, length: int, *, probe: bool = False, if_match: str = ""
+            ) -> tuple[bytes, int, str]:
+        """(body, total size, ETag) of one range request, with retries of transient failures."""
+        headers = {"Range": f"bytes={offset}-{offset + length - 1}"}
+        if if_match:
+            headers["If-Match"] = if_match
+        failure = ""
+        for attempt in range(retries() + 1):
+            if attempt:
+                time.sleep(min(MAX_BACKOFF, 0.25 * 2 ** (attempt - 1)))
+            self.traffic.requests += 1
+            try:
+                response = self._pool.request("GET", self.url, headers=headers,
+                                              preload_content=False, redirect=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                failure = _describe(exc)
+                continue
+            try:
+                body, total, etag = self._answer(response, offset, length, probe)
+            except _Transient as exc:
+                failure = str(exc)
+                continue
+            finally:
+                response.release_conn()
+            self.traffic.bytes_down += len(body)
+            return body, total, etag
+        raise NetworkError(f"the server did not answer usably after {retries() + 1} tries "
+                           f"({failure}); check the URL and the network, or raise "
+                           "BCDTOOL_HTTP_TIMEOUT / BCDTOOL_HTTP_RETRIES", path=self.name,
+                           offset=offset)
+
+    def _answer(self, response, offset: int, length: int, probe: bool) -> tuple[bytes, int, str]:
+        status = response.status
+        if status == 206:
+            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+            if not match or int(match.group(1)) != offset or match.group(3) == "*":
+                response.close()
+                raise ImageError("the server answered a range request with a different range "
+                                 f"({response.headers.get('Content-Range')!r})", path=self.name)
+            total = int(match.group(3))
+            want = min(length, total - offset)
+            body = self._body(response, want)
+            return body, total, response.headers.get("ETag", "")
+        if status == 416 and probe:
+            response.close()
+            raise ImageError("the remote disk is empty (0 bytes)", path=self.name)
+        if status == 200:
+            # Reading on would download the whole disk: stop at the headers.
+            response.close()
+            raise UnsupportedError(
+                "the server ignores range requests (it answered 200 with the whole file, "
+                f"Accept-Ranges: {response.headers.get('Accept-Ranges', 'absent')}); bcdtool reads "
+                "only the bytes it needs and will not download a whole disk: download it first "
+                "(curl -o disk.img URL) and give the file, or serve it from a server that "
+                "supports ranges (Azure Blob Storage, S3, GCS, nginx, Apache)", path=self.name)
+        if status in TRANSIENT:
+            response.close()
+            raise _Transient(f"HTTP {status}")
+        text = _error_text(response)
+        if status == 412:
+            raise ImageError("the disk changed on the server while it was being read (its ETag "
+                             "changed); run the command again", path=self.name, offset=offset)
+        if status in (401, 403):
+            self._denied(status, text, response.headers.get("x-ms-error-code", ""))
+        if status == 404:
+            raise NotFoundError("no disk at this URL (HTTP 404): check the account, container "
+                                "and blob (or bucket and key) names", path=self.name)
+        detail = f": {text}" if text else ""
+        raise ImageError(f"the server refused the read (HTTP {status}{detail})", path=self.name)
+
+    def _body(self, response, want: int) -> bytes:
+        try:
+            body = response.read(want + 1)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            response.close()
+            raise _Transient(_describe(exc)) from None
+        if len(body) != want:
+            response.close()
+            raise _Transient(f"the connection ended after {len(body)} of {want} bytes")
+        return body
+
+    def _denied(self, status: int, text: str, code: str) -> None:
+        expiry = query(self.url).get("se", "")
+        if expired(expiry) or "expired" in text.lower():
+            raise ExpiredCredentialError(
+                f"the URL's signature has expired{' (se=' + expiry + ')' if expiry else ''}: "
+                "make a new one (az disk grant-access --duration-in-seconds 3600 ..., az storage "
+                "blob generate-sas --expiry ..., or a new presigned URL)", path=self.name)
+        why = code or text or f"HTTP {status}"
+        raise AccessDeniedError(
+            f"the server refused access (HTTP {status}: {why}): the URL needs a valid signature "
+            "with read permission (an Azure SAS with sp=r, az disk grant-access, a presigned or "
+            "signed URL)", path=self.name)
+
+    def close(self) -> None:
+        """Drop the pooled connections."""
+        self._pool.clear()
+
+
+class HttpDevice(CachedRemoteDevice):
+    """A disk image at an http(s) URL, read-only, through range requests."""
+
+    def __init__(self, url: str, *, block: int = BLOCK) -> None:
+        self.url = url
+        self.traffic = Traffic()
+        self._reader = RangeReader(url, traffic=self.traffic)
+        # The first block answers the size and version too: no separate HEAD request.
+        head, total, self.etag = self._reader.get(0, block, probe=True)
+        super().__init__(total, name=self._reader.name, block=block)
+        for i in range(0, len(head) // block + (len(head) % block > 0)):
+            self._remember(i, head[i * block:(i + 1) * block])
+
+    def _fetch(self, offset: int, length: int) -> bytes:
+        data, _, etag = self._reader.get(offset, length)
+        if self.etag and etag and etag != self.etag:
+            raise ImageError("the disk changed on the server while it was being read (its ETag "
+                             "changed); run the command again", path=self.name, offset=offset)
+        return data
+
+    def close(self) -> None:
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.close()
+        super().close()
+
+
+class _Transient(Exception):
+    """A failure worth another try (never leaves this module)."""
+
+
+def _error_text(response) -> str:
+    """A short reason from an error response: Azure/S3 XML <Code>, else the first line."""
+    try:
+        body = response.read(ERROR_BODY).decode("utf-8", "replace")
+    except (urllib3.exceptions.HTTPError, OSError):
+        body = ""
+    finally:
+        response.close()
+    code = re.search(r"<Code>([^<]{1,100})</Code>", body)
+    message = re.search(r"<Message>([^<\n]{1,200})", body)
+    if code:
+        return code.group(1) + (f" ({message.group(1).strip()})" if message else "")
+    return body.strip().splitlines()[0][:200] if body.strip() else ""
+
+
+def expired(se: str) -> bool:
+    """True when an Azure SAS expiry (`se=`, ISO 8601) lies in the past."""
+    if not se:
+        return False
+    try:
+        when = _dt.datetime.fromisoformat(se.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return when < _dt.datetime.now(_dt.timezone.utc)
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line reason for a connection-level failure (urllib3 messages quote the URL, so the
+    caller's error scrubs it)."""
+    reason = getattr(exc, "reason", None) or exc
+    if isinstance(reason, urllib3.exceptions.TimeoutError) or "timed out" in str(reason).lower():
+        return f"timed out after {timeout():g} s"
+    return f"{type(reason).__name__}: {reason}"

@@ -1,0 +1,91 @@
+"""Disk URLs: which TARGET strings are remote, and the one way such a string is shown or stored.
+
+A URL may carry a secret in its query (an Azure SAS `sig=`, an S3 presigned `X-Amz-Signature=`, a
+GCS signed URL) or in its user-info part.  Everything bcdtool prints, logs, journals or puts in
+an error goes through `redact` (or `scrub` for free text), which keeps scheme, host, port and
+path only: enough to recognise the disk, nothing to open it with.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+#: Schemes bcdtool opens as remote disks: plain HTTP(S) range reads, and Azure blobs through
+#: the Azure credential chain (az://ACCOUNT/CONTAINER/BLOB).
+SCHEMES = ("http", "https", "az")
+_URL = re.compile(r"(?i)^(?:https?|az)://")
+_URL_IN_TEXT = re.compile(r"(?i)\b(?:https?|az)://[^\s'\"<>()]+")
+
+
+def is_url(spec: object) -> bool:
+    """True when `spec` names a remote disk (http://, https:// or az://) rather than a path."""
+    return isinstance(spec, str) and _URL.match(spec) is not None
+
+
+def redact(spec: object) -> str:
+    """`spec` as it may be shown or stored: a URL without its query, fragment and user-info
+    (the places secrets live); any other value as `str(spec)`, unchanged."""
+    text = str(spec)
+    if not is_url(text):
+        return text
+    try:
+        parts = urlsplit(text)
+    except ValueError:          # e.g. an unbalanced "[" in the host: show the scheme only
+        return text.split("://", 1)[0].lower() + "://?"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme.lower(), host, parts.path, "", ""))
+
+
+#: Full URLs this process opened or was given (`bcdtool undo --target URL`): `scrub` replaces
+#: them exactly (so "URL:partition 2" keeps its suffix) and `resolve` finds their secret.
+_known: list[str] = []
+
+
+def remember(url: str) -> None:
+    """Record a full URL this process uses (see `_known`)."""
+    if is_url(url) and url not in _known:
+        _known.append(url)
+
+
+def scrub(text: str) -> str:
+    """`text` with every URL inside it redacted: the URLs this process knows exactly, then
+    anything else that looks like a URL up to the next blank or quote (messages of libraries
+    quote whole URLs)."""
+    text = str(text)
+    for url in sorted(_known, key=len, reverse=True):
+        text = text.replace(url, redact(url))
+    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
+
+
+def query(spec: str) -> dict[str, str]:
+    """The query parameters of URL `spec` (last value of each), for reading SAS fields."""
+    try:
+        return {k: v[-1] for k, v in parse_qs(urlsplit(spec).query).items()}
+    except ValueError:
+        return {}
+
+
+def with_query(url: str, secret: str) -> str:
+    """`url` (shown form, no query) with the query string `secret` (a SAS token, with or without
+    its leading "?") appended: how a manifest's `sas_env` or `undo --target` supply the secret."""
+    base = redact(url)
+    secret = secret.strip().lstrip("?")
+    return f"{base}?{secret}" if secret else base
+
+
+def stored(spec: str | os.PathLike) -> str:
+    """How a target is recorded (journals, audit log, pending markers): a redacted URL, or an
+    absolute path (undo may run from another working folder)."""
+    return redact(spec) if is_url(spec) else os.path.abspath(spec)
+
+
+def resolve(shown: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
+    """The full URL among `secrets` and the remembered URLs whose redacted form is `shown`, so a
+    journal that stores only `shown` can be replayed; `shown` itself when none matches (an
+    az:// name or a public URL needs no secret)."""
+    for candidate in [*secrets, *_known]:
+        if is_url(candidate) and redact(candidate) == shown:
+            return candidate
+    return shown

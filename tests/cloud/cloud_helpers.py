@@ -1,0 +1,162 @@
+"""Real servers on the loopback address for the cloud-disk tests.
+
+* `RangeServer`: Python's http.server serving files with a small `Range:` handler, and its
+  misbehaving variants (no range support, 403, expired signature, 404, 500s, slow, a connection
+  cut mid-body); it counts requests and body bytes so tests can assert what a command cost.
+* `Azurite` (from fixtures/azurite.py): Microsoft's Azure Storage emulator (npm package
+  `azurite`, installed into the repository's `.azurite/` folder by `make deps-test`, or by the
+  fixture when npm is present), started on a free port with a temporary folder, then stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+
+SECRET_MARK = "TOPSECRETSIG"       # put into every signature, so tests can grep for leaks
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: RangeServer._Server
+
+    def log_message(self, *args) -> None:       # keep test output clean
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        srv = self.server.owner
+        srv.requests += 1
+        srv.paths.append(self.path)
+        mode = srv.mode
+        if mode == "slow":
+            time.sleep(srv.delay)
+        if mode == "flaky" and srv.failures_left > 0:
+            srv.failures_left -= 1
+            return self._status(500, b"<Error><Code>InternalError</Code></Error>")
+        if mode == "403":
+            return self._status(403, b"<?xml version=\"1.0\"?><Error><Code>AuthorizationFailure"
+                                     b"</Code><Message>This request is not authorized.</Message>"
+                                     b"</Error>", {"x-ms-error-code": "AuthorizationFailure"})
+        if mode == "expired":
+            return self._status(403, b"<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed"
+                                     b"</Code><Message>Signed expiry time has to be after signed "
+                                     b"start time</Message></Error>",
+                                {"x-ms-error-code": "AuthenticationFailed"})
+        name = self.path.split("?", 1)[0].lstrip("/")
+        path = srv.root / name
+        if mode == "404" or not path.is_file():
+            return self._status(404, b"<Error><Code>BlobNotFound</Code></Error>")
+        size = path.stat().st_size
+        etag = f'"{path.stat().st_mtime_ns:x}-{size:x}"'
+        rng = re.match(r"bytes=(\d+)-(\d+)$", self.headers.get("Range", ""))
+        if mode == "norange" or not rng:
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.send_header("Accept-Ranges", "none")
+            self.end_headers()
+            with path.open("rb") as handle:     # the client should hang up long before the end
+                try:
+                    while chunk := handle.read(1 << 20):
+                        self.wfile.write(chunk)
+                        srv.bytes_down += len(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            return None
+        start, end = int(rng.group(1)), min(int(rng.group(2)), size - 1)
+        if start >= size:
+            return self._status(416, b"", {"Content-Range": f"bytes */{size}"})
+        with path.open("rb") as handle:
+            handle.seek(start)
+            body = handle.read(end - start + 1)
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", etag)
+        self.end_headers()
+        if mode == "cut" and srv.failures_left > 0:
+            srv.failures_left -= 1
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        self.wfile.write(body)
+        srv.bytes_down += len(body)
+        return None
+
+    def _status(self, code: int, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(code)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class RangeServer:
+    """An HTTP server on 127.0.0.1 serving the files of `root` (see the module docstring)."""
+
+    class _Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+    def __init__(self, root: Path, mode: str = "range", *, delay: float = 0.0,
+                 failures: int = 0) -> None:
+        self.root = Path(root)
+        self.mode = mode
+        self.delay = delay
+        self.failures_left = failures
+        self.requests = 0
+        self.bytes_down = 0
+        self.paths: list[str] = []
+        self._httpd = self._Server(("127.0.0.1", 0), _Handler)
+        self._httpd.owner = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def url(self, name: str, *, sas: bool = True) -> str:
+        """The URL of file `name`, with a fake SAS whose signature holds SECRET_MARK."""
+        port = self._httpd.server_address[1]
+        query = f"?sv=2022-11-02&sr=b&sp=r&se=2099-01-01T00%3A00%3A00Z&sig={SECRET_MARK}abc%3D" \
+            if sas else ""
+        return f"http://127.0.0.1:{port}/{name}{query}"
+
+    def __enter__(self) -> RangeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def leaked(secret: str, *texts: str | bytes) -> bool:
+    """True when `secret` appears in any of `texts`."""
+    for text in texts:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        if secret in text:
+            return True
+    return False
+
+
+def tree_text(folder: Path) -> str:
+    """Every file under `folder` (journals, audit log, markers) as one text, for leak checks."""
+    out = []
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            out.append(path.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(out)
+
+
+def environment(**extra: str) -> dict:
+    """os.environ plus `extra`, for subprocess runs of bcdtool."""
+    env = dict(os.environ)
+    env.update(extra)
+    return env
