@@ -392,6 +392,8 @@ class _Planner:
             start, end = tf.line_span(label.kernel_line)
             self.edits_for(tf).replace(end, end, f"\n{label.indent}APPEND console=tty0 "
                                                  f"{cmdline.desired_arg(self.device, self.baud)}")
+        if g.update_extlinux:
+            self._plan_update_extlinux()
         if self.unit is None:
             if g.extlinux:
                 self.note("extlinux drives PC COM ports only: no SERIAL line for " + self.device)
@@ -411,8 +413,6 @@ class _Planner:
                 indent = line[:len(line) - len(line.lstrip())]
                 self.edits_for(tf).replace(start, end, indent + " ".join(
                     [words[0], str(self.unit), str(self.baud)] + words[3:]))
-        if g.update_extlinux:
-            self._plan_update_extlinux()
 
     def _plan_update_extlinux(self) -> None:
         """Alpine: update-extlinux rewrites extlinux.conf from these settings at every kernel
@@ -431,6 +431,8 @@ class _Planner:
                 for n in notes:
                     self.note(n)
                 self._set_assignment(opts, new[0])
+        if self.unit is None:
+            return                          # serial_port is a COM number: none for this port
         for name, value in (("serial_port", str(self.unit)), ("serial_baud", str(self.baud))):
             a = env.last(name)
             if a is None:

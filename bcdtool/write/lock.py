@@ -90,4 +90,6 @@ def refuse_if_in_use(path: str, *, device: bool) -> None:
         os.close(fd)
     if held:
         raise UnsafeVolumeError("another process holds a lock on the image (a running virtual "
-                                "machine?); stop it first; nothing was written", path=path)
+                                "machine, or another bcdtool writing it); stop the machine, or "
+                                "run the command again when bcdtool has finished; nothing was "
+                                "written", path=path)

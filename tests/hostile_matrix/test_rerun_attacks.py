@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bcdtool.limits import MAX_BCD_BYTES
 from tests.helpers.common import CORPUS, run_process, sha
+from tests.hostile.test_declared_sizes import MAX_RSS, peak_rss
 
 STORE = "win11-uefi-installed-2025.bcd"          # clean, with a stale BCD.LOG and BCD.LOG1
 SET = ("/set", "{bootmgr}", "timeout")
@@ -172,3 +174,13 @@ def test_concurrent_writers_never_lose_a_reported_success(folder):
         if won:
             assert _timeout(root) in won
     assert 0 in seen
+
+
+@pytest.mark.xfail(strict=True, reason="open gap: a store just under the 64 MiB BCD cap costs "
+                   "~415 MiB peak in bcdedit /set (copies of the image in plan, verify, journal "
+                   "and re-read); the 100 MiB bound holds only for refused inputs")
+def test_bcd_edit_of_a_store_just_under_the_cap_stays_under_100_mib(folder):
+    root, boot = folder
+    with open(boot / "BCD", "r+b") as handle:      # zero padding after the last bin, sparse
+        handle.truncate(MAX_BCD_BYTES - (1 << 20))
+    assert peak_rss("bcdedit", "/store", root, *SET, "3") < MAX_RSS

@@ -358,3 +358,43 @@ def test_good_devices_written_safely(tmp_path, device):
                           '"$GRUB_SERIAL_COMMAND"', "sh", str(root / "etc/default/grub")],
                          capture_output=True, text=True, check=True).stdout
     assert out.split("|")[0] == f"console=tty0 console={device},115200n8"
+
+
+@pytest.mark.parametrize("device,serial,line", [
+    ("ttyS1", "SERIAL 1 115200", "ttyS1::respawn:/sbin/getty -L ttyS1 115200 vt100"),
+    ("hvc0", None, "hvc0::respawn:/sbin/getty -L hvc0 115200 vt100")])
+def test_alpine_other_ports(tmp_path, device, serial, line):
+    """The SERIAL port number and the inittab tty follow --device; hvc has no COM port."""
+    root = linux_guests.build("alpine-3.19", tmp_path / "root")
+    guest, plan, journal = _fix(root, tmp_path, device)
+    conf = _read(root, "/boot/extlinux.conf")
+    assert (serial in conf) if serial else ("SERIAL" not in conf)
+    assert f"console={device},115200n8" in conf
+    assert _read(root, "/etc/inittab").endswith(line + "\n")
+    report = report_of(root, device)
+    assert report.ok, [(f.id, f.message) for f in report.findings if f.status == "problem"]
+
+
+def test_inittab_dialects():
+    text = ("ttyS0::respawn:/sbin/getty -L ttyS0 115200 vt100\n"
+            "S1:2345:respawn:/sbin/agetty -L ttyS1 115200 vt100\n"
+            "::respawn:/bin/busybox getty -L ttyS2 115200 vt100\n"
+            "#ttyS3::respawn:/sbin/getty -L ttyS3 115200 vt100\n"
+            "ttyS4::once:/sbin/getty -L ttyS4 115200 vt100\n")
+    assert inittab.getty_on(text, "ttyS0", busybox=True).line == 1
+    assert inittab.getty_on(text, "ttyS1", busybox=True) is None       # runs on /dev/S1
+    assert inittab.getty_on(text, "ttyS1", busybox=False).line == 2
+    assert [e.id for e in inittab.misread_lines(text, "ttyS1")] == ["S1"]
+    assert inittab.getty_on(text, "ttyS2", busybox=True).line == 3
+    assert inittab.getty_on(text, "ttyS3", busybox=True) is None       # commented out
+    assert inittab.getty_on(text, "ttyS4", busybox=True) is None       # not kept running
+
+
+def test_syslinux_parse():
+    from bcdtool.linux import syslinux
+    cfg = syslinux.parse("# c\nserial 0x2f8 38400\nappend quiet\nlabel a\n linux /v\n"
+                         "label b\n kernel chain.c32\nlabel c\n kernel /vmlinuz\n append ro\n"
+                         "label d\n localboot 0\n")
+    assert cfg.serial.port == 1 and cfg.serial.speed == 38400 and cfg.first_directive == 2
+    assert [lb.name for lb in cfg.linux_labels] == ["a", "c"]
+    assert cfg.global_append is not None and cfg.labels[2].append_line == 10
