@@ -52,16 +52,22 @@ class BcdObject:
     type: int
     elements: dict[int, Element] = field(default_factory=dict)
 
-    @property
-    def description(self) -> str | None:
-        """The `description` element, when present and readable."""
-        elem = self.elements.get(E.DESCRIPTION)
+    def value_of(self, code: int) -> codec.Value | None:
+        """The decoded value of element `code`, or None when it is absent or unreadable
+        (checks and reports judge what they can read; `/enum` shows the raw bytes)."""
+        elem = self.elements.get(code)
         if elem is None:
             return None
         try:
-            return str(elem.value())
+            return elem.value()
         except BcdToolError:
             return None
+
+    @property
+    def description(self) -> str | None:
+        """The `description` element, when present and readable."""
+        value = self.value_of(E.DESCRIPTION)
+        return None if value is None else str(value)
 
     def copy(self) -> BcdObject:
         """An independent copy (elements are immutable)."""

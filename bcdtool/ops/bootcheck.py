@@ -104,15 +104,7 @@ def _label(store: BcdStore, guid: str) -> str:
 
 
 def _value(store: BcdStore, guid: str, code: int):
-    if not store.has(guid):
-        return None
-    elem = store.get(guid).elements.get(code)
-    if elem is None:
-        return None
-    try:
-        return elem.value()
-    except BcdToolError:
-        return None
+    return store.get(guid).value_of(code) if store.has(guid) else None
 
 
 def _ids(value) -> list[str]:

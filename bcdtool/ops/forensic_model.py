@@ -236,13 +236,7 @@ class StoreView:
 
     def value(self, obj: BcdObject, code: int):
         """The decoded value of an element, or None when absent or unreadable."""
-        elem = obj.elements.get(code)
-        if elem is None:
-            return None
-        try:
-            return elem.value()
-        except BcdToolError:
-            return None
+        return obj.value_of(code)
 
     def text(self, obj: BcdObject, elem: Element) -> str:
         """The element's value as `enum` prints it."""
