@@ -15,6 +15,7 @@ from bcdtool.ops import bcdedit as bcdedit_op
 from bcdtool.ops.bootdisk import BootDisk
 from bcdtool.ops.recipe import WriteOptions
 from bcdtool.ops.store import open_store
+from bcdtool.write.fileio import create_new
 
 
 @click.command("bcdedit", context_settings={"ignore_unknown_options": True,
@@ -95,10 +96,7 @@ def _createstore(args: list[str], as_json: bool) -> None:
 
 def _write_new_file(path: str, data: bytes) -> None:
     try:
-        with open(path, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        create_new(path, data)
     except FileExistsError:
         raise BcdError("The file exists; bcdtool does not overwrite it.", path=path) from None
     except OSError as exc:

@@ -7,9 +7,7 @@ notices (log recovery, forensic fallbacks) go to stderr.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from bcdtool.regf.hive import Hive, Key, Value
 from bcdtool.regf.values import REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_QWORD
 from bcdtool.regf.verify import verify_new_hive
 from bcdtool.wintext import escape_name, needs_escape
+from bcdtool.write.fileio import create_new
 
 
 @dataclass
@@ -418,26 +417,9 @@ def new(file: str, minor: str, root_name: str, dry_run: bool, as_json: bool,
 
 
 def _create_exclusive(path, image: bytes) -> None:
-    """Write a new file atomically: temp file, fsync, then link into place only if absent."""
-    folder = path.parent if str(path.parent) else "."
+    """Create the new hive file; never over an existing name."""
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bcdtool-tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(image)
-                handle.flush()
-                umask = os.umask(0)
-                os.umask(umask)
-                os.fchmod(handle.fileno(), 0o666 & ~umask)   # mkstemp makes it 0600
-                os.fsync(handle.fileno())
-            os.link(temp, path)
-        finally:
-            os.unlink(temp)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        create_new(path, image)
     except FileExistsError:
         raise InvalidArgumentError("the file exists; `hive new` never overwrites",
                                    path=str(path)) from None

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 from bcdtool.errors import UnsafePathError, WriteError
-from bcdtool.write.fileio import read_file
+from bcdtool.write.fileio import create_new, read_file
 
 
 def save_original(path: str | os.PathLike, data: bytes) -> None:
@@ -28,11 +28,6 @@ def save_original(path: str | os.PathLike, data: bytes) -> None:
                 return
             raise WriteError("the backup file exists and holds something else; nothing was "
                              "written", path=str(target))
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        create_new(target, data, mode=0o600)
     except OSError as exc:
         raise WriteError(f"cannot write the backup: {exc.strerror}", path=str(target)) from None

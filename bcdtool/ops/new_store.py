@@ -16,6 +16,7 @@ from bcdtool.bcd.template import StoreLayout, build_store
 from bcdtool.blockdev.partitions import Partition
 from bcdtool.errors import BcdError, InvalidArgumentError, NotFoundError
 from bcdtool.ops.bootdisk import BootDisk
+from bcdtool.write.fileio import create_new
 
 #: The file that marks the Windows volume (folders cannot be looked up on every filesystem).
 WINDOWS_MARK = "Windows/System32/config/SYSTEM"
@@ -69,10 +70,7 @@ def create(path: str | os.PathLike, layout: StoreLayout) -> bytes:
     """Write a new store file at `path` (never overwriting) and return its bytes."""
     data = build_store(layout)
     try:
-        with open(path, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        create_new(path, data)
     except FileExistsError:
         raise BcdError("the file exists; bcdtool does not overwrite it", path=str(path)) from None
     except OSError as exc:

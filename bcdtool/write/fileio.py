@@ -9,6 +9,7 @@ RHEL guests — copied onto it), fsync, rename over the original, fsync of the f
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -291,6 +292,26 @@ def _copy_xattrs(dir_fd: int, name: str, fd: int, shown: str) -> None:
                                  path=shown) from None
     finally:
         os.close(src)
+
+
+def create_new(path: str | os.PathLike, data: bytes, *, mode: int = 0o666) -> None:
+    """Create `path` holding `data` (fsync'd), never over anything already there — not even a
+    symlink — with `mode` less the umask.  A plain exclusive create, not a temporary file and a
+    link, so it also works on a mounted FAT ESP; a failed write removes the file it created.
+    Raises OSError (FileExistsError when the name is taken) for the caller to word."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)     # O_EXCL made it ours: nothing else is removed
+        raise
 
 
 def replace_file(path: str | os.PathLike, data: bytes, *, new_mode: int = 0o600) -> None:
