@@ -4,33 +4,12 @@ and a guard that turns a hang into a failure."""
 from __future__ import annotations
 
 import shutil
-import signal
 
 import pytest
 
 from tests.helpers.common import CORPUS, need_tools
+from tests.helpers.guards import no_hang, state  # noqa: F401 (autouse fixtures)
 from tests.locate.locate_helpers import build_disk
-
-
-@pytest.fixture(autouse=True)
-def state(tmp_path, monkeypatch):
-    """Every test gets its own $XDG_STATE_HOME (journals and pending-write markers)."""
-    folder = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def no_hang():
-    """Fail a test that blocks (a FIFO read) instead of hanging the run: 60 s is not a speed
-    assertion, only a bound on waiting forever."""
-    def expired(*_):
-        raise TimeoutError("blocked for 60 s (a hang)")
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="session")
