@@ -149,8 +149,15 @@ def merge_extents(extents) -> tuple[Extent, ...]:
     return tuple((o, n) for o, n in out)
 
 
-def read_extents(dev: BlockDevice, ref: FileRef) -> bytes:
-    """The file's bytes, read through its extents (or the copy held in `content`)."""
+def read_extents(dev: BlockDevice, ref: FileRef, offset: int = 0,
+                 length: int | None = None) -> bytes:
+    """The file's bytes, read through its extents (or the copy held in `content`); with
+    `length`, only bytes [offset, offset+length) of it (clipped at the file's end)."""
+    if length is not None:
+        length = max(0, min(length, ref.size - offset))
+        if ref.content is not None:
+            return ref.content[offset:offset + length]
+        return b"".join(dev.read_at(off, n) for off, n in ref.locate(offset, length))
     if ref.content is not None:
         return ref.content
     data = b"".join(dev.read_at(off, length) for off, length in ref.extents)

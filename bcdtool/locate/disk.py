@@ -13,11 +13,12 @@ from pathlib import PurePosixPath
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import LimitError
 from bcdtool.fs import policy
+from bcdtool.fs.base import read_extents
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.locate.discover import locate
 from bcdtool.locate.handle import HiveHandle, WriteResult
 from bcdtool.locate.interrupted import check_not_interrupted
-from bcdtool.regf.hive import Hive
+from bcdtool.regf.hive import Hive, stored_length
 from bcdtool.regf.logs import is_dirty
 from bcdtool.write.hive import commit_hive
 from bcdtool.urls import is_url, redact
@@ -85,13 +86,16 @@ class DiskStore:
                                     f"{self.cap}-byte cap; it is not read (a store or log this "
                                     "large is not genuine: check the file system with fsck)",
                                     path=self.spec)
-        data = loc.volume.read(loc.ref)
+        # Only the base block and the bins it declares: slack after them is never read.
+        head = read_extents(loc.volume.dev, loc.ref, 0, min(PAGE, loc.ref.size))
+        data = read_extents(loc.volume.dev, loc.ref, 0, stored_length(head, loc.ref.size))
         # Logs matter only to a dirty hive; a clean one is read without touching them.
         dirty = len(data) >= PAGE and data[:4] == b"regf" and is_dirty(data)
         logs = [(PurePosixPath(log.path).name, loc.volume.read(log)) for log in loc.logs] \
             if dirty else []
         check_not_interrupted(self.key, self.shown, data, logs)
-        hive = Hive.from_bytes(data, name=f"{self.shown}:{loc.ref.path}", logs=logs)
+        hive = Hive.from_bytes(data, name=f"{self.shown}:{loc.ref.path}", logs=logs,
+                               file_size=loc.ref.size)
         hive.notices[:0] = loc.notices      # backup GPT used, partitions skipped: CLIs show these
         return hive, data
 
@@ -111,6 +115,7 @@ class DiskStore:
         original: bytes,
         new_image: bytes,
         *,
+        file_size: int,
         dry_run: bool,
         backup_dir,
         operation: str,
@@ -122,7 +127,8 @@ class DiskStore:
         system metadata changes); a dirty FAT volume written without --strict is noted."""
         result, hive = commit_hive(self.sink(), store=self.loc.ref.path,
                                    logs=[log.path for log in self.loc.logs if log.size],
-                                   original=original, new_image=new_image, same_size=True,
+                                   original=original, file_size=file_size,
+                                   new_image=new_image, same_size=True,
                                    dry_run=dry_run, backup_dir=backup_dir,
                                    operation=operation or "commit", diff=diff, audit=audit,
                                    name=f"{self.shown}:{self.loc.ref.path}", planned=planned)

@@ -46,6 +46,7 @@ class GuestfsHive:
         original: bytes,
         new_image: bytes,
         *,
+        file_size: int,
         dry_run: bool,
         backup_dir,
         operation: str,
@@ -55,7 +56,8 @@ class GuestfsHive:
     ) -> tuple[WriteResult, Hive | None]:
         """The new image written in place through libguestfs by the one write transaction."""
         result, hive = commit_hive(self.sink, store=self.store, logs=self._logs(),
-                                   original=original, new_image=new_image, same_size=False,
+                                   original=original, file_size=file_size,
+                                   new_image=new_image, same_size=False,
                                    dry_run=dry_run, backup_dir=backup_dir, operation=operation,
                                    diff=diff, audit=audit, name=self.path,
                                    planned=planned)

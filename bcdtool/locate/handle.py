@@ -27,6 +27,7 @@ class Store(Protocol):
         original: bytes,
         new_image: bytes,
         *,
+        file_size: int,
         dry_run: bool,
         backup_dir,
         operation: str,
@@ -72,7 +73,8 @@ class HiveHandle:
                                 path=self.location.get("target"))
         audit = Audit(store=self.location, changes=list(changes if changes is not None
                                                          else diff or []), path=audit_log)
-        result, hive = self._store.commit(self._original, bytes(new_image), dry_run=dry_run,
+        result, hive = self._store.commit(self._original, bytes(new_image),
+                                          file_size=self.hive.file_size, dry_run=dry_run,
                                           backup_dir=backup_dir, operation=operation, diff=diff,
                                           audit=audit, planned=planned)
         if hive is not None:

@@ -13,7 +13,7 @@ from bcdtool.fs.base import VolumeFacts
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.locate.handle import WriteResult
 from bcdtool.locate.interrupted import check_not_interrupted
-from bcdtool.regf.hive import Hive
+from bcdtool.regf.hive import Hive, stored_length
 from bcdtool.regf.logs import is_dirty
 from bcdtool.write.hive import commit_hive, log_names
 from bcdtool.write.sinks.folder import FolderSink
@@ -49,6 +49,7 @@ class HiveFile:
         original: bytes,
         new_image: bytes,
         *,
+        file_size: int,
         dry_run: bool,
         backup_dir,
         operation: str,
@@ -58,7 +59,8 @@ class HiveFile:
     ) -> tuple[WriteResult, Hive | None]:
         """The new image written in place through the transaction (the file may change size)."""
         return commit_hive(self.sink, store=self.store, logs=log_names(self.sink, self.store),
-                           original=original, new_image=new_image, same_size=False,
+                           original=original, file_size=file_size, new_image=new_image,
+                           same_size=False,
                            dry_run=dry_run, backup_dir=backup_dir, operation=operation, diff=diff,
                            audit=audit, name=self.path,
                            planned=planned)
@@ -72,9 +74,11 @@ def load_from_sink(sink, store: str, logs: Callable[[], list[str]], *, key: str,
                    name: str) -> tuple[Hive, bytes]:
     """A store read through a sink (regular file, capped), with its logs read only when the store
     is dirty; an interrupted write is refused with the journal that undoes it."""
-    data = sink.read(store)
-    if data is None:
+    size = sink.size(store)             # checked against the cap before a byte is read
+    if size is None:
         raise NotFoundError("no such file", path=name)
+    # Only the base block and the bins it declares: slack after them is never read.
+    data = sink.read_range(store, 0, stored_length(sink.read_range(store, 0, 512), size))
     found = []
     if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
         for log in logs():
@@ -82,7 +86,7 @@ def load_from_sink(sink, store: str, logs: Callable[[], list[str]], *, key: str,
             if raw is not None:
                 found.append((posixpath.basename(log), raw))
     check_not_interrupted(key, name, data, found)
-    return Hive.from_bytes(data, name=name, logs=found), data
+    return Hive.from_bytes(data, name=name, logs=found, file_size=size), data
 
 
 def open_file(spec: str, *, read_only: bool) -> HiveFile:

@@ -77,8 +77,8 @@ class HiveEditor:
             raise DirtyHiveError("the hive is dirty and its transaction logs were not replayed; "
                                  "open it with its logs before editing")
         original = getattr(hive, "original", None)
-        self._setup(bytes(hive.data), len(original) if original is not None else len(hive.data),
-                    hive)
+        self._setup(hive.data, len(original) if original is not None else len(hive.data),
+                    hive, room=getattr(hive, "file_size", None))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HiveEditor:
@@ -89,12 +89,15 @@ class HiveEditor:
         editor._setup(bytes(data), len(data))
         return editor
 
-    def _setup(self, data: bytes, original_size: int, hive: Hive | None = None) -> None:
+    def _setup(self, data: bytes, original_size: int, hive: Hive | None = None, *,
+               room: int | None = None) -> None:
         if len(data) < B + 4096 or data[:4] != b"regf":
             raise CorruptionError("not a regf hive image (too small or bad signature)")
         self._buf = bytearray(data)
         self._original = data
         self._original_size = original_size
+        # An image kept the same size may still grow into the file's slack after the hive.
+        self._room = max(room or 0, original_size)
         self._original_length = _U32.unpack_from(data, L.BB_HIVE_BINS_DATA_SIZE)[0]
         # The reader already walked these cells: its map saves the allocator a second scan.
         same = hive is not None and hive.data is data
@@ -666,28 +669,28 @@ class HiveEditor:
         return Hive.from_bytes(self.to_bytes())
 
     def to_bytes(self, same_size: bool = False) -> bytes:
-        """The edited hive image; with `same_size`, exactly as long as the original file."""
+        """The edited hive image; with `same_size`, no longer than the file that holds it (it
+        may grow into the file's slack after the original hive, never past the file's end)."""
         if self._poisoned:
             raise CorruptionError("the editor's state is inconsistent; refusing to emit a hive")
         self._self_check()
         length = self._alloc.length
         self._compacted = False
         if not same_size:
-            image = bytearray(self._buf[:max(len(self._buf), self._original_size)])
-            return _with_checksum(image)
-        size = self._original_size
-        if B + length <= size:
-            image = bytearray(self._buf[:B + length])
+            return _with_checksum(self._buf[:max(len(self._buf), self._original_size)])
+        size, room = self._original_size, self._room
+        if B + length <= room:
+            image = self._buf[:B + length]      # a slice of a bytearray is a new bytearray
             image += _pad_from(self._original, len(image), size)
             return _with_checksum(image)
         compact = _Compactor(self).run()
         new_length = _U32.unpack_from(compact, L.BB_HIVE_BINS_DATA_SIZE)[0]
-        if B + new_length > size:
+        if B + new_length > room:
             raise HiveSpaceError(
                 f"the edited hive needs {B + new_length} bytes even when rebuilt compactly, "
-                f"but the file must stay {size} bytes")
-        target = self._original_length if B + self._original_length <= size else \
-            (size - B) // 4096 * 4096
+                f"but the file must stay {room} bytes")
+        target = self._original_length if B + self._original_length <= room else \
+            (room - B) // 4096 * 4096
         compact = _pad_bins(compact, max(new_length, target))
         compact += _pad_from(self._original, len(compact), size)
         self._compacted = True
@@ -731,6 +734,8 @@ def _with_checksum(image: bytearray) -> bytes:
 
 def _pad_from(original: bytes, start: int, size: int) -> bytes:
     """Bytes [start, size) of the original file (slack kept as it was), zero-extended."""
+    if start >= size:
+        return b""
     tail = original[start:size]
     return tail + bytes(size - start - len(tail))
 

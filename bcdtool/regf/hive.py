@@ -228,9 +228,13 @@ class Hive:
     """A registry hive image opened for reading."""
 
     def __init__(self, image: bytes, *, original: bytes, name: str = "", recovered: bool = False,
-                 notices: Sequence[str] = (), strict: bool = True, lazy: bool = False) -> None:
+                 notices: Sequence[str] = (), strict: bool = True, lazy: bool = False,
+                 file_size: int | None = None) -> None:
         self.data = image if isinstance(image, bytes) else bytes(image)
         self.original = original
+        #: Length of the file holding the hive: `original` is its first `stored_length` bytes
+        #: (the rest is slack that was never read; an in-place edit may grow into it).
+        self.file_size = len(original) if file_size is None else max(file_size, len(original))
         self.name = name
         self.recovered = recovered
         self.notices = list(notices)
@@ -266,15 +270,16 @@ class Hive:
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str = "", logs: Sequence[tuple[str, bytes]] = (),
                    allow_dirty: bool = False, strict: bool = True,
-                   lazy: bool = False) -> Hive:
+                   lazy: bool = False, file_size: int | None = None) -> Hive:
         """Open a hive image; a dirty one is recovered from `logs` ((name, bytes) pairs).
+        `file_size`: the length of the file when `data` is only its `stored_length` prefix.
 
         With `lazy`, only the bin headers are walked now and each bin's cells when first read
         (tiling problems then surface when their bin is read, as CorruptionError)."""
         original = bytes(data)
         image, recovered, notices = _recover_if_dirty(original, name, logs, allow_dirty)
         return cls(image, original=original, name=name, recovered=recovered, notices=notices,
-                   strict=strict, lazy=lazy)
+                   strict=strict, lazy=lazy, file_size=file_size)
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, logs: str = "auto", allow_dirty: bool = False,
@@ -496,6 +501,21 @@ class Hive:
             chunks.append(self.cells.read(segment, "big data segment", part))
             left -= part
         return b"".join(chunks)
+
+
+def stored_length(head: bytes, file_size: int) -> int:
+    """How many bytes at the start of a hive file of `file_size` bytes hold the hive, given its
+    first 512 bytes or more (`head`): the base block and the hive bins it declares.  What follows
+    (slack, zero padding up to a size cap) is no part of the hive: it is never read, copied or
+    rewritten.  The whole file when the base block cannot say (not a regf, a bins size that is
+    not a positive multiple of 4096, or a dirty hive, whose logs may need more of it); a file
+    shorter than it declares is read as it is (the reader reports it)."""
+    if len(head) < 512 or head[:4] != b"regf" or _logs.is_dirty(head):
+        return file_size
+    (length,) = struct.unpack_from("<I", head, L.BB_HIVE_BINS_DATA_SIZE)
+    if length == 0 or length % 4096:
+        return file_size
+    return min(file_size, L.BASE_BLOCK_SIZE + length)
 
 
 def _recover_if_dirty(original: bytes, name: str, logs: Sequence[tuple[str, bytes]],

@@ -19,7 +19,7 @@ from bcdtool.regf.verify import verify_commit
 from bcdtool.regf.logs import LOG_SUFFIXES
 from bcdtool.write.journal import sha256
 from bcdtool.write.result import WriteResult
-from bcdtool.write.transaction import Audit, Step, Transaction
+from bcdtool.write.transaction import Audit, Prefix, Step, Transaction, same_bytes
 
 PAGE = 512
 
@@ -49,15 +49,18 @@ def verify_plan(original: bytes, final: bytes, planned: Planned | None, *, name:
                           "written", path=name) from None
 
 
-def verify_store(data: bytes | None, expected: bytes, *, name: str) -> Hive:
-    """Bytes read back from a target must equal the verified plan; returns the hive they hold."""
-    if data != expected:
-        got = sha256(data)[:16] if data is not None else "no file"
-        raise VerifyError("the store does not read back as written "
-                          f"(sha256 {got}, planned {sha256(expected)[:16]})", path=name)
+def verify_store(fresh, store: str, expected: bytes, size: int, *, name: str) -> Hive:
+    """The store re-opened from scratch (`fresh`, a sink) must be `size` bytes long and start
+    with the verified plan, compared a chunk at a time; returns the hive those bytes hold."""
+    got = fresh.size(store)
+    if got != size or not same_bytes(fresh, store, expected):
+        shown = "no file" if got is None else f"{got} bytes" if got != size else "other bytes"
+        raise VerifyError(f"the store does not read back as written ({shown}; planned "
+                          f"{size} bytes starting with sha256 {sha256(expected)[:16]})",
+                          path=name)
     try:
         # The bytes are the verified plan's: each bin's cells are walked when first read.
-        return Hive.from_bytes(data, name=name, lazy=True)
+        return Hive.from_bytes(expected, name=name, lazy=True, file_size=size)
     except BcdToolError as exc:
         raise VerifyError(f"the written store cannot be read: {exc.message}", path=name) from None
 
@@ -79,29 +82,35 @@ def log_names(sink, store: str) -> list[str]:
 def commit_hive(sink, *, store: str, logs: list[str], original: bytes, new_image: bytes,
                 same_size: bool, dry_run: bool, backup_dir, operation: str, diff: list | None,
                 audit: Audit | None = None, name: str | None = None,
-                planned: Planned | None = None) -> tuple[WriteResult, Hive | None]:
-    """Write `new_image` over `store` (whose content was `original`) through `sink`;
-    `planned` is the editor's record of the edits (`HiveEditor.planned`)."""
+                planned: Planned | None = None,
+                file_size: int | None = None) -> tuple[WriteResult, Hive | None]:
+    """Write `new_image` over `store` through `sink`; `original` is what the file held: all of
+    it, or its first bytes (the hive, `regf.hive.stored_length`) when the file is `file_size`
+    bytes long.  Bytes after the hive (slack) are never read or rewritten; the file keeps its
+    size unless the hive grows past it.  `planned` is the editor's record of the edits
+    (`HiveEditor.planned`)."""
     name = name or f"{sink.target}:{store}"
-    if same_size and len(new_image) != len(original):
+    file_size = len(original) if file_size is None else max(file_size, len(original))
+    if same_size and not len(original) <= len(new_image) <= file_size:
         raise UnsupportedError(
             f"the edited store is {len(new_image)} bytes but its file on the disk is "
-            f"{len(original)}: inside disks bcdtool writes in place and keeps a file's exact "
+            f"{file_size}: inside disks bcdtool writes in place and keeps a file's exact "
             "size (so no filesystem metadata changes); nothing was written", path=sink.target)
     final, steps = plan_commit(original, new_image)
     verify_plan(original, final, planned, name=name)
     stale = _stale_logs(sink, logs)
-    result = WriteResult(target=sink.target, dry_run=dry_run, size=len(final),
+    new_size = max(file_size, len(final))
+    result = WriteResult(target=sink.target, dry_run=dry_run, size=new_size,
                          sha256_before=sha256(original), sha256_after=sha256(final),
                          plan=[(off, len(data)) for off, data in steps],
                          pages_written=pages_in(steps) + len(stale),
                          bytes_written=sum(len(d) for _, d in steps)
                          + sum(len(head) for _, head in stale))
-    if len(final) != len(original):
-        result.notices.append(f"the file changes size ({len(original)} -> {len(final)} bytes)")
+    if new_size != file_size:
+        result.notices.append(f"the file changes size ({file_size} -> {new_size} bytes)")
     # Commit protocol order, with a flush between phases: stale log headers zeroed, base block
     # with Sequence1 bumped, the changed pages, then the final base block (and the final size).
-    size = len(final) if len(final) != len(original) else None
+    size = new_size if new_size != file_size else None
     phases = [[Step(log, bytes(len(head)), offset=0) for log, head in stale],
               [Step(store, steps[0][1], offset=steps[0][0])],
               [Step(store, data, offset=off) for off, data in steps[1:-1]],
@@ -123,10 +132,10 @@ def commit_hive(sink, *, store: str, logs: list[str], original: bytes, new_image
         return result, None
     hive, _ = transaction.run(
         phases,
-        originals={store: original},
-        verify=lambda fresh: verify_store(fresh.read(store), final, name=name),
+        originals={store: Prefix(original, file_size)},
+        verify=lambda fresh: verify_store(fresh, store, final, new_size, name=name),
         result=result,
-        extra={"size": len(original), "store": store},
+        extra={"size": file_size, "store": store},
     )
     return result, hive
 

@@ -20,6 +20,7 @@ to read, write and re-open its bytes.  The steps, in order:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,9 @@ from bcdtool.errors import BcdToolError, VerifyError, WriteError
 from bcdtool.write import audit, observe
 from bcdtool.write import journal as journals
 from bcdtool.write.refuse import Facts, refusal
+
+#: Bytes read back at a time when a file is compared or hashed (never a whole hive at once).
+_CHUNK = 1 << 20
 
 
 @dataclass
@@ -42,6 +46,16 @@ class Step:
     link: str | None = None
     #: In place: the file's size afterwards (a hive file that grows or shrinks).
     size: int | None = None
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """What a file held when the plan was made, when only its start matters: `data` is its
+    first bytes and `size` its length (a hive: base block and bins, then slack).  The slack is
+    neither compared nor backed up; only the bytes a step overwrites there are."""
+
+    data: bytes
+    size: int
 
 
 class Writer(Protocol):
@@ -67,6 +81,7 @@ class Sink(Protocol):
     def lock(self) -> contextlib.AbstractContextManager: ...
     def read(self, file: str) -> bytes | None: ...          # None: no such file
     def read_range(self, file: str, offset: int, length: int) -> bytes: ...
+    def size(self, file: str) -> int | None: ...            # None: no such file
     def lstat_link(self, file: str) -> str | None: ...      # a symlink's target, else None
     def preflight(self, phases: list[list[Step]]) -> None: ...  # the medium may refuse first
     def writer(self) -> contextlib.AbstractContextManager[Writer]: ...
@@ -99,10 +114,11 @@ class Transaction:
         """Why the policy forbids this write (also shown by dry runs)."""
         return refusal(self.sink.facts(), self.sink.target)
 
-    def run(self, phases: list[list[Step]], *, originals: dict[str, bytes | None],
+    def run(self, phases: list[list[Step]], *, originals: dict[str, bytes | Prefix | None],
             verify: Callable[[Sink], object], result=None, extra: dict | None = None):
-        """Write `phases` (flushing between them); `originals` holds what each whole file held
-        when the plan was made.  Returns (what `verify` returned, the journal)."""
+        """Write `phases` (flushing between them); `originals` holds what each file held when
+        the plan was made (whole, or its `Prefix`).  Returns (what `verify` returned, the
+        journal)."""
         refused = self.refusal()
         if refused is not None:
             raise refused
@@ -110,7 +126,7 @@ class Transaction:
             audit.check(self.audit_info.path)
         with self.sink.lock():
             for file, before in originals.items():
-                if self.sink.read(file) != before:
+                if not _holds(self.sink, file, before):
                     raise WriteError("the file changed since it was read (another writer?); "
                                      "nothing was written: run the command again",
                                      path=f"{self.sink.target}:{file}")
@@ -153,8 +169,14 @@ class Transaction:
         self.journal = journal
         journal.extra.update(extra or {})
         seen: set[str] = set()
+        for file, before in originals.items():
+            if isinstance(before, Prefix):
+                seen.add(file)
+                journal.add(*_prefix_entry(self.sink, file, before, phases))
         for phase in phases:
             for step in phase:
+                if step.file in seen:
+                    continue
                 if step.file in originals:
                     if step.file in seen:
                         continue
@@ -205,6 +227,40 @@ class Transaction:
         raise exc
 
 
+def _holds(sink: Sink, file: str, before: bytes | Prefix | None) -> bool:
+    """Whether `file` still holds `before` (a Prefix: its size and first bytes, compared a
+    chunk at a time)."""
+    if not isinstance(before, Prefix):
+        return sink.read(file) == before
+    return sink.size(file) == before.size and same_bytes(sink, file, before.data)
+
+
+def same_bytes(sink: Sink, file: str, data: bytes) -> bool:
+    """Whether `file` starts with `data`, read back a chunk at a time (no second copy)."""
+    view = memoryview(data)
+    for offset in range(0, len(data), _CHUNK):
+        part = view[offset:offset + _CHUNK]
+        if sink.read_range(file, offset, len(part)) != part:
+            return False
+    return True
+
+
+def _prefix_entry(sink: Sink, file: str, before: Prefix,
+                  phases: list[list[Step]]) -> tuple[journals.Entry, bytes]:
+    """The journal entry of a Prefix file: its first bytes up to the last byte any step
+    overwrites inside the old file, and its old size (restore cuts off what a write added)."""
+    end = len(before.data)
+    for phase in phases:
+        for step in phase:
+            if step.file == file and step.offset is not None:
+                end = max(end, min(before.size, step.offset + len(step.data)))
+    extra = sink.read_range(file, len(before.data), end - len(before.data)) \
+        if end > len(before.data) else b""
+    entry = journals.Entry(kind="range", file=file, backup="", sha256_before="", offset=0,
+                           length=end, size=before.size)
+    return entry, before.data + extra if extra else before.data
+
+
 def _do(writer: Writer, step: Step) -> None:
     """One step, shown to the observers first; OSError becomes WriteError."""
     try:
@@ -223,7 +279,14 @@ def current_sha(sink: Sink, entry: journals.Entry) -> str | None:
     """sha256 of what `entry`'s place holds now (a link's target for links; "" hashed for an
     absent file the write created; None for an absent file that existed)."""
     if entry.kind == "range":
-        return journals.sha256(sink.read_range(entry.file, entry.offset, entry.length))
+        digest = hashlib.sha256()
+        for offset in range(entry.offset, entry.offset + entry.length, _CHUNK):
+            part = sink.read_range(entry.file, offset,
+                                   min(_CHUNK, entry.offset + entry.length - offset))
+            digest.update(part)
+            if not part:
+                break
+        return digest.hexdigest()
     link = sink.lstat_link(entry.file)
     if link is not None:
         return journals.sha256(link.encode())
@@ -258,15 +321,16 @@ def restore(sink: Sink, journal: journals.Journal, *, check: bool) -> None:
     for entry in journal.entries:
         if current_sha(sink, entry) != (
             entry.sha256_before if entry.existed or entry.kind == "range" else journals.sha256(b"")
-        ):
+        ) or (entry.kind == "range" and entry.size is not None
+              and sink.size(entry.file) != entry.size):
             raise VerifyError("restored bytes do not read back as the original",
                               path=f"{sink.target}:{entry.file}")
 
 
 def _restore_step(sink: Sink, entry: journals.Entry, original: bytes) -> Step | None:
     """The step that puts `entry` back (None: remove what the write created)."""
-    if entry.kind == "range":
-        return Step(entry.file, original, offset=entry.offset)
+    if entry.kind == "range":       # with a size: a hive's start, and the file's old length
+        return Step(entry.file, original, offset=entry.offset, size=entry.size)
     if not entry.existed:
         return None
     if entry.size is not None:

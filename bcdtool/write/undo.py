@@ -56,7 +56,7 @@ def open_sink(journal: journals.Journal):
 
 def undo(path: str | os.PathLike, *, force: bool = False) -> tuple[journals.Journal, dict]:
     """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote
-    them.  Returns the journal and {file: sha256 now} of its whole-file entries."""
+    them.  Returns the journal and {file: sha256 now} of its whole-file and hive entries."""
     journal = journals.load(path)
     sink = open_sink(journal)
     try:
@@ -74,7 +74,9 @@ def undo(path: str | os.PathLike, *, force: bool = False) -> tuple[journals.Jour
             journal.mark("undoing")
             restore(sink, journal, check=False)
             journal.mark("restored")
-            shas = {e.file: current_sha(sink, e) for e in journal.entries if e.kind == "file"}
+            # whole files, and hives kept as their start plus the file's size
+            shas = {e.file: current_sha(sink, e) for e in journal.entries
+                    if e.kind == "file" or e.size is not None}
     finally:
         sink.close()
     return journal, shas

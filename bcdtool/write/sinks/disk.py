@@ -17,7 +17,7 @@ from bcdtool.blockdev.partitions import read_partition_table
 from bcdtool.errors import (BcdToolError, CorruptionError, NotFoundError, UnsafePathError,
                             VerifyError)
 from bcdtool.fs import open_volume
-from bcdtool.fs.base import FileRef, write_extents
+from bcdtool.fs.base import FileRef, read_extents, write_extents
 from bcdtool.fs.probe import probe
 from bcdtool.urls import is_url, redact
 from bcdtool.write import lock
@@ -84,13 +84,12 @@ class DiskSink:
 
     def read_range(self, file: str, offset: int, length: int) -> bytes:
         """`length` bytes at `offset` of the file (inside it: the extents say where)."""
-        ref = self._ref(file)
-        length = max(0, min(length, ref.size - offset))
-        if ref.content is not None:     # resident or compressed: the file system's own copy
-            return ref.content[offset:offset + length]
-        return b"".join(
-            self.dev.read_at(self.start + off, n) for off, n in ref.locate(offset, length)
-        )
+        # resident or compressed: the file system's own copy in `content`
+        return read_extents(self.volume.dev, self._ref(file), offset, length)
+
+    def size(self, file: str) -> int | None:
+        """The file's size (it never changes inside a disk)."""
+        return self._ref(file).size
 
     def lstat_link(self, file: str) -> str | None:
         """FAT and NTFS files reached here are never symlinks."""

@@ -11,7 +11,7 @@ import posixpath
 import stat
 from collections.abc import Callable
 
-from bcdtool.errors import UnsafePathError, WriteError
+from bcdtool.errors import NotFoundError, UnsafePathError, WriteError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.write import lock
 from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular
@@ -74,6 +74,19 @@ class FolderSink:
         try:
             check_regular(fd, self.folder.name(file))
             return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+
+    def size(self, file: str) -> int | None:
+        """The size of regular file `file` (LimitError over the cap), None if absent."""
+        try:
+            fd = self.folder.open(file, READ_FLAGS)
+        except NotFoundError:
+            if self.folder.lstat(file) is None:
+                return None
+            raise
+        try:
+            return check_regular(fd, self.folder.name(file), cap=self.cap).st_size
         finally:
             os.close(fd)
 

@@ -86,6 +86,11 @@ class GuestfsSink:
             return None
         return self.disk.read(self._path(file))
 
+    def size(self, file: str) -> int | None:
+        """The size of regular file `file` (LimitError over the cap), None if absent."""
+        st = self._regular(file)
+        return None if st is None else st["st_size"]
+
     def read_range(self, file: str, offset: int, length: int) -> bytes:
         """`length` bytes at `offset` (short at the end of the file)."""
         if self._regular(file) is None:
