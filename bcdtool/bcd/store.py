@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 
 from bcdtool.bcd import codec, objects
 from bcdtool.bcd.elements import E, ElementDef, display_name, resolve
-from bcdtool.errors import BcdError, BcdToolError, NotFoundError
+from bcdtool.errors import BcdError, BcdToolError, LimitError, NotFoundError
+from bcdtool.limits import MAX_BCD_ELEMENT_BYTES, MAX_BCD_ELEMENT_DATA, MAX_BCD_KEYS
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.planned import Planned
 from bcdtool.regf.hive import Hive, Key
@@ -104,7 +105,13 @@ class BcdStore:
             raise BcdError("this hive is not a BCD store (its root has no Description and "
                            "Objects keys)", path=hive.name or None) from None
         self._objects: dict[str, BcdObject] = {}
-        for key in objects_key.subkeys():
+        self._data = 0                              # element data bytes declared so far
+        self._keys = objects_key.subkey_count      # counted before any key is decoded
+        self._check_keys()
+        keys = objects_key.subkeys()
+        self._keys += len(keys) - objects_key.subkey_count          # an index that lies
+        self._check_keys()
+        for key in keys:
             obj = self._read_object(key)
             if obj is not None and obj.guid in self._objects:
                 self.notices.append(f"ignored a second object key named {key.name}")
@@ -114,6 +121,13 @@ class BcdStore:
         self._editor: HiveEditor | None = None
 
     # --- reading ----------------------------------------------------------------------------
+    def _check_keys(self) -> None:
+        if self._keys > MAX_BCD_KEYS:
+            raise LimitError(f"the store declares more than {MAX_BCD_KEYS} objects and elements "
+                             "(real stores have a few hundred); it is not read: restore it from "
+                             "a backup or build a new one (`bcdtool new-store`)",
+                             path=self.hive.name or None)
+
     def _read_object(self, key: Key) -> BcdObject | None:
         if not objects.is_guid(key.name):
             self.notices.append(f"ignored object key {key.name!r}: not a GUID")
@@ -128,10 +142,15 @@ class BcdStore:
             return None
         obj = BcdObject(key.name.lower(), key.name, int.from_bytes(raw_type[:4], "little"))
         try:
-            elements = key.subkey("Elements").subkeys()
+            elements_key = key.subkey("Elements")
         except NotFoundError:
             self.notices.append(f"object {key.name} has no Elements key")
             return obj
+        self._keys += elements_key.subkey_count
+        self._check_keys()
+        elements = elements_key.subkeys()
+        self._keys += len(elements) - elements_key.subkey_count     # an index that lies
+        self._check_keys()
         for elem_key in elements:
             if not _ELEMENT_KEY.match(elem_key.name):
                 self.notices.append(f"ignored element key {key.name}\\{elem_key.name}")
@@ -141,6 +160,16 @@ class BcdStore:
             except NotFoundError:
                 self.notices.append(f"element {key.name}\\{elem_key.name} has no Element value")
                 continue
+            self._data += value.size            # declared sizes, before the data is read
+            if value.size > MAX_BCD_ELEMENT_BYTES or self._data > MAX_BCD_ELEMENT_DATA:
+                over = (f"{value.size} bytes of data, more than the {MAX_BCD_ELEMENT_BYTES}-"
+                        "byte cap for one BCD element" if value.size > MAX_BCD_ELEMENT_BYTES
+                        else f"data that brings the store's elements to {self._data} bytes, "
+                        f"more than the {MAX_BCD_ELEMENT_DATA}-byte cap for all of them")
+                raise LimitError(f"element {key.name}\\{elem_key.name} declares {over} (real "
+                                 "stores hold a few KiB); it is not read: restore the store "
+                                 "from a backup or build a new one (`bcdtool new-store`)",
+                                 path=self.hive.name or None)
             code = int(elem_key.name, 16)
             if code in obj.elements:
                 self.notices.append(f"ignored a second element key {key.name}\\{elem_key.name}")

@@ -8,18 +8,20 @@ afterwards the target is re-opened from scratch and the store is read back and v
 
 from __future__ import annotations
 
+import functools
 from pathlib import PurePosixPath
 
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import LimitError
 from bcdtool.fs import policy
 from bcdtool.fs.base import read_extents
-from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
+from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES, hive_cap
 from bcdtool.locate.discover import locate
+from bcdtool.locate.hivefile import hive_length
 from bcdtool.locate.handle import HiveHandle, WriteResult
 from bcdtool.locate.interrupted import check_not_interrupted
-from bcdtool.regf.hive import Hive, stored_length
-from bcdtool.regf.logs import is_dirty
+from bcdtool.regf.hive import Hive
+from bcdtool.regf.logs import LogSource, is_dirty
 from bcdtool.write.hive import commit_hive
 from bcdtool.urls import is_url, redact
 from bcdtool.write.sinks.disk import DiskSink, key_for
@@ -87,15 +89,18 @@ class DiskStore:
                                     "large is not genuine: check the file system with fsck)",
                                     path=self.spec)
         # Only the base block and the bins it declares: slack after them is never read.
-        head = read_extents(loc.volume.dev, loc.ref, 0, min(PAGE, loc.ref.size))
-        data = read_extents(loc.volume.dev, loc.ref, 0, stored_length(head, loc.ref.size))
+        head = read_extents(loc.volume.dev, loc.ref, 0, PAGE)
+        data = read_extents(loc.volume.dev, loc.ref, 0, hive_length(
+            head, loc.ref.size, cap=self.cap, name=f"{self.shown}:{loc.ref.path}"))
         # Logs matter only to a dirty hive; a clean one is read without touching them.
         dirty = len(data) >= PAGE and data[:4] == b"regf" and is_dirty(data)
-        logs = [(PurePosixPath(log.path).name, loc.volume.read(log)) for log in loc.logs] \
-            if dirty else []
+        # read an entry at a time while they are replayed
+        logs = [(PurePosixPath(log.path).name,
+                 LogSource(log.size, functools.partial(read_extents, loc.volume.dev, log)))
+                for log in loc.logs] if dirty else []
         check_not_interrupted(self.key, self.shown, data, logs)
         hive = Hive.from_bytes(data, name=f"{self.shown}:{loc.ref.path}", logs=logs,
-                               file_size=loc.ref.size)
+                               file_size=loc.ref.size, max_size=hive_cap(self.cap))
         hive.notices[:0] = loc.notices      # backup GPT used, partitions skipped: CLIs show these
         return hive, data
 

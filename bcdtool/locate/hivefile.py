@@ -4,17 +4,18 @@ through the one write transaction."""
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 from collections.abc import Callable
 
-from bcdtool.errors import NotFoundError
+from bcdtool.errors import LimitError, NotFoundError
 from bcdtool.fs.base import VolumeFacts
-from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
+from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES, hive_cap
 from bcdtool.locate.handle import WriteResult
 from bcdtool.locate.interrupted import check_not_interrupted
 from bcdtool.regf.hive import Hive, stored_length
-from bcdtool.regf.logs import is_dirty
+from bcdtool.regf.logs import LogSource, is_dirty
 from bcdtool.write.hive import commit_hive, log_names
 from bcdtool.write.sinks.folder import FolderSink
 
@@ -77,16 +78,31 @@ def load_from_sink(sink, store: str, logs: Callable[[], list[str]], *, key: str,
     size = sink.size(store)             # checked against the cap before a byte is read
     if size is None:
         raise NotFoundError("no such file", path=name)
-    # Only the base block and the bins it declares: slack after them is never read.
-    data = sink.read_range(store, 0, stored_length(sink.read_range(store, 0, 512), size))
+    data = sink.read_range(store, 0, hive_length(sink.read_range(store, 0, 512), size,
+                                                 cap=sink.cap, name=name))
     found = []
     if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
-        for log in logs():
-            raw = sink.read(log)
-            if raw is not None:
-                found.append((posixpath.basename(log), raw))
+        for log in logs():          # read an entry at a time while they are replayed
+            length = sink.size(log)
+            if length is not None:
+                found.append((posixpath.basename(log),
+                              LogSource(length, functools.partial(sink.read_range, log))))
     check_not_interrupted(key, name, data, found)
-    return Hive.from_bytes(data, name=name, logs=found, file_size=size), data
+    return Hive.from_bytes(data, name=name, logs=found, file_size=size,
+                           max_size=hive_cap(sink.cap)), data
+
+
+def hive_length(head: bytes, size: int, *, cap: int, name: str) -> int:
+    """How many bytes of a hive file of `size` bytes (first bytes `head`) to read: the base
+    block and the bins it declares, never its slack (`regf.hive.stored_length`); LimitError
+    when that is over the hive cap of a file capped at `cap` (checked before reading them)."""
+    length = stored_length(head, size)
+    if length > hive_cap(cap):
+        raise LimitError(f"the hive declares {length} bytes, more than the {hive_cap(cap)}-byte "
+                         "cap for the hive inside such a file (real BCD stores hold at most "
+                         "about 1 MiB); it is not read: restore the store from a backup or "
+                         "build a new one (`bcdtool new-store`)", path=name)
+    return length
 
 
 def open_file(spec: str, *, read_only: bool) -> HiveFile:

@@ -46,7 +46,7 @@ def finalize(new_image: bytes, original: bytes) -> bytes:
     for number in old + [_u32(new_image, BB_SECONDARY_SEQUENCE)]:
         newest = _later(newest, number)
     sequence = (newest + 1) & 0xFFFFFFFF
-    image = bytearray(new_image)
+    image = bytearray(new_image[:BASE_BLOCK_SIZE])      # only the base block changes
     struct.pack_into("<II", image, BB_PRIMARY_SEQUENCE, sequence, sequence)
     struct.pack_into("<I", image, BB_FILE_TYPE, 0)
     # A new stamp makes stale old-format logs (matched by timestamp) inapplicable for good.
@@ -61,7 +61,7 @@ def finalize(new_image: bytes, original: bytes) -> bytes:
             break
         stamp += 1
     struct.pack_into("<I", image, BB_CHECKSUM, checksum)
-    return bytes(image)
+    return b"".join((image, memoryview(new_image)[BASE_BLOCK_SIZE:]))     # one copy
 
 
 def _first_sector_dirty(original: bytes, final: bytes) -> bytes:

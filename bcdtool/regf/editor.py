@@ -677,7 +677,7 @@ class HiveEditor:
         length = self._alloc.length
         self._compacted = False
         if not same_size:
-            return _with_checksum(self._buf[:max(len(self._buf), self._original_size)])
+            return _with_checksum(self._buf)      # one copy: the checksum is set in place
         size, room = self._original_size, self._room
         if B + length <= room:
             image = self._buf[:B + length]      # a slice of a bytearray is a new bytearray
@@ -729,7 +729,7 @@ def _check_value_name(name: str) -> None:
 
 def _with_checksum(image: bytearray) -> bytes:
     _U32.pack_into(image, L.BB_CHECKSUM, regf_checksum(bytes(image[:L.CHECKSUM_COVERED])))
-    return bytes(image)
+    return bytes(image)         # the one copy of the image
 
 
 def _pad_from(original: bytes, start: int, size: int) -> bytes:

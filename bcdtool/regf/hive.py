@@ -22,6 +22,7 @@ from bcdtool.errors import (CorruptionError, DirtyHiveError, FormatError,
                             NotFoundError, UnsupportedError)
 from bcdtool.regf import layout as L
 from bcdtool.regf import logs as _logs
+from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.cells import NK, SK, VK, CellMap
 from bcdtool.regf.values import decode_value, type_name
 from bcdtool.wintext import filetime_to_datetime, upcase
@@ -270,14 +271,17 @@ class Hive:
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str = "", logs: Sequence[tuple[str, bytes]] = (),
                    allow_dirty: bool = False, strict: bool = True,
-                   lazy: bool = False, file_size: int | None = None) -> Hive:
-        """Open a hive image; a dirty one is recovered from `logs` ((name, bytes) pairs).
+                   lazy: bool = False, file_size: int | None = None,
+                   max_size: int | None = None) -> Hive:
+        """Open a hive image; a dirty one is recovered from `logs` ((name, bytes) pairs, the
+        bytes possibly a `logs.LogSource`), to at most `max_size` bytes when given.
         `file_size`: the length of the file when `data` is only its `stored_length` prefix.
 
         With `lazy`, only the bin headers are walked now and each bin's cells when first read
         (tiling problems then surface when their bin is read, as CorruptionError)."""
         original = bytes(data)
-        image, recovered, notices = _recover_if_dirty(original, name, logs, allow_dirty)
+        image, recovered, notices = _recover_if_dirty(original, name, logs, allow_dirty,
+                                                      max_size)
         return cls(image, original=original, name=name, recovered=recovered, notices=notices,
                    strict=strict, lazy=lazy, file_size=file_size)
 
@@ -507,10 +511,12 @@ def stored_length(head: bytes, file_size: int) -> int:
     """How many bytes at the start of a hive file of `file_size` bytes hold the hive, given its
     first 512 bytes or more (`head`): the base block and the hive bins it declares.  What follows
     (slack, zero padding up to a size cap) is no part of the hive: it is never read, copied or
-    rewritten.  The whole file when the base block cannot say (not a regf, a bins size that is
-    not a positive multiple of 4096, or a dirty hive, whose logs may need more of it); a file
-    shorter than it declares is read as it is (the reader reports it)."""
-    if len(head) < 512 or head[:4] != b"regf" or _logs.is_dirty(head):
+    rewritten.  The whole file when the base block cannot say (not a regf, a bad checksum, a
+    bins size that is not a positive multiple of 4096); a file shorter than it declares is read
+    as it is (the reader reports it).  A dirty hive's intact base block counts: what a write
+    added past the size it declares is in the logs (Windows logs every dirty page first)."""
+    if len(head) < 512 or head[:4] != b"regf" or regf_checksum(
+            head[:L.CHECKSUM_COVERED]) != struct.unpack_from("<I", head, L.BB_CHECKSUM)[0]:
         return file_size
     (length,) = struct.unpack_from("<I", head, L.BB_HIVE_BINS_DATA_SIZE)
     if length == 0 or length % 4096:
@@ -519,7 +525,8 @@ def stored_length(head: bytes, file_size: int) -> int:
 
 
 def _recover_if_dirty(original: bytes, name: str, logs: Sequence[tuple[str, bytes]],
-                      allow_dirty: bool) -> tuple[bytes, bool, list[str]]:
+                      allow_dirty: bool, max_size: int | None = None
+                      ) -> tuple[bytes, bool, list[str]]:
     """The image to read: the primary, or its log-recovered form when it is dirty."""
     if len(original) < 512 or original[:4] != b"regf":
         raise FormatError("not a registry hive (no 'regf' signature)", path=name or None)
@@ -528,7 +535,7 @@ def _recover_if_dirty(original: bytes, name: str, logs: Sequence[tuple[str, byte
     label = name or "hive"
     if logs:
         try:
-            recovery = _logs.recover(original, list(logs))
+            recovery = _logs.recover(original, list(logs), max_size=max_size)
         except DirtyHiveError as exc:
             if not allow_dirty:
                 raise

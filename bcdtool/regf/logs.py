@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,15 +76,44 @@ class Recovery:
 
 # --- base blocks ---------------------------------------------------------------------------
 
-def _u32(data: bytes | bytearray, offset: int) -> int:
-    return _U32.unpack_from(data, offset)[0]
+class LogSource:
+    """A transaction log read on demand: `size` bytes behind `read(offset, length)`.  Slicing
+    reads only the bytes asked for, so a replay holds one entry (or page) of a log at a time and
+    never reads what follows its last valid entry (a sparse log's zeros up to the size cap)."""
+
+    def __init__(self, size: int, read: Callable[[int, int], bytes]) -> None:
+        self.size = size
+        self._read = read
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: slice) -> bytes:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("a log source is read by contiguous slices only")
+        start, stop, _ = key.indices(self.size)
+        return self._read(start, stop - start) if stop > start else b""
 
 
-def _u64(data: bytes | bytearray, offset: int) -> int:
-    return struct.unpack_from("<Q", data, offset)[0]
+#: A log as given to `recover`: all its bytes, or a source read on demand.
+LogData = bytes | LogSource
 
 
-def _base_block_valid(data: bytes | bytearray) -> bool:
+def _u32(data: bytes | bytearray | LogSource, offset: int) -> int:
+    return _U32.unpack_from(data[offset:offset + 4])[0]
+
+
+def _u64(data: bytes | bytearray | LogSource, offset: int) -> int:
+    return struct.unpack_from("<Q", data[offset:offset + 8])[0]
+
+
+def _same(a: LogData, b: LogData, chunk: int = 1 << 20) -> bool:
+    """Equal contents, compared a chunk at a time."""
+    return len(a) == len(b) and all(a[i:i + chunk] == b[i:i + chunk]
+                                    for i in range(0, len(a), chunk))
+
+
+def _base_block_valid(data: bytes | bytearray | LogSource) -> bool:
     """Signature and checksum of the first 512 bytes are right."""
     return (len(data) >= LOG_BASE_BLOCK_SIZE and data[:4] == b"regf"
             and regf_checksum(data[:CHECKSUM_COVERED]) == _u32(data, BB_CHECKSUM))
@@ -160,7 +190,7 @@ class _Entry:
 @dataclass
 class _NewLog:
     name: str
-    data: bytes
+    data: LogData
     sequence: int
     entries: list[_Entry]
     stop_reason: str
@@ -169,14 +199,14 @@ class _NewLog:
 @dataclass
 class _OldLog:
     name: str
-    data: bytes
+    data: LogData
     sequence: int
     timestamp: int
     hive_size: int
     pages: list[tuple[int, int]]  # (hive-bins offset, offset in the log file)
 
 
-def _log_header_kind(name: str, data: bytes) -> int | None:
+def _log_header_kind(name: str, data: LogData) -> int | None:
     """File type of a usable log (valid, clean base-block copy), else None (logged)."""
     if len(data) < LOG_BASE_BLOCK_SIZE:
         if data:
@@ -195,7 +225,7 @@ def _log_header_kind(name: str, data: bytes) -> int | None:
     return kind
 
 
-def _parse_new_log(name: str, data: bytes, size_limit: int) -> _NewLog:
+def _parse_new_log(name: str, data: LogData, size_limit: int) -> _NewLog:
     """The valid prefix of HvLE entries, consecutive from the log's base-block sequence."""
     expected = _u32(data, BB_PRIMARY_SEQUENCE)
     entries: list[_Entry] = []
@@ -211,7 +241,7 @@ def _parse_new_log(name: str, data: bytes, size_limit: int) -> _NewLog:
     return _NewLog(name, data, _u32(data, BB_PRIMARY_SEQUENCE), entries, reason)
 
 
-def _parse_entry(data: bytes, pos: int, expected: int,
+def _parse_entry(data: LogData, pos: int, expected: int,
                  size_limit: int) -> tuple[_Entry | None, str]:
     """One HvLE entry at `pos`, or (None, why it ends the valid prefix)."""
     if data[pos:pos + 4] != b"HvLE":
@@ -224,16 +254,18 @@ def _parse_entry(data: bytes, pos: int, expected: int,
         return None, f"entry at {pos:#x} has an implausible hive size {hive_size:#x}"
     if count == 0 or LOG_ENTRY_HEADER_SIZE + 8 * count > size:
         return None, f"entry at {pos:#x} has an invalid page count {count}"
-    if marvin32(data[pos:pos + 32]) != head.hash_2 or \
-            marvin32(data[pos + LOG_ENTRY_HEADER_SIZE:pos + size]) != head.hash_1:
+    entry = data[pos:pos + size]         # one entry at a time, whatever the log's size
+    if marvin32(entry[:32]) != head.hash_2 or \
+            marvin32(memoryview(entry)[LOG_ENTRY_HEADER_SIZE:]) != head.hash_1:
         return None, f"entry at {pos:#x} fails its hash check"
     if head.sequence_number != expected:
         return None, (f"entry at {pos:#x} has sequence {head.sequence_number}, "
                       f"expected {expected}")
     pages = []
     page_pos = pos + LOG_ENTRY_HEADER_SIZE + 8 * count
+    refs = data[pos + LOG_ENTRY_HEADER_SIZE:page_pos]
     for index in range(count):
-        offset, length = _PAGE_REF.unpack_from(data, pos + LOG_ENTRY_HEADER_SIZE + 8 * index)
+        offset, length = _PAGE_REF.unpack_from(refs, 8 * index)
         if (length == 0 or length % SECTOR or offset % SECTOR or offset + length > hive_size
                 or page_pos + length > pos + size):
             return None, f"entry at {pos:#x} has an out-of-bounds page reference {index}"
@@ -242,7 +274,7 @@ def _parse_entry(data: bytes, pos: int, expected: int,
     return _Entry(head.sequence_number, head.flags, hive_size, tuple(pages)), ""
 
 
-def _parse_old_log(name: str, data: bytes, size_limit: int) -> _OldLog | None:
+def _parse_old_log(name: str, data: LogData, size_limit: int) -> _OldLog | None:
     """Base block, DIRT bitmap and page list of an old-format log, or None if unusable."""
     hive_size = _u32(data, BB_HIVE_BINS_DATA_SIZE)
     if hive_size < HBIN_ALIGN or hive_size % HBIN_ALIGN or hive_size > size_limit:
@@ -276,8 +308,11 @@ def _parse_old_log(name: str, data: bytes, size_limit: int) -> _OldLog | None:
 
 # --- recovery -------------------------------------------------------------------------------
 
-def recover(primary: bytes, logs: list[tuple[str, bytes]]) -> Recovery:
-    """Replay `logs` onto a dirty `primary` in memory as Windows would; DirtyHiveError if unsafe."""
+def recover(primary: bytes, logs: list[tuple[str, LogData]], *,
+            max_size: int | None = None) -> Recovery:
+    """Replay `logs` onto a dirty `primary` in memory as Windows would; DirtyHiveError if unsafe.
+    A log given as a `LogSource` is read an entry at a time; an entry growing the hive past
+    `max_size` bytes (base block included) ends the replay like any implausible entry."""
     if len(primary) < LOG_BASE_BLOCK_SIZE or primary[:4] != b"regf":
         raise FormatError("not a registry hive (no 'regf' base block)")
     if not is_dirty(primary):
@@ -286,6 +321,8 @@ def recover(primary: bytes, logs: list[tuple[str, bytes]]) -> Recovery:
     # Every byte beyond the primary's own must come from log pages: that bounds growth.
     size_limit = min(MAX_HIVE_BINS_DATA,
                      -(-(bins_available + sum(len(d) for _, d in logs)) // HBIN_ALIGN) * HBIN_ALIGN)
+    if max_size is not None:
+        size_limit = min(size_limit, max(0, max_size - BASE_BLOCK_SIZE))
     new_logs, old_logs = [], []
     for name, data in logs:
         kind = _log_header_kind(name, data)
@@ -379,7 +416,8 @@ def _old_applicable(primary: bytes, old: _OldLog, primary_valid: bool) -> bool:
 def _recover_old(primary: bytes, logs: list[_OldLog], primary_valid: bool) -> Recovery:
     """Write the dirty 512-byte pages of the latest applicable old-format log."""
     old = sorted(logs, key=functools.cmp_to_key(_later_first))[0]
-    if any(o is not old and o.sequence == old.sequence and o.data != old.data for o in logs):
+    if any(o is not old and o.sequence == old.sequence and not _same(o.data, old.data)
+           for o in logs):
         raise DirtyHiveError("two different old-format logs claim the same write; "
                              "refusing to guess which one is current")
     image = bytearray(primary)

@@ -169,19 +169,16 @@ class Transaction:
         self.journal = journal
         journal.extra.update(extra or {})
         seen: set[str] = set()
-        for file, before in originals.items():
-            if isinstance(before, Prefix):
-                seen.add(file)
-                journal.add(*_prefix_entry(self.sink, file, before, phases))
         for phase in phases:
             for step in phase:
-                if step.file in seen:
-                    continue
                 if step.file in originals:
                     if step.file in seen:
                         continue
                     seen.add(step.file)
                     before = originals[step.file]
+                    if isinstance(before, Prefix):
+                        journal.add(*_prefix_entry(self.sink, step.file, before, phases))
+                        continue
                     entry = journals.Entry(
                         kind="file", file=step.file, backup="", sha256_before="",
                         existed=before is not None and step.link is None, link=step.link,

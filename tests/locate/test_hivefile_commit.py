@@ -45,11 +45,13 @@ def test_commit_journals_neutralises_logs_and_undoes(store, tmp_path):
     for log in ("BCD.LOG", "BCD.LOG1"):
         assert (store.parent / log).read_bytes()[:512] == bytes(512)
     journal = journals.load(result.journal)
+    # The logs' headers, then the store: its hive bytes and its size (slack is never copied).
     assert journal.state == "done" and [e.kind for e in journal.entries] == [
         "range",
         "range",
-        "file",
+        "range",
     ]
+    assert journal.entries[-1].size == len(data) and journal.entries[-1].offset == 0
 
     run = CliRunner().invoke(cli, ["undo", result.journal])
     assert run.exit_code == 0, run.output
