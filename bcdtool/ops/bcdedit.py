@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from bcdtool.bcd import bcdedit as be
 from bcdtool.bcd.store import BcdStore
+from bcdtool.limits import MAX_BCD_BYTES
 from bcdtool.ops.bootdisk import PartitionNames
 from bcdtool.ops.recipe import EditResult, WriteOptions, run_staged
 from bcdtool.ops.store import open_store
@@ -33,7 +34,8 @@ def run(spec: str, cmd: be.Command, words: list[str], opts: WriteOptions, *,
             names = cmd.partitions = PartitionNames(spec)
         if cmd.name == "import":
             source, clean = be.parse_import(cmd.args)
-            outcome = be.import_store(store, BcdStore(Hive.open(source)), clean=clean)
+            imported = BcdStore(Hive.open(source, cap=MAX_BCD_BYTES))
+            outcome = be.import_store(store, imported, clean=clean)
         else:
             outcome = be.execute(cmd, store)
         notices.extend((names.notices if names else []) + outcome.notices)

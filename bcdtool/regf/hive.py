@@ -12,14 +12,16 @@ import datetime as _dt
 import functools
 import logging
 import os
+import stat
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bcdtool import _construct
-from bcdtool.errors import (CorruptionError, DirtyHiveError, FormatError,
-                            NotFoundError, UnsupportedError)
+from bcdtool.errors import (CorruptionError, DirtyHiveError, FormatError, LimitError,
+                            NotFoundError, UnsafePathError, UnsupportedError)
+from bcdtool.limits import MAX_HIVE_BYTES, hive_cap
 from bcdtool.regf import layout as L
 from bcdtool.regf import logs as _logs
 from bcdtool.regf.checksums import regf_checksum
@@ -287,22 +289,20 @@ class Hive:
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, logs: str = "auto", allow_dirty: bool = False,
-             strict: bool = True) -> Hive:
-        """Open a hive file; logs="auto" replays NAME.LOG/.LOG1/.LOG2 when it is dirty."""
+             strict: bool = True, cap: int = MAX_HIVE_BYTES) -> Hive:
+        """Open a hive file the user named; logs="auto" replays NAME.LOG/.LOG1/.LOG2 when it is
+        dirty.  The file and its logs are capped at `cap` bytes (LimitError before reading),
+        and only its base block and declared bins are read (`stored_length`, at most
+        `limits.hive_cap(cap)` bytes)."""
         if logs not in ("auto", "ignore"):
             raise ValueError(f"logs must be 'auto' or 'ignore', not {logs!r}")
         path = Path(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError("no such file", path=str(path)) from None
-        except OSError as exc:
-            raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
+        data, size = _read_capped(path, cap)
         log_files: list[tuple[str, bytes]] = []
         if logs == "auto" and len(data) >= 512 and data[:4] == b"regf" and _logs.is_dirty(data):
-            log_files = _logs.read_log_files(path)
+            log_files = _logs.read_log_files(path, max_size=cap)
         return cls.from_bytes(data, name=str(path), logs=log_files, allow_dirty=allow_dirty,
-                              strict=strict)
+                              strict=strict, file_size=size, max_size=hive_cap(cap))
 
     # --- navigation ---------------------------------------------------------------------------
     def key(self, path: str) -> Key:
@@ -505,6 +505,35 @@ class Hive:
             chunks.append(self.cells.read(segment, "big data segment", part))
             left -= part
         return b"".join(chunks)
+
+
+def _read_capped(path: Path, cap: int) -> tuple[bytes, int]:
+    """(the hive's bytes, the file's size) of regular file `path`, checked against `cap` and
+    `hive_cap(cap)` before they are read; never blocks on a FIFO."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NotFoundError("no such file", path=str(path)) from None
+    except OSError as exc:
+        raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafePathError("not a regular file (a FIFO, device, socket or folder); "
+                                  "name the hive file itself", path=str(path))
+        if info.st_size > cap:
+            raise LimitError(f"the file is {info.st_size} bytes, more than the {cap}-byte cap "
+                             "for it; it is not read", path=str(path))
+        length = stored_length(os.pread(fd, 512, 0), info.st_size)
+        if length > hive_cap(cap):
+            raise LimitError(f"the hive declares {length} bytes, more than the "
+                             f"{hive_cap(cap)}-byte cap for the hive in such a file; it is not "
+                             "read", path=str(path))
+        return os.pread(fd, length, 0), info.st_size
+    except OSError as exc:
+        raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    finally:
+        os.close(fd)
 
 
 def stored_length(head: bytes, file_size: int) -> int:

@@ -45,7 +45,8 @@ def read_fd(fd: int, name: str, *, cap: int | None = None) -> bytes:
     size = check_regular(fd, name, cap=cap).st_size
     parts, got = [], 0
     while True:       # read to the end, but never past the cap (a file growing meanwhile)
-        limit = (cap + 1 - got) if cap is not None else (1 << 20)
+        # the size fstat gave at once (a single part is joined without a copy)
+        limit = (cap + 1 - got) if cap is not None else max(size - got, 1 << 20)
         chunk = os.pread(fd, min(max(size - got, 1 << 16), limit), got)
         if not chunk:
             break
