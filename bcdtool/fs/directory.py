@@ -80,8 +80,9 @@ class DirectoryVolume:
         rel = Path(ref.path)
         return self._inside(self.root / rel.parent, ref.path) / rel.name
 
-    def read(self, ref: FileRef) -> bytes:
-        """The file's bytes, opened without following a symlink in its last component."""
+    def read(self, ref: FileRef, offset: int = 0, length: int | None = None) -> bytes:
+        """The file's bytes (with `length`: bytes [offset, offset+length) of it, short at its
+        end), opened without following a symlink in its last component."""
         try:
             fd = os.open(self.path_of(ref), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as exc:
@@ -93,6 +94,8 @@ class DirectoryVolume:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_SIZE:
                 raise NotFoundError("not a regular file of a supported size", path=ref.path)
+            if length is not None:
+                return os.pread(fd, max(0, min(length, info.st_size - offset)), offset)
             chunks, left = [], info.st_size
             while left > 0:
                 chunk = os.read(fd, min(left, 1 << 20))

@@ -16,7 +16,8 @@ import shlex
 from bcdtool.bcd import objects
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.limits import MAX_BCD_BYTES
+from bcdtool.fs.base import read_extents
+from bcdtool.limits import MAX_BCD_BYTES, MAX_BCD_HIVE_BYTES
 from bcdtool.linux.root import open_guest
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import default_device, read_guest
@@ -27,7 +28,7 @@ from bcdtool.ops.bootdisk import BootDisk
 from bcdtool.ops.forensic_rules import doctor_finding
 from bcdtool.ops.store import open_store
 from bcdtool.ops.windows import gather
-from bcdtool.regf.hive import Hive
+from bcdtool.regf.hive import Hive, stored_length
 from bcdtool.report import Evidence, Finding, Report
 from bcdtool.windows import facts as wfacts
 
@@ -99,7 +100,9 @@ def _store_bytes(disk: BootDisk, index: int, rel: str) -> bytes | None:
         ref = volume.find(rel) if volume is not None else None
         if ref is None or ref.size > MAX_BCD_BYTES:
             return None
-        return volume.read(ref)
+        # the hive's own bytes (base block and declared bins), never the slack after them
+        length = stored_length(read_extents(volume.dev, ref, 0, 512), ref.size)
+        return None if length > MAX_BCD_HIVE_BYTES else read_extents(volume.dev, ref, 0, length)
     except BcdToolError:
         return None
 

@@ -10,6 +10,7 @@ every byte range read is recorded with its sha256 so two examiners can compare t
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -17,13 +18,15 @@ from pathlib import Path
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.detect import open_image
-from bcdtool.errors import InvalidArgumentError, NotFoundError, UnsupportedError
+from bcdtool.errors import InvalidArgumentError, LimitError, NotFoundError, UnsupportedError
 from bcdtool.fs.directory import DirectoryVolume
-from bcdtool.limits import MAX_BCD_BYTES
+from bcdtool.fs.base import read_extents
+from bcdtool.limits import MAX_BCD_BYTES, MAX_BCD_HIVE_BYTES
 from bcdtool.locate import detect
 from bcdtool.locate.directory import find_store
 from bcdtool.locate.discover import locate
-from bcdtool.regf.logs import LOG_SUFFIXES
+from bcdtool.regf.hive import stored_length
+from bcdtool.regf.logs import LOG_SUFFIXES, LogData, LogSource, used_length
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,8 @@ class Source:
 
     target: str
     kind: str                       # "file", "directory", "image" or "device"
-    store: bytes
-    logs: list[tuple[str, bytes]]
+    store: bytes                    # the hive: base block and declared bins (not the slack)
+    logs: list[tuple[str, LogData]]     # read on demand: a log near the cap is never held
     files: list[FileRead]
     location: dict = field(default_factory=dict)
     #: Disks only: every byte range of the virtual disk that was read (partition tables,
@@ -112,11 +115,12 @@ def _from_folder(spec: str, kind: str, volume: DirectoryVolume, rel: str,
                  location: dict) -> Source:
     ref = volume.find(rel)
     _store_size_ok(ref, spec)
-    data = volume.read(ref)
+    read = functools.partial(volume.read, ref)
+    data = _hive_bytes(read, ref, spec)
     shown = location["path"]
-    files = [FileRead("store", Path(ref.path).name, shown, len(data), sha256(data),
-                      ((0, len(data)),))]
-    logs: list[tuple[str, bytes]] = []
+    files = [FileRead("store", Path(ref.path).name, shown, ref.size, _digest(read, ref.size),
+                      ((0, ref.size),))]
+    logs: list[tuple[str, LogData]] = []
     notices: list[str] = []
     for suffix in LOG_SUFFIXES:
         try:
@@ -125,11 +129,12 @@ def _from_folder(spec: str, kind: str, volume: DirectoryVolume, rel: str,
             continue
         if _log_too_big(log_ref, notices):
             continue
-        log = volume.read(log_ref)
+        read = functools.partial(volume.read, log_ref)
         name = Path(log_ref.path).name
         where = str(Path(shown).parent / name) if kind == "file" else log_ref.path
-        logs.append((name, log))
-        files.append(FileRead("log", name, where, len(log), sha256(log), ((0, len(log)),)))
+        logs.append((name, LogSource(log_ref.size, read)))
+        files.append(FileRead("log", name, where, log_ref.size, _digest(read, log_ref.size),
+                              ((0, log_ref.size),)))
     return Source(spec, kind, data, logs, files, location, notices=notices)
 
 
@@ -168,25 +173,50 @@ def _from_disk(spec: str, *, device: bool, partition: int | None, path: str | No
     with contextlib.closing(ReadRecorder(open_image(spec, writable=False))) as dev:
         loc = locate(dev, partition=partition, path=path, kind="bcd" if path is None else "hive")
         _store_size_ok(loc.ref, spec)
-        data = loc.volume.read(loc.ref)
-        files = [_disk_file("store", loc, loc.ref, data)]
-        logs = []
+        read = functools.partial(read_extents, loc.volume.dev, loc.ref)
+        data = _hive_bytes(read, loc.ref, spec)
+        files = [_disk_file("store", loc, loc.ref, read)]
+        logs: list[tuple[str, LogData]] = []
         notices: list[str] = []
         for log_ref in loc.logs:
             if _log_too_big(log_ref, notices):
                 continue
-            log = loc.volume.read(log_ref)
-            logs.append((Path(log_ref.path).name, log))
-            files.append(_disk_file("log", loc, log_ref, log))
+            read = functools.partial(read_extents, loc.volume.dev, log_ref)
+            name = Path(log_ref.path).name
+            # the device closes below: keep the part of the log a replay can use
+            used = used_length(name, LogSource(log_ref.size, read))
+            logs.append((name, read(0, used)))
+            files.append(_disk_file("log", loc, log_ref, read))
         location = {"target": spec, "kind": "device" if device else "image",
                     "format": type(dev.inner).__name__, "scheme": loc.scheme,
                     "partition": loc.index, "partition_start": loc.start,
                     "partition_size": loc.volume_size, "filesystem": loc.fs,
                     "path": loc.ref.path, "reason": loc.reason, "notices": list(loc.notices)}
-        reads = [(o, n, sha256(dev.inner.read_at(o, n))) for o, n in dev.merged()]
+        reads = [(o, n, _digest(lambda at, k, o=o: dev.inner.read_at(o + at, k), n))
+                 for o, n in dev.merged()]
     return Source(spec, location["kind"], data, logs, files, location, reads, notices)
 
 
-def _disk_file(role: str, loc, ref, data: bytes) -> FileRead:
+def _disk_file(role: str, loc, ref, read) -> FileRead:
     extents = tuple((loc.start + off, n) for off, n in ref.extents)
-    return FileRead(role, Path(ref.path).name, ref.path, len(data), sha256(data), extents)
+    return FileRead(role, Path(ref.path).name, ref.path, ref.size, _digest(read, ref.size),
+                    extents)
+
+
+def _digest(read, size: int, chunk: int = 1 << 20) -> str:
+    """sha256 of a whole file, read a chunk at a time through `read(offset, length)`."""
+    digest = hashlib.sha256()
+    for offset in range(0, size, chunk):
+        digest.update(read(offset, min(chunk, size - offset)))
+    return digest.hexdigest()
+
+
+def _hive_bytes(read, ref, spec: str) -> bytes:
+    """The store's hive: its base block and the bins it declares (the slack after them is
+    hashed with the file, not examined), within the cap of a BCD store's hive."""
+    length = stored_length(read(0, 512), ref.size)
+    if length > MAX_BCD_HIVE_BYTES:
+        raise LimitError(f"{ref.path}: the hive declares {length} bytes, more than the "
+                         f"{MAX_BCD_HIVE_BYTES}-byte cap of a BCD store's hive; not examined "
+                         "(copy the file out and examine it with a registry tool)", path=spec)
+    return read(0, length)

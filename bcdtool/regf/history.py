@@ -71,7 +71,7 @@ class LogFile:
 
 
 def _u32(data: bytes, offset: int) -> int:
-    return _U32.unpack_from(data, offset)[0]
+    return _U32.unpack_from(data[offset:offset + 4])[0]     # bytes or a logs.LogSource
 
 
 def read_logs(primary: bytes, logs: list[tuple[str, bytes]]) -> list[LogFile]:
@@ -88,8 +88,8 @@ def read_logs(primary: bytes, logs: list[tuple[str, bytes]]) -> list[LogFile]:
         valid = _base_block_valid(data)
         kind = _u32(data, BB_FILE_TYPE)
         head = (name, len(data), valid, kind, _u32(data, BB_PRIMARY_SEQUENCE),
-                _u32(data, BB_SECONDARY_SEQUENCE), struct.unpack_from("<Q", data,
-                                                                      BB_LAST_WRITTEN)[0])
+                _u32(data, BB_SECONDARY_SEQUENCE), struct.unpack_from(
+                    "<Q", data[BB_LAST_WRITTEN:BB_LAST_WRITTEN + 8])[0])
         entries: list[LogEntry] = []
         reason = "invalid base block" if not valid else ""
         if valid and kind == LOG_FILE_TYPE_NEW:

@@ -241,6 +241,23 @@ def _parse_new_log(name: str, data: LogData, size_limit: int) -> _NewLog:
     return _NewLog(name, data, _u32(data, BB_PRIMARY_SEQUENCE), entries, reason)
 
 
+def used_length(name: str, data: LogData) -> int:
+    """How many bytes at the start of a log a replay (or `history`) can use: the base block and
+    the valid entries of a new-format log, the base block, dirty vector and pages of an old
+    one; nothing after them is ever read."""
+    kind = _log_header_kind(name, data)
+    if kind == LOG_FILE_TYPE_NEW:
+        end = LOG_BASE_BLOCK_SIZE
+        for _ in _parse_new_log(name, data, MAX_HIVE_BINS_DATA).entries:
+            end += _u32(data, end + 4)
+        return end
+    old = _parse_old_log(name, data, MAX_HIVE_BINS_DATA) if kind is not None else None
+    if old is None:
+        return min(len(data), LOG_BASE_BLOCK_SIZE)
+    return max([LOG_BASE_BLOCK_SIZE + 4 + old.hive_size // HBIN_ALIGN]
+               + [at + SECTOR for _, at in old.pages])
+
+
 def _parse_entry(data: LogData, pos: int, expected: int,
                  size_limit: int) -> tuple[_Entry | None, str]:
     """One HvLE entry at `pos`, or (None, why it ends the valid prefix)."""

@@ -15,6 +15,10 @@ from bcdtool.write.refuse import Facts
 from bcdtool.write.sinks.folder import same_store_or_log
 
 
+#: Bytes asked of libguestfs per pread.
+_PREAD_MAX = 1 << 20
+
+
 class GuestfsSink:
     """Files below / of the file system (or OS) `mount` of `disk`."""
 
@@ -92,15 +96,23 @@ class GuestfsSink:
         return None if st is None else st["st_size"]
 
     def read_range(self, file: str, offset: int, length: int) -> bytes:
-        """`length` bytes at `offset` (short at the end of the file)."""
+        """`length` bytes at `offset` (short at the end of the file), read a MiB at a time
+        (libguestfs answers a few MiB per call at most: its protocol's message limit)."""
         if self._regular(file) is None:
             return b""
+        parts = []
         try:
-            return self.disk.g.pread(self._path(file), length, offset)
+            while length > 0:
+                part = self.disk.g.pread(self._path(file), min(length, _PREAD_MAX), offset)
+                if not part:
+                    break
+                parts.append(part)
+                offset, length = offset + len(part), length - len(part)
         except RuntimeError as exc:
             raise WriteError(
                 f"cannot read through libguestfs: {exc}", path=self._path(file)
             ) from None
+        return b"".join(parts)
 
     def lstat_link(self, file: str) -> str | None:
         """A symlink's target, None if `file` is not a symlink."""
