@@ -557,7 +557,9 @@ class _Planner:
                 self.note(f"serial-getty@{dev}.service is masked; remove the mask yourself "
                           "if that was not deliberate")
             elif not g.getty_links.get(wants):
-                if kernel_has_console(g, dev):
+                if kernel_has_console(g, dev) or dev.startswith(raspi.SERIAL_ALIAS[:-1]):
+                    # (serial0 is the Pi firmware's alias: the getty belongs on the real port,
+                    # which the generator reads from the kernel once console=serial0 is there.)
                     # systemd-getty-generator already starts serial-getty@ on the kernel's
                     # console: a symlink would only duplicate what the check calls ok.
                     pass

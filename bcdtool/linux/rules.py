@@ -598,7 +598,7 @@ def check_getty(guest: Guest, device: str) -> Finding:
         if kernel_has_console(guest, device):
             return Finding("getty.serial", "ok", f"systemd starts a getty on {device} because "
                            "the kernel console is there (systemd-getty-generator)", ())
-        if guest.unit_path is None:
+        if guest.unit_path is None or device.startswith(raspi.SERIAL_ALIAS[:-1]):
             fix = (f"bcdtool linux fix (console={device} on the kernel command line makes "
                    "systemd-getty-generator start a getty there)")
         return Finding("getty.serial", "problem", f"no getty will run on {device}", (), fix)
@@ -747,7 +747,9 @@ def evaluate(guest: Guest, device: str) -> Report:
         step = "; ".join(b.next_step for b in refused)
         findings = [Finding(f.id, f.status, f.message, f.evidence,
                             f"bcdtool linux fix refuses this guest; {step}")
-                    if f.fix and f.fix.startswith("bcdtool linux fix") else f for f in findings]
+                    if f.fix and (f.fix.startswith("bcdtool linux fix") or (
+                        f.status != "ok" and f.id.startswith(_BOOT_RULES)
+                        and guest.immutable is not None)) else f for f in findings]
         findings += [Finding(b.id, "problem", b.message, b.evidence, b.next_step)
                      for b in refused]
     if not boot_views(guest) and not default_views(guest)[0] and not regenerated_views(guest):

@@ -726,7 +726,7 @@ def read_init(guest: Guest, device: str) -> None:
     read_runit(guest, init_name)
     if guest.runit:
         guest.init = "runit"
-    elif init_name == "init" and root.exists("/etc/inittab") and not _is_busybox(root, "/sbin/init"):
+    elif init_name == "init" and root.exists("/etc/inittab"):
         guest.init = "sysv"             # sysvinit-core's /sbin/init, even with systemd installed
     elif has_systemd or guest.unit_path or guest.os_release.get("ID") == "nixos":
         guest.init = "systemd"          # NixOS keeps systemd in /nix/store, always
