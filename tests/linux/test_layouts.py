@@ -101,6 +101,14 @@ def test_refused_layouts_say_why_and_fix_refuses(tmp_path, name):
     with pytest.raises(UnfixableGuestError) as exc:
         plan_fix(guest_of(root), report.extra["device"])
     assert exc.value.exit_code == 36 and why.fix in exc.value.message
+    assert snapshot(root) == before_tree
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "talos" else
+                                               pytest.mark.slow) for n in sorted(L.REFUSED)])
+def test_refused_layouts_through_the_cli(tmp_path, name):
+    root = L.build(name, tmp_path / "root")
+    before_tree = snapshot(root)
     for extra in ([], ["--dry-run"], ["--json"]):
         done = _cli("linux", "fix", str(root), *extra)
         assert done.returncode == 36, done.stderr
