@@ -40,7 +40,7 @@ def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, backup, r
     /toolsdisplayorder /bootsequence /create /copy /mirror /delete /createstore /export
     /import [/clean] /? [topic]; switches with - or /, a pasted leading `bcdedit` ignored.
     {current} means {default} offline; /sysstore and a missing /store need a running Windows
-    (exit 36).
+    (exit 37).
     """
     cmd = be.parse_args(list(args))
     if cmd.name == "help":

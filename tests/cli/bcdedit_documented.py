@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Exit codes (bcdtool/errors.py).
-NOT_FOUND, UNSUPPORTED, BCD, IDENT, ELEMENT, ARGUMENT, LIVE = 15, 17, 20, 21, 22, 24, 36
+NOT_FOUND, UNSUPPORTED, BCD, IDENT, ELEMENT, ARGUMENT, LIVE = 15, 17, 20, 21, 22, 24, 37
 
 
 def integer(n: int) -> bytes:
