@@ -16,7 +16,7 @@ from bcdtool.bcd import enum, objects
 from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
                                    parse_ipv4, parse_value)
 from bcdtool.bcd.device import PartitionResolver
-from bcdtool.bcd.elements import OSLOADER, E, Format, element, resolve
+from bcdtool.bcd.elements import NOT_RECOGNIZED, OSLOADER, E, Format, element, resolve
 from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import (BcdError, BcdToolError, ElementError, InvalidArgumentError,
@@ -174,13 +174,12 @@ def _enum(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(args) > 1:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
     selector = args[0] if args else "active"
-    if not selector.startswith("{"):
+    if not selector.startswith("{") and selector.lower() not in enum.SELECTORS:
         close = difflib.get_close_matches(selector.lower(), enum.SELECTORS, n=2, cutoff=0.6)
-        if selector.lower() not in enum.SELECTORS:
-            hint = f" (did you mean {' or '.join(c.upper() for c in close)}?)" if close else ""
-            raise InvalidIdentifierError(
-                f"{objects.INVALID_IDENTIFIER} /enum takes {', '.join(s.upper() for s in enum.SELECTORS)}"
-                f" or an {{identifier}}, not {selector!r}{hint}. {HELP_HINT}")
+        hint = f" (did you mean {' or '.join(c.upper() for c in close)}?)" if close else ""
+        kinds = ", ".join(s.upper() for s in enum.SELECTORS)
+        raise InvalidIdentifierError(f"{objects.INVALID_IDENTIFIER} /enum takes {kinds} or an "
+                                     f"{{identifier}}, not {selector!r}{hint}. {HELP_HINT}")
     chosen = enum.select(store, selector)
     out.lines.extend(enum.render(store, chosen, enum.View(verbose=verbose)).splitlines())
 
@@ -231,9 +230,8 @@ def _switch(cmd: Command, store: BcdStore, out: Outcome) -> None:
     code = _SWITCHES[cmd.name]
     row = resolve(f"custom:{code:08x}", store.get(guid).type)
     if row.name is None:  # e.g. /ems on {bootmgr}: ems is an OS-loader element
-        raise ElementError(
-            "The element data type specified is not recognized, or does not apply to the "
-            "specified entry.", path=args[0])
+        raise ElementError(f"{NOT_RECOGNIZED} /{cmd.name} applies to osloader entries.",
+                           path=args[0])
     word = args[1].lower()
     if word not in ("on", "off"):
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /{cmd.name} takes ON or OFF, "
