@@ -162,6 +162,8 @@ def execute(cmd: Command, store: BcdStore) -> Outcome:
         edits then, so the caller must not commit after an error.
     """
     out = Outcome()
+    if cmd.name == "sysstore":
+        sysstore()
     handler = _HANDLERS.get(cmd.name)
     if handler is None:
         raise InvalidArgumentError(f"/{cmd.name} works on files, not on an opened store")

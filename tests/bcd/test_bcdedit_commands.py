@@ -57,6 +57,8 @@ def minimal(corpus) -> BcdStore:
      (1).to_bytes(8, "little")),
     ("/set {default} custom:250000c2 0", None, 0x250000c2, bytes(8)),
     ("/set {default} onetimeadvancedoptions TRUE", None, 0x260000c3, b"\x01"),
+    ("/set {default} linearaddress57 OptOut", None, 0x15000088, (1).to_bytes(8, "little")),
+    ("/set {default} bootuxtransitiontime 3", None, 0x15000079, (3).to_bytes(8, "little")),
     ("/set {default} recoveryenabled 0", None, 0x16000009, b"\x00"),
     ("/set {emssettings} bootems yes", EMS, 0x16000020, b"\x01"),
     ("/set {default} description Rescue", None, 0x12000004, "Rescue\0".encode("utf-16-le")),
