@@ -384,3 +384,20 @@ def test_help_topics():
         help_.render(["FORMAT"])
     with pytest.raises(InvalidArgumentError, match="OSLOADER"):
         help_.render(["TYPES", "NOSUCH"])
+
+
+@pytest.mark.parametrize("words, noted", [
+    (["path", "windowssystem32winload.exe"], True),           # bash ate "\w" of \windows
+    (["device", "ramdisk=[boot]Bootboot.wim,{ramdiskoptions}"], True),
+    (["path", "\\windows\\system32\\winload.exe"], False),
+    (["description", "hello"], False),
+    (["osdevice", "locate=custom:12000002"], False),
+])
+def test_a_path_without_backslashes_is_noted(bios, words, noted):
+    out = _run_words(bios, "/set", "{default}", *words)
+    assert out.lines == [be.SUCCESS]
+    assert any("backslash" in n for n in out.notices) == noted
+
+
+def _run_words(store: BcdStore, *words: str) -> be.Outcome:
+    return be.execute(be.parse_args(list(words)), store)
