@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from bcdtool.bcd import enum as render
 from bcdtool.bcd.store import BcdStore
+from bcdtool.locate.commit import commit as commit_handle
 from bcdtool.ops.backup import save_original
 from bcdtool.ops.store import open_store
 from bcdtool.regf.editor import HiveEditor
@@ -82,7 +83,7 @@ def commit(handle, editor: HiveEditor | BcdStore, *, operation: str, changes: li
     if opts.backup and not opts.dry_run and not handle.read_only:
         save_original(opts.backup, handle.hive.original)
     # the editor's record of the edits lets verification prove nothing else changed
-    written = handle.commit(image, dry_run=opts.dry_run, backup_dir=opts.backup_dir,
+    written = commit_handle(handle, image, dry_run=opts.dry_run, backup_dir=opts.backup_dir,
                             operation=operation, diff=changes, audit_log=opts.audit_log,
                             planned=editor.planned)
     result.write = written.to_dict()
