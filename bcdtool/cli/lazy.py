@@ -7,6 +7,7 @@ Everything else imports at module level; here are the tables of what is loaded l
 - `COMMANDS` and the subcommand tables (`SERIAL_CONSOLE`, ...): each command's
   "module:attribute" and the one-line help `--help` shows, so listing commands imports none
   (tests/cli/test_startup.py keeps the lines equal to the commands' own help);
+- `BCDEDIT_RUN`: how a bcdedit command line that changes the store is run (the write path);
 - `REMOTE_OPENER`: how a disk URL is opened (urllib3, and the Azure SDK for page blobs),
   registered with `blockdev.openers` and imported when a URL is first opened;
 - `GUESTFS_HIVE`: how `--backend guestfs` opens a hive (its store reads and writes through the
@@ -73,6 +74,10 @@ SERIAL_CONSOLE: dict[str, Entry] = {
                "Each setting: expected, the object's own value, the effective value (exit 3 if "
                "any is wrong)."),
 }
+
+#: How `bcdtool bcdedit` runs a command line that changes the store (the recipe runner and the
+#: write path); one that only reads runs through ops/bcdedit_read.py.
+BCDEDIT_RUN = "bcdtool.ops.bcdedit:run"
 
 #: How a disk URL is opened (blockdev.remote pulls in urllib3).
 REMOTE_OPENER = "bcdtool.blockdev.remote:open_url"

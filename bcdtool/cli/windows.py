@@ -8,6 +8,7 @@ from bcdtool.cli.options import json_option, partition_option, write_options
 from bcdtool.cli.output import data, emit, info as context, notes
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.ops import windows as ops
+from bcdtool.ops.windows_facts import gather
 
 _UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 
@@ -64,7 +65,7 @@ def windows() -> None:
 @json_option()
 def info(target, partition, as_json) -> None:
     """Edition, control set, crash-dump settings, SAC services, volumes (BitLocker, hibernation)."""
-    found = ops.gather(target, partition=partition)
+    found = gather(target, partition=partition)
     if as_json:
         emit("windows info", found.to_json(), as_json=True)
         return

@@ -17,7 +17,7 @@ from bcdtool.blockdev.partitions import Partition, PartitionTable, read_partitio
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError
 from bcdtool.fs import open_volume, probe
 from bcdtool.locate.discover import MAX_PARTITIONS
-from bcdtool.ops.windows import open_windows_hive
+from bcdtool.ops.windows_facts import open_windows_hive
 from bcdtool.windows.volumes import MountedVolume, drive_letters
 
 #: What makes a folder a Windows installation's systemroot: the registry hive the kernel loads.

@@ -12,6 +12,7 @@ import pytest
 from bcdtool.errors import UnsafeVolumeError
 from bcdtool.locate import open_hive
 from bcdtool.locate.commit import commit as commit_handle
+from bcdtool.locate.commit import disk_sink
 from tests.helpers.common import CORPUS, need_tools, sha
 from tests.locate.locate_helpers import build_disk, sac_edit
 
@@ -54,7 +55,7 @@ def test_commit_lock_keeps_qemu_out(image):
     need_tools("qemu-io")
     assert _qemu_can_write(image)
     with open_hive(image) as handle:
-        sink = handle._store.sink()
+        sink = disk_sink(handle.store)
         with sink.lock():                       # what a commit holds from check to audit
             assert not _qemu_can_write(image)
     assert _qemu_can_write(image)
