@@ -75,6 +75,38 @@ SERIAL_CONSOLE: dict[str, Entry] = {
                "any is wrong)."),
 }
 
+HIVE: dict[str, Entry] = {
+    "check": ("bcdtool.cli.hive:check",
+              "Validate a hive against the format's rules; exit 3 when errors are found."),
+    "export": ("bcdtool.cli.hive:export",
+               "Print KEYPATH's subtree (default: the whole hive) as a regedit .reg file."),
+    "get": ("bcdtool.cli.hive:get",
+            "Print the type and data of value NAME of KEYPATH (no NAME: the default value)."),
+    "ls": ("bcdtool.cli.hive:ls", "List the subkeys and values of KEYPATH (default: the root)."),
+    "new": ("bcdtool.cli.hive_edit:new",
+            "Create FILE as a new, empty hive (refuses to overwrite an existing file)."),
+    "rm": ("bcdtool.cli.hive_edit:rm",
+           "Delete value NAME of KEYPATH, or (no NAME) the key KEYPATH with its whole subtree."),
+    "set": ("bcdtool.cli.hive_edit:set_",
+            "Set value NAME of KEYPATH (\"\" = default value), creating missing keys."),
+}
+
+LINUX: dict[str, Entry] = {
+    "check": ("bcdtool.cli.linux:check",
+              "Report serial-console problems (exit 3 when there is one)."),
+    "fix": ("bcdtool.cli.linux_fix:fix",
+            "Turn the serial console on, keeping every other setting; journaled for `bcdtool "
+            "undo`."),
+}
+
+WINDOWS: dict[str, Entry] = {
+    "crashdump": ("bcdtool.cli.windows_repair:crashdump", "Crash dump on NMI (CrashControl)."),
+    "info": ("bcdtool.cli.windows:info",
+             "Edition, control set, crash-dump settings, SAC services, volumes (BitLocker, "
+             "hibernation)."),
+    "sac": ("bcdtool.cli.windows_repair:sac", "The Special Administration Console services."),
+}
+
 #: How `bcdtool bcdedit` runs a command line that changes the store (the recipe runner and the
 #: write path); one that only reads runs through ops/bcdedit_read.py.
 BCDEDIT_RUN = "bcdtool.ops.bcdedit:run"
