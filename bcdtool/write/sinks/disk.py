@@ -16,7 +16,7 @@ from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partition_table
 from bcdtool.errors import (BcdToolError, CorruptionError, NotFoundError, UnsafePathError,
                             VerifyError)
-from bcdtool.fs import open_volume
+from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import FileRef, write_extents
 from bcdtool.fs.probe import probe
 from bcdtool.write import lock
