@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 import click
 
@@ -49,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BcdToolError as exc:
         if os.environ.get("BCDTOOL_DEBUG"):
-            traceback.print_exc()
+            _print_traceback()
         click.echo(f"bcdtool: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
@@ -58,13 +57,19 @@ def main(argv: list[str] | None = None) -> None:
         mapped = from_input_failure(exc)
         if mapped is not None:      # caused by input, not a bug: its own exit code
             if os.environ.get("BCDTOOL_DEBUG"):
-                traceback.print_exc()
+                _print_traceback()
             click.echo(f"bcdtool: error: {mapped}", err=True)
             sys.exit(mapped.exit_code)
         if os.environ.get("BCDTOOL_DEBUG"):
-            traceback.print_exc()
+            _print_traceback()
         else:
             click.echo(f"bcdtool: internal error: {type(exc).__name__}: {exc} "
                        "(set BCDTOOL_DEBUG=1 for a traceback)", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback on stderr (BCDTOOL_DEBUG), by the interpreter's own
+    printer: importing the traceback module would cost every command's start-up ~2 ms."""
+    sys.excepthook(*sys.exc_info())
