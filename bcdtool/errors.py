@@ -186,6 +186,13 @@ class NetworkError(BcdToolError):
     exit_code = 35
 
 
+class UnfixableGuestError(BcdToolError):
+    """`linux fix` refuses a guest layout it cannot edit safely offline (immutable or read-only
+    by design, LILO, a unified kernel image); the message names the next step."""
+
+    exit_code = 36
+
+
 def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """The BcdToolError for a failure that input, not a bug, can cause (exhausted memory or
     recursion, undecodable text, a NUL byte in a path); None for anything else.
