@@ -97,6 +97,9 @@ LINUX: dict[str, Entry] = {
     "fix": ("bcdtool.cli.linux_fix:fix",
             "Turn the serial console on, keeping every other setting; journaled for `bcdtool "
             "undo`."),
+    # the same command as check (the name `serial-console status` taught users)
+    "status": ("bcdtool.cli.linux:check",
+               "Report serial-console problems (exit 3 when there is one)."),
 }
 
 WINDOWS: dict[str, Entry] = {

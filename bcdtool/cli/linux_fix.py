@@ -30,7 +30,11 @@ from bcdtool.linux.sources import read_guest
                   "problems (the diffs then go only into the document).")
 @click.pass_context
 def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> None:
-    """Turn the serial console on, keeping every other setting; journaled for `bcdtool undo`."""
+    """Turn the serial console on, keeping every other setting; journaled for `bcdtool undo`.
+
+    Exit 36 (nothing written) for a guest it must not edit offline: immutable or read-only by
+    design, LILO, or a unified kernel image without the console; `linux check` names the step.
+    """
     validated(device, baud)
     if not os.path.isdir(target) and not dry_run and backend != "guestfs":
         raise UnsupportedError("`linux fix` writes only into a mounted root directory: mount the "

@@ -602,6 +602,12 @@ class _Planner:
                 self._add_line(g.inittab, inittab.getty_line(dev, self.baud, busybox=busybox,
                                                              getty=getty,
                                                              taken=inittab.ids(g.inittab.text)))
+        sp = g.getty_speed
+        if sp is not None and self.baud not in sp.speeds:
+            # The getty must open the port at the kernel console's speed (a 9600 getty on a
+            # 115200 console prints garbage): Debian's stock getty-ttyS0 and inittab examples.
+            self.edits_for(sp.file).replace(sp.span[0], sp.span[1], str(self.baud))
+            self.note(f"{sp.file.path}:{sp.line}: the getty now runs at {self.baud} baud")
         if g.securetty is not None and g.pam_securetty:
             names = {ln.strip().removeprefix("/dev/") for ln in g.securetty.text.splitlines()}
             if dev not in names:

@@ -432,7 +432,9 @@ def check_extlinux(guest: Guest, device: str) -> list[Finding]:
 
 
 def _kernel_speed(guest: Guest, device: str) -> int | None:
-    for v in [v for v in boot_views(guest) if not v.rescue]:
+    views = [v for v in boot_views(guest) if not v.rescue] + \
+        [v for v in default_views(guest)[:1] if v] + regenerated_views(guest)
+    for v in views:
         last, _ = cmdline.serial_verdict(v.args)
         if last is not None and last.device == device:
             return last.effective_speed
@@ -578,7 +580,21 @@ def kernel_has_console(guest: Guest, device: str) -> bool:
 
 
 def check_getty(guest: Guest, device: str) -> Finding:
-    """A login prompt will run on the serial port."""
+    """A login prompt will run on the serial port, at the kernel console's speed."""
+    found = _check_getty(guest, device)
+    sp = guest.getty_speed
+    if found.status != "ok" or sp is None:
+        return found
+    speed = _kernel_speed(guest, device)
+    if speed is None or speed in sp.speeds:
+        return found
+    return Finding("getty.serial", "problem", f"the getty on {device} runs at "
+                   f"{','.join(map(str, sp.speeds))} baud, the kernel console at {speed}: the "
+                   "login prompt arrives garbled", (Evidence(sp.file.path, sp.line, "speed"),),
+                   f"bcdtool linux fix (sets the getty's speed to {speed})")
+
+
+def _check_getty(guest: Guest, device: str) -> Finding:
     fix = f"bcdtool linux fix (enables serial-getty@{device}.service)"
     if guest.init == "systemd":
         links = guest.getty_links
@@ -621,7 +637,10 @@ def check_getty(guest: Guest, device: str) -> Finding:
         if entry is not None:
             return Finding("getty.serial", "ok", f"{who} runs a getty on {device}",
                            (Evidence(tab.path, entry.line),))
-        line = inittab.getty_line(device, 115200, busybox=busybox, getty="/sbin/getty")
+        getty = "/sbin/agetty" if guest.root.exists("/sbin/agetty") and not busybox \
+            else "/sbin/getty"
+        line = inittab.getty_line(device, 115200, busybox=busybox, getty=getty,
+                                  taken=inittab.ids(tab.text))
         if guest.openrc and guest.agetty_service and not busybox:
             fix = (f"bcdtool linux fix (enables OpenRC's agetty.{device} in "
                    "/etc/runlevels/default)")

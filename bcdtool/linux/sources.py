@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import cmdline, shell, syslinux, uki
+from bcdtool.linux import cmdline, gettyspeed, inittab, shell, syslinux, uki
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
@@ -196,6 +196,8 @@ class Guest:
     #: A system whose boot configuration is not edited in place: (kind, evidence path).
     immutable: tuple[str, str] | None = None
     read_only_root: tuple[str, str] | None = None
+    #: The speed the port's getty runs at, where it is written (inittab or runit service).
+    getty_speed: GettySpeed | None = None
 
     @property
     def main_cfgs(self) -> list[TextFile]:
@@ -267,6 +269,16 @@ class Guest:
     def busybox(self) -> bool:
         """True when BusyBox init reads /etc/inittab."""
         return self.init == "busybox"
+
+
+@dataclass
+class GettySpeed:
+    """The baud list a getty is started with: the file, line and the span of the value."""
+
+    file: TextFile
+    line: int
+    span: tuple[int, int]
+    speeds: list[int]
 
 
 @dataclass
@@ -711,6 +723,31 @@ def read_runit(guest: Guest, init_name: str | None) -> None:
         guest.runit_enabled[path] = root.readlink(path) or ""
 
 
+def _speed_on_line(tf: TextFile, lineno: int) -> GettySpeed | None:
+    start, end = tf.line_span(lineno)
+    found = gettyspeed.speed_span(tf.text[start:end])
+    return None if found is None else GettySpeed(tf, lineno, (start + found[0], start + found[1]),
+                                                 found[2])
+
+
+def _runit_speed(guest: Guest, service: str) -> GettySpeed | None:
+    """Void: BAUD_RATE= in the service's conf; Debian getty-run: the getty line of its run."""
+    conf = read_text(guest, f"{service}/conf")
+    if conf is not None:
+        for a in shell.parse([(conf.path, conf.text)]).assignments:
+            if a.name == "BAUD_RATE" and a.value and a.value.isdigit() and not a.word.unknown:
+                start, end = a.inner
+                return GettySpeed(conf, a.line, (start, end), [int(a.value)])
+    run = read_text(guest, f"{service}/run")
+    if run is None:
+        return None
+    found = None
+    for lineno, line in enumerate(run.text.split("\n"), 1):
+        if not line.lstrip().startswith("#") and gettyspeed.speed_span(line) is not None:
+            found = _speed_on_line(run, lineno)     # the last getty line is the one exec'd
+    return found
+
+
 def read_init(guest: Guest, device: str) -> None:
     root = guest.root
     # systemctl on Debian-family guests links to /lib/systemd/system, elsewhere to /usr/lib.
@@ -756,6 +793,14 @@ def read_init(guest: Guest, device: str) -> None:
         except BcdToolError as exc:
             guest.issues.append(FileIssue(path, exc.message))
     guest.inittab = read_text(guest, "/etc/inittab")
+    guest.getty_speed = None
+    if guest.inittab is not None and guest.init in ("sysv", "busybox"):
+        entry = inittab.getty_on(guest.inittab.text, device, busybox=guest.init == "busybox")
+        if entry is not None:
+            guest.getty_speed = _speed_on_line(guest.inittab, entry.line)
+    service = guest.runit_service(device) if guest.runit else None
+    if service is not None:
+        guest.getty_speed = _runit_speed(guest, service)
     if root.exists("/etc/init/serial.conf"):
         guest.upstart_serial = "/etc/init/serial.conf"
     guest.securetty = read_text(guest, "/etc/securetty")

@@ -325,11 +325,31 @@ def test_devuan_inittab_line_and_ids(tmp_path):
     assert last.split(":")[0] not in ("S0",) and last.endswith("-L ttyS0 115200 vt100")
 
 
-def test_devuan_uncommented_stock_line_counts(tmp_path):
+def test_devuan_uncommented_stock_line_counts_at_its_speed(tmp_path):
+    """The stock example line runs getty at 9600: fine alone, garbled once the kernel console
+    is at 115200, so fix sets its speed too."""
     root = L.build("devuan-5", tmp_path / "root")
     tab = root / "etc/inittab"
     tab.write_text(tab.read_text().replace("#T0:23:respawn", "T0:23:respawn"))
-    assert statuses(report_of(root))["getty.serial"] == "ok"
+    assert statuses(report_of(root))["getty.serial"] == "ok"        # no kernel console yet
+    _fix(root, tmp_path)
+    assert "T0:23:respawn:/sbin/getty -L ttyS0 115200 vt100\n" in tab.read_text()
+    assert "ttyS0" not in tab.read_text().split("T0:23:respawn")[-1].split("\n", 1)[1]
+    assert report_of(root).ok
+    tab.write_text(tab.read_text().replace("ttyS0 115200 vt100", "ttyS0 9600 vt100"))
+    getty = next(f for f in report_of(root).findings if f.id == "getty.serial")
+    assert getty.status == "problem" and "9600" in getty.message
+
+
+def test_debian_getty_run_speed_follows_the_kernel(tmp_path):
+    """getty-run's getty-ttyS0 runs getty at 9600 (REAL run script): fixed to the console's."""
+    root = L.build("debian-runit", tmp_path / "root")
+    guest, plan, journal = _fix(root, tmp_path)
+    run = _read(root, "/etc/sv/getty-ttyS0/run")
+    assert 'exec /sbin/getty -L "$SGETTY" 115200 vt100\n' in run
+    assert run.replace("115200", "9600") == L.GETTY_RUN_TTYS0
+    undo(journal.path)
+    assert _read(root, "/etc/sv/getty-ttyS0/run") == L.GETTY_RUN_TTYS0
 
 
 def test_slackware_lilo_ready_then_inittab_fixed(tmp_path):
