@@ -12,11 +12,11 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from bcdtool.bcd import enum, objects
+from bcdtool.bcd import bcdedit_help, enum, objects
 from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
                                    parse_ipv4, parse_value)
 from bcdtool.bcd.device import PartitionResolver
-from bcdtool.bcd.elements import OSLOADER, E, Format, element, resolve
+from bcdtool.bcd.elements import NOT_RECOGNIZED, OSLOADER, E, Format, element, resolve
 from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import (BcdError, BcdToolError, ElementError, InvalidArgumentError,
@@ -128,6 +128,12 @@ def parse_args(argv: list[str]) -> Command:
     return Command(name, args[1:], store, verbose)
 
 
+def _usage(name: str) -> str:
+    """bcdedit's "parameter is incorrect", with the command's syntax."""
+    return (f"{PARAMETER_INCORRECT} Syntax: bcdedit {bcdedit_help.COMMANDS[name][0]}. "
+            f"{HELP_HINT}")
+
+
 def _did_you_mean(word: str) -> str:
     """` (did you mean /set?)` for a mistyped command (`/sett`, `set`, `/enumerate`)."""
     stem = word.lstrip("/-").lower()
@@ -172,15 +178,14 @@ def _enum(cmd: Command, store: BcdStore, out: Outcome) -> None:
     args = [a for a in cmd.args if a.lower() != "/v"]
     verbose = cmd.verbose or len(args) != len(cmd.args)
     if len(args) > 1:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+        raise InvalidArgumentError(_usage("enum"))
     selector = args[0] if args else "active"
-    if not selector.startswith("{"):
+    if not selector.startswith("{") and selector.lower() not in enum.SELECTORS:
         close = difflib.get_close_matches(selector.lower(), enum.SELECTORS, n=2, cutoff=0.6)
-        if selector.lower() not in enum.SELECTORS:
-            hint = f" (did you mean {' or '.join(c.upper() for c in close)}?)" if close else ""
-            raise InvalidIdentifierError(
-                f"{objects.INVALID_IDENTIFIER} /enum takes {', '.join(s.upper() for s in enum.SELECTORS)}"
-                f" or an {{identifier}}, not {selector!r}{hint}. {HELP_HINT}")
+        hint = f" (did you mean {' or '.join(c.upper() for c in close)}?)" if close else ""
+        kinds = ", ".join(s.upper() for s in enum.SELECTORS)
+        raise InvalidIdentifierError(f"{objects.INVALID_IDENTIFIER} /enum takes {kinds} or an "
+                                     f"{{identifier}}, not {selector!r}{hint}. {HELP_HINT}")
     chosen = enum.select(store, selector)
     out.lines.extend(enum.render(store, chosen, enum.View(verbose=verbose)).splitlines())
 
@@ -209,7 +214,7 @@ def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(args) == 1:
         args = ["{current}", *args]
     if len(args) != 2:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+        raise InvalidArgumentError(_usage("deletevalue"))
     guid = store.resolve(args[0])
     row = store.element_def(guid, args[1])
     try:
@@ -231,9 +236,8 @@ def _switch(cmd: Command, store: BcdStore, out: Outcome) -> None:
     code = _SWITCHES[cmd.name]
     row = resolve(f"custom:{code:08x}", store.get(guid).type)
     if row.name is None:  # e.g. /ems on {bootmgr}: ems is an OS-loader element
-        raise ElementError(
-            "The element data type specified is not recognized, or does not apply to the "
-            "specified entry.", path=args[0])
+        raise ElementError(f"{NOT_RECOGNIZED} /{cmd.name} applies to osloader entries.",
+                           path=args[0])
     word = args[1].lower()
     if word not in ("on", "off"):
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /{cmd.name} takes ON or OFF, "
@@ -478,7 +482,7 @@ def _create(cmd: Command, store: BcdStore, out: Outcome) -> None:
             if args and not args[0].startswith("/"):
                 kind_arg = args.pop(0).lower()
         else:
-            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+            raise InvalidArgumentError(_usage("create"))
     object_type = _object_type(ident, kind, kind_arg)
     if kind == "/application" and description is None:
         raise InvalidArgumentError(f"A description must be specified for the new entry (/d). "
@@ -524,7 +528,7 @@ def _object_type(ident: str | None, kind: str | None, kind_arg: str | None) -> i
             raise InvalidArgumentError(f"The inherit type {kind_arg!r} is not valid. {HELP_HINT}")
         return objects.INHERIT_TYPES[kind_arg]
     if kind_arg is not None:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+        raise InvalidArgumentError(_usage("create"))
     return objects.DEVICE_OPTIONS
 
 

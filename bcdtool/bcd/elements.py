@@ -445,7 +445,8 @@ def resolve(name: str, object_type: int) -> ElementDef:
             raise ElementError(NOT_RECOGNIZED, path=text)
         return lookup(code, object_type) or ElementDef(code, None, custom_name(code), "custom")
     key = text.lower()
-    scopes = (LIBRARY, scope_of_type(object_type))
+    # class-1 (library) and class-4 (setup template) names apply to every object
+    scopes = (LIBRARY, TEMPLATE, scope_of_type(object_type))
     for scope in scopes:
         if scope and (scope, key) in _BY_SCOPE_NAME:
             return _BY_SCOPE_NAME[(scope, key)]

@@ -33,7 +33,9 @@ CLOUD_CFG = "/etc/cloud/cloud.cfg"
 CLOUD_CFG_D = "/etc/cloud/cloud.cfg.d"
 LEGACY_GRUB = ("/boot/grub/grub.conf", "/boot/grub/menu.lst", "/etc/grub.conf")
 GRUBENV_PATHS = ("/boot/grub2/grubenv", "/boot/grub/grubenv")
-BLS_DIR = "/boot/loader/entries"
+#: BLS type #1 entries: on /boot (Fedora, Arch, XBOOTLDR), or on an ESP mounted at /boot/efi
+#: (Debian's and openSUSE's systemd-boot) or /efi.
+BLS_DIRS = ("/boot/loader/entries", "/boot/efi/loader/entries", "/efi/loader/entries")
 SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
                "/lib/sysctl.d")
 GRUBENV_SIZE = 1024
@@ -55,6 +57,7 @@ RUNIT_DEFAULT = "/etc/runit/runsvdir/default"
 #: Arguments that mark a rescue entry, which is not expected to carry the serial console.
 RESCUE_ARGS = ("single", "recovery", "emergency", "systemd.unit=rescue.target")
 MAX_EFI_VENDORS = 64
+MAX_BLS_ENTRIES = 512
 
 _LINUX_CMD = re.compile(r"^([ \t]*)((?:linux|linux16|linuxefi)(?:\$\{?suf\}?)?)([ \t]+)(\S+)"
                         r"([ \t]*)(.*)$")
@@ -501,10 +504,8 @@ def read_bls(guest: Guest) -> None:
         if tf is not None:
             guest.grubenv = parse_grubenv(tf)
             break
-    for path in guest.root.glob(BLS_DIR, ".conf"):
-        tf = read_text(guest, path)
-        if tf is None:
-            continue
+    paths = [p for d in BLS_DIRS for p in guest.root.glob(d, ".conf")]
+    for tf in _distinct_files(guest, paths[:MAX_BLS_ENTRIES]):
         guest.bls_entries.append(tf)
         if not re.search(r"^[ \t]*linux[ \t]", tf.text, re.M):
             continue    # an `efi` entry (memtest86+, a shell, another OS): not a Linux kernel

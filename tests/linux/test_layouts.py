@@ -39,6 +39,7 @@ BEFORE = {
     "mariner-2": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
     "clear-linux": {"kernel.serial-console", "getty.serial"},
     "debian-12-grub-serial-no-command": {"grub.serial-speed"},
+    "debian-12-systemd-boot": {"kernel.serial-console", "getty.serial"},
 }
 FIXABLE = sorted(set(L.LAYOUTS) - set(L.REFUSED))
 DEVICE = {"raspios-12": "serial0", "debian-12-uboot": "ttyAMA0", "amazonlinux-2-arm64": "ttyS0"}
@@ -280,6 +281,18 @@ def test_grub_and_systemd_boot_both_installed(tmp_path):
     assert _read(root, "/boot/loader/entries/arch.conf").rstrip().endswith(
         "console=tty0 console=ttyS0,115200n8")
     assert "console=ttyS0,115200n8" in _read(root, "/boot/grub/grub.cfg")
+
+
+def test_debian_systemd_boot_entries_on_the_esp(tmp_path):
+    root = L.build("debian-12-systemd-boot", tmp_path / "root")
+    report = report_of(root)
+    assert report.extra["boot_loaders"] == ["systemd-boot"]
+    console = next(f for f in report.findings if f.id == "kernel.serial-console")
+    assert "/boot/efi/loader/entries/" in str(console.evidence)
+    _fix(root, tmp_path)
+    entry = next((root / "boot/efi/loader/entries").iterdir()).read_text()
+    assert re.search(r"^options +.* console=tty0 console=ttyS0,115200n8$", entry, re.M)
+    assert _read(root, "/etc/kernel/cmdline").split()[-1] == "console=ttyS0,115200n8"
 
 
 # -- runit ---------------------------------------------------------------------------------
