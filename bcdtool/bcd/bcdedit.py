@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from bcdtool.bcd import enum, objects
+from bcdtool.bcd import bcdedit_help, enum, objects
 from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
                                    parse_ipv4, parse_value)
 from bcdtool.bcd.device import PartitionResolver
@@ -128,6 +128,12 @@ def parse_args(argv: list[str]) -> Command:
     return Command(name, args[1:], store, verbose)
 
 
+def _usage(name: str) -> str:
+    """bcdedit's "parameter is incorrect", with the command's syntax."""
+    return (f"{PARAMETER_INCORRECT} Syntax: bcdedit {bcdedit_help.COMMANDS[name][0]}. "
+            f"{HELP_HINT}")
+
+
 def _did_you_mean(word: str) -> str:
     """` (did you mean /set?)` for a mistyped command (`/sett`, `set`, `/enumerate`)."""
     stem = word.lstrip("/-").lower()
@@ -172,7 +178,7 @@ def _enum(cmd: Command, store: BcdStore, out: Outcome) -> None:
     args = [a for a in cmd.args if a.lower() != "/v"]
     verbose = cmd.verbose or len(args) != len(cmd.args)
     if len(args) > 1:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+        raise InvalidArgumentError(_usage("enum"))
     selector = args[0] if args else "active"
     if not selector.startswith("{") and selector.lower() not in enum.SELECTORS:
         close = difflib.get_close_matches(selector.lower(), enum.SELECTORS, n=2, cutoff=0.6)
@@ -208,7 +214,7 @@ def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(args) == 1:
         args = ["{current}", *args]
     if len(args) != 2:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+        raise InvalidArgumentError(_usage("deletevalue"))
     guid = store.resolve(args[0])
     row = store.element_def(guid, args[1])
     try:
@@ -476,7 +482,7 @@ def _create(cmd: Command, store: BcdStore, out: Outcome) -> None:
             if args and not args[0].startswith("/"):
                 kind_arg = args.pop(0).lower()
         else:
-            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+            raise InvalidArgumentError(_usage("create"))
     object_type = _object_type(ident, kind, kind_arg)
     if kind == "/application" and description is None:
         raise InvalidArgumentError(f"A description must be specified for the new entry (/d). "
@@ -522,7 +528,7 @@ def _object_type(ident: str | None, kind: str | None, kind_arg: str | None) -> i
             raise InvalidArgumentError(f"The inherit type {kind_arg!r} is not valid. {HELP_HINT}")
         return objects.INHERIT_TYPES[kind_arg]
     if kind_arg is not None:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+        raise InvalidArgumentError(_usage("create"))
     return objects.DEVICE_OPTIONS
 
 
