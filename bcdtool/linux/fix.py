@@ -18,7 +18,7 @@ from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
 from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
-                                   KERNEL_CMDLINE_D, Guest, KernelLine, TextFile)
+                                   KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart)
 from bcdtool.write.journal import Journal
 from bcdtool.write.result import WriteResult
 from bcdtool.write.sinks.folder import FolderSink
@@ -530,9 +530,9 @@ class _Planner:
 
     def _plan_rpi_uart(self) -> None:
         tf = self.guest.rpi_config
-        setting = raspi.uart_setting(tf.text)
-        if setting is not None:
-            self.edits_for(tf).replace(setting.span[0], setting.span[1], "1")
+        won = rpi_uart(self.guest)
+        if won is not None:
+            self.edits_for(won[0]).replace(won[1].span[0], won[1].span[1], "1")
         elif raspi.ends_for_every_board(tf.text):
             self._add_line(tf, "enable_uart=1")
         else:
