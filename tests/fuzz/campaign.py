@@ -252,7 +252,8 @@ def manifest_inputs(rng: random.Random, folder: Path):
         if roll < 0.5:
             raw, label = tm.mutate_json(rng, good)
         elif roll < 0.7:
-            raw, label = tm.hostile_text(rng, str(case / "BCD").encode())
+            # (a manifest of 500,000 targets is legitimately long work, not a hang)
+            raw, label = tm.hostile_text(rng, str(case / "BCD").encode(), many=20)
         elif roll < 0.85:
             name = rng.choice(["a\nb", "x\u0000y", "..", "/", "/dev/zero", "/proc/self/mem",
                                str(case), str(case / "BCD") + "\n" + str(case / "BCD")])

@@ -90,9 +90,9 @@ def mutate_json(rng: random.Random, text: str) -> tuple[bytes, str]:
     return json.dumps([doc]).encode(), "json wrapped"
 
 
-def hostile_text(rng: random.Random, seed: bytes) -> tuple[bytes, str]:
+def hostile_text(rng: random.Random, seed: bytes, *, many: int = 500_000) -> tuple[bytes, str]:
     """A configuration file made hostile: binary garbage, NULs, invalid UTF-8, huge lines, many
-    lines, unbalanced quotes, CR line ends, control characters."""
+    lines (`many` of them), unbalanced quotes, CR line ends, control characters."""
     kind = rng.choice(["garbage", "nul", "utf8", "long-line", "many-lines", "quotes", "cr",
                        "control", "empty", "cut"])
     if kind == "garbage":
@@ -106,7 +106,7 @@ def hostile_text(rng: random.Random, seed: bytes) -> tuple[bytes, str]:
     if kind == "long-line":
         return seed + b'\nGRUB_CMDLINE_LINUX="' + b"console=ttyS0 " * 300_000 + b'"\n', kind
     if kind == "many-lines":
-        return seed + b"x=1\n" * 500_000, kind
+        return seed + b"x=1\n" * many, kind
     if kind == "quotes":
         return seed.replace(b'"', b"'\"", 3) + b'\nX="unterminated\n$(reboot)`id`\n', kind
     if kind == "cr":
