@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from bcdtool.bcd import codec, objects
 from bcdtool.bcd.elements import E, ElementDef, display_name, resolve
-from bcdtool.errors import BcdError, BcdToolError, LimitError, NotFoundError
+from bcdtool.errors import BcdError, BcdToolError, LimitError, LiveSystemError, NotFoundError
 from bcdtool.limits import MAX_BCD_ELEMENT_BYTES, MAX_BCD_ELEMENT_DATA, MAX_BCD_KEYS
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.planned import Planned
@@ -217,6 +217,12 @@ class BcdStore:
         text = identifier.strip().lower()
         if text in ("{default}", "{current}"):
             guid = self.default_guid()
+            if guid is None and text == "{current}":
+                raise LiveSystemError(
+                    "{current} is the entry of the Windows that is running; offline it means "
+                    "{default}, and this store has no default entry: name the entry by its "
+                    "GUID (bcdtool enum STORE --all) or set a default with /default {guid}",
+                    path=identifier)
             if guid is None:
                 raise NotFoundError(REFERENCE_ERROR + " ({bootmgr} has no default entry)",
                                     path=identifier)

@@ -1,6 +1,6 @@
-"""A hive that is a plain file (a BCD file, or a hive found in a folder): read through a folder
-sink (O_NOFOLLOW below the target's folder, regular files only, size capped first) and committed
-through the one write transaction."""
+"""A hive that is a plain file (a BCD file, or a hive found in a folder): read through the
+folder's descriptor (O_NOFOLLOW below the target's folder, regular files only, size capped
+first); locate/commit.py writes it through a folder sink of the one write transaction."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ from collections.abc import Callable
 from bcdtool.errors import LimitError, NotFoundError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES, hive_cap
-from bcdtool.locate.handle import WriteResult
 from bcdtool.locate.interrupted import check_not_interrupted
 from bcdtool.regf.hive import Hive, stored_length
-from bcdtool.regf.logs import LogSource, is_dirty
-from bcdtool.write.hive import commit_hive, log_names
-from bcdtool.write.sinks.folder import FolderSink
+from bcdtool.regf.logs import LOG_SUFFIXES, LogSource, is_dirty
+from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular
 
 
 def cap_for(name: str, kind: str) -> int:
@@ -34,62 +32,79 @@ class HiveFile:
     def __init__(self, root: str, store: str, *, target: str, cap: int, read_only: bool = False,
                  facts: Callable[[], VolumeFacts] | None = None) -> None:
         self.read_only = read_only
-        self.store = store
+        self.root, self.store, self.target, self.cap, self.facts = root, store, target, cap, facts
         self.path = os.path.join(root, store)
         self.key = "file:" + self.path
-        self.sink = FolderSink(root, target=target, key=self.key, cap=cap, lock_file=store,
-                               facts=facts)
+        self.folder = Folder(root)
 
     def load(self) -> tuple[Hive, bytes]:
         """Read the hive, and its logs only when it is dirty (replayed in memory then)."""
-        return load_from_sink(self.sink, self.store, lambda: log_names(self.sink, self.store),
-                              key=self.key, name=self.path)
+        return load_from_sink(self, self.store, lambda: log_names(self.folder, self.store),
+                              key=self.key, name=self.path, cap=self.cap)
 
-    def commit(
-        self,
-        original: bytes,
-        new_image: bytes,
-        *,
-        file_size: int,
-        dry_run: bool,
-        backup_dir,
-        operation: str,
-        diff: list | None,
-        audit=None,
-        planned=None,
-    ) -> tuple[WriteResult, Hive | None]:
-        """The new image written in place through the transaction (the file may change size)."""
-        return commit_hive(self.sink, store=self.store, logs=log_names(self.sink, self.store),
-                           original=original, file_size=file_size, new_image=new_image,
-                           same_size=False,
-                           dry_run=dry_run, backup_dir=backup_dir, operation=operation, diff=diff,
-                           audit=audit, name=self.path,
-                           planned=planned)
+    def size(self, file: str) -> int | None:
+        """The size of regular file `file` below the folder (LimitError over the cap), None if
+        absent."""
+        try:
+            fd = self.folder.open(file, READ_FLAGS)
+        except NotFoundError:
+            if self.folder.lstat(file) is None:
+                return None
+            raise
+        try:
+            return check_regular(fd, self.folder.name(file), cap=self.cap).st_size
+        finally:
+            os.close(fd)
+
+    def read_range(self, file: str, offset: int, length: int) -> bytes:
+        """`length` bytes at `offset` of regular file `file` (short at its end)."""
+        fd = self.folder.open(file, READ_FLAGS)
+        try:
+            check_regular(fd, self.folder.name(file))
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         """Release the folder's descriptor."""
-        self.sink.close()
+        self.folder.close()
 
 
-def load_from_sink(sink, store: str, logs: Callable[[], list[str]], *, key: str,
-                   name: str) -> tuple[Hive, bytes]:
-    """A store read through a sink (regular file, capped), with its logs read only when the store
-    is dirty; an interrupted write is refused with the journal that undoes it."""
-    size = sink.size(store)             # checked against the cap before a byte is read
+def log_names(sink, store: str) -> list[str]:
+    """The files `STORE.LOG`, `.LOG1`, `.LOG2` beside `store` in a folder (or folder sink),
+    matched case-insensitively (the folder's own names), in that order."""
+    folder = posixpath.dirname(store)
+    wanted = {(posixpath.basename(store) + suffix).upper(): rank
+              for rank, suffix in enumerate(LOG_SUFFIXES)}
+    found: dict[int, str] = {}
+    for name in sorted(sink.listdir(folder)):
+        rank = wanted.get(name.upper())
+        if rank is not None and rank not in found:
+            found[rank] = posixpath.join(folder, name) if folder else name
+    return [found[rank] for rank in sorted(found)]
+
+
+def load_from_sink(reader, store: str, logs: Callable[[], list[str]], *, key: str, name: str,
+                   cap: int) -> tuple[Hive, bytes]:
+    """A store read through `reader` (`size(file)`: a regular file's size, capped, None if
+    absent; `read_range(file, offset, length)`), with its logs read only when the store is
+    dirty, an entry at a time; an interrupted write is refused with the journal that undoes
+    it.  Only the hive's base block and declared bins are read, never the slack after them."""
+    size = reader.size(store)           # checked against the cap before a byte is read
     if size is None:
         raise NotFoundError("no such file", path=name)
-    data = sink.read_range(store, 0, hive_length(sink.read_range(store, 0, 512), size,
-                                                 cap=sink.cap, name=name))
+    data = reader.read_range(store, 0, hive_length(reader.read_range(store, 0, 512), size,
+                                                   cap=cap, name=name))
     found = []
     if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
-        for log in logs():          # read an entry at a time while they are replayed
-            length = sink.size(log)
+        for log in logs():
+            length = reader.size(log)
             if length is not None:
                 found.append((posixpath.basename(log),
-                              LogSource(length, functools.partial(sink.read_range, log))))
+                              LogSource(length, functools.partial(reader.read_range, log))))
     check_not_interrupted(key, name, data, found)
     return Hive.from_bytes(data, name=name, logs=found, file_size=size,
-                           max_size=hive_cap(sink.cap)), data
+                           max_size=hive_cap(cap)), data
 
 
 def hive_length(head: bytes, size: int, *, cap: int, name: str) -> int:
