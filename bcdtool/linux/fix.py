@@ -616,18 +616,38 @@ def plan_fix(guest: Guest, device: str, baud: int = 115200) -> Plan:
     return _Planner(guest, device, baud).plan()
 
 
-def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
-               operation: str = "linux fix", audit_log=None) -> Journal:
-    """Write every change of `plan` into the guest root through the one write transaction
-    (journaled first, verified after, restored on failure); return the journal."""
-    root = guest.root
-    sink = root.fs.write_sink(root.description)
+def _steps(root, plan: Plan) -> tuple[list[Step], dict[str, bytes | None]]:
+    """The transaction's steps for `plan` (paths relative to the root) and each file's bytes
+    when the plan was made (None: a link to create)."""
     steps, originals = [], {}
     for change in plan.changes:
         link = change.link_target is not None
         rel = "/".join(root.resolve(change.path, follow_last=not link))
         originals[rel] = None if link else change.before
         steps.append(Step(rel, link=change.link_target) if link else Step(rel, change.after))
+    return steps, originals
+
+
+def refuse_plan(guest: Guest, plan: Plan) -> None:
+    """Raise what the write transaction would refuse `plan` with (a dry run's check: read-only
+    media, the volume's state), without writing anything."""
+    sink = guest.root.fs.write_sink(guest.root.description)
+    try:
+        steps, _ = _steps(guest.root, plan)
+        refused = Transaction(sink, operation="linux fix").refusal([steps])
+    finally:
+        sink.close()
+    if refused is not None:
+        raise refused
+
+
+def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
+               operation: str = "linux fix", audit_log=None) -> Journal:
+    """Write every change of `plan` into the guest root through the one write transaction
+    (journaled first, verified after, restored on failure); return the journal."""
+    root = guest.root
+    sink = root.fs.write_sink(root.description)
+    steps, originals = _steps(root, plan)
     # An audit line when asked for one (`linux fix` keeps the state folder untouched when
     # --backup-dir is given).
     audit = Audit(store={"guest": root.description}, changes=[c.path for c in plan.changes],
