@@ -186,6 +186,13 @@ class NetworkError(BcdToolError):
     exit_code = 35
 
 
+class UntrustedJournalError(BcdToolError):
+    """An undo journal does not carry this user's signature (forged, edited, or copied from
+    another machine); nothing was restored."""
+
+    exit_code = 36
+
+
 def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """The BcdToolError for a failure that input, not a bug, can cause (exhausted memory or
     recursion, undecodable text, a NUL byte in a path); None for anything else.
