@@ -59,6 +59,10 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
         ctx.exit(EXIT_PROBLEMS)
 
 
+# `linux status` is the same command (the name `serial-console status` taught users).
+linux.add_command(check, name="status")
+
+
 @linux.command()
 @click.argument("target")
 @click.option("--dry-run", is_flag=True, help="Print the diff of every file; write nothing.")
@@ -72,7 +76,11 @@ def check(ctx, target, as_json, device, partition, backend) -> None:
                   "problems (the diffs then go only into the document).")
 @click.pass_context
 def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> None:
-    """Turn the serial console on, keeping every other setting; journaled for `bcdtool undo`."""
+    """Turn the serial console on, keeping every other setting; journaled for `bcdtool undo`.
+
+    Exit 36 (nothing written) for a guest it must not edit offline: immutable or read-only by
+    design, LILO, or a unified kernel image without the console; `linux check` names the step.
+    """
     _validated(device, baud)
     refused = None
     if not os.path.isdir(target) and backend != "guestfs":

@@ -121,6 +121,16 @@ class GuestRoot:
             raise GuestError(f"guest file is larger than {limit} bytes", path=path)
         return data
 
+    def read_head(self, path: str, size: int) -> bytes:
+        """The first `size` bytes of a regular guest file of any length."""
+        parts = self.resolve(path)
+        kind = self.kind(join(parts), follow_last=False)
+        if kind is None:
+            raise NotFoundError("no such file in the guest", path=path)
+        if kind != "file":
+            raise GuestError(f"not a regular file in the guest ({kind})", path=path)
+        return self.fs.read(parts, size)[:size]
+
     def readlink(self, path: str) -> str | None:
         """The target of the symlink `path` itself (its parents resolved), or None."""
         parts = self.resolve(path, follow_last=False)
