@@ -3,7 +3,7 @@ keyed by a per-user secret in the state folder (`journal.key`, 32 random bytes, 
 
 `bcdtool undo` checks the signature before anything else, so a journal forged or edited by
 someone who cannot read the key (another user, a hostile image's files, a copied folder) is
-refused with `UntrustedJournalError` (exit 36) however consistent it looks.  A journal copied
+refused with `UntrustedJournalError` (exit 38) however consistent it looks.  A journal copied
 from another machine (a rescue system that was rebooted, a fleet's worker) is trusted only when
 the user says so (`undo --trust-journal`), and every path, offset and target check still
 applies to it.

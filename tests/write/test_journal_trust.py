@@ -2,7 +2,7 @@
 state folder), and reads the version 1 journals of older bcdtools through the same checks.
 
 Forged and copied journals: a fully consistent journal naming another store is refused (exit
-36) before anything is opened; a journal from another machine (another key) is refused until
+38) before anything is opened; a journal from another machine (another key) is refused until
 `--trust-journal`, which still applies every path, offset and target check.  The key file:
 created 0600 in a 0700 folder; a symlink, a FIFO, another mode or owner is refused (exit 31) for
 writes and undos alike.  Version 1 journals are written by the real version 1 code (git history,
