@@ -124,6 +124,69 @@ def test_windows_hibernated_on_another_partition(disks, tmp_path, state):
     assert "hibernated" in message
 
 
+def _ntfs_record(volume: bytes, number: int) -> int:
+    """Offset in the volume of MFT record `number` (mkntfs writes the number at 0x2C)."""
+    for off in range(0, len(volume) - 1024, 1024):
+        if volume[off:off + 4] == b"FILE" and \
+                int.from_bytes(volume[off + 0x2C:off + 0x30], "little") == number:
+            return off
+    raise AssertionError(f"MFT record {number} not found")
+
+
+def _point_runs_at(image: Path, part, record: int, lcn: int) -> None:
+    """Rewrite the first data run of MFT record `record`'s unnamed $DATA to start at `lcn`
+    (same run header: the run list keeps its length)."""
+    with open(image, "r+b") as fh:
+        fh.seek(part.start)
+        volume = fh.read(part.length)
+        rec = _ntfs_record(volume, record)
+        pos = rec + int.from_bytes(volume[rec + 0x14:rec + 0x16], "little")
+        while int.from_bytes(volume[pos:pos + 4], "little") != 0x80:
+            pos += int.from_bytes(volume[pos + 4:pos + 8], "little")
+        assert volume[pos + 8] == 1 and volume[pos + 9] == 0, "a non-resident unnamed $DATA"
+        runs = pos + int.from_bytes(volume[pos + 0x20:pos + 0x22], "little")
+        size_len, size_off = volume[runs] & 0x0F, volume[runs] >> 4
+        field = runs + 1 + size_len
+        assert (field - rec) % 512 < 510 - size_off, "the run offset must not hold a fixup"
+        assert lcn < 1 << (8 * size_off - 1), "the new cluster number fits the run's field"
+        fh.seek(part.start + field)
+        fh.write(lcn.to_bytes(size_off, "little", signed=True))
+
+
+@pytest.mark.parametrize("victim", ["Boot/BCD", "Boot/BCD.LOG"])
+def test_ntfs_runs_shared_with_an_ordinary_file(disks, tmp_path, state, victim):
+    """A real mkntfs System Reserved volume; another file's MFT record edited so its data run
+    starts in the store's (or its log's) clusters; ntfs-3g's ntfscat sees the sharing."""
+    from fixtures import images
+    from bcdtool.blockdev.detect import open_image
+    from bcdtool.fs import open_volume
+
+    disk = disks["bios"]
+    image = tmp_path / "bios.img"
+    shutil.copyfile(disk.path, image)
+    part = disk.bcd_part
+    volume = images.extract(image, tmp_path / "vol", part.start, part.length)
+    images.ntfs_put(volume, {"Boot/other.bin": bytes(range(256)) * 64})
+    images.copy_sparse(volume, image, part.start)
+    with open_image(image) as dev:
+        vol = open_volume(next(p for p in _parts(dev) if p.start == part.start).view(dev))
+        other, target = vol.find("Boot/other.bin"), vol.find(victim)
+    _point_runs_at(image, part, other.record, target.extents[0][0] // vol.cluster_size)
+    volume = images.extract(image, tmp_path / "vol", part.start, part.length)
+    seen = images.ntfs_get(volume, "Boot/other.bin")        # ntfs-3g reads the victim's bytes
+    assert seen[:4096] == images.ntfs_get(volume, victim)[:4096]
+    volume.unlink()
+    message = both_refuse(["bcdedit", "/store", image, *EDIT], [image], state,
+                          CorruptionError.exit_code)
+    assert f"MFT record {other.record}" in message and "ntfsinfo" in message
+
+
+def _parts(dev):
+    from bcdtool.blockdev.partitions import read_partition_table
+
+    return read_partition_table(dev).partitions
+
+
 # -- hive files and folders -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("target", ["file", "folder"])

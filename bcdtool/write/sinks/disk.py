@@ -121,11 +121,12 @@ class DiskSink:
         unallocated blocks) of writing `phases` to `dev` (asked of the read-only open: a dry
         run opens nothing for writing)."""
         errors: list[BcdToolError] = []
-        for ref in self.refs.values():
-            try:
-                self.volume.check_extents_exclusive(ref)
-            except CorruptionError as exc:
-                errors.append(CorruptionError(exc.message, path=f"{self.target}:{exc.path}"))
+        try:
+            self.volume.check_files_exclusive(list(self.refs.values()))
+        except CorruptionError as exc:
+            errors.append(CorruptionError(exc.message, path=f"{self.target}:{exc.path}"))
+        except BcdToolError as exc:         # a $MFT too large to check: LimitError
+            errors.append(exc)
         try:
             for phase in phases:
                 for step in phase:
