@@ -143,12 +143,15 @@ class GuestfsDisk:
             self.mounted = None
 
     # -- files (paths on the mounted file system) -----------------------------------------
-    def find(self, path: str) -> str | None:
-        """The real-case path of `path` (matched case-insensitively), or None."""
+    def find(self, path: str, *, any_kind: bool = False) -> str | None:
+        """The real-case path of `path` (matched case-insensitively), or None: a regular file
+        only, unless `any_kind` (then also a symlink, FIFO, device or folder, not followed)."""
         try:
             real = self.g.case_sensitive_path(path)
         except RuntimeError:
             return None
+        if any_kind:
+            return real if self.lstat(real) is not None else None
         return real if self.g.is_file(real) else None
 
     def lstat(self, path: str) -> dict | None:

@@ -378,7 +378,7 @@ class NtfsVolume:
             return self._tsk(lambda: mft.read_random(offset, length), CorruptionError,
                              "unreadable $MFT")
 
-        for run in ntfs_mft.scan(read, size, self._record_size(), apply_fixups, self.dev.name):
+        for run in ntfs_mft.scan(read, size, self._record_size(), undo_fixups, self.dev.name):
             end = run.lcn + run.count - 1
             if end < lowest or run.lcn > highest:
                 continue

@@ -19,6 +19,7 @@ from bcdtool.fs import ntfs_layout as L
 
 #: Bytes of $MFT read at once (a whole number of records of any size up to 64 KiB).
 CHUNK = 1 << 20
+_ATTRIBUTE_HEADER = L.AttributeHeader.sizeof()
 
 
 @dataclass(frozen=True)
@@ -54,17 +55,18 @@ def decode_runs(pairs: bytes, path: str = "") -> Iterator[tuple[int, int]]:
         pos = end
 
 
-def record_runs(record: bytes, number: int, path: str = "") -> Iterator[Run]:
-    """The runs of every non-resident attribute of one fixed-up, in-use MFT record."""
-    header = _construct.parse(L.MftRecordHeader, record, what="MFT record", path=path)
+def record_runs(record: bytes, number: int, path: str = "", header=None) -> Iterator[Run]:
+    """The runs of every non-resident attribute of one fixed-up, in-use MFT record (`header`:
+    its MftRecordHeader, if already parsed)."""
+    header = header or _construct.parse(L.MftRecordHeader, record, what="MFT record", path=path)
     owner = header.base_mft_record & L.MFT_REF_MASK or number
     pos = header.attrs_offset
-    while pos + L.AttributeHeader.sizeof() <= len(record):
+    while pos + _ATTRIBUTE_HEADER <= len(record):
         if int.from_bytes(record[pos:pos + 4], "little") == L.ATTRIBUTE_END:
             return
         attr = _construct.parse(L.AttributeHeader, record, offset=pos, what="attribute",
                                 path=path)
-        if attr.length < L.AttributeHeader.sizeof() or pos + attr.length > len(record):
+        if attr.length < _ATTRIBUTE_HEADER or pos + attr.length > len(record):
             raise CorruptionError(f"an attribute overruns MFT record {number}", path=path,
                                   offset=pos)
         if attr.non_resident:
@@ -82,11 +84,11 @@ def record_runs(record: bytes, number: int, path: str = "") -> Iterator[Run]:
 
 
 def scan(read: Callable[[int, int], bytes], size: int, record_size: int,
-         fixup: Callable[[bytes, str], bytes], path: str = "") -> Iterator[Run]:
+         fixup: Callable[[bytes, int, int, str, str], bytes], path: str = "") -> Iterator[Run]:
     """The runs of every in-use record of an $MFT of `size` bytes, `read(offset, length)`
-    returning its data and `fixup(record, path)` undoing a record's update sequence; a record
-    that is in use but torn is CorruptionError (its runs are unknown, so the clusters it may
-    use cannot be ruled out)."""
+    returning its data and `fixup(record, usa_ofs, usa_count, what, path)` undoing a record's
+    update sequence (`ntfs.undo_fixups`); a record that is in use but torn is CorruptionError
+    (its runs are unknown, so the clusters it may use cannot be ruled out)."""
     step = max(record_size, CHUNK - CHUNK % record_size)
     for base in range(0, size - size % record_size, step):
         chunk = read(base, min(step, size - size % record_size - base))
@@ -98,4 +100,5 @@ def scan(read: Callable[[int, int], bytes], size: int, record_size: int,
             if not header.flags & L.MFT_RECORD_IN_USE:
                 continue
             number = (base + pos) // record_size
-            yield from record_runs(fixup(raw, f"{path}: MFT record {number}"), number, path)
+            fixed = fixup(raw, header.usa_ofs, header.usa_count, f"MFT record {number}", path)
+            yield from record_runs(fixed, number, path, header)
