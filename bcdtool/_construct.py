@@ -30,10 +30,10 @@ def build(struct: construct.Construct, obj: dict, *, what: str = "structure") ->
         raise FormatError(f"cannot encode {what}: {_short(exc)}") from None
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=256)
 def _fixed_size(struct: construct.Construct) -> int | None:
-    """The struct's size when fixed, else None (asked once per struct: sizeof() is slow and
-    scans call parse hundreds of thousands of times)."""
+    """The byte size of a fixed-size layout, else None; cached per layout (they are module
+    constants), as construct walks every field to compute it and a GPT parses 128 entries."""
     try:
         return struct.sizeof()
     except construct.SizeofError:

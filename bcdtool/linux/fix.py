@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 
 from bcdtool.errors import GuestError, UnfixableGuestError, UnsupportedError, VerifyError
 from bcdtool.linux import cmdline, inittab, nixos, raspi, shell
+from bcdtool.linux.guestfs import GuestfsTree
+from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
 from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
-                                   KERNEL_CMDLINE_D, Guest, KernelLine, TextFile)
+                                   KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart)
 from bcdtool.write.journal import Journal
 from bcdtool.write.result import WriteResult
+from bcdtool.write.sinks.folder import FolderSink
+from bcdtool.write.keys import guestfs_key
+from bcdtool.write.sinks.guestfs import GuestfsSink
 from bcdtool.write.transaction import Audit, Step, Transaction
 
 _SPEED_OPT = re.compile(r"--speed[= ](\d+)")
@@ -525,9 +530,9 @@ class _Planner:
 
     def _plan_rpi_uart(self) -> None:
         tf = self.guest.rpi_config
-        setting = raspi.uart_setting(tf.text)
-        if setting is not None:
-            self.edits_for(tf).replace(setting.span[0], setting.span[1], "1")
+        won = rpi_uart(self.guest)
+        if won is not None:
+            self.edits_for(won[0]).replace(won[1].span[0], won[1].span[1], "1")
         elif raspi.ends_for_every_board(tf.text):
             self._add_line(tf, "enable_uart=1")
         else:
@@ -699,6 +704,19 @@ def plan_fix(guest: Guest, device: str, baud: int = 115200) -> Plan:
     return _Planner(guest, device, baud).plan()
 
 
+def write_sink(fs) -> FolderSink | GuestfsSink:
+    """The sink `linux fix` writes a guest root through (bcdtool/write): the mounted root
+    folder's, or libguestfs's (the readers in linux/ know nothing of writing)."""
+    if isinstance(fs, DirectoryFS):
+        return FolderSink(fs.root, target=fs.root, key="linux:" + fs.root, cap=MAX_FILE_BYTES,
+                          label_links=True)
+    if isinstance(fs, GuestfsTree):
+        return GuestfsSink(fs.disk, mount="os", key=guestfs_key(fs.disk.image, "os", None),
+                           cap=MAX_FILE_BYTES)
+    raise UnsupportedError("this guest root is read natively and cannot be written: mount its "
+                           "root file system and fix the folder, or use --backend guestfs")
+
+
 def _steps(root, plan: Plan) -> tuple[list[Step], dict[str, bytes | None]]:
     """The transaction's steps for `plan` (paths relative to the root) and each file's bytes
     when the plan was made (None: a link to create)."""
@@ -714,7 +732,7 @@ def _steps(root, plan: Plan) -> tuple[list[Step], dict[str, bytes | None]]:
 def refuse_plan(guest: Guest, plan: Plan) -> None:
     """Raise what the write transaction would refuse `plan` with (a dry run's check: read-only
     media, the volume's state), without writing anything."""
-    sink = guest.root.fs.write_sink(guest.root.description)
+    sink = write_sink(guest.root.fs)
     try:
         steps, _ = _steps(guest.root, plan)
         refused = Transaction(sink, operation="linux fix").refusal([steps])
@@ -729,7 +747,7 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
     """Write every change of `plan` into the guest root through the one write transaction
     (journaled first, verified after, restored on failure); return the journal."""
     root = guest.root
-    sink = root.fs.write_sink(root.description)
+    sink = write_sink(root.fs)
     steps, originals = _steps(root, plan)
     # An audit line when asked for one (`linux fix` keeps the state folder untouched when
     # --backup-dir is given).

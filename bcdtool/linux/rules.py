@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bcdtool.linux import cmdline, inittab, lilo, nixos, raspi, syslinux
 from bcdtool.linux.refusals import blockers
-from bcdtool.linux.sources import RESCUE_ARGS, Guest, KernelLine
+from bcdtool.linux.sources import RESCUE_ARGS, Guest, KernelLine, rpi_uart
 from bcdtool.report import Evidence, Finding, Report
 
 _VAR_TOKEN = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
@@ -354,8 +354,8 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
 
 def check_rpi_uart(guest: Guest) -> Finding:
     """config.txt turns the Raspberry Pi's primary UART on (`enable_uart=1` for every board)."""
-    tf = guest.rpi_config
-    setting = raspi.uart_setting(tf.text)
+    won = rpi_uart(guest)
+    tf, setting = won if won is not None else (guest.rpi_config, None)
     if setting is not None and setting.value == "1":
         return Finding("rpi.uart", "ok", "enable_uart=1: the primary UART (serial0) is on",
                        (Evidence(tf.path, setting.line, "enable_uart=1"),))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import cmdline, gettyspeed, inittab, shell, syslinux, uki
+from bcdtool.linux import cmdline, gettyspeed, inittab, raspi, shell, syslinux, uki
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
@@ -187,6 +187,8 @@ class Guest:
     #: Raspberry Pi: cmdline.txt (the whole kernel command line) and config.txt.
     rpi_cmdline: TextFile | None = None
     rpi_config: TextFile | None = None
+    #: config.txt's `include`d files for every board, in order (each may set enable_uart).
+    rpi_includes: list[TextFile] = field(default_factory=list)
     lilo: TextFile | None = None
     loader_conf: TextFile | None = None
     #: Evidence of which EFI boot loader is installed: (guest path, what it shows).
@@ -600,8 +602,36 @@ def read_rpi(guest: Guest) -> None:
         if config is None:
             continue
         guest.rpi_config = config
-        guest.rpi_cmdline = read_text(guest, f"{d}/cmdline.txt")
+        guest.rpi_includes = [tf for tf in (read_text(guest, f"{d}/{name}")
+                                            for name in raspi.includes(config.text)[:16])
+                              if tf is not None]
+        name = raspi.cmdline_name([config.text] + [tf.text for tf in guest.rpi_includes])
+        guest.rpi_cmdline = read_text(guest, f"{d}/{name}")
         return
+
+
+def rpi_uart(guest: Guest) -> tuple[TextFile, raspi.Setting] | None:
+    """The enable_uart that wins: the last one for every board in config.txt, or in a file it
+    includes after that line (the firmware reads includes in place)."""
+    tf = guest.rpi_config
+    if tf is None:
+        return None
+    winner = None
+    main = raspi.uart_setting(tf.text)
+    order = raspi.includes(tf.text)
+    by_name = {inc.path.rsplit("/", 1)[1]: inc for inc in guest.rpi_includes}
+    lines = tf.text.split("\n")
+    for name in order:
+        inc = by_name.get(name)
+        setting = raspi.uart_setting(inc.text) if inc is not None else None
+        if setting is None:
+            continue
+        at = next(i for i, ln in enumerate(lines, 1) if ln.split() == ["include", name])
+        if main is None or main.line < at:
+            winner = (inc, setting)
+    if winner is None and main is not None:
+        winner = (tf, main)
+    return winner
 
 
 def read_lilo(guest: Guest) -> None:

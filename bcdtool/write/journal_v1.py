@@ -19,9 +19,8 @@ from pathlib import Path
 
 from bcdtool.errors import FormatError
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
-from bcdtool.write.sinks.disk import key_for as disk_key
+from bcdtool.write.keys import disk_key, guestfs_key
 from bcdtool.write.sinks.folder import same_store_or_log
-from bcdtool.write.sinks.guestfs import key_for as guestfs_key
 
 #: What bounds reads of a Linux guest's files when an old journal is restored.
 LINUX_CAP = MAX_BCD_BYTES

@@ -40,9 +40,11 @@ BEFORE = {
     "clear-linux": {"kernel.serial-console", "getty.serial"},
     "debian-12-grub-serial-no-command": {"grub.serial-speed"},
     "debian-12-systemd-boot": {"kernel.serial-console", "getty.serial"},
+    "ubuntu-20.04-raspi": {"kernel.serial-console", "rpi.uart"},
 }
 FIXABLE = sorted(set(L.LAYOUTS) - set(L.REFUSED))
-DEVICE = {"raspios-12": "serial0", "debian-12-uboot": "ttyAMA0", "amazonlinux-2-arm64": "ttyS0"}
+DEVICE = {"raspios-12": "serial0", "ubuntu-20.04-raspi": "serial0", "debian-12-uboot": "ttyAMA0",
+          "amazonlinux-2-arm64": "ttyS0"}
 
 
 def _problems(report) -> set[str]:
@@ -404,6 +406,25 @@ def test_raspios_enable_uart_zero_is_set_to_one(tmp_path):
     text = conf.read_text()
     assert "enable_uart=1\n" in text and "enable_uart=0" not in text
     assert not text.endswith("[all]\nenable_uart=1\n")
+
+
+def test_ubuntu_raspi_includes_and_cmdline_directive(tmp_path):
+    """config.txt's `include`d syscfg.txt sets enable_uart (after config.txt's own) and names
+    the command line file (`cmdline=nobtcmd.txt`): both are where fix edits."""
+    root = L.build("ubuntu-20.04-raspi", tmp_path / "root")
+    uart = next(f for f in report_of(root).findings if f.id == "rpi.uart")
+    assert uart.status == "problem" and "syscfg.txt" in str(uart.evidence)
+    config, cmdline_txt = (_read(root, "/boot/firmware/" + n) for n in ("config.txt",
+                                                                         "cmdline.txt"))
+    _fix(root, tmp_path)
+    assert "enable_uart=1\n" in _read(root, "/boot/firmware/syscfg.txt")
+    assert _read(root, "/boot/firmware/config.txt") == config
+    assert _read(root, "/boot/firmware/cmdline.txt") == cmdline_txt       # not the one read
+    consoles = [a for a in _read(root, "/boot/firmware/nobtcmd.txt").split()
+                if a.startswith("console=")]
+    assert consoles[-1] == "console=serial0,115200n8" and "console=tty1" in consoles
+    root2 = write(*L.ubuntu_raspi(uart="1"), tmp_path / "root2")
+    assert statuses(report_of(root2))["rpi.uart"] == "ok"
 
 
 def test_uboot_menu_parameters(tmp_path):
