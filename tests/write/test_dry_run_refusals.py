@@ -159,7 +159,7 @@ def test_ntfs_runs_shared_with_an_ordinary_file(disks, tmp_path, state, victim):
     starts in the store's (or its log's) clusters; ntfs-3g's ntfscat sees the sharing."""
     from fixtures import images
     from bcdtool.blockdev.detect import open_image
-    from bcdtool.fs import open_volume
+    from bcdtool.fs.volume import open_volume
 
     disk = disks["bios"]
     image = tmp_path / "bios.img"

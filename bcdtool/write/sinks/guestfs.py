@@ -9,7 +9,7 @@ import stat
 
 from bcdtool.backends.guestfs import GuestfsDevice, GuestfsDisk
 from bcdtool.errors import BcdToolError, LimitError, UnsafePathError, WriteError
-from bcdtool.fs import open_volume
+from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.fs.probe import probe
 from bcdtool.write import lock
