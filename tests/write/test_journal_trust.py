@@ -221,3 +221,22 @@ def test_v1_disk_journal_with_moved_ranges_is_refused(v1_tree, state, tmp_path):
     assert done.returncode == FormatError.exit_code, done.stderr
     assert "no longer lies where" in done.stderr
     assert sha(image.read_bytes()) == after
+
+
+def test_interrupted_write_is_reported_even_when_the_key_is_lost(store, state):
+    """Reporting an interrupted write only refuses to go on, so it does not need the key; the
+    restore does (here: the key was removed, so --trust-journal)."""
+    original = store.read_bytes()
+    inject = REPO / "tests" / "crash" / "inject"
+    done = run_cli("bcdedit", "/store", store, *EDIT,
+                   env={"XDG_STATE_HOME": str(state), "BCDTOOL_FAULT_AFTER_WRITES": "2",
+                        "PYTHONPATH": os.pathsep.join([str(inject), str(REPO)])})
+    assert done.returncode == 86, done.stderr                # killed mid-write
+    (state / "bcdtool" / "journal.key").unlink()
+    opened = run_cli("enum", store, env={"XDG_STATE_HOME": str(state)})
+    assert opened.returncode == 27 and "bcdtool undo" in opened.stderr, opened.stderr
+    (journal,) = (state / "bcdtool" / "journal").glob("*/journal.json")
+    assert _undo(journal, state).returncode == UntrustedJournalError.exit_code
+    done = _undo(journal, state, "--trust-journal")
+    assert done.returncode == 0, done.stderr
+    assert store.read_bytes() == original
