@@ -146,6 +146,15 @@ def test_unparsable_or_refused_urls_say_so(url, code, text, monkeypatch):
     assert run.code == code and text in run.stderr and not run.problems(), run.stderr
 
 
+@pytest.mark.parametrize("argv", [["enum"], ["hive", "export"], ["hive", "ls"], ["doctor"],
+                                  ["forensic"], ["serial-console", "enable"]])
+def test_a_file_whose_reads_fail_with_eio_is_one_clear_error(argv):
+    """A regular file whose reads fail (EIO: bad sectors; /proc/self/mem fails the same way)
+    was an uncaught OSError, exit 1."""
+    run = run_forked([*argv, "/proc/self/mem"])
+    assert run.code == 18 and "ddrescue" in run.stderr and not run.problems(), run.stderr
+
+
 # -- short seeded campaigns, every kind ----------------------------------------------------------
 
 @pytest.mark.parametrize("kind", sorted(GENERATORS))
