@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import struct
 import subprocess
-import sys
+from functools import partial
 
 import pytest
 
-from tests.helpers.common import need_tool
+from tests.helpers.common import need_tool, run_process
 from tests.regf.editor_oracles import ExpectedHive, assert_all_readers, ours
 
 from bcdtool.regf.editor import HiveEditor
 
 
 @pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    need_tool("hivexregedit")
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))   # undo journals go here
+def _hivex():
+    need_tool("hivexregedit")   # the independent reader of every write here
 
 
-def bcdtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)], capture_output=True,
-                          timeout=120, env=os.environ)
+#: `bcdtool ARGS` as a process, output as bytes (hive export writes exact encodings).
+bcdtool = partial(run_process, text=False)
 
 
 def _seq(data: bytes) -> tuple[int, int]:

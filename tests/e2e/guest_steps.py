@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from tests.e2e.guest_disk import mounted, tree_digest
 from tests.e2e.qemu_guest import Boot, BootTimeout
+# The bcdtool CLI as a user runs it: on the host, on the mounted root (not in the guest).
+from tests.helpers.common import run_process as bcdtool
 
 EXIT_PROBLEMS = 3
 #: How long ttyS0 is still watched after the marker says boot is done, before "no login" counts.
 GRACE = 5.0
 #: How long after the marker a getty that runs may take to print its prompt on a loaded host.
 PROMPT_AFTER_MARKER = 30.0
-
-
-def bcdtool(*args: str) -> subprocess.CompletedProcess:
-    """Run the bcdtool CLI as a user would: on the host, on the mounted root (not in the guest)."""
-    return subprocess.run([sys.executable, "-m", "bcdtool", *args], capture_output=True,
-                          text=True, timeout=120)
 
 
 @dataclass
