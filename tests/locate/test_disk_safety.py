@@ -305,7 +305,7 @@ def test_interrupted_write_is_detected_and_undone(image, tmp_path, capsys):
     script = CRASH.format(repo=str(REPO), image=str(image),
                           after=logs + 2)    # logs neutralised, dirty base block, one page
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
-                          env=dict(os.environ), timeout=60)
+                          env=dict(os.environ), timeout=120)
     assert proc.returncode == 9, proc.stderr.decode()
     assert _digest(image) != before
     with pytest.raises(InterruptedWriteError) as info:

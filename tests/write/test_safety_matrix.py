@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from bcdtool.errors import (FormatError, InterruptedWriteError, LimitError, Lock
 from bcdtool.locate import open_hive
 from bcdtool.ops.undo import undo
 from tests.helpers.common import CORPUS, REPO, need_tools, run_process, sha
+from tests.helpers.guards import hang_guard
 from tests.locate.locate_helpers import (DISK_STORES, build_disk, read_store_independently,
                                          registry_elements, sac_edit)
 
@@ -103,20 +103,6 @@ def held_lock(path: Path):
         yield
     finally:
         os.close(fd)
-
-
-@contextlib.contextmanager
-def hang_guard(seconds: int = 60):
-    """Fail instead of hanging forever (a FIFO opened without O_NONBLOCK blocks)."""
-    def fire(*_):
-        raise AssertionError("the command hung")
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def journal_folders(state: Path) -> list[Path]:
