@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -75,6 +76,23 @@ def run_process(*args, env: Mapping[str, str | os.PathLike | None] | None = None
                           cwd=cwd, input=input,
                           stdin=subprocess.DEVNULL if input is None else None,
                           capture_output=True, text=text, timeout=timeout)
+
+
+@contextlib.contextmanager
+def loop_device(image, *, read_only: bool = False, sector_size: int | None = None):
+    """`image` attached to a free loop device for the block (the test skips where none can be
+    attached: not root, no loop support)."""
+    losetup = need_tool("losetup")
+    args = [losetup, "-f", "--show", *(["-r"] if read_only else []),
+            *(["--sector-size", str(sector_size)] if sector_size else []), str(image)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
+    device = proc.stdout.strip()
+    try:
+        yield device
+    finally:
+        subprocess.run([losetup, "-d", device], check=True, timeout=120)
 
 
 def corpus_files(sub: str, pattern: str = "*") -> list[Path]:

@@ -12,7 +12,7 @@ import pytest
 
 from bcdtool.errors import UnsafeVolumeError
 from bcdtool.locate import open_hive
-from tests.helpers.common import CORPUS, need_tools, sha
+from tests.helpers.common import CORPUS, loop_device, need_tools, sha
 from tests.locate.locate_helpers import build_disk, sac_edit
 
 
@@ -97,26 +97,20 @@ sys.stdin.read()
 
 
 def test_claimed_block_device_is_refused(image):
-    need_tools("losetup")
-    proc = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
-    device = proc.stdout.strip()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, device], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        before = sha(image.read_bytes())
-        with open_hive(device) as handle:
-            with pytest.raises(UnsafeVolumeError, match="in use"):
-                handle.commit(sac_edit(handle.hive)[0])
-        assert sha(image.read_bytes()) == before
-    finally:
-        holder.stdin.close()
-        holder.kill()
-        holder.wait()
-        subprocess.run(["losetup", "-d", device], check=True)
-
+    with loop_device(image) as device:
+        holder = subprocess.Popen([sys.executable, "-c", HOLD, device], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            before = sha(image.read_bytes())
+            with open_hive(device) as handle:
+                with pytest.raises(UnsafeVolumeError, match="in use"):
+                    handle.commit(sac_edit(handle.hive)[0])
+            assert sha(image.read_bytes()) == before
+        finally:
+            holder.stdin.close()
+            holder.kill()
+            holder.wait()
 
 
 def test_undo_under_a_running_vm_is_refused(image):
