@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.helpers.common import CORPUS, run_process as bcdtool, sha as digest
+from tests.helpers.common import CORPUS, need_tools, run_process as bcdtool, sha as digest
 
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 EMSSETTINGS = "{0ce4991b-e6b3-4b16-b23c-5e0d9250e5d9}"
@@ -21,15 +21,11 @@ TOOLS = ("sgdisk", "sfdisk", "mkfs.fat", "mcopy", "mkntfs", "ntfscp", "ntfscat",
                 ids=lambda p: "-".join(p))
 def disk(request, tmp_path_factory):
     """(DiskImage, converted image path) for one firmware x format."""
-    import shutil
-
     from fixtures import images
 
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is absent")
-    for tool in TOOLS:
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+    need_tools(*TOOLS)
     firmware, fmt = request.param
     folder = tmp_path_factory.mktemp(firmware)
     if firmware == "uefi":
