@@ -186,6 +186,20 @@ class NetworkError(BcdToolError):
     exit_code = 35
 
 
+class UnfixableGuestError(BcdToolError):
+    """`linux fix` refuses a guest layout it cannot edit safely offline (immutable or read-only
+    by design, LILO, a unified kernel image); the message names the next step."""
+
+    exit_code = 36
+
+
+class LiveSystemError(UnsupportedError):
+    """A bcdedit command that only means something on a running Windows (its system store,
+    firmware NVRAM, the running system's `{current}`); the message says what to do offline."""
+
+    exit_code = 37
+
+
 def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """The BcdToolError for a failure that input, not a bug, can cause (exhausted memory or
     recursion, undecodable text, a NUL byte in a path); None for anything else.

@@ -7,7 +7,8 @@ import re
 
 import click
 
-from bcdtool.cli import COMMANDS, cli, reference
+from bcdtool.cli import cli, reference
+from bcdtool.cli.lazy import COMMANDS
 from bcdtool.cli.output import SCHEMAS
 from bcdtool.errors import EXIT_INTERNAL, EXIT_PROBLEMS, all_error_classes
 

@@ -7,7 +7,7 @@ Reference: ../shared/reference/bcd.md §9 ("Value parsing for /set").
 from __future__ import annotations
 
 from bcdtool.bcd.device import PartitionResolver, parse_device_text
-from bcdtool.bcd.elements import ElementDef, Format
+from bcdtool.bcd.elements import IPV4_INTEGERS, ElementDef, Format
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import InvalidArgumentError
 
@@ -44,6 +44,8 @@ def parse_value(store: BcdStore, row: ElementDef, words: list[str],
         raise InvalidArgumentError(f"The boolean value {word!r} is not valid as specified "
                                    "(use Yes/No, On/Off, True/False, 1/0).")
     if fmt == Format.INTEGER:
+        if (row.scope, row.name) in IPV4_INTEGERS and word.count(".") == 3:
+            return parse_ipv4(word)
         return parse_integer(word, row)
     if fmt == Format.STRING:
         return word

@@ -7,19 +7,20 @@ command stages edits in the store; the caller commits them (or not) and prints t
 
 from __future__ import annotations
 
+import difflib
 import re
 import secrets
 from dataclasses import dataclass, field
 
-from bcdtool.bcd import enum, objects
+from bcdtool.bcd import bcdedit_help, enum, objects
 from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
                                    parse_ipv4, parse_value)
 from bcdtool.bcd.device import PartitionResolver
-from bcdtool.bcd.elements import OSLOADER, E, Format, element, resolve
+from bcdtool.bcd.elements import NOT_RECOGNIZED, OSLOADER, E, Format, element, resolve
 from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import (BcdError, BcdToolError, ElementError, InvalidArgumentError,
-                            InvalidIdentifierError, NotFoundError)
+                            InvalidIdentifierError, LiveSystemError, NotFoundError)
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.values import REG_SZ
 
@@ -27,14 +28,24 @@ SUCCESS = "The operation completed successfully."
 
 #: Commands that only read the store.
 READ_ONLY = frozenset({"enum", "export"})
-_SHOWS_WITHOUT_ARGS = frozenset({"dbgsettings", "hypervisorsettings"})
-_ALL = frozenset({"enum", "set", "deletevalue", "ems", "bootems", "debug", "bootdebug",
-                  "emssettings", "dbgsettings", "timeout", "default", "displayorder",
-                  "toolsdisplayorder", "bootsequence", "create", "copy", "delete", "createstore",
-                  "export", "import", "hypervisorsettings", "mirror"})
+_SHOWS_WITHOUT_ARGS = frozenset({"dbgsettings", "hypervisorsettings", "eventsettings"})
+#: Commands that need no store: help, and the ones that create a new file.
+STORELESS = frozenset({"help", "createstore", "sysstore"})
+_ALL = frozenset({"enum", "set", "deletevalue", "ems", "bootems", "debug", "bootdebug", "event",
+                  "emssettings", "dbgsettings", "eventsettings", "timeout", "default",
+                  "displayorder", "toolsdisplayorder", "bootsequence", "create", "copy", "delete",
+                  "createstore", "export", "import", "hypervisorsettings", "mirror", "sysstore",
+                  "help"})
+#: Switches that follow a command (`/displayorder {x} /addlast`, `/create /d x /application`):
+#: bcdedit takes them with `-` as well as `/`.
+_SUB_SWITCHES = frozenset({"addfirst", "addlast", "remove", "d", "application", "inherit",
+                           "device", "f", "cleanup", "nocleanup", "clean", "start", "noumex", "v",
+                           "store", "?"})
+_PROGRAM_NAMES = ("bcdedit", "bcdedit.exe")
 _LIST_COMMANDS = {"displayorder": E.DISPLAYORDER, "toolsdisplayorder": E.TOOLSDISPLAYORDER,
                   "bootsequence": E.BOOTSEQUENCE}
-_SWITCHES = {"ems": E.EMS, "bootems": E.BOOTEMS, "debug": E.DEBUG, "bootdebug": E.BOOTDEBUG}
+_SWITCHES = {"ems": E.EMS, "bootems": E.BOOTEMS, "debug": E.DEBUG, "bootdebug": E.BOOTDEBUG,
+             "event": E.EVENT}
 
 
 @dataclass
@@ -51,11 +62,11 @@ class Command:
 
     @property
     def writes(self) -> bool:
-        """True when the command may change the store (/dbgsettings and /hypervisorsettings
-        without arguments only show the settings)."""
+        """True when the command may change the store (/dbgsettings, /eventsettings and
+        /hypervisorsettings without arguments only show the settings)."""
         if self.name in _SHOWS_WITHOUT_ARGS and not self.args:
             return False
-        return self.name not in READ_ONLY
+        return self.name not in READ_ONLY and self.name not in STORELESS
 
 
 @dataclass
@@ -68,16 +79,29 @@ class Outcome:
     new_file: tuple[str, bytes] | None = None
 
 
+def _switch_word(word: str) -> str:
+    """`-addlast` as `/addlast`: bcdedit reads a leading `-` like `/` for its own switches."""
+    if word.startswith("-") and len(word) > 1:
+        name = word[1:].lower()
+        if name in _ALL or name in _SUB_SWITCHES:
+            return "/" + word[1:]
+    return word
+
+
 def parse_args(argv: list[str]) -> Command:
-    """Split bcdedit arguments into a `Command` (`/store X` and `/v` anywhere, any case).
+    """Split bcdedit arguments into a `Command` (`/store X` and `/v` anywhere, any case, `-` or
+    `/` switches, a pasted leading `bcdedit` or `bcdedit.exe` ignored).
 
     Raises:
-        InvalidArgumentError: for an unknown command or a missing `/store` file.
+        InvalidArgumentError: for an unknown command (naming the close ones) or a missing
+            `/store` file.
     """
+    items = [_switch_word(w) for w in argv]
+    if items and items[0].lower() in _PROGRAM_NAMES:
+        items = items[1:]
     args: list[str] = []
     store = None
     verbose = False
-    items = list(argv)
     i = 0
     while i < len(items):
         word = items[i]
@@ -96,9 +120,38 @@ def parse_args(argv: list[str]) -> Command:
         return Command("enum", [], store, verbose)
     head = args[0]
     name = head[1:].lower() if head.startswith(("/", "-")) else ""
+    if name == "?":
+        name = "help"
     if name not in _ALL:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} Unknown command {head!r}. {HELP_HINT}")
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} Unknown command {head!r}"
+                                   f"{_did_you_mean(head)}. {HELP_HINT}")
     return Command(name, args[1:], store, verbose)
+
+
+def _usage(name: str) -> str:
+    """bcdedit's "parameter is incorrect", with the command's syntax."""
+    return (f"{PARAMETER_INCORRECT} Syntax: bcdedit {bcdedit_help.COMMANDS[name][0]}. "
+            f"{HELP_HINT}")
+
+
+def _did_you_mean(word: str) -> str:
+    """` (did you mean /set?)` for a mistyped command (`/sett`, `set`, `/enumerate`)."""
+    stem = word.lstrip("/-").lower()
+    close = difflib.get_close_matches(stem, sorted(_ALL - {"help"}), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join('/' + c for c in close)}?)" if close else ""
+
+
+def sysstore() -> None:
+    """`/sysstore DEVICE` picks which ESP a running EFI Windows treats as its system store
+    (volatile, live only).
+
+    Raises:
+        LiveSystemError: always, naming the offline equivalent.
+    """
+    raise LiveSystemError("/sysstore needs a live Windows: it sets which partition the running "
+                          "system reads its store from, until the next restart; offline there "
+                          "is none to set: name the store itself with /store FILE or --store "
+                          "DISK (with --partition N for the ESP you mean)")
 
 
 def execute(cmd: Command, store: BcdStore) -> Outcome:
@@ -109,6 +162,8 @@ def execute(cmd: Command, store: BcdStore) -> Outcome:
         edits then, so the caller must not commit after an error.
     """
     out = Outcome()
+    if cmd.name == "sysstore":
+        sysstore()
     handler = _HANDLERS.get(cmd.name)
     if handler is None:
         raise InvalidArgumentError(f"/{cmd.name} works on files, not on an opened store")
@@ -125,8 +180,15 @@ def _enum(cmd: Command, store: BcdStore, out: Outcome) -> None:
     args = [a for a in cmd.args if a.lower() != "/v"]
     verbose = cmd.verbose or len(args) != len(cmd.args)
     if len(args) > 1:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
-    chosen = enum.select(store, args[0] if args else "active")
+        raise InvalidArgumentError(_usage("enum"))
+    selector = args[0] if args else "active"
+    if not selector.startswith("{") and selector.lower() not in enum.SELECTORS:
+        close = difflib.get_close_matches(selector.lower(), enum.SELECTORS, n=2, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(c.upper() for c in close)}?)" if close else ""
+        kinds = ", ".join(s.upper() for s in enum.SELECTORS)
+        raise InvalidIdentifierError(f"{objects.INVALID_IDENTIFIER} /enum takes {kinds} or an "
+                                     f"{{identifier}}, not {selector!r}{hint}. {HELP_HINT}")
+    chosen = enum.select(store, selector)
     out.lines.extend(enum.render(store, chosen, enum.View(verbose=verbose)).splitlines())
 
 
@@ -145,8 +207,26 @@ def _set(cmd: Command, store: BcdStore, out: Outcome) -> None:
         # e.g. /set {fwbootmgr} displayorder {bootmgr} /addfirst
         update_list(store, guid, row.code, rest[1:], f"/set {row.display_name}")
     else:
-        store.set_element(guid, row.code, parse_value(store, row, rest[1:], cmd.partitions))
+        value = parse_value(store, row, rest[1:], cmd.partitions)
+        store.set_element(guid, row.code, value)
+        _check_backslashes(row.display_name, value, out)
     out.lines.append(SUCCESS)
+
+
+_PATH_STRINGS = frozenset({"path", "systemroot", "filepath", "ramdisksdipath", "bcdfilepath",
+                           "bootstatfilepath", "fontpath"})
+
+
+def _check_backslashes(name: str, value, out: Outcome) -> None:
+    """A path that lost its leading backslash was most likely pasted unquoted into a Unix
+    shell, which removes backslashes (`\\windows\\system32` arrives as `windowssystem32`):
+    bcdedit would store it as given, so say so rather than refuse."""
+    path = value if name in _PATH_STRINGS and isinstance(value, str) else \
+        getattr(value, "path", None) if not isinstance(value, (str, int, bool, list)) else None
+    if path and not path.startswith("\\") and getattr(value, "kind", "") != "locate":
+        out.notices.append(f"{name}: {path!r} does not start with a backslash; if the shell "
+                           "removed them, quote the value (e.g. '\\windows\\system32\\"
+                           "winload.exe') and run it again")
 
 
 def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:
@@ -154,7 +234,7 @@ def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(args) == 1:
         args = ["{current}", *args]
     if len(args) != 2:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+        raise InvalidArgumentError(_usage("deletevalue"))
     guid = store.resolve(args[0])
     row = store.element_def(guid, args[1])
     try:
@@ -176,9 +256,8 @@ def _switch(cmd: Command, store: BcdStore, out: Outcome) -> None:
     code = _SWITCHES[cmd.name]
     row = resolve(f"custom:{code:08x}", store.get(guid).type)
     if row.name is None:  # e.g. /ems on {bootmgr}: ems is an OS-loader element
-        raise ElementError(
-            "The element data type specified is not recognized, or does not apply to the "
-            "specified entry.", path=args[0])
+        raise ElementError(f"{NOT_RECOGNIZED} /{cmd.name} applies to osloader entries.",
+                           path=args[0])
     word = args[1].lower()
     if word not in ("on", "off"):
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /{cmd.name} takes ON or OFF, "
@@ -271,7 +350,7 @@ class _Debugger:
 
     alias: str
     command: str
-    type_code: int
+    type_code: int | None          # None: the command sets no debugger type
     types: dict[str, int]
     params: dict[str, int]
     dhcp: int
@@ -292,6 +371,13 @@ _HYPERVISOR = _Debugger(
      "hostip": _HV["hostip"], "port": _HV["hostport"], "key": _HV["usekey"],
      "busparams": _HV["busparams"]},
     _HV["dhcp"], _HV["usekey"], _HV["hostip"], _HV["hostport"])
+
+
+# {eventsettings} is {dbgsettings}'s GUID (bcd.md §5.3): remote event logging shares the NET
+# debugger's host, port and key elements; it does not change the debugger type.
+_EVENTSETTINGS = _Debugger("{eventsettings}", "/eventsettings", None, {"net": 3},
+                           {"hostip": E.HOSTIP, "port": E.PORT, "key": E.KEY},
+                           element("dhcp"), E.KEY, E.HOSTIP, E.PORT)
 
 
 def new_debug_key() -> str:
@@ -315,6 +401,10 @@ def _dbgsettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
 
 def _hypervisorsettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
     _debugger(cmd, store, out, _HYPERVISOR)
+
+
+def _eventsettings(cmd: Command, store: BcdStore, out: Outcome) -> None:
+    _debugger(cmd, store, out, _EVENTSETTINGS)
 
 
 def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> None:
@@ -351,7 +441,8 @@ def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> N
     elif flags & {"nodhcp", "newkey"}:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} NODHCP and NEWKEY apply to NET. "
                                    f"{HELP_HINT}")
-    store.set_element(guid, spec.type_code, spec.types[kind])
+    if spec.type_code is not None:
+        store.set_element(guid, spec.type_code, spec.types[kind])
     for code, text in params.items():
         value = text if code >> 24 & 0xF == Format.STRING else (
             parse_ipv4(text) if code == spec.hostip else parse_integer(text, None))
@@ -411,7 +502,7 @@ def _create(cmd: Command, store: BcdStore, out: Outcome) -> None:
             if args and not args[0].startswith("/"):
                 kind_arg = args.pop(0).lower()
         else:
-            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+            raise InvalidArgumentError(_usage("create"))
     object_type = _object_type(ident, kind, kind_arg)
     if kind == "/application" and description is None:
         raise InvalidArgumentError(f"A description must be specified for the new entry (/d). "
@@ -457,7 +548,7 @@ def _object_type(ident: str | None, kind: str | None, kind_arg: str | None) -> i
             raise InvalidArgumentError(f"The inherit type {kind_arg!r} is not valid. {HELP_HINT}")
         return objects.INHERIT_TYPES[kind_arg]
     if kind_arg is not None:
-        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {HELP_HINT}")
+        raise InvalidArgumentError(_usage("create"))
     return objects.DEVICE_OPTIONS
 
 
@@ -470,6 +561,11 @@ def _copy(cmd: Command, store: BcdStore, out: Outcome) -> None:
     guid = objects.new_guid()
     store.copy_object(source, guid)
     store.set_element(guid, E.DESCRIPTION, args[2])
+    # bcdedit adds the copy of an entry that is on the boot menu to the end of the menu
+    bootmgr = objects.ALIASES["{bootmgr}"]
+    order = store.get(bootmgr).elements.get(E.DISPLAYORDER) if store.has(bootmgr) else None
+    if order is not None and source in _guid_list(order):
+        update_list(store, bootmgr, E.DISPLAYORDER, [guid, "/addlast"], "/copy")
     out.lines.append(f"The entry was successfully copied to {guid}.")
 
 
@@ -537,7 +633,7 @@ def _resume_object(store: BcdStore, guid: str) -> str | None:
 def _export(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(cmd.args) != 1:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /export takes one file. {HELP_HINT}")
-    out.new_file = (cmd.args[0], bytes(store.hive.data))
+    out.new_file = (local_file(cmd.args[0], "/export"), bytes(store.hive.data))
     out.lines.append(SUCCESS)
 
 
@@ -587,7 +683,31 @@ def parse_import(args: list[str]) -> tuple[str, bool]:
     if len(words) != 1 or len(args) - len(words) > 1:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /import takes one file and "
                                    f"optionally /clean. {HELP_HINT}")
-    return words[0], len(words) != len(args)
+    return local_file(words[0], "/import"), len(words) != len(args)
+
+
+def _guid_list(elem) -> list[str]:
+    try:
+        return [g.lower() for g in elem.value()]
+    except BcdToolError:
+        return []
+
+
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
+def local_file(path: str, what: str) -> str:
+    """`path` when it names a file on this machine; a Windows path (`C:\\Data\\BCD`,
+    `\\\\server\\share`) pasted from a Windows procedure is refused, not created in the current
+    folder under that odd name.
+
+    Raises:
+        InvalidArgumentError: for a Windows path.
+    """
+    if _WINDOWS_PATH.match(path):
+        raise InvalidArgumentError(f"{path} is a Windows path: for {what} name the file as this "
+                                   f"machine sees it (e.g. /tmp/BCD or ./BCD-backup)")
+    return path
 
 
 _ID_RE = re.compile(r"^\{[^{}]+\}$")
@@ -607,7 +727,8 @@ def _unique(items: list[str]) -> list[str]:
 
 _HANDLERS = {
     "enum": _enum, "set": _set, "deletevalue": _deletevalue, "ems": _switch,
-    "bootems": _switch, "debug": _switch, "bootdebug": _switch, "emssettings": _emssettings,
+    "bootems": _switch, "debug": _switch, "bootdebug": _switch, "event": _switch,
+    "emssettings": _emssettings, "eventsettings": _eventsettings,
     "dbgsettings": _dbgsettings, "timeout": _timeout, "default": _default,
     "displayorder": _list_command, "toolsdisplayorder": _list_command,
     "bootsequence": _list_command, "create": _create, "copy": _copy, "delete": _delete,

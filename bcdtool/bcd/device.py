@@ -494,10 +494,12 @@ def parse_device_text(text: str, resolve_id: Callable[[str], str],
     kind = kind.lower()
     if kind == "boot" and not sep:
         return BootDevice()
-    if kind == "partition" and sep:
+    if kind in ("partition", "hd_partition") and sep:
+        # hd_partition= is partition= that bcdedit does not turn into a VHD device when the
+        # volume is a mounted VHD; offline no volume is a mounted VHD, so they are one form
         return _parse_partition_text(rest, resolve_partition)
     if kind == "file" and sep:
-        parent, path = _parse_bracket(rest, resolve_partition)
+        parent, path = _parse_bracket(rest, resolve_partition, locate=True)
         return FileDevice(parent=parent, path=path)
     if kind == "vhd" and sep:
         parent, path = _parse_bracket(rest, resolve_partition, locate=True)
@@ -506,7 +508,7 @@ def parse_device_text(text: str, resolve_id: Callable[[str], str],
         location, comma, options = rest.rpartition(",")
         if not comma:
             raise InvalidArgumentError(f"ramdisk device needs ',{{options}}': {text!r}")
-        parent, path = _parse_bracket(location, resolve_partition)
+        parent, path = _parse_bracket(location, resolve_partition, locate=True)
         return RamdiskDevice(parent=parent, path=path, options=resolve_id(options), flags=1)
     if kind == "locate" and sep:
         if rest.lower().startswith("custom:"):
@@ -516,7 +518,12 @@ def parse_device_text(text: str, resolve_id: Callable[[str], str],
                 raise InvalidArgumentError(f"bad locate element {rest!r}") from None
             return LocateDevice(element_type=code)
         return LocateDevice(locate_type=1, path=rest)
-    raise InvalidArgumentError(f"The device specified is not valid: {text!r}")
+    if kind == "locate":
+        raise InvalidArgumentError("locate needs what to look for: locate=\\path\\file or "
+                                   "locate=custom:XXXXXXXX (an element holding the path)")
+    raise InvalidArgumentError(f"The device specified is not valid: {text!r}; the forms: boot, "
+                               "partition=, hd_partition=, file=, ramdisk=, vhd=, locate= "
+                               "(bcdedit /? FORMATS)")
 
 
 def _parse_partition_text(rest: str, resolve_partition: PartitionResolver | None

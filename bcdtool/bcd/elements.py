@@ -11,6 +11,7 @@ loader), so names are looked up per *scope* (see `scope_of_type`).
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -110,6 +111,10 @@ class ElementDef:
 #: Integer elements bcdedit prints in hexadecimal (`claimedtpmcounter 0x10002` in the corpus'
 #: win11-uefi-enum-flightsigning.txt); every other named integer prints in decimal.
 HEX_INTEGERS = frozenset({(OSLOADER, "claimedtpmcounter")})
+#: Integer elements holding an IPv4 address (first octet in the lowest byte): bcdedit takes and
+#: prints them dotted (`/set hypervisorhostip 192.168.1.2`; /dbgsettings lists `hostip
+#: 192.168.2.1`).
+IPV4_INTEGERS = frozenset({(LIBRARY, "hostip"), (OSLOADER, "hypervisorhostip")})
 
 
 def custom_name(code: int) -> str:
@@ -212,6 +217,10 @@ _ROWS: list[tuple] = [
     (0x11000084, "windowssyspart", "BcdLibraryDevice_WindowsSystemDevice", _L),
     (0x16000087, "numlock", "BcdLibraryBoolean_NumLockOn", _L),
     (0x12000088, "additionalcipolicy", "BcdLibraryString_AdditionalCiPolicy", _L),
+    # [GC] Geoff Chappell's element list (1809+), named as bcdedit prints them; not in bcd.md §6
+    (0x15000079, "bootuxtransitiontime", "BCDE_LIBRARY_TYPE_BOOTUX_BITMAP_TRANSITION_TIME", _L),
+    (0x15000088, "linearaddress57", "BCDE_LIBRARY_TYPE_LINEAR_ADDRESS_57_POLICY", _L,
+     {"Default": 0, "OptOut": 1, "OptIn": 2}),
     # §6.2 boot manager
     (0x24000001, "displayorder", "BcdBootMgrObjectList_DisplayOrder", _B),
     (0x24000002, "bootsequence", "BcdBootMgrObjectList_BootSequence", _B),
@@ -440,10 +449,23 @@ def resolve(name: str, object_type: int) -> ElementDef:
             raise ElementError(NOT_RECOGNIZED, path=text)
         return lookup(code, object_type) or ElementDef(code, None, custom_name(code), "custom")
     key = text.lower()
-    for scope in (LIBRARY, scope_of_type(object_type)):
+    # class-1 (library) and class-4 (setup template) names apply to every object
+    scopes = (LIBRARY, TEMPLATE, scope_of_type(object_type))
+    for scope in scopes:
         if scope and (scope, key) in _BY_SCOPE_NAME:
             return _BY_SCOPE_NAME[(scope, key)]
-    raise ElementError(NOT_RECOGNIZED, path=text)
+    raise ElementError(NOT_RECOGNIZED + _suggestion(key, scopes), path=text)
+
+
+def _suggestion(key: str, scopes: tuple) -> str:
+    """What a mistyped or misplaced element name probably meant: the entry types it belongs to,
+    or the close names this entry has."""
+    elsewhere = sorted({scope for (scope, name) in _BY_SCOPE_NAME if name == key})
+    if elsewhere:
+        return f" {key} is an element of {' and '.join(elsewhere)} entries."
+    names = sorted({name for (scope, name) in _BY_SCOPE_NAME if scope in scopes})
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.8)
+    return f" Did you mean {' or '.join(close)}?" if close else ""
 
 
 def element(name: str, scope: str = LIBRARY) -> int:
@@ -496,6 +518,7 @@ class E:
     LOADER_RESUMEOBJECT = element("resumeobject", OSLOADER)
     DEBUG = element("debug", OSLOADER)
     EMS = element("ems", OSLOADER)
+    EVENT = element("event", OSLOADER)
 
 
 #: The library integer element bcdboot lists in `allowedinmemorysettings` (bcd.md §6.1: default

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from bcdtool.bcd import objects
 from bcdtool.bcd.device import Device, DiskLayout
-from bcdtool.bcd.elements import (FORMAT_NAMES, HEX_INTEGERS, E, Format, display_name,
-                                  element_format, is_hidden, lookup)
+from bcdtool.bcd.elements import (FORMAT_NAMES, HEX_INTEGERS, IPV4_INTEGERS, E, Format,
+                                  display_name, element_format, is_hidden, lookup)
 from bcdtool.bcd.store import BcdObject, BcdStore, Change, Element
 from bcdtool.errors import BcdToolError
 
@@ -114,6 +114,9 @@ def value_lines(store: BcdStore, obj: BcdObject, elem: Element, view: View) -> l
         name = row.value_name(value) if row else None
         if name is None and row is not None and (row.scope, row.name) in HEX_INTEGERS:
             name = f"{value:#x}"
+        if name is None and row is not None and (row.scope, row.name) in IPV4_INTEGERS \
+                and value < 1 << 32:
+            name = ".".join(str(b) for b in value.to_bytes(4, "little"))
         return [name if name is not None else str(value)]
     if fmt == Format.INTEGER_LIST:
         # named lists print hex; a custom: integer list was seen printed in decimal (§10.3)

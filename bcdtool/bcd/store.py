@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from bcdtool.bcd import codec, objects
 from bcdtool.bcd.elements import E, ElementDef, display_name, resolve
-from bcdtool.errors import BcdError, BcdToolError, NotFoundError
+from bcdtool.errors import BcdError, BcdToolError, LiveSystemError, NotFoundError
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.planned import Planned
 from bcdtool.regf.hive import Hive, Key
@@ -188,6 +188,12 @@ class BcdStore:
         text = identifier.strip().lower()
         if text in ("{default}", "{current}"):
             guid = self.default_guid()
+            if guid is None and text == "{current}":
+                raise LiveSystemError(
+                    "{current} is the entry of the Windows that is running; offline it means "
+                    "{default}, and this store has no default entry: name the entry by its "
+                    "GUID (bcdtool enum STORE --all) or set a default with /default {guid}",
+                    path=identifier)
             if guid is None:
                 raise NotFoundError(REFERENCE_ERROR + " ({bootmgr} has no default entry)",
                                     path=identifier)

@@ -7,13 +7,16 @@ import os
 import click
 
 from bcdtool.bcd import bcdedit as be
+from bcdtool.bcd import bcdedit_help
 from bcdtool.bcd import enum as render
+from bcdtool.cli import lazy
 from bcdtool.cli.options import backend_option, json_option, target_options, write_options
 from bcdtool.cli.output import data, emit, info, note, notes
-from bcdtool.errors import BcdError, BcdToolError, InvalidArgumentError
-from bcdtool.ops import bcdedit as bcdedit_op
+from bcdtool.errors import BcdError, BcdToolError, InvalidArgumentError, LiveSystemError
+from bcdtool.locate import detect
+from bcdtool.ops import bcdedit_read
 from bcdtool.ops.bootdisk import BootDisk
-from bcdtool.ops.recipe import WriteOptions
+from bcdtool.ops.edits import WriteOptions
 from bcdtool.ops.store import open_store
 from bcdtool.write.fileio import create_new
 
@@ -33,23 +36,36 @@ def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, backup, r
             audit_log, as_json, args) -> None:
     """Run a bcdedit command line offline, e.g. `bcdedit /store BCD /ems {default} on`.
 
-    Commands: /enum /set /deletevalue /ems /bootems /debug /bootdebug /emssettings
-    /dbgsettings /hypervisorsettings /timeout /default /displayorder /toolsdisplayorder
-    /bootsequence /create /copy /mirror /delete /createstore /export /import [/clean].
-    {current} means {default} offline.
+    Commands: /enum /set /deletevalue /ems /bootems /debug /bootdebug /event /emssettings
+    /dbgsettings /eventsettings /hypervisorsettings /timeout /default /displayorder
+    /toolsdisplayorder /bootsequence /create /copy /mirror /delete /createstore /export
+    /import [/clean] /? [topic]; switches with - or /, a pasted leading `bcdedit` ignored.
+    {current} means {default} offline; /sysstore and a missing /store need a running Windows
+    (exit 37).
     """
     cmd = be.parse_args(list(args))
+    if cmd.name == "help":
+        lines = bcdedit_help.render(cmd.args)
+        emit("bcdedit", {"command": "help", "lines": lines}, as_json=as_json, lines=lines)
+        return
+    if cmd.name == "sysstore":
+        be.sysstore()
     if cmd.name == "createstore":
         _createstore(cmd.args, as_json)
         return
     spec = _store_spec(store_spec, cmd.store)
-    if path is None and spec != cmd.store and _windows_path(cmd.store):
+    if spec != cmd.store and _windows_path(cmd.store) and detect.detect_kind(spec) == detect.HIVE:
+        # `/store F:\boot\bcd` pasted with the store file itself as --store: the same store
+        notes([f"/store {cmd.store}: the store is {spec}"])
+    elif path is None and spec != cmd.store and _windows_path(cmd.store):
         # `/store F:\boot\bcd` pasted from a Windows procedure, with the disk as --store: the
         # letter is the rescue machine's, the path is the store's path on the disk.
         path = cmd.store[2:].replace("\\", "/").strip("/")
         notes([f"/store {cmd.store}: looking for {path} on {spec} (the drive "
                "letter is the machine's that ran bcdedit)"])
-    result, outcome = bcdedit_op.run(
+    # A command that only reads never loads the write path (cli/lazy.py).
+    run = lazy.load(lazy.BCDEDIT_RUN) if cmd.writes else bcdedit_read.show
+    result, outcome = run(
         spec, cmd, list(args), WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
                                             read_only=read_only, audit_log=audit_log),
         partition=partition, path=path, backend=backend)
@@ -80,15 +96,21 @@ def _store_spec(option: str | None, inline: str | None) -> str:
         raise InvalidArgumentError("--store and /store name different stores")
     spec = option or inline
     if not spec:
-        raise InvalidArgumentError("offline there is no system store: name one with /store "
-                                   "TARGET or --store TARGET")
+        raise LiveSystemError("without /store, bcdedit edits the running Windows' system store; "
+                              "offline there is none: name the store with /store TARGET or "
+                              "--store TARGET (a BCD file, the mounted ESP or System Reserved "
+                              "folder, a block device or a disk image)")
+    if _windows_path(spec) and not os.path.lexists(spec):
+        raise InvalidArgumentError(f"{spec} is a Windows path: name the store as this machine "
+                                   "sees it (the BCD file or the mounted partition), or the disk "
+                                   f"with --store DISK and keep /store {spec} for the path on it")
     return spec
 
 
 def _createstore(args: list[str], as_json: bool) -> None:
     if len(args) != 1:
         raise InvalidArgumentError("/createstore takes one file name")
-    _write_new_file(args[0], be.new_store_image())
+    _write_new_file(be.local_file(args[0], "/createstore"), be.new_store_image())
     emit("bcdedit", {"store": args[0], "command": "createstore", "dry_run": False,
                      "changes": [], "journal": None, "write": None, "lines": [be.SUCCESS]},
          as_json=as_json, lines=[be.SUCCESS])

@@ -31,6 +31,7 @@ SCHEMAS: dict[str, int] = {
     "hive set": 1,
     "linux check": 1,
     "linux fix": 1,
+    "linux status": 1,          # an alias of `linux check` (same document)
     "new-store": 1,
     "repair boot": 1,
     "serial-console enable": 1,

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from bcdtool.errors import InvalidArgumentError
 
 #: Serial console device names the kernel accepts (8250/16550, PL011, Zynq, SuperH, i.MX, hvc).
-SERIAL_DEVICE = re.compile(r"^(ttyS|ttyAMA|ttyPS|ttySC|ttymxc|ttyUSB|hvc|ttysclp)\d+$")
+#: `serial0`/`serial1` are the Raspberry Pi firmware's aliases of its UARTs.
+SERIAL_DEVICE = re.compile(r"^(ttyS|ttyAMA|ttyPS|ttySC|ttymxc|ttyUSB|hvc|ttysclp|serial)\d+$")
 #: The serial ports `linux fix` writes (a name that is safe in shell files and unit names).
-DEVICE_NAME = re.compile(r"^(tty[A-Za-z]+[0-9]+|hvc[0-9]+)$")
+DEVICE_NAME = re.compile(r"^(tty[A-Za-z]+[0-9]+|hvc[0-9]+|serial[01])$")
 #: Speeds GRUB, syslinux and the kernel all accept.
 STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 #: Arguments that hide boot messages.

@@ -11,13 +11,19 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from bcdtool.errors import GuestError, UnsupportedError, VerifyError
-from bcdtool.linux import cmdline, inittab, nixos, shell
+from bcdtool.errors import GuestError, UnfixableGuestError, UnsupportedError, VerifyError
+from bcdtool.linux import cmdline, inittab, nixos, raspi, shell
+from bcdtool.linux.guestfs import GuestfsTree
+from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
+from bcdtool.linux.refusals import blockers
 from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
-from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE, Guest,
-                                   KernelLine, TextFile)
+from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
+                                   KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart)
 from bcdtool.write.journal import Journal
 from bcdtool.write.result import WriteResult
+from bcdtool.write.sinks.folder import FolderSink
+from bcdtool.write.keys import guestfs_key
+from bcdtool.write.sinks.guestfs import GuestfsSink
 from bcdtool.write.transaction import Audit, Step, Transaction
 
 _SPEED_OPT = re.compile(r"--speed[= ](\d+)")
@@ -96,6 +102,7 @@ class _Planner:
         self.edits: dict[str, _Edits] = {}
         self.notes: list[str] = []
         self.links: list[Change] = []
+        self.new_files: list[Change] = []
         #: Whether rescue entries get the console (they do when GRUB_CMDLINE_LINUX carries it).
         self.rescue_console = True
 
@@ -362,7 +369,7 @@ class _Planner:
         g = self.guest
         kernelopts = self.plan_kernelopts()
         flatcar = self.plan_flatcar()
-        for line in g.linux_lines + g.bls_options + g.legacy_kernels + g.extlinux_lines:
+        for line in g.kernel_lines:
             if line.rescue and not self.rescue_console and "console=" not in line.args_text:
                 continue  # as grub-mkconfig would write it: GRUB_CMDLINE_LINUX only
             if flatcar and line.file.path == FLATCAR_GRUB_CFG:
@@ -475,13 +482,60 @@ class _Planner:
                 self._set_assignment(a, new[0])
         if g.kernel_cmdline is not None:
             tf = g.kernel_cmdline
-            end = len(tf.text.rstrip("\n"))
-            if "\n" in tf.text[:end]:
-                self.note(f"{tf.path} has several lines; left as is: edit it by hand")
-            else:
-                self._edit_value(tf, (0, end))
+            # kernel-install joins the lines (`tr -s "$IFS" ' '`): the last one ends the line.
+            end = len(tf.text.rstrip())
+            self._edit_value(tf, (tf.text.rfind("\n", 0, end) + 1, end))
         if g.nixos_config is not None:
             self._plan_nixos(g.nixos_config)
+        if g.clear_linux:
+            self._plan_cmdline_d()
+        if g.uboot_files:
+            self._plan_uboot()
+        if g.rpi_config is not None:
+            self._plan_rpi_uart()
+
+    def _plan_cmdline_d(self) -> None:
+        """Clear Linux: clr-boot-manager appends /etc/kernel/cmdline.d/*.conf to every entry it
+        writes; the last file gets the console (or a new one holds it)."""
+        files = self.guest.cmdline_d
+        if not files:
+            self.new_files.append(Change(f"{KERNEL_CMDLINE_D}/serial-console.conf", None, (
+                f"console=tty0 {cmdline.desired_arg(self.device, self.baud)}\n").encode()))
+            return
+        texts = [tf.text for tf in files]
+        new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
+                                               append_to=len(texts) - 1)
+        for n in notes:
+            self.note(n)
+        for tf, text in zip(files, new, strict=True):
+            self.edits_for(tf).replace(0, len(tf.text), text)
+
+    def _plan_uboot(self) -> None:
+        """u-boot-menu: U_BOOT_PARAMETERS (else /etc/kernel/cmdline, else "ro quiet") becomes
+        extlinux.conf's `append` at every kernel update."""
+        g = self.guest
+        a = g.uboot_env.last("U_BOOT_PARAMETERS")
+        if a is not None and a.value:
+            text = self._assignment_text(a)
+            if text is not None:
+                new, notes = cmdline.plan_console_edit([text], self.device, self.baud,
+                                                       append_to=0)
+                for n in notes:
+                    self.note(n)
+                self._set_assignment(a, new[0])
+        elif g.kernel_cmdline is None:
+            new, _ = cmdline.plan_console_edit(["ro quiet"], self.device, self.baud, append_to=0)
+            self._add_line(g.uboot_files[0], "U_BOOT_PARAMETERS=" + shell.quote_value(new[0]))
+
+    def _plan_rpi_uart(self) -> None:
+        tf = self.guest.rpi_config
+        won = rpi_uart(self.guest)
+        if won is not None:
+            self.edits_for(won[0]).replace(won[1].span[0], won[1].span[1], "1")
+        elif raspi.ends_for_every_board(tf.text):
+            self._add_line(tf, "enable_uart=1")
+        else:
+            self._add_line(tf, "[all]\nenable_uart=1")
 
     def _plan_nixos(self, tf: TextFile) -> None:
         params = nixos.kernel_params(tf.text)
@@ -507,7 +561,9 @@ class _Planner:
                 self.note(f"serial-getty@{dev}.service is masked; remove the mask yourself "
                           "if that was not deliberate")
             elif not g.getty_links.get(wants):
-                if kernel_has_console(g, dev):
+                if kernel_has_console(g, dev) or dev.startswith(raspi.SERIAL_ALIAS[:-1]):
+                    # (serial0 is the Pi firmware's alias: the getty belongs on the real port,
+                    # which the generator reads from the kernel once console=serial0 is there.)
                     # systemd-getty-generator already starts serial-getty@ on the kernel's
                     # console: a symlink would only duplicate what the check calls ok.
                     pass
@@ -524,6 +580,8 @@ class _Planner:
                     # that follows it (undo's checks included).  systemd resolves both alike.
                     up = "../" * (wants.count("/") - 1)
                     self.links.append(Change(wants, None, link_target=up + g.unit_path.lstrip("/")))
+        elif g.init == "runit":
+            self._plan_runit()
         elif any(p.endswith(f"/agetty.{dev}") for p in g.openrc_gettys):
             pass                                    # OpenRC already starts agetty there
         elif g.init == "sysv" and g.openrc and g.agetty_service is not None:
@@ -541,11 +599,34 @@ class _Planner:
                     self.note(f"{g.inittab.path}:{e.line}: BusyBox init runs this line on "
                               f"/dev/{e.id}; left as is (a BusyBox-form line is added)")
                 self._add_line(g.inittab, inittab.getty_line(dev, self.baud, busybox=busybox,
-                                                             getty=getty))
+                                                             getty=getty,
+                                                             taken=inittab.ids(g.inittab.text)))
+        sp = g.getty_speed
+        if sp is not None and self.baud not in sp.speeds:
+            # The getty must open the port at the kernel console's speed (a 9600 getty on a
+            # 115200 console prints garbage): Debian's stock getty-ttyS0 and inittab examples.
+            self.edits_for(sp.file).replace(sp.span[0], sp.span[1], str(self.baud))
+            self.note(f"{sp.file.path}:{sp.line}: the getty now runs at {self.baud} baud")
         if g.securetty is not None and g.pam_securetty:
             names = {ln.strip().removeprefix("/dev/") for ln in g.securetty.text.splitlines()}
             if dev not in names:
                 self._add_line(g.securetty, dev)
+
+    def _plan_runit(self) -> None:
+        """runit: link the port's getty service into the runsvdir started at boot."""
+        g = self.guest
+        service = g.runit_service(self.device)
+        if service is None:
+            return                          # refused before planning (refusals.blockers)
+        link = f"{g.runit_dir}/{service.rsplit('/', 1)[1]}"
+        if link in g.runit_enabled:
+            return
+        if g.root.kind(g.runit_dir) != "dir":
+            self.note(f"{g.runit_dir} does not exist; the getty service is not enabled")
+            return
+        # Relative, like Debian's own links (../../../sv/NAME): never the rescue host's /etc/sv.
+        self.links.append(Change(link, None, link_target="../" * (link.count("/") - 1)
+                                 + service.lstrip("/")))
 
     def _plan_openrc_agetty(self) -> None:
         """OpenRC (Gentoo): agetty.<port> links to the agetty service, enabled in default."""
@@ -573,7 +654,7 @@ class _Planner:
                 if self.guest.grubenv is not None and path == self.guest.grubenv.file.path:
                     after = _repad_grubenv(path, ed.tf.data, after)
                 changes.append(Change(path, ed.tf.data, after))
-        changes.extend(self.links)
+        changes.extend(self.new_files + self.links)
         return Plan(changes, self.notes)
 
 
@@ -612,7 +693,27 @@ def plan_fix(guest: Guest, device: str, baud: int = 115200) -> Plan:
     """
     cmdline.validate_device(device)
     cmdline.validate_baud(baud)
+    refused = blockers(guest, device, baud)
+    if refused:
+        raise UnfixableGuestError(
+            "linux fix refuses this guest, nothing was changed: "
+            + "; ".join(f"{b.message} ({', '.join(str(e.file) for e in b.evidence[:3])}); "
+                        f"next step: {b.next_step}" for b in refused),
+            path=guest.root.description)
     return _Planner(guest, device, baud).plan()
+
+
+def write_sink(fs) -> FolderSink | GuestfsSink:
+    """The sink `linux fix` writes a guest root through (bcdtool/write): the mounted root
+    folder's, or libguestfs's (the readers in linux/ know nothing of writing)."""
+    if isinstance(fs, DirectoryFS):
+        return FolderSink(fs.root, target=fs.root, key="linux:" + fs.root, cap=MAX_FILE_BYTES,
+                          label_links=True)
+    if isinstance(fs, GuestfsTree):
+        return GuestfsSink(fs.disk, mount="os", key=guestfs_key(fs.disk.image, "os", None),
+                           cap=MAX_FILE_BYTES)
+    raise UnsupportedError("this guest root is read natively and cannot be written: mount its "
+                           "root file system and fix the folder, or use --backend guestfs")
 
 
 def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
@@ -620,7 +721,7 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
     """Write every change of `plan` into the guest root through the one write transaction
     (journaled first, verified after, restored on failure); return the journal."""
     root = guest.root
-    sink = root.fs.write_sink(root.description)
+    sink = write_sink(root.fs)
     steps, originals, guest_paths = [], {}, {}
     for change in plan.changes:
         link = change.link_target is not None

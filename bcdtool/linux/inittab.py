@@ -69,9 +69,21 @@ def misread_lines(text: str, device: str) -> list[Entry]:
             and e.id not in ("", device, f"/dev/{device}")]
 
 
-def getty_line(device: str, baud: int, *, busybox: bool, getty: str) -> str:
-    """The line that starts a getty on `device`, in the dialect of the guest's init."""
+def getty_line(device: str, baud: int, *, busybox: bool, getty: str,
+               taken: frozenset[str] = frozenset()) -> str:
+    """The line that starts a getty on `device`, in the dialect of the guest's init.
+
+    SysV ids are at most 4 characters and must be unique: `taken` (the ids in use) is avoided,
+    since init ignores the later of two lines with one id."""
     if busybox:
         return f"{device}::respawn:{getty} -L {device} {baud} vt100"
-    ident = ("S" + device[4:] if device.startswith("ttyS") else "T" + device[-1])[:4]
+    digits = "".join(c for c in device if c.isdigit())[-2:] or "0"
+    candidates = [("S" if device.startswith("ttyS") else "T") + digits, "T" + digits,
+                  "sc" + digits] + [f"s{i}" for i in range(10, 100)]
+    ident = next(c[:4] for c in candidates if c[:4] not in taken)
     return f"{ident}:2345:respawn:{getty} -L {device} {baud} vt100"
+
+
+def ids(text: str) -> frozenset[str]:
+    """The ids of a SysV inittab's entries."""
+    return frozenset(e.id for e in entries(text))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bcdtool.errors import GuestError, NotFoundError
-from bcdtool.write.sinks.folder import FolderSink
 
 #: Symlinks followed while resolving one path (Linux allows 40).
 MAX_HOPS = 40
@@ -121,6 +120,16 @@ class GuestRoot:
             raise GuestError(f"guest file is larger than {limit} bytes", path=path)
         return data
 
+    def read_head(self, path: str, size: int) -> bytes:
+        """The first `size` bytes of a regular guest file of any length."""
+        parts = self.resolve(path)
+        kind = self.kind(join(parts), follow_last=False)
+        if kind is None:
+            raise NotFoundError("no such file in the guest", path=path)
+        if kind != "file":
+            raise GuestError(f"not a regular file in the guest ({kind})", path=path)
+        return self.fs.read(parts, size)[:size]
+
     def readlink(self, path: str) -> str | None:
         """The target of the symlink `path` itself (its parents resolved), or None."""
         parts = self.resolve(path, follow_last=False)
@@ -161,11 +170,6 @@ class DirectoryFS:
     def host_path(self, parts: Parts) -> str:
         """Host path of symlink-free guest components."""
         return os.path.join(self.root, *parts)
-
-    def write_sink(self, description: str) -> FolderSink:
-        """The sink `linux fix` writes this root through (bcdtool/write)."""
-        return FolderSink(self.root, target=self.root, key="linux:" + self.root,
-                          cap=MAX_FILE_BYTES, label_links=True)
 
     def kind(self, parts: Parts) -> str | None:
         try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bcdtool.linux import cmdline, inittab, nixos, syslinux
-from bcdtool.linux.sources import RESCUE_ARGS, Guest, KernelLine
+from bcdtool.linux import cmdline, inittab, lilo, nixos, raspi, syslinux
+from bcdtool.linux.refusals import blockers
+from bcdtool.linux.sources import RESCUE_ARGS, Guest, KernelLine, rpi_uart
 from bcdtool.report import Evidence, Finding, Report
 
 _VAR_TOKEN = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
@@ -56,6 +57,15 @@ def boot_views(guest: Guest) -> list[CmdlineView]:
     for tf, label in guest.extlinux_bare:
         views.append(CmdlineView([], Evidence(tf.path, label.line, f"LABEL {label.name}: no "
                                               "APPEND")))
+    for u in guest.ukis:
+        views.append(CmdlineView(cmdline.args_of(u.cmdline or ""),
+                                 Evidence(u.path, None, "unified kernel image .cmdline")))
+    if guest.lilo is not None:
+        cfg = lilo.parse(guest.lilo.text)
+        for image in cfg.images:
+            views.append(CmdlineView(cmdline.args_of(cfg.command_line(image)),
+                                     Evidence(guest.lilo.path, image.line,
+                                              f"image={image.kernel}")))
     return views
 
 
@@ -75,12 +85,32 @@ def regenerated_views(guest: Guest) -> list[CmdlineView]:
     if guest.kernel_cmdline is not None:
         views.append(CmdlineView(cmdline.args_of(guest.kernel_cmdline.text),
                                  Evidence(guest.kernel_cmdline.path, 1, "kernel-install")))
+    if guest.clear_linux:
+        # clr-boot-manager appends every /etc/kernel/cmdline.d/*.conf to the vendor line.
+        args = [a for tf in guest.cmdline_d for a in cmdline.args_of(tf.text)]
+        where = guest.cmdline_d[-1].path if guest.cmdline_d else "/etc/kernel/cmdline.d"
+        views.append(CmdlineView(args, Evidence(where, None, "clr-boot-manager")))
+    if guest.uboot_files:
+        views.append(uboot_view(guest))
     if guest.nixos_config is not None:
         params = nixos.kernel_params(guest.nixos_config.text)
         line = params.line if params else None
         views.append(CmdlineView(params.values if params else [],
                                  Evidence(guest.nixos_config.path, line, "boot.kernelParams")))
     return views
+
+
+def uboot_view(guest: Guest) -> CmdlineView:
+    """What u-boot-update writes into extlinux.conf's `append`: U_BOOT_PARAMETERS, else
+    /etc/kernel/cmdline, else its default "ro quiet"."""
+    a = guest.uboot_env.last("U_BOOT_PARAMETERS")
+    if a is not None and a.value:
+        return CmdlineView(cmdline.args_of(a.value), Evidence(a.file, a.line, a.name))
+    if guest.kernel_cmdline is not None:
+        return CmdlineView(cmdline.args_of(guest.kernel_cmdline.text),
+                           Evidence(guest.kernel_cmdline.path, 1, "u-boot-update"))
+    return CmdlineView(["ro", "quiet"], Evidence(guest.uboot_files[0].path, None,
+                                                 "U_BOOT_PARAMETERS unset: ro quiet"))
 
 
 def loader_words(guest: Guest) -> str:
@@ -119,7 +149,10 @@ def grub_terminals(guest: Guest) -> dict:
             "input": inp, "output": outp,
             "unknown": any(v is None and k in env.values for k, v in (
                 ("GRUB_TERMINAL", term), ("GRUB_SERIAL_COMMAND", serial))),
-            "speed": _speed(serial) if serial is not None else None,
+            # 00_header: a `serial` terminal without GRUB_SERIAL_COMMAND gets a bare `serial`
+            # command (unit 0, 9600 baud).
+            "speed": _speed(serial) if serial is not None else (
+                cmdline.DEFAULT_SPEED if "serial" in f"{inp} {outp}".split() else None),
             "evidence": Evidence(src.file, src.line, src.name) if src else
             Evidence(guest.grub_files[0].path, None, "no GRUB_TERMINAL"),
         }
@@ -309,21 +342,54 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
     findings = []
     if guest.extlinux:
         findings.extend(check_extlinux(guest, device))
+    if guest.rpi_config is not None:
+        findings.append(check_rpi_uart(guest))
     has_grub = bool(guest.grub_files or guest.main_cfgs or
                     (guest.legacy is not None and guest.legacy_kernels))
     if not has_grub:
-        if not guest.extlinux:
+        if not (guest.extlinux or guest.rpi_config is not None or guest.lilo is not None):
             findings.append(_other_loader(guest))
         return findings
     return findings + _check_grub_terminal(guest, device)
 
 
+def check_rpi_uart(guest: Guest) -> Finding:
+    """config.txt turns the Raspberry Pi's primary UART on (`enable_uart=1` for every board)."""
+    won = rpi_uart(guest)
+    tf, setting = won if won is not None else (guest.rpi_config, None)
+    if setting is not None and setting.value == "1":
+        return Finding("rpi.uart", "ok", "enable_uart=1: the primary UART (serial0) is on",
+                       (Evidence(tf.path, setting.line, "enable_uart=1"),))
+    ev = Evidence(tf.path, setting.line if setting else None,
+                  f"enable_uart={setting.value}" if setting else "no enable_uart for every "
+                  "board")
+    return Finding("rpi.uart", "problem", "the Raspberry Pi firmware leaves the primary UART "
+                   "off (the mini UART of the Pi 3/4/Zero W needs enable_uart=1)", (ev,),
+                   "bcdtool linux fix (sets enable_uart=1 for every board in config.txt)")
+
+
+def which_loader(guest: Guest) -> Finding | None:
+    """GRUB and systemd-boot both installed: the evidence of which one the firmware starts."""
+    grub = bool(guest.main_cfgs) or bool(guest.grub_files)
+    if not (grub and guest.systemd_boot and not guest.grub_reads_bls):
+        return None
+    ev = tuple(Evidence(p, None, what) for p, what in guest.efi_loaders)
+    fallback = [what for p, what in guest.efi_loaders if "fallback path" in what]
+    told = f" The removable-media path holds {fallback[0].split(', ', 1)[1]}." if fallback else ""
+    return Finding("bootloader.which", "warning",
+                   "GRUB and systemd-boot are both installed; the firmware's boot order (in "
+                   "NVRAM, not on this disk) picks one." + told + " Both are checked, and fix "
+                   "edits both", ev, "efibootmgr -v on the running guest shows which one boots")
+
+
 def _other_loader(guest: Guest) -> Finding:
-    if guest.bls_entries:
+    if guest.bls_entries or guest.systemd_boot or guest.ukis:
+        where = guest.bls_entries[0].path if guest.bls_entries else (
+            guest.loader_conf.path if guest.loader_conf else guest.ukis[0].path)
         return Finding("bootloader.serial", "warning",
                        "systemd-boot shows its menu on the firmware's console (reported, not "
                        "edited): the kernel's console= decides what the serial port shows",
-                       (Evidence(guest.bls_entries[0].path),),
+                       (Evidence(where),),
                        "enable the firmware's serial console redirection if the menu is needed")
     return Finding("bootloader.serial", "unknown", "no boot loader configuration found (GRUB, "
                    "extlinux/syslinux or systemd-boot)", (),
@@ -367,7 +433,9 @@ def check_extlinux(guest: Guest, device: str) -> list[Finding]:
 
 
 def _kernel_speed(guest: Guest, device: str) -> int | None:
-    for v in [v for v in boot_views(guest) if not v.rescue]:
+    views = [v for v in boot_views(guest) if not v.rescue] + \
+        [v for v in default_views(guest)[:1] if v] + regenerated_views(guest)
+    for v in views:
         last, _ = cmdline.serial_verdict(v.args)
         if last is not None and last.device == device:
             return last.effective_speed
@@ -512,7 +580,21 @@ def kernel_has_console(guest: Guest, device: str) -> bool:
 
 
 def check_getty(guest: Guest, device: str) -> Finding:
-    """A login prompt will run on the serial port."""
+    """A login prompt will run on the serial port, at the kernel console's speed."""
+    found = _check_getty(guest, device)
+    sp = guest.getty_speed
+    if found.status != "ok" or sp is None:
+        return found
+    speed = _kernel_speed(guest, device)
+    if speed is None or speed in sp.speeds:
+        return found
+    return Finding("getty.serial", "problem", f"the getty on {device} runs at "
+                   f"{','.join(map(str, sp.speeds))} baud, the kernel console at {speed}: the "
+                   "login prompt arrives garbled", (Evidence(sp.file.path, sp.line, "speed"),),
+                   f"bcdtool linux fix (sets the getty's speed to {speed})")
+
+
+def _check_getty(guest: Guest, device: str) -> Finding:
     fix = f"bcdtool linux fix (enables serial-getty@{device}.service)"
     if guest.init == "systemd":
         links = guest.getty_links
@@ -532,10 +614,12 @@ def check_getty(guest: Guest, device: str) -> Finding:
         if kernel_has_console(guest, device):
             return Finding("getty.serial", "ok", f"systemd starts a getty on {device} because "
                            "the kernel console is there (systemd-getty-generator)", ())
-        if guest.unit_path is None:
+        if guest.unit_path is None or device.startswith(raspi.SERIAL_ALIAS[:-1]):
             fix = (f"bcdtool linux fix (console={device} on the kernel command line makes "
                    "systemd-getty-generator start a getty there)")
         return Finding("getty.serial", "problem", f"no getty will run on {device}", (), fix)
+    if guest.init == "runit":
+        return _runit_getty(guest, device)
     if guest.init == "upstart" and guest.upstart_serial:
         if kernel_has_console(guest, device):
             return Finding("getty.serial", "ok", "upstart's serial.conf starts a getty on the "
@@ -553,7 +637,10 @@ def check_getty(guest: Guest, device: str) -> Finding:
         if entry is not None:
             return Finding("getty.serial", "ok", f"{who} runs a getty on {device}",
                            (Evidence(tab.path, entry.line),))
-        line = inittab.getty_line(device, 115200, busybox=busybox, getty="/sbin/getty")
+        getty = "/sbin/agetty" if guest.root.exists("/sbin/agetty") and not busybox \
+            else "/sbin/getty"
+        line = inittab.getty_line(device, 115200, busybox=busybox, getty=getty,
+                                  taken=inittab.ids(tab.text))
         if guest.openrc and guest.agetty_service and not busybox:
             fix = (f"bcdtool linux fix (enables OpenRC's agetty.{device} in "
                    "/etc/runlevels/default)")
@@ -569,6 +656,27 @@ def check_getty(guest: Guest, device: str) -> Finding:
     return Finding("getty.serial", "unknown", "cannot tell which init system the guest uses "
                    "(no systemd, upstart, /etc/inittab or OpenRC runlevels)", (),
                    "start a getty on the port by hand (see the guest's init documentation)")
+
+
+def _runit_getty(guest: Guest, device: str) -> Finding:
+    service = guest.runit_service(device)
+    if service is None:
+        return Finding("getty.serial", "problem", f"runit has no getty service for {device} "
+                       f"(no /etc/sv/agetty-{device} or /etc/sv/getty-{device})", (),
+                       f"create /etc/sv/agetty-{device} in the guest (copy an agetty-ttyS0 "
+                       f"service and change the port), then link it into {guest.runit_dir}")
+    name = service.rsplit("/", 1)[1]
+    link = f"{guest.runit_dir}/{name}"
+    if link in guest.runit_enabled:
+        if guest.root.kind(link) == "dir":
+            return Finding("getty.serial", "ok", f"runit starts {name}",
+                           (Evidence(link, None, "-> " + guest.runit_enabled[link]),))
+        return Finding("getty.serial", "problem", f"{link} points to no service folder",
+                       (Evidence(link, None, "-> " + guest.runit_enabled[link]),),
+                       f"point it at {service}")
+    return Finding("getty.serial", "problem", f"runit does not start {name} (not linked in "
+                   f"{guest.runit_dir})", (Evidence(service),),
+                   f"bcdtool linux fix (links {service} into {guest.runit_dir})")
 
 
 def check_securetty(guest: Guest, device: str) -> Finding:
@@ -644,6 +752,25 @@ def evaluate(guest: Guest, device: str) -> Report:
     findings.append(check_password(guest))
     findings.append(check_sysrq(guest))
     findings.append(check_files(guest))
+    which = which_loader(guest)
+    if which is not None:
+        findings.append(which)
+    refused = blockers(guest, device)
+    if guest.lilo is not None and not any(b.id == "lilo.serial" for b in refused) \
+            and not guest.grub_cfgs and not guest.grub_files:
+        findings.append(Finding("lilo.serial", "ok", "LILO's lilo.conf has the serial console "
+                                "(it takes effect once /sbin/lilo has run)",
+                                (Evidence(guest.lilo.path),)))
+    if refused:
+        # `fix` refuses this guest: no hint may send the user to it.
+        step = "; ".join(b.next_step for b in refused)
+        findings = [Finding(f.id, f.status, f.message, f.evidence,
+                            f"bcdtool linux fix refuses this guest; {step}")
+                    if f.fix and (f.fix.startswith("bcdtool linux fix") or (
+                        f.status != "ok" and f.id.startswith(_BOOT_RULES)
+                        and guest.immutable is not None)) else f for f in findings]
+        findings += [Finding(b.id, "problem", b.message, b.evidence, b.next_step)
+                     for b in refused]
     if not boot_views(guest) and not default_views(guest)[0] and not regenerated_views(guest):
         # Nothing says where the kernel's console goes: no rule about boot may claim ok.
         findings = [Finding(f.id, "unknown", f.message + " (no kernel command line found)",
@@ -654,7 +781,8 @@ def evaluate(guest: Guest, device: str) -> Report:
                   extra={"target": guest.root.description, "device": device,
                          "device_reason": guest.device_reason if device == guest.device
                          else "--device", "boot_loaders": guest.boot_loaders,
-                         "init": guest.init + (" + OpenRC" if guest.openrc else "")})
+                         "init": guest.init + (" + OpenRC" if guest.openrc else ""),
+                         "fixable": not refused})
 
 
 #: Rules whose verdict depends on knowing the kernel command line.

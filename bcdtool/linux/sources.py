@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import cmdline, shell, syslinux
+from bcdtool.linux import cmdline, gettyspeed, inittab, raspi, shell, syslinux, uki
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
@@ -33,13 +33,31 @@ CLOUD_CFG = "/etc/cloud/cloud.cfg"
 CLOUD_CFG_D = "/etc/cloud/cloud.cfg.d"
 LEGACY_GRUB = ("/boot/grub/grub.conf", "/boot/grub/menu.lst", "/etc/grub.conf")
 GRUBENV_PATHS = ("/boot/grub2/grubenv", "/boot/grub/grubenv")
-BLS_DIR = "/boot/loader/entries"
+#: BLS type #1 entries: on /boot (Fedora, Arch, XBOOTLDR), or on an ESP mounted at /boot/efi
+#: (Debian's and openSUSE's systemd-boot) or /efi.
+BLS_DIRS = ("/boot/loader/entries", "/boot/efi/loader/entries", "/efi/loader/entries")
 SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
                "/lib/sysctl.d")
 GRUBENV_SIZE = 1024
+#: clr-boot-manager (Clear Linux) and kernel-install drop-ins: one argument file each.
+KERNEL_CMDLINE_D = "/etc/kernel/cmdline.d"
+UKI_CONF = "/etc/kernel/uki.conf"
+#: u-boot-menu (Debian Arm boards) writes /boot/extlinux/extlinux.conf from this file.
+UBOOT_DEFAULT = "/etc/default/u-boot"
+#: Raspberry Pi firmware files (Raspberry Pi OS bookworm, Debian raspi-firmware; older /boot).
+RPI_DIRS = ("/boot/firmware", "/boot")
+LILO_CONF = "/etc/lilo.conf"
+#: systemd-boot's own settings and binaries on the ESP (to tell it is installed).
+LOADER_CONF_PATHS = ("/boot/loader/loader.conf", "/efi/loader/loader.conf",
+                     "/boot/efi/loader/loader.conf")
+ESP_DIRS = ("/boot", "/efi", "/boot/efi")
+#: runit: service definitions and the service folder runsvdir reads at boot.
+RUNIT_SV = "/etc/sv"
+RUNIT_DEFAULT = "/etc/runit/runsvdir/default"
 #: Arguments that mark a rescue entry, which is not expected to carry the serial console.
 RESCUE_ARGS = ("single", "recovery", "emergency", "systemd.unit=rescue.target")
 MAX_EFI_VENDORS = 64
+MAX_BLS_ENTRIES = 512
 
 _LINUX_CMD = re.compile(r"^([ \t]*)((?:linux|linux16|linuxefi)(?:\$\{?suf\}?)?)([ \t]+)(\S+)"
                         r"([ \t]*)(.*)$")
@@ -159,6 +177,32 @@ class Guest:
     flatcar_oem: TextFile | None = None
     #: GRUB script variables `set` in grub.cfg (and Flatcar's OEM grub.cfg): name -> GrubVar.
     grub_vars: dict[str, GrubVar] = field(default_factory=dict)
+    #: Clear Linux / kernel-install argument drop-ins (/etc/kernel/cmdline.d/*.conf).
+    cmdline_d: list[TextFile] = field(default_factory=list)
+    clear_linux: bool = False
+    uki_conf: TextFile | None = None
+    ukis: list[Uki] = field(default_factory=list)
+    uboot_files: list[TextFile] = field(default_factory=list)
+    uboot_env: shell.ShellEnv = field(default_factory=shell.ShellEnv)
+    #: Raspberry Pi: cmdline.txt (the whole kernel command line) and config.txt.
+    rpi_cmdline: TextFile | None = None
+    rpi_config: TextFile | None = None
+    #: config.txt's `include`d files for every board, in order (each may set enable_uart).
+    rpi_includes: list[TextFile] = field(default_factory=list)
+    lilo: TextFile | None = None
+    loader_conf: TextFile | None = None
+    #: Evidence of which EFI boot loader is installed: (guest path, what it shows).
+    efi_loaders: list[tuple[str, str]] = field(default_factory=list)
+    runit: bool = False
+    #: runit service folders (/etc/sv/NAME) and the links enabling them at boot.
+    runit_services: list[str] = field(default_factory=list)
+    runit_enabled: dict[str, str] = field(default_factory=dict)
+    runit_dir: str = RUNIT_DEFAULT
+    #: A system whose boot configuration is not edited in place: (kind, evidence path).
+    immutable: tuple[str, str] | None = None
+    read_only_root: tuple[str, str] | None = None
+    #: The speed the port's getty runs at, where it is written (inittab or runit service).
+    getty_speed: GettySpeed | None = None
 
     @property
     def main_cfgs(self) -> list[TextFile]:
@@ -170,12 +214,28 @@ class Guest:
     @property
     def kernel_lines(self) -> list[KernelLine]:
         """Every boot-time kernel command line found."""
-        return self.linux_lines + self.bls_options + self.legacy_kernels + self.extlinux_lines
+        return self.linux_lines + self.bls_options + self.legacy_kernels + \
+            self.extlinux_lines + self.rpi_lines
+
+    @property
+    def rpi_lines(self) -> list[KernelLine]:
+        """cmdline.txt as a kernel line (the firmware passes its first line as is)."""
+        tf = self.rpi_cmdline
+        if tf is None:
+            return []
+        end = tf.text.find("\n")
+        return [KernelLine(tf, 1, "cmdline.txt", 0, len(tf.text) if end < 0 else end)]
+
+    @property
+    def systemd_boot(self) -> bool:
+        """True when systemd-boot is installed (loader.conf, or its binary on the ESP)."""
+        return self.loader_conf is not None or any(
+            "systemd-boot" in what for _, what in self.efi_loaders)
 
     @property
     def shell_files(self) -> list[TextFile]:
         """Every shell-sourced settings file read (for edits of their assignments)."""
-        return self.grub_files + self.update_extlinux + \
+        return self.grub_files + self.update_extlinux + self.uboot_files + \
             ([self.sysconfig_bootloader] if self.sysconfig_bootloader else [])
 
     @property
@@ -188,14 +248,51 @@ class Guest:
             out.append("GRUB legacy")
         if self.extlinux:
             out.append("extlinux/syslinux")
-        if self.bls_entries and not (self.grub_cfgs or self.grub_files):
+        if (self.bls_entries and not (self.grub_cfgs or self.grub_files)) or self.systemd_boot \
+                or self.ukis:
             out.append("systemd-boot")
+        if self.rpi_cmdline is not None:
+            out.append("Raspberry Pi firmware")
+        if self.lilo is not None:
+            out.append("LILO")
         return out
+
+    @property
+    def grub_reads_bls(self) -> bool:
+        """True when GRUB itself boots the BLS entries (Fedora/RHEL's `blscfg`)."""
+        return any(re.search(r"^\s*blscfg\b", tf.text, re.M) for tf in self.grub_cfgs)
+
+    def runit_service(self, device: str) -> str | None:
+        """The runit service folder that runs a getty on `device`: Void's agetty-<port>, or
+        Debian getty-run's getty-<port> (its getty-ttyS0 follows the kernel's last console=)."""
+        for name in (f"agetty-{device}", f"getty-{device}"):
+            if f"{RUNIT_SV}/{name}" in self.runit_services:
+                return f"{RUNIT_SV}/{name}"
+        return None
 
     @property
     def busybox(self) -> bool:
         """True when BusyBox init reads /etc/inittab."""
         return self.init == "busybox"
+
+
+@dataclass
+class GettySpeed:
+    """The baud list a getty is started with: the file, line and the span of the value."""
+
+    file: TextFile
+    line: int
+    span: tuple[int, int]
+    speeds: list[int]
+
+
+@dataclass
+class Uki:
+    """A unified kernel image: its built-in command line (None: none, or unreadable)."""
+
+    path: str
+    cmdline: str | None
+    error: str = ""
 
 
 @dataclass
@@ -359,12 +456,36 @@ def _grub_sets(guest: Guest, tf: TextFile) -> None:
             chains[-1][0] = chains[-1][1]   # the else of a platform test is not the pc branch
         elif words[:1] == ["fi"] and chains:
             chains.pop()
+        if words[:1] == ["load_env"] and not any(c[0] for c in chains):
+            _load_env(guest, words[1:])
         m = _GRUB_SET.match(line)
         if m and not any(c[0] for c in chains):
             group = 3 if m.group(3) is not None else 4 if m.group(4) is not None else 5
             guest.grub_vars[m.group(1)] = GrubVar(m.group(group), tf, lineno,
                                                   (offset + m.start(group), offset + m.end(group)))
         offset += len(line) + 1
+
+
+_LOAD_ENV_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def _load_env(guest: Guest, args: list[str]) -> None:
+    """`load_env -f FILE`: Photon OS and CBL-Mariner keep their kernel's name and command line
+    (`photon_cmdline`, `mariner_cmdline`) in such files; their variables join grub_vars."""
+    if "-f" not in args or args.index("-f") + 1 >= len(args):
+        return
+    path = _LOAD_ENV_VAR.sub(lambda m: guest.grub_vars[m.group(1)].value
+                             if m.group(1) in guest.grub_vars else m.group(0),
+                             args[args.index("-f") + 1].strip("\"'"))
+    if "$" in path or not path.startswith("/") or path in GRUBENV_PATHS:
+        return                          # grubenv itself is read as such (kernelopts)
+    tf = read_text(guest, path)
+    if tf is None:
+        return
+    env = parse_grubenv(tf)
+    for name, value in env.values.items():
+        start, end = env.span(name)
+        guest.grub_vars[name] = GrubVar(value, tf, env.lines[name], (start, end))
 
 
 def parse_grubenv(tf: TextFile) -> Grubenv:
@@ -385,10 +506,8 @@ def read_bls(guest: Guest) -> None:
         if tf is not None:
             guest.grubenv = parse_grubenv(tf)
             break
-    for path in guest.root.glob(BLS_DIR, ".conf"):
-        tf = read_text(guest, path)
-        if tf is None:
-            continue
+    paths = [p for d in BLS_DIRS for p in guest.root.glob(d, ".conf")]
+    for tf in _distinct_files(guest, paths[:MAX_BLS_ENTRIES]):
         guest.bls_entries.append(tf)
         if not re.search(r"^[ \t]*linux[ \t]", tf.text, re.M):
             continue    # an `efi` entry (memtest86+, a shell, another OS): not a Linux kernel
@@ -444,6 +563,150 @@ def read_regenerated(guest: Guest) -> None:
         guest.sysconfig_env = shell.parse([(tf.path, tf.text)])
     guest.kernel_cmdline = read_text(guest, KERNEL_CMDLINE)
     guest.nixos_config = read_text(guest, NIXOS_CONFIG)
+    guest.clear_linux = guest.os_release.get("ID") == "clear-linux-os" or any(
+        guest.root.exists(p) for p in ("/usr/bin/clr-boot-manager", "/usr/sbin/clr-boot-manager"))
+    guest.cmdline_d = [tf for tf in (read_text(guest, p)
+                                     for p in guest.root.glob(KERNEL_CMDLINE_D, ".conf"))
+                       if tf is not None]
+    guest.uki_conf = read_text(guest, UKI_CONF)
+    tf = read_text(guest, UBOOT_DEFAULT)
+    if tf is not None:
+        guest.uboot_files = [tf]
+        guest.uboot_env = shell.parse([(tf.path, tf.text)])
+
+
+def read_ukis(guest: Guest) -> None:
+    """Unified kernel images on the ESP/XBOOTLDR and the command line built into each."""
+    seen = set()
+    for d in uki.DIRS:
+        for path in guest.root.glob(d)[:MAX_EFI_VENDORS]:
+            if not path.lower().endswith(".efi"):
+                continue
+            try:
+                key = guest.root.resolve(path)
+                if key in seen or guest.root.kind(path) != "file":
+                    continue
+                seen.add(key)
+                has_linux, text = uki.cmdline(guest.root.read_head(path, uki.HEAD_BYTES), path)
+            except BcdToolError as exc:
+                guest.ukis.append(Uki(path, None, exc.message))
+                continue
+            if has_linux:
+                guest.ukis.append(Uki(path, text))
+
+
+def read_rpi(guest: Guest) -> None:
+    """Raspberry Pi firmware: cmdline.txt next to config.txt (both or neither)."""
+    for d in RPI_DIRS:
+        config = read_text(guest, f"{d}/config.txt")
+        if config is None:
+            continue
+        guest.rpi_config = config
+        guest.rpi_includes = [tf for tf in (read_text(guest, f"{d}/{name}")
+                                            for name in raspi.includes(config.text)[:16])
+                              if tf is not None]
+        name = raspi.cmdline_name([config.text] + [tf.text for tf in guest.rpi_includes])
+        guest.rpi_cmdline = read_text(guest, f"{d}/{name}")
+        return
+
+
+def rpi_uart(guest: Guest) -> tuple[TextFile, raspi.Setting] | None:
+    """The enable_uart that wins: the last one for every board in config.txt, or in a file it
+    includes after that line (the firmware reads includes in place)."""
+    tf = guest.rpi_config
+    if tf is None:
+        return None
+    winner = None
+    main = raspi.uart_setting(tf.text)
+    order = raspi.includes(tf.text)
+    by_name = {inc.path.rsplit("/", 1)[1]: inc for inc in guest.rpi_includes}
+    lines = tf.text.split("\n")
+    for name in order:
+        inc = by_name.get(name)
+        setting = raspi.uart_setting(inc.text) if inc is not None else None
+        if setting is None:
+            continue
+        at = next(i for i, ln in enumerate(lines, 1) if ln.split() == ["include", name])
+        if main is None or main.line < at:
+            winner = (inc, setting)
+    if winner is None and main is not None:
+        winner = (tf, main)
+    return winner
+
+
+def read_lilo(guest: Guest) -> None:
+    guest.lilo = read_text(guest, LILO_CONF)
+
+
+def read_efi_loaders(guest: Guest) -> None:
+    """What says which EFI boot loader is installed: loader.conf, the loaders' own folders, and
+    what the removable-media path EFI/BOOT/BOOT*.EFI is (the firmware's boot order lives in
+    NVRAM, which an offline guest does not have)."""
+    for tf in _distinct_files(guest, LOADER_CONF_PATHS):
+        guest.loader_conf = tf
+        guest.efi_loaders.append((tf.path, "systemd-boot's loader.conf"))
+        break
+    for esp in ESP_DIRS:
+        for vendor in guest.root.listdir(f"{esp}/EFI")[:MAX_EFI_VENDORS]:
+            folder = f"{esp}/EFI/{vendor}"
+            for name in guest.root.listdir(folder)[:MAX_EFI_VENDORS]:
+                low = name.lower()
+                if not low.endswith(".efi"):
+                    continue
+                if low.startswith("systemd-boot"):
+                    guest.efi_loaders.append((f"{folder}/{name}", "systemd-boot binary"))
+                elif low.startswith(("grub", "shim")) and vendor.lower() != "boot":
+                    guest.efi_loaders.append((f"{folder}/{name}", "GRUB (or shim) binary"))
+                elif vendor.lower() == "boot" and low.startswith("boot"):
+                    guest.efi_loaders.append((f"{folder}/{name}",
+                                              "fallback path, " + _efi_identity(guest,
+                                                                                 f"{folder}/{name}")))
+
+
+def _efi_identity(guest: Guest, path: str) -> str:
+    """Which loader an EFI binary is, from its PE sections (systemd-boot's `.sdmagic`, the
+    `.sbat` component names of GRUB and shim)."""
+    try:
+        secs = uki.sections(guest.root.read_head(path, uki.HEAD_BYTES), path)
+    except BcdToolError:
+        return "not readable as a PE image"
+    if ".sdmagic" in secs:
+        return "systemd-boot binary"
+    sbat = secs.get(".sbat") or b""
+    names = {ln.split(b",", 1)[0] for ln in sbat.splitlines()}
+    if b"shim" in names:
+        return "shim (starts GRUB)"
+    if b"grub" in names or ".mods" in secs or "mods" in secs:
+        return "GRUB binary"
+    return "unknown loader"
+
+
+#: os-release IDs of systems whose boot configuration is generated from elsewhere (an API, a
+#: machine config, a signed kernel partition): editing their files offline is wrong or lost.
+_IMMUTABLE_IDS = {"talos": "Talos Linux", "chromeos": "ChromeOS", "chromiumos": "ChromiumOS",
+                  "bottlerocket": "Bottlerocket", "fedora-coreos": "Fedora CoreOS (ostree)",
+                  "rhcos": "Red Hat CoreOS (ostree)"}
+
+
+def read_immutable(guest: Guest) -> None:
+    """Immutable systems, and roots that are mounted read-only by design (transactional)."""
+    osr = guest.os_release
+    ident = osr.get("ID", "")
+    if ident in _IMMUTABLE_IDS:
+        guest.immutable = (_IMMUTABLE_IDS[ident], "/etc/os-release")
+    elif guest.root.kind("/ostree") == "dir" or any(
+            "ostree=" in k.args_text for k in guest.kernel_lines):
+        guest.immutable = ("an ostree system (rpm-ostree/bootc)", "/ostree")
+    for path in ("/usr/sbin/transactional-update", "/sbin/transactional-update"):
+        if guest.root.exists(path):
+            guest.read_only_root = ("transactional-update (openSUSE MicroOS, SLE Micro)", path)
+            return
+    fstab = read_text(guest, "/etc/fstab")
+    for lineno, line in enumerate(fstab.text.splitlines() if fstab else [], 1):
+        f = line.split()
+        if len(f) >= 4 and f[1] == "/" and not f[0].startswith("#") \
+                and "ro" in f[3].split(","):
+            guest.read_only_root = ("/ is mounted read-only", f"/etc/fstab:{lineno}")
 
 
 def read_cloud(guest: Guest) -> None:
@@ -462,6 +725,60 @@ def read_cloud(guest: Guest) -> None:
         guest.cloud = "Ec2"
 
 
+def _init_name(root: GuestRoot) -> str | None:
+    """The file name /sbin/init resolves to (`systemd`, `runit-init`, `busybox`, `init`)."""
+    for path in ("/sbin/init", "/usr/sbin/init"):
+        try:
+            if root.kind(path) == "file":
+                parts = root.resolve(path)
+                return parts[-1] if parts else None
+        except BcdToolError:
+            return None
+    return None
+
+
+def read_runit(guest: Guest, init_name: str | None) -> None:
+    """runit as init (Void, Debian runit-init): service folders and the default runsvdir."""
+    root = guest.root
+    guest.runit = (init_name is not None and "runit" in init_name) or (
+        init_name is None and root.kind("/etc/runit/1") == "file")
+    if not guest.runit:
+        return
+    # Debian's /etc/runit/2 starts the runsvdir named in /etc/runit/default.runsvdir.
+    named = read_text(guest, "/etc/runit/default.runsvdir")
+    if named is not None and re.fullmatch(r"[A-Za-z0-9_.-]+", named.text.strip()):
+        guest.runit_dir = f"/etc/runit/runsvdir/{named.text.strip()}"
+    guest.runit_services = [p for p in root.glob(RUNIT_SV) if root.kind(p) == "dir"]
+    for name in root.listdir(guest.runit_dir):
+        path = f"{guest.runit_dir}/{name}"
+        guest.runit_enabled[path] = root.readlink(path) or ""
+
+
+def _speed_on_line(tf: TextFile, lineno: int) -> GettySpeed | None:
+    start, end = tf.line_span(lineno)
+    found = gettyspeed.speed_span(tf.text[start:end])
+    return None if found is None else GettySpeed(tf, lineno, (start + found[0], start + found[1]),
+                                                 found[2])
+
+
+def _runit_speed(guest: Guest, service: str) -> GettySpeed | None:
+    """Void: BAUD_RATE= in the service's conf; Debian getty-run: the getty line of its run."""
+    conf = read_text(guest, f"{service}/conf")
+    if conf is not None:
+        for a in shell.parse([(conf.path, conf.text)]).assignments:
+            if a.name == "BAUD_RATE" and a.value and a.value.isdigit() and not a.word.unknown:
+                start, end = a.inner
+                return GettySpeed(conf, a.line, (start, end), [int(a.value)])
+    run = read_text(guest, f"{service}/run")
+    if run is None:
+        return None
+    found = None
+    for lineno, line in enumerate(run.text.split("\n"), 1):
+        if not line.lstrip().startswith("#") and gettyspeed.speed_span(line) is not None:
+            found = _speed_on_line(run, lineno)     # the last getty line is the one exec'd
+    return found
+
+
 def read_init(guest: Guest, device: str) -> None:
     root = guest.root
     # systemctl on Debian-family guests links to /lib/systemd/system, elsewhere to /usr/lib.
@@ -473,7 +790,13 @@ def read_init(guest: Guest, device: str) -> None:
         if root.kind(f"{d}/serial-getty@.service") == "file" and guest.unit_path is None:
             guest.unit_path = f"{d}/serial-getty@.service"
     has_systemd = any(root.exists(p) for p in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd"))
-    if has_systemd or guest.unit_path or guest.os_release.get("ID") == "nixos":
+    init_name = _init_name(root)
+    read_runit(guest, init_name)
+    if guest.runit:
+        guest.init = "runit"
+    elif init_name == "init" and root.exists("/etc/inittab"):
+        guest.init = "sysv"             # sysvinit-core's /sbin/init, even with systemd installed
+    elif has_systemd or guest.unit_path or guest.os_release.get("ID") == "nixos":
         guest.init = "systemd"          # NixOS keeps systemd in /nix/store, always
     elif root.exists("/etc/init") and any(n.endswith(".conf") for n in root.listdir("/etc/init")):
         guest.init = "upstart"
@@ -501,6 +824,14 @@ def read_init(guest: Guest, device: str) -> None:
         except BcdToolError as exc:
             guest.issues.append(FileIssue(path, exc.message))
     guest.inittab = read_text(guest, "/etc/inittab")
+    guest.getty_speed = None
+    if guest.inittab is not None and guest.init in ("sysv", "busybox"):
+        entry = inittab.getty_on(guest.inittab.text, device, busybox=guest.init == "busybox")
+        if entry is not None:
+            guest.getty_speed = _speed_on_line(guest.inittab, entry.line)
+    service = guest.runit_service(device) if guest.runit else None
+    if service is not None:
+        guest.getty_speed = _runit_speed(guest, service)
     if root.exists("/etc/init/serial.conf"):
         guest.upstart_serial = "/etc/init/serial.conf"
     guest.securetty = read_text(guest, "/etc/securetty")
@@ -577,6 +908,11 @@ def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
     read_legacy(guest)
     read_extlinux(guest)
     read_regenerated(guest)
+    read_ukis(guest)
+    read_rpi(guest)
+    read_lilo(guest)
+    read_efi_loaders(guest)
+    read_immutable(guest)
     read_cloud(guest)
     read_init(guest, "ttyS0")
     if device is not None:
@@ -636,6 +972,9 @@ def choose_device(guest: Guest) -> tuple[str, str]:
                 return m.group(1), "/etc/inittab runs a getty there"
     for path in guest.openrc_gettys:
         return path.rsplit(".", 1)[-1], f"OpenRC starts agetty there ({path})"
+    if guest.rpi_config is not None:
+        return "serial0", ("Raspberry Pi firmware (config.txt): serial0 is the primary UART, "
+                           "ttyAMA0 or ttyS0 by model")
     if arm:
         return "ttyAMA0", f"{guest.arch}: the PL011 UART (Azure, QEMU virt); nothing in the " \
                           "guest names another port"

@@ -57,6 +57,8 @@ def minimal(corpus) -> BcdStore:
      (1).to_bytes(8, "little")),
     ("/set {default} custom:250000c2 0", None, 0x250000c2, bytes(8)),
     ("/set {default} onetimeadvancedoptions TRUE", None, 0x260000c3, b"\x01"),
+    ("/set {default} linearaddress57 OptOut", None, 0x15000088, (1).to_bytes(8, "little")),
+    ("/set {default} bootuxtransitiontime 3", None, 0x15000079, (3).to_bytes(8, "little")),
     ("/set {default} recoveryenabled 0", None, 0x16000009, b"\x00"),
     ("/set {emssettings} bootems yes", EMS, 0x16000020, b"\x01"),
     ("/set {default} description Rescue", None, 0x12000004, "Rescue\0".encode("utf-16-le")),
@@ -253,3 +255,149 @@ def test_import_store_replaces_objects(bios, corpus):
     image = bios.to_bytes(same_size=True)        # fits the 40 KiB store: size kept
     again = BcdStore(Hive.from_bytes(image))
     assert [o.guid for o in again.objects()] == [o.guid for o in source.objects()]
+
+
+# --- the command line as pasted: - switches, a leading bcdedit, /? --------------------------------
+
+@pytest.mark.parametrize("argv, name, args, store", [
+    (["-set", "{default}", "nx", "OptIn"], "set", ["{default}", "nx", "OptIn"], None),
+    (["-store", "X", "-displayorder", "{a}", "-addlast"], "displayorder", ["{a}", "/addlast"],
+     "X"),
+    (["bcdedit.exe", "/store", "X", "-create", "-d", "WinPE", "-application", "osloader"],
+     "create", ["/d", "WinPE", "/application", "osloader"], "X"),
+    (["BCDEDIT", "-Delete", "{x}", "-F", "-Cleanup"], "delete", ["{x}", "/F", "/Cleanup"], None),
+    (["bcdedit", "-enum", "ALL", "-v"], "enum", ["ALL"], None),
+    (["/?"], "help", [], None),
+    (["-?", "TYPES", "OSLOADER"], "help", ["TYPES", "OSLOADER"], None),
+    (["/set", "{default}", "loadoptions", "-d"], "set", ["{default}", "loadoptions", "/d"], None),
+    (["/set", "{default}", "truncatememory", "-1"], "set", ["{default}", "truncatememory", "-1"],
+     None),
+])
+def test_parse_args_as_pasted(argv, name, args, store):
+    cmd = be.parse_args(argv)
+    assert (cmd.name, cmd.args, cmd.store) == (name, args, store)
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["/sett"], "(did you mean /set?)"), (["set"], "(did you mean /set?)"),
+    (["/enumerate"], "(did you mean /enum?)"), (["/dbgsetting"], "/dbgsettings"),
+    (["/frobnicate"], None),
+])
+def test_unknown_commands_name_the_close_ones(argv, hint):
+    with pytest.raises(InvalidArgumentError) as info:
+        be.parse_args(argv)
+    assert (hint in str(info.value)) if hint else "did you mean" not in str(info.value)
+
+
+def test_enum_types_and_close_matches(bios):
+    for kind in ("ACTIVE", "all", "Firmware", "BOOTAPP", "bootmgr", "OSLOADER", "resume",
+                 "INHERIT"):
+        _run(bios, f"/enum {kind}")
+    with pytest.raises(InvalidIdentifierError, match="did you mean FIRMWARE"):
+        _run(bios, "/enum firmwar")
+    assert "Windows Boot Manager" not in "\n".join(_run(bios, "/enum BOOTAPP").lines)
+
+
+def test_event_is_a_loader_switch(bios):
+    _run(bios, "/event ON")
+    assert bios.get(bios.default_guid()).elements[0x26000141].raw == b"\x01"
+    _run(bios, "/event {default} off")
+    assert bios.get(bios.default_guid()).elements[0x26000141].raw == b"\x00"
+    with pytest.raises(ElementError, match="osloader"):
+        _run(bios, "/event {bootmgr} on")
+
+
+def test_eventsettings_shares_the_net_debugger_elements(bios):
+    dbg = objects.ALIASES["{dbgsettings}"]
+    before = bios.get(dbg).elements[0x15000011].raw
+    out = _run(bios, "/eventsettings NET HOSTIP:10.1.2.3 PORT:50001 KEY:a.b.c.d")
+    assert out.lines == ["Key=a.b.c.d"]
+    elements = bios.get(dbg).elements
+    assert elements[0x1500001a].raw == bytes([10, 1, 2, 3]) + bytes(4)
+    assert elements[0x1500001b].raw == (50001).to_bytes(8, "little")
+    assert elements[0x15000011].raw == before           # the debugger type is not touched
+    assert "hostip                  10.1.2.3" in _run(bios, "/eventsettings").lines
+
+
+def test_ipv4_elements_take_and_print_dotted_addresses(bios):
+    _run(bios, "/set {default} hypervisorhostip 192.168.1.2")
+    _run(bios, "/set {dbgsettings} hostip 10.0.0.7")
+    assert bios.get(bios.default_guid()).elements[0x250000fd].raw == \
+        bytes([192, 168, 1, 2, 0, 0, 0, 0])
+    assert "hypervisorhostip        192.168.1.2" in _run(bios, "/enum {default}").lines
+    assert "hostip                  10.0.0.7" in _run(bios, "/dbgsettings").lines
+    _run(bios, "/set {default} hypervisorhostip 0x0100007f")      # an integer still works
+    assert "hypervisorhostip        127.0.0.1" in _run(bios, "/enum {default}").lines
+    with pytest.raises(InvalidArgumentError):
+        _run(bios, "/set {default} hypervisorhostip 300.1.1.1")
+
+
+def test_copy_of_a_menu_entry_joins_the_menu_and_others_do_not(bios):
+    default = bios.default_guid()
+    copy = _run(bios, "/copy {default} /d Twin").lines[0].split()[-1].rstrip(".")
+    assert bios.get(BOOTMGR).elements[0x24000001].value() == [default, copy]
+    tool = _run(bios, "/copy {memdiag} /d Memtest2").lines[0].split()[-1].rstrip(".")
+    assert tool not in bios.get(BOOTMGR).elements[0x24000001].value()
+
+
+def test_current_without_a_default_is_live_only(minimal):
+    from bcdtool.errors import LiveSystemError
+
+    _run(minimal, "/deletevalue {bootmgr} default")
+    with pytest.raises(LiveSystemError, match="GUID"):
+        _run(minimal, "/set nx OptIn")
+    with pytest.raises(LiveSystemError):
+        _run(minimal, "/ems {current} on")
+    with pytest.raises(NotFoundError):
+        _run(minimal, "/ems {default} on")
+
+
+@pytest.mark.parametrize("path", ["C:\\Data\\BCD", "c:/x", "\\\\server\\share\\BCD"])
+def test_windows_paths_are_not_created_here(bios, path):
+    with pytest.raises(InvalidArgumentError, match="Windows path"):
+        _run(bios, f"/export {path}")
+    with pytest.raises(InvalidArgumentError, match="Windows path"):
+        be.parse_import([path])
+    assert be.local_file("/tmp/BCD", "/export") == "/tmp/BCD"
+
+
+def test_sysstore_is_live_only():
+    from bcdtool.errors import LiveSystemError
+
+    assert be.parse_args(["/sysstore", "C:"]).name == "sysstore"
+    with pytest.raises(LiveSystemError, match="/store"):
+        be.sysstore()
+
+
+def test_help_topics():
+    from bcdtool.bcd import bcdedit_help as help_
+
+    assert any("/set" in line for line in help_.render([]))
+    assert "FORMATS" in "\n".join(help_.render(["TOPICS"]))
+    types = "\n".join(help_.render(["TYPES", "OSLOADER"]))
+    assert "bootmenupolicy                  integer (Legacy | Standard)" in types
+    assert "nx                              integer (OptIn | OptOut | AlwaysOff | AlwaysOn)" \
+        in types
+    assert help_.render(["/createstore"])[0] == "bcdedit [/store TARGET] /createstore FILE"
+    assert help_.render(["set"]) == help_.render(["/SET"])
+    with pytest.raises(InvalidArgumentError, match="did you mean FORMATS"):
+        help_.render(["FORMAT"])
+    with pytest.raises(InvalidArgumentError, match="OSLOADER"):
+        help_.render(["TYPES", "NOSUCH"])
+
+
+@pytest.mark.parametrize("words, noted", [
+    (["path", "windowssystem32winload.exe"], True),           # bash ate "\w" of \windows
+    (["device", "ramdisk=[boot]Bootboot.wim,{ramdiskoptions}"], True),
+    (["path", "\\windows\\system32\\winload.exe"], False),
+    (["description", "hello"], False),
+    (["osdevice", "locate=custom:12000002"], False),
+])
+def test_a_path_without_backslashes_is_noted(bios, words, noted):
+    out = _run_words(bios, "/set", "{default}", *words)
+    assert out.lines == [be.SUCCESS]
+    assert any("backslash" in n for n in out.notices) == noted
+
+
+def _run_words(store: BcdStore, *words: str) -> be.Outcome:
+    return be.execute(be.parse_args(list(words)), store)

@@ -215,3 +215,32 @@ def _resolves(resolve, name: str, object_type: int) -> bool:
     except Exception:       # noqa: BLE001 - ElementError: not in this scope
         return False
     return True
+
+
+# --- device forms bcdedit's FORMATS help names ----------------------------------------------------
+
+@pytest.mark.parametrize("text, shown", [
+    ("hd_partition=mbr:76a4a23d:0x100000",
+     "partition=<MBR disk 76a4a23d offset 0x100000 (1 MiB)>"),
+    ("ramdisk=[locate]\\sources\\boot.wim,{ramdiskoptions}",
+     "ramdisk=[locate]\\sources\\boot.wim,{ae5534e0-a924-466c-b836-758539a3ee3a}"),
+    ("file=[locate]\\EFI\\x.efi", "file=[locate]\\EFI\\x.efi"),
+    ("file=[boot]\\EFI\\x.efi", "file=[boot]\\EFI\\x.efi"),
+])
+def test_device_forms_round_trip(text, shown):
+    from bcdtool.bcd.objects import alias_guid
+
+    device = parse_device_text(text, lambda t: alias_guid(t) or t)
+    again = parse_device_element(build_device_element(device))
+    assert again == device and again.text(detailed=True) == shown
+
+
+@pytest.mark.parametrize("text, error, words", [
+    ("hd_partition=C:", UnsupportedError, "whole disk"),
+    ("locate", InvalidArgumentError, "locate=\\path"),
+    ("unknown", InvalidArgumentError, "FORMATS"),
+    ("ramdisk=[boot]\\x.wim", InvalidArgumentError, "{options}"),
+])
+def test_device_forms_refused_with_the_next_step(text, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        parse_device_text(text, str)

@@ -52,7 +52,24 @@ def test_resolve(name, obj_type, code):
 def test_resolve_errors(name, obj_type):
     with pytest.raises(ElementError) as info:
         E.resolve(name, obj_type)
-    assert info.value.message == E.NOT_RECOGNIZED
+    assert info.value.message.startswith(E.NOT_RECOGNIZED)
+
+
+@pytest.mark.parametrize("name, obj_type, hint", [
+    ("ems", O.BOOTMGR, "ems is an element of osloader entries."),
+    ("displaybootmenu", O.OSLOADER, "displaybootmenu is an element of bootmgr entries."),
+    ("testsign", O.OSLOADER, "Did you mean testsigning?"),
+    ("hypervisorlaunchtyp", O.OSLOADER, "Did you mean hypervisorlaunchtype?"),
+    ("bootmenupolcy", O.RESUME, "Did you mean bootmenupolicy?"),
+    ("nosuchthing", O.OSLOADER, None),
+])
+def test_resolve_errors_name_what_was_meant(name, obj_type, hint):
+    """An unknown element name: bcdedit's message, then the entry types it belongs to or the
+    close names of this entry (nothing when nothing is close)."""
+    with pytest.raises(ElementError) as info:
+        E.resolve(name, obj_type)
+    rest = info.value.message[len(E.NOT_RECOGNIZED):].strip()
+    assert rest == (hint or "")
 
 
 def test_table_is_consistent():

@@ -22,6 +22,7 @@ from bcdtool.bcd import bcdedit
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import LockedError, WriteError
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
 from bcdtool.ops.serial_console import SerialOptions, enable
 from bcdtool.write import observe
 from tests.crash.crash_support import FAULT_EXIT, INJECT
@@ -166,7 +167,7 @@ def test_etag_change_between_read_and_write_is_detected(blob, monkeypatch):
         # another writer changes a page far from the store after we read it
         blob.client().upload_page(b"\x01" * 512, offset=len(before) - 4096, length=512)
         with pytest.raises(WriteError, match="changed on the server"):
-            handle.commit(image, operation="test")
+            commit_handle(handle, image, operation="test")
     after = blob.content()
     assert after[:len(before) - 4096] == before[:len(before) - 4096]
 

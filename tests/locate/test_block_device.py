@@ -9,6 +9,7 @@ import pytest
 from bcdtool.errors import ReadOnlyError
 from bcdtool.ops.undo import undo
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
 from tests.helpers.common import CORPUS, loop_device, need_tools, sha
 from tests.locate.locate_helpers import build_disk, registry_elements, sac_edit
 
@@ -29,7 +30,7 @@ def test_edit_through_a_block_device_and_undo(image):
         with open_hive(device) as handle:
             assert handle.location["kind"] == "device" and handle.location["partition"] == 1
             new_image, elements = sac_edit(handle.hive)
-            result = handle.commit(new_image)
+            result = commit_handle(handle, new_image)
         assert result.verified
         store = images.fat_get(image.path, image.bcd_path, offset=image.bcd_part.start)
         assert registry_elements(store, elements) == elements
@@ -43,5 +44,5 @@ def test_read_only_block_device_is_refused(image):
         with open_hive(device) as handle:
             new_image, _ = sac_edit(handle.hive)
             with pytest.raises(ReadOnlyError):
-                handle.commit(new_image)
+                commit_handle(handle, new_image)
     assert sha(image.path.read_bytes()) == before

@@ -1,9 +1,9 @@
 """The in-place write path on every image format x firmware, checked with independent tools.
 
 Each case edits a real Windows store (with the logs Windows left beside it) inside a real disk
-image through `open_hive(...).commit(...)`, then reads the result back without bcdtool
-(qemu-img convert -> mcopy / ntfscat -> python-registry) and checks the filesystem, the image
-format and every byte outside the store.
+image through `open_hive(...)` and `locate.commit.commit(handle, ...)`, then reads the result
+back without bcdtool (qemu-img convert -> mcopy / ntfscat -> python-registry) and checks the
+filesystem, the image format and every byte outside the store.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import shutil
 
 import pytest
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
 from tests.helpers.common import CORPUS, need_tools, run_cli, sha
 from tests.locate.locate_helpers import (build_disk, changed_sectors, fs_check,
                                          read_store_independently, registry_elements, sac_edit)
@@ -66,7 +67,7 @@ def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path, capsys):
         assert handle.location["partition"] == disk.bcd_partition
         assert handle.location["path"].lower() == disk.bcd_path.lower()
         new_image, elements = sac_edit(handle.hive)
-        result = handle.commit(new_image, operation="sac test", diff=[{"test": True}])
+        result = commit_handle(handle, new_image, operation="sac test", diff=[{"test": True}])
         assert result.verified and not result.dry_run
         assert registry_elements(handle.hive.data, elements) == elements
 

@@ -8,6 +8,7 @@ import pytest
 from bcdtool.write import journal as journals
 from bcdtool.errors import InterruptedWriteError, InvalidArgumentError, ReadOnlyError
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
 from tests.locate.locate_helpers import WriteWatch, registry_elements, sac_edit
 from tests.helpers.common import run_cli, sha
 
@@ -33,7 +34,7 @@ def test_commit_journals_neutralises_logs_and_undoes(store, tmp_path, capsys):
     backups = tmp_path / "backups"
     with open_hive(store) as handle:
         new_image, elements = sac_edit(handle.hive)
-        result = handle.commit(new_image, backup_dir=backups, operation="sac")
+        result = commit_handle(handle, new_image, backup_dir=backups, operation="sac")
         assert registry_elements(handle.hive.data, elements) == elements
     assert result.verified and result.journal.startswith(str(backups))
     data = store.read_bytes()
@@ -59,10 +60,10 @@ def test_dry_run_and_read_only_write_nothing(store, state):
     try:
         with open_hive(store) as handle:
             new_image, _ = sac_edit(handle.hive)
-            plan = handle.commit(new_image, dry_run=True)
+            plan = commit_handle(handle, new_image, dry_run=True)
         with open_hive(store, read_only=True) as handle:
             with pytest.raises(ReadOnlyError):
-                handle.commit(new_image)
+                commit_handle(handle, new_image)
         assert watch.events() == []
     finally:
         watch.close()
@@ -73,12 +74,12 @@ def test_dry_run_and_read_only_write_nothing(store, state):
 
 def test_undo_refuses_to_clobber_later_changes(store, capsys):
     with open_hive(store) as handle:
-        result = handle.commit(sac_edit(handle.hive)[0])
+        result = commit_handle(handle, sac_edit(handle.hive)[0])
     with open_hive(store) as handle:      # a second, later edit
         from bcdtool.regf.editor import HiveEditor
         editor = HiveEditor(handle.hive)
         editor.set_value("Description", "later", 4, bytes(4))
-        handle.commit(editor.to_bytes())
+        commit_handle(handle, editor.to_bytes())
     later = sha(store.read_bytes())
     code, _, err = run_cli(capsys, "undo", result.journal)
     assert code != 0 and "--force" in err
@@ -109,10 +110,10 @@ def test_hibernated_windows_folder_is_refused(tmp_path, corpus):
     (root / "hiberfil.sys").write_bytes(b"HIBR" + bytes(4092))
     before = _digests(config)
     with open_hive(root, kind="hive", path="Windows/System32/config/SYSTEM") as handle:
-        plan = handle.commit(sac_edit(handle.hive)[0], dry_run=True)
+        plan = commit_handle(handle, sac_edit(handle.hive)[0], dry_run=True)
         assert any("would be refused" in n for n in plan.notices)
         with pytest.raises(UnsafeVolumeError, match="hibernated"):
-            handle.commit(sac_edit(handle.hive)[0])
+            commit_handle(handle, sac_edit(handle.hive)[0])
     assert _digests(config) == before
 
 
@@ -125,7 +126,7 @@ def test_immutable_file_is_read_only_media(store):
         before = _digests(store.parent)
         with open_hive(store) as handle:
             with pytest.raises(ReadOnlyError):
-                handle.commit(sac_edit(handle.hive)[0])
+                commit_handle(handle, sac_edit(handle.hive)[0])
         assert _digests(store.parent) == before
     finally:
         subprocess.run(["chattr", "-i", str(store)], check=True)
@@ -147,7 +148,7 @@ def test_half_written_hive_without_logs_names_the_journal(store):
     import struct
 
     with open_hive(store) as handle:
-        result = handle.commit(sac_edit(handle.hive)[0])
+        result = commit_handle(handle, sac_edit(handle.hive)[0])
     from bcdtool.regf.checksums import regf_checksum
 
     data = bytearray(store.read_bytes())    # a torn commit: base block with Sequence1 bumped only
@@ -181,6 +182,6 @@ def test_symlinked_store_is_written_through_the_link(store, tmp_path):
     link.symlink_to(store)
     with open_hive(link) as handle:
         new_image, elements = sac_edit(handle.hive)
-        handle.commit(new_image)
+        commit_handle(handle, new_image)
     assert link.is_symlink()
     assert registry_elements(store.read_bytes(), elements) == elements

@@ -12,6 +12,8 @@ import pytest
 
 from bcdtool.errors import UnsafeVolumeError
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
+from bcdtool.locate.commit import disk_sink
 from tests.helpers.common import CORPUS, loop_device, need_tools, sha
 from tests.locate.locate_helpers import build_disk, sac_edit
 
@@ -73,7 +75,7 @@ def test_image_of_a_running_vm_is_refused(image):
     with running_vm(image):
         with open_hive(image) as handle:    # reading is fine
             with pytest.raises(UnsafeVolumeError, match="running virtual machine"):
-                handle.commit(sac_edit(handle.hive)[0])
+                commit_handle(handle, sac_edit(handle.hive)[0])
     assert sha(image.read_bytes()) == before
 
 
@@ -81,7 +83,7 @@ def test_commit_lock_keeps_qemu_out(image):
     need_tools("qemu-io")
     assert _qemu_can_write(image)
     with open_hive(image) as handle:
-        sink = handle._store.sink()
+        sink = disk_sink(handle.store)
         with sink.lock():                       # what a commit holds from check to audit
             assert not _qemu_can_write(image)
     assert _qemu_can_write(image)
@@ -105,7 +107,7 @@ def test_claimed_block_device_is_refused(image):
             before = sha(image.read_bytes())
             with open_hive(device) as handle:
                 with pytest.raises(UnsafeVolumeError, match="in use"):
-                    handle.commit(sac_edit(handle.hive)[0])
+                    commit_handle(handle, sac_edit(handle.hive)[0])
             assert sha(image.read_bytes()) == before
         finally:
             holder.stdin.close()
@@ -117,7 +119,7 @@ def test_undo_under_a_running_vm_is_refused(image):
     from bcdtool.ops.undo import undo
 
     with open_hive(image) as handle:
-        result = handle.commit(sac_edit(handle.hive)[0])
+        result = commit_handle(handle, sac_edit(handle.hive)[0])
     edited = sha(image.read_bytes())
     with running_vm(image):
         with pytest.raises(UnsafeVolumeError):

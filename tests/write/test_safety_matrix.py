@@ -23,6 +23,8 @@ import pytest
 from bcdtool.errors import (FormatError, InterruptedWriteError, LimitError, LockedError,
                             UnsafePathError, WriteError)
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
+from bcdtool.locate.commit import folder_sink
 from bcdtool.ops.undo import undo
 from tests.helpers.common import CORPUS, REPO, need_tools, run_process, sha
 from tests.helpers.guards import hang_guard
@@ -113,7 +115,7 @@ def journal_folders(state: Path) -> list[Path]:
 def commit_sac(spec, **kwargs):
     with open_hive(spec) as handle:
         image, elements = sac_edit(handle.hive)
-        return handle.commit(image, **kwargs), elements
+        return commit_handle(handle, image, **kwargs), elements
 
 
 # -- every sink ------------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ def test_second_writer_waits_then_fails_and_writes_nothing(target, state):
     with open_hive(target.spec) as handle:
         image, _ = sac_edit(handle.hive)
         with held_lock(target.lock_path), pytest.raises(LockedError, match="another bcdtool"):
-            handle.commit(image)
+            commit_handle(handle, image)
     assert target.digest() == before and not journal_folders(state)
 
 
@@ -147,10 +149,10 @@ def test_a_stale_writer_never_overwrites_a_committed_change(target, tmp_path):
     first, second = open_hive(target.spec), open_hive(target.spec)
     with first, second:
         image, elements = sac_edit(first.hive)
-        first.commit(image)
+        commit_handle(first, image)
         stale, _ = sac_edit(second.hive)
         with pytest.raises(WriteError, match="changed since it was read"):
-            second.commit(stale)
+            commit_handle(second, stale)
     assert registry_elements(target.store(tmp_path), elements) == elements
 
 
@@ -265,7 +267,7 @@ def test_folder_swapped_for_a_symlink_after_open_is_not_followed(tmp_path, state
         shutil.rmtree(target.spec / "EFI" / "Microsoft")
         (target.spec / "EFI" / "Microsoft").symlink_to(copy)
         with pytest.raises(UnsafePathError, match="symbolic link"):
-            handle.commit(image)
+            commit_handle(handle, image)
     assert sha((copy / "Boot" / "BCD").read_bytes()) == outside_before
 
 
@@ -330,8 +332,8 @@ def test_folder_and_the_store_inside_share_one_lock(tmp_path, state):
     target = make_target("folder", tmp_path, None)
     with open_hive(target.spec) as via_folder, open_hive(target.store_file) as via_file:
         image, _ = sac_edit(via_folder.hive)
-        with via_file._store.sink.lock(), pytest.raises(LockedError):
-            via_folder.commit(image)
+        with folder_sink(via_file.store).lock(), pytest.raises(LockedError):
+            commit_handle(via_folder, image)
     assert not journal_folders(state)
 
 
