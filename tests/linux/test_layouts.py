@@ -104,7 +104,7 @@ def test_refused_layouts_say_why_and_fix_refuses(tmp_path, name):
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "talos" else
                                                pytest.mark.slow) for n in sorted(L.REFUSED)])
-def test_refused_layouts_through_therun_process(tmp_path, name):
+def test_refused_layouts_through_the_cli(tmp_path, name):
     root = L.build(name, tmp_path / "root")
     before_tree = snapshot(root)
     for extra in ([], ["--dry-run"], ["--json"]):
