@@ -172,7 +172,7 @@ class _Planner:
             self.rescue_console = append_to < len(lin)
             new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
                                                    append_to=append_to)
-            for a, old, text in zip(chain, texts, new, strict=False):
+            for a, old, text in zip(chain, texts, new, strict=True):  # one text per segment
                 if text != old:
                     self._set_assignment(a, text)
             for n in notes:
@@ -196,13 +196,12 @@ class _Planner:
                 if self._assignment_text(term) is not None:
                     self._set_assignment(term, " ".join(["serial"] + words))
         else:
-            io = [env.last("GRUB_TERMINAL_INPUT"), env.last("GRUB_TERMINAL_OUTPUT")]
+            names = ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT")
+            io = [env.last(name) for name in names]
             if all(a is None or not a.value for a in io):
                 self._add_line(owner, 'GRUB_TERMINAL="serial console"')
             else:
-                for name, a in zip(
-                    ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"), io, strict=False
-                ):
+                for name, a in zip(names, io, strict=True):
                     if a is None or not a.value:
                         self._add_line(owner, f'{name}="serial console"')
                     elif not has_serial_terminal(a.value):
@@ -723,11 +722,12 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
     (journaled first, verified after, restored on failure); return the journal."""
     root = guest.root
     sink = write_sink(root.fs)
-    steps, originals = [], {}
+    steps, originals, guest_paths = [], {}, {}
     for change in plan.changes:
         link = change.link_target is not None
         rel = "/".join(root.resolve(change.path, follow_last=not link))
         originals[rel] = None if link else change.before
+        guest_paths[rel] = change.path
         steps.append(Step(rel, link=change.link_target) if link else Step(rel, change.after))
     # An audit line when asked for one (`linux fix` keeps the state folder untouched when
     # --backup-dir is given).
@@ -752,9 +752,7 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
             originals=originals,
             verify=verify,
             result=result,
-            extra={
-                "guest_paths": {s.file: c.path for s, c in zip(steps, plan.changes, strict=False)}
-            },
+            extra={"guest_paths": guest_paths},
         )
     finally:
         sink.close()
