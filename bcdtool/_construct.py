@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import construct
 
 from bcdtool.errors import FormatError
@@ -12,8 +14,9 @@ def parse(struct: construct.Construct, data: bytes | memoryview, *, offset: int 
     """Parse `struct` from `data` at `offset`, raising FormatError with context on failure."""
     if offset < 0 or offset > len(data):
         raise FormatError(f"{what} lies outside the data", path=path, offset=offset)
+    size = _fixed_size(struct)
     try:
-        return struct.parse(bytes(data[offset:offset + struct.sizeof()]) if _fixed(struct)
+        return struct.parse(bytes(data[offset:offset + size]) if size is not None
                             else bytes(data[offset:]))
     except construct.ConstructError as exc:
         raise FormatError(f"invalid {what}: {_short(exc)}", path=path, offset=offset) from None
@@ -27,12 +30,14 @@ def build(struct: construct.Construct, obj: dict, *, what: str = "structure") ->
         raise FormatError(f"cannot encode {what}: {_short(exc)}") from None
 
 
-def _fixed(struct: construct.Construct) -> bool:
+@functools.lru_cache(maxsize=256)
+def _fixed_size(struct: construct.Construct) -> int | None:
+    """The byte size of a fixed-size layout, else None; cached per layout (they are module
+    constants), as construct walks every field to compute it and a GPT parses 128 entries."""
     try:
-        struct.sizeof()
+        return struct.sizeof()
     except construct.SizeofError:
-        return False
-    return True
+        return None
 
 
 def _short(exc: Exception) -> str:

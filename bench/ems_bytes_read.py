@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 from bcdtool.bcd import bcdedit  # noqa: E402
 from bcdtool.bcd.store import BcdStore  # noqa: E402
 from bcdtool.locate import open_hive  # noqa: E402
+from bcdtool.locate.commit import commit as commit_handle  # noqa: E402
 from fixtures import images  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -58,7 +59,7 @@ def enable_ems(image: Path, journal_dir: Path) -> int:
     with open_hive(image) as handle:
         store = BcdStore(handle.hive)
         bcdedit.execute(bcdedit.parse_args(["/ems", "{default}", "on"]), store)
-        result = handle.commit(store.to_bytes(same_size=True), backup_dir=journal_dir,
+        result = commit_handle(handle, store.to_bytes(same_size=True), backup_dir=journal_dir,
                                operation="bench")
     return result.pages_written
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
 from bcdtool.regf import commit
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.hive import Hive
@@ -41,7 +42,7 @@ def bcdtool_edit(path: Path) -> dict[str, float]:
     image = editor.to_bytes()
     t2 = time.perf_counter()
     with handle:
-        handle.commit(image, backup_dir=path.parent / "journal", operation="bench",
+        commit_handle(handle, image, backup_dir=path.parent / "journal", operation="bench",
                       planned=editor.planned)
     t3 = time.perf_counter()
     return {"open": t1 - t0, "edit": t2 - t1, "commit+verify": t3 - t2, "total": t3 - t0}

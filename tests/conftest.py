@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from bcdtool.backends import HIVE_OPENERS
+from bcdtool.blockdev.openers import register_remote
+from bcdtool.blockdev.remote import open_url
+from bcdtool.locate.guestfs import open_hive_guestfs
+from bcdtool.urls import SCHEMES
 from tests.helpers.common import CORPUS
+
+# Tests open disk URLs and libguestfs targets through the library as a program using it does
+# (the CLI registers lazily loading openers of its own: bcdtool/cli/lazy.py).
+register_remote(SCHEMES, open_url)
+HIVE_OPENERS["guestfs"] = open_hive_guestfs
 
 # No test may depend on the machine's speed: Hypothesis' default 200 ms deadline fails tests
 # on a loaded machine.  Tests that bound work do it by counting, or by a hard hang guard.

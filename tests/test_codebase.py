@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.common import REPO
 MINIMUM = (3, 10)     # Ubuntu 22.04's Python: the most common Linux rescue host
 
 
@@ -128,8 +128,8 @@ def test_the_layer_rule_catches_an_upward_import(tmp_path):
 
 #: Third-party modules that may be imported inside a function: optional bindings that are not
 #: on PyPI or not on every machine (the Azure SDK: the extra bcdtool[azure], ~0.5 s to import),
-#: loaded when a command needs them (the CLI's lazy command
-#: table in cli/__init__.py uses importlib, not an import statement).
+#: loaded when a command needs them (the CLI's lazy tables in cli/lazy.py use importlib, not an
+#: import statement).
 OPTIONAL_BINDINGS = {"guestfs", "pyregf", "azure"}
 
 
@@ -146,3 +146,17 @@ def test_imports_are_at_module_level():
                 inside += [f"{path.relative_to(REPO)}:{node.lineno}: {name}" for name in names
                            if name.split(".")[0] not in OPTIONAL_BINDINGS]
     assert not inside, "import at module level (README, Code map):\n" + "\n".join(inside)
+
+
+def test_run_time_imports_happen_in_one_place():
+    """`importlib.import_module` (a late import by name) is used only by the CLI's lazy tables
+    (cli/lazy.py: commands, the disk-URL opener, the guestfs backend, bcdedit's write runner),
+    so that what a command loads can be read in one file."""
+    found = []
+    for path, _ in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("import_module", "__import__"):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+            elif isinstance(node, ast.Name) and node.id == "__import__":
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert {f.split(":")[0] for f in found} <= {"bcdtool/cli/lazy.py"}, found

@@ -11,8 +11,7 @@ import os
 
 from bcdtool.blockdev import references
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.blockdev.http import HttpDevice
-from bcdtool.blockdev.pageblob import PageBlobDevice
+from bcdtool.blockdev.openers import opener_for
 from bcdtool.blockdev.qcow2 import Qcow2Device
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.blockdev.vhd import open_vhd
@@ -60,13 +59,12 @@ MAX_BACKING_DEPTH = 8
 
 def open_container(path: str, *, writable: bool = False) -> BlockDevice:
     """The bytes of an image: a local file or device, an http(s) URL (range reads), or an Azure
-    page blob (writable https SAS URL, or az://ACCOUNT/CONTAINER/BLOB)."""
+    page blob (writable https SAS URL, or az://ACCOUNT/CONTAINER/BLOB); a URL through the opener
+    registered for its scheme (blockdev.openers)."""
     if not is_url(path):
         return RawDevice(path, writable=writable)
     remember(path)          # so every message that quotes it is redacted exactly
-    if writable or path.lower().startswith("az://"):
-        return PageBlobDevice(path, writable=writable)
-    return HttpDevice(path)
+    return opener_for(path)(path, writable=writable)
 
 
 def open_image(path: str | os.PathLike, *, writable: bool = False) -> BlockDevice:

@@ -256,9 +256,11 @@ def _gpt_at(dev: BlockDevice, lba: int, ss: int,
         return None
     parts = []
     for i in range(count):
-        e = _construct.parse(L.gpt_entry, table, offset=i * esize, what="GPT entry", path=dev.name)
-        if e.partition_type_guid == bytes(16):
+        # An unused entry has an all-zero type GUID (its first 16 bytes): most of the 128
+        # entries, skipped before construct parses them (a parse each costs start-up time).
+        if table[i * esize:i * esize + 16] == bytes(16):
             continue
+        e = _construct.parse(L.gpt_entry, table, offset=i * esize, what="GPT entry", path=dev.name)
         if e.ending_lba < e.starting_lba or (e.ending_lba + 1) * ss > dev.size:
             raise ImageError(f"GPT partition {i + 1} lies outside the disk", path=dev.name,
                              offset=e.starting_lba * ss)

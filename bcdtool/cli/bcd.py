@@ -9,13 +9,14 @@ import click
 from bcdtool.bcd import bcdedit as be
 from bcdtool.bcd import bcdedit_help
 from bcdtool.bcd import enum as render
+from bcdtool.cli import lazy
 from bcdtool.cli.options import backend_option, json_option, target_options, write_options
 from bcdtool.cli.output import data, emit, info, note, notes
 from bcdtool.errors import BcdError, BcdToolError, InvalidArgumentError, LiveSystemError
 from bcdtool.locate import detect
-from bcdtool.ops import bcdedit as bcdedit_op
+from bcdtool.ops import bcdedit_read
 from bcdtool.ops.bootdisk import BootDisk
-from bcdtool.ops.recipe import WriteOptions
+from bcdtool.ops.edits import WriteOptions
 from bcdtool.ops.store import open_store
 from bcdtool.write.fileio import create_new
 
@@ -62,7 +63,9 @@ def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, backup, r
         path = cmd.store[2:].replace("\\", "/").strip("/")
         notes([f"/store {cmd.store}: looking for {path} on {spec} (the drive "
                "letter is the machine's that ran bcdedit)"])
-    result, outcome = bcdedit_op.run(
+    # A command that only reads never loads the write path (cli/lazy.py).
+    run = lazy.load(lazy.BCDEDIT_RUN) if cmd.writes else bcdedit_read.show
+    result, outcome = run(
         spec, cmd, list(args), WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
                                             read_only=read_only, audit_log=audit_log),
         partition=partition, path=path, backend=backend)

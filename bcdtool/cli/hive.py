@@ -1,35 +1,29 @@
-"""`bcdtool hive ...`: read (ls, get, export, check) and edit registry hives as plain hives.
+"""`bcdtool hive ...`: read (ls, get, export, check) registry hives as plain hives; the editing
+commands (set, rm, new) are in cli/hive_edit.py, loaded only when run (cli/lazy.py).
 
-Every command opens its target through `_open`, so hive files, folders, devices and disk images
-all work (`--partition`/`--path` pick the hive inside a disk or folder).  Data goes to stdout;
-notices (log recovery, forensic fallbacks) go to stderr.
+Every command opens its target through `open_target`, so hive files, folders, devices and disk
+images all work (`--partition`/`--path` pick the hive inside a disk or folder).  Data goes to
+stdout; notices (log recovery, forensic fallbacks) go to stderr.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import click
 
-from bcdtool.cli.options import (backup_option, dry_run_option, json_option, target_options,
-                                 write_options)
-from bcdtool.cli.output import current_command, data, emit_json, info, note, notes
-from bcdtool.errors import (BcdToolError, CorruptionError, DirtyHiveError, InterruptedWriteError,
-                            InvalidArgumentError, WriteError)
+from bcdtool.cli import lazy
+from bcdtool.cli.options import json_option, target_options
+from bcdtool.cli.output import current_command, data, emit_json, info, notes
+from bcdtool.errors import (BcdToolError, CorruptionError, DirtyHiveError, InterruptedWriteError)
 from bcdtool.locate import detect, open_hive
-from bcdtool.ops.recipe import WriteOptions, run_on_hive
-from bcdtool.regf import values as V
 from bcdtool.regf.check import ERROR
 from bcdtool.regf.check import check as check_hive
-from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.export import iter_export
 from bcdtool.regf.hive import Hive, Key, Value
 from bcdtool.regf.values import REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_QWORD
-from bcdtool.regf.verify import verify_new_hive
 from bcdtool.wintext import escape_name, needs_escape
-from bcdtool.write.fileio import create_new
 
 
 @dataclass
@@ -50,7 +44,7 @@ DIRTY_NOTE = ("read as it is (--allow-dirty): the hive is dirty and its transact
               "values may be missing or out of date; nothing is written")
 
 
-def _open(spec: str, *, partition: int | None = None, path: str | None = None,
+def open_target(spec: str, *, partition: int | None = None, path: str | None = None,
           read_only: bool = True, tolerant: bool = False, allow_dirty: bool = False):
     """The one place `hive` commands open a target; returns a handle with `.hive`.
 
@@ -82,7 +76,7 @@ def _allow_dirty_option(func):
                         "(reads only; changes held only in the logs are not included).")(func)
 
 
-def _json_out(doc) -> None:
+def json_out(doc) -> None:
     emit_json(current_command(), doc)
 
 
@@ -141,12 +135,12 @@ def key_json(key: Key) -> dict:
     }
 
 
-@click.group()
+@click.group(cls=lazy.LazyGroup, table=lazy.HIVE)
 def hive() -> None:
     """Read, check, export and edit registry hives (a BCD store is one)."""
 
 
-@hive.command("ls")
+@click.command("ls")
 @click.argument("file")
 @click.argument("keypath", default="")
 @json_option()
@@ -157,12 +151,12 @@ def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int
     """List the subkeys and values of KEYPATH (default: the root).
 
     Names holding control characters or unpaired UTF-16 surrogates print as \\uXXXX."""
-    handle = _open(file, partition=partition, path=path, allow_dirty=allow_dirty)
+    handle = open_target(file, partition=partition, path=path, allow_dirty=allow_dirty)
     try:
         _echo_notices(handle.hive)
         key = handle.hive.key(keypath)
         if as_json:
-            _json_out(key_json(key))
+            json_out(key_json(key))
             return
         for sub in key.subkeys():
             data(f"{escape_name(sub.name)}\\")
@@ -175,7 +169,7 @@ def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int
         handle.close()
 
 
-@hive.command("get")
+@click.command("get")
 @click.argument("file")
 @click.argument("keypath")
 @click.argument("name", default="")
@@ -185,12 +179,12 @@ def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int
 def get(file: str, keypath: str, name: str, as_json: bool, allow_dirty: bool,
         partition: int | None, path: str | None) -> None:
     """Print the type and data of value NAME of KEYPATH (no NAME: the default value)."""
-    handle = _open(file, partition=partition, path=path, allow_dirty=allow_dirty)
+    handle = open_target(file, partition=partition, path=path, allow_dirty=allow_dirty)
     try:
         _echo_notices(handle.hive)
         value = handle.hive.key(keypath).value(name)
         if as_json:
-            _json_out(value_json(value))
+            json_out(value_json(value))
             return
         data(value.type_name)
         for line in render_data(value):
@@ -199,7 +193,7 @@ def get(file: str, keypath: str, name: str, as_json: bool, allow_dirty: bool,
         handle.close()
 
 
-@hive.command("export")
+@click.command("export")
 @click.argument("file")
 @click.argument("keypath", default="")
 @click.option("--prefix", default="", help="Text put before every key path, e.g. "
@@ -219,7 +213,7 @@ def export(ctx: click.Context, file: str, keypath: str, prefix: str, utf16: bool
     Names a .reg file cannot hold (line breaks, control characters; unpaired surrogates
     without --utf16) are refused.  If reading fails part way, the output ends with a
     '; bcdtool: EXPORT INCOMPLETE' line, so it never looks complete."""
-    handle = _open(file, partition=partition, path=path, tolerant=best_effort,
+    handle = open_target(file, partition=partition, path=path, tolerant=best_effort,
                    allow_dirty=allow_dirty)
     problems: list[str] = []
     out = sys.stdout.buffer
@@ -250,7 +244,7 @@ def export(ctx: click.Context, file: str, keypath: str, prefix: str, utf16: bool
         ctx.exit(3)
 
 
-@hive.command("check")
+@click.command("check")
 @click.argument("file")
 @json_option()
 @target_options
@@ -263,7 +257,7 @@ def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
     and what is wrong.  A dirty hive is checked after log recovery; one that cannot be opened
     safely is checked as it is.
     """
-    handle = _open(file, partition=partition, path=path, tolerant=True)
+    handle = open_target(file, partition=partition, path=path, tolerant=True)
     try:
         _echo_notices(handle.hive)
         findings = check_hive(handle.hive)
@@ -272,7 +266,7 @@ def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
     errors = sum(1 for f in findings if f.severity == ERROR)
     warnings = len(findings) - errors
     if as_json:
-        _json_out({"target": file, "recovered": handle.hive.recovered, "errors": errors,
+        json_out({"target": file, "recovered": handle.hive.recovered, "errors": errors,
                    "warnings": warnings, "findings": [f.as_dict() for f in findings]})
     else:
         for f in findings:
@@ -281,147 +275,3 @@ def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
         data(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         ctx.exit(3)
-
-
-# --- writing commands: set, rm, new ------------------------------------------------------------
-_WRITE_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ",
-                "REG_NONE")
-
-
-def parse_data(type_name: str, items: tuple[str, ...]) -> tuple[int, bytes]:
-    """(type code, raw bytes) from `--type` and the `--data` arguments (issue 2's contract)."""
-    code = V.TYPES_BY_NAME[type_name]
-    if code == V.REG_MULTI_SZ:
-        return code, V.encode_value(code, list(items))
-    if code in (V.REG_BINARY, V.REG_NONE) and len(items) <= 1:
-        text = "".join(items[0].replace(",", " ").replace(":", " ").split()) if items else ""
-        try:
-            return code, bytes.fromhex(text)
-        except ValueError:
-            raise InvalidArgumentError(f"{type_name} data must be hex bytes, not {items[0]!r}") \
-                from None
-    if len(items) != 1:
-        raise InvalidArgumentError(f"{type_name} takes exactly one --data")
-    if code in (V.REG_DWORD, V.REG_QWORD):
-        text = items[0].strip()
-        try:
-            number = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
-        except ValueError:
-            raise InvalidArgumentError(f"{type_name} data must be decimal or 0x-hex, "
-                                       f"not {text!r}") from None
-        return code, V.encode_value(code, number)
-    return code, V.encode_value(code, items[0])
-
-
-def _edit(file: str, partition: int | None, path: str | None, *, operation: str, edit,
-          change: dict, opts: WriteOptions, as_json: bool) -> None:
-    """Run `edit(editor)` on the hive of `file` through the recipe runner and print the result."""
-    def recipe(hive, notices):
-        editor = HiveEditor(hive)
-        edit(editor)
-        return editor, [change]
-
-    result = run_on_hive(lambda read_only: _open(file, partition=partition, path=path,
-                                                 read_only=read_only),
-                         escape_name(operation), recipe, opts)
-    notes(result.notices)
-    if as_json:
-        _json_out(result.to_json())
-    elif opts.dry_run:
-        data(f"dry run: {result.operation}: {len(result.write['plan'])} write(s) planned, "
-             "nothing written")
-    else:
-        data(f"{result.operation}: {result.write['pages_written']} page(s) written, verified")
-
-
-@hive.command("set")
-@click.argument("file")
-@click.argument("keypath")
-@click.argument("name")
-@click.option("--type", "type_name", required=True,
-              type=click.Choice(_WRITE_TYPES, case_sensitive=False),
-              help="Value type.")
-@click.option("--data", "data", multiple=True, help="Data: REG_BINARY as hex, DWORD/QWORD "
-              "decimal or 0x-hex, REG_MULTI_SZ one --data per string.")
-@write_options
-@json_option(help="Print the result (changes, journal, the write plan) as JSON.")
-@target_options
-def set_(file: str, keypath: str, name: str, type_name: str, data: tuple[str, ...],
-         dry_run: bool, backup_dir: str | None, backup: str | None, read_only: bool,
-         audit_log: str | None, as_json: bool, partition: int | None, path: str | None) -> None:
-    """Set value NAME of KEYPATH ("" = default value), creating missing keys."""
-    code, raw = parse_data(type_name, data)
-
-    def edit(editor) -> None:
-        editor.create_key(keypath)
-        editor.set_value(keypath, name, code, raw)
-
-    _edit(file, partition, path, operation=f"set {keypath}\\{name or '(default)'} {type_name}",
-          edit=edit, change={"action": "set", "key": escape_name(keypath),
-                             "value": escape_name(name), "type": type_name.upper()},
-          opts=WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
-                            read_only=read_only, audit_log=audit_log), as_json=as_json)
-
-
-@hive.command("rm")
-@click.argument("file")
-@click.argument("keypath")
-@click.argument("name", required=False, default=None)
-@write_options
-@json_option(help="Print the result (changes, journal, the write plan) as JSON.")
-@target_options
-def rm(file: str, keypath: str, name: str | None, dry_run: bool, backup_dir: str | None,
-       backup: str | None, read_only: bool, audit_log: str | None, as_json: bool,
-       partition: int | None, path: str | None) -> None:
-    """Delete value NAME of KEYPATH, or (no NAME) the key KEYPATH with its whole subtree."""
-    def edit(editor) -> None:
-        if name is None:
-            editor.delete_key(keypath)
-        else:
-            editor.delete_value(keypath, name)
-
-    what = f"value {keypath}\\{name or '(default)'}" if name is not None else f"key {keypath}"
-    _edit(file, partition, path, operation=f"rm {what}", edit=edit,
-          change={"action": "delete", "key": escape_name(keypath),
-                  "value": None if name is None else escape_name(name)},
-          opts=WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
-                            read_only=read_only, audit_log=audit_log), as_json=as_json)
-
-
-@hive.command("new")
-@click.argument("file")
-@click.option("--minor", type=click.Choice(["3", "4", "5", "6"]), default="5", show_default=True,
-              help="Format version 1.x (3 for BCD-style stores).")
-@click.option("--root-name", default="ROOT", show_default=True, help="Name of the root key.")
-@dry_run_option(help="Build and verify the hive; create nothing.")
-@json_option()
-@backup_option()
-def new(file: str, minor: str, root_name: str, dry_run: bool, as_json: bool,
-        backup: str | None) -> None:
-    """Create FILE as a new, empty hive (refuses to overwrite an existing file)."""
-    path = Path(file)
-    if path.exists() or path.is_symlink():
-        raise InvalidArgumentError("the file exists; `hive new` never overwrites", path=file)
-    image = HiveEditor.new(int(minor), name=path.name, root_name=root_name).to_bytes()
-    verify_new_hive(image)
-    if backup:
-        note("--backup has nothing to save for a new file")
-    if not dry_run:
-        _create_exclusive(path, image)
-    doc = {"target": file, "dry_run": dry_run, "size": len(image), "minor": int(minor)}
-    if as_json:
-        _json_out(doc)
-    else:
-        data(f"{'dry run: would create' if dry_run else 'created'} {file} "
-             f"({len(image)} bytes, regf 1.{minor})")
-
-
-def _create_exclusive(path, image: bytes) -> None:
-    """Create the new hive file; never over an existing name."""
-    try:
-        create_new(path, image)
-    except FileExistsError:
-        raise InvalidArgumentError("the file exists; `hive new` never overwrites",
-                                   path=str(path)) from None
-    except OSError as exc:
-        raise WriteError(f"cannot create the hive: {exc.strerror}", path=str(path)) from None

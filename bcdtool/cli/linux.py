@@ -1,31 +1,31 @@
-"""`bcdtool linux check|fix`: serial console of a Linux guest (mounted root or disk image)."""
+"""`bcdtool linux check` and the group's shared options: the serial console of a Linux guest
+(mounted root or disk image); `fix` (which writes) is in cli/linux_fix.py, loaded only when run."""
 
 from __future__ import annotations
 
-import os
-
 import click
 
+from bcdtool.cli import lazy
 from bcdtool.cli.options import backend_option, json_option
-from bcdtool.cli.output import data, emit, emit_json, info, notes
-from bcdtool.errors import EXIT_PROBLEMS, UnsupportedError
+from bcdtool.cli.output import emit
+from bcdtool.errors import EXIT_PROBLEMS
 from bcdtool.linux.cmdline import validate_baud, validate_device
-from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.linux.root import open_guest
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import default_device, read_guest
 
 
-@click.group()
+@click.group(cls=lazy.LazyGroup, table=lazy.LINUX)
 def linux() -> None:
     """Check and fix the serial console of a Linux guest (mounted root or disk image)."""
 
 
-def _device(guest, device):
+def serial_device(guest, device):
+    """The port to check or fix: --device, else the one the guest uses (or its default)."""
     return device or default_device(guest)
 
 
-def _validated(device, baud=None):
+def validated(device, baud=None):
     """Refuse a bad --device/--baud (exit 24) before anything is opened."""
     if device is not None:
         validate_device(device)
@@ -33,87 +33,27 @@ def _validated(device, baud=None):
         validate_baud(baud)
 
 
-_backend_option = backend_option(
+linux_backend_option = backend_option(
     ("auto", "native", "guestfs"), "auto",
     help="How to read images (native ext2/3/4 via pytsk3, or libguestfs).")
 
 
-@linux.command()
+@click.command()
 @click.argument("target")
 @json_option(help="One JSON document: ok, distro, findings.")
 @click.option("--device", default=None, help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: "
               "what the guest already uses, else ttyS0; ttyAMA0 on Arm).")
 @click.option("--partition", type=int, default=None, help="Partition number inside an image.")
-@_backend_option
+@linux_backend_option
 @click.pass_context
 def check(ctx, target, as_json, device, partition, backend) -> None:
     """Report serial-console problems (exit 3 when there is one)."""
-    _validated(device)
+    validated(device)
     root = open_guest(target, backend=backend, partition=partition)
     if hasattr(root.fs, "close"):
         ctx.call_on_close(root.fs.close)
     guest = read_guest(root, device)
-    report = evaluate(guest, _device(guest, device))
+    report = evaluate(guest, serial_device(guest, device))
     emit("linux check", report.to_json(), as_json=as_json, lines=[report.render_text()])
     if not report.ok:
-        ctx.exit(EXIT_PROBLEMS)
-
-
-# `linux status` is the same command (the name `serial-console status` taught users).
-linux.add_command(check, name="status")
-
-
-@linux.command()
-@click.argument("target")
-@click.option("--dry-run", is_flag=True, help="Print the diff of every file; write nothing.")
-@click.option("--device", default=None, help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: "
-              "what the guest already uses, else ttyS0; ttyAMA0 on Arm).")
-@click.option("--baud", type=int, default=115200, show_default=True, help="Serial speed.")
-@click.option("--backup-dir", default=None, help="Where the undo journal goes "
-              "(default: $XDG_STATE_HOME/bcdtool/journal).")
-@_backend_option
-@json_option(help="One JSON document: changes (path, kind, diff), notes, journal, remaining "
-                  "problems (the diffs then go only into the document).")
-@click.pass_context
-def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> None:
-    """Turn the serial console on, keeping every other setting; journaled for `bcdtool undo`.
-
-    Exit 36 (nothing written) for a guest it must not edit offline: immutable or read-only by
-    design, LILO, or a unified kernel image without the console; `linux check` names the step.
-    """
-    _validated(device, baud)
-    if not os.path.isdir(target) and not dry_run and backend != "guestfs":
-        raise UnsupportedError("`linux fix` writes only into a mounted root directory: mount the "
-                               "guest's root (and /boot) and pass the folder, or use "
-                               "--backend guestfs (python3-guestfs)", path=target)
-    root = open_guest(target, backend=backend, writable=not dry_run)
-    if hasattr(root.fs, "close"):    # libguestfs: flush the image when the command ends
-        ctx.call_on_close(root.fs.close)
-    guest = read_guest(root, device)
-    dev = _device(guest, device)
-    plan = plan_fix(guest, dev, baud)
-    if not as_json:
-        for change in plan.changes:
-            data(change.diff(), nl=False)
-    notes(plan.notes)
-    journal = None
-    if not plan.changes:
-        info("nothing to change")
-    elif dry_run:
-        info(f"dry run: {len(plan.changes)} file(s) would change; nothing written")
-    else:
-        journal = str(apply_plan(guest, plan, backup_dir=backup_dir).path)
-        info(f"changed {len(plan.changes)} file(s); undo with: bcdtool undo {journal}")
-    remaining = [] if dry_run else \
-        [f for f in evaluate(read_guest(root, device), dev).findings if f.status == "problem"]
-    for f in remaining:
-        info(f"still a problem: {f.id}: {f.message}")
-    if as_json:
-        emit_json("linux fix", {
-            "target": target, "device": dev, "baud": baud, "dry_run": dry_run,
-            "changes": [{"path": c.path, "kind": "symlink" if c.link_target else "file",
-                         "diff": c.diff()} for c in plan.changes],
-            "notes": plan.notes, "journal": journal,
-            "remaining": [{"id": f.id, "message": f.message} for f in remaining]})
-    if remaining:
         ctx.exit(EXIT_PROBLEMS)

@@ -1,19 +1,21 @@
-"""`bcdtool serial-console enable|status`: the Windows serial console (EMS/SAC) in one step."""
+"""`bcdtool serial-console status` and the group's shared options; `enable` (which writes) is in
+cli/serial_console_enable.py, loaded only when run (cli/lazy.py)."""
 
 from __future__ import annotations
 
 import click
 
 from bcdtool.bcd.objects import alias_of
-from bcdtool.cli.options import (backend_option, json_option, partition_option, path_option,
-                                 write_options)
-from bcdtool.cli.output import data, emit, info, notes
+from bcdtool.cli import lazy
+from bcdtool.cli.options import backend_option, json_option, partition_option, path_option
+from bcdtool.cli.output import data, emit, info
 from bcdtool.errors import EXIT_PROBLEMS
-from bcdtool.ops import serial_console as sc
+from bcdtool.ops.serial_checks import SerialOptions, status as read_status
 from bcdtool.urls import redact
 
 
-def _recipe_options(func):
+def recipe_options(func):
+    """The options saying what the recipe makes true (and where the store is)."""
     options = [
         click.option("--port", type=int, default=1, show_default=True, help="EMS port (COMn)."),
         click.option("--baud", type=int, default=115200, show_default=True, help="EMS speed."),
@@ -35,55 +37,28 @@ def _recipe_options(func):
     return func
 
 
-def _options(port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders):
-    return sc.SerialOptions(port=port, baud=baud, timeout=timeout, boot_menu=not no_boot_menu,
+def serial_options(port, baud, timeout, no_boot_menu, no_bootems, keep_debug,
+                   loaders) -> SerialOptions:
+    """The recipe's options from the command line's."""
+    return SerialOptions(port=port, baud=baud, timeout=timeout, boot_menu=not no_boot_menu,
                          bootems=not no_bootems, keep_debug=keep_debug, loaders=loaders)
 
 
-@click.group("serial-console")
+@click.group("serial-console", cls=lazy.LazyGroup, table=lazy.SERIAL_CONSOLE)
 def serial_console() -> None:
     """Turn on and inspect the Windows serial console (EMS/SAC) of a store, disk or image."""
 
 
-@serial_console.command()
+@click.command()
 @click.argument("target")
-@_recipe_options
-@write_options
-def enable(target, port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders, partition,
-           path, as_json, backend, dry_run, backup_dir, backup, read_only, audit_log) -> None:
-    """Set EMS on the loader(s), {emssettings} port and speed, bootems, the boot menu and
-    timeout, and kernel debugging off; idempotent, journaled, verified."""
-    opts = _options(port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders)
-    result = sc.enable(target, opts, dry_run=dry_run, backup_dir=backup_dir, backup=backup,
-                       read_only=read_only, partition=partition, path=path,
-                       audit_log=audit_log, backend=backend)
-    if as_json:
-        emit("serial-console enable", result.to_json(), as_json=True)
-        return
-    info(f"store: {result.description}")
-    notes(result.notices)
-    if not result.changes:
-        data("nothing to change: the serial console is already set up")
-        return
-    for change in result.changes:
-        data(f"  {change['text']}")
-    if dry_run:
-        data(f"dry run: {len(result.write['plan'])} write(s) planned, nothing written")
-        return
-    data(f"written and verified ({result.write['pages_written']} page(s)); "
-         f"undo with: bcdtool undo {result.journal}")
-
-
-@serial_console.command()
-@click.argument("target")
-@_recipe_options
+@recipe_options
 @click.pass_context
 def status(ctx, target, port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders,
            partition, path, as_json, backend) -> None:
     """Each setting: expected, the object's own value, the effective value (exit 3 if any is
     wrong)."""
-    opts = _options(port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders)
-    doc = sc.status(target, opts, partition=partition, path=path, backend=backend)
+    opts = serial_options(port, baud, timeout, no_boot_menu, no_bootems, keep_debug, loaders)
+    doc = read_status(target, opts, partition=partition, path=path, backend=backend)
     if as_json:
         emit("serial-console status", doc, as_json=True)
     else:

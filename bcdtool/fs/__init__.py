@@ -2,29 +2,3 @@
 
 Layer: below `target`, above `blockdev`; knows nothing of hives.
 """
-
-from __future__ import annotations
-
-from bcdtool.blockdev.base import BlockDevice
-from bcdtool.errors import FormatError, UnsafeVolumeError
-from bcdtool.fs.base import FileRef, VolumeFacts
-from bcdtool.fs.fat import FatVolume
-from bcdtool.fs.ntfs import NtfsVolume
-from bcdtool.fs.probe import probe
-
-__all__ = ["FileRef", "VolumeFacts", "open_volume", "probe"]
-
-
-def open_volume(dev: BlockDevice):
-    """A FatVolume or NtfsVolume for the filesystem on `dev`, chosen by its magic."""
-    kind = probe(dev)
-    if kind == "fat":
-        return FatVolume(dev)
-    if kind == "ntfs":
-        return NtfsVolume(dev)
-    if kind == "bitlocker":
-        raise UnsafeVolumeError("the volume is BitLocker-encrypted; unlock it first (for example "
-                                "with dislocker) and point bcdtool at the unlocked volume",
-                                path=dev.name)
-    raise FormatError(f"no FAT or NTFS filesystem found (probe: {kind or 'unknown'})",
-                      path=dev.name)

@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 
 from bcdtool.errors import GuestError, UnfixableGuestError, UnsupportedError, VerifyError
 from bcdtool.linux import cmdline, inittab, nixos, raspi, shell
+from bcdtool.linux.guestfs import GuestfsTree
+from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
 from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
                                    KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart)
 from bcdtool.write.journal import Journal
 from bcdtool.write.result import WriteResult
+from bcdtool.write.sinks.folder import FolderSink
+from bcdtool.write.keys import guestfs_key
+from bcdtool.write.sinks.guestfs import GuestfsSink
 from bcdtool.write.transaction import Audit, Step, Transaction
 
 _SPEED_OPT = re.compile(r"--speed[= ](\d+)")
@@ -167,7 +172,7 @@ class _Planner:
             self.rescue_console = append_to < len(lin)
             new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
                                                    append_to=append_to)
-            for a, old, text in zip(chain, texts, new, strict=False):
+            for a, old, text in zip(chain, texts, new, strict=True):  # one text per segment
                 if text != old:
                     self._set_assignment(a, text)
             for n in notes:
@@ -191,13 +196,12 @@ class _Planner:
                 if self._assignment_text(term) is not None:
                     self._set_assignment(term, " ".join(["serial"] + words))
         else:
-            io = [env.last("GRUB_TERMINAL_INPUT"), env.last("GRUB_TERMINAL_OUTPUT")]
+            names = ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT")
+            io = [env.last(name) for name in names]
             if all(a is None or not a.value for a in io):
                 self._add_line(owner, 'GRUB_TERMINAL="serial console"')
             else:
-                for name, a in zip(
-                    ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"), io, strict=False
-                ):
+                for name, a in zip(names, io, strict=True):
                     if a is None or not a.value:
                         self._add_line(owner, f'{name}="serial console"')
                     elif not has_serial_terminal(a.value):
@@ -699,17 +703,31 @@ def plan_fix(guest: Guest, device: str, baud: int = 115200) -> Plan:
     return _Planner(guest, device, baud).plan()
 
 
+def write_sink(fs) -> FolderSink | GuestfsSink:
+    """The sink `linux fix` writes a guest root through (bcdtool/write): the mounted root
+    folder's, or libguestfs's (the readers in linux/ know nothing of writing)."""
+    if isinstance(fs, DirectoryFS):
+        return FolderSink(fs.root, target=fs.root, key="linux:" + fs.root, cap=MAX_FILE_BYTES,
+                          label_links=True)
+    if isinstance(fs, GuestfsTree):
+        return GuestfsSink(fs.disk, mount="os", key=guestfs_key(fs.disk.image, "os", None),
+                           cap=MAX_FILE_BYTES)
+    raise UnsupportedError("this guest root is read natively and cannot be written: mount its "
+                           "root file system and fix the folder, or use --backend guestfs")
+
+
 def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
                operation: str = "linux fix", audit_log=None) -> Journal:
     """Write every change of `plan` into the guest root through the one write transaction
     (journaled first, verified after, restored on failure); return the journal."""
     root = guest.root
-    sink = root.fs.write_sink(root.description)
-    steps, originals = [], {}
+    sink = write_sink(root.fs)
+    steps, originals, guest_paths = [], {}, {}
     for change in plan.changes:
         link = change.link_target is not None
         rel = "/".join(root.resolve(change.path, follow_last=not link))
         originals[rel] = None if link else change.before
+        guest_paths[rel] = change.path
         steps.append(Step(rel, link=change.link_target) if link else Step(rel, change.after))
     # An audit line when asked for one (`linux fix` keeps the state folder untouched when
     # --backup-dir is given).
@@ -734,9 +752,7 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
             originals=originals,
             verify=verify,
             result=result,
-            extra={
-                "guest_paths": {s.file: c.path for s, c in zip(steps, plan.changes, strict=False)}
-            },
+            extra={"guest_paths": guest_paths},
         )
     finally:
         sink.close()

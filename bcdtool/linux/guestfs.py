@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from bcdtool.backends.guestfs import GuestfsDisk
 from bcdtool.errors import GuestError
-from bcdtool.linux.paths import MAX_FILE_BYTES, GuestRoot, Parts, join, kind_of_mode
-from bcdtool.write.sinks.guestfs import GuestfsSink, key_for
+from bcdtool.linux.paths import GuestRoot, Parts, join, kind_of_mode
 
 
 #: libguestfs caps one message at a few MiB: the head of a big file is read in pieces.
@@ -56,11 +55,6 @@ class GuestfsTree:
     def close(self) -> None:
         """Flush the image and shut the appliance down."""
         self.disk.close()
-
-    def write_sink(self, description: str) -> GuestfsSink:
-        """The sink `linux fix` writes this guest through (bcdtool/write)."""
-        return GuestfsSink(self.disk, mount="os", key=key_for(self.disk.image, "os", None),
-                           cap=MAX_FILE_BYTES)
 
     def listdir(self, parts: Parts) -> list[str]:
         try:

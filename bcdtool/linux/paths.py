@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bcdtool.errors import GuestError, NotFoundError
-from bcdtool.write.sinks.folder import FolderSink
 
 #: Symlinks followed while resolving one path (Linux allows 40).
 MAX_HOPS = 40
@@ -171,11 +170,6 @@ class DirectoryFS:
     def host_path(self, parts: Parts) -> str:
         """Host path of symlink-free guest components."""
         return os.path.join(self.root, *parts)
-
-    def write_sink(self, description: str) -> FolderSink:
-        """The sink `linux fix` writes this root through (bcdtool/write)."""
-        return FolderSink(self.root, target=self.root, key="linux:" + self.root,
-                          cap=MAX_FILE_BYTES, label_links=True)
 
     def kind(self, parts: Parts) -> str | None:
         try:

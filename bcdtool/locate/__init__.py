@@ -5,24 +5,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bcdtool.backends import BACKENDS, HIVE_OPENERS
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.locate import detect
 from bcdtool.locate.directory import find_store
 from bcdtool.locate.disk import open_on_disk
-from bcdtool.locate.guestfs import open_hive_guestfs
-from bcdtool.locate.handle import HiveHandle, WriteResult
+from bcdtool.locate.handle import HiveHandle
 from bcdtool.locate.hivefile import open_file, open_in_folder
 
-__all__ = ["HiveHandle", "WriteResult", "open_hive"]
+__all__ = ["HiveHandle", "open_hive"]
 
 
 def open_hive(spec: str | os.PathLike, *, partition: int | None = None, path: str | None = None,
               read_only: bool = False, kind: str = "bcd", backend: str = "native") -> HiveHandle:
     """Open the BCD store (kind="bcd") or the hive at `path` (kind="hive") on target `spec`
-    (backend="guestfs": a disk image read and written through libguestfs)."""
+    (backend="guestfs": a disk image read and written through libguestfs, whose opener is
+    registered in bcdtool.backends.HIVE_OPENERS).  Writing goes through locate.commit."""
     if kind not in ("bcd", "hive"):
         raise InvalidArgumentError(f"unknown hive kind {kind!r} (bcd or hive)")
-    opener = BACKENDS.get(backend)
+    opener = _open_native if backend == "native" else HIVE_OPENERS.get(backend)
+    if opener is None and backend in BACKENDS:
+        raise InvalidArgumentError(f"backend {backend!r} is not registered (the bcdtool command "
+                                   "registers it; a program using the library adds it to "
+                                   "bcdtool.backends.HIVE_OPENERS)")
     if opener is None:
         raise InvalidArgumentError(f"unknown backend {backend!r} ({' or '.join(BACKENDS)})")
     return opener(str(spec), partition=partition, path=path, read_only=read_only, kind=kind)
@@ -66,7 +71,3 @@ def _open_in_directory(root: Path, *, partition, path, read_only, kind) -> HiveH
     return _handle(store, description=f"{inside} in folder {root}: {why}",
                    location={"target": str(root), "kind": "directory", "path": inside,
                              "reason": why})
-
-
-#: How a target is opened, by `--backend` (libguestfs loads its binding only when used).
-BACKENDS = {"native": _open_native, "guestfs": open_hive_guestfs}

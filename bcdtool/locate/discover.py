@@ -9,7 +9,8 @@ from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.partitions import Partition, read_partition_table
 from bcdtool.errors import (CorruptionError, FormatError, InvalidArgumentError, NotFoundError,
                             UnsafeVolumeError)
-from bcdtool.fs import open_volume, probe
+from bcdtool.fs.probe import probe
+from bcdtool.fs.volume import open_volume
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.regf.logs import LOG_SUFFIXES
 

@@ -1,4 +1,5 @@
-"""A hive inside a filesystem on a disk image or block device, read and written in place.
+"""A hive inside a filesystem on a disk image or block device, read here and written in place by
+locate/commit.py.
 
 The write path (design.md §3): the new image keeps the file's exact size, so only the file's
 data bytes change — through the extents the filesystem layer reported — and no filesystem
@@ -12,17 +13,14 @@ from pathlib import PurePosixPath
 
 from bcdtool.blockdev.detect import open_image
 from bcdtool.errors import LimitError
-from bcdtool.fs import policy
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.locate.discover import locate
-from bcdtool.locate.handle import HiveHandle, WriteResult
+from bcdtool.locate.handle import HiveHandle
 from bcdtool.locate.interrupted import check_not_interrupted
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
-from bcdtool.write.hive import commit_hive
-from bcdtool.urls import is_url, redact
-from bcdtool.write.sinks.disk import DiskSink, key_for
-from bcdtool.write.sinks.pageblob import PageBlobSink
+from bcdtool.urls import redact
+from bcdtool.write.keys import disk_key
 
 #: Granularity of the base block (a hive shorter than this is not a hive).
 PAGE = 512
@@ -41,7 +39,7 @@ def open_on_disk(spec: str, *, device: bool, partition: int | None, path: str | 
 
 
 class DiskStore:
-    """The bytes of one hive file on a disk, with its logs, and how to write them in place."""
+    """The bytes of one hive file on a disk, with its logs (written in place by locate.commit)."""
 
     def __init__(self, spec: str, *, device: bool, partition: int | None, path: str | None,
                  read_only: bool, kind: str) -> None:
@@ -56,7 +54,7 @@ class DiskStore:
         except BaseException:
             self.dev.close()
             raise
-        self.key = key_for(spec, self.loc.index, self.loc.ref.path)
+        self.key = disk_key(spec, self.loc.index, self.loc.ref.path)
         self.cap = MAX_BCD_BYTES if kind == "bcd" else MAX_HIVE_BYTES
 
     # -- what the handle shows ---------------------------------------------------------------------
@@ -94,42 +92,6 @@ class DiskStore:
         hive = Hive.from_bytes(data, name=f"{self.shown}:{loc.ref.path}", logs=logs)
         hive.notices[:0] = loc.notices      # backup GPT used, partitions skipped: CLIs show these
         return hive, data
-
-    # -- writing ----------------------------------------------------------------------------------
-    def sink(self) -> DiskSink:
-        """The store and its logs as a sink of the write transaction (sharing this device); a
-        URL's is an Azure page blob's."""
-        loc = self.loc
-        refs = {ref.path: ref for ref in [loc.ref] + loc.logs}
-        kind = PageBlobSink if is_url(self.spec) else DiskSink
-        return kind(self.spec, dev=self.dev, partition=loc.index, start=loc.start,
-                        volume_size=loc.volume_size, volume=loc.volume, refs=refs, key=self.key,
-                        store=loc.ref.path)
-
-    def commit(
-        self,
-        original: bytes,
-        new_image: bytes,
-        *,
-        dry_run: bool,
-        backup_dir,
-        operation: str,
-        diff: list | None,
-        audit=None,
-        planned=None,
-    ) -> tuple[WriteResult, Hive | None]:
-        """The changed pages written in place through the transaction (same size, so no file
-        system metadata changes); a dirty FAT volume written without --strict is noted."""
-        result, hive = commit_hive(self.sink(), store=self.loc.ref.path,
-                                   logs=[log.path for log in self.loc.logs if log.size],
-                                   original=original, new_image=new_image, same_size=True,
-                                   dry_run=dry_run, backup_dir=backup_dir,
-                                   operation=operation or "commit", diff=diff, audit=audit,
-                                   name=f"{self.shown}:{self.loc.ref.path}", planned=planned)
-        note = self.loc.volume.facts().dirty_note()
-        if note and not policy.strict():
-            result.notices.append(note)
-        return result, hive
 
     def close(self) -> None:
         """Close the device."""

@@ -1,4 +1,8 @@
-"""A hive (the BCD store, or `--path`) inside a disk image, read and written through libguestfs."""
+"""A hive (the BCD store, or `--path`) inside a disk image, read through libguestfs (and written
+by locate/commit.py through the same sink).
+
+Loaded only when `--backend guestfs` is chosen: its opener is registered in
+bcdtool.backends.HIVE_OPENERS (by the CLI: cli/lazy.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ from bcdtool.backends.guestfs import BCD_PATHS, GuestfsDisk
 from bcdtool.errors import ImageError, InvalidArgumentError, NotFoundError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
-from bcdtool.locate.handle import HiveHandle, WriteResult
+from bcdtool.locate.handle import HiveHandle
 from bcdtool.locate.hivefile import load_from_sink
 from bcdtool.regf.hive import Hive
-from bcdtool.write.hive import commit_hive
-from bcdtool.write.sinks.guestfs import GuestfsSink, key_for
+from bcdtool.write.keys import guestfs_key
+from bcdtool.write.sinks.guestfs import GuestfsSink
 
 
 class GuestfsHive:
@@ -24,11 +28,11 @@ class GuestfsHive:
         self.read_only = not disk.writable
         self.store = path.lstrip("/")
         cap = MAX_BCD_BYTES if kind == "bcd" else MAX_HIVE_BYTES
-        self.key = key_for(disk.image, filesystem, self.store)
+        self.key = guestfs_key(disk.image, filesystem, self.store)
         self.sink = GuestfsSink(disk, mount=filesystem, key=self.key, cap=cap, store=self.store,
                                 target=disk.image, volume=volume)
 
-    def _logs(self) -> list[str]:
+    def logs(self) -> list[str]:
         """The logs beside the store (real names, found case-insensitively)."""
         found = []
         for suffix in (".LOG", ".LOG1", ".LOG2"):
@@ -39,28 +43,7 @@ class GuestfsHive:
 
     def load(self) -> tuple[Hive, bytes]:
         """Read the hive (and its logs, replayed in memory, only when it is dirty)."""
-        return load_from_sink(self.sink, self.store, self._logs, key=self.key, name=self.path)
-
-    def commit(
-        self,
-        original: bytes,
-        new_image: bytes,
-        *,
-        dry_run: bool,
-        backup_dir,
-        operation: str,
-        diff: list | None,
-        audit=None,
-        planned=None,
-    ) -> tuple[WriteResult, Hive | None]:
-        """The new image written in place through libguestfs by the one write transaction."""
-        result, hive = commit_hive(self.sink, store=self.store, logs=self._logs(),
-                                   original=original, new_image=new_image, same_size=False,
-                                   dry_run=dry_run, backup_dir=backup_dir, operation=operation,
-                                   diff=diff, audit=audit, name=self.path,
-                                   planned=planned)
-        result.notices.append(f"written through libguestfs: {self.filesystem}:{self.path}")
-        return result, hive
+        return load_from_sink(self.sink.read, self.store, self.logs, key=self.key, name=self.path)
 
     def close(self) -> None:
         """Flush and shut the appliance down."""

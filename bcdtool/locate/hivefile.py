@@ -1,6 +1,6 @@
-"""A hive that is a plain file (a BCD file, or a hive found in a folder): read through a folder
-sink (O_NOFOLLOW below the target's folder, regular files only, size capped first) and committed
-through the one write transaction."""
+"""A hive that is a plain file (a BCD file, or a hive found in a folder): read through the
+folder's descriptor (O_NOFOLLOW below the target's folder, regular files only, size capped
+first); locate/commit.py writes it through a folder sink of the one write transaction."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from collections.abc import Callable
 from bcdtool.errors import NotFoundError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
-from bcdtool.locate.handle import WriteResult
 from bcdtool.locate.interrupted import check_not_interrupted
 from bcdtool.regf.hive import Hive
-from bcdtool.regf.logs import is_dirty
-from bcdtool.write.hive import commit_hive, log_names
-from bcdtool.write.sinks.folder import FolderSink
+from bcdtool.regf.logs import LOG_SUFFIXES, is_dirty
+from bcdtool.write.fileio import Folder
 
 
 def cap_for(name: str, kind: str) -> int:
@@ -33,52 +31,48 @@ class HiveFile:
     def __init__(self, root: str, store: str, *, target: str, cap: int, read_only: bool = False,
                  facts: Callable[[], VolumeFacts] | None = None) -> None:
         self.read_only = read_only
-        self.store = store
+        self.root, self.store, self.target, self.cap, self.facts = root, store, target, cap, facts
         self.path = os.path.join(root, store)
         self.key = "file:" + self.path
-        self.sink = FolderSink(root, target=target, key=self.key, cap=cap, lock_file=store,
-                               facts=facts)
+        self.folder = Folder(root)
 
     def load(self) -> tuple[Hive, bytes]:
         """Read the hive, and its logs only when it is dirty (replayed in memory then)."""
-        return load_from_sink(self.sink, self.store, lambda: log_names(self.sink, self.store),
-                              key=self.key, name=self.path)
-
-    def commit(
-        self,
-        original: bytes,
-        new_image: bytes,
-        *,
-        dry_run: bool,
-        backup_dir,
-        operation: str,
-        diff: list | None,
-        audit=None,
-        planned=None,
-    ) -> tuple[WriteResult, Hive | None]:
-        """The new image written in place through the transaction (the file may change size)."""
-        return commit_hive(self.sink, store=self.store, logs=log_names(self.sink, self.store),
-                           original=original, new_image=new_image, same_size=False,
-                           dry_run=dry_run, backup_dir=backup_dir, operation=operation, diff=diff,
-                           audit=audit, name=self.path,
-                           planned=planned)
+        return load_from_sink(lambda file: self.folder.read(file, cap=self.cap), self.store,
+                              lambda: log_names(self.folder, self.store), key=self.key,
+                              name=self.path)
 
     def close(self) -> None:
         """Release the folder's descriptor."""
-        self.sink.close()
+        self.folder.close()
 
 
-def load_from_sink(sink, store: str, logs: Callable[[], list[str]], *, key: str,
-                   name: str) -> tuple[Hive, bytes]:
-    """A store read through a sink (regular file, capped), with its logs read only when the store
-    is dirty; an interrupted write is refused with the journal that undoes it."""
-    data = sink.read(store)
+def log_names(sink, store: str) -> list[str]:
+    """The files `STORE.LOG`, `.LOG1`, `.LOG2` beside `store` in a folder (or folder sink),
+    matched case-insensitively (the folder's own names), in that order."""
+    folder = posixpath.dirname(store)
+    wanted = {(posixpath.basename(store) + suffix).upper(): rank
+              for rank, suffix in enumerate(LOG_SUFFIXES)}
+    found: dict[int, str] = {}
+    for name in sorted(sink.listdir(folder)):
+        rank = wanted.get(name.upper())
+        if rank is not None and rank not in found:
+            found[rank] = posixpath.join(folder, name) if folder else name
+    return [found[rank] for rank in sorted(found)]
+
+
+def load_from_sink(read: Callable[[str], bytes | None], store: str,
+                   logs: Callable[[], list[str]], *, key: str, name: str) -> tuple[Hive, bytes]:
+    """A store read with `read` (a regular file's bytes, capped; None if absent), with its logs
+    read only when the store is dirty; an interrupted write is refused with the journal that
+    undoes it."""
+    data = read(store)
     if data is None:
         raise NotFoundError("no such file", path=name)
     found = []
     if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
         for log in logs():
-            raw = sink.read(log)
+            raw = read(log)
             if raw is not None:
                 found.append((posixpath.basename(log), raw))
     check_not_interrupted(key, name, data, found)

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from collections.abc import Callable, Iterable
 
-from bcdtool.bcd.bcdedit import parse_args
-from bcdtool.blockdev import references
+from bcdtool.bcd.bcdedit import STORELESS, parse_args
+from bcdtool.blockdev import openers, references
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError, from_input_failure
 from bcdtool.linux.cmdline import validate_baud, validate_device
 from bcdtool.linux.fix import apply_plan, plan_fix
@@ -55,7 +55,7 @@ OPS: dict[str, dict[str, type | tuple]] = {
     "linux fix": {"device": str, "baud": int},
 }
 #: bcdedit commands that do not edit the target's own store (they make or read other files).
-_BCDEDIT_REFUSED = {"createstore", "export", "import"}
+_BCDEDIT_REFUSED = {"export", "import"} | STORELESS
 #: Bound on a manifest (lines and bytes): a manifest is typed or generated, never this large.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
@@ -166,7 +166,7 @@ def _bcdedit_words(args, where: str) -> list[str]:
         raise InvalidArgumentError(f"{where}: bcdedit {' '.join(args)}: {exc}") from None
     if cmd.name in _BCDEDIT_REFUSED or cmd.store is not None:
         raise InvalidArgumentError(f"{where}: in a batch, bcdedit edits each target's own store "
-                                   f"(no /store, /createstore, /export or /import)")
+                                   f"(no /store, /createstore, /export, /import, /sysstore or /?)")
     return list(args)
 
 
@@ -438,7 +438,8 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
             reader, writer = context.Pipe(duplex=False)
             worker = context.Process(target=_worker, args=(task, backup_dir, dict(os.environ),
                                                            os.getcwd(), writer,
-                                                           sorted(references.current().files)),
+                                                           sorted(references.current().files),
+                                                           openers.remote_openers()),
                                      daemon=True)
             worker.start()
             writer.close()
@@ -460,12 +461,15 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
 
 
 def _worker(task: Task, backup_dir: str | None, environ: dict, cwd: str, writer,
-            backing_files: list[str]) -> None:
+            backing_files: list[str], remote: dict) -> None:
     """Worker process body: the caller's environment (state folder...), working folder
-    (relative targets) and allowed backing files (`--backing-file`), one task, one result."""
+    (relative targets), allowed backing files (`--backing-file`) and disk-URL openers, one
+    task, one result."""
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
+    for scheme, opener in remote.items():
+        openers.register_remote((scheme,), opener)
     with references.allowed(backing_files):
         writer.send(run_target(task, backup_dir))
     writer.close()

@@ -1,7 +1,8 @@
 """Operations layer: a bcdedit command line run on a target's store, through the recipe runner.
 
-`bcdtool bcdedit` and `batch`'s bcdedit operation both come here, so a pasted command line
-behaves the same (partition names of the disk, /import, the journaled and verified write).
+`bcdtool bcdedit` (for commands that change the store; ops/bcdedit_read.py runs the others) and
+`batch`'s bcdedit operation both come here, so a pasted command line behaves the same (partition
+names of the disk, /import, the journaled and verified write).
 """
 
 from __future__ import annotations
@@ -9,11 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bcdtool.bcd import bcdedit as be
-from bcdtool.bcd.store import BcdStore
-from bcdtool.ops.bootdisk import PartitionNames
+from bcdtool.ops.bcdedit_read import recipe_for
 from bcdtool.ops.recipe import EditResult, WriteOptions, run_staged
 from bcdtool.ops.store import open_store
-from bcdtool.regf.hive import Hive
 
 
 def run(spec: str, cmd: be.Command, words: list[str], opts: WriteOptions, *,
@@ -26,19 +25,7 @@ def run(spec: str, cmd: be.Command, words: list[str], opts: WriteOptions, *,
     handle, store = open_store(spec, read_only=opts.opens_read_only, partition=partition,
                                path=path, backend=backend)
     outcomes: list[be.Outcome] = []
-
-    def recipe(store: BcdStore, notices: list[str]) -> None:
-        names = None
-        if handle.location.get("kind") in ("image", "device"):
-            names = cmd.partitions = PartitionNames(spec)
-        if cmd.name == "import":
-            source, clean = be.parse_import(cmd.args)
-            outcome = be.import_store(store, BcdStore(Hive.open(source)), clean=clean)
-        else:
-            outcome = be.execute(cmd, store)
-        notices.extend((names.notices if names else []) + outcome.notices)
-        outcomes.append(outcome)
-
+    recipe = recipe_for(spec, cmd, handle.location, outcomes)
     with handle:
         result = run_staged(handle, store, "bcdedit " + " ".join(words), recipe, opts)
     return result, outcomes[0]

@@ -15,9 +15,10 @@ from bcdtool.bcd.device import DiskLayout, PartitionDevice
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import Partition, PartitionTable, read_partition_table
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError
-from bcdtool.fs import open_volume, probe
+from bcdtool.fs.probe import probe
+from bcdtool.fs.volume import open_volume
 from bcdtool.locate.discover import MAX_PARTITIONS
-from bcdtool.ops.windows import open_windows_hive
+from bcdtool.ops.windows_facts import open_windows_hive
 from bcdtool.windows.volumes import MountedVolume, drive_letters
 
 #: What makes a folder a Windows installation's systemroot: the registry hive the kernel loads.

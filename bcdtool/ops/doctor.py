@@ -22,11 +22,11 @@ from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import default_device, read_guest
 from bcdtool.locate.discover import BIOS_STORE, UEFI_STORE
 from bcdtool.ops import bootcheck
-from bcdtool.ops import serial_console as sc
+from bcdtool.ops import serial_checks as sc
 from bcdtool.ops.bootdisk import BootDisk
 from bcdtool.ops.forensic_rules import doctor_finding
 from bcdtool.ops.store import open_store
-from bcdtool.ops.windows import gather
+from bcdtool.ops.windows_facts import gather
 from bcdtool.regf.hive import Hive
 from bcdtool.report import Evidence, Finding, Report
 from bcdtool.windows import facts as wfacts

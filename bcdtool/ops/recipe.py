@@ -10,10 +10,11 @@ staged store (or hive editor) that returns extra details, if any.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from bcdtool.bcd import enum as render
 from bcdtool.bcd.store import BcdStore
+from bcdtool.locate.commit import commit as commit_handle
+from bcdtool.ops.edits import EditResult, WriteOptions
 from bcdtool.ops.backup import save_original
 from bcdtool.ops.store import open_store
 from bcdtool.regf.editor import HiveEditor
@@ -22,46 +23,6 @@ from bcdtool.regf.hive import Hive
 #: Targets whose hive file is rewritten whole, so it may grow; inside disk images and devices
 #: the file is written in place and keeps its size (no filesystem metadata changes).
 GROWABLE = frozenset({"file", "directory", "guestfs"})
-
-
-@dataclass(frozen=True)
-class WriteOptions:
-    """How a write is made: the options every changing command takes (cli/options.py)."""
-
-    dry_run: bool = False
-    backup_dir: str | None = None
-    backup: str | None = None          # also copy the original bytes of the hive here
-    read_only: bool = False            # forensic: open nothing with write access
-    audit_log: str | None = None
-
-    @property
-    def opens_read_only(self) -> bool:
-        """True when the target is opened without write access."""
-        return self.dry_run or self.read_only
-
-
-@dataclass
-class EditResult:
-    """What a recipe did (or, for a dry run, would do): the result of every changing command."""
-
-    operation: str
-    location: dict                    # where the hive is (the handle's location)
-    description: str
-    dry_run: bool
-    changes: list[dict] = field(default_factory=list)
-    journal: str | None = None
-    write: dict | None = None
-    audit: dict | None = None
-    notices: list[str] = field(default_factory=list)
-    #: What a recipe adds (repair boot: the re-pointed devices and what it could not repair).
-    details: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        """`{"operation", "location", "description", "dry_run", "changes", "journal", ...}`."""
-        return {"operation": self.operation, "location": self.location,
-                "description": self.description, "dry_run": self.dry_run,
-                "changes": self.changes, "journal": self.journal, "write": self.write,
-                "audit": self.audit, "notices": self.notices, **self.details}
 
 
 def keeps_size(location: dict) -> bool:
@@ -82,7 +43,7 @@ def commit(handle, editor: HiveEditor | BcdStore, *, operation: str, changes: li
     if opts.backup and not opts.dry_run and not handle.read_only:
         save_original(opts.backup, handle.hive.original)
     # the editor's record of the edits lets verification prove nothing else changed
-    written = handle.commit(image, dry_run=opts.dry_run, backup_dir=opts.backup_dir,
+    written = commit_handle(handle, image, dry_run=opts.dry_run, backup_dir=opts.backup_dir,
                             operation=operation, diff=changes, audit_log=opts.audit_log,
                             planned=editor.planned)
     result.write = written.to_dict()

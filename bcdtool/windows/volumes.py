@@ -15,7 +15,8 @@ from bcdtool import _construct
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partition_table
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError
-from bcdtool.fs import open_volume, probe
+from bcdtool.fs.probe import probe
+from bcdtool.fs.volume import open_volume
 from bcdtool.fs.bootsector_layout import BiosParameterBlock
 from bcdtool.fs.directory import DirectoryVolume
 from bcdtool.locate import detect

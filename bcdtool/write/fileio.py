@@ -16,7 +16,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from bcdtool.errors import NotFoundError, LimitError, UnsafePathError, WriteError
+from bcdtool.errors import ImageError, LimitError, NotFoundError, UnsafePathError, WriteError
 
 TEMP_SUFFIX = ".bcdtool-tmp"
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -46,7 +46,12 @@ def read_fd(fd: int, name: str, *, cap: int | None = None) -> bytes:
     parts, got = [], 0
     while True:       # read to the end, but never past the cap (a file growing meanwhile)
         limit = (cap + 1 - got) if cap is not None else (1 << 20)
-        chunk = os.pread(fd, min(max(size - got, 1 << 16), limit), got)
+        try:
+            chunk = os.pread(fd, min(max(size - got, 1 << 16), limit), got)
+        except OSError as exc:  # EIO: bad sectors under the file
+            raise ImageError(f"cannot read: {exc.strerror}; if the disk is failing, copy what "
+                             "is readable first (ddrescue) and give the copy", path=name,
+                             offset=got) from None
         if not chunk:
             break
         parts.append(chunk)

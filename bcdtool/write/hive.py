@@ -16,7 +16,6 @@ from bcdtool.regf import commit as regf_commit
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.planned import Planned
 from bcdtool.regf.verify import verify_commit
-from bcdtool.regf.logs import LOG_SUFFIXES
 from bcdtool.write.journal import sha256
 from bcdtool.write.result import WriteResult
 from bcdtool.write.transaction import Audit, Step, Transaction
@@ -60,20 +59,6 @@ def verify_store(data: bytes | None, expected: bytes, *, name: str) -> Hive:
         return Hive.from_bytes(data, name=name, lazy=True)
     except BcdToolError as exc:
         raise VerifyError(f"the written store cannot be read: {exc.message}", path=name) from None
-
-
-def log_names(sink, store: str) -> list[str]:
-    """The files `STORE.LOG`, `.LOG1`, `.LOG2` beside `store` in a folder sink, matched
-    case-insensitively (the sink's own names), in that order."""
-    folder = posixpath.dirname(store)
-    wanted = {(posixpath.basename(store) + suffix).upper(): rank
-              for rank, suffix in enumerate(LOG_SUFFIXES)}
-    found: dict[int, str] = {}
-    for name in sorted(sink.listdir(folder)):
-        rank = wanted.get(name.upper())
-        if rank is not None and rank not in found:
-            found[rank] = posixpath.join(folder, name) if folder else name
-    return [found[rank] for rank in sorted(found)]
 
 
 def commit_hive(sink, *, store: str, logs: list[str], original: bytes, new_image: bytes,

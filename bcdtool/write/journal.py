@@ -303,9 +303,18 @@ def inside_target(rel: str) -> bool:
 # --- pending markers: interrupted writes and undos -----------------------------------------------
 
 def _marker_path(target_key: str) -> Path:
-    return (
-        state_dir() / "pending" / (hashlib.sha256(target_key.encode()).hexdigest()[:32] + ".json")
-    )
+    # surrogateescape: a path with bytes that are not UTF-8 (any Linux file name may hold them)
+    # names its store by those very bytes
+    digest = hashlib.sha256(target_key.encode("utf-8", "surrogateescape")).hexdigest()
+    return state_dir() / "pending" / (digest[:32] + ".json")
+
+
+def _marker_doc(raw: bytes):
+    """A pending marker's JSON; ValueError for one no bcdtool wrote (nested past MAX_DEPTH,
+    which json.loads would answer with a RecursionError on every open of the store)."""
+    if _nesting(raw) > MAX_DEPTH:
+        raise ValueError("pending marker nests too deeply")
+    return json.loads(raw)
 
 
 def interrupted(target_key: str) -> Journal | None:
@@ -316,7 +325,7 @@ def interrupted(target_key: str) -> Journal | None:
     except OSError:
         return None
     try:
-        doc = json.loads(read_fd(fd, str(marker), cap=64 * 1024))
+        doc = _marker_doc(read_fd(fd, str(marker), cap=64 * 1024))
         journal = load(doc["journal"])
     except (OSError, ValueError, KeyError, TypeError, BcdToolError):
         return None  # a marker pointing at a journal that is gone: nothing to report
@@ -347,7 +356,7 @@ def writer_alive(target_key: str) -> int | None:
     except OSError:
         return None
     try:
-        doc = json.loads(read_fd(fd, "pending marker", cap=64 * 1024))
+        doc = _marker_doc(read_fd(fd, "pending marker", cap=64 * 1024))
     except (OSError, ValueError, BcdToolError):
         return None
     finally:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
+from functools import partial
 
 import pytest
+
+from tests.helpers.common import run_process
 
 from azure.storage.blob import BlobLeaseClient
 
@@ -21,6 +22,7 @@ from bcdtool.bcd import bcdedit
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import LockedError, WriteError
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
 from bcdtool.ops.serial_console import SerialOptions, enable
 from bcdtool.write import observe
 from tests.crash.crash_support import FAULT_EXIT, INJECT
@@ -31,9 +33,8 @@ from tests.ops.ops_helpers import assert_recipe, registry, store_bytes
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
-def bcdtool(*args, env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=env)
+#: `bcdtool ARGS` as a process (a blob round trip through Azurite can take a while on load).
+bcdtool = partial(run_process, timeout=300)
 
 
 @pytest.fixture
@@ -166,7 +167,7 @@ def test_etag_change_between_read_and_write_is_detected(blob, monkeypatch):
         # another writer changes a page far from the store after we read it
         blob.client().upload_page(b"\x01" * 512, offset=len(before) - 4096, length=512)
         with pytest.raises(WriteError, match="changed on the server"):
-            handle.commit(image, operation="test")
+            commit_handle(handle, image, operation="test")
     after = blob.content()
     assert after[:len(before) - 4096] == before[:len(before) - 4096]
 

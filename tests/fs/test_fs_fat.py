@@ -16,7 +16,7 @@ from bcdtool.errors import (
     ReadOnlyError,
     UnsafeVolumeError,
 )
-from bcdtool.fs import open_volume
+from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import write_extents
 from bcdtool.fs.fat import FatVolume
 from fixtures import images

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import BcdToolError
-from bcdtool.fs import open_volume
+from bcdtool.fs.volume import open_volume
 from fixtures import images
 
 EXAMPLES = int(os.environ.get("BCDTOOL_FUZZ_EXAMPLES", "60"))

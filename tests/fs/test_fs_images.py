@@ -12,7 +12,7 @@ import pytest
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partitions
 from bcdtool.errors import BcdToolError
-from bcdtool.fs import open_volume
+from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import write_extents
 from fixtures import images
 

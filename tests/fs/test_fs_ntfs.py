@@ -12,7 +12,8 @@ from bcdtool.blockdev.base import RangeView
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import (BcdToolError, NotFoundError, ReadOnlyError, UnsafeVolumeError,
                             UnsupportedError)
-from bcdtool.fs import open_volume, probe
+from bcdtool.fs.probe import probe
+from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import write_extents
 from bcdtool.fs.ntfs import NtfsVolume
 from fixtures import images

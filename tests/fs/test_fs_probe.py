@@ -11,7 +11,8 @@ import pytest
 from bcdtool.blockdev.base import RangeView
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import FormatError
-from bcdtool.fs import open_volume, probe
+from bcdtool.fs.probe import probe
+from bcdtool.fs.volume import open_volume
 from fixtures import images
 
 from tests.fs.fs_helpers import built, open_part, patch

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.ops.undo import undo
 from fixtures import linux_layouts as L
 from fixtures.linux_guests import write
+from tests.helpers.common import run_process
 from tests.linux.linux_helpers import guest_of, report_of, snapshot, statuses
 
 #: Problems each fixable layout shows before the fix.
@@ -60,11 +60,6 @@ def _fix(root: Path, tmp_path: Path, device: str | None = None):
 
 def _read(root: Path, path: str) -> str:
     return (root / path.lstrip("/")).read_text()
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *args], capture_output=True,
-                          text=True, timeout=120)
 
 
 def test_every_layout_is_covered():
@@ -113,10 +108,10 @@ def test_refused_layouts_through_the_cli(tmp_path, name):
     root = L.build(name, tmp_path / "root")
     before_tree = snapshot(root)
     for extra in ([], ["--dry-run"], ["--json"]):
-        done = _cli("linux", "fix", str(root), *extra)
+        done = run_process("linux", "fix", str(root), *extra)
         assert done.returncode == 36, done.stderr
         assert "Traceback" not in done.stderr and "next step" in done.stderr
-    assert _cli("linux", "check", str(root)).returncode == 3
+    assert run_process("linux", "check", str(root)).returncode == 3
     assert snapshot(root) == before_tree        # nothing written, not even partly
 
 

@@ -3,30 +3,15 @@ read-only device is refused.  Skipped where loop devices cannot be attached."""
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 
 import pytest
 
 from bcdtool.errors import ReadOnlyError
 from bcdtool.ops.undo import undo
 from bcdtool.locate import open_hive
-from tests.helpers.common import CORPUS, need_tools, sha
+from bcdtool.locate.commit import commit as commit_handle
+from tests.helpers.common import CORPUS, loop_device, need_tools, sha
 from tests.locate.locate_helpers import build_disk, registry_elements, sac_edit
-
-
-@contextlib.contextmanager
-def loop_device(image, *, read_only: bool = False):
-    """Attach `image` to a free loop device for the duration of the block."""
-    args = ["losetup", "-f", "--show"] + (["-r"] if read_only else []) + [str(image)]
-    proc = subprocess.run(args, capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
-    device = proc.stdout.strip()
-    try:
-        yield device
-    finally:
-        subprocess.run(["losetup", "-d", device], check=True)
 
 
 @pytest.fixture
@@ -45,7 +30,7 @@ def test_edit_through_a_block_device_and_undo(image):
         with open_hive(device) as handle:
             assert handle.location["kind"] == "device" and handle.location["partition"] == 1
             new_image, elements = sac_edit(handle.hive)
-            result = handle.commit(new_image)
+            result = commit_handle(handle, new_image)
         assert result.verified
         store = images.fat_get(image.path, image.bcd_path, offset=image.bcd_part.start)
         assert registry_elements(store, elements) == elements
@@ -59,5 +44,5 @@ def test_read_only_block_device_is_refused(image):
         with open_hive(device) as handle:
             new_image, _ = sac_edit(handle.hive)
             with pytest.raises(ReadOnlyError):
-                handle.commit(new_image)
+                commit_handle(handle, new_image)
     assert sha(image.path.read_bytes()) == before

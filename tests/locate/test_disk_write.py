@@ -1,9 +1,9 @@
 """The in-place write path on every image format x firmware, checked with independent tools.
 
 Each case edits a real Windows store (with the logs Windows left beside it) inside a real disk
-image through `open_hive(...).commit(...)`, then reads the result back without bcdtool
-(qemu-img convert -> mcopy / ntfscat -> python-registry) and checks the filesystem, the image
-format and every byte outside the store.
+image through `open_hive(...)` and `locate.commit.commit(handle, ...)`, then reads the result
+back without bcdtool (qemu-img convert -> mcopy / ntfscat -> python-registry) and checks the
+filesystem, the image format and every byte outside the store.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import json
 import shutil
 
 import pytest
-from click.testing import CliRunner
-
-from bcdtool.cli import cli
 from bcdtool.locate import open_hive
-from tests.helpers.common import CORPUS, need_tools, sha
+from bcdtool.locate.commit import commit as commit_handle
+from tests.helpers.common import CORPUS, need_tools, run_cli, sha
 from tests.locate.locate_helpers import (build_disk, changed_sectors, fs_check,
                                          read_store_independently, registry_elements, sac_edit)
 
@@ -55,7 +53,7 @@ def virtual(image, folder) -> bytes:
 
 @pytest.mark.parametrize("firmware", ["uefi", "bios"])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path):
+def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path, capsys):
     from fixtures import images
 
     disk = disks[firmware]
@@ -69,7 +67,7 @@ def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path):
         assert handle.location["partition"] == disk.bcd_partition
         assert handle.location["path"].lower() == disk.bcd_path.lower()
         new_image, elements = sac_edit(handle.hive)
-        result = handle.commit(new_image, operation="sac test", diff=[{"test": True}])
+        result = commit_handle(handle, new_image, operation="sac test", diff=[{"test": True}])
         assert result.verified and not result.dry_run
         assert registry_elements(handle.hive.data, elements) == elements
 
@@ -112,8 +110,8 @@ def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path):
     assert len(changed_sectors(container_before, container_after)) <= result.pages_written + slack
 
     # bcdtool undo restores the original bytes.
-    run = CliRunner().invoke(cli, ["undo", result.journal])
-    assert run.exit_code == 0, run.output
+    code, _, err = run_cli(capsys, "undo", result.journal)
+    assert code == 0, err
     assert sha(virtual(image, tmp_path)) == sha(virtual_before)
     if fmt != "vhdx":
         assert sha(image.read_bytes()) == sha(container_before)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from click.testing import CliRunner
-
 from bcdtool.write import journal as journals
-from bcdtool.cli import cli
 from bcdtool.errors import InterruptedWriteError, InvalidArgumentError, ReadOnlyError
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
 from tests.locate.locate_helpers import WriteWatch, registry_elements, sac_edit
-from tests.helpers.common import sha
+from tests.helpers.common import run_cli, sha
 
 NAME = "win11-uefi-installed-2025.bcd"
 
@@ -31,12 +29,12 @@ def _digests(folder) -> dict[str, str]:
     return {p.name: sha(p.read_bytes()) for p in sorted(folder.iterdir())}
 
 
-def test_commit_journals_neutralises_logs_and_undoes(store, tmp_path):
+def test_commit_journals_neutralises_logs_and_undoes(store, tmp_path, capsys):
     before = _digests(store.parent)
     backups = tmp_path / "backups"
     with open_hive(store) as handle:
         new_image, elements = sac_edit(handle.hive)
-        result = handle.commit(new_image, backup_dir=backups, operation="sac")
+        result = commit_handle(handle, new_image, backup_dir=backups, operation="sac")
         assert registry_elements(handle.hive.data, elements) == elements
     assert result.verified and result.journal.startswith(str(backups))
     data = store.read_bytes()
@@ -51,8 +49,8 @@ def test_commit_journals_neutralises_logs_and_undoes(store, tmp_path):
         "file",
     ]
 
-    run = CliRunner().invoke(cli, ["undo", result.journal])
-    assert run.exit_code == 0, run.output
+    code, _, err = run_cli(capsys, "undo", result.journal)
+    assert code == 0, err
     assert _digests(store.parent) == before
 
 
@@ -62,10 +60,10 @@ def test_dry_run_and_read_only_write_nothing(store, state):
     try:
         with open_hive(store) as handle:
             new_image, _ = sac_edit(handle.hive)
-            plan = handle.commit(new_image, dry_run=True)
+            plan = commit_handle(handle, new_image, dry_run=True)
         with open_hive(store, read_only=True) as handle:
             with pytest.raises(ReadOnlyError):
-                handle.commit(new_image)
+                commit_handle(handle, new_image)
         assert watch.events() == []
     finally:
         watch.close()
@@ -74,21 +72,21 @@ def test_dry_run_and_read_only_write_nothing(store, state):
     assert not state.exists()
 
 
-def test_undo_refuses_to_clobber_later_changes(store):
+def test_undo_refuses_to_clobber_later_changes(store, capsys):
     with open_hive(store) as handle:
-        result = handle.commit(sac_edit(handle.hive)[0])
+        result = commit_handle(handle, sac_edit(handle.hive)[0])
     with open_hive(store) as handle:      # a second, later edit
         from bcdtool.regf.editor import HiveEditor
         editor = HiveEditor(handle.hive)
         editor.set_value("Description", "later", 4, bytes(4))
-        handle.commit(editor.to_bytes())
+        commit_handle(handle, editor.to_bytes())
     later = sha(store.read_bytes())
-    run = CliRunner().invoke(cli, ["undo", result.journal])
-    assert run.exit_code != 0 and "--force" in str(run.exception)
+    code, _, err = run_cli(capsys, "undo", result.journal)
+    assert code != 0 and "--force" in err
     assert sha(store.read_bytes()) == later
-    run = CliRunner().invoke(cli, ["undo", "--force", "--json", result.journal])
-    assert run.exit_code == 0, run.output
-    assert '"entries": 3' in run.output
+    code, out, err = run_cli(capsys, "undo", "--force", "--json", result.journal)
+    assert code == 0, err
+    assert '"entries": 3' in out
 
 
 def test_unfinished_journal_blocks_the_next_open(store):
@@ -112,10 +110,10 @@ def test_hibernated_windows_folder_is_refused(tmp_path, corpus):
     (root / "hiberfil.sys").write_bytes(b"HIBR" + bytes(4092))
     before = _digests(config)
     with open_hive(root, kind="hive", path="Windows/System32/config/SYSTEM") as handle:
-        plan = handle.commit(sac_edit(handle.hive)[0], dry_run=True)
+        plan = commit_handle(handle, sac_edit(handle.hive)[0], dry_run=True)
         assert any("would be refused" in n for n in plan.notices)
         with pytest.raises(UnsafeVolumeError, match="hibernated"):
-            handle.commit(sac_edit(handle.hive)[0])
+            commit_handle(handle, sac_edit(handle.hive)[0])
     assert _digests(config) == before
 
 
@@ -128,7 +126,7 @@ def test_immutable_file_is_read_only_media(store):
         before = _digests(store.parent)
         with open_hive(store) as handle:
             with pytest.raises(ReadOnlyError):
-                handle.commit(sac_edit(handle.hive)[0])
+                commit_handle(handle, sac_edit(handle.hive)[0])
         assert _digests(store.parent) == before
     finally:
         subprocess.run(["chattr", "-i", str(store)], check=True)
@@ -150,7 +148,7 @@ def test_half_written_hive_without_logs_names_the_journal(store):
     import struct
 
     with open_hive(store) as handle:
-        result = handle.commit(sac_edit(handle.hive)[0])
+        result = commit_handle(handle, sac_edit(handle.hive)[0])
     from bcdtool.regf.checksums import regf_checksum
 
     data = bytearray(store.read_bytes())    # a torn commit: base block with Sequence1 bumped only
@@ -184,6 +182,6 @@ def test_symlinked_store_is_written_through_the_link(store, tmp_path):
     link.symlink_to(store)
     with open_hive(link) as handle:
         new_image, elements = sac_edit(handle.hive)
-        handle.commit(new_image)
+        commit_handle(handle, new_image)
     assert link.is_symlink()
     assert registry_elements(store.read_bytes(), elements) == elements

@@ -139,7 +139,7 @@ def test_dying_workers_fail_only_their_targets(images, tmp_path, monkeypatch):
     results = {r["target"]: r for r in lines if "target" in r}
     assert results[str(done.target)]["status"] == "ok", run.stdout + run.stderr
     from bcdtool.errors import InterruptedWriteError
-    from bcdtool.ops.serial_console import status
+    from bcdtool.ops.serial_checks import status
 
     for case in writing:
         result = results[str(case.target)]

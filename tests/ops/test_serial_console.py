@@ -13,6 +13,7 @@ from tests.ops.ops_helpers import (BOOTMGR, CODES, EMSSETTINGS, LOADER, assert_r
                                    new_store, registry, u64)
 
 from bcdtool.errors import BcdError, InvalidArgumentError, ReadOnlyError
+from bcdtool.ops import serial_checks
 from bcdtool.ops import serial_console as sc
 from bcdtool.ops.undo import undo
 
@@ -61,14 +62,14 @@ def test_enable_corpus_store(corpus, tmp_path, name):
     again = sc.enable(path)
     assert again.changes == [] and again.journal is None and again.write is None
     assert sha(path) == before
-    assert sc.status(path)["ok"]
+    assert serial_checks.status(path)["ok"]
 
 
 def test_new_store_enable_dry_run_undo(tmp_path, state):
     path = tmp_path / "BCD"
     path.write_bytes(new_store("uefi"))
     original = sha(path)
-    status = sc.status(str(path))
+    status = serial_checks.status(str(path))
     assert not status["ok"]
     dry = sc.enable(str(path), dry_run=True)
     assert dry.changes and dry.journal is None and dry.write["dry_run"]
@@ -173,12 +174,12 @@ def test_hostile_store_cycles_and_malformed_values(tmp_path):
     store.set_element(BOOTMGR, int(CODES["timeout"], 16), 0)
     path = tmp_path / "BCD"
     path.write_bytes(store.to_bytes(same_size=True))
-    status = sc.status(str(path))
+    status = serial_checks.status(str(path))
     bad = {(s["label"], s["element"]) for s in status["settings"] if not s["ok"]}
     assert {("{default}", "ems"), ("{default}", "emsport"), ("{bootmgr}", "timeout")} <= bad
     sc.enable(str(path))
     assert_recipe(path.read_bytes())
-    assert sc.status(str(path))["ok"] and sc.enable(str(path)).changes == []
+    assert serial_checks.status(str(path))["ok"] and sc.enable(str(path)).changes == []
 
 
 def test_short_integers_written_by_windows_tools_are_kept(tmp_path):

@@ -12,6 +12,7 @@ from tests.ops.ops_helpers import BOOTMGR, CODES, element_raw, registry
 from bcdtool.bcd import bcdedit as be
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdError
+from bcdtool.ops import serial_checks
 from bcdtool.ops import serial_console as sc
 from bcdtool.regf.hive import Hive
 
@@ -49,7 +50,7 @@ def test_no_default_sets_up_the_first_loader_of_displayorder(tmp_path):
     assert element_raw(reg, other, CODES["ems"]) is None
     assert element_raw(reg, other, CODES["inherit"]) == element_raw(before, other,
                                                                     CODES["inherit"])
-    status = sc.status(str(path))
+    status = serial_checks.status(str(path))
     assert status["ok"] and any("no default entry" in n for n in status["notices"])
 
 

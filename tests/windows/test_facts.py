@@ -96,7 +96,7 @@ def test_sac_plan_refuses_without_sacsvr():
 
 
 def test_gather_on_lone_hive_files(tmp_path):
-    from bcdtool.ops.windows import gather
+    from bcdtool.ops.windows_facts import gather
     from tests.ops.ops_helpers import new_store
 
     system = tmp_path / "SYSTEM"
@@ -127,7 +127,8 @@ def test_real_windows_xp_system_hive(corpus, tmp_path):
     enable on a copy of the file writes what python-registry then reads."""
     import shutil
 
-    from bcdtool.ops.windows import crashdump_enable, gather
+    from bcdtool.ops.windows import crashdump_enable
+    from bcdtool.ops.windows_facts import gather
 
     path = tmp_path / "SYSTEM"
     shutil.copy(corpus / "hives" / "winxp-sp3-SYSTEM", path)

@@ -16,6 +16,7 @@ from tests.helpers.common import sha
 from bcdtool.errors import NotFoundError, ReadOnlyError
 from bcdtool.ops import windows as ops
 from bcdtool.ops.undo import undo
+from bcdtool.ops.windows_facts import gather
 
 SYSTEM = "Windows/System32/config/SYSTEM"
 
@@ -82,7 +83,7 @@ def test_refusals_leave_the_disk_unchanged(tmp_path):
 
 def test_gather_facts_and_space_note(tmp_path):
     raw, _disk_ = _disk(tmp_path, "uefi", sacsvr_start=4, hiberboot=1)
-    found = ops.gather(str(raw))
+    found = gather(str(raw))
     assert found.edition.is_server and found.control_sets.current == "ControlSet001"
     assert {(s.name, s.start) for s in found.services} == {("sacdrv", 1), ("sacsvr", 4)}
     assert found.fast_startup is True
@@ -98,7 +99,7 @@ def test_gather_facts_and_space_note(tmp_path):
     (root / "Windows/System32/config/SOFTWARE").write_bytes(software_hive())
     assert "warning" in ops.space_note(str(root), 1 << 60)
     assert "enough" in ops.space_note(str(root), 1)
-    assert ops.gather(str(root)).edition.is_server
+    assert gather(str(root)).edition.is_server
 
 
 def test_qcow2_image(tmp_path):
@@ -162,11 +163,11 @@ def test_dirty_system_hive_with_its_log(tmp_path):
     raw = tmp_path / "disk.img"
     disk = build_windows_disk("bios", raw, system=primary,
                               windows_extra={SYSTEM + ".LOG1": log})
-    found = ops.gather(str(raw))
+    found = gather(str(raw))
     assert found.system_dirty
     ops.crashdump_enable(str(raw))
     key = _reg(windows_file(raw, disk, SYSTEM, tmp_path)).open(
         r"ControlSet001\Control\CrashControl")
     assert key.value("AutoReboot").value() == 0            # from the log
     assert key.value("NMICrashDump").value() == 1
-    assert not ops.gather(str(raw)).system_dirty
+    assert not gather(str(raw)).system_dirty

@@ -10,6 +10,7 @@ import pytest
 
 from bcdtool.errors import VerifyError, WriteError
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
 from bcdtool.regf import logs
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.hive import Hive
@@ -24,7 +25,7 @@ def commit(path: Path, key: str, name: str, text: str, **kwargs):
     """Open the hive file, edit one value, commit through the transaction."""
     with open_hive(path) as handle:
         original = handle.hive.original
-        return handle.commit(edited(handle.hive, key, name, text), **kwargs), original
+        return commit_handle(handle, edited(handle.hive, key, name, text), **kwargs), original
 
 
 def folder_state(folder: Path) -> dict[str, tuple[bytes, int, int]]:
@@ -87,7 +88,7 @@ def test_write_refused_when_the_file_changed_since_it_was_read(corpus, tmp_path)
         path.write_bytes(bytes(other))            # another writer got there first
         before = folder_state(tmp_path)
         with pytest.raises(WriteError, match="changed since it was read"):
-            handle.commit(image)
+            commit_handle(handle, image)
     assert folder_state(tmp_path) == before
 
 
@@ -104,9 +105,9 @@ def test_an_image_that_does_not_verify_is_never_written(corpus, tmp_path):
         other.set_value("Objects", "Extra", 4, b"\2\0\0\0")
         os.utime(path, ns=(0, 0))
         with pytest.raises(VerifyError, match="nothing was written"):
-            handle.commit(other.to_bytes(), planned=planned.planned)
+            commit_handle(handle, other.to_bytes(), planned=planned.planned)
         with pytest.raises(VerifyError, match="nothing was written"):
-            handle.commit(other.to_bytes(), planned=planned.planned, dry_run=True)
+            commit_handle(handle, other.to_bytes(), planned=planned.planned, dry_run=True)
     assert path.stat().st_mtime_ns == 0
     assert path.read_bytes() == original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty-createstore.bcd"]

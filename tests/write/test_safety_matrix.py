@@ -14,10 +14,7 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import stat
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +23,14 @@ import pytest
 from bcdtool.errors import (FormatError, InterruptedWriteError, LimitError, LockedError,
                             UnsafePathError, WriteError)
 from bcdtool.locate import open_hive
+from bcdtool.locate.commit import commit as commit_handle
+from bcdtool.locate.commit import folder_sink
 from bcdtool.ops.undo import undo
-from tests.helpers.common import CORPUS, need_tools, sha
+from tests.helpers.common import CORPUS, REPO, need_tools, run_process, sha
+from tests.helpers.guards import hang_guard
 from tests.locate.locate_helpers import (DISK_STORES, build_disk, read_store_independently,
                                          registry_elements, sac_edit)
 
-REPO = Path(__file__).resolve().parents[2]
 INJECT = REPO / "tests" / "crash" / "inject"
 KINDS = ["file", "folder", "fat", "ntfs"]
 UEFI_STORE, UEFI_LOGS = DISK_STORES["uefi"]
@@ -108,20 +107,6 @@ def held_lock(path: Path):
         os.close(fd)
 
 
-@contextlib.contextmanager
-def hang_guard(seconds: int = 60):
-    """Fail instead of hanging forever (a FIFO opened without O_NONBLOCK blocks)."""
-    def fire(*_):
-        raise AssertionError("the command hung")
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def journal_folders(state: Path) -> list[Path]:
     folder = state / "bcdtool" / "journal"
     return sorted(folder.iterdir()) if folder.exists() else []
@@ -130,7 +115,7 @@ def journal_folders(state: Path) -> list[Path]:
 def commit_sac(spec, **kwargs):
     with open_hive(spec) as handle:
         image, elements = sac_edit(handle.hive)
-        return handle.commit(image, **kwargs), elements
+        return commit_handle(handle, image, **kwargs), elements
 
 
 # -- every sink ------------------------------------------------------------------------------------
@@ -156,7 +141,7 @@ def test_second_writer_waits_then_fails_and_writes_nothing(target, state):
     with open_hive(target.spec) as handle:
         image, _ = sac_edit(handle.hive)
         with held_lock(target.lock_path), pytest.raises(LockedError, match="another bcdtool"):
-            handle.commit(image)
+            commit_handle(handle, image)
     assert target.digest() == before and not journal_folders(state)
 
 
@@ -164,10 +149,10 @@ def test_a_stale_writer_never_overwrites_a_committed_change(target, tmp_path):
     first, second = open_hive(target.spec), open_hive(target.spec)
     with first, second:
         image, elements = sac_edit(first.hive)
-        first.commit(image)
+        commit_handle(first, image)
         stale, _ = sac_edit(second.hive)
         with pytest.raises(WriteError, match="changed since it was read"):
-            second.commit(stale)
+            commit_handle(second, stale)
     assert registry_elements(target.store(tmp_path), elements) == elements
 
 
@@ -229,16 +214,13 @@ def test_hand_edited_journal_is_refused_and_touches_nothing(target, tmp_path, ed
 def test_interrupted_undo_is_reported_then_finished(target, state, tmp_path):
     store_before = target.store(tmp_path)
     result, _ = commit_sac(target.spec)
-    env = dict(os.environ, XDG_STATE_HOME=str(state), BCDTOOL_FAULT_AFTER_WRITES="1",
-               PYTHONPATH=os.pathsep.join([str(INJECT), str(REPO)]))
-    run = subprocess.run([sys.executable, "-m", "bcdtool", "undo", result.journal], env=env,
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    run = run_process("undo", result.journal, state=state, cwd=REPO,
+                      env={"BCDTOOL_FAULT_AFTER_WRITES": "1",
+                           "PYTHONPATH": os.pathsep.join([str(INJECT), str(REPO)])})
     assert run.returncode == 86, run.stderr          # killed after its first restoring write
     with pytest.raises(InterruptedWriteError, match="undo of this store was interrupted"):
         open_hive(target.spec)
-    cli = subprocess.run([sys.executable, "-m", "bcdtool", "bcdedit", "/store", str(target.spec),
-                          "/enum"], env=dict(os.environ, XDG_STATE_HOME=str(state)),
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    cli = run_process("bcdedit", "/store", target.spec, "/enum", state=state, cwd=REPO)
     assert cli.returncode == 27 and "bcdtool undo" in cli.stderr
     undone = undo(result.journal)
     assert undone.sha256 == sha(store_before) and target.store(tmp_path) == store_before
@@ -285,7 +267,7 @@ def test_folder_swapped_for_a_symlink_after_open_is_not_followed(tmp_path, state
         shutil.rmtree(target.spec / "EFI" / "Microsoft")
         (target.spec / "EFI" / "Microsoft").symlink_to(copy)
         with pytest.raises(UnsafePathError, match="symbolic link"):
-            handle.commit(image)
+            commit_handle(handle, image)
     assert sha((copy / "Boot" / "BCD").read_bytes()) == outside_before
 
 
@@ -350,8 +332,8 @@ def test_folder_and_the_store_inside_share_one_lock(tmp_path, state):
     target = make_target("folder", tmp_path, None)
     with open_hive(target.spec) as via_folder, open_hive(target.store_file) as via_file:
         image, _ = sac_edit(via_folder.hive)
-        with via_file._store.sink.lock(), pytest.raises(LockedError):
-            via_folder.commit(image)
+        with folder_sink(via_file.store).lock(), pytest.raises(LockedError):
+            commit_handle(via_folder, image)
     assert not journal_folders(state)
 
 

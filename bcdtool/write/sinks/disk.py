@@ -16,11 +16,11 @@ from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partition_table
 from bcdtool.errors import (BcdToolError, CorruptionError, NotFoundError, UnsafePathError,
                             VerifyError)
-from bcdtool.fs import open_volume
+from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import FileRef, write_extents
 from bcdtool.fs.probe import probe
-from bcdtool.urls import is_url, redact
 from bcdtool.write import lock
+from bcdtool.write.keys import disk_key
 from bcdtool.write.refuse import Facts
 from bcdtool.write.sinks.folder import same_store_or_log
 
@@ -64,7 +64,7 @@ class DiskSink:
                 and part >= 0 and isinstance(store, str) and isinstance(files, list)
                 and all(isinstance(f, str) for f in files)):
             return False
-        return spec["key"] == key_for(image, part, store) and \
+        return spec["key"] == disk_key(image, part, store) and \
             all(same_store_or_log(f.lower(), store.lower()) for f in files)
 
     def allows(self, file: str) -> bool:
@@ -217,13 +217,6 @@ class _DiskWriter:
 
     def flush(self) -> None:
         self.wdev.flush_device()
-
-
-def key_for(image: str, partition: int, store: str) -> str:
-    """The identity of a store on a disk (interrupted-write markers, journals); a remote disk
-    by its URL without the secret."""
-    where = redact(image) if is_url(image) else os.path.realpath(image)
-    return f"disk:{where}#{partition}:{store.lower()}"
 
 
 def open_files(image: str, *, partition: int, files: list[str], key: str, store: str,

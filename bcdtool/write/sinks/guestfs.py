@@ -11,6 +11,7 @@ from bcdtool.backends.guestfs import GuestfsDisk
 from bcdtool.errors import LimitError, UnsafePathError, WriteError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.write import lock
+from bcdtool.write.keys import guestfs_key
 from bcdtool.write.refuse import Facts
 from bcdtool.write.sinks.folder import same_store_or_log
 
@@ -42,7 +43,7 @@ class GuestfsSink:
         if not (isinstance(image, str) and isinstance(mount, str)
                 and isinstance(spec.get("cap"), int) and isinstance(store, (str, type(None)))):
             return False
-        return spec["key"] == key_for(image, mount, store)
+        return spec["key"] == guestfs_key(image, mount, store)
 
     def allows(self, file: str) -> bool:
         """A hive's journal may touch only the store and its logs; a guest's, any file in it."""
@@ -149,11 +150,6 @@ class GuestfsSink:
         """Shut the appliance down if this sink opened it."""
         if self.owned:
             self.disk.close()
-
-
-def key_for(image: str, mount: str, store: str | None) -> str:
-    """The identity of a store (or guest root) reached through libguestfs."""
-    return f"guestfs:{os.path.realpath(image)}:{mount}:{store or ''}"
 
 
 class _GuestfsWriter:
