@@ -347,9 +347,10 @@ def inside_target(rel: str) -> bool:
 # --- pending markers: interrupted writes and undos -----------------------------------------------
 
 def _marker_path(target_key: str) -> Path:
-    return (
-        state_dir() / "pending" / (hashlib.sha256(target_key.encode()).hexdigest()[:32] + ".json")
-    )
+    # surrogateescape: a path with bytes that are not UTF-8 (any Linux file name may hold them)
+    # names its store by those very bytes
+    digest = hashlib.sha256(target_key.encode("utf-8", "surrogateescape")).hexdigest()
+    return state_dir() / "pending" / (digest[:32] + ".json")
 
 
 def _marker_doc(raw: bytes):

@@ -155,6 +155,24 @@ def test_a_file_whose_reads_fail_with_eio_is_one_clear_error(argv):
     assert run.code == 18 and "ddrescue" in run.stderr and not run.problems(), run.stderr
 
 
+def test_a_store_whose_path_is_not_utf8_is_read_written_and_undone(tmp_path):
+    """Linux file names are bytes: `ok\\xff.bcd` (surrogate-escaped by Python) made every open
+    fail with exit 11 ("surrogates not allowed") while hashing its pending-marker name."""
+    hive = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"ok\xff.bcd"))
+    with open(hive, "wb") as handle:
+        handle.write((CORPUS / "bcd" / "win10-media-bios.bcd").read_bytes())
+    state = str(tmp_path / "state")
+    for argv in (["enum", hive, "--json"], ["hive", "ls", hive], ["forensic", hive, "--json"],
+                 ["serial-console", "enable", hive]):
+        run = run_forked(argv, state=state)
+        assert run.code == 0 and not run.problems(), _problems(run)
+    journal = next((tmp_path / "state").rglob("journal.json"))
+    run = run_forked(["undo", journal], state=state)
+    assert run.code == 0, run.stderr
+    with open(hive, "rb") as handle:
+        assert handle.read() == (CORPUS / "bcd" / "win10-media-bios.bcd").read_bytes()
+
+
 # -- short seeded campaigns, every kind ----------------------------------------------------------
 
 @pytest.mark.parametrize("kind", sorted(GENERATORS))
