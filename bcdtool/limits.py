@@ -14,6 +14,9 @@ GiB = 1024 * MiB
 MAX_BCD_BYTES = 64 * MiB
 #: Any other registry hive or transaction log (the largest real SYSTEM hives are tens of MiB).
 MAX_HIVE_BYTES = 1 * GiB
+#: The NTFS $MFT read (streaming, 1 MiB at a time) to check that no other file uses the
+#: clusters about to be written (a 1 GiB $MFT holds a million files).
+MAX_MFT_SCAN_BYTES = 1 * GiB
 #: The hive inside a BCD store file: its base block and the hive bins that base block declares
 #: (slack after them, such as zero padding up to MAX_BCD_BYTES, is never read).  Real stores
 #: hold 16 KiB–1 MiB; with the few copies an edit needs (original, edited, verified) this keeps
