@@ -12,14 +12,16 @@ import datetime as _dt
 import functools
 import logging
 import os
+import stat
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bcdtool import _construct
-from bcdtool.errors import (CorruptionError, DirtyHiveError, FormatError,
-                            NotFoundError, UnsupportedError)
+from bcdtool.errors import (CorruptionError, DirtyHiveError, FormatError, LimitError,
+                            NotFoundError, UnsafePathError, UnsupportedError)
+from bcdtool.limits import MAX_HIVE_BYTES
 from bcdtool.regf import layout as L
 from bcdtool.regf import logs as _logs
 from bcdtool.regf.cells import NK, SK, VK, CellMap
@@ -283,12 +285,7 @@ class Hive:
         if logs not in ("auto", "ignore"):
             raise ValueError(f"logs must be 'auto' or 'ignore', not {logs!r}")
         path = Path(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError("no such file", path=str(path)) from None
-        except OSError as exc:
-            raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
+        data = _read_hive_file(path)
         log_files: list[tuple[str, bytes]] = []
         if logs == "auto" and len(data) >= 512 and data[:4] == b"regf" and _logs.is_dirty(data):
             log_files = _logs.read_log_files(path)
@@ -525,3 +522,32 @@ def _recover_if_dirty(original: bytes, name: str, logs: Sequence[tuple[str, byte
                          "the checksum is wrong) and no transaction logs were given to replay",
                          path=name or None)
 
+
+def _read_hive_file(path: Path) -> bytes:
+    """A hive file's bytes: opened non-blocking and fstat'ed (a FIFO or device is refused, never
+    waited on), its size checked against the cap before anything is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NotFoundError("no such file", path=str(path)) from None
+    except OSError as exc:
+        raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafePathError("not a regular file (a FIFO, device or folder); a hive is "
+                                  "read only from a regular file: name the file itself",
+                                  path=str(path))
+        if info.st_size > MAX_HIVE_BYTES:
+            raise LimitError(f"the file is {info.st_size} bytes, more than the "
+                             f"{MAX_HIVE_BYTES}-byte cap of a hive; it is not read",
+                             path=str(path))
+        with open(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_HIVE_BYTES + 1)
+    except OSError as exc:
+        raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_HIVE_BYTES:
+        raise LimitError("the file grew past the cap of a hive while it was read", path=str(path))
+    return data
