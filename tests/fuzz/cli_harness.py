@@ -99,8 +99,9 @@ def _child(argv: list[str], err_fd: int, state: str) -> None:
         os.dup2(null, 1)
         os.dup2(err_fd, 2)
         sys.stdin = open(0, closefd=False)
-        sys.stdout = open(1, "w", closefd=False)
-        sys.stderr = open(2, "w", closefd=False)
+        # the error handlers Python gives a process's own streams
+        sys.stdout = open(1, "w", closefd=False, errors="surrogateescape")
+        sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(int(HANG_SECONDS))
         from bcdtool.cli import main

@@ -146,6 +146,33 @@ def test_unparsable_or_refused_urls_say_so(url, code, text, monkeypatch):
     assert run.code == code and text in run.stderr and not run.problems(), run.stderr
 
 
+@pytest.mark.parametrize("argv", [["enum"], ["hive", "export"], ["hive", "ls"], ["doctor"],
+                                  ["forensic"], ["serial-console", "enable"]])
+def test_a_file_whose_reads_fail_with_eio_is_one_clear_error(argv):
+    """A regular file whose reads fail (EIO: bad sectors; /proc/self/mem fails the same way)
+    was an uncaught OSError, exit 1."""
+    run = run_forked([*argv, "/proc/self/mem"])
+    assert run.code == 18 and "ddrescue" in run.stderr and not run.problems(), run.stderr
+
+
+def test_a_store_whose_path_is_not_utf8_is_read_written_and_undone(tmp_path):
+    """Linux file names are bytes: `ok\\xff.bcd` (surrogate-escaped by Python) made every open
+    fail with exit 11 ("surrogates not allowed") while hashing its pending-marker name."""
+    hive = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"ok\xff.bcd"))
+    with open(hive, "wb") as handle:
+        handle.write((CORPUS / "bcd" / "win10-media-bios.bcd").read_bytes())
+    state = str(tmp_path / "state")
+    for argv in (["enum", hive, "--json"], ["hive", "ls", hive], ["forensic", hive, "--json"],
+                 ["serial-console", "enable", hive]):
+        run = run_forked(argv, state=state)
+        assert run.code == 0 and not run.problems(), _problems(run)
+    journal = next((tmp_path / "state").rglob("journal.json"))
+    run = run_forked(["undo", journal], state=state)
+    assert run.code == 0, run.stderr
+    with open(hive, "rb") as handle:
+        assert handle.read() == (CORPUS / "bcd" / "win10-media-bios.bcd").read_bytes()
+
+
 # -- short seeded campaigns, every kind ----------------------------------------------------------
 
 @pytest.mark.parametrize("kind", sorted(GENERATORS))
