@@ -162,6 +162,8 @@ def execute(cmd: Command, store: BcdStore) -> Outcome:
         edits then, so the caller must not commit after an error.
     """
     out = Outcome()
+    if cmd.name == "sysstore":
+        sysstore()
     handler = _HANDLERS.get(cmd.name)
     if handler is None:
         raise InvalidArgumentError(f"/{cmd.name} works on files, not on an opened store")
@@ -205,8 +207,26 @@ def _set(cmd: Command, store: BcdStore, out: Outcome) -> None:
         # e.g. /set {fwbootmgr} displayorder {bootmgr} /addfirst
         update_list(store, guid, row.code, rest[1:], f"/set {row.display_name}")
     else:
-        store.set_element(guid, row.code, parse_value(store, row, rest[1:], cmd.partitions))
+        value = parse_value(store, row, rest[1:], cmd.partitions)
+        store.set_element(guid, row.code, value)
+        _check_backslashes(row.display_name, value, out)
     out.lines.append(SUCCESS)
+
+
+_PATH_STRINGS = frozenset({"path", "systemroot", "filepath", "ramdisksdipath", "bcdfilepath",
+                           "bootstatfilepath", "fontpath"})
+
+
+def _check_backslashes(name: str, value, out: Outcome) -> None:
+    """A path that lost its leading backslash was most likely pasted unquoted into a Unix
+    shell, which removes backslashes (`\\windows\\system32` arrives as `windowssystem32`):
+    bcdedit would store it as given, so say so rather than refuse."""
+    path = value if name in _PATH_STRINGS and isinstance(value, str) else \
+        getattr(value, "path", None) if not isinstance(value, (str, int, bool, list)) else None
+    if path and not path.startswith("\\") and getattr(value, "kind", "") != "locate":
+        out.notices.append(f"{name}: {path!r} does not start with a backslash; if the shell "
+                           "removed them, quote the value (e.g. '\\windows\\system32\\"
+                           "winload.exe') and run it again")
 
 
 def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:

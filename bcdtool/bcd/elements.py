@@ -217,6 +217,10 @@ _ROWS: list[tuple] = [
     (0x11000084, "windowssyspart", "BcdLibraryDevice_WindowsSystemDevice", _L),
     (0x16000087, "numlock", "BcdLibraryBoolean_NumLockOn", _L),
     (0x12000088, "additionalcipolicy", "BcdLibraryString_AdditionalCiPolicy", _L),
+    # [GC] Geoff Chappell's element list (1809+), named as bcdedit prints them; not in bcd.md §6
+    (0x15000079, "bootuxtransitiontime", "BCDE_LIBRARY_TYPE_BOOTUX_BITMAP_TRANSITION_TIME", _L),
+    (0x15000088, "linearaddress57", "BCDE_LIBRARY_TYPE_LINEAR_ADDRESS_57_POLICY", _L,
+     {"Default": 0, "OptOut": 1, "OptIn": 2}),
     # §6.2 boot manager
     (0x24000001, "displayorder", "BcdBootMgrObjectList_DisplayOrder", _B),
     (0x24000002, "bootsequence", "BcdBootMgrObjectList_BootSequence", _B),

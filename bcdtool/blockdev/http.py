@@ -188,6 +188,14 @@ class RangeReader:
                 raise ImageError("the server answered a range request with a different range "
                                  f"({response.headers.get('Content-Range')!r})", path=self.name)
             total = int(match.group(3))
+            if total <= offset:
+                # A range that starts at or past the end the same answer claims: a lie (and
+                # a negative length would read the body to its end, however long).
+                response.close()
+                raise ImageError("the server's Content-Range "
+                                 f"({response.headers['Content-Range']!r}) ends before the "
+                                 "range it answers; the server is broken",
+                                 path=self.name)
             want = min(length, total - offset)
             body = self._body(response, want)
             return body, total, response.headers.get("ETag", "")
@@ -219,11 +227,25 @@ class RangeReader:
         raise ImageError(f"the server refused the read (HTTP {status}{detail})", path=self.name)
 
     def _body(self, response, want: int) -> bytes:
+        # The read timeout bounds each wait for the next bytes, so a server dripping a byte at a
+        # time would never trip it: the whole body also has a deadline (one timeout per MiB).
+        deadline = time.monotonic() + timeout() * (1 + want // (1 << 20))
+        parts, got = [], 0
         try:
-            body = response.read(want + 1)
+            while got <= want:
+                if time.monotonic() > deadline:
+                    response.close()
+                    raise _Transient(f"the body came too slowly ({got} of {want} bytes in "
+                                     f"{timeout() * (1 + want // (1 << 20)):g} s)")
+                chunk = response.read1(want + 1 - got)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                got += len(chunk)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             response.close()
             raise _Transient(_describe(exc)) from None
+        body = b"".join(parts)
         if len(body) != want:
             response.close()
             raise _Transient(f"the connection ended after {len(body)} of {want} bytes")

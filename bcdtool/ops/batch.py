@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from collections.abc import Callable, Iterable
 
-from bcdtool.bcd.bcdedit import parse_args
+from bcdtool.bcd.bcdedit import STORELESS, parse_args
 from bcdtool.blockdev import openers, references
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError, from_input_failure
 from bcdtool.linux.cmdline import validate_baud, validate_device
@@ -55,7 +55,7 @@ OPS: dict[str, dict[str, type | tuple]] = {
     "linux fix": {"device": str, "baud": int},
 }
 #: bcdedit commands that do not edit the target's own store (they make or read other files).
-_BCDEDIT_REFUSED = {"createstore", "export", "import"}
+_BCDEDIT_REFUSED = {"export", "import"} | STORELESS
 #: Bound on a manifest (lines and bytes): a manifest is typed or generated, never this large.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
@@ -166,7 +166,7 @@ def _bcdedit_words(args, where: str) -> list[str]:
         raise InvalidArgumentError(f"{where}: bcdedit {' '.join(args)}: {exc}") from None
     if cmd.name in _BCDEDIT_REFUSED or cmd.store is not None:
         raise InvalidArgumentError(f"{where}: in a batch, bcdedit edits each target's own store "
-                                   f"(no /store, /createstore, /export or /import)")
+                                   f"(no /store, /createstore, /export, /import, /sysstore or /?)")
     return list(args)
 
 

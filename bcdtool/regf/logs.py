@@ -136,13 +136,14 @@ def read_log_files(path: str | Path, *, max_size: int = MAX_HIVE_BYTES) -> list[
                     raise LimitError(f"transaction log of {size} bytes is over bcdtool's cap of "
                                      f"{max_size}; nothing was read; move it aside if the hive "
                                      "is clean", path=str(log_path))
-                data = handle.read(max_size + 1)
+                # read(n) allocates n bytes before reading: ask for what fstat saw, not the cap
+                data = handle.read(size + 1)
         except OSError as exc:
             raise DirtyHiveError(f"cannot read a transaction log: {exc.strerror}",
                                  path=str(log_path)) from None
-        if len(data) > max_size:
-            raise LimitError(f"transaction log grew over bcdtool's cap of {max_size} bytes "
-                             "while it was read", path=str(log_path))
+        if len(data) > size:
+            raise LimitError("transaction log grew while it was read; run again when nothing "
+                             "writes to it", path=str(log_path))
         logs.append((log_path.name, data))
     return logs
 

@@ -308,6 +308,14 @@ def _marker_path(target_key: str) -> Path:
     )
 
 
+def _marker_doc(raw: bytes):
+    """A pending marker's JSON; ValueError for one no bcdtool wrote (nested past MAX_DEPTH,
+    which json.loads would answer with a RecursionError on every open of the store)."""
+    if _nesting(raw) > MAX_DEPTH:
+        raise ValueError("pending marker nests too deeply")
+    return json.loads(raw)
+
+
 def interrupted(target_key: str) -> Journal | None:
     """The journal of an unfinished write (or undo) of store `target_key`, if one was left."""
     marker = _marker_path(target_key)
@@ -316,7 +324,7 @@ def interrupted(target_key: str) -> Journal | None:
     except OSError:
         return None
     try:
-        doc = json.loads(read_fd(fd, str(marker), cap=64 * 1024))
+        doc = _marker_doc(read_fd(fd, str(marker), cap=64 * 1024))
         journal = load(doc["journal"])
     except (OSError, ValueError, KeyError, TypeError, BcdToolError):
         return None  # a marker pointing at a journal that is gone: nothing to report
@@ -347,7 +355,7 @@ def writer_alive(target_key: str) -> int | None:
     except OSError:
         return None
     try:
-        doc = json.loads(read_fd(fd, "pending marker", cap=64 * 1024))
+        doc = _marker_doc(read_fd(fd, "pending marker", cap=64 * 1024))
     except (OSError, ValueError, BcdToolError):
         return None
     finally:

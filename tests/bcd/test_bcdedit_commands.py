@@ -57,6 +57,8 @@ def minimal(corpus) -> BcdStore:
      (1).to_bytes(8, "little")),
     ("/set {default} custom:250000c2 0", None, 0x250000c2, bytes(8)),
     ("/set {default} onetimeadvancedoptions TRUE", None, 0x260000c3, b"\x01"),
+    ("/set {default} linearaddress57 OptOut", None, 0x15000088, (1).to_bytes(8, "little")),
+    ("/set {default} bootuxtransitiontime 3", None, 0x15000079, (3).to_bytes(8, "little")),
     ("/set {default} recoveryenabled 0", None, 0x16000009, b"\x00"),
     ("/set {emssettings} bootems yes", EMS, 0x16000020, b"\x01"),
     ("/set {default} description Rescue", None, 0x12000004, "Rescue\0".encode("utf-16-le")),
@@ -382,3 +384,20 @@ def test_help_topics():
         help_.render(["FORMAT"])
     with pytest.raises(InvalidArgumentError, match="OSLOADER"):
         help_.render(["TYPES", "NOSUCH"])
+
+
+@pytest.mark.parametrize("words, noted", [
+    (["path", "windowssystem32winload.exe"], True),           # bash ate "\w" of \windows
+    (["device", "ramdisk=[boot]Bootboot.wim,{ramdiskoptions}"], True),
+    (["path", "\\windows\\system32\\winload.exe"], False),
+    (["description", "hello"], False),
+    (["osdevice", "locate=custom:12000002"], False),
+])
+def test_a_path_without_backslashes_is_noted(bios, words, noted):
+    out = _run_words(bios, "/set", "{default}", *words)
+    assert out.lines == [be.SUCCESS]
+    assert any("backslash" in n for n in out.notices) == noted
+
+
+def _run_words(store: BcdStore, *words: str) -> be.Outcome:
+    return be.execute(be.parse_args(list(words)), store)
