@@ -384,8 +384,8 @@ def which_loader(guest: Guest) -> Finding | None:
 
 def _other_loader(guest: Guest) -> Finding:
     if guest.bls_entries or guest.systemd_boot or guest.ukis:
-        where = guest.bls_entries[0].path if guest.bls_entries else (
-            guest.loader_conf.path if guest.loader_conf else guest.ukis[0].path)
+        where = next(iter([tf.path for tf in guest.bls_entries] + [u.path for u in guest.ukis]
+                          + [p for p, _ in guest.efi_loaders]))
         return Finding("bootloader.serial", "warning",
                        "systemd-boot shows its menu on the firmware's console (reported, not "
                        "edited): the kernel's console= decides what the serial port shows",

@@ -292,6 +292,31 @@ def test_debian_systemd_boot_entries_on_the_esp(tmp_path):
     assert _read(root, "/etc/kernel/cmdline").split()[-1] == "console=ttyS0,115200n8"
 
 
+def test_transactional_update_on_a_read_write_root_is_not_refused(tmp_path):
+    """transactional-update installed on ordinary Tumbleweed (root not `ro`): fixable."""
+    files, links = L.microos()
+    files["/etc/os-release"] = files["/etc/os-release"].replace("opensuse-microos",
+                                                                "opensuse-tumbleweed")
+    files["/etc/fstab"] = files["/etc/fstab"].replace("  ro  ", "  defaults  ")
+    root = write(files, links, tmp_path / "root")
+    assert report_of(root).extra["fixable"]
+    _fix(root, tmp_path)
+    assert report_of(root).ok
+    files["/etc/fstab"] = files["/etc/fstab"].replace("  defaults  0  0\n", "  ro  0  0\n", 1)
+    root2 = write(files, links, tmp_path / "root2")              # `/` ro in fstab: refused
+    assert "guest.read-only-root" in _problems(report_of(root2))
+
+
+def test_systemd_boot_binary_alone_is_named(tmp_path):
+    files, links = L.arch_uki(f"root=UUID={L.UUID} rw")
+    del files["/boot/EFI/Linux/arch-linux.efi"], files["/boot/loader/loader.conf"]
+    root = write(files, links, tmp_path / "root")
+    menu = next(f for f in report_of(root).findings if f.id == "bootloader.serial")
+    assert menu.status == "warning" and menu.evidence[0].file.endswith("systemd-bootx64.efi")
+    _fix(root, tmp_path)
+    assert _read(root, "/etc/kernel/cmdline").split()[-1] == "console=ttyS0,115200n8"
+
+
 # -- runit ---------------------------------------------------------------------------------
 def test_void_links_the_agetty_service(tmp_path):
     root = L.build("void", tmp_path / "root")
