@@ -26,11 +26,6 @@ INSTALLED = ["win10-bios-installed-sysreserved.bcd", "win7-bios-installed-winre.
              "win11-uefi-installed-2025.bcd", "win10-uefi-installed-systemd-boot.bcd"]
 
 
-@pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
 def copy_store(corpus, tmp_path, name: str, *, logs: bool = True):
     """Copy a corpus store (and its logs) into tmp_path, writable."""
     src = corpus / "bcd" / name
@@ -278,3 +273,19 @@ def test_dirty_hive_without_logs_is_refused(corpus, tmp_path, capsys):
     code, _, err = run(capsys, "bcdedit", "/store", str(hive), "/timeout", "5")
     # a dirty primary with no logs reads as a torn write (27) or unrecoverable (14); never edited
     assert code in (14, 27) and "Traceback" not in err and sha(hive) == digest
+
+
+def test_a_windows_store_path_alone_names_what_to_give(tmp_path, capsys, monkeypatch):
+    """`/store C:\\BCD` on Linux: no such file here, and nothing is created under that name."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "bcdedit", "/store", "C:\\BCD", "/set", "{default}", "nx",
+                       "OptIn")
+    assert code == 24 and "Windows path" in err and "--store DISK" in err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("C:")]
+
+
+def test_sysstore_and_help_need_no_store(capsys):
+    code, _, err = run(capsys, "bcdedit", "/sysstore", "C:")
+    assert code == 37 and "live Windows" in err and err.count("\n") == 1
+    code, out, _ = run(capsys, "bcdedit", "/?", "TYPES", "BOOTMGR")
+    assert code == 0 and "displaybootmenu                 boolean" in out
