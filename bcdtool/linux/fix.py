@@ -732,12 +732,9 @@ def write_sink(fs) -> FolderSink | GuestfsSink:
                            "root file system and fix the folder, or use --backend guestfs")
 
 
-def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
-               operation: str = "linux fix", audit_log=None) -> Journal:
-    """Write every change of `plan` into the guest root through the one write transaction
-    (journaled first, verified after, restored on failure); return the journal."""
-    root = guest.root
-    sink = write_sink(root.fs)
+def _steps(root, plan: Plan) -> tuple[list[Step], dict[str, bytes | None], dict[str, str]]:
+    """The transaction's steps for `plan` (paths relative to the root), each file's bytes when
+    the plan was made (None: a link to create) and its path in the guest."""
     steps, originals, guest_paths = [], {}, {}
     for change in plan.changes:
         link = change.link_target is not None
@@ -745,6 +742,29 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
         originals[rel] = None if link else change.before
         guest_paths[rel] = change.path
         steps.append(Step(rel, link=change.link_target) if link else Step(rel, change.after))
+    return steps, originals, guest_paths
+
+
+def refuse_plan(guest: Guest, plan: Plan) -> None:
+    """Raise what the write transaction would refuse `plan` with (a dry run's check: read-only
+    media, the volume's state), without writing anything."""
+    sink = write_sink(guest.root.fs)
+    try:
+        steps, _, _ = _steps(guest.root, plan)
+        refused = Transaction(sink, operation="linux fix").refusal([steps])
+    finally:
+        sink.close()
+    if refused is not None:
+        raise refused
+
+
+def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
+               operation: str = "linux fix", audit_log=None) -> Journal:
+    """Write every change of `plan` into the guest root through the one write transaction
+    (journaled first, verified after, restored on failure); return the journal."""
+    root = guest.root
+    sink = write_sink(root.fs)
+    steps, originals, guest_paths = _steps(root, plan)
     # An audit line when asked for one (`linux fix` keeps the state folder untouched when
     # --backup-dir is given).
     audit = Audit(store={"guest": root.description}, changes=[c.path for c in plan.changes],

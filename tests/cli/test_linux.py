@@ -70,7 +70,9 @@ def test_device_and_baud_options(tmp_path, capsys, state):
     assert code == 0
     code, _, _ = run(capsys, "linux", "check", root)   # ttyS0 is not the console now
     assert code == EXIT_PROBLEMS
-    assert list((tmp_path / "j").iterdir()) and not state.exists()
+    # With --backup-dir the state folder holds nothing but the key journals are signed with.
+    assert list((tmp_path / "j").iterdir())
+    assert [p.name for p in state.rglob("*") if p.is_file()] == ["journal.key"]
 
 
 def test_bad_arguments(tmp_path, capsys):

@@ -16,6 +16,7 @@ import pytest
 
 from bcdtool.limits import MAX_BCD_BYTES
 from tests.helpers.common import CORPUS, run_process, sha
+from tests.helpers.journals import rewrite_signed
 from tests.hostile.test_declared_sizes import MAX_RSS, peak_rss
 
 STORE = "win11-uefi-installed-2025.bcd"          # clean, with a stale BCD.LOG and BCD.LOG1
@@ -112,7 +113,7 @@ def _raise_marker(journal: Path, pid: int, started: str | None) -> None:
     (journal "writing", marker naming it and the writing process)."""
     doc = json.loads(journal.read_text())
     doc["state"] = "writing"
-    journal.write_text(json.dumps(doc))
+    rewrite_signed(journal, doc, journal.parents[2])
     marker = journal.parents[2] / "pending"
     marker.mkdir(exist_ok=True)
     key = doc["target_key"]

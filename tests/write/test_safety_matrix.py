@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bcdtool.errors import (FormatError, InterruptedWriteError, LimitError, LockedError,
-                            UnsafePathError, WriteError)
+                            UnsafePathError, UntrustedJournalError, WriteError)
 from bcdtool.locate import open_hive
 from bcdtool.locate.commit import commit as commit_handle
 from bcdtool.locate.commit import folder_sink
@@ -206,8 +206,12 @@ def test_hand_edited_journal_is_refused_and_touches_nothing(target, tmp_path, ed
     result, _ = commit_sac(target.spec)
     after = target.digest()
     _edit_journal(Path(result.journal), edit)
-    with pytest.raises(FormatError, match="journal"):
+    # The signature is checked first (after the size and nesting caps that make parsing safe).
+    with pytest.raises(FormatError if edit is _deep else UntrustedJournalError, match="journal"):
         undo(result.journal, force=True)
+    assert target.digest() == after
+    with pytest.raises(FormatError, match="journal"):   # trusted anyway: every check still holds
+        undo(result.journal, force=True, trust=True)
     assert target.digest() == after
 
 
