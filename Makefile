@@ -58,8 +58,10 @@ test: deps-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 fuzz: deps-test
-	BCDTOOL_FUZZ_EXAMPLES=20000 BCDTOOL_FUZZ_BUDGET=900 \
+	BCDTOOL_FUZZ_EXAMPLES=20000 BCDTOOL_FUZZ_BUDGET=900 BCDTOOL_CLI_FUZZ_RUNS=300 \
 	  $(PY) -m pytest -q tests/fuzz
+	for kind in hives images state manifests linux; do \
+	  $(PY) -m tests.fuzz.campaign $$kind --runs 2000 --seed 1 || exit 1; done
 
 # Every crash point of the SAC recipe on every image format and hive file (minutes).
 crash: deps-test

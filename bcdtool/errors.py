@@ -200,6 +200,13 @@ class LiveSystemError(UnsupportedError):
     exit_code = 37
 
 
+class UntrustedJournalError(BcdToolError):
+    """An undo journal does not carry this user's signature (forged, edited, or copied from
+    another machine); nothing was restored."""
+
+    exit_code = 38
+
+
 def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """The BcdToolError for a failure that input, not a bug, can cause (exhausted memory or
     recursion, undecodable text, a NUL byte in a path); None for anything else.

@@ -14,3 +14,6 @@ GiB = 1024 * MiB
 MAX_BCD_BYTES = 64 * MiB
 #: Any other registry hive or transaction log (the largest real SYSTEM hives are tens of MiB).
 MAX_HIVE_BYTES = 1 * GiB
+#: The NTFS $MFT read (streaming, 1 MiB at a time) to check that no other file uses the
+#: clusters about to be written (a 1 GiB $MFT holds a million files).
+MAX_MFT_SCAN_BYTES = 1 * GiB

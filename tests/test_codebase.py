@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.common import REPO
 MINIMUM = (3, 10)     # Ubuntu 22.04's Python: the most common Linux rescue host
 
 

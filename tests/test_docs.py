@@ -4,7 +4,6 @@ current here), every top-level command is in the README, every exit code in its 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import click
 
@@ -13,7 +12,7 @@ from bcdtool.cli.lazy import COMMANDS
 from bcdtool.cli.output import SCHEMAS
 from bcdtool.errors import EXIT_INTERNAL, EXIT_PROBLEMS, all_error_classes
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.common import REPO
 CLI_MD = REPO / "docs" / "cli.md"
 README = (REPO / "README.md").read_text(encoding="utf-8")
 COMMAND_TREE = list(reference.walk(cli))

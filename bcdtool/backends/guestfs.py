@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 
+from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.detect import sniff
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import ImageError, NotFoundError, UnsupportedError, WriteError
@@ -142,12 +143,15 @@ class GuestfsDisk:
             self.mounted = None
 
     # -- files (paths on the mounted file system) -----------------------------------------
-    def find(self, path: str) -> str | None:
-        """The real-case path of `path` (matched case-insensitively), or None."""
+    def find(self, path: str, *, any_kind: bool = False) -> str | None:
+        """The real-case path of `path` (matched case-insensitively), or None: a regular file
+        only, unless `any_kind` (then also a symlink, FIFO, device or folder, not followed)."""
         try:
             real = self.g.case_sensitive_path(path)
         except RuntimeError:
             return None
+        if any_kind:
+            return real if self.lstat(real) is not None else None
         return real if self.g.is_file(real) else None
 
     def lstat(self, path: str) -> dict | None:
@@ -201,6 +205,34 @@ class GuestfsDisk:
                              path=self.image) from None
         finally:
             self.g.close()
+
+
+class GuestfsDevice(BlockDevice):
+    """A file system's device inside the appliance (/dev/sda2, an LVM volume), read-only: the
+    bytes come through `pread_device`, so bcdtool's own file-system readers judge it exactly as
+    they judge a partition of a disk image (hibernation, BitLocker, a dirty volume)."""
+
+    #: Largest read per call (libguestfs' messages are limited to a few MiB).
+    CHUNK = 1 << 20
+
+    def __init__(self, disk: GuestfsDisk, device: str) -> None:
+        try:
+            size = disk.g.blockdev_getsize64(device)
+        except RuntimeError as exc:
+            raise ImageError(f"libguestfs cannot size {device}: {exc}", path=disk.image) from None
+        super().__init__(size, name=f"{disk.image}:{device}")
+        self.g, self.device = disk.g, device
+
+    def _read(self, offset: int, length: int) -> bytes:
+        parts = []
+        for pos in range(offset, offset + length, self.CHUNK):
+            n = min(self.CHUNK, offset + length - pos)
+            try:
+                parts.append(self.g.pread_device(self.device, n, pos))
+            except RuntimeError as exc:
+                raise ImageError(f"libguestfs cannot read {self.device}: {exc}",
+                                 path=self.name, offset=pos) from None
+        return b"".join(parts)
 
 
 #: Our format names (blockdev.detect.sniff) as qemu spells them.

@@ -28,6 +28,8 @@ class BlockDevice(io.RawIOBase):
         #: Why this device refuses every write although it was opened for writing ("" if it
         #: doesn't).
         self.write_refusal = ""
+        #: Why the format refuses every write, whatever the open mode ("" if it doesn't).
+        self.format_refusal = ""
         #: What a user should know about this image (a pending log, a fallback footer copy...).
         self.notices: list[str] = []
         self._pos = 0
@@ -76,6 +78,14 @@ class BlockDevice(io.RawIOBase):
             raise UnsupportedError(self.write_refusal, path=self.name)
         if not self._writable:
             raise ReadOnlyError("device is opened read-only", path=self.name)
+        self.refuse_write(offset, length)
+
+    def refuse_write(self, offset: int, length: int) -> None:
+        """Raise as check_write would for what the image itself refuses (a format that cannot
+        be written, bytes outside the device, in a snapshot-shared, compressed or unallocated
+        block), whatever the open mode: a dry run asks this of a read-only open."""
+        if self.format_refusal:
+            raise UnsupportedError(self.format_refusal, path=self.name)
         self._check_range(offset, length)
         if length:
             self._refuse_write(offset, length)
@@ -94,7 +104,9 @@ class BlockDevice(io.RawIOBase):
         log.warning("%s: %s", self.name, text)
 
     def refuse_all_writes(self, reason: str) -> None:
-        """Make the device read-only for `reason`; writable() then says False, honestly."""
+        """Make the device read-only for `reason`; writable() then says False, honestly (a
+        read-only open keeps the reason in `format_refusal`, for `refuse_write`)."""
+        self.format_refusal = reason
         if self._writable:
             self._writable = False
             self.write_refusal = reason
@@ -149,6 +161,7 @@ class RangeView(BlockDevice):
                              path=parent.name, offset=start)
         super().__init__(length, writable=parent.writable(), name=name or parent.name)
         self.write_refusal = parent.write_refusal
+        self.format_refusal = parent.format_refusal
         self.notices = parent.notices
         self.parent = parent
         self.start = start
@@ -164,7 +177,7 @@ class RangeView(BlockDevice):
         self.parent.write_at(self.start + offset, data)
 
     def _refuse_write(self, offset: int, length: int) -> None:
-        self.parent.check_write(self.start + offset, length)
+        self.parent.refuse_write(self.start + offset, length)
 
     def flush_device(self) -> None:
         self.parent.flush_device()

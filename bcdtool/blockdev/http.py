@@ -8,7 +8,9 @@ opening a 127 GiB disk to check its boot store costs a few hundred KB and a hand
 The URL's query (where signatures live) is used for requests only; the device's `name`, its
 errors and everything shown are `bcdtool.urls.redact`ed.  Transient failures (5xx, 429,
 connection resets, timeouts, short bodies) are retried `retries()` times with exponential
-backoff; 401/403, an expired signature, 404 and a server ignoring ranges get their own errors.
+backoff, but one read stops trying once two timeouts have passed; a body that arrives slower than
+a timeout per MiB (a server dripping bytes) fails at once; 401/403, an expired signature, 404 and
+a server ignoring ranges get their own errors; a URL that does not parse is an argument error.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from dataclasses import dataclass
 import urllib3
 
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageError, NetworkError,
-                            NotFoundError, UnsupportedError)
+from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageError,
+                            InvalidArgumentError, NetworkError, NotFoundError, UnsupportedError)
 from bcdtool.urls import query, redact
 
 #: Cache granularity: every fetch covers whole aligned blocks of this size.
@@ -155,13 +157,23 @@ class RangeReader:
         if if_match:
             headers["If-Match"] = if_match
         failure = ""
+        # Busy servers answer fast and deserve every retry; one that keeps timing out would make
+        # each read wait (retries + 1) timeouts: past two timeouts in all, stop trying.
+        give_up = time.monotonic() + 2 * timeout()
+        tries = 0
         for attempt in range(retries() + 1):
             if attempt:
+                if time.monotonic() > give_up:
+                    break
                 time.sleep(min(MAX_BACKOFF, 0.25 * 2 ** (attempt - 1)))
+            tries += 1
             self.traffic.requests += 1
             try:
                 response = self._pool.request("GET", self.url, headers=headers,
                                               preload_content=False, redirect=True)
+            except urllib3.exceptions.LocationParseError as exc:
+                # no try will parse it better: the URL itself is wrong
+                raise InvalidArgumentError(f"not a usable URL ({exc})", path=self.name) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 failure = _describe(exc)
                 continue
@@ -174,7 +186,7 @@ class RangeReader:
                 response.release_conn()
             self.traffic.bytes_down += len(body)
             return body, total, etag
-        raise NetworkError(f"the server did not answer usably after {retries() + 1} tries "
+        raise NetworkError(f"the server did not answer usably after {tries} tries "
                            f"({failure}); check the URL and the network, or raise "
                            "BCDTOOL_HTTP_TIMEOUT / BCDTOOL_HTTP_RETRIES", path=self.name,
                            offset=offset)
@@ -229,14 +241,17 @@ class RangeReader:
     def _body(self, response, want: int) -> bytes:
         # The read timeout bounds each wait for the next bytes, so a server dripping a byte at a
         # time would never trip it: the whole body also has a deadline (one timeout per MiB).
-        deadline = time.monotonic() + timeout() * (1 + want // (1 << 20))
+        # Such a server is not busy but broken: trying again would only wait as long again.
+        allowed = timeout() * (1 + want // (1 << 20))
+        deadline = time.monotonic() + allowed
         parts, got = [], 0
         try:
             while got <= want:
                 if time.monotonic() > deadline:
                     response.close()
-                    raise _Transient(f"the body came too slowly ({got} of {want} bytes in "
-                                     f"{timeout() * (1 + want // (1 << 20)):g} s)")
+                    raise NetworkError(f"the server sent {got} of {want} bytes in {allowed:g} s "
+                                       "(far too slowly to read a disk); check the server, or "
+                                       "raise BCDTOOL_HTTP_TIMEOUT", path=self.name)
                 chunk = response.read1(want + 1 - got)
                 if not chunk:
                     break
@@ -332,6 +347,9 @@ def _describe(exc: BaseException) -> str:
     """A one-line reason for a connection-level failure (urllib3 messages quote the URL, so the
     caller's error scrubs it)."""
     reason = getattr(exc, "reason", None) or exc
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        # a subclass of ConnectTimeoutError, though it is mostly "connection refused"
+        return f"cannot connect: {str(reason).rpartition(': ')[2]}"
     if isinstance(reason, urllib3.exceptions.TimeoutError) or "timed out" in str(reason).lower():
         return f"timed out after {timeout():g} s"
     return f"{type(reason).__name__}: {reason}"

@@ -257,7 +257,7 @@ class DescriptorVmdk(BlockDevice):
             if dev is None or dev is _NO_ACCESS or not rw:
                 raise ReadOnlyError("VMDK extent is ZERO, NOACCESS or read-only", path=self.name,
                                     offset=offset)
-            dev.check_write(where, n)
+            dev.refuse_write(where, n)
 
     def _write(self, offset: int, data: bytes) -> None:
         pos = 0

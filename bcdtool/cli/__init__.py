@@ -35,6 +35,11 @@ def cli(ctx: click.Context, backing_files: tuple[str, ...]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map BcdToolError to its exit code with one line on stderr."""
+    # A Linux path may hold bytes that are not UTF-8 (Python keeps them as surrogates): print
+    # them back as those bytes whatever the locale, as Python does under C/POSIX already.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of raising it.
         code = cli.main(args=argv, prog_name="bcdtool", standalone_mode=False)

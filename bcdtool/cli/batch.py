@@ -12,6 +12,25 @@ from bcdtool.cli.options import backup_dir_option
 from bcdtool.cli.output import data, emit_json, info, json_line
 from bcdtool.errors import EXIT_PROBLEMS, InvalidArgumentError
 from bcdtool.ops import batch as b
+from bcdtool.write.fileio import READ_FLAGS, check_regular, open_append, open_error
+
+
+def _done_in(output: str) -> set[str]:
+    """Targets a previous run's --output reports done, read line by line (a regular file only:
+    never through a link, never waiting on a FIFO)."""
+    try:
+        fd = os.open(output, READ_FLAGS)
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        raise open_error(exc, output) from None
+    try:
+        check_regular(fd, output)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as previous:
+        return b.done_keys(previous)
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
@@ -80,16 +99,14 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
     if resume:
         if not output:
             raise InvalidArgumentError("--continue needs --output FILE (the previous run's output)")
-        try:
-            with open(output, encoding="utf-8") as previous:
-                done = b.done_keys(previous)
-        except FileNotFoundError:
-            done = set()
+        done = _done_in(output)
         skipped = [t for t in tasks if t.key in done]
         tasks = [t for t in tasks if t.key not in done]
         if skipped:
             info(f"bcdtool: skipping {len(skipped)} target(s) already done in {output}")
-    record = open(output, "a", encoding="utf-8") if output else None
+    # The user's file, never a link, FIFO, folder or hard-linked file (write/fileio.py).
+    record = os.fdopen(open_append(output, "the batch output"), "a", encoding="utf-8") \
+        if output else None
     bar = None
     if sys.stderr.isatty() and tasks:
         bar = click.progressbar(length=len(tasks), label="targets", file=sys.stderr)

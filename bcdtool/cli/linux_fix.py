@@ -11,7 +11,7 @@ from bcdtool.cli.linux import linux_backend_option, serial_device, validated
 from bcdtool.cli.options import json_option
 from bcdtool.cli.output import data, emit_json, info, notes
 from bcdtool.errors import EXIT_PROBLEMS, UnsupportedError
-from bcdtool.linux.fix import apply_plan, plan_fix
+from bcdtool.linux.fix import apply_plan, plan_fix, refuse_plan
 from bcdtool.linux.root import open_guest
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import read_guest
@@ -36,10 +36,13 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> Non
     design, LILO, or a unified kernel image without the console; `linux check` names the step.
     """
     validated(device, baud)
-    if not os.path.isdir(target) and not dry_run and backend != "guestfs":
-        raise UnsupportedError("`linux fix` writes only into a mounted root directory: mount the "
-                               "guest's root (and /boot) and pass the folder, or use "
-                               "--backend guestfs (python3-guestfs)", path=target)
+    refused = None
+    if not os.path.isdir(target) and backend != "guestfs":
+        refused = UnsupportedError("`linux fix` writes only into a mounted root directory: mount "
+                                   "the guest's root (and /boot) and pass the folder, or use "
+                                   "--backend guestfs (python3-guestfs)", path=target)
+        if not dry_run:
+            raise refused
     root = open_guest(target, backend=backend, writable=not dry_run)
     if hasattr(root.fs, "close"):    # libguestfs: flush the image when the command ends
         ctx.call_on_close(root.fs.close)
@@ -54,10 +57,16 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> Non
     if not plan.changes:
         info("nothing to change")
     elif dry_run:
-        info(f"dry run: {len(plan.changes)} file(s) would change; nothing written")
+        # The real run's refusals, after the diff (which still shows what would change).
+        if refused is None:
+            refuse_plan(guest, plan)
+            info(f"dry run: {len(plan.changes)} file(s) would change; nothing written")
     else:
         journal = str(apply_plan(guest, plan, backup_dir=backup_dir).path)
         info(f"changed {len(plan.changes)} file(s); undo with: bcdtool undo {journal}")
+    if refused is not None:
+        refused.message += "; the dry run above shows what a fix would change"
+        raise refused
     remaining = [] if dry_run else \
         [f for f in evaluate(read_guest(root, device), dev).findings if f.status == "problem"]
     for f in remaining:

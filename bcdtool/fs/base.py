@@ -34,6 +34,8 @@ class FileRef:
     extents: tuple[Extent, ...] = ()
     refusal: str | None = None
     content: bytes | None = field(default=None, repr=False)
+    #: NTFS: the file's base MFT record number (which records are the file's own).
+    record: int | None = None
 
     def locate(self, offset: int, length: int) -> list[Extent]:
         """Device ranges holding file bytes [offset, offset+length)."""

@@ -109,8 +109,13 @@ class DirectoryVolume:
         hibernated = False
         try:
             hiber = self.find("hiberfil.sys")
-            with open(self.path_of(hiber), "rb") as fh:
-                hibernated = fh.read(4) in HIBERNATION_SIGNATURES
+            # Non-blocking, then fstat: a FIFO swapped in after find() is not waited on.
+            fd = os.open(self.path_of(hiber), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    hibernated = os.pread(fd, 4, 0) in HIBERNATION_SIGNATURES
+            finally:
+                os.close(fd)
         except (NotFoundError, OSError):
             pass
         return VolumeFacts(fs="directory", hibernated=hibernated, dirty=None,

@@ -264,6 +264,11 @@ class FatVolume:
         check_copies_agree(self.dev, geo, chain, shown)
         ChainWalk(self.dev, geo, self._pf.fat.__getitem__, shown, chain).run()
 
+    def check_files_exclusive(self, refs: list[FileRef]) -> None:
+        """`check_extents_exclusive` of each of `refs` (the files a write changes)."""
+        for ref in refs:
+            self.check_extents_exclusive(ref)
+
     def require_writable(self, ref: FileRef) -> None:
         """Raise unless `ref` may be rewritten in place now (volume clean, device writable)."""
         require_writable(self.dev, self.facts(), ref)

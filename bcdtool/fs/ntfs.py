@@ -13,12 +13,14 @@ import pytsk3
 
 from bcdtool import _construct
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.errors import (BcdToolError, CorruptionError, FormatError, NotFoundError,
-                            UnsafeVolumeError, UnsupportedError, next_step)
+from bcdtool.errors import (BcdToolError, CorruptionError, FormatError, LimitError,
+                            NotFoundError, UnsafeVolumeError, UnsupportedError, next_step)
 from bcdtool.fs.base import (HIBERNATION_SIGNATURES, FileRef, VolumeFacts, check_declared_size,
                              first_overlap, merge_extents, read_extents, require_writable,
                              split_path)
 from bcdtool.fs import ntfs_layout as L
+from bcdtool.fs import ntfs_mft
+from bcdtool.limits import MAX_MFT_SCAN_BYTES
 from bcdtool.fs.probe import probe
 
 #: $Volume is MFT record 3; its $VOLUME_INFORMATION flags sit at byte 10; bit 0 = dirty.
@@ -245,7 +247,7 @@ class NtfsVolume:
         if refusal is None:
             refusal = self._initialized_refusal(path, int(f.info.meta.addr), size)
             if refusal is None:
-                return FileRef(path, size, extents)
+                return FileRef(path, size, extents, record=int(f.info.meta.addr))
         if flags & int(pytsk3.TSK_FS_ATTR_ENC):
             return FileRef(path, size, (), refusal)
         content = self._tsk(lambda: f.read_random(0, size, attr.info.type, attr.info.id)
@@ -288,10 +290,7 @@ class NtfsVolume:
 
     def _initialized_size(self, path: str, addr: int) -> int | None:
         """Initialized size of the unnamed $DATA in the file's base MFT record (None: elsewhere)."""
-        code = int.from_bytes(self.dev.read_at(0x40, 1), "little", signed=True)
-        rec_size = 1 << -code if code < 0 else code * self.cluster_size
-        if not 256 <= rec_size <= 65536 or rec_size % L.FIXUP_STRIDE:
-            raise FormatError(f"impossible MFT record size {rec_size}", path=self.dev.name)
+        rec_size = self._record_size()
         mft = self._tsk(lambda: self._fs.open_meta(inode=0), CorruptionError, "cannot open $MFT")
         raw = self._tsk(lambda: mft.read_random(addr * rec_size, rec_size), CorruptionError,
                         "unreadable MFT record", path)
@@ -324,12 +323,23 @@ class NtfsVolume:
         """Raise unless `ref` may be rewritten in place now (volume safe, device writable)."""
         require_writable(self.dev, self.facts(), ref)
 
-    @_ntfsfix_step
     def check_extents_exclusive(self, ref: FileRef) -> None:
-        """Raise CorruptionError unless the clusters of `ref` are its own: inside the volume,
-        past the boot sector, outside every run of the system files ($MFT, $MFTMirr, $LogFile,
-        $Bitmap, $Boot, $BadClus... as pytsk3 maps them) and marked in use in $Bitmap.  The disk
-        sink calls this before its first write."""
+        """`check_files_exclusive` of one file."""
+        self.check_files_exclusive([ref])
+
+    @_ntfsfix_step
+    def check_files_exclusive(self, refs: list[FileRef]) -> None:
+        """Raise CorruptionError unless the clusters of each of `refs` are its own: inside the
+        volume, past the boot sector, outside every run of the system files ($MFT, $MFTMirr,
+        $LogFile, $Bitmap, $Boot, $BadClus... as pytsk3 maps them), marked in use in $Bitmap,
+        and used by no other file (every non-resident attribute of every in-use MFT record,
+        $MFT read streaming: `_check_other_files`).  The disk sink calls this before its first
+        write (and dry runs ask it too)."""
+        for ref in refs:
+            self._check_own_clusters(ref)
+        self._check_other_files([ref for ref in refs if ref.extents])
+
+    def _check_own_clusters(self, ref: FileRef) -> None:
         volume_end = int(self._fs.info.block_count) * self.cluster_size
         for off, length in ref.extents:
             if off < self.cluster_size or off + length > volume_end:
@@ -344,6 +354,52 @@ class NtfsVolume:
                                           f"in the clusters of {name}; writing would damage it; "
                                           f"{_NEXT_STEP}", path=ref.path)
         self._check_allocated(ref)
+
+    def _check_other_files(self, refs: list[FileRef]) -> None:
+        """No in-use MFT record other than a file's own uses one of its clusters: any other
+        file's runs (data, attribute lists, indexes...), and the file's own attributes other
+        than its unnamed $DATA.  $MFT is read 1 MiB at a time, at most MAX_MFT_SCAN_BYTES."""
+        if not refs:
+            return
+        cs = self.cluster_size
+        wanted = sorted((off // cs, (off + n - 1) // cs, ref) for ref in refs
+                        for off, n in ref.extents)
+        lowest, highest = wanted[0][0], max(last for _, last, _ in wanted)
+        mft = self._tsk(lambda: self._fs.open_meta(inode=0), CorruptionError, "cannot open $MFT")
+        size = max(0, int(mft.info.meta.size or 0))
+        if size > MAX_MFT_SCAN_BYTES:
+            raise LimitError(f"the volume's $MFT is {size} bytes, more than the "
+                             f"{MAX_MFT_SCAN_BYTES}-byte cap bcdtool reads to prove that no other "
+                             "file shares the store's clusters; nothing was written: use "
+                             "--backend guestfs (writes through the file system driver)",
+                             path=self.dev.name)
+
+        def read(offset: int, length: int) -> bytes:
+            return self._tsk(lambda: mft.read_random(offset, length), CorruptionError,
+                             "unreadable $MFT")
+
+        for run in ntfs_mft.scan(read, size, self._record_size(), undo_fixups, self.dev.name):
+            end = run.lcn + run.count - 1
+            if end < lowest or run.lcn > highest:
+                continue
+            for first, last, ref in wanted:
+                if run.lcn <= last and first <= end and not (run.data and run.owner == ref.record):
+                    hit = max(first, run.lcn) * cs
+                    whose = "another attribute of the file itself" if run.owner == ref.record \
+                        else f"the file in MFT record {run.owner}"
+                    raise CorruptionError(
+                        f"refusing to write: the file's cluster at {hit:#x} is also used by "
+                        f"{whose} (record {run.record}); writing would change that file too; "
+                        f"see it with `ntfsinfo -i {run.owner} PARTITION`; {_NEXT_STEP}",
+                        path=ref.path)
+
+    def _record_size(self) -> int:
+        """Bytes per MFT record, from the boot sector."""
+        code = int.from_bytes(self.dev.read_at(0x40, 1), "little", signed=True)
+        rec_size = 1 << -code if code < 0 else code * self.cluster_size
+        if not 256 <= rec_size <= 65536 or rec_size % L.FIXUP_STRIDE:
+            raise FormatError(f"impossible MFT record size {rec_size}", path=self.dev.name)
+        return rec_size
 
     def _system_runs(self, inode: int, name: str):
         """(offset, length) of every allocated run of every non-resident attribute of a system

@@ -24,7 +24,13 @@ MftRecordHeader = Struct(
     "flags" / Int16ul,
     "bytes_in_use" / Int32ul,
     "bytes_allocated" / Int32ul,
+    # An extension record (attributes moved out through $ATTRIBUTE_LIST) names its base
+    # record here (low 48 bits: the record number); 0 in a base record.
+    "base_mft_record" / Int64ul,
 )
+#: MFT_RECORD flags: the record is in use.
+MFT_RECORD_IN_USE = 0x0001
+MFT_REF_MASK = (1 << 48) - 1
 
 # ATTR_RECORD: fields common to resident and non-resident attributes.
 AttributeHeader = Struct(

@@ -172,7 +172,7 @@ class _Planner:
             self.rescue_console = append_to < len(lin)
             new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
                                                    append_to=append_to)
-            for a, old, text in zip(chain, texts, new, strict=False):
+            for a, old, text in zip(chain, texts, new, strict=True):  # one text per segment
                 if text != old:
                     self._set_assignment(a, text)
             for n in notes:
@@ -196,13 +196,12 @@ class _Planner:
                 if self._assignment_text(term) is not None:
                     self._set_assignment(term, " ".join(["serial"] + words))
         else:
-            io = [env.last("GRUB_TERMINAL_INPUT"), env.last("GRUB_TERMINAL_OUTPUT")]
+            names = ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT")
+            io = [env.last(name) for name in names]
             if all(a is None or not a.value for a in io):
                 self._add_line(owner, 'GRUB_TERMINAL="serial console"')
             else:
-                for name, a in zip(
-                    ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"), io, strict=False
-                ):
+                for name, a in zip(names, io, strict=True):
                     if a is None or not a.value:
                         self._add_line(owner, f'{name}="serial console"')
                     elif not has_serial_terminal(a.value):
@@ -717,18 +716,39 @@ def write_sink(fs) -> FolderSink | GuestfsSink:
                            "root file system and fix the folder, or use --backend guestfs")
 
 
+def _steps(root, plan: Plan) -> tuple[list[Step], dict[str, bytes | None], dict[str, str]]:
+    """The transaction's steps for `plan` (paths relative to the root), each file's bytes when
+    the plan was made (None: a link to create) and its path in the guest."""
+    steps, originals, guest_paths = [], {}, {}
+    for change in plan.changes:
+        link = change.link_target is not None
+        rel = "/".join(root.resolve(change.path, follow_last=not link))
+        originals[rel] = None if link else change.before
+        guest_paths[rel] = change.path
+        steps.append(Step(rel, link=change.link_target) if link else Step(rel, change.after))
+    return steps, originals, guest_paths
+
+
+def refuse_plan(guest: Guest, plan: Plan) -> None:
+    """Raise what the write transaction would refuse `plan` with (a dry run's check: read-only
+    media, the volume's state), without writing anything."""
+    sink = write_sink(guest.root.fs)
+    try:
+        steps, _, _ = _steps(guest.root, plan)
+        refused = Transaction(sink, operation="linux fix").refusal([steps])
+    finally:
+        sink.close()
+    if refused is not None:
+        raise refused
+
+
 def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
                operation: str = "linux fix", audit_log=None) -> Journal:
     """Write every change of `plan` into the guest root through the one write transaction
     (journaled first, verified after, restored on failure); return the journal."""
     root = guest.root
     sink = write_sink(root.fs)
-    steps, originals = [], {}
-    for change in plan.changes:
-        link = change.link_target is not None
-        rel = "/".join(root.resolve(change.path, follow_last=not link))
-        originals[rel] = None if link else change.before
-        steps.append(Step(rel, link=change.link_target) if link else Step(rel, change.after))
+    steps, originals, guest_paths = _steps(root, plan)
     # An audit line when asked for one (`linux fix` keeps the state folder untouched when
     # --backup-dir is given).
     audit = Audit(store={"guest": root.description}, changes=[c.path for c in plan.changes],
@@ -752,9 +772,7 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
             originals=originals,
             verify=verify,
             result=result,
-            extra={
-                "guest_paths": {s.file: c.path for s, c in zip(steps, plan.changes, strict=False)}
-            },
+            extra={"guest_paths": guest_paths},
         )
     finally:
         sink.close()

@@ -157,7 +157,7 @@ def grub_terminals(guest: Guest) -> dict:
             Evidence(guest.grub_files[0].path, None, "no GRUB_TERMINAL"),
         }
     for tf in guest.main_cfgs:
-        cfg = {"file": tf.path, "input": [], "output": [], "speed": [], "evidence": []}
+        cfg = {"file": tf.path, "input": [], "output": [], "serial": [], "evidence": []}
         for lineno, line in enumerate(tf.text.split("\n"), 1):
             words = line.split()
             if not words:
@@ -166,8 +166,9 @@ def grub_terminals(guest: Guest) -> dict:
                 cfg["input" if words[0] == "terminal_input" else "output"].append(words[1:])
                 cfg["evidence"].append(Evidence(tf.path, lineno, words[0]))
             elif words[0] == "serial":
-                cfg["speed"].append(_speed(line) or cmdline.DEFAULT_SPEED)
-                cfg["evidence"].append(Evidence(tf.path, lineno, "serial"))
+                where = Evidence(tf.path, lineno, "serial")
+                cfg["serial"].append((_speed(line) or cmdline.DEFAULT_SPEED, where))
+                cfg["evidence"].append(where)
         out["cfgs"].append(cfg)
     if guest.legacy is not None:
         leg = {"terminal": None, "speed": None, "evidence": [], "graphics": []}
@@ -383,8 +384,8 @@ def which_loader(guest: Guest) -> Finding | None:
 
 def _other_loader(guest: Guest) -> Finding:
     if guest.bls_entries or guest.systemd_boot or guest.ukis:
-        where = guest.bls_entries[0].path if guest.bls_entries else (
-            guest.loader_conf.path if guest.loader_conf else guest.ukis[0].path)
+        where = next(iter([tf.path for tf in guest.bls_entries] + [u.path for u in guest.ukis]
+                          + [p for p, _ in guest.efi_loaders]))
         return Finding("bootloader.serial", "warning",
                        "systemd-boot shows its menu on the firmware's console (reported, not "
                        "edited): the kernel's console= decides what the serial port shows",
@@ -520,8 +521,7 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
             missing.append(Evidence(c["file"], c["evidence"][0].line if c["evidence"] else None,
                                     "grub.cfg does not enable the serial terminal"))
         else:
-            speeds.extend((s, e) for s, e in zip(c["speed"], [e for e in c["evidence"]
-                                                              if e.note == "serial"], strict=False))
+            speeds.extend(c["serial"])
         evidence.extend(c["evidence"])
     leg = terms.get("legacy")
     if leg is not None and guest.legacy_kernels:

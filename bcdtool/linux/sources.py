@@ -688,6 +688,11 @@ _IMMUTABLE_IDS = {"talos": "Talos Linux", "chromeos": "ChromeOS", "chromiumos": 
                   "rhcos": "Red Hat CoreOS (ostree)"}
 
 
+#: Systems whose root is read-only by design, changed only through transactional-update.
+_TRANSACTIONAL_IDS = {"opensuse-microos", "sle-micro", "suse-microos", "opensuse-leap-micro",
+                      "microos", "transactional"}
+
+
 def read_immutable(guest: Guest) -> None:
     """Immutable systems, and roots that are mounted read-only by design (transactional)."""
     osr = guest.os_release
@@ -697,8 +702,11 @@ def read_immutable(guest: Guest) -> None:
     elif guest.root.kind("/ostree") == "dir" or any(
             "ostree=" in k.args_text for k in guest.kernel_lines):
         guest.immutable = ("an ostree system (rpm-ostree/bootc)", "/ostree")
+    # transactional-update can be installed on an ordinary read-write root too: only the
+    # systems built around it (a read-only root) are refused.
     for path in ("/usr/sbin/transactional-update", "/sbin/transactional-update"):
-        if guest.root.exists(path):
+        if guest.root.exists(path) and _TRANSACTIONAL_IDS & set(
+                f"{ident} {osr.get('VARIANT_ID', '')}".split()):
             guest.read_only_root = ("transactional-update (openSUSE MicroOS, SLE Micro)", path)
             return
     fstab = read_text(guest, "/etc/fstab")

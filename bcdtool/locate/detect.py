@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from bcdtool.errors import FormatError, NotFoundError
+from bcdtool.errors import FormatError, ImageError, NotFoundError
 from bcdtool.urls import is_url
 
 HIVE = "hive"
@@ -41,6 +41,9 @@ def detect_kind(spec: str | os.PathLike) -> str:
         head = os.pread(fd, 64, 0)
         pe = head[:2] == b"MZ" and len(head) == 64 and \
             os.pread(fd, 4, int.from_bytes(head[0x3C:0x40], "little")) == b"PE\0\0"
+    except OSError as exc:      # EIO: a failing disk under the file (or a file like /proc/*/mem)
+        raise ImageError(f"cannot read: {exc.strerror}; if the disk is failing, copy what is "
+                         "readable first (ddrescue) and give the copy", path=str(spec)) from None
     finally:
         os.close(fd)
     if pe:

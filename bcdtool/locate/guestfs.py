@@ -33,10 +33,11 @@ class GuestfsHive:
                                 target=disk.image, volume=volume)
 
     def logs(self) -> list[str]:
-        """The logs beside the store (real names, found case-insensitively)."""
+        """The logs beside the store (real names, found case-insensitively), whatever they
+        are: a log that is a symlink or FIFO is then refused by the commit, never skipped."""
         found = []
         for suffix in (".LOG", ".LOG1", ".LOG2"):
-            real = self.disk.find(self.path + suffix)
+            real = self.disk.find(self.path + suffix, any_kind=True)
             if real is not None:
                 found.append(real.lstrip("/"))
         return found

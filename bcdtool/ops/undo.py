@@ -26,15 +26,18 @@ class UndoResult:
         return dict(self.__dict__)
 
 
-def undo(path: str | os.PathLike, *, force: bool = False, secrets: tuple[str, ...] = ()
-         ) -> UndoResult:
+def undo(path: str | os.PathLike, *, force: bool = False, secrets: tuple[str, ...] = (),
+         trust: bool = False) -> UndoResult:
     """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote
-    them.  A remote disk's journal keeps its URL without the SAS: `secrets` are the full URLs
-    (`undo --target URL`) to open it with (an az:// disk needs none)."""
+    them, and (unless `trust`) a journal this user's bcdtool did not sign.  A remote disk's
+    journal keeps its URL without the SAS: `secrets` are the full URLs (`undo --target URL`) to
+    open it with (an az:// disk needs none)."""
     for url in secrets:
         remember(url)
-    journal, shas = write_undo.undo(path, force=force)
+    journal, shas = write_undo.undo(path, force=force, trust=trust)
     notices = []
+    if journal.extra.get("converted_from_version") == 1:
+        notices.append("a version 1 journal (an older bcdtool's), read as version 2")
     if journal.extra.get("restored_before"):
         notices.append("this journal was already restored once; restoring again")
     result = UndoResult(journal=str(journal.path), target=journal.target,

@@ -131,7 +131,7 @@ class Key:
     @property
     def fields(self) -> dict[str, int | bytes]:
         """Every fixed nk field by its layout name (for validators and editors)."""
-        return dict(zip(NK.names, self._f, strict=False))
+        return dict(zip(NK.names, self._f, strict=True))
 
     @property
     def class_name(self) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,8 +131,14 @@ def read_log_files(path: str | Path, *, max_size: int = MAX_HIVE_BYTES) -> list[
     logs = []
     for log_path in find_log_files(path):
         try:
-            with open(log_path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
+            # Non-blocking, then fstat: a FIFO or device swapped in is refused, not waited on.
+            fd = os.open(log_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with open(fd, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise DirtyHiveError("a transaction log is not a regular file (a FIFO or "
+                                         "device); move it aside", path=str(log_path))
+                size = info.st_size
                 if size > max_size:
                     raise LimitError(f"transaction log of {size} bytes is over bcdtool's cap of "
                                      f"{max_size}; nothing was read; move it aside if the hive "

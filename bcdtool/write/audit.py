@@ -8,7 +8,6 @@ regular file: a symlink is not followed, and a FIFO or device is refused instead
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import stat
@@ -16,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
-from bcdtool.write.fileio import check_regular
+from bcdtool.write.fileio import open_append
 from bcdtool.urls import scrub, stored
 from bcdtool.write.journal import private_folder, state_dir
 
@@ -63,18 +62,14 @@ def record(*, target: str, store: dict | str, operation: str, changes: list, res
     try:
         if path is None:
             private_folder(where.parent)
-        fd = os.open(where, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
-                     | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+        fd = open_append(where, "the audit log")
         try:
-            check_regular(fd, str(where))
             os.write(fd, line)
             os.fsync(fd)
         finally:
             os.close(fd)
     except (OSError, BcdToolError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else exc.message
-        if isinstance(exc, OSError) and exc.errno == errno.ELOOP:   # ELOOP: the log is a symlink
-            why = "it is a symbolic link (bcdtool does not follow it); name the real file"
         raise WriteError(f"the write succeeded but the audit log could not be appended: {why}",
                          path=str(where)) from None
     return entry

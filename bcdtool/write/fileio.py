@@ -16,7 +16,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from bcdtool.errors import NotFoundError, LimitError, UnsafePathError, WriteError
+from bcdtool.errors import ImageError, LimitError, NotFoundError, UnsafePathError, WriteError
 
 TEMP_SUFFIX = ".bcdtool-tmp"
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -46,7 +46,12 @@ def read_fd(fd: int, name: str, *, cap: int | None = None) -> bytes:
     parts, got = [], 0
     while True:       # read to the end, but never past the cap (a file growing meanwhile)
         limit = (cap + 1 - got) if cap is not None else (1 << 20)
-        chunk = os.pread(fd, min(max(size - got, 1 << 16), limit), got)
+        try:
+            chunk = os.pread(fd, min(max(size - got, 1 << 16), limit), got)
+        except OSError as exc:  # EIO: bad sectors under the file
+            raise ImageError(f"cannot read: {exc.strerror}; if the disk is failing, copy what "
+                             "is readable first (ddrescue) and give the copy", path=name,
+                             offset=got) from None
         if not chunk:
             break
         parts.append(chunk)
@@ -312,6 +317,34 @@ def create_new(path: str | os.PathLike, data: bytes, *, mode: int = 0o666) -> No
         with contextlib.suppress(OSError):
             os.unlink(path)     # O_EXCL made it ours: nothing else is removed
         raise
+
+
+def open_append(path: str | os.PathLike, what: str, *, mode: int = 0o600) -> int:
+    """An fd appending to the user-named file `path` (created `mode` if absent): never through
+    a symlink, never a FIFO, device or folder (opened non-blocking, then fstat'ed: no wait for
+    a reader), never a file with other hard links (the lines would land under its other names
+    too).  `what` names the file in errors ("the batch output"); UnsafePathError otherwise."""
+    name = str(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | _CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError(f"{what} is a symbolic link; bcdtool does not follow it: name "
+                                  "the real file", path=name) from None
+        if exc.errno in (errno.EISDIR, errno.ENXIO, errno.ENODEV, errno.EOPNOTSUPP):
+            raise UnsafePathError(f"{what} is not a regular file (a folder, FIFO, device or "
+                                  "socket): name a regular file", path=name) from None
+        raise WriteError(f"cannot open {what}: {exc.strerror}", path=name) from None
+    try:
+        info = check_regular(fd, name)
+        if info.st_nlink > 1:
+            raise UnsafePathError(f"{what} has {info.st_nlink} hard links (its lines would land "
+                                  "in another file too): name a file of its own", path=name)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def replace_file(path: str | os.PathLike, data: bytes, *, new_mode: int = 0o600) -> None:

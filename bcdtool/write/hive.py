@@ -102,9 +102,9 @@ def commit_hive(sink, *, store: str, logs: list[str], original: bytes, new_image
                               audit_info=audit)
     if dry_run:
         result.pages_written = result.bytes_written = 0
-        refused = transaction.refusal()
+        refused = transaction.refusal(phases)     # the real run's question, and its answer
         if refused is not None:
-            result.notices.append(f"a real write would be refused: {refused.message}")
+            raise refused
         return result, None
     hive, _ = transaction.run(
         phases,

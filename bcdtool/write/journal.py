@@ -1,11 +1,13 @@
 """Undo journals: the original bytes of everything a transaction is about to change, saved first.
 
 A journal is a private folder `<state>/journal/<id>/` (0700) holding `journal.json` and one
-backup file per entry (0600: backups hold whole hives).  `journal.json` names the sink the
-bytes belong to (`sink`: how to reopen the target) and, per entry, a file *relative to that
-target* — a whole file (`kind="file"`) or a byte range of one (`kind="range"`).  Restoring goes
-back through the same sink, so an entry can never reach outside the target it was written for;
-`load` checks every field's type and every path before anything is restored.
+backup file per entry (0600: backups hold whole hives).  journal.json is signed with this
+user's key (write/signing.py): nothing unsigned is trusted without `undo --trust-journal`.
+`journal.json` names the sink the bytes belong to (`sink`: how to reopen the target) and, per
+entry, a file *relative to that target* — a whole file (`kind="file"`) or a byte range of one
+(`kind="range"`).  Restoring goes back through the same sink, so an entry can never reach
+outside the target it was written for; `load` checks every field's type and every path before
+anything is restored.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bcdtool.errors import BcdToolError, FormatError, NotFoundError, VerifyError, WriteError
+from bcdtool.errors import (BcdToolError, FormatError, NotFoundError, UntrustedJournalError,
+                            VerifyError, WriteError)
+from bcdtool.limits import MAX_HIVE_BYTES
 from bcdtool.urls import redact, scrub
+from bcdtool.write import signing
 from bcdtool.write.fileio import READ_FLAGS, read_fd, replace_file
 
 JOURNAL_VERSION = 2
@@ -167,6 +172,7 @@ class Journal:
                "operation": self.operation, "created": self.created, "state": self.state,
                "sink": self.sink, "diff": self.diff, "extra": self.extra,
                "target_key": self.target_key, "entries": [asdict(e) for e in self.entries]}
+        doc[signing.FIELD] = signing.sign(doc, key_folder())
         replace_file(self.path, json.dumps(doc, indent=2).encode())
 
     def backup_bytes(self, entry: Entry) -> bytes:
@@ -177,8 +183,13 @@ class Journal:
         except OSError as exc:
             raise NotFoundError(f"backup file missing from the journal: {exc.strerror}",
                                 path=str(where)) from None
+        # A backup holds what its entry says (a range's length, a file's size): a larger one was
+        # not written by bcdtool, and is refused before it is read (a sparse 3 GiB backup was
+        # read whole).
+        expected = entry.length if entry.kind == "range" else entry.size
+        cap = MAX_HIVE_BYTES if expected is None else min(expected, MAX_HIVE_BYTES)
         try:
-            data = read_fd(fd, str(where), cap=None)
+            data = read_fd(fd, str(where), cap=cap)
         finally:
             os.close(fd)
         if sha256(data) != entry.sha256_before:
@@ -196,11 +207,31 @@ _TOP_TYPES = {"version": int, "id": str, "target": str, "operation": str, "creat
               "entries": list}
 
 
-def load(path: str | os.PathLike) -> Journal:
-    """Read a journal from its journal.json (or its folder); FormatError for anything malformed."""
+
+def key_folder() -> Path:
+    """Where this user's journal key lives (the state folder, created 0700)."""
+    folder = state_dir()
+    private_folder(folder)
+    return folder
+
+
+def load(path: str | os.PathLike, *, trust: bool = False) -> Journal:
+    """Read a journal from its journal.json (or its folder): `read_doc`, then `from_doc`."""
+    path = journal_file(path)
+    return from_doc(read_doc(path, trust=trust), path)
+
+
+def journal_file(path: str | os.PathLike) -> Path:
+    """The journal.json a path names (the file itself, or its folder)."""
     path = Path(path)
-    if path.is_dir():
-        path = path / "journal.json"
+    return path / "journal.json" if path.is_dir() else path
+
+
+def read_doc(path: Path, *, trust: bool = False) -> dict:
+    """The JSON document of journal.json `path`, size and nesting capped, its signature checked
+    before anything else is looked at: `UntrustedJournalError` unless this user's bcdtool wrote
+    it, or `trust` (a journal copied from another machine, or written before journals were
+    signed: `undo --trust-journal`)."""
     try:
         fd = os.open(path, READ_FLAGS & ~os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -217,7 +248,23 @@ def load(path: str | os.PathLike) -> Journal:
         doc = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise FormatError(f"unreadable undo journal: {exc}", path=str(path)) from None
-    return _from_doc(doc, path)
+    if not isinstance(doc, dict):
+        raise FormatError("malformed undo journal: not a JSON object", path=str(path))
+    if not trust and doc.get("version") == 1:
+        raise UntrustedJournalError(
+            "this is a version 1 undo journal of an older bcdtool, which signed no journals; "
+            "nothing was restored.  If you (or that bcdtool on this machine) wrote it, run "
+            "`bcdtool undo --trust-journal JOURNAL`: it is read as version 2 and every path, "
+            "offset and target check applies", path=str(path))
+    if not trust and not signing.signed_here(doc, key_folder()):
+        raise UntrustedJournalError(
+            "this undo journal does not carry your bcdtool's signature: it was edited, forged, "
+            "copied from another machine or user, or written by a bcdtool older than journal "
+            "signing; nothing was restored.  If you know where it came from and trust it, run "
+            "`bcdtool undo --trust-journal JOURNAL` (every path, offset and target check still "
+            "applies), or copy the state folder key (journal.key) of the user and machine that "
+            "wrote it here", path=str(path))
+    return doc
 
 
 def _nesting(raw: bytes) -> int:
@@ -242,7 +289,9 @@ def _nesting(raw: bytes) -> int:
     return deepest
 
 
-def _from_doc(doc, path: Path) -> Journal:
+def from_doc(doc: dict, path: Path) -> Journal:
+    """The journal `doc` describes, every field's type and every path checked (FormatError)."""
+
     def bad(why: str) -> FormatError:
         return FormatError(f"malformed undo journal: {why}; it was not written by this bcdtool "
                            "or was edited by hand: restore the store from another backup",
@@ -252,7 +301,8 @@ def _from_doc(doc, path: Path) -> Journal:
         raise bad("not a JSON object")
     if doc.get("version") != JOURNAL_VERSION:
         raise FormatError(f"unknown journal version {doc.get('version')!r} (this bcdtool "
-                          f"writes version {JOURNAL_VERSION})", path=str(path))
+                          f"writes version {JOURNAL_VERSION}; `bcdtool undo` also reads the "
+                          "version 1 journals of older bcdtools)", path=str(path))
     _check_types(doc, _TOP_TYPES, bad, "journal")
     if doc["state"] not in STATES:
         raise bad(f"unknown state {doc['state']!r}")
@@ -303,9 +353,10 @@ def inside_target(rel: str) -> bool:
 # --- pending markers: interrupted writes and undos -----------------------------------------------
 
 def _marker_path(target_key: str) -> Path:
-    return (
-        state_dir() / "pending" / (hashlib.sha256(target_key.encode()).hexdigest()[:32] + ".json")
-    )
+    # surrogateescape: a path with bytes that are not UTF-8 (any Linux file name may hold them)
+    # names its store by those very bytes
+    digest = hashlib.sha256(target_key.encode("utf-8", "surrogateescape")).hexdigest()
+    return state_dir() / "pending" / (digest[:32] + ".json")
 
 
 def _marker_doc(raw: bytes):
@@ -325,7 +376,9 @@ def interrupted(target_key: str) -> Journal | None:
         return None
     try:
         doc = _marker_doc(read_fd(fd, str(marker), cap=64 * 1024))
-        journal = load(doc["journal"])
+        # Reporting an interrupted write only refuses to go on (undo checks the signature):
+        # a journal whose key was lost or damaged must still stop the next write.
+        journal = load(doc["journal"], trust=True)
     except (OSError, ValueError, KeyError, TypeError, BcdToolError):
         return None  # a marker pointing at a journal that is gone: nothing to report
     finally:
@@ -377,7 +430,7 @@ def latest(target_key: str, *, limit: int = 1000) -> Journal | None:
         return None
     for name in names:     # ids start with a UTC timestamp, so names sort by age
         try:
-            journal = load(folder / name)
+            journal = load(folder / name, trust=True)     # named in a report, not restored
         except BcdToolError:
             continue
         if journal.target_key == target_key:

@@ -1,13 +1,18 @@
 """The refusal policy, the same for every sink: what a sink reports about its medium, and which
 of those facts forbid a write.  `POLICIES` is the hook: each function turns the facts into
-reasons to refuse (a stricter or more lenient rule is a function added or replaced there)."""
+reasons to refuse (a stricter or more lenient rule is a function added or replaced there).
+
+A sink contributes its medium's own checks to the facts (`Facts.errors`: clusters or runs shared
+with another file, a file with other hard links, an image format that cannot take the bytes in
+place), so a dry run, which asks the same question, refuses exactly as the real run would."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from collections.abc import Callable
 
-from bcdtool.errors import BcdToolError, ReadOnlyError, UnsafeVolumeError, UnsupportedError
+from bcdtool.errors import (BcdToolError, ReadOnlyError, UnsafePathError, UnsafeVolumeError,
+                            UnsupportedError)
 from bcdtool.fs.base import VolumeFacts
 
 
@@ -23,6 +28,9 @@ class Facts:
     neighbours: list[tuple[str, VolumeFacts]] = field(default_factory=list)
     #: Why a file cannot be rewritten in place (compressed, resident, sparse...), by file.
     files: list[str] = field(default_factory=list)
+    #: What the medium's own checks of the planned writes raised (each keeps its class, so its
+    #: exit code): extents shared with other files, hard links, image-format refusals.
+    errors: list[BcdToolError] = field(default_factory=list)
 
 
 def own_volume(facts: Facts) -> list[str]:
@@ -51,6 +59,26 @@ def refusal(facts: Facts, where: str) -> BcdToolError | None:
         fs = f" to the {facts.volume.fs} volume" if facts.volume else ""
         return UnsafeVolumeError(f"refusing to write{fs}: " + "; ".join(reasons)
                                  + "; nothing was written", path=where)
+    if facts.errors:
+        first = facts.errors[0]
+        if "nothing was written" not in first.message:
+            first.message += "; nothing was written"
+        return first
     if facts.files:
         return UnsupportedError("; ".join(facts.files) + "; nothing was written", path=where)
     return None
+
+
+def in_place_files(phases) -> list[str]:
+    """The files `phases` write in place (a whole-file replacement breaks hard links anyway)."""
+    return sorted({step.file for phase in phases for step in phase if step.offset is not None})
+
+
+def hard_link_refusal(name: str, links: int) -> UnsafePathError:
+    """A file to be written in place has other hard links: its bytes are also those of files
+    elsewhere, maybe outside the target (a `BCD.LOG` linked to /etc/shadow)."""
+    return UnsafePathError(
+        f"has {links} hard links: writing it in place would change the same file under its "
+        "other names, which may lie outside the target; give it its own copy (cp -p FILE "
+        "FILE.new && mv FILE.new FILE; for a log: delete it) and run the command again; nothing "
+        "was written", path=name)

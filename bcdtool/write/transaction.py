@@ -1,12 +1,14 @@
-"""The one write path: refuse → lock → check unchanged → journal → write → verify → restore → audit.
+"""The one write path: lock → refuse → check unchanged → journal → write → verify → restore → audit.
 
 Every writer of bcdtool (hive stores in files, folders, disks and through libguestfs; Linux guest
 files) and `bcdtool undo` run through `Transaction`; a sink (bcdtool/write/sinks/) only knows how
 to read, write and re-open its bytes.  The steps, in order:
 
-1. **refuse** what the policy in `write/refuse.py` forbids (read-only media, BitLocker,
-   hibernation on any partition of the disk, a dirty volume, files that cannot be rewritten);
-2. **lock** the store and image exclusively (the sink's `lock()`), held to the end;
+1. **lock** the store and image exclusively (the sink's `lock()`), held to the end;
+2. **refuse** what the policy in `write/refuse.py` forbids (read-only media, BitLocker,
+   hibernation on any partition of the disk, a dirty volume, files that cannot be rewritten,
+   and what the sink's medium refuses for these writes: shared clusters or runs, hard links,
+   image formats) — the same question a dry run asks, so both refuse alike;
 3. **check** that every file still holds the bytes the plan was made from (else nothing is
    written: another writer got there first, and its change stays);
 4. **journal** the original bytes (0700/0600) and mark the store "writing" before the first byte;
@@ -63,12 +65,11 @@ class Sink(Protocol):
     marks_pending: bool  # whether opens of this store look for those markers
 
     def spec(self) -> dict: ...                             # how to reopen it (for undo)
-    def facts(self) -> Facts: ...                           # for the refusal policy
+    def facts(self, phases: list[list[Step]]) -> Facts: ...  # for the refusal policy
     def lock(self) -> contextlib.AbstractContextManager: ...
     def read(self, file: str) -> bytes | None: ...          # None: no such file
     def read_range(self, file: str, offset: int, length: int) -> bytes: ...
     def lstat_link(self, file: str) -> str | None: ...      # a symlink's target, else None
-    def preflight(self, phases: list[list[Step]]) -> None: ...  # the medium may refuse first
     def writer(self) -> contextlib.AbstractContextManager[Writer]: ...
     def reopen(self) -> Sink: ...
     def close(self) -> None: ...
@@ -95,26 +96,25 @@ class Transaction:
         self.audit_info = audit_info
         self.journal: journals.Journal | None = None
 
-    def refusal(self) -> BcdToolError | None:
-        """Why the policy forbids this write (also shown by dry runs)."""
-        return refusal(self.sink.facts(), self.sink.target)
+    def refusal(self, phases: list[list[Step]]) -> BcdToolError | None:
+        """Why the policy forbids writing `phases` (dry runs raise it just as `run` does)."""
+        return refusal(self.sink.facts(phases), self.sink.target)
 
     def run(self, phases: list[list[Step]], *, originals: dict[str, bytes | None],
             verify: Callable[[Sink], object], result=None, extra: dict | None = None):
         """Write `phases` (flushing between them); `originals` holds what each whole file held
         when the plan was made.  Returns (what `verify` returned, the journal)."""
-        refused = self.refusal()
-        if refused is not None:
-            raise refused
         if self.audit_info is not None:
             audit.check(self.audit_info.path)
         with self.sink.lock():
+            refused = self.refusal(phases)
+            if refused is not None:
+                raise refused
             for file, before in originals.items():
                 if self.sink.read(file) != before:
                     raise WriteError("the file changed since it was read (another writer?); "
                                      "nothing was written: run the command again",
                                      path=f"{self.sink.target}:{file}")
-            self.sink.preflight(phases)
             journal = self._journal(phases, originals, extra)
             if result is not None:
                 result.journal = str(journal.path)

@@ -11,6 +11,7 @@ import stat
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError, UnsafePathError
 from bcdtool.urls import is_url
 from bcdtool.write import journal as journals
+from bcdtool.write import journal_v1
 from bcdtool.write.sinks import REGISTRY
 from bcdtool.write.transaction import current_sha, restore
 
@@ -45,19 +46,49 @@ def open_sink(journal: journals.Journal):
             raise UnsafePathError("the journal's disk is not a regular file or block device",
                                   path=image)
     sink = cls.from_spec(spec)
-    for entry in journal.entries:
-        if not sink.allows(entry.file):
-            sink.close()
-            raise FormatError(f"malformed undo journal: entry {entry.file!r} is not a file this "
-                              "journal's write could have touched; nothing was restored",
-                              path=str(journal.path))
+    try:
+        for entry in journal.entries:
+            if not sink.allows(entry.file):
+                raise FormatError(f"malformed undo journal: entry {entry.file!r} is not a file "
+                                  "this journal's write could have touched; nothing was restored",
+                                  path=str(journal.path))
+            _check_device_ranges(sink, entry, journal)
+    except BaseException:
+        sink.close()
+        raise
     return sink
 
 
-def undo(path: str | os.PathLike, *, force: bool = False) -> tuple[journals.Journal, dict]:
+def _check_device_ranges(sink, entry: journals.Entry, journal: journals.Journal) -> None:
+    """On a disk, the bytes an entry restores must lie exactly where the journal says they were
+    written (its file's extents now): a journal whose ranges were edited, or a file that moved
+    since (defragmented, copied back), is refused rather than restored elsewhere."""
+    ranges = getattr(sink, "device_ranges", None)
+    if ranges is None or not entry.device:
+        return
+    length = entry.length if entry.kind == "range" else entry.size or 0
+    if [list(r) for r in ranges(entry.file, entry.offset, length)] != entry.device:
+        raise FormatError(f"{entry.file} no longer lies where the undo journal says bcdtool wrote "
+                          "it (the file moved on the disk, or the journal was edited); nothing "
+                          "was restored: restore it from another backup", path=str(journal.path))
+
+
+def read(path: str | os.PathLike, *, trust: bool = False) -> journals.Journal:
+    """Journal `path`, its signature checked first (unless `trust`), a version 1 journal
+    converted to version 2 (write/journal_v1.py), then every field checked."""
+    path = journals.journal_file(path)
+    doc = journals.read_doc(path, trust=trust)
+    if doc.get("version") == 1:
+        doc = journal_v1.convert(doc, path)
+    return journals.from_doc(doc, path)
+
+
+def undo(path: str | os.PathLike, *, force: bool = False,
+         trust: bool = False) -> tuple[journals.Journal, dict]:
     """Restore journal `path`; refuse (unless `force`) if the bytes changed since bcdtool wrote
-    them.  Returns the journal and {file: sha256 now} of its whole-file entries."""
-    journal = journals.load(path)
+    them, and (unless `trust`) a journal this user's bcdtool did not sign.  Returns the journal
+    and {file: sha256 now} of its whole-file entries."""
+    journal = read(path, trust=trust)
     sink = open_sink(journal)
     try:
         with sink.lock():

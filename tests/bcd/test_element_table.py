@@ -7,17 +7,14 @@ import io
 import json
 import re
 import tokenize
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from bcdtool.bcd import reference
 from bcdtool.bcd.elements import ELEMENTS, E, Format, element
-from bcdtool.cli import cli
 from bcdtool.errors import ElementError
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.common import REPO, run_cli
 TABLE = REPO / "bcdtool" / "bcd" / "elements.py"
 _CODE_TEXT = re.compile(r"^(?:0x|custom:)?([1-5][1-8][0-9a-f]{6})$", re.IGNORECASE)
 
@@ -84,10 +81,10 @@ def test_element_lookup_is_per_scope():
         element("nosuchelement", "osloader")
 
 
-def test_cli_lists_every_row_as_json():
-    run = CliRunner().invoke(cli, ["elements", "--json"])
-    assert run.exit_code == 0, run.output
-    doc = json.loads(run.stdout)
+def test_cli_lists_every_row_as_json(capsys):
+    code, out, err = run_cli(capsys, "elements", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
     assert doc["schema"] == "bcdtool.elements/1"
     assert len(doc["elements"]) == len(ELEMENTS)
     ems = [r for r in doc["elements"] if r["code"] == "0x260000b0"]
@@ -105,17 +102,16 @@ def test_cli_lists_every_row_as_json():
     assert nx["values"]["AlwaysOn"] == 3
 
 
-def test_cli_text_has_one_line_per_row():
-    run = CliRunner().invoke(cli, ["elements"])
-    assert run.exit_code == 0
-    lines = run.stdout.splitlines()
+def test_cli_text_has_one_line_per_row(capsys):
+    code, out, _ = run_cli(capsys, "elements")
+    assert code == 0
+    lines = out.splitlines()
     assert len(lines) == len(ELEMENTS)
     assert any(line.startswith("0x25000004  bootmgr") and " timeout " in line for line in lines)
 
 
-def test_docs_elements_md_is_current():
+def test_docs_elements_md_is_current(capsys):
     path = REPO / "docs" / "elements.md"
     assert path.read_text(encoding="utf-8") == reference.markdown(), (
         "docs/elements.md is stale: run `bcdtool elements --markdown > docs/elements.md`")
-    run = CliRunner().invoke(cli, ["elements", "--markdown"])
-    assert run.stdout == reference.markdown()
+    assert run_cli(capsys, "elements", "--markdown")[1] == reference.markdown()

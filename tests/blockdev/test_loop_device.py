@@ -4,34 +4,21 @@ media."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from contextlib import contextmanager
 
 import pytest
 
 from tests.blockdev.blockdev_images import MiB
-from tests.helpers.common import need_tool
+from tests.helpers.common import loop_device, need_tool
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import read_partition_table
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import ReadOnlyError
 
 
-@contextmanager
 def loop(path, *, read_only: bool):
-    losetup = need_tool("losetup")
-    if os.geteuid() != 0:
-        pytest.skip("loop devices need root")
-    args = [losetup, "-f", "--show", "--sector-size", "4096"] + (["-r"] if read_only else [])
-    run = subprocess.run(args + [str(path)], capture_output=True, text=True)
-    if run.returncode != 0:
-        pytest.skip(f"no loop device here: {run.stderr.strip()}")
-    dev = run.stdout.strip()
-    try:
-        yield dev
-    finally:
-        subprocess.run([losetup, "-d", dev], check=False)
+    """`path` on a loop device with 4096-byte logical sectors (a 4Kn disk)."""
+    return loop_device(path, read_only=read_only, sector_size=4096)
 
 
 @pytest.fixture(scope="module")

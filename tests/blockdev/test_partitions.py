@@ -179,7 +179,7 @@ def _write_gpt_header(path, lba: int, **changes):
     fmt = "<8sIIII QQQQ 16s QIII"
     with open(path, "r+b") as f:
         f.seek(lba * 512)
-        values = dict(zip(fields, struct.unpack(fmt, f.read(92)), strict=False))
+        values = dict(zip(fields, struct.unpack(fmt, f.read(92)), strict=True))
         values.update(changes, crc=0)
         raw = struct.pack(fmt, *(values[k] for k in fields))
         raw = raw[:16] + struct.pack("<I", zlib.crc32(raw)) + raw[20:]

@@ -26,11 +26,6 @@ INSTALLED = ["win10-bios-installed-sysreserved.bcd", "win7-bios-installed-winre.
              "win11-uefi-installed-2025.bcd", "win10-uefi-installed-systemd-boot.bcd"]
 
 
-@pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
 def copy_store(corpus, tmp_path, name: str, *, logs: bool = True):
     """Copy a corpus store (and its logs) into tmp_path, writable."""
     src = corpus / "bcd" / name

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from tests.ops.ops_helpers import build_windows_disk
 from tests.helpers.common import run_process as bcdtool, sha
 from fixtures.windows_hives import system_hive
-
-
-@pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 def test_doctor_before_and_after(tmp_path):

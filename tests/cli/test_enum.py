@@ -10,11 +10,6 @@ from Registry import Registry
 from tests.helpers.common import corpus_files, run_cli as run
 
 
-@pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
 def test_text_shows_alias_guid_and_partition(corpus, capsys):
     code, out, err = run(
         capsys, "enum", str(corpus / "bcd" / "win10-bios-installed-sysreserved.bcd")

@@ -5,30 +5,13 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
-import sys
 
-import pytest
 
-from bcdtool.cli import main
+from tests.helpers.common import run_cli as run, run_process
+
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.hive import Hive
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 def hive_with(tmp_path, key: str, value: str):
@@ -60,15 +43,13 @@ def test_reg_export_refuses_names_a_reg_file_cannot_hold(tmp_path, capsys):
     code, out, err = run(capsys, "hive", "export", path)
     assert code == 17 and "line break" in err
     assert "[HKEY_LOCAL_MACHINE\\injected]" not in out
-    utf16 = subprocess.run([sys.executable, "-m", "bcdtool", "hive", "export", "--utf16",
-                            str(path)], capture_output=True, timeout=120)
+    utf16 = run_process("hive", "export", "--utf16", path, text=False)
     assert utf16.returncode == 17
     assert "[HKEY_LOCAL_MACHINE\\injected]".encode("utf-16-le") not in utf16.stdout
     surrogate = hive_with(tmp_path, "a\ud800b", "v")
     code, _, err = run(capsys, "hive", "export", surrogate)
     assert code == 17 and "--utf16" in err
-    exact = subprocess.run([sys.executable, "-m", "bcdtool", "hive", "export", "--utf16",
-                            str(surrogate)], capture_output=True, timeout=120)
+    exact = run_process("hive", "export", "--utf16", surrogate, text=False)
     assert exact.returncode == 0
     assert "[\\a\ud800b]".encode("utf-16-le", "surrogatepass") in exact.stdout
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import struct
-import subprocess
-import sys
+from functools import partial
 
 import pytest
+
+from tests.helpers.common import run_process
 from Registry import Registry
 
 from bcdtool.regf import layout as L
@@ -19,9 +20,8 @@ STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
 LOADER = "Objects\\{733b62e5-f608-11eb-825c-c112f60133ab}"
 
 
-def bcdtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *args], capture_output=True,
-                          timeout=120)
+#: `bcdtool ARGS` as a process, output as bytes (exports are compared byte for byte).
+bcdtool = partial(run_process, text=False)
 
 
 def test_ls_json_matches_python_registry(corpus):

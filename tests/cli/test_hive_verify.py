@@ -7,27 +7,11 @@ import shutil
 
 import pytest
 
-from tests.helpers.common import corpus_hives
+from tests.helpers.common import corpus_hives, run_cli as run
 
-from bcdtool.cli import main
 from bcdtool.regf.hive import Hive
 
 HIVES = corpus_hives()
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 @pytest.mark.parametrize("path", HIVES, ids=[p.name for p in HIVES])

@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import struct
 import subprocess
-import sys
+from functools import partial
 
 import pytest
 
-from tests.helpers.common import need_tool
+from tests.helpers.common import need_tool, run_process, sha
 from tests.regf.editor_oracles import ExpectedHive, assert_all_readers, ours
 
 from bcdtool.regf.editor import HiveEditor
 
 
 @pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    need_tool("hivexregedit")
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))   # undo journals go here
+def _hivex():
+    need_tool("hivexregedit")   # the independent reader of every write here
 
 
-def bcdtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)], capture_output=True,
-                          timeout=120, env=os.environ)
+#: `bcdtool ARGS` as a process, output as bytes (hive export writes exact encodings).
+bcdtool = partial(run_process, text=False)
 
 
 def _seq(data: bytes) -> tuple[int, int]:
@@ -82,20 +78,20 @@ def test_dry_run_and_backup_on_a_corpus_store(corpus, tmp_path):
     store = tmp_path / "BCD"
     shutil.copyfile(corpus / "bcd" / "win10-uefi-installed-systemd-boot.bcd", store)
     original = store.read_bytes()
-    digest = hashlib.sha256(original).hexdigest()
+    digest = sha(original)
     key = "Objects\\{733b62e5-f608-11eb-825c-c112f60133ab}\\Elements\\16000020"
     run = bcdtool("hive", "set", store, key, "Element", "--type", "REG_BINARY", "--data", "01",
                   "--dry-run", "--backup", tmp_path / "never")
     assert run.returncode == 0, run.stderr
     assert b"nothing written" in run.stdout and not (tmp_path / "never").exists()
-    assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
+    assert sha(store) == digest
     run = bcdtool("hive", "rm", store, key.rsplit("\\", 1)[0], "--dry-run", "--json")
     doc = json.loads(run.stdout)
     plan = doc["write"]
     assert doc["changes"] == [{"action": "delete", "key": key.rsplit("\\", 1)[0], "value": None}]
     assert run.returncode == 0 and doc["dry_run"] and plan["sha256_before"] == digest
     assert plan["plan"] and plan["plan"][0]["offset"] == 0 and plan["size"] == len(original)
-    assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
+    assert sha(store) == digest
     run = bcdtool("hive", "set", store, key, "Element", "--type", "REG_BINARY", "--data", "01",
                   "--backup", tmp_path / "BCD.bak")
     assert run.returncode == 0, run.stderr

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 
 from bcdtool.errors import InvalidArgumentError, EXIT_PROBLEMS, GuestError, NotFoundError
 from fixtures import linux_roots
 from tests.linux.linux_helpers import snapshot
-from tests.helpers.common import run_cli as run
-
-
-@pytest.fixture
-def state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
+from tests.helpers.common import run_cli as run, run_process
 
 
 def test_check_exit_codes_and_json(tmp_path, capsys):
@@ -79,7 +70,9 @@ def test_device_and_baud_options(tmp_path, capsys, state):
     assert code == 0
     code, _, _ = run(capsys, "linux", "check", root)   # ttyS0 is not the console now
     assert code == EXIT_PROBLEMS
-    assert list((tmp_path / "j").iterdir()) and not state.exists()
+    # With --backup-dir the state folder holds nothing but the key journals are signed with.
+    assert list((tmp_path / "j").iterdir())
+    assert [p.name for p in state.rglob("*") if p.is_file()] == ["journal.key"]
 
 
 def test_bad_arguments(tmp_path, capsys):
@@ -94,6 +87,5 @@ def test_bad_arguments(tmp_path, capsys):
 
 def test_entry_point_exit_code(tmp_path):
     root = linux_roots.build("centos-6", "broken", tmp_path / "g")
-    proc = subprocess.run([sys.executable, "-m", "bcdtool", "linux", "check", str(root)],
-                          capture_output=True, text=True, timeout=60)
+    proc = run_process("linux", "check", root)
     assert proc.returncode == EXIT_PROBLEMS and "login.securetty" in proc.stdout

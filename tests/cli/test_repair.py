@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
 
-from tests.helpers.common import sha
+from tests.helpers.common import BCD_CORPUS, run_process as bcdtool, sha
 from tests.ops.ops_helpers import build_windows_disk
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bcd"
-
-
-@pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
-def bcdtool(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, env=os.environ)
 
 
 def test_repair_boot_dry_run_json_then_undo(tmp_path):
@@ -31,7 +15,7 @@ def test_repair_boot_dry_run_json_then_undo(tmp_path):
     # Windows 7's store: {bootmgr} on one disk signature, the loader on another, WinRE in
     # \Recovery\{guid} on the loader's partition
     recovery = "Recovery/26435aed-6432-11e6-84a6-f0fbf6f23a1f"
-    build_windows_disk("bios", raw, bcd=(CORPUS / "win7-bios-installed-winre.bcd").read_bytes(),
+    build_windows_disk("bios", raw, bcd=(BCD_CORPUS / "win7-bios-installed-winre.bcd").read_bytes(),
                        windows_extra={f"{recovery}/Winre.wim": b"MSWIM", f"{recovery}/boot.sdi":
                                       b"$SDI"})
     digest = sha(raw)
@@ -58,7 +42,7 @@ def test_repair_boot_exits_3_when_something_is_left(tmp_path):
     """Without the WinRE image on the disk its entry cannot be re-pointed: the rest is repaired,
     the entry is named, and the exit code says problems remain."""
     raw = tmp_path / "disk.img"
-    build_windows_disk("bios", raw, bcd=(CORPUS / "win7-bios-installed-winre.bcd").read_bytes())
+    build_windows_disk("bios", raw, bcd=(BCD_CORPUS / "win7-bios-installed-winre.bcd").read_bytes())
     run = bcdtool("repair", "boot", raw)
     assert run.returncode == 3, run.stderr
     assert "not repaired: device of {26435aed-6432-11e6-84a6-f0fbf6f23a1f}: no partition" \
@@ -69,6 +53,6 @@ def test_repair_boot_exits_3_when_something_is_left(tmp_path):
 
 def test_repair_boot_needs_a_disk(tmp_path):
     store = tmp_path / "BCD"
-    store.write_bytes((CORPUS / "win81-bios-installed-sysreserved.bcd").read_bytes())
+    store.write_bytes((BCD_CORPUS / "win81-bios-installed-sysreserved.bcd").read_bytes())
     run = bcdtool("repair", "boot", store)
     assert run.returncode == 17 and run.stderr.startswith("bcdtool: error: repair boot needs")

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from tests.ops.ops_helpers import (assert_recipe, build_windows_disk, new_store, registry,
                                    store_bytes)
 from tests.helpers.common import run_process as bcdtool, sha
-
-
-@pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 def test_enable_json_twice_then_status(tmp_path):

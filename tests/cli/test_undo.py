@@ -4,16 +4,12 @@ every byte back.  Run as real processes; results read back with qemu-img, mtools
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from tests.helpers.common import sha as digest
+from tests.helpers.common import CORPUS, need_tools, run_process as bcdtool, sha as digest
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 EMSSETTINGS = "{0ce4991b-e6b3-4b16-b23c-5e0d9250e5d9}"
 RECIPE = [["/set", "{bootmgr}", "bootems", "yes"], ["/ems", "{default}", "on"],
@@ -21,25 +17,15 @@ RECIPE = [["/set", "{bootmgr}", "bootems", "yes"], ["/ems", "{default}", "on"],
 TOOLS = ("sgdisk", "sfdisk", "mkfs.fat", "mcopy", "mkntfs", "ntfscp", "ntfscat", "qemu-img")
 
 
-def bcdtool(*args, state: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, XDG_STATE_HOME=str(state))
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=120)
-
-
 @pytest.fixture(scope="module", params=[("uefi", "qcow2"), ("bios", "vhd-dynamic")],
                 ids=lambda p: "-".join(p))
 def disk(request, tmp_path_factory):
     """(DiskImage, converted image path) for one firmware x format."""
-    import shutil
-
     from fixtures import images
 
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is absent")
-    for tool in TOOLS:
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+    need_tools(*TOOLS)
     firmware, fmt = request.param
     folder = tmp_path_factory.mktemp(firmware)
     if firmware == "uefi":

@@ -5,16 +5,10 @@ from __future__ import annotations
 import io
 import json
 
-import pytest
 
 from fixtures.windows_hives import software_hive, system_hive
 from tests.ops.ops_helpers import build_windows_disk, windows_file
 from tests.helpers.common import run_process as bcdtool, sha
-
-
-@pytest.fixture(autouse=True)
-def _state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 def test_info_crashdump_sac(tmp_path):

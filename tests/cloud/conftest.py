@@ -15,7 +15,8 @@ from tests.ops.ops_helpers import build_windows_disk
 def _state(tmp_path, monkeypatch):
     """Journals, audit log and pending markers of each test go to its own state folder."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("BCDTOOL_HTTP_TIMEOUT", "5")
+    # A hang guard on the local servers, not a speed budget (the timeout test sets its own).
+    monkeypatch.setenv("BCDTOOL_HTTP_TIMEOUT", "60")
     monkeypatch.setenv("BCDTOOL_HTTP_RETRIES", "2")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
+from functools import partial
 
 import pytest
 
@@ -12,16 +12,15 @@ from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.http import HttpDevice
 from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, NetworkError, NotFoundError,
                             UnsupportedError)
-from tests.helpers.common import need_tool
+from tests.helpers.common import need_tool, run_process
 from fixtures import linux_roots
 from tests.cloud.cloud_helpers import SECRET_MARK, RangeServer, environment, leaked
 
 FORMATS = ["raw", "vhd-fixed", "vhd-dynamic", "vhdx", "qcow2", "vmdk"]
 
 
-def bcdtool(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=env or environment())
+#: `bcdtool ARGS` as a process (an image read over HTTP; the timeout only catches a hang).
+bcdtool = partial(run_process, timeout=300)
 
 
 def name_of(served, fmt: str) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -14,9 +12,16 @@ import yaml
 from fixtures.azurite import REPO
 from tests.cloud.cloud_helpers import leaked, tree_text
 from fixtures import images
+from tests.helpers.common import run_process
 from tests.ops.ops_helpers import assert_recipe, store_bytes
 
 MANIFEST = REPO / "docs" / "k8s-fleet-job.yaml"
+
+
+def no_runner() -> dict[str, None]:
+    """Unset every job runner's variable this process inherited (the test sets its own)."""
+    return {k: None for k in os.environ
+            if k.startswith(("JOB_COMPLETION", "SLURM_", "AZ_BATCH", "BCDTOOL_SHARD"))}
 
 
 def _render():
@@ -66,8 +71,7 @@ def test_every_shard_runs_locally_against_azurite(azurite, windows_raw, tmp_path
         args = [a.replace(f"{mount}/manifest.jsonl", str(local_manifest))
                 .replace("/var/lib/bcdtool", str(tmp_path / "var")) for a in pod["args"]]
         assert pod["command"] == ["bcdtool"]
-        proc = subprocess.run([sys.executable, "-m", "bcdtool", *args], capture_output=True,
-                              text=True, timeout=300, env=env)
+        proc = run_process(*args, env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr + proc.stdout
         assert f"shard {index}/3 from Kubernetes Indexed Job" in proc.stderr
         results = [json.loads(x) for x in proc.stdout.splitlines()]
@@ -98,12 +102,8 @@ def test_every_shard_runs_locally_against_azurite(azurite, windows_raw, tmp_path
 def test_shard_auto_reads_each_job_runner(environ, expected, tmp_path):
     manifest = tmp_path / "m.txt"
     manifest.write_text("".join(f"{tmp_path}/missing-{i}.img\n" for i in range(16)))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JOB_COMPLETION", "SLURM_", "AZ_BATCH", "BCDTOOL_SHARD"))}
-    env.update(environ, XDG_STATE_HOME=str(tmp_path / "state"))
-    proc = subprocess.run([sys.executable, "-m", "bcdtool", "batch", str(manifest), "--shard",
-                           "auto", "--json", "--jobs", "1"], capture_output=True, text=True,
-                          env=env, timeout=120)
+    proc = run_process("batch", manifest, "--shard", "auto", "--json", "--jobs", "1",
+                       env={**no_runner(), **environ}, state=tmp_path / "state")
     index, count, runner = expected
     assert f"shard {index}/{count} from {runner}" in proc.stderr
     lines = [json.loads(x)["line"] for x in proc.stdout.splitlines()[:-1]]
@@ -113,12 +113,8 @@ def test_shard_auto_reads_each_job_runner(environ, expected, tmp_path):
 def test_shard_auto_without_a_count_or_a_runner_says_what_to_do(tmp_path):
     manifest = tmp_path / "m.txt"
     manifest.write_text("x.img\n")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JOB_COMPLETION", "SLURM_", "AZ_BATCH", "BCDTOOL_SHARD"))}
-    none = subprocess.run([sys.executable, "-m", "bcdtool", "batch", str(manifest), "--shard",
-                           "auto"], capture_output=True, text=True, env=env, timeout=60)
+    none = run_process("batch", manifest, "--shard", "auto", env=no_runner())
     assert none.returncode == 24 and "--shard K/N" in none.stderr
-    k8s = subprocess.run([sys.executable, "-m", "bcdtool", "batch", str(manifest), "--shard",
-                          "auto"], capture_output=True, text=True, timeout=60,
-                         env=dict(env, JOB_COMPLETION_INDEX="0"))
+    k8s = run_process("batch", manifest, "--shard", "auto",
+                      env={**no_runner(), "JOB_COMPLETION_INDEX": "0"})
     assert k8s.returncode == 24 and "BCDTOOL_SHARD_COUNT" in k8s.stderr

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
+from functools import partial
 
 import pytest
+
+from tests.helpers.common import run_process
 
 from azure.storage.blob import BlobLeaseClient
 
@@ -32,9 +33,8 @@ from tests.ops.ops_helpers import assert_recipe, registry, store_bytes
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
-def bcdtool(*args, env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=env)
+#: `bcdtool ARGS` as a process (a blob round trip through Azurite can take a while on load).
+bcdtool = partial(run_process, timeout=300)
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers.common import sha
+from tests.helpers.common import REPO, run_process, sha
 
 #: A real UEFI system store written by Windows 10 (with {emssettings} and a default loader).
 STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
@@ -50,16 +49,14 @@ class Case:
 def run_bcdtool(args: list[str], state: Path, *, fault: int | None = None, mode: str = "exit",
                 timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -m bcdtool ARGS` with its own state folder, a fault armed when `fault` is given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BCDTOOL_FAULT")}
-    env["XDG_STATE_HOME"] = str(state)
-    env.pop("BCDTOOL_DEBUG", None)
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("BCDTOOL_FAULT")}
+    env["BCDTOOL_DEBUG"] = None
     if fault is not None:
         env["BCDTOOL_FAULT_AFTER_WRITES"] = str(fault)
         env["BCDTOOL_FAULT_MODE"] = mode
-        env["PYTHONPATH"] = os.pathsep.join([str(INJECT)] + [p for p in
-                                             env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    return subprocess.run([sys.executable, "-m", "bcdtool", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[2])
+        inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join([str(INJECT)] + [p for p in inherited if p])
+    return run_process(*args, env=env, state=state, cwd=REPO, timeout=timeout)
 
 
 def journal_named(stderr: str) -> Path:

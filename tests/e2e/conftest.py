@@ -9,20 +9,24 @@ import shutil
 import pytest
 
 
-def _guest(firmware: str, extra: list[str]):
-    """The cached guest image, or a skip (a failure under BCDTOOL_E2E_REQUIRED=1) saying why not."""
-    from fixtures import debian_guest
-
-    reasons = debian_guest.missing_requirements() + extra
+def _require(what: str, reasons: list[str]) -> None:
+    """Skip (fail under BCDTOOL_E2E_REQUIRED=1) when the guest cannot be built or booted here."""
     if shutil.which("qemu-system-x86_64") is None:
         reasons.append("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
     if os.geteuid() != 0:
         reasons.append("mounting the guest's root partition needs root")
     if reasons:
-        message = "cannot boot the e2e guest: " + "; ".join(reasons)
+        message = f"cannot boot the {what}: " + "; ".join(reasons)
         if os.environ.get("BCDTOOL_E2E_REQUIRED") == "1":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def _guest(firmware: str, extra: list[str]):
+    """The cached Debian guest image, once it is known to be buildable and bootable here."""
+    from fixtures import debian_guest
+
+    _require("e2e guest", debian_guest.missing_requirements() + extra)
     return debian_guest.guest_image(firmware)
 
 
@@ -41,16 +45,7 @@ def busybox_guest():
     """The cached Debian guest booted by extlinux with BusyBox init (fixtures/busybox_guest.py)."""
     from fixtures import busybox_guest
 
-    reasons = busybox_guest.missing_requirements()
-    if shutil.which("qemu-system-x86_64") is None:
-        reasons.append("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
-    if os.geteuid() != 0:
-        reasons.append("mounting the guest's root partition needs root")
-    if reasons:
-        message = "cannot boot the extlinux+BusyBox e2e guest: " + "; ".join(reasons)
-        if os.environ.get("BCDTOOL_E2E_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    _require("extlinux+BusyBox e2e guest", busybox_guest.missing_requirements())
     return busybox_guest.guest_image()
 
 

@@ -132,7 +132,7 @@ def test_fixed_guest_offers_serial_login(debian_guest, attached, boots):
     assert "Loading Linux" in ttys0, ttys0[:2000]       # GRUB's own lines from grub.cfg
     assert re.search(r"Linux version \d", ttys0), ttys0[:4000]  # kernel: quiet was dropped
     assert "ttyS0" in ttys0                             # the getty's issue banner
-    answer = log_in(boot, debian_guest.password, timeout=60)
+    answer = log_in(boot, debian_guest.password)
     assert answer.split()[1:] == [b"/dev/ttyS0", b"Linux"], answer
     print(f"fixed boot: login prompt after {login_at:.0f} s, "
           f"command ran after {boot.elapsed():.0f} s")

@@ -69,7 +69,7 @@ def test_uefi_fixed_guest_offers_serial_login(debian_uefi_guest, fixed_uefi, uef
     login_at = boot.elapsed()
     assert "console=ttyS0,115200" in line, line
     assert re.search(r"Linux version \d", boot.text(boot.ttyS0)), boot.text(boot.ttyS0)[-3000:]
-    answer = log_in(boot, debian_uefi_guest.password, timeout=60)
+    answer = log_in(boot, debian_uefi_guest.password)
     assert answer.split()[1:] == [b"/dev/ttyS0", b"Linux"], answer
     print(f"UEFI fixed boot: login prompt after {login_at:.0f} s, "
           f"command ran after {boot.elapsed():.0f} s")

@@ -3,16 +3,15 @@ specification from the pages two hive versions differ in, and running the CLI as
 
 from __future__ import annotations
 
-import os
 import struct
-import subprocess
-import sys
+from functools import partial
 
 from bcdtool.bcd.device import PartitionDevice
 from bcdtool.bcd.store import BcdStore
 from bcdtool.bcd.template import StoreLayout, build_store
 from bcdtool.regf.checksums import marvin32, regf_checksum
 from bcdtool.regf.hive import Hive
+from tests.helpers.common import run_process
 
 LOADER = "{11111111-2222-3333-4444-555555555555}"
 RESUME = "{11111111-2222-3333-4444-666666666666}"
@@ -92,8 +91,5 @@ def log_of_versions(versions: list[bytes], first_sequence: int) -> bytes:
     return make_log(versions[0], first_sequence, entries)
 
 
-def bcdtool(*args, env=None) -> subprocess.CompletedProcess:
-    """Run `python -m bcdtool ARGS` as a user would."""
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, **(env or {})))
+#: `python -m bcdtool ARGS` as a user runs it (forensic reads of whole images: a long guard).
+bcdtool = partial(run_process, timeout=300)

@@ -31,7 +31,7 @@ def _with_evil_object() -> bytes:
 def _hivexsh(path, script: str) -> None:
     need_tool("hivexsh")
     run = subprocess.run(["hivexsh", "-w", str(path)], input=script, text=True,
-                         capture_output=True, timeout=60)
+                         capture_output=True, timeout=120)
     assert run.returncode == 0, run.stderr
 
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.helpers.common import need_tool
+from tests.helpers.common import loop_device, need_tool
 from fixtures import images
 from tests.forensic.forensic_helpers import bcdtool
 from tests.helpers.common import sha as _sha
@@ -43,20 +43,6 @@ def _opens(trace: str) -> list[str]:
                                                               line)]
 
 
-@contextlib.contextmanager
-def _loop_device(image):
-    """`image` attached read-write to a loop device (bcdtool could write; it must not)."""
-    need_tool("losetup")
-    proc = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
-    device = proc.stdout.strip()
-    try:
-        yield device
-    finally:
-        subprocess.run(["losetup", "-d", device], check=True)
-
-
 @pytest.mark.parametrize("kind", ["file", "folder", "image", "device"])
 def test_no_open_for_writing_under_strace(corpus, tmp_path, kind):
     need_tool("strace")
@@ -75,7 +61,8 @@ def _traced_run(corpus, tmp_path, kind, stack) -> None:
     elif kind == "image":
         target = _image(corpus, tmp_path).path
     else:
-        target = stack.enter_context(_loop_device(_image(corpus, tmp_path).path))
+        # attached read-write: bcdtool could write through it; it must not
+        target = stack.enter_context(loop_device(_image(corpus, tmp_path).path))
     trace = tmp_path / "trace.txt"
     run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=open,openat,openat2,creat", "-o",
                           str(trace), sys.executable, "-m", "bcdtool", "forensic", str(target),

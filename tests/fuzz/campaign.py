@@ -370,7 +370,7 @@ def run_campaign(kind: str, runs: int, seed: int, keep: Path | None, per_input: 
                     print(f"FAIL {done} [{label}] {' '.join(argv)}: {run.key()}", flush=True)
                     if keep is not None:
                         dest = keep / f"{kind}-{done}"
-                        shutil.copytree(path.parent, dest, dirs_exist_ok=True,
+                        shutil.copytree(path.parent, dest, dirs_exist_ok=True, symlinks=True,
                                         ignore=shutil.ignore_patterns("bk"))
             cases = [p for p in tmp.iterdir() if p.name.startswith("case")]
             if len(cases) > 50:

@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bcdtool.errors import all_error_classes
+from tests.helpers.common import REPO
 
 #: Address-space limit of one run (what `prlimit --as` would give).
 ADDRESS_SPACE = 1 << 30
-#: Seconds one run may take before it counts as a hang (not a speed assertion).
-HANG_SECONDS = float(os.environ.get("BCDTOOL_FUZZ_HANG_SECONDS", "30"))
+#: Seconds one run may take before it counts as a hang (not a speed assertion: generous, so a
+#: run that is merely slow on a loaded 2-core machine never counts).
+HANG_SECONDS = float(os.environ.get("BCDTOOL_FUZZ_HANG_SECONDS", "300"))
 #: Exit codes a run may end with: success, problems found (3), click usage (2), every error class.
 ALLOWED = {0, 2, 3} | {cls.exit_code for cls in all_error_classes()}
 #: Messages of the CLI's last-resort mapping of MemoryError / RecursionError: unbounded input.
 UNBOUNDED = ("needs more memory than is available", "nested too deeply to process")
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -98,8 +99,9 @@ def _child(argv: list[str], err_fd: int, state: str) -> None:
         os.dup2(null, 1)
         os.dup2(err_fd, 2)
         sys.stdin = open(0, closefd=False)
-        sys.stdout = open(1, "w", closefd=False)
-        sys.stderr = open(2, "w", closefd=False)
+        # the error handlers Python gives a process's own streams
+        sys.stdout = open(1, "w", closefd=False, errors="surrogateescape")
+        sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(int(HANG_SECONDS))
         from bcdtool.cli import main

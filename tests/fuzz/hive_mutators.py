@@ -13,7 +13,10 @@ from __future__ import annotations
 import random
 import struct
 
+from bcdtool.errors import BcdToolError
 from bcdtool.regf.checksums import regf_checksum
+from bcdtool.regf.editor import HiveEditor
+from bcdtool.regf.hive import Hive
 
 BASE = 0x1000
 INTERESTING_32 = [0, 1, 2, 3, 7, 0x7F, 0xFF, 0x400, 0x1000, 0x7FFF, 0xFFFF, 0x10000, 0x7FFFFFF8,
@@ -205,14 +208,16 @@ def truncate(rng: random.Random, data: bytes) -> tuple[bytes, str]:
 
 
 HIVE_MUTATORS = [field_edit, field_edit, field_edit, loop_edit, loop_edit, cell_size_edit,
-                 base_block_edit, hbin_edit, bit_flips, truncate]
+                 base_block_edit, hbin_edit, bit_flips, truncate, "bcd", "bcd", "bcd"]
 
 
 def mutate_hive(rng: random.Random, data: bytes) -> tuple[bytes, str]:
     """One or two mutations of `data`; the label names the first."""
-    out, label = rng.choice(HIVE_MUTATORS)(rng, data)
+    first = rng.choice(HIVE_MUTATORS)
+    out, label = (bcd_element_edit if first == "bcd" else first)(rng, data)
     if rng.random() < 0.3 and out:
-        out, _ = rng.choice(HIVE_MUTATORS)(rng, out)
+        again = rng.choice(HIVE_MUTATORS[:-3])
+        out, _ = again(rng, out)
     return out, label
 
 
@@ -257,3 +262,73 @@ def mutate_log(rng: random.Random, log: bytes, hive_len: int) -> tuple[bytes, st
     else:
         return bit_flips(rng, bytes(out))
     return bytes(out), f"log {kind}"
+
+
+# -- BCD elements: wrong types, lengths and hostile device blobs ---------------------------------
+
+REG_SZ, REG_BINARY, REG_DWORD, REG_MULTI_SZ, REG_QWORD = 1, 3, 4, 7, 11
+
+
+def _device_blob(rng: random.Random, depth: int = 0) -> bytes:
+    """A device element (options GUID + descriptor) whose nested sizes and offsets lie."""
+    kind = rng.choice([0, 5, 6, 8, 3, 0xFFFFFFFF])
+    size = rng.choice([0, 1, 15, 16, 17, 0x48, 0x58, 0x7FFFFFFF, 0xFFFFFFFF, 0x10000])
+    head = struct.pack("<IIII", kind, rng.choice((0, 1, 0xFFFFFFFF)), size, 0)
+    if kind == 0:        # local: ramdisk / file / vhd with a nested parent descriptor
+        sub = struct.pack("<I", rng.choice((3, 5, 6, 0xFFFF)))
+        path = struct.pack("<III", 1, rng.choice((0, 12, 0xFFFFFFFF, 0x7FFFFFF0)), 5)
+        nested = _device_blob(rng, depth + 1)[16:] if depth < 40 and rng.random() < 0.8 else b""
+        body = sub + struct.pack("<QQI", 0, 2 ** 63, 0xFFFFFFFF) + path + nested
+    elif kind == 8:      # locate: parent offset into itself, before itself, past the end
+        body = struct.pack("<III", 0, 0x12000002, rng.choice((0, 8, 16, 0xFFFFFFFF, 0x10)))
+        body += "\\x".encode("utf-16-le") * rng.choice((0, 1, 5000))
+    elif kind == 6:
+        body = bytes(16) + struct.pack("<II", 0, rng.choice((0, 1, 2, 0xFFFFFFFF))) + bytes(32)
+    else:
+        body = bytes(rng.randrange(0, 64))
+    return bytes(16) + head + body
+
+
+def _object_list(rng: random.Random, own: str, others: list[str]) -> bytes:
+    """REG_MULTI_SZ of object ids: itself (an inherit or display loop), garbage, many."""
+    pick = rng.choice(["self", "loop", "garbage", "many", "empty", "dups"])
+    items = {"self": [own], "loop": others[:2] + [own], "many": others * 2000, "empty": [""],
+             "garbage": ["{not-a-guid}", "\x00", "x" * 5000], "dups": [own] * 50}[pick]
+    return ("\x00".join(items) + "\x00\x00").encode("utf-16-le", "surrogatepass")
+
+
+def bcd_element_edit(rng: random.Random, data: bytes) -> tuple[bytes, str]:
+    """One BCD element's value replaced: a wrong registry type or length, a hostile device blob,
+    an object list naming itself (inherit/recovery loops) or garbage."""
+    try:
+        objects = Hive.from_bytes(data, name="seed").key("Objects").subkeys()
+    except BcdToolError:        # not a BCD store: plain corruption instead
+        return field_edit(rng, data)
+    if not objects:
+        return field_edit(rng, data)
+    names = [o.name for o in objects]
+    obj = rng.choice(objects)
+    elements = obj.subkey("Elements").subkeys() if "Elements" in \
+        [k.name for k in obj.subkeys()] else []
+    code = rng.choice([e.name for e in elements] or ["14000006"]) if rng.random() < 0.7 else \
+        rng.choice(["11000001", "21000001", "12000002", "14000006", "24000001", "23000003",
+                    "25000004", "16000009", "15000011", "11000043", "21000022", "31000003"])
+    klass = int(code, 16) >> 24 & 0x0F if len(code) == 8 else 0
+    roll = rng.random()
+    if klass == 1 and roll < 0.6:
+        vtype, raw, what = REG_BINARY, _device_blob(rng), "device"
+    elif klass == 4 and roll < 0.6:
+        vtype, raw, what = REG_MULTI_SZ, _object_list(rng, obj.name, names), "object list"
+    elif klass == 3 and roll < 0.6:
+        vtype, raw, what = REG_SZ, rng.choice([obj.name, "{bad}", "", "x" * 10000]).encode(
+            "utf-16-le") + b"\0\0", "object"
+    else:
+        vtype = rng.choice([REG_SZ, REG_BINARY, REG_DWORD, REG_MULTI_SZ, REG_QWORD, 0, 0xFFFF])
+        raw = rng.choice([b"", b"\x01", b"\x01\x02\x03", bytes(7), bytes(9), b"\xff" * 16,
+                          b"\xff" * 60000, "x\x00".encode("utf-16-le"), b"\x00\xd8"])
+        what = f"type {vtype} len {len(raw)}"
+    editor = HiveEditor.from_bytes(data)
+    path = f"Objects\\{obj.name}\\Elements\\{code}"
+    editor.create_key(path)
+    editor.set_value(path, "Element", vtype, raw)
+    return editor.to_bytes(), f"bcd {code} {what}"

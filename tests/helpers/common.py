@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from bcdtool.cli import main
 
+#: The repository (a fixed working folder for processes that need one).
+REPO = Path(__file__).resolve().parents[2]
 #: The real-data corpus beside the repository (../shared/corpus); tests skip when it is absent.
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CORPUS = REPO.parent / "shared" / "corpus"
+#: The corpus's BCD stores (Windows versions' own, see SOURCES.md there).
+BCD_CORPUS = CORPUS / "bcd"
 
 
 def sha(data_or_path: bytes | bytearray | memoryview | str | Path) -> str:
@@ -47,13 +53,46 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
     return info.value.code, out, err
 
 
-def run_process(*args, env: dict | None = None, cwd=None, input: str | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `python -m bcdtool ARGS` as its own process (text output); `env` adds to os.environ.
-    The timeout only turns a hang into a failure."""
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          env=None if env is None else {**os.environ, **env}, cwd=cwd,
-                          input=input, capture_output=True, text=True, timeout=timeout)
+def run_process(*args, env: Mapping[str, str | os.PathLike | None] | None = None,
+                state: str | os.PathLike | None = None, cwd=None, input: str | bytes | None = None,
+                text: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m bcdtool ARGS` as its own process, as a user would.
+
+    `env` adds to os.environ (a value of None removes that name); `state` is the process's
+    $XDG_STATE_HOME (journals, audit log); `text=False` keeps stdout and stderr as bytes (exact
+    output such as `--utf16`).  stdin is closed unless `input` is given.  The timeout only
+    turns a hang into a failure: it is no speed budget.
+    """
+    changes = dict(env or {})
+    if state is not None:
+        changes["XDG_STATE_HOME"] = state
+    environ = dict(os.environ)
+    for name, value in changes.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = str(value)
+    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)], env=environ,
+                          cwd=cwd, input=input,
+                          stdin=subprocess.DEVNULL if input is None else None,
+                          capture_output=True, text=text, timeout=timeout)
+
+
+@contextlib.contextmanager
+def loop_device(image, *, read_only: bool = False, sector_size: int | None = None):
+    """`image` attached to a free loop device for the block (the test skips where none can be
+    attached: not root, no loop support)."""
+    losetup = need_tool("losetup")
+    args = [losetup, "-f", "--show", *(["-r"] if read_only else []),
+            *(["--sector-size", str(sector_size)] if sector_size else []), str(image)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
+    device = proc.stdout.strip()
+    try:
+        yield device
+    finally:
+        subprocess.run([losetup, "-d", device], check=True, timeout=120)
 
 
 def corpus_files(sub: str, pattern: str = "*") -> list[Path]:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.common import REPO, run_process
 
-
-def run_cli(*args, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m bcdtool ARGS` (stdin closed); the timeout only turns a hang into a failure."""
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=REPO,
-                          env=dict(os.environ, **(env or {})))
+#: `python -m bcdtool ARGS` from the repository folder (stdin closed).
+run_cli = partial(run_process, cwd=REPO)
 
 
 def overlay(path: Path, backing: str, *, fmt: str = "raw", size: str = "64M") -> Path:

@@ -16,6 +16,7 @@ import pytest
 
 from bcdtool.limits import MAX_BCD_BYTES
 from tests.helpers.common import CORPUS, run_process, sha
+from tests.helpers.journals import rewrite_signed
 from tests.hostile.test_declared_sizes import MAX_RSS, peak_rss
 
 STORE = "win11-uefi-installed-2025.bcd"          # clean, with a stale BCD.LOG and BCD.LOG1
@@ -95,7 +96,7 @@ def test_backup_path_that_is_a_fifo_or_device_never_hangs(folder, tmp_path, kind
     else:
         where.symlink_to("/dev/zero")            # endless: reading it whole never ends
     store = sha(boot / "BCD")
-    proc = run_process("bcdedit", "--backup", where, "/store", root, *SET, "9", timeout=60)
+    proc = run_process("bcdedit", "--backup", where, "/store", root, *SET, "9")
     assert proc.returncode == 31, proc.stderr
     assert sha(boot / "BCD") == store
 
@@ -112,7 +113,7 @@ def _raise_marker(journal: Path, pid: int, started: str | None) -> None:
     (journal "writing", marker naming it and the writing process)."""
     doc = json.loads(journal.read_text())
     doc["state"] = "writing"
-    journal.write_text(json.dumps(doc))
+    rewrite_signed(journal, doc, journal.parents[2])
     marker = journal.parents[2] / "pending"
     marker.mkdir(exist_ok=True)
     key = doc["target_key"]

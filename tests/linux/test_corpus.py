@@ -97,7 +97,7 @@ def test_fix_real_configs(tmp_path, corpus, family):
         # corpus dumps without /boot only warn that the generated files are missing
         assert st["grub.config-applied"] in ("ok", "warning" if not guest.kernel_lines else "ok")
         assert st["grub.serial-speed"] == "ok"
-    for old, new in zip(before, kernel_arg_lists(root), strict=False):
+    for old, new in zip(before, kernel_arg_lists(root), strict=True):
         kept = [
             a for a in old if a not in cmdline.QUIET_ARGS and not a.startswith(f"console={device}")
         ]

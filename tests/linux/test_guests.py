@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from bcdtool.errors import InvalidArgumentError
 from bcdtool.linux import inittab
 from bcdtool.linux.fix import apply_plan, plan_fix
 from fixtures import linux_guests
+from tests.helpers.common import run_cli, run_process
 from tests.linux.linux_helpers import guest_of, report_of, snapshot, statuses
 
 #: Problems each guest shows before the fix.
@@ -313,15 +313,14 @@ EVIL = ['ttyS0" ; touch /x ; "', "ttyS0 ttyS1", "ttyS0\n", "../ttyS0", "/dev/tty
 
 
 @pytest.mark.parametrize("device", EVIL)
-def test_bad_device_refused_everywhere(tmp_path, device):
+def test_bad_device_refused_everywhere(tmp_path, capsys, device):
     root = linux_guests.build("gentoo", tmp_path / "root")
     before = snapshot(root)
     for cmd in (["linux", "fix", "--device", device, str(root)],
                 ["linux", "check", "--device", device, str(root)]):
-        done = subprocess.run([sys.executable, "-m", "bcdtool", *cmd], capture_output=True,
-                              text=True)
-        assert done.returncode == 24, done
-        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        code, _, err = run_cli(capsys, *cmd)   # in-process through main: the real exit mapping
+        assert code == 24, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     with pytest.raises(InvalidArgumentError):
         plan_fix(guest_of(root), device)
     with pytest.raises(InvalidArgumentError):
@@ -329,19 +328,17 @@ def test_bad_device_refused_everywhere(tmp_path, device):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"target": str(root), "ops": [
         {"op": "linux fix", "device": device}]}) + "\n")
-    done = subprocess.run([sys.executable, "-m", "bcdtool", "batch", str(manifest)],
-                          capture_output=True, text=True)
+    done = run_process("batch", manifest)
     assert done.returncode == 24, done
     assert snapshot(root) == before
     assert not Path("/x").exists()
 
 
 @pytest.mark.parametrize("baud", [0, 12345, -115200, 115201])
-def test_bad_baud_refused(tmp_path, baud):
+def test_bad_baud_refused(tmp_path, capsys, baud):
     root = linux_guests.build("gentoo", tmp_path / "root")
-    done = subprocess.run([sys.executable, "-m", "bcdtool", "linux", "fix", "--baud", str(baud),
-                           str(root)], capture_output=True, text=True)
-    assert done.returncode == 24, done
+    code, _, err = run_cli(capsys, "linux", "fix", "--baud", baud, root)
+    assert code == 24, err
     with pytest.raises(InvalidArgumentError):
         plan_fix(guest_of(root), "ttyS0", baud)
 

@@ -86,9 +86,10 @@ def test_fix_on_an_image_says_what_it_needs(tmp_path, capsys):
     code, out, err = _run(capsys, "linux", "fix", str(image))
     assert code == UnsupportedError.exit_code
     assert "mounted root" in err and "guestfs" in err
-    # a dry run works from the image itself (nothing is written)
+    # a dry run shows the fix from the image itself, then refuses as the real run does
     code, out, err = _run(capsys, "linux", "fix", "--dry-run", str(image))
-    assert code == 0 and "+GRUB_TERMINAL=\"serial console\"" in out
+    assert code == UnsupportedError.exit_code and "+GRUB_TERMINAL=\"serial console\"" in out
+    assert "mounted root" in err and "dry run above" in err
     assert image.read_bytes() == before
 
 

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.ops.undo import undo
 from fixtures import linux_layouts as L
 from fixtures.linux_guests import write
+from tests.helpers.common import run_process
 from tests.linux.linux_helpers import guest_of, report_of, snapshot, statuses
 
 #: Problems each fixable layout shows before the fix.
@@ -60,11 +60,6 @@ def _fix(root: Path, tmp_path: Path, device: str | None = None):
 
 def _read(root: Path, path: str) -> str:
     return (root / path.lstrip("/")).read_text()
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *args], capture_output=True,
-                          text=True, timeout=120)
 
 
 def test_every_layout_is_covered():
@@ -113,10 +108,10 @@ def test_refused_layouts_through_the_cli(tmp_path, name):
     root = L.build(name, tmp_path / "root")
     before_tree = snapshot(root)
     for extra in ([], ["--dry-run"], ["--json"]):
-        done = _cli("linux", "fix", str(root), *extra)
+        done = run_process("linux", "fix", str(root), *extra)
         assert done.returncode == 36, done.stderr
         assert "Traceback" not in done.stderr and "next step" in done.stderr
-    assert _cli("linux", "check", str(root)).returncode == 3
+    assert run_process("linux", "check", str(root)).returncode == 3
     assert snapshot(root) == before_tree        # nothing written, not even partly
 
 
@@ -294,6 +289,31 @@ def test_debian_systemd_boot_entries_on_the_esp(tmp_path):
     _fix(root, tmp_path)
     entry = next((root / "boot/efi/loader/entries").iterdir()).read_text()
     assert re.search(r"^options +.* console=tty0 console=ttyS0,115200n8$", entry, re.M)
+    assert _read(root, "/etc/kernel/cmdline").split()[-1] == "console=ttyS0,115200n8"
+
+
+def test_transactional_update_on_a_read_write_root_is_not_refused(tmp_path):
+    """transactional-update installed on ordinary Tumbleweed (root not `ro`): fixable."""
+    files, links = L.microos()
+    files["/etc/os-release"] = files["/etc/os-release"].replace("opensuse-microos",
+                                                                "opensuse-tumbleweed")
+    files["/etc/fstab"] = files["/etc/fstab"].replace("  ro  ", "  defaults  ")
+    root = write(files, links, tmp_path / "root")
+    assert report_of(root).extra["fixable"]
+    _fix(root, tmp_path)
+    assert report_of(root).ok
+    files["/etc/fstab"] = files["/etc/fstab"].replace("  defaults  0  0\n", "  ro  0  0\n", 1)
+    root2 = write(files, links, tmp_path / "root2")              # `/` ro in fstab: refused
+    assert "guest.read-only-root" in _problems(report_of(root2))
+
+
+def test_systemd_boot_binary_alone_is_named(tmp_path):
+    files, links = L.arch_uki(f"root=UUID={L.UUID} rw")
+    del files["/boot/EFI/Linux/arch-linux.efi"], files["/boot/loader/loader.conf"]
+    root = write(files, links, tmp_path / "root")
+    menu = next(f for f in report_of(root).findings if f.id == "bootloader.serial")
+    assert menu.status == "warning" and menu.evidence[0].file.endswith("systemd-bootx64.efi")
+    _fix(root, tmp_path)
     assert _read(root, "/etc/kernel/cmdline").split()[-1] == "console=ttyS0,115200n8"
 
 

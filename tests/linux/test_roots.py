@@ -76,7 +76,7 @@ def test_fix_then_fix_again_then_undo(tmp_path, family):
     assert _problems(after) == set(), [f for f in after.findings if f.status == "problem"]
     after_args = kernel_arg_lists(root)
     assert len(after_args) == len(before_args)
-    for old, new in zip(before_args, after_args, strict=False):
+    for old, new in zip(before_args, after_args, strict=True):
         kept = [a for a in old if a not in DROPPED and not a.startswith(f"console={device}")]
         # every original argument is still there, in the same order
         assert [a for a in new if a in kept] == kept

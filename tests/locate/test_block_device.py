@@ -3,8 +3,6 @@ read-only device is refused.  Skipped where loop devices cannot be attached."""
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 
 import pytest
 
@@ -12,22 +10,8 @@ from bcdtool.errors import ReadOnlyError
 from bcdtool.ops.undo import undo
 from bcdtool.locate import open_hive
 from bcdtool.locate.commit import commit as commit_handle
-from tests.helpers.common import CORPUS, need_tools, sha
+from tests.helpers.common import CORPUS, loop_device, need_tools, sha
 from tests.locate.locate_helpers import build_disk, registry_elements, sac_edit
-
-
-@contextlib.contextmanager
-def loop_device(image, *, read_only: bool = False):
-    """Attach `image` to a free loop device for the duration of the block."""
-    args = ["losetup", "-f", "--show"] + (["-r"] if read_only else []) + [str(image)]
-    proc = subprocess.run(args, capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
-    device = proc.stdout.strip()
-    try:
-        yield device
-    finally:
-        subprocess.run(["losetup", "-d", device], check=True)
 
 
 @pytest.fixture

@@ -12,12 +12,9 @@ import json
 import shutil
 
 import pytest
-from click.testing import CliRunner
-
-from bcdtool.cli import cli
 from bcdtool.locate import open_hive
 from bcdtool.locate.commit import commit as commit_handle
-from tests.helpers.common import CORPUS, need_tools, sha
+from tests.helpers.common import CORPUS, need_tools, run_cli, sha
 from tests.locate.locate_helpers import (build_disk, changed_sectors, fs_check,
                                          read_store_independently, registry_elements, sac_edit)
 
@@ -56,7 +53,7 @@ def virtual(image, folder) -> bytes:
 
 @pytest.mark.parametrize("firmware", ["uefi", "bios"])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path):
+def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path, capsys):
     from fixtures import images
 
     disk = disks[firmware]
@@ -113,8 +110,8 @@ def test_sac_recipe_in_place(disks, firmware, fmt, tmp_path):
     assert len(changed_sectors(container_before, container_after)) <= result.pages_written + slack
 
     # bcdtool undo restores the original bytes.
-    run = CliRunner().invoke(cli, ["undo", result.journal])
-    assert run.exit_code == 0, run.output
+    code, _, err = run_cli(capsys, "undo", result.journal)
+    assert code == 0, err
     assert sha(virtual(image, tmp_path)) == sha(virtual_before)
     if fmt != "vhdx":
         assert sha(image.read_bytes()) == sha(container_before)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from bcdtool.errors import UnsafeVolumeError
 from bcdtool.locate import open_hive
 from bcdtool.locate.commit import commit as commit_handle
 from bcdtool.locate.commit import disk_sink
-from tests.helpers.common import CORPUS, need_tools, sha
+from tests.helpers.common import CORPUS, loop_device, need_tools, sha
 from tests.locate.locate_helpers import build_disk, sac_edit
 
 
@@ -25,29 +26,56 @@ def image(tmp_path):
     return build_disk("uefi", tmp_path, CORPUS).path
 
 
+def _qemu_io(path) -> subprocess.CompletedProcess:
+    return subprocess.run(["qemu-io", "-f", "raw", "-c", "read 0 512", str(path)],
+                          capture_output=True, text=True, timeout=120)
+
+
 def _qemu_can_write(path) -> bool:
-    run = subprocess.run(["qemu-io", "-f", "raw", "-c", "read 0 512", str(path)],
-                         capture_output=True, text=True)
+    run = _qemu_io(path)
     return run.returncode == 0 and "lock" not in run.stderr
 
 
-def test_image_of_a_running_vm_is_refused(image):
+def _qemu_sees_a_lock(path) -> bool:
+    """Another QEMU holds the image's locks ("Failed to get "write" lock")."""
+    run = _qemu_io(path)
+    return run.returncode != 0 and "lock" in run.stderr
+
+
+#: Only a bound on waiting forever for a VM that never takes its locks (QEMU starting on a
+#: loaded machine takes what it takes): the tests wait for the locks themselves, not for a time.
+VM_HANG_GUARD = 600
+
+
+@contextlib.contextmanager
+def running_vm(image):
+    """A paused QEMU VM using `image`, yielded once it holds QEMU's image locks; killed after."""
     need_tools("qemu-system-x86_64", "qemu-io")
-    before = sha(image.read_bytes())
-    vm = subprocess.Popen(["qemu-system-x86_64", "-S", "-display", "none", "-monitor", "none",
-                           "-serial", "none", "-drive", f"file={image},format=raw,if=virtio"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = image.with_name("qemu.log")
+    with open(log, "wb") as stderr:
+        vm = subprocess.Popen(["qemu-system-x86_64", "-S", "-display", "none", "-monitor", "none",
+                               "-serial", "none", "-drive", f"file={image},format=raw,if=virtio"],
+                              stdout=subprocess.DEVNULL, stderr=stderr)
     try:
-        deadline = time.monotonic() + 20
-        while _qemu_can_write(image):       # wait until the VM holds its image locks
-            assert vm.poll() is None and time.monotonic() < deadline, "the VM did not start"
-            time.sleep(0.1)
-        with open_hive(image) as handle:    # reading is fine
-            with pytest.raises(UnsafeVolumeError, match="running virtual machine"):
-                commit_handle(handle, sac_edit(handle.hive)[0])
+        guard = time.monotonic() + VM_HANG_GUARD
+        while not _qemu_sees_a_lock(image):     # the condition: the VM holds its image locks
+            if vm.poll() is not None:
+                pytest.fail(f"the VM exited ({vm.returncode}): {log.read_text()[-500:]!r}")
+            if time.monotonic() > guard:
+                pytest.fail(f"the VM took no image lock in {VM_HANG_GUARD} s (a hang)")
+            time.sleep(0.2)
+        yield vm
     finally:
         vm.kill()
         vm.wait()
+
+
+def test_image_of_a_running_vm_is_refused(image):
+    before = sha(image.read_bytes())
+    with running_vm(image):
+        with open_hive(image) as handle:    # reading is fine
+            with pytest.raises(UnsafeVolumeError, match="running virtual machine"):
+                commit_handle(handle, sac_edit(handle.hive)[0])
     assert sha(image.read_bytes()) == before
 
 
@@ -61,55 +89,40 @@ def test_commit_lock_keeps_qemu_out(image):
     assert _qemu_can_write(image)
 
 
+# Holds the claim until the test closes its stdin (no timer: a slow test must not outlive it).
 HOLD = """
-import os, sys, time
+import os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL)   # claims the device, as a mount does
 print("held", flush=True)
-time.sleep(60)
+sys.stdin.read()
 """
 
 
 def test_claimed_block_device_is_refused(image):
-    need_tools("losetup")
-    proc = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot attach a loop device: {proc.stderr.strip()}")
-    device = proc.stdout.strip()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, device], stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        before = sha(image.read_bytes())
-        with open_hive(device) as handle:
-            with pytest.raises(UnsafeVolumeError, match="in use"):
-                commit_handle(handle, sac_edit(handle.hive)[0])
-        assert sha(image.read_bytes()) == before
-    finally:
-        holder.kill()
-        holder.wait()
-        subprocess.run(["losetup", "-d", device], check=True)
-
+    with loop_device(image) as device:
+        holder = subprocess.Popen([sys.executable, "-c", HOLD, device], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            before = sha(image.read_bytes())
+            with open_hive(device) as handle:
+                with pytest.raises(UnsafeVolumeError, match="in use"):
+                    commit_handle(handle, sac_edit(handle.hive)[0])
+            assert sha(image.read_bytes()) == before
+        finally:
+            holder.stdin.close()
+            holder.kill()
+            holder.wait()
 
 
 def test_undo_under_a_running_vm_is_refused(image):
     from bcdtool.ops.undo import undo
 
-    need_tools("qemu-system-x86_64", "qemu-io")
     with open_hive(image) as handle:
         result = commit_handle(handle, sac_edit(handle.hive)[0])
     edited = sha(image.read_bytes())
-    vm = subprocess.Popen(["qemu-system-x86_64", "-S", "-display", "none", "-monitor", "none",
-                           "-serial", "none", "-drive", f"file={image},format=raw,if=virtio"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while _qemu_can_write(image):
-            assert vm.poll() is None and time.monotonic() < deadline, "the VM did not start"
-            time.sleep(0.1)
+    with running_vm(image):
         with pytest.raises(UnsafeVolumeError):
             undo(result.journal)
-    finally:
-        vm.kill()
-        vm.wait()
     assert sha(image.read_bytes()) == edited
     undo(result.journal)

@@ -6,32 +6,25 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
 from fixtures import images
 from fixtures.windows_hives import mounted_gpt, mounted_mbr, system_hive
-from tests.helpers.common import need_tools, sha
+from tests.helpers.common import BCD_CORPUS, need_tools, run_process as bcdtool, sha
 from tests.ops.ops_helpers import BOOTMGR, LOADER, build_windows_disk, element_raw, registry, \
     store_bytes
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bcd"
 SIGNATURE = 0x1B2C3D4E
+SYSRESERVED = "win10-bios-installed-sysreserved.bcd"
 GPT_DISK = "8d2a6c1e-6e4b-4f3a-9c5d-1b2c3d4e5f60"
-
-
-def bcdtool(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, env=os.environ)
 
 
 def windows_mbr_device(offset: int) -> bytes:
     """The {bootmgr} device Windows 10 wrote (corpus), moved to this disk: only the disk
     signature and the partition offset differ between disks (bcd.md §4.3)."""
-    reg = registry((CORPUS / "win10-bios-installed-sysreserved.bcd").read_bytes())
+    reg = registry((BCD_CORPUS / SYSRESERVED).read_bytes())
     blob = bytearray(element_raw(reg, BOOTMGR, "11000001"))
     blob[0x20:0x28] = offset.to_bytes(8, "little")
     blob[0x38:0x3C] = SIGNATURE.to_bytes(4, "little")
@@ -40,7 +33,7 @@ def windows_mbr_device(offset: int) -> bytes:
 
 def windows_gpt_device(partition_guid: str) -> bytes:
     """The loader device Windows 11 wrote (corpus), moved to this disk's GUIDs."""
-    reg = registry((CORPUS / "win11-uefi-installed-2025.bcd").read_bytes())
+    reg = registry((BCD_CORPUS / "win11-uefi-installed-2025.bcd").read_bytes())
     blob = bytearray(element_raw(reg, "{1ab75440-556e-11f0-80d4-daad073cac2e}", "11000001"))
     blob[0x20:0x30] = uuid.UUID(partition_guid).bytes_le
     blob[0x38:0x48] = uuid.UUID(GPT_DISK).bytes_le
@@ -59,7 +52,7 @@ def test_azure_paste_with_the_guests_drive_letters(tmp_path, state):
     mounted = {"C": mounted_mbr(SIGNATURE, 17 << 20), "F": mounted_mbr(SIGNATURE, 1 << 20),
                "E": mounted_mbr(0x12345678, 1 << 20)}
     disk = build_windows_disk("bios", raw, system=system_hive(mounted=mounted),
-                              bcd=(CORPUS / "win10-bios-installed-sysreserved.bcd").read_bytes())
+                              bcd=(BCD_CORPUS / SYSRESERVED).read_bytes())
     run = bcdtool("bcdedit", "--store", raw, "/store", r"F:\boot\bcd", "/set", "{bootmgr}",
                   "device", "partition=F:")
     assert run.returncode == 0, run.stderr
@@ -88,7 +81,7 @@ def test_gpt_letters_and_partition_numbers(tmp_path, state):
     raw = tmp_path / "disk.img"
     windows = images.GPT_PART_UUIDS[1]
     disk = build_windows_disk("uefi", raw, system=system_hive(mounted={"C": mounted_gpt(windows)}),
-                              bcd=(CORPUS / "win11-uefi-installed-2025.bcd").read_bytes())
+                              bcd=(BCD_CORPUS / "win11-uefi-installed-2025.bcd").read_bytes())
     loader = "{1ab75440-556e-11f0-80d4-daad073cac2e}"
     assert bcdtool("bcdedit", "--store", raw, "/set", loader, "device",
                    "partition=C:").returncode == 0
@@ -109,7 +102,7 @@ def test_gpt_letters_and_partition_numbers(tmp_path, state):
 
 def test_partition_forms_need_a_disk(tmp_path):
     store = tmp_path / "BCD"
-    store.write_bytes((CORPUS / "win10-bios-installed-sysreserved.bcd").read_bytes())
+    store.write_bytes((BCD_CORPUS / SYSRESERVED).read_bytes())
     run = bcdtool("bcdedit", "--store", store, "/set", "{default}", "device", "partition=C:")
     assert run.returncode == 17 and "give the whole disk or image" in run.stderr
 
@@ -152,13 +145,13 @@ def test_ramdisk_on_a_drive_letter_is_windows_bytes(tmp_path, state):
     raw = tmp_path / "disk.img"
     disk = build_windows_disk("bios", raw,
                               system=system_hive(mounted={"C": mounted_mbr(SIGNATURE, 17 << 20)}),
-                              bcd=(CORPUS / "win10-bios-installed-sysreserved.bcd").read_bytes())
+                              bcd=(BCD_CORPUS / SYSRESERVED).read_bytes())
     winre = "{c77a2611-6d5b-11eb-9ff2-e9f459e1e131}"
     options = "{c77a2612-6d5b-11eb-9ff2-e9f459e1e131}"
     run = bcdtool("bcdedit", "--store", raw, "/set", winre, "device",
                   f"ramdisk=[C:]\\Recovery\\WindowsRE\\Winre.wim,{options}")
     assert run.returncode == 0, run.stderr
-    original = registry((CORPUS / "win10-bios-installed-sysreserved.bcd").read_bytes())
+    original = registry((BCD_CORPUS / SYSRESERVED).read_bytes())
     expected = bytearray(element_raw(original, winre, "11000001"))
     nested = 0x44 + 0x10                      # the parent partition's body inside the ramdisk
     expected[nested:nested + 8] = (17 << 20).to_bytes(8, "little")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import images
-from tests.helpers.common import need_tools, sha
+from tests.helpers.common import BCD_CORPUS, need_tools, sha
 from tests.ops.ops_helpers import BOOTMGR, build_windows_disk, element_raw, registry, store_bytes
 
 from bcdtool.errors import BcdError, BcdToolError
@@ -24,7 +24,6 @@ from bcdtool.ops import undo as undo_ops
 from bcdtool.ops.doctor import diagnose
 from bcdtool.ops.repair import repair_boot
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bcd"
 WINRE = {"Recovery/WindowsRE/Winre.wim": b"MSWIM wim", "Recovery/WindowsRE/boot.sdi": b"$SDI"}
 #: (corpus store, firmware, {object: the element codes the store gets wrong on our disk}).
 STORES = {
@@ -69,7 +68,7 @@ def _partition_bytes(firmware: str, disk, index: int) -> bytes:
 def _build(firmware: str, tmp_path: Path, **extra):
     name, _ = STORES[firmware]
     raw = tmp_path / f"{firmware}.img"
-    disk = build_windows_disk(firmware, raw, bcd=(CORPUS / name).read_bytes(),
+    disk = build_windows_disk(firmware, raw, bcd=(BCD_CORPUS / name).read_bytes(),
                               windows_extra=extra.pop("windows_extra", WINRE), **extra)
     return raw, disk
 
@@ -190,7 +189,7 @@ def test_missing_default_and_dangling_objects(tmp_path):
     from bcdtool.bcd.store import BcdStore
     from bcdtool.regf.hive import Hive
 
-    data = (CORPUS / "win10-uefi-minimal-windeploy.bcd").read_bytes()
+    data = (BCD_CORPUS / "win10-uefi-minimal-windeploy.bcd").read_bytes()
     raw = tmp_path / "disk.img"
     build_windows_disk("uefi", raw, bcd=data)
     by = {f.id: f for f in diagnose(str(raw)).findings}
@@ -229,7 +228,7 @@ def test_several_candidates_refuse_and_list_them(tmp_path):
     name, _ = STORES["uefi"]
     # the ESP holds a second Windows tree, so two partitions hold \Windows
     esp = {**BOOT_FILES["uefi"][0], "Windows/System32/config/SYSTEM": system_hive()}
-    images.build_esp_disk(raw, (CORPUS / name).read_bytes(), extra_files=esp,
+    images.build_esp_disk(raw, (BCD_CORPUS / name).read_bytes(), extra_files=esp,
                           windows_files={**images.windows_hive_files(system_hive(),
                                                                      software_hive()),
                                          **BOOT_FILES["uefi"][1], **WINRE})
@@ -253,7 +252,7 @@ def test_locate_devices_resolve_by_search(tmp_path):
     holds the files; the missing hiberfil.sys of a resume object is normal."""
     raw = tmp_path / "disk.img"
     build_windows_disk("bios", raw,
-                       bcd=(CORPUS / "win81-bios-installed-sysreserved.bcd").read_bytes())
+                       bcd=(BCD_CORPUS / "win81-bios-installed-sysreserved.bcd").read_bytes())
     report = diagnose(str(raw))
     boot = {f.id: f for f in report.findings if _boot(f.id)}
     assert all(f.status == "ok" for f in boot.values()), report.render_text()

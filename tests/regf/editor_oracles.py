@@ -10,6 +10,7 @@ import io
 import re
 import struct
 import subprocess
+from itertools import pairwise
 from collections import Counter
 from pathlib import Path
 
@@ -195,7 +196,7 @@ def assert_models_agree(expected: Model, seen: Model, reader: str) -> None:
             values = sorted(values, key=lambda v: v[0])
             got = sorted(got, key=lambda v: v[0])
         assert [(n, t) for n, t, _ in got] == [(n, t) for n, t, _ in values], (reader, path)
-        for (name, vtype, raw), (_, _, data) in zip(values, got, strict=False):
+        for (name, vtype, raw), (_, _, data) in zip(values, got, strict=True):
             assert same_data(vtype, raw, data, reader), (reader, path, name, vtype, raw[:16],
                                                          data[:16])
 
@@ -308,7 +309,7 @@ def structure_problems(image: bytes) -> tuple[list[str], set[int]]:
         if len(children) != count:
             problems.append(f"{nk:#x}: subkey count")
         keys = [k for k, _, _ in children]
-        if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+        if any(a >= b for a, b in pairwise(keys)):
             problems.append(f"{nk:#x}: siblings out of order")
         if u16(nk, 0x34) < max(utf16_length(n) for _, _, n in children):
             problems.append(f"{nk:#x}: largest subkey name too small")

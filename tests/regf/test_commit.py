@@ -29,7 +29,7 @@ def stamp(data: bytes) -> int:
 def hivexregedit_export(path: Path) -> str:
     need_tool("hivexregedit")
     return subprocess.run(["hivexregedit", "--export", str(path), "\\"], capture_output=True,
-                          check=True, timeout=60).stdout.decode("utf-8", "replace")
+                          check=True, timeout=120).stdout.decode("utf-8", "replace")
 
 
 # --- finalize ---------------------------------------------------------------------------------

@@ -344,7 +344,7 @@ def test_same_size_rebuilds_compactly_when_edits_do_not_fit(path, tmp_path):
     assert_all_readers(image, expected.model(), tmp_path)
     before, after = Hive.from_bytes(editor.to_bytes()), Hive.from_bytes(image)
     # metadata preserved key by key
-    for old, new in zip(before.walk(), after.walk(), strict=False):
+    for old, new in zip(before.walk(), after.walk(), strict=True):
         assert (old.path, old.filetime, old.flags, old.class_raw) == \
             (new.path, new.filetime, new.flags, new.class_raw)
         assert before.security(old.security_offset).descriptor == \
@@ -371,7 +371,7 @@ def test_same_size_rebuild_of_a_large_minor5_hive_keeps_classes_and_big_data(cor
     assert_all_readers(image, expected.model(), tmp_path, original=original)
     before, after = Hive.from_bytes(grown), Hive.from_bytes(image)
     classes = 0
-    for old, new in zip(before.walk(), after.walk(), strict=False):
+    for old, new in zip(before.walk(), after.walk(), strict=True):
         assert (old.path, old.filetime, old.flags, old.class_raw) == \
             (new.path, new.filetime, new.flags, new.class_raw)
         classes += bool(new.class_raw)

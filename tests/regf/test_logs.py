@@ -291,7 +291,7 @@ def test_sequence_gap_stops_the_chain(corpus):
     offsets = entry_offsets(log2)
     entries = [log2[o:o + struct.unpack_from("<I", log2, o + 4)[0]] for o in offsets]
     renumbered = []
-    for new_seq, entry in zip((4, 5, 6), entries, strict=False):
+    for new_seq, entry in zip((4, 5, 6), entries, strict=True):
         raw = bytearray(entry)
         struct.pack_into("<I", raw, 12, new_seq)
         struct.pack_into("<Q", raw, 32, marvin32(bytes(raw[:32])))

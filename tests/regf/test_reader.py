@@ -87,7 +87,7 @@ def test_every_corpus_hive_equals_python_registry(path):
         if class_raw is not None:
             assert their_class == class_raw.decode("utf-16-le").rstrip("\0"), key_path
         assert len(values) == len(their_values), key_path
-        for ours_v, (name, vtype, data) in zip(values, their_values, strict=False):
+        for ours_v, (name, vtype, data) in zip(values, their_values, strict=True):
             assert name == (_pyreg_name(ours_v[0], ours_v[1]) if ours_v[0] else "(default)")
             assert vtype == ours_v[2] & 0xFFF
             assert _pyreg_data_matches(ours_v, data, hive.minor_version), (key_path, name)

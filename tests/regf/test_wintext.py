@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -156,7 +157,7 @@ def test_corpus_hashes_hints_and_order(path):
                     assert stored == wintext.lf_hint(name), name
                 checked += 1
         keys = [wintext.name_sort_key(n) for n in children.values()]
-        assert all(a < b for a, b in zip(keys, keys[1:], strict=False)), (
+        assert all(a < b for a, b in pairwise(keys)), (
             key.path,
             list(children.values()),
         )

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bcdtool.errors import FormatError, LockedError, UnsafePathError, WriteError
+from bcdtool.errors import (FormatError, LockedError, UnsafePathError, UntrustedJournalError,
+                            WriteError)
 from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.ops.undo import undo
 from fixtures import linux_roots
@@ -84,6 +85,8 @@ def test_hand_edited_linux_journal_is_refused(root, tmp_path, field, value):
     doc = json.loads(journal.path.read_text())
     doc["entries"][0][field] = value
     journal.path.write_text(json.dumps(doc))
-    with pytest.raises(FormatError, match="journal"):
+    with pytest.raises(UntrustedJournalError):
         undo(journal.path, force=True)
+    with pytest.raises(FormatError, match="journal"):
+        undo(journal.path, force=True, trust=True)
     assert snapshot(root) == after

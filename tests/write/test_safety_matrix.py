@@ -14,26 +14,23 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import stat
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bcdtool.errors import (FormatError, InterruptedWriteError, LimitError, LockedError,
-                            UnsafePathError, WriteError)
+                            UnsafePathError, UntrustedJournalError, WriteError)
 from bcdtool.locate import open_hive
 from bcdtool.locate.commit import commit as commit_handle
 from bcdtool.locate.commit import folder_sink
 from bcdtool.ops.undo import undo
-from tests.helpers.common import CORPUS, need_tools, sha
+from tests.helpers.common import CORPUS, REPO, need_tools, run_process, sha
+from tests.helpers.guards import hang_guard
 from tests.locate.locate_helpers import (DISK_STORES, build_disk, read_store_independently,
                                          registry_elements, sac_edit)
 
-REPO = Path(__file__).resolve().parents[2]
 INJECT = REPO / "tests" / "crash" / "inject"
 KINDS = ["file", "folder", "fat", "ntfs"]
 UEFI_STORE, UEFI_LOGS = DISK_STORES["uefi"]
@@ -108,20 +105,6 @@ def held_lock(path: Path):
         yield
     finally:
         os.close(fd)
-
-
-@contextlib.contextmanager
-def hang_guard(seconds: int = 60):
-    """Fail instead of hanging forever (a FIFO opened without O_NONBLOCK blocks)."""
-    def fire(*_):
-        raise AssertionError("the command hung")
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def journal_folders(state: Path) -> list[Path]:
@@ -223,24 +206,25 @@ def test_hand_edited_journal_is_refused_and_touches_nothing(target, tmp_path, ed
     result, _ = commit_sac(target.spec)
     after = target.digest()
     _edit_journal(Path(result.journal), edit)
-    with pytest.raises(FormatError, match="journal"):
+    # The signature is checked first (after the size and nesting caps that make parsing safe).
+    with pytest.raises(FormatError if edit is _deep else UntrustedJournalError, match="journal"):
         undo(result.journal, force=True)
+    assert target.digest() == after
+    with pytest.raises(FormatError, match="journal"):   # trusted anyway: every check still holds
+        undo(result.journal, force=True, trust=True)
     assert target.digest() == after
 
 
 def test_interrupted_undo_is_reported_then_finished(target, state, tmp_path):
     store_before = target.store(tmp_path)
     result, _ = commit_sac(target.spec)
-    env = dict(os.environ, XDG_STATE_HOME=str(state), BCDTOOL_FAULT_AFTER_WRITES="1",
-               PYTHONPATH=os.pathsep.join([str(INJECT), str(REPO)]))
-    run = subprocess.run([sys.executable, "-m", "bcdtool", "undo", result.journal], env=env,
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    run = run_process("undo", result.journal, state=state, cwd=REPO,
+                      env={"BCDTOOL_FAULT_AFTER_WRITES": "1",
+                           "PYTHONPATH": os.pathsep.join([str(INJECT), str(REPO)])})
     assert run.returncode == 86, run.stderr          # killed after its first restoring write
     with pytest.raises(InterruptedWriteError, match="undo of this store was interrupted"):
         open_hive(target.spec)
-    cli = subprocess.run([sys.executable, "-m", "bcdtool", "bcdedit", "/store", str(target.spec),
-                          "/enum"], env=dict(os.environ, XDG_STATE_HOME=str(state)),
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    cli = run_process("bcdedit", "/store", target.spec, "/enum", state=state, cwd=REPO)
     assert cli.returncode == 27 and "bcdtool undo" in cli.stderr
     undone = undo(result.journal)
     assert undone.sha256 == sha(store_before) and target.store(tmp_path) == store_before

@@ -53,4 +53,4 @@ def hivexsh_lsval(path: Path, key: str) -> str:
     need_tool("hivexsh")
     script = "".join(f"cd {part}\n" for part in key.split("\\")) + "lsval\n"
     return subprocess.run(["hivexsh", str(path)], input=script, capture_output=True, text=True,
-                          check=True, timeout=60).stdout
+                          check=True, timeout=120).stdout

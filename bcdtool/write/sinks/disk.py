@@ -101,9 +101,10 @@ class DiskSink:
         return [(self.start + off, n) for off, n in self._ref(file).locate(offset, length)]
 
     # -- policy and lock ---------------------------------------------------------------------------
-    def facts(self) -> Facts:
+    def facts(self, phases) -> Facts:
         """The volume's state, hibernation on the disk's other partitions, files that cannot be
-        rewritten in place, and a write-protected device."""
+        rewritten in place, a write-protected device, and what the file system and the image
+        format refuse for the writes of `phases` (see `medium_errors`)."""
         facts = Facts(volume=self.volume.facts(), neighbours=self._neighbours())
         facts.files = [f"cannot rewrite {ref.path} in place: {ref.refusal}"
                        for ref in self.refs.values() if ref.refusal]
@@ -111,7 +112,29 @@ class DiskSink:
             facts.read_only = "the block device is read-only (write-protected)"
         elif not self.device and not os.access(self.image, os.W_OK):
             facts.read_only = "no write access to the image (read-only media or permissions)"
+        facts.errors = self.medium_errors(self.dev, phases)
         return facts
+
+    def medium_errors(self, dev: BlockDevice, phases) -> list[BcdToolError]:
+        """The file system's refusal (the files' clusters or runs shared with another file,
+        folder or file-system structure) and the image format's (snapshot-shared, compressed or
+        unallocated blocks) of writing `phases` to `dev` (asked of the read-only open: a dry
+        run opens nothing for writing)."""
+        errors: list[BcdToolError] = []
+        try:
+            self.volume.check_files_exclusive(list(self.refs.values()))
+        except CorruptionError as exc:
+            errors.append(CorruptionError(exc.message, path=f"{self.target}:{exc.path}"))
+        except BcdToolError as exc:         # a $MFT too large to check: LimitError
+            errors.append(exc)
+        try:
+            for phase in phases:
+                for step in phase:
+                    for off, n in self.device_ranges(step.file, step.offset, len(step.data)):
+                        dev.refuse_write(off, n)
+        except BcdToolError as exc:
+            errors.append(exc)
+        return errors
 
     def _neighbours(self) -> list[tuple[str, object]]:
         """Facts of every other NTFS volume of the disk (~300 KB of reads each: only at commit)."""
@@ -146,25 +169,6 @@ class DiskSink:
                         yield
         finally:
             os.close(fd)
-
-    def preflight(self, phases) -> None:
-        """Let the file system refuse (the files' clusters shared with another file, folder or
-        file-system structure) and the image format refuse (snapshot-shared, compressed or
-        unallocated blocks) before anything is backed up."""
-        for ref in self.refs.values():
-            try:
-                self.volume.check_extents_exclusive(ref)
-            except CorruptionError as exc:
-                raise CorruptionError(f"{exc.message}; nothing was written",
-                                      path=f"{self.target}:{exc.path}") from None
-        with contextlib.closing(open_image(self.image, writable=True)) as wdev:
-            check = getattr(wdev, "check_write", None)     # only mapped formats can refuse
-            if check is None:
-                return
-            for phase in phases:
-                for step in phase:
-                    for off, n in self.device_ranges(step.file, step.offset, len(step.data)):
-                        check(off, n)
 
     # -- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -11,11 +11,11 @@ import posixpath
 import stat
 from collections.abc import Callable
 
-from bcdtool.errors import UnsafePathError, WriteError
+from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.write import lock
 from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular
-from bcdtool.write.refuse import Facts
+from bcdtool.write.refuse import Facts, hard_link_refusal, in_place_files
 
 
 class FolderSink:
@@ -102,8 +102,9 @@ class FolderSink:
         return self.folder.listdir(folder)
 
     # -- policy and lock ---------------------------------------------------------------------------
-    def facts(self) -> Facts:
-        """Write access and the volume's state (a hibernated Windows folder...)."""
+    def facts(self, phases) -> Facts:
+        """Write access, the volume's state (a hibernated Windows folder...) and files of
+        `phases` the folder refuses to write (see `_hard_links`)."""
         facts = Facts(volume=self._volume_facts() if self._volume_facts else None)
         checks = [self.lock_file] if self.lock_file else []
         for rel in checks:
@@ -118,6 +119,7 @@ class FolderSink:
                                    f"immutable file): {self.folder.name(rel)}")
         if not checks and not os.access(self.root, os.W_OK):
             facts.read_only = "no write access to the folder (read-only media or permissions)"
+        facts.errors = self._hard_links(phases)
         return facts
 
     @contextlib.contextmanager
@@ -135,19 +137,14 @@ class FolderSink:
         finally:
             os.close(fd)
 
-    def preflight(self, phases) -> None:
-        """Before journaling, refuse a file to be written in place that has other hard links:
-        its bytes are also those of files elsewhere, maybe outside the target (a `BCD.LOG`
-        linked to /etc/shadow).  Replacements through a temporary file break the link anyway."""
-        for file in {step.file for phase in phases for step in phase if step.offset is not None}:
+    def _hard_links(self, phases) -> list[BcdToolError]:
+        """Files written in place that have other hard links (`refuse.hard_link_refusal`)."""
+        errors: list[BcdToolError] = []
+        for file in in_place_files(phases):
             info = self.folder.lstat(file)
             if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
-                raise UnsafePathError(
-                    f"has {info.st_nlink} hard links: writing it in place would change the "
-                    "same file under its other names, which may lie outside the target; give "
-                    "it its own copy (cp -p FILE FILE.new && mv FILE.new FILE; for a log: delete "
-                    "it) and run the command again; nothing was written",
-                    path=self.folder.name(file))
+                errors.append(hard_link_refusal(self.folder.name(file), info.st_nlink))
+        return errors
 
     # -- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -7,12 +7,14 @@ import contextlib
 import os
 import stat
 
-from bcdtool.backends.guestfs import GuestfsDisk
-from bcdtool.errors import LimitError, UnsafePathError, WriteError
+from bcdtool.backends.guestfs import GuestfsDevice, GuestfsDisk
+from bcdtool.errors import BcdToolError, LimitError, UnsafePathError, WriteError
+from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import VolumeFacts
+from bcdtool.fs.probe import probe
 from bcdtool.write import lock
 from bcdtool.write.keys import guestfs_key
-from bcdtool.write.refuse import Facts
+from bcdtool.write.refuse import Facts, hard_link_refusal, in_place_files
 from bcdtool.write.sinks.folder import same_store_or_log
 
 
@@ -115,20 +117,41 @@ class GuestfsSink:
         return "file" if stat.S_ISREG(st["st_mode"]) else "other"
 
     # -- policy and lock ---------------------------------------------------------------------------
-    def facts(self) -> Facts:
-        """Write access and the mounted volume's state."""
+    def facts(self, phases) -> Facts:
+        """Write access, the mounted volume's state, and for a hive every refusal the disk
+        sink applies that libguestfs' own file system driver would not make: Windows
+        hibernated on another file system of the disk, and files of `phases` written in place
+        that have other hard links."""
         facts = Facts(volume=self.volume)
-        if not self.disk.writable:
-            facts.read_only = "the image was opened read-only"
+        if not os.access(self.image, os.W_OK):
+            facts.read_only = "no write access to the image (read-only media or permissions)"
+        if self.store is not None:
+            facts.neighbours = self._neighbours()
+        for file in in_place_files(phases):
+            st = self.disk.lstat(self._path(file))
+            if st is not None and stat.S_ISREG(st["st_mode"]) and st["st_nlink"] > 1:
+                facts.errors.append(hard_link_refusal(self._path(file), st["st_nlink"]))
         return facts
+
+    def _neighbours(self) -> list[tuple[str, VolumeFacts]]:
+        """Facts of every other NTFS file system libguestfs sees on the disk, read by bcdtool's
+        own NTFS reader through the appliance (~300 KB each; nothing is mounted)."""
+        found = []
+        for device in self.disk.filesystems():
+            if device == self.mount:
+                continue
+            try:
+                view = GuestfsDevice(self.disk, device)
+                if probe(view) == "ntfs":
+                    found.append((device, open_volume(view).facts()))
+            except BcdToolError:
+                continue            # an unreadable neighbour is not ours to judge here
+        return found
 
     def lock(self):
         """An exclusive flock on the image (other bcdtools) for the whole transaction; the
         appliance's QEMU holds the image locks other virtual machines test for."""
         return lock.exclusive_path(self.image)
-
-    def preflight(self, phases) -> None:
-        """libguestfs allocates as it writes: nothing to ask first."""
 
     # -- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager

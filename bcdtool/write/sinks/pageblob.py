@@ -15,7 +15,8 @@ import contextlib
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.detect import open_image
-from bcdtool.errors import VerifyError, WriteError
+from bcdtool.blockdev.pageblob import READ_ONLY_FLOWS
+from bcdtool.errors import ReadOnlyError, VerifyError, WriteError
 from bcdtool.fs.base import FileRef
 from bcdtool.urls import redact, resolve
 from bcdtool.write.refuse import Facts
@@ -55,12 +56,22 @@ class PageBlobSink(DiskSink):
         sink.lease_id = lease if isinstance(lease, str) else None
         return sink
 
-    def facts(self) -> Facts:
-        """The volume's state and its neighbours' hibernation; whether the blob may be written
-        at all is the lease's answer (a read-only SAS is refused there, with the Azure flows)."""
+    def facts(self, phases) -> Facts:
+        """The volume's state, its neighbours' hibernation, and what the file system and the
+        blob's format refuse for `phases` (under the lease in a write, else through a writable
+        open); whether the blob may be written at all is the lease's answer (a read-only SAS
+        is refused there, with the Azure flows)."""
         facts = Facts(volume=self.volume.facts(), neighbours=self._neighbours())
         facts.files = [f"cannot rewrite {ref.path} in place: {ref.refusal}"
                        for ref in self.refs.values() if ref.refusal]
+        if self._wdev is not None:
+            facts.errors = self.medium_errors(self._wdev, phases)
+        else:
+            with contextlib.closing(open_image(self.url, writable=True)) as wdev:
+                if _blob(wdev).write_refusal == READ_ONLY_FLOWS:   # what lock() would raise
+                    facts.errors = [ReadOnlyError(READ_ONLY_FLOWS, path=self.target)]
+                else:
+                    facts.errors = self.medium_errors(wdev, phases)
         return facts
 
     @contextlib.contextmanager
@@ -82,13 +93,6 @@ class PageBlobSink(DiskSink):
         finally:
             self._wdev = None
             wdev.close()
-
-    def preflight(self, phases) -> None:
-        """Let the image format refuse (unallocated or shared blocks) before any backup."""
-        for phase in phases:
-            for step in phase:
-                for off, n in self.device_ranges(step.file, step.offset, len(step.data)):
-                    self._held().check_write(off, n)
 
     @contextlib.contextmanager
     def writer(self):

@@ -1,0 +1,135 @@
+"""The write path's safety rules on the libguestfs sink (`--backend guestfs`), as the safety
+matrix checks them on the other sinks: a log that is a symlink, a hard link or a FIFO is refused
+(never followed, written or waited on), Windows hibernated on another partition is refused, the
+image lock keeps a second writer out, and a failed or interrupted write is restored and verified.
+Dry runs refuse exactly as real runs.  Everything is read back by guestfish, not by bcdtool.
+
+The image: MBR, partition 1 ext4 holding EFI/Microsoft/Boot/BCD and BCD.LOG (a real store and
+its log), partition 2 NTFS (mkntfs in the appliance).  Each bcdtool or guestfish run boots the
+appliance (8–25 s under TCG): run with `make guestfs-test`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bcdtool.errors import LockedError, UnsafePathError, UnsafeVolumeError
+from tests.backend_guestfs.guestfs_helpers import bcdtool, download, guestfish, need_guestfs
+from tests.helpers.common import CORPUS, sha
+
+pytestmark = pytest.mark.guestfs
+
+STORE = "/EFI/Microsoft/Boot/BCD"
+NAME = "win10-bios-installed-sysreserved.bcd"
+INJECT = Path(__file__).resolve().parents[1] / "crash" / "inject"
+SET = ["/set", "{bootmgr}", "timeout", "9"]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    need_guestfs()
+    if not (CORPUS / "bcd" / NAME).is_file():
+        pytest.skip("../shared/corpus is absent")
+    folder = tmp_path_factory.mktemp("guestfs-safety")
+    image = folder / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "96M"], check=True)
+    guestfish(image, "part-init /dev/sda mbr\npart-add /dev/sda p 2048 98303\n"
+                     "part-add /dev/sda p 98304 194559\nmkfs ext4 /dev/sda1\n"
+                     "mkfs ntfs /dev/sda2\nmount /dev/sda1 /\nmkdir-p /EFI/Microsoft/Boot\n"
+                     f"upload {CORPUS / 'bcd' / NAME} {STORE}\n"
+                     f"upload {CORPUS / 'bcd' / (NAME + '.LOG')} {STORE}.LOG\n"
+                     "write /outside precious\n")
+    return image
+
+
+@pytest.fixture
+def image(base, tmp_path) -> Path:
+    copy = tmp_path / "disk.qcow2"
+    shutil.copyfile(base, copy)
+    return copy
+
+
+def _state(tmp_path: Path) -> dict:
+    return {"XDG_STATE_HOME": str(tmp_path / "state")}
+
+
+def _both_refuse(image: Path, tmp_path: Path, code: int) -> str:
+    """--dry-run and the real run: exit `code`, no journal; the dry run (a read-only
+    appliance) leaves the image's bytes as they were, and after the real run (whose writable
+    appliance mounts the file system, which updates its own metadata) guestfish reads the store
+    and the file outside it unchanged."""
+    before = sha(image.read_bytes())
+    store = download(image, STORE, tmp_path / "store-before", mount="/dev/sda1")
+    messages = []
+    for dry in (["--dry-run"], []):
+        proc = bcdtool("bcdedit", "--backend", "guestfs", *dry, "--store", str(image), *SET,
+                       env=_state(tmp_path))
+        assert proc.returncode == code, proc.stderr
+        assert "Traceback" not in proc.stderr
+        messages.append(proc.stderr.strip().splitlines()[-1])
+        if dry:
+            assert sha(image.read_bytes()) == before
+    assert not list((tmp_path / "state").glob("bcdtool/journal/*/journal.json"))
+    assert download(image, STORE, tmp_path / "store-after", mount="/dev/sda1") == store
+    assert download(image, "/outside", tmp_path / "outside", mount="/dev/sda1") == b"precious"
+    return messages[-1]
+
+
+@pytest.mark.parametrize("log", ["symlink", "hardlink", "fifo"])
+def test_unsafe_log_is_refused(image, tmp_path, log):
+    make = {"symlink": f"rm {STORE}.LOG\nln-s /outside {STORE}.LOG\n",
+            "hardlink": f"rm {STORE}.LOG\nln /outside {STORE}.LOG\n",
+            "fifo": f"rm {STORE}.LOG\nmkfifo 0644 {STORE}.LOG\n"}[log]
+    guestfish(image, "mount /dev/sda1 /\n" + make)
+    message = _both_refuse(image, tmp_path, UnsafePathError.exit_code)
+    assert ("hard links" if log == "hardlink" else "BCD.LOG") in message
+
+
+def test_windows_hibernated_on_the_other_partition_is_refused(image, tmp_path):
+    hiber = tmp_path / "hiberfil.sys"
+    hiber.write_bytes(b"HIBR" + bytes(8188))
+    guestfish(image, f"mount /dev/sda2 /\nupload {hiber} /hiberfil.sys\n")
+    message = _both_refuse(image, tmp_path, UnsafeVolumeError.exit_code)
+    assert "/dev/sda2 is hibernated" in message
+
+
+def test_second_writer_is_locked_out(image, tmp_path):
+    before = download(image, STORE, tmp_path / "before", mount="/dev/sda1")
+    fd = os.open(image, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        proc = bcdtool("bcdedit", "--backend", "guestfs", "--store", str(image), *SET,
+                       env=_state(tmp_path))
+    finally:
+        os.close(fd)
+    assert proc.returncode == LockedError.exit_code, proc.stderr
+    assert download(image, STORE, tmp_path / "after", mount="/dev/sda1") == before
+
+
+def test_failed_write_is_restored_and_verified(image, tmp_path):
+    original = download(image, STORE, tmp_path / "before", mount="/dev/sda1")
+    env = dict(_state(tmp_path), BCDTOOL_FAULT_AFTER_WRITES="2", BCDTOOL_FAULT_MODE="eio",
+               PYTHONPATH=os.pathsep.join([str(INJECT), str(Path(__file__).parents[2])]))
+    proc = bcdtool("bcdedit", "--backend", "guestfs", "--store", str(image), *SET, env=env)
+    assert proc.returncode == 25 and "restored" in proc.stderr, proc.stderr
+    assert download(image, STORE, tmp_path / "after", mount="/dev/sda1") == original
+
+
+def test_interrupted_write_is_reported_then_undone(image, tmp_path):
+    original = download(image, STORE, tmp_path / "before", mount="/dev/sda1")
+    env = dict(_state(tmp_path), BCDTOOL_FAULT_AFTER_WRITES="2",
+               PYTHONPATH=os.pathsep.join([str(INJECT), str(Path(__file__).parents[2])]))
+    proc = bcdtool("bcdedit", "--backend", "guestfs", "--store", str(image), *SET, env=env)
+    assert proc.returncode == 86, proc.stderr            # killed mid-write
+    proc = bcdtool("enum", "--backend", "guestfs", str(image), env=_state(tmp_path))
+    assert proc.returncode == 27 and "bcdtool undo" in proc.stderr, proc.stderr
+    (journal,) = (tmp_path / "state").glob("bcdtool/journal/*/journal.json")
+    proc = bcdtool("undo", str(journal), env=_state(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert download(image, STORE, tmp_path / "after", mount="/dev/sda1") == original

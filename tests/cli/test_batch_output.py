@@ -1,0 +1,93 @@
+"""`batch --output FILE` is opened like every user-named file bcdtool writes (write/fileio.py
+`open_append`): never through a symlink, never a FIFO (no wait for a reader), folder or device,
+never a file with other hard links.  The refusal (exit 31) comes before any target is touched;
+`--continue` reads the previous output the same way.  A FIFO *manifest* is read by design
+(`batch <(gen)`): a FIFO with a writer works."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from bcdtool.errors import UnsafePathError
+from tests.helpers.common import CORPUS, sha
+
+STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
+
+
+def bcdtool(args, state: Path, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, XDG_STATE_HOME=str(state))
+    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def job(tmp_path) -> tuple[Path, Path]:
+    """(manifest naming one store, that store)."""
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is absent")
+    store = tmp_path / "BCD"
+    shutil.copy(CORPUS / STORE, store)
+    manifest = tmp_path / "m.txt"
+    manifest.write_text(f"{store}\n")
+    return manifest, store
+
+
+def _make(kind: str, out: Path, outside: Path) -> None:
+    outside.write_text("precious\n")
+    if kind == "symlink":
+        out.symlink_to(outside)
+    elif kind == "hardlink":
+        os.link(outside, out)
+    elif kind == "fifo":
+        os.mkfifo(out)
+    elif kind == "directory":
+        out.mkdir()
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink", "fifo", "directory"])
+@pytest.mark.parametrize("resume", [False, True])
+def test_unsafe_output_is_refused_before_any_target(job, tmp_path, kind, resume):
+    manifest, store = job
+    out, outside = tmp_path / "run.jsonl", tmp_path / "outside.txt"
+    _make(kind, out, outside)
+    before = sha(store.read_bytes())
+    args = ["batch", manifest, "--output", out] + (["--continue"] if resume else [])
+    run = bcdtool(args, tmp_path / "s", tmp_path)        # a hang fails by the timeout
+    assert run.returncode == UnsafePathError.exit_code, run.stderr
+    assert "Traceback" not in run.stderr
+    assert sha(store.read_bytes()) == before                     # no target was touched
+    assert outside.read_text() == "precious\n"
+
+
+def test_regular_output_is_appended_privately(job, tmp_path):
+    manifest, _ = job
+    out = tmp_path / "run.jsonl"
+    run = bcdtool(["batch", manifest, "--output", out], tmp_path / "s", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(out.read_text().splitlines()) == 1
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_fifo_manifest_with_a_writer_is_read(job, tmp_path):
+    """`batch <(gen)`: the manifest may be a pipe, read to its end."""
+    manifest, store = job
+    fifo = tmp_path / "manifest.fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "w") as pipe:
+            pipe.write(f"{store}\n")
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    run = bcdtool(["batch", fifo], tmp_path / "s", tmp_path)
+    writer.join(10)
+    assert run.returncode == 0, run.stderr
