@@ -16,7 +16,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tarfile
 import io
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bcdtool.errors import FormatError, UnsafePathError, UntrustedJournalError
-from tests.helpers.common import CORPUS, need_tools, sha
+from tests.helpers.common import CORPUS, need_tools, run_process, sha
 from tests.hostile.hostile_helpers import run_cli
 from tests.locate.locate_helpers import build_disk, read_store_independently
 
@@ -171,9 +170,9 @@ def v1_tree(tmp_path_factory) -> Path:
 
 
 def _v1_write(v1_tree: Path, target: Path, state: Path) -> Path:
-    done = subprocess.run([sys.executable, "-m", "bcdtool", "bcdedit", "/store", str(target),
-                           *EDIT], capture_output=True, text=True, cwd=v1_tree, timeout=300,
-                          env=dict(os.environ, XDG_STATE_HOME=str(state), PYTHONPATH=str(v1_tree)))
+    # The v1 code base (PYTHONPATH) writes the journal, as an older bcdtool did.
+    done = run_process("bcdedit", "/store", target, *EDIT, cwd=v1_tree, timeout=300, state=state,
+                       env={"PYTHONPATH": str(v1_tree)})
     assert done.returncode == 0, done.stderr
     (journal,) = (state / "bcdtool" / "journal").glob("*/journal.json")
     assert json.loads(journal.read_text())["version"] == 1
