@@ -232,6 +232,12 @@ class BcdStore:
         else:
             guid = objects.alias_guid(text) or objects.normalize_guid(text)
         if must_exist and guid not in self._objects:
+            if guid == objects.ALIASES["{fwbootmgr}"]:
+                raise NotFoundError(
+                    REFERENCE_ERROR + " This store has no {fwbootmgr} (a BIOS store, or one "
+                    "Windows never synced with UEFI): the firmware's own boot order lives in its "
+                    "NVRAM, set on the machine itself (firmware setup, efibootmgr, or a VM's "
+                    "UEFI variables file)", path=identifier)
             raise NotFoundError(REFERENCE_ERROR, path=identifier)
         return guid
 

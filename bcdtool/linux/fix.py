@@ -602,11 +602,18 @@ class _Planner:
                                                              getty=getty,
                                                              taken=inittab.ids(g.inittab.text)))
         sp = g.getty_speed
-        if sp is not None and self.baud not in sp.speeds:
+        if sp is not None and self.baud not in sp.speeds and self._getty_runs(sp):
             # The getty must open the port at the kernel console's speed (a 9600 getty on a
-            # 115200 console prints garbage): Debian's stock getty-ttyS0 and inittab examples.
-            self.edits_for(sp.file).replace(sp.span[0], sp.span[1], str(self.baud))
-            self.note(f"{sp.file.path}:{sp.line}: the getty now runs at {self.baud} baud")
+            # 115200 console prints garbage): Debian's stock getty-ttyS0 and inittab examples,
+            # OpenRC's agetty without baud=.
+            if sp.file is None:
+                if g.root.kind(sp.path.rsplit("/", 1)[0]) != "dir":
+                    self.note(f"creates {sp.path.rsplit('/', 1)[0]} (undo leaves the empty "
+                              "folder)")
+                self.new_files.append(Change(sp.path, None, f'baud="{self.baud}"\n'.encode()))
+            else:
+                self.edits_for(sp.file).replace(sp.span[0], sp.span[1], str(self.baud))
+            self.note(f"{sp.path}: the getty now runs at {self.baud} baud")
         if g.securetty is not None and g.pam_securetty:
             names = {ln.strip().removeprefix("/dev/") for ln in g.securetty.text.splitlines()}
             if dev not in names:
@@ -627,6 +634,15 @@ class _Planner:
         # Relative, like Debian's own links (../../../sv/NAME): never the rescue host's /etc/sv.
         self.links.append(Change(link, None, link_target="../" * (link.count("/") - 1)
                                  + service.lstrip("/")))
+
+    def _getty_runs(self, sp) -> bool:
+        """Whether the getty whose speed `sp` is runs (or this plan starts it): an OpenRC
+        conf.d file matters only for an agetty.<port> that is enabled."""
+        if not sp.path.startswith("/etc/conf.d/"):
+            return True
+        dev = self.device
+        return any(p.endswith(f"/agetty.{dev}") for p in self.guest.openrc_gettys) or any(
+            c.path.endswith(f"/agetty.{dev}") for c in self.links)
 
     def _plan_openrc_agetty(self) -> None:
         """OpenRC (Gentoo): agetty.<port> links to the agetty service, enabled in default."""

@@ -590,7 +590,9 @@ def check_getty(guest: Guest, device: str) -> Finding:
         return found
     return Finding("getty.serial", "problem", f"the getty on {device} runs at "
                    f"{','.join(map(str, sp.speeds))} baud, the kernel console at {speed}: the "
-                   "login prompt arrives garbled", (Evidence(sp.file.path, sp.line, "speed"),),
+                   "login prompt arrives garbled",
+                   (Evidence(sp.path, sp.line, "speed" if sp.file else "no baud= (agetty's "
+                             "default 9600)"),),
                    f"bcdtool linux fix (sets the getty's speed to {speed})")
 
 

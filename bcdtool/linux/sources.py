@@ -278,10 +278,12 @@ class Guest:
 
 @dataclass
 class GettySpeed:
-    """The baud list a getty is started with: the file, line and the span of the value."""
+    """The baud list a getty is started with: the file, line and the span of the value
+    (`file` None: no file sets it, and `path` is where it belongs)."""
 
-    file: TextFile
-    line: int
+    path: str
+    file: TextFile | None
+    line: int | None
     span: tuple[int, int]
     speeds: list[int]
 
@@ -765,8 +767,23 @@ def read_runit(guest: Guest, init_name: str | None) -> None:
 def _speed_on_line(tf: TextFile, lineno: int) -> GettySpeed | None:
     start, end = tf.line_span(lineno)
     found = gettyspeed.speed_span(tf.text[start:end])
-    return None if found is None else GettySpeed(tf, lineno, (start + found[0], start + found[1]),
-                                                 found[2])
+    return None if found is None else GettySpeed(tf.path, tf, lineno,
+                                                 (start + found[0], start + found[1]), found[2])
+
+
+def _openrc_speed(guest: Guest, device: str) -> GettySpeed:
+    """OpenRC's agetty service passes `${baud}` from /etc/conf.d/agetty, then
+    /etc/conf.d/agetty.<port> (sourced in that order); unset, agetty falls back to 9600."""
+    own = f"/etc/conf.d/agetty.{device}"
+    files = [tf for tf in (read_text(guest, "/etc/conf.d/agetty"), read_text(guest, own))
+             if tf is not None]
+    env = shell.parse([(tf.path, tf.text) for tf in files])
+    a = env.last("baud")
+    speeds = [int(x) for x in (a.value or "").split(",") if x.isdigit()] if a else []
+    if a is not None and speeds and not a.word.unknown:
+        tf = next(f for f in files if f.path == a.file)
+        return GettySpeed(tf.path, tf, a.line, a.inner, speeds)
+    return GettySpeed(own, None, None, (0, 0), [9600])
 
 
 def _runit_speed(guest: Guest, service: str) -> GettySpeed | None:
@@ -776,7 +793,7 @@ def _runit_speed(guest: Guest, service: str) -> GettySpeed | None:
         for a in shell.parse([(conf.path, conf.text)]).assignments:
             if a.name == "BAUD_RATE" and a.value and a.value.isdigit() and not a.word.unknown:
                 start, end = a.inner
-                return GettySpeed(conf, a.line, (start, end), [int(a.value)])
+                return GettySpeed(conf.path, conf, a.line, (start, end), [int(a.value)])
     run = read_text(guest, f"{service}/run")
     if run is None:
         return None
@@ -840,6 +857,8 @@ def read_init(guest: Guest, device: str) -> None:
     service = guest.runit_service(device) if guest.runit else None
     if service is not None:
         guest.getty_speed = _runit_speed(guest, service)
+    if guest.openrc and guest.agetty_service is not None and guest.getty_speed is None:
+        guest.getty_speed = _openrc_speed(guest, device)
     if root.exists("/etc/init/serial.conf"):
         guest.upstart_serial = "/etc/init/serial.conf"
     guest.securetty = read_text(guest, "/etc/securetty")

@@ -519,8 +519,9 @@ def _read_capped(path: Path, cap: int) -> tuple[bytes, int]:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UnsafePathError("not a regular file (a FIFO, device, socket or folder); "
-                                  "name the hive file itself", path=str(path))
+            raise UnsafePathError("not a regular file (a FIFO, device, socket or folder); a hive "
+                                  "is read only from a regular file: name the file itself",
+                                  path=str(path))
         if info.st_size > cap:
             raise LimitError(f"the file is {info.st_size} bytes, more than the {cap}-byte cap "
                              "for it; it is not read", path=str(path))
@@ -580,4 +581,3 @@ def _recover_if_dirty(original: bytes, name: str, logs: Sequence[tuple[str, byte
     raise DirtyHiveError("the hive is dirty (an interrupted write: sequence numbers differ or "
                          "the checksum is wrong) and no transaction logs were given to replay",
                          path=name or None)
-

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bcdtool.errors import (BcdToolError, FormatError, NotFoundError, UntrustedJournalError,
                             VerifyError, WriteError)
+from bcdtool.limits import MAX_HIVE_BYTES
 from bcdtool.urls import redact, scrub
 from bcdtool.write import signing
 from bcdtool.write.fileio import READ_FLAGS, read_fd, replace_file
@@ -182,8 +183,13 @@ class Journal:
         except OSError as exc:
             raise NotFoundError(f"backup file missing from the journal: {exc.strerror}",
                                 path=str(where)) from None
+        # A backup holds what its entry says (a range's length, a file's size): a larger one was
+        # not written by bcdtool, and is refused before it is read (a sparse 3 GiB backup was
+        # read whole).
+        expected = entry.length if entry.kind == "range" else entry.size
+        cap = MAX_HIVE_BYTES if expected is None else min(expected, MAX_HIVE_BYTES)
         try:
-            data = read_fd(fd, str(where), cap=None)
+            data = read_fd(fd, str(where), cap=cap)
         finally:
             os.close(fd)
         if sha256(data) != entry.sha256_before:

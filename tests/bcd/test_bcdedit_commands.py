@@ -401,3 +401,11 @@ def test_a_path_without_backslashes_is_noted(bios, words, noted):
 
 def _run_words(store: BcdStore, *words: str) -> be.Outcome:
     return be.execute(be.parse_args(list(words)), store)
+
+
+def test_a_bios_store_has_no_firmware_boot_manager(bios):
+    with pytest.raises(NotFoundError, match="NVRAM") as info:
+        _run(bios, "/set {fwbootmgr} displayorder {bootmgr} /addfirst")
+    assert str(info.value).startswith("An error occurred while attempting to reference")
+    with pytest.raises(NotFoundError, match="NVRAM"):
+        _run(bios, "/enum {fwbootmgr}")

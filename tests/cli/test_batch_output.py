@@ -9,23 +9,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from bcdtool.errors import UnsafePathError
-from tests.helpers.common import CORPUS, sha
+from tests.helpers.common import CORPUS, run_process, sha
 
 STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
 
 
 def bcdtool(args, state: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, XDG_STATE_HOME=str(state))
-    return subprocess.run([sys.executable, "-m", "bcdtool", *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
-                          stdin=subprocess.DEVNULL)
+    """`bcdtool ARGS` as a process run from `cwd` with its own state folder."""
+    return run_process(*args, state=state, cwd=cwd)
 
 
 @pytest.fixture

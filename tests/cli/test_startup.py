@@ -24,12 +24,14 @@ from tests.helpers.common import CORPUS, need_tools
 STORE = CORPUS / "bcd" / "win10-uefi-installed-systemd-boot.bcd"
 
 #: What only writing (or a disk URL) needs.  Reading may use the write layer's file opener
-#: (write.fileio: O_NOFOLLOW, regular files, caps), its journal reader (write.journal: an
-#: interrupted earlier write is noticed on open) and the store identities they use (write.keys).
+#: (write.fileio: O_NOFOLLOW, regular files, caps), its journal reader (write.journal, with the
+#: journals' signatures in write.signing: an interrupted earlier write is noticed on open) and
+#: the store identities they use (write.keys).
 WRITE_ONLY = ("bcdtool.write.", "bcdtool.regf.verify", "bcdtool.linux.fix", "bcdtool.ops.recipe",
               "bcdtool.locate.commit", "bcdtool.blockdev.remote", "bcdtool.blockdev.http",
               "bcdtool.blockdev.pageblob", "urllib3", "Registry")
-READ_SIDE = {"bcdtool.write.fileio", "bcdtool.write.journal", "bcdtool.write.keys"}
+READ_SIDE = {"bcdtool.write.fileio", "bcdtool.write.journal", "bcdtool.write.signing",
+             "bcdtool.write.keys"}
 
 #: Runs the CLI's main with argv, then prints the loaded modules that only writing needs.
 RUNNER = """

@@ -173,6 +173,30 @@ def test_a_store_whose_path_is_not_utf8_is_read_written_and_undone(tmp_path):
         assert handle.read() == (CORPUS / "bcd" / "win10-media-bios.bcd").read_bytes()
 
 
+@pytest.mark.parametrize("tamper", ["huge", "truncated", "fifo", "symlink", "folder", "garbage"])
+def test_a_tampered_backup_file_is_refused_before_it_is_read(tmp_path, tamper):
+    """A journal's backup replaced by a sparse 3 GiB file was read whole (MemoryError under a
+    1 GiB address space); the others held.  Nothing is written in any case."""
+    hive = tmp_path / "BCD"
+    hive.write_bytes((CORPUS / "bcd" / "win10-media-bios.bcd").read_bytes())
+    state = str(tmp_path / "state")
+    assert run_forked(["serial-console", "enable", hive], state=state).code == 0
+    journal = next((tmp_path / "state").rglob("journal.json"))
+    backup = next(p for p in journal.parent.iterdir() if p.name != "journal.json")
+    if tamper == "huge":
+        os.truncate(backup, 3 << 30)
+    elif tamper == "truncated":
+        os.truncate(backup, 10)
+    elif tamper == "garbage":
+        backup.write_bytes(os.urandom(4096))
+    else:
+        backup.unlink()
+        {"fifo": lambda: os.mkfifo(backup), "symlink": lambda: backup.symlink_to("/dev/zero"),
+         "folder": backup.mkdir}[tamper]()
+    run = run_forked(["undo", journal, "--force"], [hive], state=state)
+    assert run.code not in (0, 1) and not run.problems(), _problems(run)
+
+
 # -- short seeded campaigns, every kind ----------------------------------------------------------
 
 @pytest.mark.parametrize("kind", sorted(GENERATORS))

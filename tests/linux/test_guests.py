@@ -152,6 +152,9 @@ def test_gentoo_enables_openrc_agetty(tmp_path):
     link = root / "etc/runlevels/default/agetty.ttyS0"
     assert link.readlink() == Path("../../init.d/agetty.ttyS0")
     assert link.resolve() == (root / "etc/init.d/agetty").resolve()
+    # OpenRC's agetty takes ${baud}; unset, agetty runs at 9600: the port's conf.d sets it.
+    assert _read(root, "/etc/conf.d/agetty.ttyS0") == 'baud="115200"\n'
+    assert _read(root, "/etc/conf.d/agetty").count('#baud=""') == 1
     assert "ttyS0" not in _read(root, "/etc/inittab").split("# SERIAL CONSOLES")[1].replace(
         "#s0:12345:respawn:/sbin/agetty -L 9600 ttyS0 vt100", "")
     undo(journal.path)

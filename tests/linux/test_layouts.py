@@ -16,6 +16,7 @@ from bcdtool.errors import UnfixableGuestError
 from bcdtool.linux import uki
 from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.ops.undo import undo
+from fixtures import linux_guests
 from fixtures import linux_layouts as L
 from fixtures.linux_guests import write
 from tests.helpers.common import run_process
@@ -343,6 +344,19 @@ def test_debian_runit_uses_getty_run_service(tmp_path):
     _fix(root, tmp_path)
     assert os.readlink(root / "etc/runit/runsvdir/default/getty-ttyS0") == \
         "../../../../etc/sv/getty-ttyS0"
+
+
+def test_openrc_agetty_speed_in_conf_d(tmp_path):
+    """Gentoo: agetty.ttyS0 takes ${baud} from /etc/conf.d/agetty then agetty.ttyS0."""
+    root = linux_guests.build("gentoo", tmp_path / "root")
+    _fix(root, tmp_path)
+    conf = root / "etc/conf.d/agetty.ttyS0"
+    conf.write_text('# local\nbaud="38400"\n')
+    getty = next(f for f in report_of(root).findings if f.id == "getty.serial")
+    assert getty.status == "problem" and "38400" in getty.message
+    _fix(root, tmp_path / "2")
+    assert conf.read_text() == '# local\nbaud="115200"\n'
+    assert report_of(root).ok
 
 
 # -- SysV init and LILO ----------------------------------------------------------------------
