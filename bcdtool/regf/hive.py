@@ -543,11 +543,14 @@ def _read_hive_file(path: Path) -> bytes:
                              f"{MAX_HIVE_BYTES}-byte cap of a hive; it is not read",
                              path=str(path))
         with open(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_HIVE_BYTES + 1)
+            # read(n) allocates n bytes before reading: ask for what fstat saw, not the cap
+            # (a 1 GiB buffer for a 16 KiB store is a MemoryError under `prlimit --as=1G`)
+            data = handle.read(info.st_size + 1)
     except OSError as exc:
         raise NotFoundError(f"cannot read: {exc.strerror}", path=str(path)) from None
     finally:
         os.close(fd)
-    if len(data) > MAX_HIVE_BYTES:
-        raise LimitError("the file grew past the cap of a hive while it was read", path=str(path))
+    if len(data) > info.st_size:
+        raise LimitError("the file grew while it was read; run again when nothing writes to it",
+                         path=str(path))
     return data
