@@ -87,7 +87,10 @@ def _linux(entries: list[dict], guest_paths: dict, path: Path) -> tuple[dict, li
         if not isinstance(guest, str) or not guest.startswith("/") or not host.endswith(guest):
             raise _bad(path, f"entry {host!r} has no guest path inside the root")
         roots.add(host[:-len(guest)])
-        new.append(_entry(item, file=guest.lstrip("/")))
+        # A file the fix created (a getty link) was recorded by what reading it gave (the unit
+        # file it points to), not by the link: undo removes it without comparing.
+        after = item.get("sha256_after") if item.get("existed", True) else None
+        new.append(_entry(item, file=guest.lstrip("/"), sha256_after=after))
     if len(roots) != 1 or not os.path.isabs(root := roots.pop()):
         raise _bad(path, "its files do not share one guest root")
     return ({"kind": "folder", "root": root, "target": root, "key": "linux:" + root,

@@ -96,6 +96,9 @@ def undo(path: str | os.PathLike, *, force: bool = False,
             # restoring them is the point.  After a finished write, other bytes mean an edit.
             if not force and journal.state not in ("writing", "undoing"):
                 for entry in journal.entries:
+                    if entry.sha256_after is None and \
+                            journal.extra.get("converted_from_version") == 1:
+                        continue        # a link version 1 recorded by its unit file: removed
                     if current_sha(sink, entry) not in (entry.sha256_after, entry.sha256_before):
                         raise BcdToolError(f"{entry.file} changed after bcdtool wrote it; undoing "
                                            "would discard those changes (use --force to restore "

@@ -239,3 +239,31 @@ def test_interrupted_write_is_reported_even_when_the_key_is_lost(store, state):
     done = _undo(journal, state, "--trust-journal")
     assert done.returncode == 0, done.stderr
     assert store.read_bytes() == original
+
+
+def test_v1_linux_fix_journal_is_restored_with_trust(v1_tree, state, tmp_path):
+    """`linux fix` by the version 1 code (files edited, a getty link created), undone by today's
+    undo: every file and link as before (compared without following links)."""
+    from fixtures import linux_roots
+
+    root = linux_roots.build("debian-12", "broken", tmp_path / "root")
+    before = _tree(root)
+    done = run_process("linux", "fix", root, cwd=v1_tree, timeout=300, state=state,
+                       env={"PYTHONPATH": str(v1_tree)})
+    assert done.returncode == 0, done.stderr
+    (journal,) = (state / "bcdtool" / "journal").glob("*/journal.json")
+    assert json.loads(journal.read_text())["version"] == 1 and _tree(root) != before
+    assert _undo(journal, state).returncode == UntrustedJournalError.exit_code
+    done = _undo(journal, state, "--trust-journal")
+    assert done.returncode == 0, done.stderr
+    assert _tree(root) == before
+
+
+def _tree(root: Path) -> dict:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            out[str(path.relative_to(root))] = "-> " + os.readlink(path)
+        elif path.is_file():
+            out[str(path.relative_to(root))] = sha(path.read_bytes())
+    return out
