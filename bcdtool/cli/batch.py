@@ -10,7 +10,7 @@ import click
 
 from bcdtool.cli.options import backup_dir_option
 from bcdtool.cli.output import data, emit_json, info, json_line
-from bcdtool.errors import EXIT_PROBLEMS, InvalidArgumentError
+from bcdtool.errors import EXIT_PROBLEMS, InvalidArgumentError, WriteError
 from bcdtool.ops import batch as b
 from bcdtool.write.fileio import READ_FLAGS, check_regular, open_append, open_error
 
@@ -112,10 +112,17 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
         bar = click.progressbar(length=len(tasks), label="targets", file=sys.stderr)
         bar.__enter__()
 
+    unrecorded: list[str] = []
+
     def on_result(result) -> None:
         if record is not None:
-            record.write(json_line("batch", result.to_json()) + "\n")
-            record.flush()
+            try:
+                record.write(json_line("batch", result.to_json()) + "\n")
+                record.flush()
+            except OSError as exc:
+                # a full disk, a file system that refuses appends: the batch goes on (its
+                # workers are mid-write), the failure is reported once it is over
+                unrecorded.append(exc.strerror or str(exc))
         if bar is not None:
             bar.update(1)
         if as_json:
@@ -138,5 +145,9 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
     else:
         data(f"{total['targets']} target(s): {total['ok']} ok, {total['failed']} failed, "
                    f"{total['changed']} changed in {total['seconds']:.1f} s")
+    if unrecorded:
+        raise WriteError(f"{len(unrecorded)} result(s) could not be appended to the batch output "
+                         f"({unrecorded[0]}); they are on stdout, and --continue would "
+                         "run those targets again", path=output)
     if total["failed"]:
         ctx.exit(EXIT_PROBLEMS)

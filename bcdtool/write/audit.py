@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
-from bcdtool.write.fileio import open_append
+from bcdtool.write.fileio import kernel_filesystem, open_append
 from bcdtool.urls import scrub, stored
 from bcdtool.write.journal import private_folder, state_dir
 
@@ -28,7 +28,8 @@ def default_path() -> Path:
 
 
 def check(path: str | os.PathLike | None) -> None:
-    """Refuse, before anything is written, an audit log that is a symlink, FIFO or device."""
+    """Refuse, before anything is written, an audit log that is a symlink, FIFO, device or
+    kernel interface (/proc, /sys...)."""
     where = Path(path) if path else default_path()
     try:
         info = os.lstat(where)
@@ -41,6 +42,11 @@ def check(path: str | os.PathLike | None) -> None:
         raise UnsafePathError("the audit log is not a regular file (a symlink, FIFO or device); "
                               "name a regular file with --audit-log; nothing was written",
                               path=str(where))
+    kernel = kernel_filesystem(info)
+    if kernel:
+        raise UnsafePathError(f"the audit log is a kernel interface ({kernel}), not a file for "
+                              "lines; name a file on a disk with --audit-log; nothing was "
+                              "written", path=str(where))
     if info.st_nlink > 1:   # appending would also change the same file under other names
         raise UnsafePathError(f"the audit log has {info.st_nlink} hard links (its lines would "
                               "land in another file too); name a file of its own with "

@@ -320,12 +320,46 @@ def create_new(path: str | os.PathLike, data: bytes, *, mode: int = 0o666) -> No
         raise
 
 
+#: Kernel interfaces that show their files as regular ones: writing a JSON line into one
+#: reconfigures the machine (sysfs, efivarfs) or fails in odd ways (procfs refuses the seek).
+KERNEL_FILESYSTEMS = frozenset({
+    "proc", "sysfs", "debugfs", "tracefs", "securityfs", "configfs", "efivarfs", "pstore",
+    "bpf", "cgroup", "cgroup2", "fusectl", "devpts", "devtmpfs", "mqueue", "hugetlbfs",
+    "binfmt_misc", "rpc_pipefs", "nsfs", "selinuxfs"})
+_MOUNTINFO_CAP = 16 << 20
+
+
+def kernel_filesystem(info: os.stat_result) -> str | None:
+    """The kernel interface file system (`proc`, `sysfs`, ...) the file `info` lives on, or None
+    (decided from /proc/self/mountinfo by device number; None where that table is unreadable)."""
+    device = f"{os.major(info.st_dev)}:{os.minor(info.st_dev)}"
+    try:
+        with open("/proc/self/mountinfo", "rb") as table:
+            text = table.read(_MOUNTINFO_CAP).decode("utf-8", "replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[2] == device and " - " in line:
+            kind = line.split(" - ", 1)[1].split()[:1]
+            return kind[0] if kind and kind[0] in KERNEL_FILESYSTEMS else None
+    return None
+
+
 def open_append(path: str | os.PathLike, what: str, *, mode: int = 0o600) -> int:
     """An fd appending to the user-named file `path` (created `mode` if absent): never through
     a symlink, never a FIFO, device or folder (opened non-blocking, then fstat'ed: no wait for
     a reader), never a file with other hard links (the lines would land under its other names
-    too).  `what` names the file in errors ("the batch output"); UnsafePathError otherwise."""
+    too), never a kernel interface under /proc, /sys and the like.  `what` names the file in
+    errors ("the batch output"); UnsafePathError otherwise."""
     name = str(path)
+    try:        # before opening: opening some of them for writing already acts
+        kernel = kernel_filesystem(os.lstat(path))
+    except OSError:
+        kernel = None
+    if kernel:
+        raise UnsafePathError(f"{what} is a kernel interface ({kernel}), not a file for lines: "
+                              "name a file on a disk", path=name)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
                      | _CLOEXEC, mode)

@@ -88,3 +88,33 @@ def test_fifo_manifest_with_a_writer_is_read(job, tmp_path):
     run = bcdtool(["batch", fifo], tmp_path / "s", tmp_path)
     writer.join(10)
     assert run.returncode == 0, run.stderr
+
+
+# Kernel interfaces look like regular files to fstat; a JSON line written into one reconfigures
+# the machine (sysfs, efivarfs) or fails mid-batch (procfs refuses the seek an append makes).
+KERNEL_FILES = ["/proc/version", "/proc/self/comm", "/sys/kernel/uevent_seqnum"]
+
+
+@pytest.mark.parametrize("path", KERNEL_FILES)
+def test_kernel_interface_output_is_refused_before_any_target(job, tmp_path, path):
+    if not os.path.isfile(path):
+        pytest.skip(f"{path} is absent here")
+    manifest, store = job
+    before = sha(store.read_bytes())
+    run = bcdtool(["batch", manifest, "--output", path], tmp_path / "s", tmp_path)
+    assert run.returncode == UnsafePathError.exit_code, run.stderr
+    assert "kernel interface" in run.stderr and len(run.stderr.splitlines()) == 1
+    assert sha(store.read_bytes()) == before
+
+
+@pytest.mark.parametrize("path", KERNEL_FILES)
+def test_kernel_interface_audit_log_is_refused(job, tmp_path, path):
+    if not os.path.isfile(path):
+        pytest.skip(f"{path} is absent here")
+    _, store = job
+    before = sha(store.read_bytes())
+    run = bcdtool(["bcdedit", "--audit-log", path, "/store", store, "/timeout", "7"],
+                  tmp_path / "s", tmp_path)
+    assert run.returncode == UnsafePathError.exit_code, run.stderr
+    assert "kernel interface" in run.stderr
+    assert sha(store.read_bytes()) == before
