@@ -105,8 +105,8 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
         if skipped:
             info(f"bcdtool: skipping {len(skipped)} target(s) already done in {output}")
     # The user's file, never a link, FIFO, folder or hard-linked file (write/fileio.py).
-    record = os.fdopen(open_append(output, "the batch output"), "a", encoding="utf-8") \
-        if output else None
+    # One os.write per line on an O_APPEND fd: no buffer left to fail at close.
+    record = open_append(output, "the batch output") if output else None
     bar = None
     if sys.stderr.isatty() and tasks:
         bar = click.progressbar(length=len(tasks), label="targets", file=sys.stderr)
@@ -117,8 +117,7 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
     def on_result(result) -> None:
         if record is not None:
             try:
-                record.write(json_line("batch", result.to_json()) + "\n")
-                record.flush()
+                os.write(record, (json_line("batch", result.to_json()) + "\n").encode())
             except OSError as exc:
                 # a full disk, a file system that refuses appends: the batch goes on (its
                 # workers are mid-write), the failure is reported once it is over
@@ -138,7 +137,7 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
         if bar is not None:
             bar.__exit__(None, None, None)
         if record is not None:
-            record.close()
+            os.close(record)
     total = b.summary(results, time.monotonic() - started)
     if as_json:
         emit_json("batch summary", {"summary": total}, line=True)

@@ -7,14 +7,17 @@ never a file with other hard links.  The refusal (exit 31) comes before any targ
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from bcdtool.errors import UnsafePathError
+from bcdtool.errors import UnsafePathError, WriteError
 from tests.helpers.common import CORPUS, run_process, sha
 
 STORE = "bcd/win10-uefi-installed-systemd-boot.bcd"
@@ -118,3 +121,31 @@ def test_kernel_interface_audit_log_is_refused(job, tmp_path, path):
     assert run.returncode == UnsafePathError.exit_code, run.stderr
     assert "kernel interface" in run.stderr
     assert sha(store.read_bytes()) == before
+
+
+def _small_file_limit() -> None:
+    """In the child: files may not grow past 1 MiB, and crossing it is an error, not SIGXFSZ."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+
+def test_output_that_stops_taking_lines_lets_the_batch_finish_then_says_so(job, tmp_path):
+    # An --output already at the process's file-size limit refuses every append (EFBIG), as a
+    # full disk would: every target still runs to the end, and the exit says what is missing.
+    manifest, store = job
+    second = tmp_path / "BCD2"
+    second.write_bytes(store.read_bytes())
+    manifest.write_text(f"{store}\n{second}\n")
+    out = tmp_path / "run.jsonl"
+    out.write_bytes(b"\n" * ((1 << 20) + 1))
+    environ = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "s")}
+    run = subprocess.run([sys.executable, "-m", "bcdtool", "batch", str(manifest),
+                          "--output", str(out)], env=environ, cwd=tmp_path,
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+                         preexec_fn=_small_file_limit)
+    assert run.returncode == WriteError.exit_code, run.stderr
+    assert "2 result(s) could not be appended" in run.stderr
+    assert "Traceback" not in run.stderr and len(run.stderr.splitlines()) == 1
+    assert "2 target(s): 2 ok" in run.stdout                  # both targets ran to the end
+    for path in (store, second):
+        assert run_process("serial-console", "status", path, state=tmp_path / "s").returncode == 0
