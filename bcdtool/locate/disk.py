@@ -10,6 +10,7 @@ afterwards the target is re-opened from scratch and the store is read back and v
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from bcdtool.blockdev.detect import open_image
@@ -17,7 +18,7 @@ from bcdtool.errors import LimitError
 from bcdtool.fs.base import read_extents
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES, hive_cap
 from bcdtool.locate.discover import locate
-from bcdtool.locate.hivefile import hive_length
+from bcdtool.locate.hivefile import file_pieces, hive_length
 from bcdtool.locate.handle import HiveHandle
 from bcdtool.locate.interrupted import check_not_interrupted
 from bcdtool.regf.hive import Hive
@@ -101,6 +102,11 @@ class DiskStore:
                                file_size=loc.ref.size, max_size=hive_cap(self.cap))
         hive.notices[:0] = loc.notices      # backup GPT used, partitions skipped: CLIs show these
         return hive, data
+
+    def pieces(self) -> Iterator[bytes]:
+        """The store file whole (through its extents), a piece at a time."""
+        ref = self.loc.ref
+        return file_pieces(ref.size, functools.partial(read_extents, self.loc.volume.dev, ref))
 
     def close(self) -> None:
         """Close the device."""

@@ -6,12 +6,15 @@ bcdtool.backends.HIVE_OPENERS (by the CLI: cli/lazy.py)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+
 from bcdtool.backends.guestfs import BCD_PATHS, GuestfsDisk
 from bcdtool.errors import ImageError, InvalidArgumentError, NotFoundError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES
 from bcdtool.locate.handle import HiveHandle
-from bcdtool.locate.hivefile import load_from_sink
+from bcdtool.locate.hivefile import file_pieces, load_from_sink
 from bcdtool.regf.hive import Hive
 from bcdtool.write.keys import guestfs_key
 from bcdtool.write.sinks.guestfs import GuestfsSink
@@ -46,6 +49,11 @@ class GuestfsHive:
         """Read the hive (and its logs, replayed in memory, only when it is dirty)."""
         return load_from_sink(self.sink, self.store, self.logs, key=self.key, name=self.path,
                               cap=self.sink.cap)
+
+    def pieces(self) -> Iterator[bytes]:
+        """The store file whole (through the appliance), a piece at a time."""
+        return file_pieces(self.sink.size(self.store) or 0,
+                           functools.partial(self.sink.read_range, self.store))
 
     def close(self) -> None:
         """Flush and shut the appliance down."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ class Store(Protocol):
     read_only: bool
 
     def load(self) -> tuple[Hive, bytes]: ...
+    def pieces(self) -> Iterator[bytes]: ...    # the whole file, slack included, in pieces
     def close(self) -> None: ...
 
 
@@ -36,6 +38,11 @@ class HiveHandle:
     def read_only(self) -> bool:
         """True when the target was opened without write access (forensic mode)."""
         return self.store.read_only
+
+    def file_pieces(self) -> Iterator[bytes]:
+        """The store file's bytes as they are now, whole (the slack after the hive too, which
+        `original` leaves out), a piece of at most 1 MiB at a time: for `--backup` copies."""
+        return self.store.pieces()
 
     def close(self) -> None:
         """Release files and devices."""

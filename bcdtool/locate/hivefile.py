@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from bcdtool.errors import LimitError, NotFoundError
 from bcdtool.fs.base import VolumeFacts
@@ -16,6 +16,10 @@ from bcdtool.locate.interrupted import check_not_interrupted
 from bcdtool.regf.hive import Hive, stored_length
 from bcdtool.regf.logs import LOG_SUFFIXES, LogSource, is_dirty
 from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular
+
+
+#: `--backup` copies the store file a piece at a time (a padded 64 MiB store stays out of memory).
+PIECE = 1 << 20
 
 
 def cap_for(name: str, kind: str) -> int:
@@ -65,9 +69,25 @@ class HiveFile:
         finally:
             os.close(fd)
 
+    def pieces(self) -> Iterator[bytes]:
+        """The store file whole, a piece at a time."""
+        return file_pieces(self.size(self.store) or 0,
+                           functools.partial(self.read_range, self.store))
+
     def close(self) -> None:
         """Release the folder's descriptor."""
         self.folder.close()
+
+
+def file_pieces(size: int, read: Callable[[int, int], bytes]) -> Iterator[bytes]:
+    """`size` bytes from `read(offset, length)`, at most PIECE at a time (short reads end it:
+    a file that shrank meanwhile)."""
+    for offset in range(0, size, PIECE):
+        piece = read(offset, min(PIECE, size - offset))
+        if piece:
+            yield piece
+        if len(piece) < min(PIECE, size - offset):
+            return
 
 
 def log_names(sink, store: str) -> list[str]:

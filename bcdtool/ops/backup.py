@@ -1,22 +1,25 @@
-"""Recipes layer: `--backup PATH` — a plain copy of the original hive bytes, before any write.
+"""Recipes layer: `--backup PATH` — a plain copy of the original store file, before any write.
 
 The undo journal already holds every overwritten byte; this copy is for people who want the whole
-original file beside them (to open in other tools).  An existing file is kept only if it already
-holds exactly these bytes, so a second run never overwrites the first backup with edited data.
+original file beside them (to open in other tools): every byte of it, the slack after the hive
+included, copied a piece at a time.  An existing file is kept only if it already holds exactly
+these bytes, so a second run never overwrites the first backup with edited data.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from bcdtool.errors import UnsafePathError, WriteError
-from bcdtool.write.fileio import create_new, read_file
+from bcdtool.write.fileio import READ_FLAGS, check_regular, create_new
 
 
-def save_original(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` (fsync'd); WriteError if `path` holds something else."""
+def save_original(path: str | os.PathLike, pieces: Iterable[bytes]) -> None:
+    """Write the bytes of `pieces` to `path` (fsync'd); WriteError if `path` holds something
+    else."""
     target = Path(path)
     try:
         info = os.lstat(target) if os.path.lexists(target) else None
@@ -24,10 +27,26 @@ def save_original(path: str | os.PathLike, data: bytes) -> None:
             raise UnsafePathError("the backup path is a symlink, FIFO or device; name a new or "
                                   "regular file; nothing was written", path=str(target))
         if info is not None:
-            if info.st_size == len(data) and read_file(target, cap=len(data)) == data:
-                return
-            raise WriteError("the backup file exists and holds something else; nothing was "
-                             "written", path=str(target))
-        create_new(target, data, mode=0o600)
+            if not _holds(target, pieces):
+                raise WriteError("the backup file exists and holds something else; nothing was "
+                                 "written", path=str(target))
+            return
+        create_new(target, pieces, mode=0o600)
     except OSError as exc:
         raise WriteError(f"cannot write the backup: {exc.strerror}", path=str(target)) from None
+
+
+def _holds(target: Path, pieces: Iterable[bytes]) -> bool:
+    """Whether the regular file `target` holds exactly the bytes of `pieces` (compared a piece at
+    a time)."""
+    fd = os.open(target, READ_FLAGS)
+    try:
+        check_regular(fd, str(target))
+        offset = 0
+        for piece in pieces:
+            if os.pread(fd, len(piece), offset) != piece:
+                return False
+            offset += len(piece)
+        return not os.pread(fd, 1, offset)
+    finally:
+        os.close(fd)

@@ -14,6 +14,7 @@ import errno
 import os
 import secrets
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from bcdtool.errors import ImageError, LimitError, NotFoundError, UnsafePathError, WriteError
@@ -300,17 +301,20 @@ def _copy_xattrs(dir_fd: int, name: str, fd: int, shown: str) -> None:
         os.close(src)
 
 
-def create_new(path: str | os.PathLike, data: bytes, *, mode: int = 0o666) -> None:
-    """Create `path` holding `data` (fsync'd), never over anything already there — not even a
-    symlink — with `mode` less the umask.  A plain exclusive create, not a temporary file and a
-    link, so it also works on a mounted FAT ESP; a failed write removes the file it created.
+def create_new(path: str | os.PathLike, data: bytes | Iterable[bytes], *,
+               mode: int = 0o666) -> None:
+    """Create `path` holding `data` (bytes, or pieces of them written in turn; fsync'd), never
+    over anything already there — not even a symlink — with `mode` less the umask.  A plain
+    exclusive create, not a temporary file and a link, so it also works on a mounted FAT ESP; a
+    failed write removes the file it created.
     Raises OSError (FileExistsError when the name is taken) for the caller to word."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, mode)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            for piece in [data] if isinstance(data, bytes | bytearray | memoryview) else data:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view):]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -89,3 +89,21 @@ def test_new_store_from_disk_and_from_ids(tmp_path):
     assert ids.returncode == 0, ids.stderr
     none = bcdtool("new-store", tmp_path / "x", "--firmware", "bios")
     assert none.returncode == 24
+
+
+def test_backup_copies_the_whole_file_slack_included(tmp_path):
+    # Only the hive's declared bins are read to edit it, but `--backup` promises the original
+    # file: the bytes after the bins (slack a real store may carry) must be in the copy too,
+    # whether the store is named as a file or found in a folder.
+    store = new_store("uefi") + bytes(range(256)) * 64
+    for target, path in [(tmp_path / "BCD", tmp_path / "BCD"),
+                         (tmp_path / "esp", tmp_path / "esp/EFI/Microsoft/Boot/BCD")]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(store)
+        copy = tmp_path / f"{target.name}.orig"
+        run = bcdtool("serial-console", "enable", target, "--backup", copy)
+        assert run.returncode == 0, run.stderr
+        assert copy.read_bytes() == store
+        assert path.read_bytes() != store and len(path.read_bytes()) == len(store)
+        again = bcdtool("serial-console", "enable", target, "--backup", copy)
+        assert again.returncode == 0 and copy.read_bytes() == store   # nothing left to do

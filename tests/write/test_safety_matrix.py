@@ -352,5 +352,5 @@ def test_backup_copy_path_that_is_not_a_regular_file_is_refused(tmp_path, what):
     else:
         path.symlink_to(secret)
     with hang_guard(), pytest.raises(UnsafePathError, match="backup path"):
-        save_original(path, b"regf" + bytes(4092))
+        save_original(path, [b"regf" + bytes(4092)])
     assert secret.read_bytes() == data
