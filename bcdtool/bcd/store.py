@@ -43,6 +43,14 @@ class Element:
         """The decoded value (FormatError when the bytes do not fit the format)."""
         return codec.decode(self.code, self.raw)
 
+    def readable_value(self) -> codec.Value | None:
+        """The decoded value, or None when the bytes do not fit the format (checks and reports
+        judge what they can read; `/enum` shows the raw bytes)."""
+        try:
+            return self.value()
+        except BcdToolError:
+            return None
+
 
 @dataclass
 class BcdObject:
@@ -57,12 +65,7 @@ class BcdObject:
         """The decoded value of element `code`, or None when it is absent or unreadable
         (checks and reports judge what they can read; `/enum` shows the raw bytes)."""
         elem = self.elements.get(code)
-        if elem is None:
-            return None
-        try:
-            return elem.value()
-        except BcdToolError:
-            return None
+        return elem.readable_value() if elem is not None else None
 
     @property
     def description(self) -> str | None:

@@ -15,7 +15,7 @@ from bcdtool.limits import MAX_BCD_BYTES, MAX_HIVE_BYTES, hive_cap
 from bcdtool.locate.interrupted import check_not_interrupted
 from bcdtool.regf.hive import Hive, stored_length
 from bcdtool.regf.logs import LOG_SUFFIXES, LogSource, is_dirty
-from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular
+from bcdtool.write.fileio import Folder
 
 
 #: `--backup` copies the store file a piece at a time (a padded 64 MiB store stays out of memory).
@@ -49,25 +49,11 @@ class HiveFile:
     def size(self, file: str) -> int | None:
         """The size of regular file `file` below the folder (LimitError over the cap), None if
         absent."""
-        try:
-            fd = self.folder.open(file, READ_FLAGS)
-        except NotFoundError:
-            if self.folder.lstat(file) is None:
-                return None
-            raise
-        try:
-            return check_regular(fd, self.folder.name(file), cap=self.cap).st_size
-        finally:
-            os.close(fd)
+        return self.folder.size(file, cap=self.cap)
 
     def read_range(self, file: str, offset: int, length: int) -> bytes:
         """`length` bytes at `offset` of regular file `file` (short at its end)."""
-        fd = self.folder.open(file, READ_FLAGS)
-        try:
-            check_regular(fd, self.folder.name(file))
-            return os.pread(fd, length, offset)
-        finally:
-            os.close(fd)
+        return self.folder.read_range(file, offset, length)
 
     def pieces(self) -> Iterator[bytes]:
         """The store file whole, a piece at a time."""

@@ -166,21 +166,10 @@ def checks(store: BcdStore, opts: SerialOptions) -> list[Check]:
 
 def _evaluate(store: BcdStore, guid: str, label: str, name: str, expected, why: str) -> Check:
     code = element_code(store, guid, name)
-    own = store.get(guid).elements.get(code)
     found = store.effective(guid, code)
-    return Check(guid, label, name, expected, why, actual=value_of(own),
-                 effective=value_of(found[1]) if found else None,
+    return Check(guid, label, name, expected, why, actual=store.get(guid).value_of(code),
+                 effective=found[1].readable_value() if found else None,
                  source=found[0] if found else None)
-
-
-def value_of(elem):
-    """An element's decoded value, None when absent or unreadable."""
-    if elem is None:
-        return None
-    try:
-        return elem.value()
-    except BcdToolError:
-        return None
 
 
 def element_code(store: BcdStore, guid: str, name: str) -> int:

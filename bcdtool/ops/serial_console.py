@@ -15,7 +15,7 @@ from bcdtool.bcd.settings import ensure_settings
 from bcdtool.bcd.store import BcdStore
 from bcdtool.ops.recipe import EditResult, WriteOptions, run_on_store
 from bcdtool.ops.serial_checks import (BOOTMGR, DEFAULTS, EMS_LIBRARY, SerialOptions, checks,
-                                       default_note, element_code, loaders, value_of)
+                                       default_note, element_code, loaders)
 
 
 def stage(store: BcdStore, opts: SerialOptions, notices: list[str]) -> None:
@@ -27,7 +27,7 @@ def stage(store: BcdStore, opts: SerialOptions, notices: list[str]) -> None:
             ([BOOTMGR] if store.has(BOOTMGR) and opts.bootems else [])
         ems = ensure_settings(store, "{emssettings}", notices, reach=edited)
         for name, value in (("emsport", opts.port), ("emsbaudrate", opts.baud)):
-            if value_of(store.get(ems).elements.get(element_code(store, ems, name))) != value:
+            if store.get(ems).value_of(element_code(store, ems, name)) != value:
                 store.set_element(ems, element_code(store, ems, name), value)
     for check in checks(store, opts):
         if check.ok:

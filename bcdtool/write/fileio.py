@@ -176,6 +176,29 @@ class Folder:
         finally:
             os.close(fd)
 
+    def size(self, rel: str, *, cap: int | None = None) -> int | None:
+        """The size of regular file `rel` (LimitError over `cap`), None when it does not
+        exist."""
+        try:
+            fd = self.open(rel, READ_FLAGS)
+        except NotFoundError:
+            if self.lstat(rel) is None:
+                return None
+            raise
+        try:
+            return check_regular(fd, self.name(rel), cap=cap).st_size
+        finally:
+            os.close(fd)
+
+    def read_range(self, rel: str, offset: int, length: int) -> bytes:
+        """`length` bytes at `offset` of regular file `rel` (short at its end)."""
+        fd = self.open(rel, READ_FLAGS)
+        try:
+            check_regular(fd, self.name(rel))
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+
     def listdir(self, rel: str) -> list[str]:
         """Names in folder `rel` ("" for this folder), reached without following links."""
         if rel in ("", "."):

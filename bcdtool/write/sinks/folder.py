@@ -11,7 +11,7 @@ import posixpath
 import stat
 from collections.abc import Callable
 
-from bcdtool.errors import BcdToolError, NotFoundError, UnsafePathError, WriteError
+from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.write import lock
 from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular
@@ -70,25 +70,11 @@ class FolderSink:
 
     def read_range(self, file: str, offset: int, length: int) -> bytes:
         """`length` bytes at `offset` of regular file `file` (short at its end)."""
-        fd = self.folder.open(file, READ_FLAGS)
-        try:
-            check_regular(fd, self.folder.name(file))
-            return os.pread(fd, length, offset)
-        finally:
-            os.close(fd)
+        return self.folder.read_range(file, offset, length)
 
     def size(self, file: str) -> int | None:
         """The size of regular file `file` (LimitError over the cap), None if absent."""
-        try:
-            fd = self.folder.open(file, READ_FLAGS)
-        except NotFoundError:
-            if self.folder.lstat(file) is None:
-                return None
-            raise
-        try:
-            return check_regular(fd, self.folder.name(file), cap=self.cap).st_size
-        finally:
-            os.close(fd)
+        return self.folder.size(file, cap=self.cap)
 
     def lstat_link(self, file: str) -> str | None:
         """A symlink's target, None if `file` is not a symlink."""
