@@ -107,14 +107,19 @@ class GuestRoot:
         """True when `path` resolves to something inside the guest."""
         return self.kind(path) is not None
 
-    def read(self, path: str, *, limit: int = MAX_FILE_BYTES) -> bytes:
-        """The bytes of a regular guest file; GuestError when oversized or not a file."""
+    def _regular(self, path: str) -> Parts:
+        """The resolved parts of `path`, which must be a regular guest file."""
         parts = self.resolve(path)
         kind = self.kind(join(parts), follow_last=False)
         if kind is None:
             raise NotFoundError("no such file in the guest", path=path)
         if kind != "file":
             raise GuestError(f"not a regular file in the guest ({kind})", path=path)
+        return parts
+
+    def read(self, path: str, *, limit: int = MAX_FILE_BYTES) -> bytes:
+        """The bytes of a regular guest file; GuestError when oversized or not a file."""
+        parts = self._regular(path)
         data = self.fs.read(parts, limit)
         if len(data) > limit:
             raise GuestError(f"guest file is larger than {limit} bytes", path=path)
@@ -122,13 +127,7 @@ class GuestRoot:
 
     def read_head(self, path: str, size: int) -> bytes:
         """The first `size` bytes of a regular guest file of any length."""
-        parts = self.resolve(path)
-        kind = self.kind(join(parts), follow_last=False)
-        if kind is None:
-            raise NotFoundError("no such file in the guest", path=path)
-        if kind != "file":
-            raise GuestError(f"not a regular file in the guest ({kind})", path=path)
-        return self.fs.read(parts, size)[:size]
+        return self.fs.read(self._regular(path), size)[:size]
 
     def readlink(self, path: str) -> str | None:
         """The target of the symlink `path` itself (its parents resolved), or None."""

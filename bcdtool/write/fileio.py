@@ -161,14 +161,21 @@ class Folder:
         finally:
             os.close(fd)
 
-    def read(self, rel: str, *, cap: int | None = None) -> bytes | None:
-        """The bytes of regular file `rel`, None when it does not exist."""
+    def _open_existing(self, rel: str) -> int | None:
+        """`rel` opened for reading, None when it does not exist (a name that exists but cannot
+        be opened raises)."""
         try:
-            fd = self.open(rel, READ_FLAGS)
+            return self.open(rel, READ_FLAGS)
         except NotFoundError:
             if self.lstat(rel) is None:
                 return None
             raise
+
+    def read(self, rel: str, *, cap: int | None = None) -> bytes | None:
+        """The bytes of regular file `rel`, None when it does not exist."""
+        fd = self._open_existing(rel)
+        if fd is None:
+            return None
         try:
             return read_fd(fd, self.name(rel), cap=cap)
         except OSError as exc:
@@ -179,12 +186,9 @@ class Folder:
     def size(self, rel: str, *, cap: int | None = None) -> int | None:
         """The size of regular file `rel` (LimitError over `cap`), None when it does not
         exist."""
-        try:
-            fd = self.open(rel, READ_FLAGS)
-        except NotFoundError:
-            if self.lstat(rel) is None:
-                return None
-            raise
+        fd = self._open_existing(rel)
+        if fd is None:
+            return None
         try:
             return check_regular(fd, self.name(rel), cap=cap).st_size
         finally:
