@@ -27,7 +27,7 @@ from bcdtool.errors import (BcdToolError, FormatError, NotFoundError, UntrustedJ
 from bcdtool.limits import MAX_HIVE_BYTES
 from bcdtool.urls import redact, scrub
 from bcdtool.write import signing
-from bcdtool.write.fileio import READ_FLAGS, read_fd, replace_file
+from bcdtool.write.fileio import READ_FLAGS, create_new, read_fd, replace_file
 
 JOURNAL_VERSION = 2
 #: Largest journal.json we agree to parse (a hostile or broken file must not exhaust memory).
@@ -135,15 +135,7 @@ class Journal:
         entry.sha256_before = sha256(before)
         path = self.dir / entry.backup
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o600)
-            try:
-                view = memoryview(before)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            create_new(path, before, mode=0o600)
         except OSError as exc:
             raise WriteError(f"cannot write the backup: {exc.strerror}", path=str(path)) from None
         self.entries.append(entry)

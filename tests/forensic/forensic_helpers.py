@@ -9,8 +9,9 @@ from functools import partial
 from bcdtool.bcd.device import PartitionDevice
 from bcdtool.bcd.store import BcdStore
 from bcdtool.bcd.template import StoreLayout, build_store
-from bcdtool.regf.checksums import marvin32, regf_checksum
+from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.hive import Hive
+from fixtures.big_stores import log_entry as make_entry
 from tests.helpers.common import run_process
 
 LOADER = "{11111111-2222-3333-4444-555555555555}"
@@ -56,19 +57,6 @@ def dirty_pages(old: bytes, new: bytes) -> list[tuple[int, bytes]]:
         if old[pos:pos + PAGE] != new[pos:pos + PAGE]:
             pages.append((pos - 4096, new[pos:pos + PAGE].ljust(PAGE, b"\0")))
     return pages
-
-
-def make_entry(sequence: int, hive_size: int, pages: list[tuple[int, bytes]]) -> bytes:
-    """An HvLE entry (regf.md §9) with correct Marvin32 hashes."""
-    body = b"".join(struct.pack("<II", off, len(page)) for off, page in pages)
-    body += b"".join(page for _, page in pages)
-    total = -(-(40 + len(body)) // PAGE) * PAGE
-    entry = bytearray(total)
-    entry[40:40 + len(body)] = body
-    struct.pack_into("<4sIIIII", entry, 0, b"HvLE", total, 0, sequence, hive_size, len(pages))
-    struct.pack_into("<Q", entry, 24, marvin32(bytes(entry[40:])))
-    struct.pack_into("<Q", entry, 32, marvin32(bytes(entry[:32])))
-    return bytes(entry)
 
 
 def make_log(base_from: bytes, sequence: int, entries: list[bytes]) -> bytes:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from bcdtool.linux import cmdline
+from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.linux.paths import open_directory
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import default_device, read_guest
@@ -36,6 +37,19 @@ def report_of(root: Path, device: str | None = None):
     """The check report of a guest root directory."""
     guest = guest_of(root, device)
     return evaluate(guest, device or default_device(guest))
+
+
+def problems(report) -> set[str]:
+    """The ids of the findings that are problems."""
+    return {f.id for f in report.findings if f.status == "problem"}
+
+
+def fix_root(root: Path, tmp_path: Path, device: str | None = None):
+    """Plan and apply `linux fix` on a guest root directory: (guest, plan, journal or None)."""
+    guest = guest_of(root, device)
+    plan = plan_fix(guest, guest.device)
+    journal = apply_plan(guest, plan, backup_dir=str(tmp_path / "j")) if plan.changes else None
+    return guest, plan, journal
 
 
 def statuses(report) -> dict[str, str]:

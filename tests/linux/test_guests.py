@@ -14,10 +14,10 @@ import pytest
 from bcdtool.ops.undo import undo
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.linux import inittab
-from bcdtool.linux.fix import apply_plan, plan_fix
+from bcdtool.linux.fix import plan_fix
 from fixtures import linux_guests
 from tests.helpers.common import run_cli, run_process
-from tests.linux.linux_helpers import guest_of, report_of, snapshot, statuses
+from tests.linux.linux_helpers import fix_root, guest_of, problems, report_of, snapshot, statuses
 
 #: Problems each guest shows before the fix.
 BEFORE = {
@@ -44,23 +44,12 @@ DEVICE = {"amazonlinux-2023-arm64": ("ttyS0", "command line"),
           "debian-12-ec2-arm64": ("ttyS0", "Ec2"), "alpine-3.19": ("ttyS0", "COM1")}
 
 
-def _problems(report) -> set[str]:
-    return {f.id for f in report.findings if f.status == "problem"}
-
-
-def _fix(root: Path, tmp_path: Path, device: str | None = None):
-    guest = guest_of(root, device)
-    plan = plan_fix(guest, guest.device)
-    journal = apply_plan(guest, plan, backup_dir=str(tmp_path / "j")) if plan.changes else None
-    return guest, plan, journal
-
-
 @pytest.mark.parametrize("name", sorted(linux_guests.GUESTS))
 def test_check_fix_check_undo(tmp_path, name):
     root = linux_guests.build(name, tmp_path / "root")
     before_tree = snapshot(root)
     report = report_of(root)
-    assert _problems(report) == BEFORE[name], [(f.id, f.message) for f in report.findings]
+    assert problems(report) == BEFORE[name], [(f.id, f.message) for f in report.findings]
     for f in report.findings:          # every hint names this guest's own loader and init
         if f.status == "problem" and f.fix:
             if not report.extra["boot_loaders"] or "GRUB" not in " ".join(
@@ -72,15 +61,15 @@ def test_check_fix_check_undo(tmp_path, name):
         assert report.extra["device"] == DEVICE[name][0]
         assert DEVICE[name][1] in report.extra["device_reason"]
 
-    guest, plan, journal = _fix(root, tmp_path)
+    guest, plan, journal = fix_root(root, tmp_path)
     after = report_of(root)
-    assert _problems(after) == set(), [(f.id, f.message, f.evidence) for f in after.findings
+    assert problems(after) == set(), [(f.id, f.message, f.evidence) for f in after.findings
                                        if f.status == "problem"]
     assert plan_fix(guest_of(root), guest.device).changes == []       # a second fix: nothing
     if journal is not None:
         undo(journal.path)
     assert snapshot(root) == before_tree
-    assert _problems(report_of(root)) == BEFORE[name]
+    assert problems(report_of(root)) == BEFORE[name]
 
 
 def _read(root: Path, path: str) -> str:
@@ -89,7 +78,7 @@ def _read(root: Path, path: str) -> str:
 
 def test_alpine_extlinux_and_busybox(tmp_path):
     root = linux_guests.build("alpine-3.19", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     conf = _read(root, "/boot/extlinux.conf").splitlines()
     # SERIAL first among directives (after the generator's comment), the APPEND has the console.
     assert conf[1] == "SERIAL 0 115200" and conf[0].startswith("#")
@@ -115,7 +104,7 @@ def test_busybox_rejects_a_sysv_line(tmp_path):
         f.write("S0:2345:respawn:/sbin/getty -L ttyS0 115200 vt100\n")
     getty = next(f for f in report_of(root).findings if f.id == "getty.serial")
     assert getty.status == "problem" and "/dev/S0" in getty.message
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert statuses(report_of(root))["getty.serial"] == "ok"
     assert _read(root, "/etc/inittab").endswith("ttyS0::respawn:/sbin/getty -L ttyS0 115200 "
                                                 "vt100\n")
@@ -123,12 +112,12 @@ def test_busybox_rejects_a_sysv_line(tmp_path):
 
 def test_extlinux_serial_port_and_speed_compared(tmp_path):
     root = linux_guests.build("alpine-3.19", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     conf = root / "boot/extlinux.conf"
     conf.write_text(conf.read_text().replace("SERIAL 0 115200", "SERIAL 0x2f8 9600"))
     ext = next(f for f in report_of(root).findings if f.id == "extlinux.serial")
     assert ext.status == "problem" and "port 1" in str(ext.evidence)
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert "SERIAL 0 115200" in conf.read_text()
 
 
@@ -138,7 +127,7 @@ def test_extlinux_label_without_append_and_non_linux_labels(tmp_path):
     conf.write_text(conf.read_text() + "LABEL bare\n  LINUX vmlinuz-lts\n  INITRD initramfs-lts\n"
                     "LABEL hdd\n  COM32 chain.c32\n  APPEND hd0 0\nLABEL mem\n"
                     "  KERNEL memtest86+.bin\n  APPEND -\n")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     text = conf.read_text()
     assert "  LINUX vmlinuz-lts\n  APPEND console=tty0 console=ttyS0,115200n8\n" in text
     assert "  APPEND hd0 0\n" in text and "  APPEND -\n" in text     # left alone
@@ -147,7 +136,7 @@ def test_extlinux_label_without_append_and_non_linux_labels(tmp_path):
 
 def test_gentoo_enables_openrc_agetty(tmp_path):
     root = linux_guests.build("gentoo", tmp_path / "root")
-    guest, plan, journal = _fix(root, tmp_path)
+    guest, plan, journal = fix_root(root, tmp_path)
     assert (root / "etc/init.d/agetty.ttyS0").readlink() == Path("agetty")
     link = root / "etc/runlevels/default/agetty.ttyS0"
     assert link.readlink() == Path("../../init.d/agetty.ttyS0")
@@ -166,7 +155,7 @@ def test_sles11_menu_lst_and_sysconfig(tmp_path):
     report = report_of(root)
     term = next(f for f in report.findings if f.id == "grub.terminal-serial")
     assert "gfxmenu" in str(term.evidence) and "GRUB_TERMINAL" not in term.fix
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     lines = _read(root, "/boot/grub/menu.lst").splitlines()
     assert "#gfxmenu (hd0,1)/boot/message" in lines
     assert "#color white/blue black/light-gray" in lines
@@ -185,7 +174,7 @@ def test_sles11_menu_lst_and_sysconfig(tmp_path):
 
 def test_nixos_kernel_params_edited(tmp_path):
     root = linux_guests.build("nixos-23.11", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert 'boot.kernelParams = [ "console=tty0" "console=ttyS0,115200n8" ];' in _read(
         root, "/etc/nixos/configuration.nix")
     assert not (root / "etc/systemd").exists()     # the generator starts the getty on NixOS
@@ -194,7 +183,7 @@ def test_nixos_kernel_params_edited(tmp_path):
 def test_nixos_without_kernel_params_says_what_to_add(tmp_path):
     root = linux_guests.write(*linux_guests.nixos(params=None), tmp_path / "root")
     before = _read(root, "/etc/nixos/configuration.nix")
-    guest, plan, _ = _fix(root, tmp_path)
+    guest, plan, _ = fix_root(root, tmp_path)
     assert _read(root, "/etc/nixos/configuration.nix") == before       # not edited blindly
     assert any("boot.kernelParams" in n for n in plan.notes)
     console = next(f for f in report_of(root).findings if f.id == "kernel.serial-console")
@@ -205,7 +194,7 @@ def test_nixos_without_kernel_params_says_what_to_add(tmp_path):
 def test_flatcar_oem_is_the_durable_place(tmp_path):
     root = linux_guests.build("flatcar", tmp_path / "root")
     esp = _read(root, "/boot/flatcar/grub/grub.cfg")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert _read(root, "/boot/flatcar/grub/grub.cfg") == esp          # the OS's own file
     assert 'set linux_console="console=tty0 console=ttyS0,115200n8"' in _read(root,
                                                                                "/oem/grub.cfg")
@@ -213,9 +202,9 @@ def test_flatcar_oem_is_the_durable_place(tmp_path):
 
 def test_flatcar_without_oem_partition_names_it(tmp_path):
     root = linux_guests.write(*linux_guests.flatcar(oem=None), tmp_path / "root")
-    guest, plan, _ = _fix(root, tmp_path)
+    guest, plan, _ = fix_root(root, tmp_path)
     assert plan.changes == [] and any("/oem/grub.cfg" in n for n in plan.notes)
-    assert "kernel.serial-console" in _problems(report_of(root))
+    assert "kernel.serial-console" in problems(report_of(root))
 
 
 def test_oracle9_kernel_cmdline_for_the_next_kernel(tmp_path):
@@ -225,14 +214,14 @@ def test_oracle9_kernel_cmdline_for_the_next_kernel(tmp_path):
     report = report_of(root)
     console = next(f for f in report.findings if f.id == "kernel.serial-console")
     assert "/boot/loader/entries" in str(console.evidence)   # the BLS entry still lacks it
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert _read(root, "/etc/kernel/cmdline").rstrip().endswith("console=ttyS0,115200n8")
 
 
 def test_centos8_fallback_kernelopts(tmp_path):
     root = linux_guests.build("centos-8", tmp_path / "root")
     cfg = root / "boot/grub2/grub.cfg"
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     m = re.search(r'set kernelopts="([^"]*)"', cfg.read_text())
     assert m and m.group(1).split()[-2:] == ["console=tty0", "console=ttyS0,115200n8"]
     assert len((root / "boot/grub2/grubenv").read_bytes()) == 1024
@@ -249,7 +238,7 @@ def test_arm_console_follows_the_guest(tmp_path):
     root = linux_guests.build("amazonlinux-2023-arm64", tmp_path / "root")
     before = snapshot(root)
     assert report_of(root).ok
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert not any(b"ttyAMA" in v[1] for v in snapshot(root).values() if v[0] == "file")
     report = report_of(root, "ttyAMA0")
     assert report.extra["device"] == "ttyAMA0" and report.extra["device_reason"] == "--device"
@@ -271,7 +260,7 @@ def test_grub_unit_fixed_with_the_kernel_port(tmp_path):
     root = linux_guests.build("debian-12-grub-com2", tmp_path / "root")
     unit = next(f for f in report_of(root).findings if f.id == "grub.serial-unit")
     assert len(unit.evidence) == 3      # GRUB_SERIAL_COMMAND, serial --unit=1, serial_com1
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     cfg = _read(root, "/boot/grub/grub.cfg")
     assert "serial --unit=0 --speed=115200" in cfg and "terminal_output serial_com0 console" in cfg
     assert 'GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"' in _read(root,
@@ -280,10 +269,10 @@ def test_grub_unit_fixed_with_the_kernel_port(tmp_path):
 
 def test_non_linux_entries_left_alone(tmp_path):
     root = linux_guests.build("arch-grub", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert "\tlinux16\t/boot/memtest86+/memtest.bin\n" in _read(root, "/boot/grub/grub.cfg")
     root = linux_guests.build("arch-systemd-boot", tmp_path / "sdboot")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert _read(root, "/boot/loader/entries/memtest.conf").endswith("options keyboard=both\n")
     assert "console=ttyS0" in _read(root, "/boot/loader/entries/arch.conf")
 
@@ -295,7 +284,7 @@ def test_generator_means_no_getty_link(tmp_path):
         p = root / "boot/loader/entries" / name
         p.write_text(p.read_text().replace(" quiet", " console=ttyS0,115200n8"))
     assert statuses(report_of(root))["getty.serial"] == "ok"
-    guest, plan, _ = _fix(root, tmp_path)
+    guest, plan, _ = fix_root(root, tmp_path)
     assert not [c for c in plan.changes if c.link_target]
 
 
@@ -350,7 +339,7 @@ def test_bad_baud_refused(tmp_path, capsys, baud):
 def test_good_devices_written_safely(tmp_path, device):
     """Any accepted name lands in shell files as one plain word."""
     root = linux_guests.build("gentoo", tmp_path / "root")
-    _fix(root, tmp_path, device)
+    fix_root(root, tmp_path, device)
     text = _read(root, "/etc/default/grub")
     assert f'GRUB_CMDLINE_LINUX="console=tty0 console={device},115200n8"' in text
     # What grub-mkconfig would get: sourced by a real sh, the values are plain words.
@@ -366,7 +355,7 @@ def test_good_devices_written_safely(tmp_path, device):
 def test_alpine_other_ports(tmp_path, device, serial, line):
     """The SERIAL port number and the inittab tty follow --device; hvc has no COM port."""
     root = linux_guests.build("alpine-3.19", tmp_path / "root")
-    guest, plan, journal = _fix(root, tmp_path, device)
+    guest, plan, journal = fix_root(root, tmp_path, device)
     conf = _read(root, "/boot/extlinux.conf")
     assert (serial in conf) if serial else ("SERIAL" not in conf)
     assert f"console={device},115200n8" in conf

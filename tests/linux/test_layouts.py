@@ -14,13 +14,13 @@ import pytest
 
 from bcdtool.errors import UnfixableGuestError
 from bcdtool.linux import uki
-from bcdtool.linux.fix import apply_plan, plan_fix
+from bcdtool.linux.fix import plan_fix
 from bcdtool.ops.undo import undo
 from fixtures import linux_guests
 from fixtures import linux_layouts as L
 from fixtures.linux_guests import write
 from tests.helpers.common import run_process
-from tests.linux.linux_helpers import guest_of, report_of, snapshot, statuses
+from tests.linux.linux_helpers import fix_root, guest_of, problems, report_of, snapshot, statuses
 
 #: Problems each fixable layout shows before the fix.
 BEFORE = {
@@ -48,17 +48,6 @@ DEVICE = {"raspios-12": "serial0", "ubuntu-20.04-raspi": "serial0", "debian-12-u
           "amazonlinux-2-arm64": "ttyS0"}
 
 
-def _problems(report) -> set[str]:
-    return {f.id for f in report.findings if f.status == "problem"}
-
-
-def _fix(root: Path, tmp_path: Path, device: str | None = None):
-    guest = guest_of(root, device)
-    plan = plan_fix(guest, guest.device)
-    journal = apply_plan(guest, plan, backup_dir=str(tmp_path / "j")) if plan.changes else None
-    return guest, plan, journal
-
-
 def _read(root: Path, path: str) -> str:
     return (root / path.lstrip("/")).read_text()
 
@@ -72,20 +61,20 @@ def test_check_fix_check_undo(tmp_path, name):
     root = L.build(name, tmp_path / "root")
     before_tree = snapshot(root)
     report = report_of(root)
-    assert _problems(report) == BEFORE[name], [(f.id, f.message) for f in report.findings]
+    assert problems(report) == BEFORE[name], [(f.id, f.message) for f in report.findings]
     for f in report.findings:                   # a problem always says why and what to do
         if f.status == "problem":
             assert f.message and f.fix, f
     assert report.extra["device"] == DEVICE.get(name, "ttyS0")
-    guest, plan, journal = _fix(root, tmp_path)
+    guest, plan, journal = fix_root(root, tmp_path)
     after = report_of(root)
-    assert _problems(after) == set(), [(f.id, f.message, f.evidence) for f in after.findings
+    assert problems(after) == set(), [(f.id, f.message, f.evidence) for f in after.findings
                                        if f.status == "problem"]
     assert plan_fix(guest_of(root), guest.device).changes == []       # a second fix: nothing
     if journal is not None:
         undo(journal.path)
     assert snapshot(root) == before_tree                               # bit-exact
-    assert _problems(report_of(root)) == BEFORE[name]
+    assert problems(report_of(root)) == BEFORE[name]
 
 
 @pytest.mark.parametrize("name", sorted(L.REFUSED))
@@ -119,7 +108,7 @@ def test_refused_layouts_through_the_cli(tmp_path, name):
 # -- Ubuntu cloud image: grub.d drop-ins, later files win --------------------------------------
 def test_ubuntu_cloudimg_dropins_later_files_win(tmp_path):
     root = L.build("ubuntu-22.04-cloud", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     cloud = _read(root, "/etc/default/grub.d/50-cloudimg-settings.cfg")
     assert 'GRUB_TERMINAL="serial console"' in cloud and "--speed=115200" in cloud
     assert 'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0,115200n8"' in cloud
@@ -131,7 +120,7 @@ def test_ubuntu_cloudimg_dropins_later_files_win(tmp_path):
     console = next(f for f in report_of(root2).findings if f.id == "kernel.serial-console")
     assert console.status == "problem" and "60-local.cfg" in str(console.evidence)
     cloud_before = _read(root2, "/etc/default/grub.d/50-cloudimg-settings.cfg")
-    _fix(root2, tmp_path / "2")
+    fix_root(root2, tmp_path / "2")
     # The console goes into GRUB_CMDLINE_LINUX (rescue entries get it too); the later file
     # loses only `quiet`.  What grub-mkconfig sources ends with the console on ttyS0.
     assert _read(root2, "/etc/default/grub.d/60-local.cfg") == \
@@ -176,7 +165,7 @@ def _real_00_header(root: Path) -> str:
                                   "void", "devuan-5"])
 def test_real_grub_header_reads_the_fix(tmp_path, name):
     root = L.build(name, tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     header = _real_00_header(root).splitlines()
     assert "serial --unit=0 --speed=115200" in header
     assert "terminal_input serial console" in header and "terminal_output serial console" in header
@@ -190,7 +179,7 @@ def test_grub_serial_without_command_is_9600(tmp_path):
     (root / "boot/grub/grub.cfg").unlink()
     speed = next(f for f in report_of(root).findings if f.id == "grub.serial-speed")
     assert speed.status == "problem" and "9600" in str(speed.evidence)
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert 'GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"' in _read(root,
                                                                             "/etc/default/grub")
 
@@ -201,7 +190,7 @@ def test_rhel9_grubenv_kernelopts_bls_and_kernel_cmdline(tmp_path):
     entries = sorted((root / "boot/loader/entries").iterdir())
     old_entry = next(p for p in entries if "el8" in p.name)
     old_text = old_entry.read_text()
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     env = (root / "boot/grub2/grubenv").read_bytes()
     assert len(env) == 1024 and re.search(rb"kernelopts=.* console=tty0 console=ttyS0,115200n8\n",
                                           env)
@@ -217,14 +206,14 @@ def test_kernel_cmdline_on_several_lines(tmp_path):
     """kernel-install joins /etc/kernel/cmdline's lines: the console goes at the end."""
     root = L.build("rhel-9-upgraded", tmp_path / "root")
     (root / "etc/kernel/cmdline").write_text("root=/dev/mapper/rhel-root ro\nrhgb quiet\n")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert _read(root, "/etc/kernel/cmdline") == \
         "root=/dev/mapper/rhel-root ro\nconsole=tty0 console=ttyS0,115200n8\n"
 
 
 def test_centos7_linux16_and_sysconfig_symlink(tmp_path):
     root = L.build("centos-7", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     link = root / "etc/sysconfig/grub"
     assert link.is_symlink() and os.readlink(link) == "../default/grub"
     assert "console=ttyS0,115200n8" in link.read_text()
@@ -253,9 +242,9 @@ def test_uki_with_the_console_is_not_refused(tmp_path):
     files, links = L.arch_uki(f"root=UUID={L.UUID} rw console=tty0 console=ttyS0,115200n8")
     root = write(files, links, tmp_path / "root")
     report = report_of(root)
-    assert "kernel.uki" not in _problems(report) and report.extra["fixable"]
+    assert "kernel.uki" not in problems(report) and report.extra["fixable"]
     assert statuses(report)["kernel.serial-console"] == "ok"
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert report_of(root).ok
 
 
@@ -275,7 +264,7 @@ def test_grub_and_systemd_boot_both_installed(tmp_path):
     notes = {e.file: e.note for e in which.evidence}
     assert notes["/boot/EFI/BOOT/BOOTX64.EFI"] == "fallback path, systemd-boot binary"
     assert "GRUB" in notes["/boot/EFI/GRUB/grubx64.efi"]
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert _read(root, "/boot/loader/entries/arch.conf").rstrip().endswith(
         "console=tty0 console=ttyS0,115200n8")
     assert "console=ttyS0,115200n8" in _read(root, "/boot/grub/grub.cfg")
@@ -287,7 +276,7 @@ def test_debian_systemd_boot_entries_on_the_esp(tmp_path):
     assert report.extra["boot_loaders"] == ["systemd-boot"]
     console = next(f for f in report.findings if f.id == "kernel.serial-console")
     assert "/boot/efi/loader/entries/" in str(console.evidence)
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     entry = next((root / "boot/efi/loader/entries").iterdir()).read_text()
     assert re.search(r"^options +.* console=tty0 console=ttyS0,115200n8$", entry, re.M)
     assert _read(root, "/etc/kernel/cmdline").split()[-1] == "console=ttyS0,115200n8"
@@ -301,11 +290,11 @@ def test_transactional_update_on_a_read_write_root_is_not_refused(tmp_path):
     files["/etc/fstab"] = files["/etc/fstab"].replace("  ro  ", "  defaults  ")
     root = write(files, links, tmp_path / "root")
     assert report_of(root).extra["fixable"]
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert report_of(root).ok
     files["/etc/fstab"] = files["/etc/fstab"].replace("  defaults  0  0\n", "  ro  0  0\n", 1)
     root2 = write(files, links, tmp_path / "root2")              # `/` ro in fstab: refused
-    assert "guest.read-only-root" in _problems(report_of(root2))
+    assert "guest.read-only-root" in problems(report_of(root2))
 
 
 def test_systemd_boot_binary_alone_is_named(tmp_path):
@@ -314,14 +303,14 @@ def test_systemd_boot_binary_alone_is_named(tmp_path):
     root = write(files, links, tmp_path / "root")
     menu = next(f for f in report_of(root).findings if f.id == "bootloader.serial")
     assert menu.status == "warning" and menu.evidence[0].file.endswith("systemd-bootx64.efi")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert _read(root, "/etc/kernel/cmdline").split()[-1] == "console=ttyS0,115200n8"
 
 
 # -- runit ---------------------------------------------------------------------------------
 def test_void_links_the_agetty_service(tmp_path):
     root = L.build("void", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     link = root / "etc/runit/runsvdir/default/agetty-ttyS0"
     assert os.readlink(link) == "../../../../etc/sv/agetty-ttyS0"
     assert link.resolve() == (root / "etc/sv/agetty-ttyS0").resolve()
@@ -331,7 +320,7 @@ def test_void_arm_without_a_service_for_the_port_is_refused(tmp_path):
     root = write(*L.void(ports=("tty1", "ttyS0"), machine=L.AARCH64), tmp_path / "root")
     before = snapshot(root)
     report = report_of(root)
-    assert report.extra["device"] == "ttyAMA0" and "runit.service" in _problems(report)
+    assert report.extra["device"] == "ttyAMA0" and "runit.service" in problems(report)
     with pytest.raises(UnfixableGuestError):
         plan_fix(guest_of(root), "ttyAMA0")
     assert snapshot(root) == before
@@ -341,7 +330,7 @@ def test_void_arm_without_a_service_for_the_port_is_refused(tmp_path):
 def test_debian_runit_uses_getty_run_service(tmp_path):
     root = L.build("debian-runit", tmp_path / "root")
     assert guest_of(root).init == "runit"              # not sysv, though /etc/inittab exists
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert os.readlink(root / "etc/runit/runsvdir/default/getty-ttyS0") == \
         "../../../../etc/sv/getty-ttyS0"
 
@@ -349,12 +338,12 @@ def test_debian_runit_uses_getty_run_service(tmp_path):
 def test_openrc_agetty_speed_in_conf_d(tmp_path):
     """Gentoo: agetty.ttyS0 takes ${baud} from /etc/conf.d/agetty then agetty.ttyS0."""
     root = linux_guests.build("gentoo", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     conf = root / "etc/conf.d/agetty.ttyS0"
     conf.write_text('# local\nbaud="38400"\n')
     getty = next(f for f in report_of(root).findings if f.id == "getty.serial")
     assert getty.status == "problem" and "38400" in getty.message
-    _fix(root, tmp_path / "2")
+    fix_root(root, tmp_path / "2")
     assert conf.read_text() == '# local\nbaud="115200"\n'
     assert report_of(root).ok
 
@@ -362,14 +351,14 @@ def test_openrc_agetty_speed_in_conf_d(tmp_path):
 # -- SysV init and LILO ----------------------------------------------------------------------
 def test_devuan_inittab_line_and_ids(tmp_path):
     root = L.build("devuan-5", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert _read(root, "/etc/inittab").endswith(
         "S0:2345:respawn:/sbin/agetty -L ttyS0 115200 vt100\n")
     # An id already in use is not reused (init would ignore the second line).
     root2 = L.build("devuan-5", tmp_path / "root2")
     tab = root2 / "etc/inittab"
     tab.write_text(tab.read_text() + "S0:2345:respawn:/sbin/getty 38400 tty7\n")
-    _fix(root2, tmp_path / "2")
+    fix_root(root2, tmp_path / "2")
     last = tab.read_text().splitlines()[-1]
     assert last.split(":")[0] not in ("S0",) and last.endswith("-L ttyS0 115200 vt100")
 
@@ -381,7 +370,7 @@ def test_devuan_uncommented_stock_line_counts_at_its_speed(tmp_path):
     tab = root / "etc/inittab"
     tab.write_text(tab.read_text().replace("#T0:23:respawn", "T0:23:respawn"))
     assert statuses(report_of(root))["getty.serial"] == "ok"        # no kernel console yet
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert "T0:23:respawn:/sbin/getty -L ttyS0 115200 vt100\n" in tab.read_text()
     assert "ttyS0" not in tab.read_text().split("T0:23:respawn")[-1].split("\n", 1)[1]
     assert report_of(root).ok
@@ -393,7 +382,7 @@ def test_devuan_uncommented_stock_line_counts_at_its_speed(tmp_path):
 def test_debian_getty_run_speed_follows_the_kernel(tmp_path):
     """getty-run's getty-ttyS0 runs getty at 9600 (REAL run script): fixed to the console's."""
     root = L.build("debian-runit", tmp_path / "root")
-    guest, plan, journal = _fix(root, tmp_path)
+    guest, plan, journal = fix_root(root, tmp_path)
     run = _read(root, "/etc/sv/getty-ttyS0/run")
     assert 'exec /sbin/getty -L "$SGETTY" 115200 vt100\n' in run
     assert run.replace("115200", "9600") == L.GETTY_RUN_TTYS0
@@ -408,8 +397,8 @@ def test_slackware_lilo_ready_then_inittab_fixed(tmp_path):
     root = write(*L.slackware(lilo), tmp_path / "root")
     report = report_of(root)
     assert statuses(report)["lilo.serial"] == "ok" and report.extra["fixable"]
-    assert _problems(report) == {"getty.serial"}
-    _fix(root, tmp_path)
+    assert problems(report) == {"getty.serial"}
+    fix_root(root, tmp_path)
     assert _read(root, "/etc/inittab").endswith(
         "S0:2345:respawn:/sbin/agetty -L ttyS0 115200 vt100\n")
     assert _read(root, "/etc/lilo.conf") == lilo
@@ -419,7 +408,7 @@ def test_slackware_lilo_ready_then_inittab_fixed(tmp_path):
 # -- Arm boards -------------------------------------------------------------------------------
 def test_raspios_cmdline_and_config(tmp_path):
     root = L.build("raspios-12", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     cmd = _read(root, "/boot/firmware/cmdline.txt")
     consoles = [a for a in cmd.split() if a.startswith("console=")]
     assert cmd.count("\n") == 1 and consoles == ["console=tty1", "console=serial0,115200n8"]
@@ -436,7 +425,7 @@ def test_raspios_enable_uart_zero_is_set_to_one(tmp_path):
     conf.write_text(conf.read_text().replace("arm_boost=1\n", "arm_boost=1\nenable_uart=0\n"))
     uart = next(f for f in report_of(root).findings if f.id == "rpi.uart")
     assert uart.status == "problem" and "enable_uart=0" in str(uart.evidence)
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     text = conf.read_text()
     assert "enable_uart=1\n" in text and "enable_uart=0" not in text
     assert not text.endswith("[all]\nenable_uart=1\n")
@@ -450,7 +439,7 @@ def test_ubuntu_raspi_includes_and_cmdline_directive(tmp_path):
     assert uart.status == "problem" and "syscfg.txt" in str(uart.evidence)
     config, cmdline_txt = (_read(root, "/boot/firmware/" + n) for n in ("config.txt",
                                                                          "cmdline.txt"))
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert "enable_uart=1\n" in _read(root, "/boot/firmware/syscfg.txt")
     assert _read(root, "/boot/firmware/config.txt") == config
     assert _read(root, "/boot/firmware/cmdline.txt") == cmdline_txt       # not the one read
@@ -463,7 +452,7 @@ def test_ubuntu_raspi_includes_and_cmdline_directive(tmp_path):
 
 def test_uboot_menu_parameters(tmp_path):
     root = L.build("debian-12-uboot", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert _read(root, "/etc/default/u-boot").endswith(
         'U_BOOT_PARAMETERS="ro console=tty0 console=ttyAMA0,115200n8"\n')
     conf = _read(root, "/boot/extlinux/extlinux.conf")
@@ -472,7 +461,7 @@ def test_uboot_menu_parameters(tmp_path):
     root2 = L.build("debian-12-uboot", tmp_path / "root2")
     (root2 / "etc/kernel").mkdir()
     (root2 / "etc/kernel/cmdline").write_text(f"root=UUID={L.UUID} ro quiet\n")
-    _fix(root2, tmp_path / "2")
+    fix_root(root2, tmp_path / "2")
     assert _read(root2, "/etc/default/u-boot") == L.UBOOT_DEFAULT
     assert _read(root2, "/etc/kernel/cmdline").rstrip().endswith("console=ttyAMA0,115200n8")
 
@@ -482,7 +471,7 @@ def test_photon_and_mariner_expand_load_env(tmp_path):
     root = L.build("photon-5", tmp_path / "root")
     quiet = next(f for f in report_of(root).findings if f.id == "kernel.quiet")
     assert quiet.status == "warning"                  # from $photon_cmdline (load_env)
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     line = next(ln for ln in _read(root, "/boot/grub2/grub.cfg").splitlines()
                 if ln.strip().startswith("linux"))
     assert line.endswith("$systemd_cmdline console=tty0 console=ttyS0,115200n8")
@@ -491,14 +480,14 @@ def test_photon_and_mariner_expand_load_env(tmp_path):
     root2 = L.build("mariner-2", tmp_path / "root2")
     console = next(f for f in report_of(root2).findings if f.id == "kernel.serial-console")
     assert "last console is tty0" in str(console.evidence)     # $mariner_cmdline's console=tty0
-    _fix(root2, tmp_path / "2")
+    fix_root(root2, tmp_path / "2")
     assert len((root2 / "boot/grub2/grubenv").read_bytes()) == 1024
 
 
 # -- Clear Linux --------------------------------------------------------------------------------
 def test_clear_linux_cmdline_d(tmp_path):
     root = L.build("clear-linux", tmp_path / "root")
-    _fix(root, tmp_path)
+    fix_root(root, tmp_path)
     assert _read(root, "/etc/kernel/cmdline.d/10-local.conf") == \
         "console=tty0 console=ttyS0,115200n8\n"
     files, links = L.clear_linux(esp=True)
@@ -506,7 +495,7 @@ def test_clear_linux_cmdline_d(tmp_path):
     (tmp_path / "root2/etc/kernel/cmdline.d").mkdir(parents=True)
     root2 = write(files, links, tmp_path / "root2")
     before = snapshot(root2)
-    guest, plan, journal = _fix(root2, tmp_path / "2")
+    guest, plan, journal = fix_root(root2, tmp_path / "2")
     assert _read(root2, "/etc/kernel/cmdline.d/serial-console.conf") == \
         "console=tty0 console=ttyS0,115200n8\n"
     assert report_of(root2).ok

@@ -8,7 +8,8 @@ from bcdtool.ops.undo import undo
 from bcdtool.linux.fix import apply_plan, plan_fix
 from bcdtool.linux.sources import default_device
 from fixtures import linux_roots
-from tests.linux.linux_helpers import guest_of, kernel_arg_lists, report_of, snapshot, statuses
+from tests.linux.linux_helpers import (guest_of, kernel_arg_lists, problems, report_of,
+                                         snapshot, statuses)
 
 #: Problems each broken family must show (and no others).
 BROKEN_PROBLEMS = {
@@ -31,10 +32,6 @@ PRECIOUS = ("root=", "crashkernel=", "rd.lvm.lv=", "rd_LVM_LV=", "resume=", "nvm
 DROPPED = ("quiet", "rhgb")
 
 
-def _problems(report) -> set[str]:
-    return {f.id for f in report.findings if f.status == "problem"}
-
-
 @pytest.fixture(params=linux_roots.FAMILIES)
 def family(request):
     return request.param
@@ -43,7 +40,7 @@ def family(request):
 def test_broken_findings(tmp_path, family):
     root = linux_roots.build(family, "broken", tmp_path / "root")
     report = report_of(root)
-    assert _problems(report) == BROKEN_PROBLEMS[family]
+    assert problems(report) == BROKEN_PROBLEMS[family]
     assert not report.ok
     st = statuses(report)
     if family in ("debian-12", "rhel-7", "rhel-8", "sles-15", "centos-6"):
@@ -57,7 +54,7 @@ def test_broken_findings(tmp_path, family):
 def test_correct_is_clean_and_fix_changes_nothing(tmp_path, family):
     root = linux_roots.build(family, "correct", tmp_path / "root")
     report = report_of(root)
-    assert _problems(report) == set() and report.ok
+    assert problems(report) == set() and report.ok
     guest = guest_of(root)
     assert plan_fix(guest, default_device(guest)).changes == []
 
@@ -73,7 +70,7 @@ def test_fix_then_fix_again_then_undo(tmp_path, family):
     journal = apply_plan(guest, plan, backup_dir=str(tmp_path / "journals"))
 
     after = report_of(root)
-    assert _problems(after) == set(), [f for f in after.findings if f.status == "problem"]
+    assert problems(after) == set(), [f for f in after.findings if f.status == "problem"]
     after_args = kernel_arg_lists(root)
     assert len(after_args) == len(before_args)
     for old, new in zip(before_args, after_args, strict=True):
