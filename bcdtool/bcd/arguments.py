@@ -53,7 +53,7 @@ def parse_value(store: BcdStore, row: ElementDef, words: list[str],
         return store.resolve(word, must_exist=False)
     if fmt == Format.DEVICE:
         return parse_device_text(word, lambda text: store.resolve(text, must_exist=False),
-                                 partitions)
+                                 partitions, element_code=row.code)
     raise InvalidArgumentError(f"element {row.display_name} has a format bcdtool cannot set")
 
 

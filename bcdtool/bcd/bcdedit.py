@@ -88,15 +88,29 @@ def _switch_word(word: str) -> str:
     return word
 
 
+#: An identifier as it arrives after quoting meant for another shell: PowerShell's escaped
+#: braces (`` `{default`} ``, `` `{default} ``) and quotes that a Linux shell kept because the
+#: line was quoted twice (`"'{default}'"`, `'"{default}"'`).
+_QUOTED_ID = re.compile(r"""^(['"]?)`?(\{[^{}`'"]+)`?(\})\1$""")
+
+
+def unquote_identifier(word: str) -> str:
+    """`{default}` for the identifier `word` written with PowerShell's backtick escapes or left
+    inside a second pair of quotes; any other word unchanged."""
+    match = _QUOTED_ID.match(word)
+    return match.group(2) + match.group(3) if match else word
+
+
 def parse_args(argv: list[str]) -> Command:
     """Split bcdedit arguments into a `Command` (`/store X` and `/v` anywhere, any case, `-` or
-    `/` switches, a pasted leading `bcdedit` or `bcdedit.exe` ignored).
+    `/` switches, a pasted leading `bcdedit` or `bcdedit.exe` ignored, identifiers quoted for
+    PowerShell or quoted twice taken as the identifier).
 
     Raises:
         InvalidArgumentError: for an unknown command (naming the close ones) or a missing
             `/store` file.
     """
-    items = [_switch_word(w) for w in argv]
+    items = [unquote_identifier(_switch_word(w)) for w in argv]
     if items and items[0].lower() in _PROGRAM_NAMES:
         items = items[1:]
     args: list[str] = []
@@ -527,6 +541,12 @@ def _create(cmd: Command, store: BcdStore, out: Outcome) -> None:
 
 def _object_type(ident: str | None, kind: str | None, kind_arg: str | None) -> int:
     key = ident.lower() if ident else None
+    if kind is not None and key in objects.ALIASES:
+        # bcdedit /? /create: "If a well-known identifier is specified, then the /application,
+        # /inherit, and /device parameters cannot be specified" — its type is fixed
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {ident} is a well-known identifier: "
+                                   f"its type is fixed, so /create takes no {kind} with it "
+                                   f"(bcdedit /create {ident} [/d DESCRIPTION]). {HELP_HINT}")
     if kind is None:
         if key in _WELL_KNOWN_TYPES:
             return _WELL_KNOWN_TYPES[key]
