@@ -168,7 +168,8 @@ def test_bare_locate_names_the_form_for_the_element(bios, element, code):
     assert int.from_bytes(blob[0x24:0x28], "little") == int(code, 16)
 
 
-@pytest.mark.parametrize("value", ["\\Device\\HarddiskVolume2", "partition=\\Device\\HarddiskVolume2",
+@pytest.mark.parametrize("value", ["\\Device\\HarddiskVolume2",
+                                   "partition=\\Device\\HarddiskVolume2",
                                    "partition=\\device\\harddiskvolume1"])
 def test_harddisk_volume_numbers_are_refused_with_the_way_to_name_it(bios, value):
     with pytest.raises(UnsupportedError, match="stored nowhere.*partition=#N"):
