@@ -13,8 +13,8 @@ import secrets
 from dataclasses import dataclass, field
 
 from bcdtool.bcd import bcdedit_help, enum, objects
-from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
-                                   parse_ipv4, parse_value)
+from bcdtool.bcd.arguments import (BOOLEAN_WORDS, HELP_HINT, PARAMETER_INCORRECT, colon_params,
+                                   parse_integer, parse_ipv4, parse_value)
 from bcdtool.bcd.device import PartitionResolver
 from bcdtool.bcd.elements import NOT_RECOGNIZED, OSLOADER, E, Format, element, resolve
 from bcdtool.bcd.settings import ensure_settings
@@ -273,10 +273,11 @@ def _switch(cmd: Command, store: BcdStore, out: Outcome) -> None:
         raise ElementError(f"{NOT_RECOGNIZED} /{cmd.name} applies to osloader entries.",
                            path=args[0])
     word = args[1].lower()
-    if word not in ("on", "off"):
+    # bcdedit reads ON/OFF as any boolean: Microsoft's event-collection page runs `/event yes`
+    if word not in BOOLEAN_WORDS:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /{cmd.name} takes ON or OFF, "
                                    f"not {args[1]!r}. {HELP_HINT}")
-    store.set_element(guid, code, word == "on")
+    store.set_element(guid, code, BOOLEAN_WORDS[word])
     out.lines.append(SUCCESS)
 
 
@@ -387,9 +388,12 @@ _HYPERVISOR = _Debugger(
     _HV["dhcp"], _HV["usekey"], _HV["hostip"], _HV["hostport"])
 
 
-# {eventsettings} is {dbgsettings}'s GUID (bcd.md §5.3): remote event logging shares the NET
-# debugger's host, port and key elements; it does not change the debugger type.
-_EVENTSETTINGS = _Debugger("{eventsettings}", "/eventsettings", None, {"net": 3},
+# {eventsettings} is {dbgsettings}'s GUID (bcd.md §5.3): remote event logging (EVENT-NET) shares
+# the NET debugger's elements.  Microsoft's Setup and Boot Event Collection page has users check
+# after `bcdedit /eventsettings net hostip:... port:... key:...` that `bcdedit /eventsettings`
+# shows "Debugtype = NET", "Hostip", "Port", "Key" and "DHCP = yes": so it sets debugtype NET too,
+# and /debug and /event are exclusive because they share this object.
+_EVENTSETTINGS = _Debugger("{eventsettings}", "/eventsettings", E.DEBUGTYPE, {"net": 3},
                            {"hostip": E.HOSTIP, "port": E.PORT, "key": E.KEY},
                            element("dhcp"), E.KEY, E.HOSTIP, E.PORT)
 
