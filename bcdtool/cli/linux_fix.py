@@ -22,7 +22,8 @@ from bcdtool.linux.sources import read_guest
 @click.option("--dry-run", is_flag=True, help="Print the diff of every file; write nothing.")
 @click.option("--device", default=None, help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: "
               "what the guest already uses, else ttyS0; ttyAMA0 on Arm).")
-@click.option("--baud", type=int, default=115200, show_default=True, help="Serial speed.")
+@click.option("--baud", type=int, default=None, help="Serial speed (default: the speed an Arm "
+              "board's guest already runs the port at, e.g. 1500000 on Rockchip; else 115200).")
 @click.option("--backup-dir", default=None, help="Where the undo journal goes "
               "(default: $XDG_STATE_HOME/bcdtool/journal).")
 @linux_backend_option
@@ -48,6 +49,7 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, backend, as_json) -> Non
         ctx.call_on_close(root.fs.close)
     guest = read_guest(root, device)
     dev = serial_device(guest, device)
+    baud = baud or guest.baud_for(dev)
     plan = plan_fix(guest, dev, baud)
     if not as_json:
         for change in plan.changes:

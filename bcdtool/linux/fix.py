@@ -11,14 +11,16 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from bcdtool.errors import GuestError, UnfixableGuestError, UnsupportedError, VerifyError
-from bcdtool.linux import cmdline, inittab, nixos, raspi, shell
+from bcdtool.errors import (GuestError, InvalidArgumentError, UnfixableGuestError,
+                            UnsupportedError, VerifyError)
+from bcdtool.linux import cmdline, inittab, nixos, raspi, shell, uboot
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
 from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
-                                   KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart)
+                                   KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart,
+                                   uboot_reader)
 from bcdtool.write.journal import Journal
 from bcdtool.write.result import WriteResult
 from bcdtool.write.sinks.folder import FolderSink
@@ -380,7 +382,28 @@ class _Planner:
                 self.plan_grub_cfg(tf)
         self.plan_legacy()
         self.plan_extlinux()
+        self.plan_uboot_scripts()
         self.plan_regenerated()
+
+    def plan_uboot_scripts(self) -> None:
+        """U-Boot scripts: the console goes into the variable the script takes from its
+        environment file (armbianEnv.txt's extraargs); the compiled script is never edited
+        (refusals.blockers refuses a script that offers no such place)."""
+        g = self.guest
+        read, exists = uboot_reader(g)
+        for script in g.uboot_scripts:
+            out = script.outcome
+            if out is None or script.text is None or (
+                    uboot.console_ok(out.bootargs, self.device)
+                    and uboot.speed_of(out.bootargs, self.device) == self.baud):
+                continue
+            found = uboot.env_edit(script.text, script.directory, read, exists, self.device,
+                                   self.baud)
+            if found is not None:
+                tf = g.uboot_env_files[found[0]]
+                self.edits_for(tf).replace(0, len(tf.text), found[1])
+                self.note(f"{found[0]}: the console goes into what {script.path} passes to the "
+                          "kernel (read at every boot; boot.scr is not rebuilt)")
 
     def _edit_value(self, tf: TextFile, span: tuple[int, int]) -> None:
         """Give the command line text at `span` of `tf` our console (quiet dropped)."""
@@ -701,14 +724,21 @@ def _repad_grubenv(path: str, before: bytes, after: bytes) -> bytes:
     return body + b"#" * (size - len(body))
 
 
-def plan_fix(guest: Guest, device: str, baud: int = 115200) -> Plan:
-    """The changes that give `guest` a serial console on `device` at `baud`.
+def plan_fix(guest: Guest, device: str, baud: int | None = None) -> Plan:
+    """The changes that give `guest` a serial console on `device` at `baud` (None: the speed
+    the guest already runs an Arm board's port at, else 115200; see sources.choose_baud).
 
     `device` and `baud` are refused (InvalidArgumentError, exit 24) unless they are a plain
     port name and a standard speed: they are written into shell-sourced files and link names.
     """
     cmdline.validate_device(device)
+    if baud is None:
+        baud = guest.baud_for(device)
     cmdline.validate_baud(baud)
+    if baud > cmdline.PC_MAX_BAUD and guest.arch in ("x86_64", "i386"):
+        raise InvalidArgumentError(f"{baud} baud is faster than a PC COM port runs (GRUB, "
+                                   f"syslinux and the 16550 stop at {cmdline.PC_MAX_BAUD}): "
+                                   "give --baud 115200 or less")
     refused = blockers(guest, device, baud)
     if refused:
         raise UnfixableGuestError(

@@ -60,6 +60,8 @@ def boot_views(guest: Guest) -> list[CmdlineView]:
     for u in guest.ukis:
         views.append(CmdlineView(cmdline.args_of(u.cmdline or ""),
                                  Evidence(u.path, None, "unified kernel image .cmdline")))
+    for script in guest.uboot_scripts:
+        views.append(uboot_script_view(script))
     if guest.lilo is not None:
         cfg = lilo.parse(guest.lilo.text)
         for image in cfg.images:
@@ -67,6 +69,17 @@ def boot_views(guest: Guest) -> list[CmdlineView]:
                                      Evidence(guest.lilo.path, image.line,
                                               f"image={image.kernel}")))
     return views
+
+
+def uboot_script_view(script) -> CmdlineView:
+    """What a U-Boot script gives the kernel (no arguments when that is not known)."""
+    out = script.outcome
+    if out is None:
+        return CmdlineView([], Evidence(script.path, None, f"unreadable: {script.error}"))
+    if out.bootargs is None:
+        return CmdlineView([], Evidence(script.path, out.line, out.reason))
+    return CmdlineView(cmdline.args_of(out.bootargs),
+                       Evidence(script.path, out.line, "setenv bootargs"))
 
 
 def regenerated_views(guest: Guest) -> list[CmdlineView]:
@@ -228,7 +241,8 @@ def check_console(guest: Guest, device: str) -> list[Finding]:
         views.insert(0, full)
     views += regenerated_views(guest)
     findings = []
-    fix = (f"bcdtool linux fix (makes console={device},115200n8 the last console= in "
+    baud = guest.baud_for(device)
+    fix = (f"bcdtool linux fix (makes console={device},{baud}n8 the last console= in "
            f"{loader_words(guest)})")
     manual = _manual_steps(guest, device)
     if manual:
@@ -347,7 +361,8 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
     has_grub = bool(guest.grub_files or guest.main_cfgs or
                     (guest.legacy is not None and guest.legacy_kernels))
     if not has_grub:
-        if not (guest.extlinux or guest.rpi_config is not None or guest.lilo is not None):
+        if not (guest.extlinux or guest.rpi_config is not None or guest.lilo is not None) \
+                or guest.uboot_scripts:
             findings.append(_other_loader(guest))
         return findings
     return findings + _check_grub_terminal(guest, device)
@@ -383,6 +398,16 @@ def which_loader(guest: Guest) -> Finding | None:
 
 
 def _other_loader(guest: Guest) -> Finding:
+    if guest.uboot_scripts:
+        s = guest.uboot_scripts[0]
+        ev = [Evidence(s.path, None, "U-Boot script")]
+        if s.stale_source:
+            ev.append(Evidence(s.stale_source, None, "differs from the compiled script: edited "
+                               "but mkimage not run; U-Boot runs the image"))
+        return Finding("bootloader.serial", "warning",
+                       "U-Boot prints its own messages on the UART its build chose (reported, "
+                       "not edited): the kernel's console= decides what the serial port shows",
+                       tuple(ev), "U-Boot's console is part of its build and environment")
     if guest.bls_entries or guest.systemd_boot or guest.ukis:
         where = next(iter([tf.path for tf in guest.bls_entries] + [u.path for u in guest.ukis]
                           + [p for p, _ in guest.efi_loaders]))
@@ -757,7 +782,7 @@ def evaluate(guest: Guest, device: str) -> Report:
     which = which_loader(guest)
     if which is not None:
         findings.append(which)
-    refused = blockers(guest, device)
+    refused = blockers(guest, device, guest.baud_for(device))
     if guest.lilo is not None and not any(b.id == "lilo.serial" for b in refused) \
             and not guest.grub_cfgs and not guest.grub_files:
         findings.append(Finding("lilo.serial", "ok", "LILO's lilo.conf has the serial console "
@@ -782,7 +807,10 @@ def evaluate(guest: Guest, device: str) -> Report:
     return Report(findings=findings, distro=distro(guest),
                   extra={"target": guest.root.description, "device": device,
                          "device_reason": guest.device_reason if device == guest.device
-                         else "--device", "boot_loaders": guest.boot_loaders,
+                         else "--device",
+                         "baud": guest.baud_for(device),
+                         "baud_reason": guest.baud_reason if device == guest.device
+                         else "the usual speed", "boot_loaders": guest.boot_loaders,
                          "init": guest.init + (" + OpenRC" if guest.openrc else ""),
                          "fixable": not refused})
 

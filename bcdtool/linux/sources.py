@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import cmdline, gettyspeed, inittab, raspi, shell, syslinux, uki
+from bcdtool.linux import cmdline, gettyspeed, inittab, raspi, shell, syslinux, uboot, uki
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
@@ -203,6 +203,12 @@ class Guest:
     read_only_root: tuple[str, str] | None = None
     #: The speed the port's getty runs at, where it is written (inittab or runit service).
     getty_speed: GettySpeed | None = None
+    #: U-Boot boot scripts (boot.scr) and the environment files they import (armbianEnv.txt).
+    uboot_scripts: list[UbootScript] = field(default_factory=list)
+    uboot_env_files: dict[str, TextFile] = field(default_factory=dict)
+    #: The serial speed fix writes when --baud is not given, and why.
+    baud: int = 115200
+    baud_reason: str = ""
 
     @property
     def main_cfgs(self) -> list[TextFile]:
@@ -255,6 +261,8 @@ class Guest:
             out.append("Raspberry Pi firmware")
         if self.lilo is not None:
             out.append("LILO")
+        if self.uboot_scripts:
+            out.append("U-Boot script")
         return out
 
     @property
@@ -269,6 +277,11 @@ class Guest:
             if f"{RUNIT_SV}/{name}" in self.runit_services:
                 return f"{RUNIT_SV}/{name}"
         return None
+
+    def baud_for(self, device: str) -> int:
+        """The speed fix writes for `device` when none is given (choose_baud's, for the port
+        the guest was read for; 115200 for another)."""
+        return self.baud if device == self.device else 115200
 
     @property
     def busybox(self) -> bool:
@@ -295,6 +308,21 @@ class Uki:
     path: str
     cmdline: str | None
     error: str = ""
+
+
+@dataclass
+class UbootScript:
+    """A U-Boot boot script: the file U-Boot runs (boot.scr, or boot.cmd when no image is
+    there), its text (None: unreadable, `error` says why), boot.cmd beside it when it differs
+    from the image (edited but not compiled), and what the script gives the kernel."""
+
+    path: str
+    text: str | None
+    directory: str
+    outcome: uboot.Outcome | None = None
+    error: str = ""
+    stale_source: str | None = None
+    source: str | None = None           # boot.cmd beside it
 
 
 @dataclass
@@ -636,6 +664,56 @@ def rpi_uart(guest: Guest) -> tuple[TextFile, raspi.Setting] | None:
     return winner
 
 
+def uboot_reader(guest: Guest):
+    """read/exists callbacks for evaluating a U-Boot script against the guest's files."""
+    def read(path: str) -> str | None:
+        if path not in guest.uboot_env_files:
+            tf = read_text(guest, path)
+            if tf is None:
+                return None
+            guest.uboot_env_files[path] = tf
+        return guest.uboot_env_files[path].text
+
+    def exists(path: str) -> bool:
+        try:
+            return guest.root.exists(path)
+        except BcdToolError:
+            return False
+    return read, exists
+
+
+def read_uboot(guest: Guest) -> None:
+    """U-Boot boot scripts where distro boot finds them, evaluated on paper."""
+    read, exists = uboot_reader(guest)
+    seen = set()
+    for d in uboot.SCRIPT_DIRS:
+        source = read_text(guest, f"{d}/boot.cmd")
+        image = None
+        for name in uboot.SCRIPT_NAMES:
+            path = f"{d}/{name}"
+            try:
+                if not guest.root.exists(path) or guest.root.resolve(path) in seen:
+                    continue
+                seen.add(guest.root.resolve(path))
+                image = path
+                data = guest.root.read(path, limit=uboot.MAX_SCRIPT_BYTES)
+                text = uboot.script_of_image(data, path)
+            except BcdToolError as exc:
+                guest.uboot_scripts.append(UbootScript(path, None, d, error=exc.message,
+                                                       source=source and source.path))
+                break
+            stale = source.path if source is not None and \
+                source.text.strip() != text.strip() else None
+            guest.uboot_scripts.append(UbootScript(path, text, d, uboot.evaluate(
+                text, d, read, exists), stale_source=stale, source=source and source.path))
+            break
+        if image is None and source is not None and re.search(r"\bbootargs\b", source.text):
+            # No image beside it (on another partition, or never compiled): the source says
+            # what the script does.
+            guest.uboot_scripts.append(UbootScript(source.path, source.text, d, uboot.evaluate(
+                source.text, d, read, exists), source=source.path))
+
+
 def read_lilo(guest: Guest) -> None:
     guest.lilo = read_text(guest, LILO_CONF)
 
@@ -938,6 +1016,7 @@ def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
     read_ukis(guest)
     read_rpi(guest)
     read_lilo(guest)
+    read_uboot(guest)
     read_efi_loaders(guest)
     read_immutable(guest)
     read_cloud(guest)
@@ -946,6 +1025,7 @@ def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
         guest.device, guest.device_reason = device, "--device"
     else:
         guest.device, guest.device_reason = choose_device(guest)
+    guest.baud, guest.baud_reason = choose_baud(guest, guest.device)
     guest.getty_links = {}
     read_init(guest, guest.device)
     read_passwords(guest)
@@ -969,17 +1049,14 @@ def choose_device(guest: Guest) -> tuple[str, str]:
     arm = guest.arch in ("aarch64", "arm")
     if guest.arch is not None and not arm:
         return "ttyS0", f"{guest.arch}: COM1"
-    texts = [(k.args_text, f"{k.file.path}:{k.line}") for k in guest.kernel_lines]
-    for a in guest.grub_env.assignments + guest.update_extlinux_env.assignments + \
-            guest.sysconfig_env.assignments:
-        texts.append((a.value or "", f"{a.file}:{a.line}"))
-    for name in ("kernelopts",):
-        if guest.grubenv is not None and name in guest.grubenv.values:
-            texts.append((guest.grubenv.values[name], guest.grubenv.file.path))
-    for text, where in texts:
+    for text, where in _command_line_texts(guest):
         serial = [c for c in cmdline.consoles(cmdline.args_of(text)) if c.serial]
         if serial and cmdline.DEVICE_NAME.match(serial[-1].device):
             return serial[-1].device, f"the guest's kernel command line names it ({where})"
+    for script in guest.uboot_scripts:
+        named = uboot.serial_consoles_named(script.text or "")
+        if named:
+            return named[-1][0], f"its U-Boot script names it ({script.path})"
     if arm and guest.cloud and guest.cloud.lower() in _ARM_CLOUD_CONSOLE:
         return (_ARM_CLOUD_CONSOLE[guest.cloud.lower()],
                 f"cloud-init datasource {guest.cloud} (its Arm instances use this port)")
@@ -1006,6 +1083,37 @@ def choose_device(guest: Guest) -> tuple[str, str]:
         return "ttyAMA0", f"{guest.arch}: the PL011 UART (Azure, QEMU virt); nothing in the " \
                           "guest names another port"
     return "ttyS0", "no serial console named in the guest"
+
+
+def _command_line_texts(guest: Guest) -> list[tuple[str, str]]:
+    """Every kernel command line text the guest holds, with where it is."""
+    texts = [(k.args_text, f"{k.file.path}:{k.line}") for k in guest.kernel_lines]
+    for a in guest.grub_env.assignments + guest.update_extlinux_env.assignments + \
+            guest.sysconfig_env.assignments:
+        texts.append((a.value or "", f"{a.file}:{a.line}"))
+    if guest.grubenv is not None and "kernelopts" in guest.grubenv.values:
+        texts.append((guest.grubenv.values["kernelopts"], guest.grubenv.file.path))
+    for script in guest.uboot_scripts:
+        if script.outcome is not None and script.outcome.bootargs is not None:
+            texts.append((script.outcome.bootargs, f"{script.path}:{script.outcome.line}"))
+    return texts
+
+
+def choose_baud(guest: Guest, device: str) -> tuple[int, str]:
+    """The speed `fix` writes without --baud: 115200, except on Arm (and other non-PC) boards
+    whose guest names another speed for the port, as their boot ROM and U-Boot run the UART at a
+    fixed speed (Rockchip: 1500000) that the kernel must keep."""
+    if guest.arch is not None and guest.arch in ("x86_64", "i386"):
+        return 115200, "PC COM port"
+    found = [(c.speed, where) for text, where in _command_line_texts(guest)
+             for c in cmdline.consoles(cmdline.args_of(text)) if c.device == device and c.speed]
+    found += [(speed, s.path) for s in guest.uboot_scripts
+              for dev, speed in uboot.serial_consoles_named(s.text or "")
+              if dev == device and speed]
+    for speed, where in found:
+        if speed in cmdline.STANDARD_BAUDS:
+            return speed, f"the guest runs {device} at {speed} ({where})"
+    return 115200, "the usual speed"
 
 
 def default_device(guest: Guest) -> str:

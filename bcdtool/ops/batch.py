@@ -392,7 +392,7 @@ def _linux_fix(target: str, op: dict, backup_dir):
         raise UnsupportedError("`linux fix` writes only into a mounted root directory",
                                path=target)
     guest = read_guest(open_guest(target), op.get("device"))
-    plan = plan_fix(guest, op.get("device") or default_device(guest), op.get("baud", 115200))
+    plan = plan_fix(guest, op.get("device") or default_device(guest), op.get("baud"))
     if not plan.changes:
         return [], None, plan.notes
     journal = apply_plan(guest, plan, backup_dir=backup_dir)
