@@ -17,7 +17,7 @@ from bcdtool.linux import cmdline, inittab, nixos, raspi, shell, uboot
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
-from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
+from bcdtool.linux.rules import VIRTUALIZATION_CONSOLES, has_serial_terminal, kernel_has_console
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
                                    KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart,
                                    uboot_reader)
@@ -100,13 +100,24 @@ class _Planner:
         m = re.fullmatch(r"ttyS(\d+)", device)
         #: The PC COM port number of the device (GRUB's unit, syslinux's SERIAL port), if any.
         self.unit = int(m.group(1)) if m else None
-        self.arm = guest.arch in ("aarch64", "arm") or device.startswith("ttyAMA")
+        #: No PC COM port to point GRUB at: Arm, IBM Power and Z, RISC-V (their GRUB shows its
+        #: menu on the firmware's console).
+        self.arm = not guest.pc or device.startswith("ttyAMA")
         self.edits: dict[str, _Edits] = {}
         self.notes: list[str] = []
         self.links: list[Change] = []
         self.new_files: list[Change] = []
         #: Whether rescue entries get the console (they do when GRUB_CMDLINE_LINUX carries it).
         self.rescue_console = True
+
+    def _plan_console(self, segments: list[str], device: str, baud: int, *,
+                      append_to: int) -> tuple[list[str], list[str]]:
+        """cmdline.plan_console_edit, except on a line with no console= at all where the kernel
+        already picks `device` by itself (IBM Power's hvc0): such a line is left alone."""
+        if self.guest.default_console_is(device) and not any(
+                a.startswith("console=") for s in segments for a in cmdline.args_of(s)):
+            return list(segments), []
+        return cmdline.plan_console_edit(segments, device, baud, append_to=append_to)
 
     def edits_for(self, tf: TextFile) -> _Edits:
         if tf.path not in self.edits:
@@ -152,7 +163,8 @@ class _Planner:
             return
         self._plan_grub_cmdline()
         if self.arm:
-            self.note("GRUB on Arm guests uses the firmware console; GRUB terminal left as is")
+            self.note(f"GRUB on {self.guest.arch or 'this'} guests uses the firmware console; GRUB "
+                      "terminal left as is")
             return
         self._plan_grub_terminal()
 
@@ -172,7 +184,7 @@ class _Planner:
                                       for a in dflt)
             append_to = len(chain) - 1 if (default_has_console or not lin) else len(lin) - 1
             self.rescue_console = append_to < len(lin)
-            new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
+            new, notes = self._plan_console(texts, self.device, self.baud,
                                                    append_to=append_to)
             for a, old, text in zip(chain, texts, new, strict=True):  # one text per segment
                 if text != old:
@@ -258,11 +270,11 @@ class _Planner:
                       "backslash is left as is; edit it by hand")
             return
         if kernelopts is not None and _KERNELOPTS.search(old):
-            new, notes = cmdline.plan_console_edit([kernelopts, old], self.device, self.baud,
+            new, notes = self._plan_console([kernelopts, old], self.device, self.baud,
                                                    append_to=0)
             new_line = new[1]
         else:
-            new, notes = cmdline.plan_console_edit([old], self.device, self.baud, append_to=0)
+            new, notes = self._plan_console([old], self.device, self.baud, append_to=0)
             new_line = new[0]
         for n in notes:
             self.note(n)
@@ -273,7 +285,7 @@ class _Planner:
         if env is None or "kernelopts" not in env.values:
             return None
         old = env.values["kernelopts"]
-        new, notes = cmdline.plan_console_edit([old], self.device, self.baud, append_to=0)
+        new, notes = self._plan_console([old], self.device, self.baud, append_to=0)
         for n in notes:
             self.note(n)
         start, end = env.span("kernelopts")
@@ -407,7 +419,7 @@ class _Planner:
 
     def _edit_value(self, tf: TextFile, span: tuple[int, int]) -> None:
         """Give the command line text at `span` of `tf` our console (quiet dropped)."""
-        new, notes = cmdline.plan_console_edit([tf.text[span[0]:span[1]]], self.device,
+        new, notes = self._plan_console([tf.text[span[0]:span[1]]], self.device,
                                                self.baud, append_to=0)
         for n in notes:
             self.note(n)
@@ -455,7 +467,7 @@ class _Planner:
         else:
             text = self._assignment_text(opts)
             if text is not None:
-                new, notes = cmdline.plan_console_edit([text], self.device, self.baud,
+                new, notes = self._plan_console([text], self.device, self.baud,
                                                        append_to=0)
                 for n in notes:
                     self.note(n)
@@ -500,7 +512,7 @@ class _Planner:
         if a is not None:
             text = self._assignment_text(a)
             if text is not None:
-                new, notes = cmdline.plan_console_edit([text], self.device, self.baud,
+                new, notes = self._plan_console([text], self.device, self.baud,
                                                        append_to=0)
                 self._set_assignment(a, new[0])
         if g.kernel_cmdline is not None:
@@ -526,7 +538,7 @@ class _Planner:
                 f"console=tty0 {cmdline.desired_arg(self.device, self.baud)}\n").encode()))
             return
         texts = [tf.text for tf in files]
-        new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
+        new, notes = self._plan_console(texts, self.device, self.baud,
                                                append_to=len(texts) - 1)
         for n in notes:
             self.note(n)
@@ -541,13 +553,13 @@ class _Planner:
         if a is not None and a.value:
             text = self._assignment_text(a)
             if text is not None:
-                new, notes = cmdline.plan_console_edit([text], self.device, self.baud,
+                new, notes = self._plan_console([text], self.device, self.baud,
                                                        append_to=0)
                 for n in notes:
                     self.note(n)
                 self._set_assignment(a, new[0])
         elif g.kernel_cmdline is None:
-            new, _ = cmdline.plan_console_edit(["ro quiet"], self.device, self.baud, append_to=0)
+            new, _ = self._plan_console(["ro quiet"], self.device, self.baud, append_to=0)
             self._add_line(g.uboot_files[0], "U_BOOT_PARAMETERS=" + shell.quote_value(new[0]))
 
     def _plan_rpi_uart(self) -> None:
@@ -567,7 +579,7 @@ class _Planner:
                       f'"console=tty0" "{cmdline.desired_arg(self.device, self.baud)}" to it by '
                       "hand and run nixos-rebuild boot (the grub.cfg edit lasts until then)")
             return
-        new, notes = cmdline.plan_console_edit([" ".join(params.values)], self.device,
+        new, notes = self._plan_console([" ".join(params.values)], self.device,
                                                self.baud, append_to=0)
         values = cmdline.args_of(new[0])
         self.edits_for(tf).replace(params.inner[0], params.inner[1],
@@ -584,7 +596,8 @@ class _Planner:
                 self.note(f"serial-getty@{dev}.service is masked; remove the mask yourself "
                           "if that was not deliberate")
             elif not g.getty_links.get(wants):
-                if kernel_has_console(g, dev) or dev.startswith(raspi.SERIAL_ALIAS[:-1]):
+                if kernel_has_console(g, dev) or dev.startswith(raspi.SERIAL_ALIAS[:-1]) \
+                        or dev in VIRTUALIZATION_CONSOLES:
                     # (serial0 is the Pi firmware's alias: the getty belongs on the real port,
                     # which the generator reads from the kernel once console=serial0 is there.)
                     # systemd-getty-generator already starts serial-getty@ on the kernel's

@@ -9,6 +9,7 @@ next update, or half of what is needed.  The classes:
 - roots that are read-only by design (transactional-update: MicroOS, SLE Micro; `ro` in fstab);
 - LILO, which takes the command line from lilo.conf only when /sbin/lilo runs in the guest;
 - unified kernel images whose built-in (signed) `.cmdline` lacks the console;
+- IBM Z (s390x), whose IPL reads the boot map zipl wrote, not the files (zipl.conf, BLS);
 - U-Boot scripts (boot.scr) whose bootargs lack the console and take nothing from an
   environment file that could carry it: the image must be rebuilt with mkimage.
 """
@@ -74,6 +75,17 @@ def blockers(guest: Guest, device: str, baud: int = 115200) -> list[Blocker]:
         out.append(lilo_block)
     out.extend(_ukis(guest, device, arg))
     out.extend(_uboot_scripts(guest, device, baud, arg))
+    if guest.arch == "s390x" or guest.zipl_conf is not None:
+        where = guest.zipl_conf.path if guest.zipl_conf is not None else guest.zipl or "s390x"
+        out.append(Blocker(
+            "zipl.bootmap", "IBM Z boots from the boot map that zipl writes (kernel, initrd and "
+            "command line together): an offline edit of zipl.conf or the BLS entries changes "
+            "nothing until zipl runs in the guest", (Evidence(where, None, "zipl"),),
+            f"add {arg} (console last) to parameters= in /etc/zipl.conf, or to the options line "
+            "of /boot/loader/entries/*.conf where zipl reads BLS entries (RHEL 8+), then run "
+            "zipl in the guest: mount it with /dev, /proc and /sys bound, `chroot /mnt zipl -V` "
+            "(SUSE with grub2-s390x-emu: GRUB_CMDLINE_LINUX in /etc/default/grub, then "
+            "`grub2-mkconfig -o /boot/grub2/grub.cfg` and `grub2-install` there)"))
     if guest.init == "runit" and guest.runit_service(device) is None:
         out.append(Blocker("runit.service", f"runit has no getty service for {device}, and "
                            "bcdtool does not write service scripts",

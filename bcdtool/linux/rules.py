@@ -209,10 +209,12 @@ def _speed(text: str) -> int | None:
 
 
 def has_serial_terminal(terms) -> bool:
-    """True when GRUB terminal names include a serial one (`serial`, `serial_comN`, or Amazon
-    Linux's `ec2-console`, its GRUB's serial-and-screen terminal)."""
+    """True when GRUB terminal names include a serial one (`serial`, `serial_comN`, Amazon
+    Linux's `ec2-console`, its GRUB's serial-and-screen terminal, or IEEE 1275's `ofconsole`,
+    the firmware console that is the hypervisor's hvc0 on IBM Power)."""
     words = (terms.split() if isinstance(terms, str) else terms) if terms is not None else []
-    return any(w in ("serial", "ec2-console") or _SERIAL_COM.match(w) for w in words)
+    return any(w in ("serial", "ec2-console", "ofconsole") or _SERIAL_COM.match(w)
+               for w in words)
 
 
 
@@ -258,6 +260,8 @@ def check_console(guest: Guest, device: str) -> list[Finding]:
         bad = []
         for v in views:
             last, _ = cmdline.serial_verdict(v.args)
+            if last is None and guest.default_console_is(device):
+                continue            # IBM Power: hvc0 is the console when none is named
             if last is None or last.device != device:
                 got = f"last console is {last.device}" if last else "no console= argument"
                 bad.append(Evidence(v.evidence.file, v.evidence.line, got))
@@ -398,6 +402,10 @@ def which_loader(guest: Guest) -> Finding | None:
 
 
 def _other_loader(guest: Guest) -> Finding:
+    if guest.zipl_conf is not None or guest.arch == "s390x":
+        return Finding("bootloader.serial", "ok", "zipl: the IPL's console is the machine's "
+                       "(SCLP or 3215/3270), not set by the boot loader",
+                       (Evidence(guest.zipl_conf.path if guest.zipl_conf else "zipl"),))
     if guest.uboot_scripts:
         s = guest.uboot_scripts[0]
         ev = [Evidence(s.path, None, "U-Boot script")]
@@ -513,9 +521,18 @@ def check_unit(guest: Guest, device: str) -> Finding:
 
 
 def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
+    if guest.default_console_is(device):
+        nothing = "nothing to compare (GRUB uses the firmware console)"
+        return [Finding("grub.terminal-serial", "ok", "GRUB on IBM Power shows its menu on the "
+                        "firmware console (ofconsole), which is the hypervisor console hvc0", ()),
+                Finding("grub.serial-speed", "ok", nothing, ()),
+                Finding("grub.serial-unit", "ok", nothing, ())]
     terms = grub_terminals(guest)
-    strict = "problem" if guest.arch not in ("aarch64", "arm") else "warning"
-    if guest.grub_files:
+    strict = "problem" if guest.pc else "warning"
+    if not guest.pc:
+        fix = (f"GRUB on {guest.arch} shows its menu on the firmware's console (fix leaves its "
+               "terminal alone): turn on the firmware's serial console if the menu is needed")
+    elif guest.grub_files:
         fix = "bcdtool linux fix (GRUB_TERMINAL=\"serial console\" and the serial command)"
     elif guest.main_cfgs:
         fix = "bcdtool linux fix (serial and terminal_input/terminal_output lines in grub.cfg)"
@@ -596,11 +613,18 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
     return findings
 
 
+#: Consoles systemd-getty-generator starts a serial getty on whenever the device exists, with or
+#: without console= (its virtualization_consoles list).
+VIRTUALIZATION_CONSOLES = ("hvc0", "xvc0", "hvsi0", "sclp_line0", "ttysclp0")
+
+
 def kernel_has_console(guest: Guest, device: str) -> bool:
     """True when a normal boot entry puts a console on `device` (systemd then starts a getty)."""
     views = [v for v in boot_views(guest) if not v.rescue] or \
         [v for v in default_views(guest)[:1] if v]
     return bool(views) and all(any(c.device == device for c in cmdline.consoles(v.args))
+                               or (guest.default_console_is(device)
+                                   and not cmdline.consoles(v.args))
                                for v in views)
 
 
@@ -641,6 +665,9 @@ def _check_getty(guest: Guest, device: str) -> Finding:
         if kernel_has_console(guest, device):
             return Finding("getty.serial", "ok", f"systemd starts a getty on {device} because "
                            "the kernel console is there (systemd-getty-generator)", ())
+        if device in VIRTUALIZATION_CONSOLES:
+            return Finding("getty.serial", "ok", f"systemd starts a getty on {device} wherever "
+                           "it exists: a hypervisor console (systemd-getty-generator)", ())
         if guest.unit_path is None or device.startswith(raspi.SERIAL_ALIAS[:-1]):
             fix = (f"bcdtool linux fix (console={device} on the kernel command line makes "
                    "systemd-getty-generator start a getty there)")

@@ -47,6 +47,8 @@ UBOOT_DEFAULT = "/etc/default/u-boot"
 #: Raspberry Pi firmware files (Raspberry Pi OS bookworm, Debian raspi-firmware; older /boot).
 RPI_DIRS = ("/boot/firmware", "/boot")
 LILO_CONF = "/etc/lilo.conf"
+#: IBM Z: zipl writes the kernel, initrd and command line into a boot map it reads at IPL.
+ZIPL_CONF = "/etc/zipl.conf"
 #: systemd-boot's own settings and binaries on the ESP (to tell it is installed).
 LOADER_CONF_PATHS = ("/boot/loader/loader.conf", "/efi/loader/loader.conf",
                      "/boot/efi/loader/loader.conf")
@@ -54,6 +56,8 @@ ESP_DIRS = ("/boot", "/efi", "/boot/efi")
 #: runit: service definitions and the service folder runsvdir reads at boot.
 RUNIT_SV = "/etc/sv"
 RUNIT_DEFAULT = "/etc/runit/runsvdir/default"
+#: Architectures whose firmware has PC COM ports (GRUB's `serial` unit = ttyS<unit>).
+PC_ARCHES = ("x86_64", "i386")
 #: Arguments that mark a rescue entry, which is not expected to carry the serial console.
 RESCUE_ARGS = ("single", "recovery", "emergency", "systemd.unit=rescue.target")
 MAX_EFI_VENDORS = 64
@@ -206,6 +210,9 @@ class Guest:
     #: U-Boot boot scripts (boot.scr) and the environment files they import (armbianEnv.txt).
     uboot_scripts: list[UbootScript] = field(default_factory=list)
     uboot_env_files: dict[str, TextFile] = field(default_factory=dict)
+    #: IBM Z's zipl: its configuration (zipl.conf) and whether the guest has zipl at all.
+    zipl_conf: TextFile | None = None
+    zipl: str | None = None
     #: The serial speed fix writes when --baud is not given, and why.
     baud: int = 115200
     baud_reason: str = ""
@@ -254,8 +261,10 @@ class Guest:
             out.append("GRUB legacy")
         if self.extlinux:
             out.append("extlinux/syslinux")
-        if (self.bls_entries and not (self.grub_cfgs or self.grub_files)) or self.systemd_boot \
-                or self.ukis:
+        if self.zipl_conf is not None or self.arch == "s390x":
+            out.append("zipl")
+        elif (self.bls_entries and not (self.grub_cfgs or self.grub_files)) or \
+                self.systemd_boot or self.ukis:
             out.append("systemd-boot")
         if self.rpi_cmdline is not None:
             out.append("Raspberry Pi firmware")
@@ -277,6 +286,17 @@ class Guest:
             if f"{RUNIT_SV}/{name}" in self.runit_services:
                 return f"{RUNIT_SV}/{name}"
         return None
+
+    @property
+    def pc(self) -> bool:
+        """True for a PC (or an unknown architecture, read as one): GRUB and syslinux drive
+        its COM ports; elsewhere GRUB's menu is on the firmware's console."""
+        return self.arch is None or self.arch in PC_ARCHES
+
+    def default_console_is(self, device: str) -> bool:
+        """True when the kernel makes `device` its console without any console= (IBM Power:
+        the hypervisor console hvc0 registers itself as the preferred console)."""
+        return self.arch == "ppc64" and device == "hvc0"
 
     def baud_for(self, device: str) -> int:
         """The speed fix writes for `device` when none is given (choose_baud's, for the port
@@ -716,6 +736,9 @@ def read_uboot(guest: Guest) -> None:
 
 def read_lilo(guest: Guest) -> None:
     guest.lilo = read_text(guest, LILO_CONF)
+    guest.zipl_conf = read_text(guest, ZIPL_CONF)
+    guest.zipl = next((p for p in ("/usr/sbin/zipl", "/sbin/zipl") if guest.root.exists(p)),
+                      None)
 
 
 def read_efi_loaders(guest: Guest) -> None:
@@ -1047,7 +1070,7 @@ def choose_device(guest: Guest) -> tuple[str, str]:
     guest's own configuration decides.
     """
     arm = guest.arch in ("aarch64", "arm")
-    if guest.arch is not None and not arm:
+    if guest.arch in PC_ARCHES:
         return "ttyS0", f"{guest.arch}: COM1"
     for text, where in _command_line_texts(guest):
         serial = [c for c in cmdline.consoles(cmdline.args_of(text)) if c.serial]
@@ -1071,7 +1094,8 @@ def choose_device(guest: Guest) -> tuple[str, str]:
                                 f"getty.target.wants/{path})")
     if guest.inittab is not None:
         for line in guest.inittab.text.splitlines():
-            m = re.search(r"getty\b.*\b((?:ttyS|ttyAMA|hvc)[0-9]+)\b", line)
+            m = re.search(r"getty\b.*\b((?:ttyS|ttyAMA|ttyAML|ttyMSM|ttyFIQ|ttyLP|ttySIF|ttymxc|"
+                          r"ttysclp|hvc)[0-9]+)\b", line)
             if m and not line.lstrip().startswith("#"):
                 return m.group(1), "/etc/inittab runs a getty there"
     for path in guest.openrc_gettys:
@@ -1082,7 +1106,20 @@ def choose_device(guest: Guest) -> tuple[str, str]:
     if arm:
         return "ttyAMA0", f"{guest.arch}: the PL011 UART (Azure, QEMU virt); nothing in the " \
                           "guest names another port"
+    if guest.arch in _ARCH_CONSOLE:
+        return _ARCH_CONSOLE[guest.arch]
     return "ttyS0", "no serial console named in the guest"
+
+
+#: The console of machines that are neither PCs nor Arm, when the guest names none.
+_ARCH_CONSOLE = {
+    "ppc64": ("hvc0", "IBM Power (ppc64/ppc64le): the hypervisor's virtual console hvc0 "
+                      "(PowerVM, KVM pseries, OPAL); nothing in the guest names another port"),
+    "s390x": ("ttysclp0", "IBM Z (s390x): the SCLP VT220 console; nothing in the guest names "
+                          "another port"),
+    "riscv64": ("ttyS0", "riscv64: the 16550 UART of QEMU virt and most boards; nothing in the "
+                         "guest names another port"),
+}
 
 
 def _command_line_texts(guest: Guest) -> list[tuple[str, str]]:
