@@ -143,7 +143,10 @@ def new(file: str, minor: str, root_name: str, dry_run: bool, as_json: bool,
         note("--backup has nothing to save for a new file")
     if not dry_run:
         _create_exclusive(path, image)
-    doc = {"target": file, "dry_run": dry_run, "size": len(image), "minor": int(minor)}
+    # a new file has no undo journal: removing it undoes it
+    doc = {"target": file, "dry_run": dry_run, "size": len(image), "minor": int(minor),
+           "changes": [{"action": "create", "path": file, "size": len(image)}],
+           "journal": None}
     if as_json:
         json_out(doc)
     else:

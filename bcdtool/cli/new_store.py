@@ -42,9 +42,12 @@ def new_store(file, firmware, disk, system_partition, windows_partition, descrip
     image = ns.create(file, StoreLayout(firmware, system, windows, description=description,
                                        locale=locale))
     if as_json:
+        # a new file has no undo journal: removing it undoes it
         emit("new-store", {"file": file, "size": len(image), "firmware": firmware,
                            "system": system.to_json(), "windows": windows.to_json(),
-                           "chosen": why}, as_json=True)
+                           "chosen": why, "changes": [{"action": "create", "path": file,
+                                                       "size": len(image)}],
+                           "journal": None}, as_json=True)
         return
     notes(why)
     data(f"created {file} ({len(image)} bytes, {firmware}): system {system.identity()}, "

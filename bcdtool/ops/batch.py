@@ -34,12 +34,9 @@ from collections.abc import Callable, Iterable
 
 from bcdtool.bcd.bcdedit import STORELESS, parse_args
 from bcdtool.blockdev import openers, references
-from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError, from_input_failure
+from bcdtool.errors import BcdToolError, InvalidArgumentError, from_input_failure
 from bcdtool.linux.cmdline import validate_baud, validate_device
-from bcdtool.linux.fix import apply_plan, plan_fix
-from bcdtool.linux.root import open_guest
-from bcdtool.linux.sources import default_device, read_guest
-from bcdtool.ops import bcdedit as bcdedit_op
+from bcdtool.ops import bcdedit as bcdedit_op, linux_fix
 from bcdtool.ops.recipe import WriteOptions
 from bcdtool.ops.serial_console import SerialOptions, enable
 from bcdtool.ops.windows import crashdump_enable
@@ -388,15 +385,10 @@ def _crashdump(target: str, op: dict, backup_dir):
 
 
 def _linux_fix(target: str, op: dict, backup_dir):
-    if not os.path.isdir(target):
-        raise UnsupportedError("`linux fix` writes only into a mounted root directory",
-                               path=target)
-    guest = read_guest(open_guest(target), op.get("device"))
-    plan = plan_fix(guest, op.get("device") or default_device(guest), op.get("baud"))
-    if not plan.changes:
-        return [], None, plan.notes
-    journal = apply_plan(guest, plan, backup_dir=backup_dir)
-    return [{"path": c.path, "diff": c.diff()} for c in plan.changes], str(journal.path), plan.notes
+    done = linux_fix.write(linux_fix.plan(target, device=op.get("device"),
+                                          baud=op.get("baud"), backend="native"),
+                           WriteOptions(backup_dir=backup_dir))
+    return done.changes(), done.journal, done.plan.notes
 
 
 _RUNNERS: dict[str, Callable] = {"serial-console enable": _serial_console, "bcdedit": _bcdedit,
