@@ -58,7 +58,7 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, audit_log, backend, as_j
         info(f"still a problem: {f.id}: {f.message}")
     if as_json:
         emit_json("linux fix", {
-            "target": target, "device": done.device, "baud": baud, "dry_run": dry_run,
+            "target": target, "device": done.device, "baud": done.baud, "dry_run": dry_run,
             "changes": done.changes(), "notes": planned.plan.notes, "journal": done.journal,
             "remaining": [{"id": f.id, "message": f.message} for f in done.remaining]})
     if done.remaining:
