@@ -98,7 +98,9 @@ def _modules() -> list[tuple[Path, str]]:
 
 
 def test_every_package_has_a_layer():
-    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    # namespace packages too (bcdtool/linux has no __init__.py)
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith("__")
+                and any(p.glob("*.py"))}
     assert packages <= set(RANK), packages - set(RANK)
 
 
@@ -365,3 +367,35 @@ def test_the_speed_finder_sees_timing_asserts():
               "assert elapsed <= 0.5\nassert result.seconds > 0 or True\n"
               "s = settings(deadline=200)\nok = settings(deadline=None)\nassert n < 3\n")
     assert speed_dependencies(sample) == [3, 4, 6]
+
+
+# -- the README's code map is the tree ----------------------------------------------------------
+
+def _code_map() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return text.split("\n## Code map\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_code_map_diagram_is_the_layer_rule():
+    """The README's `cli → ops → ... → base` line lists LAYERS above, top first."""
+    line = next(ln for ln in _code_map().splitlines() if "→" in ln and ln.startswith("cli"))
+    drawn = [{name.strip() for name in step.split("·")} for step in line.split("→")]
+    assert drawn == [layer if layer != {"<base>"} else {"base"} for layer in reversed(LAYERS)]
+
+
+def test_the_code_map_names_every_package_and_top_level_module():
+    text = _code_map()
+    missing = [f"bcdtool/{p.name}/" for p in PACKAGE.iterdir()
+               if p.is_dir() and not p.name.startswith("__") and f"`bcdtool/{p.name}/`" not in text]
+    missing += [p.name for p in PACKAGE.glob("*.py")
+                if p.stem not in ("__init__", "__main__") and p.stem not in text]
+    assert not missing, missing
+
+
+def test_every_package_is_installed():
+    """A folder of modules without __init__.py is a namespace package, which setuptools'
+    find_packages leaves out of a wheel: `pip install .` would lack it."""
+    setuptools = pytest.importorskip("setuptools")
+    folders = {".".join(p.relative_to(REPO).parts) for p in PACKAGE.rglob("*")
+               if p.is_dir() and any(p.glob("*.py"))}
+    assert folders <= set(setuptools.find_packages(str(REPO), include=["bcdtool*"])), folders
