@@ -427,3 +427,35 @@ def test_every_package_is_installed():
     folders = {".".join(p.relative_to(REPO).parts) for p in PACKAGE.rglob("*")
                if p.is_dir() and any(p.glob("*.py"))}
     assert folders <= set(setuptools.find_packages(str(REPO), include=["bcdtool*"])), folders
+
+
+# -- disks are opened and partition tables read in one place ------------------------------------
+
+#: The block-device classes and on-disk layouts: only blockdev/ builds them.  Everything else
+#: opens a disk with blockdev.detect.open_image (or open_container for the raw bytes) and reads
+#: its partitions and identity (GPT disk GUID, MBR signature) with
+#: blockdev.partitions.read_partition_table (PartitionTable.disk_guid / disk_signature).
+BLOCKDEV_INSIDES = {"bcdtool.blockdev.raw", "bcdtool.blockdev.qcow2", "bcdtool.blockdev.vhd",
+                    "bcdtool.blockdev.vhdx", "bcdtool.blockdev.vmdk", "bcdtool.blockdev.http",
+                    "bcdtool.blockdev.partitions_layout", "bcdtool.blockdev.qcow2_layout",
+                    "bcdtool.blockdev.vhd_layout", "bcdtool.blockdev.vhdx_layout",
+                    "bcdtool.blockdev.vmdk_layout"}
+#: The signatures a partition-table parser needs.
+TABLE_MAGIC = (b"EFI PART", "EFI PART")
+
+
+def test_disks_are_opened_and_partitions_read_in_one_place():
+    found = []
+    for path, module in _modules():
+        if module.startswith("bcdtool.blockdev"):
+            continue
+        where = path.relative_to(REPO)
+        found += [f"{where}:{line}: imports {target}" for line, target in bcdtool_imports(path)
+                  if target in BLOCKDEV_INSIDES]
+        found += [f"{where}:{node.lineno}: {node.value!r}" for node in nodes(path)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
+                  and any(magic == node.value or (type(magic) is type(node.value)
+                                                  and magic in node.value)
+                          for magic in TABLE_MAGIC)]
+    assert not found, ("open disks with blockdev.detect.open_image and read partitions with "
+                       "blockdev.partitions.read_partition_table:\n" + "\n".join(found))
