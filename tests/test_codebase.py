@@ -459,3 +459,36 @@ def test_disks_are_opened_and_partitions_read_in_one_place():
                           for magic in TABLE_MAGIC)]
     assert not found, ("open disks with blockdev.detect.open_image and read partitions with "
                        "blockdev.partitions.read_partition_table:\n" + "\n".join(found))
+
+
+# -- every change goes through one runner -------------------------------------------------------
+
+#: Who may reach the write path, and through what: a hive edit only through ops/recipe.py (open
+#: → stage → changes → size policy → --backup → commit → audit, one EditResult), a Linux guest's
+#: files only through ops/linux_fix.py, a restore only through ops/undo.py, and a new file only
+#: through ops/newfile.py (or ops/backup.py, the --backup copy).  Everything else calls those;
+#: the write package's own modules are its inside.
+WRITE_DOORS = {
+    "bcdtool.locate.commit": {"bcdtool.ops.recipe"},
+    "bcdtool.linux.fix": {"bcdtool.ops.linux_fix"},
+    "bcdtool.write.undo": {"bcdtool.ops.undo"},
+    "bcdtool.write.transaction": {"bcdtool.linux.fix", "bcdtool.locate.commit"},
+    "bcdtool.write.hive": {"bcdtool.locate.commit"},
+    "bcdtool.write.fileio:create_new": {"bcdtool.ops.newfile", "bcdtool.ops.backup"},
+}
+
+
+def test_every_change_goes_through_its_one_runner():
+    graph = import_graph()
+    found = []
+    for door, allowed in WRITE_DOORS.items():
+        module, _, name = door.partition(":")
+        for path, importer in _modules():
+            if importer in allowed or importer.startswith("bcdtool.write."):
+                continue
+            uses = module in graph[importer] if not name else any(
+                isinstance(n, ast.ImportFrom) and n.module == module
+                and any(a.name == name for a in n.names) for n in nodes(path))
+            if uses:
+                found.append(f"{importer} uses {door} (only {sorted(allowed)} may)")
+    assert not found, "\n".join(found)
