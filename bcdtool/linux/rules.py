@@ -105,6 +105,10 @@ def regenerated_views(guest: Guest) -> list[CmdlineView]:
         views.append(CmdlineView(args, Evidence(where, None, "clr-boot-manager")))
     if guest.uboot_files:
         views.append(uboot_view(guest))
+    if guest.kernelstub is not None:
+        tf, opts = guest.kernelstub, guest.kernelstub_options
+        views.append(CmdlineView(list(opts.values), Evidence(
+            tf.path, tf.text.count("\n", 0, opts.span[0]) + 1, "kernelstub user.kernel_options")))
     if guest.nixos_config is not None:
         params = nixos.kernel_params(guest.nixos_config.text)
         line = params.line if params else None

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import cmdline, gettyspeed, inittab, raspi, shell, syslinux, uboot, uki
+from bcdtool.linux import (cmdline, gettyspeed, inittab, kernelstub, raspi, shell, syslinux,
+                           uboot, uki)
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
@@ -210,6 +211,9 @@ class Guest:
     #: U-Boot boot scripts (boot.scr) and the environment files they import (armbianEnv.txt).
     uboot_scripts: list[UbootScript] = field(default_factory=list)
     uboot_env_files: dict[str, TextFile] = field(default_factory=dict)
+    #: kernelstub (Pop!_OS): its JSON configuration and `user.kernel_options` in it.
+    kernelstub: TextFile | None = None
+    kernelstub_options: kernelstub.Options | None = None
     #: IBM Z's zipl: its configuration (zipl.conf) and whether the guest has zipl at all.
     zipl_conf: TextFile | None = None
     zipl: str | None = None
@@ -613,6 +617,14 @@ def read_regenerated(guest: Guest) -> None:
         guest.sysconfig_env = shell.parse([(tf.path, tf.text)])
     guest.kernel_cmdline = read_text(guest, KERNEL_CMDLINE)
     guest.nixos_config = read_text(guest, NIXOS_CONFIG)
+    tf = read_text(guest, kernelstub.CONFIG)
+    if tf is not None:
+        guest.kernelstub_options = kernelstub.kernel_options(tf.text)
+        if guest.kernelstub_options is None:
+            guest.issues.append(FileIssue(tf.path, "not a kernelstub configuration (JSON with "
+                                                   "user.kernel_options, a list of strings)"))
+        else:
+            guest.kernelstub = tf
     guest.clear_linux = guest.os_release.get("ID") == "clear-linux-os" or any(
         guest.root.exists(p) for p in ("/usr/bin/clr-boot-manager", "/usr/sbin/clr-boot-manager"))
     guest.cmdline_d = [tf for tf in (read_text(guest, p)
