@@ -609,11 +609,9 @@ class _Planner:
         g, dev = self.guest, self.device
         if g.init == "systemd":
             wants = f"/etc/systemd/system/getty.target.wants/serial-getty@{dev}.service"
-            masked = any(g.getty_links.get(f"/etc/systemd/system/{n}") == "/dev/null"
-                         for n in (f"serial-getty@{dev}.service", "serial-getty@.service"))
-            if masked:
-                self.note(f"serial-getty@{dev}.service is masked; remove the mask yourself "
-                          "if that was not deliberate")
+            if g.getty_masks:
+                self.note(f"the serial getty is masked ({', '.join(g.getty_masks)}); left as "
+                          "is (a mask is deliberate): remove it yourself if it was not")
             elif not g.getty_links.get(wants):
                 if kernel_has_console(g, dev) or dev.startswith(raspi.SERIAL_ALIAS[:-1]) \
                         or dev in VIRTUALIZATION_CONSOLES:
