@@ -98,7 +98,9 @@ def _modules() -> list[tuple[Path, str]]:
 
 
 def test_every_package_has_a_layer():
-    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    # namespace packages too (bcdtool/linux has no __init__.py)
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith("__")
+                and any(p.glob("*.py"))}
     assert packages <= set(RANK), packages - set(RANK)
 
 
@@ -289,3 +291,115 @@ def test_no_dead_code():
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, "dead code (remove it, or list why it is used in " \
         "USED_ELSEWHERE):\n" + proc.stdout + proc.stderr
+
+
+# -- optional oracles skip ------------------------------------------------------------------------
+
+def quiet_passes(source: str) -> list[int]:
+    """Lines where a test gives up silently when an optional tool or module is missing: an
+    `if` testing `shutil.which(...)`/`have(...)` whose body only returns, or an `except
+    ImportError` that returns or passes (a skip says what was not checked; a return hides it)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.If) and all(isinstance(s, ast.Return) for s in node.body):
+            names = {n.attr if isinstance(n, ast.Attribute) else n.id
+                     for n in ast.walk(node.test) if isinstance(n, (ast.Attribute, ast.Name))}
+            if names & {"which", "have", "find_spec"}:
+                found.append(node.lineno)
+        elif isinstance(node, ast.ExceptHandler) and node.type is not None:
+            caught = {n.id for n in ast.walk(node.type) if isinstance(n, ast.Name)}
+            if caught & {"ImportError", "ModuleNotFoundError"} and \
+                    all(isinstance(s, (ast.Return, ast.Pass)) for s in node.body):
+                found.append(node.lineno)
+    return found
+
+
+def test_optional_oracles_skip_instead_of_passing_quietly():
+    found = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        found += [f"{path.relative_to(REPO)}:{line}"
+                  for line in quiet_passes(path.read_text(encoding="utf-8"))]
+    assert not found, "skip with need_tool()/pytest.importorskip() instead:\n" + "\n".join(found)
+
+
+def test_the_quiet_pass_finder_sees_both_shapes():
+    sample = ("import shutil\ndef a():\n    if shutil.which('hivexsh') is None:\n        return\n"
+              "def b():\n    try:\n        import pyregf\n    except ImportError:\n        return\n"
+              "def c():\n    if shutil.which('x') is None:\n        pytest.skip('x')\n")
+    assert quiet_passes(sample) == [3, 8]
+
+
+# -- no test depends on the machine's speed -----------------------------------------------------
+
+_CLOCKS = {"monotonic", "perf_counter", "time", "process_time", "monotonic_ns", "perf_counter_ns"}
+_DURATIONS = {"elapsed", "duration", "took", "wall", "runtime"}
+
+
+def speed_dependencies(source: str) -> list[int]:
+    """Lines of asserts that bound a duration (`assert elapsed < 2`, `assert time.monotonic() -
+    t0 <= 1`) and of Hypothesis settings with a deadline other than None."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assert):
+            for cmp in (n for n in ast.walk(node.test) if isinstance(n, ast.Compare)):
+                if not any(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in cmp.ops):
+                    continue
+                names = {n.attr if isinstance(n, ast.Attribute) else n.id
+                         for n in ast.walk(cmp) if isinstance(n, (ast.Attribute, ast.Name))}
+                calls = {n.func.attr for n in ast.walk(cmp) if isinstance(n, ast.Call)
+                         and isinstance(n.func, ast.Attribute)}
+                if calls & _CLOCKS or {n.lower() for n in names} & _DURATIONS:
+                    found.append(node.lineno)
+                    break
+        elif isinstance(node, ast.keyword) and node.arg == "deadline" and not (
+                isinstance(node.value, ast.Constant) and node.value.value is None):
+            found.append(node.value.lineno)
+    return found
+
+
+def test_no_test_depends_on_the_machine_speed():
+    found = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        found += [f"{path.relative_to(REPO)}:{line}"
+                  for line in speed_dependencies(path.read_text(encoding="utf-8"))]
+    assert not found, ("wait on a condition or count work; Hypothesis deadline=None:\n"
+                       + "\n".join(found))
+
+
+def test_the_speed_finder_sees_timing_asserts():
+    sample = ("import time\nt0 = time.monotonic()\nassert time.monotonic() - t0 < 2\n"
+              "assert elapsed <= 0.5\nassert result.seconds > 0 or True\n"
+              "s = settings(deadline=200)\nok = settings(deadline=None)\nassert n < 3\n")
+    assert speed_dependencies(sample) == [3, 4, 6]
+
+
+# -- the README's code map is the tree ----------------------------------------------------------
+
+def _code_map() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return text.split("\n## Code map\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_code_map_diagram_is_the_layer_rule():
+    """The README's `cli → ops → ... → base` line lists LAYERS above, top first."""
+    line = next(ln for ln in _code_map().splitlines() if "→" in ln and ln.startswith("cli"))
+    drawn = [{name.strip() for name in step.split("·")} for step in line.split("→")]
+    assert drawn == [layer if layer != {"<base>"} else {"base"} for layer in reversed(LAYERS)]
+
+
+def test_the_code_map_names_every_package_and_top_level_module():
+    text = _code_map()
+    missing = [f"bcdtool/{p.name}/" for p in PACKAGE.iterdir()
+               if p.is_dir() and not p.name.startswith("__") and f"`bcdtool/{p.name}/`" not in text]
+    missing += [p.name for p in PACKAGE.glob("*.py")
+                if p.stem not in ("__init__", "__main__") and p.stem not in text]
+    assert not missing, missing
+
+
+def test_every_package_is_installed():
+    """A folder of modules without __init__.py is a namespace package, which setuptools'
+    find_packages leaves out of a wheel: `pip install .` would lack it."""
+    setuptools = pytest.importorskip("setuptools")
+    folders = {".".join(p.relative_to(REPO).parts) for p in PACKAGE.rglob("*")
+               if p.is_dir() and any(p.glob("*.py"))}
+    assert folders <= set(setuptools.find_packages(str(REPO), include=["bcdtool*"])), folders

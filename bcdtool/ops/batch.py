@@ -386,7 +386,7 @@ def _crashdump(target: str, op: dict, backup_dir):
 
 def _linux_fix(target: str, op: dict, backup_dir):
     done = linux_fix.write(linux_fix.plan(target, device=op.get("device"),
-                                          baud=op.get("baud", 115200), backend="native"),
+                                          baud=op.get("baud"), backend="native"),
                            WriteOptions(backup_dir=backup_dir))
     return done.changes(), done.journal, done.plan.notes
 

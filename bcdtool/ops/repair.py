@@ -90,6 +90,6 @@ def _repoint(store, verdicts: list) -> dict:
             continue
         store.set_element(move.guid, move.code, move.new)
         repoints.append({"object": move.guid, "label": move.label, "element": move.element,
-                         "partition": move.index, "old": move.old.text(detailed=True),
-                         "new": move.new.text(detailed=True)})
+                         "partition": move.index, "old": move.shown(move.old),
+                         "new": move.shown(move.new)})
     return {"repoints": repoints, "not_repaired": [v.refusal for v in verdicts if v.refusal]}
