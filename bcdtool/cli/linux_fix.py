@@ -18,7 +18,8 @@ from bcdtool.ops.edits import WriteOptions
 @click.argument("target")
 @dry_run_option(help="Print the diff of every file; write nothing.")
 @device_option()
-@baud_option()
+@baud_option(help="Serial speed (default: the speed a non-PC board's guest already runs the "
+                  "port at, e.g. 1500000 on Rockchip; else 115200).", default=None)
 @backup_dir_option()
 @audit_log_option()
 @linux_backend_option
@@ -57,7 +58,7 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, audit_log, backend, as_j
         info(f"still a problem: {f.id}: {f.message}")
     if as_json:
         emit_json("linux fix", {
-            "target": target, "device": done.device, "baud": baud, "dry_run": dry_run,
+            "target": target, "device": done.device, "baud": done.baud, "dry_run": dry_run,
             "changes": done.changes(), "notes": planned.plan.notes, "journal": done.journal,
             "remaining": [{"id": f.id, "message": f.message} for f in done.remaining]})
     if done.remaining:

@@ -91,9 +91,11 @@ def allow_dirty_option() -> _Decorator:
                              "(reads only; changes held only in the logs are not included).")
 
 
-def baud_option(help: str = "Serial speed.") -> _Decorator:
-    """`--baud N`: the serial speed (default 115200)."""
-    return click.option("--baud", type=int, default=115200, show_default=True, help=help)
+def baud_option(help: str = "Serial speed.", default: int | None = 115200) -> _Decorator:
+    """`--baud N`: the serial speed (default 115200; None: the command decides, as its help
+    says)."""
+    return click.option("--baud", type=int, default=default, show_default=default is not None,
+                        help=help)
 
 
 def device_option() -> _Decorator:

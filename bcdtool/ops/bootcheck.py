@@ -423,11 +423,38 @@ def _wrong(vid: str, message: str, notes: list[str], target: _Target, name: str,
                 f"entry there: bcdtool bcdedit --store TARGET /set {target.label} {name} "
                 f"partition=#{locked[0]} (or unlock it with dislocker and mount it to check)")
         refusal += f"; {step.replace('TARGET', '<disk>')}"
+    elif _other_disk(device, disk) is not None:
+        # store on one disk, Windows on another (a second disk of that machine, or the disk
+        # the store was copied from): bcdtool checks one disk, so the user compares identities
+        step = (f"if {what} is on another disk of that machine, this may be right: `bcdtool "
+                f"enum OTHER-DISK --all` must show {_other_disk(device, disk)} for it; "
+                "otherwise restore the Windows files, or point the entry at a partition of "
+                f"this disk: bcdtool bcdedit --store TARGET /set {target.label} {name} "
+                "partition=#N")
+        refusal += (f" ({name} names {_other_disk(device, disk)}; if that disk holds it, "
+                    "nothing needs repairing)")
     else:
         step = ("restore the Windows files, or point the entry at the right partition with "
                 f"bcdtool bcdedit --store TARGET /set {target.label} {name} partition=#N")
     return Verdict(vid, "problem", f"{message}; no partition bcdtool can read holds {what}"
                    f"{unseen}", notes, step, refusal=refusal)
+
+
+def _other_disk(device: Device, disk: BootDisk) -> str | None:
+    """`GPT disk {...}` / `MBR signature ...` when `device` (or a ramdisk's parent) names a
+    partition of a disk other than `disk`, else None."""
+    if isinstance(device, RamdiskDevice):
+        device = device.parent
+    if not isinstance(device, PartitionDevice) or disk.layout is None:
+        return None
+    mine = disk.layout
+    same = device.style == mine.style and (device.disk_signature == mine.disk_signature
+                                           if device.style == "mbr"
+                                           else device.disk_guid == mine.disk_guid)
+    if same:
+        return None
+    return f"MBR signature {device.disk_signature:08x}" if device.style == "mbr" else \
+        f"GPT disk {device.disk_guid}"
 
 
 def _pointed(device: Device, disk: BootDisk, index: int) -> Device | None:
@@ -452,10 +479,7 @@ def _parent_index(disk: BootDisk, store_part: int | None,
             return index, ""
         ident = device.identity()
         layout = disk.layout
-        same_disk = layout is not None and layout.style == device.style and (
-            device.disk_signature == layout.disk_signature if device.style == "mbr"
-            else device.disk_guid == layout.disk_guid)
-        if same_disk:
+        if layout is not None and _other_disk(device, disk) is None:
             return None, f"{ident}, on this disk but where no partition is (the partition " \
                 "was moved or recreated)"
         mine = layout.identity() if layout else "no partition table"

@@ -49,9 +49,10 @@ def validated(device: str | None, baud: int | None = None) -> None:
         validate_baud(baud)
 
 
-def plan(target: str, *, device: str | None = None, baud: int = 115200,
+def plan(target: str, *, device: str | None = None, baud: int | None = None,
          backend: str = "auto", dry_run: bool = False) -> LinuxFix:
-    """Open the guest (writable unless `dry_run`) and plan the fix.
+    """Open the guest (writable unless `dry_run`) and plan the fix (`baud` None: the guest's
+    own speed for the port where a board fixes it, else 115200; sources.choose_baud).
 
     Raises:
         UnsupportedError: a real run on an image without --backend guestfs (a dry run plans it
@@ -68,6 +69,7 @@ def plan(target: str, *, device: str | None = None, baud: int = 115200,
     root = open_guest(target, backend=backend, writable=not dry_run)
     guest = read_guest(root, device)
     port = device or default_device(guest)
+    baud = baud or guest.baud_for(port)
     return LinuxFix(target, root, guest, port, baud, plan_fix(guest, port, baud), refused)
 
 

@@ -211,3 +211,35 @@ def test_object_keys_differing_only_in_case_are_a_problem(tmp_path):
     finding = _by(diagnose(str(raw)))["boot-store.duplicate-keys"]
     assert finding.status == "problem" and LOADER.upper() in finding.message
     assert "new-store" in finding.fix and str(raw) in finding.fix
+
+
+# --- the store on one disk, Windows on another -------------------------------------------------
+
+def test_windows_on_another_disk_is_explained_not_repaired(tmp_path):
+    """A boot disk holding only the ESP, its loader naming a partition of a second disk of
+    that machine: doctor says which disk identity to compare (bcdtool checks one disk), and
+    repair boot writes nothing and says nothing needs repairing if that disk holds Windows."""
+    from bcdtool.bcd.device import PartitionDevice
+
+    other = PartitionDevice(style="gpt", disk_guid="{0f0f0f0f-1111-2222-3333-444444444444}",
+                            partition_guid="{5a5a5a5a-1111-2222-3333-444444444444}")
+
+    def elsewhere(store):
+        for guid, code in ((LOADER, 0x11000001), (LOADER, 0x21000001), (RESUME, 0x11000001),
+                           (RESUME, 0x21000001)):
+            store.set_element(guid, code, other)
+
+    need_tools("sfdisk", "mkfs.fat", "mcopy")
+    raw = tmp_path / "boot-only.img"
+    images.build_esp_disk(raw, _edited("uefi", elsewhere), extra_files=BOOT_FILES["uefi"][0])
+    by = _by(diagnose(str(raw)))
+    osdevice = by["boot-device.{default}.osdevice"]
+    assert osdevice.status == "problem" and "not a partition of this disk" in osdevice.message
+    assert "GPT disk {0f0f0f0f-1111-2222-3333-444444444444}" in osdevice.fix
+    assert "another disk of that machine" in osdevice.fix
+    assert by["boot-device.{bootmgr}.device"].status == "ok"
+    digest = sha(raw)
+    run = bcdtool("repair", "boot", raw)
+    assert run.returncode == 3 and "nothing needs repairing" in run.stderr
+    assert len([line for line in run.stderr.splitlines() if "not repaired" in line]) == 4
+    assert sha(raw) == digest
