@@ -602,7 +602,9 @@ def _parse_bracket(text: str, resolve_partition: PartitionResolver | None, *,
                    locate: bool = False) -> tuple[Device, str]:
     m = _BRACKET.match(text)
     if not m:
-        raise InvalidArgumentError(f"expected [device]path, got {text!r}")
+        raise InvalidArgumentError(f"expected [device]path, got {text!r}: name the partition "
+                                   "in brackets, e.g. [boot]\\path, [locate]\\path or "
+                                   "[C:]\\path (bcdedit /? FORMATS)")
     inner = m.group(1).strip()
     if inner.lower() == "boot":
         return BootDevice(), m.group(2)

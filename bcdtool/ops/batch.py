@@ -431,7 +431,8 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
             worker = context.Process(target=_worker, args=(task, backup_dir, dict(os.environ),
                                                            os.getcwd(), writer,
                                                            sorted(references.current().files),
-                                                           openers.remote_openers()),
+                                                           openers.remote_openers(),
+                                                           openers.readers()),
                                      daemon=True)
             worker.start()
             writer.close()
@@ -453,15 +454,17 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
 
 
 def _worker(task: Task, backup_dir: str | None, environ: dict, cwd: str, writer,
-            backing_files: list[str], remote: dict) -> None:
+            backing_files: list[str], remote: dict, readers: dict) -> None:
     """Worker process body: the caller's environment (state folder...), working folder
-    (relative targets), allowed backing files (`--backing-file`) and disk-URL openers, one
-    task, one result."""
+    (relative targets), allowed backing files (`--backing-file`), disk-URL openers and image
+    and file-system readers (blockdev.openers), one task, one result."""
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
     for scheme, opener in remote.items():
         openers.register_remote((scheme,), opener)
+    for name, reader in readers.items():
+        openers.register_reader(name, reader)
     with references.allowed(backing_files):
         writer.send(run_target(task, backup_dir))
     writer.close()

@@ -175,3 +175,4 @@ def test_harddisk_volume_numbers_are_refused_with_the_way_to_name_it(bios, value
     with pytest.raises(UnsupportedError, match="stored nowhere.*partition=#N"):
         _run(bios, "/set", "{default}", "osdevice", value)
     assert bios.diff() == []
+
