@@ -54,10 +54,23 @@ def scrub(text: str) -> str:
     anything else that looks like a URL up to the next blank or quote (messages of libraries
     quote whole URLs), then the secrets of known URLs wherever they still appear (a server's
     error may echo the request line, or S3 its canonical request, without the scheme)."""
-    text = str(text)
+    text = _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), _known_redacted(str(text)))
+    return _without_secrets(text)
+
+
+def conceal(text: str) -> str:
+    """`text` (a command's output) with the URLs this process was given redacted and their
+    secrets removed wherever they appear; other URLs are data (an element's value) and stay."""
+    return _without_secrets(_known_redacted(str(text)))
+
+
+def _known_redacted(text: str) -> str:
     for url in sorted(_known, key=len, reverse=True):
         text = text.replace(url, redact(url))
-    text = _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
+    return text
+
+
+def _without_secrets(text: str) -> str:
     for secret in sorted({s for url in _known for s in _secrets(url)}, key=len, reverse=True):
         text = text.replace(secret, "[redacted]")
     return text

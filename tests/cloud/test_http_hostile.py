@@ -27,6 +27,7 @@ GCS_QUERY = ("X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=gcs-sa%40proj.
              "gserviceaccount.com%2F20261206%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date="
              "20261206T000000Z&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature="
              "GCSSECRETSIG0123456789abcdef")
+BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 SECRETS = ("S3SECRETSIG", "AKIAS3SECRETKEY", "GCSSECRETSIG", "gcs-sa", "hunter2", "Bearer")
 
 
@@ -279,15 +280,22 @@ def test_presigned_and_signed_urls_leave_no_secret_in_any_output(query, disk, tm
         runs = [bcdtool(*argv, state=tmp_path / "state") for argv in (
             ["enum", url, "--json"], ["doctor", url, "--json"], ["forensic", url, "--json"],
             ["serial-console", "status", url, "--json"],
-            ["serial-console", "enable", url, "--json"])]
+            ["serial-console", "enable", url, "--json"],
+            ["windows", "info", url, "--json"], ["hive", "ls", url, "Objects", "--json"],
+            ["hive", "get", url, f"Objects\\{BOOTMGR}\\Description", "Type", "--json"],
+            ["hive", "export", url], ["hive", "check", url, "--json"],
+            ["forensic", url, "--timeline", "--csv"],
+            ["bcdedit", "/store", url, "/enum", "all", "/v"])]
         manifest = tmp_path / "fleet.jsonl"
         manifest.write_text(json.dumps({"target": url}) + "\n")
         output = tmp_path / "out.jsonl"
         batch = bcdtool("batch", manifest, "--json", "--jobs", "1", "--output", output,
                         state=tmp_path / "state")
         missing = bcdtool("enum", srv.url("/gone.img", query=query), state=tmp_path / "state")
-    # enum, doctor (EMS off: a problem), forensic, status (EMS off), enable (plain http: 17)
-    assert [r.returncode for r in runs] == [0, 3, 0, 3, 17], [r.stderr for r in runs]
+    # enum, doctor (EMS off: a problem), forensic, status (EMS off), enable (plain http: 17),
+    # then the Windows and hive readers, the forensic timeline as CSV and bcdedit /enum
+    assert [r.returncode for r in runs] == [0, 3, 0, 3, 17, 0, 0, 0, 0, 0, 0, 0], \
+        [r.stderr for r in runs]
     assert batch.returncode == 3 and missing.returncode == 15, (batch.stderr, missing.stderr)
     assert json.loads(runs[2].stdout)["integrity"]["target"] == srv.url()
     state = "".join(p.read_text(errors="replace") for p in (tmp_path / "state").rglob("*")

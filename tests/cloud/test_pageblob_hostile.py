@@ -50,8 +50,12 @@ def test_a_snapshot_url_is_read_but_never_written(azurite, page_blob, tmp_path):
     live = client.download_blob().readall()
     status = bcdtool("serial-console", "status", url, state=tmp_path / "state")
     enable = bcdtool("serial-console", "enable", url, state=tmp_path / "state")
+    dry = bcdtool("serial-console", "enable", url, "--dry-run", state=tmp_path / "state")
+    bcdedit = bcdtool("bcdedit", "/store", url, "/timeout", "3", state=tmp_path / "state")
     assert status.returncode == 3, status.stderr
-    assert enable.returncode == 16, enable.stderr
+    assert enable.returncode == dry.returncode == bcdedit.returncode == 16, \
+        (enable.stderr, dry.stderr, bcdedit.stderr)
+    assert "names a snapshot" in dry.stderr and "names a snapshot" in bcdedit.stderr
     assert "names a snapshot" in enable.stderr and "az storage blob copy start" in enable.stderr
     assert "Traceback" not in enable.stderr
     after = azurite.service().get_blob_client("vhds", name, snapshot=snap) \
