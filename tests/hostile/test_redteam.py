@@ -32,6 +32,7 @@ from bcdtool.errors import DirtyHiveError
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.logs import LogSource, recover
 from fixtures.big_stores import log_entry
+from fixtures.images import fat_get, make_fat_volume
 from tests.helpers.common import CORPUS, REPO
 from tests.hostile.hostile_helpers import run_cli
 from tests.hostile_matrix.test_peak_memory import measured
@@ -98,6 +99,28 @@ def test_own_output_never_lands_in_the_store(tmp_path, state, case):
     readable(store)
     assert not (state / "bcdtool" / "journal").exists() or \
         not any((state / "bcdtool" / "journal").iterdir())
+
+
+@pytest.mark.parametrize(("option", "through"), [("--audit-log", "the image"),
+                                                  ("--backup", "the image"),
+                                                  ("--audit-log", "a qcow2 overlay")])
+def test_own_output_never_lands_in_the_image(tmp_path, state, option, through):
+    """The image, or the backing file of an overlay (a file the target reads from), named as
+    bcdtool's own output."""
+    image = make_fat_volume(tmp_path / "esp.img",
+                            {"EFI/Microsoft/Boot/BCD": (CORPUS / "bcd" / STORE).read_bytes()},
+                            fat_bits=16)
+    target = image
+    if through == "a qcow2 overlay":
+        target = tmp_path / "over.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image), "-F", "raw",
+                        str(target)], check=True)
+    before = sha(image)
+    done = cli(state, "serial-console", "enable", target, option, image)
+    assert done.returncode == 31, done.stderr
+    assert sha(image) == before
+    (tmp_path / "BCD").write_bytes(fat_get(image, "EFI/Microsoft/Boot/BCD"))   # mtools reads it
+    assert sha(tmp_path / "BCD") == sha(CORPUS / "bcd" / STORE)
 
 
 def test_own_output_beside_the_store_is_fine(tmp_path, state):
