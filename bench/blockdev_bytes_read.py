@@ -22,6 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bcdtool.blockdev.detect import open_image  # noqa: E402
 from bcdtool.blockdev.partitions import read_partitions  # noqa: E402
+from bcdtool.cli.lazy import register_openers  # noqa: E402
+
+register_openers()          # the image-format readers, as a program using the library does
 
 GiB = 1024 ** 3
 DISK_SIZE = 100 * GiB

@@ -23,9 +23,12 @@ sys.path.insert(0, str(REPO))
 
 from bcdtool.bcd import bcdedit  # noqa: E402
 from bcdtool.bcd.store import BcdStore  # noqa: E402
+from bcdtool.cli.lazy import register_openers  # noqa: E402
 from bcdtool.locate import open_hive  # noqa: E402
 from bcdtool.locate.commit import commit as commit_handle  # noqa: E402
 from fixtures import images  # noqa: E402
+
+register_openers()          # the image-format readers, as a program using the library does
 
 CORPUS = REPO.parent / "shared" / "corpus"
 STORE = CORPUS / "bcd" / "win11-uefi-installed-2025.bcd"

@@ -14,12 +14,15 @@ from hypothesis import settings
 from bcdtool.backends import HIVE_OPENERS
 from bcdtool.blockdev.openers import register_remote
 from bcdtool.blockdev.remote import open_url
+from bcdtool.cli.lazy import register_openers
 from bcdtool.locate.guestfs import open_hive_guestfs
 from bcdtool.urls import SCHEMES
 from tests.helpers.common import CORPUS
 
-# Tests open disk URLs and libguestfs targets through the library as a program using it does
-# (the CLI registers lazily loading openers of its own: bcdtool/cli/lazy.py).
+# Tests use the library as a program using it does: the CLI's registration of image-format and
+# NTFS readers (each imported when first needed, bcdtool/cli/lazy.py), and disk URLs and
+# libguestfs targets opened by openers registered by hand.
+register_openers()
 register_remote(SCHEMES, open_url)
 HIVE_OPENERS["guestfs"] = open_hive_guestfs
 

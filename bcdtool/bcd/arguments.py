@@ -13,8 +13,9 @@ from bcdtool.errors import InvalidArgumentError
 
 HELP_HINT = 'Run "bcdedit /?" for command line assistance.'
 PARAMETER_INCORRECT = "The parameter is incorrect."
-_TRUE = {"1", "on", "yes", "true"}
-_FALSE = {"0", "off", "no", "false"}
+#: Every spelling bcdedit takes for a boolean, lower case, and its value.
+BOOLEAN_WORDS = {**dict.fromkeys(("1", "on", "yes", "true"), True),
+                 **dict.fromkeys(("0", "off", "no", "false"), False)}
 
 
 def parse_value(store: BcdStore, row: ElementDef, words: list[str],
@@ -37,10 +38,8 @@ def parse_value(store: BcdStore, row: ElementDef, words: list[str],
                                    f"{HELP_HINT}")
     word = words[0]
     if fmt == Format.BOOLEAN:
-        if word.lower() in _TRUE:
-            return True
-        if word.lower() in _FALSE:
-            return False
+        if word.lower() in BOOLEAN_WORDS:
+            return BOOLEAN_WORDS[word.lower()]
         raise InvalidArgumentError(f"The boolean value {word!r} is not valid as specified "
                                    "(use Yes/No, On/Off, True/False, 1/0).")
     if fmt == Format.INTEGER:
@@ -53,7 +52,7 @@ def parse_value(store: BcdStore, row: ElementDef, words: list[str],
         return store.resolve(word, must_exist=False)
     if fmt == Format.DEVICE:
         return parse_device_text(word, lambda text: store.resolve(text, must_exist=False),
-                                 partitions)
+                                 partitions, element_code=row.code)
     raise InvalidArgumentError(f"element {row.display_name} has a format bcdtool cannot set")
 
 

@@ -13,8 +13,8 @@ import secrets
 from dataclasses import dataclass, field
 
 from bcdtool.bcd import bcdedit_help, enum, objects
-from bcdtool.bcd.arguments import (HELP_HINT, PARAMETER_INCORRECT, colon_params, parse_integer,
-                                   parse_ipv4, parse_value)
+from bcdtool.bcd.arguments import (BOOLEAN_WORDS, HELP_HINT, PARAMETER_INCORRECT, colon_params,
+                                   parse_integer, parse_ipv4, parse_value)
 from bcdtool.bcd.device import PartitionResolver
 from bcdtool.bcd.elements import NOT_RECOGNIZED, OSLOADER, E, Format, element, resolve
 from bcdtool.bcd.settings import ensure_settings
@@ -88,15 +88,29 @@ def _switch_word(word: str) -> str:
     return word
 
 
+#: An identifier as it arrives after quoting meant for another shell: PowerShell's escaped
+#: braces (`` `{default`} ``, `` `{default} ``) and quotes that a Linux shell kept because the
+#: line was quoted twice (`"'{default}'"`, `'"{default}"'`).
+_QUOTED_ID = re.compile(r"""^(['"]?)`?(\{[^{}`'"]+)`?(\})\1$""")
+
+
+def unquote_identifier(word: str) -> str:
+    """`{default}` for the identifier `word` written with PowerShell's backtick escapes or left
+    inside a second pair of quotes; any other word unchanged."""
+    match = _QUOTED_ID.match(word)
+    return match.group(2) + match.group(3) if match else word
+
+
 def parse_args(argv: list[str]) -> Command:
     """Split bcdedit arguments into a `Command` (`/store X` and `/v` anywhere, any case, `-` or
-    `/` switches, a pasted leading `bcdedit` or `bcdedit.exe` ignored).
+    `/` switches, a pasted leading `bcdedit` or `bcdedit.exe` ignored, identifiers quoted for
+    PowerShell or quoted twice taken as the identifier).
 
     Raises:
         InvalidArgumentError: for an unknown command (naming the close ones) or a missing
             `/store` file.
     """
-    items = [_switch_word(w) for w in argv]
+    items = [unquote_identifier(_switch_word(w)) for w in argv]
     if items and items[0].lower() in _PROGRAM_NAMES:
         items = items[1:]
     args: list[str] = []
@@ -231,7 +245,7 @@ def _check_backslashes(name: str, value, out: Outcome) -> None:
 
 def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:
     args = cmd.args
-    if len(args) == 1:
+    if len(args) == 1 and not _looks_like_id(args[0]):
         args = ["{current}", *args]
     if len(args) != 2:
         raise InvalidArgumentError(_usage("deletevalue"))
@@ -259,10 +273,11 @@ def _switch(cmd: Command, store: BcdStore, out: Outcome) -> None:
         raise ElementError(f"{NOT_RECOGNIZED} /{cmd.name} applies to osloader entries.",
                            path=args[0])
     word = args[1].lower()
-    if word not in ("on", "off"):
+    # bcdedit reads ON/OFF as any boolean: Microsoft's event-collection page runs `/event yes`
+    if word not in BOOLEAN_WORDS:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /{cmd.name} takes ON or OFF, "
                                    f"not {args[1]!r}. {HELP_HINT}")
-    store.set_element(guid, code, word == "on")
+    store.set_element(guid, code, BOOLEAN_WORDS[word])
     out.lines.append(SUCCESS)
 
 
@@ -373,9 +388,12 @@ _HYPERVISOR = _Debugger(
     _HV["dhcp"], _HV["usekey"], _HV["hostip"], _HV["hostport"])
 
 
-# {eventsettings} is {dbgsettings}'s GUID (bcd.md §5.3): remote event logging shares the NET
-# debugger's host, port and key elements; it does not change the debugger type.
-_EVENTSETTINGS = _Debugger("{eventsettings}", "/eventsettings", None, {"net": 3},
+# {eventsettings} is {dbgsettings}'s GUID (bcd.md §5.3): remote event logging (EVENT-NET) shares
+# the NET debugger's elements.  Microsoft's Setup and Boot Event Collection page has users check
+# after `bcdedit /eventsettings net hostip:... port:... key:...` that `bcdedit /eventsettings`
+# shows "Debugtype = NET", "Hostip", "Port", "Key" and "DHCP = yes": so it sets debugtype NET too,
+# and /debug and /event are exclusive because they share this object.
+_EVENTSETTINGS = _Debugger("{eventsettings}", "/eventsettings", E.DEBUGTYPE, {"net": 3},
                            {"hostip": E.HOSTIP, "port": E.PORT, "key": E.KEY},
                            element("dhcp"), E.KEY, E.HOSTIP, E.PORT)
 
@@ -527,6 +545,12 @@ def _create(cmd: Command, store: BcdStore, out: Outcome) -> None:
 
 def _object_type(ident: str | None, kind: str | None, kind_arg: str | None) -> int:
     key = ident.lower() if ident else None
+    if kind is not None and key in objects.ALIASES:
+        # bcdedit /? /create: "If a well-known identifier is specified, then the /application,
+        # /inherit, and /device parameters cannot be specified" — its type is fixed
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {ident} is a well-known identifier: "
+                                   f"its type is fixed, so /create takes no {kind} with it "
+                                   f"(bcdedit /create {ident} [/d DESCRIPTION]). {HELP_HINT}")
     if kind is None:
         if key in _WELL_KNOWN_TYPES:
             return _WELL_KNOWN_TYPES[key]
@@ -536,8 +560,10 @@ def _object_type(ident: str | None, kind: str | None, kind_arg: str | None) -> i
                                    f"or /device. {HELP_HINT}")
     if kind == "/application":
         if kind_arg not in objects.APPLICATION_TYPES:
-            raise InvalidArgumentError(f"The application type {kind_arg!r} is not valid "
-                                       f"(BOOTSECTOR, OSLOADER, RESUME, STARTUP). {HELP_HINT}")
+            given = f"The application type {kind_arg!r} is not valid" if kind_arg else \
+                f"{PARAMETER_INCORRECT} /application needs a type"
+            raise InvalidArgumentError(f"{given} (BOOTSECTOR, OSLOADER, RESUME, STARTUP). "
+                                       f"{HELP_HINT}")
         return objects.APPLICATION_TYPES[kind_arg]
     if kind == "/inherit":
         if kind_arg is None:

@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "set": ("/set [{id}] DATATYPE VALUE", "set an element (DATATYPE: /? TYPES, VALUE: /? "
             "FORMATS)"),
     "enum": ("/enum [ACTIVE | FIRMWARE | BOOTAPP | BOOTMGR | OSLOADER | RESUME | INHERIT | "
-             "ALL | {id}] [/v]", "list entries"),
+             "DEVICE | ALL | {id}] [/v]", "list entries"),
     "v": ("/v", "show identifiers in full, not by their well-known names"),
     "bootsequence": ("/bootsequence {id} [...] [/addfirst | /addlast | /remove]",
                      "set the one-time boot sequence"),

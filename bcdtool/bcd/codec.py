@@ -8,7 +8,8 @@ tests can prove that a decoded value re-encodes to the very bytes it came from (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
 
 from bcdtool.bcd import device as devices
 from bcdtool.bcd.elements import Format, element_format
@@ -28,8 +29,7 @@ def registry_type(code: int) -> int:
     return REG_BINARY
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """How stored bytes differ from bcdedit's canonical encoding of the same value.
 
     Windows tools write 1- and 3-byte integers, strings followed by extra NULs or stray bytes, and

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from bcdtool import _construct
 from bcdtool.bcd import device_layout as L
-from bcdtool.bcd.elements import element
+from bcdtool.bcd.elements import OSLOADER, element
 from bcdtool.bcd.objects import guid_from_bytes_le, guid_to_bytes_le, normalize_guid
 from bcdtool.errors import FormatError, InvalidArgumentError, UnsupportedError
 
@@ -27,8 +27,11 @@ IdRenderer = Callable[[str], str]
 PartitionNamer = Callable[["PartitionDevice"], "str | None"]
 #: Turns the partition forms that need the target disk (`#2`, `/dev/sdc2`, `C:`) into a device.
 PartitionResolver = Callable[[str], "PartitionDevice"]
-#: The element a native-VHD device locates inside the attached disk: the loader's own path.
+#: The element a native-VHD device locates inside the attached disk: the loader's own path,
+#: and for a loader's osdevice its systemroot (bcdedit prints `locate=custom:22000002` there).
 APPLICATION_PATH = element("path")
+SYSTEMROOT = element("systemroot", OSLOADER)
+OSDEVICE = element("osdevice", OSLOADER)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,7 +203,9 @@ class VhdDevice(Device):
 
     def text(self, ident: IdRenderer = str, *, detailed: bool = False,
              where: PartitionNamer | None = None) -> str:
-        return f"vhd=[{self.parent._bracket(ident, detailed, where)}]{self.path}"
+        # as bcdedit prints it: `vhd=[C:]\x.vhdx,locate=custom:12000002`
+        return f"vhd=[{self.parent._bracket(ident, detailed, where)}]{self.path}" \
+            f",locate=custom:{self.element_type:08x}"
 
     def to_json(self) -> dict:
         return {**super().to_json(), "parent": self.parent.to_json(), "path": self.path,
@@ -478,9 +483,13 @@ _BRACKET = re.compile(r"^\[([^\]]*)\](.+)$")
 
 
 def parse_device_text(text: str, resolve_id: Callable[[str], str],
-                      resolve_partition: PartitionResolver | None = None) -> Device:
+                      resolve_partition: PartitionResolver | None = None, *,
+                      element_code: int | None = None) -> Device:
     """Parse a bcdedit device value: `boot`, `partition=…`, `file=[…]path`, `ramdisk=[…]path,{id}`,
-    `vhd=[…]path`, `locate=custom:XXXXXXXX` or `locate=path`.
+    `vhd=[…]path[,locate=custom:XXXXXXXX]`, `locate=custom:XXXXXXXX` or `locate=path`.
+
+    `element_code` is the element being set: a `vhd=` without `,locate=` searches the attached
+    disk for the loader's `systemroot` when it is an `osdevice`, else for its `path`.
 
     A partition is `mbr:SIGNATURE:OFFSET` or `gpt:{disk-guid}:{partition-guid}` anywhere; the
     forms that name a partition of the target disk — `#2`, `/dev/sdc2`, a drive letter `C:` —
@@ -502,8 +511,12 @@ def parse_device_text(text: str, resolve_id: Callable[[str], str],
         parent, path = _parse_bracket(rest, resolve_partition, locate=True)
         return FileDevice(parent=parent, path=path)
     if kind == "vhd" and sep:
-        parent, path = _parse_bracket(rest, resolve_partition, locate=True)
-        return VhdDevice(parent=parent, path=path)
+        location, found, searched = _split_locate(rest)
+        parent, path = _parse_bracket(location, resolve_partition, locate=True)
+        if found:
+            return VhdDevice(parent=parent, path=path, element_type=searched)
+        return VhdDevice(parent=parent, path=path, element_type=SYSTEMROOT
+                         if element_code == OSDEVICE else APPLICATION_PATH)
     if kind == "ramdisk" and sep:
         location, comma, options = rest.rpartition(",")
         if not comma:
@@ -512,18 +525,58 @@ def parse_device_text(text: str, resolve_id: Callable[[str], str],
         return RamdiskDevice(parent=parent, path=path, options=resolve_id(options), flags=1)
     if kind == "locate" and sep:
         if rest.lower().startswith("custom:"):
-            try:
-                code = int(rest[7:], 16)
-            except ValueError:
-                raise InvalidArgumentError(f"bad locate element {rest!r}") from None
-            return LocateDevice(element_type=code)
+            return LocateDevice(element_type=_custom_code(rest))
         return LocateDevice(locate_type=1, path=rest)
     if kind == "locate":
-        raise InvalidArgumentError("locate needs what to look for: locate=\\path\\file or "
-                                   "locate=custom:XXXXXXXX (an element holding the path)")
+        # bcdedit's forms all say what to search for; the element that holds it is the entry's
+        # path for `device` and its systemroot for an `osdevice`
+        code = SYSTEMROOT if element_code == OSDEVICE else APPLICATION_PATH
+        raise InvalidArgumentError(f"locate needs what to look for: locate=custom:{code:08x} "
+                                   f"(search every partition for the entry's "
+                                   f"{'systemroot' if code == SYSTEMROOT else 'path'}), or "
+                                   "locate=\\path\\file")
+    if kind.startswith("\\device\\") and not sep:
+        # `\Device\HarddiskVolume1` pasted without its `partition=`
+        return _parse_partition_text(text.strip(), resolve_partition)
     raise InvalidArgumentError(f"The device specified is not valid: {text!r}; the forms: boot, "
                                "partition=, hd_partition=, file=, ramdisk=, vhd=, locate= "
                                "(bcdedit /? FORMATS)")
+
+
+_VHD_LOCATE = re.compile(r"^(.*),locate=(custom:[^,]*)$", re.IGNORECASE)
+
+
+def _split_locate(rest: str) -> tuple[str, bool, int]:
+    """(`[parent]path`, True, element) of `[C:]\\x.vhdx,locate=custom:22000002` as bcdedit prints
+    a VHD device; (rest, False, 0) without the `,locate=` part."""
+    match = _VHD_LOCATE.match(rest)
+    if not match:
+        return rest, False, 0
+    return match.group(1), True, _custom_code(match.group(2))
+
+
+def _custom_code(text: str) -> int:
+    """The element code of `custom:XXXXXXXX` (hex, with or without 0x)."""
+    try:
+        code = int(text[7:], 16)
+    except ValueError:
+        code = -1
+    if not 0 < code <= 0xFFFFFFFF:
+        raise InvalidArgumentError(f"bad locate element {text!r}: use custom:XXXXXXXX, the "
+                                   "hex code of the element holding the path (12000002: path, "
+                                   "22000002: systemroot)")
+    return code
+
+
+def harddisk_volume_text(word: str, *, on_disk: bool = False) -> str:
+    """Why `\\Device\\HarddiskVolumeN` (what bcdedit prints for a volume it cannot name by a
+    drive letter) names no partition offline.  Windows numbers volumes as it finds them at
+    start-up, over every disk and removable drive, and stores the number nowhere."""
+    return (f"{word} is how the Windows that ran bcdedit numbered its volumes at start-up (over "
+            "every disk it saw); the number is stored nowhere, so offline it names no partition: "
+            + ("" if on_disk else "give the whole disk or image as the store TARGET and ")
+            + "name the partition as partition=#N (the number `bcdtool enum` and `doctor` show) "
+            "or by its drive letter (partition=C:)")
 
 
 def _parse_partition_text(rest: str, resolve_partition: PartitionResolver | None
@@ -536,6 +589,8 @@ def _parse_partition_text(rest: str, resolve_partition: PartitionResolver | None
                                partition_guid=normalize_guid(m.group(2)))
     if resolve_partition is not None:
         return resolve_partition(rest)
+    if rest.strip().lower().startswith("\\device\\"):
+        raise UnsupportedError(harddisk_volume_text(rest.strip()))
     raise UnsupportedError(
         f"partition={rest} names a volume of a disk, and this target is not one: name the "
         "partition as partition=mbr:SIGNATURE:OFFSET or partition=gpt:{disk-guid}:"
@@ -547,7 +602,9 @@ def _parse_bracket(text: str, resolve_partition: PartitionResolver | None, *,
                    locate: bool = False) -> tuple[Device, str]:
     m = _BRACKET.match(text)
     if not m:
-        raise InvalidArgumentError(f"expected [device]path, got {text!r}")
+        raise InvalidArgumentError(f"expected [device]path, got {text!r}: name the partition "
+                                   "in brackets, e.g. [boot]\\path, [locate]\\path or "
+                                   "[C:]\\path (bcdedit /? FORMATS)")
     inner = m.group(1).strip()
     if inner.lower() == "boot":
         return BootDevice(), m.group(2)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import NamedTuple
 
 from bcdtool.errors import ElementError
 
@@ -73,15 +73,14 @@ def scope_of_type(object_type: int) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class ElementDef:
-    """One row of the element table."""
+class ElementDef(NamedTuple):
+    """One row of the element table (`values`: the names of enumeration values)."""
 
     code: int
     name: str | None          # bcdedit's name; None = printed as custom:xxxxxxxx
     symbolic: str             # WMI Bcd… name or bcdedit-internal BCDE_… name
     scope: str
-    values: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    values: dict[str, int] = {}       # never changed: a shared empty default is safe
 
     @property
     def format(self) -> int:

@@ -16,7 +16,8 @@ from bcdtool.bcd.store import BcdObject, BcdStore, Change, Element
 from bcdtool.errors import BcdToolError
 
 NAME_WIDTH = 24
-SELECTORS = ("active", "all", "firmware", "bootapp", "bootmgr", "osloader", "resume", "inherit")
+SELECTORS = ("active", "all", "firmware", "bootapp", "bootmgr", "osloader", "resume", "inherit",
+             "device")
 
 
 @dataclass(frozen=True)

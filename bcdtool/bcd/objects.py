@@ -186,6 +186,9 @@ def matches_selector(selector: str, object_type: int) -> bool:
         return object_type in (FWBOOTMGR, BOOTMGR, FIRMWARE_APP)
     if selector == "bootapp":
         return top == 1 and (object_type >> 20) & 0xF == 2
+    if selector == "device":
+        # device options objects (ramdisk, SDI): not in the documented list of /enum types [L]
+        return top == 3
     raise InvalidIdentifierError(INVALID_IDENTIFIER, path=selector)
 
 

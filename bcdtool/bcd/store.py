@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from bcdtool.bcd import codec, objects
 from bcdtool.bcd.elements import E, ElementDef, display_name, resolve
@@ -30,8 +31,7 @@ REFERENCE_ERROR = ("An error occurred while attempting to reference the specifie
 ELEMENT_NOT_FOUND = "Element not found."
 
 
-@dataclass(frozen=True)
-class Element:
+class Element(NamedTuple):
     """One element of an object: its code and the registry data exactly as stored."""
 
     code: int
@@ -78,8 +78,7 @@ class BcdObject:
         return BcdObject(self.guid, self.key_name, self.type, dict(self.elements))
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One semantic difference: an object created or deleted, or an element set or deleted."""
 
     object: str

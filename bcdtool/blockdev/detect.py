@@ -2,7 +2,8 @@
 
 This is the one place that opens files by name: the image the user named, and the backing files
 its qcow2 header names (resolved and opened through blockdev.references, so they stay inside the
-image's folder unless the user named them too).
+image's folder unless the user named them too).  Each format's reader is found by name in
+blockdev.openers, so a raw image loads none of them.
 """
 
 from __future__ import annotations
@@ -11,12 +12,8 @@ import os
 
 from bcdtool.blockdev import references
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.blockdev.openers import opener_for
-from bcdtool.blockdev.qcow2 import Qcow2Device
+from bcdtool.blockdev.openers import opener_for, reader_for
 from bcdtool.blockdev.raw import RawDevice
-from bcdtool.blockdev.vhd import open_vhd
-from bcdtool.blockdev.vhdx import VhdxDevice
-from bcdtool.blockdev.vmdk import open_vmdk
 from bcdtool.errors import CorruptionError, FormatError, ImageError, UnsupportedError, next_step
 from bcdtool.urls import is_url, remember
 
@@ -93,14 +90,13 @@ def _open_container(container: BlockDevice, seen: list[str]) -> BlockDevice:
         if kind not in ("vhd", "vhdx", "vmdk", "vmdk-descriptor", "qcow2"):
             raise UnsupportedError(f"{kind} images are not supported; convert with qemu-img "
                                    "convert -O qcow2 (or vhdx) first", path=container.name)
+        reader = reader_for("vmdk" if kind == "vmdk-descriptor" else kind, path=container.name)
         with next_step(QEMU_STEP, FormatError, CorruptionError, ImageError):
-            if kind == "vhd":
-                return open_vhd(container)
-            if kind == "vhdx":
-                return VhdxDevice(container)
+            if kind.startswith("vmdk"):
+                return reader(container, descriptor=kind == "vmdk-descriptor")
+            dev = reader(container)
             if kind != "qcow2":
-                return open_vmdk(container, descriptor=kind == "vmdk-descriptor")
-            dev = Qcow2Device(container)
+                return dev
     except BaseException:
         container.close()
         raise
@@ -113,8 +109,8 @@ def _open_container(container: BlockDevice, seen: list[str]) -> BlockDevice:
     return dev
 
 
-def _open_backing(dev: Qcow2Device, seen: list[str]) -> BlockDevice:
-    """The backing file of `dev`, opened read-only, with its own chain."""
+def _open_backing(dev, seen: list[str]) -> BlockDevice:
+    """The backing file of qcow2 image `dev`, opened read-only, with its own chain."""
     if is_url(dev.name):
         raise UnsupportedError(f"qcow2 backing file {dev.backing_name!r}: backing files are not "
                                "fetched over HTTP (nor guessed as sibling URLs); flatten the "

@@ -6,6 +6,7 @@ import logging
 import uuid
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bcdtool import _construct
 from bcdtool.blockdev import partitions_layout as L
@@ -50,8 +51,7 @@ BASIC_DATA_TYPE = "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7"
 GPT_LEGACY_BOOTABLE = 1 << 2
 
 
-@dataclass(frozen=True)
-class Partition:
+class Partition(NamedTuple):
     """One partition; `start` and `length` are in bytes, `index` is 1-based like Linux (sda5...)."""
 
     index: int

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from bcdtool.blockdev.raw import RawDevice
 from bcdtool.errors import UnsupportedError
@@ -22,8 +22,7 @@ from bcdtool.errors import UnsupportedError
 OPTION = "--backing-file"
 
 
-@dataclass(frozen=True)
-class ReferencePolicy:
+class ReferencePolicy(NamedTuple):
     """Files the user allowed an image to reference wherever they lie (real paths)."""
 
     files: frozenset[str] = frozenset()

@@ -8,7 +8,7 @@ import time
 
 import click
 
-from bcdtool.cli.options import backup_dir_option
+from bcdtool.cli.options import backup_dir_option, json_option
 from bcdtool.cli.output import data, emit_json, info, json_line
 from bcdtool.errors import EXIT_PROBLEMS, InvalidArgumentError, WriteError
 from bcdtool.ops import batch as b
@@ -68,9 +68,8 @@ def _text_line(result) -> str:
                    "or 'bcdedit ARGS...'.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Parallel worker processes (default: one per core).")
-@click.option("--json", "as_json", is_flag=True,
-              help="One JSON line per target on stdout (schema bcdtool.batch/1), then a JSON "
-                   "summary line (schema bcdtool.batch.summary/1).")
+@json_option(help="One JSON line per target on stdout (schema bcdtool.batch/1), then a JSON "
+                  "summary line (schema bcdtool.batch.summary/1).")
 @click.option("--output", "output", default=None, metavar="FILE",
               help="Also append each target's JSON line to FILE as it finishes (for --continue).")
 @click.option("--continue", "resume", is_flag=True,

@@ -18,7 +18,7 @@ from bcdtool.ops import bcdedit_read
 from bcdtool.ops.bootdisk import BootDisk
 from bcdtool.ops.edits import WriteOptions
 from bcdtool.ops.store import open_store
-from bcdtool.write.fileio import create_new
+from bcdtool.ops.newfile import create_file
 
 
 @click.command("bcdedit", context_settings={"ignore_unknown_options": True,
@@ -50,8 +50,10 @@ def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, backup, r
         return
     if cmd.name == "sysstore":
         be.sysstore()
+    opts = WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
+                        read_only=read_only, audit_log=audit_log)
     if cmd.name == "createstore":
-        _createstore(cmd.args, as_json)
+        _createstore(cmd.args, opts, as_json)
         return
     spec = _store_spec(store_spec, cmd.store)
     if spec != cmd.store and _windows_path(cmd.store) and detect.detect_kind(spec) == detect.HIVE:
@@ -65,21 +67,18 @@ def bcdedit(store_spec, partition, path, backend, dry_run, backup_dir, backup, r
                "letter is the machine's that ran bcdedit)"])
     # A command that only reads never loads the write path (cli/lazy.py).
     run = lazy.load(lazy.BCDEDIT_RUN) if cmd.writes else bcdedit_read.show
-    result, outcome = run(
-        spec, cmd, list(args), WriteOptions(dry_run=dry_run, backup_dir=backup_dir, backup=backup,
-                                            read_only=read_only, audit_log=audit_log),
-        partition=partition, path=path, backend=backend)
+    result, outcome = run(spec, cmd, list(args), opts, partition=partition, path=path,
+                          backend=backend)
     notes(result.notices)
     if dry_run and result.changes and not as_json:
         for change in result.changes:
             data(change["text"])
         data(f"dry run: {len(result.write['plan'])} write(s) planned, nothing written")
         return
-    if outcome.new_file is not None:
+    if outcome.new_file is not None:        # /export: the store's bytes into a new file
+        result.changes += _new_file(*outcome.new_file, opts)
         if dry_run:
             note(f"dry run: {outcome.new_file[0]} not written")
-        else:
-            _write_new_file(*outcome.new_file)
     emit("bcdedit", {**result.to_json(), "command": cmd.name, "lines": outcome.lines},
          as_json=as_json, lines=outcome.lines)
 
@@ -107,22 +106,19 @@ def _store_spec(option: str | None, inline: str | None) -> str:
     return spec
 
 
-def _createstore(args: list[str], as_json: bool) -> None:
+def _createstore(args: list[str], opts: WriteOptions, as_json: bool) -> None:
     if len(args) != 1:
         raise InvalidArgumentError("/createstore takes one file name")
-    _write_new_file(be.local_file(args[0], "/createstore"), be.new_store_image())
-    emit("bcdedit", {"store": args[0], "command": "createstore", "dry_run": False,
-                     "changes": [], "journal": None, "write": None, "lines": [be.SUCCESS]},
-         as_json=as_json, lines=[be.SUCCESS])
+    changes = _new_file(be.local_file(args[0], "/createstore"), be.new_store_image(), opts)
+    lines = [f"dry run: {args[0]} not written"] if opts.dry_run else [be.SUCCESS]
+    emit("bcdedit", {"store": args[0], "command": "createstore", "dry_run": opts.dry_run,
+                     "changes": changes, "journal": None, "write": None, "lines": lines},
+         as_json=as_json, lines=lines)
 
 
-def _write_new_file(path: str, data: bytes) -> None:
-    try:
-        create_new(path, data)
-    except FileExistsError:
-        raise BcdError("The file exists; bcdtool does not overwrite it.", path=path) from None
-    except OSError as exc:
-        raise BcdError(f"cannot create the file: {exc.strerror}", path=path) from None
+def _new_file(path: str, data: bytes, opts: WriteOptions) -> list[dict]:
+    return create_file(path, data, opts, error=BcdError, failed=BcdError,
+                       exists="The file exists; bcdtool does not overwrite it.")
 
 
 @click.command("enum")

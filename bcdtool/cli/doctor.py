@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bcdtool.cli.options import json_option, target_options
+from bcdtool.cli.options import baud_option, json_option, target_options
 from bcdtool.cli.output import data, emit
 from bcdtool.errors import EXIT_PROBLEMS
 from bcdtool.ops.doctor import diagnose
@@ -12,8 +12,7 @@ from bcdtool.ops.doctor import diagnose
 
 @click.command()
 @click.argument("target")
-@click.option("--baud", type=int, default=115200, show_default=True,
-              help="The serial speed the console is expected to use.")
+@baud_option(help="The serial speed the console is expected to use.")
 @target_options
 @json_option(help="One JSON document: ok, findings (id, status, message, evidence, fix).")
 @click.pass_context

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import click
 
 from bcdtool.cli import lazy
-from bcdtool.cli.options import json_option, target_options
+from bcdtool.cli.options import allow_dirty_option, json_option, target_options
 from bcdtool.cli.output import current_command, data, emit_json, info, notes
 from bcdtool.errors import (BcdToolError, CorruptionError, DirtyHiveError, InterruptedWriteError)
 from bcdtool.locate import detect, open_hive
@@ -68,12 +68,6 @@ def open_target(spec: str, *, partition: int | None = None, path: str | None = N
 
 def _echo_notices(hive: Hive) -> None:
     notes(hive.notices)
-
-
-def _allow_dirty_option(func):
-    return click.option("--allow-dirty", is_flag=True,
-                        help="Read a dirty hive file whose transaction logs are missing as it is "
-                        "(reads only; changes held only in the logs are not included).")(func)
 
 
 def json_out(doc) -> None:
@@ -144,7 +138,7 @@ def hive() -> None:
 @click.argument("file")
 @click.argument("keypath", default="")
 @json_option()
-@_allow_dirty_option
+@allow_dirty_option()
 @target_options
 def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int | None,
        path: str | None) -> None:
@@ -174,7 +168,7 @@ def ls(file: str, keypath: str, as_json: bool, allow_dirty: bool, partition: int
 @click.argument("keypath")
 @click.argument("name", default="")
 @json_option()
-@_allow_dirty_option
+@allow_dirty_option()
 @target_options
 def get(file: str, keypath: str, name: str, as_json: bool, allow_dirty: bool,
         partition: int | None, path: str | None) -> None:
@@ -202,7 +196,7 @@ def get(file: str, keypath: str, name: str, as_json: bool, allow_dirty: bool,
 @click.option("--best-effort", is_flag=True, help="Damaged hive: export what can be read; every "
               "unreadable key becomes a '; bcdtool: UNREADABLE' line and a message on stderr, "
               "and the exit code is 3.")
-@_allow_dirty_option
+@allow_dirty_option()
 @target_options
 @click.pass_context
 def export(ctx: click.Context, file: str, keypath: str, prefix: str, utf16: bool,

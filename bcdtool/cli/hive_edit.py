@@ -11,13 +11,13 @@ from bcdtool.cli.hive import json_out, open_target
 from bcdtool.cli.options import (backup_option, dry_run_option, json_option, target_options,
                                  write_options)
 from bcdtool.cli.output import data, note, notes
-from bcdtool.errors import InvalidArgumentError, WriteError
+from bcdtool.errors import InvalidArgumentError
+from bcdtool.ops.newfile import create_file
 from bcdtool.ops.recipe import WriteOptions, run_on_hive
 from bcdtool.regf import values as V
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.verify import verify_new_hive
 from bcdtool.wintext import escape_name
-from bcdtool.write.fileio import create_new
 
 _WRITE_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ",
                 "REG_NONE")
@@ -141,22 +141,13 @@ def new(file: str, minor: str, root_name: str, dry_run: bool, as_json: bool,
     verify_new_hive(image)
     if backup:
         note("--backup has nothing to save for a new file")
-    if not dry_run:
-        _create_exclusive(path, image)
-    doc = {"target": file, "dry_run": dry_run, "size": len(image), "minor": int(minor)}
+    changes = create_file(path, image, WriteOptions(dry_run=dry_run), error=InvalidArgumentError,
+                          exists="the file exists; `hive new` never overwrites")
+    # a new file has no undo journal: removing it undoes it
+    doc = {"target": file, "dry_run": dry_run, "size": len(image), "minor": int(minor),
+           "changes": changes, "journal": None}
     if as_json:
         json_out(doc)
     else:
         data(f"{'dry run: would create' if dry_run else 'created'} {file} "
              f"({len(image)} bytes, regf 1.{minor})")
-
-
-def _create_exclusive(path, image: bytes) -> None:
-    """Create the new hive file; never over an existing name."""
-    try:
-        create_new(path, image)
-    except FileExistsError:
-        raise InvalidArgumentError("the file exists; `hive new` never overwrites",
-                                   path=str(path)) from None
-    except OSError as exc:
-        raise WriteError(f"cannot create the hive: {exc.strerror}", path=str(path)) from None

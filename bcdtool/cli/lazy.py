@@ -10,6 +10,9 @@ Everything else imports at module level; here are the tables of what is loaded l
 - `BCDEDIT_RUN`: how a bcdedit command line that changes the store is run (the write path);
 - `REMOTE_OPENER`: how a disk URL is opened (urllib3, and the Azure SDK for page blobs),
   registered with `blockdev.openers` and imported when a URL is first opened;
+- `READERS`: the image formats (qcow2, VHD, VHDX, VMDK), the NTFS file system (pytsk3) and the
+  undo-journal reader, registered with `blockdev.openers` and imported when an input holds one
+  (a journal: when a pending marker says a write of the store was interrupted);
 - `GUESTFS_HIVE`: how `--backend guestfs` opens a hive (its store reads and writes through the
   write layer's guestfs sink), registered in `backends.HIVE_OPENERS`, imported when chosen.
 """
@@ -116,6 +119,17 @@ BCDEDIT_RUN = "bcdtool.ops.bcdedit:run"
 
 #: How a disk URL is opened (blockdev.remote pulls in urllib3).
 REMOTE_OPENER = "bcdtool.blockdev.remote:open_url"
+#: What reads the image formats and file systems only some disks hold (blockdev.openers).
+READERS = {
+    "qcow2": "bcdtool.blockdev.qcow2:Qcow2Device",
+    "vhd": "bcdtool.blockdev.vhd:open_vhd",
+    "vhdx": "bcdtool.blockdev.vhdx:VhdxDevice",
+    "vmdk": "bcdtool.blockdev.vmdk:open_vmdk",
+    "ntfs": "bcdtool.fs.ntfs:NtfsVolume",
+    # the journal of a write a pending marker says was interrupted (locate.interrupted)
+    "interrupted-journal": "bcdtool.write.journal:interrupted",
+    "latest-journal": "bcdtool.write.journal:latest",
+}
 #: How `--backend guestfs` opens a hive.
 GUESTFS_HIVE = "bcdtool.locate.guestfs:open_hive_guestfs"
 
@@ -169,8 +183,23 @@ def open_guestfs_hive(spec: str, **kwargs):
     return load(GUESTFS_HIVE)(spec, **kwargs)
 
 
+class Loader:
+    """Calls the object named by `ref` ("module:attribute"), importing its module on the first
+    call; picklable (by its name), so batch workers can be given it."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+
+    def __call__(self, *args, **kwargs):
+        return load(self.ref)(*args, **kwargs)
+
+
 def register_openers() -> None:
     """Let `blockdev.detect` open http(s):// and az:// targets (loading urllib3 when it does) and
-    `locate.open_hive` use `--backend guestfs` (loading its store when it does)."""
+    every image format and file system in `READERS` (loading each when an input holds it), and
+    `locate.open_hive` use `--backend guestfs` (loading its store when it does).  A program
+    using the library calls this too."""
     openers.register_remote(SCHEMES, open_remote)
+    for name, ref in READERS.items():
+        openers.register_reader(name, Loader(ref))
     backends.HIVE_OPENERS["guestfs"] = open_guestfs_hive

@@ -6,10 +6,10 @@ from __future__ import annotations
 import click
 
 from bcdtool.cli import lazy
-from bcdtool.cli.options import backend_option, json_option
+from bcdtool.cli.options import backend_option, device_option, json_option, partition_option
 from bcdtool.cli.output import emit
 from bcdtool.errors import EXIT_PROBLEMS
-from bcdtool.linux.cmdline import validate_baud, validate_device
+from bcdtool.linux.cmdline import validate_device
 from bcdtool.linux.root import open_guest
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import default_device, read_guest
@@ -20,19 +20,6 @@ def linux() -> None:
     """Check and fix the serial console of a Linux guest (mounted root or disk image)."""
 
 
-def serial_device(guest, device):
-    """The port to check or fix: --device, else the one the guest uses (or its default)."""
-    return device or default_device(guest)
-
-
-def validated(device, baud=None):
-    """Refuse a bad --device/--baud (exit 24) before anything is opened."""
-    if device is not None:
-        validate_device(device)
-    if baud is not None:
-        validate_baud(baud)
-
-
 linux_backend_option = backend_option(
     ("auto", "native", "guestfs"), "auto",
     help="How to read images (native ext2/3/4 via pytsk3, or libguestfs).")
@@ -41,19 +28,19 @@ linux_backend_option = backend_option(
 @click.command()
 @click.argument("target")
 @json_option(help="One JSON document: ok, distro, findings.")
-@click.option("--device", default=None, help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: "
-              "what the guest already uses, else ttyS0; ttyAMA0 on Arm).")
-@click.option("--partition", type=int, default=None, help="Partition number inside an image.")
+@device_option()
+@partition_option(help="Partition number inside an image.")
 @linux_backend_option
 @click.pass_context
 def check(ctx, target, as_json, device, partition, backend) -> None:
     """Report serial-console problems (exit 3 when there is one)."""
-    validated(device)
+    if device is not None:
+        validate_device(device)     # exit 24 before anything is opened
     root = open_guest(target, backend=backend, partition=partition)
     if hasattr(root.fs, "close"):
         ctx.call_on_close(root.fs.close)
     guest = read_guest(root, device)
-    report = evaluate(guest, serial_device(guest, device))
+    report = evaluate(guest, device or default_device(guest))
     emit("linux check", report.to_json(), as_json=as_json, lines=[report.render_text()])
     if not report.ok:
         ctx.exit(EXIT_PROBLEMS)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from bcdtool.bcd.template import StoreLayout
-from bcdtool.cli.options import json_option
+from bcdtool.cli.options import dry_run_option, json_option
 from bcdtool.cli.output import data, emit, notes
 from bcdtool.errors import InvalidArgumentError
 from bcdtool.ops import new_store as ns
+from bcdtool.ops.edits import WriteOptions
 
 
 @click.command("new-store")
@@ -25,9 +26,10 @@ from bcdtool.ops import new_store as ns
               help="Name of the Windows loader in the boot menu.")
 @click.option("--locale", default="en-US", show_default=True,
               help="The locale element of the new objects (boot menu language).")
+@dry_run_option(help="Build the store and show it; create nothing.")
 @json_option(help="Print what was created as JSON.")
 def new_store(file, firmware, disk, system_partition, windows_partition, description, locale,
-              as_json) -> None:
+              dry_run, as_json) -> None:
     """Create FILE: {bootmgr}, a Windows loader and its resume object with partition devices,
     {memdiag} and the settings objects ({globalsettings}, {emssettings}, ...)."""
     why: list[str] = []
@@ -39,13 +41,17 @@ def new_store(file, firmware, disk, system_partition, windows_partition, descrip
     if system is None or windows is None:
         raise InvalidArgumentError("name the partitions: --disk TARGET, or --system-partition "
                                    "and --windows-partition")
-    image = ns.create(file, StoreLayout(firmware, system, windows, description=description,
-                                       locale=locale))
+    image, changes = ns.create(file, StoreLayout(firmware, system, windows,
+                                                 description=description, locale=locale),
+                               WriteOptions(dry_run=dry_run))
     if as_json:
+        # a new file has no undo journal: removing it undoes it
         emit("new-store", {"file": file, "size": len(image), "firmware": firmware,
                            "system": system.to_json(), "windows": windows.to_json(),
-                           "chosen": why}, as_json=True)
+                           "chosen": why, "dry_run": dry_run, "changes": changes,
+                           "journal": None}, as_json=True)
         return
     notes(why)
-    data(f"created {file} ({len(image)} bytes, {firmware}): system {system.identity()}, "
+    done = "dry run: would create" if dry_run else "created"
+    data(f"{done} {file} ({len(image)} bytes, {firmware}): system {system.identity()}, "
          f"Windows {windows.identity()}")

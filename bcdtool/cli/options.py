@@ -3,7 +3,9 @@
 Use the single decorators (`partition_option`, `json_option`, ...) or the groups
 (`target_options` for where the store or hive is, `write_options` for how a write is made).
 Each passes the same Python parameter name everywhere: `partition`, `path`, `backend`,
-`as_json`, `dry_run`, `backup_dir`, `backup`, `read_only`, `audit_log`.
+`as_json`, `dry_run`, `backup_dir`, `backup`, `read_only`, `audit_log`, `allow_dirty`, `device`,
+`baud`.  An option flag is declared in this file or in one command module, never twice
+(tests/test_docs.py).
 """
 
 from __future__ import annotations
@@ -80,6 +82,27 @@ def audit_log_option() -> _Decorator:
     """`--audit-log FILE`: where the one JSON line per write goes."""
     return click.option("--audit-log", default=None, metavar="FILE",
                         help="Audit log (default: $XDG_STATE_HOME/bcdtool/audit.jsonl).")
+
+
+def allow_dirty_option() -> _Decorator:
+    """`--allow-dirty`: read a dirty hive file without its logs as it is (reads only)."""
+    return click.option("--allow-dirty", is_flag=True,
+                        help="Read a dirty hive file whose transaction logs are missing as it is "
+                             "(reads only; changes held only in the logs are not included).")
+
+
+def baud_option(help: str = "Serial speed.", default: int | None = 115200) -> _Decorator:
+    """`--baud N`: the serial speed (default 115200; None: the command decides, as its help
+    says)."""
+    return click.option("--baud", type=int, default=default, show_default=default is not None,
+                        help=help)
+
+
+def device_option() -> _Decorator:
+    """`--device`: a Linux guest's serial port (ttyS0, ttyAMA0, hvc0, ...)."""
+    return click.option("--device", default=None,
+                        help="Serial port, e.g. ttyS0, ttyAMA0, hvc0 (default: what the guest "
+                             "already uses, else ttyS0; ttyAMA0 on Arm).")
 
 
 def strict_option() -> _Decorator:

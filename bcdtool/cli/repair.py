@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bcdtool.cli.options import (audit_log_option, backup_dir_option, dry_run_option,
-                                 json_option, partition_option, path_option, strict_option)
+from bcdtool.cli.options import json_option, partition_option, path_option, write_options
 from bcdtool.cli.output import data, emit, info, notes
 from bcdtool.errors import EXIT_PROBLEMS
 from bcdtool.ops.repair import repair_boot
@@ -18,20 +17,18 @@ def repair() -> None:
 
 @repair.command("boot")
 @click.argument("target")
-@dry_run_option()
-@strict_option()
+@write_options
 @json_option()
 @partition_option(help="Partition number holding the store (default: the one firmware reads).")
 @path_option()
-@backup_dir_option()
-@audit_log_option()
 @click.pass_context
-def boot(ctx, target, dry_run, as_json, partition, path, backup_dir, audit_log) -> None:
+def boot(ctx, target, dry_run, backup_dir, backup, read_only, audit_log, as_json, partition,
+         path) -> None:
     """Point {bootmgr}, the Windows loaders, their resume and recovery objects at the partitions
     of TARGET that hold their files (boot errors 0xc000000e, 0xc0000034); journaled, verified,
     reversible with `bcdtool undo`.  Exit 3 when something could not be repaired."""
     result = repair_boot(target, dry_run=dry_run, backup_dir=backup_dir, partition=partition,
-                         path=path, audit_log=audit_log)
+                         path=path, audit_log=audit_log, backup=backup, read_only=read_only)
     if as_json:
         emit("repair boot", result.to_json(), as_json=True)
     else:

@@ -7,7 +7,8 @@ import click
 
 from bcdtool.bcd.objects import alias_of
 from bcdtool.cli import lazy
-from bcdtool.cli.options import backend_option, json_option, partition_option, path_option
+from bcdtool.cli.options import (backend_option, baud_option, json_option, partition_option,
+                                 path_option)
 from bcdtool.cli.output import data, emit, info
 from bcdtool.errors import EXIT_PROBLEMS
 from bcdtool.ops.serial_checks import SerialOptions, status as read_status
@@ -18,7 +19,7 @@ def recipe_options(func):
     """The options saying what the recipe makes true (and where the store is)."""
     options = [
         click.option("--port", type=int, default=1, show_default=True, help="EMS port (COMn)."),
-        click.option("--baud", type=int, default=115200, show_default=True, help="EMS speed."),
+        baud_option(help="EMS speed."),
         click.option("--timeout", type=int, default=5, show_default=True,
                      help="Seconds the boot menu waits."),
         click.option("--no-boot-menu", is_flag=True,

@@ -7,7 +7,7 @@ data in order; writing the same number of bytes there changes the file and nothi
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import (CorruptionError, LimitError, ReadOnlyError, UnsafeVolumeError,
@@ -20,8 +20,7 @@ Extent = tuple[int, int]
 HIBERNATION_SIGNATURES = (b"hibr", b"HIBR", b"wake", b"WAKE")
 
 
-@dataclass(frozen=True)
-class FileRef:
+class FileRef(NamedTuple):
     """A file found on a volume: its path as stored, size, and data extents on the device.
 
     `refusal` says why the file cannot be rewritten in place (compressed, resident, ...);
@@ -33,7 +32,7 @@ class FileRef:
     size: int
     extents: tuple[Extent, ...] = ()
     refusal: str | None = None
-    content: bytes | None = field(default=None, repr=False)
+    content: bytes | None = None
     #: NTFS: the file's base MFT record number (which records are the file's own).
     record: int | None = None
 
@@ -58,8 +57,7 @@ class FileRef:
         return out
 
 
-@dataclass(frozen=True)
-class VolumeFacts:
+class VolumeFacts(NamedTuple):
     """What a volume says about its state; None means "could not tell"."""
 
     fs: str

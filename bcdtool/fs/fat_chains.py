@@ -11,7 +11,8 @@ and end the walk of that chain only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+
+from typing import NamedTuple
 
 from pyfatfs.PyFat import PyFat
 
@@ -29,8 +30,7 @@ _NEXT_STEP = ("run `fsck.fat -n` on the partition to see the damage (read-only),
               "copy of the image with `fsck.fat -a` before writing")
 
 
-@dataclass(frozen=True)
-class FatGeometry:
+class FatGeometry(NamedTuple):
     """Where a FAT volume keeps its FATs, root folder and clusters (from pyfatfs' BPB)."""
 
     bytes_per_sector: int

@@ -11,7 +11,7 @@ attribute.  Reference: the Linux-NTFS "NTFS Documentation" (data runs) and ntfs-
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bcdtool import _construct
 from bcdtool.errors import CorruptionError
@@ -22,8 +22,7 @@ CHUNK = 1 << 20
 _ATTRIBUTE_HEADER = L.AttributeHeader.sizeof()
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     """`count` clusters from `lcn`, used by an attribute of MFT record `record` (part of the
     file whose base record is `owner`); `data` is True for the unnamed $DATA attribute."""
 

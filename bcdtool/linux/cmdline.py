@@ -12,13 +12,20 @@ from dataclasses import dataclass
 
 from bcdtool.errors import InvalidArgumentError
 
-#: Serial console device names the kernel accepts (8250/16550, PL011, Zynq, SuperH, i.MX, hvc).
-#: `serial0`/`serial1` are the Raspberry Pi firmware's aliases of its UARTs.
-SERIAL_DEVICE = re.compile(r"^(ttyS|ttyAMA|ttyPS|ttySC|ttymxc|ttyUSB|hvc|ttysclp|serial)\d+$")
+#: Serial console device names the kernel accepts (8250/16550, PL011, Zynq, SuperH, i.MX, hvc,
+#: and the boards' SoC UARTs: Amlogic ttyAML, Qualcomm ttyMSM, Rockchip's vendor ttyFIQ, i.MX
+#: LPUART ttyLP, SiFive ttySIF, OMAP ttyO).  `serial0`/`serial1` are the Raspberry Pi
+#: firmware's aliases of its UARTs.
+SERIAL_DEVICE = re.compile(r"^(ttyS|ttyAMA|ttyAML|ttyMSM|ttyFIQ|ttyLP|ttySIF|ttyO|ttyPS|ttySC|"
+                           r"ttymxc|ttyUSB|hvc|ttysclp|serial)\d+$")
 #: The serial ports `linux fix` writes (a name that is safe in shell files and unit names).
 DEVICE_NAME = re.compile(r"^(tty[A-Za-z]+[0-9]+|hvc[0-9]+|serial[01])$")
-#: Speeds GRUB, syslinux and the kernel all accept.
-STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+#: Speeds GRUB, syslinux and the kernel all accept, then the Arm boards' fixed UART speeds
+#: (Rockchip's boot ROM and U-Boot talk at 1500000), which only the kernel and getty take.
+STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600,
+                  1000000, 1500000, 2000000)
+#: The fastest speed of a PC COM port (16550 divisor 1): GRUB and syslinux take no more.
+PC_MAX_BAUD = 115200
 #: Arguments that hide boot messages.
 QUIET_ARGS = ("quiet", "rhgb")
 #: The kernel's default speed of a serial console given without options.

@@ -11,14 +11,16 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from bcdtool.errors import GuestError, UnfixableGuestError, UnsupportedError, VerifyError
-from bcdtool.linux import cmdline, inittab, nixos, raspi, shell
+from bcdtool.errors import (GuestError, InvalidArgumentError, UnfixableGuestError,
+                            UnsupportedError, VerifyError)
+from bcdtool.linux import cmdline, inittab, nixos, raspi, shell, uboot
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
-from bcdtool.linux.rules import has_serial_terminal, kernel_has_console
+from bcdtool.linux.rules import VIRTUALIZATION_CONSOLES, has_serial_terminal, kernel_has_console
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
-                                   KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart)
+                                   KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart,
+                                   uboot_reader)
 from bcdtool.write.journal import Journal
 from bcdtool.write.result import WriteResult
 from bcdtool.write.sinks.folder import FolderSink
@@ -98,13 +100,24 @@ class _Planner:
         m = re.fullmatch(r"ttyS(\d+)", device)
         #: The PC COM port number of the device (GRUB's unit, syslinux's SERIAL port), if any.
         self.unit = int(m.group(1)) if m else None
-        self.arm = guest.arch in ("aarch64", "arm") or device.startswith("ttyAMA")
+        #: No PC COM port to point GRUB at: Arm, IBM Power and Z, RISC-V (their GRUB shows its
+        #: menu on the firmware's console).
+        self.arm = not guest.pc or device.startswith("ttyAMA")
         self.edits: dict[str, _Edits] = {}
         self.notes: list[str] = []
         self.links: list[Change] = []
         self.new_files: list[Change] = []
         #: Whether rescue entries get the console (they do when GRUB_CMDLINE_LINUX carries it).
         self.rescue_console = True
+
+    def _plan_console(self, segments: list[str], device: str, baud: int, *,
+                      append_to: int) -> tuple[list[str], list[str]]:
+        """cmdline.plan_console_edit, except on a line with no console= at all where the kernel
+        already picks `device` by itself (IBM Power's hvc0): such a line is left alone."""
+        if self.guest.default_console_is(device) and not any(
+                a.startswith("console=") for s in segments for a in cmdline.args_of(s)):
+            return list(segments), []
+        return cmdline.plan_console_edit(segments, device, baud, append_to=append_to)
 
     def edits_for(self, tf: TextFile) -> _Edits:
         if tf.path not in self.edits:
@@ -150,7 +163,8 @@ class _Planner:
             return
         self._plan_grub_cmdline()
         if self.arm:
-            self.note("GRUB on Arm guests uses the firmware console; GRUB terminal left as is")
+            self.note(f"GRUB on {self.guest.arch or 'this'} guests uses the firmware console; GRUB "
+                      "terminal left as is")
             return
         self._plan_grub_terminal()
 
@@ -170,7 +184,7 @@ class _Planner:
                                       for a in dflt)
             append_to = len(chain) - 1 if (default_has_console or not lin) else len(lin) - 1
             self.rescue_console = append_to < len(lin)
-            new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
+            new, notes = self._plan_console(texts, self.device, self.baud,
                                                    append_to=append_to)
             for a, old, text in zip(chain, texts, new, strict=True):  # one text per segment
                 if text != old:
@@ -256,11 +270,11 @@ class _Planner:
                       "backslash is left as is; edit it by hand")
             return
         if kernelopts is not None and _KERNELOPTS.search(old):
-            new, notes = cmdline.plan_console_edit([kernelopts, old], self.device, self.baud,
+            new, notes = self._plan_console([kernelopts, old], self.device, self.baud,
                                                    append_to=0)
             new_line = new[1]
         else:
-            new, notes = cmdline.plan_console_edit([old], self.device, self.baud, append_to=0)
+            new, notes = self._plan_console([old], self.device, self.baud, append_to=0)
             new_line = new[0]
         for n in notes:
             self.note(n)
@@ -271,7 +285,7 @@ class _Planner:
         if env is None or "kernelopts" not in env.values:
             return None
         old = env.values["kernelopts"]
-        new, notes = cmdline.plan_console_edit([old], self.device, self.baud, append_to=0)
+        new, notes = self._plan_console([old], self.device, self.baud, append_to=0)
         for n in notes:
             self.note(n)
         start, end = env.span("kernelopts")
@@ -380,11 +394,32 @@ class _Planner:
                 self.plan_grub_cfg(tf)
         self.plan_legacy()
         self.plan_extlinux()
+        self.plan_uboot_scripts()
         self.plan_regenerated()
+
+    def plan_uboot_scripts(self) -> None:
+        """U-Boot scripts: the console goes into the variable the script takes from its
+        environment file (armbianEnv.txt's extraargs); the compiled script is never edited
+        (refusals.blockers refuses a script that offers no such place)."""
+        g = self.guest
+        read, exists = uboot_reader(g)
+        for script in g.uboot_scripts:
+            out = script.outcome
+            if out is None or script.text is None or (
+                    uboot.console_ok(out.bootargs, self.device)
+                    and uboot.speed_of(out.bootargs, self.device) == self.baud):
+                continue
+            found = uboot.env_edit(script.text, script.directory, read, exists, self.device,
+                                   self.baud)
+            if found is not None:
+                tf = g.uboot_env_files[found[0]]
+                self.edits_for(tf).replace(0, len(tf.text), found[1])
+                self.note(f"{found[0]}: the console goes into what {script.path} passes to the "
+                          "kernel (read at every boot; boot.scr is not rebuilt)")
 
     def _edit_value(self, tf: TextFile, span: tuple[int, int]) -> None:
         """Give the command line text at `span` of `tf` our console (quiet dropped)."""
-        new, notes = cmdline.plan_console_edit([tf.text[span[0]:span[1]]], self.device,
+        new, notes = self._plan_console([tf.text[span[0]:span[1]]], self.device,
                                                self.baud, append_to=0)
         for n in notes:
             self.note(n)
@@ -432,7 +467,7 @@ class _Planner:
         else:
             text = self._assignment_text(opts)
             if text is not None:
-                new, notes = cmdline.plan_console_edit([text], self.device, self.baud,
+                new, notes = self._plan_console([text], self.device, self.baud,
                                                        append_to=0)
                 for n in notes:
                     self.note(n)
@@ -477,7 +512,7 @@ class _Planner:
         if a is not None:
             text = self._assignment_text(a)
             if text is not None:
-                new, notes = cmdline.plan_console_edit([text], self.device, self.baud,
+                new, notes = self._plan_console([text], self.device, self.baud,
                                                        append_to=0)
                 self._set_assignment(a, new[0])
         if g.kernel_cmdline is not None:
@@ -503,7 +538,7 @@ class _Planner:
                 f"console=tty0 {cmdline.desired_arg(self.device, self.baud)}\n").encode()))
             return
         texts = [tf.text for tf in files]
-        new, notes = cmdline.plan_console_edit(texts, self.device, self.baud,
+        new, notes = self._plan_console(texts, self.device, self.baud,
                                                append_to=len(texts) - 1)
         for n in notes:
             self.note(n)
@@ -518,13 +553,13 @@ class _Planner:
         if a is not None and a.value:
             text = self._assignment_text(a)
             if text is not None:
-                new, notes = cmdline.plan_console_edit([text], self.device, self.baud,
+                new, notes = self._plan_console([text], self.device, self.baud,
                                                        append_to=0)
                 for n in notes:
                     self.note(n)
                 self._set_assignment(a, new[0])
         elif g.kernel_cmdline is None:
-            new, _ = cmdline.plan_console_edit(["ro quiet"], self.device, self.baud, append_to=0)
+            new, _ = self._plan_console(["ro quiet"], self.device, self.baud, append_to=0)
             self._add_line(g.uboot_files[0], "U_BOOT_PARAMETERS=" + shell.quote_value(new[0]))
 
     def _plan_rpi_uart(self) -> None:
@@ -544,7 +579,7 @@ class _Planner:
                       f'"console=tty0" "{cmdline.desired_arg(self.device, self.baud)}" to it by '
                       "hand and run nixos-rebuild boot (the grub.cfg edit lasts until then)")
             return
-        new, notes = cmdline.plan_console_edit([" ".join(params.values)], self.device,
+        new, notes = self._plan_console([" ".join(params.values)], self.device,
                                                self.baud, append_to=0)
         values = cmdline.args_of(new[0])
         self.edits_for(tf).replace(params.inner[0], params.inner[1],
@@ -561,7 +596,8 @@ class _Planner:
                 self.note(f"serial-getty@{dev}.service is masked; remove the mask yourself "
                           "if that was not deliberate")
             elif not g.getty_links.get(wants):
-                if kernel_has_console(g, dev) or dev.startswith(raspi.SERIAL_ALIAS[:-1]):
+                if kernel_has_console(g, dev) or dev.startswith(raspi.SERIAL_ALIAS[:-1]) \
+                        or dev in VIRTUALIZATION_CONSOLES:
                     # (serial0 is the Pi firmware's alias: the getty belongs on the real port,
                     # which the generator reads from the kernel once console=serial0 is there.)
                     # systemd-getty-generator already starts serial-getty@ on the kernel's
@@ -701,14 +737,21 @@ def _repad_grubenv(path: str, before: bytes, after: bytes) -> bytes:
     return body + b"#" * (size - len(body))
 
 
-def plan_fix(guest: Guest, device: str, baud: int = 115200) -> Plan:
-    """The changes that give `guest` a serial console on `device` at `baud`.
+def plan_fix(guest: Guest, device: str, baud: int | None = None) -> Plan:
+    """The changes that give `guest` a serial console on `device` at `baud` (None: the speed
+    the guest already runs an Arm board's port at, else 115200; see sources.choose_baud).
 
     `device` and `baud` are refused (InvalidArgumentError, exit 24) unless they are a plain
     port name and a standard speed: they are written into shell-sourced files and link names.
     """
     cmdline.validate_device(device)
+    if baud is None:
+        baud = guest.baud_for(device)
     cmdline.validate_baud(baud)
+    if baud > cmdline.PC_MAX_BAUD and guest.arch in ("x86_64", "i386"):
+        raise InvalidArgumentError(f"{baud} baud is faster than a PC COM port runs (GRUB, "
+                                   f"syslinux and the 16550 stop at {cmdline.PC_MAX_BAUD}): "
+                                   "give --baud 115200 or less")
     refused = blockers(guest, device, baud)
     if refused:
         raise UnfixableGuestError(

@@ -8,15 +8,18 @@ next update, or half of what is needed.  The classes:
   kernel partition (Talos, ChromeOS, Bottlerocket, ostree/rpm-ostree);
 - roots that are read-only by design (transactional-update: MicroOS, SLE Micro; `ro` in fstab);
 - LILO, which takes the command line from lilo.conf only when /sbin/lilo runs in the guest;
-- unified kernel images whose built-in (signed) `.cmdline` lacks the console.
+- unified kernel images whose built-in (signed) `.cmdline` lacks the console;
+- IBM Z (s390x), whose IPL reads the boot map zipl wrote, not the files (zipl.conf, BLS);
+- U-Boot scripts (boot.scr) whose bootargs lack the console and take nothing from an
+  environment file that could carry it: the image must be rebuilt with mkimage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bcdtool.linux import cmdline, lilo
-from bcdtool.linux.sources import Guest
+from bcdtool.linux import cmdline, lilo, uboot
+from bcdtool.linux.sources import Guest, uboot_reader
 from bcdtool.report import Evidence
 
 #: What to do on each immutable system (the place its kernel arguments really come from).
@@ -71,6 +74,18 @@ def blockers(guest: Guest, device: str, baud: int = 115200) -> list[Blocker]:
     if lilo_block is not None:
         out.append(lilo_block)
     out.extend(_ukis(guest, device, arg))
+    out.extend(_uboot_scripts(guest, device, baud, arg))
+    if guest.arch == "s390x" or guest.zipl_conf is not None:
+        where = guest.zipl_conf.path if guest.zipl_conf is not None else guest.zipl or "s390x"
+        out.append(Blocker(
+            "zipl.bootmap", "IBM Z boots from the boot map that zipl writes (kernel, initrd and "
+            "command line together): an offline edit of zipl.conf or the BLS entries changes "
+            "nothing until zipl runs in the guest", (Evidence(where, None, "zipl"),),
+            f"add {arg} (console last) to parameters= in /etc/zipl.conf, or to the options line "
+            "of /boot/loader/entries/*.conf where zipl reads BLS entries (RHEL 8+), then run "
+            "zipl in the guest: mount it with /dev, /proc and /sys bound, `chroot /mnt zipl -V` "
+            "(SUSE with grub2-s390x-emu: GRUB_CMDLINE_LINUX in /etc/default/grub, then "
+            "`grub2-mkconfig -o /boot/grub2/grub.cfg` and `grub2-install` there)"))
     if guest.init == "runit" and guest.runit_service(device) is None:
         out.append(Blocker("runit.service", f"runit has no getty service for {device}, and "
                            "bcdtool does not write service scripts",
@@ -128,3 +143,35 @@ def _ukis(guest: Guest, device: str, arg: str) -> list[Blocker]:
                     "inside the guest (`kernel-install add <version> /usr/lib/modules/<version>/"
                     "vmlinuz`, `mkinitcpio -P`, `dracut --uefi --regenerate-all` or `ukify "
                     "build`, whichever made them)")]
+
+
+def _uboot_scripts(guest: Guest, device: str, baud: int, arg: str) -> list[Blocker]:
+    out = []
+    read, exists = uboot_reader(guest)
+    for script in guest.uboot_scripts:
+        if script.outcome is not None and uboot.console_ok(script.outcome.bootargs, device) \
+                and uboot.speed_of(script.outcome.bootargs, device) == baud:
+            continue
+        if script.text is not None and uboot.env_edit(script.text, script.directory, read,
+                                                      exists, device, baud) is not None:
+            continue
+        source = script.source or f"{script.directory}/boot.cmd"
+        image = script.path if not script.path.endswith(".cmd") else \
+            f"{script.directory}/boot.scr"
+        get = "" if script.source is not None else \
+            f"there is no {source}: `tail -c +73 {image} > {source}` takes the script out of " \
+            "the image; "
+        why = script.error or (script.outcome.reason if script.outcome and
+                               script.outcome.bootargs is None else "")
+        mk_arch = "arm64" if guest.arch == "aarch64" else "arm" if guest.arch == "arm" else \
+            "riscv" if guest.arch == "riscv64" else "arm64"
+        out.append(Blocker(
+            "uboot.script", "the U-Boot script sets the kernel command line itself"
+            + (f" ({why})" if why else "") + " and reads no environment file that could carry "
+            "the console; its compiled image (boot.scr) is what U-Boot runs",
+            (Evidence(script.path, script.outcome.line if script.outcome else None,
+                      "setenv bootargs"),),
+            f"{get}make {arg} the last console= of the `setenv bootargs` line of {source}, "
+            f"then rebuild the image: `mkimage -C none -A {mk_arch} -T script -d {source} "
+            f"{image}` (u-boot-tools)"))
+    return out

@@ -60,6 +60,8 @@ def boot_views(guest: Guest) -> list[CmdlineView]:
     for u in guest.ukis:
         views.append(CmdlineView(cmdline.args_of(u.cmdline or ""),
                                  Evidence(u.path, None, "unified kernel image .cmdline")))
+    for script in guest.uboot_scripts:
+        views.append(uboot_script_view(script))
     if guest.lilo is not None:
         cfg = lilo.parse(guest.lilo.text)
         for image in cfg.images:
@@ -67,6 +69,17 @@ def boot_views(guest: Guest) -> list[CmdlineView]:
                                      Evidence(guest.lilo.path, image.line,
                                               f"image={image.kernel}")))
     return views
+
+
+def uboot_script_view(script) -> CmdlineView:
+    """What a U-Boot script gives the kernel (no arguments when that is not known)."""
+    out = script.outcome
+    if out is None:
+        return CmdlineView([], Evidence(script.path, None, f"unreadable: {script.error}"))
+    if out.bootargs is None:
+        return CmdlineView([], Evidence(script.path, out.line, out.reason))
+    return CmdlineView(cmdline.args_of(out.bootargs),
+                       Evidence(script.path, out.line, "setenv bootargs"))
 
 
 def regenerated_views(guest: Guest) -> list[CmdlineView]:
@@ -196,10 +209,12 @@ def _speed(text: str) -> int | None:
 
 
 def has_serial_terminal(terms) -> bool:
-    """True when GRUB terminal names include a serial one (`serial`, `serial_comN`, or Amazon
-    Linux's `ec2-console`, its GRUB's serial-and-screen terminal)."""
+    """True when GRUB terminal names include a serial one (`serial`, `serial_comN`, Amazon
+    Linux's `ec2-console`, its GRUB's serial-and-screen terminal, or IEEE 1275's `ofconsole`,
+    the firmware console that is the hypervisor's hvc0 on IBM Power)."""
     words = (terms.split() if isinstance(terms, str) else terms) if terms is not None else []
-    return any(w in ("serial", "ec2-console") or _SERIAL_COM.match(w) for w in words)
+    return any(w in ("serial", "ec2-console", "ofconsole") or _SERIAL_COM.match(w)
+               for w in words)
 
 
 
@@ -228,7 +243,8 @@ def check_console(guest: Guest, device: str) -> list[Finding]:
         views.insert(0, full)
     views += regenerated_views(guest)
     findings = []
-    fix = (f"bcdtool linux fix (makes console={device},115200n8 the last console= in "
+    baud = guest.baud_for(device)
+    fix = (f"bcdtool linux fix (makes console={device},{baud}n8 the last console= in "
            f"{loader_words(guest)})")
     manual = _manual_steps(guest, device)
     if manual:
@@ -244,6 +260,8 @@ def check_console(guest: Guest, device: str) -> list[Finding]:
         bad = []
         for v in views:
             last, _ = cmdline.serial_verdict(v.args)
+            if last is None and guest.default_console_is(device):
+                continue            # IBM Power: hvc0 is the console when none is named
             if last is None or last.device != device:
                 got = f"last console is {last.device}" if last else "no console= argument"
                 bad.append(Evidence(v.evidence.file, v.evidence.line, got))
@@ -347,7 +365,8 @@ def check_terminal(guest: Guest, device: str) -> list[Finding]:
     has_grub = bool(guest.grub_files or guest.main_cfgs or
                     (guest.legacy is not None and guest.legacy_kernels))
     if not has_grub:
-        if not (guest.extlinux or guest.rpi_config is not None or guest.lilo is not None):
+        if not (guest.extlinux or guest.rpi_config is not None or guest.lilo is not None) \
+                or guest.uboot_scripts:
             findings.append(_other_loader(guest))
         return findings
     return findings + _check_grub_terminal(guest, device)
@@ -383,6 +402,20 @@ def which_loader(guest: Guest) -> Finding | None:
 
 
 def _other_loader(guest: Guest) -> Finding:
+    if guest.zipl_conf is not None or guest.arch == "s390x":
+        return Finding("bootloader.serial", "ok", "zipl: the IPL's console is the machine's "
+                       "(SCLP or 3215/3270), not set by the boot loader",
+                       (Evidence(guest.zipl_conf.path if guest.zipl_conf else "zipl"),))
+    if guest.uboot_scripts:
+        s = guest.uboot_scripts[0]
+        ev = [Evidence(s.path, None, "U-Boot script")]
+        if s.stale_source:
+            ev.append(Evidence(s.stale_source, None, "differs from the compiled script: edited "
+                               "but mkimage not run; U-Boot runs the image"))
+        return Finding("bootloader.serial", "warning",
+                       "U-Boot prints its own messages on the UART its build chose (reported, "
+                       "not edited): the kernel's console= decides what the serial port shows",
+                       tuple(ev), "U-Boot's console is part of its build and environment")
     if guest.bls_entries or guest.systemd_boot or guest.ukis:
         where = next(iter([tf.path for tf in guest.bls_entries] + [u.path for u in guest.ukis]
                           + [p for p, _ in guest.efi_loaders]))
@@ -488,9 +521,18 @@ def check_unit(guest: Guest, device: str) -> Finding:
 
 
 def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
+    if guest.default_console_is(device):
+        nothing = "nothing to compare (GRUB uses the firmware console)"
+        return [Finding("grub.terminal-serial", "ok", "GRUB on IBM Power shows its menu on the "
+                        "firmware console (ofconsole), which is the hypervisor console hvc0", ()),
+                Finding("grub.serial-speed", "ok", nothing, ()),
+                Finding("grub.serial-unit", "ok", nothing, ())]
     terms = grub_terminals(guest)
-    strict = "problem" if guest.arch not in ("aarch64", "arm") else "warning"
-    if guest.grub_files:
+    strict = "problem" if guest.pc else "warning"
+    if not guest.pc:
+        fix = (f"GRUB on {guest.arch} shows its menu on the firmware's console (fix leaves its "
+               "terminal alone): turn on the firmware's serial console if the menu is needed")
+    elif guest.grub_files:
         fix = "bcdtool linux fix (GRUB_TERMINAL=\"serial console\" and the serial command)"
     elif guest.main_cfgs:
         fix = "bcdtool linux fix (serial and terminal_input/terminal_output lines in grub.cfg)"
@@ -571,11 +613,18 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
     return findings
 
 
+#: Consoles systemd-getty-generator starts a serial getty on whenever the device exists, with or
+#: without console= (its virtualization_consoles list).
+VIRTUALIZATION_CONSOLES = ("hvc0", "xvc0", "hvsi0", "sclp_line0", "ttysclp0")
+
+
 def kernel_has_console(guest: Guest, device: str) -> bool:
     """True when a normal boot entry puts a console on `device` (systemd then starts a getty)."""
     views = [v for v in boot_views(guest) if not v.rescue] or \
         [v for v in default_views(guest)[:1] if v]
     return bool(views) and all(any(c.device == device for c in cmdline.consoles(v.args))
+                               or (guest.default_console_is(device)
+                                   and not cmdline.consoles(v.args))
                                for v in views)
 
 
@@ -616,6 +665,9 @@ def _check_getty(guest: Guest, device: str) -> Finding:
         if kernel_has_console(guest, device):
             return Finding("getty.serial", "ok", f"systemd starts a getty on {device} because "
                            "the kernel console is there (systemd-getty-generator)", ())
+        if device in VIRTUALIZATION_CONSOLES:
+            return Finding("getty.serial", "ok", f"systemd starts a getty on {device} wherever "
+                           "it exists: a hypervisor console (systemd-getty-generator)", ())
         if guest.unit_path is None or device.startswith(raspi.SERIAL_ALIAS[:-1]):
             fix = (f"bcdtool linux fix (console={device} on the kernel command line makes "
                    "systemd-getty-generator start a getty there)")
@@ -757,7 +809,7 @@ def evaluate(guest: Guest, device: str) -> Report:
     which = which_loader(guest)
     if which is not None:
         findings.append(which)
-    refused = blockers(guest, device)
+    refused = blockers(guest, device, guest.baud_for(device))
     if guest.lilo is not None and not any(b.id == "lilo.serial" for b in refused) \
             and not guest.grub_cfgs and not guest.grub_files:
         findings.append(Finding("lilo.serial", "ok", "LILO's lilo.conf has the serial console "
@@ -782,7 +834,10 @@ def evaluate(guest: Guest, device: str) -> Report:
     return Report(findings=findings, distro=distro(guest),
                   extra={"target": guest.root.description, "device": device,
                          "device_reason": guest.device_reason if device == guest.device
-                         else "--device", "boot_loaders": guest.boot_loaders,
+                         else "--device",
+                         "baud": guest.baud_for(device),
+                         "baud_reason": guest.baud_reason if device == guest.device
+                         else "the usual speed", "boot_loaders": guest.boot_loaders,
                          "init": guest.init + (" + OpenRC" if guest.openrc else ""),
                          "fixable": not refused})
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import cmdline, gettyspeed, inittab, raspi, shell, syslinux, uki
+from bcdtool.linux import cmdline, gettyspeed, inittab, raspi, shell, syslinux, uboot, uki
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
@@ -47,6 +47,8 @@ UBOOT_DEFAULT = "/etc/default/u-boot"
 #: Raspberry Pi firmware files (Raspberry Pi OS bookworm, Debian raspi-firmware; older /boot).
 RPI_DIRS = ("/boot/firmware", "/boot")
 LILO_CONF = "/etc/lilo.conf"
+#: IBM Z: zipl writes the kernel, initrd and command line into a boot map it reads at IPL.
+ZIPL_CONF = "/etc/zipl.conf"
 #: systemd-boot's own settings and binaries on the ESP (to tell it is installed).
 LOADER_CONF_PATHS = ("/boot/loader/loader.conf", "/efi/loader/loader.conf",
                      "/boot/efi/loader/loader.conf")
@@ -54,6 +56,8 @@ ESP_DIRS = ("/boot", "/efi", "/boot/efi")
 #: runit: service definitions and the service folder runsvdir reads at boot.
 RUNIT_SV = "/etc/sv"
 RUNIT_DEFAULT = "/etc/runit/runsvdir/default"
+#: Architectures whose firmware has PC COM ports (GRUB's `serial` unit = ttyS<unit>).
+PC_ARCHES = ("x86_64", "i386")
 #: Arguments that mark a rescue entry, which is not expected to carry the serial console.
 RESCUE_ARGS = ("single", "recovery", "emergency", "systemd.unit=rescue.target")
 MAX_EFI_VENDORS = 64
@@ -203,6 +207,15 @@ class Guest:
     read_only_root: tuple[str, str] | None = None
     #: The speed the port's getty runs at, where it is written (inittab or runit service).
     getty_speed: GettySpeed | None = None
+    #: U-Boot boot scripts (boot.scr) and the environment files they import (armbianEnv.txt).
+    uboot_scripts: list[UbootScript] = field(default_factory=list)
+    uboot_env_files: dict[str, TextFile] = field(default_factory=dict)
+    #: IBM Z's zipl: its configuration (zipl.conf) and whether the guest has zipl at all.
+    zipl_conf: TextFile | None = None
+    zipl: str | None = None
+    #: The serial speed fix writes when --baud is not given, and why.
+    baud: int = 115200
+    baud_reason: str = ""
 
     @property
     def main_cfgs(self) -> list[TextFile]:
@@ -248,13 +261,17 @@ class Guest:
             out.append("GRUB legacy")
         if self.extlinux:
             out.append("extlinux/syslinux")
-        if (self.bls_entries and not (self.grub_cfgs or self.grub_files)) or self.systemd_boot \
-                or self.ukis:
+        if self.zipl_conf is not None or self.arch == "s390x":
+            out.append("zipl")
+        elif (self.bls_entries and not (self.grub_cfgs or self.grub_files)) or \
+                self.systemd_boot or self.ukis:
             out.append("systemd-boot")
         if self.rpi_cmdline is not None:
             out.append("Raspberry Pi firmware")
         if self.lilo is not None:
             out.append("LILO")
+        if self.uboot_scripts:
+            out.append("U-Boot script")
         return out
 
     @property
@@ -269,6 +286,22 @@ class Guest:
             if f"{RUNIT_SV}/{name}" in self.runit_services:
                 return f"{RUNIT_SV}/{name}"
         return None
+
+    @property
+    def pc(self) -> bool:
+        """True for a PC (or an unknown architecture, read as one): GRUB and syslinux drive
+        its COM ports; elsewhere GRUB's menu is on the firmware's console."""
+        return self.arch is None or self.arch in PC_ARCHES
+
+    def default_console_is(self, device: str) -> bool:
+        """True when the kernel makes `device` its console without any console= (IBM Power:
+        the hypervisor console hvc0 registers itself as the preferred console)."""
+        return self.arch == "ppc64" and device == "hvc0"
+
+    def baud_for(self, device: str) -> int:
+        """The speed fix writes for `device` when none is given (choose_baud's, for the port
+        the guest was read for; 115200 for another)."""
+        return self.baud if device == self.device else 115200
 
     @property
     def busybox(self) -> bool:
@@ -295,6 +328,21 @@ class Uki:
     path: str
     cmdline: str | None
     error: str = ""
+
+
+@dataclass
+class UbootScript:
+    """A U-Boot boot script: the file U-Boot runs (boot.scr, or boot.cmd when no image is
+    there), its text (None: unreadable, `error` says why), boot.cmd beside it when it differs
+    from the image (edited but not compiled), and what the script gives the kernel."""
+
+    path: str
+    text: str | None
+    directory: str
+    outcome: uboot.Outcome | None = None
+    error: str = ""
+    stale_source: str | None = None
+    source: str | None = None           # boot.cmd beside it
 
 
 @dataclass
@@ -636,8 +684,61 @@ def rpi_uart(guest: Guest) -> tuple[TextFile, raspi.Setting] | None:
     return winner
 
 
+def uboot_reader(guest: Guest):
+    """read/exists callbacks for evaluating a U-Boot script against the guest's files."""
+    def read(path: str) -> str | None:
+        if path not in guest.uboot_env_files:
+            tf = read_text(guest, path)
+            if tf is None:
+                return None
+            guest.uboot_env_files[path] = tf
+        return guest.uboot_env_files[path].text
+
+    def exists(path: str) -> bool:
+        try:
+            return guest.root.exists(path)
+        except BcdToolError:
+            return False
+    return read, exists
+
+
+def read_uboot(guest: Guest) -> None:
+    """U-Boot boot scripts where distro boot finds them, evaluated on paper."""
+    read, exists = uboot_reader(guest)
+    seen = set()
+    for d in uboot.SCRIPT_DIRS:
+        source = read_text(guest, f"{d}/boot.cmd")
+        image = None
+        for name in uboot.SCRIPT_NAMES:
+            path = f"{d}/{name}"
+            try:
+                if not guest.root.exists(path) or guest.root.resolve(path) in seen:
+                    continue
+                seen.add(guest.root.resolve(path))
+                image = path
+                data = guest.root.read(path, limit=uboot.MAX_SCRIPT_BYTES)
+                text = uboot.script_of_image(data, path)
+            except BcdToolError as exc:
+                guest.uboot_scripts.append(UbootScript(path, None, d, error=exc.message,
+                                                       source=source and source.path))
+                break
+            stale = source.path if source is not None and \
+                source.text.strip() != text.strip() else None
+            guest.uboot_scripts.append(UbootScript(path, text, d, uboot.evaluate(
+                text, d, read, exists), stale_source=stale, source=source and source.path))
+            break
+        if image is None and source is not None and re.search(r"\bbootargs\b", source.text):
+            # No image beside it (on another partition, or never compiled): the source says
+            # what the script does.
+            guest.uboot_scripts.append(UbootScript(source.path, source.text, d, uboot.evaluate(
+                source.text, d, read, exists), source=source.path))
+
+
 def read_lilo(guest: Guest) -> None:
     guest.lilo = read_text(guest, LILO_CONF)
+    guest.zipl_conf = read_text(guest, ZIPL_CONF)
+    guest.zipl = next((p for p in ("/usr/sbin/zipl", "/sbin/zipl") if guest.root.exists(p)),
+                      None)
 
 
 def read_efi_loaders(guest: Guest) -> None:
@@ -938,6 +1039,7 @@ def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
     read_ukis(guest)
     read_rpi(guest)
     read_lilo(guest)
+    read_uboot(guest)
     read_efi_loaders(guest)
     read_immutable(guest)
     read_cloud(guest)
@@ -946,6 +1048,7 @@ def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
         guest.device, guest.device_reason = device, "--device"
     else:
         guest.device, guest.device_reason = choose_device(guest)
+    guest.baud, guest.baud_reason = choose_baud(guest, guest.device)
     guest.getty_links = {}
     read_init(guest, guest.device)
     read_passwords(guest)
@@ -967,19 +1070,16 @@ def choose_device(guest: Guest) -> tuple[str, str]:
     guest's own configuration decides.
     """
     arm = guest.arch in ("aarch64", "arm")
-    if guest.arch is not None and not arm:
+    if guest.arch in PC_ARCHES:
         return "ttyS0", f"{guest.arch}: COM1"
-    texts = [(k.args_text, f"{k.file.path}:{k.line}") for k in guest.kernel_lines]
-    for a in guest.grub_env.assignments + guest.update_extlinux_env.assignments + \
-            guest.sysconfig_env.assignments:
-        texts.append((a.value or "", f"{a.file}:{a.line}"))
-    for name in ("kernelopts",):
-        if guest.grubenv is not None and name in guest.grubenv.values:
-            texts.append((guest.grubenv.values[name], guest.grubenv.file.path))
-    for text, where in texts:
+    for text, where in _command_line_texts(guest):
         serial = [c for c in cmdline.consoles(cmdline.args_of(text)) if c.serial]
         if serial and cmdline.DEVICE_NAME.match(serial[-1].device):
             return serial[-1].device, f"the guest's kernel command line names it ({where})"
+    for script in guest.uboot_scripts:
+        named = uboot.serial_consoles_named(script.text or "")
+        if named:
+            return named[-1][0], f"its U-Boot script names it ({script.path})"
     if arm and guest.cloud and guest.cloud.lower() in _ARM_CLOUD_CONSOLE:
         return (_ARM_CLOUD_CONSOLE[guest.cloud.lower()],
                 f"cloud-init datasource {guest.cloud} (its Arm instances use this port)")
@@ -994,7 +1094,8 @@ def choose_device(guest: Guest) -> tuple[str, str]:
                                 f"getty.target.wants/{path})")
     if guest.inittab is not None:
         for line in guest.inittab.text.splitlines():
-            m = re.search(r"getty\b.*\b((?:ttyS|ttyAMA|hvc)[0-9]+)\b", line)
+            m = re.search(r"getty\b.*\b((?:ttyS|ttyAMA|ttyAML|ttyMSM|ttyFIQ|ttyLP|ttySIF|ttymxc|"
+                          r"ttysclp|hvc)[0-9]+)\b", line)
             if m and not line.lstrip().startswith("#"):
                 return m.group(1), "/etc/inittab runs a getty there"
     for path in guest.openrc_gettys:
@@ -1005,7 +1106,51 @@ def choose_device(guest: Guest) -> tuple[str, str]:
     if arm:
         return "ttyAMA0", f"{guest.arch}: the PL011 UART (Azure, QEMU virt); nothing in the " \
                           "guest names another port"
+    if guest.arch in _ARCH_CONSOLE:
+        return _ARCH_CONSOLE[guest.arch]
     return "ttyS0", "no serial console named in the guest"
+
+
+#: The console of machines that are neither PCs nor Arm, when the guest names none.
+_ARCH_CONSOLE = {
+    "ppc64": ("hvc0", "IBM Power (ppc64/ppc64le): the hypervisor's virtual console hvc0 "
+                      "(PowerVM, KVM pseries, OPAL); nothing in the guest names another port"),
+    "s390x": ("ttysclp0", "IBM Z (s390x): the SCLP VT220 console; nothing in the guest names "
+                          "another port"),
+    "riscv64": ("ttyS0", "riscv64: the 16550 UART of QEMU virt and most boards; nothing in the "
+                         "guest names another port"),
+}
+
+
+def _command_line_texts(guest: Guest) -> list[tuple[str, str]]:
+    """Every kernel command line text the guest holds, with where it is."""
+    texts = [(k.args_text, f"{k.file.path}:{k.line}") for k in guest.kernel_lines]
+    for a in guest.grub_env.assignments + guest.update_extlinux_env.assignments + \
+            guest.sysconfig_env.assignments:
+        texts.append((a.value or "", f"{a.file}:{a.line}"))
+    if guest.grubenv is not None and "kernelopts" in guest.grubenv.values:
+        texts.append((guest.grubenv.values["kernelopts"], guest.grubenv.file.path))
+    for script in guest.uboot_scripts:
+        if script.outcome is not None and script.outcome.bootargs is not None:
+            texts.append((script.outcome.bootargs, f"{script.path}:{script.outcome.line}"))
+    return texts
+
+
+def choose_baud(guest: Guest, device: str) -> tuple[int, str]:
+    """The speed `fix` writes without --baud: 115200, except on Arm (and other non-PC) boards
+    whose guest names another speed for the port, as their boot ROM and U-Boot run the UART at a
+    fixed speed (Rockchip: 1500000) that the kernel must keep."""
+    if guest.arch is not None and guest.arch in ("x86_64", "i386"):
+        return 115200, "PC COM port"
+    found = [(c.speed, where) for text, where in _command_line_texts(guest)
+             for c in cmdline.consoles(cmdline.args_of(text)) if c.device == device and c.speed]
+    found += [(speed, s.path) for s in guest.uboot_scripts
+              for dev, speed in uboot.serial_consoles_named(s.text or "")
+              if dev == device and speed]
+    for speed, where in found:
+        if speed in cmdline.STANDARD_BAUDS:
+            return speed, f"the guest runs {device} at {speed} ({where})"
+    return 115200, "the usual speed"
 
 
 def default_device(guest: Guest) -> str:

@@ -34,13 +34,9 @@ from collections.abc import Callable, Iterable
 
 from bcdtool.bcd.bcdedit import STORELESS, parse_args
 from bcdtool.blockdev import openers, references
-from bcdtool.errors import (BcdToolError, InvalidArgumentError, UnsafePathError, UnsupportedError,
-                            from_input_failure)
+from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsafePathError, from_input_failure
 from bcdtool.linux.cmdline import validate_baud, validate_device
-from bcdtool.linux.fix import apply_plan, plan_fix
-from bcdtool.linux.root import open_guest
-from bcdtool.linux.sources import default_device, read_guest
-from bcdtool.ops import bcdedit as bcdedit_op
+from bcdtool.ops import bcdedit as bcdedit_op, linux_fix
 from bcdtool.ops.recipe import WriteOptions
 from bcdtool.ops.serial_console import SerialOptions, enable
 from bcdtool.ops.windows import crashdump_enable
@@ -408,15 +404,10 @@ def _crashdump(target: str, op: dict, backup_dir):
 
 
 def _linux_fix(target: str, op: dict, backup_dir):
-    if not os.path.isdir(target):
-        raise UnsupportedError("`linux fix` writes only into a mounted root directory",
-                               path=target)
-    guest = read_guest(open_guest(target), op.get("device"))
-    plan = plan_fix(guest, op.get("device") or default_device(guest), op.get("baud", 115200))
-    if not plan.changes:
-        return [], None, plan.notes
-    journal = apply_plan(guest, plan, backup_dir=backup_dir)
-    return [{"path": c.path, "diff": c.diff()} for c in plan.changes], str(journal.path), plan.notes
+    done = linux_fix.write(linux_fix.plan(target, device=op.get("device"),
+                                          baud=op.get("baud"), backend="native"),
+                           WriteOptions(backup_dir=backup_dir))
+    return done.changes(), done.journal, done.plan.notes
 
 
 _RUNNERS: dict[str, Callable] = {"serial-console enable": _serial_console, "bcdedit": _bcdedit,
@@ -459,7 +450,8 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
             worker = context.Process(target=_worker, args=(task, backup_dir, dict(os.environ),
                                                            os.getcwd(), writer,
                                                            sorted(references.current().files),
-                                                           openers.remote_openers()),
+                                                           openers.remote_openers(),
+                                                           openers.readers()),
                                      daemon=True)
             worker.start()
             writer.close()
@@ -481,15 +473,17 @@ def run_batch(tasks: list[Task], *, jobs: int, backup_dir: str | None = None,
 
 
 def _worker(task: Task, backup_dir: str | None, environ: dict, cwd: str, writer,
-            backing_files: list[str], remote: dict) -> None:
+            backing_files: list[str], remote: dict, readers: dict) -> None:
     """Worker process body: the caller's environment (state folder...), working folder
-    (relative targets), allowed backing files (`--backing-file`) and disk-URL openers, one
-    task, one result."""
+    (relative targets), allowed backing files (`--backing-file`), disk-URL openers and image
+    and file-system readers (blockdev.openers), one task, one result."""
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
     for scheme, opener in remote.items():
         openers.register_remote((scheme,), opener)
+    for name, reader in readers.items():
+        openers.register_reader(name, reader)
     with references.allowed(backing_files):
         writer.send(run_target(task, backup_dir))
     writer.close()

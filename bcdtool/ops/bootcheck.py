@@ -37,6 +37,7 @@ FILEDEVICE = element("filedevice", RESUME)
 BOOTMGR_RESUME = element("resumeobject", BOOTMGR_SCOPE)
 DEFAULT = E.DEFAULT
 DISPLAYORDER = E.DISPLAYORDER
+TOOLSDISPLAYORDER = E.TOOLSDISPLAYORDER
 SDIDEVICE = element("ramdisksdidevice", DEVICE_SCOPE)
 SDIPATH = element("ramdisksdipath", DEVICE_SCOPE)
 
@@ -49,15 +50,20 @@ REPAIR = "bcdtool repair boot {target}"
 
 @dataclass(frozen=True)
 class Repoint:
-    """One device element `repair boot` sets: `new` names partition `index` of this disk."""
+    """One element `repair boot` sets: a device `new` naming partition `index` of this disk,
+    or a `path` (the loader of the other firmware, found on partition `index`)."""
 
     guid: str
     label: str
     element: str
     code: int
-    old: Device
-    new: Device
+    old: Device | str
+    new: Device | str
     index: int
+
+    def shown(self, value: Device | str) -> str:
+        """`old` or `new` as the diff lines show it."""
+        return value if isinstance(value, str) else value.text(detailed=True)
 
 
 @dataclass
@@ -80,7 +86,7 @@ class _Target:
 
     guid: str
     label: str
-    role: str                      # bootmgr, loader, resume
+    role: str                      # bootmgr, loader, resume, tool (toolsdisplayorder)
     wanted: str                    # the path that marks the right partition
     systemroot: bool               # `wanted` is a systemroot folder, not a file
     candidates: list[int]
@@ -91,10 +97,34 @@ def check(store: BcdStore, disk: BootDisk, store_part: int | None,
     """Every verdict about the store's boot objects on `disk`; `store_part` is the partition the
     store (and so the boot manager) was read from; `target` is how fix commands name the disk."""
     fix = REPAIR.format(target=target)
-    out = _references(store, fix)
+    out = _duplicate_keys(store) + _references(store, fix)
+    uefi = reads_uefi(disk, store_part)
     for obj in _boot_objects(store, disk, store_part):
-        out.extend(_object_verdicts(store, disk, store_part, obj, fix))
+        out.extend(_object_verdicts(store, disk, store_part, obj, fix, uefi))
     return out
+
+
+def reads_uefi(disk: BootDisk, store_part: int | None) -> bool:
+    """True when UEFI firmware reads this store: a GPT disk (Windows boots GPT only through
+    UEFI), or an MBR disk whose store lies on an EFI system partition (type 0xEF)."""
+    part = disk.partition(store_part) if store_part else None
+    if part is not None and disk.table.scheme == "mbr":
+        return part.is_esp
+    return disk.table.scheme == "gpt"
+
+
+def _duplicate_keys(store: BcdStore) -> list[Verdict]:
+    """Object or element keys that differ only in letter case: the registry treats them as one
+    name, so the boot manager reads one of them, and bcdtool shows the first."""
+    seconds = [n for n in store.notices if n.startswith(("ignored a second object key",
+                                                         "ignored a second element key"))]
+    if not seconds:
+        return []
+    return [Verdict("boot-store.duplicate-keys", "problem", "the store holds keys that differ "
+                    "only in letter case (" + "; ".join(seconds) + "): Windows reads one of "
+                    "them, not necessarily the one bcdtool shows", fix="keep a copy (bcdtool "
+                    "bcdedit --store TARGET /export ./BCD-copy), then rebuild the store with "
+                    "`bcdtool new-store BCD --disk TARGET` and copy it over")]
 
 
 # --- which objects ------------------------------------------------------------------------------
@@ -126,6 +156,13 @@ def windows_loaders(store: BcdStore) -> list[str]:
     return found
 
 
+def tools(store: BcdStore) -> list[str]:
+    """The boot applications of {bootmgr}'s toolsdisplayorder that exist ({memdiag}, ...)."""
+    return [g for g in _ids(_value(store, BOOTMGR, TOOLSDISPLAYORDER))
+            if store.has(g) and store.get(g).type >> 28 == 1
+            and store.get(g).type not in (objects.OSLOADER, objects.BOOTMGR)]
+
+
 def _boot_objects(store: BcdStore, disk: BootDisk, store_part: int | None) -> list[_Target]:
     out: list[_Target] = []
     if store.has(BOOTMGR):
@@ -135,6 +172,15 @@ def _boot_objects(store: BcdStore, disk: BootDisk, store_part: int | None) -> li
             found = [store_part]      # the boot manager beside the store is the one that runs
         out.append(_Target(BOOTMGR, "{bootmgr}", "bootmgr", wanted, False, found))
     seen = {BOOTMGR}
+    for guid in tools(store):
+        # {memdiag} and other tools of the boot menu: found by their own `path`
+        seen.add(guid)
+        wanted = _value(store, guid, PATH)
+        found = disk.holding(wanted) if isinstance(wanted, str) else []
+        if store_part in found:
+            found = [store_part]
+        out.append(_Target(guid, _label(store, guid), "tool", wanted if isinstance(wanted, str)
+                           else "", False, found))
     for loader in windows_loaders(store):
         chain = [loader] + [g for g in _ids(_value(store, loader, RECOVERY))
                             if _is(store, g, objects.OSLOADER)]
@@ -189,6 +235,22 @@ def _references(store: BcdStore, fix: str) -> list[Verdict]:
         f"displayorder names {len(missing)} object(s) not in the store: {', '.join(missing)}"
         if missing else f"every entry of displayorder ({len(order)}) exists",
         fix="bcdtool bcdedit --store TARGET /displayorder {id} /remove" if missing else None))
+    twice = sorted({g for g in order if order.count(g) > 1})
+    if twice:
+        out.append(Verdict("boot-ref.displayorder.duplicates", "warning", "displayorder names "
+                           f"{', '.join(twice)} more than once: the menu shows the entry twice",
+                           fix="bcdtool bcdedit --store TARGET /displayorder {id} /addlast "
+                           "(moves the entry, keeping it once)"))
+    tool_ids = _ids(_value(store, BOOTMGR, TOOLSDISPLAYORDER))
+    gone_tools = [g for g in tool_ids if not store.has(g)]
+    if tool_ids:
+        out.append(Verdict(
+            "boot-ref.toolsdisplayorder", "warning" if gone_tools else "ok",
+            f"toolsdisplayorder names {', '.join(gone_tools)}, which is not in the store: the "
+            "tools menu entry does nothing" if gone_tools else
+            f"every entry of toolsdisplayorder ({len(tool_ids)}) exists",
+            fix=f"bcdtool bcdedit --store TARGET /toolsdisplayorder {gone_tools[0]} /remove"
+            if gone_tools else None))
     refs = [(BOOTMGR, BOOTMGR_RESUME, "resumeobject")]
     for loader in windows_loaders(store):
         refs += [(loader, LOADER_RESUME, "resumeobject"), (loader, RECOVERY, "recoverysequence")]
@@ -209,7 +271,7 @@ def _references(store: BcdStore, fix: str) -> list[Verdict]:
 # --- devices and files --------------------------------------------------------------------------
 
 def _object_verdicts(store: BcdStore, disk: BootDisk, store_part: int | None, target: _Target,
-                     fix: str) -> list[Verdict]:
+                     fix: str, uefi: bool) -> list[Verdict]:
     obj = store.get(target.guid)
     out: list[Verdict] = []
     codes = [DEVICE] + ([OSDEVICE] if target.role == "loader" else []) + \
@@ -235,7 +297,13 @@ def _object_verdicts(store: BcdStore, disk: BootDisk, store_part: int | None, ta
         resolved[code] = index
         out.append(verdict)
         out.extend(_ramdisk_files(store, disk, store_part, target, name, device, fix))
-    out.extend(_file_verdicts(store, disk, target, resolved, fix))
+    out.extend(_file_verdicts(store, disk, target, resolved, fix, uefi))
+    if target.role == "tool":
+        for verdict in out:
+            if verdict.status == "problem":
+                # the tool fails when chosen from the menu; Windows itself still boots
+                verdict.status = "warning"
+                verdict.message += f" ({target.label} only: Windows itself boots)"
     return out
 
 
@@ -347,10 +415,46 @@ def _wrong(vid: str, message: str, notes: list[str], target: _Target, name: str,
     blind = disk.unreadable()
     unseen = f" (bcdtool cannot look inside {', '.join(blind)})" if blind else ""
     refusal = f"{name} of {target.label}: no partition of this disk holds {what}{unseen}"
+    locked = [p.index for p in disk.partitions if disk.filesystem(p.index) == "bitlocker"]
+    if len(locked) == 1:
+        # most likely the encrypted Windows volume: bcdtool cannot look inside (and never
+        # writes into it), so the user names it, or unlocks it for a check
+        step = (f"if {what} is on the BitLocker-encrypted partition {locked[0]}, point the "
+                f"entry there: bcdtool bcdedit --store TARGET /set {target.label} {name} "
+                f"partition=#{locked[0]} (or unlock it with dislocker and mount it to check)")
+        refusal += f"; {step.replace('TARGET', '<disk>')}"
+    elif _other_disk(device, disk) is not None:
+        # store on one disk, Windows on another (a second disk of that machine, or the disk
+        # the store was copied from): bcdtool checks one disk, so the user compares identities
+        step = (f"if {what} is on another disk of that machine, this may be right: `bcdtool "
+                f"enum OTHER-DISK --all` must show {_other_disk(device, disk)} for it; "
+                "otherwise restore the Windows files, or point the entry at a partition of "
+                f"this disk: bcdtool bcdedit --store TARGET /set {target.label} {name} "
+                "partition=#N")
+        refusal += (f" ({name} names {_other_disk(device, disk)}; if that disk holds it, "
+                    "nothing needs repairing)")
+    else:
+        step = ("restore the Windows files, or point the entry at the right partition with "
+                f"bcdtool bcdedit --store TARGET /set {target.label} {name} partition=#N")
     return Verdict(vid, "problem", f"{message}; no partition bcdtool can read holds {what}"
-                   f"{unseen}", notes,
-                   "restore the Windows files, or point the entry at the right partition with "
-                   "bcdtool bcdedit --store TARGET /set ... partition=#N", refusal=refusal)
+                   f"{unseen}", notes, step, refusal=refusal)
+
+
+def _other_disk(device: Device, disk: BootDisk) -> str | None:
+    """`GPT disk {...}` / `MBR signature ...` when `device` (or a ramdisk's parent) names a
+    partition of a disk other than `disk`, else None."""
+    if isinstance(device, RamdiskDevice):
+        device = device.parent
+    if not isinstance(device, PartitionDevice) or disk.layout is None:
+        return None
+    mine = disk.layout
+    same = device.style == mine.style and (device.disk_signature == mine.disk_signature
+                                           if device.style == "mbr"
+                                           else device.disk_guid == mine.disk_guid)
+    if same:
+        return None
+    return f"MBR signature {device.disk_signature:08x}" if device.style == "mbr" else \
+        f"GPT disk {device.disk_guid}"
 
 
 def _pointed(device: Device, disk: BootDisk, index: int) -> Device | None:
@@ -375,10 +479,7 @@ def _parent_index(disk: BootDisk, store_part: int | None,
             return index, ""
         ident = device.identity()
         layout = disk.layout
-        same_disk = layout is not None and layout.style == device.style and (
-            device.disk_signature == layout.disk_signature if device.style == "mbr"
-            else device.disk_guid == layout.disk_guid)
-        if same_disk:
+        if layout is not None and _other_disk(device, disk) is None:
             return None, f"{ident}, on this disk but where no partition is (the partition " \
                 "was moved or recreated)"
         mine = layout.identity() if layout else "no partition table"
@@ -424,9 +525,38 @@ def _ramdisk_files(store: BcdStore, disk: BootDisk, store_part: int | None, targ
     return [verdict]
 
 
+def _firmware_verdict(disk: BootDisk, target: _Target, value: str, index: int | None,
+                      inside: bool, uefi: bool) -> Verdict | None:
+    """A `path` built for the other firmware (`winload.exe` in a store UEFI reads, `winload.efi`
+    in a BIOS one: a disk converted with mbr2gpt, or a store copied between layouts).  When the
+    program for this firmware is beside it, the verdict carries the `path` repair boot sets."""
+    if target.role == "bootmgr" or not value.lower().endswith((".exe", ".efi")):
+        return None
+    wrong = ".exe" if uefi else ".efi"
+    if not value.lower().endswith(wrong):
+        return None
+    right = value[:-4] + (".efi" if uefi else ".exe")
+    firmware, other = ("UEFI", "BIOS (PC/AT)") if uefi else ("BIOS (PC/AT)", "UEFI")
+    vid = f"boot-firmware.{target.label}.path"
+    message = (f"path of {target.label} is {value}, a {other} program, but {firmware} firmware "
+               "reads this store: the boot manager cannot start it (boot error 0xc000000f)")
+    present = index is not None and not inside and disk.has_file(index, right)
+    if not present:
+        return Verdict(vid, "problem", message, fix=f"bcdtool bcdedit --store TARGET /set "
+                       f"{target.label} path {right} (when that file exists; else run `bcdboot "
+                       f"C:\\Windows /f {'UEFI' if uefi else 'BIOS'}` from Windows RE)",
+                       refusal=f"path of {target.label}: {right} is not on "
+                       f"{disk.describe(index) if index is not None else 'a known partition'}")
+    verdict = Verdict(vid, "problem", f"{message}; {right} is on {disk.describe(index)}",
+                      fix=REPAIR.format(target="TARGET"))
+    verdict.repoint = Repoint(target.guid, target.label, "path", PATH, value, right, index)
+    return verdict
+
+
 def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
-                   resolved: dict[int, int | None], fix: str) -> list[Verdict]:
-    """`path` on the `device` partition and `systemroot` on the `osdevice` partition."""
+                   resolved: dict[int, int | None], fix: str, uefi: bool) -> list[Verdict]:
+    """`path` on the `device` partition and `systemroot` on the `osdevice` partition; a `path`
+    for the other firmware."""
     out: list[Verdict] = []
     obj = store.get(target.guid)
     device_elem = obj.elements.get(DEVICE)
@@ -439,6 +569,11 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
         value = _value(store, target.guid, code)
         if code == PATH and value is None and target.role == "bootmgr":
             value = BIOS_BOOTMGR
+        if code == PATH and isinstance(value, str):
+            mismatch = _firmware_verdict(disk, target, value, index, inside, uefi)
+            if mismatch is not None:
+                out.append(mismatch)
+                continue
         if index is None or not isinstance(value, str) or inside:
             continue          # device problems are reported once; image files are inside
         vid = f"boot-file.{target.label}.{name}"

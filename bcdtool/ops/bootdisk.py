@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 
-from bcdtool.bcd.device import DiskLayout, PartitionDevice
+from bcdtool.bcd.device import DiskLayout, PartitionDevice, harddisk_volume_text
 from bcdtool.blockdev.detect import open_image
 from bcdtool.blockdev.partitions import Partition, PartitionTable, read_partition_table
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError
@@ -153,6 +153,29 @@ class BootDisk:
         self.close()
 
 
+#: Partitions that are no volume, so Windows gives them no \\Device\\HarddiskVolumeN: the GPT
+#: Microsoft Reserved partition and MBR extended-partition containers.
+_NOT_VOLUMES = frozenset({"e3c9e316-0b5c-4db8-817d-f92df00215ae", "0x05", "0x0f", "0x85"})
+_HARDDISK_VOLUME = re.compile(r"\\device\\harddiskvolume(\d+)\\?", re.IGNORECASE)
+
+
+def harddisk_volume_refusal(disk: BootDisk | None, word: str) -> str:
+    """Why `\\Device\\HarddiskVolumeN` cannot be used offline, and the partition=#N it most
+    likely is: on a machine whose only disk was this one, the N-th partition that is a volume
+    (Windows counts them in partition-table order, MSR and extended containers left out) [L]."""
+    text = harddisk_volume_text(word, on_disk=True)
+    match = _HARDDISK_VOLUME.search(word)
+    if disk is None or match is None:
+        return text
+    volumes = [p.index for p in disk.partitions if p.type.lower() not in _NOT_VOLUMES]
+    number = int(match.group(1))
+    if 1 <= number <= len(volumes):
+        index = volumes[number - 1]
+        text += (f"; if this disk was that Windows' only disk, it is {disk.describe(index)}: "
+                 f"partition=#{index}")
+    return text
+
+
 def _loop_backing_file(loop: str) -> str | None:
     """The file loop device `loop` (e.g. "loop0") is attached to, from sysfs; None if none."""
     try:
@@ -193,9 +216,7 @@ class PartitionNames:
         if re.fullmatch(r"[A-Za-z]:\\?", word):
             return self._letter(disk, word[0].upper())
         if word.lower().startswith("\\device\\"):
-            raise UnsupportedError(f"partition={word} names a volume of the Windows that ran "
-                                   "bcdedit; offline, name it as partition=#N (the partition "
-                                   "number `bcdtool doctor` and `enum` show), or a drive letter")
+            raise UnsupportedError(harddisk_volume_refusal(disk, word))
         raise InvalidArgumentError(f"partition={word} is not a partition: use #N, /dev/sdXN, "
                                    "a drive letter (C:), mbr:SIGNATURE:OFFSET or "
                                    "gpt:{disk}:{partition}")

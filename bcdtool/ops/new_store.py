@@ -16,7 +16,8 @@ from bcdtool.bcd.template import StoreLayout, build_store
 from bcdtool.blockdev.partitions import Partition
 from bcdtool.errors import BcdError, InvalidArgumentError, NotFoundError
 from bcdtool.ops.bootdisk import BootDisk
-from bcdtool.write.fileio import create_new
+from bcdtool.ops.edits import WriteOptions
+from bcdtool.ops.newfile import create_file
 
 #: The file that marks the Windows volume (folders cannot be looked up on every filesystem).
 WINDOWS_MARK = "Windows/System32/config/SYSTEM"
@@ -66,13 +67,10 @@ def _windows_partition(disk: BootDisk, parts: list[Partition],
     return system, "the system partition itself (the disk has no other)"
 
 
-def create(path: str | os.PathLike, layout: StoreLayout) -> bytes:
-    """Write a new store file at `path` (never overwriting) and return its bytes."""
+def create(path: str | os.PathLike, layout: StoreLayout,
+           opts: WriteOptions | None = None) -> tuple[bytes, list[dict]]:
+    """Write a new store file at `path` (never overwriting; nothing for a dry run); its bytes
+    and the change."""
     data = build_store(layout)
-    try:
-        create_new(path, data)
-    except FileExistsError:
-        raise BcdError("the file exists; bcdtool does not overwrite it", path=str(path)) from None
-    except OSError as exc:
-        raise BcdError(f"cannot create the file: {exc.strerror}", path=str(path)) from None
-    return data
+    return data, create_file(path, data, opts or WriteOptions(), error=BcdError, failed=BcdError,
+                             exists="the file exists; bcdtool does not overwrite it")

@@ -40,7 +40,7 @@ def new_store_command(spec: str) -> str:
 
 def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
                 partition: int | None = None, path: str | None = None,
-                audit_log=None) -> EditResult:
+                audit_log=None, backup: str | None = None, read_only: bool = False) -> EditResult:
     """Re-point every wrong device element of the store of disk `spec` (see module doc).
 
     Raises:
@@ -48,7 +48,8 @@ def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
         UnsupportedError: the target is not a disk or image.
         BcdError: a wrong element that several partitions could fix (the choices are listed).
     """
-    opts = WriteOptions(dry_run=dry_run, backup_dir=backup_dir, audit_log=audit_log)
+    opts = WriteOptions(dry_run=dry_run, backup_dir=backup_dir, audit_log=audit_log,
+                        backup=backup, read_only=read_only)
     try:
         handle, store = open_store(spec, read_only=opts.opens_read_only, partition=partition,
                                    path=path)
@@ -89,6 +90,6 @@ def _repoint(store, verdicts: list) -> dict:
             continue
         store.set_element(move.guid, move.code, move.new)
         repoints.append({"object": move.guid, "label": move.label, "element": move.element,
-                         "partition": move.index, "old": move.old.text(detailed=True),
-                         "new": move.new.text(detailed=True)})
+                         "partition": move.index, "old": move.shown(move.old),
+                         "new": move.shown(move.new)})
     return {"repoints": repoints, "not_repaired": [v.refusal for v in verdicts if v.refusal]}

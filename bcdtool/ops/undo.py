@@ -20,6 +20,8 @@ class UndoResult:
     entries: int
     sha256: str | None = None          # the store's sha256 after restoring (hive journals)
     notices: list[str] = field(default_factory=list)
+    #: What was put back: one object per journal entry (file, kind, offset, length).
+    changes: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """A JSON-ready dictionary."""
@@ -41,7 +43,10 @@ def undo(path: str | os.PathLike, *, force: bool = False, secrets: tuple[str, ..
     if journal.extra.get("restored_before"):
         notices.append("this journal was already restored once; restoring again")
     result = UndoResult(journal=str(journal.path), target=journal.target,
-                        operation=journal.operation, entries=len(journal.entries), notices=notices)
+                        operation=journal.operation, entries=len(journal.entries), notices=notices,
+                        changes=[{"action": "restore", "path": e.file, "kind": e.kind,
+                                  "offset": e.offset, "length": e.length}
+                                 for e in journal.entries])
     store = journal.extra.get("store")
     if isinstance(store, str) and store in shas:
         result.sha256 = shas[store]

@@ -58,9 +58,7 @@ def _field_code(sub: construct.Construct) -> tuple[str, bool]:
 NK = FastStruct(L.KeyNode)
 VK = FastStruct(L.KeyValue)
 SK = FastStruct(L.KeySecurity)
-DB = FastStruct(L.BigData)
 HBIN = FastStruct(L.HbinHeader)
-LIST_HEADER = FastStruct(L.ListHeader)
 
 
 class CellMap:

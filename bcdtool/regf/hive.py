@@ -15,8 +15,8 @@ import os
 import stat
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from bcdtool import _construct
 from bcdtool.errors import (CorruptionError, DirtyHiveError, FormatError, LimitError,
@@ -58,8 +58,7 @@ _VK_FLAGS = VK.index("flags")
 _LEAVES = (b"li", b"lf", b"lh")
 
 
-@dataclass(frozen=True)
-class Security:
+class Security(NamedTuple):
     """An `sk` record: ring links, reference count and the self-relative security descriptor."""
 
     offset: int

@@ -16,8 +16,8 @@ import os
 import stat
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from bcdtool import _construct
 from bcdtool.errors import DirtyHiveError, FormatError, LimitError
@@ -50,8 +50,7 @@ _PAGE_REF = struct.Struct("<II")
 assert _PAGE_REF.size == DirtyPageReference.sizeof()
 
 
-@dataclass(frozen=True)
-class AppliedEntry:
+class AppliedEntry(NamedTuple):
     """One unit of log data replayed: a new-format entry, or a whole old-format log."""
 
     log: str
@@ -60,14 +59,13 @@ class AppliedEntry:
     hive_bins_data_size: int
 
 
-@dataclass(frozen=True)
-class Recovery:
+class Recovery(NamedTuple):
     """The recovered hive image, what was replayed from which logs, and notes for the user."""
 
     data: bytes
     applied: tuple[AppliedEntry, ...]
     used_logs: tuple[str, ...]
-    notices: tuple[str, ...] = field(default=())
+    notices: tuple[str, ...] = ()
 
     @property
     def sequence(self) -> int:
@@ -187,8 +185,7 @@ def read_log_files(path: str | Path, *, max_size: int = MAX_HIVE_BYTES) -> list[
 
 # --- parsed logs ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     sequence: int
     flags: int
     hive_size: int
@@ -198,8 +195,7 @@ class _Entry:
     hashes: tuple[int, int] = (0, 0)         # its (hash_1, hash_2), checked when parsed
 
 
-@dataclass
-class _NewLog:
+class _NewLog(NamedTuple):
     name: str
     data: LogData
     sequence: int
@@ -208,8 +204,7 @@ class _NewLog:
     base: bytes = b""           # the base-block copy as it was checked (one read)
 
 
-@dataclass
-class _OldLog:
+class _OldLog(NamedTuple):
     name: str
     data: LogData
     sequence: int

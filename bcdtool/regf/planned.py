@@ -9,6 +9,7 @@ commit and its dry run alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 CREATE_KEY = "create_key"
 DELETE_KEY = "delete_key"
@@ -16,8 +17,7 @@ SET_VALUE = "set_value"
 DELETE_VALUE = "delete_value"
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One edit: `op` on the key at `path` (and value `name` for value operations)."""
 
     op: str

@@ -485,12 +485,3 @@ def replace_file(path: str | os.PathLike, data: bytes, *, new_mode: int = 0o600)
         _replace_at(folder, path.name, data, str(path), new_mode)
     finally:
         os.close(folder)
-
-
-def fsync_folder(folder: str | os.PathLike) -> None:
-    """Make a rename or a new file in `folder` durable."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

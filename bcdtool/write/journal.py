@@ -28,12 +28,12 @@ from bcdtool.limits import MAX_HIVE_BYTES
 from bcdtool.urls import redact, scrub
 from bcdtool.write import signing
 from bcdtool.write.fileio import READ_FLAGS, create_new, read_fd, replace_file
+from bcdtool.write.pending import (MAX_DEPTH, marker_doc, marker_path, nesting, started,
+                                   state_dir)
 
 JOURNAL_VERSION = 2
 #: Largest journal.json we agree to parse (a hostile or broken file must not exhaust memory).
 MAX_JOURNAL_BYTES = 16 * 1024 * 1024
-#: How deeply journal.json may nest (Python's parser recurses; a hostile file must not crash it).
-MAX_DEPTH = 64
 STATES = ("planned", "writing", "done", "undoing", "restored")
 _BACKUP_NAME = re.compile(r"^[0-9]{4}\.bak$")
 
@@ -41,14 +41,6 @@ _BACKUP_NAME = re.compile(r"^[0-9]{4}\.bak$")
 def sha256(data: bytes) -> str:
     """Hex sha256 of `data`."""
     return hashlib.sha256(data).hexdigest()
-
-
-def state_dir() -> Path:
-    """bcdtool's state folder: $XDG_STATE_HOME/bcdtool, else ~/.local/state/bcdtool."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state"
-    )
-    return Path(base) / "bcdtool"
 
 
 def private_folder(folder: Path) -> None:
@@ -150,13 +142,13 @@ class Journal:
             if state in ("writing", "undoing"):
                 folder = state_dir() / "pending"
                 private_folder(folder)
-                replace_file(_marker_path(self.target_key),
+                replace_file(marker_path(self.target_key),
                              json.dumps({"key": self.target_key,
                                          "journal": str(self.path.resolve()),
                                          "pid": os.getpid(),
-                                         "started": _started(os.getpid())}).encode())
+                                         "started": started(os.getpid())}).encode())
             else:
-                _marker_path(self.target_key).unlink(missing_ok=True)
+                marker_path(self.target_key).unlink(missing_ok=True)
 
     def save(self) -> None:
         """Write journal.json atomically (0600)."""
@@ -234,7 +226,7 @@ def read_doc(path: Path, *, trust: bool = False) -> dict:
         raw = read_fd(fd, str(path), cap=MAX_JOURNAL_BYTES)
     finally:
         os.close(fd)
-    if _nesting(raw) > MAX_DEPTH:
+    if nesting(raw) > MAX_DEPTH:
         raise FormatError("undo journal nests too deeply to be one of bcdtool's", path=str(path))
     try:
         doc = json.loads(raw)
@@ -257,28 +249,6 @@ def read_doc(path: Path, *, trust: bool = False) -> dict:
             "applies), or copy the state folder key (journal.key) of the user and machine that "
             "wrote it here", path=str(path))
     return doc
-
-
-def _nesting(raw: bytes) -> int:
-    """The deepest bracket nesting of a JSON text (strings skipped), without parsing it."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
 
 
 def from_doc(doc: dict, path: Path) -> Journal:
@@ -344,30 +314,15 @@ def inside_target(rel: str) -> bool:
 
 # --- pending markers: interrupted writes and undos -----------------------------------------------
 
-def _marker_path(target_key: str) -> Path:
-    # surrogateescape: a path with bytes that are not UTF-8 (any Linux file name may hold them)
-    # names its store by those very bytes
-    digest = hashlib.sha256(target_key.encode("utf-8", "surrogateescape")).hexdigest()
-    return state_dir() / "pending" / (digest[:32] + ".json")
-
-
-def _marker_doc(raw: bytes):
-    """A pending marker's JSON; ValueError for one no bcdtool wrote (nested past MAX_DEPTH,
-    which json.loads would answer with a RecursionError on every open of the store)."""
-    if _nesting(raw) > MAX_DEPTH:
-        raise ValueError("pending marker nests too deeply")
-    return json.loads(raw)
-
-
 def interrupted(target_key: str) -> Journal | None:
     """The journal of an unfinished write (or undo) of store `target_key`, if one was left."""
-    marker = _marker_path(target_key)
+    marker = marker_path(target_key)
     try:
         fd = os.open(marker, READ_FLAGS)
     except OSError:
         return None
     try:
-        doc = _marker_doc(read_fd(fd, str(marker), cap=64 * 1024))
+        doc = marker_doc(read_fd(fd, str(marker), cap=64 * 1024))
         # Reporting an interrupted write only refuses to go on (undo checks the signature):
         # a journal whose key was lost or damaged must still stop the next write.
         journal = load(doc["journal"], trust=True)
@@ -378,38 +333,6 @@ def interrupted(target_key: str) -> Journal | None:
     if journal.target_key != target_key or journal.state not in ("writing", "undoing"):
         return None
     return journal
-
-
-def _started(pid: int) -> str | None:
-    """When process `pid` started (field 22 of /proc/PID/stat, clock ticks since boot), None if
-    it is gone: with the pid it tells a live process from a reused pid."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            raw = handle.read(4096)
-    except OSError:
-        return None
-    fields = raw.rpartition(b")")[2].split()
-    return fields[19].decode() if len(fields) > 19 else None
-
-
-def writer_alive(target_key: str) -> int | None:
-    """The pid of another process still writing (or undoing) store `target_key` under its
-    pending marker — a write in progress, not an interrupted one — else None."""
-    try:
-        fd = os.open(_marker_path(target_key), READ_FLAGS)
-    except OSError:
-        return None
-    try:
-        doc = _marker_doc(read_fd(fd, "pending marker", cap=64 * 1024))
-    except (OSError, ValueError, BcdToolError):
-        return None
-    finally:
-        os.close(fd)
-    pid = doc.get("pid") if isinstance(doc, dict) else None
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or pid == os.getpid():
-        return None
-    started = doc.get("started")
-    return pid if started is not None and _started(pid) == started else None
 
 
 def latest(target_key: str, *, limit: int = 1000) -> Journal | None:

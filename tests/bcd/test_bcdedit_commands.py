@@ -308,15 +308,25 @@ def test_event_is_a_loader_switch(bios):
 
 
 def test_eventsettings_shares_the_net_debugger_elements(bios):
+    """Microsoft's Setup and Boot Event Collection page: after `bcdedit /event yes` and
+    `bcdedit /eventsettings net hostip:1.2.3.4 port:50000 key:a.b.c.d`, `bcdedit /eventsettings`
+    shows Key, Debugtype = NET, Hostip, Port and DHCP = yes."""
     dbg = objects.ALIASES["{dbgsettings}"]
-    before = bios.get(dbg).elements[0x15000011].raw
-    out = _run(bios, "/eventsettings NET HOSTIP:10.1.2.3 PORT:50001 KEY:a.b.c.d")
+    assert bios.get(dbg).elements[0x15000011].raw != (3).to_bytes(8, "little")
+    _run(bios, "/event yes")
+    assert bios.get(bios.default_guid()).elements[0x26000141].raw == b"\x01"
+    out = _run(bios, "/eventsettings net hostip:1.2.3.4 port:50000 key:a.b.c.d")
     assert out.lines == ["Key=a.b.c.d"]
     elements = bios.get(dbg).elements
-    assert elements[0x1500001a].raw == bytes([10, 1, 2, 3]) + bytes(4)
-    assert elements[0x1500001b].raw == (50001).to_bytes(8, "little")
-    assert elements[0x15000011].raw == before           # the debugger type is not touched
-    assert "hostip                  10.1.2.3" in _run(bios, "/eventsettings").lines
+    assert elements[0x1500001a].raw == bytes([1, 2, 3, 4]) + bytes(4)
+    assert elements[0x1500001b].raw == (50000).to_bytes(8, "little")
+    assert elements[0x15000011].raw == (3).to_bytes(8, "little")       # debugtype NET
+    assert elements[0x1600001c].raw == b"\x01"                         # dhcp Yes
+    shown = _run(bios, "/eventsettings").lines
+    for line in ("debugtype               NET", "hostip                  1.2.3.4",
+                 "port                    50000", "key                     a.b.c.d",
+                 "dhcp                    Yes"):
+        assert line in shown, shown
 
 
 def test_ipv4_elements_take_and_print_dotted_addresses(bios):

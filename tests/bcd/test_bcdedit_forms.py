@@ -53,14 +53,19 @@ def test_vhd_device_layout_is_windows(corpus):
     assert blob[0x76:0x76 + 0x48] == partition[16:]
     assert blob[0x76 + 0x48:] == "\\vhd\\win.vhdx\0".encode("utf-16-le")
     again = parse_device_element(blob)
-    assert again == vhd and again.text() == "vhd=[unknown]\\vhd\\win.vhdx"
+    # as bcdedit prints it (real outputs: `vhd=[D:]\\win8rtm.vhdx,locate=custom:12000002`)
+    assert again == vhd and again.text() == "vhd=[unknown]\\vhd\\win.vhdx,locate=custom:12000002"
     assert "vhd=[<MBR disk 76a4a23d" in again.text(detailed=True)
 
 
 @pytest.mark.parametrize("text, shown", [
-    ("vhd=[locate]\\windows.vhdx", "vhd=[locate]\\windows.vhdx"),
-    ("vhd=[boot]\\x.vhd", "vhd=[boot]\\x.vhd"),
-    ("vhd=[mbr:1b2c3d4e:0x100000]\\x.vhd", "vhd=[unknown]\\x.vhd"),
+    ("vhd=[locate]\\windows.vhdx", "vhd=[locate]\\windows.vhdx,locate=custom:12000002"),
+    ("vhd=[boot]\\x.vhd", "vhd=[boot]\\x.vhd,locate=custom:12000002"),
+    ("vhd=[mbr:1b2c3d4e:0x100000]\\x.vhd", "vhd=[unknown]\\x.vhd,locate=custom:12000002"),
+    # pasted back from bcdedit's own output
+    ("vhd=[boot]\\x.vhdx,locate=custom:22000002", "vhd=[boot]\\x.vhdx,locate=custom:22000002"),
+    ("VHD=[boot]\\x.vhdx,LOCATE=custom:0x12000002",
+     "vhd=[boot]\\x.vhdx,locate=custom:12000002"),
 ])
 def test_vhd_forms_round_trip(text, shown):
     device = parse_device_text(text, str)
@@ -86,8 +91,10 @@ def test_vhd_set_and_shown_by_enum(bios):
     _run(bios, "/set", "{default}", "device", "vhd=[locate]\\windows.vhdx")
     _run(bios, "/set", "{default}", "osdevice", "vhd=[boot]\\windows.vhdx")
     text = enum.render(bios, enum.select(bios, "{default}"))
-    assert "device                  vhd=[locate]\\windows.vhdx" in text
-    assert "osdevice                vhd=[boot]\\windows.vhdx" in text
+    # bcdedit's defaults: the device searches the attached disk for path, the osdevice for
+    # systemroot (as in real `bcdedit /enum` outputs of native VHD boot entries)
+    assert "device                  vhd=[locate]\\windows.vhdx,locate=custom:12000002" in text
+    assert "osdevice                vhd=[boot]\\windows.vhdx,locate=custom:22000002" in text
     reread = BcdStore(Hive.from_bytes(bios.to_bytes()))
     default = reread.default_guid()
     assert isinstance(reread.get(default).elements[0x11000001].value(), VhdDevice)

@@ -248,6 +248,22 @@ PAGES: list[Page] = [
         *[(line, []) for line in DOC_ENTRIES[1:2]],
         (f"bcdedit /event {GCB} OFF", [set_(GCB, 0x26000141, NO)]),
     ]),
+    Page("https://learn.microsoft.com/windows-server/administration/"
+         "get-started-with-setup-and-boot-event-collection", INSTALLED, [
+        # "To enable event transport locally on the target computer"
+        ("bcdedit /event yes", [set_(D, 0x26000141, YES)]),
+        ("bcdedit /eventsettings net hostip:1.2.3.4 port:50000 key:a.b.c.d",
+         [out("Key=a.b.c.d"), set_(DBG, 0x15000011, integer(3)),
+          set_(DBG, 0x1500001A, bytes([1, 2, 3, 4]) + bytes(4)),
+          set_(DBG, 0x1500001B, integer(50000)), set_(DBG, 0x1600001C, YES)]),
+        # "Validate target computer configuration": Key, Debugtype = NET, Hostip, Port, DHCP
+        ("bcdedit /eventsettings", [out("debugtype               NET"),
+                                    out("hostip                  1.2.3.4"),
+                                    out("port                    50000"),
+                                    out("dhcp                    Yes")]),
+        ("bcdedit /eventsettings  net hostip:aaa port:50000 key:bbb busparams:X.Y.Z",
+         [exit_(24, "")]),          # the page's placeholders: not an address, not b.d.f
+    ]),
     # --- debugging -----------------------------------------------------------------------------
     Page(DEVTEST + "bcdedit--dbgsettings", INSTALLED, [
         ("bcdedit /dbgsettings net hostip:10.125.5.10 port:50000",

@@ -3,7 +3,9 @@ data, stderr for notes).  Fast: no disk images."""
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import click
 import pytest
@@ -85,3 +87,62 @@ def test_current_command_names_the_subcommand_below_the_root():
 
     run = CliRunner().invoke(root, ["hive", "ls"])
     assert json.loads(run.stdout) == {"schema": "bcdtool.hive.ls/1"}
+
+
+# -- every option flag is declared once --------------------------------------------------------
+
+CLI_PACKAGE = Path(__file__).resolve().parents[2] / "bcdtool" / "cli"
+
+
+def option_declarations(source: str, name: str = "<source>") -> dict[str, list[str]]:
+    """{flag: ["file:line", ...]} of every `click.option("--flag", ...)` (or `@option(...)`,
+    `click.Option([...])`) call in `source`."""
+    found: dict[str, list[str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        callee = func.attr if isinstance(func, ast.Attribute) else \
+            func.id if isinstance(func, ast.Name) else ""
+        if callee not in ("option", "Option"):
+            continue
+        texts = []
+        for arg in node.args:
+            items = arg.elts if isinstance(arg, (ast.List, ast.Tuple)) else [arg]
+            texts += [i.value for i in items if isinstance(i, ast.Constant)
+                      and isinstance(i.value, str) and i.value.startswith("-")]
+        for flag in texts:
+            found.setdefault(flag, []).append(f"{name}:{node.lineno}")
+    return found
+
+
+def test_the_declaration_scanner_sees_every_spelling():
+    sample = ('import click\n@click.option("--baud", type=int)\ndef a(): ...\n'
+              'opt = click.Option(["--baud", "-b"])\nfrom click import option\n'
+              '@option("--dry-run", is_flag=True)\ndef b(): ...\n')
+    assert option_declarations(sample) == {"--baud": ["<source>:2", "<source>:4"],
+                                           "-b": ["<source>:4"],
+                                           "--dry-run": ["<source>:6"]}
+
+
+def test_every_option_flag_is_declared_once():
+    """A shared option (`--partition`, `--dry-run`, `--json`, `--baud`, ...) lives in
+    cli/options.py and every command takes it from there; a flag only one command has is
+    declared in that command's module.  A second `click.option("--flag")` anywhere in the CLI
+    is a copy that will drift (help text, type, default)."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted(CLI_PACKAGE.glob("*.py")):
+        for flag, where in option_declarations(path.read_text(encoding="utf-8"),
+                                               path.name).items():
+            seen.setdefault(flag, []).extend(where)
+    copies = {flag: where for flag, where in seen.items() if len(where) > 1}
+    assert not copies, ("declare a shared option once in bcdtool/cli/options.py and use its "
+                        f"decorator: {copies}")
+
+
+def test_the_shared_options_are_in_options_py():
+    shared = {"--partition", "--path", "--backend", "--json", "--dry-run", "--backup-dir",
+              "--backup", "--read-only", "--audit-log", "--strict", "--allow-dirty", "--baud",
+              "--device"}
+    declared = option_declarations((CLI_PACKAGE / "options.py").read_text(encoding="utf-8"))
+    assert shared <= set(declared), shared - set(declared)

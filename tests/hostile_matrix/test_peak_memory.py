@@ -9,7 +9,6 @@ under 100 MiB.  Memory does not depend on the machine's speed.  Inputs over the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 
 from bcdtool.limits import MAX_BCD_ELEMENT_BYTES, MAX_BCD_HIVE_BYTES, MiB
 from fixtures import big_stores
-from tests.helpers.common import CORPUS, need_tools
+from tests.helpers.common import CORPUS, need_tools, sha
 
 REPO = Path(__file__).resolve().parents[2]
 #: Peak resident memory a BCD command may use on any input (issue #11).
@@ -171,22 +170,14 @@ def test_undo_of_an_edit_of_a_padded_store_is_bit_exact(targets, tmp_path, state
     """Only the hive's bytes and the file's size are journaled; undo restores all 63 MiB."""
     target = _run(targets, tmp_path, "padded", sink, "set")
     image = target / big_stores.BOOT / "BCD" if sink == "folder" else target
-    before = _sha(targets.get("padded", sink) / image.relative_to(tmp_path / "target"))
+    before = sha(targets.get("padded", sink) / image.relative_to(tmp_path / "target"))
     journals = sorted((state / "bcdtool" / "journal").glob("*/journal.json"))
     assert len(journals) == 1 and sum(p.stat().st_size for p in journals[0].parent.iterdir()) \
         < MiB      # the slack is not copied into the journal
     peak, code, err = measured("undo", journals[0])
     assert code == 0, err
     assert peak < MAX_RSS, f"undo: {peak / MiB:.1f} MiB"
-    assert _sha(image) == before
-
-
-def _sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(MiB):
-            digest.update(chunk)
-    return digest.hexdigest()
+    assert sha(image) == before
 
 
 @pytest.mark.parametrize("why", ["hive", "one BCD element", "for all of them",

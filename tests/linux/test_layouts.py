@@ -42,10 +42,13 @@ BEFORE = {
     "debian-12-grub-serial-no-command": {"grub.serial-speed"},
     "debian-12-systemd-boot": {"kernel.serial-console", "getty.serial"},
     "ubuntu-20.04-raspi": {"kernel.serial-console", "rpi.uart"},
+    "armbian-rockchip64": {"kernel.serial-console"},
+    "rhel-9-ppc64le": set(),
 }
 FIXABLE = sorted(set(L.LAYOUTS) - set(L.REFUSED))
 DEVICE = {"raspios-12": "serial0", "ubuntu-20.04-raspi": "serial0", "debian-12-uboot": "ttyAMA0",
-          "amazonlinux-2-arm64": "ttyS0"}
+          "amazonlinux-2-arm64": "ttyS0", "armbian-rockchip64": "ttyS2",
+          "rhel-9-ppc64le": "hvc0"}
 
 
 def _read(root: Path, path: str) -> str:

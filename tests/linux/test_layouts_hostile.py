@@ -34,6 +34,10 @@ TARGETS = [
     ("debian-12-systemd-boot", "/boot/efi/loader/entries/"
      "0f1e2d3c4b5a69788796a5b4c3d2e1f0-6.1.0-17-amd64.conf"),
     ("opensuse-microos", "/etc/fstab"),
+    ("armbian-rockchip64", "/boot/boot.scr"),
+    ("armbian-rockchip64", "/boot/armbianEnv.txt"),
+    ("armbian-rockchip64", "/boot/boot.cmd"),
+    ("uboot-script-only", "/boot/boot.scr"),
 ]
 KINDS = ("host-link", "loop", "fifo", "huge", "binary")
 

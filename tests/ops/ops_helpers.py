@@ -41,10 +41,11 @@ def new_store(firmware: str) -> bytes:
 
 #: The files the boot code loads, by firmware: (system partition, Windows partition).
 BOOT_FILES = {
-    "uefi": ({"EFI/Microsoft/Boot/bootmgfw.efi": b"MZ bootmgfw"},
+    "uefi": ({"EFI/Microsoft/Boot/bootmgfw.efi": b"MZ bootmgfw",
+              "EFI/Microsoft/Boot/memtest.efi": b"MZ memtest"},
              {"Windows/System32/winload.efi": b"MZ winload",
               "Windows/System32/winresume.efi": b"MZ winresume"}),
-    "bios": ({"bootmgr": b"bootmgr"},
+    "bios": ({"bootmgr": b"bootmgr", "Boot/memtest.exe": b"MZ memtest"},
              {"Windows/System32/winload.exe": b"MZ winload",
               "Windows/System32/winresume.exe": b"MZ winresume"}),
 }

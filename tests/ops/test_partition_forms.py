@@ -107,6 +107,29 @@ def test_partition_forms_need_a_disk(tmp_path):
     assert run.returncode == 17 and "give the whole disk or image" in run.stderr
 
 
+@pytest.mark.parametrize("firmware, number, index", [("bios", 1, 1), ("bios", 2, 2),
+                                                      ("uefi", 2, 2), ("bios", 9, None)])
+def test_harddisk_volume_is_refused_naming_the_likely_partition(tmp_path, state, firmware,
+                                                                 number, index):
+    """`partition=\\Device\\HarddiskVolumeN` (what bcdedit prints for a volume without a letter):
+    the number is the running Windows' count over every disk, stored nowhere, so it is refused
+    (exit 17, nothing written) naming partition=#N for the case that this was its only disk."""
+    raw = tmp_path / "disk.img"
+    build_windows_disk(firmware, raw)
+    digest = sha(raw)
+    run = bcdtool("bcdedit", "--store", raw, "/set", "{default}", "osdevice",
+                  f"partition=\\Device\\HarddiskVolume{number}")
+    assert run.returncode == 17 and "stored nowhere" in run.stderr
+    assert "give the whole disk" not in run.stderr       # it was given
+    if index is None:
+        assert "only disk" not in run.stderr
+    else:
+        assert f"only disk, it is partition {index} (" in run.stderr
+        assert run.stderr.rstrip().endswith(f"partition=#{index}")
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+    assert sha(raw) == digest
+
+
 def test_linux_node_of_the_target_block_device(tmp_path, state):
     """`partition=/dev/loopNp2` when the target is /dev/loopN (root and loop devices only)."""
     need_tools("losetup")

@@ -11,7 +11,7 @@ import posixpath
 import stat
 from collections.abc import Callable
 
-from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
+from bcdtool.errors import BcdToolError, WriteError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.write import lock
 from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular, identity, is_below
@@ -256,13 +256,3 @@ def _copy_label(folder: Folder, rel: str) -> None:
                          path=folder.name(rel)) from None
     finally:
         os.close(fd)
-
-
-def require_regular(sink: FolderSink, file: str) -> None:
-    """UnsafePathError unless `file` is absent or a regular file (never a link or FIFO)."""
-    kind = sink.entry_kind(file)
-    if kind not in (None, "file"):
-        raise UnsafePathError(f"is a {'symbolic link' if kind == 'link' else 'special file'}; "
-                              "bcdtool writes only regular files inside a target: remove it, "
-                              "or replace it by the real file", path=sink.folder.name(file))
-

@@ -1,0 +1,1 @@
+"""Linux guests: their serial-console sources, the rules, and text-preserving fixes."""
