@@ -6,6 +6,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # Debian tools the tests use to build real images and to read our writes independently.
 DEB_TOOLS := dosfstools mtools ntfs-3g gdisk fdisk qemu-utils libwin-hivex-perl libhivex-bin e2fsprogs xz-utils grub-common u-boot-tools
 PYTEST_ARGS ?=
+CHECK_JOBS ?= 2
 
 .PHONY: demo check test deps-test debian-tools azurite fuzz crash e2e e2e-tools guestfs-test bench clean
 
@@ -47,12 +48,13 @@ azurite:
 
 # The unit tier a developer runs every minute (under a minute on 2 cores): ruff, then the hive
 # engine, BCD semantics and codecs, Linux parsing and rules, the CLI seam and the code-base rules,
-# without the tests marked slow.  `make test` runs everything.
+# without the tests marked slow, in CHECK_JOBS processes (pytest-xdist; ~55 s of CPU, so one
+# process alone is at the minute).  `make test` runs everything.
 UNIT_TESTS := tests/regf tests/bcd tests/linux tests/cli/test_seam.py tests/test_errors.py \
               tests/test_codebase.py
 check: deps-test
 	$(PY) -m ruff check bcdtool tests fixtures bench
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS) $(UNIT_TESTS)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(CHECK_JOBS) -m "not slow" $(PYTEST_ARGS) $(UNIT_TESTS)
 
 test: deps-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)

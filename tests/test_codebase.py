@@ -4,6 +4,7 @@ runs on, measured from the source (vermin), and declared in pyproject.toml."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import subprocess
 import sys
@@ -75,10 +76,23 @@ def _package(module: str) -> str:
     return "<base>"
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """The syntax tree of `path` (each file is parsed once for all the rules below)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def nodes(path: Path) -> tuple[ast.AST, ...]:
+    """Every node of `path`'s tree."""
+    return tuple(ast.walk(parsed(path)))
+
+
 def bcdtool_imports(path: Path) -> list[tuple[int, str]]:
     """(line, module) of every import of a bcdtool module in `path`, at any depth."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) \
+            if not path.is_relative_to(PACKAGE) else nodes(path):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module == "bcdtool":
                 found += [(node.lineno, f"bcdtool.{alias.name}") for alias in node.names]
@@ -137,20 +151,34 @@ OPTIONAL_BINDINGS = {"guestfs": "bcdtool/backends/guestfs.py",
                      "azure": "bcdtool/blockdev/pageblob.py"}
 
 
+def imports_in_functions(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, module) of every import statement inside a function (at any depth)."""
+    found = []
+    todo = [(child, False) for child in ast.iter_child_nodes(tree)]
+    while todo:
+        node, inside = todo.pop()
+        if inside and isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif inside and isinstance(node, ast.ImportFrom):
+            found.append((node.lineno, node.module or ""))
+        deeper = inside or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        todo += [(child, deeper) for child in ast.iter_child_nodes(node)]
+    return sorted(found)
+
+
 def test_imports_are_at_module_level():
     inside = []
     for path, _ in _modules():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for func in ast.walk(tree):
-            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            for node in ast.walk(func):
-                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                         [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-                where = str(path.relative_to(REPO))
-                inside += [f"{where}:{node.lineno}: {name}" for name in names
-                           if OPTIONAL_BINDINGS.get(name.split(".")[0]) != where]
+        where = str(path.relative_to(REPO))
+        inside += [f"{where}:{line}: {name}" for line, name in imports_in_functions(parsed(path))
+                   if OPTIONAL_BINDINGS.get(name.split(".")[0]) != where]
     assert not inside, "import at module level (README, Code map):\n" + "\n".join(inside)
+
+
+def test_the_function_import_finder_sees_nested_imports():
+    sample = ("import os\ndef f():\n    import json\n    def g():\n        from x import y\n"
+              "class C:\n    import re\n    def m(self):\n        import sys\n")
+    assert imports_in_functions(ast.parse(sample)) == [(3, "json"), (5, "x"), (9, "sys")]
 
 
 def test_run_time_imports_happen_in_one_place():
@@ -159,7 +187,7 @@ def test_run_time_imports_happen_in_one_place():
     so that what a command loads can be read in one file."""
     found = []
     for path, _ in _modules():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in nodes(path):
             if isinstance(node, ast.Attribute) and node.attr in ("import_module", "__import__"):
                 found.append(f"{path.relative_to(REPO)}:{node.lineno}")
             elif isinstance(node, ast.Name) and node.id == "__import__":
@@ -177,7 +205,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
         targets = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in nodes(path):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
                     node.module.split(".")[0] == "bcdtool":
                 targets.add(node.module)
@@ -295,12 +323,12 @@ def test_no_dead_code():
 
 # -- optional oracles skip ------------------------------------------------------------------------
 
-def quiet_passes(source: str) -> list[int]:
+def quiet_passes(source: str | ast.AST) -> list[int]:
     """Lines where a test gives up silently when an optional tool or module is missing: an
     `if` testing `shutil.which(...)`/`have(...)` whose body only returns, or an `except
     ImportError` that returns or passes (a skip says what was not checked; a return hides it)."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(ast.parse(source) if isinstance(source, str) else source):
         if isinstance(node, ast.If) and all(isinstance(s, ast.Return) for s in node.body):
             names = {n.attr if isinstance(n, ast.Attribute) else n.id
                      for n in ast.walk(node.test) if isinstance(n, (ast.Attribute, ast.Name))}
@@ -318,7 +346,7 @@ def test_optional_oracles_skip_instead_of_passing_quietly():
     found = []
     for path in sorted((REPO / "tests").rglob("*.py")):
         found += [f"{path.relative_to(REPO)}:{line}"
-                  for line in quiet_passes(path.read_text(encoding="utf-8"))]
+                  for line in quiet_passes(parsed(path))]
     assert not found, "skip with need_tool()/pytest.importorskip() instead:\n" + "\n".join(found)
 
 
@@ -335,11 +363,11 @@ _CLOCKS = {"monotonic", "perf_counter", "time", "process_time", "monotonic_ns", 
 _DURATIONS = {"elapsed", "duration", "took", "wall", "runtime"}
 
 
-def speed_dependencies(source: str) -> list[int]:
+def speed_dependencies(source: str | ast.AST) -> list[int]:
     """Lines of asserts that bound a duration (`assert elapsed < 2`, `assert time.monotonic() -
     t0 <= 1`) and of Hypothesis settings with a deadline other than None."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(ast.parse(source) if isinstance(source, str) else source):
         if isinstance(node, ast.Assert):
             for cmp in (n for n in ast.walk(node.test) if isinstance(n, ast.Compare)):
                 if not any(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in cmp.ops):
@@ -361,7 +389,7 @@ def test_no_test_depends_on_the_machine_speed():
     found = []
     for path in sorted((REPO / "tests").rglob("*.py")):
         found += [f"{path.relative_to(REPO)}:{line}"
-                  for line in speed_dependencies(path.read_text(encoding="utf-8"))]
+                  for line in speed_dependencies(parsed(path))]
     assert not found, ("wait on a condition or count work; Hypothesis deadline=None:\n"
                        + "\n".join(found))
 
@@ -403,3 +431,68 @@ def test_every_package_is_installed():
     folders = {".".join(p.relative_to(REPO).parts) for p in PACKAGE.rglob("*")
                if p.is_dir() and any(p.glob("*.py"))}
     assert folders <= set(setuptools.find_packages(str(REPO), include=["bcdtool*"])), folders
+
+
+# -- disks are opened and partition tables read in one place ------------------------------------
+
+#: The block-device classes and on-disk layouts: only blockdev/ builds them.  Everything else
+#: opens a disk with blockdev.detect.open_image (or open_container for the raw bytes) and reads
+#: its partitions and identity (GPT disk GUID, MBR signature) with
+#: blockdev.partitions.read_partition_table (PartitionTable.disk_guid / disk_signature).
+BLOCKDEV_INSIDES = {"bcdtool.blockdev.raw", "bcdtool.blockdev.qcow2", "bcdtool.blockdev.vhd",
+                    "bcdtool.blockdev.vhdx", "bcdtool.blockdev.vmdk", "bcdtool.blockdev.http",
+                    "bcdtool.blockdev.partitions_layout", "bcdtool.blockdev.qcow2_layout",
+                    "bcdtool.blockdev.vhd_layout", "bcdtool.blockdev.vhdx_layout",
+                    "bcdtool.blockdev.vmdk_layout"}
+#: The signatures a partition-table parser needs.
+TABLE_MAGIC = (b"EFI PART", "EFI PART")
+
+
+def test_disks_are_opened_and_partitions_read_in_one_place():
+    found = []
+    for path, module in _modules():
+        if module.startswith("bcdtool.blockdev"):
+            continue
+        where = path.relative_to(REPO)
+        found += [f"{where}:{line}: imports {target}" for line, target in bcdtool_imports(path)
+                  if target in BLOCKDEV_INSIDES]
+        found += [f"{where}:{node.lineno}: {node.value!r}" for node in nodes(path)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
+                  and any(magic == node.value or (type(magic) is type(node.value)
+                                                  and magic in node.value)
+                          for magic in TABLE_MAGIC)]
+    assert not found, ("open disks with blockdev.detect.open_image and read partitions with "
+                       "blockdev.partitions.read_partition_table:\n" + "\n".join(found))
+
+
+# -- every change goes through one runner -------------------------------------------------------
+
+#: Who may reach the write path, and through what: a hive edit only through ops/recipe.py (open
+#: → stage → changes → size policy → --backup → commit → audit, one EditResult), a Linux guest's
+#: files only through ops/linux_fix.py, a restore only through ops/undo.py, and a new file only
+#: through ops/newfile.py (or ops/backup.py, the --backup copy).  Everything else calls those;
+#: the write package's own modules are its inside.
+WRITE_DOORS = {
+    "bcdtool.locate.commit": {"bcdtool.ops.recipe"},
+    "bcdtool.linux.fix": {"bcdtool.ops.linux_fix"},
+    "bcdtool.write.undo": {"bcdtool.ops.undo"},
+    "bcdtool.write.transaction": {"bcdtool.linux.fix", "bcdtool.locate.commit"},
+    "bcdtool.write.hive": {"bcdtool.locate.commit"},
+    "bcdtool.write.fileio:create_new": {"bcdtool.ops.newfile", "bcdtool.ops.backup"},
+}
+
+
+def test_every_change_goes_through_its_one_runner():
+    graph = import_graph()
+    found = []
+    for door, allowed in WRITE_DOORS.items():
+        module, _, name = door.partition(":")
+        for path, importer in _modules():
+            if importer in allowed or importer.startswith("bcdtool.write."):
+                continue
+            uses = module in graph[importer] if not name else any(
+                isinstance(n, ast.ImportFrom) and n.module == module
+                and any(a.name == name for a in n.names) for n in nodes(path))
+            if uses:
+                found.append(f"{importer} uses {door} (only {sorted(allowed)} may)")
+    assert not found, "\n".join(found)

@@ -15,8 +15,7 @@ import os
 import sys
 
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.blockdev.detect import sniff
-from bcdtool.blockdev.raw import RawDevice
+from bcdtool.blockdev.detect import open_container, sniff
 from bcdtool.errors import ImageError, NotFoundError, UnsupportedError, WriteError
 
 log = logging.getLogger(__name__)
@@ -243,8 +242,7 @@ QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "vhd": "vpc", "vhdx": "vhdx", "v
 def image_format(image: str) -> str:
     """The image's format for qemu, sniffed by magic like the native path: qemu's own probing is
     unsafe on untrusted images (libguestfs warns) and could read the disk differently from us."""
-
-    container = RawDevice(image, writable=False)
+    container = open_container(image)
     try:
         kind = sniff(container)
     finally:

@@ -245,7 +245,7 @@ def _check_backslashes(name: str, value, out: Outcome) -> None:
 
 def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:
     args = cmd.args
-    if len(args) == 1:
+    if len(args) == 1 and not _looks_like_id(args[0]):
         args = ["{current}", *args]
     if len(args) != 2:
         raise InvalidArgumentError(_usage("deletevalue"))
@@ -560,8 +560,10 @@ def _object_type(ident: str | None, kind: str | None, kind_arg: str | None) -> i
                                    f"or /device. {HELP_HINT}")
     if kind == "/application":
         if kind_arg not in objects.APPLICATION_TYPES:
-            raise InvalidArgumentError(f"The application type {kind_arg!r} is not valid "
-                                       f"(BOOTSECTOR, OSLOADER, RESUME, STARTUP). {HELP_HINT}")
+            given = f"The application type {kind_arg!r} is not valid" if kind_arg else \
+                f"{PARAMETER_INCORRECT} /application needs a type"
+            raise InvalidArgumentError(f"{given} (BOOTSECTOR, OSLOADER, RESUME, STARTUP). "
+                                       f"{HELP_HINT}")
         return objects.APPLICATION_TYPES[kind_arg]
     if kind == "/inherit":
         if kind_arg is None:

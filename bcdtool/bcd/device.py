@@ -33,6 +33,7 @@ PartitionResolver = Callable[[str], "PartitionDevice"]
 APPLICATION_PATH = element("path")
 SYSTEMROOT = element("systemroot", OSLOADER)
 OSDEVICE = element("osdevice", OSLOADER)
+APPLICATION_DEVICE = element("device")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -540,12 +541,17 @@ def parse_device_text(text: str, resolve_id: Callable[[str], str],
             return LocateDevice(element_type=_custom_code(rest))
         return LocateDevice(locate_type=1, path=rest)
     if kind == "locate":
-        # bcdedit's forms all say what to search for; the element that holds it is the entry's
-        # path for `device` and its systemroot for an `osdevice`
-        code = SYSTEMROOT if element_code == OSDEVICE else APPLICATION_PATH
-        raise InvalidArgumentError(f"locate needs what to look for: locate=custom:{code:08x} "
-                                   f"(search every partition for the entry's "
-                                   f"{'systemroot' if code == SYSTEMROOT else 'path'}), or "
+        # bare `locate` (Microsoft's Convert-WindowsImage and deployment scripts run
+        # `/set {bootmgr} device locate`, `/set {default} osdevice locate`): the element that
+        # names what to search for is the entry's path for `device`, its systemroot for
+        # `osdevice` (a resume object's `filedevice`, the same code) — as in Windows 8.1's
+        # corpus store whose every device is locate (win81-bios-installed-sysreserved.bcd) [L]
+        if element_code == APPLICATION_DEVICE:
+            return LocateDevice(element_type=APPLICATION_PATH)
+        if element_code == OSDEVICE:
+            return LocateDevice(element_type=SYSTEMROOT)
+        raise InvalidArgumentError("locate needs what to look for here: locate=custom:XXXXXXXX "
+                                   "(the hex code of the element holding the path) or "
                                    "locate=\\path\\file")
     if kind.startswith("\\device\\") and not sep:
         # `\Device\HarddiskVolume1` pasted without its `partition=`
@@ -611,7 +617,9 @@ def _parse_bracket(text: str, resolve_partition: PartitionResolver | None, *,
                    locate: bool = False) -> tuple[Device, str]:
     m = _syntax("bracket").match(text)
     if not m:
-        raise InvalidArgumentError(f"expected [device]path, got {text!r}")
+        raise InvalidArgumentError(f"expected [device]path, got {text!r}: name the partition "
+                                   "in brackets, e.g. [boot]\\path, [locate]\\path or "
+                                   "[C:]\\path (bcdedit /? FORMATS)")
     inner = m.group(1).strip()
     if inner.lower() == "boot":
         return BootDevice(), m.group(2)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from bcdtool.errors import (GuestError, InvalidArgumentError, UnfixableGuestError,
                             UnsupportedError, VerifyError)
-from bcdtool.linux import cmdline, inittab, nixos, raspi, shell, uboot
+from bcdtool.linux import cmdline, inittab, kernelstub, nixos, raspi, shell, uboot
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
@@ -520,6 +520,8 @@ class _Planner:
             # kernel-install joins the lines (`tr -s "$IFS" ' '`): the last one ends the line.
             end = len(tf.text.rstrip())
             self._edit_value(tf, (tf.text.rfind("\n", 0, end) + 1, end))
+        if g.kernelstub is not None:
+            self._plan_kernelstub(g.kernelstub, g.kernelstub_options)
         if g.nixos_config is not None:
             self._plan_nixos(g.nixos_config)
         if g.clear_linux:
@@ -572,6 +574,23 @@ class _Planner:
         else:
             self._add_line(tf, "[all]\nenable_uart=1")
 
+    def _plan_kernelstub(self, tf: TextFile, opts: kernelstub.Options) -> None:
+        """kernelstub writes its systemd-boot entries from user.kernel_options at every kernel
+        update: the list gets the console too (one argument per item, the file's layout kept)."""
+        if any(re.search(r"\s", v) or not v for v in opts.values):
+            self.note(f"{tf.path}: a kernel_options item holds spaces; add "
+                      f'"{cmdline.desired_arg(self.device, self.baud)}" to the list by hand, or '
+                      "run `kernelstub -a` in the guest")
+            return
+        new, notes = self._plan_console([" ".join(opts.values)], self.device, self.baud,
+                                        append_to=0)
+        for n in notes:
+            self.note(n)
+        values = cmdline.args_of(new[0])
+        if values != opts.values:
+            self.edits_for(tf).replace(0, len(tf.text), kernelstub.with_options(tf.text, opts,
+                                                                                values))
+
     def _plan_nixos(self, tf: TextFile) -> None:
         params = nixos.kernel_params(tf.text)
         if params is None or not params.plain:
@@ -590,11 +609,9 @@ class _Planner:
         g, dev = self.guest, self.device
         if g.init == "systemd":
             wants = f"/etc/systemd/system/getty.target.wants/serial-getty@{dev}.service"
-            masked = any(g.getty_links.get(f"/etc/systemd/system/{n}") == "/dev/null"
-                         for n in (f"serial-getty@{dev}.service", "serial-getty@.service"))
-            if masked:
-                self.note(f"serial-getty@{dev}.service is masked; remove the mask yourself "
-                          "if that was not deliberate")
+            if g.getty_masks:
+                self.note(f"the serial getty is masked ({', '.join(g.getty_masks)}); left as "
+                          "is (a mask is deliberate): remove it yourself if it was not")
             elif not g.getty_links.get(wants):
                 if kernel_has_console(g, dev) or dev.startswith(raspi.SERIAL_ALIAS[:-1]) \
                         or dev in VIRTUALIZATION_CONSOLES:

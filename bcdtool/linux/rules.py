@@ -105,6 +105,10 @@ def regenerated_views(guest: Guest) -> list[CmdlineView]:
         views.append(CmdlineView(args, Evidence(where, None, "clr-boot-manager")))
     if guest.uboot_files:
         views.append(uboot_view(guest))
+    if guest.kernelstub is not None:
+        tf, opts = guest.kernelstub, guest.kernelstub_options
+        views.append(CmdlineView(list(opts.values), Evidence(
+            tf.path, tf.text.count("\n", 0, opts.span[0]) + 1, "kernelstub user.kernel_options")))
     if guest.nixos_config is not None:
         params = nixos.kernel_params(guest.nixos_config.text)
         line = params.line if params else None
@@ -649,12 +653,13 @@ def _check_getty(guest: Guest, device: str) -> Finding:
     fix = f"bcdtool linux fix (enables serial-getty@{device}.service)"
     if guest.init == "systemd":
         links = guest.getty_links
-        for name in (f"serial-getty@{device}.service", "serial-getty@.service"):
-            target = links.get(f"/etc/systemd/system/{name}")
-            if target == "/dev/null":
-                return Finding("getty.serial", "problem", f"{name} is masked",
-                               (Evidence(f"/etc/systemd/system/{name}", None, "-> /dev/null"),),
-                               f"remove the mask: /etc/systemd/system/{name}")
+        for path in guest.getty_masks:
+            name = path.rsplit("/", 1)[1]
+            how = f"-> {links[path]}" if links.get(path) else "empty unit file"
+            return Finding("getty.serial", "problem", f"{name} is masked (systemd starts no "
+                           "serial getty)", (Evidence(path, None, how),),
+                           f"remove the mask if it was not deliberate: rm {path} (or `systemctl "
+                           f"unmask {name}` in the guest)")
         wants = f"/etc/systemd/system/getty.target.wants/serial-getty@{device}.service"
         if links.get(wants):
             if guest.root.kind(wants) == "file":

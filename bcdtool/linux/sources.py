@@ -6,12 +6,14 @@ cannot be read (binary, oversized, a hostile symlink) becomes a `FileIssue`, nev
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import cmdline, gettyspeed, inittab, raspi, shell, syslinux, uboot, uki
+from bcdtool.linux import (cmdline, gettyspeed, inittab, kernelstub, raspi, shell, syslinux,
+                           uboot, uki)
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
@@ -47,6 +49,7 @@ UBOOT_DEFAULT = "/etc/default/u-boot"
 #: Raspberry Pi firmware files (Raspberry Pi OS bookworm, Debian raspi-firmware; older /boot).
 RPI_DIRS = ("/boot/firmware", "/boot")
 LILO_CONF = "/etc/lilo.conf"
+FLASH_KERNEL_DEFAULT = "/etc/default/flash-kernel"
 #: IBM Z: zipl writes the kernel, initrd and command line into a boot map it reads at IPL.
 ZIPL_CONF = "/etc/zipl.conf"
 #: systemd-boot's own settings and binaries on the ESP (to tell it is installed).
@@ -161,6 +164,8 @@ class Guest:
     cloud: str | None = None            # cloud-init datasource named in the guest
     unit_path: str | None = None        # where serial-getty@.service lives
     getty_links: dict[str, str | None] = field(default_factory=dict)
+    #: Units under /etc/systemd/system that mask the serial getty (or getty.target).
+    getty_masks: list[str] = field(default_factory=list)
     inittab: TextFile | None = None
     upstart_serial: str | None = None
     securetty: TextFile | None = None
@@ -210,6 +215,11 @@ class Guest:
     #: U-Boot boot scripts (boot.scr) and the environment files they import (armbianEnv.txt).
     uboot_scripts: list[UbootScript] = field(default_factory=list)
     uboot_env_files: dict[str, TextFile] = field(default_factory=dict)
+    #: Debian's flash-kernel settings (it writes boot.scr from LINUX_KERNEL_CMDLINE).
+    flash_kernel: TextFile | None = None
+    #: kernelstub (Pop!_OS): its JSON configuration and `user.kernel_options` in it.
+    kernelstub: TextFile | None = None
+    kernelstub_options: kernelstub.Options | None = None
     #: IBM Z's zipl: its configuration (zipl.conf) and whether the guest has zipl at all.
     zipl_conf: TextFile | None = None
     zipl: str | None = None
@@ -613,6 +623,14 @@ def read_regenerated(guest: Guest) -> None:
         guest.sysconfig_env = shell.parse([(tf.path, tf.text)])
     guest.kernel_cmdline = read_text(guest, KERNEL_CMDLINE)
     guest.nixos_config = read_text(guest, NIXOS_CONFIG)
+    tf = read_text(guest, kernelstub.CONFIG)
+    if tf is not None:
+        guest.kernelstub_options = kernelstub.kernel_options(tf.text)
+        if guest.kernelstub_options is None:
+            guest.issues.append(FileIssue(tf.path, "not a kernelstub configuration (JSON with "
+                                                   "user.kernel_options, a list of strings)"))
+        else:
+            guest.kernelstub = tf
     guest.clear_linux = guest.os_release.get("ID") == "clear-linux-os" or any(
         guest.root.exists(p) for p in ("/usr/bin/clr-boot-manager", "/usr/sbin/clr-boot-manager"))
     guest.cmdline_d = [tf for tf in (read_text(guest, p)
@@ -705,6 +723,7 @@ def uboot_reader(guest: Guest):
 def read_uboot(guest: Guest) -> None:
     """U-Boot boot scripts where distro boot finds them, evaluated on paper."""
     read, exists = uboot_reader(guest)
+    guest.flash_kernel = read_text(guest, FLASH_KERNEL_DEFAULT)
     seen = set()
     for d in uboot.SCRIPT_DIRS:
         source = read_text(guest, f"{d}/boot.cmd")
@@ -940,13 +959,16 @@ def read_init(guest: Guest, device: str) -> None:
                 if name.startswith("agetty."):
                     path = f"/etc/runlevels/{level}/{name}"
                     guest.openrc_gettys[path] = root.readlink(path) or ""
+    guest.getty_masks = []
     for name in (f"getty.target.wants/serial-getty@{device}.service",
-                 f"serial-getty@{device}.service", "serial-getty@.service"):
+                 f"serial-getty@{device}.service", "serial-getty@.service", "getty.target"):
         path = f"/etc/systemd/system/{name}"
         try:
             kind = root.kind(path, follow_last=False)
             guest.getty_links[path] = root.readlink(path) if kind == "link" else (
                 "" if kind else None)
+            if "/" not in name and _masked(root, path, guest.getty_links[path]):
+                guest.getty_masks.append(path)
         except BcdToolError as exc:
             guest.issues.append(FileIssue(path, exc.message))
     guest.inittab = read_text(guest, "/etc/inittab")
@@ -965,6 +987,15 @@ def read_init(guest: Guest, device: str) -> None:
     guest.securetty = read_text(guest, "/etc/securetty")
     pam = read_text(guest, "/etc/pam.d/login")
     guest.pam_securetty = pam is None or "pam_securetty" in pam.text
+
+
+def _masked(root: GuestRoot, path: str, target: str | None) -> bool:
+    """systemd's mask: a link to /dev/null (absolute or relative: systemd resolves it), or an
+    empty unit file."""
+    if target:
+        return posixpath.normpath(posixpath.join(posixpath.dirname(path), target)) == "/dev/null"
+    return target == "" and root.kind(path, follow_last=False) == "file" and \
+        root.read(path, limit=1) == b""
 
 
 def read_passwords(guest: Guest) -> None:
@@ -1084,8 +1115,9 @@ def choose_device(guest: Guest) -> tuple[str, str]:
         return (_ARM_CLOUD_CONSOLE[guest.cloud.lower()],
                 f"cloud-init datasource {guest.cloud} (its Arm instances use this port)")
     for path, target in guest.getty_links.items():
-        m = re.search(r"serial-getty@([A-Za-z0-9]+)\.service$", path)
-        if m and target and cmdline.DEVICE_NAME.match(m.group(1)):
+        m = re.search(r"/getty\.target\.wants/serial-getty@([A-Za-z0-9]+)\.service$", path)
+        if m and target and cmdline.DEVICE_NAME.match(m.group(1)) and \
+                not _masked(guest.root, path, target):
             return m.group(1), f"a serial getty is enabled there ({path})"
     for path in guest.root.listdir("/etc/systemd/system/getty.target.wants"):
         m = re.fullmatch(r"serial-getty@([A-Za-z0-9]+)\.service", path)

@@ -76,7 +76,8 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     fix: str | None = None
     repoint: Repoint | None = None
-    #: For a wrong device that cannot be re-pointed: why (no or several candidate partitions).
+    #: For a wrong device that cannot be re-pointed: why (no or several candidate partitions);
+    #: TARGET in it stands for the disk, as in `fix`.
     refusal: str | None = None
 
 
@@ -422,7 +423,12 @@ def _wrong(vid: str, message: str, notes: list[str], target: _Target, name: str,
         step = (f"if {what} is on the BitLocker-encrypted partition {locked[0]}, point the "
                 f"entry there: bcdtool bcdedit --store TARGET /set {target.label} {name} "
                 f"partition=#{locked[0]} (or unlock it with dislocker and mount it to check)")
-        refusal += f"; {step.replace('TARGET', '<disk>')}"
+        refusal += f"; {step}"
+    elif what.lower().endswith(".wim"):
+        # Windows RE (or setup) image gone: the entry cannot boot whatever it points at
+        step = (f"restore {what} (Windows RE: Winre.wim is in the install media's install.wim "
+                "under Windows\\System32\\Recovery; then `reagentc /enable` from Windows), or "
+                f"remove the entry: bcdtool bcdedit --store TARGET /delete {target.label}")
     elif _other_disk(device, disk) is not None:
         # store on one disk, Windows on another (a second disk of that machine, or the disk
         # the store was copied from): bcdtool checks one disk, so the user compares identities

@@ -21,8 +21,11 @@ _CODE_TEXT = re.compile(r"^(?:0x|custom:)?([1-5][1-8][0-9a-f]{6})$", re.IGNORECA
 
 
 def _is_element_code(value: int) -> bool:
-    # class nibble 1-5 and a real format nibble: object types (format nibble 0) do not match
-    return 0x10000000 <= value <= 0x5FFFFFFF and (value >> 24) & 0xF in {int(f) for f in Format}
+    # class nibble 1-5 and a real format nibble: object types (format nibble 0) do not match;
+    # element ids are small (the largest known is 0x141), so a magic number such as U-Boot's
+    # 0x27051956 with the right top nibbles by chance is not one
+    return 0x10000000 <= value <= 0x5FFFFFFF and (value >> 24) & 0xF in \
+        {int(f) for f in Format} and value & 0xFFFFFF < 0x1000
 
 
 def element_literals(source: str) -> list[tuple[int, str]]:
@@ -42,8 +45,7 @@ def element_literals(source: str) -> list[tuple[int, str]]:
     # (a timestamp such as 946684800 has the right top nibbles by chance).
     for node in _outermost_constant_expressions(ast.parse(source)):
         value = node.value if isinstance(node, ast.Constant) else _fold(node)
-        if isinstance(value, int) and not isinstance(value, bool) and \
-                _is_element_code(value) and value & 0xFFFFFF < 0x1000:
+        if isinstance(value, int) and not isinstance(value, bool) and _is_element_code(value):
             found.setdefault(node.lineno, ast.unparse(node))
     return sorted(found.items())
 
@@ -83,9 +85,10 @@ def _fold(node: ast.AST) -> int | None:
 def test_scanner_finds_hard_coded_codes():
     sample = ("x = 0x260000b0\ny = 0X15000022\nz = 0x1600_0020\nw = 'custom:250000c2'\n"
               "ok = 0x10200003  # an object type\nn = 0x100000000\nt = 946684800\n"
+              "magic = 0x27051956\n"
               "d = 620756996\na = 0x25000000 | 4\nb = (2 << 28) | (5 << 24) | 0x4\n"
               "o = 0o4500000004\nsmall = 1 << 20\n")
-    assert [line for line, _ in element_literals(sample)] == [1, 2, 3, 4, 8, 9, 10, 11]
+    assert [line for line, _ in element_literals(sample)] == [1, 2, 3, 4, 9, 10, 11, 12]
 
 
 def test_no_element_code_outside_the_table():

@@ -124,3 +124,47 @@ def test_repair_boot_reports_changes_and_journal(tmp_path, isolated_state, capsy
     doc = json.loads(out)
     assert doc["schema"] == schema("repair boot") and doc["changes"]
     assert doc["journal"].endswith("journal.json")
+
+
+def _creator(how: str, flags: list[str], tmp_path, store) -> list:
+    """The command line that creates tmp_path/created, with `flags` (--dry-run, --json, ...)."""
+    part = f"gpt:{DISK}:{{22222222-2222-2222-2222-222222222222}}"
+    win = f"gpt:{DISK}:{{33333333-3333-3333-3333-333333333333}}"
+    new = tmp_path / "created"
+    return {
+        "new-store": ["new-store", *flags, new, "--firmware", "uefi", "--system-partition",
+                      part, "--windows-partition", win],
+        "hive new": ["hive", "new", *flags, new],
+        "bcdedit /createstore": ["bcdedit", *flags, "/createstore", new],
+        "bcdedit /export": ["bcdedit", *flags, "/store", store, "/export", new],
+    }[how]
+
+
+@pytest.mark.parametrize("how", ["new-store", "hive new", "bcdedit /createstore",
+                                 "bcdedit /export"])
+def test_every_new_file_honours_dry_run(how, tmp_path, store, capsys):
+    """ops/newfile.py is the one way a file is created: a dry run reports the change and
+    creates nothing (bcdedit --dry-run /createstore used to create the store)."""
+    code, out, err = run_cli(capsys, *_creator(how, ["--dry-run", "--json"], tmp_path, store))
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [c for c in doc["changes"] if c.get("action") == "create"] == [
+        {"action": "create", "path": str(tmp_path / "created"), "size": ANY_SIZE}]
+    assert not (tmp_path / "created").exists()
+
+
+@pytest.mark.parametrize("how", ["bcdedit /createstore", "bcdedit /export"])
+def test_read_only_creates_nothing(how, tmp_path, store, capsys):
+    code, _, err = run_cli(capsys, *_creator(how, ["--read-only"], tmp_path, store))
+    assert code == 16, err
+    assert not (tmp_path / "created").exists()
+
+
+class _AnySize(int):
+    def __eq__(self, other) -> bool:
+        return isinstance(other, int) and other > 0
+
+    __hash__ = int.__hash__
+
+
+ANY_SIZE = _AnySize()

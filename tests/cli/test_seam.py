@@ -146,3 +146,51 @@ def test_the_shared_options_are_in_options_py():
               "--device"}
     declared = option_declarations((CLI_PACKAGE / "options.py").read_text(encoding="utf-8"))
     assert shared <= set(declared), shared - set(declared)
+
+
+# -- all output through cli/output.py ------------------------------------------------------------
+
+#: Where text may be written directly: the output seam itself, the error mapping of the entry
+#: point (cli/__init__.py: `bcdtool: error: ...`) and the reference generator's __main__.
+WRITERS = {"output.py", "__init__.py", "reference.py"}
+
+
+def direct_output(source: str, *, json_too: bool = True) -> list[int]:
+    """Lines that print without the output seam: print(), click.echo/secho, sys.stdout/stderr
+    writes, and (`json_too`) json.dump(s)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "print":
+            found.append(node.lineno)
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and (
+                (func.value.id == "click" and func.attr in ("echo", "secho"))
+                or (json_too and func.value.id == "json" and func.attr in ("dump", "dumps"))):
+            found.append(node.lineno)
+        elif isinstance(func, ast.Attribute) and func.attr == "write" and \
+                isinstance(func.value, ast.Attribute) and func.value.attr in ("stdout", "stderr"):
+            found.append(node.lineno)
+    return found
+
+
+def test_the_output_finder_sees_every_spelling():
+    sample = ("import click, json, sys\nprint('x')\nclick.echo('y')\njson.dumps({})\n"
+              "sys.stdout.write('z')\noutput.data('ok')\n")
+    assert direct_output(sample) == [2, 3, 4, 5]
+
+
+def test_every_command_prints_through_output_py():
+    found = []
+    for path in sorted(CLI_PACKAGE.glob("*.py")):
+        if path.name not in WRITERS:
+            found += [f"{path.name}:{line}" for line in
+                      direct_output(path.read_text(encoding="utf-8"))]
+    # Below the CLI nothing prints (json.dumps there makes journal and audit files).
+    for path in sorted(CLI_PACKAGE.parent.rglob("*.py")):
+        if CLI_PACKAGE not in path.parents:
+            found += [f"{path.relative_to(CLI_PACKAGE.parent)}:{line}" for line in
+                      direct_output(path.read_text(encoding="utf-8"), json_too=False)]
+    assert not found, "print through bcdtool/cli/output.py (emit, data, note, info): " + \
+        ", ".join(found)

@@ -89,3 +89,4 @@ def test_s390x_through_the_cli(tmp_path):
     done = run_process("linux", "fix", str(root))
     assert done.returncode == 36 and "zipl -V" in done.stderr and "Traceback" not in done.stderr
     assert snapshot(root) == before
+

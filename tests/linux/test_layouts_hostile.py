@@ -38,6 +38,8 @@ TARGETS = [
     ("armbian-rockchip64", "/boot/armbianEnv.txt"),
     ("armbian-rockchip64", "/boot/boot.cmd"),
     ("uboot-script-only", "/boot/boot.scr"),
+    ("popos-22.04-kernelstub", "/etc/kernelstub/configuration"),
+    ("rhel-9-s390x", "/etc/zipl.conf"),
 ]
 KINDS = ("host-link", "loop", "fifo", "huge", "binary")
 

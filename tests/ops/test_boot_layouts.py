@@ -186,6 +186,7 @@ def test_bitlocker_windows_partition_is_never_written_and_named_as_the_next_step
     run = bcdtool("repair", "boot", raw)
     assert run.returncode == 3 and "Traceback" not in run.stderr
     assert "partition=#2" in run.stderr and "dislocker" in run.stderr
+    assert f"bcdtool bcdedit --store {raw} /set" in run.stderr
     assert "{bootmgr} device:" in run.stdout                # the ESP side is repaired
     assert sha(encrypted()) == before
     reg = registry(store_bytes(raw, disk, tmp_path))
@@ -243,3 +244,36 @@ def test_windows_on_another_disk_is_explained_not_repaired(tmp_path):
     assert run.returncode == 3 and "nothing needs repairing" in run.stderr
     assert len([line for line in run.stderr.splitlines() if "not repaired" in line]) == 4
     assert sha(raw) == digest
+
+
+# --- missing files ------------------------------------------------------------------------------
+
+def test_bios_disk_without_boot_files(tmp_path):
+    """BIOS: no \\bootmgr on System Reserved, no winload.exe/winresume.exe on Windows: each is a
+    problem naming the file and how to restore it; nothing to re-point."""
+    raw = tmp_path / "disk.img"
+    build_windows_disk("bios", raw, boot_files=False)
+    by = _by(diagnose(str(raw)))
+    bootmgr = by["boot-file.{bootmgr}.path"]
+    assert bootmgr.status == "problem" and "\\bootmgr is not on partition 1" in bootmgr.message
+    assert "bcdboot" in bootmgr.fix
+    assert "winload.exe" in by["boot-file.{default}.path"].message
+    assert by["boot-file.{default}.path"].status == "problem"
+    assert by["boot-file.{default}.systemroot"].status == "ok"
+    assert repair_boot(str(raw)).changes == []
+
+
+def test_recovery_entry_whose_winre_image_is_gone(tmp_path):
+    """The loader's recoverysequence names a WinRE ramdisk entry whose Winre.wim is not on the
+    disk (deleted, or a disk cloned without the recovery partition): a problem naming the
+    image, with reagentc and /delete as the next steps; repair leaves it and says so."""
+    raw = tmp_path / "disk.img"
+    build_windows_disk("uefi", raw, windows_extra={},
+                       bcd=(BCD_CORPUS / "win11-uefi-installed-2025.bcd").read_bytes())
+    winre = "{1ab75441-556e-11f0-80d4-daad073cac2e}"
+    finding = _by(diagnose(str(raw)))[f"boot-device.{winre}.device"]
+    assert finding.status == "problem" and "Winre.wim" in finding.message
+    assert "reagentc /enable" in finding.fix and f"/delete {winre}" in finding.fix
+    result = repair_boot(str(raw))
+    assert any("Winre.wim" in left for left in result.details["not_repaired"])
+    undo_ops.undo(result.journal)

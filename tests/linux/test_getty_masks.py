@@ -1,0 +1,35 @@
+"""systemd masks of the serial getty in every form systemd reads as one (a link to /dev/null,
+absolute or relative, or an empty unit file): never ok, and fix leaves them (with a note)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from fixtures import linux_layouts as L
+from fixtures.linux_guests import write
+from tests.linux.linux_helpers import fix_root, problems, report_of
+
+
+@pytest.mark.parametrize("name", ["serial-getty@ttyS0.service", "serial-getty@.service",
+                                  "getty.target"])
+@pytest.mark.parametrize("form", ["absolute", "relative", "empty"])
+def test_masked_getty_is_never_ok(tmp_path, name, form):
+    files, links = L.debian_systemd_boot()
+    root = write(files, links, tmp_path / "root")
+    unit = root / "etc/systemd/system" / name
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    if form == "absolute":
+        os.symlink("/dev/null", unit)
+    elif form == "relative":
+        os.symlink("../../../dev/null", unit)
+    else:
+        unit.write_bytes(b"")
+    getty = next(f for f in report_of(root).findings if f.id == "getty.serial")
+    assert getty.status == "problem" and "masked" in getty.message and f"rm /etc/systemd/" \
+        f"system/{name}" in getty.fix
+    guest, plan, _ = fix_root(root, tmp_path)
+    assert any("the serial getty is masked" in n for n in plan.notes)
+    assert not any("getty.target.wants" in c.path for c in plan.changes)   # a link does nothing
+    assert "getty.serial" in problems(report_of(root))                      # still not ok
