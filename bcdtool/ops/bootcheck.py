@@ -261,12 +261,30 @@ def _references(store: BcdStore, fix: str) -> list[Verdict]:
             continue
         label = _label(store, owner)
         gone = [g for g in named if not store.has(g)]
+        wanted = objects.RESUME if name == "resumeobject" else objects.OSLOADER
+        odd = [g for g in named if store.has(g) and store.get(g).type != wanted]
+        if odd and not gone:
+            # it exists but is no resume application (recovery: no loader): resuming from
+            # hibernation (or starting Windows RE) fails, Windows itself still boots
+            kind = _a(objects.type_description(store.get(odd[0]).type))
+            want = _a(objects.type_description(wanted))
+            out.append(Verdict(
+                f"boot-ref.{label}.{name}", "warning", f"{name} of {label} names {odd[0]}, "
+                f"{kind} ({store.get(odd[0]).type:08x}), not {want}",
+                fix=f"bcdtool bcdedit --store TARGET /set {label} {name} {{id}} ({want}), or "
+                f"/deletevalue {label} {name}"))
+            continue
         out.append(Verdict(
             f"boot-ref.{label}.{name}", "problem" if gone else "ok",
             f"{name} of {label} names {', '.join(gone)}, which is not in the store" if gone else
             f"{name} of {label} exists",
             fix=f"bcdtool bcdedit --store TARGET /deletevalue {label} {name}" if gone else None))
     return out
+
+
+def _a(noun: str) -> str:
+    """`an OS loader`, `a memory tester`."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 # --- devices and files --------------------------------------------------------------------------

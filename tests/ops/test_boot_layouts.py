@@ -277,3 +277,22 @@ def test_recovery_entry_whose_winre_image_is_gone(tmp_path):
     result = repair_boot(str(raw))
     assert any("Winre.wim" in left for left in result.details["not_repaired"])
     undo_ops.undo(result.journal)
+
+
+def test_references_to_objects_of_the_wrong_kind_warn(tmp_path):
+    """The loader's resumeobject names the memory tester, its recoverysequence the resume
+    object: both exist, neither can do the job (resume from hibernation, Windows RE)."""
+    def wrong_kinds(store):
+        store.set_element(LOADER, 0x23000003, MEMDIAG)           # resumeobject
+        store.set_element(LOADER, 0x14000008, [RESUME])          # recoverysequence
+
+    raw = tmp_path / "disk.img"
+    build_windows_disk("uefi", raw, bcd=_edited("uefi", wrong_kinds))
+    by = _by(diagnose(str(raw)))
+    resume = by["boot-ref.{default}.resumeobject"]
+    assert resume.status == "warning" and "a memory tester (10200005)" in resume.message
+    assert "not a resume application" in resume.message
+    recovery = by["boot-ref.{default}.recoverysequence"]
+    assert recovery.status == "warning" and RESUME in recovery.message
+    assert "not an OS loader" in recovery.message
+    assert by["boot-ref.{bootmgr}.resumeobject"].status == "ok"
