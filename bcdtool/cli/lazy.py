@@ -43,7 +43,7 @@ COMMANDS: dict[str, Entry] = {
     "elements": ("bcdtool.cli.elements:elements",
                  "List every BCD element bcdtool knows: code, scope, format, bcdedit and "
                  "symbolic names, and the names of enumeration values."),
-    "enum": ("bcdtool.cli.bcd:enum",
+    "enum": ("bcdtool.cli.bcd_enum:enum",
              "List the BCD store of TARGET like `bcdedit /enum`, with aliases and GUIDs "
              "together."),
     "forensic": ("bcdtool.cli.forensic:forensic",
