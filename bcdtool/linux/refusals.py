@@ -165,13 +165,19 @@ def _uboot_scripts(guest: Guest, device: str, baud: int, arg: str) -> list[Block
                                script.outcome.bootargs is None else "")
         mk_arch = "arm64" if guest.arch == "aarch64" else "arm" if guest.arch == "arm" else \
             "riscv" if guest.arch == "riscv64" else "arm64"
+        step = (f"{get}make {arg} the last console= of the `setenv bootargs` line of {source}, "
+                f"then rebuild the image: `mkimage -C none -A {mk_arch} -T script -d {source} "
+                f"{image}` (u-boot-tools)")
+        if guest.flash_kernel is not None:
+            # Debian's flash-kernel writes boot.scr from its templates at every kernel update.
+            step = (f"add {arg} at the end of LINUX_KERNEL_CMDLINE in {guest.flash_kernel.path}, "
+                    "then run flash-kernel in the guest (it writes boot.scr again): mount it "
+                    "with /dev, /proc and /sys bound, `chroot /mnt flash-kernel`")
         out.append(Blocker(
             "uboot.script", "the U-Boot script sets the kernel command line itself"
             + (f" ({why})" if why else "") + " and reads no environment file that could carry "
             "the console; its compiled image (boot.scr) is what U-Boot runs",
             (Evidence(script.path, script.outcome.line if script.outcome else None,
                       "setenv bootargs"),),
-            f"{get}make {arg} the last console= of the `setenv bootargs` line of {source}, "
-            f"then rebuild the image: `mkimage -C none -A {mk_arch} -T script -d {source} "
-            f"{image}` (u-boot-tools)"))
+            step))
     return out

@@ -49,6 +49,7 @@ UBOOT_DEFAULT = "/etc/default/u-boot"
 #: Raspberry Pi firmware files (Raspberry Pi OS bookworm, Debian raspi-firmware; older /boot).
 RPI_DIRS = ("/boot/firmware", "/boot")
 LILO_CONF = "/etc/lilo.conf"
+FLASH_KERNEL_DEFAULT = "/etc/default/flash-kernel"
 #: IBM Z: zipl writes the kernel, initrd and command line into a boot map it reads at IPL.
 ZIPL_CONF = "/etc/zipl.conf"
 #: systemd-boot's own settings and binaries on the ESP (to tell it is installed).
@@ -214,6 +215,8 @@ class Guest:
     #: U-Boot boot scripts (boot.scr) and the environment files they import (armbianEnv.txt).
     uboot_scripts: list[UbootScript] = field(default_factory=list)
     uboot_env_files: dict[str, TextFile] = field(default_factory=dict)
+    #: Debian's flash-kernel settings (it writes boot.scr from LINUX_KERNEL_CMDLINE).
+    flash_kernel: TextFile | None = None
     #: kernelstub (Pop!_OS): its JSON configuration and `user.kernel_options` in it.
     kernelstub: TextFile | None = None
     kernelstub_options: kernelstub.Options | None = None
@@ -720,6 +723,7 @@ def uboot_reader(guest: Guest):
 def read_uboot(guest: Guest) -> None:
     """U-Boot boot scripts where distro boot finds them, evaluated on paper."""
     read, exists = uboot_reader(guest)
+    guest.flash_kernel = read_text(guest, FLASH_KERNEL_DEFAULT)
     seen = set()
     for d in uboot.SCRIPT_DIRS:
         source = read_text(guest, f"{d}/boot.cmd")

@@ -33,6 +33,10 @@ SCRIPT_NAMES = ("boot.scr", "boot.scr.uimg")
 SCRIPT_DIRS = ("/boot", "")
 MAX_SCRIPT_BYTES = 256 * 1024
 MAX_COMMANDS = 20_000
+#: Longest variable value kept (a kernel command line is at most a few KiB).
+MAX_VALUE = 16 * 1024
+#: Variables tried as the place for the console (each try evaluates the script again).
+MAX_CANDIDATES = 8
 IH_TYPE_SCRIPT = 6
 #: Variables boot scripts document as the user's own additions to the command line.
 USER_VARIABLES = ("extraargs",)
@@ -169,6 +173,7 @@ class _Shell:
         self.out = Outcome(None, None)
         self.env_values: dict[str, str] = {}
         self.booted = False
+        self.builtin = False
 
     def expand(self, raw: str) -> tuple[str, set[str]]:
         """A word with quotes removed and `${var}` expanded (not inside single quotes); and the
@@ -235,6 +240,9 @@ class _Shell:
         return None
 
     def set(self, name: str, value: str | None, uncertain: bool, line: int, refs: list[str]):
+        if value is not None and len(value) > MAX_VALUE:
+            # `setenv a "${a}${a}"` over and over doubles a value: cap it, and know nothing.
+            value, uncertain = value[:MAX_VALUE], True
         if value is None:
             self.vars.pop(name, None)
         else:
@@ -265,6 +273,7 @@ class _Shell:
             if args[0] == "bootargs" and "bootargs" in refs and "bootargs" not in self.vars:
                 used.add("bootargs")     # U-Boot's built-in bootargs: not in the guest
                 self.uncertain.add("bootargs")
+                self.builtin = True
             self.set(args[0], value, uncertain or bool(used & self.uncertain), line, refs)
         elif "=" in cmd and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", cmd):
             name, _, value = cmd.partition("=")
@@ -288,7 +297,9 @@ class _Shell:
     def finish(self) -> None:
         if "bootargs" in self.uncertain:
             self.out.bootargs = None
-            self.out.reason = "bootargs depends on a condition or loop decided only at boot"
+            self.out.reason = ("bootargs extends U-Boot's built-in value (${bootargs}), which "
+                               "is not in the guest" if self.builtin else
+                               "bootargs depends on a condition or loop decided only at boot")
         elif "bootargs" not in self.vars:
             self.out.bootargs = None
             self.out.reason = "the script never sets bootargs (U-Boot's built-in value is used)"
@@ -410,7 +421,7 @@ def env_edit(script: str, directory: str, read: Callable[[str], str | None],
     run mkimage instead)."""
     outcome = evaluate(script, directory, read, exists)
     want = cmdline.desired_arg(device, baud)
-    for path in reversed(outcome.imported):
+    for path in list(reversed(outcome.imported))[:MAX_CANDIDATES]:
         text = read(path)
         if text is None:
             continue
@@ -420,7 +431,7 @@ def env_edit(script: str, directory: str, read: Callable[[str], str | None],
         names = [n for n in reversed(outcome.references) if n != "bootargs"
                  and n not in outcome.set_by_script and n not in outcome.uncertain]
         names.sort(key=lambda n: (n not in env, n not in USER_VARIABLES))
-        for name in names:
+        for name in names[:MAX_CANDIDATES]:
             if name in env:
                 value, _, (start, end) = env[name]
                 if any(a.startswith("console=") for a in cmdline.args_of(value)):

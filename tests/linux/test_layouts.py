@@ -45,6 +45,8 @@ BEFORE = {
     "armbian-rockchip64": {"kernel.serial-console"},
     "rhel-9-ppc64le": set(),
     "popos-22.04-kernelstub": {"kernel.serial-console", "getty.serial"},
+    "endeavouros": {"kernel.serial-console", "getty.serial"},
+    "manjaro": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
 }
 FIXABLE = sorted(set(L.LAYOUTS) - set(L.REFUSED))
 DEVICE = {"raspios-12": "serial0", "ubuntu-20.04-raspi": "serial0", "debian-12-uboot": "ttyAMA0",

@@ -212,3 +212,41 @@ def test_unknown_tty_of_a_board_counts_as_serial():
     from bcdtool.linux.cmdline import parse_console
     for dev in ("ttyAML0", "ttyMSM0", "ttyFIQ0", "ttyLP0", "ttySIF0"):
         assert parse_console(f"{dev},115200").serial
+
+
+def test_hostile_scripts_stay_bounded(tmp_path):
+    # A value doubled 40 times would be a TiB; a bootargs with thousands of references and
+    # imports would make the candidate search quadratic.
+    doubling = 'setenv a "x"\n' + 'setenv a "${a}${a}"\n' * 40 + 'setenv bootargs "${a}"\nbooti\n'
+    out = _outcome(doubling)
+    assert out.bootargs is None                    # capped, so not known
+    refs = " ".join(f"${{v{i}}}" for i in range(3000))
+    many = ("load mmc 0:1 ${a} /boot/e.txt\nenv import -t ${a} ${filesize}\n" * 50
+            + f'setenv bootargs "console=tty1 {refs}"\nbooti\n')
+    files = {"/boot/e.txt": "x=1\n"}
+    found = uboot.env_edit(many, "/boot", files.get, lambda p: p in files, "ttyS0", 115200)
+    assert found is not None and found[1].endswith("=console=ttyS0,115200n8\n")
+    root = L.build("armbian-rockchip64", tmp_path / "root")
+    scr = root / "boot/boot.scr"
+    scr.write_bytes(L.script_image(doubling + many))
+    report = report_of(root)
+    assert "kernel.serial-console" in problems(report)
+
+
+def test_flash_kernel_script_is_refused_with_its_own_step(tmp_path):
+    # Debian's flash-kernel: boot.scr extends U-Boot's built-in bootargs (not in the guest) with
+    # LINUX_KERNEL_CMDLINE from /etc/default/flash-kernel, written in at every kernel update.
+    files, links = L.uboot_script_only()
+    cmd = 'setenv bootargs "${bootargs} quiet"\nload ${devtype} ${devnum}:1 ${kernel_addr_r} ' \
+          '/vmlinuz\nbootz ${kernel_addr_r}\n'
+    files.update({"/boot/boot.cmd": cmd, "/boot/boot.scr": L.script_image(cmd),
+                  "/etc/default/flash-kernel": 'LINUX_KERNEL_CMDLINE="quiet"\n'
+                                               'LINUX_KERNEL_CMDLINE_DEFAULTS=""\n'})
+    root = write(files, links, tmp_path / "root")
+    report = report_of(root)
+    why = next(f for f in report.findings if f.id == "uboot.script")
+    assert "U-Boot's built-in value" in why.message
+    assert "/etc/default/flash-kernel" in why.fix and "chroot /mnt flash-kernel" in why.fix
+    assert "kernel.serial-console" in problems(report)       # not known: never ok
+    with pytest.raises(UnfixableGuestError):
+        plan_fix(guest_of(root), report.extra["device"])
