@@ -317,3 +317,21 @@ def test_an_unusable_ca_bundle_is_an_argument_error(monkeypatch, tmp_path):
     monkeypatch.setenv("BCDTOOL_CA_BUNDLE", str(tmp_path))
     with pytest.raises(InvalidArgumentError, match="BCDTOOL_CA_BUNDLE"):
         RangeReader("https://127.0.0.1:1/x", traffic=Traffic())
+
+
+def test_forensic_reports_on_a_signed_url_are_byte_identical(disk, tmp_path):
+    """Two examiners given differently signed URLs of one disk compare their reports: the
+    signature is not part of the report, so they match byte for byte."""
+    local = tmp_path / "disk.img"
+    local.write_bytes(disk)
+    with ScriptedServer(serve(disk)) as srv:
+        runs = [bcdtool("forensic", srv.url(query=query), "--json", "--timeline", "--deleted",
+                        "--generated-at", "2026-12-06T00:00:00Z", state=tmp_path)
+                for query in (S3_QUERY, GCS_QUERY)]
+    mine = bcdtool("forensic", local, "--json", "--generated-at", "2026-12-06T00:00:00Z",
+                   state=tmp_path)
+    assert runs[0].returncode == runs[1].returncode == 0, runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout and no_secret(runs[0].stdout)
+    remote, here = json.loads(runs[0].stdout), json.loads(mine.stdout)
+    assert remote["findings"] == here["findings"]
+    assert remote["integrity"]["files"] == here["integrity"]["files"]     # same sha256s
