@@ -724,6 +724,8 @@ def read_uboot(guest: Guest) -> None:
     """U-Boot boot scripts where distro boot finds them, evaluated on paper."""
     read, exists = uboot_reader(guest)
     guest.flash_kernel = read_text(guest, FLASH_KERNEL_DEFAULT)
+    if any(tf.path in uboot.EXTLINUX_FIRST for tf, _ in guest.extlinux):
+        return      # distro boot tries extlinux.conf before any script: boot.scr never runs
     seen = set()
     for d in uboot.SCRIPT_DIRS:
         source = read_text(guest, f"{d}/boot.cmd")

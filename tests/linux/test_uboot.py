@@ -266,3 +266,16 @@ def test_speed_without_architecture_evidence(tmp_path):
     files.update({"/boot/boot.cmd": cmd, "/boot/boot.scr": L.script_image(cmd)})
     report = report_of(write(files, links, tmp_path / "pc-speed"))
     assert (report.extra["device"], report.extra["baud"]) == ("ttyS0", 115200)
+
+
+def test_extlinux_comes_first_so_a_script_beside_it_is_ignored(tmp_path):
+    # U-Boot's distro boot scans extlinux.conf before boot.scr: a stale script on a u-boot-menu
+    # board does not block fixing the extlinux.conf that really boots.
+    files, links = L.debian_uboot()
+    cmd = 'setenv bootargs "console=tty1"\nbooti\n'
+    files.update({"/boot/boot.cmd": cmd, "/boot/boot.scr": L.script_image(cmd)})
+    root = write(files, links, tmp_path / "root")
+    report = report_of(root)
+    assert "U-Boot script" not in report.extra["boot_loaders"]
+    fix_root(root, tmp_path)
+    assert problems(report_of(root)) == set()
