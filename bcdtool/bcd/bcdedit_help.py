@@ -63,8 +63,9 @@ _FORMATS = [
     "integers      decimal, or 0x hexadecimal; enumerated values by name (nx OptIn)",
     "strings       as typed; quote them when they hold spaces",
     "identifiers   {guid} or a well-known name ({bootmgr}, {default}, ... see /? ID)",
-    "devices       boot | partition=X: | partition=#N | partition=/dev/sdXN | locate[=path]",
-    "              file=[partition]\\path | vhd=[partition]\\path | ramdisk=[partition]\\path,"
+    "devices       boot | partition=X: | partition=#N | partition=/dev/sdXN | locate[=path] |",
+    "              locate=custom:XXXXXXXX | file=[partition]\\path |",
+    "              vhd=[partition]\\path[,locate=custom:XXXXXXXX] | ramdisk=[partition]\\path,"
     "{options}",
     "              where [partition] is [X:], [boot] or [locate]; drive letters need a disk "
     "target",

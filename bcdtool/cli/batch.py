@@ -105,6 +105,8 @@ def batch(ctx, manifest, ops, jobs, as_json, output, resume, shard, backup_dir) 
             info(f"bcdtool: skipping {len(skipped)} target(s) already done in {output}")
     # The user's file, never a link, FIFO, folder or hard-linked file (write/fileio.py).
     # One os.write per line on an O_APPEND fd: no buffer left to fail at close.
+    if output:
+        b.check_output(output, manifest, tasks)
     record = open_append(output, "the batch output") if output else None
     bar = None
     if sys.stderr.isatty() and tasks:

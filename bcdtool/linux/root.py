@@ -10,12 +10,15 @@ from bcdtool.linux.guestfs import open_guest_guestfs
 from bcdtool.linux.image import open_image_root
 from bcdtool.linux.paths import GuestRoot, open_directory
 from bcdtool.urls import is_url
+from bcdtool.write.fileio import refuse_process_link
 
 
 def open_guest(spec: str, *, backend: str = "auto", partition: int | None = None,
                writable: bool = False) -> GuestRoot:
     """A guest root for `spec` (directory → as is; image/device → ext read natively, or any
     root libguestfs finds with backend="guestfs", mounted writable when asked)."""
+    if writable and not is_url(spec):
+        refuse_process_link(spec)
     if backend == "guestfs":
         load_module()   # a missing binding is the first thing to tell the user
         if os.path.isdir(spec):

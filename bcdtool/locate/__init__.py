@@ -12,6 +12,8 @@ from bcdtool.locate.directory import find_store
 from bcdtool.locate.disk import open_on_disk
 from bcdtool.locate.handle import HiveHandle
 from bcdtool.locate.hivefile import open_file, open_in_folder
+from bcdtool.urls import is_url
+from bcdtool.write.fileio import refuse_process_link
 
 __all__ = ["HiveHandle", "open_hive"]
 
@@ -30,6 +32,8 @@ def open_hive(spec: str | os.PathLike, *, partition: int | None = None, path: st
                                    "bcdtool.backends.HIVE_OPENERS)")
     if opener is None:
         raise InvalidArgumentError(f"unknown backend {backend!r} ({' or '.join(BACKENDS)})")
+    if not read_only and not is_url(spec):
+        refuse_process_link(spec)       # `/dev/stdin < FILE` was handed over to be read
     return opener(str(spec), partition=partition, path=path, read_only=read_only, kind=kind)
 
 

@@ -90,7 +90,8 @@ class DiskStore:
         # Only the base block and the bins it declares: slack after them is never read.
         head = read_extents(loc.volume.dev, loc.ref, 0, PAGE)
         data = read_extents(loc.volume.dev, loc.ref, 0, hive_length(
-            head, loc.ref.size, cap=self.cap, name=f"{self.shown}:{loc.ref.path}"))
+            head, loc.ref.size, cap=self.cap, name=f"{self.shown}:{loc.ref.path}",
+            read=functools.partial(read_extents, loc.volume.dev, loc.ref)))
         # Logs matter only to a dirty hive; a clean one is read without touching them.
         dirty = len(data) >= PAGE and data[:4] == b"regf" and is_dirty(data)
         # read an entry at a time while they are replayed

@@ -100,7 +100,9 @@ def load_from_sink(reader, store: str, logs: Callable[[], list[str]], *, key: st
     if size is None:
         raise NotFoundError("no such file", path=name)
     data = reader.read_range(store, 0, hive_length(reader.read_range(store, 0, 512), size,
-                                                   cap=cap, name=name))
+                                                   cap=cap, name=name,
+                                                   read=functools.partial(reader.read_range,
+                                                                          store)))
     found = []
     if len(data) >= 512 and data[:4] == b"regf" and is_dirty(data):
         for log in logs():
@@ -113,11 +115,13 @@ def load_from_sink(reader, store: str, logs: Callable[[], list[str]], *, key: st
                            max_size=hive_cap(cap)), data
 
 
-def hive_length(head: bytes, size: int, *, cap: int, name: str) -> int:
+def hive_length(head: bytes, size: int, *, cap: int, name: str,
+                read: Callable[[int, int], bytes] | None = None) -> int:
     """How many bytes of a hive file of `size` bytes (first bytes `head`) to read: the base
     block and the bins it declares, never its slack (`regf.hive.stored_length`); LimitError
-    when that is over the hive cap of a file capped at `cap` (checked before reading them)."""
-    length = stored_length(head, size)
+    when that is over the hive cap of a file capped at `cap` (checked before reading them);
+    `read(offset, length)` lets a damaged base block be measured by its hive bins."""
+    length = stored_length(head, size, read)
     if length > hive_cap(cap):
         raise LimitError(f"the hive declares {length} bytes, more than the {hive_cap(cap)}-byte "
                          "cap for the hive inside such a file (real BCD stores hold at most "

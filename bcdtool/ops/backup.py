@@ -14,18 +14,24 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bcdtool.errors import UnsafePathError, WriteError
-from bcdtool.write.fileio import READ_FLAGS, check_regular, create_new
+from bcdtool.write.fileio import READ_FLAGS, check_regular, create_new, identity
 
 
-def save_original(path: str | os.PathLike, pieces: Iterable[bytes]) -> None:
+def save_original(path: str | os.PathLike, pieces: Iterable[bytes],
+                  location: dict | None = None) -> None:
     """Write the bytes of `pieces` to `path` (fsync'd); WriteError if `path` holds something
-    else."""
+    else; UnsafePathError if it is the very file they come from (`location`: the handle's)."""
     target = Path(path)
     try:
         info = os.lstat(target) if os.path.lexists(target) else None
         if info is not None and not stat.S_ISREG(info.st_mode):
             raise UnsafePathError("the backup path is a symlink, FIFO or device; name a new or "
                                   "regular file; nothing was written", path=str(target))
+        if info is not None and (info.st_dev, info.st_ino) in _sources(location or {}):
+            raise UnsafePathError("the backup path is the store (or image) being written "
+                                  "itself, so it would hold the edited bytes, not a backup; "
+                                  "name a new file outside the target; nothing was written",
+                                  path=str(target))
         if info is not None:
             if not _holds(target, pieces):
                 raise WriteError("the backup file exists and holds something else; nothing was "
@@ -50,3 +56,17 @@ def _holds(target: Path, pieces: Iterable[bytes]) -> bool:
         return not os.pread(fd, 1, offset)
     finally:
         os.close(fd)
+
+
+def _sources(location: dict) -> set[tuple[int, int]]:
+    """(device, inode) of the local file a handle's `location` reads the store from: the hive
+    file, the store inside a folder, or the image or device."""
+    target, inside = location.get("target"), location.get("path")
+    if location.get("kind") == "file":
+        names = [inside]
+    elif location.get("kind") == "directory" and isinstance(inside, str):
+        names = [os.path.join(str(target), inside)]
+    else:
+        names = [target]
+    return {found for name in names if isinstance(name, str) and (found := identity(name))}
+

@@ -34,13 +34,14 @@ from collections.abc import Callable, Iterable
 
 from bcdtool.bcd.bcdedit import STORELESS, parse_args
 from bcdtool.blockdev import openers, references
-from bcdtool.errors import BcdToolError, InvalidArgumentError, from_input_failure
+from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsafePathError, from_input_failure
 from bcdtool.linux.cmdline import validate_baud, validate_device
 from bcdtool.ops import bcdedit as bcdedit_op, linux_fix
 from bcdtool.ops.recipe import WriteOptions
 from bcdtool.ops.serial_console import SerialOptions, enable
 from bcdtool.ops.windows import crashdump_enable
 from bcdtool.urls import is_url, redact, scrub, with_query
+from bcdtool.write.fileio import identity, is_below
 
 #: Operation names and the options each accepts, with their JSON types (checked before running).
 OPS: dict[str, dict[str, type | tuple]] = {
@@ -317,6 +318,24 @@ def done_keys(previous_output: Iterable[str]) -> set[str]:
         if isinstance(doc, dict) and doc.get("status") == "ok" and "target" in doc:
             done.add(json.dumps([doc["target"], doc.get("ops", [])], sort_keys=True))
     return done
+
+
+def check_output(output: str, manifest: str, tasks: list[Task]) -> None:
+    """UnsafePathError if the batch output file is the manifest, a target's file (a hive file,
+    an image) or inside a target folder: its lines would land in what the batch reads or
+    writes."""
+    mine = identity(output)
+    if mine is not None and identity(manifest) == mine:
+        raise UnsafePathError("the batch output is the manifest itself; name another file with "
+                              "--output", path=output)
+    for task in tasks:
+        if is_url(task.target):
+            continue
+        if (mine is not None and identity(task.target) == mine) or (
+                os.path.isdir(task.target) and is_below(output, task.target)):
+            raise UnsafePathError(f"the batch output is part of the target of manifest line "
+                                  f"{task.line}; name a file outside every target with --output; "
+                                  "nothing was written", path=output)
 
 
 def duplicates(tasks: list[Task]) -> dict[int, int]:

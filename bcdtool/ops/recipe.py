@@ -41,7 +41,7 @@ def commit(handle, editor: HiveEditor | BcdStore, *, operation: str, changes: li
         return result
     image = editor.to_bytes(same_size=keeps_size(handle.location))
     if opts.backup and not opts.dry_run and not handle.read_only:
-        save_original(opts.backup, handle.file_pieces())
+        save_original(opts.backup, handle.file_pieces(), handle.location)
     # the editor's record of the edits lets verification prove nothing else changed
     written = commit_handle(handle, image, dry_run=opts.dry_run, backup_dir=opts.backup_dir,
                             operation=operation, diff=changes, audit_log=opts.audit_log,

@@ -78,11 +78,12 @@ def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
                            f"--store {shlex.quote(spec)} /set {{id}} device partition=#N",
                            path=spec)
         return run_staged(handle, store, "repair boot", lambda store, notices: _repoint(
-            store, verdicts), opts)
+            store, verdicts, shlex.quote(spec)), opts)
 
 
-def _repoint(store, verdicts: list) -> dict:
-    """Stage every re-pointing; the result's `repoints` and `not_repaired` details."""
+def _repoint(store, verdicts: list, target: str) -> dict:
+    """Stage every re-pointing; the result's `repoints` and `not_repaired` details (`target`:
+    the disk as the next steps name it)."""
     repoints = []
     for verdict in verdicts:
         move = verdict.repoint
@@ -92,4 +93,5 @@ def _repoint(store, verdicts: list) -> dict:
         repoints.append({"object": move.guid, "label": move.label, "element": move.element,
                          "partition": move.index, "old": move.shown(move.old),
                          "new": move.shown(move.new)})
-    return {"repoints": repoints, "not_repaired": [v.refusal for v in verdicts if v.refusal]}
+    return {"repoints": repoints, "not_repaired": [v.refusal.replace("TARGET", target)
+                                                   for v in verdicts if v.refusal]}

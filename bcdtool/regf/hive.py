@@ -14,7 +14,7 @@ import logging
 import os
 import stat
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -524,7 +524,8 @@ def _read_capped(path: Path, cap: int) -> tuple[bytes, int]:
         if info.st_size > cap:
             raise LimitError(f"the file is {info.st_size} bytes, more than the {cap}-byte cap "
                              "for it; it is not read", path=str(path))
-        length = stored_length(os.pread(fd, 512, 0), info.st_size)
+        length = stored_length(os.pread(fd, 512, 0), info.st_size,
+                               lambda offset, length: os.pread(fd, length, offset))
         if length > hive_cap(cap):
             raise LimitError(f"the hive declares {length} bytes, more than the "
                              f"{hive_cap(cap)}-byte cap for the hive in such a file; it is not "
@@ -536,21 +537,54 @@ def _read_capped(path: Path, cap: int) -> tuple[bytes, int]:
         os.close(fd)
 
 
-def stored_length(head: bytes, file_size: int) -> int:
+def stored_length(head: bytes, file_size: int,
+                  read: Callable[[int, int], bytes] | None = None) -> int:
     """How many bytes at the start of a hive file of `file_size` bytes hold the hive, given its
     first 512 bytes or more (`head`): the base block and the hive bins it declares.  What follows
     (slack, zero padding up to a size cap) is no part of the hive: it is never read, copied or
-    rewritten.  The whole file when the base block cannot say (not a regf, a bad checksum, a
-    bins size that is not a positive multiple of 4096); a file shorter than it declares is read
-    as it is (the reader reports it).  A dirty hive's intact base block counts: what a write
-    added past the size it declares is in the logs (Windows logs every dirty page first)."""
-    if len(head) < 512 or head[:4] != b"regf" or regf_checksum(
-            head[:L.CHECKSUM_COVERED]) != struct.unpack_from("<I", head, L.BB_CHECKSUM)[0]:
+    rewritten.  When the base block cannot say (not a regf, a bad checksum, a bins size that is
+    not a positive multiple of 4096), the whole file — or, given `read(offset, length)`, up to
+    the end of the last hive bin found in it (`hbins_end`), so a damaged base block in front of
+    zero padding does not make the padding read; a file shorter than it declares is read as it
+    is (the reader reports it).  A dirty hive's intact base block counts: what a write added
+    past the size it declares is in the logs (Windows logs every dirty page first)."""
+    intact = len(head) >= 512 and head[:4] == b"regf" and regf_checksum(
+        head[:L.CHECKSUM_COVERED]) == struct.unpack_from("<I", head, L.BB_CHECKSUM)[0]
+    length = struct.unpack_from("<I", head, L.BB_HIVE_BINS_DATA_SIZE)[0] if len(head) >= 512 \
+        else 0
+    plausible = length and not length % 4096
+    if intact and plausible:
+        return min(file_size, L.BASE_BLOCK_SIZE + length)
+    if read is None or head[:4] != b"regf":
         return file_size
-    (length,) = struct.unpack_from("<I", head, L.BB_HIVE_BINS_DATA_SIZE)
-    if length == 0 or length % 4096:
-        return file_size
-    return min(file_size, L.BASE_BLOCK_SIZE + length)
+    end = hbins_end(read, file_size)
+    if plausible and L.BASE_BLOCK_SIZE + length <= file_size:
+        end = max(end, L.BASE_BLOCK_SIZE + length)     # what the damaged block still says
+    return end if end > L.BASE_BLOCK_SIZE else file_size
+
+
+#: hbins_end reads the file this much at a time (every 4 KiB boundary is looked at).
+_SCAN = 1 << 20
+
+
+def hbins_end(read: Callable[[int, int], bytes], file_size: int) -> int:
+    """The end (a file offset) of the last hive bin in a hive file: every 4 KiB boundary after
+    the base block holding an hbin header whose offset field names that very place and whose
+    size fits the file, read `_SCAN` bytes at a time; 0 when there is none."""
+    end = 0
+    for start in range(L.BASE_BLOCK_SIZE, file_size, _SCAN):
+        chunk = read(start, min(_SCAN, file_size - start))
+        for at in range(0, len(chunk) - 12 + 1, 4096):
+            if chunk[at:at + 4] != b"hbin":
+                continue
+            offset, size = struct.unpack_from("<II", chunk, at + 4)
+            place = start + at
+            if offset == place - L.BASE_BLOCK_SIZE and size >= 4096 and not size % 4096 \
+                    and place + size <= file_size:
+                end = max(end, place + size)
+        if len(chunk) < min(_SCAN, file_size - start):
+            break
+    return end
 
 
 def _recover_if_dirty(original: bytes, name: str, logs: Sequence[tuple[str, bytes]],

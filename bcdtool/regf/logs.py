@@ -190,6 +190,9 @@ class _Entry(NamedTuple):
     flags: int
     hive_size: int
     pages: tuple[tuple[int, int, int], ...]  # (hive-bins offset, size, offset in the log file)
+    at: int = 0                              # where the entry starts in the log file
+    size: int = 0                            # its size there
+    hashes: tuple[int, int] = (0, 0)         # its (hash_1, hash_2), checked when parsed
 
 
 class _NewLog(NamedTuple):
@@ -198,6 +201,7 @@ class _NewLog(NamedTuple):
     sequence: int
     entries: list[_Entry]
     stop_reason: str
+    base: bytes = b""           # the base-block copy as it was checked (one read)
 
 
 class _OldLog(NamedTuple):
@@ -207,6 +211,7 @@ class _OldLog(NamedTuple):
     timestamp: int
     hive_size: int
     pages: list[tuple[int, int]]  # (hive-bins offset, offset in the log file)
+    base: bytes = b""             # the base-block copy as it was checked (one read)
 
 
 def _log_header_kind(name: str, data: LogData) -> int | None:
@@ -228,9 +233,12 @@ def _log_header_kind(name: str, data: LogData) -> int | None:
     return kind
 
 
-def _parse_new_log(name: str, data: LogData, size_limit: int) -> _NewLog:
-    """The valid prefix of HvLE entries, consecutive from the log's base-block sequence."""
-    expected = _u32(data, BB_PRIMARY_SEQUENCE)
+def _parse_new_log(name: str, data: LogData, size_limit: int,
+                   head: bytes | None = None) -> _NewLog:
+    """The valid prefix of HvLE entries, consecutive from the log's base-block sequence
+    (`head`: the base-block copy already read and checked)."""
+    head = bytes(data[:LOG_BASE_BLOCK_SIZE]) if head is None else head
+    expected = _u32(head, BB_PRIMARY_SEQUENCE)
     entries: list[_Entry] = []
     pos = LOG_BASE_BLOCK_SIZE
     reason = "end of file"
@@ -241,7 +249,7 @@ def _parse_new_log(name: str, data: LogData, size_limit: int) -> _NewLog:
         entries.append(entry)
         pos += _u32(data, pos + 4)
         expected = (expected + 1) & 0xFFFFFFFF
-    return _NewLog(name, data, _u32(data, BB_PRIMARY_SEQUENCE), entries, reason)
+    return _NewLog(name, data, _u32(head, BB_PRIMARY_SEQUENCE), entries, reason, head)
 
 
 def used_length(name: str, data: LogData) -> int:
@@ -291,12 +299,16 @@ def _parse_entry(data: LogData, pos: int, expected: int,
             return None, f"entry at {pos:#x} has an out-of-bounds page reference {index}"
         pages.append((offset, length, page_pos))
         page_pos += length
-    return _Entry(head.sequence_number, head.flags, hive_size, tuple(pages)), ""
+    return _Entry(head.sequence_number, head.flags, hive_size, tuple(pages), pos, size,
+                  (head.hash_1, head.hash_2)), ""
 
 
-def _parse_old_log(name: str, data: LogData, size_limit: int) -> _OldLog | None:
-    """Base block, DIRT bitmap and page list of an old-format log, or None if unusable."""
-    hive_size = _u32(data, BB_HIVE_BINS_DATA_SIZE)
+def _parse_old_log(name: str, data: LogData, size_limit: int,
+                   head: bytes | None = None) -> _OldLog | None:
+    """Base block, DIRT bitmap and page list of an old-format log, or None if unusable
+    (`head`: the base-block copy already read and checked)."""
+    head = bytes(data[:LOG_BASE_BLOCK_SIZE]) if head is None else head
+    hive_size = _u32(head, BB_HIVE_BINS_DATA_SIZE)
     if hive_size < HBIN_ALIGN or hive_size % HBIN_ALIGN or hive_size > size_limit:
         log.info("%s: implausible hive size %#x, ignored", name, hive_size)
         return None
@@ -322,8 +334,8 @@ def _parse_old_log(name: str, data: LogData, size_limit: int) -> _OldLog | None:
                              len(pages))
                     return None
                 pages.append(((byte_index * 8 + bit) * SECTOR, log_offset))
-    return _OldLog(name, data, _u32(data, BB_PRIMARY_SEQUENCE), _u64(data, BB_LAST_WRITTEN),
-                   hive_size, pages)
+    return _OldLog(name, data, _u32(head, BB_PRIMARY_SEQUENCE), _u64(head, BB_LAST_WRITTEN),
+                   hive_size, pages, head)
 
 
 # --- recovery -------------------------------------------------------------------------------
@@ -345,11 +357,12 @@ def recover(primary: bytes, logs: list[tuple[str, LogData]], *,
         size_limit = min(size_limit, max(0, max_size - BASE_BLOCK_SIZE))
     new_logs, old_logs = [], []
     for name, data in logs:
-        kind = _log_header_kind(name, data)
+        head = bytes(data[:LOG_BASE_BLOCK_SIZE])    # read once: what is checked is what is used
+        kind = _log_header_kind(name, head)
         if kind == LOG_FILE_TYPE_NEW:
-            new_logs.append(_parse_new_log(name, data, size_limit))
+            new_logs.append(_parse_new_log(name, data, size_limit, head))
         elif kind is not None:
-            parsed = _parse_old_log(name, data, size_limit)
+            parsed = _parse_old_log(name, data, size_limit, head)
             if parsed is not None:
                 old_logs.append(parsed)
     primary_valid = _base_block_valid(primary)
@@ -392,7 +405,7 @@ def _recover_new(primary: bytes, logs: list[_NewLog], primary_valid: bool) -> Re
                             key=functools.cmp_to_key(_later_first))
         chain = candidates[:1]
         base = bytearray(BASE_BLOCK_SIZE)
-        base[:LOG_BASE_BLOCK_SIZE] = chain[0].data[:LOG_BASE_BLOCK_SIZE]
+        base[:LOG_BASE_BLOCK_SIZE] = chain[0].base
         base[LOG_BASE_BLOCK_SIZE:] = primary[LOG_BASE_BLOCK_SIZE:BASE_BLOCK_SIZE].ljust(
             BASE_BLOCK_SIZE - LOG_BASE_BLOCK_SIZE, b"\0")
     image = bytearray(primary)
@@ -405,9 +418,11 @@ def _recover_new(primary: bytes, logs: list[_NewLog], primary_valid: bool) -> Re
             need = BASE_BLOCK_SIZE + entry.hive_size
             if len(image) < need:
                 image.extend(bytes(need - len(image)))
+            raw = _checked_entry(lg, entry)
             for offset, length, log_offset in entry.pages:
                 start = BASE_BLOCK_SIZE + offset
-                image[start:start + length] = lg.data[log_offset:log_offset + length]
+                image[start:start + length] = raw[log_offset - entry.at:
+                                                  log_offset - entry.at + length]
             flags = (flags & ~FLAG_KTM) | (entry.flags & FLAG_KTM)
             hive_size = entry.hive_size
             applied.append(AppliedEntry(lg.name, entry.sequence, len(entry.pages),
@@ -418,6 +433,20 @@ def _recover_new(primary: bytes, logs: list[_NewLog], primary_valid: bool) -> Re
     struct.pack_into("<I", base, BB_FLAGS, flags)
     notices += _repair_bins(image, hive_size)
     return _finish(image, base, hive_size, sequence, applied, [lg.name for lg in chain], notices)
+
+
+def _checked_entry(lg: _NewLog, entry: _Entry) -> bytes | memoryview:
+    """The bytes of `entry` to replay, read once and hashed again when the log is read on
+    demand (a file that changed since it was parsed must not be replayed unchecked)."""
+    if not isinstance(lg.data, LogSource):
+        return memoryview(lg.data)[entry.at:entry.at + entry.size]
+    raw = lg.data[entry.at:entry.at + entry.size]
+    if len(raw) != entry.size or marvin32(raw[:32]) != entry.hashes[1] or \
+            marvin32(memoryview(raw)[LOG_ENTRY_HEADER_SIZE:]) != entry.hashes[0]:
+        raise DirtyHiveError(f"{lg.name} changed while it was read (an entry no longer matches "
+                             "its hash); nothing was replayed: run again when nothing writes "
+                             "to the log")
+    return raw
 
 
 def _old_applicable(primary: bytes, old: _OldLog, primary_valid: bool) -> bool:
@@ -447,8 +476,12 @@ def _recover_old(primary: bytes, logs: list[_OldLog], primary_valid: bool) -> Re
     for offset, log_offset in old.pages:
         start = BASE_BLOCK_SIZE + offset
         image[start:start + SECTOR] = old.data[log_offset:log_offset + SECTOR]
+    # Old-format pages carry no hash; a log rewritten meanwhile shows in its base block.
+    if isinstance(old.data, LogSource) and old.data[:LOG_BASE_BLOCK_SIZE] != old.base:
+        raise DirtyHiveError(f"{old.name} changed while it was read; nothing was replayed: run "
+                             "again when nothing writes to the log")
     base = bytearray(primary[:BASE_BLOCK_SIZE].ljust(BASE_BLOCK_SIZE, b"\0"))
-    base[:LOG_BASE_BLOCK_SIZE] = old.data[:LOG_BASE_BLOCK_SIZE]
+    base[:LOG_BASE_BLOCK_SIZE] = old.base
     sequence = (max(old.sequence, _u32(primary, BB_PRIMARY_SEQUENCE),
                     _u32(primary, BB_SECONDARY_SEQUENCE), key=lambda s: _seq_later(s, old.sequence))
                 + 1) & 0xFFFFFFFF

@@ -413,6 +413,70 @@ def open_append(path: str | os.PathLike, what: str, *, mode: int = 0o600) -> int
     return fd
 
 
+def identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path` (a user-named path: links followed), None when
+    there is none."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return info.st_dev, info.st_ino
+
+
+def is_below(path: str | os.PathLike, folder: str) -> bool:
+    """Whether `path` (links followed, as the user named it) is `folder` or lies inside it."""
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+#: Links of procfs that lead to whatever a process holds open (the kernel's "magic links").
+_MAGIC_NAMES = frozenset({"cwd", "root", "exe"})
+_MAGIC_FOLDERS = frozenset({"fd", "map_files"})
+_MAX_HOPS = 40
+
+
+def process_link(path: str | os.PathLike) -> str | None:
+    """The procfs link `path` passes through to reach a file some process holds open
+    (`/dev/stdin` → `/proc/self/fd/0`, `/dev/fd/N`, `/proc/PID/cwd`...), None when it is an
+    ordinary path.  Followed like the kernel does, one component at a time."""
+    pending = [p for p in os.path.abspath(path).split(os.sep) if p]
+    current, hops = os.sep, 0
+    while pending:
+        part = pending.pop(0)
+        if part in (".", ".."):
+            current = os.path.dirname(current) if part == ".." else current
+            continue
+        candidate = os.path.join(current, part)
+        try:
+            info = os.lstat(candidate)
+        except (OSError, ValueError):
+            return None                 # no such file: opening it says so
+        if not stat.S_ISLNK(info.st_mode):
+            current = candidate
+            continue
+        hops += 1
+        if hops > _MAX_HOPS:
+            return None
+        if (part in _MAGIC_NAMES or os.path.basename(current) in _MAGIC_FOLDERS) and \
+                kernel_filesystem(os.stat(current)) == "proc":
+            return candidate
+        target = os.readlink(candidate)
+        pending = [p for p in target.split(os.sep) if p] + pending
+        current = os.sep if target.startswith(os.sep) else current
+    return None
+
+
+def refuse_process_link(path: str | os.PathLike) -> None:
+    """UnsafePathError if a target to be written is named through a process's open file
+    (`/dev/stdin < FILE` hands bcdtool FILE to read; reopening it to write would write a file
+    the user never named)."""
+    link = process_link(path)
+    if link is not None:
+        raise UnsafePathError(f"names a file through {link}, a process's open file; bcdtool "
+                              "writes only files named by their own path: name "
+                              f"{os.path.realpath(path)} itself", path=str(path))
+
+
 def replace_file(path: str | os.PathLike, data: bytes, *, new_mode: int = 0o600) -> None:
     """Atomically give `path` (bcdtool's own state files: private, 0600 when new) `data`."""
     path = Path(path)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from collections.abc import Callable
 
-from bcdtool.errors import BcdToolError, VerifyError, WriteError
+from bcdtool.errors import BcdToolError, UnsafePathError, VerifyError, WriteError
 from bcdtool.write import audit, observe
 from bcdtool.write import journal as journals
 from bcdtool.write.refuse import Facts, refusal
@@ -85,6 +85,7 @@ class Sink(Protocol):
     def read_range(self, file: str, offset: int, length: int) -> bytes: ...
     def size(self, file: str) -> int | None: ...            # None: no such file
     def lstat_link(self, file: str) -> str | None: ...      # a symlink's target, else None
+    def owns(self, path: str | os.PathLike) -> bool: ...    # a local file is part of the target
     def writer(self) -> contextlib.AbstractContextManager[Writer]: ...
     def reopen(self) -> Sink: ...
     def close(self) -> None: ...
@@ -122,6 +123,10 @@ class Transaction:
         journal)."""
         if self.audit_info is not None:
             audit.check(self.audit_info.path)
+            self._not_in_target(self.audit_info.path or audit.default_path(), "the audit log",
+                                "--audit-log FILE")
+        if self.backup_dir is not None:
+            self._not_in_target(self.backup_dir, "the undo journal folder", "--backup-dir DIR")
         with self.sink.lock():
             refused = self.refusal(phases)
             if refused is not None:
@@ -159,6 +164,13 @@ class Transaction:
                                             changes=self.audit_info.changes, result=result,
                                             path=self.audit_info.path)
         return verified, journal
+
+    def _not_in_target(self, path, what: str, option: str) -> None:
+        """UnsafePathError if bcdtool's own output file `path` is part of the target (lines
+        appended to the store, a journal written into the guest it undoes)."""
+        if self.sink.owns(path):
+            raise UnsafePathError(f"{what} is part of the target being written; nothing was "
+                                  f"written: give {option} outside the target", path=str(path))
 
     # -- journal --------------------------------------------------------------------------------
     def _journal(self, phases, originals, extra) -> journals.Journal:
@@ -277,12 +289,13 @@ def current_sha(sink: Sink, entry: journals.Entry) -> str | None:
     absent file the write created; None for an absent file that existed)."""
     if entry.kind == "range":
         digest = hashlib.sha256()
-        for offset in range(entry.offset, entry.offset + entry.length, _CHUNK):
-            part = sink.read_range(entry.file, offset,
-                                   min(_CHUNK, entry.offset + entry.length - offset))
-            digest.update(part)
-            if not part:
-                break
+        _hash_range(digest, sink, entry.file, entry.offset, entry.offset + entry.length)
+        if entry.size is not None:
+            # A file written in place may have grown: what lies past its old size is cut off by
+            # a restore, so it belongs to what undo must find unchanged (nothing there: the
+            # digest is the backup's own, as after a restore).
+            now = sink.size(entry.file) or 0
+            _hash_range(digest, sink, entry.file, entry.size, now)
         return digest.hexdigest()
     link = sink.lstat_link(entry.file)
     if link is not None:
@@ -291,6 +304,16 @@ def current_sha(sink: Sink, entry: journals.Entry) -> str | None:
     if data is None:
         return None if entry.existed else journals.sha256(b"")
     return journals.sha256(data)
+
+
+def _hash_range(digest, sink: Sink, file: str, start: int, end: int) -> None:
+    """Feed bytes `start`..`end` of `file` to `digest`, a chunk at a time (a short read ends
+    it: the file is shorter now)."""
+    for offset in range(start, end, _CHUNK):
+        part = sink.read_range(file, offset, min(_CHUNK, end - offset))
+        digest.update(part)
+        if len(part) < min(_CHUNK, end - offset):
+            break
 
 
 def restore(sink: Sink, journal: journals.Journal, *, check: bool) -> None:

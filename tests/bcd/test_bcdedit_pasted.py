@@ -159,13 +159,35 @@ def test_enum_device_lists_the_device_options(bios):
     assert "Windows Boot Loader" not in text and "Windows Boot Manager" not in text
 
 
-@pytest.mark.parametrize("element, code", [("device", "12000002"), ("osdevice", "22000002")])
-def test_bare_locate_names_the_form_for_the_element(bios, element, code):
-    with pytest.raises(InvalidArgumentError, match=f"locate=custom:{code}"):
-        _run(bios, "/set", "{default}", element, "locate")
-    _run(bios, "/set", "{default}", element, f"locate=custom:{code}")
-    blob = _raw(bios, LOADER, "11000001" if element == "device" else "21000001")
-    assert int.from_bytes(blob[0x24:0x28], "little") == int(code, 16)
+def test_bare_locate_is_what_windows_wrote(bios, corpus):
+    """Microsoft's Convert-WindowsImage and deployment scripts run `/set {bootmgr} device
+    locate`, `/set {default} device locate` and `/set {default} osdevice locate`; Windows 8.1's
+    corpus store has every device so: `device` searches for the entry's path (12000002),
+    `osdevice` and a resume object's `filedevice` (the same code) for its systemroot
+    (22000002), byte for byte."""
+    win81 = Registry.Registry(str(corpus / "bcd" / "win81-bios-installed-sysreserved.bcd"))
+
+    def windows(guid: str, code: str) -> bytes:
+        return win81.open(f"Objects\\{guid}\\Elements\\{code}").value("Element").raw_data()
+
+    loader81, resume81 = "{3eef0b00-bb64-11e3-b124-f12314fe3329}", \
+        "{3eef0aff-bb64-11e3-b124-f12314fe3329}"
+    resume = "{99066a2c-6dcc-11eb-9378-f32123128c9c}"
+    for line in ("/set {bootmgr} device locate", "/set {default} device LOCATE",
+                 "/set {default} osdevice locate", f"/set {resume} filedevice locate",
+                 "/set {memdiag} device locate"):
+        assert _run(bios, *line.split()).lines == [be.SUCCESS]
+    assert _raw(bios, BOOTMGR, "11000001") == windows(BOOTMGR, "11000001")
+    assert _raw(bios, LOADER, "11000001") == windows(loader81, "11000001")
+    assert _raw(bios, LOADER, "21000001") == windows(loader81, "21000001")
+    assert _raw(bios, resume, "21000001") == windows(resume81, "21000001")
+    assert _raw(bios, MEMDIAG, "11000001") == windows(MEMDIAG, "11000001")
+
+
+def test_bare_locate_where_the_element_is_not_known_names_the_form(bios):
+    with pytest.raises(InvalidArgumentError, match="locate=custom:XXXXXXXX"):
+        _run(bios, "/set", RAMDISK_OPTIONS, "ramdisksdidevice", "locate")
+    assert bios.diff() == []
 
 
 @pytest.mark.parametrize("value", ["\\Device\\HarddiskVolume2",

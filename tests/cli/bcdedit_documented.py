@@ -594,7 +594,11 @@ PAGES: list[Page] = [
                + bytes(56))]),
         ("bcdedit /set {default} osdevice locate=\\Windows\\system32\\winload.exe",
          [contains(D, 0x21000001, string("\\Windows\\system32\\winload.exe"))]),
-        ("bcdedit /set {default} device locate", [exit_(ARGUMENT, "locate=")]),
+        # bare locate: the bytes of Windows 8.1's corpus store whose every device is locate
+        # (win81-bios-installed-sysreserved.bcd): search for the entry's path, 12000002
+        ("bcdedit /set {default} device locate",
+         [set_(D, 0x11000001, bytes.fromhex("00" * 16 + "08000000000000001e00000000000000"
+                                            "0000000002000012000000000000"))]),
         (f"bcdedit /set {GCB} device file=[boot]\\EFI\\tool.efi",
          [contains(GCB, 0x11000001, string("\\EFI\\tool.efi"))]),
         ("bcdedit /set {default} custom:26000010 yes", [set_(D, 0x26000010, YES)]),

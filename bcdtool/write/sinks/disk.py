@@ -21,6 +21,7 @@ from bcdtool.fs.base import FileRef, read_extents, write_extents
 from bcdtool.fs.probe import probe
 from bcdtool.write import lock
 from bcdtool.write.keys import disk_key
+from bcdtool.write.fileio import identity
 from bcdtool.write.refuse import Facts
 from bcdtool.write.sinks.folder import same_store_or_log
 
@@ -70,6 +71,13 @@ class DiskSink:
     def allows(self, file: str) -> bool:
         """Only the store and its logs are reachable."""
         return file in self.refs
+    def owns(self, path: str | os.PathLike) -> bool:
+        """Whether the local file `path` (bcdtool's own output: an audit log, a journal
+        folder) is the image or device, or a file it reads from (backing file, extent)."""
+        mine = identity(path)
+        return mine is not None and any(identity(name) == mine
+                                        for name in [self.image, *self.dev.chain()])
+
     # -- reading ----------------------------------------------------------------------------------
     def _ref(self, file: str) -> FileRef:
         ref = self.refs.get(file)

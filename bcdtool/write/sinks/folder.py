@@ -14,7 +14,7 @@ from collections.abc import Callable
 from bcdtool.errors import BcdToolError, WriteError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.write import lock
-from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular
+from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular, identity, is_below
 from bcdtool.write.refuse import Facts, hard_link_refusal, in_place_files
 
 
@@ -62,6 +62,23 @@ class FolderSink:
     def allows(self, file: str) -> bool:
         """A hive's journal may touch only the store and its logs; a guest's, any file in it."""
         return self.lock_file is None or same_store_or_log(file, self.lock_file)
+
+    def owns(self, path: str | os.PathLike) -> bool:
+        """Whether the local file `path` (named by the user for bcdtool's own output: an audit
+        log, a journal folder) is part of this target: anything below a guest root; the store
+        or one of its logs of a hive's folder."""
+        if self.lock_file is None:
+            return is_below(path, self.root)
+        mine = identity(path)
+        if mine is None:
+            return False
+        folder = posixpath.dirname(self.lock_file)
+        for name in self.folder.listdir(folder):
+            rel = posixpath.join(folder, name) if folder else name
+            info = self.folder.lstat(rel) if same_store_or_log(rel, self.lock_file) else None
+            if info is not None and (info.st_dev, info.st_ino) == mine:
+                return True
+        return False
 
     # -- reading ----------------------------------------------------------------------------------
     def read(self, file: str) -> bytes | None:

@@ -13,6 +13,7 @@ from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.fs.probe import probe
 from bcdtool.write import lock
+from bcdtool.write.fileio import identity
 from bcdtool.write.keys import guestfs_key
 from bcdtool.write.refuse import Facts, hard_link_refusal, in_place_files
 from bcdtool.write.sinks.folder import same_store_or_log
@@ -54,6 +55,11 @@ class GuestfsSink:
     def allows(self, file: str) -> bool:
         """A hive's journal may touch only the store and its logs; a guest's, any file in it."""
         return self.store is None or same_store_or_log(file, self.store)
+
+    def owns(self, path: str | os.PathLike) -> bool:
+        """Whether the local file `path` (bcdtool's own output) is the image itself."""
+        mine = identity(path)
+        return mine is not None and identity(self.image) == mine
 
     @classmethod
     def from_spec(cls, spec: dict) -> GuestfsSink:
