@@ -13,6 +13,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bcdtool import _construct
 from bcdtool.bcd import device_layout as L
@@ -231,8 +232,7 @@ class RawDevice(Device):
         return {"type": "raw", "hex": self.raw.hex()}
 
 
-@dataclass(frozen=True)
-class DiskLayout:
+class DiskLayout(NamedTuple):
     """A disk's identity as its partition table gives it, to name the partition devices on it."""
 
     style: str                                   # "mbr" or "gpt"
