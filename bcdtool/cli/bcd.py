@@ -14,7 +14,7 @@ from bcdtool.cli.output import data, emit, note, notes
 from bcdtool.errors import BcdError, InvalidArgumentError, LiveSystemError
 from bcdtool.locate import detect
 from bcdtool.ops import bcdedit_read
-from bcdtool.ops.edits import WriteOptions
+from bcdtool.ops.edits import EditResult, WriteOptions
 from bcdtool.ops.newfile import create_file
 
 
@@ -106,10 +106,13 @@ def _store_spec(option: str | None, inline: str | None) -> str:
 def _createstore(args: list[str], opts: WriteOptions, as_json: bool) -> None:
     if len(args) != 1:
         raise InvalidArgumentError("/createstore takes one file name")
-    changes = _new_file(be.local_file(args[0], "/createstore"), be.new_store_image(), opts)
+    path = be.local_file(args[0], "/createstore")
+    # the same document as every other bcdedit command's (a new file has no undo journal)
+    result = EditResult(f"bcdedit /createstore {args[0]}", {"target": path, "kind": "file"},
+                        f"new store file {path}", opts.dry_run,
+                        _new_file(path, be.new_store_image(), opts))
     lines = [f"dry run: {args[0]} not written"] if opts.dry_run else [be.SUCCESS]
-    emit("bcdedit", {"store": args[0], "command": "createstore", "dry_run": opts.dry_run,
-                     "changes": changes, "journal": None, "write": None, "lines": lines},
+    emit("bcdedit", {**result.to_json(), "command": "createstore", "lines": lines},
          as_json=as_json, lines=lines)
 
 
