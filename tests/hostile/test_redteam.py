@@ -437,3 +437,17 @@ def test_full_file_system_under_the_journal(tmp_path, state, full_tmpfs):
     assert "df -h" in done.stderr
     assert sha(store) == before
     assert cli(state, "bcdedit", "/store", store, "/enum").returncode == 0    # not "interrupted"
+
+
+@pytest.mark.parametrize("command", [["bcdedit", "/store", "EMPTY", "/enum"],
+                                     ["hive", "ls", "EMPTY"],
+                                     ["serial-console", "enable", "EMPTY"]])
+def test_empty_file_says_so(tmp_path, state, command):
+    """A 0-byte file was opened as a disk image: "no EFI/Microsoft/Boot/BCD found on 1
+    volume(s)" (15), which sends the user looking for partitions."""
+    empty = tmp_path / "BCD"
+    empty.write_bytes(b"")
+    done = cli(state, *[empty if word == "EMPTY" else word for word in command])
+    assert done.returncode == 11, done.stderr
+    assert "empty (0 bytes)" in done.stderr and "new-store" in done.stderr
+    assert empty.read_bytes() == b""
