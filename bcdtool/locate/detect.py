@@ -33,10 +33,6 @@ def detect_kind(spec: str | os.PathLike) -> str:
         return DEVICE
     if not stat.S_ISREG(st.st_mode):
         raise NotFoundError("not a file, directory or block device", path=str(spec))
-    if st.st_size == 0:
-        raise FormatError("the file is empty (0 bytes): neither a hive nor a disk image; "
-                          "restore it from a backup (a BCD store can be built anew with "
-                          "`bcdtool new-store`)", path=str(spec))
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -50,6 +46,10 @@ def detect_kind(spec: str | os.PathLike) -> str:
                          "readable first (ddrescue) and give the copy", path=str(spec)) from None
     finally:
         os.close(fd)
+    if not head:        # by reading: kernel files (/proc/...) say 0 bytes and are not empty
+        raise FormatError("the file is empty (0 bytes): neither a hive nor a disk image; "
+                          "restore it from a backup (a BCD store can be built anew with "
+                          "`bcdtool new-store`)", path=str(spec))
     if pe:
         raise FormatError("not a registry hive or a disk image: it is a Windows executable (a PE "
                           "file, starting with 'MZ'); give the hive file itself, e.g. "
