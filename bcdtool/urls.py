@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 #: Schemes bcdtool opens as remote disks: plain HTTP(S) range reads, and Azure blobs through
 #: the Azure credential chain (az://ACCOUNT/CONTAINER/BLOB).
@@ -52,11 +52,53 @@ def remember(url: str) -> None:
 def scrub(text: str) -> str:
     """`text` with every URL inside it redacted: the URLs this process knows exactly, then
     anything else that looks like a URL up to the next blank or quote (messages of libraries
-    quote whole URLs)."""
-    text = str(text)
+    quote whole URLs), then the secrets of known URLs wherever they still appear (a server's
+    error may echo the request line, or S3 its canonical request, without the scheme)."""
+    text = _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), _known_redacted(str(text)))
+    return _without_secrets(text)
+
+
+def conceal(text: str) -> str:
+    """`text` (a command's output) with the URLs this process was given redacted and their
+    secrets removed wherever they appear; other URLs are data (an element's value) and stay."""
+    return _without_secrets(_known_redacted(str(text)))
+
+
+def _known_redacted(text: str) -> str:
     for url in sorted(_known, key=len, reverse=True):
         text = text.replace(url, redact(url))
-    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
+    return text
+
+
+def _without_secrets(text: str) -> str:
+    for secret in sorted({s for url in _known for s in _secrets(url)}, key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+#: Query values shorter than this are not secrets (sp=rw, sr=b, a version): scrubbing them
+#: would garble ordinary words; signatures, credentials and tokens are far longer.
+_SECRET_MIN = 12
+
+
+def _secrets(url: str) -> list[str]:
+    """The parts of `url` that open it: its query (as sent and decoded), its long query values
+    in every spelling, and its user-info password."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    out = [parts.query, unquote(parts.query)] if parts.query else []
+    for _, value in parse_qsl(parts.query):
+        if len(value) >= _SECRET_MIN:
+            out += [value, quote(value, safe=""), quote(value, safe="/")]
+    userinfo = parts.netloc.rpartition("@")[0]
+    if userinfo:
+        out.append(userinfo)
+        password = userinfo.partition(":")[2]
+        if len(password) >= 4:
+            out += [password, unquote(password)]
+    return [s for s in out if s]
 
 
 def query(spec: str) -> dict[str, str]:

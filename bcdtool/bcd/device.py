@@ -8,10 +8,12 @@ Every parse is checked by rebuilding: a blob whose rebuild differs from its byte
 
 from __future__ import annotations
 
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bcdtool import _construct
 from bcdtool.bcd import device_layout as L
@@ -229,8 +231,7 @@ class RawDevice(Device):
         return {"type": "raw", "hex": self.raw.hex()}
 
 
-@dataclass(frozen=True)
-class DiskLayout:
+class DiskLayout(NamedTuple):
     """A disk's identity as its partition table gives it, to name the partition devices on it."""
 
     style: str                                   # "mbr" or "gpt"
@@ -478,9 +479,20 @@ def _human(size: int) -> str:
 
 # --- bcdedit syntax ----------------------------------------------------------------------------
 
-_PART_MBR = re.compile(r"^mbr:([0-9a-f]{1,8}):(0x[0-9a-f]+|\d+)$", re.IGNORECASE)
-_PART_GPT = re.compile(r"^gpt:(\{[0-9a-f-]{36}\}):(\{[0-9a-f-]{36}\})$", re.IGNORECASE)
-_BRACKET = re.compile(r"^\[([^\]]*)\](.+)$")
+#: bcdedit's device syntax, each pattern compiled on first use (`_syntax`): reading a store never
+#: parses device text, and compiling these costs a command's start-up a few milliseconds.
+_SYNTAX = {
+    "mbr": r"^mbr:([0-9a-f]{1,8}):(0x[0-9a-f]+|\d+)$",
+    "gpt": r"^gpt:(\{[0-9a-f-]{36}\}):(\{[0-9a-f-]{36}\})$",
+    "bracket": r"^\[([^\]]*)\](.+)$",
+    "vhd-locate": r"^(.*),locate=(custom:[^,]*)$",
+}
+
+
+@functools.cache
+def _syntax(name: str) -> re.Pattern:
+    """The compiled pattern `name` of `_SYNTAX` (case-insensitive, as bcdedit reads them)."""
+    return re.compile(_SYNTAX[name], re.IGNORECASE)
 
 
 def parse_device_text(text: str, resolve_id: Callable[[str], str],
@@ -549,13 +561,10 @@ def parse_device_text(text: str, resolve_id: Callable[[str], str],
                                "(bcdedit /? FORMATS)")
 
 
-_VHD_LOCATE = re.compile(r"^(.*),locate=(custom:[^,]*)$", re.IGNORECASE)
-
-
 def _split_locate(rest: str) -> tuple[str, bool, int]:
     """(`[parent]path`, True, element) of `[C:]\\x.vhdx,locate=custom:22000002` as bcdedit prints
     a VHD device; (rest, False, 0) without the `,locate=` part."""
-    match = _VHD_LOCATE.match(rest)
+    match = _syntax("vhd-locate").match(rest)
     if not match:
         return rest, False, 0
     return match.group(1), True, _custom_code(match.group(2))
@@ -587,10 +596,10 @@ def harddisk_volume_text(word: str, *, on_disk: bool = False) -> str:
 
 def _parse_partition_text(rest: str, resolve_partition: PartitionResolver | None
                           ) -> PartitionDevice:
-    if m := _PART_MBR.match(rest):
+    if m := _syntax("mbr").match(rest):
         return PartitionDevice(style="mbr", disk_signature=int(m.group(1), 16),
                                partition_offset=int(m.group(2), 0))
-    if m := _PART_GPT.match(rest):
+    if m := _syntax("gpt").match(rest):
         return PartitionDevice(style="gpt", disk_guid=normalize_guid(m.group(1)),
                                partition_guid=normalize_guid(m.group(2)))
     if resolve_partition is not None:
@@ -606,7 +615,7 @@ def _parse_partition_text(rest: str, resolve_partition: PartitionResolver | None
 
 def _parse_bracket(text: str, resolve_partition: PartitionResolver | None, *,
                    locate: bool = False) -> tuple[Device, str]:
-    m = _BRACKET.match(text)
+    m = _syntax("bracket").match(text)
     if not m:
         raise InvalidArgumentError(f"expected [device]path, got {text!r}: name the partition "
                                    "in brackets, e.g. [boot]\\path, [locate]\\path or "

@@ -8,26 +8,39 @@ opening a 127 GiB disk to check its boot store costs a few hundred KB and a hand
 The URL's query (where signatures live) is used for requests only; the device's `name`, its
 errors and everything shown are `bcdtool.urls.redact`ed.  Transient failures (5xx, 429,
 connection resets, timeouts, short bodies) are retried `retries()` times with exponential
-backoff, but one read stops trying once two timeouts have passed; a body that arrives slower than
-a timeout per MiB (a server dripping bytes) fails at once; 401/403, an expired signature, 404 and
-a server ignoring ranges get their own errors; a URL that does not parse is an argument error.
+backoff (or the server's Retry-After, capped), but one read stops trying once two timeouts have
+passed; a body that arrives slower than a timeout per MiB (a server dripping bytes) fails at
+once; 401/403, an expired signature, 404 and a server ignoring ranges get their own errors; a URL
+that does not parse is an argument error.
+
+Redirects are followed by hand (at most `MAX_REDIRECTS`, http(s) only, never from https down to
+http), and a hop to another origin drops the Authorization header (a bearer token or the
+user-info's basic credentials); the original query is never carried to the new URL.  Ranges are
+asked for uncompressed and an encoded answer is refused (its offsets are not the disk's).  The
+content's version (ETag, else Last-Modified, and its size) must stay the same from read to read:
+a disk that changes under a reader is refused, not mixed.  TLS certificates are verified; a
+private CA is given with BCDTOOL_CA_BUNDLE.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import email.utils
 import os
 import re
+import ssl
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import urllib3
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageError,
                             InvalidArgumentError, NetworkError, NotFoundError, UnsupportedError)
-from bcdtool.urls import query, redact
+from bcdtool.urls import is_url, query, redact, scrub
 
 #: Cache granularity: every fetch covers whole aligned blocks of this size.
 BLOCK = 64 * 1024
@@ -40,6 +53,19 @@ ERROR_BODY = 4096
 #: Longest wait between two tries, whatever the backoff or Retry-After says.
 MAX_BACKOFF = 8.0
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+#: Redirects followed for one request (a loop ends here); statuses that redirect.
+MAX_REDIRECTS = 5
+_REDIRECTS = {301, 302, 303, 307, 308}
+#: Headers that carry a credential: never sent to an origin other than the URL's own.
+_SECRET_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
+#: What a URL refused for its signature needs (the next step of every 401/403).
+SAS_NEEDED = ("the URL needs a valid, unexpired signature with read permission (an Azure SAS "
+              "with sp=r, or sp=rw to repair in place: az storage blob generate-sas --permissions "
+              "rw; az disk grant-access; a new presigned or signed URL)")
+#: Why a disk that changed under us is refused, and what to do.
+CHANGED = ("the disk changed on the server while it was being read ({what}); something is "
+           "writing it (a running VM, a copy): stop that or read a snapshot of it, then run the "
+           "command again")
 
 
 def timeout() -> float:
@@ -50,6 +76,18 @@ def timeout() -> float:
 def retries() -> int:
     """Further tries after a transient failure (BCDTOOL_HTTP_RETRIES, default 4)."""
     return _env_number("BCDTOOL_HTTP_RETRIES", 4, int)
+
+
+def ca_bundle() -> dict:
+    """urllib3's TLS options: the CA file named by BCDTOOL_CA_BUNDLE (a private or self-signed
+    CA), else the system's trust store (SSL_CERT_FILE also works there)."""
+    path = os.environ.get("BCDTOOL_CA_BUNDLE", "")
+    if not path:
+        return {}
+    if not os.path.isfile(path):
+        raise InvalidArgumentError(f"BCDTOOL_CA_BUNDLE={path!r} is not a file: name the PEM "
+                                   "file holding the server's CA certificate")
+    return {"ca_certs": path}
 
 
 def _env_number(name: str, default, kind):
@@ -143,12 +181,16 @@ class RangeReader:
     """Range requests to one URL (urllib3), with retries, timeouts and bcdtool's errors."""
 
     def __init__(self, url: str, *, headers: dict | None = None, traffic: Traffic) -> None:
-        self.url = url
         self.name = redact(url)
+        self.url, auth = _without_userinfo(url)
         self.traffic = traffic
+        #: Sent with every request (urllib3 replaces a pool's headers with a request's own, so
+        #: they are merged here); identity: a range of a compressed body is not the disk's.
+        self.headers = {"User-Agent": "bcdtool", "x-ms-version": "2021-08-06",
+                        "Accept-Encoding": "identity", **auth, **(headers or {})}
         self._pool = urllib3.PoolManager(
             retries=False, timeout=urllib3.Timeout(connect=timeout(), read=timeout()),
-            headers={"User-Agent": "bcdtool", "x-ms-version": "2021-08-06", **(headers or {})})
+            **ca_bundle())
 
     def get(self, offset: int, length: int, *, probe: bool = False, if_match: str = ""
             ) -> tuple[bytes, int, str]:
@@ -161,26 +203,28 @@ class RangeReader:
         # each read wait (retries + 1) timeouts: past two timeouts in all, stop trying.
         give_up = time.monotonic() + 2 * timeout()
         tries = 0
+        wait = 0.0
         for attempt in range(retries() + 1):
             if attempt:
-                if time.monotonic() > give_up:
+                if time.monotonic() + wait > give_up:
                     break
-                time.sleep(min(MAX_BACKOFF, 0.25 * 2 ** (attempt - 1)))
+                time.sleep(min(MAX_BACKOFF, max(wait, 0.25 * 2 ** (attempt - 1))))
             tries += 1
-            self.traffic.requests += 1
+            wait = 0.0
             try:
-                response = self._pool.request("GET", self.url, headers=headers,
-                                              preload_content=False, redirect=True)
+                response = self._follow(headers)
             except urllib3.exceptions.LocationParseError as exc:
                 # no try will parse it better: the URL itself is wrong
                 raise InvalidArgumentError(f"not a usable URL ({exc})", path=self.name) from None
+            except urllib3.exceptions.SSLError as exc:
+                raise _tls_error(exc, self.name) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 failure = _describe(exc)
                 continue
             try:
                 body, total, etag = self._answer(response, offset, length, probe)
             except _Transient as exc:
-                failure = str(exc)
+                failure, wait = str(exc), exc.wait
                 continue
             finally:
                 response.release_conn()
@@ -191,26 +235,71 @@ class RangeReader:
                            "BCDTOOL_HTTP_TIMEOUT / BCDTOOL_HTTP_RETRIES", path=self.name,
                            offset=offset)
 
+    def _follow(self, extra: dict):
+        """The response to a GET of the URL, after at most MAX_REDIRECTS http(s) redirects; a
+        hop to another origin goes without the credential headers."""
+        url, headers = self.url, {**self.headers, **extra}
+        for _ in range(MAX_REDIRECTS + 1):
+            self.traffic.requests += 1
+            response = self._pool.request("GET", url, headers=headers, preload_content=False,
+                                          redirect=False, decode_content=False)
+            if response.status not in _REDIRECTS:
+                return response
+            location = response.headers.get("Location", "")
+            response.close()
+            if not location:
+                raise ImageError(f"the server redirected (HTTP {response.status}) without "
+                                 "saying where; the server is broken: ask its owner, or give "
+                                 "the disk's final URL", path=self.name)
+            target = urljoin(url, location.strip())
+            scheme = urlsplit(target).scheme.lower()
+            if scheme not in ("http", "https") or (scheme == "http" and
+                                                   urlsplit(url).scheme.lower() == "https"):
+                raise UnsupportedError(
+                    f"the server redirected to {redact(target) if is_url(target) else scheme + ':'}"
+                    "; bcdtool follows redirects to http(s) URLs only, and never from https "
+                    "down to http: give the disk's final https URL", path=self.name)
+            if _origin(target) != _origin(url):
+                headers = {k: v for k, v in headers.items()
+                           if k.lower() not in {h.lower() for h in _SECRET_HEADERS}}
+            url = target
+        raise NetworkError(f"the server redirected more than {MAX_REDIRECTS} times (a redirect "
+                           "loop?); open the URL with curl -sIL to see where it leads, and give "
+                           "the final URL", path=self.name)
+
     def _answer(self, response, offset: int, length: int, probe: bool) -> tuple[bytes, int, str]:
         status = response.status
         if status == 206:
-            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+            header = response.headers.get("Content-Range", "")
+            match = _CONTENT_RANGE.match(header)
             if not match or int(match.group(1)) != offset or match.group(3) == "*":
                 response.close()
                 raise ImageError("the server answered a range request with a different range "
-                                 f"({response.headers.get('Content-Range')!r})", path=self.name)
+                                 f"({header[:100]!r}); the server is broken: download the disk "
+                                 "(curl -o disk.img URL) and give the file", path=self.name)
             total = int(match.group(3))
             if total <= offset:
                 # A range that starts at or past the end the same answer claims: a lie (and
                 # a negative length would read the body to its end, however long).
                 response.close()
-                raise ImageError("the server's Content-Range "
-                                 f"({response.headers['Content-Range']!r}) ends before the "
-                                 "range it answers; the server is broken",
-                                 path=self.name)
+                raise ImageError(f"the server's Content-Range ({header!r}) ends before the "
+                                 "range it answers; the server is broken: download the disk "
+                                 "(curl -o disk.img URL) and give the file", path=self.name)
             want = min(length, total - offset)
+            if int(match.group(2)) != offset + want - 1:
+                response.close()
+                raise ImageError(f"the server answered bytes {offset}-{offset + want - 1} with "
+                                 f"{header!r}; the server is broken: download the disk (curl -o "
+                                 "disk.img URL) and give the file", path=self.name)
+            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                response.close()
+                raise ImageError(f"the server compressed the range (Content-Encoding: "
+                                 f"{encoding[:40]}), so its bytes are not the disk's; serve the "
+                                 "image without compression, or download it (curl -o disk.img "
+                                 "URL) and give the file", path=self.name)
             body = self._body(response, want)
-            return body, total, response.headers.get("ETag", "")
+            return body, total, _version(response.headers)
         if status == 416 and probe:
             response.close()
             raise ImageError("the remote disk is empty (0 bytes)", path=self.name)
@@ -224,12 +313,20 @@ class RangeReader:
                 "(curl -o disk.img URL) and give the file, or serve it from a server that "
                 "supports ranges (Azure Blob Storage, S3, GCS, nginx, Apache)", path=self.name)
         if status in TRANSIENT:
+            wait = _retry_after(response.headers.get("Retry-After", ""))
             response.close()
-            raise _Transient(f"HTTP {status}")
+            # a wait past this read's deadline ends the tries at once (and says so)
+            raise _Transient(f"HTTP {status}" + (f", Retry-After {wait:g} s" if wait else ""),
+                             wait)
         text = _error_text(response)
         if status == 412:
-            raise ImageError("the disk changed on the server while it was being read (its ETag "
-                             "changed); run the command again", path=self.name, offset=offset)
+            raise ImageError(CHANGED.format(what="it no longer matches the version first read"),
+                             path=self.name, offset=offset)
+        if status == 416:
+            raise ImageError(f"the server says bytes {offset}-{offset + length - 1} lie past the "
+                             "disk's end (HTTP 416): the disk is shorter than its own headers "
+                             "say, or it changed; run the command again, or check the image "
+                             "with qemu-img check after downloading it", path=self.name)
         if status in (401, 403):
             self._denied(status, text, response.headers.get("x-ms-error-code", ""))
         if status == 404:
@@ -274,10 +371,8 @@ class RangeReader:
                 "make a new one (az disk grant-access --duration-in-seconds 3600 ..., az storage "
                 "blob generate-sas --expiry ..., or a new presigned URL)", path=self.name)
         why = code or text or f"HTTP {status}"
-        raise AccessDeniedError(
-            f"the server refused access (HTTP {status}: {why}): the URL needs a valid signature "
-            "with read permission (an Azure SAS with sp=r, az disk grant-access, a presigned or "
-            "signed URL)", path=self.name)
+        raise AccessDeniedError(f"the server refused access (HTTP {status}: {why}): {SAS_NEEDED}",
+                                path=self.name)
 
     def close(self) -> None:
         """Drop the pooled connections."""
@@ -298,11 +393,14 @@ class HttpDevice(CachedRemoteDevice):
             self._remember(i, head[i * block:(i + 1) * block])
 
     def _fetch(self, offset: int, length: int) -> bytes:
-        data, _, etag = self._reader.get(offset, length)
-        if self.etag and etag and etag != self.etag:
-            raise ImageError("the disk changed on the server while it was being read (its ETag "
-                             "changed); run the command again", path=self.name, offset=offset)
-        return data
+        data, total, version = self._reader.get(offset, length)
+        if total != self.size:
+            what = f"its size went from {self.size} to {total} bytes"
+        elif self.etag != version:
+            what = f"its version went from {self.etag or 'none'} to {version or 'none'}"
+        else:
+            return data
+        raise ImageError(CHANGED.format(what=what), path=self.name, offset=offset)
 
     def close(self) -> None:
         reader = getattr(self, "_reader", None)
@@ -312,7 +410,76 @@ class HttpDevice(CachedRemoteDevice):
 
 
 class _Transient(Exception):
-    """A failure worth another try (never leaves this module)."""
+    """A failure worth another try (never leaves this module), after `wait` seconds if the
+    server said so (Retry-After)."""
+
+    def __init__(self, message: str, wait: float = 0.0) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
+def _retry_after(value: str) -> float:
+    """Seconds a Retry-After header asks for (a number or an HTTP date; 0 when unusable); the
+    caller caps it at MAX_BACKOFF and within the read's deadline."""
+    value = value.strip()[:64]
+    if value.isdigit():
+        return float(min(int(value), 3600))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return max(0.0, min(3600.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds()))
+
+
+def _version(headers) -> str:
+    """The content's version as the server names it: its ETag, else its Last-Modified date."""
+    etag = headers.get("ETag", "")
+    if etag:
+        return etag
+    modified = headers.get("Last-Modified", "")
+    return f"Last-Modified: {modified}" if modified else ""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _without_userinfo(url: str) -> tuple[str, dict]:
+    """`url` without user-info, and the Basic Authorization header its user:password gave
+    (urllib3 does not send them itself; the header goes to this URL's origin only)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, {}
+    if "@" not in parts.netloc:
+        return url, {}
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    return urlunsplit(parts._replace(netloc=host)), {"Authorization": f"Basic {token}"}
+
+
+def _tls_error(exc: BaseException, name: str) -> NetworkError:
+    """A TLS failure: not transient (no retry), and the way to trust a private CA."""
+    reason = getattr(exc, "reason", None) or exc
+    text = str(reason)
+    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(reason, ssl.SSLCertVerificationError):
+        detail = re.search(r"certificate verify failed: ([^(\]\n]{1,120})", text)
+        why = detail.group(1).strip() if detail else "not trusted"
+        return NetworkError(f"the server's TLS certificate is not trusted ({why}); if the server "
+                            "is yours (a self-signed or private CA), give the CA's PEM file with "
+                            "BCDTOOL_CA_BUNDLE=/path/to/ca.pem; bcdtool never reads a disk over "
+                            "an unverified connection", path=name)
+    return NetworkError(f"the TLS handshake failed ({scrub(text)[:200]}); check the URL's scheme "
+                        "and port, the server's TLS setup, or BCDTOOL_CA_BUNDLE", path=name)
 
 
 def _error_text(response) -> str:

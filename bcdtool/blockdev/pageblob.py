@@ -19,11 +19,11 @@ import uuid
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-from bcdtool.blockdev.http import (BLOCK, CachedRemoteDevice, RangeReader, Traffic, expired,
-                                   retries, timeout)
-from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageError, NetworkError,
-                            LockedError, NotFoundError, ReadOnlyError, UnsupportedError,
-                            WriteError)
+from bcdtool.blockdev.http import (BLOCK, SAS_NEEDED, CachedRemoteDevice, RangeReader, Traffic,
+                                   expired, retries, timeout)
+from bcdtool.errors import (AccessDeniedError, BcdToolError, ExpiredCredentialError, ImageError,
+                            LockedError, NetworkError, NotFoundError, ReadOnlyError,
+                            UnsupportedError, WriteError)
 from bcdtool.urls import query, redact
 
 #: Page blobs are written in 512-byte pages; one Put Page carries at most 4 MiB.
@@ -36,9 +36,8 @@ RENEW_AFTER = 30
 AZ_ENDPOINT = "https://{account}.blob.core.windows.net"
 
 #: What to do with a disk whose SAS only reads (managed disk / snapshot export): the real flows.
-READ_ONLY_FLOWS = """\
-this URL's signature lets bcdtool read the disk but not write it (the SAS of an existing managed
-disk or snapshot is always read-only); nothing was written.  Repair a copy and swap it in:
+_COPY_FLOWS = """\
+nothing was written.  Repair a copy and swap it in:
   # 1. snapshot the OS disk and copy the snapshot into a page blob you can write
   az snapshot create -g RG -n fix-snap --source OS_DISK
   SRC=$(az snapshot grant-access -g RG -n fix-snap --duration-in-seconds 3600 \\
@@ -57,6 +56,13 @@ disk or snapshot is always read-only); nothing was written.  Repair a copy and s
   # or: an upload-state disk (az disk create --upload-type Upload --upload-size-bytes N), az disk
   # grant-access --access-level Write, copy the snapshot into that SAS, run bcdtool on it,
   # az disk revoke-access, then az vm update --os-disk"""
+READ_ONLY_FLOWS = ("this URL's signature lets bcdtool read the disk but not write it (the SAS of "
+                   "an existing managed disk or snapshot is always read-only); " + _COPY_FLOWS)
+#: What to do with a snapshot or an earlier version of a blob: Azure never writes those.
+SNAPSHOT_FLOWS = ("this URL names a snapshot or an earlier version of the blob (snapshot= or "
+                  "versionid= in its query), which Azure never lets anyone write; " + _COPY_FLOWS)
+#: Query fields that pin a URL to a read-only point in the blob's history.
+_PINNED = ("snapshot", "versionid")
 
 
 #: The Azure SDK (the optional extra bcdtool[azure]), imported on first use: it costs ~200 ms
@@ -127,8 +133,20 @@ class PageBlobDevice(CachedRemoteDevice):
                 f"this is an Azure {kind}; only page blobs can be written in "
                 "place: copy it into one (az storage blob copy start --destination-blob-type "
                 "PageBlob ...) or into an upload-state managed disk")
-        if writable and "sp" in query(url) and "w" not in query(url)["sp"]:
+        fields = {k.lower(): v for k, v in query(url).items()}
+        if writable and any(fields.get(k) for k in _PINNED):
+            self.refuse_all_writes(SNAPSHOT_FLOWS)
+        elif writable and "sp" in fields and "w" not in fields["sp"]:
             self.refuse_all_writes(READ_ONLY_FLOWS)
+
+    def refusal(self) -> BcdToolError | None:
+        """The error any write raises, or None: a read-only SAS or a snapshot is read-only (16,
+        with the Azure flows), a blob that is not a page blob unsupported (17)."""
+        if not self.write_refusal:
+            return None
+        kind = ReadOnlyError if self.write_refusal in (READ_ONLY_FLOWS, SNAPSHOT_FLOWS) \
+            else UnsupportedError
+        return kind(self.write_refusal, path=self.name)
 
     # -- reads -----------------------------------------------------------------------------------
     def _fetch(self, offset: int, length: int) -> bytes:
@@ -140,9 +158,9 @@ class PageBlobDevice(CachedRemoteDevice):
     def lock(self):
         """Hold a blob lease while the transaction writes: no other writer (a VM using the disk,
         another bcdtool) can write meanwhile, and we learn at once if one already holds it."""
-        if self.write_refusal:
-            refusal = ReadOnlyError if self.write_refusal == READ_ONLY_FLOWS else UnsupportedError
-            raise refusal(self.write_refusal, path=self.name)
+        refusal = self.refusal()
+        if refusal is not None:
+            raise refusal
         self.traffic.requests += 1
         self._lease = self._call(self._client.acquire_lease, lease_duration=LEASE_SECONDS,
                                  lease_id=self.lease_id or str(uuid.uuid4()),
@@ -250,7 +268,8 @@ class PageBlobDevice(CachedRemoteDevice):
             if writing:
                 return ReadOnlyError(READ_ONLY_FLOWS, path=self.name)
             return AccessDeniedError(f"the server refused access (HTTP {status}: "
-                                     f"{code or 'denied'}) while trying to {what}", path=self.name)
+                                     f"{code or 'denied'}) while trying to {what}: {SAS_NEEDED}",
+                                     path=self.name)
         return ImageError(f"could not {what} (HTTP {status}: {code or exc.reason})",
                           path=self.name)
 

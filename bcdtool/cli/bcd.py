@@ -1,4 +1,4 @@
-"""`bcdtool bcdedit` (paste-compatible bcdedit) and `bcdtool enum` (the better offline /enum)."""
+"""`bcdtool bcdedit` (paste-compatible bcdedit); `bcdtool enum` is in cli/bcd_enum.py."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ import click
 
 from bcdtool.bcd import bcdedit as be
 from bcdtool.bcd import bcdedit_help
-from bcdtool.bcd import enum as render
 from bcdtool.cli import lazy
 from bcdtool.cli.options import backend_option, json_option, target_options, write_options
-from bcdtool.cli.output import data, emit, info, note, notes
-from bcdtool.errors import BcdError, BcdToolError, InvalidArgumentError, LiveSystemError
+from bcdtool.cli.output import data, emit, note, notes
+from bcdtool.errors import BcdError, InvalidArgumentError, LiveSystemError
 from bcdtool.locate import detect
 from bcdtool.ops import bcdedit_read
-from bcdtool.ops.bootdisk import BootDisk
-from bcdtool.ops.edits import WriteOptions
-from bcdtool.ops.store import open_store
+from bcdtool.ops.edits import EditResult, WriteOptions
 from bcdtool.ops.newfile import create_file
 
 
@@ -109,50 +106,16 @@ def _store_spec(option: str | None, inline: str | None) -> str:
 def _createstore(args: list[str], opts: WriteOptions, as_json: bool) -> None:
     if len(args) != 1:
         raise InvalidArgumentError("/createstore takes one file name")
-    changes = _new_file(be.local_file(args[0], "/createstore"), be.new_store_image(), opts)
+    path = be.local_file(args[0], "/createstore")
+    # the same document as every other bcdedit command's (a new file has no undo journal)
+    result = EditResult(f"bcdedit /createstore {args[0]}", {"target": path, "kind": "file"},
+                        f"new store file {path}", opts.dry_run,
+                        _new_file(path, be.new_store_image(), opts))
     lines = [f"dry run: {args[0]} not written"] if opts.dry_run else [be.SUCCESS]
-    emit("bcdedit", {"store": args[0], "command": "createstore", "dry_run": opts.dry_run,
-                     "changes": changes, "journal": None, "write": None, "lines": lines},
+    emit("bcdedit", {**result.to_json(), "command": "createstore", "lines": lines},
          as_json=as_json, lines=lines)
 
 
 def _new_file(path: str, data: bytes, opts: WriteOptions) -> list[dict]:
     return create_file(path, data, opts, error=BcdError, failed=BcdError,
                        exists="The file exists; bcdtool does not overwrite it.")
-
-
-@click.command("enum")
-@click.argument("target")
-@target_options
-@backend_option()
-@click.option("--all", "show_all", is_flag=True, help="Every object, not only the active ones.")
-@click.option("-v", "--verbose", is_flag=True, help="Also show setup-template elements.")
-@json_option(help="Every element with code, name, format, raw hex and decoded value.")
-@click.option("--id", "identifier", default=None, help="Show only this object (GUID or alias).")
-def enum(target, partition, path, backend, show_all, verbose, as_json, identifier) -> None:
-    """List the BCD store of TARGET like `bcdedit /enum`, with aliases and GUIDs together."""
-    handle, store = open_store(target, read_only=True, partition=partition, path=path,
-                               backend=backend)
-    with handle:
-        chosen = render.select(store, identifier or ("all" if show_all else "active"))
-        disk = disk_layout(handle.location)
-        notes(store.notices)
-        if as_json:
-            emit("enum", {"target": handle.location, "store": handle.description,
-                          **render.to_json(store, chosen, disk)}, as_json=True)
-            return
-        info(f"store: {handle.description}")
-        view = render.View(verbose=verbose, better=True, disk=disk)
-        data(render.render(store, chosen, view), nl=False)
-
-
-def disk_layout(location: dict):
-    """For a store read from a disk or image, that disk's identity (MBR signature or GPT disk
-    GUID and its partitions), so partition devices on it can be named; else None."""
-    if location.get("kind") not in ("image", "device"):
-        return None
-    try:
-        with BootDisk(location["target"]) as disk:
-            return disk.layout
-    except BcdToolError:
-        return None  # naming partitions is a convenience; the listing stands without it

@@ -23,6 +23,7 @@ from bcdtool.regf.check import check as check_hive
 from bcdtool.regf.export import iter_export
 from bcdtool.regf.hive import Hive, Key, Value
 from bcdtool.regf.values import REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_QWORD
+from bcdtool.urls import redact
 from bcdtool.wintext import escape_name, needs_escape
 
 
@@ -260,7 +261,7 @@ def check(ctx: click.Context, file: str, as_json: bool, partition: int | None,
     errors = sum(1 for f in findings if f.severity == ERROR)
     warnings = len(findings) - errors
     if as_json:
-        json_out({"target": file, "recovered": handle.hive.recovered, "errors": errors,
+        json_out({"target": redact(file), "recovered": handle.hive.recovered, "errors": errors,
                    "warnings": warnings, "findings": [f.as_dict() for f in findings]})
     else:
         for f in findings:

@@ -19,6 +19,7 @@ Everything else imports at module level; here are the tables of what is loaded l
 
 from __future__ import annotations
 
+import gc
 import importlib
 
 import click
@@ -42,7 +43,7 @@ COMMANDS: dict[str, Entry] = {
     "elements": ("bcdtool.cli.elements:elements",
                  "List every BCD element bcdtool knows: code, scope, format, bcdedit and "
                  "symbolic names, and the names of enumeration values."),
-    "enum": ("bcdtool.cli.bcd:enum",
+    "enum": ("bcdtool.cli.bcd_enum:enum",
              "List the BCD store of TARGET like `bcdedit /enum`, with aliases and GUIDs "
              "together."),
     "forensic": ("bcdtool.cli.forensic:forensic",
@@ -152,7 +153,9 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.table:
-            return load(self.table[name][0])
+            command = load(self.table[name][0])
+            start_collecting()
+            return command
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -170,6 +173,16 @@ class LazyGroup(click.Group):
             rows.append((name, text))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def start_collecting() -> None:
+    """Start the garbage collector if the bcdtool process held it back while its modules loaded
+    (bcdtool/__main__.py), freezing what exists now: modules, classes and functions that live
+    until exit, which no collection need walk again.  A program that runs the CLI in its own
+    process, with its collector on, is left as it is."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def open_remote(url: str, *, writable: bool = False):

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 
 import click
 
+from bcdtool.urls import conceal
+
 #: The JSON layout version of each command's `--json` document.  Raise a command's number when
 #: a key is removed or changes meaning (adding keys keeps it); docs/cli.md lists this table.
 SCHEMAS: dict[str, int] = {
@@ -76,11 +78,12 @@ def json_line(command: str, doc: Mapping) -> str:
 def emit_json(command: str, doc: Mapping, *, line: bool = False) -> None:
     """Print `command`'s JSON document on stdout: indented, or as one line (`line=True`, for
     JSON-lines streams such as `batch --json`).  Values JSON cannot hold are printed as text."""
+    # conceal: a URL given with its signature never reaches stdout, whichever field holds it
     if line:
-        click.echo(json_line(command, doc))
+        click.echo(conceal(json_line(command, doc)))
     else:
-        click.echo(json.dumps(json_document(command, doc), indent=2, ensure_ascii=False,
-                              default=str))
+        click.echo(conceal(json.dumps(json_document(command, doc), indent=2,
+                                      ensure_ascii=False, default=str)))
 
 
 def emit(command: str, doc: Mapping, *, as_json: bool, lines: Iterable[str] = ()) -> None:

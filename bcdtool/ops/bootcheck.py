@@ -44,6 +44,8 @@ SDIPATH = element("ramdisksdipath", DEVICE_SCOPE)
 BOOTMGR = objects.ALIASES["{bootmgr}"]
 #: The boot manager a BIOS partition boot sector loads when {bootmgr} names no path.
 BIOS_BOOTMGR = r"\bootmgr"
+#: The boot manager UEFI firmware starts (its boot entry names it) when {bootmgr} has no path.
+UEFI_BOOTMGR = r"\EFI\Microsoft\Boot\bootmgfw.efi"
 DEFAULT_SYSTEMROOT = r"\Windows"
 REPAIR = "bcdtool repair boot {target}"
 
@@ -100,7 +102,7 @@ def check(store: BcdStore, disk: BootDisk, store_part: int | None,
     fix = REPAIR.format(target=target)
     out = _duplicate_keys(store) + _references(store, fix)
     uefi = reads_uefi(disk, store_part)
-    for obj in _boot_objects(store, disk, store_part):
+    for obj in _boot_objects(store, disk, store_part, uefi):
         out.extend(_object_verdicts(store, disk, store_part, obj, fix, uefi))
     return out
 
@@ -164,10 +166,11 @@ def tools(store: BcdStore) -> list[str]:
             and store.get(g).type not in (objects.OSLOADER, objects.BOOTMGR)]
 
 
-def _boot_objects(store: BcdStore, disk: BootDisk, store_part: int | None) -> list[_Target]:
+def _boot_objects(store: BcdStore, disk: BootDisk, store_part: int | None,
+                  uefi: bool) -> list[_Target]:
     out: list[_Target] = []
     if store.has(BOOTMGR):
-        wanted = _value(store, BOOTMGR, PATH) or BIOS_BOOTMGR
+        wanted = _value(store, BOOTMGR, PATH) or (UEFI_BOOTMGR if uefi else BIOS_BOOTMGR)
         found = disk.holding(wanted)
         if store_part in found:
             found = [store_part]      # the boot manager beside the store is the one that runs
@@ -177,7 +180,8 @@ def _boot_objects(store: BcdStore, disk: BootDisk, store_part: int | None) -> li
         # {memdiag} and other tools of the boot menu: found by their own `path`
         seen.add(guid)
         wanted = _value(store, guid, PATH)
-        found = disk.holding(wanted) if isinstance(wanted, str) else []
+        wanted = for_firmware(wanted, uefi) if isinstance(wanted, str) else None
+        found = disk.holding(wanted) if wanted else []
         if store_part in found:
             found = [store_part]
         out.append(_Target(guid, _label(store, guid), "tool", wanted if isinstance(wanted, str)
@@ -261,12 +265,30 @@ def _references(store: BcdStore, fix: str) -> list[Verdict]:
             continue
         label = _label(store, owner)
         gone = [g for g in named if not store.has(g)]
+        wanted = objects.RESUME if name == "resumeobject" else objects.OSLOADER
+        odd = [g for g in named if store.has(g) and store.get(g).type != wanted]
+        if odd and not gone:
+            # it exists but is no resume application (recovery: no loader): resuming from
+            # hibernation (or starting Windows RE) fails, Windows itself still boots
+            kind = _a(objects.type_description(store.get(odd[0]).type))
+            want = _a(objects.type_description(wanted))
+            out.append(Verdict(
+                f"boot-ref.{label}.{name}", "warning", f"{name} of {label} names {odd[0]}, "
+                f"{kind} ({store.get(odd[0]).type:08x}), not {want}",
+                fix=f"bcdtool bcdedit --store TARGET /set {label} {name} {{id}} ({want}), or "
+                f"/deletevalue {label} {name}"))
+            continue
         out.append(Verdict(
             f"boot-ref.{label}.{name}", "problem" if gone else "ok",
             f"{name} of {label} names {', '.join(gone)}, which is not in the store" if gone else
             f"{name} of {label} exists",
             fix=f"bcdtool bcdedit --store TARGET /deletevalue {label} {name}" if gone else None))
     return out
+
+
+def _a(noun: str) -> str:
+    """`an OS loader`, `a memory tester`."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 # --- devices and files --------------------------------------------------------------------------
@@ -531,6 +553,14 @@ def _ramdisk_files(store: BcdStore, disk: BootDisk, store_part: int | None, targ
     return [verdict]
 
 
+def for_firmware(path: str, uefi: bool) -> str:
+    """`path` as the program for this firmware: `winload.exe` <-> `winload.efi` (other paths
+    unchanged)."""
+    if path.lower().endswith((".exe", ".efi")):
+        return path[:-4] + (".efi" if uefi else ".exe")
+    return path
+
+
 def _firmware_verdict(disk: BootDisk, target: _Target, value: str, index: int | None,
                       inside: bool, uefi: bool) -> Verdict | None:
     """A `path` built for the other firmware (`winload.exe` in a store UEFI reads, `winload.efi`
@@ -541,7 +571,9 @@ def _firmware_verdict(disk: BootDisk, target: _Target, value: str, index: int | 
     wrong = ".exe" if uefi else ".efi"
     if not value.lower().endswith(wrong):
         return None
-    right = value[:-4] + (".efi" if uefi else ".exe")
+    right = for_firmware(value, uefi)
+    if index is None and len(target.candidates) == 1:
+        index = target.candidates[0]          # where repair boot re-points the device
     firmware, other = ("UEFI", "BIOS (PC/AT)") if uefi else ("BIOS (PC/AT)", "UEFI")
     vid = f"boot-firmware.{target.label}.path"
     message = (f"path of {target.label} is {value}, a {other} program, but {firmware} firmware "
@@ -551,8 +583,11 @@ def _firmware_verdict(disk: BootDisk, target: _Target, value: str, index: int | 
         return Verdict(vid, "problem", message, fix=f"bcdtool bcdedit --store TARGET /set "
                        f"{target.label} path {right} (when that file exists; else run `bcdboot "
                        f"C:\\Windows /f {'UEFI' if uefi else 'BIOS'}` from Windows RE)",
-                       refusal=f"path of {target.label}: {right} is not on "
-                       f"{disk.describe(index) if index is not None else 'a known partition'}")
+                       refusal=f"path of {target.label}: {right} " + (
+                           "would be inside its ramdisk or VHD image, which bcdtool cannot "
+                           "look into; set it yourself if the image holds it" if inside else
+                           f"is not on {disk.describe(index)}" if index is not None else
+                           "is on no partition the entry's device can be pointed at"))
     verdict = Verdict(vid, "problem", f"{message}; {right} is on {disk.describe(index)}",
                       fix=REPAIR.format(target="TARGET"))
     verdict.repoint = Repoint(target.guid, target.label, "path", PATH, value, right, index)
@@ -574,7 +609,7 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
         index = resolved.get(where_code)
         value = _value(store, target.guid, code)
         if code == PATH and value is None and target.role == "bootmgr":
-            value = BIOS_BOOTMGR
+            value = UEFI_BOOTMGR if uefi else BIOS_BOOTMGR
         if code == PATH and isinstance(value, str):
             mismatch = _firmware_verdict(disk, target, value, index, inside, uefi)
             if mismatch is not None:

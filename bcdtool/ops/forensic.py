@@ -93,8 +93,9 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
     dirty = is_dirty(source.store)
     dirty_note = ("the primary is dirty; findings are about the state its logs complete "
                   "(" + "; ".join(hive.notices) + ")") if dirty else None
-    recovered, recovered_findings = forensic_deleted.deleted(hive, store) if deleted \
-        else (None, [])
+    recovered, recovered_findings, carve_notes = forensic_deleted.deleted(hive, store) \
+        if deleted else (None, [], [])
+    notices += carve_notes
     found = rules.findings(view, earlier=earlier, dirty_note=dirty_note,
                            extra=(past.findings if past else []) + recovered_findings)
     report = ForensicReport(source, generated_at or now_utc(), header_facts(source.store, hive),

@@ -51,9 +51,10 @@ class Recovered:
         return f"RECOVERED {self.kind} at cell {self.offset:#x}: {self.label}{stamp}{value}{note}"
 
 
-def deleted(hive: Hive, store: BcdStore) -> tuple[list[Recovered], list[ForensicFinding]]:
+def deleted(hive: Hive, store: BcdStore
+            ) -> tuple[list[Recovered], list[ForensicFinding], list[str]]:
     """Every recovered key, value and slack record of the store (sorted by kind and offset),
-    and the findings the recovered values deserve."""
+    the findings the recovered values deserve, and notes on where carving held back."""
     carved = regf_carve.carve(hive)
     types = _recovered_types(carved)
     out: list[Recovered] = []
@@ -77,7 +78,7 @@ def deleted(hive: Hive, store: BcdStore) -> tuple[list[Recovered], list[Forensic
                              slack.value, None, _printable(slack.data), slack.data.hex(),
                              "bytes after the live value's end (an earlier, longer value)"))
     return sorted(out, key=lambda r: (r.kind, r.offset, r.name or "")), \
-        deleted_findings(carved, store)
+        deleted_findings(carved, store), carved.notes
 
 
 def deleted_findings(carved: regf_carve.Carved, store: BcdStore) -> list[ForensicFinding]:

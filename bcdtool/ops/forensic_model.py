@@ -104,6 +104,19 @@ _R = [
     Rule("bcd.custom-object", "medium", "T1542",
          "an application object of a type bcdboot never writes (boot sector, startup, generic "
          "boot application, unknown)"),
+    Rule("bcd.kernel-override", "high", "T1542",
+         "kernel, hal or dbgtransport set where a Windows loader reads it: the loader starts a "
+         "kernel, HAL or debugger transport other than Windows' own (a bootkit's replacement)"),
+    Rule("bcd.inheritance-tampered", "medium", "T1542",
+         "an inherit list names an object that is not one of Windows' settings objects (its "
+         "settings apply to every object inheriting it, out of sight of bcdedit /enum of the "
+         "loader); low when the named object does not exist"),
+    Rule("bcd.tpm-entropy-off", "low", "T1562.001",
+         "tpmbootentropy ForceDisable: the loader does not take boot entropy from the TPM"),
+    Rule("bcd.bitlocker-recovery-text", "low", "T1486",
+         "fverecoverymessage or fverecoveryurl on the boot manager: a custom BitLocker recovery "
+         "screen (Group Policy sets one in some enterprises; ransomware that encrypts with "
+         "BitLocker leaves its note there)"),
     Rule("bcd.custom-element", "info", None,
          "an element bcdedit has no name for (custom:XXXXXXXX)"),
     Rule("bcd.baseline-difference", "info", None,
@@ -160,6 +173,12 @@ HYPERVISORDEBUG = _e("hypervisordebug", elements.OSLOADER)
 HYPERVISORDEBUGTYPE = _e("hypervisordebugtype", elements.OSLOADER)
 VSMLAUNCHTYPE = _e("vsmlaunchtype", elements.OSLOADER)
 HVCI = _e("hypervisorenforcedcodeintegrity", elements.OSLOADER)
+KERNEL_OVERRIDES = tuple(_e(name, elements.OSLOADER) for name in ("kernel", "hal",
+                                                                    "dbgtransport"))
+TPMBOOTENTROPY = _e("tpmbootentropy", elements.OSLOADER)
+FVE_RECOVERY_TEXT = tuple(_e(name, elements.BOOTMGR) for name in ("fverecoverymessage",
+                                                                  "fverecoveryurl"))
+INHERIT = _e("inherit")
 PXESOFTREBOOT = _e("pxesoftreboot", elements.STARTUP)
 PXE_DEVICE_ELEMENTS = tuple(_e(name, elements.DEVICE) for name in (
     "ramdisktftpclientport", "ramdisktftpblocksize", "ramdisktftpwindowsize", "ramdiskmcenabled",
@@ -229,6 +248,7 @@ class StoreView:
         self.hive = hive
         self.default = store.default_guid()
         self.render = View(better=True)
+        self._scope: frozenset[str] | None = None
 
     def alias(self, guid: str) -> str | None:
         """`{default}` for the default loader, else the well-known alias, else None."""
@@ -266,6 +286,27 @@ class StoreView:
     def objects(self) -> list[BcdObject]:
         """Every object in a stable order (type, GUID)."""
         return self.store.objects()
+
+    def loader_scope(self) -> frozenset[str]:
+        """GUIDs of the objects whose elements a Windows loader reads: the loaders, every
+        OS-loader settings object, and whatever they inherit, through `inherit` lists to any
+        depth ({bootloadersettings} → {globalsettings} → {dbgsettings}..., or a custom object
+        slipped into a list): a setting parked there is the loader's setting."""
+        if self._scope is None:
+            by_guid = {o.guid: o for o in self.objects()}
+            todo = [o.guid for o in self.objects()
+                    if o.type in (objects.OSLOADER, objects.INHERIT_OSLOADER)]
+            seen: set[str] = set()
+            while todo:
+                guid = todo.pop()
+                if guid in seen or guid not in by_guid:
+                    continue
+                seen.add(guid)
+                targets = self.value(by_guid[guid], INHERIT)
+                if isinstance(targets, list):
+                    todo.extend(t.lower() for t in targets if isinstance(t, str))
+            self._scope = frozenset(seen)
+        return self._scope
 
     def loaders(self) -> list[BcdObject]:
         """The Windows loaders."""

@@ -22,11 +22,12 @@ from bcdtool.bcd.template import StoreLayout, build_store
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_model import (
     ALTERNATESHELL, BOOTDEBUG, BOOTSEQUENCE, BOOTSTATUSPOLICY, DEBUG, DEBUGTYPE, DEFAULT,
-    DESCRIPTION, DEVICE, DISABLEELAM, DISPLAYORDER, FLIGHTSIGNING, HOSTIP, HVCI, HYPERVISORDEBUG,
-    HYPERVISORDEBUGTYPE, HYPERVISORLAUNCHTYPE, INTEGRITYSERVICES, LOADOPTIONS, LOCALE, NETKEY,
-    NOINTEGRITYCHECKS, NX, OSDEVICE, PATH, PXE_DEVICE_ELEMENTS, PXESOFTREBOOT, RECOVERYENABLED,
-    RECOVERYSEQUENCE, RESUMEOBJECT, RESUMEOBJECT_LOADER, RULES, SAFEBOOT, TESTSIGNING,
-    TOOLSDISPLAYORDER, VSMLAUNCHTYPE, WINPE, Evidence, ForensicFinding, StoreView, severity_rank)
+    DESCRIPTION, DEVICE, DISABLEELAM, DISPLAYORDER, FLIGHTSIGNING, FVE_RECOVERY_TEXT, HOSTIP, HVCI,
+    HYPERVISORDEBUG, HYPERVISORDEBUGTYPE, HYPERVISORLAUNCHTYPE, INHERIT, INTEGRITYSERVICES,
+    KERNEL_OVERRIDES, LOADOPTIONS, LOCALE, NETKEY, NOINTEGRITYCHECKS, NX, OSDEVICE, PATH,
+    PXE_DEVICE_ELEMENTS, PXESOFTREBOOT, RECOVERYENABLED, RECOVERYSEQUENCE, RESUMEOBJECT,
+    RESUMEOBJECT_LOADER, RULES, SAFEBOOT, TESTSIGNING, TOOLSDISPLAYORDER, TPMBOOTENTROPY,
+    VSMLAUNCHTYPE, WINPE, Evidence, ForensicFinding, StoreView, severity_rank)
 from bcdtool.regf.hive import Hive
 from bcdtool.report import Evidence as ReportEvidence
 from bcdtool.report import Finding
@@ -57,7 +58,7 @@ def findings(view: StoreView, *, earlier: dict | None = None, dirty_note: str | 
     """
     out: list[ForensicFinding] = []
     for rule in (_boolean_rules, _policy_rules, _debug_rules, _safeboot_rules,
-                 _application_rules, _custom_rules):
+                 _application_rules, _custom_rules, _override_rules, _inheritance_rules):
         out.extend(rule(view))
     out.extend(_hypervisor_rules(view, earlier or {}))
     flagged = {(e.guid, e.code) for f in out for e in f.evidence}
@@ -110,7 +111,7 @@ def suspicious_value(code: int, value) -> str | None:
 
 def _policy_rules(view: StoreView) -> Iterator[ForensicFinding]:
     for obj in view.objects():
-        loaderish = _loader_scope(obj)
+        loaderish = _loader_scope(view, obj)
         options = view.value(obj, LOADOPTIONS)
         if isinstance(options, str) and options.strip():
             if _INTEGRITY_OPTIONS.search(options):
@@ -137,15 +138,16 @@ def _policy_rules(view: StoreView) -> Iterator[ForensicFinding]:
             yield _one(view, "bcd.hvci-off", obj, HVCI, "HVCI is off")
 
 
-def _loader_scope(obj: BcdObject) -> bool:
-    return obj.type in (objects.OSLOADER, objects.INHERIT_OSLOADER)
+def _loader_scope(view: StoreView, obj: BcdObject) -> bool:
+    """True when a Windows loader reads `obj`'s elements (see StoreView.loader_scope)."""
+    return obj.guid in view.loader_scope()
 
 
 def _debug_rules(view: StoreView) -> Iterator[ForensicFinding]:
     for obj in view.objects():
         if view.value(obj, BOOTDEBUG) is True:
             yield _one(view, "bcd.boot-debug", obj, BOOTDEBUG, "a boot debugger is enabled")
-        if _loader_scope(obj):
+        if _loader_scope(view, obj):
             if view.value(obj, DEBUG) is True:
                 yield _one(view, "bcd.kernel-debug", obj, DEBUG, "the kernel debugger is on")
             if view.value(obj, HYPERVISORDEBUG) is True:
@@ -160,7 +162,7 @@ def _debug_rules(view: StoreView) -> Iterator[ForensicFinding]:
             code = HOSTIP if HOSTIP in obj.elements else NETKEY
             yield _one(view, "bcd.debugger-transport", obj, code,
                        "a network debugger host or key is configured")
-        if _loader_scope(obj) and view.value(obj, HYPERVISORDEBUGTYPE) in (1, 3):
+        if _loader_scope(view, obj) and view.value(obj, HYPERVISORDEBUGTYPE) in (1, 3):
             kind = view.value(obj, HYPERVISORDEBUGTYPE)
             yield _one(view, "bcd.debugger-transport", obj, HYPERVISORDEBUGTYPE,
                        "a hypervisor debugger transport other than serial is configured",
@@ -169,7 +171,7 @@ def _debug_rules(view: StoreView) -> Iterator[ForensicFinding]:
 
 def _safeboot_rules(view: StoreView) -> Iterator[ForensicFinding]:
     for obj in view.objects():
-        if not _loader_scope(obj):
+        if not _loader_scope(view, obj):
             continue
         if SAFEBOOT in obj.elements:
             yield _one(view, "bcd.safeboot", obj, SAFEBOOT, "the next boots go to safe mode")
@@ -252,7 +254,7 @@ def _path_rules(view: StoreView, obj: BcdObject, installed: bool) -> Iterator[Fo
     path = view.value(obj, PATH)
     if isinstance(path, str) and (obj.type in _APP_TYPES_WITH_PATH or
                                   obj.type >> 28 == 1 and obj.type not in _USUAL_TYPES):
-        if not _USUAL_PATH.match(path.strip()):
+        if not _USUAL_PATH.match(path):       # exactly: a trailing blank is another file
             yield _one(view, "bcd.unusual-path", obj, PATH,
                        "the boot application is not where Microsoft puts it")
 
@@ -266,9 +268,49 @@ def _custom_rules(view: StoreView) -> Iterator[ForensicFinding]:
                            "an element bcdedit has no name for")
 
 
+def _override_rules(view: StoreView) -> Iterator[ForensicFinding]:
+    for obj in view.objects():
+        if _loader_scope(view, obj):
+            for code in KERNEL_OVERRIDES:
+                value = view.value(obj, code)
+                if code in obj.elements and (not isinstance(value, str) or value.strip()):
+                    yield _one(view, "bcd.kernel-override", obj, code,
+                               "the loader starts this instead of Windows' own file")
+            if view.value(obj, TPMBOOTENTROPY) == 1:
+                yield _one(view, "bcd.tpm-entropy-off", obj, TPMBOOTENTROPY,
+                           "no boot entropy from the TPM")
+        if obj.type == objects.BOOTMGR:
+            for code in FVE_RECOVERY_TEXT:
+                if code in obj.elements:
+                    yield _one(view, "bcd.bitlocker-recovery-text", obj, code,
+                               "a custom BitLocker recovery screen text")
+
+
+#: The settings objects Windows' inherit lists name (bcdboot's graph, and the kernel debugger's).
+_WINDOWS_SETTINGS = frozenset(objects.ALIASES[a] for a in (*objects.SETTINGS_OBJECTS,
+                                                           "{kerneldbgsettings}"))
+
+
+def _inheritance_rules(view: StoreView) -> Iterator[ForensicFinding]:
+    by_guid = {o.guid: o for o in view.objects()}
+    for obj in view.objects():
+        targets = view.value(obj, INHERIT)
+        if not isinstance(targets, list):
+            continue
+        for target in (t.lower() for t in targets if isinstance(t, str)):
+            named = by_guid.get(target)
+            if named is None:
+                yield _one(view, "bcd.inheritance-tampered", obj, INHERIT,
+                           f"inherits from {target}, which does not exist", "low")
+            elif target not in _WINDOWS_SETTINGS or named.type >> 28 != 2:
+                yield _one(view, "bcd.inheritance-tampered", obj, INHERIT,
+                           f"inherits the settings of {target} ({_type_of(by_guid, target)}), "
+                           "which is not one of Windows' settings objects")
+
+
 def _hypervisor_rules(view: StoreView, earlier: dict) -> Iterator[ForensicFinding]:
     for obj in view.objects():
-        if not _loader_scope(obj) or HYPERVISORLAUNCHTYPE not in obj.elements:
+        if not _loader_scope(view, obj) or HYPERVISORLAUNCHTYPE not in obj.elements:
             continue
         if view.value(obj, HYPERVISORLAUNCHTYPE) != 0:
             continue

@@ -27,6 +27,7 @@ from bcdtool.locate.directory import find_store
 from bcdtool.locate.discover import locate
 from bcdtool.regf.hive import stored_length
 from bcdtool.regf.logs import LOG_SUFFIXES, LogData, LogSource, used_length
+from bcdtool.urls import redact
 
 
 @dataclass(frozen=True)
@@ -187,14 +188,15 @@ def _from_disk(spec: str, *, device: bool, partition: int | None, path: str | No
             used = used_length(name, LogSource(log_ref.size, read))
             logs.append((name, read(0, used)))
             files.append(_disk_file("log", loc, log_ref, read))
-        location = {"target": spec, "kind": "device" if device else "image",
+        location = {"target": redact(spec), "kind": "device" if device else "image",
                     "format": type(dev.inner).__name__, "scheme": loc.scheme,
                     "partition": loc.index, "partition_start": loc.start,
                     "partition_size": loc.volume_size, "filesystem": loc.fs,
                     "path": loc.ref.path, "reason": loc.reason, "notices": list(loc.notices)}
         reads = [(o, n, _digest(lambda at, k, o=o: dev.inner.read_at(o + at, k), n))
                  for o, n in dev.merged()]
-    return Source(spec, location["kind"], data, logs, files, location, reads, notices)
+    # a URL is shown without its query or user-info (signatures), like everywhere else
+    return Source(redact(spec), location["kind"], data, logs, files, location, reads, notices)
 
 
 def _disk_file(role: str, loc, ref, read) -> FileRead:

@@ -110,11 +110,12 @@ def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
     current = history.cell_owners(hive)
     # Each replayed copy is read once and dropped: only what each entry touched is kept.
     touched: dict[tuple[str, int], list[str]] = {}
-    for snap in history.snapshots(source.store, source.logs):
+    files = history.read_logs(source.store, source.logs)
+    for snap in history.snapshots(source.store, source.logs, files):
         replayed = history.open_snapshot(snap, source.store_name)
         owners = history.cell_owners(replayed) if replayed is not None else current
         touched[(snap.entry.log, snap.entry.index)] = history.touched(owners, snap.entry.pages)
-    for lf in history.read_logs(source.store, source.logs):
+    for lf in files:
         when = filetime_iso(lf.last_written or 0)
         raw = lf.last_written if when else None
         out.append(Event(when, lf.name, "log-header", "log base block",

@@ -26,6 +26,14 @@ from bcdtool.wintext import filetime_to_datetime
 
 #: A recovered value's data is read only up to this size (BCD elements are far smaller).
 MAX_DATA = 64 * 1024
+#: Records carved from one hive, and bytes of recovered data kept in all: more than a real
+#: store leaves (bcdtool caps a live store at 8192 objects+elements and 1 MiB of element data),
+#: and what bounds memory and the report when free space is crafted full of records (thousands
+#: of values sharing one 64 KiB data cell were gigabytes).  Past them carving says so.
+MAX_RECORDS = 20_000
+MAX_CARVED_DATA = 2 * 1024 * 1024
+#: Recovered parents followed to build a deleted key's path (BCD paths are 4 deep).
+MAX_DEPTH = 64
 #: Shortest unused tail of a value-data cell reported as slack (shorter ones are rounding).
 MIN_SLACK = 8
 #: Windows' limits: key names up to 255 characters, value names up to 16383.
@@ -111,6 +119,34 @@ class Carved:
     keys: list[RecoveredKey] = field(default_factory=list)
     values: list[RecoveredValue] = field(default_factory=list)   # not reached from a key
     slack: list[Slack] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)               # where carving held back
+
+
+class _Budget:
+    """What carving may still keep: records, and bytes of recovered data."""
+
+    def __init__(self) -> None:
+        self.records = MAX_RECORDS
+        self.data = MAX_CARVED_DATA
+        self.notes: list[str] = []
+
+    def take_record(self) -> bool:
+        self.records -= 1
+        if self.records == -1:
+            self.notes.append(f"carving stopped after {MAX_RECORDS} records: the free space "
+                              "holds more nk/vk records than any store Windows writes leaves "
+                              "(crafted?); examine the file with a registry carver")
+        return self.records >= 0
+
+    def take_data(self, size: int) -> bool:
+        if size > self.data:
+            if self.data >= 0:
+                self.notes.append(f"recovered data past {MAX_CARVED_DATA} bytes in all is not "
+                                  "read (values show no data)")
+                self.data = -1
+            return False
+        self.data -= size
+        return True
 
 
 def carve(hive: Hive) -> Carved:
@@ -119,25 +155,31 @@ def carve(hive: Hive) -> Carved:
     regions = sorted(hive.cells.free.items())
     nks: dict[int, tuple] = {}
     vks: dict[int, RecoveredValue] = {}
+    budget = _Budget()
     for start, size in regions:
         end = start + size
         for cell in range(start, end - 8, 8):
             sig = data[BASE_BLOCK_SIZE + cell + 4:BASE_BLOCK_SIZE + cell + 6]
             if sig == b"nk":
                 found = _nk_at(hive, cell, end)
-                if found is not None:
+                if found is not None and budget.take_record():
                     nks[cell] = found
             elif sig == b"vk":
-                value = _vk_at(hive, cell, end)
-                if value is not None:
+                value = _vk_at(hive, cell, end, budget)
+                if value is not None and budget.take_record():
                     vks[cell] = value
+            if budget.records < 0:
+                break
+        if budget.records < 0:
+            break
     live = _live_paths(hive)
     listed: dict[int, list[RecoveredValue]] = {}
     reached: set[int] = set()
     for offset in sorted(nks):
         listed[offset] = []
         for voff in _value_list(hive, nks[offset][0]):
-            value = vks.get(voff) or _vk_at(hive, voff, None)
+            value = vks.get(voff) or (_vk_at(hive, voff, None, budget)
+                                      if budget.take_record() else None)
             if value is not None:
                 listed[offset].append(value)
                 reached.add(voff)
@@ -153,7 +195,8 @@ def carve(hive: Hive) -> Carved:
         out.keys.append(RecoveredKey(offset, name, fields[_NK_STAMP], fields[_NK_PARENT], path,
                                      parent_live, tuple(values), by_position))
     out.values = [v for off, v in sorted(vks.items()) if off not in reached]
-    out.slack = _slack(hive)
+    out.slack = _slack(hive, budget)
+    out.notes = budget.notes
     return out
 
 
@@ -214,7 +257,8 @@ def _name(raw: bytes, compressed: int) -> str | None:
     return text
 
 
-def _vk_at(hive: Hive, cell: int, region_end: int | None) -> RecoveredValue | None:
+def _vk_at(hive: Hive, cell: int, region_end: int | None, budget: _Budget
+           ) -> RecoveredValue | None:
     """The vk record whose cell starts at `cell`, with its data if it can be read back."""
     if not _in_bins(hive, cell + 4, VK_FIXED_SIZE):
         return None
@@ -230,6 +274,8 @@ def _vk_at(hive: Hive, cell: int, region_end: int | None) -> RecoveredValue | No
     if name is None:
         return None
     data, note = _vk_data(hive, fields)
+    if data is not None and not budget.take_data(len(data)):
+        data, note = None, "not read: the carved-data budget is spent"
     return RecoveredValue(cell, name, fields[_VK_TYPE], data, note)
 
 
@@ -271,7 +317,7 @@ def _path(offset: int, nks: dict, live: dict[int, str]) -> tuple[str, bool]:
     """`live\\path\\recovered\\name` following parent offsets (cycle- and depth-bounded)."""
     parts = []
     current, seen = offset, set()
-    while current in nks and current not in seen and len(parts) < 512:
+    while current in nks and current not in seen and len(parts) < MAX_DEPTH:
         seen.add(current)
         fields, name = nks[current]
         parts.append(name)
@@ -282,7 +328,7 @@ def _path(offset: int, nks: dict, live: dict[int, str]) -> tuple[str, bool]:
     return "?\\" + "\\".join(reversed(parts)), False
 
 
-def _slack(hive: Hive) -> list[Slack]:
+def _slack(hive: Hive, budget: _Budget) -> list[Slack]:
     """Non-zero tails of live value-data cells (bytes an earlier, longer value left)."""
     out = []
     try:
@@ -305,6 +351,7 @@ def _slack(hive: Hive) -> list[Slack]:
             tail = hive.data[start:BASE_BLOCK_SIZE + cell + size]
             # Under 8 bytes is the cell's rounding to 8; a longer tail means the cell once held
             # longer data (Windows reuses a value's data cell when the new data fits).
-            if len(tail) >= MIN_SLACK and tail.strip(b"\0"):
+            if len(tail) >= MIN_SLACK and tail.strip(b"\0") and budget.take_record() \
+                    and budget.take_data(len(tail)):
                 out.append(Slack(cell, key.path, value.name, bytes(tail)))
     return out

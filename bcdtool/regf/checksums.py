@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 
 from bcdtool.regf.layout import CHECKSUM_COVERED, MARVIN32_SEED
 
@@ -27,31 +29,39 @@ def regf_checksum(base_block: bytes | memoryview) -> int:
     return value
 
 
-def _rotl(x: int, n: int) -> int:
-    return ((x << n) | (x >> (32 - n))) & 0xFFFFFFFF
+#: Words hashed per array conversion (bounds the temporary list of ints to 256 KiB of input).
+_CHUNK = 256 * 1024
+_M32 = 0xFFFFFFFF
 
 
 def marvin32(data: bytes | memoryview, seed: int = MARVIN32_SEED) -> int:
-    """Marvin32 hash (as used by new-format regf log entries) of `data`, as a u64."""
-    lo = seed & 0xFFFFFFFF
+    """Marvin32 hash (as used by new-format regf log entries) of `data`, as a u64.
+
+    The rounds are written out inline (rotations included): a log may hold 64 MiB of pages,
+    each hashed on every read of its log, and a call per word cost about 1 s per MiB."""
+    lo = seed & _M32
     hi = seed >> 32
-    view = memoryview(data)
+    view = memoryview(data).cast("B")
     full = len(view) // 4 * 4
-    for (word,) in struct.iter_unpack("<I", view[:full]):
-        lo, hi = _marvin_block(lo, hi, word)
+    for start in range(0, full, _CHUNK):
+        words = array("I")
+        words.frombytes(view[start:min(start + _CHUNK, full)])
+        if sys.byteorder == "big":
+            words.byteswap()
+        for word in words:
+            lo = (lo + word) & _M32
+            hi ^= lo
+            lo = (((lo << 20) | (lo >> 12)) + hi) & _M32
+            hi = (((hi << 9) | (hi >> 23)) & _M32) ^ lo
+            lo = (((lo << 27) | (lo >> 5)) + hi) & _M32
+            hi = ((hi << 19) | (hi >> 13)) & _M32
     tail = bytes(view[full:])
-    # The last 0-3 bytes, little-endian, followed by a 0x80 marker byte.
-    final = int.from_bytes(tail, "little") | (0x80 << (8 * len(tail)))
-    lo, hi = _marvin_block(lo, hi, final)
-    lo, hi = _marvin_block(lo, hi, 0)
+    # The last 0-3 bytes, little-endian, followed by a 0x80 marker byte; then a zero word.
+    for word in (int.from_bytes(tail, "little") | (0x80 << (8 * len(tail))), 0):
+        lo = (lo + word) & _M32
+        hi ^= lo
+        lo = (((lo << 20) | (lo >> 12)) + hi) & _M32
+        hi = (((hi << 9) | (hi >> 23)) & _M32) ^ lo
+        lo = (((lo << 27) | (lo >> 5)) + hi) & _M32
+        hi = ((hi << 19) | (hi >> 13)) & _M32
     return (hi << 32) | lo
-
-
-def _marvin_block(lo: int, hi: int, word: int) -> tuple[int, int]:
-    lo = (lo + word) & 0xFFFFFFFF
-    hi ^= lo
-    lo = (_rotl(lo, 20) + hi) & 0xFFFFFFFF
-    hi = _rotl(hi, 9) ^ lo
-    lo = (_rotl(lo, 27) + hi) & 0xFFFFFFFF
-    hi = _rotl(hi, 19)
-    return lo, hi

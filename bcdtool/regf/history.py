@@ -16,7 +16,7 @@ import bisect
 import logging
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError
 from bcdtool.regf.checksums import regf_checksum
@@ -49,6 +49,8 @@ class LogEntry:
     #: (hive-bins offset, length) of every dirty page range it carries.
     pages: tuple[tuple[int, int], ...]
     status: str                    # "applied" (older than the primary) or "pending"
+    #: Where each page's bytes lie in the log file (same order as `pages`), for replays.
+    sources: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
     def label(self) -> str:
         """`BCD.LOG1 entry 2 (seq 12)`."""
@@ -98,7 +100,8 @@ def read_logs(primary: bytes, logs: list[tuple[str, bytes]]) -> list[LogFile]:
             for index, entry in enumerate(parsed.entries):
                 entries.append(LogEntry(name, index, "new", entry.sequence, entry.hive_size,
                                         tuple((o, n) for o, n, _ in entry.pages),
-                                        _status(entry.sequence, floor, dirty)))
+                                        _status(entry.sequence, floor, dirty),
+                                        tuple(at for _, _, at in entry.pages)))
         elif valid and kind in LOG_FILE_TYPE_OLD:
             parsed_old = _parse_old_log(name, data, limit)
             if parsed_old is None:
@@ -108,7 +111,8 @@ def read_logs(primary: bytes, logs: list[tuple[str, bytes]]) -> list[LogFile]:
                 entries.append(LogEntry(name, 0, "old", parsed_old.sequence,
                                         parsed_old.hive_size,
                                         tuple((o, SECTOR) for o, _ in parsed_old.pages),
-                                        _status(parsed_old.sequence, floor, dirty)))
+                                        _status(parsed_old.sequence, floor, dirty),
+                                        tuple(at for _, at in parsed_old.pages)))
         elif valid:
             reason = f"file type {kind} is not a log"
         out.append(LogFile(*head, tuple(entries), reason))
@@ -135,7 +139,8 @@ class Snapshot:
     image: bytes
 
 
-def snapshots(primary: bytes, logs: list[tuple[str, bytes]]) -> Iterator[Snapshot]:
+def snapshots(primary: bytes, logs: list[tuple[str, bytes]],
+              files: list[LogFile] | None = None) -> Iterator[Snapshot]:
     """The primary with log entries replayed one by one, each result a new copy.
 
     Entries are replayed in chains: a log whose first entry continues another log's last
@@ -143,16 +148,17 @@ def snapshots(primary: bytes, logs: list[tuple[str, bytes]]) -> Iterator[Snapsho
     Windows replays them); any other log starts again from the primary, so unrelated (stale)
     logs never mix.  Each copy's base block is made clean (both sequence numbers set to the
     entry's, its hive size, a correct checksum) so that it opens like a primary; nothing is
-    written anywhere.
+    written anywhere.  `files` is `read_logs(primary, logs)` when the caller has it already
+    (parsing a log checks every page's hash: seconds for a large one).
     """
     data_of = dict(logs)
-    limit = size_limit(primary, logs)
     replayed = 0
-    for chain in _chains([lf for lf in read_logs(primary, logs) if lf.entries]):
+    files = read_logs(primary, logs) if files is None else files
+    for chain in _chains([lf for lf in files if lf.entries]):
         image = bytearray(primary)
         for lf in chain:
             raw = data_of[lf.name]
-            for entry, sources in zip(lf.entries, _page_sources(raw, lf, limit), strict=True):
+            for entry in lf.entries:
                 replayed += 1
                 if replayed > MAX_REPLAYED:
                     log.warning("more than %d log entries; the rest are not replayed",
@@ -161,7 +167,7 @@ def snapshots(primary: bytes, logs: list[tuple[str, bytes]]) -> Iterator[Snapsho
                 need = BASE_BLOCK_SIZE + entry.hive_bins_data_size
                 if len(image) < need:
                     image.extend(bytes(need - len(image)))
-                for (offset, length), at in zip(entry.pages, sources, strict=True):
+                for (offset, length), at in zip(entry.pages, entry.sources, strict=True):
                     start = BASE_BLOCK_SIZE + offset
                     image[start:start + length] = raw[at:at + length]
                 _clean_base_block(image, entry.sequence, entry.hive_bins_data_size)
@@ -180,15 +186,6 @@ def _chains(files: list[LogFile]) -> list[list[LogFile]]:
         else:
             chains.append([lf])
     return chains
-
-
-def _page_sources(raw: bytes, lf: LogFile, limit: int) -> list[list[int]]:
-    """Offsets in the log file of each entry's pages (same order as `LogEntry.pages`)."""
-    if lf.file_type == LOG_FILE_TYPE_NEW:
-        parsed = _parse_new_log(lf.name, raw, limit)
-        return [[at for _, _, at in entry.pages] for entry in parsed.entries]
-    parsed_old = _parse_old_log(lf.name, raw, limit)
-    return [[at for _, at in parsed_old.pages]] if parsed_old else []
 
 
 def _clean_base_block(image: bytearray, sequence: int, hive_size: int) -> None:

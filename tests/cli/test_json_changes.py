@@ -168,3 +168,14 @@ class _AnySize(int):
 
 
 ANY_SIZE = _AnySize()
+
+
+def test_every_bcdedit_document_has_the_same_keys(tmp_path, store, capsys):
+    """/createstore (which has no store to open) reports in the shape of every other line."""
+    keys = []
+    for argv in (["/store", store, "/timeout", "4"], ["/createstore", tmp_path / "made"],
+                 ["/store", store, "/enum"]):
+        code, out, err = run_cli(capsys, "bcdedit", "--json", *argv)
+        assert code == 0, err
+        keys.append(set(json.loads(out)))
+    assert keys[0] == keys[1] == keys[2]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -160,3 +162,98 @@ def environment(**extra: str) -> dict:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+class _ScriptedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ScriptedServer._Server
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        owner = self.server.owner
+        owner.seen.append((self.server.server_address[0], self.path, dict(self.headers)))
+        owner.script(self, owner)
+
+    def send_range(self, data: bytes, *, headers: dict | None = None,
+                   content_range: str | None = None, length: bool = True) -> None:
+        """A correct 206 answer of `Range:` over `data`, with changes for the hostile cases."""
+        rng = re.match(r"bytes=(\d+)-(\d+)$", self.headers.get("Range", ""))
+        start, end = int(rng.group(1)), min(int(rng.group(2)), len(data) - 1)
+        body = data[start:end + 1]
+        self.send_response(206)
+        self.send_header("Content-Range", content_range or f"bytes {start}-{end}/{len(data)}")
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.close_connection = True
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            pass
+
+    def send_status(self, code: int, headers: dict | None = None, body: bytes = b"") -> None:
+        self.send_response(code)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class ScriptedServer:
+    """An HTTP(S) server on a loopback address whose every answer is `script(handler, server)`:
+    one test, one behaviour.  `seen` holds (address, path, headers) of every request."""
+
+    class _Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address) -> None:
+            pass        # a client hanging up on a hostile answer is the point
+
+    def __init__(self, script, *, host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None,
+                 **state) -> None:
+        self.script = script
+        self.seen: list[tuple[str, str, dict]] = []
+        self.__dict__.update(state)
+        server_class = self._Server
+        if ":" in host:
+            server_class = type("_Server6", (self._Server,), {"address_family": socket.AF_INET6})
+        self._httpd = server_class((host, 0), _ScriptedHandler)
+        self._httpd.owner = self
+        self.scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
+        self.host = f"[{host}]" if ":" in host else host
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    def url(self, path: str = "/disk.img", query: str = "") -> str:
+        return f"{self.scheme}://{self.host}:{self.port}{path}{'?' + query if query else ''}"
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def self_signed(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed certificate and key for `host` (openssl), as (cert, key) PEM files."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={host}", "-addext", f"subjectAltName=IP:{host}",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key

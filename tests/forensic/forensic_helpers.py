@@ -81,3 +81,35 @@ def log_of_versions(versions: list[bytes], first_sequence: int) -> bytes:
 
 #: `python -m bcdtool ARGS` as a user runs it (forensic reads of whole images: a long guard).
 bcdtool = partial(run_process, timeout=300)
+
+
+def with_free_bin(image: bytes, cells: bytes, size: int) -> bytes:
+    """`image` with one more hive bin of `size` bytes holding `cells` (laid out by the caller,
+    each a free cell: positive size) and a free cell over the rest; base block fixed."""
+    bins = struct.unpack_from("<I", image, 40)[0]
+    hbin = bytearray(size)
+    hbin[0:4] = b"hbin"
+    struct.pack_into("<II", hbin, 4, bins, size)
+    hbin[32:32 + len(cells)] = cells
+    if size - 32 - len(cells):
+        struct.pack_into("<i", hbin, 32 + len(cells), size - 32 - len(cells))
+    out = bytearray(image[:4096 + bins]) + hbin
+    struct.pack_into("<I", out, 40, bins + size)
+    struct.pack_into("<I", out, 508, regf_checksum(bytes(out[:508])))
+    return bytes(out)
+
+
+def free_vk(name: bytes, size: int, data_offset: int) -> bytes:
+    """A free cell holding a `vk` record (REG_BINARY) whose data lies at `data_offset`."""
+    record = struct.pack("<2sHIIIHH", b"vk", len(name), size, data_offset, 3, 1, 0) + name
+    record += bytes(-(len(record) + 4) % 8)
+    return struct.pack("<i", len(record) + 4) + record
+
+
+def free_nk(name: bytes, parent: int, stamp: int = 0x01D0000000000000) -> bytes:
+    """A free cell holding an `nk` record (compressed name, no values) with `parent`."""
+    nil = 0xFFFFFFFF
+    record = struct.pack("<2sHQ" + "I" * 15 + "HH", b"nk", 0x20, stamp, 0, parent, 0, 0, nil,
+                         nil, 0, nil, nil, nil, 0, 0, 0, 0, 0, len(name), 0) + name
+    record += bytes(-(len(record) + 4) % 8)
+    return struct.pack("<i", len(record) + 4) + record

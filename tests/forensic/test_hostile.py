@@ -11,9 +11,10 @@ import pytest
 from bcdtool.errors import BcdToolError
 from bcdtool.limits import MAX_BCD_BYTES
 from bcdtool.ops.forensic import investigate, render_text
-from bcdtool.regf import history
+from bcdtool.regf import carve, history
 from bcdtool.regf.history import MAX_REPLAYED
-from tests.forensic.forensic_helpers import make_entry, make_log, new_store, with_sequence
+from tests.forensic.forensic_helpers import (free_nk, free_vk, make_entry, make_log, new_store,
+                                             with_free_bin, with_sequence)
 
 CASES = [("win11-uefi-installed-2025.bcd", (".LOG", ".LOG1")),
          ("win10-uefi-installed-crufty-2016.bcd", (".LOG", ".LOG1")),
@@ -79,3 +80,39 @@ def test_an_oversized_log_is_listed_not_read(tmp_path):
     report = investigate(str(tmp_path / "BCD"), history=True)
     assert any("BCD.LOG2" in n and "not read" in n for n in report.notices)
     assert [f.name for f in report.source.files] == ["BCD"]
+
+
+def _bins(image: bytes) -> int:
+    return struct.unpack_from("<I", image, 40)[0]
+
+
+def test_values_sharing_one_data_cell_do_not_multiply_memory_or_the_report(tmp_path):
+    """Free space crafted full of vk records that all name one 64 KiB data cell: each record
+    kept its own copy of the data (gigabytes; exit 30 under 2 GiB before carving held back)."""
+    image = new_store()
+    data_cell = struct.pack("<i", 65536 + 8) + b"A" * 65536 + bytes(4)
+    first = _bins(image) + 32
+    vks = b"".join(free_vk(b"x", 65536, first) for _ in range(60_000))
+    (tmp_path / "BCD").write_bytes(with_free_bin(image, data_cell + vks, 2 << 20))
+    report = investigate(str(tmp_path / "BCD"), deleted=True, generated_at="T")
+    held = [r for r in report.deleted if r.raw]
+    assert len(report.deleted) <= carve.MAX_RECORDS
+    assert sum(len(r.raw) // 2 for r in held) <= carve.MAX_CARVED_DATA
+    assert any("carving stopped" in n for n in report.notices)
+    assert any("not read" in n for n in report.notices)
+    assert all(r.kind == "value" for r in report.deleted)
+
+
+def test_a_long_chain_of_deleted_keys_is_carved_in_bounded_depth(tmp_path):
+    image = new_store()
+    first = _bins(image) + 32
+    cells, parent, offset = [], 0xFFFFFFFF, first
+    for _ in range(5_000):
+        cell = free_nk(b"k", parent)
+        cells.append(cell)
+        parent, offset = offset, offset + len(cell)
+    (tmp_path / "BCD").write_bytes(with_free_bin(image, b"".join(cells), 1 << 20))
+    report = investigate(str(tmp_path / "BCD"), deleted=True, generated_at="T")
+    keys = [r for r in report.deleted if r.kind == "key"]
+    assert len(keys) == 5_000
+    assert max(r.path.count("\\") for r in keys) <= carve.MAX_DEPTH + 1

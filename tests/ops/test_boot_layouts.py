@@ -277,3 +277,58 @@ def test_recovery_entry_whose_winre_image_is_gone(tmp_path):
     result = repair_boot(str(raw))
     assert any("Winre.wim" in left for left in result.details["not_repaired"])
     undo_ops.undo(result.journal)
+
+
+def test_references_to_objects_of_the_wrong_kind_warn(tmp_path):
+    """The loader's resumeobject names the memory tester, its recoverysequence the resume
+    object: both exist, neither can do the job (resume from hibernation, Windows RE)."""
+    def wrong_kinds(store):
+        store.set_element(LOADER, 0x23000003, MEMDIAG)           # resumeobject
+        store.set_element(LOADER, 0x14000008, [RESUME])          # recoverysequence
+
+    raw = tmp_path / "disk.img"
+    build_windows_disk("uefi", raw, bcd=_edited("uefi", wrong_kinds))
+    by = _by(diagnose(str(raw)))
+    resume = by["boot-ref.{default}.resumeobject"]
+    assert resume.status == "warning" and "a memory tester (10200005)" in resume.message
+    assert "not a resume application" in resume.message
+    recovery = by["boot-ref.{default}.recoverysequence"]
+    assert recovery.status == "warning" and RESUME in recovery.message
+    assert "not an OS loader" in recovery.message
+    assert by["boot-ref.{bootmgr}.resumeobject"].status == "ok"
+
+
+def test_a_bios_store_copied_to_a_uefi_disk(tmp_path):
+    """Windows 10's BIOS store (MBR devices, winload.exe, no {bootmgr} path) put on the ESP of a
+    GPT disk, as after a botched mbr2gpt: every device names the old MBR disk, the loader,
+    resume and memory tester paths are BIOS programs.  repair boot re-points the devices and
+    sets the .efi programs that are on the disk; the WinRE entry's winload.exe is inside its
+    image and is reported, not guessed; {bootmgr} is checked as bootmgfw.efi (firmware starts
+    it by its boot entry)."""
+    raw = tmp_path / "disk.img"
+    disk = build_windows_disk("uefi", raw, windows_extra={
+        "Recovery/WindowsRE/Winre.wim": b"MSWIM wim", "Recovery/WindowsRE/boot.sdi": b"$SDI"},
+        bcd=(BCD_CORPUS / "win10-bios-installed-sysreserved.bcd").read_bytes())
+    by = _by(diagnose(str(raw)))
+    assert "bootmgfw.efi" in by["boot-device.{bootmgr}.device"].message
+    assert by["boot-firmware.{default}.path"].status == "problem"
+    assert "memtest.exe" in by["boot-firmware.{memdiag}.path"].message
+    assert by["boot-firmware.{memdiag}.path"].status == "warning"       # the tester only
+    result = repair_boot(str(raw))
+    moved = {(m["label"], m["element"]): m["new"] for m in result.details["repoints"]}
+    assert moved[("{default}", "path")] == r"\WINDOWS\system32\winload.efi"
+    assert moved[("{99066a2c-6dcc-11eb-9378-f32123128c9c}", "path")] == \
+        r"\WINDOWS\system32\winresume.efi"
+    left = result.details["not_repaired"]
+    # the BIOS tester's folder (\boot) is not the UEFI one (\EFI\Microsoft\Boot): not guessed
+    assert ("{memdiag}", "path") not in moved and any("memtest.efi" in m for m in left)
+    winre = "{c77a2611-6d5b-11eb-9ff2-e9f459e1e131}"
+    assert any(winre in m and "inside its ramdisk" in m for m in left)
+    reg = registry(store_bytes(raw, disk, tmp_path))
+    loader = "{99066a2d-6dcc-11eb-9378-f32123128c9c}"
+    assert element_raw(reg, loader, "12000002") == _utf16(r"\WINDOWS\system32\winload.efi")
+    assert element_raw(reg, loader, "21000001")[0x20:0x30] == \
+        uuid.UUID(images.GPT_PART_UUIDS[1]).bytes_le
+    after = _by(diagnose(str(raw)))
+    assert after["boot-file.{default}.path"].status == "ok"
+    assert after["boot-device.{bootmgr}.device"].status == "ok"

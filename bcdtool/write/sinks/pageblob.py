@@ -15,7 +15,6 @@ import contextlib
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.detect import open_image
-from bcdtool.blockdev.pageblob import READ_ONLY_FLOWS
 from bcdtool.errors import ReadOnlyError, VerifyError, WriteError
 from bcdtool.fs.base import FileRef
 from bcdtool.urls import redact, resolve
@@ -68,8 +67,9 @@ class PageBlobSink(DiskSink):
             facts.errors = self.medium_errors(self._wdev, phases)
         else:
             with contextlib.closing(open_image(self.url, writable=True)) as wdev:
-                if _blob(wdev).write_refusal == READ_ONLY_FLOWS:   # what lock() would raise
-                    facts.errors = [ReadOnlyError(READ_ONLY_FLOWS, path=self.target)]
+                refusal = _blob(wdev).refusal()         # what lock() would raise
+                if isinstance(refusal, ReadOnlyError):
+                    facts.errors = [ReadOnlyError(refusal.message, path=self.target)]
                 else:
                     facts.errors = self.medium_errors(wdev, phases)
         return facts
