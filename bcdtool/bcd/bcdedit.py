@@ -196,6 +196,8 @@ def _enum(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(args) > 1:
         raise InvalidArgumentError(_usage("enum"))
     selector = args[0] if args else "active"
+    if _bare_alias(selector) and selector.lower() not in enum.SELECTORS:
+        store.resolve(selector)              # `/enum current`: names the lost braces
     if not selector.startswith("{") and selector.lower() not in enum.SELECTORS:
         close = difflib.get_close_matches(selector.lower(), enum.SELECTORS, n=2, cutoff=0.6)
         hint = f" (did you mean {' or '.join(c.upper() for c in close)}?)" if close else ""
@@ -212,6 +214,8 @@ def _set(cmd: Command, store: BcdStore, out: Outcome) -> None:
     args = cmd.args
     # bcdedit: /set [{id}] datatype value; without an id it means {current}
     ident, rest = (args[0], args[1:]) if args and _looks_like_id(args[0]) else ("{current}", args)
+    if len(args) >= 3 and ident == "{current}" and _bare_alias(args[0]):
+        store.resolve(args[0])               # `/set default nx OptIn`: names the lost braces
     if len(rest) < 2:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /set needs an identifier, an "
                                    f"element and a value. {HELP_HINT}")
@@ -741,6 +745,11 @@ _ID_RE = re.compile(r"^\{[^{}]+\}$")
 
 def _looks_like_id(word: str) -> bool:
     return bool(_ID_RE.match(word.strip()))
+
+
+def _bare_alias(word: str) -> bool:
+    """`default`, `current`, `bootmgr`: a well-known identifier whose braces were lost."""
+    return "{" + word.strip().lower() + "}" in objects.ALIASES
 
 
 def _unique(items: list[str]) -> list[str]:

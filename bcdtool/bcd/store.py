@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 from bcdtool.bcd import codec, objects
 from bcdtool.bcd.elements import E, ElementDef, display_name, resolve
-from bcdtool.errors import BcdError, BcdToolError, LimitError, LiveSystemError, NotFoundError
+from bcdtool.errors import (BcdError, BcdToolError, InvalidIdentifierError, LimitError,
+                            LiveSystemError, NotFoundError)
 from bcdtool.limits import MAX_BCD_ELEMENT_BYTES, MAX_BCD_ELEMENT_DATA, MAX_BCD_KEYS
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.planned import Planned
@@ -231,6 +232,12 @@ class BcdStore:
             if text == "{current}":
                 self._notice(f"{{current}} means the running system's entry; offline there is "
                              f"none, so {{current}} was taken as {{default}} {guid}")
+        elif "{" + text + "}" in objects.ALIASES:
+            # PowerShell reads an unquoted {default} as a script block and passes `default`
+            raise InvalidIdentifierError(
+                f"{objects.INVALID_IDENTIFIER} {identifier!r} lost its braces (PowerShell "
+                f"passes an unquoted {{{text}}} as {text}): write '{{{text}}}' in quotes",
+                path=identifier)
         else:
             guid = objects.alias_guid(text) or objects.normalize_guid(text)
         if must_exist and guid not in self._objects:

@@ -47,12 +47,17 @@ def _runs_getty(entry: Entry) -> bool:
                                   and "getty" in words[1])
 
 
+def _names(entry: Entry, device: str) -> bool:
+    """True when the getty's arguments name `device` (agetty takes `ttyS0` or `/dev/ttyS0`)."""
+    return any(w.removeprefix("/dev/") == device for w in entry.process.split())
+
+
 def getty_on(text: str, device: str, *, busybox: bool) -> Entry | None:
     """The entry that keeps a getty running on `device`, or None."""
     for e in entries(text):
         if not _runs_getty(e):
             continue
-        names_device = device in e.process.split()
+        names_device = _names(e, device)
         if busybox:
             # BusyBox: the first field is the tty; empty runs the process on the console.
             if e.id.removeprefix("/dev/") == device or (e.id == "" and names_device):
@@ -65,7 +70,7 @@ def getty_on(text: str, device: str, *, busybox: bool) -> Entry | None:
 def misread_lines(text: str, device: str) -> list[Entry]:
     """SysV-form getty lines for `device` that BusyBox init would run on a tty that is not there."""
     return [e for e in entries(text)
-            if _runs_getty(e) and device in e.process.split()
+            if _runs_getty(e) and _names(e, device)
             and e.id not in ("", device, f"/dev/{device}")]
 
 

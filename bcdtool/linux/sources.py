@@ -724,6 +724,8 @@ def read_uboot(guest: Guest) -> None:
     """U-Boot boot scripts where distro boot finds them, evaluated on paper."""
     read, exists = uboot_reader(guest)
     guest.flash_kernel = read_text(guest, FLASH_KERNEL_DEFAULT)
+    if any(tf.path in uboot.EXTLINUX_FIRST for tf, _ in guest.extlinux):
+        return      # distro boot tries extlinux.conf before any script: boot.scr never runs
     seen = set()
     for d in uboot.SCRIPT_DIRS:
         source = read_text(guest, f"{d}/boot.cmd")
@@ -1171,8 +1173,9 @@ def _command_line_texts(guest: Guest) -> list[tuple[str, str]]:
 def choose_baud(guest: Guest, device: str) -> tuple[int, str]:
     """The speed `fix` writes without --baud: 115200, except on Arm (and other non-PC) boards
     whose guest names another speed for the port, as their boot ROM and U-Boot run the UART at a
-    fixed speed (Rockchip: 1500000) that the kernel must keep."""
-    if guest.arch is not None and guest.arch in ("x86_64", "i386"):
+    fixed speed (Rockchip: 1500000) that the kernel must keep (with no architecture evidence,
+    only a speed above a PC port's is kept)."""
+    if guest.arch in PC_ARCHES:
         return 115200, "PC COM port"
     found = [(c.speed, where) for text, where in _command_line_texts(guest)
              for c in cmdline.consoles(cmdline.args_of(text)) if c.device == device and c.speed]
@@ -1180,7 +1183,9 @@ def choose_baud(guest: Guest, device: str) -> tuple[int, str]:
               for dev, speed in uboot.serial_consoles_named(s.text or "")
               if dev == device and speed]
     for speed, where in found:
-        if speed in cmdline.STANDARD_BAUDS:
+        # An unknown architecture keeps only a speed no PC port has (a board's).
+        if speed in cmdline.STANDARD_BAUDS and (guest.arch is not None
+                                                or speed > cmdline.PC_MAX_BAUD):
             return speed, f"the guest runs {device} at {speed} ({where})"
     return 115200, "the usual speed"
 

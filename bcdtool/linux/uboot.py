@@ -31,6 +31,8 @@ from bcdtool.linux import cmdline
 #: Script names U-Boot's distro boot tries, and the folders (of the root) they sit in.
 SCRIPT_NAMES = ("boot.scr", "boot.scr.uimg")
 SCRIPT_DIRS = ("/boot", "")
+#: What distro boot's scan tries before the scripts (scan_dev_for_extlinux comes first).
+EXTLINUX_FIRST = ("/boot/extlinux/extlinux.conf", "/extlinux/extlinux.conf")
 MAX_SCRIPT_BYTES = 256 * 1024
 MAX_COMMANDS = 20_000
 #: Longest variable value kept (a kernel command line is at most a few KiB).

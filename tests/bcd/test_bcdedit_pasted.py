@@ -14,7 +14,8 @@ from Registry import Registry
 
 from bcdtool.bcd import bcdedit as be
 from bcdtool.bcd.store import BcdStore
-from bcdtool.errors import InvalidArgumentError, NotFoundError, UnsupportedError
+from bcdtool.errors import (InvalidArgumentError, InvalidIdentifierError, NotFoundError,
+                            UnsupportedError)
 from bcdtool.regf.hive import Hive
 
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
@@ -198,3 +199,20 @@ def test_harddisk_volume_numbers_are_refused_with_the_way_to_name_it(bios, value
         _run(bios, "/set", "{default}", "osdevice", value)
     assert bios.diff() == []
 
+
+
+@pytest.mark.parametrize("line", ["/set default nx OptIn", "/set bootmgr timeout 5",
+                                  "/default memdiag", "/displayorder memdiag /addlast",
+                                  "/deletevalue current nx", "/enum current",
+                                  "/set {bootmgr} default default"])
+def test_identifiers_that_lost_their_braces_are_named(bios, line):
+    """PowerShell passes an unquoted {default} as `default`: refused naming the quoting."""
+    with pytest.raises(InvalidIdentifierError, match="lost its braces.*in quotes"):
+        _run(bios, *line.split())
+    assert bios.diff() == []
+
+
+def test_words_that_are_selectors_or_elements_still_work(bios):
+    assert "Windows Boot Manager" in "\n".join(_run(bios, "/enum", "bootmgr").lines)
+    _run(bios, "/set", "nx", "OptOut")                   # no identifier: {current}
+    assert _raw(bios, LOADER, "25000020") == (1).to_bytes(8, "little")

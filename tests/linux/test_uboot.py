@@ -250,3 +250,32 @@ def test_flash_kernel_script_is_refused_with_its_own_step(tmp_path):
     assert "kernel.serial-console" in problems(report)       # not known: never ok
     with pytest.raises(UnfixableGuestError):
         plan_fix(guest_of(root), report.extra["device"])
+
+
+def test_speed_without_architecture_evidence(tmp_path):
+    # A root with no binaries (arch unknown): a board's speed (above any PC port's) is kept,
+    # a PC-possible one is not taken as a reason to leave 115200.
+    files, links = L.armbian()
+    del files["/usr/bin/bash"]
+    root = write(files, links, tmp_path / "board")
+    report = report_of(root)
+    assert (report.extra["device"], report.extra["baud"]) == ("ttyS2", 1500000)
+    files, links = L.uboot_script_only()
+    del files["/usr/bin/bash"]
+    cmd = 'setenv bootargs "console=tty1 console=ttyS0,9600"\nbooti\n'
+    files.update({"/boot/boot.cmd": cmd, "/boot/boot.scr": L.script_image(cmd)})
+    report = report_of(write(files, links, tmp_path / "pc-speed"))
+    assert (report.extra["device"], report.extra["baud"]) == ("ttyS0", 115200)
+
+
+def test_extlinux_comes_first_so_a_script_beside_it_is_ignored(tmp_path):
+    # U-Boot's distro boot scans extlinux.conf before boot.scr: a stale script on a u-boot-menu
+    # board does not block fixing the extlinux.conf that really boots.
+    files, links = L.debian_uboot()
+    cmd = 'setenv bootargs "console=tty1"\nbooti\n'
+    files.update({"/boot/boot.cmd": cmd, "/boot/boot.scr": L.script_image(cmd)})
+    root = write(files, links, tmp_path / "root")
+    report = report_of(root)
+    assert "U-Boot script" not in report.extra["boot_loaders"]
+    fix_root(root, tmp_path)
+    assert problems(report_of(root)) == set()
