@@ -30,7 +30,8 @@ PartitionNamer = Callable[["PartitionDevice"], "str | None"]
 #: Turns the partition forms that need the target disk (`#2`, `/dev/sdc2`, `C:`) into a device.
 PartitionResolver = Callable[[str], "PartitionDevice"]
 #: The element a native-VHD device locates inside the attached disk: the loader's own path,
-#: and for a loader's osdevice its systemroot (bcdedit prints `locate=custom:22000002` there).
+#: and for a loader's osdevice its systemroot (real `bcdedit /enum` outputs of native VHD boot
+#: entries show `locate=custom:22000002` there; that bcdedit picks it when none is typed is [L]).
 APPLICATION_PATH = element("path")
 SYSTEMROOT = element("systemroot", OSLOADER)
 OSDEVICE = element("osdevice", OSLOADER)
