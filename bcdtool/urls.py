@@ -81,6 +81,13 @@ def _without_secrets(text: str) -> str:
 _SECRET_MIN = 12
 
 
+#: Query fields that open nothing and that messages quote (an expiry, a version, a snapshot).
+_PLAIN_FIELDS = frozenset({"se", "st", "sv", "sp", "sr", "spr", "snapshot", "versionid",
+                           "x-amz-date", "x-amz-expires", "x-amz-algorithm",
+                           "x-amz-signedheaders", "x-goog-date", "x-goog-expires",
+                           "x-goog-algorithm", "x-goog-signedheaders"})
+
+
 def _secrets(url: str) -> list[str]:
     """The parts of `url` that open it: its query (as sent and decoded), its long query values
     in every spelling, and its user-info password."""
@@ -89,8 +96,8 @@ def _secrets(url: str) -> list[str]:
     except ValueError:
         return []
     out = [parts.query, unquote(parts.query)] if parts.query else []
-    for _, value in parse_qsl(parts.query):
-        if len(value) >= _SECRET_MIN:
+    for name, value in parse_qsl(parts.query):
+        if len(value) >= _SECRET_MIN and name.lower() not in _PLAIN_FIELDS:
             out += [value, quote(value, safe=""), quote(value, safe="/")]
     userinfo = parts.netloc.rpartition("@")[0]
     if userinfo:

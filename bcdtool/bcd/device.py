@@ -13,6 +13,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bcdtool import _construct
 from bcdtool.bcd import device_layout as L
@@ -29,7 +30,8 @@ PartitionNamer = Callable[["PartitionDevice"], "str | None"]
 #: Turns the partition forms that need the target disk (`#2`, `/dev/sdc2`, `C:`) into a device.
 PartitionResolver = Callable[[str], "PartitionDevice"]
 #: The element a native-VHD device locates inside the attached disk: the loader's own path,
-#: and for a loader's osdevice its systemroot (bcdedit prints `locate=custom:22000002` there).
+#: and for a loader's osdevice its systemroot (real `bcdedit /enum` outputs of native VHD boot
+#: entries show `locate=custom:22000002` there; that bcdedit picks it when none is typed is [L]).
 APPLICATION_PATH = element("path")
 SYSTEMROOT = element("systemroot", OSLOADER)
 OSDEVICE = element("osdevice", OSLOADER)
@@ -230,8 +232,7 @@ class RawDevice(Device):
         return {"type": "raw", "hex": self.raw.hex()}
 
 
-@dataclass(frozen=True)
-class DiskLayout:
+class DiskLayout(NamedTuple):
     """A disk's identity as its partition table gives it, to name the partition devices on it."""
 
     style: str                                   # "mbr" or "gpt"

@@ -335,3 +335,16 @@ def test_forensic_reports_on_a_signed_url_are_byte_identical(disk, tmp_path):
     remote, here = json.loads(runs[0].stdout), json.loads(mine.stdout)
     assert remote["findings"] == here["findings"]
     assert remote["integrity"]["files"] == here["integrity"]["files"]     # same sha256s
+
+
+def test_an_expired_signature_names_its_expiry_but_not_its_signature(tmp_path):
+    expired = ("sv=2022-11-02&sr=b&sp=r&se=2020-01-01T00%3A00%3A00Z&"
+               "sig=AZURESECRETSIG0123456789abcdef%3D")
+    with ScriptedServer(lambda h, s: h.send_status(
+            403, {"x-ms-error-code": "AuthenticationFailed"},
+            f"<Error><Code>AuthenticationFailed</Code><Message>Signed expiry time "
+            f"{h.path} has passed</Message></Error>".encode())) as srv:
+        proc = bcdtool("enum", srv.url(query=expired), state=tmp_path)
+    assert proc.returncode == 34, proc.stderr
+    assert "se=2020-01-01T00:00:00Z" in proc.stderr
+    assert "AZURESECRETSIG" not in proc.stderr

@@ -6,6 +6,7 @@ account key through the Azure SDK, never through bcdtool."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from functools import partial
 from urllib.parse import quote
@@ -118,3 +119,24 @@ def test_a_block_blob_whose_size_is_not_a_multiple_of_512(azurite, windows_raw, 
     assert remote.returncode == local.returncode == 0, remote.stderr
     assert enable.returncode == 17 and "only page blobs" in enable.stderr, enable.stderr
     assert client.download_blob().readall() == data
+
+
+def test_undo_refuses_a_blob_someone_wrote_after_us(azurite, page_blob, tmp_path):
+    """After our write, another writer changes one of the pages we wrote: undo must not put
+    our journal's original pages over theirs (it cannot know which bytes are right)."""
+    name, client = page_blob
+    url = f"{azurite.endpoint}/vhds/{name}?{sas(azurite, 'vhds', name, 'rw')}"
+    state = tmp_path / "state"
+    before = client.download_blob().readall()
+    first = bcdtool("serial-console", "enable", url, "--json", state=state)
+    assert first.returncode == 0, first.stderr
+    after = client.download_blob().readall()
+    changed = [i for i in range(0, len(after), 512) if after[i:i + 512] != before[i:i + 512]]
+    theirs = bytes(b ^ 0xFF for b in after[changed[0]:changed[0] + 512])
+    client.upload_page(theirs, offset=changed[0], length=512)
+    undo = bcdtool("undo", json.loads(first.stdout)["journal"], "--target", url, state=state)
+    assert undo.returncode not in (0, 1), undo.stderr
+    assert len(undo.stderr.strip().splitlines()) == 1 and "Traceback" not in undo.stderr
+    now = client.download_blob().readall()
+    assert now[changed[0]:changed[0] + 512] == theirs
+    assert now == after[:changed[0]] + theirs + after[changed[0] + 512:]

@@ -3,8 +3,12 @@ never a traceback (bit flips and truncations of real stores and their logs)."""
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -12,7 +16,9 @@ from bcdtool.errors import BcdToolError
 from bcdtool.limits import MAX_BCD_BYTES
 from bcdtool.ops.forensic import investigate, render_text
 from bcdtool.regf import carve, history
+from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.history import MAX_REPLAYED
+from tests.helpers.common import need_tool
 from tests.forensic.forensic_helpers import (free_nk, free_vk, make_entry, make_log, new_store,
                                              with_free_bin, with_sequence)
 
@@ -116,3 +122,55 @@ def test_a_long_chain_of_deleted_keys_is_carved_in_bounded_depth(tmp_path):
     keys = [r for r in report.deleted if r.kind == "key"]
     assert len(keys) == 5_000
     assert max(r.path.count("\\") for r in keys) <= carve.MAX_DEPTH + 1
+
+
+_CHANGES = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND|"
+                      r"^\d+\s+(mkdir|mkdirat|rename|renameat2?|unlink|unlinkat|truncate|"
+                      r"ftruncate|link|linkat|symlink|symlinkat)\(")
+
+
+def test_crafted_store_and_logs_open_nothing_for_writing(tmp_path):
+    """A dirty store with crafted free space and a log of hostile entries, in a read-only folder
+    of read-only files: every section runs, and the syscall trace shows no open for writing and
+    no file created, renamed, removed or truncated (as root, modes alone prove nothing)."""
+    need_tool("strace")
+    image = new_store()
+    data_cell = struct.pack("<i", 4096 + 8) + b"B" * 4096 + bytes(4)
+    first = _bins(image) + 32
+    crafted = with_free_bin(image, data_cell + b"".join(
+        free_vk(b"v", 4096, first) for _ in range(3000)), 1 << 20)
+    hive_size = _bins(crafted)
+    page = crafted[4096:4608]
+    entries = [make_entry(20 + i, hive_size, [(0, page), (hive_size - 512, bytes(512))])
+               for i in range(40)] + [make_entry(60, 0x7FFF0000, [(0, page)])]
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    dirty = bytearray(with_sequence(crafted, 20))
+    struct.pack_into("<I", dirty, 8, 19)                # secondary behind: the logs are needed
+    struct.pack_into("<I", dirty, 508, regf_checksum(bytes(dirty[:508])))
+    (folder / "BCD").write_bytes(bytes(dirty))
+    (folder / "BCD.LOG1").write_bytes(make_log(crafted, 20, entries))
+    (folder / "BCD.LOG2").write_bytes(b"regf" + bytes(100))
+    for path in folder.iterdir():
+        path.chmod(0o444)
+    folder.chmod(0o555)
+    trace = tmp_path / "trace.txt"
+    state = tmp_path / "state"
+    try:
+        run = subprocess.run(
+            ["strace", "-f", "-qq", "-e", "trace=open,openat,openat2,creat,mkdir,mkdirat,rename,"
+             "renameat,renameat2,unlink,unlinkat,truncate,ftruncate,link,linkat,symlink,"
+             "symlinkat", "-o", str(trace), sys.executable, "-m", "bcdtool", "forensic",
+             str(folder / "BCD"), "--timeline", "--history", "--deleted", "--json"],
+            capture_output=True, text=True, timeout=600,
+            env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin",
+                 "HOME": str(tmp_path), "XDG_STATE_HOME": str(state)})
+    finally:
+        folder.chmod(0o755)
+    assert run.returncode in (0, 3), run.stderr
+    lines = [line for line in trace.read_text().splitlines() if "/dev/null" not in line]
+    assert any("BCD.LOG1" in line for line in lines), "the trace saw no open of the log"
+    assert [line for line in lines if _CHANGES.search(line)] == []
+    assert not state.exists()
+    doc = json.loads(run.stdout)
+    assert doc["deleted"] and doc["timeline"]
