@@ -9,7 +9,7 @@ import click
 
 from bcdtool.cli import cli, reference
 from bcdtool.cli.lazy import COMMANDS
-from bcdtool.cli.output import SCHEMAS
+from bcdtool.cli.output import KEYS, SCHEMAS
 from bcdtool.errors import EXIT_INTERNAL, EXIT_PROBLEMS, all_error_classes
 
 from tests.helpers.common import REPO
@@ -71,6 +71,11 @@ def test_every_json_option_has_a_schema_and_every_schema_a_command():
     commands = {" ".join(path) for path, _ in COMMAND_TREE}
     streams = {"batch summary"}          # the last line of `batch --json`
     assert set(SCHEMAS) - streams <= commands, set(SCHEMAS) - streams - commands
+
+
+def test_every_schema_documents_its_keys():
+    assert set(KEYS) == set(SCHEMAS)
+    assert all(KEYS[name].strip() and "  " not in KEYS[name] for name in KEYS)
 
 
 def test_every_exit_code_is_in_the_readme_table():

@@ -45,6 +45,42 @@ SCHEMAS: dict[str, int] = {
 }
 
 
+_EDIT = "operation, location, description, dry_run, changes, journal, write, audit, notices"
+#: The top-level keys of each command's document after `schema` (docs/cli.md lists them; the
+#: CLI tests check every document they see against this table).
+KEYS: dict[str, str] = {
+    "batch": "target, status, line, ops, changes, journal, notices, error, exit_code, seconds, "
+             "cpu_seconds",
+    "batch summary": "summary",
+    "bcdedit": _EDIT + ", command, lines",
+    "doctor": "ok, distro, findings, system, store",
+    "elements": "elements",
+    "enum": "target, store, default, objects, notices",
+    "forensic": "generated_at, integrity, hive, worst_severity, findings, notices, timeline, "
+                "history, deleted",
+    "hive check": "target, recovered, errors, warnings, findings",
+    "hive get": "name, name_utf16le, type, type_code, size, data, raw",
+    "hive ls": "path, name, name_utf16le, timestamp, class, subkeys, values",
+    "hive new": "target, dry_run, size, minor, changes, journal",
+    "hive rm": _EDIT,
+    "hive set": _EDIT,
+    "linux check": "ok, distro, findings, target, device, device_reason, baud, baud_reason, "
+                   "boot_loaders, init, fixable",
+    "linux fix": "target, device, baud, dry_run, changes, notes, journal, remaining",
+    "linux status": "ok, distro, findings, target, device, device_reason, baud, baud_reason, "
+                    "boot_loaders, init, fixable",
+    "new-store": "file, size, firmware, system, windows, chosen, dry_run, changes, journal",
+    "repair boot": _EDIT + ", repoints, not_repaired",
+    "serial-console enable": _EDIT,
+    "serial-console status": "store, description, ok, settings, notices",
+    "undo": "journal, target, operation, entries, sha256, notices, changes",
+    "windows crashdump enable": _EDIT,
+    "windows info": "system, software, edition, control_sets, crash_control, services, "
+                    "fast_startup, system_dirty, volumes, notes",
+    "windows sac enable": _EDIT,
+}
+
+
 def schema(command: str) -> str:
     """The `"schema"` value of `command`'s JSON document, e.g. `bcdtool.enum/1`.
 

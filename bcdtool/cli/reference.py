@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import click
 
 from bcdtool.cli import cli
-from bcdtool.cli.output import SCHEMAS, schema
+from bcdtool.cli.output import KEYS, SCHEMAS, schema
 
 _INTRO = """\
 # Command reference
@@ -76,8 +76,9 @@ def _section(path: tuple[str, ...], command: click.Command) -> list[str]:
 
 def markdown() -> str:
     """docs/cli.md: conventions, the JSON schema table, then one section per command."""
-    out = [_INTRO, "## JSON schemas", "", "| command | schema |", "|---|---|"]
-    out += [f"| `{name}` | `{schema(name)}` |" for name in sorted(SCHEMAS)]
+    out = [_INTRO, "## JSON schemas", "", "| command | schema | keys after `schema` |",
+           "|---|---|---|"]
+    out += [f"| `{name}` | `{schema(name)}` | {KEYS[name]} |" for name in sorted(SCHEMAS)]
     out.append("")
     for path, command in walk(cli):
         if path:

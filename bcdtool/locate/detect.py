@@ -46,6 +46,10 @@ def detect_kind(spec: str | os.PathLike) -> str:
                          "readable first (ddrescue) and give the copy", path=str(spec)) from None
     finally:
         os.close(fd)
+    if not head:        # by reading: kernel files (/proc/...) say 0 bytes and are not empty
+        raise FormatError("the file is empty (0 bytes): neither a hive nor a disk image; "
+                          "restore it from a backup (a BCD store can be built anew with "
+                          "`bcdtool new-store`)", path=str(spec))
     if pe:
         raise FormatError("not a registry hive or a disk image: it is a Windows executable (a PE "
                           "file, starting with 'MZ'); give the hive file itself, e.g. "

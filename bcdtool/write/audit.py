@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
-from bcdtool.write.fileio import kernel_filesystem, open_append
+from bcdtool.write.fileio import kernel_filesystem, next_step, open_append
 from bcdtool.urls import scrub, stored
 from bcdtool.write.journal import private_folder, state_dir
 
@@ -75,7 +75,7 @@ def record(*, target: str, store: dict | str, operation: str, changes: list, res
         finally:
             os.close(fd)
     except (OSError, BcdToolError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) else exc.message
+        why = next_step(exc) if isinstance(exc, OSError) else exc.message
         raise WriteError(f"the write succeeded but the audit log could not be appended: {why}",
                          path=str(where)) from None
     return entry

@@ -27,6 +27,25 @@ _LINK_HINT = ("bcdtool never follows a symbolic link inside a target; replace th
               "file it points to (cp --remove-destination) or pass the real folder as the target")
 
 
+#: What a user can do about an error the medium gives while bcdtool writes its files.
+_NEXT_STEPS = {
+    errno.ENOSPC: "free space on that file system (df -h), then run the command again",
+    errno.EDQUOT: "free space within your quota (quota -s), then run the command again",
+    errno.EROFS: "the file system is read-only, or turned read-only after an error (see "
+                 "dmesg): remount it read-write, or work on a copy elsewhere",
+    errno.EIO: "the disk reports I/O errors: copy it with ddrescue and work on the copy",
+    errno.EACCES: "check the permissions and attributes (ls -l, lsattr; chattr -i)",
+    errno.EPERM: "check the permissions and attributes (ls -l, lsattr; chattr -i)",
+}
+
+
+def next_step(exc: OSError) -> str:
+    """`exc`'s text with what to do about it (for the errors of a full, read-only or failing
+    medium; the bare text for others)."""
+    hint = _NEXT_STEPS.get(exc.errno or 0)
+    return f"{exc.strerror}: {hint}" if hint else str(exc.strerror or exc)
+
+
 def check_regular(fd: int, name: str, *, cap: int | None = None) -> os.stat_result:
     """fstat `fd`: UnsafePathError unless a regular file, LimitError if larger than `cap`."""
     info = os.fstat(fd)
@@ -295,7 +314,7 @@ def _replace_at(dir_fd: int, name: str, data: bytes, shown: str, new_mode: int =
         os.fsync(dir_fd)
     except OSError as exc:
         _unlink_quietly(tmp, dir_fd)
-        raise WriteError(f"cannot write file: {exc.strerror}", path=shown) from None
+        raise WriteError(f"cannot write file: {next_step(exc)}", path=shown) from None
     except BaseException:
         _unlink_quietly(tmp, dir_fd)
         raise

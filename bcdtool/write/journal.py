@@ -27,7 +27,7 @@ from bcdtool.errors import (BcdToolError, FormatError, NotFoundError, UntrustedJ
 from bcdtool.limits import MAX_HIVE_BYTES
 from bcdtool.urls import redact, scrub
 from bcdtool.write import signing
-from bcdtool.write.fileio import READ_FLAGS, create_new, read_fd, replace_file
+from bcdtool.write.fileio import READ_FLAGS, create_new, next_step, read_fd, replace_file
 from bcdtool.write.pending import (MAX_DEPTH, marker_doc, marker_path, nesting, started,
                                    state_dir)
 
@@ -49,11 +49,13 @@ def private_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = os.stat(folder, follow_symlinks=False)
         if not stat.S_ISDIR(info.st_mode):
-            raise WriteError("the state folder is not a folder (a symlink?)", path=str(folder))
+            raise WriteError("the state folder is not a folder (a symlink?): remove it (bcdtool "
+                             "creates it again) or set XDG_STATE_HOME", path=str(folder))
         if info.st_uid == os.geteuid() and info.st_mode & 0o077:
             os.chmod(folder, 0o700)
     except OSError as exc:
-        raise WriteError(f"cannot create the folder: {exc.strerror}", path=str(folder)) from None
+        raise WriteError(f"cannot create the folder: {next_step(exc)}; or set XDG_STATE_HOME to "
+                         "a writable folder", path=str(folder)) from None
 
 
 @dataclass
@@ -106,7 +108,8 @@ class Journal:
             folder.mkdir(parents=True, exist_ok=False, mode=0o700)
             os.chmod(folder, 0o700)         # whatever the umask: backups hold whole hives
         except OSError as exc:
-            raise WriteError(f"cannot create the undo journal folder: {exc.strerror}",
+            raise WriteError(f"cannot create the undo journal folder: {next_step(exc)}; or give "
+                             "--backup-dir DIR on another file system",
                              path=str(folder)) from None
         # A target URL is kept without its secret, and so is any URL the operation quotes.
         journal = cls(id=jid, dir=folder, target=redact(target), operation=scrub(operation),
@@ -129,7 +132,8 @@ class Journal:
         try:
             create_new(path, before, mode=0o600)
         except OSError as exc:
-            raise WriteError(f"cannot write the backup: {exc.strerror}", path=str(path)) from None
+            raise WriteError(f"cannot write the backup: {next_step(exc)}; nothing was written",
+                             path=str(path)) from None
         self.entries.append(entry)
         return entry
 

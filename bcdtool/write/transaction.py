@@ -31,6 +31,7 @@ from collections.abc import Callable
 from bcdtool.errors import BcdToolError, UnsafePathError, VerifyError, WriteError
 from bcdtool.write import audit, observe
 from bcdtool.write import journal as journals
+from bcdtool.write.fileio import next_step
 from bcdtool.write.refuse import Facts, refusal
 
 #: Bytes read back at a time when a file is compared or hashed (never a whole hive at once).
@@ -140,6 +141,7 @@ class Transaction:
             if result is not None:
                 result.journal = str(journal.path)
             journal.mark("writing")
+            writer = None
             try:
                 with self.sink.writer() as writer:
                     for phase in phases:
@@ -153,6 +155,9 @@ class Transaction:
                 finally:
                     fresh.close()
             except BaseException as exc:
+                if getattr(writer, "wrote", True) is False and isinstance(exc, BcdToolError):
+                    journal.mark("restored")        # refused before its first byte
+                    raise
                 self._fail(journal, exc)
             journal.mark("done")
             if result is not None:
@@ -231,7 +236,7 @@ class Transaction:
             raise WriteError(f"{exc.message}; the original bytes were restored",
                              path=exc.path or self.sink.target) from None
         if isinstance(exc, OSError):
-            raise WriteError(f"write failed: {exc.strerror}; the original bytes were restored",
+            raise WriteError(f"write failed: {next_step(exc)}; the original bytes were restored",
                              path=self.sink.target) from None
         raise exc
 
@@ -281,7 +286,7 @@ def _do(writer: Writer, step: Step) -> None:
         else:
             writer.write(step.file, step.offset, step.data, size=step.size)
     except OSError as exc:
-        raise WriteError(f"write failed: {exc.strerror}", path=step.file) from None
+        raise WriteError(f"write failed: {next_step(exc)}", path=step.file) from None
 
 
 def current_sha(sink: Sink, entry: journals.Entry) -> str | None:

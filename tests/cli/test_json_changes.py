@@ -15,7 +15,7 @@ import pytest
 from bcdtool.cli import cli, reference
 from bcdtool.cli.output import SCHEMAS, schema
 from fixtures.windows_hives import system_hive
-from tests.helpers.common import BCD_CORPUS, run_cli, run_process
+from tests.helpers.common import BCD_CORPUS, assert_documented, run_cli, run_process
 from tests.ops.ops_helpers import build_windows_disk, new_store
 
 #: Changing commands without a --dry-run (they create or restore a file, or run others).
@@ -90,6 +90,7 @@ def test_changes_and_journal(command, tmp_path, store, windows_root, capsys):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["schema"] == schema(command)
+    assert_documented(doc)
     assert doc["changes"], doc
     assert "journal" in doc
     if command not in ("hive new", "new-store"):   # a new file: removing it undoes it
@@ -102,6 +103,7 @@ def test_linux_fix_reports_changes_and_journal(tmp_path, capsys, isolated_state)
     assert code == 0, err
     doc = json.loads(out)
     assert doc["schema"] == schema("linux fix") and doc["changes"]
+    assert_documented(doc)
     assert doc["journal"].endswith("journal.json")
 
 
@@ -113,6 +115,8 @@ def test_batch_reports_changes_and_journal_per_target(tmp_path, store):
     first, summary = [json.loads(line) for line in run.stdout.splitlines()]
     assert first["schema"] == schema("batch") and summary["schema"] == schema("batch summary")
     assert first["changes"] and first["journal"][0].endswith("journal.json")
+    assert_documented(first)
+    assert_documented(summary)
 
 
 def test_repair_boot_reports_changes_and_journal(tmp_path, isolated_state, capsys):
@@ -123,6 +127,7 @@ def test_repair_boot_reports_changes_and_journal(tmp_path, isolated_state, capsy
     assert code in (0, 3), err
     doc = json.loads(out)
     assert doc["schema"] == schema("repair boot") and doc["changes"]
+    assert_documented(doc)
     assert doc["journal"].endswith("journal.json")
 
 
@@ -178,4 +183,5 @@ def test_every_bcdedit_document_has_the_same_keys(tmp_path, store, capsys):
         code, out, err = run_cli(capsys, "bcdedit", "--json", *argv)
         assert code == 0, err
         keys.append(set(json.loads(out)))
+        assert_documented(json.loads(out))
     assert keys[0] == keys[1] == keys[2]

@@ -8,7 +8,7 @@ import json
 import pytest
 from Registry import Registry
 
-from tests.helpers.common import run_cli, sha
+from tests.helpers.common import assert_documented, run_cli, sha
 from tests.ops.ops_helpers import new_store
 
 
@@ -73,6 +73,7 @@ def test_every_json_document_names_its_schema(store, capsys, argv, schema):
     code, out, err = run_cli(capsys, *argv, store)
     assert code in (0, 3), err
     assert json.loads(out)["schema"] == schema
+    assert_documented(json.loads(out))
 
 
 def test_linux_fix_json_has_changes_and_journal(tmp_path, capsys, isolated_state):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bcdtool.cli import main
+from bcdtool.cli.output import KEYS
 
 #: The repository (a fixed working folder for processes that need one).
 REPO = Path(__file__).resolve().parents[2]
@@ -56,6 +57,14 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
         main([str(a) for a in args])
     out, err = capsys.readouterr()
     return info.value.code, out, err
+
+
+def assert_documented(doc: Mapping, command: str | None = None) -> None:
+    """`doc` (a --json document) carries only the keys bcdtool/cli/output.py's KEYS documents
+    for its schema (docs/cli.md, "JSON schemas")."""
+    name = command or doc["schema"].removeprefix("bcdtool.").rpartition("/")[0].replace(".", " ")
+    undocumented = set(doc) - {"schema"} - set(KEYS[name].split(", "))
+    assert not undocumented, f"{name}: keys missing from output.KEYS: {sorted(undocumented)}"
 
 
 def run_process(*args, env: Mapping[str, str | os.PathLike | None] | None = None,

@@ -28,9 +28,13 @@ from pathlib import Path
 import pytest
 from Registry import Registry
 
-from bcdtool.errors import DirtyHiveError
+from bcdtool.errors import DirtyHiveError, UnsafePathError
+from bcdtool.ops.serial_console import SerialOptions, enable
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.logs import LogSource, recover
+from bcdtool.write import observe
+from bcdtool.write.journal import interrupted
+from bcdtool.write.sinks.folder import FolderSink
 from fixtures.big_stores import log_entry
 from fixtures.images import fat_get, make_fat_volume
 from tests.helpers.common import CORPUS, REPO
@@ -328,3 +332,122 @@ def test_damaged_padded_hive_is_not_read_whole(tmp_path):
     peak, code, err = measured("hive", "ls", hive)
     assert code == 0, err
     assert peak < 100 * MiB
+
+
+# -- the store renamed over while bcdtool holds its lock -----------------------------------------
+
+def test_store_renamed_over_while_locked_is_never_written(tmp_path):
+    """Another program renames a file of its own over the store between bcdtool's lock (on the
+    store's inode) and its first write (the path is opened again to write): that file was
+    written, then "restored" with the old store's bytes; now nothing is written to it, the
+    locked store keeps its bytes, and no interrupted write is left behind."""
+    store = store_in(tmp_path / "boot", logs=False)
+    other = tmp_path / "boot" / "other"
+    other.write_bytes(b"another program's file\n" * 2000)
+    theirs, original = other.read_bytes(), store.read_bytes()
+    kept = os.open(store, os.O_RDONLY)          # the locked inode, once renamed over
+    calls = []
+
+    def rename_over(what: str = "") -> None:
+        calls.append(what)
+        if len(calls) == 1:
+            os.rename(other, store)
+
+    observe.install(rename_over)
+    try:
+        with pytest.raises(UnsafePathError, match="replaced .* nothing was written"):
+            enable(str(store), SerialOptions())
+    finally:
+        observe.uninstall(rename_over)
+        original_now = os.pread(kept, len(original) + 1, 0)
+        os.close(kept)
+    assert store.read_bytes() == theirs
+    assert original_now == original
+    assert interrupted("file:" + str(store)) is None
+
+
+def test_store_renamed_over_before_the_refusal_check(tmp_path, monkeypatch):
+    """The same rename just after the lock is taken is refused by the policy check, before a
+    journal is written."""
+    store = store_in(tmp_path / "boot", logs=False)
+    other = tmp_path / "boot" / "other"
+    other.write_bytes(b"another program's file\n" * 2000)
+    theirs = other.read_bytes()
+    real_facts = FolderSink.facts
+
+    def facts(sink, phases):
+        if other.exists():
+            os.rename(other, store)
+        return real_facts(sink, phases)
+
+    monkeypatch.setattr(FolderSink, "facts", facts)
+    with pytest.raises(UnsafePathError, match="replaced"):
+        enable(str(store), SerialOptions())
+    assert store.read_bytes() == theirs
+    assert interrupted("file:" + str(store)) is None
+
+
+# -- a full file system: refused with the next step, nothing lost --------------------------------
+
+@pytest.fixture
+def full_tmpfs(tmp_path):
+    """A 2 MiB tmpfs mounted at tmp_path/full (the test fills it; skipped where it cannot be
+    mounted: not root, no tmpfs)."""
+    where = tmp_path / "full"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def _fill(folder: Path) -> None:
+    """Write a file into `folder` until its file system is full."""
+    fd = os.open(folder / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, bytes(4096)):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_full_file_system_under_a_growing_store(tmp_path, state, full_tmpfs):
+    store = store_in(full_tmpfs, logs=False)
+    _fill(full_tmpfs)
+    before = sha(store)
+    done = cli(state, "bcdedit", "/store", store, "/set", "{bootmgr}", "description", "x" * 6000)
+    assert done.returncode == 25, done.stderr
+    assert "original bytes were restored" in done.stderr and "df -h" in done.stderr
+    assert sha(store) == before
+    readable(store)
+
+
+def test_full_file_system_under_the_journal(tmp_path, state, full_tmpfs):
+    store = store_in(tmp_path / "boot", logs=False)
+    _fill(full_tmpfs)
+    before = sha(store)
+    done = cli(state, "bcdedit", "--backup-dir", full_tmpfs, "/store", store, *SET)
+    assert done.returncode == 25, done.stderr
+    assert "df -h" in done.stderr
+    assert sha(store) == before
+    assert cli(state, "bcdedit", "/store", store, "/enum").returncode == 0    # not "interrupted"
+
+
+@pytest.mark.parametrize("command", [["bcdedit", "/store", "EMPTY", "/enum"],
+                                     ["hive", "ls", "EMPTY"],
+                                     ["serial-console", "enable", "EMPTY"]])
+def test_empty_file_says_so(tmp_path, state, command):
+    """A 0-byte file was opened as a disk image: "no EFI/Microsoft/Boot/BCD found on 1
+    volume(s)" (15), which sends the user looking for partitions."""
+    empty = tmp_path / "BCD"
+    empty.write_bytes(b"")
+    done = cli(state, *[empty if word == "EMPTY" else word for word in command])
+    assert done.returncode == 11, done.stderr
+    assert "empty (0 bytes)" in done.stderr and "new-store" in done.stderr
+    assert empty.read_bytes() == b""

@@ -47,6 +47,8 @@ BEFORE = {
     "popos-22.04-kernelstub": {"kernel.serial-console", "getty.serial"},
     "endeavouros": {"kernel.serial-console", "getty.serial"},
     "manjaro": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
+    "opensuse-tumbleweed-sdboot": {"kernel.serial-console", "getty.serial"},
+    "alpine-3.19-grub-efi": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
 }
 FIXABLE = sorted(set(L.LAYOUTS) - set(L.REFUSED))
 DEVICE = {"raspios-12": "serial0", "ubuntu-20.04-raspi": "serial0", "debian-12-uboot": "ttyAMA0",
@@ -542,3 +544,15 @@ def test_huge_and_binary_new_files_are_issues_not_crashes(tmp_path):
     (root2 / "boot/EFI/Linux/arch-linux.efi").write_bytes(b"MZ" + b"\xff" * 100)
     why = next(f for f in report_of(root2).findings if f.id == "kernel.uki")
     assert "unreadable" in str(why.evidence)
+
+
+def test_alpine_grub_efi_gets_a_busybox_getty_and_grub_serial(tmp_path):
+    root = L.build("alpine-3.19-grub-efi", tmp_path / "root")
+    report = report_of(root)
+    assert report.extra["init"] == "busybox + OpenRC" and report.extra["boot_loaders"] == \
+        ["GRUB 2"]
+    fix_root(root, tmp_path)
+    assert _read(root, "/etc/inittab").endswith("ttyS0::respawn:/sbin/getty -L ttyS0 115200 "
+                                                "vt100\n")
+    assert 'GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"' in _read(root,
+                                                                          "/etc/default/grub")

@@ -11,7 +11,7 @@ import posixpath
 import stat
 from collections.abc import Callable
 
-from bcdtool.errors import BcdToolError, WriteError
+from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.write import lock
 from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular, identity, is_below
@@ -31,6 +31,8 @@ class FolderSink:
         self._volume_facts = facts
         self.label_links = label_links      # SELinux: label a new symlink like its folder
         self.folder = Folder(self.root)
+        #: (device, inode) of the store file while it is locked: what every write must reach.
+        self._locked: tuple[int, int] | None = None
         # Opening a store looks for interrupted-write markers; a guest root has no such open.
         self.marks_pending = lock_file is not None
 
@@ -136,7 +138,21 @@ class FolderSink:
         if not checks and not os.access(self.root, os.W_OK):
             facts.read_only = "no write access to the folder (read-only media or permissions)"
         facts.errors = self._hard_links(phases)
+        if self._locked is not None:
+            info = self.folder.lstat(self.lock_file)
+            if info is None or (info.st_dev, info.st_ino) != self._locked:
+                facts.errors.append(replaced(self.folder.name(self.lock_file)))
         return facts
+
+    def check_locked(self, file: str, info: os.stat_result) -> None:
+        """UnsafePathError unless the file about to be written in place is the very store
+        file locked (not one renamed over it since) and has no other hard links."""
+        name = self.folder.name(file)
+        if file == self.lock_file and self._locked is not None and \
+                (info.st_dev, info.st_ino) != self._locked:
+            raise replaced(name)
+        if info.st_nlink > 1:
+            raise hard_link_refusal(name, info.st_nlink)
 
     @contextlib.contextmanager
     def lock(self):
@@ -147,10 +163,12 @@ class FolderSink:
             fd = self.folder.open(self.lock_file, READ_FLAGS)
         try:
             if self.lock_file is not None:
-                check_regular(fd, self.folder.name(self.lock_file))
+                info = check_regular(fd, self.folder.name(self.lock_file))
+                self._locked = (info.st_dev, info.st_ino)
             with lock.exclusive(fd, self.folder.name(self.lock_file or "")):
                 yield
         finally:
+            self._locked = None
             os.close(fd)
 
     def _hard_links(self, phases) -> list[BcdToolError]:
@@ -187,12 +205,14 @@ class _FolderWriter:
     def __init__(self, sink: FolderSink) -> None:
         self.sink = sink
         self.fds: dict[str, int] = {}
+        #: Whether any byte may have changed (a failure before the first write restores nothing).
+        self.wrote = False
 
     def _fd(self, file: str) -> int:
         if file not in self.fds:
             fd = self.sink.folder.open(file, os.O_RDWR | os.O_NONBLOCK)
             try:
-                check_regular(fd, self.sink.folder.name(file))
+                self.sink.check_locked(file, check_regular(fd, self.sink.folder.name(file)))
             except BaseException:
                 os.close(fd)
                 raise
@@ -201,6 +221,7 @@ class _FolderWriter:
 
     def write(self, file: str, offset: int, data: bytes, *, size: int | None = None) -> None:
         fd = self._fd(file)
+        self.wrote = True
         done = 0
         while done < len(data):
             done += os.pwrite(fd, data[done:], offset + done)
@@ -208,9 +229,11 @@ class _FolderWriter:
             os.ftruncate(fd, size)
 
     def replace(self, file: str, data: bytes) -> None:
+        self.wrote = True
         self.sink.folder.replace(file, data)
 
     def symlink(self, file: str, target: str) -> None:
+        self.wrote = True
         if self.sink.folder.lstat(file) is not None:
             raise WriteError(
                 "the symlink to create already exists", path=self.sink.folder.name(file)
@@ -220,6 +243,7 @@ class _FolderWriter:
             _copy_label(self.sink.folder, file)
 
     def remove(self, file: str) -> None:
+        self.wrote = True
         self.sink.folder.remove(file)
         self.sink.folder.remove_temporaries(file)
 
@@ -231,6 +255,14 @@ class _FolderWriter:
         for fd in self.fds.values():
             os.close(fd)
         self.fds.clear()
+
+
+def replaced(name: str) -> UnsafePathError:
+    """The store file was renamed over (or removed) after bcdtool locked it."""
+    return UnsafePathError("the store file was replaced (renamed over or deleted) while bcdtool "
+                           "held its lock; nothing was written to the file now at that name: "
+                           "find out what else writes this folder, then run the command again",
+                           path=name)
 
 
 def same_store_or_log(file: str, store: str) -> bool:
