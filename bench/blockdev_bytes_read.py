@@ -2,7 +2,7 @@
 
 Builds a 100 GiB sparse raw disk (GPT by sgdisk, a 64 KiB data region 60 GiB in), converts it
 with qemu-img to qcow2, VHDX, dynamic VHD and sparse VMDK, then times and counts:
-open_image + read_partitions + Partition.view + read of the 64 KiB region.  Three figures:
+open_image + read_partition_table + Partition.view + read of the 64 KiB region.  Three figures:
 `virtual` (bytes handed out by the virtual disk), `file` (bytes our format code read from the
 image file) and `rchar` (the process's read-like syscall bytes from /proc/self/io, counted by
 the kernel, not by us).  Goal: rchar far below 1 MiB.  Run: `.venv/bin/python
@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bcdtool.blockdev.detect import open_image  # noqa: E402
-from bcdtool.blockdev.partitions import read_partitions  # noqa: E402
+from bcdtool.blockdev.partitions import read_partition_table  # noqa: E402
 from bcdtool.cli.lazy import register_openers  # noqa: E402
 
 register_openers()          # the image-format readers, as a program using the library does
@@ -64,7 +64,7 @@ def build(folder: Path) -> dict[str, Path]:
 def measure(path: Path) -> tuple[int, int, int, float, bool]:
     before, start = rchar(), time.perf_counter()
     with open_image(path) as dev:
-        part = read_partitions(dev)[1]
+        part = read_partition_table(dev).partitions[1]
         data = part.view(dev).read_at(REGION - part.start, REGION_LEN)
         file_bytes = getattr(dev, "container", dev).bytes_read
         virtual = dev.bytes_read

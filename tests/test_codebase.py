@@ -465,6 +465,37 @@ def test_disks_are_opened_and_partitions_read_in_one_place():
                        "blockdev.partitions.read_partition_table:\n" + "\n".join(found))
 
 
+#: Who may open a disk or read its partition table without blockdev.disk.Disk, and why.  Every
+#: other module opens a disk and chooses a partition with Disk.open / Disk.volume (one
+#: --partition refusal, one cap on hostile tables).
+DISK_OPENERS = {
+    "open_image": {
+        "bcdtool.locate.disk",           # a store on a disk: opened, then found by locate.discover
+        "bcdtool.ops.forensic_source",   # the same, through a recorder of every range read
+        "bcdtool.write.sinks.disk",      # the writable open of the target, at commit only
+        "bcdtool.write.sinks.pageblob",  # the same, for a page blob
+    },
+    "read_partition_table": {
+        "bcdtool.locate.discover",       # finds the store on a device its caller opened
+        "bcdtool.write.sinks.disk",      # reads the table again at commit (the other volumes)
+    },
+}
+
+
+def test_disks_are_opened_through_one_class():
+    found = []
+    for path, module in _modules():
+        if module.startswith("bcdtool.blockdev"):
+            continue
+        for node in nodes(path):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bcdtool."):
+                found += [f"{path.relative_to(REPO)}:{node.lineno}: imports {alias.name}"
+                          for alias in node.names if alias.name in DISK_OPENERS
+                          and module not in DISK_OPENERS[alias.name]]
+    assert not found, ("open a disk and choose its partition with blockdev.disk.Disk:\n"
+                       + "\n".join(found))
+
+
 # -- every change goes through one runner -------------------------------------------------------
 
 #: Who may reach the write path, and through what: a hive edit only through ops/recipe.py (open

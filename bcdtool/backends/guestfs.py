@@ -3,7 +3,8 @@
 Used only when the user asks for `--backend guestfs` (LVM, file systems pytsk3/pyfatfs cannot
 read).  The Python binding is a Debian package (`python3-guestfs`), not on PyPI, so it is
 imported lazily and, when the running Python cannot import it, loaded from Debian's
-dist-packages folder if it was built for this Python version.
+dist-packages folder (or the folder BCDTOOL_GUESTFS_SYSTEM_DIR names) if it was built for this
+Python version.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ INSTALL_HINT = ("the guestfs backend needs libguestfs' Python binding, which is 
                 "apt-get install python3-guestfs")
 #: Where Debian installs the binding (guestfs.py + libguestfsmod.cpython-3XY-*.so).
 SYSTEM_DIR = "/usr/lib/python3/dist-packages"
-#: Set to 1 to never look in SYSTEM_DIR (tests simulate a machine without the package).
-NO_SYSTEM_ENV = "BCDTOOL_GUESTFS_NO_SYSTEM"
+#: The folder to load a distribution's binding from instead (Fedora:
+#: /usr/lib64/python3.X/site-packages); empty: only what the running Python imports.
+SYSTEM_DIR_ENV = "BCDTOOL_GUESTFS_SYSTEM_DIR"
 #: Where Windows keeps the BCD store, in the order firmware would use them (UEFI first).
 BCD_PATHS = ("/EFI/Microsoft/Boot/BCD", "/Boot/BCD")
 
@@ -40,17 +42,18 @@ def load_module():
             return guestfs
     except ImportError:
         pass
-    if os.environ.get(NO_SYSTEM_ENV) == "1":
+    folder = os.environ.get(SYSTEM_DIR_ENV, SYSTEM_DIR)
+    if not folder:
         raise UnsupportedError(INSTALL_HINT)
-    # Load only the binding's two files from Debian's folder: putting the whole folder on
-    # sys.path would let Debian's other packages shadow the venv's.
+    # Load only the binding's two files from the distribution's folder: putting the whole
+    # folder on sys.path would let its other packages shadow the venv's.
     tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
-    source = os.path.join(SYSTEM_DIR, "guestfs.py")
-    natives = glob.glob(os.path.join(SYSTEM_DIR, f"libguestfsmod.{tag}-*.so"))
+    source = os.path.join(folder, "guestfs.py")
+    natives = glob.glob(os.path.join(folder, f"libguestfsmod.{tag}-*.so"))
     if not os.path.exists(source):
         raise UnsupportedError(INSTALL_HINT)
     if not natives:
-        found = glob.glob(os.path.join(SYSTEM_DIR, "libguestfsmod.*.so"))
+        found = glob.glob(os.path.join(folder, "libguestfsmod.*.so"))
         raise UnsupportedError(
             f"{INSTALL_HINT}; the installed binding ({', '.join(found) or 'none'}) "
             f"is not built for this Python ({tag}): run bcdtool with Debian's "

@@ -11,13 +11,16 @@ from typing import NamedTuple
 from bcdtool import _construct
 from bcdtool.blockdev import partitions_layout as L
 from bcdtool.blockdev.base import BlockDevice, RangeView
-from bcdtool.errors import CorruptionError, FormatError, ImageError, next_step
+from bcdtool.errors import (CorruptionError, FormatError, ImageError, InvalidArgumentError,
+                            next_step)
 
 log = logging.getLogger(__name__)
 
 #: Bounds that keep hostile tables cheap: logical partitions in an EBR chain, GPT entry bytes.
 MAX_LOGICAL = 128
 MAX_GPT_ENTRY_BYTES = 1024 * 1024
+#: Partitions looked into at most (a hostile table may claim thousands).
+MAX_PARTITIONS = 128
 
 GPT_TYPES = {
     "c12a7328-f81f-11d2-ba4b-00a0c93ec93b": "EFI System",
@@ -98,10 +101,23 @@ class PartitionTable:
         """The partition numbered `index` (1-based, as Linux numbers them), else None."""
         return next((p for p in self.partitions if p.index == index), None)
 
+    @property
+    def looked_at(self) -> list[Partition]:
+        """The partitions bcdtool looks into: the first MAX_PARTITIONS."""
+        return self.partitions[:MAX_PARTITIONS]
 
-def read_partitions(dev: BlockDevice) -> list[Partition]:
-    """The partitions of `dev` (empty when it holds no partition table)."""
-    return read_partition_table(dev).partitions
+    def select(self, index: int, *, path: str) -> Partition | None:
+        """The partition a user chose with `--partition index`; None for 0 on a disk without a
+        partition table (its one file system).  Anything else that is not there is refused,
+        naming the partitions that are (the one message every command gives)."""
+        if index == 0 and not self.partitions:
+            return None
+        chosen = next((p for p in self.looked_at if p.index == index), None)
+        if chosen is None:
+            have = ", ".join(str(p.index) for p in self.looked_at) or "none"
+            raise InvalidArgumentError(f"no partition {index} on this disk (partitions: {have})",
+                                       path=path)
+        return chosen
 
 
 @next_step("inspect the table with `sfdisk -d` or `gdisk -l` (read-only); gdisk can rebuild a "

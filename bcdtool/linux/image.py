@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytsk3
 
-from bcdtool.blockdev.detect import open_image
-from bcdtool.blockdev.partitions import read_partitions
-from bcdtool.errors import GuestError, ImageError, NotFoundError, UnsupportedError
+from bcdtool.blockdev.disk import Disk
+from bcdtool.errors import GuestError, ImageError, UnsupportedError
 from bcdtool.linux.paths import MAX_DIR_ENTRIES, GuestRoot, Parts, join
 from bcdtool.urls import redact
 
@@ -147,13 +146,11 @@ def _is_ext(dev) -> bool:
 def open_image_root(path: str, *, partition: int | None = None) -> GuestRoot:
     """The guest root inside a disk image or block device (read only)."""
 
-    dev = open_image(path, writable=False)
-    parts = read_partitions(dev)
-    candidates = [(p.index, p.view(dev)) for p in parts if partition in (None, p.index)]
-    if partition is not None and not candidates:
-        raise NotFoundError(f"no partition {partition} in the image", path=path)
-    if not parts:
-        candidates = [(0, dev)]
+    disk = Disk.open(path)
+    if partition is not None:
+        candidates = [(partition, disk.volume(partition)[1])]
+    else:
+        candidates = [(p.index, p.view(disk.dev)) for p in disk.partitions] or [(0, disk.dev)]
     roots, boots = [], []
     for index, view in candidates:
         if not _is_ext(view):

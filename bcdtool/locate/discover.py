@@ -14,8 +14,6 @@ from bcdtool.regf.logs import LOG_SUFFIXES
 
 UEFI_STORE = "EFI/Microsoft/Boot/BCD"
 BIOS_STORE = "Boot/BCD"
-#: Partitions we look into at most (a hostile table may claim thousands).
-MAX_PARTITIONS = 128
 
 
 class Located:
@@ -52,19 +50,10 @@ def locate(dev: BlockDevice, *, partition: int | None = None, path: str | None =
            kind: str = "bcd") -> Located:
     """The store firmware would use (kind="bcd") or the hive at `path` (kind="hive") on `dev`."""
     table = read_partition_table(dev)
-    parts = table.partitions[:MAX_PARTITIONS]
     if partition is not None:
-        chosen = [p for p in parts if p.index == partition]
-        if not chosen and not (partition == 0 and not parts):
-            have = ", ".join(str(p.index) for p in parts) or "none"
-            raise InvalidArgumentError(
-                f"no partition {partition} on this disk (partitions: {have})", path=dev.name
-            )
-        order = [(p, "chosen with --partition") for p in chosen] or [
-            (None, "chosen with --partition")
-        ]
+        order = [(table.select(partition, path=dev.name), "chosen with --partition")]
     else:
-        order = _firmware_order(parts, table.scheme)
+        order = _firmware_order(table.looked_at, table.scheme)
     if kind == "hive" and path is None:
         raise InvalidArgumentError(
             "say which hive with --path (e.g. Windows/System32/config/SYSTEM)", path=dev.name

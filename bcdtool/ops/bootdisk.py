@@ -12,12 +12,11 @@ import os
 import re
 
 from bcdtool.bcd.device import DiskLayout, PartitionDevice, harddisk_volume_text
-from bcdtool.blockdev.detect import open_image
-from bcdtool.blockdev.partitions import Partition, PartitionTable, read_partition_table
+from bcdtool.blockdev.disk import Disk
+from bcdtool.blockdev.partitions import Partition, PartitionTable
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError
 from bcdtool.fs.probe import probe
 from bcdtool.fs.volume import open_volume
-from bcdtool.locate.discover import MAX_PARTITIONS
 from bcdtool.ops.windows_facts import open_windows_hive
 from bcdtool.windows.volumes import MountedVolume, drive_letters
 
@@ -28,7 +27,7 @@ SYSTEM_HIVE = r"System32\config\SYSTEM"
 def disk_layout(table: PartitionTable, label: str = "this disk") -> DiskLayout | None:
     """The identity Windows names this disk's partitions by, or None without MBR/GPT."""
     parts = tuple((p.index, p.start, "{" + p.guid.lower() + "}" if p.guid else "")
-                  for p in table.partitions[:MAX_PARTITIONS])
+                  for p in table.looked_at)
     if table.scheme == "gpt" and table.disk_guid:
         return DiskLayout("gpt", disk_guid="{" + table.disk_guid.lower() + "}",
                           partitions=parts, label=label)
@@ -48,12 +47,8 @@ class BootDisk:
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
-        self.dev = open_image(spec, writable=False)
-        try:
-            self.table = read_partition_table(self.dev)
-        except BaseException:
-            self.dev.close()
-            raise
+        disk = Disk.open(spec)
+        self.dev, self.table = disk.dev, disk.table
         self.layout = disk_layout(self.table)
         self._volumes: dict[int, object | None] = {}
         self.notes: list[str] = list(self.table.notices)
@@ -61,7 +56,7 @@ class BootDisk:
     @property
     def partitions(self) -> list[Partition]:
         """The partitions looked at (a hostile table may claim thousands)."""
-        return self.table.partitions[:MAX_PARTITIONS]
+        return self.table.looked_at
 
     def partition(self, index: int) -> Partition | None:
         """Partition `index`, else None."""

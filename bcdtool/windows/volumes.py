@@ -12,8 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from bcdtool import _construct
-from bcdtool.blockdev.detect import open_image
-from bcdtool.blockdev.partitions import read_partition_table
+from bcdtool.blockdev.disk import Disk
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError
 from bcdtool.fs.probe import probe
 from bcdtool.fs.volume import open_volume
@@ -21,7 +20,7 @@ from bcdtool.fs.bootsector_layout import BiosParameterBlock
 from bcdtool.fs.directory import DirectoryVolume
 from bcdtool.locate import detect
 from bcdtool.locate.directory import BCD_PATHS
-from bcdtool.locate.discover import BIOS_STORE, MAX_PARTITIONS, UEFI_STORE
+from bcdtool.locate.discover import BIOS_STORE, UEFI_STORE
 from bcdtool.windows.facts import SYSTEM_PATH
 
 
@@ -117,11 +116,11 @@ def _directory(spec: str) -> VolumeInfo:
 
 def _disk(spec: str, free_space: bool) -> list[VolumeInfo]:
 
-    with open_image(spec, writable=False) as dev:
-        parts = read_partition_table(dev).partitions[:MAX_PARTITIONS]
-        if not parts:
-            return [_volume(dev, 0, False, False, free_space)]
-        return [_volume(p.view(dev), p.index, p.is_esp, p.active, free_space) for p in parts]
+    with Disk.open(spec) as disk:
+        if not disk.partitions:
+            return [_volume(disk.dev, 0, False, False, free_space)]
+        return [_volume(p.view(disk.dev), p.index, p.is_esp, p.active, free_space)
+                for p in disk.partitions]
 
 
 def _volume(view, index: int, esp: bool, active: bool, free_space: bool) -> VolumeInfo:

@@ -15,7 +15,7 @@ def no_binding(tmp_path):
     shadow = tmp_path / "shadow"
     shadow.mkdir()
     (shadow / "guestfs.py").write_text("raise ImportError('simulated: no python3-guestfs')\n")
-    return {"PYTHONPATH": str(shadow), "BCDTOOL_GUESTFS_NO_SYSTEM": "1"}
+    return {"PYTHONPATH": str(shadow), "BCDTOOL_GUESTFS_SYSTEM_DIR": ""}
 
 
 @pytest.mark.parametrize("argv", [

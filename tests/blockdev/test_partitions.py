@@ -13,9 +13,10 @@ import pytest
 from tests.blockdev.blockdev_images import MiB, qemu_img
 from tests.helpers.common import need_tool
 from bcdtool.blockdev.detect import open_image
-from bcdtool.blockdev.partitions import read_partition_table, read_partitions
+from bcdtool.blockdev.disk import Disk
+from bcdtool.blockdev.partitions import read_partition_table
 from bcdtool.blockdev.raw import RawDevice
-from bcdtool.errors import BcdToolError, CorruptionError, ImageError
+from bcdtool.errors import BcdToolError, CorruptionError, ImageError, InvalidArgumentError
 
 DISK = 64 * MiB
 
@@ -116,11 +117,32 @@ def test_mbr_with_logical_partitions_matches_sfdisk(mbr_disk):
                  f"0x{int(e['type'], 16):02x}", bool(e.get("bootable")))
                 for e in table["partitions"] if e["type"] not in ("5", "f", "85")]
     with RawDevice(mbr_disk) as dev:
-        parts = read_partitions(dev)
+        parts = read_partition_table(dev).partitions
     assert [(p.index, p.start, p.length, p.type, p.bootable) for p in parts] == expected
     assert [p.index for p in parts] == [1, 2, 5, 6, 7]
     assert parts[0].active and parts[0].type_name == "NTFS/exFAT/HPFS"
     assert parts[-1].is_esp
+
+
+def test_disk_chooses_a_partition_in_one_way(mbr_disk, tmp_path):
+    """--partition N: the partition's start and bytes; an extended container, a number that is
+    not there, or 0 on a partitioned disk are refused naming the partitions that are; 0 on a
+    disk without a table is the whole disk."""
+    expected = {e["node"].rsplit("raw", 1)[1]: e["start"] * 512
+                for e in sfdisk_json(mbr_disk)["partitions"]}
+    with Disk.open(mbr_disk) as disk:
+        assert [p.index for p in disk.partitions] == [1, 2, 5, 6, 7]
+        start, view = disk.volume(5)
+        assert start == expected["5"] and view.size == disk.table.partition(5).length
+        for missing in (0, 3, 8):
+            with pytest.raises(InvalidArgumentError, match=r"partitions: 1, 2, 5, 6, 7"):
+                disk.volume(missing)
+    bare = blank(tmp_path / "bare.raw")
+    with Disk.open(bare) as disk:
+        assert disk.partitions == [] and disk.volume(0)[0] == 0
+        assert disk.volume(0)[1] is disk.dev
+        with pytest.raises(InvalidArgumentError, match="partitions: none"):
+            disk.volume(1)
 
 
 def test_partition_view_reads_partition_bytes(mbr_disk):
@@ -128,7 +150,7 @@ def test_partition_view_reads_partition_bytes(mbr_disk):
         f.seek(2048 * 512 + 3)
         f.write(b"NTFS    ")
     with RawDevice(mbr_disk) as dev:
-        view = read_partitions(dev)[0].view(dev)
+        view = read_partition_table(dev).partitions[0].view(dev)
         assert view.size == 16 * MiB and not view.writable()
         assert view.read_at(3, 8) == b"NTFS    "
         with pytest.raises(ImageError):
@@ -139,7 +161,7 @@ def test_partitions_through_a_qcow2_image(gpt_disk, tmp_path):
     image = tmp_path / "gpt.qcow2"
     qemu_img("convert", "-f", "raw", "-O", "qcow2", gpt_disk, image)
     with RawDevice(gpt_disk) as raw, open_image(image) as dev:
-        assert read_partitions(dev) == read_partitions(raw)
+        assert read_partition_table(dev).partitions == read_partition_table(raw).partitions
 
 
 def test_corrupt_primary_gpt_header_uses_backup(gpt_disk):
@@ -169,7 +191,7 @@ def test_both_gpts_corrupt_is_an_error(gpt_disk):
         f.seek(DISK - 512 + 40)
         f.write(b"\xff")
     with RawDevice(gpt_disk) as dev, pytest.raises(ImageError, match="no valid GPT"):
-        read_partitions(dev)
+        read_partition_table(dev).partitions
 
 
 def _write_gpt_header(path, lba: int, **changes):
@@ -191,7 +213,7 @@ def test_absurd_gpt_entry_count_is_refused_without_allocation(gpt_disk):
     _write_gpt_header(gpt_disk, 1, count=0xFFFFFFFF)
     _write_gpt_header(gpt_disk, DISK // 512 - 1, count=0xFFFFFFFF)
     with RawDevice(gpt_disk) as dev, pytest.raises(ImageError, match="entry array size"):
-        read_partitions(dev)
+        read_partition_table(dev).partitions
 
 
 def test_gpt_header_points_outside_the_disk(gpt_disk):
@@ -217,7 +239,7 @@ def test_ebr_chain_cycle_detected(mbr_disk):
     assert second_rel
     _ebr_link_to(mbr_disk, first_ebr + second_rel * 512, 0)   # second EBR links back to the first
     with RawDevice(mbr_disk) as dev, pytest.raises(CorruptionError, match="loops"):
-        read_partitions(dev)
+        read_partition_table(dev).partitions
 
 
 def test_logical_partition_outside_extended_is_an_error(mbr_disk):
@@ -226,7 +248,7 @@ def test_logical_partition_outside_extended_is_an_error(mbr_disk):
         f.seek(ext["start"] * 512 + 446 + 12)
         f.write(struct.pack("<I", 0x7FFFFFFF))
     with RawDevice(mbr_disk) as dev, pytest.raises(ImageError):
-        read_partitions(dev)
+        read_partition_table(dev).partitions
 
 
 def test_bare_filesystem_has_no_partition_table(tmp_path):
@@ -243,7 +265,7 @@ def test_tiny_devices(tmp_path, size):
     path.write_bytes(b"\x55\xaa" * (size // 2))
     with RawDevice(path) as dev:
         try:
-            read_partitions(dev)
+            read_partition_table(dev).partitions
         except BcdToolError:
             pass
 

@@ -1,5 +1,5 @@
-"""Every image format x firmware: H5's open_image + read_partitions, then our filesystem layer finds
-the BCD; writes through the extents are read back without bcdtool (qemu-img convert,
+"""Every image format x firmware: H5's open_image + read_partition_table, then our filesystem
+layer finds the BCD; writes through the extents are read back without bcdtool (qemu-img convert,
 mcopy/ntfscat)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from bcdtool.blockdev.detect import open_image
-from bcdtool.blockdev.partitions import read_partitions
+from bcdtool.blockdev.partitions import read_partition_table
 from bcdtool.errors import BcdToolError
 from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import write_extents
@@ -23,7 +23,7 @@ READ_ONLY_FORMATS = {"vmdk-stream"}
 
 
 def _bcd_volume(dev, disk):
-    parts = read_partitions(dev)
+    parts = read_partition_table(dev).partitions
     assert [(p.index, p.start, p.length) for p in parts] == \
         [(p.index, p.start, p.length) for p in disk.partitions]
     part = next(p for p in parts if p.index == disk.bcd_partition)
@@ -91,7 +91,7 @@ def test_esp_variants(tmp_path, payload, scheme, bits):
     disk = built(images.build_esp_disk, tmp_path / "v.img", payload, scheme=scheme,
                  fat_bits=bits, windows_files=images.windows_hive_files(system=payload[:999]))
     dev = open_image(str(disk.path))
-    parts = read_partitions(dev)
+    parts = read_partition_table(dev).partitions
     assert parts[0].is_esp and parts[0].scheme == scheme
     vol = open_volume(parts[0].view(dev))
     assert vol.fat_type == f"fat{bits}"
@@ -140,6 +140,6 @@ def test_build_images_cli(tmp_path, payload):
                                             ("bios", "vhdx")]
     for row in rows:
         dev = open_image(row[2])
-        part = read_partitions(dev)[0]
+        part = read_partition_table(dev).partitions[0]
         vol = open_volume(part.view(dev))
         assert vol.read(vol.find(row[4])) == payload

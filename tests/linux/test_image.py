@@ -97,7 +97,7 @@ def test_guestfs_backend_missing_is_explained(tmp_path, capsys, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "guestfs", None)          # `import guestfs` fails
-    monkeypatch.setenv("BCDTOOL_GUESTFS_NO_SYSTEM", "1")      # and Debian's copy is not loaded
+    monkeypatch.setenv("BCDTOOL_GUESTFS_SYSTEM_DIR", "")      # and no system copy is loaded
     code, _, err = _run(capsys, "linux", "check", "--backend", "guestfs", str(tmp_path))
     assert code == UnsupportedError.exit_code and "python3-guestfs" in err
 

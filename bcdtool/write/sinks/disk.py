@@ -13,8 +13,9 @@ import struct
 
 from bcdtool.blockdev.base import BlockDevice, RangeView
 from bcdtool.blockdev.detect import open_image
+from bcdtool.blockdev.disk import Disk
 from bcdtool.blockdev.partitions import read_partition_table
-from bcdtool.errors import (BcdToolError, CorruptionError, NotFoundError, UnsafePathError,
+from bcdtool.errors import (BcdToolError, CorruptionError, UnsafePathError,
                             VerifyError)
 from bcdtool.fs.volume import open_volume
 from bcdtool.fs.base import FileRef, read_extents, write_extents
@@ -146,7 +147,7 @@ class DiskSink:
     def _neighbours(self) -> list[tuple[str, object]]:
         """Facts of every other NTFS volume of the disk (~300 KB of reads each: only at commit)."""
         try:
-            parts = read_partition_table(self.dev).partitions
+            parts = read_partition_table(self.dev).looked_at
         except BcdToolError:
             return []               # no partition table: the store's volume is the whole disk
         found = []
@@ -234,15 +235,10 @@ def open_files(image: str, *, partition: int, files: list[str], key: str, store:
                target: str | None = None, sink_class: type | None = None) -> DiskSink:
     """A DiskSink (or `sink_class`, a kind of DiskSink) over `files` of the volume at
     `partition` (0: the whole device), opened now."""
-    dev = open_image(image, writable=False)
+    disk = Disk.open(image)
+    dev = disk.dev
     try:
-        if partition:
-            parts = [p for p in read_partition_table(dev).partitions if p.index == partition]
-            if not parts:
-                raise NotFoundError(f"no partition {partition} on the disk any more", path=image)
-            start, view = parts[0].start, parts[0].view(dev)
-        else:
-            start, view = 0, dev
+        start, view = disk.volume(partition)
         volume = open_volume(view)
         refs = {name: volume.find(name) for name in files}
         return (sink_class or DiskSink)(image, dev=dev, partition=partition, start=start,
