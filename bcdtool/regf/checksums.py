@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from collections.abc import Iterator
 
 from bcdtool.regf.layout import CHECKSUM_COVERED, MARVIN32_SEED
 
@@ -41,13 +42,7 @@ def marvin32(data: bytes | memoryview, seed: int = MARVIN32_SEED) -> int:
     each hashed on every read of its log, and a call per word cost about 1 s per MiB."""
     lo = seed & _M32
     hi = seed >> 32
-    view = memoryview(data).cast("B")
-    full = len(view) // 4 * 4
-    for start in range(0, full, _CHUNK):
-        words = array("I")
-        words.frombytes(view[start:min(start + _CHUNK, full)])
-        if sys.byteorder == "big":
-            words.byteswap()
+    for words in _words(memoryview(data).cast("B")):
         for word in words:
             lo = (lo + word) & _M32
             hi ^= lo
@@ -55,13 +50,18 @@ def marvin32(data: bytes | memoryview, seed: int = MARVIN32_SEED) -> int:
             hi = (((hi << 9) | (hi >> 23)) & _M32) ^ lo
             lo = (((lo << 27) | (lo >> 5)) + hi) & _M32
             hi = ((hi << 19) | (hi >> 13)) & _M32
-    tail = bytes(view[full:])
-    # The last 0-3 bytes, little-endian, followed by a 0x80 marker byte; then a zero word.
-    for word in (int.from_bytes(tail, "little") | (0x80 << (8 * len(tail))), 0):
-        lo = (lo + word) & _M32
-        hi ^= lo
-        lo = (((lo << 20) | (lo >> 12)) + hi) & _M32
-        hi = (((hi << 9) | (hi >> 23)) & _M32) ^ lo
-        lo = (((lo << 27) | (lo >> 5)) + hi) & _M32
-        hi = ((hi << 19) | (hi >> 13)) & _M32
     return (hi << 32) | lo
+
+
+def _words(view: memoryview) -> Iterator[array]:
+    """`view` as little-endian 32-bit words, _CHUNK bytes at a time, then Marvin32's final two
+    words: the last 0-3 bytes followed by a 0x80 marker byte, and a zero word."""
+    full = len(view) // 4 * 4
+    for start in range(0, full, _CHUNK):
+        words = array("I")
+        words.frombytes(view[start:min(start + _CHUNK, full)])
+        if sys.byteorder == "big":
+            words.byteswap()
+        yield words
+    tail = bytes(view[full:])
+    yield array("I", [int.from_bytes(tail, "little") | (0x80 << (8 * len(tail))), 0])
