@@ -25,12 +25,26 @@ from pathlib import Path
 SECRET_MARK = "TOPSECRETSIG"       # put into every signature, so tests can grep for leaks
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Answering(BaseHTTPRequestHandler):
+    """What both test servers' handlers share: HTTP/1.1, no log lines, a whole status answer."""
+
     protocol_version = "HTTP/1.1"
-    server: RangeServer._Server
 
     def log_message(self, *args) -> None:       # keep test output clean
         pass
+
+    def send_status(self, code: int, headers: dict | None = None, body: bytes = b"") -> None:
+        """Answer `code` with `headers` and `body` (its Content-Length set)."""
+        self.send_response(code)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Handler(_Answering):
+    server: RangeServer._Server
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         srv = self.server.owner
@@ -41,20 +55,21 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(srv.delay)
         if mode == "flaky" and srv.failures_left > 0:
             srv.failures_left -= 1
-            return self._status(500, b"<Error><Code>InternalError</Code></Error>")
+            return self.send_status(500, body=b"<Error><Code>InternalError</Code></Error>")
         if mode == "403":
-            return self._status(403, b"<?xml version=\"1.0\"?><Error><Code>AuthorizationFailure"
-                                     b"</Code><Message>This request is not authorized.</Message>"
-                                     b"</Error>", {"x-ms-error-code": "AuthorizationFailure"})
+            return self.send_status(403, {"x-ms-error-code": "AuthorizationFailure"},
+                                    b"<?xml version=\"1.0\"?><Error><Code>AuthorizationFailure"
+                                    b"</Code><Message>This request is not authorized.</Message>"
+                                    b"</Error>")
         if mode == "expired":
-            return self._status(403, b"<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed"
-                                     b"</Code><Message>Signed expiry time has to be after signed "
-                                     b"start time</Message></Error>",
-                                {"x-ms-error-code": "AuthenticationFailed"})
+            return self.send_status(403, {"x-ms-error-code": "AuthenticationFailed"},
+                                    b"<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed"
+                                    b"</Code><Message>Signed expiry time has to be after signed "
+                                    b"start time</Message></Error>")
         name = self.path.split("?", 1)[0].lstrip("/")
         path = srv.root / name
         if mode == "404" or not path.is_file():
-            return self._status(404, b"<Error><Code>BlobNotFound</Code></Error>")
+            return self.send_status(404, body=b"<Error><Code>BlobNotFound</Code></Error>")
         size = path.stat().st_size
         etag = f'"{path.stat().st_mtime_ns:x}-{size:x}"'
         rng = re.match(r"bytes=(\d+)-(\d+)$", self.headers.get("Range", ""))
@@ -73,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         start, end = int(rng.group(1)), min(int(rng.group(2)), size - 1)
         if start >= size:
-            return self._status(416, b"", {"Content-Range": f"bytes */{size}"})
+            return self.send_status(416, {"Content-Range": f"bytes */{size}"})
         with path.open("rb") as handle:
             handle.seek(start)
             body = handle.read(end - start + 1)
@@ -93,14 +108,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         srv.bytes_down += len(body)
         return None
-
-    def _status(self, code: int, body: bytes, headers: dict | None = None) -> None:
-        self.send_response(code)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 class RangeServer:
@@ -164,12 +171,8 @@ def environment(**extra: str) -> dict:
     return env
 
 
-class _ScriptedHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _ScriptedHandler(_Answering):
     server: ScriptedServer._Server
-
-    def log_message(self, *args) -> None:
-        pass
 
     def do_GET(self) -> None:  # noqa: N802
         owner = self.server.owner
@@ -195,15 +198,6 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except OSError:
             pass
-
-    def send_status(self, code: int, headers: dict | None = None, body: bytes = b"") -> None:
-        self.send_response(code)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
 
 class ScriptedServer:
     """An HTTP(S) server on a loopback address whose every answer is `script(handler, server)`:
