@@ -50,7 +50,7 @@ class FaultFS(fuse.Operations):
         if name:
             raise fuse.FuseOSError(getattr(errno, name))
 
-    # -- metadata -----------------------------------------------------------------------------------
+    # -- metadata ---------------------------------------------------------------------------
     def getattr(self, path, fh=None):
         info = os.lstat(self._real(path))
         return {key: getattr(info, key) for key in (
@@ -107,7 +107,7 @@ class FaultFS(fuse.Operations):
         os.rename(self._real(old), self._real(new))
         return 0
 
-    # -- file contents ---------------------------------------------------------------------------
+    # -- file contents ----------------------------------------------------------------------
     def open(self, path, flags):
         return os.open(self._real(path), flags)
 
