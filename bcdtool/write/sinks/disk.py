@@ -132,7 +132,7 @@ class DiskSink:
             facts.read_only = "the block device is read-only (write-protected)"
         elif not self.device and not os.access(self.image, os.W_OK):
             facts.read_only = "no write access to the image (read-only media or permissions)"
-        facts.errors = self.medium_errors(self.dev, phases) + self.moved()
+        facts.errors = self.moved() + self.medium_errors(self.dev, phases)
         return facts
 
     def moved(self) -> list[BcdToolError]:
