@@ -36,6 +36,8 @@ _UNIT_OPT = re.compile(r"--unit[= ](\d+)|--port[= ](\S+)|(?<=[ \t])com(\d+)\b")
 _SERIAL_COM = re.compile(r"\bserial_com(\d+)\b")
 #: legacy GRUB's graphical menu and colours: SUSE's serial console procedure comments them out.
 _LEGACY_GRAPHICS = ("splashimage", "gfxmenu", "color")
+#: What 00_header writes only when gfxterm is an output terminal (`if [ "x$gfxterm" = x1 ]`).
+_GFXTERM_SETTINGS = ("GRUB_THEME", "GRUB_BACKGROUND")
 
 
 @dataclass
@@ -212,12 +214,16 @@ class _Planner:
         else:
             names = ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT")
             io = [env.last(name) for name in names]
-            if all(a is None or not a.value for a in io):
+            # Unset, GRUB_TERMINAL_OUTPUT is gfxterm (grub-mkconfig's default), and 00_header
+            # loads GRUB_THEME/GRUB_BACKGROUND only for gfxterm: keep it beside serial then.
+            output = "gfxterm serial" if self._graphical_settings() else "serial console"
+            if all(a is None or not a.value for a in io) and output == "serial console":
                 self._add_line(owner, 'GRUB_TERMINAL="serial console"')
             else:
                 for name, a in zip(names, io, strict=True):
                     if a is None or not a.value:
-                        self._add_line(owner, f'{name}="serial console"')
+                        value = output if name == "GRUB_TERMINAL_OUTPUT" else "serial console"
+                        self._add_line(owner, f'{name}="{value}"')
                     elif not has_serial_terminal(a.value):
                         text = self._assignment_text(a)
                         if text is not None:
@@ -237,6 +243,13 @@ class _Planner:
             self._set_assignment(cmd, self._serial_command())
         else:
             self._set_assignment(cmd, self._serial_line(text))
+
+    def _graphical_settings(self) -> list[str]:
+        """The GRUB_* settings that 00_header applies only on gfxterm (a theme, a background):
+        the ones an output terminal without gfxterm would lose at the next grub-mkconfig."""
+        env = self.guest.grub_env
+        return [name for name in _GFXTERM_SETTINGS if name in env.values
+                and (env.values[name] is None or env.values[name].strip())]  # None: unknown
 
     def _serial_command(self) -> str:
         unit = f" --unit={self.unit}" if self.unit is not None else ""
