@@ -17,7 +17,8 @@ from bcdtool.linux import cmdline, inittab, kernelstub, nixos, raspi, shell, ubo
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
-from bcdtool.linux.rules import VIRTUALIZATION_CONSOLES, has_serial_terminal, kernel_has_console
+from bcdtool.linux.rules import (VIRTUALIZATION_CONSOLES, has_serial_terminal, kernel_has_console,
+                                 serial_getty)
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
                                    KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart,
                                    uboot_reader)
@@ -653,14 +654,16 @@ class _Planner:
         elif g.init == "sysv" and g.openrc and g.agetty_service is not None:
             self._plan_openrc_agetty()
         elif g.init in ("sysv", "busybox") and g.inittab is not None:
-            busybox = g.busybox
-            if inittab.getty_on(g.inittab.text, dev, busybox=busybox) is None:
-                if g.root.exists("/sbin/agetty") and not busybox:
-                    getty = "/sbin/agetty"
-                elif g.root.exists("/sbin/getty"):
-                    getty = "/sbin/getty"
-                else:
-                    getty = "/bin/busybox getty" if busybox else "/sbin/getty"
+            busybox, getty = g.busybox, serial_getty(g)
+            entry = inittab.getty_on(g.inittab.text, dev, busybox=busybox)
+            if entry is not None and inittab.vc_only(entry):
+                # mingetty cannot set a serial line up: the same line runs agetty instead.
+                start, end = g.inittab.line_span(entry.line)
+                self.edits_for(g.inittab).replace(start, end, inittab.with_process(
+                    g.inittab.text[start:end], inittab.getty_process(dev, self.baud, getty)))
+                self.note(f"{g.inittab.path}:{entry.line}: {inittab.program(entry)} cannot drive "
+                          f"a serial line; the line runs {getty.split()[-1]} instead")
+            elif entry is None:
                 for e in inittab.misread_lines(g.inittab.text, dev) if busybox else []:
                     self.note(f"{g.inittab.path}:{e.line}: BusyBox init runs this line on "
                               f"/dev/{e.id}; left as is (a BusyBox-form line is added)")
