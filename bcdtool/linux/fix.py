@@ -425,11 +425,18 @@ class _Planner:
                 continue
             found = uboot.env_edit(script.text, script.directory, read, exists, self.device,
                                    self.baud)
-            if found is not None:
-                tf = g.uboot_env_files[found[0]]
+            if found is None:
+                continue
+            tf = g.uboot_env_files.get(found[0])
+            created = ""
+            if tf is not None:
                 self.edits_for(tf).replace(0, len(tf.text), found[1])
-                self.note(f"{found[0]}: the console goes into what {script.path} passes to the "
-                          "kernel (read at every boot; boot.scr is not rebuilt)")
+            elif all(c.path != found[0] for c in self.new_files):
+                # The script imports the file only when it is there: it is created.
+                self.new_files.append(Change(found[0], None, found[1].encode()))
+                created = " (created: the script imports it when it is there)"
+            self.note(f"{found[0]}{created}: the console goes into what {script.path} passes "
+                      "to the kernel (read at every boot; boot.scr is not rebuilt)")
 
     def _edit_value(self, tf: TextFile, span: tuple[int, int]) -> None:
         """Give the command line text at `span` of `tf` our console (quiet dropped)."""

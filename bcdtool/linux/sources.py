@@ -713,10 +713,12 @@ def uboot_reader(guest: Guest):
         return guest.uboot_env_files[path].text
 
     def exists(path: str) -> bool:
+        # Anything at the path counts, a link that leads nowhere (or out) too: a file that
+        # "does not exist" is one fix may create, and it must never write through a link.
         try:
-            return guest.root.exists(path)
+            return guest.root.kind(path, follow_last=False) is not None
         except BcdToolError:
-            return False
+            return True
     return read, exists
 
 
