@@ -105,7 +105,8 @@ class _Planner:
         self.unit = int(m.group(1)) if m else None
         #: No PC COM port to point GRUB at: Arm, IBM Power and Z, RISC-V (their GRUB shows its
         #: menu on the firmware's console).
-        self.arm = not guest.pc or device.startswith("ttyAMA")
+        self.arm = not guest.pc or device.startswith("ttyAMA") or \
+            cmdline.hypervisor_console(device)
         self.edits: dict[str, _Edits] = {}
         self.notes: list[str] = []
         self.links: list[Change] = []
@@ -358,8 +359,8 @@ class _Planner:
 
     def plan_legacy(self) -> None:
         tf = self.guest.legacy
-        if tf is None:
-            return
+        if tf is None or self.arm:
+            return                          # no COM port: legacy GRUB's terminal left alone
         edits = self.edits_for(tf)
         lines = tf.text.split("\n")
         offsets, pos = [], 0

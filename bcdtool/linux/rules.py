@@ -531,6 +531,13 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
                         "firmware console (ofconsole), which is the hypervisor console hvc0", ()),
                 Finding("grub.serial-speed", "ok", nothing, ()),
                 Finding("grub.serial-unit", "ok", nothing, ())]
+    if guest.pc and cmdline.hypervisor_console(device):
+        nothing = f"nothing to compare (GRUB has no serial unit for {device})"
+        return [Finding("grub.terminal-serial", "ok", f"{device} is the hypervisor's console, "
+                        "not a COM port GRUB can drive: a Xen PV guest's boot menu is shown by "
+                        "PV-GRUB on that console (pygrub: by the host)", ()),
+                Finding("grub.serial-speed", "ok", nothing, ()),
+                Finding("grub.serial-unit", "ok", nothing, ())]
     terms = grub_terminals(guest)
     strict = "problem" if guest.pc else "warning"
     if not guest.pc:

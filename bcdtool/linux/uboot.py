@@ -401,8 +401,7 @@ def serial_consoles_named(script: str) -> list[tuple[str, int | None]]:
     """Serial `console=DEV[,speed]` written anywhere in the script (in any branch): the port
     the board's script uses, even when its branch is off."""
     out = []
-    for m in re.finditer(r"console=((?:ttyS|ttyAMA|ttyAML|ttymxc|ttyPS|ttySC|ttyMSM|ttyFIQ)"
-                         r"[0-9]+)(?:,([0-9]+))?", script):
+    for m in re.finditer(rf"console=({cmdline.SERIAL_NAME})(?:,([0-9]+))?", script):
         out.append((m.group(1), int(m.group(2)) if m.group(2) else None))
     return out
 

@@ -18,6 +18,7 @@ from bcdtool.linux.fix import plan_fix
 from bcdtool.ops.undo import undo
 from fixtures import linux_guests
 from fixtures import linux_layouts as L
+from fixtures import linux_layouts2 as L2
 from fixtures.linux_guests import write
 from tests.helpers.common import run_process
 from tests.linux.linux_helpers import (fix_root, guest_of, problems, real_00_header, report_of,
@@ -50,11 +51,20 @@ BEFORE = {
     "manjaro": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
     "opensuse-tumbleweed-sdboot": {"kernel.serial-console", "getty.serial"},
     "alpine-3.19-grub-efi": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
+    "amazonlinux-1": {"grub.terminal-serial"},
+    "amazonlinux-1-pv": set(),
 }
-FIXABLE = sorted(set(L.LAYOUTS) - set(L.REFUSED))
+#: Every layout of both fixture modules, and the refused ones.
+ALL_REFUSED = {**L.REFUSED, **L2.REFUSED}
+FIXABLE = sorted((set(L.LAYOUTS) | set(L2.LAYOUTS)) - set(ALL_REFUSED))
 DEVICE = {"raspios-12": "serial0", "ubuntu-20.04-raspi": "serial0", "debian-12-uboot": "ttyAMA0",
           "amazonlinux-2-arm64": "ttyS0", "armbian-rockchip64": "ttyS2",
-          "rhel-9-ppc64le": "hvc0"}
+          "rhel-9-ppc64le": "hvc0", "amazonlinux-1-pv": "hvc0"}
+
+
+def _build(name: str, dest: Path) -> Path:
+    """Write the layout `name` of either fixture module."""
+    return (L2 if name in L2.LAYOUTS else L).build(name, dest)
 
 
 def _read(root: Path, path: str) -> str:
@@ -67,7 +77,7 @@ def test_every_layout_is_covered():
 
 @pytest.mark.parametrize("name", FIXABLE)
 def test_check_fix_check_undo(tmp_path, name):
-    root = L.build(name, tmp_path / "root")
+    root = _build(name, tmp_path / "root")
     before_tree = snapshot(root)
     report = report_of(root)
     assert problems(report) == BEFORE[name], [(f.id, f.message) for f in report.findings]
@@ -86,12 +96,12 @@ def test_check_fix_check_undo(tmp_path, name):
     assert problems(report_of(root)) == BEFORE[name]
 
 
-@pytest.mark.parametrize("name", sorted(L.REFUSED))
+@pytest.mark.parametrize("name", sorted(ALL_REFUSED))
 def test_refused_layouts_say_why_and_fix_refuses(tmp_path, name):
-    root = L.build(name, tmp_path / "root")
+    root = _build(name, tmp_path / "root")
     before_tree = snapshot(root)
     report = report_of(root)
-    why = next(f for f in report.findings if f.id == L.REFUSED[name])
+    why = next(f for f in report.findings if f.id == ALL_REFUSED[name])
     assert why.status == "problem" and why.fix and report.extra["fixable"] is False
     for f in report.findings:                   # no hint sends the user to a fix that refuses
         assert not (f.fix or "").startswith("bcdtool linux fix ("), f
@@ -102,9 +112,9 @@ def test_refused_layouts_say_why_and_fix_refuses(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "talos" else
-                                               pytest.mark.slow) for n in sorted(L.REFUSED)])
+                                               pytest.mark.slow) for n in sorted(ALL_REFUSED)])
 def test_refused_layouts_through_the_cli(tmp_path, name):
-    root = L.build(name, tmp_path / "root")
+    root = _build(name, tmp_path / "root")
     before_tree = snapshot(root)
     for extra in ([], ["--dry-run"], ["--json"]):
         done = run_process("linux", "fix", str(root), *extra)
