@@ -420,6 +420,12 @@ def _other_loader(guest: Guest) -> Finding:
                        "U-Boot prints its own messages on the UART its build chose (reported, "
                        "not edited): the kernel's console= decides what the serial port shows",
                        tuple(ev), "U-Boot's console is part of its build and environment")
+    if guest.refind_files:
+        return Finding("bootloader.serial", "warning",
+                       "rEFInd shows its menu on the firmware's console (reported, not "
+                       "edited): the kernel's console= decides what the serial port shows",
+                       (Evidence(guest.refind_files[0].path),),
+                       "enable the firmware's serial console redirection if the menu is needed")
     if guest.bls_entries or guest.systemd_boot or guest.ukis:
         where = next(iter([tf.path for tf in guest.bls_entries] + [u.path for u in guest.ukis]
                           + [p for p, _ in guest.efi_loaders]))
