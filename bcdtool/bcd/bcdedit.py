@@ -196,7 +196,7 @@ def _enum(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(args) > 1:
         raise InvalidArgumentError(_usage("enum"))
     selector = args[0] if args else "active"
-    if _bare_alias(selector) and selector.lower() not in enum.SELECTORS:
+    if _lost_braces(selector) and selector.lower() not in enum.SELECTORS:
         store.resolve(selector)              # `/enum current`: names the lost braces
     if not selector.startswith("{") and selector.lower() not in enum.SELECTORS:
         close = difflib.get_close_matches(selector.lower(), enum.SELECTORS, n=2, cutoff=0.6)
@@ -214,7 +214,7 @@ def _set(cmd: Command, store: BcdStore, out: Outcome) -> None:
     args = cmd.args
     # bcdedit: /set [{id}] datatype value; without an id it means {current}
     ident, rest = (args[0], args[1:]) if args and _looks_like_id(args[0]) else ("{current}", args)
-    if len(args) >= 3 and ident == "{current}" and _bare_alias(args[0]):
+    if len(args) >= 3 and ident == "{current}" and _lost_braces(args[0]):
         store.resolve(args[0])               # `/set default nx OptIn`: names the lost braces
     if len(rest) < 2:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /set needs an identifier, an "
@@ -437,11 +437,14 @@ def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> N
     if not args:
         _show_settings(store, spec.alias, out)
         return
-    if args[0].lower() not in spec.types:
+    # bcdedit /? /dbgsettings: `[debugtype [...]] [/start policy] [/noumex]`: the switches
+    # alone change the start policy or user-mode exceptions and keep the debugger type
+    switches_only = spec is _DBGSETTINGS and args[0].lower() in ("/start", "/noumex")
+    if args[0].lower() not in spec.types and not switches_only:
         names = ", ".join(t.upper() for t in spec.types)
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {spec.command} needs {names}, or "
                                    f"no argument to show the settings. {HELP_HINT}")
-    kind = args.pop(0).lower()
+    kind = None if switches_only else args.pop(0).lower()
     start, flags, rest = None, set(), []
     while args:
         word = args.pop(0)
@@ -463,7 +466,11 @@ def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> N
     elif flags & {"nodhcp", "newkey"}:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} NODHCP and NEWKEY apply to NET. "
                                    f"{HELP_HINT}")
-    if spec.type_code is not None:
+    if kind is None and params:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {spec.command}: NAME:value "
+                                   f"parameters follow a debugger type (e.g. {spec.command} "
+                                   f"SERIAL DEBUGPORT:1). {HELP_HINT}")
+    if spec.type_code is not None and kind is not None:
         store.set_element(guid, spec.type_code, spec.types[kind])
     for code, text in params.items():
         value = text if code >> 24 & 0xF == Format.STRING else (
@@ -747,9 +754,11 @@ def _looks_like_id(word: str) -> bool:
     return bool(_ID_RE.match(word.strip()))
 
 
-def _bare_alias(word: str) -> bool:
-    """`default`, `current`, `bootmgr`: a well-known identifier whose braces were lost."""
-    return "{" + word.strip().lower() + "}" in objects.ALIASES
+def _lost_braces(word: str) -> bool:
+    """`default`, `current`, `bootmgr`, a bare GUID: an identifier whose braces were lost (the
+    store's resolve names the braced form)."""
+    braced = "{" + word.strip().lower() + "}"
+    return braced in objects.ALIASES or objects.is_guid(braced)
 
 
 def _unique(items: list[str]) -> list[str]:
