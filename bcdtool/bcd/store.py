@@ -150,13 +150,18 @@ class BcdStore:
             self.notices.append(f"ignored object key {key.name!r}: not a GUID")
             return None
         try:
-            raw_type = key.subkey("Description").value("Type").raw
+            type_value = key.subkey("Description").value("Type")
         except NotFoundError:
             self.notices.append(f"ignored object {key.name}: it has no Description\\Type")
             return None
+        raw_type = type_value.raw
         if len(raw_type) < 4:
             self.notices.append(f"ignored object {key.name}: its Type value is too short")
             return None
+        if type_value.type != REG_DWORD:
+            # Windows writes a REG_DWORD; bcdedit's type is then a guess from the first bytes
+            self.notices.append(f"object {key.name}: its Type value is {type_value.type_name}, "
+                                "not REG_DWORD; its first 4 bytes were read as the type")
         obj = BcdObject(key.name.lower(), key.name, int.from_bytes(raw_type[:4], "little"))
         try:
             elements_key = key.subkey("Elements")
