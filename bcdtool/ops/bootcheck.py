@@ -15,6 +15,7 @@ the element's object needs) carries the `Repoint` that `repair boot` applies.  R
 from __future__ import annotations
 
 import shlex
+import shutil
 from dataclasses import dataclass, field, replace
 
 from bcdtool.bcd import enum as render
@@ -643,6 +644,9 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
             if mismatch is not None:
                 out.append(mismatch)
                 continue
+        if inside and isinstance(value, str) and code == PATH:
+            out.append(_inside_image(target, device_elem.value(), value))
+            continue
         if index is None or not isinstance(value, str) or inside:
             continue          # device problems are reported once; image files are inside
         vid = f"boot-file.{target.label}.{name}"
@@ -669,6 +673,28 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
                            f"restore {value} on {disk.describe(index)} (from the Windows "
                            "installation media, or `bcdboot` in Windows RE)"))
     return out
+
+
+def _inside_image(target: _Target, device: RamdiskDevice | VhdDevice, path: str) -> Verdict:
+    """The loader inside a ramdisk (WinRE's Winre.wim, setup's boot.wim) or a native-boot VHD:
+    reported, not checked.  bcdtool reads no WIM or nested virtual disk, and checking one with
+    another tool means copying the image out first (bcdtool writes nothing outside the target),
+    so the finding gives the commands."""
+    vid = f"boot-file.{target.label}.path"
+    image = device.path
+    if isinstance(device, RamdiskDevice):
+        install = "" if shutil.which("wimlib-imagex") else \
+            " (wimlib-imagex is not installed here; Debian: apt-get install wimtools)"
+        step = (f"to check it, copy {image} out of its partition (mcopy, or ntfscat for NTFS) "
+                f"and list it: wimlib-imagex dir COPY 1 --path='{path}'{install}")
+        what = "WIM image"
+    else:
+        step = (f"to check it, copy {image} out of its partition and run bcdtool doctor on the "
+                "copy")
+        what = "virtual disk"
+    return Verdict(vid, "unknown", f"path of {target.label}: {path} is inside the {what} "
+                   f"{image}, which bcdtool does not look into (the image file itself is "
+                   "checked)", fix=step)
 
 
 def _in_image(elem) -> bool:

@@ -332,3 +332,20 @@ def test_a_bios_store_copied_to_a_uefi_disk(tmp_path):
     after = _by(diagnose(str(raw)))
     assert after["boot-file.{default}.path"].status == "ok"
     assert after["boot-device.{bootmgr}.device"].status == "ok"
+
+
+def test_winload_inside_the_winre_image_is_reported_not_checked(tmp_path):
+    """WinRE's loader is inside Winre.wim: bcdtool reads no WIM and copies nothing out of the
+    target, so the finding is `unknown` and gives the commands that check it (naming the
+    package when wimlib-imagex is not installed) — never silence, never a false ok."""
+    import shutil
+
+    raw = tmp_path / "disk.img"
+    build_windows_disk("uefi", raw, bcd=(BCD_CORPUS / "win11-uefi-installed-2025.bcd")
+                       .read_bytes())
+    winre = "{1ab75441-556e-11f0-80d4-daad073cac2e}"
+    finding = _by(diagnose(str(raw)))[f"boot-file.{winre}.path"]
+    assert finding.status == "unknown"
+    assert "\\windows\\system32\\winload.efi is inside the wim image" in finding.message.lower()
+    assert "Winre.wim" in finding.message and "wimlib-imagex dir COPY 1" in finding.fix
+    assert ("apt-get install wimtools" in finding.fix) == (shutil.which("wimlib-imagex") is None)
