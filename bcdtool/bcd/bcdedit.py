@@ -259,7 +259,9 @@ def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:
         store.delete_element(guid, row.code)
     except NotFoundError as exc:
         raise NotFoundError("An error occurred while attempting to delete the specified data "
-                            "element. Element not found.", path=exc.path) from None
+                            f"element. Element not found. (bcdedit /enum {args[0]} /v lists "
+                            "the elements the entry has; an inherited value is deleted on the "
+                            "entry it comes from)", path=exc.path) from None
     out.lines.append(SUCCESS)
 
 
@@ -532,14 +534,17 @@ def _create(cmd: Command, store: BcdStore, out: Outcome) -> None:
                 kind_arg = args.pop(0).lower()
         else:
             raise InvalidArgumentError(_usage("create"))
+    if ident is not None and ident.lower() in ("{current}", "{default}"):
+        # they stand for an existing entry: a new one cannot have that identifier
+        raise InvalidIdentifierError(f"{objects.INVALID_IDENTIFIER} {ident} names an existing "
+                                     "entry; /create without an identifier makes a new GUID",
+                                     path=ident)
     object_type = _object_type(ident, kind, kind_arg)
     if kind == "/application" and description is None:
         raise InvalidArgumentError(f"A description must be specified for the new entry (/d). "
                                    f"{HELP_HINT}")
     if ident is None:
         guid = objects.new_guid()
-    elif ident.lower() in ("{current}", "{default}"):
-        raise InvalidIdentifierError(objects.INVALID_IDENTIFIER, path=ident)
     else:
         guid = objects.alias_guid(ident) or objects.normalize_guid(ident)
     store.create_object(guid, object_type)
