@@ -531,6 +531,13 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
                         "firmware console (ofconsole), which is the hypervisor console hvc0", ()),
                 Finding("grub.serial-speed", "ok", nothing, ()),
                 Finding("grub.serial-unit", "ok", nothing, ())]
+    if guest.pc and cmdline.hypervisor_console(device):
+        nothing = f"nothing to compare (GRUB has no serial unit for {device})"
+        return [Finding("grub.terminal-serial", "ok", f"{device} is the hypervisor's console, "
+                        "not a COM port GRUB can drive: a Xen PV guest's boot menu is shown by "
+                        "PV-GRUB on that console (pygrub: by the host)", ()),
+                Finding("grub.serial-speed", "ok", nothing, ()),
+                Finding("grub.serial-unit", "ok", nothing, ())]
     terms = grub_terminals(guest)
     strict = "problem" if guest.pc else "warning"
     if not guest.pc:
@@ -693,11 +700,17 @@ def _check_getty(guest: Guest, device: str) -> Finding:
         tab, busybox = guest.inittab, guest.busybox
         who = "BusyBox init" if busybox else "inittab"
         entry = inittab.getty_on(tab.text, device, busybox=busybox)
+        getty = serial_getty(guest)
+        if entry is not None and inittab.vc_only(entry):
+            return Finding("getty.serial", "problem", f"{inittab.program(entry)} cannot drive a "
+                           f"serial line (virtual consoles only): no usable login prompt on "
+                           f"{device}", (Evidence(tab.path, entry.line, entry.process),),
+                           "bcdtool linux fix (runs "
+                           f"`{inittab.getty_process(device, 115200, getty)}` on that line "
+                           "instead)")
         if entry is not None:
             return Finding("getty.serial", "ok", f"{who} runs a getty on {device}",
                            (Evidence(tab.path, entry.line),))
-        getty = "/sbin/agetty" if guest.root.exists("/sbin/agetty") and not busybox \
-            else "/sbin/getty"
         line = inittab.getty_line(device, 115200, busybox=busybox, getty=getty,
                                   taken=inittab.ids(tab.text))
         if guest.openrc and guest.agetty_service and not busybox:
@@ -715,6 +728,18 @@ def _check_getty(guest: Guest, device: str) -> Finding:
     return Finding("getty.serial", "unknown", "cannot tell which init system the guest uses "
                    "(no systemd, upstart, /etc/inittab or OpenRC runlevels)", (),
                    "start a getty on the port by hand (see the guest's init documentation)")
+
+
+def serial_getty(guest: Guest) -> str:
+    """The getty program an inittab line for a serial port runs: util-linux's agetty where the
+    guest has it (SysV init), else getty (BusyBox's applet, or the guest's own)."""
+    if not guest.busybox:
+        for path in ("/sbin/agetty", "/usr/sbin/agetty"):
+            if guest.root.exists(path):
+                return path
+    if guest.root.exists("/sbin/getty") or not guest.busybox:
+        return "/sbin/getty"
+    return "/bin/busybox getty"
 
 
 def _runit_getty(guest: Guest, device: str) -> Finding:

@@ -434,7 +434,7 @@ _ELF_MACHINES = {0x3E: "x86_64", 0x03: "i386", 0xB7: "aarch64", 0x28: "arm", 0xF
 
 def read_arch(guest: Guest) -> None:
     """The guest's CPU architecture, from the ELF header of its shell (never run)."""
-    for path in ("/bin/sh", "/usr/bin/sh", "/sbin/init", "/usr/bin/bash"):
+    for path in ("/bin/sh", "/usr/bin/sh", "/sbin/init", "/usr/bin/bash", "/bin/bash"):
         try:
             if guest.root.kind(path) != "file":
                 continue
@@ -713,10 +713,12 @@ def uboot_reader(guest: Guest):
         return guest.uboot_env_files[path].text
 
     def exists(path: str) -> bool:
+        # Anything at the path counts, a link that leads nowhere (or out) too: a file that
+        # "does not exist" is one fix may create, and it must never write through a link.
         try:
-            return guest.root.exists(path)
+            return guest.root.kind(path, follow_last=False) is not None
         except BcdToolError:
-            return False
+            return True
     return read, exists
 
 
@@ -1104,6 +1106,14 @@ def choose_device(guest: Guest) -> tuple[str, str]:
     """
     arm = guest.arch in ("aarch64", "arm")
     if guest.arch in PC_ARCHES:
+        for text, where in _command_line_texts(guest):
+            serial = [c for c in cmdline.consoles(cmdline.args_of(text)) if c.serial]
+            if serial and cmdline.hypervisor_console(serial[-1].device):
+                # A Xen PV guest (PV-GRUB or pygrub boots it) has no COM port: hvc0 is its
+                # console.
+                return serial[-1].device, ("the guest's kernel command line names the "
+                                           f"hypervisor console ({where}): a Xen PV guest, "
+                                           "no COM port")
         return "ttyS0", f"{guest.arch}: COM1"
     for text, where in _command_line_texts(guest):
         serial = [c for c in cmdline.consoles(cmdline.args_of(text)) if c.serial]
@@ -1128,8 +1138,7 @@ def choose_device(guest: Guest) -> tuple[str, str]:
                                 f"getty.target.wants/{path})")
     if guest.inittab is not None:
         for line in guest.inittab.text.splitlines():
-            m = re.search(r"getty\b.*\b((?:ttyS|ttyAMA|ttyAML|ttyMSM|ttyFIQ|ttyLP|ttySIF|ttymxc|"
-                          r"ttysclp|hvc)[0-9]+)\b", line)
+            m = re.search(rf"getty\b.*\b({cmdline.SERIAL_NAME})\b", line)
             if m and not line.lstrip().startswith("#"):
                 return m.group(1), "/etc/inittab runs a getty there"
     for path in guest.openrc_gettys:
