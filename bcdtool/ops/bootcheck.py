@@ -328,6 +328,7 @@ def _object_verdicts(store: BcdStore, disk: BootDisk, store_part: int | None, ta
         out.append(verdict)
         out.extend(_ramdisk_files(store, disk, store_part, target, name, device, fix))
     out.extend(_file_verdicts(store, disk, target, resolved, fix, uefi))
+    _inside_image(store, target, out)
     if target.role == "tool":
         for verdict in out:
             if verdict.status == "problem":
@@ -644,9 +645,6 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
             if mismatch is not None:
                 out.append(mismatch)
                 continue
-        if inside and isinstance(value, str) and code == PATH:
-            out.append(_inside_image(target, device_elem.value(), value))
-            continue
         if index is None or not isinstance(value, str) or inside:
             continue          # device problems are reported once; image files are inside
         vid = f"boot-file.{target.label}.{name}"
@@ -675,26 +673,33 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
     return out
 
 
-def _inside_image(target: _Target, device: RamdiskDevice | VhdDevice, path: str) -> Verdict:
+def _inside_image(store: BcdStore, target: _Target, out: list[Verdict]) -> None:
     """The loader inside a ramdisk (WinRE's Winre.wim, setup's boot.wim) or a native-boot VHD:
-    reported, not checked.  bcdtool reads no WIM or nested virtual disk, and checking one with
-    another tool means copying the image out first (bcdtool writes nothing outside the target),
-    so the finding gives the commands."""
-    vid = f"boot-file.{target.label}.path"
-    image = device.path
+    reported on the device's verdict, not checked.  bcdtool reads no WIM or nested virtual disk,
+    and checking one with another tool means copying the image out first (bcdtool writes nothing
+    outside the target), so the note gives the commands."""
+    elem = store.get(target.guid).elements.get(DEVICE)
+    path = _value(store, target.guid, PATH)
+    if elem is None or not _in_image(elem) or not isinstance(path, str):
+        return
+    device = elem.value()
     if isinstance(device, RamdiskDevice):
         install = "" if shutil.which("wimlib-imagex") else \
             " (wimlib-imagex is not installed here; Debian: apt-get install wimtools)"
-        step = (f"to check it, copy {image} out of its partition (mcopy, or ntfscat for NTFS) "
-                f"and list it: wimlib-imagex dir COPY 1 --path='{path}'{install}")
         what = "WIM image"
+        step = (f"to check it, copy {device.path} out of its partition (mcopy, or ntfscat for "
+                f"NTFS) and list it: wimlib-imagex dir COPY 1 --path='{path}'{install}")
     else:
-        step = (f"to check it, copy {image} out of its partition and run bcdtool doctor on the "
-                "copy")
         what = "virtual disk"
-    return Verdict(vid, "unknown", f"path of {target.label}: {path} is inside the {what} "
-                   f"{image}, which bcdtool does not look into (the image file itself is "
-                   "checked)", fix=step)
+        step = (f"to check it, copy {device.path} out of its partition and run bcdtool doctor "
+                "on the copy")
+    said = f"{path} inside the {what} is not looked into"
+    for verdict in out:
+        if verdict.id == f"boot-device.{target.label}.device":
+            verdict.notes.append(f"path {path} is inside the {what} {device.path}, which "
+                                 f"bcdtool does not look into; {step}")
+            if verdict.status == "ok":
+                verdict.message += f" ({said})"
 
 
 def _in_image(elem) -> bool:

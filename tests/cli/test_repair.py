@@ -30,9 +30,7 @@ def test_repair_boot_dry_run_json_then_undo(tmp_path):
     assert "{bootmgr} device:" in run.stdout and "undo with: bcdtool undo" in run.stdout
     journal = run.stdout.rsplit("bcdtool undo ", 1)[1].strip()
     doctor = json.loads(bcdtool("doctor", raw, "--json").stdout)
-    # WinRE's winload is inside Winre.wim: reported as unknown (not looked into), never a problem
-    assert all(f["status"] == "ok" or (f["status"] == "unknown" and "inside the WIM image"
-                                       in f["message"]) for f in doctor["findings"]
+    assert all(f["status"] == "ok" for f in doctor["findings"]
                if f["id"].startswith(("boot-device", "boot-file", "boot-ref"))), doctor
     again = bcdtool("repair", "boot", raw)
     assert again.returncode == 0 and "nothing to repair" in again.stdout
