@@ -6,14 +6,22 @@ file and line each fact came from) and how to fix it.  `ok` is true when no find
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bcdtool.urls import scrub
-from bcdtool.wintext import escape_name
 
 STATUSES = ("ok", "problem", "warning", "unknown")
 #: Evidence lines shown per finding in text output.
 TEXT_EVIDENCE = 20
+#: Control characters that text read from a target must not send to a terminal (an escape
+#: sequence, a line break faking another finding); tabs, common in config lines, pass.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(line: str) -> str:
+    """`line` with its control characters (but tab) written as `\\uXXXX`."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04X}", line)
 
 
 @dataclass(frozen=True)
@@ -95,4 +103,4 @@ class Report:
             if f.fix and f.status != "ok":
                 lines.append(f"          fix: {f.fix}")
         lines.append("result: " + ("ok" if self.ok else "problems found"))
-        return "\n".join(escape_name(line) for line in lines)
+        return "\n".join(printable(line) for line in lines)

@@ -158,8 +158,9 @@ class BcdStore:
         if len(raw_type) < 4:
             self.notices.append(f"ignored object {key.name}: its Type value is too short")
             return None
-        if type_value.type != REG_DWORD:
-            # Windows writes a REG_DWORD; bcdedit's type is then a guess from the first bytes
+        if type_value.type != REG_DWORD and len(raw_type) != 4:
+            # Windows writes a REG_DWORD (four bytes of another registry type read the same);
+            # anything else is read from its first bytes, which is a guess: say so
             self.notices.append(f"object {key.name}: its Type value is {type_value.type_name}, "
                                 "not REG_DWORD; its first 4 bytes were read as the type")
         obj = BcdObject(key.name.lower(), key.name, int.from_bytes(raw_type[:4], "little"))
