@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from bcdtool.errors import (GuestError, InvalidArgumentError, UnfixableGuestError,
                             UnsupportedError, VerifyError)
-from bcdtool.linux import cmdline, inittab, kernelstub, nixos, raspi, shell, uboot
+from bcdtool.linux import cmdline, inittab, kernelstub, raspi, shell, uboot
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
-from bcdtool.linux.rules import (VIRTUALIZATION_CONSOLES, has_serial_terminal, kernel_has_console,
-                                 serial_getty)
+from bcdtool.linux.rules import (SERIAL_PORT, SERIAL_TERM, VIRTUALIZATION_CONSOLES,
+                                 has_serial_terminal, kernel_has_console, port_unit, serial_getty)
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
                                    KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart,
                                    uboot_reader)
@@ -33,8 +33,6 @@ _SPEED_OPT = re.compile(r"--speed[= ](\d+)")
 #: GRUB terminals that work for input as well as output.
 _INPUT_TERMINALS = ("console", "serial", "at_keyboard", "usb_keyboard", "ofconsole")
 _KERNELOPTS = re.compile(r"(^|\s)\$\{?kernelopts\}?(?=\s|$)")
-_UNIT_OPT = re.compile(r"--unit[= ](\d+)|--port[= ](\S+)|(?<=[ \t])com(\d+)\b")
-_SERIAL_COM = re.compile(r"\bserial_com(\d+)\b")
 #: legacy GRUB's graphical menu and colours: SUSE's serial console procedure comments them out.
 _LEGACY_GRAPHICS = ("splashimage", "gfxmenu", "color")
 #: What 00_header writes only when gfxterm is an output terminal (`if [ "x$gfxterm" = x1 ]`).
@@ -230,6 +228,14 @@ class _Planner:
                         text = self._assignment_text(a)
                         if text is not None:
                             self._set_assignment(a, "serial " + text.strip())
+        for name in ("GRUB_TERMINAL", "GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"):
+            # serial_comN / serial_efiN terminals name a port: ours.
+            a = env.last(name)
+            if a is not None and a.value and SERIAL_TERM.search(a.value) and \
+                    self._terminal_line(a.value) != a.value:
+                text = self._assignment_text(a)
+                if text is not None:
+                    self._set_assignment(a, self._terminal_line(text))
         cmd = env.last("GRUB_SERIAL_COMMAND")
         if cmd is None or not cmd.value:
             self._add_line(
@@ -264,18 +270,22 @@ class _Planner:
             return text
 
         def port(m: re.Match) -> str:
+            if port_unit(m) == self.unit:
+                return m.group(0)               # already our port, as the guest wrote it
             if m.group(1) is not None:
                 return m.group(0)[:-len(m.group(1))] + str(self.unit)
+            if m.group(2) is not None and re.fullmatch(r"(com|efi)\d+", m.group(2)):
+                return m.group(0)[:-len(m.group(2))] + m.group(2)[:3] + str(self.unit)
             if m.group(2) is not None:
-                return f"--unit={self.unit}"
-            return f"com{self.unit}"
-        return _UNIT_OPT.sub(port, text)
+                return f"--unit={self.unit}"        # an I/O address: the unit says it plainly
+            return f"{m.group(3)}{self.unit}"
+        return SERIAL_PORT.sub(port, text)
 
     def _terminal_line(self, text: str) -> str:
         """`serial_comN` terminal names pointed at our port."""
         if self.unit is None:
             return text
-        return _SERIAL_COM.sub(f"serial_com{self.unit}", text)
+        return SERIAL_TERM.sub(lambda m: f"serial_{m.group(1)}{self.unit}", text)
 
     # -- generated files -----------------------------------------------------------------------
     def _edit_kernel_line(self, line: KernelLine, kernelopts: str | None) -> None:
@@ -324,7 +334,7 @@ class _Planner:
             first[words[0]] = i if first[words[0]] is None else first[words[0]]
             if words[0] == "serial":
                 new = self._serial_line(line)
-            elif any(_SERIAL_COM.fullmatch(w) for w in words[1:]):
+            elif any(SERIAL_TERM.fullmatch(w) for w in words[1:]):
                 new = self._terminal_line(line)
             elif "serial" not in words[1:]:
                 indent = line[:len(line) - len(line.lstrip())]
@@ -544,8 +554,6 @@ class _Planner:
             self._edit_value(tf, (tf.text.rfind("\n", 0, end) + 1, end))
         if g.kernelstub is not None:
             self._plan_kernelstub(g.kernelstub, g.kernelstub_options)
-        if g.nixos_config is not None:
-            self._plan_nixos(g.nixos_config)
         if g.clear_linux:
             self._plan_cmdline_d()
         if g.uboot_files:
@@ -612,19 +620,6 @@ class _Planner:
         if values != opts.values:
             self.edits_for(tf).replace(0, len(tf.text), kernelstub.with_options(tf.text, opts,
                                                                                 values))
-
-    def _plan_nixos(self, tf: TextFile) -> None:
-        params = nixos.kernel_params(tf.text)
-        if params is None or not params.plain:
-            self.note(f"{tf.path}: NixOS writes its boot entries from boot.kernelParams; add "
-                      f'"console=tty0" "{cmdline.desired_arg(self.device, self.baud)}" to it by '
-                      "hand and run nixos-rebuild boot (the grub.cfg edit lasts until then)")
-            return
-        new, notes = self._plan_console([" ".join(params.values)], self.device,
-                                               self.baud, append_to=0)
-        values = cmdline.args_of(new[0])
-        self.edits_for(tf).replace(params.inner[0], params.inner[1],
-                                   " " + " ".join(nixos.literal(v) for v in values) + " ")
 
     # -- login ---------------------------------------------------------------------------------
     def plan_login(self) -> None:

@@ -12,8 +12,12 @@ from bcdtool.report import Evidence, Finding, Report
 
 _VAR_TOKEN = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 _SPEED = re.compile(r"(?:--speed[= ]|-s ?)(\d+)")
-_UNIT = re.compile(r"--unit[= ](\d+)|--port[= ](\S+)|(?<=[ \t])com(\d+)\b")
-_SERIAL_COM = re.compile(r"^serial_com(\d+)$")
+#: The port of a GRUB `serial` command: --unit=N, --port=ADDRESS (or comN/efiN), or a bare
+#: comN/efiN word.  efiN is the firmware's Nth serial device (EFI SERIAL_IO), taken as COM N+1.
+SERIAL_PORT = re.compile(r"--unit[= ](\d+)|--port[= ](\S+)|(?<=[ \t])(com|efi)(\d+)\b")
+#: GRUB's per-port terminal names: serial_comN, serial_efiN.
+SERIAL_TERM = re.compile(r"\bserial_(com|efi)(\d+)\b")
+_NAMED_PORT = re.compile(r"(?:com|efi)(\d+)")
 
 
 @dataclass
@@ -217,26 +221,31 @@ def has_serial_terminal(terms) -> bool:
     Linux's `ec2-console`, its GRUB's serial-and-screen terminal, or IEEE 1275's `ofconsole`,
     the firmware console that is the hypervisor's hvc0 on IBM Power)."""
     words = (terms.split() if isinstance(terms, str) else terms) if terms is not None else []
-    return any(w in ("serial", "ec2-console", "ofconsole") or _SERIAL_COM.match(w)
+    return any(w in ("serial", "ec2-console", "ofconsole") or SERIAL_TERM.fullmatch(w)
                for w in words)
 
 
 
 def serial_unit(text: str) -> int | None:
-    """The COM unit a GRUB `serial` command opens (--unit, --port address, comN; default 0)."""
-    m = _UNIT.search(text)
-    if m is None:
-        return 0
+    """The COM unit a GRUB `serial` command opens (--unit, --port address, comN or efiN;
+    default 0)."""
+    m = SERIAL_PORT.search(text)
+    return 0 if m is None else port_unit(m)
+
+
+def port_unit(m: re.Match) -> int | None:
+    """The unit a SERIAL_PORT match names (None: a --port value that is no COM port)."""
     if m.group(1) is not None:
         return int(m.group(1))
-    if m.group(3) is not None:
-        return int(m.group(3))
-    return syslinux.parse_port(m.group(2))
+    if m.group(4) is not None:
+        return int(m.group(4))
+    named = _NAMED_PORT.fullmatch(m.group(2))
+    return int(named.group(1)) if named else syslinux.parse_port(m.group(2))
 
 
 def terminal_units(words) -> list[int]:
     """COM units named by `serial_comN` terminal names."""
-    return [int(m.group(1)) for w in words or [] for m in [_SERIAL_COM.match(w)] if m]
+    return [int(m.group(2)) for w in words or [] for m in [SERIAL_TERM.fullmatch(w)] if m]
 
 
 def check_console(guest: Guest, device: str) -> list[Finding]:
@@ -420,6 +429,12 @@ def _other_loader(guest: Guest) -> Finding:
                        "U-Boot prints its own messages on the UART its build chose (reported, "
                        "not edited): the kernel's console= decides what the serial port shows",
                        tuple(ev), "U-Boot's console is part of its build and environment")
+    if guest.refind_files:
+        return Finding("bootloader.serial", "warning",
+                       "rEFInd shows its menu on the firmware's console (reported, not "
+                       "edited): the kernel's console= decides what the serial port shows",
+                       (Evidence(guest.refind_files[0].path),),
+                       "enable the firmware's serial console redirection if the menu is needed")
     if guest.bls_entries or guest.systemd_boot or guest.ukis:
         where = next(iter([tf.path for tf in guest.bls_entries] + [u.path for u in guest.ukis]
                           + [p for p, _ in guest.efi_loaders]))

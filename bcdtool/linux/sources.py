@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import (cmdline, gettyspeed, inittab, kernelstub, raspi, shell, syslinux,
-                           uboot, uki)
+from bcdtool.linux import (cmdline, gettyspeed, inittab, kernelstub, raspi, refind, shell,
+                           syslinux, uboot, uki)
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
@@ -199,6 +199,9 @@ class Guest:
     #: config.txt's `include`d files for every board, in order (each may set enable_uart).
     rpi_includes: list[TextFile] = field(default_factory=list)
     lilo: TextFile | None = None
+    #: rEFInd: refind_linux.conf files and refind.conf, and their kernel option strings.
+    refind_files: list[TextFile] = field(default_factory=list)
+    refind_lines: list[KernelLine] = field(default_factory=list)
     loader_conf: TextFile | None = None
     #: Evidence of which EFI boot loader is installed: (guest path, what it shows).
     efi_loaders: list[tuple[str, str]] = field(default_factory=list)
@@ -238,7 +241,7 @@ class Guest:
     def kernel_lines(self) -> list[KernelLine]:
         """Every boot-time kernel command line found."""
         return self.linux_lines + self.bls_options + self.legacy_kernels + \
-            self.extlinux_lines + self.rpi_lines
+            self.extlinux_lines + self.rpi_lines + self.refind_lines
 
     @property
     def rpi_lines(self) -> list[KernelLine]:
@@ -280,6 +283,8 @@ class Guest:
             out.append("Raspberry Pi firmware")
         if self.lilo is not None:
             out.append("LILO")
+        if self.refind_files:
+            out.append("rEFInd")
         if self.uboot_scripts:
             out.append("U-Boot script")
         return out
@@ -757,6 +762,24 @@ def read_uboot(guest: Guest) -> None:
                 source.text, d, read, exists), source=source.path))
 
 
+def read_refind(guest: Guest) -> None:
+    """rEFInd's refind_linux.conf beside the kernels (/boot, or an ESP vendor folder) and the
+    manual stanzas of its refind.conf."""
+    linux_confs = ["/boot/refind_linux.conf"]
+    confs = []
+    for esp in ESP_DIRS:
+        for vendor in guest.root.listdir(f"{esp}/EFI")[:MAX_EFI_VENDORS]:
+            linux_confs.append(f"{esp}/EFI/{vendor}/refind_linux.conf")
+        confs += [f"{esp}/{folder}/refind.conf" for folder in refind.CONF_FOLDERS]
+    for paths, parse, what in ((linux_confs, refind.linux_conf, "refind_linux.conf"),
+                               (confs, refind.manual_options, "refind.conf options")):
+        for tf in _distinct_files(guest, paths):
+            guest.refind_files.append(tf)
+            for o in parse(tf.text):
+                guest.refind_lines.append(KernelLine(tf, o.line, what, o.span[0], o.span[1],
+                                                     o.title))
+
+
 def read_lilo(guest: Guest) -> None:
     guest.lilo = read_text(guest, LILO_CONF)
     guest.zipl_conf = read_text(guest, ZIPL_CONF)
@@ -1074,6 +1097,7 @@ def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
     read_ukis(guest)
     read_rpi(guest)
     read_lilo(guest)
+    read_refind(guest)
     read_uboot(guest)
     read_efi_loaders(guest)
     read_immutable(guest)

@@ -53,6 +53,8 @@ BEFORE = {
     "alpine-3.19-grub-efi": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
     "amazonlinux-1": {"grub.terminal-serial"},
     "amazonlinux-1-pv": set(),
+    "debian-12-refind": {"kernel.serial-console", "getty.serial"},
+    "arch-refind": {"kernel.serial-console", "getty.serial"},
 }
 #: Every layout of both fixture modules, and the refused ones.
 ALL_REFUSED = {**L.REFUSED, **L2.REFUSED}
