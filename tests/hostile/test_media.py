@@ -169,6 +169,20 @@ def test_eio_under_the_journal(tmp_path, state, faulty):
     assert cli(state, "bcdedit", "/store", store, "/enum").returncode == 0
 
 
+def test_eio_under_the_backup_copy(tmp_path, state, faulty):
+    """`--backup` on a failing medium: exit 39 naming ddrescue, no half copy, the store
+    untouched (the copy is made before the write)."""
+    backing, mnt, rules = faulty
+    store = store_in(tmp_path / "boot")
+    before = sha(store)
+    fail(rules, "write", "BCD.copy")
+    done = cli(state, "bcdedit", "--backup", mnt / "BCD.copy", "/store", store, *SET)
+    assert done.returncode == MEDIA, done.stderr
+    assert "ddrescue" in one_line(done.stderr)
+    assert sha(store) == before
+    assert list(backing.iterdir()) == []
+
+
 # -- full file systems: nothing written, nothing left behind ---------------------------------
 
 @pytest.fixture
@@ -214,6 +228,17 @@ def test_full_journal_folder_is_removed(tmp_path, state, small_tmpfs, leave):
     assert sha(store) == before
     assert sorted(p.name for p in small_tmpfs.iterdir()) == ["fill"]
     assert cli(state, "bcdedit", "/store", store, "/enum").returncode == 0
+
+
+def test_full_backup_copy_leaves_nothing(tmp_path, state, small_tmpfs):
+    store = store_in(tmp_path / "boot")
+    before = sha(store)
+    fill(small_tmpfs, leave=8192)
+    done = cli(state, "bcdedit", "--backup", small_tmpfs / "BCD.copy", "/store", store, *SET)
+    assert done.returncode == WRITE, done.stderr
+    assert "df -h" in one_line(done.stderr)
+    assert sha(store) == before
+    assert sorted(p.name for p in small_tmpfs.iterdir()) == ["fill"]
 
 
 # -- the audit log ------------------------------------------------------------------------------
