@@ -180,6 +180,13 @@ class Journal:
             else:
                 marker_path(self.target_key).unlink(missing_ok=True)
 
+    def drop_marker(self) -> None:
+        """Remove the pending marker (the write it announces is over) without touching
+        journal.json: for when the journal's own medium fails after the write."""
+        if self.target_key:
+            with contextlib.suppress(OSError):
+                marker_path(self.target_key).unlink(missing_ok=True)
+
     def save(self) -> None:
         """Write journal.json atomically (0600)."""
         doc = {"version": JOURNAL_VERSION, "id": self.id, "target": self.target,

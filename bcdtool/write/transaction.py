@@ -138,6 +138,8 @@ class Transaction:
         self.diff = diff
         self.audit_info = audit_info
         self.journal: journals.Journal | None = None
+        #: Warnings about a write that succeeded (its journal or audit line failed after it).
+        self.notices: list[str] = []
 
     def refusal(self, phases: list[list[Step]]) -> BcdToolError | None:
         """Why the policy forbids writing `phases` (dry runs raise it just as `run` does)."""
@@ -173,6 +175,7 @@ class Transaction:
             verified = self._write(journal, phases, expect, verify)
             if result is not None:
                 result.verified = True
+                result.notices.extend(self.notices)
             if log is not None and result is not None:
                 result.audit = log.record(target=self.sink.target, store=self.audit_info.store,
                                           operation=self.operation,
@@ -216,10 +219,22 @@ class Transaction:
         except BaseException as exc:
             if getattr(writer, "wrote", writer is not None) is False and \
                     isinstance(exc, BcdToolError):
-                journal.mark("restored")        # refused before its first byte
+                try:
+                    journal.mark("restored")    # refused before its first byte
+                except BcdToolError:
+                    journal.discard()           # nothing to undo: the refusal is the news
+                    journal.drop_marker()
                 raise
             self._fail(journal, exc)
-        journal.mark("done")
+        try:
+            journal.mark("done")
+        except BcdToolError as exc:
+            # The write stands (verified); only the journal's own medium failed.  Its backups
+            # still undo it, and without the marker the next open does not call it interrupted.
+            journal.drop_marker()
+            self.notices.append(f"the write succeeded and was verified, but its undo journal "
+                                f"could not be marked done ({exc.message}); it still undoes "
+                                f"the write: bcdtool undo {journal.path}")
         return verified
 
     def _not_in_target(self, path, what: str, option: str) -> None:

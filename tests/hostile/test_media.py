@@ -183,6 +183,28 @@ def test_eio_under_the_backup_copy(tmp_path, state, faulty):
     assert list(backing.iterdir()) == []
 
 
+def test_journal_failing_after_a_verified_write_is_a_warning(tmp_path, state, faulty):
+    """The journal's medium (--backup-dir) refuses only its last update (marking the write
+    done), after the write was verified: exit 0 with a notice naming the journal, no pending
+    marker (the next open is not "interrupted"), and the journal still undoes the write."""
+    backing, mnt, rules = faulty
+    store = store_in(tmp_path / "boot")
+    before = sha(store)
+    fail(rules, "create", ".journal.json.*", "ENOSPC@2")    # planned, writing; then done
+    done = cli(state, "bcdedit", "--backup-dir", mnt, "/store", store, *SET)
+    assert done.returncode == 0, done.stderr
+    assert "could not be marked done" in done.stderr
+    [journal] = sorted(mnt.glob("*/journal.json"))
+    assert str(journal) in done.stderr
+    assert sha(store) != before
+    readable(store)
+    assert cli(state, "bcdedit", "/store", store, "/enum").returncode == 0
+    fail(rules, "create", ".journal.json.*", "")
+    undone = cli(state, "undo", journal)
+    assert undone.returncode == 0, undone.stderr
+    assert sha(store) == before
+
+
 # -- full file systems: nothing written, nothing left behind ---------------------------------
 
 @pytest.fixture
