@@ -263,6 +263,18 @@ def test_full_backup_copy_leaves_nothing(tmp_path, state, small_tmpfs):
     assert sorted(p.name for p in small_tmpfs.iterdir()) == ["fill"]
 
 
+@pytest.mark.parametrize("command", [["hive", "new", "NEW"], ["bcdedit", "/createstore", "NEW"]])
+def test_new_file_on_a_full_file_system_leaves_nothing(tmp_path, state, small_tmpfs, command):
+    """A new store or hive on a full file system: exit 25 naming df -h, no empty or partial file
+    left at the name."""
+    fill(small_tmpfs, leave=4096)
+    new = small_tmpfs / "BCD"
+    done = cli(state, *[new if word == "NEW" else word for word in command])
+    assert done.returncode == WRITE, done.stderr
+    assert "df -h" in one_line(done.stderr)
+    assert sorted(p.name for p in small_tmpfs.iterdir()) == ["fill"]
+
+
 # -- the audit log ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", ["full", "read-only"])
