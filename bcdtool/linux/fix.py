@@ -8,6 +8,7 @@ then writes each file through a temporary file and a rename inside the guest roo
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -650,7 +651,7 @@ class _Planner:
                     # that follows it (undo's checks included).  systemd resolves both alike.
                     up = "../" * (wants.count("/") - 1)
                     self.links.append(Change(wants, None, link_target=up + g.unit_path.lstrip("/")))
-        elif g.init == "runit":
+        elif g.init in ("runit", "dinit"):
             self._plan_runit()
         elif any(p.endswith(f"/agetty.{dev}") for p in g.openrc_gettys):
             pass                                    # OpenRC already starts agetty there
@@ -692,7 +693,8 @@ class _Planner:
                 self._add_line(g.securetty, dev)
 
     def _plan_runit(self) -> None:
-        """runit: link the port's getty service into the runsvdir started at boot."""
+        """runit: link the port's getty service into the runsvdir started at boot; dinit:
+        into the boot service's waits-for.d (/etc/dinit.d/boot.d), as `dinitctl enable`."""
         g = self.guest
         service = g.runit_service(self.device)
         if service is None:
@@ -703,9 +705,10 @@ class _Planner:
         if g.root.kind(g.runit_dir) != "dir":
             self.note(f"{g.runit_dir} does not exist; the getty service is not enabled")
             return
-        # Relative, like Debian's own links (../../../sv/NAME): never the rescue host's /etc/sv.
-        self.links.append(Change(link, None, link_target="../" * (link.count("/") - 1)
-                                 + service.lstrip("/")))
+        # Relative, like Debian's own links (../../../sv/NAME) and Chimera's (../NAME): never
+        # the rescue host's /etc/sv or /etc/dinit.d.
+        self.links.append(Change(link, None, link_target=posixpath.relpath(
+            service, posixpath.dirname(link))))
 
     def _getty_runs(self, sp) -> bool:
         """Whether the getty whose speed `sp` is runs (or this plan starts it): an OpenRC

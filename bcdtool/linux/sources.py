@@ -59,6 +59,11 @@ ESP_DIRS = ("/boot", "/efi", "/boot/efi")
 #: runit: service definitions and the service folder runsvdir reads at boot.
 RUNIT_SV = "/etc/sv"
 RUNIT_DEFAULT = "/etc/runit/runsvdir/default"
+#: dinit (Chimera Linux): service files, and the boot service's waits-for.d folder that
+#: `dinitctl enable` links them into; /etc/default/agetty-PORT holds a getty's GETTY_BAUD.
+DINIT_DIRS = ("/etc/dinit.d", "/usr/lib/dinit.d")
+DINIT_BOOT = "/etc/dinit.d/boot.d"
+DINIT_BINARIES = ("/usr/bin/dinit", "/sbin/dinit", "/usr/sbin/dinit")
 #: Architectures whose firmware has PC COM ports (GRUB's `serial` unit = ttyS<unit>).
 PC_ARCHES = ("x86_64", "i386")
 #: Arguments that mark a rescue entry, which is not expected to carry the serial console.
@@ -206,7 +211,8 @@ class Guest:
     #: Evidence of which EFI boot loader is installed: (guest path, what it shows).
     efi_loaders: list[tuple[str, str]] = field(default_factory=list)
     runit: bool = False
-    #: runit service folders (/etc/sv/NAME) and the links enabling them at boot.
+    #: runit service folders (/etc/sv/NAME) and the links enabling them at boot; for dinit
+    #: (init "dinit") its getty service files and the links in /etc/dinit.d/boot.d.
     runit_services: list[str] = field(default_factory=list)
     runit_enabled: dict[str, str] = field(default_factory=dict)
     runit_dir: str = RUNIT_DEFAULT
@@ -295,11 +301,13 @@ class Guest:
         return any(re.search(r"^\s*blscfg\b", tf.text, re.M) for tf in self.grub_cfgs)
 
     def runit_service(self, device: str) -> str | None:
-        """The runit service folder that runs a getty on `device`: Void's agetty-<port>, or
-        Debian getty-run's getty-<port> (its getty-ttyS0 follows the kernel's last console=)."""
+        """The service that runs a getty on `device`: runit's folder (Void's agetty-<port>, or
+        Debian getty-run's getty-<port>, whose getty-ttyS0 follows the kernel's last
+        console=), or dinit's agetty-<port> file (/etc/dinit.d before /usr/lib/dinit.d)."""
         for name in (f"agetty-{device}", f"getty-{device}"):
-            if f"{RUNIT_SV}/{name}" in self.runit_services:
-                return f"{RUNIT_SV}/{name}"
+            for path in self.runit_services:
+                if path.rsplit("/", 1)[1] == name:
+                    return path
         return None
 
     @property
@@ -911,6 +919,23 @@ def read_runit(guest: Guest, init_name: str | None) -> None:
         guest.runit_enabled[path] = root.readlink(path) or ""
 
 
+def read_dinit(guest: Guest, init_name: str | None) -> bool:
+    """dinit as init (Chimera Linux): the agetty-* service files and the boot.d links."""
+    root = guest.root
+    if init_name != "dinit" and not (root.kind(DINIT_BOOT) == "dir" and any(
+            root.exists(p) for p in DINIT_BINARIES)):
+        return False
+    guest.runit_dir = DINIT_BOOT
+    guest.runit_services = [f"{d}/{n}" for d in DINIT_DIRS
+                            for n in root.listdir(d)[:MAX_BLS_ENTRIES]
+                            if n.startswith(("agetty-", "getty-"))
+                            and root.kind(f"{d}/{n}") == "file"]
+    for name in root.listdir(DINIT_BOOT):
+        path = f"{DINIT_BOOT}/{name}"
+        guest.runit_enabled[path] = root.readlink(path) or ""
+    return True
+
+
 def _speed_on_line(tf: TextFile, lineno: int) -> GettySpeed | None:
     start, end = tf.line_span(lineno)
     found = gettyspeed.speed_span(tf.text[start:end])
@@ -934,14 +959,20 @@ def _openrc_speed(guest: Guest, device: str) -> GettySpeed:
 
 
 def _runit_speed(guest: Guest, service: str) -> GettySpeed | None:
-    """Void: BAUD_RATE= in the service's conf; Debian getty-run: the getty line of its run."""
-    conf = read_text(guest, f"{service}/conf")
+    """Void: BAUD_RATE= in the service's conf; Debian getty-run: the getty line of its run;
+    dinit (Chimera): GETTY_BAUD= in /etc/default/<service> (unset: not known here)."""
+    name = service.rsplit("/", 1)[1]
+    conf = read_text(guest, f"/etc/default/{name}" if guest.init == "dinit"
+                     else f"{service}/conf")
+    if guest.init == "dinit" and conf is None:
+        return None
     if conf is not None:
         for a in shell.parse([(conf.path, conf.text)]).assignments:
-            if a.name == "BAUD_RATE" and a.value and a.value.isdigit() and not a.word.unknown:
+            if a.name in ("BAUD_RATE", "GETTY_BAUD") and a.value and a.value.isdigit() \
+                    and not a.word.unknown:
                 start, end = a.inner
                 return GettySpeed(conf.path, conf, a.line, (start, end), [int(a.value)])
-    run = read_text(guest, f"{service}/run")
+    run = read_text(guest, f"{service}/run") if guest.init == "runit" else None
     if run is None:
         return None
     found = None
@@ -966,6 +997,8 @@ def read_init(guest: Guest, device: str) -> None:
     read_runit(guest, init_name)
     if guest.runit:
         guest.init = "runit"
+    elif read_dinit(guest, init_name):
+        guest.init = "dinit"
     elif init_name == "init" and root.exists("/etc/inittab"):
         guest.init = "sysv"             # sysvinit-core's /sbin/init, even with systemd installed
     elif has_systemd or guest.unit_path or guest.os_release.get("ID") == "nixos":
@@ -1004,7 +1037,7 @@ def read_init(guest: Guest, device: str) -> None:
         entry = inittab.getty_on(guest.inittab.text, device, busybox=guest.init == "busybox")
         if entry is not None:
             guest.getty_speed = _speed_on_line(guest.inittab, entry.line)
-    service = guest.runit_service(device) if guest.runit else None
+    service = guest.runit_service(device) if guest.init in ("runit", "dinit") else None
     if service is not None:
         guest.getty_speed = _runit_speed(guest, service)
     if guest.openrc and guest.agetty_service is not None and guest.getty_speed is None:

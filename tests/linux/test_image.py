@@ -139,7 +139,8 @@ def test_separate_boot_partition(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["amazonlinux-1", "amazonlinux-1-pv", "debian-12-refind",
-                                  "arch-refind", "armbian-no-env", "sles-11-mingetty"])
+                                  "arch-refind", "armbian-no-env", "sles-11-mingetty",
+                                  "chimera"])
 def test_session5_layouts_read_the_same_inside_an_image(tmp_path, capsys, name):
     """The layouts added in session 5 (legacy GRUB + Xen PV, rEFInd, a U-Boot env file to
     create, mingetty on the port) give the same report from an ext4 partition of a disk image
