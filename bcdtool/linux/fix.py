@@ -18,7 +18,7 @@ from bcdtool.linux import cmdline, inittab, kernelstub, raspi, shell, uboot
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
-from bcdtool.linux.rules import (SERIAL_PORT, SERIAL_TERM, VIRTUALIZATION_CONSOLES,
+from bcdtool.linux.rules import (S6_STEPS, SERIAL_PORT, SERIAL_TERM, VIRTUALIZATION_CONSOLES,
                                  has_serial_terminal, kernel_has_console, port_unit, serial_getty)
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
                                    KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart,
@@ -653,6 +653,8 @@ class _Planner:
                     self.links.append(Change(wants, None, link_target=up + g.unit_path.lstrip("/")))
         elif g.init in ("runit", "dinit"):
             self._plan_runit()
+        elif g.init in S6_STEPS:
+            self.note(f"{g.init}: no getty enabled by bcdtool; " + S6_STEPS[g.init].format(dev=dev))
         elif any(p.endswith(f"/agetty.{dev}") for p in g.openrc_gettys):
             pass                                    # OpenRC already starts agetty there
         elif g.init == "sysv" and g.openrc and g.agetty_service is not None:

@@ -740,9 +740,25 @@ def _check_getty(guest: Guest, device: str) -> Finding:
                            tuple(Evidence(tab.path, e.line, e.id) for e in misread), fix)
         return Finding("getty.serial", "problem", f"{who} runs no getty on {device}",
                        (Evidence(tab.path),), fix)
+    if guest.init in S6_STEPS:
+        return Finding("getty.serial", "unknown", f"{guest.init} runs the services from its own "
+                       "compiled service database, which bcdtool neither reads nor changes",
+                       (Evidence(f"/etc/{guest.init}"),), S6_STEPS[guest.init].format(dev=device))
     return Finding("getty.serial", "unknown", "cannot tell which init system the guest uses "
-                   "(no systemd, upstart, /etc/inittab or OpenRC runlevels)", (),
+                   "(no systemd, upstart, /etc/inittab, OpenRC runlevels, runit or dinit)", (),
                    "start a getty on the port by hand (see the guest's init documentation)")
+
+
+#: The next step for a serial getty under the s6 family (the services live in a compiled
+#: database: s6-rc's, or 66's trees).
+S6_STEPS = {
+    "s6": "in the guest, add an s6-rc longrun that runs `agetty -L {dev} 115200 vt100` (copy "
+          "the agetty-tty1 source definition under /etc/s6/sv and change the port) to the "
+          "default bundle, then recompile the database (`s6-db-reload`, or s6-rc-compile and "
+          "s6-rc-update)",
+    "66": "in the guest, enable a getty frontend instance for {dev} (66's tty/agetty service "
+          "with the port as its instance: `66 enable` it in the boot tree), then reboot",
+}
 
 
 def serial_getty(guest: Guest) -> str:

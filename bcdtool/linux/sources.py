@@ -160,7 +160,8 @@ class Guest:
     grubenv: Grubenv | None = None
     legacy: TextFile | None = None
     legacy_kernels: list[KernelLine] = field(default_factory=list)
-    init: str = "unknown"               # systemd | upstart | sysv | busybox | unknown
+    #: systemd | upstart | sysv | busybox | runit | dinit | s6 | 66 | unknown
+    init: str = "unknown"
     openrc: bool = False                # OpenRC runs the services (Alpine, Gentoo)
     openrc_gettys: dict[str, str] = field(default_factory=dict)   # runlevel link -> target
     agetty_service: str | None = None   # OpenRC's /etc/init.d/agetty (agetty.ttyS0 links to it)
@@ -936,6 +937,16 @@ def read_dinit(guest: Guest, init_name: str | None) -> bool:
     return True
 
 
+def _s6_kind(root: GuestRoot, init_name: str | None) -> str | None:
+    """"66" (Obarun's 66 suite on s6) or "s6" (s6-linux-init with s6-rc: Artix), or None."""
+    if root.kind("/etc/66") == "dir" or init_name in ("66", "66-boot"):
+        return "66"
+    if root.kind("/etc/s6-linux-init") == "dir" or init_name == "s6-linux-init" or (
+            root.kind("/etc/s6") == "dir" and root.exists("/usr/bin/s6-svscan")):
+        return "s6"
+    return None
+
+
 def _speed_on_line(tf: TextFile, lineno: int) -> GettySpeed | None:
     start, end = tf.line_span(lineno)
     found = gettyspeed.speed_span(tf.text[start:end])
@@ -999,6 +1010,8 @@ def read_init(guest: Guest, device: str) -> None:
         guest.init = "runit"
     elif read_dinit(guest, init_name):
         guest.init = "dinit"
+    elif _s6_kind(root, init_name) is not None:
+        guest.init = _s6_kind(root, init_name)
     elif init_name == "init" and root.exists("/etc/inittab"):
         guest.init = "sysv"             # sysvinit-core's /sbin/init, even with systemd installed
     elif has_systemd or guest.unit_path or guest.os_release.get("ID") == "nixos":

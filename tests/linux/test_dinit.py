@@ -63,3 +63,19 @@ def test_a_port_without_a_service_is_refused_naming_dinit(tmp_path):
     with pytest.raises(UnfixableGuestError) as exc:
         plan_fix(guest_of(root, "ttyS3"), "ttyS3")
     assert exc.value.exit_code == 36 and snapshot(root) == before
+
+
+@pytest.mark.parametrize("name,init,step", [("artix-s6", "s6", "s6-rc"),
+                                            ("obarun-66", "66", "66 enable")])
+def test_the_s6_family_is_named_and_its_getty_left_to_the_user(tmp_path, name, init, step):
+    """s6-rc and 66 start services from a compiled database bcdtool does not write: the
+    getty finding is unknown (never ok) and names the init's own step; fix edits the boot
+    configuration and says so."""
+    root = L2.build(name, tmp_path / "root")
+    report = report_of(root)
+    assert report.extra["init"] == init
+    getty = next(f for f in report.findings if f.id == "getty.serial")
+    assert getty.status == "unknown" and step in getty.fix and "systemd" not in getty.fix
+    _, plan, _ = fix_root(root, tmp_path)
+    assert any(n.startswith(f"{init}: no getty enabled") for n in plan.notes)
+    assert not any("dinit" in c.path or "s6" in c.path for c in plan.changes)

@@ -56,6 +56,8 @@ BEFORE = {
     "debian-12-refind": {"kernel.serial-console", "getty.serial"},
     "arch-refind": {"kernel.serial-console", "getty.serial"},
     "chimera": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
+    "artix-s6": {"kernel.serial-console", "grub.terminal-serial"},
+    "obarun-66": {"kernel.serial-console", "grub.terminal-serial"},
 }
 #: Every layout of both fixture modules, and the refused ones.
 ALL_REFUSED = {**L.REFUSED, **L2.REFUSED}
