@@ -871,4 +871,5 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
         )
     finally:
         sink.close()
+    plan.notes.extend(result.notices)      # an audit line that failed after the write
     return journal
