@@ -914,10 +914,21 @@ def read_runit(guest: Guest, init_name: str | None) -> None:
     named = read_text(guest, "/etc/runit/default.runsvdir")
     if named is not None and re.fullmatch(r"[A-Za-z0-9_.-]+", named.text.strip()):
         guest.runit_dir = f"/etc/runit/runsvdir/{named.text.strip()}"
-    guest.runit_services = [p for p in root.glob(RUNIT_SV) if root.kind(p) == "dir"]
+    guest.runit_services = [p for p in root.glob(RUNIT_SV) if _kind(guest, p) == "dir"]
     for name in root.listdir(guest.runit_dir):
         path = f"{guest.runit_dir}/{name}"
         guest.runit_enabled[path] = root.readlink(path) or ""
+
+
+def _kind(guest: Guest, path: str) -> str | None:
+    """What `path` is (links followed inside the guest); a loop or an unusable link is a
+    FileIssue and counts as nothing."""
+    try:
+        return guest.root.kind(path)
+    except BcdToolError as exc:
+        if all(i.path != path for i in guest.issues):
+            guest.issues.append(FileIssue(path, exc.message))
+        return None
 
 
 def read_dinit(guest: Guest, init_name: str | None) -> bool:
@@ -930,7 +941,7 @@ def read_dinit(guest: Guest, init_name: str | None) -> bool:
     guest.runit_services = [f"{d}/{n}" for d in DINIT_DIRS
                             for n in root.listdir(d)[:MAX_BLS_ENTRIES]
                             if n.startswith(("agetty-", "getty-"))
-                            and root.kind(f"{d}/{n}") == "file"]
+                            and _kind(guest, f"{d}/{n}") == "file"]
     for name in root.listdir(DINIT_BOOT):
         path = f"{DINIT_BOOT}/{name}"
         guest.runit_enabled[path] = root.readlink(path) or ""
