@@ -78,6 +78,12 @@ def test_doctor_checks_the_loader_on_the_other_disk(tmp_path):
     osdevice = found["boot-device.{default}.osdevice"]["message"]
     assert f"partition 2 of {second}" in osdevice and "\\Windows" in osdevice
     assert "Traceback" not in run.stderr
+    # the Windows facts (edition, services, crash dump) come from the disk that has Windows
+    edition = {f["id"]: f for f in json.loads(run.stdout)["findings"]}["windows-edition"]
+    assert edition["status"] != "unknown" and str(second) in edition["evidence"][0]["file"]
+    alone = {f["id"]: f for f in json.loads(bcdtool("doctor", boot, "--json").stdout)[
+        "findings"]}
+    assert alone["windows-edition"]["status"] == "unknown"
 
 
 def test_repair_points_a_gone_disk_at_the_other_disk_and_writes_only_the_store(tmp_path):
