@@ -46,8 +46,10 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, audit_log, backend, as_j
         raise planned.refused
     if dry_run and changes:
         ops.refuse(planned)
+    shown = len(planned.plan.notes)
     done = ops.write(planned, WriteOptions(dry_run=dry_run, backup_dir=backup_dir,
                                            audit_log=audit_log))
+    notes(planned.plan.notes[shown:])      # what the write itself noted (a failed audit line)
     if not changes:
         info("nothing to change")
     elif dry_run:
