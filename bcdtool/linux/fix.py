@@ -207,11 +207,23 @@ class _Planner:
                 # or `terminal_input gfxterm` fails and takes the serial input with it.
                 words = [w for w in term.value.split() if w in _INPUT_TERMINALS] or ["console"]
                 dropped = [w for w in term.value.split() if w not in _INPUT_TERMINALS]
-                if dropped:
-                    self.note(f"{term.file}:{term.line}: GRUB_TERMINAL drops {' '.join(dropped)} "
-                              "(an output-only terminal cannot be an input)")
-                if self._assignment_text(term) is not None:
-                    self._set_assignment(term, " ".join(["serial"] + words))
+                if "gfxterm" in dropped and self._graphical_settings() and \
+                        self._assignment_text(term) is not None:
+                    # The theme needs gfxterm as an output: input and output are set apart
+                    # (an empty GRUB_TERMINAL lets grub-mkconfig read them).
+                    self._set_assignment(term, "")
+                    self._add_line(self._file(term.file), 'GRUB_TERMINAL_INPUT="serial '
+                                   + " ".join(words) + '"')
+                    self._add_line(self._file(term.file), 'GRUB_TERMINAL_OUTPUT="gfxterm serial"')
+                    self.note(f"{term.file}:{term.line}: GRUB_TERMINAL emptied; input and output "
+                              "set apart so that gfxterm (and the theme) stays an output")
+                else:
+                    if dropped:
+                        self.note(f"{term.file}:{term.line}: GRUB_TERMINAL drops "
+                                  f"{' '.join(dropped)} (an output-only terminal cannot be an "
+                                  "input)")
+                    if self._assignment_text(term) is not None:
+                        self._set_assignment(term, " ".join(["serial"] + words))
         else:
             names = ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT")
             io = [env.last(name) for name in names]
