@@ -843,7 +843,7 @@ def _efi_identity(guest: Guest, path: str) -> str:
 #: machine config, a signed kernel partition): editing their files offline is wrong or lost.
 _IMMUTABLE_IDS = {"talos": "Talos Linux", "chromeos": "ChromeOS", "chromiumos": "ChromiumOS",
                   "bottlerocket": "Bottlerocket", "fedora-coreos": "Fedora CoreOS (ostree)",
-                  "rhcos": "Red Hat CoreOS (ostree)"}
+                  "rhcos": "Red Hat CoreOS (ostree)", "ubuntu-core": "Ubuntu Core"}
 
 
 #: Systems whose root is read-only by design, changed only through transactional-update.

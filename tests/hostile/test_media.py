@@ -331,5 +331,5 @@ def test_linux_fix_audit_line_failing_after_the_write_is_a_warning(tmp_path, sta
     done = cli(state, "linux", "fix", root, "--json", "--audit-log", mnt / "audit.jsonl")
     assert done.returncode == 0, done.stderr
     assert "audit line could not be appended" in done.stderr
-    assert any("audit line" in note for note in json.loads(done.stdout)["notes"])
+    assert any("audit line" in note for note in json.loads(done.stdout)["notices"])
     assert cli(state, "linux", "check", root).returncode == 0
