@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from bcdtool import _construct
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
+from bcdtool.limits import MAX_BCD_HIVE_BYTES
 from bcdtool.ops.forensic_labels import key_label
 from bcdtool.ops.forensic_model import filetime_iso
 from bcdtool.ops.forensic_source import Source
@@ -110,7 +111,7 @@ def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
     current = history.cell_owners(hive)
     # Each replayed copy is read once and dropped: only what each entry touched is kept.
     touched: dict[tuple[str, int], list[str]] = {}
-    files = history.read_logs(source.store, source.logs)
+    files = history.read_logs(source.store, source.logs, max_size=MAX_BCD_HIVE_BYTES)
     for snap in history.snapshots(source.store, source.logs, files):
         replayed = history.open_snapshot(snap, source.store_name)
         owners = history.cell_owners(replayed) if replayed is not None else current
