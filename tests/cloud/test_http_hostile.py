@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import socket
+import threading
 import time
 from functools import partial
 
@@ -348,3 +350,83 @@ def test_an_expired_signature_names_its_expiry_but_not_its_signature(tmp_path):
     assert proc.returncode == 34, proc.stderr
     assert "se=2020-01-01T00:00:00Z" in proc.stderr
     assert "AZURESECRETSIG" not in proc.stderr
+
+
+# -- slowloris: one request has a total deadline -------------------------------------------------
+
+def _trickle(h, srv, head: bytes, pause: float = 0.1) -> None:
+    """Send `head` then one header byte every `pause` seconds, until the client hangs up or the
+    test is over (srv.done)."""
+    try:
+        h.wfile.write(head)
+        while not srv.done.is_set():
+            h.wfile.write(b"X")
+            h.wfile.flush()
+            srv.done.wait(pause)
+    except OSError:
+        srv.cut.set()
+
+
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 206 Partial Content\r\nX-Slow: ",                       # headers without end
+    b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-65535/3145728\r\n"
+    b"Content-Length: 65536\r\n\r\n",                                 # a body dripping in
+    b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nX-Slow: ",         # a redirect, slowly
+])
+def test_bytes_trickling_in_hit_the_request_deadline_not_each_socket_timeout(monkeypatch, head):
+    monkeypatch.setenv("BCDTOOL_HTTP_TIMEOUT", "0.5")     # each byte comes well within it
+    events = {"done": threading.Event(), "cut": threading.Event()}
+    with ScriptedServer(lambda h, s: _trickle(h, s, head), **events) as srv:
+        try:
+            with pytest.raises(NetworkError, match="more than 1 s over one request") as caught:
+                HttpDevice(srv.url(query=GCS_QUERY))
+            assert srv.cut.wait(10)           # the client cut the connection itself
+        finally:
+            srv.done.set()
+    assert len(srv.seen) == 1                 # a broken server is not asked again
+    assert no_secret(str(caught.value))
+
+
+@pytest.mark.parametrize("flood", [
+    b"".join(b"X-Flood-%d: y\r\n" % n for n in range(500)) + b"\r\n",     # too many headers
+    b"X-Huge: " + b"h" * 200_000 + b"\r\n\r\n",                           # one endless line
+])
+def test_header_floods_are_one_line_errors(monkeypatch, flood):
+    monkeypatch.setenv("BCDTOOL_HTTP_RETRIES", "1")
+
+    def flooding(h, srv):
+        h.wfile.write(b"HTTP/1.1 206 Partial Content\r\n" + flood)
+        h.close_connection = True
+    with ScriptedServer(flooding) as srv:
+        with pytest.raises(NetworkError, match="did not answer usably after 2 tries"):
+            HttpDevice(srv.url())
+
+
+def test_a_tls_handshake_dripping_in_is_cut(monkeypatch):
+    """A 'TLS' server sending its handshake a byte at a time: the request ends (CPython bounds a
+    whole handshake by the socket timeout; the request's deadline would cut it otherwise)."""
+    monkeypatch.setenv("BCDTOOL_HTTP_TIMEOUT", "0.5")
+    listener = socket.create_server(("127.0.0.1", 0))
+    done, cut = threading.Event(), threading.Event()
+
+    def serve_one():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)                          # the ClientHello
+            try:
+                for byte in b"\x16\x03\x03\x40\x00" + b"\x02" * 0x4000:   # a record, slowly
+                    if done.wait(0.1):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                cut.set()
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(NetworkError, match="timed out|more than 1 s over one request"):
+            HttpDevice(f"https://127.0.0.1:{listener.getsockname()[1]}/disk.img")
+    finally:
+        done.set()
+        thread.join(10)
+        listener.close()
+    assert cut.is_set()
