@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 # Debian tools the tests use to build real images and to read our writes independently.
-DEB_TOOLS := dosfstools mtools ntfs-3g gdisk fdisk qemu-utils libwin-hivex-perl libhivex-bin e2fsprogs xz-utils grub-common u-boot-tools
+DEB_TOOLS := dosfstools mtools ntfs-3g gdisk fdisk qemu-utils libwin-hivex-perl libhivex-bin e2fsprogs xz-utils grub-common u-boot-tools fuse3
 PYTEST_ARGS ?=
 CHECK_JOBS ?= 2
 
@@ -25,7 +25,7 @@ demo: $(VENV)/.installed debian-tools
 debian-tools:
 	@missing=""; for t in mkfs.fat:dosfstools mcopy:mtools mkntfs:ntfs-3g sgdisk:gdisk sfdisk:fdisk \
 	    qemu-img:qemu-utils hivexregedit:libwin-hivex-perl hivexsh:libhivex-bin mkfs.ext4:e2fsprogs xz:xz-utils \
-	    grub-script-check:grub-common dumpimage:u-boot-tools; do \
+	    grub-script-check:grub-common dumpimage:u-boot-tools fusermount3:fuse3; do \
 	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

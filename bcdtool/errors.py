@@ -8,6 +8,7 @@ documented in README.md ("Exit codes") and must never be renumbered.
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Iterator
 
 from bcdtool.urls import redact, scrub
@@ -207,6 +208,13 @@ class UntrustedJournalError(BcdToolError):
     exit_code = 38
 
 
+class MediaError(WriteError):
+    """The medium failed under a write (EIO: a failing disk, a lost USB or network device); the
+    message says whether the original bytes are intact and names the journal and `ddrescue`."""
+
+    exit_code = 39
+
+
 def from_input_failure(exc: BaseException) -> BcdToolError | None:
     """The BcdToolError for a failure that input, not a bug, can cause (exhausted memory or
     recursion, undecodable text, a NUL byte in a path); None for anything else.
@@ -239,6 +247,33 @@ def next_step(step: str, *kinds: type[BcdToolError]) -> Iterator[None]:
             exc.message = f"{exc.message}; {step}"
             exc.args = (exc.message,)
         raise
+
+
+#: What a user can do about an error the medium gives while bcdtool writes.
+MEDIUM_STEPS = {
+    errno.ENOSPC: "free space on that file system (df -h), then run the command again",
+    errno.EDQUOT: "free space within your quota (quota -s), then run the command again",
+    errno.EROFS: "the file system is read-only, or turned read-only after an error (see "
+                 "dmesg): remount it read-write, or work on a copy elsewhere",
+    errno.EIO: "the disk reports I/O errors: copy it with ddrescue and work on the copy",
+    errno.EACCES: "check the permissions and attributes (ls -l, lsattr; chattr -i)",
+    errno.EPERM: "check the permissions and attributes (ls -l, lsattr; chattr -i)",
+}
+
+
+def medium_text(exc: OSError) -> str:
+    """`exc`'s text with what to do about it (for the errors of a full, read-only or failing
+    medium; the bare text for others)."""
+    hint = MEDIUM_STEPS.get(exc.errno or 0)
+    return f"{exc.strerror}: {hint}" if hint else str(exc.strerror or exc)
+
+
+def write_failure(exc: OSError, what: str, *, path: str | None = None,
+                  offset: int | None = None) -> WriteError:
+    """The error for OSError `exc` while writing (`what`: "write failed"): MediaError when the
+    medium itself failed (EIO), else WriteError; the message names the next step."""
+    kind = MediaError if exc.errno == errno.EIO else WriteError
+    return kind(f"{what}: {medium_text(exc)}", path=path, offset=offset)
 
 
 #: Exit code of commands that ran fine but found problems (check, doctor, linux check).

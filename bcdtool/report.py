@@ -6,11 +6,22 @@ file and line each fact came from) and how to fix it.  `ok` is true when no find
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bcdtool.urls import scrub
 
 STATUSES = ("ok", "problem", "warning", "unknown")
+#: Evidence lines shown per finding in text output.
+TEXT_EVIDENCE = 20
+#: Control characters that text read from a target must not send to a terminal (an escape
+#: sequence, a line break faking another finding); tabs, common in config lines, pass.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(line: str) -> str:
+    """`line` with its control characters (but tab) written as `\\uXXXX`."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04X}", line)
 
 
 @dataclass(frozen=True)
@@ -76,14 +87,20 @@ class Report:
         return doc
 
     def render_text(self) -> str:
-        """A human-readable listing, one block per finding."""
+        """A human-readable listing, one block per finding (at most `TEXT_EVIDENCE` evidence
+        lines each: a hostile store can hold thousands; `--json` lists them all), control
+        characters shown as `\\uXXXX` so that text read from a target cannot drive the
+        terminal."""
         lines = []
         for f in self.findings:
             lines.append(f"[{f.status.upper():7}] {f.id}: {f.message}")
-            for e in f.evidence:
+            for e in f.evidence[:TEXT_EVIDENCE]:
                 where = f"{e.file}:{e.line}" if e.line else e.file
                 lines.append(f"          {where}" + (f"  {e.note}" if e.note else ""))
+            if len(f.evidence) > TEXT_EVIDENCE:
+                lines.append(f"          ... and {len(f.evidence) - TEXT_EVIDENCE} more "
+                             "(--json lists them all)")
             if f.fix and f.status != "ok":
                 lines.append(f"          fix: {f.fix}")
         lines.append("result: " + ("ok" if self.ok else "problems found"))
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)

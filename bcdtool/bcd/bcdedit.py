@@ -196,7 +196,7 @@ def _enum(cmd: Command, store: BcdStore, out: Outcome) -> None:
     if len(args) > 1:
         raise InvalidArgumentError(_usage("enum"))
     selector = args[0] if args else "active"
-    if _bare_alias(selector) and selector.lower() not in enum.SELECTORS:
+    if _lost_braces(selector) and selector.lower() not in enum.SELECTORS:
         store.resolve(selector)              # `/enum current`: names the lost braces
     if not selector.startswith("{") and selector.lower() not in enum.SELECTORS:
         close = difflib.get_close_matches(selector.lower(), enum.SELECTORS, n=2, cutoff=0.6)
@@ -214,7 +214,7 @@ def _set(cmd: Command, store: BcdStore, out: Outcome) -> None:
     args = cmd.args
     # bcdedit: /set [{id}] datatype value; without an id it means {current}
     ident, rest = (args[0], args[1:]) if args and _looks_like_id(args[0]) else ("{current}", args)
-    if len(args) >= 3 and ident == "{current}" and _bare_alias(args[0]):
+    if len(args) >= 3 and ident == "{current}" and _lost_braces(args[0]):
         store.resolve(args[0])               # `/set default nx OptIn`: names the lost braces
     if len(rest) < 2:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} /set needs an identifier, an "
@@ -259,7 +259,9 @@ def _deletevalue(cmd: Command, store: BcdStore, out: Outcome) -> None:
         store.delete_element(guid, row.code)
     except NotFoundError as exc:
         raise NotFoundError("An error occurred while attempting to delete the specified data "
-                            "element. Element not found.", path=exc.path) from None
+                            f"element. Element not found. (bcdedit /enum {args[0]} /v lists "
+                            "the elements the entry has; an inherited value is deleted on the "
+                            "entry it comes from)", path=exc.path) from None
     out.lines.append(SUCCESS)
 
 
@@ -437,11 +439,14 @@ def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> N
     if not args:
         _show_settings(store, spec.alias, out)
         return
-    if args[0].lower() not in spec.types:
+    # bcdedit /? /dbgsettings: `[debugtype [...]] [/start policy] [/noumex]`: the switches
+    # alone change the start policy or user-mode exceptions and keep the debugger type
+    switches_only = spec is _DBGSETTINGS and args[0].lower() in ("/start", "/noumex")
+    if args[0].lower() not in spec.types and not switches_only:
         names = ", ".join(t.upper() for t in spec.types)
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {spec.command} needs {names}, or "
                                    f"no argument to show the settings. {HELP_HINT}")
-    kind = args.pop(0).lower()
+    kind = None if switches_only else args.pop(0).lower()
     start, flags, rest = None, set(), []
     while args:
         word = args.pop(0)
@@ -463,7 +468,11 @@ def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> N
     elif flags & {"nodhcp", "newkey"}:
         raise InvalidArgumentError(f"{PARAMETER_INCORRECT} NODHCP and NEWKEY apply to NET. "
                                    f"{HELP_HINT}")
-    if spec.type_code is not None:
+    if kind is None and params:
+        raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {spec.command}: NAME:value "
+                                   f"parameters follow a debugger type (e.g. {spec.command} "
+                                   f"SERIAL DEBUGPORT:1). {HELP_HINT}")
+    if spec.type_code is not None and kind is not None:
         store.set_element(guid, spec.type_code, spec.types[kind])
     for code, text in params.items():
         value = text if code >> 24 & 0xF == Format.STRING else (
@@ -525,14 +534,17 @@ def _create(cmd: Command, store: BcdStore, out: Outcome) -> None:
                 kind_arg = args.pop(0).lower()
         else:
             raise InvalidArgumentError(_usage("create"))
+    if ident is not None and ident.lower() in ("{current}", "{default}"):
+        # they stand for an existing entry: a new one cannot have that identifier
+        raise InvalidIdentifierError(f"{objects.INVALID_IDENTIFIER} {ident} names an existing "
+                                     "entry; /create without an identifier makes a new GUID",
+                                     path=ident)
     object_type = _object_type(ident, kind, kind_arg)
     if kind == "/application" and description is None:
         raise InvalidArgumentError(f"A description must be specified for the new entry (/d). "
                                    f"{HELP_HINT}")
     if ident is None:
         guid = objects.new_guid()
-    elif ident.lower() in ("{current}", "{default}"):
-        raise InvalidIdentifierError(objects.INVALID_IDENTIFIER, path=ident)
     else:
         guid = objects.alias_guid(ident) or objects.normalize_guid(ident)
     store.create_object(guid, object_type)
@@ -747,9 +759,11 @@ def _looks_like_id(word: str) -> bool:
     return bool(_ID_RE.match(word.strip()))
 
 
-def _bare_alias(word: str) -> bool:
-    """`default`, `current`, `bootmgr`: a well-known identifier whose braces were lost."""
-    return "{" + word.strip().lower() + "}" in objects.ALIASES
+def _lost_braces(word: str) -> bool:
+    """`default`, `current`, `bootmgr`, a bare GUID: an identifier whose braces were lost (the
+    store's resolve names the braced form)."""
+    braced = "{" + word.strip().lower() + "}"
+    return braced in objects.ALIASES or objects.is_guid(braced)
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -410,7 +410,7 @@ _BY_SCOPE_NAME: dict[tuple[str, str], ElementDef] = {
     (e.scope, e.name.lower()): e for e in ELEMENTS if e.name}
 
 _FORMAT_VALUES = frozenset(int(f) for f in Format)
-_CUSTOM_RE = re.compile(r"^(?:custom:|0x)?([0-9a-f]{8})$", re.IGNORECASE)
+_CUSTOM_RE = re.compile(r"^(?:custom:(?:0x)?|0x)?([0-9a-f]{8})$", re.IGNORECASE)
 
 
 def lookup(code: int, object_type: int) -> ElementDef | None:
@@ -445,7 +445,9 @@ def resolve(name: str, object_type: int) -> ElementDef:
     if match:
         code = int(match.group(1), 16)
         if element_format(code) not in _FORMAT_VALUES:
-            raise ElementError(NOT_RECOGNIZED, path=text)
+            raise ElementError(f"{NOT_RECOGNIZED} In custom:XXXXXXXX the second hex digit is "
+                               "the format, 1 to 8 (e.g. custom:16000069 is a boolean).",
+                               path=text)
         return lookup(code, object_type) or ElementDef(code, None, custom_name(code), "custom")
     key = text.lower()
     # class-1 (library) and class-4 (setup template) names apply to every object
@@ -464,7 +466,11 @@ def _suggestion(key: str, scopes: tuple) -> str:
         return f" {key} is an element of {' and '.join(elsewhere)} entries."
     names = sorted({name for (scope, name) in _BY_SCOPE_NAME if scope in scopes})
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.8)
-    return f" Did you mean {' or '.join(close)}?" if close else ""
+    if close:
+        return f" Did you mean {' or '.join(close)}?"
+    scope = scopes[-1] or LIBRARY
+    return (f" Run bcdedit /? TYPES {scope.upper()} for the names this entry takes, or give "
+            "the element as custom:XXXXXXXX.")
 
 
 def element(name: str, scope: str = LIBRARY) -> int:

@@ -14,6 +14,7 @@ from bcdtool.bcd.elements import (FORMAT_NAMES, HEX_INTEGERS, IPV4_INTEGERS, E, 
                                   display_name, element_format, is_hidden, lookup)
 from bcdtool.bcd.store import BcdObject, BcdStore, Change, Element
 from bcdtool.errors import BcdToolError
+from bcdtool.wintext import escape_name
 
 NAME_WIDTH = 24
 SELECTORS = ("active", "all", "firmware", "bootapp", "bootmgr", "osloader", "resume", "inherit",
@@ -101,7 +102,12 @@ def _line(name: str, values: list[str]) -> str:
 
 
 def value_lines(store: BcdStore, obj: BcdObject, elem: Element, view: View) -> list[str]:
-    """The printed value of an element, one string per output line."""
+    """The printed value of an element, one string per output line; control characters a
+    hostile store put in a string (a terminal escape, a line break) are shown as `\\uXXXX`."""
+    return [escape_name(line) for line in _value_lines(store, obj, elem, view)]
+
+
+def _value_lines(store: BcdStore, obj: BcdObject, elem: Element, view: View) -> list[str]:
     try:
         value = elem.value()
     except BcdToolError:

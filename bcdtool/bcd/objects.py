@@ -90,6 +90,11 @@ SETTINGS_OBJECTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "{ramdiskoptions}": (DEVICE_OPTIONS, ()),
 }
 
+#: Well-known entries `bcdedit /create {alias}` makes without /application, /inherit or /device:
+#: the ones whose type is fixed (the settings objects, and the boot applications below).
+CREATABLE = frozenset({"{bootmgr}", "{fwbootmgr}", "{memdiag}", "{ntldr}", "{legacy}",
+                       *SETTINGS_OBJECTS})
+
 _GUID_RE = re.compile(r"^\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}$",
                       re.IGNORECASE)
 

@@ -95,6 +95,20 @@ class Change(NamedTuple):
         return None if self.code is None else display_name(self.code, self.object_type)
 
 
+def _missing_next_step(text: str, guid: str) -> str:
+    """What to do about an entry the store lacks: the `/create` line for a well-known entry
+    bcdedit can create, else how to list the entries there are."""
+    if guid == objects.ALIASES["{fwbootmgr}"]:
+        return ("This store has no {fwbootmgr} (a BIOS store, or one Windows never synced with "
+                "UEFI): the firmware's own boot order lives in its NVRAM, set on the machine "
+                "itself (firmware setup, efibootmgr, or a VM's UEFI variables file)")
+    alias = text if text in objects.ALIASES else objects.alias_of(guid)
+    if alias in objects.CREATABLE:
+        return f"This store has no {alias}: create it with bcdedit /create {alias}"
+    return ("List the entries this store has with bcdedit /enum all (or bcdtool enum TARGET "
+            "--all)")
+
+
 class BcdStore:
     """The BCD objects of a hive, with staged edits through a `HiveEditor`."""
 
@@ -136,13 +150,19 @@ class BcdStore:
             self.notices.append(f"ignored object key {key.name!r}: not a GUID")
             return None
         try:
-            raw_type = key.subkey("Description").value("Type").raw
+            type_value = key.subkey("Description").value("Type")
         except NotFoundError:
             self.notices.append(f"ignored object {key.name}: it has no Description\\Type")
             return None
+        raw_type = type_value.raw
         if len(raw_type) < 4:
             self.notices.append(f"ignored object {key.name}: its Type value is too short")
             return None
+        if type_value.type != REG_DWORD and len(raw_type) != 4:
+            # Windows writes a REG_DWORD (four bytes of another registry type read the same);
+            # anything else is read from its first bytes, which is a guess: say so
+            self.notices.append(f"object {key.name}: its Type value is {type_value.type_name}, "
+                                "not REG_DWORD; its first 4 bytes were read as the type")
         obj = BcdObject(key.name.lower(), key.name, int.from_bytes(raw_type[:4], "little"))
         try:
             elements_key = key.subkey("Elements")
@@ -238,16 +258,16 @@ class BcdStore:
                 f"{objects.INVALID_IDENTIFIER} {identifier!r} lost its braces (PowerShell "
                 f"passes an unquoted {{{text}}} as {text}): write '{{{text}}}' in quotes",
                 path=identifier)
+        elif objects.is_guid("{" + text + "}"):
+            # bcdedit takes a GUID only in braces; without them it is no identifier
+            raise InvalidIdentifierError(
+                f"{objects.INVALID_IDENTIFIER} A GUID names an entry only in braces: write "
+                f"'{{{text}}}' (quoted, so the shell keeps the braces)", path=identifier)
         else:
             guid = objects.alias_guid(text) or objects.normalize_guid(text)
         if must_exist and guid not in self._objects:
-            if guid == objects.ALIASES["{fwbootmgr}"]:
-                raise NotFoundError(
-                    REFERENCE_ERROR + " This store has no {fwbootmgr} (a BIOS store, or one "
-                    "Windows never synced with UEFI): the firmware's own boot order lives in its "
-                    "NVRAM, set on the machine itself (firmware setup, efibootmgr, or a VM's "
-                    "UEFI variables file)", path=identifier)
-            raise NotFoundError(REFERENCE_ERROR, path=identifier)
+            raise NotFoundError(REFERENCE_ERROR + " " + _missing_next_step(text, guid),
+                                path=identifier)
         return guid
 
     def element_def(self, guid: str, name: str) -> ElementDef:

@@ -10,7 +10,7 @@ import stat
 import struct
 
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.errors import ImageError, NotFoundError, ReadOnlyError, WriteError
+from bcdtool.errors import ImageError, NotFoundError, ReadOnlyError, write_failure
 
 #: ioctls asking a Linux block device for its logical sector size and its read-only flag.
 _BLKSSZGET = 0x1268
@@ -95,8 +95,8 @@ class RawDevice(BlockDevice):
             while done < len(data):
                 done += os.pwrite(self._fd, data[done:], offset + done)
         except OSError as exc:
-            raise WriteError(f"write failed: {exc.strerror}", path=self.name,
-                             offset=offset + done) from None
+            raise write_failure(exc, "write failed", path=self.name,
+                                offset=offset + done) from None
 
     def flush_device(self) -> None:
         """fsync the file or device."""
@@ -104,7 +104,7 @@ class RawDevice(BlockDevice):
             try:
                 os.fsync(self._fd)
             except OSError as exc:
-                raise WriteError(f"fsync failed: {exc.strerror}", path=self.name) from None
+                raise write_failure(exc, "fsync failed", path=self.name) from None
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -38,6 +38,15 @@ def path_option(help: str = "Path of the store or hive inside the target (defaul
     return click.option("--path", "path", default=None, metavar="P", help=help)
 
 
+def other_disk_option() -> _Decorator:
+    """`--other-disk IMG` (repeatable): the machine's other disks, where the store's devices
+    may point (Windows on a second disk); opened read-only."""
+    return click.option("--other-disk", "other_disks", multiple=True, metavar="DISK",
+                        help="Another disk or image of the same machine: devices naming its "
+                             "partitions (by GPT disk GUID or MBR signature) are checked there "
+                             "(repeatable; read-only, only the store's disk is written).")
+
+
 def backend_option(choices: tuple[str, ...] = ("native", "guestfs"), default: str = "native",
                    help: str = "guestfs: reach the file through libguestfs (LVM, other file "
                                "systems; needs python3-guestfs).") -> _Decorator:

@@ -12,12 +12,23 @@ from dataclasses import dataclass
 
 from bcdtool.errors import InvalidArgumentError
 
-#: Serial console device names the kernel accepts (8250/16550, PL011, Zynq, SuperH, i.MX, hvc,
-#: and the boards' SoC UARTs: Amlogic ttyAML, Qualcomm ttyMSM, Rockchip's vendor ttyFIQ, i.MX
-#: LPUART ttyLP, SiFive ttySIF, OMAP ttyO).  `serial0`/`serial1` are the Raspberry Pi
-#: firmware's aliases of its UARTs.
-SERIAL_DEVICE = re.compile(r"^(ttyS|ttyAMA|ttyAML|ttyMSM|ttyFIQ|ttyLP|ttySIF|ttyO|ttyPS|ttySC|"
-                           r"ttymxc|ttyUSB|hvc|ttysclp|serial)\d+$")
+#: Serial console device names the kernel accepts, by driver: 8250/16550 ttyS, PL011 ttyAMA,
+#: Amlogic ttyAML, Qualcomm ttyMSM/ttyHSL/ttyHS, Rockchip's vendor ttyFIQ, i.MX ttymxc and
+#: LPUART ttyLP, NXP LINFlex ttyLF, SiFive ttySIF, OMAP ttyO, Xilinx Zynq ttyPS and uartlite
+#: ttyUL, Renesas ttySC, Samsung ttySAC, STM32 ttySTM, Tegra ttyTHS, Marvell ttyMV, Atheros
+#: ttyATH, USB serial ttyUSB, the hypervisor consoles (hvc: Xen, KVM virtio, IBM Power; xvc:
+#: old Xen; hvsi), IBM Z ttysclp; `serial0`/`serial1` are the Raspberry Pi firmware's aliases
+#: of its UARTs.  One list: the command line, inittab and U-Boot script readers all use it.
+SERIAL_PREFIXES = ("ttyS", "ttyAMA", "ttyAML", "ttyMSM", "ttyHSL", "ttyHS", "ttyFIQ", "ttymxc",
+                   "ttyLP", "ttyLF", "ttySIF", "ttyO", "ttyPS", "ttyUL", "ttySC", "ttySAC",
+                   "ttySTM", "ttyTHS", "ttyMV", "ttyATH", "ttyUSB", "hvc", "xvc", "hvsi",
+                   "ttysclp", "serial")
+#: Consoles a hypervisor provides (Xen PV's hvc0 and the old xvc0, virtio-console, IBM's
+#: hvsi): no UART behind them, so no boot loader drives them as a serial port.
+HYPERVISOR_PREFIXES = ("hvc", "xvc", "hvsi")
+#: A serial device name (no anchors: for use inside larger patterns).
+SERIAL_NAME = "(?:" + "|".join(sorted(SERIAL_PREFIXES, key=len, reverse=True)) + r")[0-9]+"
+SERIAL_DEVICE = re.compile(rf"^{SERIAL_NAME}$")
 #: The serial ports `linux fix` writes (a name that is safe in shell files and unit names).
 DEVICE_NAME = re.compile(r"^(tty[A-Za-z]+[0-9]+|hvc[0-9]+|serial[01])$")
 #: Speeds GRUB, syslinux and the kernel all accept, then the Arm boards' fixed UART speeds
@@ -96,6 +107,11 @@ def args_of(text: str) -> list[str]:
     return [t.text for t in tokenize(text)]
 
 
+def hypervisor_console(device: str) -> bool:
+    """True for a hypervisor's console (hvc0, xvc0, hvsi0), which is no boot loader's port."""
+    return bool(re.fullmatch("(?:" + "|".join(HYPERVISOR_PREFIXES) + r")[0-9]+", device))
+
+
 def validate_device(device: str) -> str:
     """`device` when it is a serial port name we may write; InvalidArgumentError otherwise.
 
@@ -151,10 +167,12 @@ def plan_console_edit(segments: list[str], device: str, baud: int, *, append_to:
     console_toks = [t for t in tokens if t.text.startswith("console=")]
     ours = [t for t in console_toks if parse_console(t.text[8:]).device == device]
     want = desired_arg(device, baud)
+    # A hypervisor console has no line speed: `console=hvc0` as written is kept.
+    speed_matters = not hypervisor_console(device)
     append_text: str | None = None
     if console_toks and console_toks[-1] in ours:
         last = parse_console(console_toks[-1].text[8:])
-        if last.effective_speed != baud:
+        if last.effective_speed != baud and speed_matters:
             replace[console_toks[-1]] = want
     else:
         removals.extend(ours)
@@ -165,7 +183,7 @@ def plan_console_edit(segments: list[str], device: str, baud: int, *, append_to:
             append_text = "console=tty0 " + want  # no console= at all: keep the screen too
     # Device tokens of the same port elsewhere keep their place but get the same speed.
     for tok in ours:
-        if tok not in removals and tok not in replace:
+        if tok not in removals and tok not in replace and speed_matters:
             if parse_console(tok.text[8:]).effective_speed != baud:
                 replace[tok] = want
     out = []

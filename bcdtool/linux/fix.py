@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 from bcdtool.errors import (GuestError, InvalidArgumentError, UnfixableGuestError,
                             UnsupportedError, VerifyError)
-from bcdtool.linux import cmdline, inittab, kernelstub, nixos, raspi, shell, uboot
+from bcdtool.linux import cmdline, inittab, kernelstub, raspi, shell, uboot
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
-from bcdtool.linux.rules import VIRTUALIZATION_CONSOLES, has_serial_terminal, kernel_has_console
+from bcdtool.linux.rules import (SERIAL_PORT, SERIAL_TERM, VIRTUALIZATION_CONSOLES,
+                                 has_serial_terminal, kernel_has_console, port_unit, serial_getty)
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
                                    KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart,
                                    uboot_reader)
@@ -32,10 +33,10 @@ _SPEED_OPT = re.compile(r"--speed[= ](\d+)")
 #: GRUB terminals that work for input as well as output.
 _INPUT_TERMINALS = ("console", "serial", "at_keyboard", "usb_keyboard", "ofconsole")
 _KERNELOPTS = re.compile(r"(^|\s)\$\{?kernelopts\}?(?=\s|$)")
-_UNIT_OPT = re.compile(r"--unit[= ](\d+)|--port[= ](\S+)|(?<=[ \t])com(\d+)\b")
-_SERIAL_COM = re.compile(r"\bserial_com(\d+)\b")
 #: legacy GRUB's graphical menu and colours: SUSE's serial console procedure comments them out.
 _LEGACY_GRAPHICS = ("splashimage", "gfxmenu", "color")
+#: What 00_header writes only when gfxterm is an output terminal (`if [ "x$gfxterm" = x1 ]`).
+_GFXTERM_SETTINGS = ("GRUB_THEME", "GRUB_BACKGROUND")
 
 
 @dataclass
@@ -102,7 +103,8 @@ class _Planner:
         self.unit = int(m.group(1)) if m else None
         #: No PC COM port to point GRUB at: Arm, IBM Power and Z, RISC-V (their GRUB shows its
         #: menu on the firmware's console).
-        self.arm = not guest.pc or device.startswith("ttyAMA")
+        self.arm = not guest.pc or device.startswith("ttyAMA") or \
+            cmdline.hypervisor_console(device)
         self.edits: dict[str, _Edits] = {}
         self.notes: list[str] = []
         self.links: list[Change] = []
@@ -212,16 +214,28 @@ class _Planner:
         else:
             names = ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT")
             io = [env.last(name) for name in names]
-            if all(a is None or not a.value for a in io):
+            # Unset, GRUB_TERMINAL_OUTPUT is gfxterm (grub-mkconfig's default), and 00_header
+            # loads GRUB_THEME/GRUB_BACKGROUND only for gfxterm: keep it beside serial then.
+            output = "gfxterm serial" if self._graphical_settings() else "serial console"
+            if all(a is None or not a.value for a in io) and output == "serial console":
                 self._add_line(owner, 'GRUB_TERMINAL="serial console"')
             else:
                 for name, a in zip(names, io, strict=True):
                     if a is None or not a.value:
-                        self._add_line(owner, f'{name}="serial console"')
+                        value = output if name == "GRUB_TERMINAL_OUTPUT" else "serial console"
+                        self._add_line(owner, f'{name}="{value}"')
                     elif not has_serial_terminal(a.value):
                         text = self._assignment_text(a)
                         if text is not None:
                             self._set_assignment(a, "serial " + text.strip())
+        for name in ("GRUB_TERMINAL", "GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT"):
+            # serial_comN / serial_efiN terminals name a port: ours.
+            a = env.last(name)
+            if a is not None and a.value and SERIAL_TERM.search(a.value) and \
+                    self._terminal_line(a.value) != a.value:
+                text = self._assignment_text(a)
+                if text is not None:
+                    self._set_assignment(a, self._terminal_line(text))
         cmd = env.last("GRUB_SERIAL_COMMAND")
         if cmd is None or not cmd.value:
             self._add_line(
@@ -238,6 +252,13 @@ class _Planner:
         else:
             self._set_assignment(cmd, self._serial_line(text))
 
+    def _graphical_settings(self) -> list[str]:
+        """The GRUB_* settings that 00_header applies only on gfxterm (a theme, a background):
+        the ones an output terminal without gfxterm would lose at the next grub-mkconfig."""
+        env = self.guest.grub_env
+        return [name for name in _GFXTERM_SETTINGS if name in env.values
+                and (env.values[name] is None or env.values[name].strip())]  # None: unknown
+
     def _serial_command(self) -> str:
         unit = f" --unit={self.unit}" if self.unit is not None else ""
         return f"serial{unit} --speed={self.baud}"
@@ -249,18 +270,22 @@ class _Planner:
             return text
 
         def port(m: re.Match) -> str:
+            if port_unit(m) == self.unit:
+                return m.group(0)               # already our port, as the guest wrote it
             if m.group(1) is not None:
                 return m.group(0)[:-len(m.group(1))] + str(self.unit)
+            if m.group(2) is not None and re.fullmatch(r"(com|efi)\d+", m.group(2)):
+                return m.group(0)[:-len(m.group(2))] + m.group(2)[:3] + str(self.unit)
             if m.group(2) is not None:
-                return f"--unit={self.unit}"
-            return f"com{self.unit}"
-        return _UNIT_OPT.sub(port, text)
+                return f"--unit={self.unit}"        # an I/O address: the unit says it plainly
+            return f"{m.group(3)}{self.unit}"
+        return SERIAL_PORT.sub(port, text)
 
     def _terminal_line(self, text: str) -> str:
         """`serial_comN` terminal names pointed at our port."""
         if self.unit is None:
             return text
-        return _SERIAL_COM.sub(f"serial_com{self.unit}", text)
+        return SERIAL_TERM.sub(lambda m: f"serial_{m.group(1)}{self.unit}", text)
 
     # -- generated files -----------------------------------------------------------------------
     def _edit_kernel_line(self, line: KernelLine, kernelopts: str | None) -> None:
@@ -309,7 +334,7 @@ class _Planner:
             first[words[0]] = i if first[words[0]] is None else first[words[0]]
             if words[0] == "serial":
                 new = self._serial_line(line)
-            elif any(_SERIAL_COM.fullmatch(w) for w in words[1:]):
+            elif any(SERIAL_TERM.fullmatch(w) for w in words[1:]):
                 new = self._terminal_line(line)
             elif "serial" not in words[1:]:
                 indent = line[:len(line) - len(line.lstrip())]
@@ -344,8 +369,8 @@ class _Planner:
 
     def plan_legacy(self) -> None:
         tf = self.guest.legacy
-        if tf is None:
-            return
+        if tf is None or self.arm:
+            return                          # no COM port: legacy GRUB's terminal left alone
         edits = self.edits_for(tf)
         lines = tf.text.split("\n")
         offsets, pos = [], 0
@@ -411,11 +436,18 @@ class _Planner:
                 continue
             found = uboot.env_edit(script.text, script.directory, read, exists, self.device,
                                    self.baud)
-            if found is not None:
-                tf = g.uboot_env_files[found[0]]
+            if found is None:
+                continue
+            tf = g.uboot_env_files.get(found[0])
+            created = ""
+            if tf is not None:
                 self.edits_for(tf).replace(0, len(tf.text), found[1])
-                self.note(f"{found[0]}: the console goes into what {script.path} passes to the "
-                          "kernel (read at every boot; boot.scr is not rebuilt)")
+            elif all(c.path != found[0] for c in self.new_files):
+                # The script imports the file only when it is there: it is created.
+                self.new_files.append(Change(found[0], None, found[1].encode()))
+                created = " (created: the script imports it when it is there)"
+            self.note(f"{found[0]}{created}: the console goes into what {script.path} passes "
+                      "to the kernel (read at every boot; boot.scr is not rebuilt)")
 
     def _edit_value(self, tf: TextFile, span: tuple[int, int]) -> None:
         """Give the command line text at `span` of `tf` our console (quiet dropped)."""
@@ -522,8 +554,6 @@ class _Planner:
             self._edit_value(tf, (tf.text.rfind("\n", 0, end) + 1, end))
         if g.kernelstub is not None:
             self._plan_kernelstub(g.kernelstub, g.kernelstub_options)
-        if g.nixos_config is not None:
-            self._plan_nixos(g.nixos_config)
         if g.clear_linux:
             self._plan_cmdline_d()
         if g.uboot_files:
@@ -591,19 +621,6 @@ class _Planner:
             self.edits_for(tf).replace(0, len(tf.text), kernelstub.with_options(tf.text, opts,
                                                                                 values))
 
-    def _plan_nixos(self, tf: TextFile) -> None:
-        params = nixos.kernel_params(tf.text)
-        if params is None or not params.plain:
-            self.note(f"{tf.path}: NixOS writes its boot entries from boot.kernelParams; add "
-                      f'"console=tty0" "{cmdline.desired_arg(self.device, self.baud)}" to it by '
-                      "hand and run nixos-rebuild boot (the grub.cfg edit lasts until then)")
-            return
-        new, notes = self._plan_console([" ".join(params.values)], self.device,
-                                               self.baud, append_to=0)
-        values = cmdline.args_of(new[0])
-        self.edits_for(tf).replace(params.inner[0], params.inner[1],
-                                   " " + " ".join(nixos.literal(v) for v in values) + " ")
-
     # -- login ---------------------------------------------------------------------------------
     def plan_login(self) -> None:
         g, dev = self.guest, self.device
@@ -640,14 +657,16 @@ class _Planner:
         elif g.init == "sysv" and g.openrc and g.agetty_service is not None:
             self._plan_openrc_agetty()
         elif g.init in ("sysv", "busybox") and g.inittab is not None:
-            busybox = g.busybox
-            if inittab.getty_on(g.inittab.text, dev, busybox=busybox) is None:
-                if g.root.exists("/sbin/agetty") and not busybox:
-                    getty = "/sbin/agetty"
-                elif g.root.exists("/sbin/getty"):
-                    getty = "/sbin/getty"
-                else:
-                    getty = "/bin/busybox getty" if busybox else "/sbin/getty"
+            busybox, getty = g.busybox, serial_getty(g)
+            entry = inittab.getty_on(g.inittab.text, dev, busybox=busybox)
+            if entry is not None and inittab.vc_only(entry):
+                # mingetty cannot set a serial line up: the same line runs agetty instead.
+                start, end = g.inittab.line_span(entry.line)
+                self.edits_for(g.inittab).replace(start, end, inittab.with_process(
+                    g.inittab.text[start:end], inittab.getty_process(dev, self.baud, getty)))
+                self.note(f"{g.inittab.path}:{entry.line}: {inittab.program(entry)} cannot drive "
+                          f"a serial line; the line runs {getty.split()[-1]} instead")
+            elif entry is None:
                 for e in inittab.misread_lines(g.inittab.text, dev) if busybox else []:
                     self.note(f"{g.inittab.path}:{e.line}: BusyBox init runs this line on "
                               f"/dev/{e.id}; left as is (a BusyBox-form line is added)")

@@ -12,8 +12,12 @@ from bcdtool.report import Evidence, Finding, Report
 
 _VAR_TOKEN = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 _SPEED = re.compile(r"(?:--speed[= ]|-s ?)(\d+)")
-_UNIT = re.compile(r"--unit[= ](\d+)|--port[= ](\S+)|(?<=[ \t])com(\d+)\b")
-_SERIAL_COM = re.compile(r"^serial_com(\d+)$")
+#: The port of a GRUB `serial` command: --unit=N, --port=ADDRESS (or comN/efiN), or a bare
+#: comN/efiN word.  efiN is the firmware's Nth serial device (EFI SERIAL_IO), taken as COM N+1.
+SERIAL_PORT = re.compile(r"--unit[= ](\d+)|--port[= ](\S+)|(?<=[ \t])(com|efi)(\d+)\b")
+#: GRUB's per-port terminal names: serial_comN, serial_efiN.
+SERIAL_TERM = re.compile(r"\bserial_(com|efi)(\d+)\b")
+_NAMED_PORT = re.compile(r"(?:com|efi)(\d+)")
 
 
 @dataclass
@@ -217,26 +221,31 @@ def has_serial_terminal(terms) -> bool:
     Linux's `ec2-console`, its GRUB's serial-and-screen terminal, or IEEE 1275's `ofconsole`,
     the firmware console that is the hypervisor's hvc0 on IBM Power)."""
     words = (terms.split() if isinstance(terms, str) else terms) if terms is not None else []
-    return any(w in ("serial", "ec2-console", "ofconsole") or _SERIAL_COM.match(w)
+    return any(w in ("serial", "ec2-console", "ofconsole") or SERIAL_TERM.fullmatch(w)
                for w in words)
 
 
 
 def serial_unit(text: str) -> int | None:
-    """The COM unit a GRUB `serial` command opens (--unit, --port address, comN; default 0)."""
-    m = _UNIT.search(text)
-    if m is None:
-        return 0
+    """The COM unit a GRUB `serial` command opens (--unit, --port address, comN or efiN;
+    default 0)."""
+    m = SERIAL_PORT.search(text)
+    return 0 if m is None else port_unit(m)
+
+
+def port_unit(m: re.Match) -> int | None:
+    """The unit a SERIAL_PORT match names (None: a --port value that is no COM port)."""
     if m.group(1) is not None:
         return int(m.group(1))
-    if m.group(3) is not None:
-        return int(m.group(3))
-    return syslinux.parse_port(m.group(2))
+    if m.group(4) is not None:
+        return int(m.group(4))
+    named = _NAMED_PORT.fullmatch(m.group(2))
+    return int(named.group(1)) if named else syslinux.parse_port(m.group(2))
 
 
 def terminal_units(words) -> list[int]:
     """COM units named by `serial_comN` terminal names."""
-    return [int(m.group(1)) for w in words or [] for m in [_SERIAL_COM.match(w)] if m]
+    return [int(m.group(2)) for w in words or [] for m in [SERIAL_TERM.fullmatch(w)] if m]
 
 
 def check_console(guest: Guest, device: str) -> list[Finding]:
@@ -420,6 +429,12 @@ def _other_loader(guest: Guest) -> Finding:
                        "U-Boot prints its own messages on the UART its build chose (reported, "
                        "not edited): the kernel's console= decides what the serial port shows",
                        tuple(ev), "U-Boot's console is part of its build and environment")
+    if guest.refind_files:
+        return Finding("bootloader.serial", "warning",
+                       "rEFInd shows its menu on the firmware's console (reported, not "
+                       "edited): the kernel's console= decides what the serial port shows",
+                       (Evidence(guest.refind_files[0].path),),
+                       "enable the firmware's serial console redirection if the menu is needed")
     if guest.bls_entries or guest.systemd_boot or guest.ukis:
         where = next(iter([tf.path for tf in guest.bls_entries] + [u.path for u in guest.ukis]
                           + [p for p, _ in guest.efi_loaders]))
@@ -529,6 +544,13 @@ def _check_grub_terminal(guest: Guest, device: str) -> list[Finding]:
         nothing = "nothing to compare (GRUB uses the firmware console)"
         return [Finding("grub.terminal-serial", "ok", "GRUB on IBM Power shows its menu on the "
                         "firmware console (ofconsole), which is the hypervisor console hvc0", ()),
+                Finding("grub.serial-speed", "ok", nothing, ()),
+                Finding("grub.serial-unit", "ok", nothing, ())]
+    if guest.pc and cmdline.hypervisor_console(device):
+        nothing = f"nothing to compare (GRUB has no serial unit for {device})"
+        return [Finding("grub.terminal-serial", "ok", f"{device} is the hypervisor's console, "
+                        "not a COM port GRUB can drive: a Xen PV guest's boot menu is shown by "
+                        "PV-GRUB on that console (pygrub: by the host)", ()),
                 Finding("grub.serial-speed", "ok", nothing, ()),
                 Finding("grub.serial-unit", "ok", nothing, ())]
     terms = grub_terminals(guest)
@@ -693,11 +715,17 @@ def _check_getty(guest: Guest, device: str) -> Finding:
         tab, busybox = guest.inittab, guest.busybox
         who = "BusyBox init" if busybox else "inittab"
         entry = inittab.getty_on(tab.text, device, busybox=busybox)
+        getty = serial_getty(guest)
+        if entry is not None and inittab.vc_only(entry):
+            return Finding("getty.serial", "problem", f"{inittab.program(entry)} cannot drive a "
+                           f"serial line (virtual consoles only): no usable login prompt on "
+                           f"{device}", (Evidence(tab.path, entry.line, entry.process),),
+                           "bcdtool linux fix (runs "
+                           f"`{inittab.getty_process(device, 115200, getty)}` on that line "
+                           "instead)")
         if entry is not None:
             return Finding("getty.serial", "ok", f"{who} runs a getty on {device}",
                            (Evidence(tab.path, entry.line),))
-        getty = "/sbin/agetty" if guest.root.exists("/sbin/agetty") and not busybox \
-            else "/sbin/getty"
         line = inittab.getty_line(device, 115200, busybox=busybox, getty=getty,
                                   taken=inittab.ids(tab.text))
         if guest.openrc and guest.agetty_service and not busybox:
@@ -715,6 +743,18 @@ def _check_getty(guest: Guest, device: str) -> Finding:
     return Finding("getty.serial", "unknown", "cannot tell which init system the guest uses "
                    "(no systemd, upstart, /etc/inittab or OpenRC runlevels)", (),
                    "start a getty on the port by hand (see the guest's init documentation)")
+
+
+def serial_getty(guest: Guest) -> str:
+    """The getty program an inittab line for a serial port runs: util-linux's agetty where the
+    guest has it (SysV init), else getty (BusyBox's applet, or the guest's own)."""
+    if not guest.busybox:
+        for path in ("/sbin/agetty", "/usr/sbin/agetty"):
+            if guest.root.exists(path):
+                return path
+    if guest.root.exists("/sbin/getty") or not guest.busybox:
+        return "/sbin/getty"
+    return "/bin/busybox getty"
 
 
 def _runit_getty(guest: Guest, device: str) -> Finding:

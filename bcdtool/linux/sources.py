@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.linux import (cmdline, gettyspeed, inittab, kernelstub, raspi, shell, syslinux,
-                           uboot, uki)
+from bcdtool.linux import (cmdline, gettyspeed, inittab, kernelstub, raspi, refind, shell,
+                           syslinux, uboot, uki)
 from bcdtool.linux.paths import GuestRoot
 
 GRUB_DEFAULT = "/etc/default/grub"
@@ -199,6 +199,9 @@ class Guest:
     #: config.txt's `include`d files for every board, in order (each may set enable_uart).
     rpi_includes: list[TextFile] = field(default_factory=list)
     lilo: TextFile | None = None
+    #: rEFInd: refind_linux.conf files and refind.conf, and their kernel option strings.
+    refind_files: list[TextFile] = field(default_factory=list)
+    refind_lines: list[KernelLine] = field(default_factory=list)
     loader_conf: TextFile | None = None
     #: Evidence of which EFI boot loader is installed: (guest path, what it shows).
     efi_loaders: list[tuple[str, str]] = field(default_factory=list)
@@ -238,7 +241,7 @@ class Guest:
     def kernel_lines(self) -> list[KernelLine]:
         """Every boot-time kernel command line found."""
         return self.linux_lines + self.bls_options + self.legacy_kernels + \
-            self.extlinux_lines + self.rpi_lines
+            self.extlinux_lines + self.rpi_lines + self.refind_lines
 
     @property
     def rpi_lines(self) -> list[KernelLine]:
@@ -280,6 +283,8 @@ class Guest:
             out.append("Raspberry Pi firmware")
         if self.lilo is not None:
             out.append("LILO")
+        if self.refind_files:
+            out.append("rEFInd")
         if self.uboot_scripts:
             out.append("U-Boot script")
         return out
@@ -434,7 +439,7 @@ _ELF_MACHINES = {0x3E: "x86_64", 0x03: "i386", 0xB7: "aarch64", 0x28: "arm", 0xF
 
 def read_arch(guest: Guest) -> None:
     """The guest's CPU architecture, from the ELF header of its shell (never run)."""
-    for path in ("/bin/sh", "/usr/bin/sh", "/sbin/init", "/usr/bin/bash"):
+    for path in ("/bin/sh", "/usr/bin/sh", "/sbin/init", "/usr/bin/bash", "/bin/bash"):
         try:
             if guest.root.kind(path) != "file":
                 continue
@@ -713,10 +718,12 @@ def uboot_reader(guest: Guest):
         return guest.uboot_env_files[path].text
 
     def exists(path: str) -> bool:
+        # Anything at the path counts, a link that leads nowhere (or out) too: a file that
+        # "does not exist" is one fix may create, and it must never write through a link.
         try:
-            return guest.root.exists(path)
+            return guest.root.kind(path, follow_last=False) is not None
         except BcdToolError:
-            return False
+            return True
     return read, exists
 
 
@@ -753,6 +760,24 @@ def read_uboot(guest: Guest) -> None:
             # what the script does.
             guest.uboot_scripts.append(UbootScript(source.path, source.text, d, uboot.evaluate(
                 source.text, d, read, exists), source=source.path))
+
+
+def read_refind(guest: Guest) -> None:
+    """rEFInd's refind_linux.conf beside the kernels (/boot, or an ESP vendor folder) and the
+    manual stanzas of its refind.conf."""
+    linux_confs = ["/boot/refind_linux.conf"]
+    confs = []
+    for esp in ESP_DIRS:
+        for vendor in guest.root.listdir(f"{esp}/EFI")[:MAX_EFI_VENDORS]:
+            linux_confs.append(f"{esp}/EFI/{vendor}/refind_linux.conf")
+        confs += [f"{esp}/{folder}/refind.conf" for folder in refind.CONF_FOLDERS]
+    for paths, parse, what in ((linux_confs, refind.linux_conf, "refind_linux.conf"),
+                               (confs, refind.manual_options, "refind.conf options")):
+        for tf in _distinct_files(guest, paths):
+            guest.refind_files.append(tf)
+            for o in parse(tf.text):
+                guest.refind_lines.append(KernelLine(tf, o.line, what, o.span[0], o.span[1],
+                                                     o.title))
 
 
 def read_lilo(guest: Guest) -> None:
@@ -1072,6 +1097,7 @@ def read_guest(root: GuestRoot, device: str | None = None) -> Guest:
     read_ukis(guest)
     read_rpi(guest)
     read_lilo(guest)
+    read_refind(guest)
     read_uboot(guest)
     read_efi_loaders(guest)
     read_immutable(guest)
@@ -1104,6 +1130,14 @@ def choose_device(guest: Guest) -> tuple[str, str]:
     """
     arm = guest.arch in ("aarch64", "arm")
     if guest.arch in PC_ARCHES:
+        for text, where in _command_line_texts(guest):
+            serial = [c for c in cmdline.consoles(cmdline.args_of(text)) if c.serial]
+            if serial and cmdline.hypervisor_console(serial[-1].device):
+                # A Xen PV guest (PV-GRUB or pygrub boots it) has no COM port: hvc0 is its
+                # console.
+                return serial[-1].device, ("the guest's kernel command line names the "
+                                           f"hypervisor console ({where}): a Xen PV guest, "
+                                           "no COM port")
         return "ttyS0", f"{guest.arch}: COM1"
     for text, where in _command_line_texts(guest):
         serial = [c for c in cmdline.consoles(cmdline.args_of(text)) if c.serial]
@@ -1128,8 +1162,7 @@ def choose_device(guest: Guest) -> tuple[str, str]:
                                 f"getty.target.wants/{path})")
     if guest.inittab is not None:
         for line in guest.inittab.text.splitlines():
-            m = re.search(r"getty\b.*\b((?:ttyS|ttyAMA|ttyAML|ttyMSM|ttyFIQ|ttyLP|ttySIF|ttymxc|"
-                          r"ttysclp|hvc)[0-9]+)\b", line)
+            m = re.search(rf"getty\b.*\b({cmdline.SERIAL_NAME})\b", line)
             if m and not line.lstrip().startswith("#"):
                 return m.group(1), "/etc/inittab runs a getty there"
     for path in guest.openrc_gettys:

@@ -328,7 +328,8 @@ def evaluate(script: str, directory: str, read: Callable[[str], str | None],
     guest paths; `overrides` replaces files' texts (to try an edit before making it)."""
     overrides = overrides or {}
     shell = _Shell({"prefix": directory.rstrip("/") + "/"}, directory.rstrip("/") or "",
-                   lambda p: overrides[p] if p in overrides else read(p), exists)
+                   lambda p: overrides[p] if p in overrides else read(p),
+                   lambda p: p in overrides or exists(p))
     # Stack of (running, uncertain) per open if/else; loops are skipped with what they set
     # made uncertain.
     stack: list[tuple[bool, bool, bool | None]] = []   # (parent_active, uncertain, cond)
@@ -400,8 +401,7 @@ def serial_consoles_named(script: str) -> list[tuple[str, int | None]]:
     """Serial `console=DEV[,speed]` written anywhere in the script (in any branch): the port
     the board's script uses, even when its branch is off."""
     out = []
-    for m in re.finditer(r"console=((?:ttyS|ttyAMA|ttyAML|ttymxc|ttyPS|ttySC|ttyMSM|ttyFIQ)"
-                         r"[0-9]+)(?:,([0-9]+))?", script):
+    for m in re.finditer(rf"console=({cmdline.SERIAL_NAME})(?:,([0-9]+))?", script):
         out.append((m.group(1), int(m.group(2)) if m.group(2) else None))
     return out
 
@@ -423,10 +423,16 @@ def env_edit(script: str, directory: str, read: Callable[[str], str | None],
     run mkimage instead)."""
     outcome = evaluate(script, directory, read, exists)
     want = cmdline.desired_arg(device, baud)
-    for path in list(reversed(outcome.imported))[:MAX_CANDIDATES]:
+    # Files imported now, then files the script would import if they were there (Armbian's
+    # `if test -e ${prefix}armbianEnv.txt; then load ...; env import -t ...`): a missing one
+    # is created.
+    missing = [p for p in import_paths(script, directory)
+               if p not in outcome.imported and read(p) is None and not exists(p)]
+    for path in (list(reversed(outcome.imported)) + missing)[:MAX_CANDIDATES]:
         text = read(path)
-        if text is None:
+        if text is None and path not in missing:
             continue
+        text = text or ""
         env = parse_env(text)
         # The file's own variables first (the user's place), Armbian's documented `extraargs`
         # next, then the others, each from the last reference backwards.
@@ -449,6 +455,27 @@ def env_edit(script: str, directory: str, read: Callable[[str], str | None],
             if console_ok(again.bootargs, device) and speed_of(again.bootargs, device) == baud:
                 return path, new_text
     return None
+
+
+def import_paths(script: str, directory: str) -> list[str]:
+    """Guest paths the script loads and then imports with `env import -t`, in any branch and
+    whether or not they exist (paths built from variables other than `${prefix}` are skipped:
+    they are known only at boot)."""
+    shell = _Shell({"prefix": directory.rstrip("/") + "/"}, directory.rstrip("/") or "",
+                   lambda _: None, lambda _: False)
+    out: list[str] = []
+    loaded = None
+    for cmd in _split(script):
+        words = cmd.words
+        for i, word in enumerate(words):
+            if word in _LOAD_COMMANDS and i + 4 < len(words):
+                _, names = shell.expand(words[i + 4])
+                loaded = shell._path(words[i + 4]) if names <= {"prefix"} else None
+            elif words[i:i + 3] == ["env", "import", "-t"] and loaded and loaded not in out:
+                out.append(loaded)
+        if len(out) >= MAX_CANDIDATES:
+            break
+    return out
 
 
 def speed_of(bootargs: str | None, device: str) -> int | None:

@@ -14,6 +14,8 @@ the element's object needs) carries the `Repoint` that `repair boot` applies.  R
 
 from __future__ import annotations
 
+import shlex
+import shutil
 from dataclasses import dataclass, field, replace
 
 from bcdtool.bcd import enum as render
@@ -25,7 +27,7 @@ from bcdtool.bcd.elements import DEVICE as DEVICE_SCOPE
 from bcdtool.bcd.elements import OSLOADER, RESUME, E, display_name, element
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
-from bcdtool.ops.bootdisk import SYSTEM_HIVE, BootDisk
+from bcdtool.ops.bootdisk import OTHER, SYSTEM_HIVE, BootDisk
 
 DEVICE = element("device")
 PATH = element("path")
@@ -62,6 +64,8 @@ class Repoint:
     old: Device | str
     new: Device | str
     index: int
+    #: The other disk (`--other-disk`) partition `index` is on; "" for the store's disk.
+    disk: str = ""
 
     def shown(self, value: Device | str) -> str:
         """`old` or `new` as the diff lines show it."""
@@ -99,7 +103,8 @@ def check(store: BcdStore, disk: BootDisk, store_part: int | None,
           target: str) -> list[Verdict]:
     """Every verdict about the store's boot objects on `disk`; `store_part` is the partition the
     store (and so the boot manager) was read from; `target` is how fix commands name the disk."""
-    fix = REPAIR.format(target=target)
+    fix = REPAIR.format(target=target) + "".join(
+        f" --other-disk {shlex.quote(other.spec)}" for other in disk.others)
     out = _duplicate_keys(store) + _references(store, fix)
     uefi = reads_uefi(disk, store_part)
     for obj in _boot_objects(store, disk, store_part, uefi):
@@ -171,7 +176,9 @@ def _boot_objects(store: BcdStore, disk: BootDisk, store_part: int | None,
     out: list[_Target] = []
     if store.has(BOOTMGR):
         wanted = _value(store, BOOTMGR, PATH) or (UEFI_BOOTMGR if uefi else BIOS_BOOTMGR)
-        found = disk.holding(wanted)
+        # firmware starts the boot manager of the disk it reads the store from, and the boot
+        # manager loads its tools from there too: other disks are no candidates for these
+        found = [i for i in disk.holding(wanted) if i < OTHER]
         if store_part in found:
             found = [store_part]      # the boot manager beside the store is the one that runs
         out.append(_Target(BOOTMGR, "{bootmgr}", "bootmgr", wanted, False, found))
@@ -181,7 +188,7 @@ def _boot_objects(store: BcdStore, disk: BootDisk, store_part: int | None,
         seen.add(guid)
         wanted = _value(store, guid, PATH)
         wanted = for_firmware(wanted, uefi) if isinstance(wanted, str) else None
-        found = disk.holding(wanted) if wanted else []
+        found = [i for i in disk.holding(wanted) if i < OTHER] if wanted else []
         if store_part in found:
             found = [store_part]
         out.append(_Target(guid, _label(store, guid), "tool", wanted if isinstance(wanted, str)
@@ -321,6 +328,7 @@ def _object_verdicts(store: BcdStore, disk: BootDisk, store_part: int | None, ta
         out.append(verdict)
         out.extend(_ramdisk_files(store, disk, store_part, target, name, device, fix))
     out.extend(_file_verdicts(store, disk, target, resolved, fix, uefi))
+    _inside_image(store, target, out)
     if target.role == "tool":
         for verdict in out:
             if verdict.status == "problem":
@@ -423,7 +431,10 @@ def _wrong(vid: str, message: str, notes: list[str], target: _Target, name: str,
         verdict = Verdict(vid, "problem", f"{message}; it should be {disk.describe(index)}, "
                           f"which holds {what} (boot error 0xc000000e)", notes, fix)
         if new is not None:
-            verdict.repoint = Repoint(target.guid, target.label, name, code, device, new, index)
+            verdict.repoint = Repoint(target.guid, target.label, name, code, device, new,
+                                      index % OTHER,
+                                      disk.others[index // OTHER - 1].spec if index >= OTHER
+                                      else "")
         else:
             verdict.refusal = f"{name} of {target.label} is a {device.kind} device bcdtool " \
                 "does not re-point"
@@ -433,8 +444,9 @@ def _wrong(vid: str, message: str, notes: list[str], target: _Target, name: str,
         refusal = f"{name} of {target.label}: several partitions hold {what}: {choices}"
         return Verdict(vid, "problem", f"{message}; several partitions hold {what} ({choices})",
                        notes, "bcdtool bcdedit --store TARGET /set "
-                       f"{target.label} {name} partition=#N (N: one of "
-                       f"{', '.join(map(str, candidates))})", refusal=refusal)
+                       f"{target.label} {name} partition=P (P: one of "
+                       f"{', '.join(partition_word(disk, i) for i in candidates)})",
+                       refusal=refusal)
     blind = disk.unreadable()
     unseen = f" (bcdtool cannot look inside {', '.join(blind)})" if blind else ""
     refusal = f"{name} of {target.label}: no partition of this disk holds {what}{unseen}"
@@ -453,14 +465,14 @@ def _wrong(vid: str, message: str, notes: list[str], target: _Target, name: str,
                 f"remove the entry: bcdtool bcdedit --store TARGET /delete {target.label}")
     elif _other_disk(device, disk) is not None:
         # store on one disk, Windows on another (a second disk of that machine, or the disk
-        # the store was copied from): bcdtool checks one disk, so the user compares identities
-        step = (f"if {what} is on another disk of that machine, this may be right: `bcdtool "
-                f"enum OTHER-DISK --all` must show {_other_disk(device, disk)} for it; "
-                "otherwise restore the Windows files, or point the entry at a partition of "
-                f"this disk: bcdtool bcdedit --store TARGET /set {target.label} {name} "
-                "partition=#N")
+        # the store was copied from): give that disk too and it is checked there
+        step = (f"if {what} is on another disk of that machine, this may be right: give that "
+                f"disk too (bcdtool doctor TARGET --other-disk DISK2; it must be "
+                f"{_other_disk(device, disk)}); otherwise restore the Windows files, or point "
+                f"the entry at a partition of this disk: bcdtool bcdedit --store TARGET /set "
+                f"{target.label} {name} partition=#N")
         refusal += (f" ({name} names {_other_disk(device, disk)}; if that disk holds it, "
-                    "nothing needs repairing)")
+                    "nothing needs repairing: give it with --other-disk DISK2 to check)")
     else:
         step = ("restore the Windows files, or point the entry at the right partition with "
                 f"bcdtool bcdedit --store TARGET /set {target.label} {name} partition=#N")
@@ -470,19 +482,34 @@ def _wrong(vid: str, message: str, notes: list[str], target: _Target, name: str,
 
 def _other_disk(device: Device, disk: BootDisk) -> str | None:
     """`GPT disk {...}` / `MBR signature ...` when `device` (or a ramdisk's parent) names a
-    partition of a disk other than `disk`, else None."""
+    partition of a disk that is neither `disk` nor one of its other disks, else None."""
     if isinstance(device, RamdiskDevice):
         device = device.parent
     if not isinstance(device, PartitionDevice) or disk.layout is None:
         return None
-    mine = disk.layout
-    same = device.style == mine.style and (device.disk_signature == mine.disk_signature
-                                           if device.style == "mbr"
-                                           else device.disk_guid == mine.disk_guid)
-    if same:
+    if any(_on(device, d) for d in [disk, *disk.others]):
         return None
     return f"MBR signature {device.disk_signature:08x}" if device.style == "mbr" else \
         f"GPT disk {device.disk_guid}"
+
+
+def _on(device: PartitionDevice, disk: BootDisk) -> bool:
+    """True when `device` names `disk` (whether or not a partition is where it says)."""
+    mine = disk.layout
+    return mine is not None and device.style == mine.style and (
+        device.disk_signature == mine.disk_signature if device.style == "mbr"
+        else device.disk_guid == mine.disk_guid)
+
+
+def partition_word(disk: BootDisk, index: int) -> str:
+    """How `bcdtool bcdedit --store DISK /set ... partition=WORD` names partition `index`:
+    `#N` on the store's disk, the partition's identity on an other disk."""
+    if index < OTHER:
+        return f"#{index}"
+    device = disk.device(index)
+    if device.style == "gpt":
+        return f"gpt:{device.disk_guid}:{device.partition_guid}"
+    return f"mbr:{device.disk_signature:08x}:{device.partition_offset:#x}"
 
 
 def _pointed(device: Device, disk: BootDisk, index: int) -> Device | None:
@@ -507,11 +534,14 @@ def _parent_index(disk: BootDisk, store_part: int | None,
             return index, ""
         ident = device.identity()
         layout = disk.layout
-        if layout is not None and _other_disk(device, disk) is None:
-            return None, f"{ident}, on this disk but where no partition is (the partition " \
+        where = next((d for d in [disk, *disk.others] if _on(device, d)), None)
+        if where is not None:
+            name = "this disk" if where is disk else where.spec
+            return None, f"{ident}, on {name} but where no partition is (the partition " \
                 "was moved or recreated)"
         mine = layout.identity() if layout else "no partition table"
-        return None, f"{ident}, which is not a partition of this disk ({mine})"
+        others = "".join(f" nor of {o.spec} ({o.layout.identity()})" for o in disk.others)
+        return None, f"{ident}, which is not a partition of this disk ({mine}){others}"
     return None, f"a {device.kind if device else 'missing'} device"
 
 
@@ -641,6 +671,35 @@ def _file_verdicts(store: BcdStore, disk: BootDisk, target: _Target,
                            f"restore {value} on {disk.describe(index)} (from the Windows "
                            "installation media, or `bcdboot` in Windows RE)"))
     return out
+
+
+def _inside_image(store: BcdStore, target: _Target, out: list[Verdict]) -> None:
+    """The loader inside a ramdisk (WinRE's Winre.wim, setup's boot.wim) or a native-boot VHD:
+    reported on the device's verdict, not checked.  bcdtool reads no WIM or nested virtual disk,
+    and checking one with another tool means copying the image out first (bcdtool writes nothing
+    outside the target), so the note gives the commands."""
+    elem = store.get(target.guid).elements.get(DEVICE)
+    path = _value(store, target.guid, PATH)
+    if elem is None or not _in_image(elem) or not isinstance(path, str):
+        return
+    device = elem.value()
+    if isinstance(device, RamdiskDevice):
+        install = "" if shutil.which("wimlib-imagex") else \
+            " (wimlib-imagex is not installed here; Debian: apt-get install wimtools)"
+        what = "WIM image"
+        step = (f"to check it, copy {device.path} out of its partition (mcopy, or ntfscat for "
+                f"NTFS) and list it: wimlib-imagex dir COPY 1 --path='{path}'{install}")
+    else:
+        what = "virtual disk"
+        step = (f"to check it, copy {device.path} out of its partition and run bcdtool doctor "
+                "on the copy")
+    said = f"{path} inside the {what} is not looked into"
+    for verdict in out:
+        if verdict.id == f"boot-device.{target.label}.device":
+            verdict.notes.append(f"path {path} is inside the {what} {device.path}, which "
+                                 f"bcdtool does not look into; {step}")
+            if verdict.status == "ok":
+                verdict.message += f" ({said})"
 
 
 def _in_image(elem) -> bool:

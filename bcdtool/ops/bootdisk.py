@@ -42,16 +42,55 @@ def windows_path(path: str) -> str:
     return "/".join(p for p in path.replace("\\", "/").split("/") if p)
 
 
-class BootDisk:
-    """A disk image or block device opened read-only, with its partition table and volumes."""
+#: Partition numbers of the other disks (`--other-disk`): partition N of the k-th other disk is
+#: k * OTHER + N, so that a number alone says which disk it is on (no table has 1000 entries
+#: looked at: PartitionTable caps them well below).
+OTHER = 1000
 
-    def __init__(self, spec: str) -> None:
+
+class BootDisk:
+    """A disk image or block device opened read-only, with its partition table and volumes;
+    with `others`, the other disks of the same machine (`--other-disk`), whose partitions are
+    numbered from `OTHER` on and searched too (read-only: only the store's disk is written)."""
+
+    def __init__(self, spec: str, others: tuple[str, ...] | list[str] = ()) -> None:
         self.spec = spec
         disk = Disk.open(spec)
         self.dev, self.table = disk.dev, disk.table
         self.layout = disk_layout(self.table)
         self._volumes: dict[int, object | None] = {}
         self.notes: list[str] = list(self.table.notices)
+        self.others: list[BootDisk] = []
+        try:
+            for number, other in enumerate(others, 1):
+                self.others.append(BootDisk(other))
+                self._check_other(self.others[-1], number)
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_other(self, other: BootDisk, number: int) -> None:
+        """An other disk must be a disk of its own: a second copy of one (the same image twice,
+        a clone) would make every partition of it ambiguous, as it does for Windows."""
+        same = [d.spec for d in [self, *self.others[:number - 1]]
+                if d.layout is not None and other.layout is not None
+                and d.layout.identity() == other.layout.identity()]
+        if other.layout is None:
+            raise UnsupportedError(f"--other-disk {other.spec} has no MBR or GPT partition "
+                                   "table: Windows names no partition on it", path=other.spec)
+        if same:
+            raise InvalidArgumentError(f"--other-disk {other.spec} has the identity of {same[0]} "
+                                       f"({other.layout.identity()}): a copy of one disk; give "
+                                       "each disk of the machine once (a clone needs a new "
+                                       "disk identity before both can be attached)",
+                                       path=other.spec)
+        other.layout = other.layout._replace(label=other.spec)
+
+    def _at(self, index: int) -> tuple[BootDisk, int]:
+        """(the disk, its own partition number) of partition number `index`."""
+        if index < OTHER:
+            return self, index
+        return self.others[index // OTHER - 1], index % OTHER
 
     @property
     def partitions(self) -> list[Partition]:
@@ -60,25 +99,44 @@ class BootDisk:
 
     def partition(self, index: int) -> Partition | None:
         """Partition `index`, else None."""
-        return self.table.partition(index)
+        disk, own = self._at(index)
+        return disk.table.partition(own)
 
     def device(self, index: int) -> PartitionDevice:
         """The BCD partition device naming partition `index` of this disk."""
-        if self.layout is None:
-            raise BcdToolError("the disk has no MBR or GPT partition table", path=self.spec)
-        return self.layout.device(index)
+        disk, own = self._at(index)
+        if disk.layout is None:
+            raise BcdToolError("the disk has no MBR or GPT partition table", path=disk.spec)
+        return disk.layout.device(own)
 
     def find(self, device: PartitionDevice) -> int | None:
-        """The partition of this disk that `device` names, else None."""
-        return self.layout.find(device) if self.layout else None
+        """The partition of this disk (or of an other disk) that `device` names, else None."""
+        own = self.layout.find(device) if self.layout else None
+        if own is not None:
+            return own
+        for number, other in enumerate(self.others, 1):
+            own = other.find(device)
+            if own is not None:
+                return number * OTHER + own
+        return None
+
+    def indices(self) -> list[int]:
+        """The partition numbers of this disk, then those of the other disks."""
+        return [p.index for p in self.partitions] + [
+            number * OTHER + p.index for number, other in enumerate(self.others, 1)
+            for p in other.partitions]
 
     def filesystem(self, index: int) -> str | None:
         """The filesystem probed on partition `index` ("fat", "ntfs", "bitlocker", ...)."""
-        part = self.partition(index)
-        return probe(part.view(self.dev)) if part is not None else None
+        disk, own = self._at(index)
+        part = disk.table.partition(own)
+        return probe(part.view(disk.dev)) if part is not None else None
 
     def volume(self, index: int):
         """The FAT or NTFS volume of partition `index` (None: none, encrypted or unreadable)."""
+        if index >= OTHER:
+            disk, own = self._at(index)
+            return disk.volume(own)
         if index not in self._volumes:
             part = self.partition(index)
             self._volumes[index] = None
@@ -96,7 +154,7 @@ class BootDisk:
 
     def unreadable(self) -> list[str]:
         """The partitions bcdtool cannot look inside, described (BitLocker, other filesystems)."""
-        return [self.describe(p.index) for p in self.partitions if not self.readable(p.index)]
+        return [self.describe(i) for i in self.indices() if not self.readable(i)]
 
     def has_file(self, index: int, path: str) -> bool:
         """True when partition `index` holds the file `path` (Windows or POSIX separators,
@@ -118,10 +176,15 @@ class BootDisk:
     def holding(self, path: str, *, systemroot: bool = False) -> list[int]:
         """Every partition holding `path` (a file, or with `systemroot` a Windows folder)."""
         test = self.has_systemroot if systemroot else self.has_file
-        return [p.index for p in self.partitions if test(p.index, path)]
+        return [i for i in self.indices() if test(i, path)]
 
     def describe(self, index: int) -> str:
-        """`partition 2 (ntfs "Windows", 24 MiB at 35 MiB)` — how a user recognises it."""
+        """`partition 2 (ntfs "Windows", 24 MiB at 35 MiB)` — how a user recognises it (on an
+        other disk: `partition 2 of IMG2 (...)`)."""
+        if index >= OTHER:
+            disk, own = self._at(index)
+            return disk.describe(own).replace(f"partition {own} ", f"partition {own} of "
+                                              f"{disk.spec} ", 1)
         part = self.partition(index)
         if part is None:
             return f"partition {index}"
@@ -138,7 +201,9 @@ class BootDisk:
                 f"{part.start // (1 << 20)} MiB)")
 
     def close(self) -> None:
-        """Release the device."""
+        """Release the device (and the other disks')."""
+        for other in self.others:
+            other.close()
         self.dev.close()
 
     def __enter__(self) -> BootDisk:

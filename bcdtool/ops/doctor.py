@@ -15,7 +15,7 @@ import shlex
 
 from bcdtool.bcd import objects
 from bcdtool.bcd.store import BcdStore
-from bcdtool.errors import BcdToolError, NotFoundError
+from bcdtool.errors import BcdToolError, InvalidArgumentError, NotFoundError
 from bcdtool.fs.base import read_extents
 from bcdtool.limits import MAX_BCD_BYTES, MAX_BCD_HIVE_BYTES
 from bcdtool.linux.root import open_guest
@@ -34,8 +34,9 @@ from bcdtool.windows import facts as wfacts
 
 
 def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
-             path: str | None = None) -> Report:
-    """Every finding about the serial console of `spec` (Windows or Linux)."""
+             path: str | None = None, other_disks: tuple[str, ...] = ()) -> Report:
+    """Every finding about the serial console of `spec` (Windows or Linux); `other_disks`: the
+    machine's other disks, where the store's devices may point (read-only)."""
     try:
         handle, store = open_store(spec, read_only=True, partition=partition, path=path)
     except NotFoundError as exc:
@@ -47,7 +48,8 @@ def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
                                        (Evidence(where),)))
         target = shlex.quote(spec) + (f" --partition {partition}" if partition else "") \
             + (f" --path {shlex.quote(path)}" if path else "")
-        report.findings.extend(disk_findings(spec, target, store, handle.location, where))
+        report.findings.extend(disk_findings(spec, target, store, handle.location, where,
+                                             other_disks))
         report.findings.extend(_store_findings(target, store, where, baud))
         security = doctor_finding(target, store)
         if security is not None:
@@ -56,16 +58,24 @@ def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
     return report
 
 
-def disk_findings(spec: str, target: str, store, location: dict, where: str) -> list[Finding]:
-    """Does the store describe the disk it is on?  One finding per boot element (bootcheck), and
-    whether it is the store firmware reads; a store outside a disk cannot be checked."""
+def disk_findings(spec: str, target: str, store, location: dict, where: str,
+                  other_disks: tuple[str, ...] = ()) -> list[Finding]:
+    """Does the store describe the disk it is on (and the `other_disks` of the machine)?  One
+    finding per boot element (bootcheck), and whether it is the store firmware reads; a store
+    outside a disk cannot be checked."""
     if location.get("kind") not in ("image", "device"):
+        if other_disks:
+            raise InvalidArgumentError("--other-disk checks where a disk's store points: give "
+                                       "the disk or image holding the store as TARGET, not "
+                                       f"the {location.get('kind')}", path=spec)
         return [Finding("boot-disk", "unknown", f"the target is a {location.get('kind')}, not a "
                         "disk: device elements are not checked against partitions (run doctor "
                         "on the disk or image)", (Evidence(where),))]
     try:
-        disk = BootDisk(spec)
+        disk = BootDisk(spec, other_disks)
     except BcdToolError as exc:
+        if exc.path in other_disks:
+            raise                   # an --other-disk the user must correct
         return [Finding("boot-disk", "unknown", f"the disk could not be read: {exc}",
                         (Evidence(where),))]
     with disk:

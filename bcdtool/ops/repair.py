@@ -40,8 +40,11 @@ def new_store_command(spec: str) -> str:
 
 def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
                 partition: int | None = None, path: str | None = None,
-                audit_log=None, backup: str | None = None, read_only: bool = False) -> EditResult:
-    """Re-point every wrong device element of the store of disk `spec` (see module doc).
+                audit_log=None, backup: str | None = None, read_only: bool = False,
+                other_disks: tuple[str, ...] = ()) -> EditResult:
+    """Re-point every wrong device element of the store of disk `spec` (see module doc); with
+    `other_disks`, a loader may be pointed at a partition of one of them (the machine's other
+    disks, opened read-only: only the store on `spec` is written).
 
     Raises:
         NotFoundError: no store (the message names the `new-store` command for this disk).
@@ -66,7 +69,7 @@ def repair_boot(spec: str, *, dry_run: bool = False, backup_dir=None,
             raise UnsupportedError("repair boot needs the whole disk (an image or block "
                                    "device): partitions are named by the disk's identity",
                                    path=spec)
-        with BootDisk(spec) as disk:
+        with BootDisk(spec, other_disks) as disk:
             if disk.layout is None:
                 raise UnsupportedError("the disk has no MBR or GPT partition table", path=spec)
             verdicts = bootcheck.check(store, disk, handle.location.get("partition") or None,
@@ -91,7 +94,7 @@ def _repoint(store, verdicts: list, target: str) -> dict:
             continue
         store.set_element(move.guid, move.code, move.new)
         repoints.append({"object": move.guid, "label": move.label, "element": move.element,
-                         "partition": move.index, "old": move.shown(move.old),
-                         "new": move.shown(move.new)})
+                         "partition": move.index, "disk": move.disk or None,
+                         "old": move.shown(move.old), "new": move.shown(move.new)})
     return {"repoints": repoints, "not_repaired": [v.refusal.replace("TARGET", target)
                                                    for v in verdicts if v.refusal]}

@@ -17,7 +17,8 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from bcdtool.errors import ImageError, LimitError, NotFoundError, UnsafePathError, WriteError
+from bcdtool.errors import (ImageError, LimitError, NotFoundError, UnsafePathError, WriteError,
+                            medium_text, write_failure)
 
 TEMP_SUFFIX = ".bcdtool-tmp"
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -27,23 +28,9 @@ _LINK_HINT = ("bcdtool never follows a symbolic link inside a target; replace th
               "file it points to (cp --remove-destination) or pass the real folder as the target")
 
 
-#: What a user can do about an error the medium gives while bcdtool writes its files.
-_NEXT_STEPS = {
-    errno.ENOSPC: "free space on that file system (df -h), then run the command again",
-    errno.EDQUOT: "free space within your quota (quota -s), then run the command again",
-    errno.EROFS: "the file system is read-only, or turned read-only after an error (see "
-                 "dmesg): remount it read-write, or work on a copy elsewhere",
-    errno.EIO: "the disk reports I/O errors: copy it with ddrescue and work on the copy",
-    errno.EACCES: "check the permissions and attributes (ls -l, lsattr; chattr -i)",
-    errno.EPERM: "check the permissions and attributes (ls -l, lsattr; chattr -i)",
-}
-
-
 def next_step(exc: OSError) -> str:
-    """`exc`'s text with what to do about it (for the errors of a full, read-only or failing
-    medium; the bare text for others)."""
-    hint = _NEXT_STEPS.get(exc.errno or 0)
-    return f"{exc.strerror}: {hint}" if hint else str(exc.strerror or exc)
+    """`exc`'s text with what to do about it (errors.medium_text)."""
+    return medium_text(exc)
 
 
 def check_regular(fd: int, name: str, *, cap: int | None = None) -> os.stat_result:
@@ -248,9 +235,7 @@ class Folder:
             os.symlink(target, last, dir_fd=fd)
             os.fsync(fd)
         except OSError as exc:
-            raise WriteError(
-                f"cannot create symlink: {exc.strerror}", path=self.name(rel)
-            ) from None
+            raise write_failure(exc, "cannot create symlink", path=self.name(rel)) from None
         finally:
             os.close(fd)
 
@@ -266,7 +251,7 @@ class Folder:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise WriteError(f"cannot remove: {exc.strerror}", path=self.name(rel)) from None
+            raise write_failure(exc, "cannot remove", path=self.name(rel)) from None
         finally:
             os.close(fd)
 
@@ -314,7 +299,7 @@ def _replace_at(dir_fd: int, name: str, data: bytes, shown: str, new_mode: int =
         os.fsync(dir_fd)
     except OSError as exc:
         _unlink_quietly(tmp, dir_fd)
-        raise WriteError(f"cannot write file: {next_step(exc)}", path=shown) from None
+        raise write_failure(exc, "cannot write file", path=shown) from None
     except BaseException:
         _unlink_quietly(tmp, dir_fd)
         raise
@@ -420,7 +405,7 @@ def open_append(path: str | os.PathLike, what: str, *, mode: int = 0o600) -> int
         if exc.errno in (errno.EISDIR, errno.ENXIO, errno.ENODEV, errno.EOPNOTSUPP):
             raise UnsafePathError(f"{what} is not a regular file (a folder, FIFO, device or "
                                   "socket): name a regular file", path=name) from None
-        raise WriteError(f"cannot open {what}: {exc.strerror}", path=name) from None
+        raise write_failure(exc, f"cannot open {what}", path=name) from None
     try:
         info = check_regular(fd, name)
         if info.st_nlink > 1:

@@ -12,6 +12,7 @@ anything is restored.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -27,7 +28,8 @@ from bcdtool.errors import (BcdToolError, FormatError, NotFoundError, UntrustedJ
 from bcdtool.limits import MAX_HIVE_BYTES
 from bcdtool.urls import redact, scrub
 from bcdtool.write import signing
-from bcdtool.write.fileio import READ_FLAGS, create_new, next_step, read_fd, replace_file
+from bcdtool.write.fileio import (READ_FLAGS, TEMP_SUFFIX, create_new, next_step, read_fd,
+                                  replace_file)
 from bcdtool.write.pending import (MAX_DEPTH, marker_doc, marker_path, nesting, started,
                                    state_dir)
 
@@ -115,8 +117,32 @@ class Journal:
         journal = cls(id=jid, dir=folder, target=redact(target), operation=scrub(operation),
                       created=now.isoformat(), sink=dict(sink), diff=list(diff or []),
                       target_key=target_key)
-        journal.save()
+        try:
+            journal.save()
+        except BaseException:
+            journal.discard()
+            raise
         return journal
+
+    def discard(self) -> None:
+        """Remove this journal's folder and the files bcdtool put there (journal.json, its
+        backups, a temporary of journal.json) when the journal could not be completed before
+        the first write: a full or failing medium leaves nothing behind.  Anything else in the
+        folder keeps it (and is left alone); errors are ignored — the write is failing already."""
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            for name in os.listdir(fd):
+                if name == "journal.json" or _BACKUP_NAME.match(name) or (
+                        name.startswith(".journal.json.") and name.endswith(TEMP_SUFFIX)):
+                    with contextlib.suppress(OSError):
+                        os.unlink(name, dir_fd=fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.dir)
 
     @property
     def path(self) -> Path:

@@ -11,12 +11,18 @@ to read, write and re-open its bytes.  The steps, in order:
    image formats) — the same question a dry run asks, so both refuse alike;
 3. **check** that every file still holds the bytes the plan was made from (else nothing is
    written: another writer got there first, and its change stays);
-4. **journal** the original bytes (0700/0600) and mark the store "writing" before the first byte;
+4. **journal** the original bytes (0700/0600) and mark the store "writing" before the first byte
+   (a journal that cannot be completed — a full or failing medium — is removed again);
 5. **write** the steps phase by phase, flushing between phases (each write is shown to
-   `write/observe.py` first);
+   `write/observe.py` first); the writer first makes sure every file is still the one checked
+   in step 3 (`Expect`: the sink's identity of it — inode, or extents inside an image — and its
+   first bytes as backed up), so a file swapped, truncated, grown or rewritten in between is
+   never written;
 6. **verify** by re-opening the target from scratch and calling the `verify` callable given;
 7. **restore** every entry on any failure (or say which journal restores it later);
-8. **audit**: one JSON line per write.
+8. **audit**: one JSON line per write, appended to a log opened (and proven writable, with room)
+   before step 1; a log that fails only after the write was verified gives a warning, not a
+   failed command (the write stands and is journaled).
 """
 
 from __future__ import annotations
@@ -25,17 +31,21 @@ import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Protocol
-from collections.abc import Callable
+from typing import NamedTuple, Protocol
+from collections.abc import Callable, Hashable
 
-from bcdtool.errors import BcdToolError, UnsafePathError, VerifyError, WriteError
+from bcdtool.errors import (BcdToolError, MediaError, UnsafePathError, VerifyError, WriteError,
+                            write_failure)
 from bcdtool.write import audit, observe
 from bcdtool.write import journal as journals
 from bcdtool.write.fileio import next_step
-from bcdtool.write.refuse import Facts, refusal
+from bcdtool.write.refuse import Facts, in_place_files, refusal
 
 #: Bytes read back at a time when a file is compared or hashed (never a whole hive at once).
 _CHUNK = 1 << 20
+#: Bytes of a file's backed-up start the writer compares before writing it (a hive's base
+#: block, a log's header: what any other writer of the file changes first).
+HEAD = 4096
 
 
 @dataclass
@@ -59,6 +69,18 @@ class Prefix:
 
     data: bytes
     size: int
+
+
+class Expect(NamedTuple):
+    """What a file was when the transaction checked and backed it up: the sink's `identity` of
+    it (None: absent), and `head`, its bytes at `offset` as backed up (b"": nothing to compare,
+    e.g. a file the write creates)."""
+
+    identity: Hashable
+    offset: int = 0
+    head: bytes = b""
+    #: Written in place (at offsets), not replaced whole through a temporary file.
+    in_place: bool = False
 
 
 class Writer(Protocol):
@@ -87,7 +109,11 @@ class Sink(Protocol):
     def size(self, file: str) -> int | None: ...            # None: no such file
     def lstat_link(self, file: str) -> str | None: ...      # a symlink's target, else None
     def owns(self, path: str | os.PathLike) -> bool: ...    # a local file is part of the target
-    def writer(self) -> contextlib.AbstractContextManager[Writer]: ...
+    def identity(self, file: str) -> Hashable: ...          # where its bytes live (None: absent)
+    # Opened for writing; with `expect`, every file in it is first checked to be what it says
+    # (UnsafePathError otherwise, before any byte is written).
+    def writer(self, expect: dict[str, Expect] | None = None
+               ) -> contextlib.AbstractContextManager[Writer]: ...
     def reopen(self) -> Sink: ...
     def close(self) -> None: ...
 
@@ -122,16 +148,19 @@ class Transaction:
         """Write `phases` (flushing between them); `originals` holds what each file held when
         the plan was made (whole, or its `Prefix`).  Returns (what `verify` returned, the
         journal)."""
-        if self.audit_info is not None:
-            audit.check(self.audit_info.path)
-            self._not_in_target(self.audit_info.path or audit.default_path(), "the audit log",
-                                "--audit-log FILE")
+        log = self._audit_log()
         if self.backup_dir is not None:
             self._not_in_target(self.backup_dir, "the undo journal folder", "--backup-dir DIR")
-        with self.sink.lock():
+        with contextlib.ExitStack() as held:
+            if log is not None:
+                held.callback(log.close)
+            held.enter_context(self.sink.lock())
             refused = self.refusal(phases)
             if refused is not None:
                 raise refused
+            # Identities first: a file swapped after this reads differently below, or is
+            # refused by the writer; one swapped before it is the one checked and backed up.
+            identities = {file: self.sink.identity(file) for file in _files(phases)}
             for file, before in originals.items():
                 if not _holds(self.sink, file, before):
                     raise WriteError("the file changed since it was read (another writer?); "
@@ -140,35 +169,58 @@ class Transaction:
             journal = self._journal(phases, originals, extra)
             if result is not None:
                 result.journal = str(journal.path)
-            journal.mark("writing")
-            writer = None
-            try:
-                with self.sink.writer() as writer:
-                    for phase in phases:
-                        for step in phase:
-                            _do(writer, step)
-                        writer.flush()
-                fresh = self.sink.reopen()
-                try:
-                    verified = verify(fresh)
-                    self._record_after(journal, fresh)
-                finally:
-                    fresh.close()
-            except BaseException as exc:
-                if getattr(writer, "wrote", True) is False and isinstance(exc, BcdToolError):
-                    journal.mark("restored")        # refused before its first byte
-                    raise
-                self._fail(journal, exc)
-            journal.mark("done")
+            expect = _expectations(journal, identities, in_place_files(phases))
+            verified = self._write(journal, phases, expect, verify)
             if result is not None:
                 result.verified = True
-            if self.audit_info is not None and result is not None:
-                result.audit = audit.record(target=self.sink.target,
-                                            store=self.audit_info.store,
-                                            operation=self.operation,
-                                            changes=self.audit_info.changes, result=result,
-                                            path=self.audit_info.path)
+            if log is not None and result is not None:
+                result.audit = log.record(target=self.sink.target, store=self.audit_info.store,
+                                          operation=self.operation,
+                                          changes=self.audit_info.changes, result=result)
+                if result.audit is None:
+                    result.notices.append(log.failure)
         return verified, journal
+
+    def _audit_log(self) -> audit.Log | None:
+        """The audit log opened for appending before anything else happens: a log that is part
+        of the target, not a regular file, or on a full or read-only file system refuses the
+        write with nothing written."""
+        if self.audit_info is None:
+            return None
+        audit.check(self.audit_info.path)
+        self._not_in_target(self.audit_info.path or audit.default_path(), "the audit log",
+                            "--audit-log FILE")
+        return audit.Log.open(self.audit_info.path)
+
+    def _write(self, journal: journals.Journal, phases: list[list[Step]],
+               expect: dict[str, Expect], verify: Callable[[Sink], object]):
+        """Mark the journal "writing", write `phases`, verify; restore on any failure."""
+        try:
+            journal.mark("writing")
+        except BaseException:
+            journal.discard()           # nothing written: no journal to undo
+            raise
+        writer = None
+        try:
+            with self.sink.writer(expect) as writer:
+                for phase in phases:
+                    for step in phase:
+                        _do(writer, step)
+                    writer.flush()
+            fresh = self.sink.reopen()
+            try:
+                verified = verify(fresh)
+                self._record_after(journal, fresh)
+            finally:
+                fresh.close()
+        except BaseException as exc:
+            if getattr(writer, "wrote", writer is not None) is False and \
+                    isinstance(exc, BcdToolError):
+                journal.mark("restored")        # refused before its first byte
+                raise
+            self._fail(journal, exc)
+        journal.mark("done")
+        return verified
 
     def _not_in_target(self, path, what: str, option: str) -> None:
         """UnsafePathError if bcdtool's own output file `path` is part of the target (lines
@@ -184,6 +236,15 @@ class Transaction:
                                          target_key=self.sink.key if self.sink.marks_pending
                                          else "")
         self.journal = journal
+        try:
+            self._fill(journal, phases, originals, extra)
+        except BaseException:
+            journal.discard()           # a full or failing journal medium: nothing left behind
+            raise
+        return journal
+
+    def _fill(self, journal: journals.Journal, phases, originals, extra) -> None:
+        """Back up everything `phases` overwrites into `journal`."""
         journal.extra.update(extra or {})
         seen: set[str] = set()
         for phase in phases:
@@ -212,7 +273,6 @@ class Transaction:
         for entry in journal.entries if ranges is not None else ():
             length = entry.length if entry.kind == "range" else entry.size or 0
             entry.device = [list(r) for r in ranges(entry.file, entry.offset, length)]
-        return journal
 
     def _record_after(self, journal: journals.Journal, fresh: Sink) -> None:
         """What undo will expect to find (so it notices later edits by someone else)."""
@@ -223,22 +283,53 @@ class Transaction:
     def _fail(self, journal: journals.Journal, exc: BaseException) -> None:
         """Put every original byte back, then re-raise saying so (or naming the journal)."""
         try:
-            restore(self.sink, journal, check=False)
+            rewritten = restore(self.sink, journal, check=False)
             journal.mark("restored")
         except BcdToolError as failed:
-            raise WriteError(f"the write failed ({exc}) and restoring the original bytes failed "
-                             f"too ({failed.message}); run `bcdtool undo {journal.path}` once the "
-                             "target is writable", path=self.sink.target) from None
+            medium = isinstance(exc, MediaError) or isinstance(failed, MediaError) or \
+                (isinstance(exc, OSError) and isinstance(write_failure(exc, ""), MediaError))
+            kind = MediaError if medium else WriteError
+            when = ("the disk fails: copy it with ddrescue, then run `bcdtool undo "
+                    f"{journal.path}` on the copy" if medium else
+                    f"run `bcdtool undo {journal.path}` once the target is writable")
+            raise kind(f"the write failed ({_text(exc)}) and restoring the original bytes failed "
+                       f"too ({failed.message}); {when}", path=self.sink.target) from None
+        done = ("the original bytes were restored" if rewritten else
+                "the original bytes read back unchanged")
         if isinstance(exc, VerifyError):
-            raise VerifyError(f"{exc.message}; the original bytes were restored",
-                              path=exc.path, offset=exc.offset) from None
+            raise VerifyError(f"{exc.message}; {done}", path=exc.path, offset=exc.offset) from None
         if isinstance(exc, BcdToolError):
-            raise WriteError(f"{exc.message}; the original bytes were restored",
-                             path=exc.path or self.sink.target) from None
+            kind = MediaError if isinstance(exc, MediaError) else WriteError
+            raise kind(f"{exc.message}; {done}", path=exc.path or self.sink.target) from None
         if isinstance(exc, OSError):
-            raise WriteError(f"write failed: {next_step(exc)}; the original bytes were restored",
-                             path=self.sink.target) from None
+            failure = write_failure(exc, "write failed", path=self.sink.target)
+            raise type(failure)(f"{failure.message}; {done}", path=self.sink.target) from None
         raise exc
+
+
+def _text(exc: BaseException) -> str:
+    """An error's message without its context (one line)."""
+    return exc.message if isinstance(exc, BcdToolError) else \
+        next_step(exc) if isinstance(exc, OSError) else str(exc)
+
+
+def _files(phases: list[list[Step]]) -> list[str]:
+    """Every file `phases` writes, once, in order."""
+    return list(dict.fromkeys(step.file for phase in phases for step in phase))
+
+
+def _expectations(journal: journals.Journal, identities: dict[str, Hashable],
+                  in_place: set[str]) -> dict[str, Expect]:
+    """What the writer must find before writing each file: its identity when checked, and the
+    start of what the journal backed up of it."""
+    expect = {file: Expect(identity, in_place=file in in_place)
+              for file, identity in identities.items()}
+    for entry in journal.entries:
+        if entry.file in expect and not expect[entry.file].head and entry.existed and \
+                entry.link is None:
+            head = journal.backup_bytes(entry)[:HEAD]
+            expect[entry.file] = expect[entry.file]._replace(offset=entry.offset, head=head)
+    return expect
 
 
 def _holds(sink: Sink, file: str, before: bytes | Prefix | None) -> bool:
@@ -286,7 +377,7 @@ def _do(writer: Writer, step: Step) -> None:
         else:
             writer.write(step.file, step.offset, step.data, size=step.size)
     except OSError as exc:
-        raise WriteError(f"write failed: {next_step(exc)}", path=step.file) from None
+        raise write_failure(exc, "write failed", path=step.file) from None
 
 
 def current_sha(sink: Sink, entry: journals.Entry) -> str | None:
@@ -321,8 +412,10 @@ def _hash_range(digest, sink: Sink, file: str, start: int, end: int) -> None:
             break
 
 
-def restore(sink: Sink, journal: journals.Journal, *, check: bool) -> None:
-    """Put back every entry of `journal` through `sink`, newest first, each read back after.
+def restore(sink: Sink, journal: journals.Journal, *, check: bool) -> int:
+    """Put back every entry of `journal` through `sink`, newest first, each read back after;
+    entries that already read back as the original are left alone (a write the medium refused
+    changed nothing).  Returns how many entries were written.
 
     With `check`, first make sure nobody changed the bytes since bcdtool wrote them (the
     caller holds the sink's lock, so nobody can between this check and the writes)."""
@@ -333,23 +426,33 @@ def restore(sink: Sink, journal: journals.Journal, *, check: bool) -> None:
                 raise BcdToolError(f"{entry.file} changed after bcdtool wrote it; undoing would "
                                    "discard those changes (use --force to restore anyway)",
                                    path=str(journal.path))
-    with sink.writer() as writer:
-        for entry in reversed(journal.entries):
-            original = journal.backup_bytes(entry)
-            step = _restore_step(sink, entry, original)
-            if step is None:
-                observe.before_write(entry.file)
-                writer.remove(entry.file)
-            else:
-                _do(writer, step)
-        writer.flush()
+    pending = [entry for entry in journal.entries if not _restored(sink, entry)]
+    if pending:
+        with sink.writer() as writer:
+            for entry in reversed(pending):
+                original = journal.backup_bytes(entry)
+                step = _restore_step(sink, entry, original)
+                if step is None:
+                    observe.before_write(entry.file)
+                    writer.remove(entry.file)
+                else:
+                    _do(writer, step)
+            writer.flush()
     for entry in journal.entries:
-        if current_sha(sink, entry) != (
-            entry.sha256_before if entry.existed or entry.kind == "range" else journals.sha256(b"")
-        ) or (entry.kind == "range" and entry.size is not None
-              and sink.size(entry.file) != entry.size):
+        if not _restored(sink, entry):
             raise VerifyError("restored bytes do not read back as the original",
                               path=f"{sink.target}:{entry.file}")
+    return len(pending)
+
+
+def _restored(sink: Sink, entry: journals.Entry) -> bool:
+    """Whether `entry`'s place holds what it held before the write (a file the write created:
+    nothing there)."""
+    if entry.kind != "range" and not entry.existed:
+        return sink.lstat_link(entry.file) is None and sink.size(entry.file) is None
+    if current_sha(sink, entry) != entry.sha256_before:
+        return False
+    return entry.kind != "range" or entry.size is None or sink.size(entry.file) == entry.size
 
 
 def _restore_step(sink: Sink, entry: journals.Entry, original: bytes) -> Step | None:

@@ -61,11 +61,12 @@ def test_resolve_errors(name, obj_type):
     ("testsign", O.OSLOADER, "Did you mean testsigning?"),
     ("hypervisorlaunchtyp", O.OSLOADER, "Did you mean hypervisorlaunchtype?"),
     ("bootmenupolcy", O.RESUME, "Did you mean bootmenupolicy?"),
-    ("nosuchthing", O.OSLOADER, None),
+    ("nosuchthing", O.OSLOADER, "Run bcdedit /? TYPES OSLOADER for the names this entry "
+     "takes, or give the element as custom:XXXXXXXX."),
 ])
 def test_resolve_errors_name_what_was_meant(name, obj_type, hint):
     """An unknown element name: bcdedit's message, then the entry types it belongs to or the
-    close names of this entry (nothing when nothing is close)."""
+    close names of this entry (where to find the names when nothing is close)."""
     with pytest.raises(ElementError) as info:
         E.resolve(name, obj_type)
     rest = info.value.message[len(E.NOT_RECOGNIZED):].strip()

@@ -18,9 +18,11 @@ from bcdtool.linux.fix import plan_fix
 from bcdtool.ops.undo import undo
 from fixtures import linux_guests
 from fixtures import linux_layouts as L
+from fixtures import linux_layouts2 as L2
 from fixtures.linux_guests import write
 from tests.helpers.common import run_process
-from tests.linux.linux_helpers import fix_root, guest_of, problems, report_of, snapshot, statuses
+from tests.linux.linux_helpers import (fix_root, guest_of, problems, real_00_header, report_of,
+                                       snapshot, source_grub_defaults, statuses)
 
 #: Problems each fixable layout shows before the fix.
 BEFORE = {
@@ -49,11 +51,22 @@ BEFORE = {
     "manjaro": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
     "opensuse-tumbleweed-sdboot": {"kernel.serial-console", "getty.serial"},
     "alpine-3.19-grub-efi": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
+    "amazonlinux-1": {"grub.terminal-serial"},
+    "amazonlinux-1-pv": set(),
+    "debian-12-refind": {"kernel.serial-console", "getty.serial"},
+    "arch-refind": {"kernel.serial-console", "getty.serial"},
 }
-FIXABLE = sorted(set(L.LAYOUTS) - set(L.REFUSED))
+#: Every layout of both fixture modules, and the refused ones.
+ALL_REFUSED = {**L.REFUSED, **L2.REFUSED}
+FIXABLE = sorted((set(L.LAYOUTS) | set(L2.LAYOUTS)) - set(ALL_REFUSED))
 DEVICE = {"raspios-12": "serial0", "ubuntu-20.04-raspi": "serial0", "debian-12-uboot": "ttyAMA0",
           "amazonlinux-2-arm64": "ttyS0", "armbian-rockchip64": "ttyS2",
-          "rhel-9-ppc64le": "hvc0"}
+          "rhel-9-ppc64le": "hvc0", "amazonlinux-1-pv": "hvc0"}
+
+
+def _build(name: str, dest: Path) -> Path:
+    """Write the layout `name` of either fixture module."""
+    return (L2 if name in L2.LAYOUTS else L).build(name, dest)
 
 
 def _read(root: Path, path: str) -> str:
@@ -66,7 +79,7 @@ def test_every_layout_is_covered():
 
 @pytest.mark.parametrize("name", FIXABLE)
 def test_check_fix_check_undo(tmp_path, name):
-    root = L.build(name, tmp_path / "root")
+    root = _build(name, tmp_path / "root")
     before_tree = snapshot(root)
     report = report_of(root)
     assert problems(report) == BEFORE[name], [(f.id, f.message) for f in report.findings]
@@ -85,12 +98,12 @@ def test_check_fix_check_undo(tmp_path, name):
     assert problems(report_of(root)) == BEFORE[name]
 
 
-@pytest.mark.parametrize("name", sorted(L.REFUSED))
+@pytest.mark.parametrize("name", sorted(ALL_REFUSED))
 def test_refused_layouts_say_why_and_fix_refuses(tmp_path, name):
-    root = L.build(name, tmp_path / "root")
+    root = _build(name, tmp_path / "root")
     before_tree = snapshot(root)
     report = report_of(root)
-    why = next(f for f in report.findings if f.id == L.REFUSED[name])
+    why = next(f for f in report.findings if f.id == ALL_REFUSED[name])
     assert why.status == "problem" and why.fix and report.extra["fixable"] is False
     for f in report.findings:                   # no hint sends the user to a fix that refuses
         assert not (f.fix or "").startswith("bcdtool linux fix ("), f
@@ -101,9 +114,9 @@ def test_refused_layouts_say_why_and_fix_refuses(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "talos" else
-                                               pytest.mark.slow) for n in sorted(L.REFUSED)])
+                                               pytest.mark.slow) for n in sorted(ALL_REFUSED)])
 def test_refused_layouts_through_the_cli(tmp_path, name):
-    root = L.build(name, tmp_path / "root")
+    root = _build(name, tmp_path / "root")
     before_tree = snapshot(root)
     for extra in ([], ["--dry-run"], ["--json"]):
         done = run_process("linux", "fix", str(root), *extra)
@@ -133,7 +146,7 @@ def test_ubuntu_cloudimg_dropins_later_files_win(tmp_path):
     # loses only `quiet`.  What grub-mkconfig sources ends with the console on ttyS0.
     assert _read(root2, "/etc/default/grub.d/60-local.cfg") == \
         'GRUB_CMDLINE_LINUX_DEFAULT="splash"\n'
-    env = _source_grub_defaults(root2)
+    env = source_grub_defaults(root2)
     consoles = [a for a in f"{env['GRUB_CMDLINE_LINUX']} {env['GRUB_CMDLINE_LINUX_DEFAULT']}"
                 .split() if a.startswith("console=")]
     assert consoles[-1] == "console=ttyS0,115200n8"
@@ -142,39 +155,12 @@ def test_ubuntu_cloudimg_dropins_later_files_win(tmp_path):
                                                   "/etc/default/grub.d/50-cloudimg-settings.cfg")
 
 
-def _source_grub_defaults(root: Path) -> dict[str, str]:
-    """The GRUB_* variables as grub-mkconfig sources them (real sh, same order and glob)."""
-    names = ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT", "GRUB_TERMINAL",
-             "GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT", "GRUB_SERIAL_COMMAND")
-    script = ('. "$1/etc/default/grub"; for x in "$1"/etc/default/grub.d/*.cfg; do '
-              '[ -e "$x" ] && . "$x"; done; '
-              + "".join(f'printf "%s\\0" "${{{n}-}}"; ' for n in names))
-    out = subprocess.run(["sh", "-c", script, "sh", str(root)], capture_output=True, text=True,
-                         check=True, env={"PATH": "/usr/bin:/bin"}).stdout
-    return dict(zip(names, out.split("\0")[:-1], strict=True))
-
-
-def _real_00_header(root: Path) -> str:
-    """What the host's real /etc/grub.d/00_header writes for the guest's settings."""
-    header = "/etc/grub.d/00_header"
-    if not (os.path.exists(header) and os.path.exists("/usr/share/grub/grub-mkconfig_lib")):
-        pytest.skip("GRUB's 00_header is not installed on this host")
-    env = {k: v for k, v in _source_grub_defaults(root).items()
-           if k in ("GRUB_TERMINAL", "GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT",
-                    "GRUB_SERIAL_COMMAND")}
-    if env.get("GRUB_TERMINAL"):            # grub-mkconfig splits it so
-        env["GRUB_TERMINAL_INPUT"] = env["GRUB_TERMINAL_OUTPUT"] = env.pop("GRUB_TERMINAL")
-    env.update(PATH="/usr/bin:/bin:/usr/sbin:/sbin", pkgdatadir="/usr/share/grub",
-               grub_probe="/bin/false")
-    return subprocess.run(["sh", header], capture_output=True, text=True, env=env).stdout
-
-
 @pytest.mark.parametrize("name", ["ubuntu-22.04-cloud", "debian-12-grub-serial-no-command",
                                   "void", "devuan-5"])
 def test_real_grub_header_reads_the_fix(tmp_path, name):
     root = L.build(name, tmp_path / "root")
     fix_root(root, tmp_path)
-    header = _real_00_header(root).splitlines()
+    header = real_00_header(root).splitlines()
     assert "serial --unit=0 --speed=115200" in header
     assert "terminal_input serial console" in header and "terminal_output serial console" in header
 
@@ -183,7 +169,7 @@ def test_grub_serial_without_command_is_9600(tmp_path):
     """GRUB_TERMINAL=serial and no GRUB_SERIAL_COMMAND: 00_header writes a bare `serial`
     (9600 baud).  Reported from /etc/default/grub alone too (no /boot mounted)."""
     root = L.build("debian-12-grub-serial-no-command", tmp_path / "root")
-    assert "serial" in _real_00_header(root).splitlines()
+    assert "serial" in real_00_header(root).splitlines()
     (root / "boot/grub/grub.cfg").unlink()
     speed = next(f for f in report_of(root).findings if f.id == "grub.serial-speed")
     assert speed.status == "problem" and "9600" in str(speed.evidence)

@@ -5,6 +5,8 @@ step.  U-Boot's own tools (mkimage, dumpimage from u-boot-tools) make and read t
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 
@@ -279,3 +281,56 @@ def test_extlinux_comes_first_so_a_script_beside_it_is_ignored(tmp_path):
     assert "U-Boot script" not in report.extra["boot_loaders"]
     fix_root(root, tmp_path)
     assert problems(report_of(root)) == set()
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_missing_env_file_the_script_imports_is_created(tmp_path, guard):
+    """Armbian without /boot/armbianEnv.txt: the script imports it when it is there
+    (`if test -e ...`), so fix creates it with extraargs (dry run shows it and writes nothing,
+    the journal and --backup-dir hold it, a second fix changes nothing, undo removes it)."""
+    files, links = L.armbian()
+    del files["/boot/armbianEnv.txt"]
+    if not guard:                   # the import without the `test -e` guard
+        cmd = L.ARMBIAN_ROCKCHIP64_CMD.replace(
+            "if test -e ${devtype} ${devnum}:${distro_bootpart} ${prefix}armbianEnv.txt; then\n",
+            "").replace("env import -t ${load_addr} ${filesize}\nfi\n",
+                        "env import -t ${load_addr} ${filesize}\n")
+        files.update({"/boot/boot.cmd": cmd, "/boot/boot.scr": L.script_image(cmd)})
+    root = write(files, links, tmp_path / "root")
+    before = snapshot(root)
+    report = report_of(root)
+    assert problems(report) == {"kernel.serial-console"} and report.extra["fixable"] is True
+    done = run_process("linux", "fix", "--dry-run", str(root))
+    assert done.returncode == 0 and "+extraargs=console=ttyS2,1500000n8" in done.stdout
+    assert snapshot(root) == before
+    done = run_process("linux", "fix", "--json", "--backup-dir", str(tmp_path / "j"), str(root))
+    assert done.returncode == 0, done.stderr
+    assert (root / "boot/armbianEnv.txt").read_text() == "extraargs=console=ttyS2,1500000n8\n"
+    assert problems(report_of(root)) == set()
+    assert plan_fix(guest_of(root), "ttyS2").changes == []
+    journal = json.loads(done.stdout)["journal"]
+    assert run_process("undo", journal).returncode == 0
+    assert snapshot(root) == before
+
+
+def test_import_paths_in_any_branch():
+    script = ("if test -e mmc 0:1 ${prefix}env.txt; then\n"
+              "  load mmc 0:1 ${a} ${prefix}env.txt; env import -t ${a} ${filesize}\nfi\n"
+              "load mmc 0:1 ${a} ${dir}/other.txt\nenv import -t ${a} ${filesize}\n"
+              "load mmc 0:1 ${a} /boot/no-import.txt\n")
+    assert uboot.import_paths(script, "/boot") == ["/boot/env.txt"]
+
+
+@pytest.mark.parametrize("target", ["absolute", "relative"])
+def test_a_dangling_link_in_place_of_the_env_file_is_never_written_through(tmp_path, target):
+    host = tmp_path / "host"
+    host.mkdir()
+    root = L.build("armbian-rockchip64", tmp_path / "root")
+    env = root / "boot/armbianEnv.txt"
+    env.unlink()
+    os.symlink(str(host / "created") if target == "absolute" else "../../host/created", env)
+    before = snapshot(root)
+    assert report_of(root).extra["fixable"] is False
+    with pytest.raises(UnfixableGuestError):
+        plan_fix(guest_of(root), "ttyS2")
+    assert list(host.iterdir()) == [] and snapshot(root) == before

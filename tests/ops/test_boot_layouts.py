@@ -332,3 +332,27 @@ def test_a_bios_store_copied_to_a_uefi_disk(tmp_path):
     after = _by(diagnose(str(raw)))
     assert after["boot-file.{default}.path"].status == "ok"
     assert after["boot-device.{bootmgr}.device"].status == "ok"
+
+
+def test_winload_inside_the_winre_image_is_reported_not_checked(tmp_path):
+    """WinRE's loader is inside Winre.wim: bcdtool reads no WIM and copies nothing out of the
+    target, so the device's finding says the loader is not looked into and gives the commands
+    that check it (naming the package when wimlib-imagex is not installed); no false problem."""
+    import shutil
+
+    raw = tmp_path / "disk.img"
+    recovery = "Recovery/WindowsRE"
+    build_windows_disk("uefi", raw, bcd=(BCD_CORPUS / "win11-uefi-installed-2025.bcd")
+                       .read_bytes(), windows_extra={f"{recovery}/Winre.wim": b"MSWIM",
+                                                     f"{recovery}/boot.sdi": b"$SDI"})
+    repair_boot(str(raw))
+    winre = "{1ab75441-556e-11f0-80d4-daad073cac2e}"
+    by = _by(diagnose(str(raw)))
+    device = by[f"boot-device.{winre}.device"]
+    assert device.status == "ok", device
+    assert "\\windows\\system32\\winload.efi inside the WIM image is not looked into" in \
+        device.message
+    note = " ".join(e.note for e in device.evidence)
+    assert "wimlib-imagex dir COPY 1 --path='\\windows\\system32\\winload.efi'" in note
+    assert ("apt-get install wimtools" in note) == (shutil.which("wimlib-imagex") is None)
+    assert f"boot-file.{winre}.path" not in by

@@ -104,6 +104,18 @@ class DiskSink:
         """FAT and NTFS files reached here are never symlinks."""
         return None
 
+    def identity(self, file: str) -> tuple:
+        """Where the file's bytes live now: its size and extents as the volume, opened afresh,
+        reports them (the file may have been replaced or moved inside the image by another
+        program since this sink found it)."""
+        ref = self._located(self.dev, file)
+        return ref.size, ref.extents
+
+    def _located(self, dev: BlockDevice, file: str) -> FileRef:
+        """`file` found again from scratch in the volume of `dev`."""
+        self._ref(file)
+        return open_volume(RangeView(dev, self.start, self.volume_size)).find(file)
+
     def device_ranges(self, file: str, offset: int, length: int) -> list[tuple[int, int]]:
         """(offset on the disk, length) of the bytes a write of the file touches."""
         return [(self.start + off, n) for off, n in self._ref(file).locate(offset, length)]
@@ -120,8 +132,23 @@ class DiskSink:
             facts.read_only = "the block device is read-only (write-protected)"
         elif not self.device and not os.access(self.image, os.W_OK):
             facts.read_only = "no write access to the image (read-only media or permissions)"
-        facts.errors = self.medium_errors(self.dev, phases)
+        facts.errors = self.moved() + self.medium_errors(self.dev, phases)
         return facts
+
+    def moved(self) -> list[BcdToolError]:
+        """Files replaced, renamed or moved inside the image since they were found (their
+        extents or size now differ): writing the old extents would land in free space or in
+        another file."""
+        errors: list[BcdToolError] = []
+        for name, ref in self.refs.items():
+            try:
+                now = self._located(self.dev, name)
+            except BcdToolError as exc:
+                errors.append(moved(f"{self.target}:{name}", exc.message))
+                continue
+            if (now.size, now.extents) != (ref.size, ref.extents):
+                errors.append(moved(f"{self.target}:{name}", "its extents changed"))
+        return errors
 
     def medium_errors(self, dev: BlockDevice, phases) -> list[BcdToolError]:
         """The file system's refusal (the files' clusters or runs shared with another file,
@@ -180,10 +207,14 @@ class DiskSink:
 
     # -- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def writer(self):
-        """The image opened writable; writes go through the file's extents only."""
+    def writer(self, expect: dict | None = None):
+        """The image opened writable; writes go through the file's extents only.  With `expect`
+        (file -> transaction.Expect), each file is found again through the writable open and
+        must lie where it lay and start as it was backed up, before any byte is written."""
         with contextlib.closing(open_image(self.image, writable=True)) as wdev:
-            yield _DiskWriter(self, wdev)
+            writer = _DiskWriter(self, wdev)
+            writer.check(expect or {})
+            yield writer
 
     def reopen(self) -> DiskSink:
         """The image opened again and the files found again from scratch; VerifyError if a file
@@ -208,6 +239,22 @@ class _DiskWriter:
         self.sink = sink
         self.view = RangeView(wdev, sink.start, sink.volume_size)
         self.wdev = wdev
+
+    def check(self, expect: dict) -> None:
+        """UnsafePathError unless every file of `expect` is, through this writable open, where
+        the plan found it and starts with the bytes backed up."""
+        for file, want in expect.items():
+            ref = self.sink._ref(file)
+            where = f"{self.sink.target}:{file}"
+            try:
+                now = self.sink._located(self.wdev, file)
+            except BcdToolError as exc:
+                raise moved(where, exc.message) from None
+            if (now.size, now.extents) != want.identity or \
+                    (now.size, now.extents) != (ref.size, ref.extents):
+                raise moved(where, "its extents changed")
+            if read_extents(self.view, ref, want.offset, len(want.head)) != want.head:
+                raise moved(where, "its bytes changed")
 
     def write(self, file: str, offset: int, data: bytes, *, size: int | None = None) -> None:
         ref = self.sink._ref(file)
@@ -247,6 +294,15 @@ def open_files(image: str, *, partition: int, files: list[str], key: str, store:
     except BaseException:
         dev.close()
         raise
+
+
+def moved(where: str, why: str) -> UnsafePathError:
+    """A file inside the image was replaced, renamed or moved (or rewritten) after bcdtool
+    found it: its old extents may now be free space or another file's."""
+    return UnsafePathError(f"the file was replaced, moved or rewritten inside the image since "
+                           f"bcdtool read it ({why}; another program writing the image?); "
+                           "nothing was written: close whatever else has the image open, then "
+                           "run the command again", path=where)
 
 
 def _block_device_read_only(path: str) -> bool:

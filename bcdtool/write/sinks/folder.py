@@ -11,7 +11,7 @@ import posixpath
 import stat
 from collections.abc import Callable
 
-from bcdtool.errors import BcdToolError, UnsafePathError, WriteError
+from bcdtool.errors import BcdToolError, UnsafePathError, WriteError, write_failure
 from bcdtool.fs.base import VolumeFacts
 from bcdtool.write import lock
 from bcdtool.write.fileio import READ_FLAGS, Folder, check_regular, identity, is_below
@@ -106,6 +106,12 @@ class FolderSink:
         finally:
             os.close(fd)
 
+    def identity(self, file: str) -> tuple | None:
+        """What `file` is now: its type, device, inode and size (a link is not followed), None
+        when absent."""
+        info = self.folder.lstat(file)
+        return None if info is None else _identity(info)
+
     def entry_kind(self, file: str) -> str | None:
         """"file", "link", "other" or None (absent), without following a link."""
         info = self.folder.lstat(file)
@@ -182,10 +188,14 @@ class FolderSink:
 
     # -- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def writer(self):
-        """A writer whose in-place writes share one descriptor per file, fsynced by flush()."""
-        writer = _FolderWriter(self)
+    def writer(self, expect: dict | None = None):
+        """A writer whose in-place writes share one descriptor per file, fsynced by flush();
+        with `expect` (file -> transaction.Expect), every file written in place is opened and
+        checked first (the same inode, size and first bytes as when it was backed up), and a
+        file replaced whole must still be the one checked when it is renamed over."""
+        writer = _FolderWriter(self, expect or {})
         try:
+            writer.check()
             yield writer
         finally:
             writer.close()
@@ -202,17 +212,31 @@ class FolderSink:
 
 
 class _FolderWriter:
-    def __init__(self, sink: FolderSink) -> None:
-        self.sink = sink
+    def __init__(self, sink: FolderSink, expect: dict) -> None:
+        self.sink, self.expect = sink, expect
         self.fds: dict[str, int] = {}
         #: Whether any byte may have changed (a failure before the first write restores nothing).
         self.wrote = False
 
+    def check(self) -> None:
+        """Open every expected file that exists (in-place writes keep that descriptor), each
+        checked against what the transaction backed up, before the first byte is written."""
+        for file, expect in self.expect.items():
+            if expect.in_place and expect.identity is not None:
+                self._fd(file)
+
     def _fd(self, file: str) -> int:
         if file not in self.fds:
+            name = self.sink.folder.name(file)
             fd = self.sink.folder.open(file, os.O_RDWR | os.O_NONBLOCK)
             try:
-                self.sink.check_locked(file, check_regular(fd, self.sink.folder.name(file)))
+                info = check_regular(fd, name)
+                self.sink.check_locked(file, info)
+                expect = self.expect.get(file)
+                if expect is not None and (
+                        _identity(info) != expect.identity or
+                        os.pread(fd, len(expect.head), expect.offset) != expect.head):
+                    raise changed(name)
             except BaseException:
                 os.close(fd)
                 raise
@@ -221,6 +245,12 @@ class _FolderWriter:
 
     def write(self, file: str, offset: int, data: bytes, *, size: int | None = None) -> None:
         fd = self._fd(file)
+        # The name must still lead to the descriptor's file: one renamed over it since the
+        # check would keep its own bytes while the write went to a file nobody can reach.
+        now, held = self.sink.folder.lstat(file), os.fstat(fd)
+        if now is None or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+            name = self.sink.folder.name(file)
+            raise replaced(name) if file == self.sink.lock_file else changed(name)
         self.wrote = True
         done = 0
         while done < len(data):
@@ -229,6 +259,9 @@ class _FolderWriter:
             os.ftruncate(fd, size)
 
     def replace(self, file: str, data: bytes) -> None:
+        expect = self.expect.get(file)
+        if expect is not None and self.sink.identity(file) != expect.identity:
+            raise changed(self.sink.folder.name(file))
         self.wrote = True
         self.sink.folder.replace(file, data)
 
@@ -248,8 +281,11 @@ class _FolderWriter:
         self.sink.folder.remove_temporaries(file)
 
     def flush(self) -> None:
-        for fd in self.fds.values():
-            os.fsync(fd)
+        for file, fd in self.fds.items():
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise write_failure(exc, "fsync failed", path=self.sink.folder.name(file)) from None
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -263,6 +299,20 @@ def replaced(name: str) -> UnsafePathError:
                            "held its lock; nothing was written to the file now at that name: "
                            "find out what else writes this folder, then run the command again",
                            path=name)
+
+
+def changed(name: str) -> UnsafePathError:
+    """A file bcdtool checked and backed up was swapped, truncated, grown or rewritten before
+    its write: the write would land in a file whose bytes the journal does not hold."""
+    return UnsafePathError("the file changed (replaced, renamed over, truncated, grown or "
+                           "rewritten) after bcdtool checked and backed it up; nothing was "
+                           "written to it: find out what else writes this folder, then run the "
+                           "command again", path=name)
+
+
+def _identity(info: os.stat_result) -> tuple:
+    """A file's identity as a folder sees it: type, device, inode, size."""
+    return stat.S_IFMT(info.st_mode), info.st_dev, info.st_ino, info.st_size
 
 
 def same_store_or_log(file: str, store: str) -> bool:

@@ -130,6 +130,14 @@ class GuestfsSink:
             return None
         return self.disk.g.readlink(self._path(file))
 
+    def identity(self, file: str) -> tuple | None:
+        """What `file` is now inside the image: type, device, inode and size (a link is not
+        followed), None when absent."""
+        st = self.disk.lstat(self._path(file))
+        if st is None:
+            return None
+        return stat.S_IFMT(st["st_mode"]), st["st_dev"], st["st_ino"], st["st_size"]
+
     def entry_kind(self, file: str) -> str | None:
         """"file", "link", "other" or None (absent), without following a link."""
         st = self.disk.lstat(self._path(file))
@@ -178,8 +186,18 @@ class GuestfsSink:
 
     # -- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def writer(self):
-        """The appliance itself writes; flush() syncs it."""
+    def writer(self, expect: dict | None = None):
+        """The appliance itself writes; flush() syncs it.  With `expect` (file ->
+        transaction.Expect), every file must first be the one checked (same inode and size,
+        same first bytes): one replaced, moved or rewritten inside the image since is not
+        written."""
+        for file, want in (expect or {}).items():
+            if self.identity(file) != want.identity or (
+                    want.head and self.read_range(file, want.offset, len(want.head)) != want.head):
+                raise UnsafePathError("the file was replaced, moved or rewritten inside the image "
+                                      "after bcdtool checked and backed it up; nothing was "
+                                      "written: find out what else writes the image, then run "
+                                      "the command again", path=self._path(file))
         yield _GuestfsWriter(self)
 
     def reopen(self) -> GuestfsSink:

@@ -95,15 +95,23 @@ class PageBlobSink(DiskSink):
             wdev.close()
 
     @contextlib.contextmanager
-    def writer(self):
+    def writer(self, expect: dict | None = None):
         """The leased device; after a failed Put Page (a restore follows) it takes the lease
         and the ETag again first.  After writing, this sink's next read opens the blob again
-        through a fresh connection (blocks are cached by ETag: the ones it has are stale)."""
+        through a fresh connection (blocks are cached by ETag: the ones it has are stale).
+        With `expect`, each file's first bytes are compared through the lease first."""
         blob = _blob(self._held())
         if blob.failed:
             blob.reclaim()
         self._stale = True
-        yield _DiskWriter(self, self._held())
+        writer = _DiskWriter(self, self._held())
+        writer.check(expect or {})
+        yield writer
+
+    def _located(self, dev: BlockDevice, file: str) -> FileRef:
+        """The file where it was found: the blob's ETag, checked when the lease was taken,
+        proves nothing moved it (no second walk of the volume over the network)."""
+        return self._ref(file)
 
     def read(self, file: str) -> bytes | None:
         """The whole file, read afresh after this sink wrote."""
