@@ -282,8 +282,14 @@ class RangeReader:
                 raise ImageError(f"the server redirected (HTTP {response.status}) without "
                                  "saying where; the server is broken: ask its owner, or give "
                                  "the disk's final URL", path=self.name)
-            target = urljoin(url, location.strip())
-            scheme = urlsplit(target).scheme.lower()
+            try:
+                target = urljoin(url, location.strip())
+                scheme = urlsplit(target).scheme.lower()
+            except ValueError:       # an unbalanced "[" of an IPv6 host, a bad port
+                raise ImageError(f"the server redirected (HTTP {response.status}) to a URL that "
+                                 f"does not parse ({scrub(location)[:100]!r}); the server is "
+                                 "broken: ask its owner, or give the disk's final URL",
+                                 path=self.name) from None
             if scheme not in ("http", "https") or (scheme == "http" and
                                                    urlsplit(url).scheme.lower() == "https"):
                 raise UnsupportedError(
@@ -546,7 +552,10 @@ def _version(headers) -> str:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", "", None         # matches no other origin: credentials stay behind
     scheme = parts.scheme.lower()
     try:
         port = parts.port or (443 if scheme == "https" else 80)

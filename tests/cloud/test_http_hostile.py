@@ -92,6 +92,9 @@ def test_same_origin_redirects_keep_the_user_info_credentials():
     ("gopher://127.0.0.1/x", UnsupportedError, "gopher:"),
     ("LOOP", NetworkError, "redirected more than"),
     ("", ImageError, "without saying where"),
+    # make fuzz (session 5): an unbalanced IPv6 bracket or a bad port raised ValueError
+    ("http://[::1/disk.img", ImageError, "does not parse"),
+    ("https://user:hunter2@[::1/x?X-Amz-Signature=S3SECRETSIG0", ImageError, "does not parse"),
 ])
 def test_redirect_loops_and_other_schemes_are_refused(location, error, text):
     def hop(h, srv):
