@@ -96,10 +96,13 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
     recovered, recovered_findings, carve_notes = forensic_deleted.deleted(hive, store) \
         if deleted else (None, [], [])
     notices += carve_notes
-    generated_at = generated_at or now_utc()
+    # A pinned generated_at is for comparing reports, not a clock: "in the future" is judged
+    # against the real time of a run only.
+    now = None if generated_at else now_utc()
+    generated_at = generated_at or now
     found = rules.findings(view, earlier=earlier, dirty_note=dirty_note,
                            extra=(past.findings if past else []) + recovered_findings
-                           + forensic_keys.key_findings(view, generated_at))
+                           + forensic_keys.key_findings(view, now))
     report = ForensicReport(source, generated_at, header_facts(source.store, hive),
                             found, notices)
     report.history = past.versions if past else None

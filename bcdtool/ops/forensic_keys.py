@@ -10,8 +10,8 @@ from a strict reader (bcdedit /enum, `BcdStore`, most registry tools).
 - `bcd.malformed-element`: an element stored in a registry type bcdedit never writes for its
   format, or with bytes its format does not have.  The rules read such an element leniently
   (`forensic_model.lenient_value`), so `testsigning` stored as a REG_DWORD 1 is still found.
-- `bcd.timestamp-anomaly`: keys whose last-write time is zero, earlier than any BCD store,
-  or later than the report's generation time (a timestamp tool, or a clock set to hide when).
+- `bcd.timestamp-anomaly`: keys whose last-write time is zero, earlier than any BCD store, past
+  year 9999, or later than the time of the run (a timestamp tool, or a clock set to hide when).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ MAX_KEYS_SHOWN = 32
 
 def key_findings(view: StoreView, generated_at: str | None = None) -> list[ForensicFinding]:
     """The `bcd.hidden-key`, `bcd.malformed-element` and `bcd.timestamp-anomaly` findings of
-    the store in `view` (`generated_at`: the report's time, ISO 8601, for "in the future")."""
+    the store in `view` (`generated_at`: the time of this run, ISO 8601, for "in the future";
+    None: not checked, as when a report's time is pinned to compare reports)."""
     out = list(_hidden_objects(view))
     out.extend(_malformed(view))
     out.extend(_timestamps(view, generated_at))
@@ -163,7 +164,7 @@ def _malformed(view: StoreView) -> Iterator[ForensicFinding]:
 
 def _timestamps(view: StoreView, generated_at: str | None) -> Iterator[ForensicFinding]:
     later = _filetime_of(generated_at)
-    kinds: dict[str, list[Key]] = {"zero": [], "before 2000": [], "after the report's time": []}
+    kinds: dict[str, list[Key]] = {"zero": [], "before 2000": [], "after this run's time": []}
     try:
         keys = sorted(view.hive.walk(), key=lambda k: k.path)
     except BcdToolError:
@@ -175,7 +176,7 @@ def _timestamps(view: StoreView, generated_at: str | None) -> Iterator[ForensicF
         elif stamp < _FIRST_BCD:
             kinds["before 2000"].append(key)
         elif (later is not None and stamp > later) or filetime_iso(stamp) is None:
-            kinds["after the report's time"].append(key)
+            kinds["after this run's time"].append(key)
     for what, found in kinds.items():
         if not found:
             continue

@@ -143,8 +143,9 @@ _R = [
          "format does not have (a boolean of 4 bytes, a REG_DWORD): strict readers show no "
          "value; bcdtool's rules read it leniently"),
     Rule("bcd.timestamp-anomaly", "low", "T1070.006",
-         "keys whose last-write time is zero, before 2000 (older than any BCD store), or after the "
-         "report's generation time: times set by a tool, not by Windows"),
+         "keys whose last-write time is zero, before 2000 (older than any BCD store), past year "
+         "9999, or after the time of the run (not judged when --generated-at pins the report's "
+         "time): times set by a tool, not by Windows"),
 ]
 RULES: dict[str, Rule] = {r.id: r for r in _R}
 

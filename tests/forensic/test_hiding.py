@@ -5,6 +5,7 @@ key, and the report's text and CSV must show such names escaped, never raw."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import struct
 
@@ -22,7 +23,8 @@ from tests.forensic.forensic_helpers import LOADER, new_store
 
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
 REG_SZ, REG_BINARY, REG_DWORD, REG_QWORD = 1, 3, 4, 11
-NOW = "2026-12-06T05:00:00Z"
+#: The run's time as the report gives it: an hour ahead of the keys the tests write now.
+NOW = (_dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ids(image: bytes) -> dict[str, str]:
@@ -122,8 +124,8 @@ def _stamp_all(image: bytes, filetime: int, only: str | None = None) -> bytes:
 @pytest.mark.parametrize("filetime, what", [
     (0, "zero"),
     (116444736000000000, "before 2000"),                # 1970-01-01
-    (134500000000000000, "after the report's time"),    # 2027-03-18
-    (0x7FFFFFFFFFFFFFFF, "after the report's time"),    # beyond year 9999
+    (157766400000000000, "after this run's time"),      # 2100-12-30
+    (0x7FFFFFFFFFFFFFFF, "after this run's time"),      # beyond year 9999
 ])
 def test_timestamps_set_by_a_tool_are_an_anomaly(filetime, what):
     image = _stamp_all(new_store(), filetime, only=f"{TESTSIGNING:08x}"[:0] or "Elements")
