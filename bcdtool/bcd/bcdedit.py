@@ -452,8 +452,13 @@ def _debugger(cmd: Command, store: BcdStore, out: Outcome, spec: _Debugger) -> N
         word = args.pop(0)
         if word.lower() == "/start" and args and spec is _DBGSETTINGS:
             start = args.pop(0)
-        elif word.lower() in ("/noumex", "nodhcp", "newkey"):
+        elif word.lower() in ("nodhcp", "newkey") or (word.lower() == "/noumex"
+                                                       and spec is _DBGSETTINGS):
             flags.add(word.lower())
+        elif word.lower() in ("/start", "/noumex"):
+            # only /dbgsettings takes them (bcdedit /? /hypervisorsettings, /eventsettings)
+            raise InvalidArgumentError(f"{PARAMETER_INCORRECT} {word} belongs to /dbgsettings, "
+                                       f"not {spec.command}. {HELP_HINT}")
         else:
             # the docs write both BUSPARAMS:b.d.f and busparams=b.d.f
             name, eq, value = word.partition("=")

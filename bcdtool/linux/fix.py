@@ -8,6 +8,7 @@ then writes each file through a temporary file and a rename inside the guest roo
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from bcdtool.linux import cmdline, inittab, kernelstub, raspi, shell, uboot
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
-from bcdtool.linux.rules import (SERIAL_PORT, SERIAL_TERM, VIRTUALIZATION_CONSOLES,
+from bcdtool.linux.rules import (S6_STEPS, SERIAL_PORT, SERIAL_TERM, VIRTUALIZATION_CONSOLES,
                                  has_serial_terminal, kernel_has_console, port_unit, serial_getty)
 from bcdtool.linux.sources import (FLATCAR_GRUB_CFG, GRUB_DEFAULT, GRUBENV_SIZE,
                                    KERNEL_CMDLINE_D, Guest, KernelLine, TextFile, rpi_uart,
@@ -206,11 +207,23 @@ class _Planner:
                 # or `terminal_input gfxterm` fails and takes the serial input with it.
                 words = [w for w in term.value.split() if w in _INPUT_TERMINALS] or ["console"]
                 dropped = [w for w in term.value.split() if w not in _INPUT_TERMINALS]
-                if dropped:
-                    self.note(f"{term.file}:{term.line}: GRUB_TERMINAL drops {' '.join(dropped)} "
-                              "(an output-only terminal cannot be an input)")
-                if self._assignment_text(term) is not None:
-                    self._set_assignment(term, " ".join(["serial"] + words))
+                if "gfxterm" in dropped and self._graphical_settings() and \
+                        self._assignment_text(term) is not None:
+                    # The theme needs gfxterm as an output: input and output are set apart
+                    # (an empty GRUB_TERMINAL lets grub-mkconfig read them).
+                    self._set_assignment(term, "")
+                    self._add_line(self._file(term.file), 'GRUB_TERMINAL_INPUT="serial '
+                                   + " ".join(words) + '"')
+                    self._add_line(self._file(term.file), 'GRUB_TERMINAL_OUTPUT="gfxterm serial"')
+                    self.note(f"{term.file}:{term.line}: GRUB_TERMINAL emptied; input and output "
+                              "set apart so that gfxterm (and the theme) stays an output")
+                else:
+                    if dropped:
+                        self.note(f"{term.file}:{term.line}: GRUB_TERMINAL drops "
+                                  f"{' '.join(dropped)} (an output-only terminal cannot be an "
+                                  "input)")
+                    if self._assignment_text(term) is not None:
+                        self._set_assignment(term, " ".join(["serial"] + words))
         else:
             names = ("GRUB_TERMINAL_INPUT", "GRUB_TERMINAL_OUTPUT")
             io = [env.last(name) for name in names]
@@ -650,8 +663,10 @@ class _Planner:
                     # that follows it (undo's checks included).  systemd resolves both alike.
                     up = "../" * (wants.count("/") - 1)
                     self.links.append(Change(wants, None, link_target=up + g.unit_path.lstrip("/")))
-        elif g.init == "runit":
+        elif g.init in ("runit", "dinit"):
             self._plan_runit()
+        elif g.init in S6_STEPS:
+            self.note(f"{g.init}: no getty enabled by bcdtool; " + S6_STEPS[g.init].format(dev=dev))
         elif any(p.endswith(f"/agetty.{dev}") for p in g.openrc_gettys):
             pass                                    # OpenRC already starts agetty there
         elif g.init == "sysv" and g.openrc and g.agetty_service is not None:
@@ -692,7 +707,8 @@ class _Planner:
                 self._add_line(g.securetty, dev)
 
     def _plan_runit(self) -> None:
-        """runit: link the port's getty service into the runsvdir started at boot."""
+        """runit: link the port's getty service into the runsvdir started at boot; dinit:
+        into the boot service's waits-for.d (/etc/dinit.d/boot.d), as `dinitctl enable`."""
         g = self.guest
         service = g.runit_service(self.device)
         if service is None:
@@ -703,9 +719,10 @@ class _Planner:
         if g.root.kind(g.runit_dir) != "dir":
             self.note(f"{g.runit_dir} does not exist; the getty service is not enabled")
             return
-        # Relative, like Debian's own links (../../../sv/NAME): never the rescue host's /etc/sv.
-        self.links.append(Change(link, None, link_target="../" * (link.count("/") - 1)
-                                 + service.lstrip("/")))
+        # Relative, like Debian's own links (../../../sv/NAME) and Chimera's (../NAME): never
+        # the rescue host's /etc/sv or /etc/dinit.d.
+        self.links.append(Change(link, None, link_target=posixpath.relpath(
+            service, posixpath.dirname(link))))
 
     def _getty_runs(self, sp) -> bool:
         """Whether the getty whose speed `sp` is runs (or this plan starts it): an OpenRC
@@ -871,4 +888,5 @@ def apply_plan(guest: Guest, plan: Plan, *, backup_dir: str | None = None,
         )
     finally:
         sink.close()
+    plan.notes.extend(result.notices)      # an audit line that failed after the write
     return journal

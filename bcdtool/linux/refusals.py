@@ -92,11 +92,12 @@ def blockers(guest: Guest, device: str, baud: int = 115200) -> list[Blocker]:
             "zipl in the guest: mount it with /dev, /proc and /sys bound, `chroot /mnt zipl -V` "
             "(SUSE with grub2-s390x-emu: GRUB_CMDLINE_LINUX in /etc/default/grub, then "
             "`grub2-mkconfig -o /boot/grub2/grub.cfg` and `grub2-install` there)"))
-    if guest.init == "runit" and guest.runit_service(device) is None:
-        out.append(Blocker("runit.service", f"runit has no getty service for {device}, and "
-                           "bcdtool does not write service scripts",
-                           (Evidence("/etc/sv", None, "no agetty-/getty- folder for the port"),),
-                           f"create /etc/sv/agetty-{device} (copy /etc/sv/agetty-ttyS0 and "
+    if guest.init in ("runit", "dinit") and guest.runit_service(device) is None:
+        where = "/etc/dinit.d" if guest.init == "dinit" else "/etc/sv"
+        out.append(Blocker(f"{guest.init}.service", f"{guest.init} has no getty service for "
+                           f"{device}, and bcdtool does not write service definitions",
+                           (Evidence(where, None, "no agetty-/getty- service for the port"),),
+                           f"create {where}/agetty-{device} (copy {where}/agetty-ttyS0 and "
                            "change the port), then run bcdtool linux fix again"))
     return out
 

@@ -699,7 +699,7 @@ def _check_getty(guest: Guest, device: str) -> Finding:
             fix = (f"bcdtool linux fix (console={device} on the kernel command line makes "
                    "systemd-getty-generator start a getty there)")
         return Finding("getty.serial", "problem", f"no getty will run on {device}", (), fix)
-    if guest.init == "runit":
+    if guest.init in ("runit", "dinit"):
         return _runit_getty(guest, device)
     if guest.init == "upstart" and guest.upstart_serial:
         if kernel_has_console(guest, device):
@@ -740,9 +740,25 @@ def _check_getty(guest: Guest, device: str) -> Finding:
                            tuple(Evidence(tab.path, e.line, e.id) for e in misread), fix)
         return Finding("getty.serial", "problem", f"{who} runs no getty on {device}",
                        (Evidence(tab.path),), fix)
+    if guest.init in S6_STEPS:
+        return Finding("getty.serial", "unknown", f"{guest.init} runs the services from its own "
+                       "compiled service database, which bcdtool neither reads nor changes",
+                       (Evidence(f"/etc/{guest.init}"),), S6_STEPS[guest.init].format(dev=device))
     return Finding("getty.serial", "unknown", "cannot tell which init system the guest uses "
-                   "(no systemd, upstart, /etc/inittab or OpenRC runlevels)", (),
+                   "(no systemd, upstart, /etc/inittab, OpenRC runlevels, runit or dinit)", (),
                    "start a getty on the port by hand (see the guest's init documentation)")
+
+
+#: The next step for a serial getty under the s6 family (the services live in a compiled
+#: database: s6-rc's, or 66's trees).
+S6_STEPS = {
+    "s6": "in the guest, add an s6-rc longrun that runs `agetty -L {dev} 115200 vt100` (copy "
+          "the agetty-tty1 source definition under /etc/s6/sv and change the port) to the "
+          "default bundle, then recompile the database (`s6-db-reload`, or s6-rc-compile and "
+          "s6-rc-update)",
+    "66": "in the guest, enable a getty frontend instance for {dev} (66's tty/agetty service "
+          "with the port as its instance: `66 enable` it in the boot tree), then reboot",
+}
 
 
 def serial_getty(guest: Guest) -> str:
@@ -758,22 +774,27 @@ def serial_getty(guest: Guest) -> str:
 
 
 def _runit_getty(guest: Guest, device: str) -> Finding:
-    service = guest.runit_service(device)
+    """runit (a service folder linked into the runsvdir) or dinit (a service file linked into
+    /etc/dinit.d/boot.d, what `dinitctl enable` does)."""
+    init, service = guest.init, guest.runit_service(device)
     if service is None:
-        return Finding("getty.serial", "problem", f"runit has no getty service for {device} "
-                       f"(no /etc/sv/agetty-{device} or /etc/sv/getty-{device})", (),
-                       f"create /etc/sv/agetty-{device} in the guest (copy an agetty-ttyS0 "
-                       f"service and change the port), then link it into {guest.runit_dir}")
+        where = "/etc/dinit.d/agetty-" if init == "dinit" else "/etc/sv/agetty-"
+        return Finding("getty.serial", "problem", f"{init} has no getty service for {device} "
+                       f"(no {where}{device})", (),
+                       f"create {where}{device} in the guest (copy an agetty-ttyS0 service "
+                       f"and change the port), then link it into {guest.runit_dir}")
     name = service.rsplit("/", 1)[1]
     link = f"{guest.runit_dir}/{name}"
     if link in guest.runit_enabled:
-        if guest.root.kind(link) == "dir":
-            return Finding("getty.serial", "ok", f"runit starts {name}",
+        # dinit reads only the names in boot.d (the service is found by name in its service
+        # folders; Chimera links `../NAME` even for a file in /usr/lib/dinit.d).
+        if guest.init == "dinit" or guest.root.kind(link) == "dir":
+            return Finding("getty.serial", "ok", f"{init} starts {name}",
                            (Evidence(link, None, "-> " + guest.runit_enabled[link]),))
         return Finding("getty.serial", "problem", f"{link} points to no service folder",
                        (Evidence(link, None, "-> " + guest.runit_enabled[link]),),
                        f"point it at {service}")
-    return Finding("getty.serial", "problem", f"runit does not start {name} (not linked in "
+    return Finding("getty.serial", "problem", f"{init} does not start {name} (not linked in "
                    f"{guest.runit_dir})", (Evidence(service),),
                    f"bcdtool linux fix (links {service} into {guest.runit_dir})")
 

@@ -59,6 +59,11 @@ ESP_DIRS = ("/boot", "/efi", "/boot/efi")
 #: runit: service definitions and the service folder runsvdir reads at boot.
 RUNIT_SV = "/etc/sv"
 RUNIT_DEFAULT = "/etc/runit/runsvdir/default"
+#: dinit (Chimera Linux): service files, and the boot service's waits-for.d folder that
+#: `dinitctl enable` links them into; /etc/default/agetty-PORT holds a getty's GETTY_BAUD.
+DINIT_DIRS = ("/etc/dinit.d", "/usr/lib/dinit.d")
+DINIT_BOOT = "/etc/dinit.d/boot.d"
+DINIT_BINARIES = ("/usr/bin/dinit", "/sbin/dinit", "/usr/sbin/dinit")
 #: Architectures whose firmware has PC COM ports (GRUB's `serial` unit = ttyS<unit>).
 PC_ARCHES = ("x86_64", "i386")
 #: Arguments that mark a rescue entry, which is not expected to carry the serial console.
@@ -155,7 +160,8 @@ class Guest:
     grubenv: Grubenv | None = None
     legacy: TextFile | None = None
     legacy_kernels: list[KernelLine] = field(default_factory=list)
-    init: str = "unknown"               # systemd | upstart | sysv | busybox | unknown
+    #: systemd | upstart | sysv | busybox | runit | dinit | s6 | 66 | unknown
+    init: str = "unknown"
     openrc: bool = False                # OpenRC runs the services (Alpine, Gentoo)
     openrc_gettys: dict[str, str] = field(default_factory=dict)   # runlevel link -> target
     agetty_service: str | None = None   # OpenRC's /etc/init.d/agetty (agetty.ttyS0 links to it)
@@ -206,7 +212,8 @@ class Guest:
     #: Evidence of which EFI boot loader is installed: (guest path, what it shows).
     efi_loaders: list[tuple[str, str]] = field(default_factory=list)
     runit: bool = False
-    #: runit service folders (/etc/sv/NAME) and the links enabling them at boot.
+    #: runit service folders (/etc/sv/NAME) and the links enabling them at boot; for dinit
+    #: (init "dinit") its getty service files and the links in /etc/dinit.d/boot.d.
     runit_services: list[str] = field(default_factory=list)
     runit_enabled: dict[str, str] = field(default_factory=dict)
     runit_dir: str = RUNIT_DEFAULT
@@ -295,11 +302,13 @@ class Guest:
         return any(re.search(r"^\s*blscfg\b", tf.text, re.M) for tf in self.grub_cfgs)
 
     def runit_service(self, device: str) -> str | None:
-        """The runit service folder that runs a getty on `device`: Void's agetty-<port>, or
-        Debian getty-run's getty-<port> (its getty-ttyS0 follows the kernel's last console=)."""
+        """The service that runs a getty on `device`: runit's folder (Void's agetty-<port>, or
+        Debian getty-run's getty-<port>, whose getty-ttyS0 follows the kernel's last
+        console=), or dinit's agetty-<port> file (/etc/dinit.d before /usr/lib/dinit.d)."""
         for name in (f"agetty-{device}", f"getty-{device}"):
-            if f"{RUNIT_SV}/{name}" in self.runit_services:
-                return f"{RUNIT_SV}/{name}"
+            for path in self.runit_services:
+                if path.rsplit("/", 1)[1] == name:
+                    return path
         return None
 
     @property
@@ -905,10 +914,48 @@ def read_runit(guest: Guest, init_name: str | None) -> None:
     named = read_text(guest, "/etc/runit/default.runsvdir")
     if named is not None and re.fullmatch(r"[A-Za-z0-9_.-]+", named.text.strip()):
         guest.runit_dir = f"/etc/runit/runsvdir/{named.text.strip()}"
-    guest.runit_services = [p for p in root.glob(RUNIT_SV) if root.kind(p) == "dir"]
+    guest.runit_services = [p for p in root.glob(RUNIT_SV) if _kind(guest, p) == "dir"]
     for name in root.listdir(guest.runit_dir):
         path = f"{guest.runit_dir}/{name}"
         guest.runit_enabled[path] = root.readlink(path) or ""
+
+
+def _kind(guest: Guest, path: str) -> str | None:
+    """What `path` is (links followed inside the guest); a loop or an unusable link is a
+    FileIssue and counts as nothing."""
+    try:
+        return guest.root.kind(path)
+    except BcdToolError as exc:
+        if all(i.path != path for i in guest.issues):
+            guest.issues.append(FileIssue(path, exc.message))
+        return None
+
+
+def read_dinit(guest: Guest, init_name: str | None) -> bool:
+    """dinit as init (Chimera Linux): the agetty-* service files and the boot.d links."""
+    root = guest.root
+    if init_name != "dinit" and not (root.kind(DINIT_BOOT) == "dir" and any(
+            root.exists(p) for p in DINIT_BINARIES)):
+        return False
+    guest.runit_dir = DINIT_BOOT
+    guest.runit_services = [f"{d}/{n}" for d in DINIT_DIRS
+                            for n in root.listdir(d)[:MAX_BLS_ENTRIES]
+                            if n.startswith(("agetty-", "getty-"))
+                            and _kind(guest, f"{d}/{n}") == "file"]
+    for name in root.listdir(DINIT_BOOT):
+        path = f"{DINIT_BOOT}/{name}"
+        guest.runit_enabled[path] = root.readlink(path) or ""
+    return True
+
+
+def _s6_kind(root: GuestRoot, init_name: str | None) -> str | None:
+    """"66" (Obarun's 66 suite on s6) or "s6" (s6-linux-init with s6-rc: Artix), or None."""
+    if root.kind("/etc/66") == "dir" or init_name in ("66", "66-boot"):
+        return "66"
+    if root.kind("/etc/s6-linux-init") == "dir" or init_name == "s6-linux-init" or (
+            root.kind("/etc/s6") == "dir" and root.exists("/usr/bin/s6-svscan")):
+        return "s6"
+    return None
 
 
 def _speed_on_line(tf: TextFile, lineno: int) -> GettySpeed | None:
@@ -934,14 +981,20 @@ def _openrc_speed(guest: Guest, device: str) -> GettySpeed:
 
 
 def _runit_speed(guest: Guest, service: str) -> GettySpeed | None:
-    """Void: BAUD_RATE= in the service's conf; Debian getty-run: the getty line of its run."""
-    conf = read_text(guest, f"{service}/conf")
+    """Void: BAUD_RATE= in the service's conf; Debian getty-run: the getty line of its run;
+    dinit (Chimera): GETTY_BAUD= in /etc/default/<service> (unset: not known here)."""
+    name = service.rsplit("/", 1)[1]
+    conf = read_text(guest, f"/etc/default/{name}" if guest.init == "dinit"
+                     else f"{service}/conf")
+    if guest.init == "dinit" and conf is None:
+        return None
     if conf is not None:
         for a in shell.parse([(conf.path, conf.text)]).assignments:
-            if a.name == "BAUD_RATE" and a.value and a.value.isdigit() and not a.word.unknown:
+            if a.name in ("BAUD_RATE", "GETTY_BAUD") and a.value and a.value.isdigit() \
+                    and not a.word.unknown:
                 start, end = a.inner
                 return GettySpeed(conf.path, conf, a.line, (start, end), [int(a.value)])
-    run = read_text(guest, f"{service}/run")
+    run = read_text(guest, f"{service}/run") if guest.init == "runit" else None
     if run is None:
         return None
     found = None
@@ -966,6 +1019,10 @@ def read_init(guest: Guest, device: str) -> None:
     read_runit(guest, init_name)
     if guest.runit:
         guest.init = "runit"
+    elif read_dinit(guest, init_name):
+        guest.init = "dinit"
+    elif _s6_kind(root, init_name) is not None:
+        guest.init = _s6_kind(root, init_name)
     elif init_name == "init" and root.exists("/etc/inittab"):
         guest.init = "sysv"             # sysvinit-core's /sbin/init, even with systemd installed
     elif has_systemd or guest.unit_path or guest.os_release.get("ID") == "nixos":
@@ -1004,7 +1061,7 @@ def read_init(guest: Guest, device: str) -> None:
         entry = inittab.getty_on(guest.inittab.text, device, busybox=guest.init == "busybox")
         if entry is not None:
             guest.getty_speed = _speed_on_line(guest.inittab, entry.line)
-    service = guest.runit_service(device) if guest.runit else None
+    service = guest.runit_service(device) if guest.init in ("runit", "dinit") else None
     if service is not None:
         guest.getty_speed = _runit_speed(guest, service)
     if guest.openrc and guest.agetty_service is not None and guest.getty_speed is None:

@@ -54,7 +54,8 @@ def diagnose(spec: str, *, baud: int = 115200, partition: int | None = None,
         security = doctor_finding(target, store)
         if security is not None:
             report.findings.append(security)
-    report.findings.extend(windows_findings(spec, handle.location, partition=None))
+    report.findings.extend(windows_findings(spec, handle.location, partition=None,
+                                            other_disks=other_disks))
     return report
 
 
@@ -255,9 +256,17 @@ def _verdict(fid: str, ok: bool, good: str, bad: str, checks: list[sc.Check], wh
 
 
 def windows_findings(spec: str, store_location: dict | None, *,
-                     partition: int | None = None) -> list[Finding]:
-    """Findings from the installed Windows and the disk's volumes."""
+                     partition: int | None = None,
+                     other_disks: tuple[str, ...] = ()) -> list[Finding]:
+    """Findings from the installed Windows and the disk's volumes; when `spec` holds no Windows
+    (a disk with only the store), from the first of `other_disks` that does."""
     found = gather(spec, partition=partition)
+    for other in other_disks:
+        if found.system_location or found.software_location:
+            break
+        elsewhere = gather(other)
+        if elsewhere.system_location or elsewhere.software_location:
+            spec, found, store_location = other, elsewhere, None
     target = shlex.quote(spec)
     out: list[Finding] = []
     system_file = _where(found.system_location) if found.system_location else "SYSTEM"

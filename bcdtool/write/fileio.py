@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -271,7 +270,9 @@ class Folder:
 
 
 def _replace_at(dir_fd: int, name: str, data: bytes, shown: str, new_mode: int = 0o644) -> None:
-    tmp = f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    # os.urandom is what secrets.token_hex reads; importing secrets would load random and hmac
+    # into every read-only command (this module is on the path that checks pending markers)
+    tmp = f".{name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
     try:
         try:
             before = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from bcdtool.errors import LockedError, UnsafePathError, UnsafeVolumeError
+from bcdtool.ops.serial_console import SerialOptions, enable
+from bcdtool.write.sinks.guestfs import GuestfsSink
 from tests.backend_guestfs.guestfs_helpers import bcdtool, download, guestfish, need_guestfs
 from tests.helpers.common import CORPUS, sha
 
@@ -133,3 +135,37 @@ def test_interrupted_write_is_reported_then_undone(image, tmp_path):
     proc = bcdtool("undo", str(journal), env=_state(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert download(image, STORE, tmp_path / "after", mount="/dev/sda1") == original
+
+
+@pytest.mark.parametrize("how", ["renamed-aside", "rewritten-in-place"])
+def test_store_replaced_inside_the_image_is_never_written(image, tmp_path, monkeypatch, how):
+    """Another writer (the same appliance, driven directly) renames the store aside and puts a
+    new file at its name, or rewrites its base block, between planning and the commit: the
+    libguestfs writer finds a different inode or different first bytes and writes nothing (exit
+    31); guestfish reads both files as that writer left them."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    real_writer = GuestfsSink.writer
+
+    def writer(sink, expect=None):
+        if expect:                      # the transaction's write, not a restore
+            g = sink.disk.g
+            if how == "renamed-aside":
+                g.mv(STORE, STORE + ".OLD")
+                g.write(STORE, b"another writer's file\n" * 100)
+            else:
+                g.pwrite(STORE, b"\x99\x99\x99\x99", 4)
+            g.sync()
+        return real_writer(sink, expect)
+
+    monkeypatch.setattr(GuestfsSink, "writer", writer)
+    with pytest.raises(UnsafePathError, match="replaced, moved or rewritten inside the image"):
+        enable(str(image), SerialOptions(), backend="guestfs")
+    monkeypatch.undo()
+    original = (CORPUS / "bcd" / NAME).read_bytes()
+    now = download(image, STORE, tmp_path / "store-after", mount="/dev/sda1")
+    if how == "renamed-aside":
+        assert now == b"another writer's file\n" * 100
+        assert download(image, STORE + ".OLD", tmp_path / "old", mount="/dev/sda1") == original
+    else:
+        assert now == original[:4] + b"\x99\x99\x99\x99" + original[8:]
+    assert download(image, "/outside", tmp_path / "outside", mount="/dev/sda1") == b"precious"

@@ -260,3 +260,17 @@ def test_audit_line_failing_after_a_verified_write_is_a_warning(tmp_path, state,
     shown = cli(state, "bcdedit", "/store", store, "/enum", "{bootmgr}")
     assert "timeout                 7" in shown.stdout or "timeout 7" in " ".join(
         shown.stdout.split())
+
+
+def test_linux_fix_audit_line_failing_after_the_write_is_a_warning(tmp_path, state, faulty):
+    """The same for `linux fix` on a guest root: exit 0, the warning on stderr and in the JSON
+    notes, the guest fixed."""
+    backing, mnt, rules = faulty
+    root = tmp_path / "guest"
+    shutil.copytree(CORPUS / "linux" / "ubuntu-22.04-cloudimg-amd64", root, symlinks=True)
+    fail(rules, "write", "audit.jsonl")
+    done = cli(state, "linux", "fix", root, "--json", "--audit-log", mnt / "audit.jsonl")
+    assert done.returncode == 0, done.stderr
+    assert "audit line could not be appended" in done.stderr
+    assert any("audit line" in note for note in json.loads(done.stdout)["notices"])
+    assert cli(state, "linux", "check", root).returncode == 0

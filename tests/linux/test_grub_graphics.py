@@ -13,7 +13,8 @@ import pytest
 
 from fixtures import linux_layouts as L
 from fixtures.linux_guests import write
-from tests.linux.linux_helpers import fix_root, problems, real_00_header, report_of
+from bcdtool.linux.fix import plan_fix
+from tests.linux.linux_helpers import fix_root, guest_of, problems, real_00_header, report_of
 
 THEME = "/usr/share/grub/themes/manjaro/theme.txt"
 
@@ -59,3 +60,23 @@ def test_without_graphics_the_serial_terminal_stays_plain(tmp_path):
     fix_root(root, tmp_path)
     assert 'GRUB_TERMINAL="serial console"' in (root / "etc/default/grub").read_text()
     assert "terminal_output serial console" in _header_lines(root)
+
+
+def test_grub_terminal_gfxterm_with_a_theme_is_set_apart(tmp_path):
+    """GRUB_TERMINAL=gfxterm sets both terminals (gfxterm cannot be an input): with a theme,
+    the fix empties it and sets input and output apart, gfxterm kept as an output."""
+    root = L.build("manjaro", tmp_path / "root")
+    write({THEME: "# theme\n"}, {}, root)
+    default = root / "etc/default/grub"
+    default.write_text(default.read_text().replace("GRUB_TERMINAL_INPUT=console\n",
+                                                   "GRUB_TERMINAL=gfxterm\n"))
+    fix_root(root, tmp_path)
+    text = default.read_text()
+    assert 'GRUB_TERMINAL=""' in text
+    assert 'GRUB_TERMINAL_INPUT="serial console"' in text
+    assert 'GRUB_TERMINAL_OUTPUT="gfxterm serial"' in text
+    after = _header_lines(root)
+    assert "set theme=($root)" + str(root / THEME.lstrip("/")) in after
+    assert "terminal_input serial console" in after and "terminal_output gfxterm serial" in after
+    assert problems(report_of(root)) == set()
+    assert plan_fix(guest_of(root), "ttyS0").changes == []

@@ -11,7 +11,7 @@ from bcdtool.errors import UnsupportedError
 from bcdtool.linux.image import open_image_root
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import read_guest
-from fixtures import linux_roots
+from fixtures import linux_guests, linux_layouts, linux_layouts2, linux_roots
 from tests.helpers.common import need_tool, run_cli as _run
 from tests.linux.linux_helpers import report_of
 
@@ -136,3 +136,28 @@ def test_separate_boot_partition(tmp_path, capsys):
     assert doc["target"].endswith("partition 2 with /boot from partition 1")
     doc.pop("target"), doc_dir.pop("target")
     assert code == code_dir == 3 and doc == doc_dir
+
+
+@pytest.mark.parametrize("name", ["amazonlinux-1", "amazonlinux-1-pv", "debian-12-refind",
+                                  "arch-refind", "armbian-no-env", "sles-11-mingetty",
+                                  "chimera"])
+def test_session5_layouts_read_the_same_inside_an_image(tmp_path, capsys, name):
+    """The layouts added in session 5 (legacy GRUB + Xen PV, rEFInd, a U-Boot env file to
+    create, mingetty on the port) give the same report from an ext4 partition of a disk image
+    as from the folder (the native reader, no mount)."""
+    if name == "armbian-no-env":
+        root = linux_layouts.build("armbian-rockchip64", tmp_path / "root")
+        (root / "boot/armbianEnv.txt").unlink()
+    elif name == "sles-11-mingetty":
+        root = linux_guests.build("sles-11", tmp_path / "root")
+        with open(root / "etc/inittab", "a") as f:
+            f.write("S0:12345:respawn:/sbin/mingetty ttyS0\n")
+    else:
+        root = linux_layouts2.build(name, tmp_path / "root")
+    disk = _disk(_ext4(root, tmp_path / "fs.img"), tmp_path / "disk.img")
+    code_dir, out_dir, _ = _run(capsys, "linux", "check", "--json", str(root))
+    code_img, out_img, _ = _run(capsys, "linux", "check", "--json", str(disk))
+    doc_dir, doc_img = json.loads(out_dir), json.loads(out_img)
+    assert code_dir == code_img
+    doc_dir.pop("target"), doc_img.pop("target")
+    assert doc_img == doc_dir

@@ -13,6 +13,7 @@ import pytest
 from bcdtool.errors import BcdToolError
 from bcdtool.linux.fix import apply_plan, plan_fix
 from fixtures import linux_layouts as L
+from fixtures import linux_layouts2 as L2
 from tests.linux.linux_helpers import guest_of, report_of, snapshot
 from tests.linux.test_hostile import opened  # noqa: F401  (the fixture)
 
@@ -40,6 +41,11 @@ TARGETS = [
     ("uboot-script-only", "/boot/boot.scr"),
     ("popos-22.04-kernelstub", "/etc/kernelstub/configuration"),
     ("rhel-9-s390x", "/etc/zipl.conf"),
+    ("debian-12-refind", "/boot/refind_linux.conf"),
+    ("arch-refind", "/boot/EFI/refind/refind.conf"),
+    ("amazonlinux-1", "/boot/grub/menu.lst"),
+    ("chimera", "/usr/lib/dinit.d/agetty-ttyS0"),
+    ("chimera", "/etc/default/agetty-ttyS0"),
 ]
 KINDS = ("host-link", "loop", "fifo", "huge", "binary")
 
@@ -69,7 +75,9 @@ def test_hostile_file_in_new_layouts(tmp_path, opened, name, path, kind):  # noq
     secret = host / "secret"
     secret.write_text("HOSTSECRET console=ttyS0,115200n8 enable_uart=1\nBAUD_RATE=9600\n")
     host_before = snapshot(host)
-    root = L.build(name, tmp_path / "root")
+    root = (L2 if name in L2.LAYOUTS else L).build(name, tmp_path / "root")
+    if not (root / path.lstrip("/")).exists():
+        (root / path.lstrip("/")).write_text("GETTY_BAUD=9600\n")
     _spoil(root / path.lstrip("/"), kind, secret)
     report = report_of(root)
     assert "HOSTSECRET" not in repr(report.to_json())

@@ -78,6 +78,12 @@ def test_doctor_checks_the_loader_on_the_other_disk(tmp_path):
     osdevice = found["boot-device.{default}.osdevice"]["message"]
     assert f"partition 2 of {second}" in osdevice and "\\Windows" in osdevice
     assert "Traceback" not in run.stderr
+    # the Windows facts (edition, services, crash dump) come from the disk that has Windows
+    edition = {f["id"]: f for f in json.loads(run.stdout)["findings"]}["windows-edition"]
+    assert edition["status"] != "unknown" and str(second) in edition["evidence"][0]["file"]
+    alone = {f["id"]: f for f in json.loads(bcdtool("doctor", boot, "--json").stdout)[
+        "findings"]}
+    assert alone["windows-edition"]["status"] == "unknown"
 
 
 def test_repair_points_a_gone_disk_at_the_other_disk_and_writes_only_the_store(tmp_path):
@@ -154,3 +160,29 @@ def test_bad_other_disks_are_refused(tmp_path, case, code, words):
         assert run.returncode == code, (command, run.stderr)
         assert len(run.stderr.strip().splitlines()) == 1 and words in run.stderr
     assert sha(target) == before
+
+
+def test_mbr_disks_are_matched_by_signature_and_offset(tmp_path):
+    """BIOS: System Reserved on the first disk, Windows on a second MBR disk whose signature
+    the loader names; the second disk is found by signature and partition offset."""
+    need_tools("sfdisk", "mkntfs", "ntfscp")
+    signature = 0x5A5A5A5A
+    store = BcdStore(Hive.from_bytes(new_store("bios")))
+    device = PartitionDevice(style="mbr", disk_signature=signature, partition_offset=17 << 20)
+    for guid, code in ELEMENTS:
+        store.set_element(guid, code, device)
+    boot = tmp_path / "boot.img"
+    images.build_mbr_disk(boot, store.to_bytes(same_size=True),
+                          extra_files=BOOT_FILES["bios"][0])
+    second = tmp_path / "second.img"
+    build_windows_disk("bios", second)
+    subprocess.run(["sfdisk", "-q", "--disk-id", str(second), f"{signature:#x}"], check=True,
+                   capture_output=True)
+    alone = _boot_findings(json.loads(bcdtool("doctor", boot, "--json").stdout))
+    assert alone["boot-device.{default}.osdevice"]["status"] == "problem"
+    assert "MBR signature 5a5a5a5a" in alone["boot-device.{default}.osdevice"]["fix"]
+    found = _boot_findings(json.loads(bcdtool("doctor", boot, "--other-disk", second,
+                                              "--json").stdout))
+    bad = {k: f["message"] for k, f in found.items() if f["status"] != "ok"}
+    assert not bad, bad
+    assert f"partition 2 of {second}" in found["boot-device.{default}.device"]["message"]
