@@ -60,7 +60,7 @@ TRANSIENT = {408, 429, 500, 502, 503, 504}
 ERROR_BODY = 4096
 #: Longest wait between two tries, whatever the backoff or Retry-After says.
 MAX_BACKOFF = 8.0
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$", re.ASCII)
 #: Redirects followed for one request (a loop ends here); statuses that redirect.
 MAX_REDIRECTS = 5
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -531,7 +531,7 @@ def _retry_after(value: str) -> float:
     """Seconds a Retry-After header asks for (a number or an HTTP date; 0 when unusable); the
     caller caps it at MAX_BACKOFF and within the read's deadline."""
     value = value.strip()[:64]
-    if value.isdigit():
+    if value.isascii() and value.isdigit():     # "²" is a digit to str.isdigit, not to int()
         return float(min(int(value), 3600))
     try:
         when = email.utils.parsedate_to_datetime(value)

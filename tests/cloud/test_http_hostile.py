@@ -225,6 +225,24 @@ def test_retry_after_is_waited_for_and_retries_stay_bounded(monkeypatch):
     assert len(srv.seen) == 3                           # bounded by BCDTOOL_HTTP_RETRIES
 
 
+@pytest.mark.parametrize("retry_after", ["\u00b2", "\u0663", "1\u00b9", "-5", "1e3", ""])
+def test_a_retry_after_that_is_no_number_is_no_wait(monkeypatch, retry_after):
+    """Found by make fuzz (session 5): "²" (a Latin-1 byte) passed str.isdigit and int() raised
+    ValueError: a traceback for one header byte."""
+    monkeypatch.setenv("BCDTOOL_HTTP_RETRIES", "1")
+    with ScriptedServer(lambda h, s: h.send_status(503, {"Retry-After": retry_after})) as srv:
+        with pytest.raises(NetworkError, match="after 2 tries"):
+            HttpDevice(srv.url())
+
+
+@pytest.mark.parametrize("content_range", ["bytes 0-65535/\u00b3", "bytes \u00b9-65535/9"])
+def test_a_content_range_in_other_digits_is_refused(content_range):
+    """Latin-1 superscripts are digits to str.isdigit; a header holds Latin-1 only."""
+    with ScriptedServer(lambda h, s: h.send_range(DATA, content_range=content_range)) as srv:
+        with pytest.raises(ImageError, match="different range"):
+            HttpDevice(srv.url())
+
+
 def test_an_endless_200_answer_is_dropped_at_its_headers(disk, tmp_path):
     def endless(h, srv):
         h.send_response(200)
