@@ -1,4 +1,8 @@
-"""The one choke point where construct parses untrusted bytes; its errors become FormatError."""
+"""The one choke point where construct parses untrusted bytes; its errors become FormatError.
+
+The layouts every command reads run as generated `struct` forms instead (bcdtool/packed.py);
+this parses the layouts of the inputs only some commands open (image formats, NTFS, UKI, U-Boot).
+"""
 
 from __future__ import annotations
 

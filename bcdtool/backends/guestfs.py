@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import glob
 import importlib.util
-import logging
 import os
 import sys
 
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.blockdev.detect import open_container, sniff
 from bcdtool.errors import ImageError, NotFoundError, UnsupportedError, WriteError
+from bcdtool.log import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 INSTALL_HINT = ("the guestfs backend needs libguestfs' Python binding, which is not on PyPI: "
                 "apt-get install python3-guestfs")

@@ -12,11 +12,9 @@ import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from bcdtool import _construct
-from bcdtool.bcd import device_layout as L
+from bcdtool.bcd import device_layout_packed as L
 from bcdtool.bcd.elements import OSLOADER, element
 from bcdtool.bcd.objects import guid_from_bytes_le, guid_to_bytes_le, normalize_guid
 from bcdtool.errors import FormatError, InvalidArgumentError, UnsupportedError
@@ -38,14 +36,63 @@ OSDEVICE = element("osdevice", OSLOADER)
 APPLICATION_DEVICE = element("device")
 
 
-@dataclass(frozen=True, kw_only=True)
 class Device(ABC):
-    """A decoded device; `options` is the additional-options object GUID (None when zero)."""
+    """A decoded device; `options` is the additional-options object GUID (None when zero).
+
+    Devices are immutable values: built by keyword (every field has a default except those a
+    subclass declares without one), equal and hashed by kind and fields, changed only through
+    `replace`.  The fields are the class annotations, base classes' first.  This is what a
+    frozen keyword-only dataclass gives, written once here: `dataclasses` generates and compiles
+    each class's methods when the module is imported, which for these eight classes was about
+    5 ms of every read-only command (issue 12's start-up goal).
+    """
 
     options: str | None = None
     flags: int = 0
 
     kind = "device"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        names = [name for klass in reversed(cls.__mro__) if issubclass(klass, Device)
+                 for name in vars(klass).get("__annotations__", {})]
+        cls._fields = tuple(dict.fromkeys(names))
+
+    def __init__(self, **values) -> None:
+        unknown = values.keys() - set(self._fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
+        for name in self._fields:
+            if name in values:
+                object.__setattr__(self, name, values[name])
+            elif not hasattr(type(self), name):
+                raise TypeError(f"{type(self).__name__} needs {name}")
+            # else the class attribute is the default (defaults are immutable values)
+
+    def replace(self, **changes) -> Device:
+        """A copy of this device with `changes` to its fields."""
+        return type(self)(**{**self._values(), **changes})
+
+    def _values(self) -> dict:
+        return {name: getattr(self, name) for name in self._fields}
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; use replace()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self), *self._values().values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self._values().items())
+        return f"{type(self).__name__}({fields})"
 
     @abstractmethod
     def text(self, ident: IdRenderer = str, *, detailed: bool = False,
@@ -67,7 +114,6 @@ class Device(ABC):
         return self.text(ident, detailed=detailed, where=where)
 
 
-@dataclass(frozen=True, kw_only=True)
 class BootDevice(Device):
     """The device the boot manager was loaded from."""
 
@@ -78,7 +124,6 @@ class BootDevice(Device):
         return "boot"
 
 
-@dataclass(frozen=True, kw_only=True)
 class PartitionDevice(Device):
     """A partition named by its disk: GPT disk and partition GUIDs, or MBR signature and offset."""
 
@@ -120,7 +165,6 @@ class PartitionDevice(Device):
         return data
 
 
-@dataclass(frozen=True, kw_only=True)
 class FileDevice(Device):
     """A file (e.g. a VHD or WIM) on a parent device."""
 
@@ -137,7 +181,6 @@ class FileDevice(Device):
         return {**super().to_json(), "parent": self.parent.to_json(), "path": self.path}
 
 
-@dataclass(frozen=True, kw_only=True)
 class RamdiskDevice(Device):
     """A ramdisk loaded from a WIM file on a parent device, with its options object."""
 
@@ -162,7 +205,6 @@ class RamdiskDevice(Device):
         return data
 
 
-@dataclass(frozen=True, kw_only=True)
 class LocateDevice(Device):
     """A device found at boot time by searching for a file named by an element or a path."""
 
@@ -187,7 +229,6 @@ class LocateDevice(Device):
                 "element_type": f"{self.element_type:08x}", "path": self.path}
 
 
-@dataclass(frozen=True, kw_only=True)
 class VhdDevice(Device):
     """Native VHD boot: the virtual disk file `path` on `parent` (a partition, `boot` or
     `locate`), attached at boot and searched for the file named by `element_type` (the loader's
@@ -216,11 +257,10 @@ class VhdDevice(Device):
                 "element_type": f"{self.element_type:08x}"}
 
 
-@dataclass(frozen=True, kw_only=True)
 class RawDevice(Device):
     """A device blob bcdtool does not decode; kept byte for byte."""
 
-    raw: bytes = field(default=b"")
+    raw: bytes = b""
 
     kind = "raw"
 
@@ -306,13 +346,13 @@ def parse_device_element(raw: bytes) -> Device:
 
 
 def _descriptor_size(data: bytes) -> int:
-    return _construct.parse(L.DeviceHeader, data, what="device header").size
+    return L.DeviceHeader.parse(data, what="device header").size
 
 
 def _parse_descriptor(data: bytes, *, options: str | None, depth: int) -> Device:
     if depth > MAX_DEPTH:
         raise FormatError("device descriptors nest too deeply")
-    header = _construct.parse(L.DeviceHeader, data, what="device header")
+    header = L.DeviceHeader.parse(data, what="device header")
     if not L.HEADER_SIZE <= header.size <= len(data):
         raise FormatError(f"device size {header.size} does not fit {len(data)} bytes")
     body = data[L.HEADER_SIZE:header.size]
@@ -327,13 +367,13 @@ def _parse_descriptor(data: bytes, *, options: str | None, depth: int) -> Device
             parent, path = _parse_path(body[4:], depth)
             return FileDevice(parent=parent, path=path, **common)
         if local == L.LOCAL_RAMDISK:
-            head = _construct.parse(L.RamdiskBody, body, offset=4, what="ramdisk body")
+            head = L.RamdiskBody.parse(body, offset=4, what="ramdisk body")
             parent, path = _parse_path(body[4 + L.RAMDISK_BODY_SIZE:], depth)
             return RamdiskDevice(parent=parent, path=path, image_base=head.image_base,
                                  image_size=head.image_size, image_offset=head.image_offset,
                                  **common)
     if header.device_type == L.TYPE_LOCATE:
-        head = _construct.parse(L.LocateBody, body, what="locate body")
+        head = L.LocateBody.parse(body, what="locate body")
         if head.parent_offset:
             return _parse_vhd(data[:header.size], head, common, depth)
         return LocateDevice(locate_type=head.locate_type, element_type=head.element_type,
@@ -348,7 +388,7 @@ def _parse_vhd(data: bytes, head, common: dict, depth: int) -> VhdDevice:
             or _utf16z(data[start:head.parent_offset]):
         raise FormatError("locate device with a parent is not a VHD device")
     inner = data[head.parent_offset:]
-    disk = _construct.parse(L.DeviceHeader, inner, what="virtual disk header")
+    disk = L.DeviceHeader.parse(inner, what="virtual disk header")
     body = inner[L.HEADER_SIZE:disk.size]
     if disk.device_type != L.TYPE_LOCAL or disk.size != len(inner) or len(body) < 4 \
             or int.from_bytes(body[:4], "little") != L.LOCAL_VHD:
@@ -364,7 +404,7 @@ def _parse_vhd(data: bytes, head, common: dict, depth: int) -> VhdDevice:
 
 
 def _parse_partition(body: bytes, common: dict) -> PartitionDevice:
-    part = _construct.parse(L.PartitionBody, body, what="partition body")
+    part = L.PartitionBody.parse(body, what="partition body")
     if part.partition_style == L.STYLE_GPT:
         return PartitionDevice(style="gpt", disk_guid=guid_from_bytes_le(part.disk_id),
                                partition_guid=guid_from_bytes_le(part.partition_id), **common)
@@ -377,7 +417,7 @@ def _parse_partition(body: bytes, common: dict) -> PartitionDevice:
 
 
 def _parse_path(data: bytes, depth: int) -> tuple[Device, str]:
-    desc = _construct.parse(L.PathDescriptor, data, what="path descriptor")
+    desc = L.PathDescriptor.parse(data, what="path descriptor")
     if desc.length != len(data) or desc.version != 1:
         raise FormatError("path descriptor length or version is irregular")
     nested = data[L.PATH_DESCRIPTOR_SIZE:]
@@ -417,7 +457,7 @@ def _build_descriptor(device: Device) -> bytes:
         body = L.LOCAL_FILE.to_bytes(4, "little") + _build_path(device.parent, device.path)
         return _wrap(L.TYPE_LOCAL, device.flags, body)
     if isinstance(device, RamdiskDevice):
-        head = _construct.build(L.RamdiskBody, dict(
+        head = L.RamdiskBody.build(dict(
             image_base=device.image_base, image_size=device.image_size,
             image_offset=device.image_offset), what="ramdisk body")
         body = L.LOCAL_RAMDISK.to_bytes(4, "little") + head + _build_path(device.parent,
@@ -428,12 +468,12 @@ def _build_descriptor(device: Device) -> bytes:
         file = _build_descriptor(FileDevice(parent=device.parent, path=device.path))
         disk = _wrap(L.TYPE_LOCAL, 0, L.LOCAL_VHD.to_bytes(4, "little")
                      + bytes(L.RAMDISK_BODY_SIZE) + file)
-        head = _construct.build(L.LocateBody, dict(
+        head = L.LocateBody.build(dict(
             locate_type=0, element_type=device.element_type,
             parent_offset=L.HEADER_SIZE + L.LOCATE_BODY_SIZE + len(path)), what="locate body")
         return _wrap(L.TYPE_LOCATE, device.flags, head + path + disk)
     if isinstance(device, LocateDevice):
-        head = _construct.build(L.LocateBody, dict(
+        head = L.LocateBody.build(dict(
             locate_type=device.locate_type, element_type=device.element_type, parent_offset=0),
             what="locate body")
         return _wrap(L.TYPE_LOCATE, device.flags, head + _encode_path(device.path))
@@ -449,13 +489,13 @@ def _build_partition(device: PartitionDevice) -> bytes:
         fields = dict(partition_id=device.partition_offset.to_bytes(16, "little"), reserved1=0,
                       partition_style=L.STYLE_MBR,
                       disk_id=device.disk_signature.to_bytes(16, "little"), reserved2=bytes(16))
-    return _construct.build(L.PartitionBody, fields, what="partition body")
+    return L.PartitionBody.build(fields, what="partition body")
 
 
 def _build_path(parent: Device, path: str) -> bytes:
     nested = _build_descriptor(parent) + _encode_path(path)
     length = L.PATH_DESCRIPTOR_SIZE + len(nested)
-    return _construct.build(L.PathDescriptor, dict(version=1, length=length, path_type=5),
+    return L.PathDescriptor.build(dict(version=1, length=length, path_type=5),
                             what="path descriptor") + nested
 
 
@@ -464,7 +504,7 @@ def _encode_path(path: str) -> bytes:
 
 
 def _wrap(device_type: int, flags: int, body: bytes) -> bytes:
-    header = _construct.build(L.DeviceHeader, dict(device_type=device_type, flags=flags,
+    header = L.DeviceHeader.build(dict(device_type=device_type, flags=flags,
                                                    size=L.HEADER_SIZE + len(body), reserved=0),
                               what="device header")
     return header + body

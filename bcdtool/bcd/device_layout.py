@@ -7,7 +7,11 @@ Never `.compile()` these: they parse untrusted bytes.
 
 from __future__ import annotations
 
+import sys
+
 from construct import Bytes, Int32ul, Int64ul, Struct
+
+from bcdtool import packgen
 
 OPTIONS_SIZE = 16
 
@@ -64,3 +68,8 @@ LOCAL_FILE = 5
 LOCAL_VHD = 6      # a virtual disk file (native VHD boot), holding a file descriptor
 STYLE_GPT = 0
 STYLE_MBR = 1
+
+
+# `python -m bcdtool.bcd.device_layout` rewrites the generated sibling
+if __name__ == "__main__":
+    packgen.main(sys.modules[__name__], __file__)

@@ -8,9 +8,7 @@ where the bytes live: callers open and commit through the target layer.
 
 from __future__ import annotations
 
-import logging
 import re
-from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from bcdtool.bcd import codec, objects
@@ -18,12 +16,13 @@ from bcdtool.bcd.elements import E, ElementDef, display_name, resolve
 from bcdtool.errors import (BcdError, BcdToolError, InvalidIdentifierError, LimitError,
                             LiveSystemError, NotFoundError)
 from bcdtool.limits import MAX_BCD_ELEMENT_BYTES, MAX_BCD_ELEMENT_DATA, MAX_BCD_KEYS
+from bcdtool.log import get_logger
 from bcdtool.regf.editor import HiveEditor
 from bcdtool.regf.planned import Planned
 from bcdtool.regf.hive import Hive, Key
 from bcdtool.regf.values import REG_DWORD
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _ELEMENT_KEY = re.compile(r"^[0-9a-fA-F]{8}$")
 #: bcdedit's messages for an entry or element that is not there.
@@ -53,14 +52,31 @@ class Element(NamedTuple):
             return None
 
 
-@dataclass
 class BcdObject:
-    """One object: GUID (lowercase), key name as stored, type and elements by code."""
+    """One object: GUID (lowercase), key name as stored, type and elements by code.
 
-    guid: str
-    key_name: str
-    type: int
-    elements: dict[int, Element] = field(default_factory=dict)
+    A plain class, not a dataclass: every read-only command builds this module, and a
+    dataclass compiles its generated methods at import (issue 12's start-up goal)."""
+
+    __slots__ = ("guid", "key_name", "type", "elements")
+    __hash__ = None  # mutable: equal by value, so not hashable
+
+    def __init__(self, guid: str, key_name: str, type: int,
+                 elements: dict[int, Element] | None = None) -> None:
+        self.guid = guid
+        self.key_name = key_name
+        self.type = type
+        self.elements: dict[int, Element] = {} if elements is None else elements
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not BcdObject:
+            return NotImplemented
+        return (self.guid, self.key_name, self.type, self.elements) == \
+            (other.guid, other.key_name, other.type, other.elements)
+
+    def __repr__(self) -> str:
+        return (f"BcdObject(guid={self.guid!r}, key_name={self.key_name!r}, type={self.type:#x}, "
+                f"elements={len(self.elements)})")
 
     def value_of(self, code: int) -> codec.Value | None:
         """The decoded value of element `code`, or None when it is absent or unreadable
@@ -406,7 +422,7 @@ class BcdStore:
                 continue
             if old is None:
                 changes.append(Change(guid, new.type, "create object"))
-                old = replace(new, elements={})
+                old = BcdObject(new.guid, new.key_name, new.type)
             for code in sorted(set(old.elements) | set(new.elements)):
                 before, after = old.elements.get(code), new.elements.get(code)
                 if after is None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 
 from bcdtool.errors import ImageError, ReadOnlyError, UnsupportedError
+from bcdtool.log import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class BlockDevice(io.RawIOBase):

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 import zlib
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from bcdtool import _construct
-from bcdtool.blockdev import partitions_layout as L
+from bcdtool.blockdev import partitions_layout_packed as L
 from bcdtool.blockdev.base import BlockDevice, RangeView
 from bcdtool.errors import (CorruptionError, FormatError, ImageError, InvalidArgumentError,
                             next_step)
+from bcdtool.log import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Bounds that keep hostile tables cheap: logical partitions in an EBR chain, GPT entry bytes.
 MAX_LOGICAL = 128
@@ -83,8 +81,7 @@ class Partition(NamedTuple):
         return RangeView(dev, self.start, self.length, name=f"{dev.name}#{self.index}")
 
 
-@dataclass
-class PartitionTable:
+class PartitionTable(NamedTuple):
     """A disk's partitions, the scheme found and what was noticed while reading (backup GPT used).
 
     The disk's identity is what Windows names its partitions by (BCD devices, MountedDevices):
@@ -93,7 +90,7 @@ class PartitionTable:
 
     scheme: str | None
     partitions: list[Partition]
-    notices: list[str] = field(default_factory=list)
+    notices: tuple[str, ...] = ()
     disk_guid: str | None = None
     disk_signature: int | None = None
 
@@ -128,7 +125,7 @@ def read_partition_table(dev: BlockDevice) -> PartitionTable:
     if dev.size < 512:
         return PartitionTable(None, [])
     sector = dev.read_at(0, 512)
-    mbr = _construct.parse(L.mbr_sector, sector, what="MBR", path=dev.name)
+    mbr = L.mbr_sector.parse(sector, what="MBR", path=dev.name)
     mbr_ok = mbr.signature == L.MBR_SIGNATURE and _plausible_mbr(sector, mbr)
     protective = mbr_ok and any(e.os_type == 0xEE for e in mbr.partition_record)
     if protective or not mbr_ok:
@@ -194,7 +191,7 @@ def _read_logical(dev: BlockDevice, ext_lba: int, ext_sectors: int, ss: int) -> 
             raise ImageError("extended boot record outside the extended partition",
                              path=dev.name, offset=(ext_lba + ebr_rel) * ss)
         ebr_lba = ext_lba + ebr_rel
-        ebr = _construct.parse(L.mbr_sector, dev.read_at(ebr_lba * ss, 512), what="EBR",
+        ebr = L.mbr_sector.parse(dev.read_at(ebr_lba * ss, 512), what="EBR",
                                path=dev.name)
         if ebr.signature != L.MBR_SIGNATURE:
             raise FormatError("extended boot record lacks its 55 AA signature", path=dev.name,
@@ -226,7 +223,7 @@ def _read_gpt(dev: BlockDevice, *, required: bool) -> PartitionTable | None:
         if backup is not None:
             notice = f"primary GPT unusable ({problems[0]}); used the backup GPT"
             log.warning("%s: %s", dev.name, notice)
-            return PartitionTable("gpt", backup[0], [notice], disk_guid=backup[1])
+            return PartitionTable("gpt", backup[0], (notice,), disk_guid=backup[1])
     if required:
         raise ImageError("protective MBR but no valid GPT: " + "; ".join(problems or ["no header"]),
                          path=dev.name)
@@ -245,7 +242,7 @@ def _gpt_at(dev: BlockDevice, lba: int, ss: int,
     if raw[:8] != L.GPT_SIGNATURE:
         problems.append(f"{where} GPT header signature missing")
         return None
-    hdr = _construct.parse(L.gpt_header, raw, what="GPT header", path=dev.name)
+    hdr = L.gpt_header.parse(raw, what="GPT header", path=dev.name)
     if not 92 <= hdr.header_size <= ss:
         problems.append(f"{where} GPT header size {hdr.header_size} invalid")
         return None
@@ -276,7 +273,7 @@ def _gpt_at(dev: BlockDevice, lba: int, ss: int,
         # entries, skipped before construct parses them (a parse each costs start-up time).
         if table[i * esize:i * esize + 16] == bytes(16):
             continue
-        e = _construct.parse(L.gpt_entry, table, offset=i * esize, what="GPT entry", path=dev.name)
+        e = L.gpt_entry.parse(table, offset=i * esize, what="GPT entry", path=dev.name)
         if e.ending_lba < e.starting_lba or (e.ending_lba + 1) * ss > dev.size:
             raise ImageError(f"GPT partition {i + 1} lies outside the disk", path=dev.name,
                              offset=e.starting_lba * ss)

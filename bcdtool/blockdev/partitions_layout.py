@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from construct import Array, Bytes, Const, Int8ul, Int16ul, Int32ul, Int64ul, Struct
+
+from bcdtool import packgen
 
 MBR_SIGNATURE = b"\x55\xaa"
 GPT_SIGNATURE = b"EFI PART"
@@ -55,3 +59,8 @@ gpt_entry = Struct(
     "attributes" / Int64ul,
     "partition_name" / Bytes(72),
 )
+
+
+# `python -m bcdtool.blockdev.partitions_layout` rewrites the generated sibling
+if __name__ == "__main__":
+    packgen.main(sys.modules[__name__], __file__)

@@ -23,7 +23,7 @@ from bcdtool.ops.edits import WriteOptions
 @backup_dir_option()
 @audit_log_option()
 @linux_backend_option
-@json_option(help="One JSON document: changes (path, kind, diff), notes, journal, remaining "
+@json_option(help="One JSON document: changes (path, kind, diff), notices, journal, remaining "
                   "problems (the diffs then go only into the document).")
 @click.pass_context
 def fix(ctx, target, dry_run, device, baud, backup_dir, audit_log, backend, as_json) -> None:
@@ -61,7 +61,7 @@ def fix(ctx, target, dry_run, device, baud, backup_dir, audit_log, backend, as_j
     if as_json:
         emit_json("linux fix", {
             "target": target, "device": done.device, "baud": done.baud, "dry_run": dry_run,
-            "changes": done.changes(), "notes": planned.plan.notes, "journal": done.journal,
+            "changes": done.changes(), "notices": planned.plan.notes, "journal": done.journal,
             "remaining": [{"id": f.id, "message": f.message} for f in done.remaining]})
     if done.remaining:
         ctx.exit(EXIT_PROBLEMS)

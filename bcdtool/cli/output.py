@@ -32,7 +32,7 @@ SCHEMAS: dict[str, int] = {
     "hive rm": 1,
     "hive set": 1,
     "linux check": 1,
-    "linux fix": 1,
+    "linux fix": 2,             # 2: "notes" became "notices", as everywhere else
     "linux status": 1,          # an alias of `linux check` (same document)
     "new-store": 1,
     "repair boot": 1,
@@ -40,7 +40,7 @@ SCHEMAS: dict[str, int] = {
     "serial-console status": 1,
     "undo": 1,
     "windows crashdump enable": 1,
-    "windows info": 1,
+    "windows info": 2,          # 2: "notes" became "notices", as everywhere else
     "windows sac enable": 1,
 }
 
@@ -66,7 +66,7 @@ KEYS: dict[str, str] = {
     "hive set": _EDIT,
     "linux check": "ok, distro, findings, target, device, device_reason, baud, baud_reason, "
                    "boot_loaders, init, fixable",
-    "linux fix": "target, device, baud, dry_run, changes, notes, journal, remaining",
+    "linux fix": "target, device, baud, dry_run, changes, notices, journal, remaining",
     "linux status": "ok, distro, findings, target, device, device_reason, baud, baud_reason, "
                     "boot_loaders, init, fixable",
     "new-store": "file, size, firmware, system, windows, chosen, dry_run, changes, journal",
@@ -76,7 +76,7 @@ KEYS: dict[str, str] = {
     "undo": "journal, target, operation, entries, sha256, notices, changes",
     "windows crashdump enable": _EDIT,
     "windows info": "system, software, edition, control_sets, crash_control, services, "
-                    "fast_startup, system_dirty, volumes, notes",
+                    "fast_startup, system_dirty, volumes, notices",
     "windows sac enable": _EDIT,
 }
 

@@ -5,7 +5,11 @@ and BPB"); NTFS boot sector (OEM id "NTFS    "); BitLocker volumes replace the O
 "-FVE-FS-"; ext2/3/4 superblock at byte 1024 with s_magic 0xEF53 at offset 56.
 """
 
+import sys
+
 from construct import Bytes, Int8ul, Int16ul, Int32ul, Struct
+
+from bcdtool import packgen
 
 BOOT_SIGNATURE = b"\x55\xaa"
 OEM_NTFS = b"NTFS    "
@@ -30,3 +34,8 @@ BiosParameterBlock = Struct(
     "bpb_hidd_sec" / Int32ul,
     "bpb_tot_sec32" / Int32ul,
 )
+
+
+# `python -m bcdtool.fs.bootsector_layout` rewrites the generated sibling
+if __name__ == "__main__":
+    packgen.main(sys.modules[__name__], __file__)

@@ -7,7 +7,6 @@ bounded, cycle-checked code, also for the directories pyfatfs parses.
 
 from __future__ import annotations
 
-import logging
 import struct
 import warnings
 
@@ -19,9 +18,10 @@ from bcdtool.errors import BcdToolError, CorruptionError, FormatError, NotFoundE
 from bcdtool.fs.base import (FileRef, ReadOnlyStream, VolumeFacts, check_declared_size,
                              merge_extents, read_extents, require_writable, split_path)
 from bcdtool.fs.fat_chains import ChainWalk, FatGeometry, check_copies_agree
+from bcdtool.log import get_logger
 from bcdtool.wintext import names_equal
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # What pyfatfs raises on malformed volumes besides its own exception class.
 _PYFAT_ERRORS = (PyFATException, NotADirectoryError, struct.error, ValueError, IndexError,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from bcdtool import _construct
 from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import FormatError
-from bcdtool.fs import bootsector_layout as L
+from bcdtool.fs import bootsector_layout_packed as L
 
 _FAT_MEDIA = {0xF0, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF}
 
@@ -33,7 +32,7 @@ def probe(dev: BlockDevice) -> str | None:
 def is_fat_boot_sector(sector: bytes) -> bool:
     """True when the BPB is self-consistent the way fatgen103 requires of a FAT volume."""
     try:
-        bpb = _construct.parse(L.BiosParameterBlock, sector, what="BIOS parameter block")
+        bpb = L.BiosParameterBlock.parse(sector, what="BIOS parameter block")
     except FormatError:
         return False
     jump = bpb.bs_jmp_boot

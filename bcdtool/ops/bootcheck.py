@@ -515,9 +515,9 @@ def partition_word(disk: BootDisk, index: int) -> str:
 def _pointed(device: Device, disk: BootDisk, index: int) -> Device | None:
     """`device` re-pointed at partition `index` (a ramdisk keeps its image and options)."""
     if isinstance(device, (PartitionDevice, BootDevice)):
-        return replace(disk.device(index), options=device.options, flags=device.flags)
+        return disk.device(index).replace(options=device.options, flags=device.flags)
     if isinstance(device, RamdiskDevice):
-        return replace(device, parent=disk.device(index))
+        return device.replace(parent=disk.device(index))
     return None
 
 

@@ -13,7 +13,6 @@ import csv
 import io
 from dataclasses import dataclass
 
-from bcdtool import _construct
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.forensic_labels import key_label
@@ -21,7 +20,7 @@ from bcdtool.ops.forensic_model import filetime_iso
 from bcdtool.ops.forensic_source import Source
 from bcdtool.regf import history
 from bcdtool.regf.hive import Hive
-from bcdtool.regf.layout import BaseBlock
+from bcdtool.regf.layout_packed import BaseBlock
 from bcdtool.regf.logs import is_dirty
 
 CSV_COLUMNS = ("time", "source", "kind", "subject", "sequence", "detail")
@@ -66,7 +65,7 @@ class Event:
 
 def base_block_facts(data: bytes) -> dict:
     """Sequence numbers, times and state of a primary's base block, as stored."""
-    head = _construct.parse(BaseBlock, data, what="regf base block")
+    head = BaseBlock.parse(data, what="regf base block")
     primary, secondary = head.primary_sequence_number, head.secondary_sequence_number
     written, reorganized = head.last_written_timestamp, head.last_reorganized_timestamp
     return {"primary_sequence": primary, "secondary_sequence": secondary,

@@ -35,7 +35,7 @@ class WindowsFacts:
                 "crash_control": [c.to_json() for c in self.crash],
                 "services": [s.to_json() for s in self.services],
                 "fast_startup": self.fast_startup, "system_dirty": self.system_dirty,
-                "volumes": [v.to_json() for v in self.volumes], "notes": self.notes}
+                "volumes": [v.to_json() for v in self.volumes], "notices": self.notes}
 
 
 def open_windows_hive(spec: str, which: str, *, read_only: bool = True,

@@ -15,7 +15,7 @@ import struct
 import sys
 
 from bcdtool.errors import CorruptionError
-from bcdtool.regf.layout import BASE_BLOCK_SIZE, BB_HIVE_BINS_DATA_SIZE, HBIN_HEADER_SIZE
+from bcdtool.regf.layout_packed import BASE_BLOCK_SIZE, BB_HIVE_BINS_DATA_SIZE, HBIN_HEADER_SIZE
 
 _I32 = struct.Struct("<i")
 _U32 = struct.Struct("<I")

@@ -2,63 +2,24 @@
 
 One pass over the bins (like hivex's open and yarp's cell map) records every allocated cell; every
 later dereference asks this map whether an offset is the start of an allocated cell big enough for
-what is read from it.  Also derives fast `struct` readers from the construct declarations in
-`layout.py`, so the hot records (nk, vk, lists) have one declaration and a cheap decoder.
+what is read from it.
 """
 
 from __future__ import annotations
 
 import array
 import bisect
-import struct
 import sys
 
-import construct
-
 from bcdtool.errors import CorruptionError
-from bcdtool.regf import layout as L
+from bcdtool.regf import layout_packed as L
 
 
-class FastStruct:
-    """A `struct.Struct` built from a fixed-size construct `Struct` (same fields, same order)."""
-
-    def __init__(self, declaration: construct.Struct) -> None:
-        fmt = "<"
-        names: list[str] = []
-        for sub in declaration.subcons:
-            code, named = _field_code(sub)
-            fmt += code
-            if named:
-                names.append(sub.name)
-        self.struct = struct.Struct(fmt)
-        self.names = tuple(names)
-        self.size = self.struct.size
-        self.unpack_from = self.struct.unpack_from
-        if self.size != declaration.sizeof():
-            raise AssertionError(f"fast reader of {declaration} has the wrong size")
-
-    def index(self, name: str) -> int:
-        """Position of field `name` in the tuples `unpack_from` returns."""
-        return self.names.index(name)
-
-
-def _field_code(sub: construct.Construct) -> tuple[str, bool]:
-    inner = sub.subcon if isinstance(sub, construct.Renamed) else sub
-    if isinstance(inner, construct.Const):
-        inner = inner.subcon
-    if isinstance(inner, construct.FormatField):
-        return inner.fmtstr[1:], True
-    if isinstance(inner, construct.Bytes) and isinstance(inner.length, int):
-        return f"{inner.length}s", True
-    if isinstance(inner, construct.Padded) and inner.subcon is construct.Pass:
-        return f"{inner.length}x", False
-    raise TypeError(f"no fast reader for field {sub!r}")
-
-
-NK = FastStruct(L.KeyNode)
-VK = FastStruct(L.KeyValue)
-SK = FastStruct(L.KeySecurity)
-HBIN = FastStruct(L.HbinHeader)
+# The hot records, read as raw tuples (`Packed.unpack_from`).
+NK = L.KeyNode
+VK = L.KeyValue
+SK = L.KeySecurity
+HBIN = L.HbinHeader
 
 
 class CellMap:

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bcdtool.errors import BcdToolError
-from bcdtool.regf import layout as L
+from bcdtool.regf import layout_packed as L
 from bcdtool.regf.cells import NK
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import MAX_DEPTH, Hive, Key

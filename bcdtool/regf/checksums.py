@@ -7,7 +7,7 @@ import sys
 from array import array
 from collections.abc import Iterator
 
-from bcdtool.regf.layout import CHECKSUM_COVERED, MARVIN32_SEED
+from bcdtool.regf.layout_packed import CHECKSUM_COVERED, MARVIN32_SEED
 
 _WORDS = struct.Struct(f"<{CHECKSUM_COVERED // 4}I")
 

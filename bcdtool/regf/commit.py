@@ -14,7 +14,7 @@ import time
 
 from bcdtool.errors import WriteError
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
-from bcdtool.regf.layout import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE, BB_LAST_WRITTEN,
+from bcdtool.regf.layout_packed import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE, BB_LAST_WRITTEN,
                                  BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED)
 
 SECTOR = 512

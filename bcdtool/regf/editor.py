@@ -19,10 +19,9 @@ import struct
 import uuid
 from collections.abc import Iterator
 
-from bcdtool._construct import build
 from bcdtool.errors import (CorruptionError, DirtyHiveError, HiveSpaceError,
                             InvalidArgumentError, NotFoundError)
-from bcdtool.regf import layout as L
+from bcdtool.regf import layout_packed as L
 from bcdtool.regf.alloc import CellAllocator
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.logs import is_dirty
@@ -144,7 +143,7 @@ class HiveEditor:
         sd = _security_descriptor()
         sk = builder._alloc.alloc(L.SK_FIXED_SIZE + len(sd))
         p = builder._pos(sk)
-        buf[p:p + L.SK_FIXED_SIZE + len(sd)] = build(L.KeySecurity, dict(
+        buf[p:p + L.SK_FIXED_SIZE + len(sd)] = L.KeySecurity.build(dict(
             reserved=0, flink=sk, blink=sk, reference_count=1,
             security_descriptor_size=len(sd)), what="sk record") + sd
         builder._w32(root, L.NK_SECURITY, sk)
@@ -329,7 +328,7 @@ class HiveEditor:
         raw, compressed = encode_name(name)
         off = self._alloc.alloc(L.NK_FIXED_SIZE + len(raw))
         p = self._pos(off)
-        self._buf[p:p + L.NK_FIXED_SIZE + len(raw)] = build(L.KeyNode, dict(
+        self._buf[p:p + L.NK_FIXED_SIZE + len(raw)] = L.KeyNode.build(dict(
             flags=L.KEY_COMP_NAME if compressed else 0, last_written_timestamp=now,
             access_bits=0, parent=parent, number_of_subkeys=0, number_of_volatile_subkeys=0,
             subkeys_list_offset=NIL, volatile_subkeys_list_offset=NIL, number_of_key_values=0,
@@ -531,7 +530,7 @@ class HiveEditor:
                 segs.append(seg)
             seglist = self._write_list(None, None, _pack(segs))
             db = self._alloc.alloc(12)
-            self._buf[self._pos(db):self._pos(db) + 12] = build(L.BigData, dict(
+            self._buf[self._pos(db):self._pos(db) + 12] = L.BigData.build(dict(
                 number_of_segments=len(segs), segments_list_offset=seglist), what="db record")
             return n, db
         cell = self._alloc.alloc(n)
@@ -612,7 +611,7 @@ class HiveEditor:
                 name_raw, compressed = encode_name(name) if name else (b"", False)
                 vk = self._alloc.alloc(L.VK_FIXED_SIZE + len(name_raw))
                 p = self._pos(vk)
-                self._buf[p:p + L.VK_FIXED_SIZE + len(name_raw)] = build(L.KeyValue, dict(
+                self._buf[p:p + L.VK_FIXED_SIZE + len(name_raw)] = L.KeyValue.build(dict(
                     name_length=len(name_raw), data_size=0, data_offset=0, data_type=0,
                     flags=L.VALUE_COMP_NAME if compressed else 0, spare=0),
                     what="vk record") + name_raw

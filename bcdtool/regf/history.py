@@ -13,15 +13,15 @@ in its dirty pages.  Nothing here writes anything; regf knows nothing of BCD.
 from __future__ import annotations
 
 import bisect
-import logging
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError
+from bcdtool.log import get_logger
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.hive import Hive, Key
-from bcdtool.regf.layout import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
+from bcdtool.regf.layout_packed import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
                                  BB_HIVE_BINS_DATA_SIZE, BB_LAST_WRITTEN, BB_PRIMARY_SEQUENCE,
                                  BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED, LOG_FILE_TYPE_NEW,
                                  LOG_FILE_TYPE_OLD)
@@ -29,7 +29,7 @@ from bcdtool.regf.logs import (HBIN_ALIGN, LOG_BASE_BLOCK_SIZE, MAX_HIVE_BINS_DA
                                _base_block_valid, _parse_new_log, _parse_old_log, _seq_later,
                                is_dirty)
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _U32 = struct.Struct("<I")
 #: Log entries replayed at most per report (real BCD logs hold a handful; each replay copies the

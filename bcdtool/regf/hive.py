@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import logging
 import os
 import stat
 import struct
@@ -18,18 +17,18 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from bcdtool import _construct
 from bcdtool.errors import (CorruptionError, DirtyHiveError, FormatError, LimitError,
                             NotFoundError, UnsafePathError, UnsupportedError)
 from bcdtool.limits import MAX_HIVE_BYTES, hive_cap
-from bcdtool.regf import layout as L
+from bcdtool.log import get_logger
+from bcdtool.regf import layout_packed as L
 from bcdtool.regf import logs as _logs
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.cells import NK, SK, VK, CellMap
 from bcdtool.regf.values import decode_value, type_name
 from bcdtool.wintext import filetime_to_datetime, upcase
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Windows refuses key trees this deep (regf.md 6.1).
 MAX_DEPTH = 512
@@ -242,7 +241,7 @@ class Hive:
         self.notices = list(notices)
         if len(image) < L.BASE_BLOCK_SIZE:
             raise FormatError("truncated hive: the base block needs 4096 bytes", path=name or None)
-        self.header = _construct.parse(L.BaseBlock, image, what="regf base block",
+        self.header = L.BaseBlock.parse(image, what="regf base block",
                                        path=name or None)
         h = self.header
         if h.major_version != 1 or not 2 <= h.minor_version <= 6:

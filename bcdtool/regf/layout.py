@@ -8,8 +8,12 @@ Never `.compile()` these: they parse untrusted bytes.
 
 from __future__ import annotations
 
+import sys
+
 from construct import (Bytes, Const, Int8ul, Int16ul, Int32sl, Int32ul, Int64ul, Padding,
                        Struct)
+
+from bcdtool import packgen
 
 BASE_BLOCK_SIZE = 4096
 #: Bytes of the base block covered by the XOR-32 checksum (the checksum sits right after them).
@@ -196,3 +200,8 @@ DirtyPageReference = Struct(
 )
 #: Marvin32 seed of new-format log entries.
 MARVIN32_SEED = 0x82EF4D887A4E55C5
+
+
+# `python -m bcdtool.regf.layout` rewrites the generated sibling
+if __name__ == "__main__":
+    packgen.main(sys.modules[__name__], __file__)

@@ -11,7 +11,6 @@ impossible or doubtful.  References: Suhanov's regf specification ("Transaction 
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import stat
 import struct
@@ -19,18 +18,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from bcdtool import _construct
 from bcdtool.errors import DirtyHiveError, FormatError, LimitError
 from bcdtool.limits import MAX_HIVE_BYTES
+from bcdtool.log import get_logger
 from bcdtool.regf.checksums import marvin32, regf_checksum
-from bcdtool.regf.layout import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
+from bcdtool.regf.layout_packed import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
                                  BB_HIVE_BINS_DATA_SIZE, BB_LAST_WRITTEN, BB_PRIMARY_SEQUENCE,
                                  BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED, HBIN_HEADER_SIZE,
                                  LOG_ENTRY_HEADER_SIZE, LOG_FILE_TYPE_NEW, LOG_FILE_TYPE_OLD,
                                  DirtyPageReference, DirtyVectorHeader, HbinHeader,
                                  LogEntryHeader)
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Size of the base-block copy at the start of a log file (512 x clustering factor 1).
 LOG_BASE_BLOCK_SIZE = 512
@@ -274,7 +273,7 @@ def _parse_entry(data: LogData, pos: int, expected: int,
     """One HvLE entry at `pos`, or (None, why it ends the valid prefix)."""
     if data[pos:pos + 4] != b"HvLE":
         return None, "no further entry"
-    head = _construct.parse(LogEntryHeader, data, offset=pos, what="log entry")
+    head = LogEntryHeader.parse(data, offset=pos, what="log entry")
     size, count, hive_size = head.size, head.dirty_pages_count, head.hive_bins_data_size
     if size < SECTOR or size % SECTOR or pos + size > len(data):
         return None, f"entry at {pos:#x} has an invalid or truncated size {size:#x}"
@@ -314,7 +313,7 @@ def _parse_old_log(name: str, data: LogData, size_limit: int,
         return None
     bitmap_len = hive_size // HBIN_ALIGN  # one bit per 512-byte page
     try:
-        _construct.parse(DirtyVectorHeader, data, offset=LOG_BASE_BLOCK_SIZE, what="dirty vector")
+        DirtyVectorHeader.parse(data, offset=LOG_BASE_BLOCK_SIZE, what="dirty vector")
     except FormatError:
         log.info("%s: no DIRT dirty vector, ignored", name)
         return None
@@ -503,7 +502,7 @@ def _repair_bins(image: bytearray, hive_size: int) -> list[str]:
             pos += size
             continue
         dummy = bytearray(HBIN_ALIGN)
-        dummy[:HBIN_HEADER_SIZE] = _construct.build(HbinHeader, {
+        dummy[:HBIN_HEADER_SIZE] = HbinHeader.build({
             "offset": pos, "size": HBIN_ALIGN, "reserved": bytes(8), "timestamp": 0,
             "spare": 0}, what="hbin header")
         struct.pack_into("<i", dummy, HBIN_HEADER_SIZE, HBIN_ALIGN - HBIN_HEADER_SIZE)

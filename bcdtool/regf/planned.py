@@ -8,7 +8,6 @@ commit and its dry run alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 CREATE_KEY = "create_key"
@@ -27,8 +26,7 @@ class Change(NamedTuple):
     raw: bytes = b""
 
 
-@dataclass(frozen=True)
-class Planned:
+class Planned(NamedTuple):
     """The edits made to a hive, in order, and the image they started from.
 
     `base` is the image the editor read (after any log recovery), which is what the written
@@ -40,4 +38,4 @@ class Planned:
     base: bytes
     compacted: bool = False
     #: The reader the editor started from, when it read `base` (saves verification a scan).
-    base_hive: object = field(default=None, compare=False, repr=False)
+    base_hive: object = None

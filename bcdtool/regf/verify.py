@@ -27,7 +27,6 @@ logical difference as intended: (a) and (c) over what differs, no claim about in
 from __future__ import annotations
 
 import io
-import logging
 import struct
 from collections import Counter
 from collections.abc import Iterable
@@ -36,7 +35,8 @@ from dataclasses import dataclass
 from Registry import Registry
 
 from bcdtool.errors import BcdToolError, NotFoundError, VerifyError
-from bcdtool.regf import layout as L
+from bcdtool.log import get_logger
+from bcdtool.regf import layout_packed as L
 from bcdtool.regf.check import ERROR, Finding, check, check_keys
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.hive import Hive, Key
@@ -49,7 +49,7 @@ try:                    # libregf's Python binding: a second independent reader,
 except ImportError:     # pragma: no cover - depends on the machine
     pyregf = None
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 PAGE = 4096
 #: Base-block bytes a commit must leave as they were: versions, type, format, root offset

@@ -11,12 +11,11 @@ import os
 import uuid
 from dataclasses import dataclass, field
 
-from bcdtool import _construct
 from bcdtool.blockdev.disk import Disk
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError
 from bcdtool.fs.probe import probe
 from bcdtool.fs.volume import open_volume
-from bcdtool.fs.bootsector_layout import BiosParameterBlock
+from bcdtool.fs.bootsector_layout_packed import BiosParameterBlock
 from bcdtool.fs.directory import DirectoryVolume
 from bcdtool.locate import detect
 from bcdtool.locate.directory import BCD_PATHS
@@ -153,7 +152,7 @@ def ntfs_free_bytes(view, volume) -> int:
     Raises:
         FormatError: when the boot sector's cluster size makes no sense.
     """
-    bpb = _construct.parse(BiosParameterBlock, view.read_at(0, BiosParameterBlock.sizeof()),
+    bpb = BiosParameterBlock.parse(view.read_at(0, BiosParameterBlock.sizeof()),
                            what="NTFS boot sector")
     # Sectors per cluster above 0x80 encode 2^(256 - n) (clusters of 64 KiB and more).
     per_cluster = bpb.bpb_sec_per_clus if bpb.bpb_sec_per_clus <= 0x80 else \

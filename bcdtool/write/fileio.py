@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -271,7 +270,9 @@ class Folder:
 
 
 def _replace_at(dir_fd: int, name: str, data: bytes, shown: str, new_mode: int = 0o644) -> None:
-    tmp = f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    # os.urandom is what secrets.token_hex reads; importing secrets would load random and hmac
+    # into every read-only command (this module is on the path that checks pending markers)
+    tmp = f".{name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
     try:
         try:
             before = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -349,10 +350,24 @@ def create_new(path: str | os.PathLike, data: bytes | Iterable[bytes], *,
             os.fsync(fd)
         finally:
             os.close(fd)
+        fsync_folder(os.path.dirname(os.path.abspath(path)))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(path)     # O_EXCL made it ours: nothing else is removed
         raise
+
+
+def fsync_folder(folder: str | os.PathLike) -> None:
+    """fsync a folder, so the names just created in it survive a crash (OSError on failure;
+    a file system that cannot fsync folders, EINVAL, is taken as having nothing to flush)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
 
 
 #: Kernel interfaces that show their files as regular ones: writing a JSON line into one

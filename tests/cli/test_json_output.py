@@ -8,6 +8,7 @@ import json
 import pytest
 from Registry import Registry
 
+from bcdtool.cli import output
 from tests.helpers.common import assert_documented, run_cli, sha
 from tests.ops.ops_helpers import new_store
 
@@ -83,7 +84,7 @@ def test_linux_fix_json_has_changes_and_journal(tmp_path, capsys, isolated_state
     code, out, err = run_cli(capsys, "linux", "fix", "--json", "--dry-run", root)
     assert code == 0, err
     dry = json.loads(out)
-    assert dry["schema"] == "bcdtool.linux.fix/1" and dry["journal"] is None
+    assert dry["schema"] == "bcdtool.linux.fix/2" and dry["journal"] is None
     paths = {c["path"] for c in dry["changes"]}
     assert "/boot/grub/grub.cfg" in paths
     code, out, err = run_cli(capsys, "linux", "fix", "--json", root)
@@ -94,3 +95,9 @@ def test_linux_fix_json_has_changes_and_journal(tmp_path, capsys, isolated_state
     assert "console=ttyS0" in (root / "boot/grub/grub.cfg").read_text()
     code, out, _ = run_cli(capsys, "linux", "check", "--json", root)
     assert code == 0 and json.loads(out)["schema"] == "bcdtool.linux.check/1"
+
+
+def test_every_schema_calls_its_remarks_notices():
+    """One word for the remarks a command makes about its input, in every JSON document."""
+    for command, keys in output.KEYS.items():
+        assert "notes" not in [k.strip() for k in keys.split(",")], command

@@ -43,6 +43,11 @@ READERS = {"ntfs": ("bcdtool.fs.ntfs", "bcdtool.fs.ntfs_mft", "pytsk3"),
            "qcow2": ("bcdtool.blockdev.qcow2",), "vhd-dynamic": ("bcdtool.blockdev.vhd",),
            "vhdx": ("bcdtool.blockdev.vhdx",), "vmdk": ("bcdtool.blockdev.vmdk",)}
 
+#: The construct declarations of the layouts every command reads: only their generated packed
+#: siblings are imported when bcdtool runs (tests/test_packed.py keeps those current).
+DECLARATIONS = ("bcdtool.regf.layout", "bcdtool.bcd.device_layout",
+                "bcdtool.blockdev.partitions_layout", "bcdtool.fs.bootsector_layout")
+
 #: Runs the CLI's main with argv, then prints its exit code and every loaded module.
 RUNNER = """
 import json, sys
@@ -119,6 +124,9 @@ def test_a_raw_disk_with_a_fat_esp_loads_no_other_reader(command, disk, tmp_path
     assert "bcdtool.fs.fat" in modules and "bcdtool.locate.disk" in modules  # it did read
     unneeded = sorted(modules & {m for names in READERS.values() for m in names})
     assert unneeded == [], f"bcdtool {' '.join(command)} on a raw FAT disk loaded {unneeded}"
+    # the layouts it reads are the generated `struct` forms (bcdtool/packed.py), not construct
+    assert not {m for m in modules if m == "construct" or m.startswith("construct.")}
+    assert not modules & set(DECLARATIONS), modules & set(DECLARATIONS)
 
 
 @pytest.fixture(scope="module")

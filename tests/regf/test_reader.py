@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 
-import construct
 import pytest
 from Registry import Registry
 
 from bcdtool.errors import CorruptionError, DirtyHiveError, FormatError, NotFoundError
 from bcdtool.regf import layout as L
-from bcdtool.regf.cells import NK, VK, FastStruct
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.verify import python_registry_value_misreading
 from tests.helpers.common import CORPUS, corpus_hives
@@ -186,17 +184,6 @@ def test_not_a_hive(tmp_path):
         Hive.open(target)
     with pytest.raises(NotFoundError):
         Hive.open(tmp_path / "missing")
-
-
-def test_fast_readers_agree_with_construct(bcd):
-    for fast, declaration, offset in ((NK, L.KeyNode, bcd.root_offset),
-                                      (VK, L.KeyValue, bcd.key("Description")
-                                       .value("KeyName").offset)):
-        start = L.BASE_BLOCK_SIZE + offset + 4
-        parsed = declaration.parse(bcd.data[start:start + declaration.sizeof()])
-        assert fast.unpack_from(bcd.data, start) == tuple(parsed[n] for n in fast.names)
-    with pytest.raises(TypeError):
-        FastStruct(construct.Struct("x" / construct.GreedyBytes))
 
 
 def test_pointer_outside_allocated_cells_is_corruption(bcd):

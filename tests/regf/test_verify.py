@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 
 import pytest
@@ -147,7 +146,7 @@ def test_a_compacted_rewrite_is_compared_in_full(corpus):
     editor = HiveEditor(hive)
     editor.set_value("Description", "Note", 4, b"\1\0\0\0")
     image = written(editor, hive)
-    planned = dataclasses.replace(editor.planned, compacted=True)
+    planned = editor.planned._replace(compacted=True)
     assert verify_commit(hive.original, image, planned=planned).method == "full"
     # Without a record, every difference is taken as intended but still read by the readers.
     assert verify_commit(hive.original, image).method == "full"
@@ -163,7 +162,7 @@ def test_the_fast_proof_and_the_full_comparison_agree(corpus):
     image = written(editor, hive)
     fast = verify_commit(hive.original, image, planned=editor.planned)
     full = verify_commit(hive.original, image,
-                         planned=dataclasses.replace(editor.planned, compacted=True))
+                         planned=editor.planned._replace(compacted=True))
     assert (fast.method, full.method) == ("cells", "full")
 
 
