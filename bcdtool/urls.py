@@ -2,8 +2,9 @@
 
 A URL may carry a secret in its query (an Azure SAS `sig=`, an S3 presigned `X-Amz-Signature=`, a
 GCS signed URL) or in its user-info part.  Everything bcdtool prints, logs, journals or puts in
-an error goes through `redact` (or `scrub` for free text), which keeps scheme, host, port and
-path only: enough to recognise the disk, nothing to open it with.
+an error goes through `redact` (or `scrub` for free text), which keeps scheme, host, port, path
+and the fields naming a blob's snapshot or version: enough to recognise the disk, nothing to
+open it with.
 """
 
 from __future__ import annotations
@@ -24,9 +25,15 @@ def is_url(spec: object) -> bool:
     return isinstance(spec, str) and _URL.match(spec) is not None
 
 
+#: Query fields that say which blob a URL names and open nothing: a snapshot or a version of
+#: a blob is another disk than the blob itself, so they stay in the shown name.
+_SHOWN_FIELDS = frozenset({"snapshot", "versionid"})
+
+
 def redact(spec: object) -> str:
-    """`spec` as it may be shown or stored: a URL without its query, fragment and user-info
-    (the places secrets live); any other value as `str(spec)`, unchanged."""
+    """`spec` as it may be shown or stored: a URL without its fragment, user-info and query
+    (the places secrets live), except the query fields naming a snapshot or version of a blob
+    (`snapshot=`, `versionid=`, as given); any other value as `str(spec)`, unchanged."""
     text = str(spec)
     if not is_url(text):
         return text
@@ -35,7 +42,10 @@ def redact(spec: object) -> str:
     except ValueError:          # e.g. an unbalanced "[" in the host: show the scheme only
         return text.split("://", 1)[0].lower() + "://?"
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme.lower(), host, parts.path, "", ""))
+    shown = "&".join(field for field in parts.query.split("&")
+                     if field.partition("=")[0].lower() in _SHOWN_FIELDS
+                     and field.partition("=")[2])
+    return urlunsplit((parts.scheme.lower(), host, parts.path, shown, ""))
 
 
 #: Full URLs this process opened or was given (`bcdtool undo --target URL`): `scrub` replaces
@@ -95,7 +105,8 @@ def _secrets(url: str) -> list[str]:
         parts = urlsplit(url)
     except ValueError:
         return []
-    out = [parts.query, unquote(parts.query)] if parts.query else []
+    shown = urlsplit(redact(url)).query
+    out = [parts.query, unquote(parts.query)] if parts.query and parts.query != shown else []
     for name, value in parse_qsl(parts.query):
         if len(value) >= _SECRET_MIN and name.lower() not in _PLAIN_FIELDS:
             out += [value, quote(value, safe=""), quote(value, safe="/")]
@@ -121,7 +132,9 @@ def with_query(url: str, secret: str) -> str:
     its leading "?") appended: how a manifest's `sas_env` or `undo --target` supply the secret."""
     base = redact(url)
     secret = secret.strip().lstrip("?")
-    return f"{base}?{secret}" if secret else base
+    if not secret:
+        return base
+    return f"{base}{'&' if urlsplit(base).query else '?'}{secret}"
 
 
 def stored(spec: str | os.PathLike) -> str:

@@ -294,6 +294,8 @@ USED_ELSEWHERE = {
     # readinto), pytsk3's Img_Info (get_size), pyfatfs (_parse_fat, get_cluster_chain)
     "format_commands", "seekable", "seek", "tell", "readinto", "get_size", "_parse_fat",
     "get_cluster_chain",
+    # read by urllib3: a pool's connection class, a PoolManager's pool classes (blockdev/http.py)
+    "ConnectionCls", "pool_classes_by_scheme",
     # dataclass fields that reach JSON documents, journals and benchmarks through asdict()
     "bytes_read", "requests", "bytes_down", "bytes_up", "cpu_seconds", "pages_written",
     "bytes_written", "keys_compared", "method", "last_known_good", "runlevels",

@@ -9,9 +9,11 @@ The URL's query (where signatures live) is used for requests only; the device's 
 errors and everything shown are `bcdtool.urls.redact`ed.  Transient failures (5xx, 429,
 connection resets, timeouts, short bodies) are retried `retries()` times with exponential
 backoff (or the server's Retry-After, capped), but one read stops trying once two timeouts have
-passed; a body that arrives slower than a timeout per MiB (a server dripping bytes) fails at
-once; 401/403, an expired signature, 404 and a server ignoring ranges get their own errors; a URL
-that does not parse is an argument error.
+passed; one request (redirects, headers and body) has a total deadline of two timeouts plus
+one per MiB, after which its connection is cut: a server dripping bytes, or headers without end,
+fails at once instead of resetting the socket timeout with each byte; 401/403, an expired
+signature, 404 and a server ignoring ranges get their own errors; a URL that does not parse is
+an argument error.
 
 Redirects are followed by hand (at most `MAX_REDIRECTS`, http(s) only, never from https down to
 http), and a hop to another origin drops the Authorization header (a bearer token or the
@@ -25,20 +27,26 @@ private CA is given with BCDTOOL_CA_BUNDLE.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as _dt
 import email.utils
+import http.client
 import os
 import re
+import socket
 import ssl
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
 
 from bcdtool.blockdev.base import BlockDevice
-from bcdtool.errors import (AccessDeniedError, ExpiredCredentialError, ImageError,
+from bcdtool.errors import (AccessDeniedError, BcdToolError, ExpiredCredentialError, ImageError,
                             InvalidArgumentError, NetworkError, NotFoundError, UnsupportedError)
 from bcdtool.urls import is_url, query, redact, scrub
 
@@ -52,7 +60,7 @@ TRANSIENT = {408, 429, 500, 502, 503, 504}
 ERROR_BODY = 4096
 #: Longest wait between two tries, whatever the backoff or Retry-After says.
 MAX_BACKOFF = 8.0
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$", re.ASCII)
 #: Redirects followed for one request (a loop ends here); statuses that redirect.
 MAX_REDIRECTS = 5
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -191,6 +199,7 @@ class RangeReader:
         self._pool = urllib3.PoolManager(
             retries=False, timeout=urllib3.Timeout(connect=timeout(), read=timeout()),
             **ca_bundle())
+        self._pool.pool_classes_by_scheme = _WATCHED_POOLS    # connections a deadline can cut
 
     def get(self, offset: int, length: int, *, probe: bool = False, if_match: str = ""
             ) -> tuple[bytes, int, str]:
@@ -211,29 +220,51 @@ class RangeReader:
                 time.sleep(min(MAX_BACKOFF, max(wait, 0.25 * 2 ** (attempt - 1))))
             tries += 1
             wait = 0.0
-            try:
-                response = self._follow(headers)
-            except urllib3.exceptions.LocationParseError as exc:
-                # no try will parse it better: the URL itself is wrong
-                raise InvalidArgumentError(f"not a usable URL ({exc})", path=self.name) from None
-            except urllib3.exceptions.SSLError as exc:
-                raise _tls_error(exc, self.name) from None
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                failure = _describe(exc)
-                continue
-            try:
-                body, total, etag = self._answer(response, offset, length, probe)
-            except _Transient as exc:
-                failure, wait = str(exc), exc.wait
-                continue
-            finally:
-                response.release_conn()
+            allowed = timeout() * (2 + length // (1 << 20))
+            with _Deadline(allowed) as deadline:
+                try:
+                    body, total, etag = self._attempt(headers, offset, length, probe)
+                except _Transient as exc:
+                    if deadline.expired:
+                        raise self._too_slow(allowed, length, offset) from None
+                    failure, wait = str(exc), exc.wait
+                    continue
+                except BcdToolError:
+                    if deadline.expired:    # whatever the cut connection looked like
+                        raise self._too_slow(allowed, length, offset) from None
+                    raise
             self.traffic.bytes_down += len(body)
             return body, total, etag
         raise NetworkError(f"the server did not answer usably after {tries} tries "
                            f"({failure}); check the URL and the network, or raise "
                            "BCDTOOL_HTTP_TIMEOUT / BCDTOOL_HTTP_RETRIES", path=self.name,
                            offset=offset)
+
+    def _attempt(self, headers: dict, offset: int, length: int, probe: bool
+                 ) -> tuple[bytes, int, str]:
+        """One try of `get`: _Transient for what another try may mend."""
+        try:
+            response = self._follow(headers)
+        except urllib3.exceptions.LocationParseError as exc:
+            # no try will parse it better: the URL itself is wrong
+            raise InvalidArgumentError(f"not a usable URL ({exc})", path=self.name) from None
+        except urllib3.exceptions.SSLError as exc:
+            raise _tls_error(exc, self.name) from None
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            # HTTPException: headers over http.client's limits (100 lines of 64 KiB)
+            raise _Transient(_describe(exc)) from None
+        try:
+            return self._answer(response, offset, length, probe)
+        finally:
+            response.release_conn()
+
+    def _too_slow(self, allowed: float, length: int, offset: int) -> NetworkError:
+        # Such a server is not busy but broken: trying again would only wait as long again.
+        self._pool.clear()              # close the cut connection (back in the pool, or not)
+        return NetworkError(f"the server took more than {allowed:g} s over one request of "
+                            f"{length} bytes (bytes trickling in, or headers without end) and "
+                            "the connection was cut; check the server, or raise "
+                            "BCDTOOL_HTTP_TIMEOUT", path=self.name, offset=offset)
 
     def _follow(self, extra: dict):
         """The response to a GET of the URL, after at most MAX_REDIRECTS http(s) redirects; a
@@ -251,8 +282,14 @@ class RangeReader:
                 raise ImageError(f"the server redirected (HTTP {response.status}) without "
                                  "saying where; the server is broken: ask its owner, or give "
                                  "the disk's final URL", path=self.name)
-            target = urljoin(url, location.strip())
-            scheme = urlsplit(target).scheme.lower()
+            try:
+                target = urljoin(url, location.strip())
+                scheme = urlsplit(target).scheme.lower()
+            except ValueError:       # an unbalanced "[" of an IPv6 host, a bad port
+                raise ImageError(f"the server redirected (HTTP {response.status}) to a URL that "
+                                 f"does not parse ({scrub(location)[:100]!r}); the server is "
+                                 "broken: ask its owner, or give the disk's final URL",
+                                 path=self.name) from None
             if scheme not in ("http", "https") or (scheme == "http" and
                                                    urlsplit(url).scheme.lower() == "https"):
                 raise UnsupportedError(
@@ -336,19 +373,11 @@ class RangeReader:
         raise ImageError(f"the server refused the read (HTTP {status}{detail})", path=self.name)
 
     def _body(self, response, want: int) -> bytes:
-        # The read timeout bounds each wait for the next bytes, so a server dripping a byte at a
-        # time would never trip it: the whole body also has a deadline (one timeout per MiB).
-        # Such a server is not busy but broken: trying again would only wait as long again.
-        allowed = timeout() * (1 + want // (1 << 20))
-        deadline = time.monotonic() + allowed
+        # At most one byte more than asked for (a longer body is a lie); the request's deadline
+        # (`_Deadline`) cuts a body dripping in.
         parts, got = [], 0
         try:
             while got <= want:
-                if time.monotonic() > deadline:
-                    response.close()
-                    raise NetworkError(f"the server sent {got} of {want} bytes in {allowed:g} s "
-                                       "(far too slowly to read a disk); check the server, or "
-                                       "raise BCDTOOL_HTTP_TIMEOUT", path=self.name)
                 chunk = response.read1(want + 1 - got)
                 if not chunk:
                     break
@@ -409,6 +438,86 @@ class HttpDevice(CachedRemoteDevice):
         super().close()
 
 
+class _Deadline:
+    """One request's total deadline: the sockets it uses are shut down when `seconds` pass.
+
+    urllib3's timeouts bound each wait for the next bytes, so a server sending a byte just
+    before each timeout (headers or body) would hold a read for ever; a timer thread cuts the
+    connection instead, and the blocked read ends at once.  The connections register their
+    sockets with the deadline of the thread that uses them (`_WatchedHTTPConnection`)."""
+
+    _current = threading.local()
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _Deadline._current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        _Deadline._current.deadline = None
+
+    @classmethod
+    def watch(cls, sock: socket.socket | None) -> None:
+        """Put `sock` under the current thread's deadline (if any)."""
+        deadline = getattr(cls._current, "deadline", None)
+        if deadline is None or sock is None:
+            return
+        with deadline._lock:
+            deadline._sockets.append(sock)
+            expired = deadline.expired
+        if expired:
+            _cut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    """End every read and write on `sock` now (a TLS socket too: its TCP socket is shut)."""
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    """urllib3's connection, whose socket the current request's `_Deadline` can cut."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _Deadline.watch(sock)           # before a TLS handshake that may drip too
+        return sock
+
+    def request(self, *args, **kwargs) -> None:
+        _Deadline.watch(self.sock)      # a kept-alive connection used again
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, urllib3.connection.HTTPSConnection):
+    """The TLS variant of `_WatchedHTTPConnection`."""
+
+
+class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
 class _Transient(Exception):
     """A failure worth another try (never leaves this module), after `wait` seconds if the
     server said so (Retry-After)."""
@@ -422,7 +531,7 @@ def _retry_after(value: str) -> float:
     """Seconds a Retry-After header asks for (a number or an HTTP date; 0 when unusable); the
     caller caps it at MAX_BACKOFF and within the read's deadline."""
     value = value.strip()[:64]
-    if value.isdigit():
+    if value.isascii() and value.isdigit():     # "²" is a digit to str.isdigit, not to int()
         return float(min(int(value), 3600))
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -443,7 +552,10 @@ def _version(headers) -> str:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", "", None         # matches no other origin: credentials stay behind
     scheme = parts.scheme.lower()
     try:
         port = parts.port or (443 if scheme == "https" else 80)

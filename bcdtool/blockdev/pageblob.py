@@ -5,8 +5,11 @@ footer), so bcdtool edits a store inside it the way it edits a local image: the 
 locks the device (`lock()`: a blob lease held while it writes), every Put Page carries the lease
 and `If-Match` the ETag we last saw (a writer who broke our lease is noticed at the next page),
 and each write is one Put Page per 512-aligned range.  Reads go through the same aligned-block
-cache as plain HTTP reads.  `az://ACCOUNT/CONTAINER/BLOB` uses azure-identity's
-DefaultAzureCredential; an https URL carries its SAS.
+cache as plain HTTP reads.  An https URL carries its SAS.  `az://ACCOUNT/CONTAINER/BLOB` signs in
+as the az CLI's environment says (`AZURE_STORAGE_CONNECTION_STRING`, else `AZURE_STORAGE_KEY`
+or `AZURE_STORAGE_SAS_TOKEN` for the account named, `AZURE_STORAGE_ACCOUNT` agreeing), else
+with azure-identity's DefaultAzureCredential (az login, a managed identity); the plain range GETs
+of an account key's blob carry a short-lived read SAS made from the key, never the key.
 
 Needs the optional extra `bcdtool[azure]` (azure-storage-blob, azure-identity).
 """
@@ -14,6 +17,8 @@ Needs the optional extra `bcdtool[azure]` (azure-storage-blob, azure-identity).
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
+import os
 import time
 import uuid
 from types import SimpleNamespace
@@ -22,9 +27,9 @@ from urllib.parse import urlsplit
 from bcdtool.blockdev.http import (BLOCK, SAS_NEEDED, CachedRemoteDevice, RangeReader, Traffic,
                                    expired, retries, timeout)
 from bcdtool.errors import (AccessDeniedError, BcdToolError, ExpiredCredentialError, ImageError,
-                            LockedError, NetworkError, NotFoundError, ReadOnlyError,
-                            UnsupportedError, WriteError)
-from bcdtool.urls import query, redact
+                            InvalidArgumentError, LockedError, NetworkError, NotFoundError,
+                            ReadOnlyError, UnsupportedError, WriteError)
+from bcdtool.urls import query, redact, remember
 
 #: Page blobs are written in 512-byte pages; one Put Page carries at most 4 MiB.
 PAGE = 512
@@ -34,6 +39,8 @@ LEASE_SECONDS = 60
 RENEW_AFTER = 30
 #: The public Azure blob endpoint an az:// URL names (az://ACCOUNT/CONTAINER/BLOB).
 AZ_ENDPOINT = "https://{account}.blob.core.windows.net"
+#: How long the read SAS made from an account key for the range GETs is valid.
+READ_SAS_SECONDS = 3600
 
 #: What to do with a disk whose SAS only reads (managed disk / snapshot export): the real flows.
 _COPY_FLOWS = """\
@@ -76,13 +83,15 @@ def _sdk() -> SimpleNamespace:
         try:
             from azure.core import MatchConditions
             from azure.core import exceptions
-            from azure.storage.blob import BlobClient
+            from azure.storage.blob import BlobClient, BlobSasPermissions, generate_blob_sas
         except ImportError:
             raise UnsupportedError("Azure page blobs (writes, az:// URLs) need the Azure SDK: "
                                    "pip install 'bcdtool[azure]' (azure-storage-blob, "
                                    "azure-identity)") from None
         _SDK.__dict__.update(loaded=True, BlobClient=BlobClient, errors=exceptions,
-                             if_not_modified=MatchConditions.IfNotModified)
+                             if_not_modified=MatchConditions.IfNotModified,
+                             generate_blob_sas=generate_blob_sas,
+                             read_permission=BlobSasPermissions(read=True))
     return _SDK
 
 
@@ -121,11 +130,14 @@ class PageBlobDevice(CachedRemoteDevice):
         self.traffic = Traffic(requests=1)
         self.etag = props.etag
         # Reads are plain range GETs (the SDK's download would first list every page range of
-        # the blob); an az:// blob's GETs carry the credential's bearer token.
-        self._reader = RangeReader(url if not url.lower().startswith("az://") else
-                                   self._client.url,
-                                   headers=self._call(_bearer, self._client, what="sign in"),
-                                   traffic=self.traffic)
+        # the blob); an az:// blob's GETs carry its SAS, one made from its key, or the
+        # credential's bearer token.
+        if url.lower().startswith("az://"):
+            read_url, headers = self._call(_read_access, self._client, what="sign in")
+        else:
+            read_url, headers = url, {}
+        self._reader = RangeReader(read_url, headers=headers, traffic=self.traffic)
+        self._reader.name = shown
         super().__init__(props.size, name=shown, writable=writable, block=block)
         kind = str(getattr(props.blob_type, "value", props.blob_type) or "object (no blob type)")
         if kind != "PageBlob":
@@ -250,7 +262,8 @@ class PageBlobDevice(CachedRemoteDevice):
 
     def _error(self, exc, what: str, writing: bool):
         status = getattr(exc, "status_code", None)
-        code = str(getattr(exc, "error_code", "") or "")
+        code = getattr(exc, "error_code", "") or ""
+        code = str(getattr(code, "value", code))        # StorageErrorCode.X -> its wire name
         if status == 409 and code.startswith("LeaseAlreadyPresent"):
             return LockedError(
                 "the blob is leased by someone else (a VM using the disk, a copy, or another "
@@ -259,7 +272,9 @@ class PageBlobDevice(CachedRemoteDevice):
         if status == 412 or code in ("LeaseLost", "LeaseIdMismatchWithBlobOperation",
                                      "LeaseIdMissing", "ConditionNotMet"):
             return WriteError(f"the blob changed under us while trying to {what} ({code or 412}: "
-                              "another writer, or our lease was broken)", path=self.name)
+                              "another writer, or our lease was broken): stop whatever else "
+                              "writes the disk (a running VM, a copy), then run the command "
+                              "again", path=self.name)
         if status in (401, 403):
             expiry = query(self.url).get("se", "")
             if code == "AuthenticationFailed" and expiry and expired(expiry):
@@ -270,6 +285,11 @@ class PageBlobDevice(CachedRemoteDevice):
             return AccessDeniedError(f"the server refused access (HTTP {status}: "
                                      f"{code or 'denied'}) while trying to {what}: {SAS_NEEDED}",
                                      path=self.name)
+        if status in (429, 500, 503) or code in ("ServerBusy", "OperationTimedOut"):
+            return NetworkError(f"could not {what}: the storage service stayed busy through "
+                                f"every retry (HTTP {status}: {code or exc.reason}); try again "
+                                "in a few minutes, or raise BCDTOOL_HTTP_RETRIES",
+                                path=self.name)
         return ImageError(f"could not {what} (HTTP {status}: {code or exc.reason})",
                           path=self.name)
 
@@ -292,16 +312,58 @@ def _client(url: str, shown: str):
     container, _, blob = parts.path.lstrip("/").partition("/")
     if not parts.hostname or not container or not blob:
         raise UnsupportedError("an az:// URL names az://ACCOUNT/CONTAINER/BLOB", path=shown)
-    return blob_client(AZ_ENDPOINT.format(account=parts.hostname), container, blob,
-                       credential=_credential(), **options)
+    account = parts.hostname
+    connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "").strip()
+    if connection:
+        try:
+            client = blob_client.from_connection_string(connection, container, blob, **options)
+        except ValueError:
+            raise InvalidArgumentError("AZURE_STORAGE_CONNECTION_STRING does not parse (az "
+                                       "storage account show-connection-string gives one)",
+                                       path=shown) from None
+        _same_account("AZURE_STORAGE_CONNECTION_STRING", client.account_name, account, shown)
+        return client
+    key = os.environ.get("AZURE_STORAGE_KEY", "").strip()
+    sas = os.environ.get("AZURE_STORAGE_SAS_TOKEN", "").strip().lstrip("?")
+    endpoint = AZ_ENDPOINT.format(account=account)
+    if key or sas:
+        _same_account("AZURE_STORAGE_ACCOUNT", os.environ.get("AZURE_STORAGE_ACCOUNT") or account,
+                      account, shown)
+        credential = {"account_name": account, "account_key": key} if key else sas
+        if sas:
+            remember(f"{endpoint}/{container}/{blob}?{sas}")    # its secret, for scrubbing
+        return blob_client(endpoint, container, blob, credential=credential, **options)
+    return blob_client(endpoint, container, blob, credential=_credential(), **options)
 
 
-def _bearer(client) -> dict:
-    """Authorization headers for plain GETs of an az:// blob (a SAS URL carries its own)."""
+def _same_account(variable: str, named: str | None, account: str, shown: str) -> None:
+    """Refuse a credential for another storage account than the az:// URL's."""
+    if (named or "").lower() != account.lower():
+        raise InvalidArgumentError(f"{variable} is for the storage account {named!r}, but the "
+                                   f"URL names {account!r}: use that account's credential, or "
+                                   f"the URL az://{named}/CONTAINER/BLOB", path=shown)
+
+
+def _read_access(client) -> tuple[str, dict]:
+    """(URL, headers) for plain range GETs of an az:// blob: the client's URL with its SAS, a
+    read SAS made from its account key (valid READ_SAS_SECONDS), or the credential's bearer
+    token; every secret is remembered, so no output shows it."""
     credential = getattr(client, "credential", None)
+    key = getattr(credential, "account_key", None)
+    if key:
+        expiry = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=READ_SAS_SECONDS)
+        token = _sdk().generate_blob_sas(client.account_name, client.container_name,
+                                         client.blob_name, account_key=key,
+                                         permission=_sdk().read_permission, expiry=expiry)
+        url = f"{client.url}?{token}"
+    else:
+        url = client.url
+    if "?" in url:
+        remember(url)
+        return url, {}
     if credential is None or not hasattr(credential, "get_token"):
-        return {}
-    return {"Authorization": "Bearer "
-            + credential.get_token("https://storage.azure.com/.default").token}
+        return url, {}
+    return url, {"Authorization": "Bearer "
+                 + credential.get_token("https://storage.azure.com/.default").token}
 
 

@@ -42,7 +42,7 @@ def kernel_options(text: str) -> Options | None:
     (invalid JSON, no `user` object, options not a list of strings)."""
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):     # RecursionError: arrays nested thousands deep
         return None
     user = doc.get("user") if isinstance(doc, dict) else None
     values = user.get("kernel_options") if isinstance(user, dict) else None

@@ -34,6 +34,9 @@ _IMMUTABLE_STEPS = {
                 "--partitions 2 (the command line is inside the signed kernel partition)",
     "ChromiumOS": "run make_dev_ssd.sh --edit_config --partitions 2 (the command line is inside "
                   "the signed kernel partition)",
+    "Ubuntu Core": "on the running system: snap set system system.kernel.cmdline-append="
+                   "\"console=tty0 {arg}\" and reboot (snapd writes the boot environment; the "
+                   "command line is part of the signed boot chain and its gadget snap)",
     "Bottlerocket": "set settings.boot.kernel-parameters (apiclient set, or user data "
                     "[settings.boot.kernel-parameters] \"console\" = [\"tty0\", "
                     "\"{dev}\"]) and reboot",

@@ -843,7 +843,7 @@ def _efi_identity(guest: Guest, path: str) -> str:
 #: machine config, a signed kernel partition): editing their files offline is wrong or lost.
 _IMMUTABLE_IDS = {"talos": "Talos Linux", "chromeos": "ChromeOS", "chromiumos": "ChromiumOS",
                   "bottlerocket": "Bottlerocket", "fedora-coreos": "Fedora CoreOS (ostree)",
-                  "rhcos": "Red Hat CoreOS (ostree)"}
+                  "rhcos": "Red Hat CoreOS (ostree)", "ubuntu-core": "Ubuntu Core"}
 
 
 #: Systems whose root is read-only by design, changed only through transactional-update.
@@ -1017,18 +1017,19 @@ def read_init(guest: Guest, device: str) -> None:
     has_systemd = any(root.exists(p) for p in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd"))
     init_name = _init_name(root)
     read_runit(guest, init_name)
+    s6 = _s6_kind(root, init_name)
     if guest.runit:
         guest.init = "runit"
     elif read_dinit(guest, init_name):
         guest.init = "dinit"
-    elif _s6_kind(root, init_name) is not None:
-        guest.init = _s6_kind(root, init_name)
     elif init_name == "init" and root.exists("/etc/inittab"):
         guest.init = "sysv"             # sysvinit-core's /sbin/init, even with systemd installed
     elif has_systemd or guest.unit_path or guest.os_release.get("ID") == "nixos":
         guest.init = "systemd"          # NixOS keeps systemd in /nix/store, always
     elif root.exists("/etc/init") and any(n.endswith(".conf") for n in root.listdir("/etc/init")):
         guest.init = "upstart"
+    elif s6 is not None:                # after systemd: s6 may be installed beside it
+        guest.init = s6
     elif _is_busybox(root, "/sbin/init"):
         guest.init = "busybox"
     elif root.exists("/etc/inittab"):

@@ -13,7 +13,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from bcdtool.errors import UnsafePathError, WriteError
+from bcdtool.errors import UnsafePathError, WriteError, write_failure
 from bcdtool.write.fileio import READ_FLAGS, check_regular, create_new, identity
 
 
@@ -39,7 +39,8 @@ def save_original(path: str | os.PathLike, pieces: Iterable[bytes],
             return
         create_new(target, pieces, mode=0o600)
     except OSError as exc:
-        raise WriteError(f"cannot write the backup: {exc.strerror}", path=str(target)) from None
+        raise write_failure(exc, "cannot write the backup; nothing was written",
+                            path=str(target)) from None
 
 
 def _holds(target: Path, pieces: Iterable[bytes]) -> bool:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from bcdtool import __version__
 from bcdtool.bcd.store import BcdStore
-from bcdtool.ops import forensic_deleted, forensic_history, forensic_timeline
+from bcdtool.ops import forensic_deleted, forensic_history, forensic_keys, forensic_timeline
 from bcdtool.ops import forensic_rules as rules
-from bcdtool.ops.forensic_model import ForensicFinding, StoreView, severity_rank
+from bcdtool.ops.forensic_model import ForensicFinding, StoreView, printable, severity_rank
 from bcdtool.ops.forensic_source import Source, read_source
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.logs import is_dirty
@@ -96,9 +96,14 @@ def investigate(spec: str, *, partition: int | None = None, path: str | None = N
     recovered, recovered_findings, carve_notes = forensic_deleted.deleted(hive, store) \
         if deleted else (None, [], [])
     notices += carve_notes
+    # A pinned generated_at is for comparing reports, not a clock: "in the future" is judged
+    # against the real time of a run only.
+    now = None if generated_at else now_utc()
+    generated_at = generated_at or now
     found = rules.findings(view, earlier=earlier, dirty_note=dirty_note,
-                           extra=(past.findings if past else []) + recovered_findings)
-    report = ForensicReport(source, generated_at or now_utc(), header_facts(source.store, hive),
+                           extra=(past.findings if past else []) + recovered_findings
+                           + forensic_keys.key_findings(view, now))
+    report = ForensicReport(source, generated_at, header_facts(source.store, hive),
                             found, notices)
     report.history = past.versions if past else None
     report.deleted = recovered
@@ -150,7 +155,7 @@ def render_text(report: ForensicReport) -> str:
         lines.append("")
         lines.append(f"{title} ({len(items)}):")
         lines.extend("  " + item.text() for item in items)
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 __all__ = ["ForensicReport", "investigate", "render_text"]

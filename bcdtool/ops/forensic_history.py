@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bcdtool.bcd.elements import display_name
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
+from bcdtool.limits import MAX_BCD_HIVE_BYTES
 from bcdtool.ops.forensic_labels import object_label, value_text
 from bcdtool.ops.forensic_model import ForensicFinding, StoreView, filetime_iso, severity_rank
 from bcdtool.ops.forensic_rules import findings
@@ -72,7 +73,7 @@ def history(source: Source, hive: Hive) -> History:
     now = {_finding_key(f) for f in findings(StoreView(live, hive))}
     out: list[Version] = []
     earlier: dict[tuple, ForensicFinding] = {}
-    for snap in regf_history.snapshots(source.store, source.logs):
+    for snap in regf_history.snapshots(source.store, source.logs, max_size=MAX_BCD_HIVE_BYTES):
         past_hive = regf_history.open_snapshot(snap, source.store_name)
         if past_hive is None:
             continue

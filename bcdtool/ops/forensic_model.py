@@ -133,6 +133,19 @@ _R = [
          "removed after use (low when the setting's own finding is low)"),
     Rule("bcd.store-dirty", "info", None,
          "the primary file is dirty: its transaction logs hold the latest changes"),
+    Rule("bcd.hidden-key", "medium", "T1564",
+         "an object key whose name is not a GUID (a lookalike letter, a NUL, a zero-width or "
+         "control character), an element key that is not eight hex digits, or a key whose name "
+         "differs from another's only in case: strict readers skip it (high when it holds a "
+         "setting whose own finding is high)"),
+    Rule("bcd.malformed-element", "medium", "T1564",
+         "an element stored in a registry type bcdedit never writes for it, or with bytes its "
+         "format does not have (a boolean of 4 bytes, a REG_DWORD): strict readers show no "
+         "value; bcdtool's rules read it leniently"),
+    Rule("bcd.timestamp-anomaly", "low", "T1070.006",
+         "keys whose last-write time is zero, before 2000 (older than any BCD store), past year "
+         "9999, or after the time of the run (not judged when --generated-at pins the report's "
+         "time): times set by a tool, not by Windows"),
 ]
 RULES: dict[str, Rule] = {r.id: r for r in _R}
 
@@ -255,8 +268,10 @@ class StoreView:
         return "{default}" if guid == self.default else objects.alias_of(guid)
 
     def value(self, obj: BcdObject, code: int):
-        """The decoded value of an element, or None when absent or unreadable."""
-        return obj.value_of(code)
+        """The value of an element as the rules judge it (`lenient_value`), or None when
+        absent or unreadable."""
+        elem = obj.elements.get(code)
+        return None if elem is None else lenient_value(elem)
 
     def text(self, obj: BcdObject, elem: Element) -> str:
         """The element's value as `enum` prints it."""
@@ -326,6 +341,34 @@ class StoreView:
         if ".exe" in text:
             return "bios"
         return None
+
+
+def lenient_value(elem: Element):
+    """The element's decoded value; for a boolean or integer whose bytes do not fit its format
+    (a REG_DWORD 1, a boolean of 8 bytes or holding 2) what its first bytes say, as code reading
+    the first byte or word would take it: a setting stored oddly must not escape the rules."""
+    value = elem.readable_value()
+    if value is not None or not elem.raw:
+        return value
+    fmt = elements.element_format(elem.code)
+    if fmt == elements.Format.BOOLEAN:
+        return elem.raw[0] != 0
+    if fmt == elements.Format.INTEGER:
+        return int.from_bytes(elem.raw[:8], "little")
+    return None
+
+
+#: Characters that would change how a text report reads (C0/C1 controls, bidirectional
+#: overrides, zero-width characters): shown escaped, so a crafted key name cannot rewrite lines.
+_HIDING = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), 0x200B, 0x200C, 0x200D, 0x200E,
+                         0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF])
+
+
+def printable(text: str) -> str:
+    """`text` with every character of `_HIDING` written as a Python escape (\\x00, \\u202e)."""
+    if not any(ord(c) in _HIDING for c in text):
+        return text
+    return "".join(ascii(c)[1:-1] if ord(c) in _HIDING else c for c in text)
 
 
 def filetime_iso(filetime: int) -> str | None:

@@ -185,7 +185,7 @@ def _from_disk(spec: str, *, device: bool, partition: int | None, path: str | No
             read = functools.partial(read_extents, loc.volume.dev, log_ref)
             name = Path(log_ref.path).name
             # the device closes below: keep the part of the log a replay can use
-            used = used_length(name, LogSource(log_ref.size, read))
+            used = used_length(name, LogSource(log_ref.size, read), MAX_BCD_HIVE_BYTES)
             logs.append((name, read(0, used)))
             files.append(_disk_file("log", loc, log_ref, read))
         location = {"target": redact(spec), "kind": "device" if device else "image",

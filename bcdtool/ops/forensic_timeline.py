@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from bcdtool.bcd.store import BcdStore
 from bcdtool.errors import BcdToolError
+from bcdtool.limits import MAX_BCD_HIVE_BYTES
 from bcdtool.ops.forensic_labels import key_label
-from bcdtool.ops.forensic_model import filetime_iso
+from bcdtool.ops.forensic_model import filetime_iso, printable
 from bcdtool.ops.forensic_source import Source
 from bcdtool.regf import history
 from bcdtool.regf.hive import Hive
@@ -109,7 +110,7 @@ def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
     current = history.cell_owners(hive)
     # Each replayed copy is read once and dropped: only what each entry touched is kept.
     touched: dict[tuple[str, int], list[str]] = {}
-    files = history.read_logs(source.store, source.logs)
+    files = history.read_logs(source.store, source.logs, max_size=MAX_BCD_HIVE_BYTES)
     for snap in history.snapshots(source.store, source.logs, files):
         replayed = history.open_snapshot(snap, source.store_name)
         owners = history.cell_owners(replayed) if replayed is not None else current
@@ -136,11 +137,12 @@ def _log_events(source: Source, hive: Hive, store: BcdStore) -> list[Event]:
 
 
 def to_csv(events: list[Event]) -> str:
-    """The events as CSV (header row; RFC 4180 quoting) for timeline tools."""
+    """The events as CSV (header row; RFC 4180 quoting) for timeline tools; control and
+    zero-width characters of crafted key names escaped (`printable`; --json keeps them)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for e in events:
-        writer.writerow([e.time or "", e.source, e.kind, e.subject,
-                         "" if e.sequence is None else e.sequence, e.detail])
+        writer.writerow([e.time or "", e.source, e.kind, printable(e.subject),
+                         "" if e.sequence is None else e.sequence, printable(e.detail)])
     return buffer.getvalue()

@@ -7,11 +7,16 @@ A new file has no undo journal (removing it undoes it) and no original to `--bac
 
 from __future__ import annotations
 
+import errno
 import os
 
-from bcdtool.errors import BcdToolError, ReadOnlyError, WriteError
+from bcdtool.errors import BcdToolError, ReadOnlyError, WriteError, medium_text, write_failure
 from bcdtool.ops.edits import WriteOptions
 from bcdtool.write.fileio import create_new
+
+#: What the medium says when it is full, read-only or failing (WriteError/MediaError with their
+#: next steps, whichever command creates the file).
+_MEDIUM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 def create_file(path: str | os.PathLike, data: bytes, opts: WriteOptions, *,
@@ -35,5 +40,7 @@ def create_file(path: str | os.PathLike, data: bytes, opts: WriteOptions, *,
     except FileExistsError:
         raise error(exists, path=str(path)) from None
     except OSError as exc:
-        raise failed(f"cannot create the file: {exc.strerror}", path=str(path)) from None
+        if exc.errno in _MEDIUM:        # a full, read-only or failing medium, for every command
+            raise write_failure(exc, "cannot create the file", path=str(path)) from None
+        raise failed(f"cannot create the file: {medium_text(exc)}", path=str(path)) from None
     return [change]

@@ -76,11 +76,13 @@ def _u32(data: bytes, offset: int) -> int:
     return _U32.unpack_from(data[offset:offset + 4])[0]     # bytes or a logs.LogSource
 
 
-def read_logs(primary: bytes, logs: list[tuple[str, bytes]]) -> list[LogFile]:
-    """Every log of `logs` ((name, bytes) pairs) parsed, in the given order."""
+def read_logs(primary: bytes, logs: list[tuple[str, bytes]], *,
+              max_size: int | None = None) -> list[LogFile]:
+    """Every log of `logs` ((name, bytes) pairs) parsed, in the given order (`max_size`: the
+    cap of the hive they describe, base block included, as `logs.recover` takes it)."""
     floor = _u32(primary, BB_SECONDARY_SEQUENCE) if len(primary) >= 12 else 0
     dirty = is_dirty(primary)
-    limit = size_limit(primary, logs)
+    limit = size_limit(primary, logs, max_size)
     out = []
     for name, data in logs:
         if len(data) < LOG_BASE_BLOCK_SIZE or data[:4] != b"regf":
@@ -119,12 +121,14 @@ def read_logs(primary: bytes, logs: list[tuple[str, bytes]]) -> list[LogFile]:
     return out
 
 
-def size_limit(primary: bytes, logs: list[tuple[str, bytes]]) -> int:
+def size_limit(primary: bytes, logs: list[tuple[str, bytes]], max_size: int | None = None
+               ) -> int:
     """The largest hive-bins size an entry may claim: every byte beyond the primary's own must
     come from log pages (as `logs.recover` bounds it), so a replayed copy never outgrows its
-    inputs."""
+    inputs, nor the hive's cap `max_size` (base block included) when given."""
     available = max(len(primary) - BASE_BLOCK_SIZE, 0) + sum(len(d) for _, d in logs)
-    return min(MAX_HIVE_BINS_DATA, -(-available // HBIN_ALIGN) * HBIN_ALIGN)
+    limit = min(MAX_HIVE_BINS_DATA, -(-available // HBIN_ALIGN) * HBIN_ALIGN)
+    return limit if max_size is None else min(limit, max(0, max_size - BASE_BLOCK_SIZE))
 
 
 def _status(sequence: int, floor: int, dirty: bool) -> str:
@@ -140,7 +144,8 @@ class Snapshot:
 
 
 def snapshots(primary: bytes, logs: list[tuple[str, bytes]],
-              files: list[LogFile] | None = None) -> Iterator[Snapshot]:
+              files: list[LogFile] | None = None, *,
+              max_size: int | None = None) -> Iterator[Snapshot]:
     """The primary with log entries replayed one by one, each result a new copy.
 
     Entries are replayed in chains: a log whose first entry continues another log's last
@@ -148,12 +153,12 @@ def snapshots(primary: bytes, logs: list[tuple[str, bytes]],
     Windows replays them); any other log starts again from the primary, so unrelated (stale)
     logs never mix.  Each copy's base block is made clean (both sequence numbers set to the
     entry's, its hive size, a correct checksum) so that it opens like a primary; nothing is
-    written anywhere.  `files` is `read_logs(primary, logs)` when the caller has it already
-    (parsing a log checks every page's hash: seconds for a large one).
+    written anywhere.  `files` is `read_logs(primary, logs, max_size=max_size)` when the
+    caller has it already (parsing a log checks every page's hash: seconds for a large one).
     """
     data_of = dict(logs)
     replayed = 0
-    files = read_logs(primary, logs) if files is None else files
+    files = read_logs(primary, logs, max_size=max_size) if files is None else files
     for chain in _chains([lf for lf in files if lf.entries]):
         image = bytearray(primary)
         for lf in chain:
@@ -167,9 +172,13 @@ def snapshots(primary: bytes, logs: list[tuple[str, bytes]],
                 need = BASE_BLOCK_SIZE + entry.hive_bins_data_size
                 if len(image) < need:
                     image.extend(bytes(need - len(image)))
+                # one read of the entry's pages (a log read on demand pays per read)
+                first = min(entry.sources)
+                body = raw[first:max(at + n for (_, n), at in zip(entry.pages, entry.sources,
+                                                                   strict=True))]
                 for (offset, length), at in zip(entry.pages, entry.sources, strict=True):
                     start = BASE_BLOCK_SIZE + offset
-                    image[start:start + length] = raw[at:at + length]
+                    image[start:start + length] = body[at - first:at - first + length]
                 _clean_base_block(image, entry.sequence, entry.hive_bins_data_size)
                 yield Snapshot(entry, bytes(image))
 

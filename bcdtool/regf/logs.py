@@ -11,15 +11,17 @@ impossible or doubtful.  References: Suhanov's regf specification ("Transaction 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import stat
 import struct
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from bcdtool.errors import DirtyHiveError, FormatError, LimitError
-from bcdtool.limits import MAX_HIVE_BYTES
+from bcdtool.limits import LOG_ENTRY_BYTES_PER_HIVE, MAX_HIVE_BYTES
 from bcdtool.log import get_logger
 from bcdtool.regf.checksums import marvin32, regf_checksum
 from bcdtool.regf.layout_packed import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
@@ -235,42 +237,47 @@ def _log_header_kind(name: str, data: LogData) -> int | None:
 def _parse_new_log(name: str, data: LogData, size_limit: int,
                    head: bytes | None = None) -> _NewLog:
     """The valid prefix of HvLE entries, consecutive from the log's base-block sequence
-    (`head`: the base-block copy already read and checked)."""
+    (`head`: the base-block copy already read and checked).  Entries past
+    `LOG_ENTRY_BYTES_PER_HIVE` times `size_limit` bytes end the prefix: every byte of an entry is
+    hashed before it counts, and no hive that small needs more log than that."""
     head = bytes(data[:LOG_BASE_BLOCK_SIZE]) if head is None else head
     expected = _u32(head, BB_PRIMARY_SEQUENCE)
     entries: list[_Entry] = []
     pos = LOG_BASE_BLOCK_SIZE
+    budget = LOG_BASE_BLOCK_SIZE + LOG_ENTRY_BYTES_PER_HIVE * size_limit
     reason = "end of file"
     while pos + LOG_ENTRY_HEADER_SIZE <= len(data):
-        entry, reason = _parse_entry(data, pos, expected, size_limit)
+        entry, reason = _parse_entry(data, pos, expected, size_limit, budget)
         if entry is None:
             break
         entries.append(entry)
-        pos += _u32(data, pos + 4)
+        pos += entry.size
         expected = (expected + 1) & 0xFFFFFFFF
     return _NewLog(name, data, _u32(head, BB_PRIMARY_SEQUENCE), entries, reason, head)
 
 
-def used_length(name: str, data: LogData) -> int:
+def used_length(name: str, data: LogData, size_limit: int = MAX_HIVE_BINS_DATA) -> int:
     """How many bytes at the start of a log a replay (or `history`) can use: the base block and
     the valid entries of a new-format log, the base block, dirty vector and pages of an old
-    one; nothing after them is ever read."""
+    one; nothing after them is ever read.  `size_limit`: the largest hive-bins size an entry
+    may claim (see `_parse_new_log`)."""
     kind = _log_header_kind(name, data)
     if kind == LOG_FILE_TYPE_NEW:
-        end = LOG_BASE_BLOCK_SIZE
-        for _ in _parse_new_log(name, data, MAX_HIVE_BINS_DATA).entries:
-            end += _u32(data, end + 4)
-        return end
-    old = _parse_old_log(name, data, MAX_HIVE_BINS_DATA) if kind is not None else None
+        entries = _parse_new_log(name, data, size_limit).entries
+        return entries[-1].at + entries[-1].size if entries else LOG_BASE_BLOCK_SIZE
+    old = _parse_old_log(name, data, size_limit) if kind is not None else None
     if old is None:
         return min(len(data), LOG_BASE_BLOCK_SIZE)
     return max([LOG_BASE_BLOCK_SIZE + 4 + old.hive_size // HBIN_ALIGN]
                + [at + SECTOR for _, at in old.pages])
 
 
-def _parse_entry(data: LogData, pos: int, expected: int,
-                 size_limit: int) -> tuple[_Entry | None, str]:
-    """One HvLE entry at `pos`, or (None, why it ends the valid prefix)."""
+def _parse_entry(data: LogData, pos: int, expected: int, size_limit: int,
+                 budget: int) -> tuple[_Entry | None, str]:
+    """One HvLE entry at `pos`, or (None, why it ends the valid prefix).  The cheap checks
+    (sizes, sequence number, page references) come before the hashes, which cost a pass of
+    Marvin32 over the whole entry: a hostile log is refused at its first break, as Windows
+    stops there, before any of its bytes are hashed."""
     if data[pos:pos + 4] != b"HvLE":
         return None, "no further entry"
     head = LogEntryHeader.parse(data, offset=pos, what="log entry")
@@ -281,25 +288,52 @@ def _parse_entry(data: LogData, pos: int, expected: int,
         return None, f"entry at {pos:#x} has an implausible hive size {hive_size:#x}"
     if count == 0 or LOG_ENTRY_HEADER_SIZE + 8 * count > size:
         return None, f"entry at {pos:#x} has an invalid page count {count}"
-    entry = data[pos:pos + size]         # one entry at a time, whatever the log's size
-    if marvin32(entry[:32]) != head.hash_2 or \
-            marvin32(memoryview(entry)[LOG_ENTRY_HEADER_SIZE:]) != head.hash_1:
-        return None, f"entry at {pos:#x} fails its hash check"
     if head.sequence_number != expected:
         return None, (f"entry at {pos:#x} has sequence {head.sequence_number}, "
                       f"expected {expected}")
+    if pos + size > budget:
+        return None, (f"entry at {pos:#x} lies past {budget - LOG_BASE_BLOCK_SIZE} bytes of "
+                      "entries, more than a hive of this size needs (bcdtool's cap); later "
+                      "entries are not checked")
+    entry = data[pos:pos + size]         # one read: what is checked is what is hashed
     pages = []
     page_pos = pos + LOG_ENTRY_HEADER_SIZE + 8 * count
-    refs = data[pos + LOG_ENTRY_HEADER_SIZE:page_pos]
     for index in range(count):
-        offset, length = _PAGE_REF.unpack_from(refs, 8 * index)
+        offset, length = _PAGE_REF.unpack_from(entry, LOG_ENTRY_HEADER_SIZE + 8 * index)
         if (length == 0 or length % SECTOR or offset % SECTOR or offset + length > hive_size
                 or page_pos + length > pos + size):
             return None, f"entry at {pos:#x} has an out-of-bounds page reference {index}"
         pages.append((offset, length, page_pos))
         page_pos += length
+    if not _hashes_match(entry, head.hash_1, head.hash_2):
+        return None, f"entry at {pos:#x} fails its hash check"
     return _Entry(head.sequence_number, head.flags, hive_size, tuple(pages), pos, size,
                   (head.hash_1, head.hash_2)), ""
+
+
+#: Entries whose two hashes were found right, by a BLAKE2 digest of all their bytes (hashes
+#: included).  One run reads a log several times (`used_length`, `history`, `recover`, the
+#: re-check before a replay) and Marvin32 in Python costs ~0.15 s per MiB, a digest ~1/300 of
+#: that; equal digests mean equal bytes, so a log changed in between is checked again.
+_VERIFIED: OrderedDict[bytes, None] = OrderedDict()
+#: Digests remembered (32 bytes each; the oldest are forgotten first).
+_VERIFIED_MAX = 65536
+
+
+def _hashes_match(entry: bytes | memoryview, hash_1: int, hash_2: int) -> bool:
+    """True when `entry`'s Marvin32 hashes are `hash_1` (its pages) and `hash_2` (its first
+    32 bytes), computed at most once per distinct entry in this process."""
+    key = hashlib.blake2b(entry, digest_size=32).digest()
+    if key in _VERIFIED:
+        _VERIFIED.move_to_end(key)
+        return True
+    if marvin32(memoryview(entry)[:32]) != hash_2 or \
+            marvin32(memoryview(entry)[LOG_ENTRY_HEADER_SIZE:]) != hash_1:
+        return False
+    _VERIFIED[key] = None
+    if len(_VERIFIED) > _VERIFIED_MAX:
+        _VERIFIED.popitem(last=False)
+    return True
 
 
 def _parse_old_log(name: str, data: LogData, size_limit: int,
@@ -440,8 +474,7 @@ def _checked_entry(lg: _NewLog, entry: _Entry) -> bytes | memoryview:
     if not isinstance(lg.data, LogSource):
         return memoryview(lg.data)[entry.at:entry.at + entry.size]
     raw = lg.data[entry.at:entry.at + entry.size]
-    if len(raw) != entry.size or marvin32(raw[:32]) != entry.hashes[1] or \
-            marvin32(memoryview(raw)[LOG_ENTRY_HEADER_SIZE:]) != entry.hashes[0]:
+    if len(raw) != entry.size or not _hashes_match(raw, *entry.hashes):
         raise DirtyHiveError(f"{lg.name} changed while it was read (an entry no longer matches "
                              "its hash); nothing was replayed: run again when nothing writes "
                              "to the log")

@@ -350,10 +350,24 @@ def create_new(path: str | os.PathLike, data: bytes | Iterable[bytes], *,
             os.fsync(fd)
         finally:
             os.close(fd)
+        fsync_folder(os.path.dirname(os.path.abspath(path)))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(path)     # O_EXCL made it ours: nothing else is removed
         raise
+
+
+def fsync_folder(folder: str | os.PathLike) -> None:
+    """fsync a folder, so the names just created in it survive a crash (OSError on failure;
+    a file system that cannot fsync folders, EINVAL, is taken as having nothing to flush)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
 
 
 #: Kernel interfaces that show their files as regular ones: writing a JSON line into one

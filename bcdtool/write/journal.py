@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bcdtool.errors import (BcdToolError, FormatError, NotFoundError, UntrustedJournalError,
-                            VerifyError, WriteError)
+                            VerifyError, WriteError, write_failure)
 from bcdtool.limits import MAX_HIVE_BYTES
 from bcdtool.urls import redact, scrub
 from bcdtool.write import signing
-from bcdtool.write.fileio import (READ_FLAGS, TEMP_SUFFIX, create_new, next_step, read_fd,
+from bcdtool.write.fileio import (READ_FLAGS, TEMP_SUFFIX, create_new, fsync_folder, read_fd,
                                   replace_file)
 from bcdtool.write.pending import (MAX_DEPTH, marker_doc, marker_path, nesting, started,
                                    state_dir)
@@ -56,8 +56,8 @@ def private_folder(folder: Path) -> None:
         if info.st_uid == os.geteuid() and info.st_mode & 0o077:
             os.chmod(folder, 0o700)
     except OSError as exc:
-        raise WriteError(f"cannot create the folder: {next_step(exc)}; or set XDG_STATE_HOME to "
-                         "a writable folder", path=str(folder)) from None
+        raise write_failure(exc, "cannot create the folder (or set XDG_STATE_HOME to a writable "
+                            "folder)", path=str(folder)) from None
 
 
 @dataclass
@@ -109,10 +109,13 @@ class Journal:
         try:
             folder.mkdir(parents=True, exist_ok=False, mode=0o700)
             os.chmod(folder, 0o700)         # whatever the umask: backups hold whole hives
+            fsync_folder(root)              # the pending marker will name it: it must last
         except OSError as exc:
-            raise WriteError(f"cannot create the undo journal folder: {next_step(exc)}; or give "
-                             "--backup-dir DIR on another file system",
-                             path=str(folder)) from None
+            with contextlib.suppress(OSError):
+                folder.rmdir()              # made by the mkdir above, if it got that far
+            raise write_failure(exc, "cannot create the undo journal folder (or give "
+                                "--backup-dir DIR on another file system)",
+                                path=str(folder)) from None
         # A target URL is kept without its secret, and so is any URL the operation quotes.
         journal = cls(id=jid, dir=folder, target=redact(target), operation=scrub(operation),
                       created=now.isoformat(), sink=dict(sink), diff=list(diff or []),
@@ -158,8 +161,8 @@ class Journal:
         try:
             create_new(path, before, mode=0o600)
         except OSError as exc:
-            raise WriteError(f"cannot write the backup: {next_step(exc)}; nothing was written",
-                             path=str(path)) from None
+            raise write_failure(exc, "cannot write the backup; nothing was written",
+                                path=str(path)) from None
         self.entries.append(entry)
         return entry
 
@@ -178,6 +181,13 @@ class Journal:
                                          "pid": os.getpid(),
                                          "started": started(os.getpid())}).encode())
             else:
+                marker_path(self.target_key).unlink(missing_ok=True)
+
+    def drop_marker(self) -> None:
+        """Remove the pending marker (the write it announces is over) without touching
+        journal.json: for when the journal's own medium fails after the write."""
+        if self.target_key:
+            with contextlib.suppress(OSError):
                 marker_path(self.target_key).unlink(missing_ok=True)
 
     def save(self) -> None:

@@ -138,6 +138,8 @@ class Transaction:
         self.diff = diff
         self.audit_info = audit_info
         self.journal: journals.Journal | None = None
+        #: Warnings about a write that succeeded (its journal or audit line failed after it).
+        self.notices: list[str] = []
 
     def refusal(self, phases: list[list[Step]]) -> BcdToolError | None:
         """Why the policy forbids writing `phases` (dry runs raise it just as `run` does)."""
@@ -173,6 +175,7 @@ class Transaction:
             verified = self._write(journal, phases, expect, verify)
             if result is not None:
                 result.verified = True
+                result.notices.extend(self.notices)
             if log is not None and result is not None:
                 result.audit = log.record(target=self.sink.target, store=self.audit_info.store,
                                           operation=self.operation,
@@ -216,10 +219,22 @@ class Transaction:
         except BaseException as exc:
             if getattr(writer, "wrote", writer is not None) is False and \
                     isinstance(exc, BcdToolError):
-                journal.mark("restored")        # refused before its first byte
+                try:
+                    journal.mark("restored")    # refused before its first byte
+                except BcdToolError:
+                    journal.discard()           # nothing to undo: the refusal is the news
+                    journal.drop_marker()
                 raise
             self._fail(journal, exc)
-        journal.mark("done")
+        try:
+            journal.mark("done")
+        except BcdToolError as exc:
+            # The write stands (verified); only the journal's own medium failed.  Its backups
+            # still undo it, and without the marker the next open does not call it interrupted.
+            journal.drop_marker()
+            self.notices.append(f"the write succeeded and was verified, but its undo journal "
+                                f"could not be marked done ({exc.message}); it still undoes "
+                                f"the write: bcdtool undo {journal.path}")
         return verified
 
     def _not_in_target(self, path, what: str, option: str) -> None:
@@ -412,13 +427,34 @@ def _hash_range(digest, sink: Sink, file: str, start: int, end: int) -> None:
             break
 
 
-def restore(sink: Sink, journal: journals.Journal, *, check: bool) -> int:
+def pin(sink: Sink, entries: list[journals.Entry]) -> dict[str, Expect]:
+    """What each file of `entries` is now (identity, and the first bytes a restore overwrites),
+    for a restore's writer to find again before its first byte."""
+    expect: dict[str, Expect] = {}
+    for entry in entries:
+        if entry.file in expect:
+            continue
+        identity = sink.identity(entry.file)
+        in_place = entry.kind == "range" or entry.size is not None
+        offset = entry.offset if entry.kind == "range" else 0
+        head = sink.read_range(entry.file, offset, HEAD) \
+            if in_place and identity is not None and sink.lstat_link(entry.file) is None else b""
+        expect[entry.file] = Expect(identity, offset, head, in_place)
+    return expect
+
+
+def restore(sink: Sink, journal: journals.Journal, *, check: bool,
+            expect: dict[str, Expect] | None = None) -> int:
     """Put back every entry of `journal` through `sink`, newest first, each read back after;
     entries that already read back as the original are left alone (a write the medium refused
-    changed nothing).  Returns how many entries were written.
+    changed nothing).  Returns how many entries were written.  `expect` (else pinned now, see
+    `pin`): what the files must still be when the writer opens them — a file swapped in
+    between is not written.
 
     With `check`, first make sure nobody changed the bytes since bcdtool wrote them (the
     caller holds the sink's lock, so nobody can between this check and the writes)."""
+    if expect is None:
+        expect = pin(sink, journal.entries)
     if check:
         for entry in journal.entries:
             now = current_sha(sink, entry)
@@ -428,7 +464,8 @@ def restore(sink: Sink, journal: journals.Journal, *, check: bool) -> int:
                                    path=str(journal.path))
     pending = [entry for entry in journal.entries if not _restored(sink, entry)]
     if pending:
-        with sink.writer() as writer:
+        with sink.writer({e.file: expect[e.file] for e in pending if e.file in expect}) \
+                as writer:
             for entry in reversed(pending):
                 original = journal.backup_bytes(entry)
                 step = _restore_step(sink, entry, original)

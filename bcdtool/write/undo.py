@@ -13,7 +13,7 @@ from bcdtool.urls import is_url
 from bcdtool.write import journal as journals
 from bcdtool.write import journal_v1
 from bcdtool.write.sinks import REGISTRY
-from bcdtool.write.transaction import current_sha, restore
+from bcdtool.write.transaction import current_sha, pin, restore
 
 #: Fields every journal's sink spec must have, with their types.
 _SPEC_TYPES = {"kind": str, "target": str, "key": str}
@@ -92,6 +92,7 @@ def undo(path: str | os.PathLike, *, force: bool = False,
     sink = open_sink(journal)
     try:
         with sink.lock():
+            expect = pin(sink, journal.entries)     # before the check: a swap after it is seen
             # An interrupted write or undo leaves bytes that are neither before nor after:
             # restoring them is the point.  After a finished write, other bytes mean an edit.
             if not force and journal.state not in ("writing", "undoing"):
@@ -106,7 +107,7 @@ def undo(path: str | os.PathLike, *, force: bool = False,
             if journal.state == "restored":
                 journal.extra["restored_before"] = True
             journal.mark("undoing")
-            restore(sink, journal, check=False)
+            restore(sink, journal, check=False, expect=expect)
             journal.mark("restored")
             # whole files, and hives kept as their start plus the file's size
             shas = {e.file: current_sha(sink, e) for e in journal.entries

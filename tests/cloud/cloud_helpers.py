@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import socket
@@ -251,3 +252,59 @@ def self_signed(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
                     "-subj", f"/CN={host}", "-addext", f"subjectAltName=IP:{host}",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     return cert, key
+
+
+class RefusingProxy:
+    """A reverse proxy on 127.0.0.1 in front of Azurite that answers `status` (with
+    `headers`, and an Azure error body naming `code`) instead of forwarding the first `times`
+    requests matching `match(method, path)`, then forwards everything: a throttled, busy or
+    conflicting storage service on demand.  `refused` counts the answers it made up."""
+
+    def __init__(self, port: int, match, status: int, *, times: int = 1,
+                 headers: dict | None = None, code: str = "ServerBusy") -> None:
+        self.target, self.match, self.status, self.left = port, match, status, times
+        self.headers, self.code, self.refused = headers or {}, code, 0
+        owner = self
+
+        class Handler(_Answering):
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if owner.left and owner.match(self.command, self.path):
+                    owner.left -= 1
+                    owner.refused += 1
+                    text = (f"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{owner.code}"
+                            f"</Code><Message>made up by the test</Message></Error>").encode()
+                    return self.send_status(owner.status, {"x-ms-error-code": owner.code,
+                                                           **owner.headers}, text)
+                conn = http.client.HTTPConnection("127.0.0.1", owner.target, timeout=120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                headers["Host"] = f"127.0.0.1:{owner.target}"
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                self.send_response(resp.status, resp.reason)
+                for key, value in resp.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data) if self.command != "HEAD"
+                                                       else resp.getheader("Content-Length", 0)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _forward
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> RefusingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import socket
+import threading
 import time
 from functools import partial
 
@@ -90,6 +92,9 @@ def test_same_origin_redirects_keep_the_user_info_credentials():
     ("gopher://127.0.0.1/x", UnsupportedError, "gopher:"),
     ("LOOP", NetworkError, "redirected more than"),
     ("", ImageError, "without saying where"),
+    # make fuzz (session 5): an unbalanced IPv6 bracket or a bad port raised ValueError
+    ("http://[::1/disk.img", ImageError, "does not parse"),
+    ("https://user:hunter2@[::1/x?X-Amz-Signature=S3SECRETSIG0", ImageError, "does not parse"),
 ])
 def test_redirect_loops_and_other_schemes_are_refused(location, error, text):
     def hop(h, srv):
@@ -220,6 +225,24 @@ def test_retry_after_is_waited_for_and_retries_stay_bounded(monkeypatch):
     assert len(srv.seen) == 3                           # bounded by BCDTOOL_HTTP_RETRIES
 
 
+@pytest.mark.parametrize("retry_after", ["\u00b2", "\u0663", "1\u00b9", "-5", "1e3", ""])
+def test_a_retry_after_that_is_no_number_is_no_wait(monkeypatch, retry_after):
+    """Found by make fuzz (session 5): "²" (a Latin-1 byte) passed str.isdigit and int() raised
+    ValueError: a traceback for one header byte."""
+    monkeypatch.setenv("BCDTOOL_HTTP_RETRIES", "1")
+    with ScriptedServer(lambda h, s: h.send_status(503, {"Retry-After": retry_after})) as srv:
+        with pytest.raises(NetworkError, match="after 2 tries"):
+            HttpDevice(srv.url())
+
+
+@pytest.mark.parametrize("content_range", ["bytes 0-65535/\u00b3", "bytes \u00b9-65535/9"])
+def test_a_content_range_in_other_digits_is_refused(content_range):
+    """Latin-1 superscripts are digits to str.isdigit; a header holds Latin-1 only."""
+    with ScriptedServer(lambda h, s: h.send_range(DATA, content_range=content_range)) as srv:
+        with pytest.raises(ImageError, match="different range"):
+            HttpDevice(srv.url())
+
+
 def test_an_endless_200_answer_is_dropped_at_its_headers(disk, tmp_path):
     def endless(h, srv):
         h.send_response(200)
@@ -348,3 +371,83 @@ def test_an_expired_signature_names_its_expiry_but_not_its_signature(tmp_path):
     assert proc.returncode == 34, proc.stderr
     assert "se=2020-01-01T00:00:00Z" in proc.stderr
     assert "AZURESECRETSIG" not in proc.stderr
+
+
+# -- slowloris: one request has a total deadline -------------------------------------------------
+
+def _trickle(h, srv, head: bytes, pause: float = 0.1) -> None:
+    """Send `head` then one header byte every `pause` seconds, until the client hangs up or the
+    test is over (srv.done)."""
+    try:
+        h.wfile.write(head)
+        while not srv.done.is_set():
+            h.wfile.write(b"X")
+            h.wfile.flush()
+            srv.done.wait(pause)
+    except OSError:
+        srv.cut.set()
+
+
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 206 Partial Content\r\nX-Slow: ",                       # headers without end
+    b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-65535/3145728\r\n"
+    b"Content-Length: 65536\r\n\r\n",                                 # a body dripping in
+    b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nX-Slow: ",         # a redirect, slowly
+])
+def test_bytes_trickling_in_hit_the_request_deadline_not_each_socket_timeout(monkeypatch, head):
+    monkeypatch.setenv("BCDTOOL_HTTP_TIMEOUT", "0.5")     # each byte comes well within it
+    events = {"done": threading.Event(), "cut": threading.Event()}
+    with ScriptedServer(lambda h, s: _trickle(h, s, head), **events) as srv:
+        try:
+            with pytest.raises(NetworkError, match="more than 1 s over one request") as caught:
+                HttpDevice(srv.url(query=GCS_QUERY))
+            assert srv.cut.wait(10)           # the client cut the connection itself
+        finally:
+            srv.done.set()
+    assert len(srv.seen) == 1                 # a broken server is not asked again
+    assert no_secret(str(caught.value))
+
+
+@pytest.mark.parametrize("flood", [
+    b"".join(b"X-Flood-%d: y\r\n" % n for n in range(500)) + b"\r\n",     # too many headers
+    b"X-Huge: " + b"h" * 200_000 + b"\r\n\r\n",                           # one endless line
+])
+def test_header_floods_are_one_line_errors(monkeypatch, flood):
+    monkeypatch.setenv("BCDTOOL_HTTP_RETRIES", "1")
+
+    def flooding(h, srv):
+        h.wfile.write(b"HTTP/1.1 206 Partial Content\r\n" + flood)
+        h.close_connection = True
+    with ScriptedServer(flooding) as srv:
+        with pytest.raises(NetworkError, match="did not answer usably after 2 tries"):
+            HttpDevice(srv.url())
+
+
+def test_a_tls_handshake_dripping_in_is_cut(monkeypatch):
+    """A 'TLS' server sending its handshake a byte at a time: the request ends (CPython bounds a
+    whole handshake by the socket timeout; the request's deadline would cut it otherwise)."""
+    monkeypatch.setenv("BCDTOOL_HTTP_TIMEOUT", "0.5")
+    listener = socket.create_server(("127.0.0.1", 0))
+    done, cut = threading.Event(), threading.Event()
+
+    def serve_one():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)                          # the ClientHello
+            try:
+                for byte in b"\x16\x03\x03\x40\x00" + b"\x02" * 0x4000:   # a record, slowly
+                    if done.wait(0.1):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                cut.set()
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(NetworkError, match="timed out|more than 1 s over one request"):
+            HttpDevice(f"https://127.0.0.1:{listener.getsockname()[1]}/disk.img")
+    finally:
+        done.set()
+        thread.join(10)
+        listener.close()
+    assert cut.is_set()

@@ -59,6 +59,7 @@ def test_a_snapshot_url_is_read_but_never_written(azurite, page_blob, tmp_path):
     assert "names a snapshot" in dry.stderr and "names a snapshot" in bcdedit.stderr
     assert "names a snapshot" in enable.stderr and "az storage blob copy start" in enable.stderr
     assert "Traceback" not in enable.stderr
+    assert f"/vhds/{name}?snapshot={quote(snap)}" in enable.stderr     # which disk, named
     after = azurite.service().get_blob_client("vhds", name, snapshot=snap) \
         .download_blob().readall()
     assert after == before and client.download_blob().readall() == live

@@ -8,15 +8,17 @@ imports it.
 
 Run as `python -m tests.helpers.faultfs BACKING MOUNTPOINT RULES` (foreground until unmounted).
 RULES is a JSON file read again on every call, so a test switches faults on after setting up:
-`{"write": {"BCD": "EIO"}, "fsync": {"BCD.LOG1": "EIO"}, "rename": {...}, "create": {...}}` —
-operation → {file name (last component, or "*") → errno name}.  `mounted()` is the fixture-side
-context manager.
+`{"write": {"BCD": "EIO"}, "fsync": {"BCD.LOG1": "EIO"}, "create": {".journal.json.*": "ENOSPC@2"}}`
+— operation ("write", "fsync", "rename", "create") → {pattern of the last path component
+(fnmatch) → errno name, optionally "@N": the first N matching calls succeed}.  `mounted()`
+is the fixture-side context manager.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import json
 import os
 import subprocess
@@ -35,20 +37,29 @@ class FaultFS(fuse.Operations):
 
     def __init__(self, root: str, rules: str) -> None:
         self.root, self.rules = os.path.realpath(root), rules
+        #: Matching calls seen per (operation, pattern), for "CODE@N" rules.
+        self.calls: dict[tuple[str, str], int] = {}
 
     def _real(self, path: str) -> str:
         return os.path.join(self.root, path.lstrip("/"))
 
     def _fault(self, operation: str, path: str) -> None:
-        """Raise the errno RULES names for `operation` on `path`'s last component."""
+        """Raise the errno RULES names for `operation` on `path`'s last component (a pattern:
+        fnmatch; "CODE@N" lets the first N matching calls through)."""
         try:
             with open(self.rules, encoding="utf-8") as handle:
                 rules = json.load(handle).get(operation, {})
         except (OSError, ValueError):
             return
-        name = rules.get(os.path.basename(path), rules.get("*"))
-        if name:
-            raise fuse.FuseOSError(getattr(errno, name))
+        name = os.path.basename(path)
+        for pattern, code in rules.items():
+            if not code or not fnmatch.fnmatchcase(name, pattern):
+                continue
+            code, _, after = code.partition("@")
+            seen = self.calls.get((operation, pattern), 0)
+            self.calls[(operation, pattern)] = seen + 1
+            if seen >= int(after or 0):
+                raise fuse.FuseOSError(getattr(errno, code))
 
     # -- metadata ---------------------------------------------------------------------------
     def getattr(self, path, fh=None):

@@ -169,6 +169,42 @@ def test_eio_under_the_journal(tmp_path, state, faulty):
     assert cli(state, "bcdedit", "/store", store, "/enum").returncode == 0
 
 
+def test_eio_under_the_backup_copy(tmp_path, state, faulty):
+    """`--backup` on a failing medium: exit 39 naming ddrescue, no half copy, the store
+    untouched (the copy is made before the write)."""
+    backing, mnt, rules = faulty
+    store = store_in(tmp_path / "boot")
+    before = sha(store)
+    fail(rules, "write", "BCD.copy")
+    done = cli(state, "bcdedit", "--backup", mnt / "BCD.copy", "/store", store, *SET)
+    assert done.returncode == MEDIA, done.stderr
+    assert "ddrescue" in one_line(done.stderr)
+    assert sha(store) == before
+    assert list(backing.iterdir()) == []
+
+
+def test_journal_failing_after_a_verified_write_is_a_warning(tmp_path, state, faulty):
+    """The journal's medium (--backup-dir) refuses only its last update (marking the write
+    done), after the write was verified: exit 0 with a notice naming the journal, no pending
+    marker (the next open is not "interrupted"), and the journal still undoes the write."""
+    backing, mnt, rules = faulty
+    store = store_in(tmp_path / "boot")
+    before = sha(store)
+    fail(rules, "create", ".journal.json.*", "ENOSPC@2")    # planned, writing; then done
+    done = cli(state, "bcdedit", "--backup-dir", mnt, "/store", store, *SET)
+    assert done.returncode == 0, done.stderr
+    assert "could not be marked done" in done.stderr
+    [journal] = sorted(mnt.glob("*/journal.json"))
+    assert str(journal) in done.stderr
+    assert sha(store) != before
+    readable(store)
+    assert cli(state, "bcdedit", "/store", store, "/enum").returncode == 0
+    fail(rules, "create", ".journal.json.*", "")
+    undone = cli(state, "undo", journal)
+    assert undone.returncode == 0, undone.stderr
+    assert sha(store) == before
+
+
 # -- full file systems: nothing written, nothing left behind ---------------------------------
 
 @pytest.fixture
@@ -214,6 +250,29 @@ def test_full_journal_folder_is_removed(tmp_path, state, small_tmpfs, leave):
     assert sha(store) == before
     assert sorted(p.name for p in small_tmpfs.iterdir()) == ["fill"]
     assert cli(state, "bcdedit", "/store", store, "/enum").returncode == 0
+
+
+def test_full_backup_copy_leaves_nothing(tmp_path, state, small_tmpfs):
+    store = store_in(tmp_path / "boot")
+    before = sha(store)
+    fill(small_tmpfs, leave=8192)
+    done = cli(state, "bcdedit", "--backup", small_tmpfs / "BCD.copy", "/store", store, *SET)
+    assert done.returncode == WRITE, done.stderr
+    assert "df -h" in one_line(done.stderr)
+    assert sha(store) == before
+    assert sorted(p.name for p in small_tmpfs.iterdir()) == ["fill"]
+
+
+@pytest.mark.parametrize("command", [["hive", "new", "NEW"], ["bcdedit", "/createstore", "NEW"]])
+def test_new_file_on_a_full_file_system_leaves_nothing(tmp_path, state, small_tmpfs, command):
+    """A new store or hive on a full file system: exit 25 naming df -h, no empty or partial file
+    left at the name."""
+    fill(small_tmpfs, leave=4096)
+    new = small_tmpfs / "BCD"
+    done = cli(state, *[new if word == "NEW" else word for word in command])
+    assert done.returncode == WRITE, done.stderr
+    assert "df -h" in one_line(done.stderr)
+    assert sorted(p.name for p in small_tmpfs.iterdir()) == ["fill"]
 
 
 # -- the audit log ------------------------------------------------------------------------------

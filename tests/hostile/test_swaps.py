@@ -21,6 +21,7 @@ from Registry import Registry
 
 from bcdtool.errors import UnsafePathError
 from bcdtool.ops.serial_console import SerialOptions, enable
+from bcdtool.ops.undo import undo
 from bcdtool.write.journal import Journal, interrupted
 from bcdtool.write.sinks.disk import DiskSink
 from fixtures.images import fat_get, make_fat_volume
@@ -98,6 +99,34 @@ def test_file_changed_after_its_backup_is_never_written(tmp_path, state, monkeyp
     assert interrupted("file:" + str(store)) is None
     if file != "BCD" or swap in ("renamed over", "grown"):
         assert [k.name() for k in Registry.Registry(str(store)).root().subkeys()]
+
+
+@pytest.mark.parametrize("file", ["BCD", "BCD.LOG1"])
+@pytest.mark.parametrize("swap", ["renamed over", "rewritten"])
+def test_undo_never_writes_a_file_swapped_after_its_check(tmp_path, state, monkeypatch, file,
+                                                          swap):
+    """`undo` checks that nobody changed the bytes since bcdtool wrote them, then restores: a
+    file renamed over or rewritten between that check and the restore's first byte is refused
+    (exit 31) and keeps the bytes the other program left."""
+    store = store_in(tmp_path / "boot")
+    journal = enable(str(store), SerialOptions()).journal
+    real_mark = Journal.mark
+
+    left = {}
+
+    def mark(journal_, what):
+        if what == "undoing":
+            SWAPS[swap](store.with_name(file))
+            left.update({p.name: p.read_bytes() for p in store.parent.iterdir()})
+        return real_mark(journal_, what)
+
+    monkeypatch.setattr(Journal, "mark", mark)
+    with pytest.raises(UnsafePathError, match="nothing was written") as refused:
+        undo(journal)
+    assert refused.value.exit_code == 31
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in store.parent.iterdir()} == left
+    assert [k.name() for k in Registry.Registry(str(store)).root().subkeys()] or file != "BCD"
 
 
 # -- inside a disk image: the store replaced or moved by another program -----------------------

@@ -79,3 +79,10 @@ def test_the_s6_family_is_named_and_its_getty_left_to_the_user(tmp_path, name, i
     _, plan, _ = fix_root(root, tmp_path)
     assert any(n.startswith(f"{init}: no getty enabled") for n in plan.notes)
     assert not any("dinit" in c.path or "s6" in c.path for c in plan.changes)
+
+
+def test_s6_installed_beside_systemd_is_still_systemd(tmp_path):
+    files, links = L2.debian_refind()
+    files.update({"/usr/bin/s6-svscan": b"\x7fELF", "/etc/s6/sv/x/type": "longrun\n"})
+    root = write(files, links, tmp_path / "root")
+    assert report_of(root).extra["init"] == "systemd"

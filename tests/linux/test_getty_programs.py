@@ -10,6 +10,7 @@ from bcdtool.linux import inittab
 from bcdtool.linux.fix import plan_fix
 from bcdtool.ops.undo import undo
 from fixtures import linux_guests
+from fixtures import linux_layouts as layouts
 from tests.linux.linux_helpers import fix_root, guest_of, problems, report_of, snapshot
 
 MINGETTY_S0 = "S0:12345:respawn:/sbin/mingetty ttyS0\n"
@@ -62,3 +63,29 @@ def test_program_names():
                               "b:1:respawn:-/sbin/mingetty tty1\nc:1:respawn:/sbin/agetty tty2\n")
     assert [inittab.program(e) for e in entries] == ["getty", "mingetty", "agetty"]
     assert [inittab.vc_only(e) for e in entries] == [False, True, False]
+
+
+@pytest.mark.parametrize("line,after", [
+    ("s1:12345:respawn:/sbin/agetty -L ttyS0 9600 vt100",            # Slackware's stock line
+     "s1:12345:respawn:/sbin/agetty -L ttyS0 115200 vt100"),
+    ("S0:12345:respawn:/sbin/agetty -L 9600 ttyS0 vt102",            # SUSE's order
+     "S0:12345:respawn:/sbin/agetty -L 115200 ttyS0 vt102"),
+    ("s0:12345:respawn:/sbin/agetty 9600 ttyS0 vt100",               # Gentoo's
+     "s0:12345:respawn:/sbin/agetty 115200 ttyS0 vt100"),
+    ("T0:23:respawn:/sbin/getty -L /dev/ttyS0 9600 vt100",           # Debian's, /dev/ path
+     "T0:23:respawn:/sbin/getty -L /dev/ttyS0 115200 vt100"),
+    ("co:2345:respawn:/sbin/agetty --keep-baud 115200,38400,9600 ttyS0 vt220", None),
+])
+def test_sysvinit_getty_spellings_get_the_consoles_speed(tmp_path, line, after):
+    """Each distribution writes its serial inittab line its own way: the line is found (no
+    second getty added), its speed set to the console's in place (a list that holds it is
+    kept), and a second fix changes nothing."""
+    root = layouts.build("devuan-5", tmp_path / "root")
+    tab = root / "etc/inittab"
+    tab.write_text(tab.read_text() + line + "\n")
+    fix_root(root, tmp_path)
+    text = tab.read_text()
+    assert text.splitlines()[-1] == (after or line)
+    assert sum("ttyS0" in ln and not ln.startswith("#") for ln in text.splitlines()) == 1
+    assert problems(report_of(root)) == set()
+    assert plan_fix(guest_of(root), "ttyS0").changes == []
