@@ -51,7 +51,7 @@ azurite:
 # without the tests marked slow, in CHECK_JOBS processes (pytest-xdist; ~55 s of CPU, so one
 # process alone is at the minute).  `make test` runs everything.
 UNIT_TESTS := tests/regf tests/bcd tests/linux tests/cli/test_seam.py tests/test_errors.py \
-              tests/test_codebase.py
+              tests/test_codebase.py tests/test_packed.py tests/test_log.py
 check: deps-test
 	$(PY) -m ruff check bcdtool tests fixtures bench
 	$(PY) -m pytest -q -p no:cacheprovider -n $(CHECK_JOBS) -m "not slow" $(PYTEST_ARGS) $(UNIT_TESTS)

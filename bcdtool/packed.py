@@ -123,7 +123,9 @@ class Packed:
                 continue
             if name not in obj and name not in self.consts:
                 raise FormatError(f"cannot encode {what}: no value for {name}")
-            value = obj.get(name, self.consts.get(name))
+            value = obj.get(name)
+            if value is None and name in self.consts:
+                value = self.consts[name]  # as construct's Const: left out or None builds it
             if name in self.consts and value != self.consts[name]:
                 raise FormatError(f"cannot encode {what}: building expected "
                                   f"{self.consts[name]!r} but got {value!r} for {name}")

@@ -116,6 +116,7 @@ def test_packed_refuses_to_build_what_construct_refuses(declaration, packed):
         if name in packed.consts:
             # a constant may be left out (both fill it in) but not given wrong
             assert packed.build(missing) == declaration.build(missing)
+            assert packed.build({**good, name: None}) == declaration.build({**good, name: None})
             wrong = {**good, name: bytes(len(good[name])) if isinstance(good[name], bytes)
                      else good[name] + 1}
             with pytest.raises(construct.ConstructError):

@@ -6,7 +6,7 @@ Reference: ../shared/reference/bcd.md §8 (display rules) and §10 (selection, l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bcdtool.bcd import objects
 from bcdtool.bcd.device import Device, DiskLayout
@@ -21,13 +21,16 @@ SELECTORS = ("active", "all", "firmware", "bootapp", "bootmgr", "osloader", "res
              "device")
 
 
-@dataclass(frozen=True)
-class View:
+class View(NamedTuple):
     """How to render: bcdedit's exact layout (`better=False`) or bcdtool's offline view."""
 
     verbose: bool = False      # /v: full GUIDs (bcdedit) and hidden template elements
     better: bool = False       # alias and GUID together, partition identities
     disk: DiskLayout | None = None  # the disk the store was read from, to name its partitions
+
+
+#: bcdedit's own layout (no bcdtool additions), the default view.
+BCDEDIT = View()
 
 
 def select(store: BcdStore, selector: str = "active") -> list[BcdObject]:
@@ -74,7 +77,7 @@ def identifier(store: BcdStore, guid: str, view: View) -> str:
     return f"{alias} {guid}" if alias else guid
 
 
-def render(store: BcdStore, chosen: list[BcdObject], view: View = View()) -> str:
+def render(store: BcdStore, chosen: list[BcdObject], view: View = BCDEDIT) -> str:
     """The `/enum` text for `chosen` (each section preceded by an empty line, LF line ends)."""
     lines: list[str] = []
     for obj in chosen:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bcdtool.errors import (GuestError, InvalidArgumentError, UnfixableGuestError,
                             UnsupportedError, VerifyError)
-from bcdtool.linux import cmdline, inittab, kernelstub, raspi, shell, uboot
+from bcdtool.linux import cmdline, inittab, kernelstub, nixos, raspi, shell, uboot
 from bcdtool.linux.guestfs import GuestfsTree
 from bcdtool.linux.paths import MAX_FILE_BYTES, DirectoryFS
 from bcdtool.linux.refusals import blockers
@@ -567,6 +567,8 @@ class _Planner:
             self._edit_value(tf, (tf.text.rfind("\n", 0, end) + 1, end))
         if g.kernelstub is not None:
             self._plan_kernelstub(g.kernelstub, g.kernelstub_options)
+        if g.nixos_config is not None:
+            self._plan_nixos(g.nixos_config)
         if g.clear_linux:
             self._plan_cmdline_d()
         if g.uboot_files:
@@ -633,6 +635,19 @@ class _Planner:
         if values != opts.values:
             self.edits_for(tf).replace(0, len(tf.text), kernelstub.with_options(tf.text, opts,
                                                                                 values))
+
+    def _plan_nixos(self, tf: TextFile) -> None:
+        params = nixos.kernel_params(tf.text)
+        if params is None or not params.plain:
+            self.note(f"{tf.path}: NixOS writes its boot entries from boot.kernelParams; add "
+                      f'"console=tty0" "{cmdline.desired_arg(self.device, self.baud)}" to it by '
+                      "hand and run nixos-rebuild boot (the grub.cfg edit lasts until then)")
+            return
+        new, notes = self._plan_console([" ".join(params.values)], self.device,
+                                               self.baud, append_to=0)
+        values = cmdline.args_of(new[0])
+        self.edits_for(tf).replace(params.inner[0], params.inner[1],
+                                   " " + " ".join(nixos.literal(v) for v in values) + " ")
 
     # -- login ---------------------------------------------------------------------------------
     def plan_login(self) -> None:

@@ -11,17 +11,14 @@ next update, or half of what is needed.  The classes:
 - unified kernel images whose built-in (signed) `.cmdline` lacks the console;
 - IBM Z (s390x), whose IPL reads the boot map zipl wrote, not the files (zipl.conf, BLS);
 - U-Boot scripts (boot.scr) whose bootargs lack the console and take nothing from an
-  environment file that could carry it: the image must be rebuilt with mkimage;
-- NixOS, which is declarative: its grub.cfg and boot entries are generated from
-  configuration.nix by `nixos-rebuild`, so bcdtool edits neither and names the lines to add.
+  environment file that could carry it: the image must be rebuilt with mkimage.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from bcdtool.linux import cmdline, lilo, nixos, uboot
+from bcdtool.linux import cmdline, lilo, uboot
 from bcdtool.linux.sources import Guest, uboot_reader
 from bcdtool.report import Evidence
 
@@ -76,9 +73,6 @@ def blockers(guest: Guest, device: str, baud: int = 115200) -> list[Blocker]:
                            f"console=tty0 {arg} to GRUB_CMDLINE_LINUX in /etc/default/grub and "
                            "run grub2-mkconfig -o /boot/grub2/grub.cfg there (or "
                            f"`transactional-update grub.cfg`), then reboot"))
-    nixos_block = _nixos(guest, device, arg, baud)
-    if nixos_block is not None:
-        out.append(nixos_block)
     lilo_block = _lilo(guest, device, arg, baud)
     if lilo_block is not None:
         out.append(lilo_block)
@@ -103,56 +97,6 @@ def blockers(guest: Guest, device: str, baud: int = 115200) -> list[Blocker]:
                            f"create {where}/agetty-{device} (copy {where}/agetty-ttyS0 and "
                            "change the port), then run bcdtool linux fix again"))
     return out
-
-
-def _nixos(guest: Guest, device: str, arg: str, baud: int) -> Blocker | None:
-    """NixOS whose configuration.nix, generated boot entries or GRUB terminal lack the console:
-    only `nixos-rebuild` may write them (an edit of grub.cfg is undone by the next one)."""
-    if guest.os_release.get("ID") != "nixos" and guest.nixos_config is None:
-        return None
-    config = guest.nixos_config.path if guest.nixos_config else "/etc/nixos/configuration.nix"
-    params = nixos.kernel_params(guest.nixos_config.text) if guest.nixos_config else None
-    bad = []
-    if params is None or not _ends_with_console(" ".join(params.values), device, baud):
-        bad.append(Evidence(config, params.line if params else None,
-                            "boot.kernelParams" if params else "no boot.kernelParams"))
-    bad += [Evidence(k.file.path, k.line, k.command) for k in guest.kernel_lines
-            if not _ends_with_console(k.args_text, device, baud)]
-    grub_cfgs = guest.main_cfgs
-    unit = device[4:] if re.fullmatch(r"ttyS\d+", device) and guest.pc else None
-    grub = ""
-    if unit is not None and grub_cfgs:
-        grub = (f" and boot.loader.grub.extraConfig = \"serial --unit={unit} --speed={baud}; "
-                "terminal_input serial console; terminal_output serial console\";")
-        bad += [Evidence(tf.path, None, "no serial terminal") for tf in grub_cfgs
-                if not _grub_serial(tf.text, unit, baud)]
-    if not bad:
-        return None
-    return Blocker("guest.declarative", "NixOS is declarative: its boot entries and grub.cfg are "
-                   "generated from configuration.nix by nixos-rebuild, which undoes any edit of "
-                   "them", tuple(bad),
-                   f'add "console=tty0" "{arg}" at the end of boot.kernelParams (or a new '
-                   f'boot.kernelParams = [ "console=tty0" "{arg}" ];){grub} in {config} '
-                   f"(with the guest mounted at /mnt: /mnt{config}), then run "
-                   "`nixos-enter --root /mnt -c 'nixos-rebuild boot'` (or `nixos-rebuild boot` "
-                   "in the booted guest)")
-
-
-def _ends_with_console(text: str, device: str, baud: int) -> bool:
-    """True when `device` is the last console= of a command line, at `baud` (a hypervisor
-    console has no speed)."""
-    last, _ = cmdline.serial_verdict(cmdline.args_of(text))
-    return last is not None and last.device == device and (
-        cmdline.hypervisor_console(device) or last.effective_speed == baud)
-
-
-def _grub_serial(text: str, unit: str, baud: int) -> bool:
-    """True when a grub.cfg sets the serial port up and uses it for input and output."""
-    serial = re.search(rf"^\s*serial\b(?=.*--unit[= ]{unit}\b)(?=.*--speed[= ]{baud}\b)", text,
-                       re.M)
-    return serial is not None and all(
-        re.search(rf"^\s*{cmd}\b.*\bserial\b", text, re.M)
-        for cmd in ("terminal_input", "terminal_output"))
 
 
 def _lilo(guest: Guest, device: str, arg: str, baud: int) -> Blocker | None:

@@ -17,7 +17,7 @@ from bcdtool.blockdev.partitions import Partition, PartitionTable
 from bcdtool.errors import BcdToolError, InvalidArgumentError, UnsupportedError
 from bcdtool.fs.probe import probe
 from bcdtool.fs.volume import open_volume
-from bcdtool.ops.windows_facts import open_windows_hive
+from bcdtool.windows.hives import open_windows_hive
 from bcdtool.windows.volumes import MountedVolume, drive_letters
 
 #: What makes a folder a Windows installation's systemroot: the registry hive the kernel loads.

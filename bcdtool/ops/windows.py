@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from bcdtool.errors import BcdToolError
 from bcdtool.ops.recipe import EditResult, WriteOptions, run_on_hive
-from bcdtool.ops.windows_facts import open_windows_hive
 from bcdtool.windows import edits, volumes
+from bcdtool.windows.hives import open_windows_hive
 
 
 def _edit_system(spec: str, operation: str, planner, opts: WriteOptions, *,

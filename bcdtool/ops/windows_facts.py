@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bcdtool.errors import BcdToolError, NotFoundError
-from bcdtool.locate import open_hive
 from bcdtool.locate.detect import HIVE, detect_kind
 from bcdtool.windows import facts, volumes
+from bcdtool.windows.hives import open_windows_hive
 
 
 @dataclass
@@ -31,21 +31,11 @@ class WindowsFacts:
         """The JSON object of these facts."""
         return {"system": self.system_location, "software": self.software_location,
                 "edition": self.edition.to_json() if self.edition else None,
-                "control_sets": self.control_sets.__dict__ if self.control_sets else None,
+                "control_sets": self.control_sets._asdict() if self.control_sets else None,
                 "crash_control": [c.to_json() for c in self.crash],
                 "services": [s.to_json() for s in self.services],
                 "fast_startup": self.fast_startup, "system_dirty": self.system_dirty,
                 "volumes": [v.to_json() for v in self.volumes], "notices": self.notes}
-
-
-def open_windows_hive(spec: str, which: str, *, read_only: bool = True,
-                      partition: int | None = None):
-    """A target handle on the SYSTEM or SOFTWARE hive of the Windows volume of `spec` (a hive
-    file given directly is taken as that hive)."""
-    path = facts.SYSTEM_PATH if which == "SYSTEM" else facts.SOFTWARE_PATH
-    if detect_kind(spec) == HIVE:
-        return open_hive(spec, read_only=read_only, kind="hive")
-    return open_hive(spec, partition=partition, path=path, read_only=read_only, kind="hive")
 
 
 def gather(spec: str, *, partition: int | None = None) -> WindowsFacts:

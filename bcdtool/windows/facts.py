@@ -9,7 +9,7 @@ Everything here reads a `Hive` and knows nothing of BCD or of disks.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from bcdtool.errors import NotFoundError
 from bcdtool.regf.hive import Hive
@@ -31,8 +31,7 @@ def _value(hive: Hive, path: str, name: str):
         return None
 
 
-@dataclass(frozen=True)
-class ControlSets:
+class ControlSets(NamedTuple):
     """The control sets `SYSTEM\\Select` names (key names such as ControlSet001)."""
 
     current: str
@@ -70,8 +69,7 @@ def control_sets(system: Hive) -> ControlSets:
     return ControlSets(current, name("Default"), name("LastKnownGood"))
 
 
-@dataclass(frozen=True)
-class Edition:
+class Edition(NamedTuple):
     """What SOFTWARE (and SYSTEM's ProductOptions) say about the installed Windows."""
 
     product_name: str | None
@@ -92,7 +90,7 @@ class Edition:
 
     def to_json(self) -> dict:
         """The JSON object of this edition."""
-        return {**asdict(self), "is_server": self.is_server}
+        return {**self._asdict(), "is_server": self.is_server}
 
 
 def edition(software: Hive | None, system: Hive | None = None) -> Edition:
@@ -113,8 +111,7 @@ def edition(software: Hive | None, system: Hive | None = None) -> Edition:
                    text("CurrentBuild") or text("CurrentBuildNumber"), product_type)
 
 
-@dataclass(frozen=True)
-class Service:
+class Service(NamedTuple):
     """One service or driver in a control set."""
 
     name: str
@@ -152,8 +149,7 @@ def service(system: Hive, control_set: str, name: str) -> Service:
     return Service(name, control_set, True, start if isinstance(start, int) else None)
 
 
-@dataclass(frozen=True)
-class CrashControl:
+class CrashControl(NamedTuple):
     """`Control\\CrashControl` of one control set."""
 
     control_set: str
@@ -173,7 +169,7 @@ class CrashControl:
 
     def to_json(self) -> dict:
         """The JSON object of these settings."""
-        return {**asdict(self), "key": self.key, "nmi_ready": self.nmi_ready}
+        return {**self._asdict(), "key": self.key, "nmi_ready": self.nmi_ready}
 
 
 def crash_control(system: Hive, control_set: str) -> CrashControl:

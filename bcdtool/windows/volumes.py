@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bcdtool.blockdev.disk import Disk
 from bcdtool.errors import BcdToolError, FormatError, NotFoundError
@@ -27,8 +27,7 @@ from bcdtool.windows.facts import SYSTEM_PATH
 _GPT_MOUNT_PREFIX = b"DMIO:ID:"
 
 
-@dataclass(frozen=True)
-class MountedVolume:
+class MountedVolume(NamedTuple):
     """What Windows' `SYSTEM\\MountedDevices` says a drive letter is: an MBR partition by disk
     signature and byte offset, or a GPT partition by its unique GUID (lower case, no braces)."""
     letter: str                     # "C"
@@ -65,25 +64,32 @@ def drive_letters(system) -> dict[str, MountedVolume]:
     return out
 
 
-@dataclass
 class VolumeInfo:
-    """One volume of the target."""
-    index: int                      # partition number; 0 = the whole device or a folder
-    fs: str | None
-    label: str | None = None
-    esp: bool = False
-    active: bool = False
-    bitlocker: bool = False
-    hibernated: bool | None = None
-    dirty: bool | None = None
-    free_bytes: int | None = None   # None: not asked for, or cannot be told
-    stores: list[str] = field(default_factory=list)
-    windows: bool = False           # holds Windows/System32/config/SYSTEM
-    notes: list[str] = field(default_factory=list)
+    """One volume of the target (a plain class, filled in as the volume is read: `enum` and
+    every boot check import this module, and a dataclass compiles its methods at import)."""
+
+    def __init__(self, index: int, fs: str | None, *, label: str | None = None,
+                 esp: bool = False, active: bool = False, bitlocker: bool = False,
+                 hibernated: bool | None = None, dirty: bool | None = None,
+                 notes: list[str] | None = None) -> None:
+        self.index = index                  # partition number; 0 = the whole device or a folder
+        self.fs = fs
+        self.label = label
+        self.esp = esp
+        self.active = active
+        self.bitlocker = bitlocker
+        self.hibernated = hibernated
+        self.dirty = dirty
+        self.free_bytes: int | None = None  # None: not asked for, or cannot be told
+        self.stores: list[str] = []
+        self.windows = False                # holds Windows/System32/config/SYSTEM
+        self.notes: list[str] = list(notes or [])
 
     def to_json(self) -> dict:
-        """The JSON object of this volume."""
-        return dict(self.__dict__)
+        """The JSON object of this volume (its remarks are `notices`, as in every document)."""
+        doc = dict(self.__dict__)
+        doc["notices"] = doc.pop("notes")
+        return doc
 
 
 def scan(spec: str, *, free_space: bool = False) -> list[VolumeInfo]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from Registry import Registry
 
+from fixtures.images import fat_get, make_fat_volume
 from tests.helpers.common import CORPUS
 from tests.hostile.hostile_helpers import run_cli
 
@@ -152,6 +153,28 @@ def test_eio_on_a_log_header(tmp_path, state, faulty, operation):
         assert cli(state, "undo", journal).returncode == 0
     assert {name: sha(backing / name) for name in before} == before
     readable(backing / "BCD")
+
+
+@pytest.mark.parametrize("operation", ["write", "fsync"])
+def test_eio_under_a_disk_image(tmp_path, state, faulty, operation):
+    """The store inside a FAT disk image (the disk sink: the file's extents written in place):
+    the image's medium fails a write or the fsync with EIO: exit 39 naming ddrescue, and the
+    image reads back (mcopy) with the original store, at once or after `undo`."""
+    backing, mnt, rules = faulty
+    original = (CORPUS / "bcd" / STORE).read_bytes()
+    make_fat_volume(backing / "esp.img", {"EFI/Microsoft/Boot/BCD": original})
+    before = sha(backing / "esp.img")
+    fail(rules, operation, "esp.img")
+    done = cli(state, "serial-console", "enable", mnt / "esp.img")
+    line = one_line(done.stderr)
+    assert done.returncode == MEDIA, done.stderr
+    assert "ddrescue" in line
+    fail(rules, operation, "esp.img", "")
+    if "restoring the original bytes failed" in line:
+        [journal] = journals(state)
+        assert cli(state, "undo", journal).returncode == 0
+    assert sha(backing / "esp.img") == before
+    assert fat_get(backing / "esp.img", "EFI/Microsoft/Boot/BCD") == original
 
 
 def test_eio_under_the_journal(tmp_path, state, faulty):

@@ -20,6 +20,8 @@ import pytest
 from Registry import Registry
 
 from bcdtool.errors import UnsafePathError
+from bcdtool.ops import linux_fix
+from bcdtool.ops.edits import WriteOptions
 from bcdtool.ops.serial_console import SerialOptions, enable
 from bcdtool.ops.undo import undo
 from bcdtool.write.journal import Journal, interrupted
@@ -188,3 +190,45 @@ def test_store_replaced_inside_the_image_is_never_written(tmp_path, state, monke
         assert fat_get(image, BCD_PATH + ".OLD") == (CORPUS / "bcd" / STORE).read_bytes()
     else:
         assert fat_get(image, "EFI/Microsoft/Boot/OTHER.BIN") == b"\x5a" * len(replacement)
+
+
+# -- a Linux guest's file replaced whole: swapped between its check and its rename -------------
+
+GRUB_CFG = "etc/default/grub.d/50-cloudimg-settings.cfg"
+
+
+@pytest.mark.parametrize("swap", ["renamed over", "rewritten", "same size", "removed"])
+def test_guest_file_swapped_before_its_replacement_is_never_overwritten(tmp_path, state,
+                                                                       monkeypatch, swap):
+    """`linux fix` replaces a guest file whole (temporary file, rename): another program
+    renaming its own file over it, rewriting it or removing it between bcdtool's check and the
+    rename is refused (exit 31); what that program left stays."""
+    root = tmp_path / "guest"
+    shutil.copytree(CORPUS / "linux" / "ubuntu-22.04-cloudimg-amd64", root, symlinks=True)
+    target = root / GRUB_CFG
+    real_mark = Journal.mark
+    left = {}
+
+    def mark(journal, what):
+        if what == "writing":
+            if swap == "renamed over":
+                other = target.with_name("other")
+                other.write_text("# another program's settings\n")
+                os.rename(other, target)
+            elif swap == "rewritten":
+                target.write_text(target.read_text() + "# another program was here\n")
+            elif swap == "same size":
+                with open(target, "r+b") as handle:
+                    handle.write(b"X")
+            else:
+                target.unlink()
+            left["bytes"] = target.read_bytes() if target.exists() else None
+        return real_mark(journal, what)
+
+    monkeypatch.setattr(Journal, "mark", mark)
+    with pytest.raises(UnsafePathError, match="nothing was written") as refused:
+        linux_fix.write(linux_fix.plan(str(root)), WriteOptions())
+    assert refused.value.exit_code == 31
+    monkeypatch.undo()
+    assert (target.read_bytes() if target.exists() else None) == left["bytes"]
+    assert not list(target.parent.glob(".*.bcdtool-tmp"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bcdtool.ops.undo import undo
-from bcdtool.errors import InvalidArgumentError, UnfixableGuestError
+from bcdtool.errors import InvalidArgumentError
 from bcdtool.linux import inittab
 from bcdtool.linux.fix import plan_fix
 from fixtures import linux_guests
@@ -25,6 +25,7 @@ BEFORE = {
     "gentoo": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
     "sles-11": {"kernel.serial-console", "grub.terminal-serial", "getty.serial",
                 "login.securetty"},
+    "nixos-23.11": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
     "flatcar": {"kernel.serial-console"},
     "arch-systemd-boot": {"kernel.serial-console", "getty.serial"},
     "arch-grub": {"kernel.serial-console", "grub.terminal-serial", "getty.serial"},
@@ -43,7 +44,7 @@ DEVICE = {"amazonlinux-2023-arm64": ("ttyS0", "command line"),
           "debian-12-ec2-arm64": ("ttyS0", "Ec2"), "alpine-3.19": ("ttyS0", "COM1")}
 
 
-@pytest.mark.parametrize("name", sorted(set(linux_guests.GUESTS) - {"nixos-23.11"}))
+@pytest.mark.parametrize("name", sorted(linux_guests.GUESTS))
 def test_check_fix_check_undo(tmp_path, name):
     root = linux_guests.build(name, tmp_path / "root")
     before_tree = snapshot(root)
@@ -171,41 +172,23 @@ def test_sles11_menu_lst_and_sysconfig(tmp_path):
     assert "S0:2345:respawn:/sbin/agetty -L ttyS0 115200 vt100" in _read(root, "/etc/inittab")
 
 
-@pytest.mark.parametrize("params", ['  boot.kernelParams = [ "quiet" ];\n', None])
-def test_nixos_is_refused_with_the_configuration_lines(tmp_path, params):
-    """NixOS is declarative: grub.cfg is generated (edits are lost at the next nixos-rebuild)
-    and configuration.nix is the user's: fix refuses (exit 36) and names the lines to add and
-    `nixos-rebuild boot`; nothing is written."""
-    root = linux_guests.write(*linux_guests.nixos(params=params), tmp_path / "root")
-    before = snapshot(root)
-    report = report_of(root)
-    why = next(f for f in report.findings if f.id == "guest.declarative")
-    assert why.status == "problem" and report.extra["fixable"] is False
-    assert '"console=tty0" "console=ttyS0,115200n8"' in why.fix
-    assert "boot.loader.grub.extraConfig" in why.fix and "nixos-rebuild boot" in why.fix
-    assert "nixos-enter --root /mnt" in why.fix
-    assert not any((f.fix or "").startswith("bcdtool linux fix (") for f in report.findings)
-    with pytest.raises(UnfixableGuestError) as exc:
-        plan_fix(guest_of(root), "ttyS0")
-    assert exc.value.exit_code == 36
-    done = run_process("linux", "fix", str(root))
-    assert done.returncode == 36 and "nixos-rebuild boot" in done.stderr
-    assert snapshot(root) == before
+def test_nixos_kernel_params_edited(tmp_path):
+    root = linux_guests.build("nixos-23.11", tmp_path / "root")
+    fix_root(root, tmp_path)
+    assert 'boot.kernelParams = [ "console=tty0" "console=ttyS0,115200n8" ];' in _read(
+        root, "/etc/nixos/configuration.nix")
+    assert not (root / "etc/systemd").exists()     # the generator starts the getty on NixOS
 
 
-def test_nixos_after_the_rebuild_is_ok_and_fix_has_nothing_to_do(tmp_path):
-    """What nixos-rebuild writes after the step: the console in kernelParams and grub.cfg,
-    GRUB's serial terminal from extraConfig.  Not refused: nothing to change."""
-    files, links = linux_guests.nixos(params='  boot.kernelParams = [ "console=tty0" '
-                                             '"console=ttyS0,115200n8" ];\n')
-    files["/boot/grub/grub.cfg"] = files["/boot/grub/grub.cfg"].replace(
-        "set timeout=5\n", "set timeout=5\nserial --unit=0 --speed=115200\nterminal_input "
-        "serial console\nterminal_output serial console\n").replace(
-        " loglevel=4\n", " loglevel=4 console=tty0 console=ttyS0,115200n8\n")
-    root = linux_guests.write(files, links, tmp_path / "root")
-    report = report_of(root)
-    assert report.extra["fixable"] is True and problems(report) == set()
-    assert plan_fix(guest_of(root), "ttyS0").changes == []
+def test_nixos_without_kernel_params_says_what_to_add(tmp_path):
+    root = linux_guests.write(*linux_guests.nixos(params=None), tmp_path / "root")
+    before = _read(root, "/etc/nixos/configuration.nix")
+    guest, plan, _ = fix_root(root, tmp_path)
+    assert _read(root, "/etc/nixos/configuration.nix") == before       # not edited blindly
+    assert any("boot.kernelParams" in n for n in plan.notes)
+    console = next(f for f in report_of(root).findings if f.id == "kernel.serial-console")
+    assert console.status == "problem"
+    assert "boot.kernelParams = [" in console.fix and "nixos-rebuild" in console.fix
 
 
 def test_flatcar_oem_is_the_durable_place(tmp_path):

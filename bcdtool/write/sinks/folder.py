@@ -260,7 +260,10 @@ class _FolderWriter:
 
     def replace(self, file: str, data: bytes) -> None:
         expect = self.expect.get(file)
-        if expect is not None and self.sink.identity(file) != expect.identity:
+        if expect is not None and (
+                self.sink.identity(file) != expect.identity or (
+                    expect.head and
+                    self.sink.read_range(file, expect.offset, len(expect.head)) != expect.head)):
             raise changed(self.sink.folder.name(file))
         self.wrote = True
         self.sink.folder.replace(file, data)
