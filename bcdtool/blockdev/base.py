@@ -98,6 +98,13 @@ class BlockDevice(io.RawIOBase):
         (qcow2 backing files, VMDK extents), for `location` output."""
         return [self.name]
 
+    def file_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the local image file or block device these bytes come from,
+        under any format layer; None for a remote disk.  A writer compares it with the file it
+        locks and opens for writing, so an image renamed over since it was read is not written."""
+        container = getattr(self, "container", None)
+        return container.file_identity() if isinstance(container, BlockDevice) else None
+
     def note(self, text: str) -> None:
         """Record (and log) something the user should be told about this device."""
         self.notices.append(text)

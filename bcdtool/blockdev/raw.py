@@ -106,6 +106,11 @@ class RawDevice(BlockDevice):
             except OSError as exc:
                 raise write_failure(exc, "fsync failed", path=self.name) from None
 
+    def file_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the file or block device open here."""
+        info = os.fstat(self._fd)
+        return info.st_dev, info.st_ino
+
     def close(self) -> None:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1

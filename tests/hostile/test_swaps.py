@@ -232,3 +232,35 @@ def test_guest_file_swapped_before_its_replacement_is_never_overwritten(tmp_path
     monkeypatch.undo()
     assert (target.read_bytes() if target.exists() else None) == left["bytes"]
     assert not list(target.parent.glob(".*.bcdtool-tmp"))
+
+
+def test_image_renamed_over_before_the_commit_is_never_written(tmp_path, state, monkeypatch):
+    """Another program renames its own image over the image path between bcdtool's read and its
+    lock: the writes would land at the old extents of that other file (its bytes there differ
+    past the base block: the read check, made on the image read, and the writer's check of the
+    base block both pass).  Refused (31); both files keep their bytes."""
+    image = _image(tmp_path)
+    other = tmp_path / "other.img"
+    theirs = bytearray(image.read_bytes())
+    at = theirs.find(b"regf")
+    # Another disk's bytes inside the store's bins: its base block (what the writer compares
+    # before writing) is the same, so only the file's identity tells the two images apart.
+    theirs[at + 8192:at + 12288] = b"\x5a" * 4096
+    other.write_bytes(bytes(theirs))
+    kept = os.open(image, os.O_RDONLY)                  # the image read, once renamed over
+    original = image.read_bytes()
+    real_lock = DiskSink.lock
+
+    def lock(sink):
+        if other.exists():
+            os.rename(other, image)
+        return real_lock(sink)
+
+    monkeypatch.setattr(DiskSink, "lock", lock)
+    try:
+        with pytest.raises(UnsafePathError, match="image was replaced"):
+            enable(str(image), SerialOptions())
+        assert image.read_bytes() == bytes(theirs)
+        assert os.pread(kept, len(original) + 1, 0) == original
+    finally:
+        os.close(kept)

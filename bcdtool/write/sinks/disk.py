@@ -196,6 +196,8 @@ class DiskSink:
         lock.refuse_if_in_use(self.image, device=self.device)
         fd = os.open(self.image, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
+            info = os.fstat(fd)
+            self._same_image((info.st_dev, info.st_ino))
             with lock.exclusive(fd, self.image):
                 if self.device:
                     yield
@@ -205,6 +207,15 @@ class DiskSink:
         finally:
             os.close(fd)
 
+    def _same_image(self, found: tuple[int, int] | None) -> None:
+        """UnsafePathError unless `found` (what the path names now) is the image file or device
+        this sink read: one renamed over it since would get the writes at the old extents."""
+        read = self.dev.file_identity()
+        if read is not None and found != read:
+            raise UnsafePathError("the image was replaced (renamed over or recreated) since "
+                                  "bcdtool read it; nothing was written: find out what else "
+                                  "writes it, then run the command again", path=self.image)
+
     # -- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def writer(self, expect: dict | None = None):
@@ -212,6 +223,7 @@ class DiskSink:
         (file -> transaction.Expect), each file is found again through the writable open and
         must lie where it lay and start as it was backed up, before any byte is written."""
         with contextlib.closing(open_image(self.image, writable=True)) as wdev:
+            self._same_image(wdev.file_identity())
             writer = _DiskWriter(self, wdev)
             writer.check(expect or {})
             yield writer
