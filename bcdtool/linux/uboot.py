@@ -259,6 +259,8 @@ class _Shell:
             self.out.references += [r for r in refs if r not in self.out.references]
 
     def run_command(self, words: list[str], line: int, uncertain: bool) -> None:
+        if not words:               # "a ||" or "a &&" with nothing after: nothing to run
+            return
         cmd = words[0]
         if cmd in ("setenv",) or words[:2] == ["env", "set"]:
             args = words[1:] if cmd == "setenv" else words[2:]

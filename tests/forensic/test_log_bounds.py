@@ -13,7 +13,8 @@ from bcdtool.limits import LOG_ENTRY_BYTES_PER_HIVE, MAX_BCD_HIVE_BYTES
 from bcdtool.ops.forensic import investigate
 from bcdtool.regf import history, logs
 from bcdtool.regf.checksums import marvin32
-from tests.forensic.forensic_helpers import make_entry, make_log, new_store, with_sequence
+from tests.forensic.forensic_helpers import (LOADER, dirty_pages, edit, make_entry, make_log,
+                                             new_store, with_sequence)
 
 
 @pytest.fixture
@@ -100,3 +101,27 @@ def test_a_log_changed_after_its_check_is_hashed_again_and_refused(hashed):
     log[-1] ^= 1                                      # rewritten after the parse
     with pytest.raises(logs.DirtyHiveError, match="changed while it was read"):
         logs._recover_new(primary, [parsed], True)
+
+
+def test_history_from_logs_with_a_gap_stops_each_chain_at_the_gap(tmp_path):
+    """LOG1 holds 100, 101 and then 103 (102 is missing); LOG2 holds 103 alone.  Windows would
+    never replay 103 after 101: LOG1's chain ends at the gap (its header says where), LOG2's
+    entry is replayed from the primary, never on top of LOG1's state, and nothing is lost."""
+    base = new_store()
+    v1 = edit(base, (LOADER, "testsigning", True))
+    v2 = edit(v1, (LOADER, "nointegritychecks", True))
+    v3 = edit(v2, (LOADER, "testsigning", None))
+    size = struct.unpack_from("<I", base, 40)[0]
+    e100, e101, e103 = (make_entry(seq, size, dirty_pages(a, b))
+                        for seq, (a, b) in ((100, (base, v1)), (101, (v1, v2)), (103, (v2, v3))))
+    (tmp_path / "BCD").write_bytes(with_sequence(v3, 110))
+    (tmp_path / "BCD.LOG1").write_bytes(make_log(base, 100, [e100, e101, e103]))
+    (tmp_path / "BCD.LOG2").write_bytes(make_log(base, 103, [e103]))
+    report = investigate(str(tmp_path / "BCD"), timeline=True, history=True, generated_at="T")
+    headers = {e.source: e.detail for e in report.timeline if e.kind == "log-header"}
+    assert "has sequence 103, expected 102" in headers["BCD.LOG1"]
+    entries = sorted((e.source, e.sequence) for e in report.timeline if e.kind == "log-entry")
+    assert entries == [("BCD.LOG1", 100), ("BCD.LOG1", 101), ("BCD.LOG2", 103)]
+    earlier = {f.message.split("[")[1].split("]")[0] for f in report.findings
+               if f.id == "bcd.earlier-setting"}
+    assert earlier == {"bcd.test-signing"}            # nointegritychecks is still live

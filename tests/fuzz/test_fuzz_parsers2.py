@@ -254,3 +254,12 @@ def monkeypatch_env():
 def test_kernelstub_json_nested_thousands_deep_is_not_a_configuration(text):
     """json.loads raised RecursionError (found by test_kernelstub_json)."""
     assert kernelstub.kernel_options(text) is None
+
+
+@pytest.mark.parametrize("tail", ["||", "&&", "|| ", "&& ;"])
+def test_a_uboot_script_ending_in_an_operator_is_read(tail):
+    """`test -n "${x}" ||` at the end of a (truncated) boot.cmd raised IndexError (found by
+    test_uboot_script_images_and_env_files)."""
+    script = f'setenv bootargs "console=ttyS2,1500000"\ntest -n "${{distro_bootpart}}" {tail}\n'
+    outcome = uboot.evaluate(script, "/boot", {}.get, {}.__contains__)
+    assert outcome.bootargs == "console=ttyS2,1500000"
