@@ -66,10 +66,11 @@ class Log:
     """The audit log held open from before the write to its line: what the line is appended
     to is the file checked (a name swapped in between changes nothing)."""
 
-    def __init__(self, fd: int, where: Path) -> None:
-        self.fd, self.where = fd, where
+    def __init__(self, fd: int, where: Path, *, created: bool = False) -> None:
+        self.fd, self.where, self.created = fd, where, created
         #: Why the line could not be appended (set by `record` when it returns None).
         self.failure = ""
+        self.wrote = False
 
     @classmethod
     def open(cls, path: str | os.PathLike | None) -> Log:
@@ -79,6 +80,7 @@ class Log:
         try:
             if path is None:
                 private_folder(where.parent)
+            created = not os.path.lexists(where)
             fd = open_append(where, "the audit log")
         except BcdToolError as exc:
             raise type(exc)(f"{exc.message}; nothing was written", path=str(where)) from None
@@ -92,7 +94,7 @@ class Log:
             os.close(fd)
             raise write_failure(exc, "cannot append to the audit log (or give --audit-log FILE "
                                 "elsewhere); nothing was written", path=str(where)) from None
-        return cls(fd, where)
+        return cls(fd, where, created=created)
 
     def record(self, *, target: str, store: dict | str, operation: str, changes: list,
                result) -> dict | None:
@@ -108,6 +110,7 @@ class Log:
                  "verified": result.verified}
         line = (json.dumps(entry, sort_keys=True) + "\n").encode()
         try:
+            self.wrote = True
             if os.write(self.fd, line) != len(line):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             os.fsync(self.fd)
@@ -118,5 +121,14 @@ class Log:
         return entry
 
     def close(self) -> None:
-        """Release the log."""
-        os.close(self.fd)
+        """Release the log; one this run created and never wrote (the write was refused) is
+        removed again, so a refusal leaves nothing behind."""
+        try:
+            if self.created and not self.wrote:
+                held, now = os.fstat(self.fd), os.lstat(self.where)
+                if held.st_size == 0 and (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+                    os.unlink(self.where)
+        except OSError:
+            pass                    # gone or replaced: not ours to remove
+        finally:
+            os.close(self.fd)

@@ -356,3 +356,16 @@ def test_linux_fix_audit_line_failing_after_the_write_is_a_warning(tmp_path, sta
     assert "audit line could not be appended" in done.stderr
     assert any("audit line" in note for note in json.loads(done.stdout)["notices"])
     assert cli(state, "linux", "check", root).returncode == 0
+
+
+def test_refused_write_creates_no_audit_log(tmp_path, state):
+    """A write refused after the audit log was opened (here by the policy: the store has a
+    second hard link) leaves no empty audit log behind that the run created."""
+    store = store_in(tmp_path / "boot")
+    os.link(store, tmp_path / "elsewhere")
+    log = tmp_path / "audit.jsonl"
+    done = cli(state, "serial-console", "enable", store, "--audit-log", log)
+    assert done.returncode == 31, done.stderr
+    assert "hard link" in done.stderr
+    assert not log.exists()
+    assert sha(store) == sha(CORPUS / "bcd" / STORE)
