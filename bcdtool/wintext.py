@@ -137,6 +137,18 @@ def datetime_to_filetime(when: _dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
 
 
+def datetime_from_iso(text: str | None) -> _dt.datetime | None:
+    """An ISO 8601 time (`Z`, an offset, or none: UTC) as an aware datetime; None when it does
+    not parse (an expiry or a report time a user or a server typed)."""
+    if not text:
+        return None
+    try:
+        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=_dt.timezone.utc)
+
+
 def filetime_now() -> int:
     """The current time as a FILETIME."""
     return datetime_to_filetime(_dt.datetime.now(_dt.timezone.utc))

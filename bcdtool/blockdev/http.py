@@ -49,6 +49,7 @@ from bcdtool.blockdev.base import BlockDevice
 from bcdtool.errors import (AccessDeniedError, BcdToolError, ExpiredCredentialError, ImageError,
                             InvalidArgumentError, NetworkError, NotFoundError, UnsupportedError)
 from bcdtool.urls import is_url, query, redact, scrub
+from bcdtool.wintext import datetime_from_iso
 
 #: Cache granularity: every fetch covers whole aligned blocks of this size.
 BLOCK = 64 * 1024
@@ -611,15 +612,8 @@ def _error_text(response) -> str:
 
 def expired(se: str) -> bool:
     """True when an Azure SAS expiry (`se=`, ISO 8601) lies in the past."""
-    if not se:
-        return False
-    try:
-        when = _dt.datetime.fromisoformat(se.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.timezone.utc)
-    return when < _dt.datetime.now(_dt.timezone.utc)
+    when = datetime_from_iso(se)
+    return when is not None and when < _dt.datetime.now(_dt.timezone.utc)
 
 
 def _describe(exc: BaseException) -> str:

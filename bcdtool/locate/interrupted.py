@@ -14,7 +14,7 @@ from bcdtool.blockdev.openers import reader_for
 from bcdtool.errors import DirtyHiveError, InterruptedWriteError, LockedError
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.layout_packed import (BB_CHECKSUM, BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE,
-                                 CHECKSUM_COVERED)
+                                        CHECKSUM_COVERED)
 from bcdtool.write import pending
 
 

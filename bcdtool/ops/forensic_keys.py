@@ -16,7 +16,6 @@ from a strict reader (bcdedit /enum, `BcdStore`, most registry tools).
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Iterator
 
 from bcdtool.bcd import objects
@@ -27,7 +26,7 @@ from bcdtool.ops.forensic_model import (RULES, Evidence, ForensicFinding, StoreV
                                         filetime_iso, lenient_value, severity_rank)
 from bcdtool.ops.forensic_rules import suspicious_value
 from bcdtool.regf.hive import Key
-from bcdtool.wintext import upcase
+from bcdtool.wintext import datetime_from_iso, datetime_to_filetime, upcase
 
 #: The registry type bcdedit writes for each element format (REG_BINARY for the rest).
 REG_SZ, REG_BINARY, REG_MULTI_SZ = 1, 3, 7
@@ -35,7 +34,6 @@ _REG_TYPES = {Format.STRING: REG_SZ, Format.OBJECT: REG_SZ, Format.OBJECT_LIST: 
 #: 2000-01-01 as a FILETIME: older than any BCD store (Microsoft's own media templates date from
 #: 2005).
 _FIRST_BCD = 125911584000000000
-_EPOCH_1601 = _dt.datetime(1601, 1, 1, tzinfo=_dt.timezone.utc)
 #: Why a second key of the same name (ignoring case) hides what it holds.
 _SECOND = ("{what} key {name} has the name of {first} (ignoring case): the registry holds one "
            "such name, strict readers keep the first copy, and which copy the boot code reads "
@@ -193,15 +191,8 @@ def _timestamps(view: StoreView, generated_at: str | None) -> Iterator[ForensicF
 
 def _filetime_of(iso: str | None) -> int | None:
     """An ISO 8601 UTC time as a FILETIME, or None when it does not parse."""
-    if not iso:
-        return None
-    try:
-        when = _dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.timezone.utc)
-    return int((when - _EPOCH_1601).total_seconds()) * 10_000_000
+    when = datetime_from_iso(iso)
+    return None if when is None else datetime_to_filetime(when)
 
 
 def _object_of(key: Key) -> str:

@@ -20,7 +20,7 @@ from bcdtool.errors import BcdToolError
 from bcdtool.regf.cells import NK, VK
 from bcdtool.regf.hive import Hive
 from bcdtool.regf.layout_packed import (BASE_BLOCK_SIZE, DATA_INLINE, KEY_COMP_NAME, NIL,
-                                 NK_FIXED_SIZE, VALUE_COMP_NAME, VK_FIXED_SIZE)
+                                        NK_FIXED_SIZE, VALUE_COMP_NAME, VK_FIXED_SIZE)
 from bcdtool.regf.values import decode_value, type_name
 from bcdtool.wintext import filetime_to_datetime
 

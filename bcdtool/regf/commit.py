@@ -10,16 +10,15 @@ target).
 from __future__ import annotations
 
 import struct
-import time
 
 from bcdtool.errors import WriteError
 from bcdtool.regf.checksums import raw_xor32, regf_checksum
 from bcdtool.regf.layout_packed import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE, BB_LAST_WRITTEN,
-                                 BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED)
+                                        BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE,
+                                        CHECKSUM_COVERED)
+from bcdtool.wintext import filetime_now
 
 SECTOR = 512
-#: FILETIME of the Unix epoch (100 ns intervals since 1601-01-01).
-_EPOCH_FILETIME = 116444736000000000
 
 # --- base block -----------------------------------------------------------------------------
 
@@ -30,10 +29,6 @@ def _u32(data: bytes | bytearray, offset: int) -> int:
 def _later(a: int, b: int) -> int:
     """The later of two sequence numbers, with 32-bit wrap-around."""
     return a if ((a - b) & 0xFFFFFFFF) < 0x80000000 else b
-
-
-def _filetime_now() -> int:
-    return _EPOCH_FILETIME + time.time_ns() // 100
 
 
 def finalize(new_image: bytes, original: bytes) -> bytes:
@@ -52,7 +47,7 @@ def finalize(new_image: bytes, original: bytes) -> bytes:
     # A new stamp makes stale old-format logs (matched by timestamp) inapplicable for good.
     previous = max(struct.unpack_from("<Q", image, BB_LAST_WRITTEN)[0],
                    struct.unpack_from("<Q", original, BB_LAST_WRITTEN)[0] if old else 0)
-    stamp = max(_filetime_now(), previous + 1)
+    stamp = max(filetime_now(), previous + 1)
     while True:
         struct.pack_into("<Q", image, BB_LAST_WRITTEN, stamp)
         checksum = raw_xor32(image[:CHECKSUM_COVERED])

@@ -22,9 +22,9 @@ from bcdtool.log import get_logger
 from bcdtool.regf.checksums import regf_checksum
 from bcdtool.regf.hive import Hive, Key
 from bcdtool.regf.layout_packed import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
-                                 BB_HIVE_BINS_DATA_SIZE, BB_LAST_WRITTEN, BB_PRIMARY_SEQUENCE,
-                                 BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED, LOG_FILE_TYPE_NEW,
-                                 LOG_FILE_TYPE_OLD)
+                                        BB_HIVE_BINS_DATA_SIZE, BB_LAST_WRITTEN,
+                                        BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE,
+                                        CHECKSUM_COVERED, LOG_FILE_TYPE_NEW, LOG_FILE_TYPE_OLD)
 from bcdtool.regf.logs import (HBIN_ALIGN, LOG_BASE_BLOCK_SIZE, MAX_HIVE_BINS_DATA, SECTOR,
                                _base_block_valid, _parse_new_log, _parse_old_log, _seq_later,
                                is_dirty)

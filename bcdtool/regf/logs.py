@@ -25,11 +25,11 @@ from bcdtool.limits import LOG_ENTRY_BYTES_PER_HIVE, MAX_HIVE_BYTES
 from bcdtool.log import get_logger
 from bcdtool.regf.checksums import marvin32, regf_checksum
 from bcdtool.regf.layout_packed import (BASE_BLOCK_SIZE, BB_CHECKSUM, BB_FILE_TYPE,
-                                 BB_HIVE_BINS_DATA_SIZE, BB_LAST_WRITTEN, BB_PRIMARY_SEQUENCE,
-                                 BB_SECONDARY_SEQUENCE, CHECKSUM_COVERED, HBIN_HEADER_SIZE,
-                                 LOG_ENTRY_HEADER_SIZE, LOG_FILE_TYPE_NEW, LOG_FILE_TYPE_OLD,
-                                 DirtyPageReference, DirtyVectorHeader, HbinHeader,
-                                 LogEntryHeader)
+                                        BB_HIVE_BINS_DATA_SIZE, BB_LAST_WRITTEN,
+                                        BB_PRIMARY_SEQUENCE, BB_SECONDARY_SEQUENCE,
+                                        CHECKSUM_COVERED, HBIN_HEADER_SIZE, LOG_ENTRY_HEADER_SIZE,
+                                        LOG_FILE_TYPE_NEW, LOG_FILE_TYPE_OLD, DirtyPageReference,
+                                        DirtyVectorHeader, HbinHeader, LogEntryHeader)
 
 log = get_logger(__name__)
 

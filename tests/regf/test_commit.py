@@ -65,7 +65,7 @@ def test_finalize_avoids_checksums_hivex_and_windows_disagree_on(corpus, monkeyp
     reserved = 200
     struct.pack_into("<I", probe, reserved, struct.unpack_from("<I", probe, reserved)[0] ^ word)
     assert raw_xor32(bytes(probe[:508])) == 0
-    monkeypatch.setattr(commit, "_filetime_now", lambda: now)
+    monkeypatch.setattr(commit, "filetime_now", lambda: now)
     final = commit.finalize(bytes(probe), original)
     assert stamp(final) == now + 1
     checksum = struct.unpack_from("<I", final, 508)[0]
