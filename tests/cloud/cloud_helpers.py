@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import socket
@@ -21,7 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-
+from fixtures.azurite import forward
 
 SECRET_MARK = "TOPSECRETSIG"       # put into every signature, so tests can grep for leaks
 
@@ -268,31 +267,17 @@ class RefusingProxy:
 
         class Handler(_Answering):
             def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
                 if owner.left and owner.match(self.command, self.path):
                     owner.left -= 1
                     owner.refused += 1
+                    length = int(self.headers.get("Content-Length") or 0)
+                    if length:
+                        self.rfile.read(length)
                     text = (f"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{owner.code}"
                             f"</Code><Message>made up by the test</Message></Error>").encode()
                     return self.send_status(owner.status, {"x-ms-error-code": owner.code,
                                                            **owner.headers}, text)
-                conn = http.client.HTTPConnection("127.0.0.1", owner.target, timeout=120)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                headers["Host"] = f"127.0.0.1:{owner.target}"
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                conn.close()
-                self.send_response(resp.status, resp.reason)
-                for key, value in resp.getheaders():
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data) if self.command != "HEAD"
-                                                       else resp.getheader("Content-Length", 0)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                forward(self, owner.target)
 
             do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _forward
 
