@@ -20,6 +20,7 @@ from Registry import Registry
 
 from fixtures.images import fat_get, make_fat_volume
 from tests.helpers.common import CORPUS
+from tests.helpers.media import fill, tmpfs
 from tests.hostile.hostile_helpers import run_cli
 
 try:        # mfusepy (test extras) loads libfuse when imported: a machine without it skips
@@ -233,31 +234,8 @@ def test_journal_failing_after_a_verified_write_is_a_warning(tmp_path, state, fa
 @pytest.fixture
 def small_tmpfs(tmp_path):
     """A 1 MiB tmpfs at tmp_path/small (skipped where it cannot be mounted: not root)."""
-    where = tmp_path / "small"
-    where.mkdir()
-    mounted_ = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)],
-                              capture_output=True, text=True)
-    if mounted_.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted_.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "small", "1m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=True)
-
-
-def fill(folder: Path, *, leave: int = 0) -> None:
-    """Fill `folder`'s file system, then give back `leave` bytes."""
-    path = folder / "fill"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while os.write(fd, bytes(4096)):
-            pass
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    if leave:
-        os.truncate(path, max(0, path.stat().st_size - leave))
 
 
 @pytest.mark.parametrize("leave", [0, 8192], ids=["full", "room-for-journal-json"])

@@ -38,6 +38,7 @@ from bcdtool.write.sinks.folder import FolderSink
 from fixtures.big_stores import log_entry
 from fixtures.images import fat_get, make_fat_volume
 from tests.helpers.common import CORPUS, REPO
+from tests.helpers.media import fill, tmpfs
 from tests.hostile.hostile_helpers import run_cli
 from tests.hostile_matrix.test_peak_memory import measured
 
@@ -393,33 +394,13 @@ def test_store_renamed_over_before_the_refusal_check(tmp_path, monkeypatch):
 def full_tmpfs(tmp_path):
     """A 2 MiB tmpfs mounted at tmp_path/full (the test fills it; skipped where it cannot be
     mounted: not root, no tmpfs)."""
-    where = tmp_path / "full"
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "full", "2m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
-
-
-def _fill(folder: Path) -> None:
-    """Write a file into `folder` until its file system is full."""
-    fd = os.open(folder / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while os.write(fd, bytes(4096)):
-            pass
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def test_full_file_system_under_a_growing_store(tmp_path, state, full_tmpfs):
     store = store_in(full_tmpfs, logs=False)
-    _fill(full_tmpfs)
+    fill(full_tmpfs)
     before = sha(store)
     done = cli(state, "bcdedit", "/store", store, "/set", "{bootmgr}", "description", "x" * 6000)
     assert done.returncode == 25, done.stderr
@@ -430,7 +411,7 @@ def test_full_file_system_under_a_growing_store(tmp_path, state, full_tmpfs):
 
 def test_full_file_system_under_the_journal(tmp_path, state, full_tmpfs):
     store = store_in(tmp_path / "boot", logs=False)
-    _fill(full_tmpfs)
+    fill(full_tmpfs)
     before = sha(store)
     done = cli(state, "bcdedit", "--backup-dir", full_tmpfs, "/store", store, *SET)
     assert done.returncode == 25, done.stderr
