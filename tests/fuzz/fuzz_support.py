@@ -162,3 +162,16 @@ def mutated(draw, seeds: list[bytes], *, focus: int | None = None) -> Mutation:
         b = draw(st.sampled_from(seeds)) if kind == "splice" else None
         edits.append((kind, where, a, b))
     return Mutation(seed, focus, edits)
+
+
+@st.composite
+def mutated_text(draw, raw: bytes, fragments: list[str]) -> bytes:
+    """A text file mutated: byte mutations (`mutated`), or 1-8 of the format's syntax
+    `fragments` inserted at random places."""
+    if draw(st.booleans()):
+        return draw(mutated([raw or b"\n"])).build()
+    text = raw.decode("utf-8", "replace")
+    for _ in range(draw(st.integers(1, 8))):
+        pos = draw(st.integers(0, len(text)))
+        text = text[:pos] + draw(st.sampled_from(fragments)) + text[pos:]
+    return text.encode("utf-8", "surrogatepass")

@@ -23,7 +23,7 @@ from bcdtool.linux.paths import open_directory
 from bcdtool.linux.rules import evaluate
 from bcdtool.linux.sources import read_guest
 from tests.helpers.common import CORPUS
-from tests.fuzz.fuzz_support import FUZZ, Budget, mutated, run_hostile
+from tests.fuzz.fuzz_support import FUZZ, Budget, mutated_text, run_hostile
 
 #: Pieces of shell, GRUB script, BLS and kernel-argument syntax to splice into real files.
 FRAGMENTS = [
@@ -93,18 +93,6 @@ def files_of(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-@st.composite
-def mutated_text(draw, raw: bytes) -> bytes:
-    """Byte mutations, or syntax fragments inserted at random places (bounded count)."""
-    if draw(st.booleans()):
-        return draw(mutated([raw or b"\n"])).build()
-    text = raw.decode("utf-8", "replace")
-    for _ in range(draw(st.integers(1, 8))):
-        pos = draw(st.integers(0, len(text)))
-        text = text[:pos] + draw(st.sampled_from(FRAGMENTS)) + text[pos:]
-    return text.encode("utf-8", "surrogatepass")
-
-
 def check_and_plan(root: Path, rel: Path, data: bytes) -> None:
     """Copy `root`, replace `rel` by `data`, read the guest, evaluate it and plan a fix."""
     with tempfile.TemporaryDirectory(prefix="bcdtool-fuzz-") as tmp:
@@ -142,7 +130,7 @@ def budget(name: str) -> Budget:
 def test_guest_roots(data):
     root = data.draw(st.sampled_from(roots()))
     target = data.draw(st.sampled_from(files_of(root)))
-    blob = data.draw(mutated_text(target.read_bytes()))
+    blob = data.draw(mutated_text(target.read_bytes(), FRAGMENTS))
     if not budget("roots").spent():
         run_hostile(budget("roots"), "Linux guest check + fix plan", check_and_plan, root,
                     target.relative_to(root), blob)
@@ -153,6 +141,6 @@ def test_guest_roots(data):
 def test_shell_and_cmdline(data):
     root = data.draw(st.sampled_from(roots()))
     target = data.draw(st.sampled_from(files_of(root)))
-    text = data.draw(mutated_text(target.read_bytes())).decode("utf-8", "replace")
+    text = data.draw(mutated_text(target.read_bytes(), FRAGMENTS)).decode("utf-8", "replace")
     if not budget("shell").spent():
         run_hostile(budget("shell"), "shell + kernel cmdline parsers", parse_text, text)

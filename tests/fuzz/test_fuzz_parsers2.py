@@ -35,7 +35,7 @@ from fixtures import linux_layouts as L
 from fixtures.linux_guests import write
 from tests.cloud.cloud_helpers import ScriptedServer
 from tests.forensic.forensic_helpers import new_store
-from tests.fuzz.fuzz_support import FUZZ, Budget, mutated, run_hostile
+from tests.fuzz.fuzz_support import FUZZ, Budget, mutated, mutated_text, run_hostile
 
 #: The layouts whose parsers are new: U-Boot (script image + env file), kernelstub, zipl.
 LAYOUTS = {"armbian": L.armbian, "uboot_script_only": L.uboot_script_only,
@@ -79,18 +79,6 @@ def layout(name: str) -> tuple[dict, dict]:
     return LAYOUTS[name]()
 
 
-@st.composite
-def mutated_text(draw, raw: bytes) -> bytes:
-    """Byte mutations, or syntax fragments inserted at random places."""
-    if draw(st.booleans()):
-        return draw(mutated([raw or b"\n"])).build()
-    text = raw.decode("utf-8", "replace")
-    for _ in range(draw(st.integers(1, 8))):
-        pos = draw(st.integers(0, len(text)))
-        text = text[:pos] + draw(st.sampled_from(FRAGMENTS)) + text[pos:]
-    return text.encode("utf-8", "surrogatepass")
-
-
 def check_layout(name: str, path: str, data: bytes) -> None:
     """Write layout `name` with `path` replaced by `data`, read, check and plan a fix."""
     files, links = layout(name)
@@ -114,7 +102,7 @@ def test_uboot_zipl_and_kernelstub_guests(data):
                                                        "/etc/zipl", "/etc/default/"))]
     path = data.draw(st.sampled_from(wanted))
     seed = files[path] if isinstance(files[path], bytes) else files[path].encode()
-    blob = data.draw(mutated_text(seed))
+    blob = data.draw(mutated_text(seed, FRAGMENTS))
     run_hostile(budget("layouts"), "U-Boot/zipl/kernelstub guests", check_layout, name, path,
                 blob)
 
@@ -133,10 +121,11 @@ def parse_uboot(script_image: bytes, env: str) -> None:
 @given(data=st.data())
 def test_uboot_script_images_and_env_files(data):
     files, _ = layout("armbian")
+    script = mutated_text(files["/boot/boot.cmd"].encode(), FRAGMENTS)
     image = data.draw(mutated([files["/boot/boot.scr"]], focus=128)).build() \
         if data.draw(st.booleans()) else L.script_image(
-            data.draw(mutated_text(files["/boot/boot.cmd"].encode())).decode("utf-8", "replace"))
-    env = data.draw(mutated_text(files["/boot/armbianEnv.txt"].encode()))
+            data.draw(script).decode("utf-8", "replace"))
+    env = data.draw(mutated_text(files["/boot/armbianEnv.txt"].encode(), FRAGMENTS))
     run_hostile(budget("uboot"), "U-Boot script image + env", parse_uboot, image,
                 env.decode("utf-8", "replace"))
 
@@ -151,7 +140,7 @@ def parse_kernelstub(text: str) -> None:
 @given(data=st.data())
 def test_kernelstub_json(data):
     files, _ = layout("popos")
-    text = data.draw(mutated_text(files["/etc/kernelstub/configuration"].encode()))
+    text = data.draw(mutated_text(files["/etc/kernelstub/configuration"].encode(), FRAGMENTS))
     run_hostile(budget("kernelstub"), "kernelstub JSON", parse_kernelstub,
                 text.decode("utf-8", "replace"))
 
